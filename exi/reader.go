@@ -1,0 +1,333 @@
+package exi
+
+import (
+	"fmt"
+	"unicode/utf8"
+)
+
+// Reader reads EXI values from a bit-packed stream, most significant bit
+// first. The zero value reads nothing; call Reset before use.
+type Reader struct {
+	buf []byte
+	pos int // bit position
+
+	// String value tables (EXI 1.0 §7.3.3), filled only when a string is
+	// decoded. Peers write literals, but a conformant stream may refer back.
+	global []string
+	local  map[int][]string
+}
+
+// Reset makes r read b from its first bit, with empty string tables.
+func (r *Reader) Reset(b []byte) {
+	r.buf, r.pos = b, 0
+	r.global = r.global[:0]
+	for k := range r.local {
+		delete(r.local, k)
+	}
+}
+
+// Pos returns the bit position of the next bit to read.
+func (r *Reader) Pos() int { return r.pos }
+
+// Len returns the number of bytes taken by what has been read so far,
+// including the padding of a partly read last byte.
+func (r *Reader) Len() int { return (r.pos + 7) / 8 }
+
+func (r *Reader) left() int { return len(r.buf)*8 - r.pos }
+
+// Errorf returns an *Error at the current bit position.
+func (r *Reader) Errorf(format string, args ...any) error {
+	return &Error{Bit: r.pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (r *Reader) eof(what string) error {
+	return &eofError{Error{Bit: r.pos, Msg: "unexpected end of input reading " + what}}
+}
+
+// Bits reads an n-bit unsigned integer, 0 <= n <= 32.
+func (r *Reader) Bits(n int) (uint32, error) {
+	if n > r.left() {
+		return 0, r.eof(fmt.Sprintf("%d bits", n))
+	}
+	var v uint32
+	for n > 0 {
+		off := r.pos & 7
+		b := uint32(r.buf[r.pos>>3]) & (0xFF >> off)
+		avail := 8 - off
+		if n < avail {
+			v = v<<n | b>>(avail-n)
+			r.pos += n
+			return v, nil
+		}
+		v = v<<avail | b
+		n -= avail
+		r.pos += avail
+	}
+	return v, nil
+}
+
+// Header reads the EXI header. V2G uses exactly 0x80: no cookie, no
+// options (they are agreed out of band), format version 1.
+func (r *Reader) Header() error {
+	b, err := r.Bits(8)
+	if err != nil {
+		return err
+	}
+	switch {
+	case b == 0x80:
+		return nil
+	case b == '$':
+		return &Error{Bit: 0, Msg: "EXI cookie ($EXI) is not supported"}
+	case b&0xC0 != 0x80:
+		return &Error{Bit: 0, Msg: fmt.Sprintf("not an EXI stream: header byte 0x%02x", b)}
+	case b&0x20 != 0:
+		return &Error{Bit: 2, Msg: "EXI options in the header are not supported"}
+	default:
+		return &Error{Bit: 3, Msg: fmt.Sprintf("unsupported EXI format version (header byte 0x%02x)", b)}
+	}
+}
+
+// Bool reads a boolean (1 bit).
+func (r *Reader) Bool() (bool, error) {
+	v, err := r.Bits(1)
+	return v == 1, err
+}
+
+// Uint reads an Unsigned Integer: 7-bit groups, least significant first,
+// the high bit of each octet saying whether another follows.
+func (r *Reader) Uint() (uint64, error) {
+	start := r.pos
+	var v uint64
+	for shift := 0; ; shift += 7 {
+		b, err := r.Bits(8)
+		if err != nil {
+			return 0, err
+		}
+		if shift == 63 && b&0x7E != 0 || shift > 63 {
+			return 0, &Error{Bit: start, Msg: "unsigned integer does not fit 64 bits"}
+		}
+		v |= uint64(b&0x7F) << shift
+		if b&0x80 == 0 {
+			return v, nil
+		}
+	}
+}
+
+// Int reads an Integer: a sign bit (1 = negative), then the magnitude as an
+// Unsigned Integer; negative values store |v|-1.
+func (r *Reader) Int() (int64, error) {
+	start := r.pos
+	neg, err := r.Bool()
+	if err != nil {
+		return 0, err
+	}
+	u, err := r.Uint()
+	if err != nil {
+		return 0, err
+	}
+	if u > 1<<63-1 {
+		return 0, &Error{Bit: start, Msg: "integer does not fit 64 bits"}
+	}
+	if neg {
+		return -int64(u) - 1, nil
+	}
+	return int64(u), nil
+}
+
+// UintRange reads an Unsigned Integer and checks it against [lo, hi].
+func (r *Reader) UintRange(lo, hi uint64) (uint64, error) {
+	start := r.pos
+	v, err := r.Uint()
+	if err == nil && (v < lo || v > hi) {
+		err = &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+	}
+	return v, err
+}
+
+// IntRange reads an Integer and checks it against [lo, hi].
+func (r *Reader) IntRange(lo, hi int64) (int64, error) {
+	start := r.pos
+	v, err := r.Int()
+	if err == nil && (v < lo || v > hi) {
+		err = &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+	}
+	return v, err
+}
+
+// NBit reads an n-bit integer holding value-lo and returns the value; the
+// result is checked against hi because n bits can hold more than the range.
+func (r *Reader) NBit(n int, lo, hi int64) (int64, error) {
+	start := r.pos
+	u, err := r.Bits(n)
+	if err != nil {
+		return 0, err
+	}
+	v := lo + int64(u)
+	if v > hi {
+		return 0, &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+	}
+	return v, nil
+}
+
+// Enum reads an enumeration index of n bits and checks it is below count.
+func (r *Reader) Enum(n, count int) (int, error) {
+	start := r.pos
+	u, err := r.Bits(n)
+	if err != nil {
+		return 0, err
+	}
+	if int(u) >= count {
+		return 0, &Error{Bit: start, Msg: fmt.Sprintf("enumeration index %d out of %d values", u, count)}
+	}
+	return int(u), nil
+}
+
+// Binary reads a length-prefixed octet string of at most max octets
+// (max < 0: no schema limit). The input bounds the allocation.
+func (r *Reader) Binary(max int) ([]byte, error) {
+	start := r.pos
+	n, err := r.Uint()
+	if err != nil {
+		return nil, err
+	}
+	if max >= 0 && n > uint64(max) {
+		return nil, &Error{Bit: start, Msg: fmt.Sprintf("binary value of %d octets, schema allows %d", n, max)}
+	}
+	if n > uint64(r.left()/8) {
+		return nil, r.eof(fmt.Sprintf("binary value of %d octets", n))
+	}
+	b := make([]byte, n)
+	if r.pos&7 == 0 {
+		copy(b, r.buf[r.pos>>3:])
+		r.pos += int(n) * 8
+		return b, nil
+	}
+	for i := range b {
+		v, _ := r.Bits(8)
+		b[i] = byte(v)
+	}
+	return b, nil
+}
+
+// String reads a string value of at most max characters (max < 0: no
+// schema limit). qname identifies the element or attribute for the local
+// value table. Length 0 and 1 refer to the local and global value tables.
+func (r *Reader) String(max int, qname int) (string, error) {
+	start := r.pos
+	n, err := r.Uint()
+	if err != nil {
+		return "", err
+	}
+	switch n {
+	case 0:
+		t := r.local[qname]
+		i, err := r.Bits(bitsFor(len(t)))
+		if err != nil {
+			return "", err
+		}
+		if int(i) >= len(t) {
+			return "", &Error{Bit: start, Msg: fmt.Sprintf("local string table index %d out of %d", i, len(t))}
+		}
+		return t[i], nil
+	case 1:
+		i, err := r.Bits(bitsFor(len(r.global)))
+		if err != nil {
+			return "", err
+		}
+		if int(i) >= len(r.global) {
+			return "", &Error{Bit: start, Msg: fmt.Sprintf("global string table index %d out of %d", i, len(r.global))}
+		}
+		return r.global[i], nil
+	}
+	n -= 2
+	if max >= 0 && n > uint64(max) {
+		return "", &Error{Bit: start, Msg: fmt.Sprintf("string of %d characters, schema allows %d", n, max)}
+	}
+	// Every character takes at least one octet.
+	if n > uint64(r.left()/8) {
+		return "", r.eof(fmt.Sprintf("string of %d characters", n))
+	}
+	b := make([]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		c, err := r.Uint()
+		if err != nil {
+			return "", err
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, byte(c))
+			continue
+		}
+		if c > utf8.MaxRune || c >= 0xD800 && c <= 0xDFFF {
+			return "", r.Errorf("invalid character code point %#x", c)
+		}
+		b = utf8.AppendRune(b, rune(c))
+	}
+	s := string(b)
+	if n > 0 {
+		r.global = append(r.global, s)
+		if r.local == nil {
+			r.local = make(map[int][]string)
+		}
+		r.local[qname] = append(r.local[qname], s)
+	}
+	return s, nil
+}
+
+// bitsFor returns the width of a compact identifier over n values.
+func bitsFor(n int) int {
+	w := 0
+	for 1<<w < n {
+		w++
+	}
+	return w
+}
+
+// LeafStart reads the event code of a simple-typed element's content: its
+// grammar has one production, CH, so the code is one bit and must be 0;
+// 1 escapes to xsi:type/xsi:nil and undeclared content.
+func (r *Reader) LeafStart() error {
+	v, err := r.Bits(1)
+	if err == nil && v != 0 {
+		err = &Error{Bit: r.pos - 1, Msg: "second-level event in a simple element (xsi:type, xsi:nil or undeclared content) is not supported"}
+	}
+	return err
+}
+
+// LeafEnd reads the EE code closing a simple-typed element (one bit, 0).
+func (r *Reader) LeafEnd() error {
+	v, err := r.Bits(1)
+	if err == nil && v != 0 {
+		err = &Error{Bit: r.pos - 1, Msg: "second-level event after a simple value (undeclared content) is not supported"}
+	}
+	return err
+}
+
+// Event reads the event code of the given grammar state, moves *state to the
+// production's right-hand side, and returns the production's event.
+// counts holds the occurrence counters of the grammar's bounded lists.
+func (r *Reader) Event(g *Grammar, state *int, counts []int) (int, error) {
+	s := &g.States[*state]
+	start := r.pos
+	c, err := r.Bits(int(s.Width))
+	if err != nil {
+		return 0, err
+	}
+	if int(c) >= len(s.Prods) {
+		if int(c) == len(s.Prods) {
+			return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event (xsi:type, xsi:nil or undeclared content) is not supported", g.Name)}
+		}
+		return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: invalid event code %d", g.Name, c)}
+	}
+	p := &s.Prods[c]
+	if p.Event < 0 {
+		return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: %s is not supported", g.Name, g.event(int(p.Event)))}
+	}
+	*state = int(p.Next)
+	if p.Counter >= 0 {
+		counts[p.Counter]++
+		if counts[p.Counter] >= int(p.Max) {
+			*state = int(p.Exit)
+		}
+	}
+	return int(p.Event), nil
+}

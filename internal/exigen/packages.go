@@ -1,0 +1,55 @@
+package exigen
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Packages lists the generated packages: directory (relative to v2g/) and
+// configuration with Root relative to the schema directory.
+var Packages = []struct {
+	Dir string
+	Config
+}{
+	{"apphand", Config{Root: "apphand/V2G_CI_AppProtocol.xsd", Package: "apphand",
+		Doc: "Package apphand is the EXI codec of the V2G SupportedAppProtocol handshake\n(ISO 15118-2 Annex; urn:iso:15118:2:2010:AppProtocol)."}},
+	{"din", Config{Root: "din/V2G_CI_MsgDef.xsd", Package: "din",
+		Doc: "Package din is the EXI codec of DIN SPEC 70121:2014 V2G messages\n(urn:din:70121:2012:MsgDef)."}},
+	{"iso2", Config{Root: "iso2/V2G_CI_MsgDef.xsd", Package: "iso2",
+		Doc: "Package iso2 is the EXI codec of ISO 15118-2:2014 V2G messages\n(urn:iso:15118:2:2013:MsgDef)."}},
+	{"iso20", Config{Root: "iso20/V2G_CI_CommonMessages.xsd", Package: "iso20",
+		Doc: "Package iso20 is the EXI codec of ISO 15118-20 common messages\n(urn:iso:std:iso:15118:-20:CommonMessages)."}},
+	{"iso20/ac", Config{Root: "iso20/V2G_CI_AC.xsd", Package: "ac",
+		Doc: "Package ac is the EXI codec of ISO 15118-20 AC messages\n(urn:iso:std:iso:15118:-20:AC)."}},
+	{"iso20/dc", Config{Root: "iso20/V2G_CI_DC.xsd", Package: "dc",
+		Doc: "Package dc is the EXI codec of ISO 15118-20 DC messages\n(urn:iso:std:iso:15118:-20:DC)."}},
+	{"iso20/acdp", Config{Root: "iso20/V2G_CI_ACDP.xsd", Package: "acdp",
+		Doc: "Package acdp is the EXI codec of ISO 15118-20 ACDP messages\n(urn:iso:std:iso:15118:-20:ACDP)."}},
+	{"iso20/wpt", Config{Root: "iso20/V2G_CI_WPT.xsd", Package: "wpt",
+		Doc: "Package wpt is the EXI codec of ISO 15118-20 WPT messages\n(urn:iso:std:iso:15118:-20:WPT)."}},
+}
+
+// GenerateAll writes every package under outDir from the schemas in
+// schemaDir and returns the files written.
+func GenerateAll(schemaDir, outDir string) ([]string, error) {
+	var files []string
+	for _, p := range Packages {
+		cfg := p.Config
+		cfg.Source = filepath.ToSlash(filepath.Join("shared/schemas", cfg.Root))
+		cfg.Root = filepath.Join(schemaDir, cfg.Root)
+		src, err := Generate(cfg)
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(outDir, p.Dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		f := filepath.Join(dir, "codec.go")
+		if err := os.WriteFile(f, src, 0o644); err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}

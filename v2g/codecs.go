@@ -1,0 +1,79 @@
+package v2g
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2g/din"
+	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/iso20/ac"
+	"github.com/ccslink/ccslink/v2g/iso20/acdp"
+	"github.com/ccslink/ccslink/v2g/iso20/dc"
+	"github.com/ccslink/ccslink/v2g/iso20/wpt"
+)
+
+// Codec is one schema set's codec behind a common, schema-agnostic face,
+// for tools that pick the schema at run time (the command line, tests).
+type Codec struct {
+	Name string
+	// New returns a new empty *Document of the schema set.
+	New func() any
+	// Decode decodes b into doc (from New); n is the bytes the document took.
+	Decode func(b []byte, doc any) (n int, err error)
+	// Append encodes doc (from New) and appends it to dst.
+	Append func(dst []byte, doc any) ([]byte, error)
+}
+
+func codec[D any](name string, dec func([]byte, *D) (int, error), app func([]byte, *D) ([]byte, error)) Codec {
+	return Codec{
+		Name: name,
+		New:  func() any { return new(D) },
+		Decode: func(b []byte, doc any) (int, error) {
+			d, ok := doc.(*D)
+			if !ok {
+				return 0, fmt.Errorf("v2g: %s codec given %T", name, doc)
+			}
+			return dec(b, d)
+		},
+		Append: func(dst []byte, doc any) ([]byte, error) {
+			d, ok := doc.(*D)
+			if !ok {
+				return nil, fmt.Errorf("v2g: %s codec given %T", name, doc)
+			}
+			return app(dst, d)
+		},
+	}
+}
+
+var codecs = map[string]Codec{
+	"apphand":   codec("apphand", apphand.Unmarshal, apphand.Append),
+	"din":       codec("din", din.Unmarshal, din.Append),
+	"iso2":      codec("iso2", iso2.Unmarshal, iso2.Append),
+	"iso20":     codec("iso20", iso20.Unmarshal, iso20.Append),
+	"iso20ac":   codec("iso20ac", ac.Unmarshal, ac.Append),
+	"iso20dc":   codec("iso20dc", dc.Unmarshal, dc.Append),
+	"iso20acdp": codec("iso20acdp", acdp.Unmarshal, acdp.Append),
+	"iso20wpt":  codec("iso20wpt", wpt.Unmarshal, wpt.Append),
+}
+
+// Lookup returns the codec of a schema set by name: apphand, din, iso2,
+// iso20 (also iso20cm), iso20ac, iso20dc, iso20acdp or iso20wpt.
+func Lookup(name string) (Codec, bool) {
+	if name == "iso20cm" {
+		name = "iso20"
+	}
+	c, ok := codecs[name]
+	return c, ok
+}
+
+// Names lists the schema set names Lookup knows, sorted.
+func Names() []string {
+	var out []string
+	for n := range codecs {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

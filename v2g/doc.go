@@ -1,0 +1,7 @@
+// Package v2g holds the generated EXI codecs of the V2G message sets, one
+// sub-package per schema set: apphand (SupportedAppProtocol), din (DIN SPEC
+// 70121), iso2 (ISO 15118-2) and iso20 with ac, dc, acdp and wpt (ISO
+// 15118-20). Run go generate here to rebuild them from ../shared/schemas.
+package v2g
+
+//go:generate go run ../internal/exigen/cmd/exigen -schemas ../../shared/schemas -out .
