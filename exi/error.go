@@ -18,5 +18,5 @@ var ErrEOF = errors.New("unexpected end of input")
 
 type eofError struct{ e Error }
 
-func (e *eofError) Error() string { return e.e.Error() }
+func (e *eofError) Error() string   { return e.e.Error() }
 func (e *eofError) Unwrap() []error { return []error{&e.e, ErrEOF} }

@@ -16,6 +16,11 @@ type Grammar struct {
 type State struct {
 	Width uint8
 	Prods []Prod
+	// Level2 is the number of second-level productions (EXI 1.0 §8.5.4.4.1).
+	// When EE2 is set the first of them is EE: an element whose simple
+	// content is absent ends through it.
+	Level2 uint8
+	EE2    bool
 }
 
 // Prod is one production of a state; its index in State.Prods is its event code.

@@ -283,14 +283,24 @@ func bitsFor(n int) int {
 }
 
 // LeafStart reads the event code of a simple-typed element's content: its
-// grammar has one production, CH, so the code is one bit and must be 0;
-// 1 escapes to xsi:type/xsi:nil and undeclared content.
-func (r *Reader) LeafStart() error {
+// grammar has one production, CH, so the code is one bit, 0. A 1 escapes to
+// the seven second-level productions, of which EE (an empty element, as
+// some encoders write an empty value) is understood: empty is then true
+// and the element is complete.
+func (r *Reader) LeafStart() (empty bool, err error) {
 	v, err := r.Bits(1)
-	if err == nil && v != 0 {
-		err = &Error{Bit: r.pos - 1, Msg: "second-level event in a simple element (xsi:type, xsi:nil or undeclared content) is not supported"}
+	if err != nil || v == 0 {
+		return false, err
 	}
-	return err
+	start := r.pos - 1
+	c2, err := r.Bits(3)
+	if err != nil {
+		return false, err
+	}
+	if c2 == 0 {
+		return true, nil
+	}
+	return false, &Error{Bit: start, Msg: fmt.Sprintf("second-level event %d in a simple element (xsi:type, xsi:nil or undeclared content) is not supported", c2)}
 }
 
 // LeafEnd reads the EE code closing a simple-typed element (one bit, 0).
@@ -314,7 +324,14 @@ func (r *Reader) Event(g *Grammar, state *int, counts []int) (int, error) {
 	}
 	if int(c) >= len(s.Prods) {
 		if int(c) == len(s.Prods) {
-			return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event (xsi:type, xsi:nil or undeclared content) is not supported", g.Name)}
+			c2, err := r.Bits(bitsFor(int(s.Level2)))
+			if err != nil {
+				return 0, err
+			}
+			if c2 == 0 && s.EE2 {
+				return EventEE, nil
+			}
+			return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event %d (xsi:type, xsi:nil or undeclared content) is not supported", g.Name, c2)}
 		}
 		return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: invalid event code %d", g.Name, c)}
 	}

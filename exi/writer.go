@@ -116,6 +116,12 @@ func (w *Writer) Event(g *Grammar, state *int, ev int, counts []int) error {
 		}
 		return nil
 	}
+	if ev == EventEE && s.EE2 {
+		// Absent simple content: EE through the second level.
+		w.Bits(uint32(len(s.Prods)), int(s.Width))
+		w.Bits(0, bitsFor(int(s.Level2)))
+		return nil
+	}
 	if ev == EventEE {
 		return fmt.Errorf("exi: %s: content incomplete: a mandatory element is missing", g.Name)
 	}

@@ -198,7 +198,7 @@ func (g *gen) emitDocument() {
 		g.p("case %d:\n", i)
 		fn := goIdent(e.Name.Local)
 		if e.Type.Simple != nil {
-			g.p("if err := r.LeafStart(); err != nil {\nreturn 0, err\n}\n")
+			g.p("if empty, err := r.LeafStart(); err != nil || empty {\nreturn r.Len(), err\n}\n")
 			if g.ptrType(e.Type) == "exi.Bytes" {
 				g.decodeValue(e.Type, e.Name, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "0, ")
 			} else {
@@ -343,7 +343,9 @@ func (g *gen) decodeValue(t *Type, q QName, assign func(string) string, ret stri
 	case isBinary(st):
 		call, conv = fmt.Sprintf("r.Binary(%d)", st.MaxLen), "exi.Bytes(v)"
 	case isString(st):
-		call, conv = fmt.Sprintf("r.String(%d, %d)", st.MaxLen, g.qids[q]), "v"
+		// maxLength is not enforced on input: peers send longer strings
+		// (the input bounds the allocation); Append enforces it.
+		call, conv = fmt.Sprintf("r.String(-1, %d)", g.qids[q]), "v"
 	default:
 		rep, lo, hi, width := intRepr(st)
 		conv = gt + "(v)"
@@ -497,7 +499,7 @@ func (g *gen) emitType(t *Type) {
 		for _, p := range s.Prods {
 			labels = append(labels, p.Label)
 		}
-		g.p("// %d: %s\n{Width: %d, Prods: []exi.Prod{", i, strings.Join(labels, " | "), s.Width)
+		g.p("// %d: %s\n{Width: %d, Level2: %d, EE2: %v, Prods: []exi.Prod{", i, strings.Join(labels, " | "), s.Width, s.Level2, s.EE2)
 		for _, p := range s.Prods {
 			if p.Counter >= 0 {
 				g.p("{Event: %d, Next: %d, Counter: %d, Max: %d, Exit: %d}, ", p.Event, p.Next, p.Counter, p.Max, p.Exit)
@@ -534,11 +536,11 @@ func (g *gen) emitType(t *Type) {
 				return dst + " = " + v
 			}
 			if f.Kind == evSE {
-				g.p("if err := r.LeafStart(); err != nil {\nreturn err\n}\n")
+				g.p("if empty, err := r.LeafStart(); err != nil {\nreturn err\n} else if !empty {\n")
 			}
 			g.decodeValue(f.Type, f.Q, assign, "")
 			if f.Kind == evSE {
-				g.p("if err := r.LeafEnd(); err != nil {\nreturn err\n}\n")
+				g.p("if err := r.LeafEnd(); err != nil {\nreturn err\n}\n}\n")
 			}
 			continue
 		}
@@ -603,6 +605,11 @@ func (g *gen) emitType(t *Type) {
 			} else {
 				body(dst)
 			}
+			g.p("}\n")
+		case f.Kind == evCH && ft == "exi.Bytes":
+			// nil: no content at all (EE through the second level).
+			g.p("if %s != nil {\n", dst)
+			body(dst)
 			g.p("}\n")
 		default:
 			if f.Type.Simple != nil {

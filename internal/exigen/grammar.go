@@ -180,8 +180,10 @@ type Grammar struct {
 
 // GState is a state with its productions in event-code order.
 type GState struct {
-	Width int
-	Prods []GProd
+	Width  int
+	Prods  []GProd
+	Level2 int  // second-level productions
+	EE2    bool // EE is second-level (code 0) and simple content may be absent
 }
 
 // GProd is a production; Event < 0 marks unsupported content.
@@ -218,6 +220,8 @@ func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
 		}
 		g.prod(end, event{kind: evCHUntyped}, end, -1)
 	}
+	contentStart := start
+	attrStates := map[int]bool{}
 	attrs := append([]*Attribute(nil), t.Attrs...)
 	sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Name.less(attrs[j].Name) })
 	for i := len(attrs) - 1; i >= 0; i-- {
@@ -227,6 +231,7 @@ func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
 		}
 		g.attrs[a.Name] = a
 		st := g.add()
+		attrStates[st] = true
 		g.prod(st, event{kind: evAT, q: a.Name}, start, -1)
 		if !a.Required {
 			g.eps(st, start)
@@ -385,6 +390,28 @@ func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
 			return false
 		})
 		st := GState{Width: bitsFor(len(prods) + 1)}
+		// Second level (§8.5.4.4.1, no preserve options): EE if not first
+		// level; in states up to the content AT(xsi:type) and AT(xsi:nil) (start
+		// state only), AT(*) and the untyped-AT group; then SE(*), CH.
+		hasEE, hasCH, atContent := false, false, i == 0
+		for _, m := range prods {
+			hasEE = hasEE || m.ev.kind == evEE
+			hasCH = hasCH || m.ev.kind == evCH
+		}
+		for _, k := range dstates[i].kernel {
+			atContent = atContent || attrStates[k] || k == contentStart
+		}
+		if !hasEE {
+			st.Level2++
+		}
+		if i == 0 {
+			st.Level2 += 2
+		}
+		if atContent {
+			st.Level2 += 2
+		}
+		st.Level2 += 2
+		st.EE2 = !hasEE && hasCH
 		for _, m := range prods {
 			gp := GProd{Event: evID(m.ev), Next: -1, Counter: -1, Label: label(m.ev)}
 			if m.ev.kind != evEE {

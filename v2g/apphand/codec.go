@@ -138,11 +138,11 @@ var grammarSupportedAppProtocolReq = exi.Grammar{
 	Events: []string{"EE", "SE(AppProtocol)"},
 	States: []exi.State{
 		// 0: SE(AppProtocol)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}}},
 		// 1: SE(AppProtocol) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -200,17 +200,17 @@ var grammarAppProtocolType = exi.Grammar{
 	Events: []string{"EE", "SE(ProtocolNamespace)", "SE(VersionNumberMajor)", "SE(VersionNumberMinor)", "SE(SchemaID)", "SE(Priority)"},
 	States: []exi.State{
 		// 0: SE(ProtocolNamespace)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(VersionNumberMajor)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(VersionNumberMinor)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(SchemaID)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(Priority)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -225,74 +225,79 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ProtocolNamespace
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(100, 0)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 0)
+					if err != nil {
+						return err
+					}
+					x.ProtocolNamespace = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ProtocolNamespace = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // VersionNumberMajor
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.VersionNumberMajor = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VersionNumberMajor = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // VersionNumberMinor
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.VersionNumberMinor = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VersionNumberMinor = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // SchemaID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					x.SchemaID = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SchemaID = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // Priority
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(5, 1, 20)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(5, 1, 20)
+					if err != nil {
+						return err
+					}
+					x.Priority = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Priority = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -353,11 +358,11 @@ var grammarSupportedAppProtocolRes = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(SchemaID)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SchemaID) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -372,33 +377,35 @@ func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SchemaID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					tmp := uint8(v)
+					x.SchemaID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint8(v)
-				x.SchemaID = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}

@@ -245,8 +245,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 26:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1)
@@ -294,8 +294,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 34:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 7)
@@ -329,8 +329,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 39:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 13)
@@ -1921,17 +1921,17 @@ var grammarAC_EVChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EAmount)", "SE(EVMaxVoltage)", "SE(EVMaxCurrent)", "SE(EVMinCurrent)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EAmount)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaxVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMaxCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMinCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1946,18 +1946,19 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.DepartureTime = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DepartureTime = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EAmount
 			if err := x.EAmount.decodeEXI(r); err != nil {
@@ -2029,13 +2030,13 @@ var grammarPhysicalValueType = exi.Grammar{
 	Events: []string{"EE", "SE(Multiplier)", "SE(Unit)", "SE(Value)"},
 	States: []exi.State{
 		// 0: SE(Multiplier)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Unit) | SE(Value)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(Value)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2050,47 +2051,50 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Multiplier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(3, -3, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(3, -3, 3)
+					if err != nil {
+						return err
+					}
+					x.Multiplier = int8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Multiplier = int8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Unit
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(4, 10)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 10)
+					if err != nil {
+						return err
+					}
+					tmp := UnitSymbolType(v)
+					x.Unit = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := UnitSymbolType(v)
-				x.Unit = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // Value
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Value = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Value = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2143,15 +2147,15 @@ var grammarAC_EVSEChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(AC_EVSEStatus)", "SE(EVSEMaxVoltage)", "SE(EVSEMaxCurrent)", "SE(EVSEMinCurrent)"},
 	States: []exi.State{
 		// 0: SE(AC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEMaxVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEMaxCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEMinCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2230,15 +2234,15 @@ var grammarAC_EVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(PowerSwitchClosed)", "SE(RCD)", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
 	States: []exi.State{
 		// 0: SE(PowerSwitchClosed)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(RCD)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2253,60 +2257,64 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PowerSwitchClosed
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.PowerSwitchClosed = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PowerSwitchClosed = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // RCD
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.RCD = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.RCD = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EVSENotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EVSENotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2356,7 +2364,7 @@ var grammarBodyBaseType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2392,9 +2400,9 @@ var grammarCableCheckReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2444,17 +2452,17 @@ var grammarDC_EVStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(EVReady)", "SE(EVCabinConditioning)", "SE(EVRESSConditioning)", "SE(EVErrorCode)", "SE(EVRESSSOC)"},
 	States: []exi.State{
 		// 0: SE(EVReady)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVCabinConditioning) | SE(EVRESSConditioning) | SE(EVErrorCode)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 2: SE(EVRESSConditioning) | SE(EVErrorCode)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVErrorCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVRESSSOC)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2469,76 +2477,81 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVReady
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVReady = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVReady = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVCabinConditioning
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.EVCabinConditioning = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.EVCabinConditioning = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVRESSConditioning
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.EVRESSConditioning = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.EVRESSConditioning = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVErrorCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(4, 12)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 12)
+					if err != nil {
+						return err
+					}
+					x.EVErrorCode = DC_EVErrorCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVErrorCode = DC_EVErrorCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // EVRESSSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					x.EVRESSSOC = int8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVRESSSOC = int8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2604,13 +2617,13 @@ var grammarCableCheckResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEProcessing)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2625,36 +2638,38 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = EVSEProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = EVSEProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2705,15 +2720,15 @@ var grammarDC_EVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSEIsolationStatus)", "SE(EVSEStatusCode)", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
 	States: []exi.State{
 		// 0: SE(EVSEIsolationStatus) | SE(EVSEStatusCode)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(EVSEStatusCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2728,61 +2743,65 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEIsolationStatus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					tmp := IsolationLevelType(v)
+					x.EVSEIsolationStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := IsolationLevelType(v)
-				x.EVSEIsolationStatus = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEStatusCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(4, 12)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 12)
+					if err != nil {
+						return err
+					}
+					x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EVSENotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EVSENotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2841,9 +2860,9 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -2894,15 +2913,15 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(OEMProvisioningCert)", "SE(ListOfRootCertificateIDs)", "SE(DHParams)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(OEMProvisioningCert)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(OEMProvisioningCert)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ListOfRootCertificateIDs)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(DHParams)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2926,36 +2945,38 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // OEMProvisioningCert
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(1200)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(1200)
+					if err != nil {
+						return err
+					}
+					x.OEMProvisioningCert = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.OEMProvisioningCert = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ListOfRootCertificateIDs
 			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // DHParams
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.DHParams = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DHParams = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3009,9 +3030,9 @@ var grammarListOfRootCertificateIDsType = exi.Grammar{
 	Events: []string{"EE", "SE(RootCertificateID)"},
 	States: []exi.State{
 		// 0: SE(RootCertificateID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(RootCertificateID) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3026,18 +3047,19 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // RootCertificateID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(40, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 2)
+					if err != nil {
+						return err
+					}
+					x.RootCertificateID = append(x.RootCertificateID, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.RootCertificateID = append(x.RootCertificateID, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3077,19 +3099,19 @@ var grammarCertificateInstallationResType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(ResponseCode)", "SE(ContractSignatureCertChain)", "SE(ContractSignatureEncryptedPrivateKey)", "SE(DHParams)", "SE(ContractID)"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ContractSignatureEncryptedPrivateKey)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(DHParams)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(ContractID)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3112,64 +3134,68 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ContractSignatureCertChain
 			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(128)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(128)
+					if err != nil {
+						return err
+					}
+					x.ContractSignatureEncryptedPrivateKey = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ContractSignatureEncryptedPrivateKey = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // DHParams
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.DHParams = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DHParams = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // ContractID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(24, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 3)
+					if err != nil {
+						return err
+					}
+					x.ContractID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ContractID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3240,11 +3266,11 @@ var grammarCertificateChainType = exi.Grammar{
 	Events: []string{"EE", "SE(Certificate)", "SE(SubCertificates)"},
 	States: []exi.State{
 		// 0: SE(Certificate)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SubCertificates) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3259,18 +3285,19 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(1200)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(1200)
+					if err != nil {
+						return err
+					}
+					x.Certificate = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Certificate = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SubCertificates
 			x.SubCertificates = new(SubCertificatesType)
@@ -3316,9 +3343,9 @@ var grammarSubCertificatesType = exi.Grammar{
 	Events: []string{"EE", "SE(Certificate)"},
 	States: []exi.State{
 		// 0: SE(Certificate)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Certificate) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3333,18 +3360,19 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(1200)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(1200)
+					if err != nil {
+						return err
+					}
+					x.Certificate = append(x.Certificate, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Certificate = append(x.Certificate, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3383,17 +3411,17 @@ var grammarCertificateUpdateReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(ContractSignatureCertChain)", "SE(ContractID)", "SE(ListOfRootCertificateIDs)", "SE(DHParams)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(ContractSignatureCertChain)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ContractID)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ListOfRootCertificateIDs)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(DHParams)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3421,36 +3449,38 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // ContractID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(24, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 3)
+					if err != nil {
+						return err
+					}
+					x.ContractID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ContractID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ListOfRootCertificateIDs
 			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // DHParams
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.DHParams = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DHParams = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3516,21 +3546,21 @@ var grammarCertificateUpdateResType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(ResponseCode)", "SE(ContractSignatureCertChain)", "SE(ContractSignatureEncryptedPrivateKey)", "SE(DHParams)", "SE(ContractID)", "SE(RetryCounter)"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ContractSignatureEncryptedPrivateKey)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(DHParams)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(ContractID)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(RetryCounter)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3553,78 +3583,83 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ContractSignatureCertChain
 			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(128)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(128)
+					if err != nil {
+						return err
+					}
+					x.ContractSignatureEncryptedPrivateKey = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ContractSignatureEncryptedPrivateKey = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // DHParams
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.DHParams = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DHParams = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // ContractID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(24, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 3)
+					if err != nil {
+						return err
+					}
+					x.ContractID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ContractID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // RetryCounter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.RetryCounter = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.RetryCounter = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3703,11 +3738,11 @@ var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(EVRequestedEnergyTransferType)", "SE(AC_EVChargeParameter)", "SE(DC_EVChargeParameter)", "SE(EVChargeParameter)"},
 	States: []exi.State{
 		// 0: SE(EVRequestedEnergyTransferType)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(AC_EVChargeParameter) | SE(DC_EVChargeParameter) | SE(EVChargeParameter)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3722,18 +3757,19 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVRequestedEnergyTransferType
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.EVRequestedEnergyTransferType = EVRequestedEnergyTransferType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVRequestedEnergyTransferType = EVRequestedEnergyTransferType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // AC_EVChargeParameter
 			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
@@ -3812,23 +3848,23 @@ var grammarDC_EVChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(EVMaximumVoltageLimit)", "SE(EVEnergyCapacity)", "SE(EVEnergyRequest)", "SE(FullSOC)", "SE(BulkSOC)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVMaximumCurrentLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumPowerLimit) | SE(EVMaximumVoltageLimit)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVMaximumVoltageLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVEnergyCapacity) | SE(EVEnergyRequest) | SE(FullSOC) | SE(BulkSOC) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(EVEnergyRequest) | SE(FullSOC) | SE(BulkSOC) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(FullSOC) | SE(BulkSOC) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(BulkSOC) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3870,34 +3906,36 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // FullSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.FullSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.FullSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // BulkSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.BulkSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.BulkSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3984,7 +4022,7 @@ var grammarEVChargeParameterType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4026,15 +4064,15 @@ var grammarChargeParameterDiscoveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(SAScheduleList)", "SE(SASchedules)", "SE(AC_EVSEChargeParameter)", "SE(DC_EVSEChargeParameter)", "SE(EVSEChargeParameter)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SAScheduleList) | SE(SASchedules)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 3: SE(AC_EVSEChargeParameter) | SE(DC_EVSEChargeParameter) | SE(EVSEChargeParameter)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4049,32 +4087,34 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = EVSEProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = EVSEProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SAScheduleList
 			x.SAScheduleList = new(SAScheduleListType)
@@ -4181,9 +4221,9 @@ var grammarSAScheduleListType = exi.Grammar{
 	Events: []string{"EE", "SE(SAScheduleTuple)"},
 	States: []exi.State{
 		// 0: SE(SAScheduleTuple)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SAScheduleTuple) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4234,13 +4274,13 @@ var grammarSAScheduleTupleType = exi.Grammar{
 	Events: []string{"EE", "SE(SAScheduleTupleID)", "SE(PMaxSchedule)", "SE(SalesTariff)"},
 	States: []exi.State{
 		// 0: SE(SAScheduleTupleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(PMaxSchedule)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SalesTariff) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4255,18 +4295,19 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.SAScheduleTupleID = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SAScheduleTupleID = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PMaxSchedule
 			if err := x.PMaxSchedule.decodeEXI(r); err != nil {
@@ -4320,11 +4361,11 @@ var grammarPMaxScheduleType = exi.Grammar{
 	Events: []string{"EE", "SE(PMaxScheduleID)", "SE(PMaxScheduleEntry)"},
 	States: []exi.State{
 		// 0: SE(PMaxScheduleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(PMaxScheduleEntry)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(PMaxScheduleEntry) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4339,18 +4380,19 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PMaxScheduleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.PMaxScheduleID = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PMaxScheduleID = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PMaxScheduleEntry
 			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
@@ -4395,11 +4437,11 @@ var grammarPMaxScheduleEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(PMax)"},
 	States: []exi.State{
 		// 0: SE(RelativeTimeInterval) | SE(TimeInterval)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
 		// 1: SE(PMax)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4424,18 +4466,19 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // PMax
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.PMax = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PMax = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4482,11 +4525,11 @@ var grammarRelativeTimeIntervalType = exi.Grammar{
 	Events: []string{"EE", "SE(start)", "SE(duration)"},
 	States: []exi.State{
 		// 0: SE(start)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(duration) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4501,33 +4544,35 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Start
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.Start = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Start = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Duration
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.Duration = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.Duration = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4564,7 +4609,7 @@ var grammarIntervalType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4604,17 +4649,17 @@ var grammarSalesTariffType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SalesTariffID)", "SE(SalesTariffDescription)", "SE(NumEPriceLevels)", "SE(SalesTariffEntry)"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SalesTariffID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SalesTariffDescription) | SE(NumEPriceLevels)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(NumEPriceLevels)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(SalesTariffEntry)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(SalesTariffEntry) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4637,47 +4682,50 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // SalesTariffID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.SalesTariffID = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SalesTariffID = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SalesTariffDescription
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 4)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.SalesTariffDescription = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.SalesTariffDescription = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // NumEPriceLevels
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					x.NumEPriceLevels = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NumEPriceLevels = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // SalesTariffEntry
 			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
@@ -4744,11 +4792,11 @@ var grammarSalesTariffEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(EPriceLevel)", "SE(ConsumptionCost)"},
 	States: []exi.State{
 		// 0: SE(RelativeTimeInterval) | SE(TimeInterval)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
 		// 1: SE(EPriceLevel)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}}},
 		// 2: SE(ConsumptionCost) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4773,18 +4821,19 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // EPriceLevel
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					x.EPriceLevel = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EPriceLevel = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ConsumptionCost
 			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
@@ -4844,9 +4893,9 @@ var grammarConsumptionCostType = exi.Grammar{
 	Events: []string{"EE", "SE(startValue)", "SE(Cost)"},
 	States: []exi.State{
 		// 0: SE(startValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Cost) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4861,18 +4910,19 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // StartValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.StartValue = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.StartValue = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Cost
 			x.Cost = append(x.Cost, CostType{})
@@ -4917,13 +4967,13 @@ var grammarCostType = exi.Grammar{
 	Events: []string{"EE", "SE(costKind)", "SE(amount)", "SE(amountMultiplier)"},
 	States: []exi.State{
 		// 0: SE(costKind)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(amountMultiplier) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4938,47 +4988,50 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // CostKind
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.CostKind = CostKindType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.CostKind = CostKindType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Amount
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.Amount = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Amount = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // AmountMultiplier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(3, -3, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(3, -3, 3)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.AmountMultiplier = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.AmountMultiplier = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5027,7 +5080,7 @@ var grammarSASchedulesType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5071,25 +5124,25 @@ var grammarDC_EVSEChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVSEStatus)", "SE(EVSEMaximumCurrentLimit)", "SE(EVSEMaximumPowerLimit)", "SE(EVSEMaximumVoltageLimit)", "SE(EVSEMinimumCurrentLimit)", "SE(EVSEMinimumVoltageLimit)", "SE(EVSECurrentRegulationTolerance)", "SE(EVSEPeakCurrentRipple)", "SE(EVSEEnergyToBeDelivered)"},
 	States: []exi.State{
 		// 0: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEMaximumCurrentLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEMaximumPowerLimit) | SE(EVSEMaximumVoltageLimit)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVSEMaximumVoltageLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSEMinimumCurrentLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEMinimumVoltageLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSECurrentRegulationTolerance) | SE(EVSEPeakCurrentRipple)
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 7: SE(EVSEPeakCurrentRipple)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVSEEnergyToBeDelivered) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5223,7 +5276,7 @@ var grammarEVSEChargeParameterType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5258,7 +5311,7 @@ var grammarChargingStatusReqType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5300,21 +5353,21 @@ var grammarChargingStatusResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEID)", "SE(SAScheduleTupleID)", "SE(EVSEMaxCurrent)", "SE(MeterInfo)", "SE(ReceiptRequired)", "SE(AC_EVSEStatus)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SAScheduleTupleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEMaxCurrent) | SE(MeterInfo) | SE(ReceiptRequired)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 4: SE(MeterInfo) | SE(ReceiptRequired)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 5: SE(ReceiptRequired)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(AC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5329,46 +5382,49 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(32)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(32)
+					if err != nil {
+						return err
+					}
+					x.EVSEID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.SAScheduleTupleID = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SAScheduleTupleID = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVSEMaxCurrent
 			x.EVSEMaxCurrent = new(PhysicalValueType)
@@ -5381,18 +5437,19 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // ReceiptRequired
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.ReceiptRequired = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ReceiptRequired = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // AC_EVSEStatus
 			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
@@ -5476,17 +5533,17 @@ var grammarMeterInfoType = exi.Grammar{
 	Events: []string{"EE", "SE(MeterID)", "SE(MeterReading)", "SE(SigMeterReading)", "SE(MeterStatus)", "SE(TMeter)"},
 	States: []exi.State{
 		// 0: SE(MeterID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(MeterReading) | SE(SigMeterReading) | SE(MeterStatus) | SE(TMeter) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(SigMeterReading) | SE(MeterStatus) | SE(TMeter) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(MeterStatus) | SE(TMeter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(TMeter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5501,18 +5558,19 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // MeterID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 5)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 5)
+					if err != nil {
+						return err
+					}
+					x.MeterID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MeterReading
 			x.MeterReading = new(PhysicalValueType)
@@ -5520,48 +5578,51 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // SigMeterReading
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(32)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(32)
+					if err != nil {
+						return err
+					}
+					x.SigMeterReading = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SigMeterReading = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // MeterStatus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.MeterStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.MeterStatus = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // TMeter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 9223372036854775807)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.TMeter = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.TMeter = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5630,11 +5691,11 @@ var grammarContractAuthenticationReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(GenChallenge)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(GenChallenge) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(GenChallenge) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5658,19 +5719,20 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // GenChallenge
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.GenChallenge = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.GenChallenge = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5709,11 +5771,11 @@ var grammarContractAuthenticationResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEProcessing)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5728,32 +5790,34 @@ func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = EVSEProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = EVSEProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5804,27 +5868,27 @@ var grammarCurrentDemandReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVTargetCurrent)", "SE(EVMaximumVoltageLimit)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(BulkChargingComplete)", "SE(ChargingComplete)", "SE(RemainingTimeToFullSoC)", "SE(RemainingTimeToBulkSoC)", "SE(EVTargetVoltage)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVTargetCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumVoltageLimit) | SE(EVMaximumCurrentLimit) | SE(EVMaximumPowerLimit) | SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 3: SE(EVMaximumCurrentLimit) | SE(EVMaximumPowerLimit) | SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 4: SE(EVMaximumPowerLimit) | SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 5: SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 6: SE(ChargingComplete)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(RemainingTimeToFullSoC) | SE(RemainingTimeToBulkSoC) | SE(EVTargetVoltage)
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 8: SE(RemainingTimeToBulkSoC) | SE(EVTargetVoltage)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 9: SE(EVTargetVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5862,33 +5926,35 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // BulkChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.BulkChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.BulkChargingComplete = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // ChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.ChargingComplete = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingComplete = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // RemainingTimeToFullSoC
 			x.RemainingTimeToFullSoC = new(PhysicalValueType)
@@ -6007,27 +6073,27 @@ var grammarCurrentDemandResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)", "SE(EVSEPresentCurrent)", "SE(EVSECurrentLimitAchieved)", "SE(EVSEVoltageLimitAchieved)", "SE(EVSEPowerLimitAchieved)", "SE(EVSEMaximumVoltageLimit)", "SE(EVSEMaximumCurrentLimit)", "SE(EVSEMaximumPowerLimit)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEPresentCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSECurrentLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEVoltageLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSEPowerLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVSEMaximumVoltageLimit) | SE(EVSEMaximumCurrentLimit) | SE(EVSEMaximumPowerLimit) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVSEMaximumCurrentLimit) | SE(EVSEMaximumPowerLimit) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(EVSEMaximumPowerLimit) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6042,18 +6108,19 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
@@ -6068,46 +6135,49 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // EVSECurrentLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSECurrentLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSECurrentLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // EVSEVoltageLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSEVoltageLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEVoltageLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // EVSEPowerLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSEPowerLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEPowerLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // EVSEMaximumVoltageLimit
 			x.EVSEMaximumVoltageLimit = new(PhysicalValueType)
@@ -6217,13 +6287,13 @@ var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(BulkChargingComplete)", "SE(ChargingComplete)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(ChargingComplete)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6242,33 +6312,35 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // BulkChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.BulkChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.BulkChargingComplete = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.ChargingComplete = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingComplete = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6318,21 +6390,21 @@ var grammarDSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
 	States: []exi.State{
 		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 1: SE(Q)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
 		// 2: SE(Y)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
 		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 5: SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(PgenCounter)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6347,102 +6419,109 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // P
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.P = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.P = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Q
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Q = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Q = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // G
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.G = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.G = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // Y
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Y = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Y = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // J
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.J = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.J = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // Seed
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Seed = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Seed = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // PgenCounter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PgenCounter = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PgenCounter = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6520,9 +6599,9 @@ var grammarDigestMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -6569,7 +6648,7 @@ var grammarEVPowerDeliveryParameterType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6604,7 +6683,7 @@ var grammarEVSEStatusType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6639,7 +6718,7 @@ var grammarEVStatusType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6676,9 +6755,9 @@ var grammarEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)"},
 	States: []exi.State{
 		// 0: SE(RelativeTimeInterval) | SE(TimeInterval)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6747,11 +6826,11 @@ var grammarKeyInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -6775,18 +6854,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // KeyName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 7)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 7)
+					if err != nil {
+						return err
+					}
+					x.KeyName = append(x.KeyName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.KeyName = append(x.KeyName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // KeyValue
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
@@ -6814,18 +6894,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // MgmtData
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 13)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 13)
+					if err != nil {
+						return err
+					}
+					x.MgmtData = append(x.MgmtData, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MgmtData = append(x.MgmtData, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6912,9 +6993,9 @@ var grammarKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
 	States: []exi.State{
 		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
 		// 1: EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -6977,11 +7058,11 @@ var grammarRSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
 	States: []exi.State{
 		// 0: SE(Modulus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6996,32 +7077,34 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Modulus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Modulus = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Modulus = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Exponent = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7059,13 +7142,13 @@ var grammarRetrievalMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
 	States: []exi.State{
 		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7144,9 +7227,9 @@ var grammarTransformsType = exi.Grammar{
 	Events: []string{"EE", "SE(Transform)"},
 	States: []exi.State{
 		// 0: SE(Transform)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Transform) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7196,9 +7279,9 @@ var grammarTransformType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -7221,18 +7304,19 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 10)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 10)
+					if err != nil {
+						return err
+					}
+					x.XPath = append(x.XPath, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.XPath = append(x.XPath, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7272,9 +7356,9 @@ var grammarX509DataType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
 		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7294,60 +7378,64 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // X509SKI
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // X509SubjectName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 12)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 12)
+					if err != nil {
+						return err
+					}
+					x.X509SubjectName = append(x.X509SubjectName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SubjectName = append(x.X509SubjectName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // X509Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // X509CRL
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7412,11 +7500,11 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerName)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(X509SerialNumber)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7431,32 +7519,34 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 11)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 11)
+					if err != nil {
+						return err
+					}
+					x.X509IssuerName = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509IssuerName = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // X509SerialNumber
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					x.X509SerialNumber = int64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SerialNumber = int64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7493,13 +7583,13 @@ var grammarPGPDataType = exi.Grammar{
 	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
 	States: []exi.State{
 		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7514,32 +7604,34 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PGPKeyID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PGPKeyPacket
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyPacket = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyPacket = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7579,13 +7671,13 @@ var grammarSPKIDataType = exi.Grammar{
 	Events: []string{"EE", "SE(SPKISexp)"},
 	States: []exi.State{
 		// 0: SE(SPKISexp)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(SPKISexp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7600,18 +7692,19 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SPKISexp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7644,11 +7737,11 @@ var grammarManifestType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7717,19 +7810,19 @@ var grammarReferenceType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(DigestMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(DigestValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7780,18 +7873,19 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // DigestValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.DigestValue = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DigestValue = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7856,15 +7950,15 @@ var grammarMeteringReceiptReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SessionID)", "SE(SAScheduleTupleID)", "SE(MeterInfo)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SessionID)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SessionID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SAScheduleTupleID) | SE(MeterInfo)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(MeterInfo)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7888,33 +7982,35 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SessionID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SessionID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.SAScheduleTupleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.SAScheduleTupleID = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // MeterInfo
 			if err := x.MeterInfo.decodeEXI(r); err != nil {
@@ -7972,11 +8068,11 @@ var grammarMeteringReceiptResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(AC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7991,18 +8087,19 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // AC_EVSEStatus
 			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
@@ -8047,13 +8144,13 @@ var grammarObjectType = exi.Grammar{
 	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
 	States: []exi.State{
 		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -8135,11 +8232,11 @@ var grammarPaymentDetailsReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ContractID)", "SE(ContractSignatureCertChain)"},
 	States: []exi.State{
 		// 0: SE(ContractID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8154,18 +8251,19 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ContractID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(24, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 3)
+					if err != nil {
+						return err
+					}
+					x.ContractID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ContractID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ContractSignatureCertChain
 			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
@@ -8210,13 +8308,13 @@ var grammarPaymentDetailsResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(GenChallenge)", "SE(DateTimeNow)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(GenChallenge)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(DateTimeNow)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8231,46 +8329,49 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // GenChallenge
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					x.GenChallenge = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.GenChallenge = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // DateTimeNow
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 9223372036854775807)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return err
+					}
+					x.DateTimeNow = int64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DateTimeNow = int64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8318,13 +8419,13 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ReadyToChargeState)", "SE(ChargingProfile)", "SE(DC_EVPowerDeliveryParameter)", "SE(EVPowerDeliveryParameter)"},
 	States: []exi.State{
 		// 0: SE(ReadyToChargeState)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ChargingProfile) | SE(DC_EVPowerDeliveryParameter) | SE(EVPowerDeliveryParameter) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(DC_EVPowerDeliveryParameter) | SE(EVPowerDeliveryParameter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8339,18 +8440,19 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ReadyToChargeState
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.ReadyToChargeState = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ReadyToChargeState = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ChargingProfile
 			x.ChargingProfile = new(ChargingProfileType)
@@ -8420,11 +8522,11 @@ var grammarChargingProfileType = exi.Grammar{
 	Events: []string{"EE", "SE(SAScheduleTupleID)", "SE(ProfileEntry)"},
 	States: []exi.State{
 		// 0: SE(SAScheduleTupleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ProfileEntry)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ProfileEntry) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8439,18 +8541,19 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.SAScheduleTupleID = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SAScheduleTupleID = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ProfileEntry
 			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
@@ -8494,11 +8597,11 @@ var grammarProfileEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(ChargingProfileEntryStart)", "SE(ChargingProfileEntryMaxPower)"},
 	States: []exi.State{
 		// 0: SE(ChargingProfileEntryStart)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ChargingProfileEntryMaxPower)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8513,32 +8616,34 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ChargingProfileEntryStart
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.ChargingProfileEntryStart = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingProfileEntryStart = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ChargingProfileEntryMaxPower
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.ChargingProfileEntryMaxPower = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingProfileEntryMaxPower = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8577,11 +8682,11 @@ var grammarPowerDeliveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)", "SE(DC_EVSEStatus)", "SE(EVSEStatus)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(AC_EVSEStatus) | SE(DC_EVSEStatus) | SE(EVSEStatus)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8596,18 +8701,19 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // AC_EVSEStatus
 			x.AC_EVSEStatus = new(AC_EVSEStatusType)
@@ -8681,13 +8787,13 @@ var grammarPreChargeReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVTargetVoltage)", "SE(EVTargetCurrent)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVTargetVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVTargetCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8755,13 +8861,13 @@ var grammarPreChargeResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8776,18 +8882,19 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
@@ -8842,13 +8949,13 @@ var grammarServiceChargeType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceTag)", "SE(FreeService)", "SE(EnergyTransferType)"},
 	States: []exi.State{
 		// 0: SE(ServiceTag)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(FreeService)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EnergyTransferType)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8867,32 +8974,34 @@ func (x *ServiceChargeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // FreeService
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.FreeService = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.FreeService = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EnergyTransferType
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(4, 10)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 10)
+					if err != nil {
+						return err
+					}
+					x.EnergyTransferType = EVSESupportedEnergyTransferType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EnergyTransferType = EVSESupportedEnergyTransferType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8940,15 +9049,15 @@ var grammarServiceTagType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceID)", "SE(ServiceName)", "SE(ServiceCategory)", "SE(ServiceScope)"},
 	States: []exi.State{
 		// 0: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ServiceName) | SE(ServiceCategory)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(ServiceCategory)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ServiceScope) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8963,62 +9072,66 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ServiceName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 16)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 16)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceName = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ServiceCategory
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					x.ServiceCategory = ServiceCategoryType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceCategory = ServiceCategoryType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ServiceScope
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 17)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 17)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceScope = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceScope = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9079,9 +9192,9 @@ var grammarServiceDetailReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceID)"},
 	States: []exi.State{
 		// 0: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9096,18 +9209,19 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9139,13 +9253,13 @@ var grammarServiceDetailResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(ServiceID)", "SE(ServiceParameterList)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ServiceParameterList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9160,32 +9274,34 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ServiceParameterList
 			x.ServiceParameterList = new(ServiceParameterListType)
@@ -9237,9 +9353,9 @@ var grammarServiceParameterListType = exi.Grammar{
 	Events: []string{"EE", "SE(ParameterSet)"},
 	States: []exi.State{
 		// 0: SE(ParameterSet)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ParameterSet) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9289,11 +9405,11 @@ var grammarParameterSetType = exi.Grammar{
 	Events: []string{"EE", "SE(ParameterSetID)", "SE(Parameter)"},
 	States: []exi.State{
 		// 0: SE(ParameterSetID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Parameter)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Parameter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9308,18 +9424,19 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ParameterSetID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.ParameterSetID = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ParameterSetID = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Parameter
 			x.Parameter = append(x.Parameter, ParameterType{})
@@ -9369,13 +9486,13 @@ var grammarParameterType = exi.Grammar{
 	Events: []string{"EE", "AT(Name)", "AT(ValueType)", "SE(boolValue)", "SE(byteValue)", "SE(shortValue)", "SE(intValue)", "SE(physicalValue)", "SE(stringValue)"},
 	States: []exi.State{
 		// 0: AT(Name)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: AT(ValueType)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(boolValue) | SE(byteValue) | SE(shortValue) | SE(intValue) | SE(physicalValue) | SE(stringValue)
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 5, Next: 3, Counter: -1}, {Event: 6, Next: 3, Counter: -1}, {Event: 7, Next: 3, Counter: -1}, {Event: 8, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 5, Next: 3, Counter: -1}, {Event: 6, Next: 3, Counter: -1}, {Event: 7, Next: 3, Counter: -1}, {Event: 8, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9406,64 +9523,68 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				x.ValueType = ValueType(v)
 			}
 		case 3: // BoolValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.BoolValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.BoolValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ByteValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, -128, 127)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.ByteValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.ByteValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // ShortValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.ShortValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.ShortValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // IntValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-2147483648, 2147483647)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-2147483648, 2147483647)
+					if err != nil {
+						return err
+					}
+					tmp := int32(v)
+					x.IntValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int32(v)
-				x.IntValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // PhysicalValue
 			x.PhysicalValue = new(PhysicalValueType)
@@ -9471,19 +9592,20 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // StringValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 19)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 19)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.StringValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.StringValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9567,11 +9689,11 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceScope)", "SE(ServiceCategory)"},
 	States: []exi.State{
 		// 0: SE(ServiceScope) | SE(ServiceCategory) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(ServiceCategory) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9586,34 +9708,36 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceScope
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 20)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 20)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceScope = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceScope = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ServiceCategory
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					tmp := ServiceCategoryType(v)
+					x.ServiceCategory = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := ServiceCategoryType(v)
-				x.ServiceCategory = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9662,15 +9786,15 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(PaymentOptions)", "SE(ChargeService)", "SE(ServiceList)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(PaymentOptions)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ChargeService)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ServiceList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9685,18 +9809,19 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PaymentOptions
 			if err := x.PaymentOptions.decodeEXI(r); err != nil {
@@ -9762,9 +9887,9 @@ var grammarPaymentOptionsType = exi.Grammar{
 	Events: []string{"EE", "SE(PaymentOption)"},
 	States: []exi.State{
 		// 0: SE(PaymentOption)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(PaymentOption) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9779,18 +9904,19 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PaymentOption
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.PaymentOption = append(x.PaymentOption, PaymentOptionType(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PaymentOption = append(x.PaymentOption, PaymentOptionType(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9825,9 +9951,9 @@ var grammarServiceTagListType = exi.Grammar{
 	Events: []string{"EE", "SE(Service)"},
 	States: []exi.State{
 		// 0: SE(Service)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Service) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9877,11 +10003,11 @@ var grammarServiceType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceTag)", "SE(FreeService)"},
 	States: []exi.State{
 		// 0: SE(ServiceTag)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(FreeService)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9900,18 +10026,19 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // FreeService
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.FreeService = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.FreeService = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9948,11 +10075,11 @@ var grammarServicePaymentSelectionReqType = exi.Grammar{
 	Events: []string{"EE", "SE(SelectedPaymentOption)", "SE(SelectedServiceList)"},
 	States: []exi.State{
 		// 0: SE(SelectedPaymentOption)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SelectedServiceList)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9967,18 +10094,19 @@ func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SelectedPaymentOption
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.SelectedPaymentOption = PaymentOptionType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SelectedPaymentOption = PaymentOptionType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SelectedServiceList
 			if err := x.SelectedServiceList.decodeEXI(r); err != nil {
@@ -10021,9 +10149,9 @@ var grammarSelectedServiceListType = exi.Grammar{
 	Events: []string{"EE", "SE(SelectedService)"},
 	States: []exi.State{
 		// 0: SE(SelectedService)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SelectedService) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10073,11 +10201,11 @@ var grammarSelectedServiceType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceID)", "SE(ParameterSetID)"},
 	States: []exi.State{
 		// 0: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ParameterSetID) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10092,33 +10220,35 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ParameterSetID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.ParameterSetID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.ParameterSetID = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10156,9 +10286,9 @@ var grammarServicePaymentSelectionResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10173,18 +10303,19 @@ func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10217,9 +10348,9 @@ var grammarSessionSetupReqType = exi.Grammar{
 	Events: []string{"EE", "SE(EVCCID)"},
 	States: []exi.State{
 		// 0: SE(EVCCID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10234,18 +10365,19 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVCCID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.EVCCID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVCCID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10280,13 +10412,13 @@ var grammarSessionSetupResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEID)", "SE(DateTimeNow)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(DateTimeNow) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10301,47 +10433,50 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(32)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(32)
+					if err != nil {
+						return err
+					}
+					x.EVSEID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // DateTimeNow
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 9223372036854775807)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.DateTimeNow = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.DateTimeNow = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10390,7 +10525,7 @@ var grammarSessionStopType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10426,9 +10561,9 @@ var grammarSessionStopResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10443,18 +10578,19 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10491,15 +10627,15 @@ var grammarSignatureType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignedInfo)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10599,15 +10735,15 @@ var grammarSignedInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10692,11 +10828,11 @@ var grammarSignatureMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -10719,19 +10855,20 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.HMACOutputLength = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.HMACOutputLength = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10768,11 +10905,11 @@ var grammarSignatureValueType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id) | CH
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10815,10 +10952,12 @@ func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 		}
 		w.String(*x.Id)
 	}
-	if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-		return err
+	if x.Value != nil {
+		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
+			return err
+		}
+		w.Binary(x.Value)
 	}
-	w.Binary(x.Value)
 	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -10836,11 +10975,11 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignatureProperty)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10905,13 +11044,13 @@ var grammarSignaturePropertyType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Target)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Target)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: AT(Target)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(*) | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -10975,11 +11114,11 @@ var grammarV2G_Message = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(Body)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Body)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11037,13 +11176,13 @@ var grammarMessageHeaderType = exi.Grammar{
 	Events: []string{"EE", "SE(SessionID)", "SE(Notification)", "SE(Signature)"},
 	States: []exi.State{
 		// 0: SE(SessionID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Notification) | SE(Signature) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(Signature) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11058,18 +11197,19 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SessionID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SessionID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Notification
 			x.Notification = new(NotificationType)
@@ -11129,11 +11269,11 @@ var grammarNotificationType = exi.Grammar{
 	Events: []string{"EE", "SE(FaultCode)", "SE(FaultMsg)"},
 	States: []exi.State{
 		// 0: SE(FaultCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(FaultMsg) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11148,33 +11288,35 @@ func (x *NotificationType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // FaultCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.FaultCode = FaultCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.FaultCode = FaultCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // FaultMsg
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(64, 22)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 22)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.FaultMsg = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.FaultMsg = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -11252,9 +11394,9 @@ var grammarBodyType = exi.Grammar{
 	Events: []string{"EE", "SE(BodyElement)", "SE(CableCheckReq)", "SE(CableCheckRes)", "SE(CertificateInstallationReq)", "SE(CertificateInstallationRes)", "SE(CertificateUpdateReq)", "SE(CertificateUpdateRes)", "SE(ChargeParameterDiscoveryReq)", "SE(ChargeParameterDiscoveryRes)", "SE(ChargingStatusReq)", "SE(ChargingStatusRes)", "SE(ContractAuthenticationReq)", "SE(ContractAuthenticationRes)", "SE(CurrentDemandReq)", "SE(CurrentDemandRes)", "SE(MeteringReceiptReq)", "SE(MeteringReceiptRes)", "SE(PaymentDetailsReq)", "SE(PaymentDetailsRes)", "SE(PowerDeliveryReq)", "SE(PowerDeliveryRes)", "SE(PreChargeReq)", "SE(PreChargeRes)", "SE(ServiceDetailReq)", "SE(ServiceDetailRes)", "SE(ServiceDiscoveryReq)", "SE(ServiceDiscoveryRes)", "SE(ServicePaymentSelectionReq)", "SE(ServicePaymentSelectionRes)", "SE(SessionSetupReq)", "SE(SessionSetupRes)", "SE(SessionStopReq)", "SE(SessionStopRes)", "SE(WeldingDetectionReq)", "SE(WeldingDetectionRes)"},
 	States: []exi.State{
 		// 0: SE(BodyElement) | SE(CableCheckReq) | SE(CableCheckRes) | SE(CertificateInstallationReq) | SE(CertificateInstallationRes) | SE(CertificateUpdateReq) | SE(CertificateUpdateRes) | SE(ChargeParameterDiscoveryReq) | SE(ChargeParameterDiscoveryRes) | SE(ChargingStatusReq) | SE(ChargingStatusRes) | SE(ContractAuthenticationReq) | SE(ContractAuthenticationRes) | SE(CurrentDemandReq) | SE(CurrentDemandRes) | SE(MeteringReceiptReq) | SE(MeteringReceiptRes) | SE(PaymentDetailsReq) | SE(PaymentDetailsRes) | SE(PowerDeliveryReq) | SE(PowerDeliveryRes) | SE(PreChargeReq) | SE(PreChargeRes) | SE(ServiceDetailReq) | SE(ServiceDetailRes) | SE(ServiceDiscoveryReq) | SE(ServiceDiscoveryRes) | SE(ServicePaymentSelectionReq) | SE(ServicePaymentSelectionRes) | SE(SessionSetupReq) | SE(SessionSetupRes) | SE(SessionStopReq) | SE(SessionStopRes) | SE(WeldingDetectionReq) | SE(WeldingDetectionRes) | EE
-		{Width: 6, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: 6, Next: 1, Counter: -1}, {Event: 7, Next: 1, Counter: -1}, {Event: 8, Next: 1, Counter: -1}, {Event: 9, Next: 1, Counter: -1}, {Event: 10, Next: 1, Counter: -1}, {Event: 11, Next: 1, Counter: -1}, {Event: 12, Next: 1, Counter: -1}, {Event: 13, Next: 1, Counter: -1}, {Event: 14, Next: 1, Counter: -1}, {Event: 15, Next: 1, Counter: -1}, {Event: 16, Next: 1, Counter: -1}, {Event: 17, Next: 1, Counter: -1}, {Event: 18, Next: 1, Counter: -1}, {Event: 19, Next: 1, Counter: -1}, {Event: 20, Next: 1, Counter: -1}, {Event: 21, Next: 1, Counter: -1}, {Event: 22, Next: 1, Counter: -1}, {Event: 23, Next: 1, Counter: -1}, {Event: 24, Next: 1, Counter: -1}, {Event: 25, Next: 1, Counter: -1}, {Event: 26, Next: 1, Counter: -1}, {Event: 27, Next: 1, Counter: -1}, {Event: 28, Next: 1, Counter: -1}, {Event: 29, Next: 1, Counter: -1}, {Event: 30, Next: 1, Counter: -1}, {Event: 31, Next: 1, Counter: -1}, {Event: 32, Next: 1, Counter: -1}, {Event: 33, Next: 1, Counter: -1}, {Event: 34, Next: 1, Counter: -1}, {Event: 35, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 6, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: 6, Next: 1, Counter: -1}, {Event: 7, Next: 1, Counter: -1}, {Event: 8, Next: 1, Counter: -1}, {Event: 9, Next: 1, Counter: -1}, {Event: 10, Next: 1, Counter: -1}, {Event: 11, Next: 1, Counter: -1}, {Event: 12, Next: 1, Counter: -1}, {Event: 13, Next: 1, Counter: -1}, {Event: 14, Next: 1, Counter: -1}, {Event: 15, Next: 1, Counter: -1}, {Event: 16, Next: 1, Counter: -1}, {Event: 17, Next: 1, Counter: -1}, {Event: 18, Next: 1, Counter: -1}, {Event: 19, Next: 1, Counter: -1}, {Event: 20, Next: 1, Counter: -1}, {Event: 21, Next: 1, Counter: -1}, {Event: 22, Next: 1, Counter: -1}, {Event: 23, Next: 1, Counter: -1}, {Event: 24, Next: 1, Counter: -1}, {Event: 25, Next: 1, Counter: -1}, {Event: 26, Next: 1, Counter: -1}, {Event: 27, Next: 1, Counter: -1}, {Event: 28, Next: 1, Counter: -1}, {Event: 29, Next: 1, Counter: -1}, {Event: 30, Next: 1, Counter: -1}, {Event: 31, Next: 1, Counter: -1}, {Event: 32, Next: 1, Counter: -1}, {Event: 33, Next: 1, Counter: -1}, {Event: 34, Next: 1, Counter: -1}, {Event: 35, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11745,9 +11887,9 @@ var grammarWeldingDetectionReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11795,13 +11937,13 @@ var grammarWeldingDetectionResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11816,18 +11958,19 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {

@@ -244,8 +244,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 26:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1)
@@ -293,8 +293,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 34:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 9)
@@ -328,8 +328,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 39:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 14)
@@ -1897,17 +1897,17 @@ var grammarAC_EVChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EAmount)", "SE(EVMaxVoltage)", "SE(EVMaxCurrent)", "SE(EVMinCurrent)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(EAmount)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(EAmount)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaxVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMaxCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMinCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1922,19 +1922,20 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EAmount
 			if err := x.EAmount.decodeEXI(r); err != nil {
@@ -2008,13 +2009,13 @@ var grammarPhysicalValueType = exi.Grammar{
 	Events: []string{"EE", "SE(Multiplier)", "SE(Unit)", "SE(Value)"},
 	States: []exi.State{
 		// 0: SE(Multiplier)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Unit)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Value)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2029,46 +2030,49 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Multiplier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(3, -3, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(3, -3, 3)
+					if err != nil {
+						return err
+					}
+					x.Multiplier = int8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Multiplier = int8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Unit
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 7)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 7)
+					if err != nil {
+						return err
+					}
+					x.Unit = UnitSymbolType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Unit = UnitSymbolType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // Value
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Value = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Value = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2118,13 +2122,13 @@ var grammarAC_EVSEChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(AC_EVSEStatus)", "SE(EVSENominalVoltage)", "SE(EVSEMaxCurrent)"},
 	States: []exi.State{
 		// 0: SE(AC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSENominalVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEMaxCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2192,13 +2196,13 @@ var grammarAC_EVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)", "SE(RCD)"},
 	States: []exi.State{
 		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(RCD)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2213,46 +2217,49 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EVSENotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EVSENotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // RCD
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.RCD = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.RCD = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2298,11 +2305,11 @@ var grammarAuthorizationReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(GenChallenge)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(GenChallenge) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(GenChallenge) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2326,18 +2333,19 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // GenChallenge
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(16)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(16)
+					if err != nil {
+						return err
+					}
+					x.GenChallenge = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.GenChallenge = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2379,11 +2387,11 @@ var grammarAuthorizationResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEProcessing)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2398,32 +2406,34 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = EVSEProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = EVSEProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2464,7 +2474,7 @@ var grammarBodyBaseType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2500,9 +2510,9 @@ var grammarCableCheckReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2550,13 +2560,13 @@ var grammarDC_EVStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(EVReady)", "SE(EVErrorCode)", "SE(EVRESSSOC)"},
 	States: []exi.State{
 		// 0: SE(EVReady)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVErrorCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVRESSSOC)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2571,46 +2581,49 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVReady
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVReady = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVReady = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVErrorCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(4, 12)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 12)
+					if err != nil {
+						return err
+					}
+					x.EVErrorCode = DC_EVErrorCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVErrorCode = DC_EVErrorCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVRESSSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					x.EVRESSSOC = int8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVRESSSOC = int8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2660,13 +2673,13 @@ var grammarCableCheckResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEProcessing)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2681,36 +2694,38 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = EVSEProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = EVSEProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2761,15 +2776,15 @@ var grammarDC_EVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)", "SE(EVSEIsolationStatus)", "SE(EVSEStatusCode)"},
 	States: []exi.State{
 		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEIsolationStatus) | SE(EVSEStatusCode)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVSEStatusCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2784,61 +2799,65 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EVSENotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EVSENotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEIsolationStatus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 5)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 5)
+					if err != nil {
+						return err
+					}
+					tmp := IsolationLevelType(v)
+					x.EVSEIsolationStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := IsolationLevelType(v)
-				x.EVSEIsolationStatus = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVSEStatusCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(4, 12)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 12)
+					if err != nil {
+						return err
+					}
+					x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2897,9 +2916,9 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -2949,13 +2968,13 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(OEMProvisioningCert)", "SE(ListOfRootCertificateIDs)"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(OEMProvisioningCert)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ListOfRootCertificateIDs)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2978,18 +2997,19 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // OEMProvisioningCert
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(800)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(800)
+					if err != nil {
+						return err
+					}
+					x.OEMProvisioningCert = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.OEMProvisioningCert = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ListOfRootCertificateIDs
 			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
@@ -3036,11 +3056,11 @@ var grammarListOfRootCertificateIDsType = exi.Grammar{
 	Events: []string{"EE", "SE(RootCertificateID)"},
 	States: []exi.State{
 		// 0: SE(RootCertificateID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}}},
 		// 1: SE(RootCertificateID) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 20, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3095,11 +3115,11 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerName)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(X509SerialNumber)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3114,32 +3134,34 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 2)
+					if err != nil {
+						return err
+					}
+					x.X509IssuerName = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509IssuerName = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // X509SerialNumber
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					x.X509SerialNumber = int64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SerialNumber = int64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3180,19 +3202,19 @@ var grammarCertificateInstallationResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(SAProvisioningCertificateChain)", "SE(ContractSignatureCertChain)", "SE(ContractSignatureEncryptedPrivateKey)", "SE(DHpublickey)", "SE(eMAID)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SAProvisioningCertificateChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ContractSignatureEncryptedPrivateKey)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(DHpublickey)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(eMAID)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3207,18 +3229,19 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SAProvisioningCertificateChain
 			if err := x.SAProvisioningCertificateChain.decodeEXI(r); err != nil {
@@ -3303,13 +3326,13 @@ var grammarCertificateChainType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(Certificate)", "SE(SubCertificates)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(Certificate)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(Certificate)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SubCertificates) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3333,18 +3356,19 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(800)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(800)
+					if err != nil {
+						return err
+					}
+					x.Certificate = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Certificate = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SubCertificates
 			x.SubCertificates = new(SubCertificatesType)
@@ -3396,11 +3420,11 @@ var grammarSubCertificatesType = exi.Grammar{
 	Events: []string{"EE", "SE(Certificate)"},
 	States: []exi.State{
 		// 0: SE(Certificate)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 4, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 4, Exit: 2}}},
 		// 1: SE(Certificate) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 4, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 4, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3416,18 +3440,19 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(800)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(800)
+					if err != nil {
+						return err
+					}
+					x.Certificate = append(x.Certificate, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Certificate = append(x.Certificate, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3467,11 +3492,11 @@ var grammarContractSignatureEncryptedPrivateKeyType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3511,13 +3536,15 @@ func (x *ContractSignatureEncryptedPrivateKeyType) encodeEXI(w *exi.Writer) erro
 		return err
 	}
 	w.String(x.Id)
-	if err := w.Event(&grammarContractSignatureEncryptedPrivateKeyType, &state, 2, nil); err != nil {
-		return err
+	if x.Value != nil {
+		if err := w.Event(&grammarContractSignatureEncryptedPrivateKeyType, &state, 2, nil); err != nil {
+			return err
+		}
+		if err := exi.CheckBinary("ContractSignatureEncryptedPrivateKeyType.Value", x.Value, 48); err != nil {
+			return err
+		}
+		w.Binary(x.Value)
 	}
-	if err := exi.CheckBinary("ContractSignatureEncryptedPrivateKeyType.Value", x.Value, 48); err != nil {
-		return err
-	}
-	w.Binary(x.Value)
 	if err := w.Event(&grammarContractSignatureEncryptedPrivateKeyType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -3535,11 +3562,11 @@ var grammarDiffieHellmanPublickeyType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3579,13 +3606,15 @@ func (x *DiffieHellmanPublickeyType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.String(x.Id)
-	if err := w.Event(&grammarDiffieHellmanPublickeyType, &state, 2, nil); err != nil {
-		return err
+	if x.Value != nil {
+		if err := w.Event(&grammarDiffieHellmanPublickeyType, &state, 2, nil); err != nil {
+			return err
+		}
+		if err := exi.CheckBinary("DiffieHellmanPublickeyType.Value", x.Value, 65); err != nil {
+			return err
+		}
+		w.Binary(x.Value)
 	}
-	if err := exi.CheckBinary("DiffieHellmanPublickeyType.Value", x.Value, 65); err != nil {
-		return err
-	}
-	w.Binary(x.Value)
 	if err := w.Event(&grammarDiffieHellmanPublickeyType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -3603,11 +3632,11 @@ var grammarEMAIDType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3631,7 +3660,7 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader) error {
 			}
 		case 2: // Value
 			{
-				v, err := r.String(15, 0)
+				v, err := r.String(-1, 0)
 				if err != nil {
 					return err
 				}
@@ -3673,15 +3702,15 @@ var grammarCertificateUpdateReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(ContractSignatureCertChain)", "SE(eMAID)", "SE(ListOfRootCertificateIDs)"},
 	States: []exi.State{
 		// 0: AT(Id)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(eMAID)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ListOfRootCertificateIDs)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3708,18 +3737,19 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // EMAID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(15, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 4)
+					if err != nil {
+						return err
+					}
+					x.EMAID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EMAID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ListOfRootCertificateIDs
 			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
@@ -3778,21 +3808,21 @@ var grammarCertificateUpdateResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(SAProvisioningCertificateChain)", "SE(ContractSignatureCertChain)", "SE(ContractSignatureEncryptedPrivateKey)", "SE(DHpublickey)", "SE(eMAID)", "SE(RetryCounter)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SAProvisioningCertificateChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ContractSignatureEncryptedPrivateKey)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(DHpublickey)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(eMAID)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(RetryCounter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3807,18 +3837,19 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SAProvisioningCertificateChain
 			if err := x.SAProvisioningCertificateChain.decodeEXI(r); err != nil {
@@ -3841,19 +3872,20 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // RetryCounter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.RetryCounter = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.RetryCounter = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3928,13 +3960,13 @@ var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(MaxEntriesSAScheduleTuple)", "SE(RequestedEnergyTransferMode)", "SE(AC_EVChargeParameter)", "SE(DC_EVChargeParameter)", "SE(EVChargeParameter)"},
 	States: []exi.State{
 		// 0: SE(MaxEntriesSAScheduleTuple) | SE(RequestedEnergyTransferMode)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(RequestedEnergyTransferMode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(AC_EVChargeParameter) | SE(DC_EVChargeParameter) | SE(EVChargeParameter)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 5, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 5, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3949,33 +3981,35 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // MaxEntriesSAScheduleTuple
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					tmp := uint16(v)
+					x.MaxEntriesSAScheduleTuple = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint16(v)
-				x.MaxEntriesSAScheduleTuple = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // RequestedEnergyTransferMode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.RequestedEnergyTransferMode = EnergyTransferModeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.RequestedEnergyTransferMode = EnergyTransferModeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // AC_EVChargeParameter
 			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
@@ -4063,25 +4097,25 @@ var grammarDC_EVChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(DC_EVStatus)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(EVMaximumVoltageLimit)", "SE(EVEnergyCapacity)", "SE(EVEnergyRequest)", "SE(FullSOC)", "SE(BulkSOC)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(DC_EVStatus)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumCurrentLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMaximumPowerLimit) | SE(EVMaximumVoltageLimit)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(EVMaximumVoltageLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVEnergyCapacity) | SE(EVEnergyRequest) | SE(FullSOC) | SE(BulkSOC) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVEnergyRequest) | SE(FullSOC) | SE(BulkSOC) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(FullSOC) | SE(BulkSOC) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(BulkSOC) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4096,19 +4130,20 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
@@ -4138,34 +4173,36 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // FullSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.FullSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.FullSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 9: // BulkSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.BulkSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.BulkSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4261,9 +4298,9 @@ var grammarEVChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4278,19 +4315,20 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4328,15 +4366,15 @@ var grammarChargeParameterDiscoveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(SAScheduleList)", "SE(SASchedules)", "SE(AC_EVSEChargeParameter)", "SE(DC_EVSEChargeParameter)", "SE(EVSEChargeParameter)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SAScheduleList) | SE(SASchedules) | SE(AC_EVSEChargeParameter) | SE(DC_EVSEChargeParameter) | SE(EVSEChargeParameter)
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}}},
 		// 3: SE(AC_EVSEChargeParameter) | SE(DC_EVSEChargeParameter) | SE(EVSEChargeParameter)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4351,32 +4389,34 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = EVSEProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = EVSEProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SAScheduleList
 			x.SAScheduleList = new(SAScheduleListType)
@@ -4483,11 +4523,11 @@ var grammarSAScheduleListType = exi.Grammar{
 	Events: []string{"EE", "SE(SAScheduleTuple)"},
 	States: []exi.State{
 		// 0: SE(SAScheduleTuple)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 3, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 3, Exit: 2}}},
 		// 1: SE(SAScheduleTuple) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 3, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 3, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4543,13 +4583,13 @@ var grammarSAScheduleTupleType = exi.Grammar{
 	Events: []string{"EE", "SE(SAScheduleTupleID)", "SE(PMaxSchedule)", "SE(SalesTariff)"},
 	States: []exi.State{
 		// 0: SE(SAScheduleTupleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(PMaxSchedule)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SalesTariff) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4564,18 +4604,19 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 1, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 1, 255)
+					if err != nil {
+						return err
+					}
+					x.SAScheduleTupleID = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SAScheduleTupleID = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PMaxSchedule
 			if err := x.PMaxSchedule.decodeEXI(r); err != nil {
@@ -4631,11 +4672,11 @@ var grammarPMaxScheduleType = exi.Grammar{
 	Events: []string{"EE", "SE(PMaxScheduleEntry)"},
 	States: []exi.State{
 		// 0: SE(PMaxScheduleEntry)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 1024, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 1024, Exit: 2}}},
 		// 1: SE(PMaxScheduleEntry) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 1024, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 1024, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4691,11 +4732,11 @@ var grammarPMaxScheduleEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(PMax)"},
 	States: []exi.State{
 		// 0: SE(RelativeTimeInterval) | SE(TimeInterval)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
 		// 1: SE(PMax)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4768,11 +4809,11 @@ var grammarRelativeTimeIntervalType = exi.Grammar{
 	Events: []string{"EE", "SE(start)", "SE(duration)"},
 	States: []exi.State{
 		// 0: SE(start)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(duration) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4787,33 +4828,35 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Start
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 16777214)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 16777214)
+					if err != nil {
+						return err
+					}
+					x.Start = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Start = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Duration
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 86400)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 86400)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.Duration = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.Duration = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4856,7 +4899,7 @@ var grammarIntervalType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4896,19 +4939,19 @@ var grammarSalesTariffType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SalesTariffID)", "SE(SalesTariffDescription)", "SE(NumEPriceLevels)", "SE(SalesTariffEntry)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SalesTariffID)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SalesTariffID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SalesTariffDescription) | SE(NumEPriceLevels) | SE(SalesTariffEntry)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}}},
 		// 3: SE(NumEPriceLevels) | SE(SalesTariffEntry)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}}},
 		// 4: SE(SalesTariffEntry)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}}},
 		// 5: SE(SalesTariffEntry) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: 0, Max: 1024, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4933,48 +4976,51 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SalesTariffID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 1, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 1, 255)
+					if err != nil {
+						return err
+					}
+					x.SalesTariffID = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SalesTariffID = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SalesTariffDescription
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 5)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 5)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.SalesTariffDescription = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.SalesTariffDescription = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // NumEPriceLevels
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					tmp := uint8(v)
+					x.NumEPriceLevels = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint8(v)
-				x.NumEPriceLevels = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // SalesTariffEntry
 			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
@@ -5052,13 +5098,13 @@ var grammarSalesTariffEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(EPriceLevel)", "SE(ConsumptionCost)"},
 	States: []exi.State{
 		// 0: SE(RelativeTimeInterval) | SE(TimeInterval)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
 		// 1: SE(EPriceLevel) | SE(ConsumptionCost) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: 0, Max: 3, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: 0, Max: 3, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(ConsumptionCost) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 2, Counter: 0, Max: 3, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 2, Counter: 0, Max: 3, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5084,19 +5130,20 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // EPriceLevel
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					tmp := uint8(v)
+					x.EPriceLevel = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint8(v)
-				x.EPriceLevel = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ConsumptionCost
 			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
@@ -5162,13 +5209,13 @@ var grammarConsumptionCostType = exi.Grammar{
 	Events: []string{"EE", "SE(startValue)", "SE(Cost)"},
 	States: []exi.State{
 		// 0: SE(startValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Cost)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 3, Exit: 3}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 3, Exit: 3}}},
 		// 2: SE(Cost) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 3, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 3, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5234,13 +5281,13 @@ var grammarCostType = exi.Grammar{
 	Events: []string{"EE", "SE(costKind)", "SE(amount)", "SE(amountMultiplier)"},
 	States: []exi.State{
 		// 0: SE(costKind)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(amountMultiplier) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5255,47 +5302,50 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // CostKind
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.CostKind = CostKindType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.CostKind = CostKindType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Amount
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.Amount = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Amount = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // AmountMultiplier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(3, -3, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(3, -3, 3)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.AmountMultiplier = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.AmountMultiplier = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5344,7 +5394,7 @@ var grammarSASchedulesType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5388,25 +5438,25 @@ var grammarDC_EVSEChargeParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVSEStatus)", "SE(EVSEMaximumCurrentLimit)", "SE(EVSEMaximumPowerLimit)", "SE(EVSEMaximumVoltageLimit)", "SE(EVSEMinimumCurrentLimit)", "SE(EVSEMinimumVoltageLimit)", "SE(EVSECurrentRegulationTolerance)", "SE(EVSEPeakCurrentRipple)", "SE(EVSEEnergyToBeDelivered)"},
 	States: []exi.State{
 		// 0: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEMaximumCurrentLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEMaximumPowerLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEMaximumVoltageLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSEMinimumCurrentLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEMinimumVoltageLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSECurrentRegulationTolerance) | SE(EVSEPeakCurrentRipple)
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 7: SE(EVSEPeakCurrentRipple)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVSEEnergyToBeDelivered) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5537,7 +5587,7 @@ var grammarEVSEChargeParameterType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5572,7 +5622,7 @@ var grammarChargingStatusReqType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5614,21 +5664,21 @@ var grammarChargingStatusResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEID)", "SE(SAScheduleTupleID)", "SE(EVSEMaxCurrent)", "SE(MeterInfo)", "SE(ReceiptRequired)", "SE(AC_EVSEStatus)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SAScheduleTupleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEMaxCurrent) | SE(MeterInfo) | SE(ReceiptRequired) | SE(AC_EVSEStatus)
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 4: SE(MeterInfo) | SE(ReceiptRequired) | SE(AC_EVSEStatus)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 5: SE(ReceiptRequired) | SE(AC_EVSEStatus)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 6: SE(AC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5643,46 +5693,49 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(37, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					x.EVSEID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 1, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 1, 255)
+					if err != nil {
+						return err
+					}
+					x.SAScheduleTupleID = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SAScheduleTupleID = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVSEMaxCurrent
 			x.EVSEMaxCurrent = new(PhysicalValueType)
@@ -5695,19 +5748,20 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // ReceiptRequired
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ReceiptRequired = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ReceiptRequired = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // AC_EVSEStatus
 			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
@@ -5796,17 +5850,17 @@ var grammarMeterInfoType = exi.Grammar{
 	Events: []string{"EE", "SE(MeterID)", "SE(MeterReading)", "SE(SigMeterReading)", "SE(MeterStatus)", "SE(TMeter)"},
 	States: []exi.State{
 		// 0: SE(MeterID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(MeterReading) | SE(SigMeterReading) | SE(MeterStatus) | SE(TMeter) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(SigMeterReading) | SE(MeterStatus) | SE(TMeter) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(MeterStatus) | SE(TMeter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(TMeter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5821,77 +5875,82 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // MeterID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 7)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 7)
+					if err != nil {
+						return err
+					}
+					x.MeterID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MeterReading
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.MeterReading = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.MeterReading = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SigMeterReading
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(64)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(64)
+					if err != nil {
+						return err
+					}
+					x.SigMeterReading = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SigMeterReading = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // MeterStatus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.MeterStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.MeterStatus = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // TMeter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 9223372036854775807)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.TMeter = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.TMeter = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5971,27 +6030,27 @@ var grammarCurrentDemandReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVTargetCurrent)", "SE(EVMaximumVoltageLimit)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(BulkChargingComplete)", "SE(ChargingComplete)", "SE(RemainingTimeToFullSoC)", "SE(RemainingTimeToBulkSoC)", "SE(EVTargetVoltage)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVTargetCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumVoltageLimit) | SE(EVMaximumCurrentLimit) | SE(EVMaximumPowerLimit) | SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 3: SE(EVMaximumCurrentLimit) | SE(EVMaximumPowerLimit) | SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 4: SE(EVMaximumPowerLimit) | SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 5: SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 6: SE(ChargingComplete)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(RemainingTimeToFullSoC) | SE(RemainingTimeToBulkSoC) | SE(EVTargetVoltage)
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 8: SE(RemainingTimeToBulkSoC) | SE(EVTargetVoltage)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 9: SE(EVTargetVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6029,33 +6088,35 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // BulkChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.BulkChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.BulkChargingComplete = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // ChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.ChargingComplete = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingComplete = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // RemainingTimeToFullSoC
 			x.RemainingTimeToFullSoC = new(PhysicalValueType)
@@ -6178,35 +6239,35 @@ var grammarCurrentDemandResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)", "SE(EVSEPresentCurrent)", "SE(EVSECurrentLimitAchieved)", "SE(EVSEVoltageLimitAchieved)", "SE(EVSEPowerLimitAchieved)", "SE(EVSEMaximumVoltageLimit)", "SE(EVSEMaximumCurrentLimit)", "SE(EVSEMaximumPowerLimit)", "SE(EVSEID)", "SE(SAScheduleTupleID)", "SE(MeterInfo)", "SE(ReceiptRequired)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEPresentCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSECurrentLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEVoltageLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSEPowerLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVSEMaximumVoltageLimit) | SE(EVSEMaximumCurrentLimit) | SE(EVSEMaximumPowerLimit) | SE(EVSEID)
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
 		// 8: SE(EVSEMaximumCurrentLimit) | SE(EVSEMaximumPowerLimit) | SE(EVSEID)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
 		// 9: SE(EVSEMaximumPowerLimit) | SE(EVSEID)
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
 		// 10: SE(EVSEID)
-		{Width: 1, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
 		// 11: SE(SAScheduleTupleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}}},
 		// 12: SE(MeterInfo) | SE(ReceiptRequired) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: SE(ReceiptRequired) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 14: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6221,18 +6282,19 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
@@ -6247,46 +6309,49 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // EVSECurrentLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSECurrentLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSECurrentLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // EVSEVoltageLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSEVoltageLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEVoltageLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // EVSEPowerLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSEPowerLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEPowerLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // EVSEMaximumVoltageLimit
 			x.EVSEMaximumVoltageLimit = new(PhysicalValueType)
@@ -6304,32 +6369,34 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 11: // EVSEID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(37, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					x.EVSEID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 12: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 1, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 1, 255)
+					if err != nil {
+						return err
+					}
+					x.SAScheduleTupleID = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SAScheduleTupleID = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 13: // MeterInfo
 			x.MeterInfo = new(MeterInfoType)
@@ -6337,19 +6404,20 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 14: // ReceiptRequired
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ReceiptRequired = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ReceiptRequired = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6478,13 +6546,13 @@ var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(BulkChargingComplete)", "SE(ChargingComplete)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(BulkChargingComplete) | SE(ChargingComplete)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(ChargingComplete)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6503,33 +6571,35 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // BulkChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.BulkChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.BulkChargingComplete = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.ChargingComplete = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingComplete = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6579,21 +6649,21 @@ var grammarDSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
 	States: []exi.State{
 		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 1: SE(Q)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
 		// 2: SE(Y)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
 		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 5: SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(PgenCounter)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6608,102 +6678,109 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // P
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.P = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.P = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Q
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Q = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Q = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // G
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.G = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.G = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // Y
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Y = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Y = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // J
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.J = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.J = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // Seed
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Seed = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Seed = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // PgenCounter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PgenCounter = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PgenCounter = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6781,9 +6858,9 @@ var grammarDigestMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -6830,7 +6907,7 @@ var grammarEVPowerDeliveryParameterType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6867,11 +6944,11 @@ var grammarEVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
 	States: []exi.State{
 		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6886,32 +6963,34 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EVSENotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EVSENotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6949,7 +7028,7 @@ var grammarEVStatusType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6986,9 +7065,9 @@ var grammarEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)"},
 	States: []exi.State{
 		// 0: SE(RelativeTimeInterval) | SE(TimeInterval)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7057,11 +7136,11 @@ var grammarKeyInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -7085,18 +7164,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // KeyName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 9)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 9)
+					if err != nil {
+						return err
+					}
+					x.KeyName = append(x.KeyName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.KeyName = append(x.KeyName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // KeyValue
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
@@ -7124,18 +7204,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // MgmtData
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 14)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 14)
+					if err != nil {
+						return err
+					}
+					x.MgmtData = append(x.MgmtData, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MgmtData = append(x.MgmtData, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7222,9 +7303,9 @@ var grammarKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
 	States: []exi.State{
 		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
 		// 1: EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -7287,11 +7368,11 @@ var grammarRSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
 	States: []exi.State{
 		// 0: SE(Modulus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7306,32 +7387,34 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Modulus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Modulus = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Modulus = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Exponent = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7369,13 +7452,13 @@ var grammarRetrievalMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
 	States: []exi.State{
 		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7454,9 +7537,9 @@ var grammarTransformsType = exi.Grammar{
 	Events: []string{"EE", "SE(Transform)"},
 	States: []exi.State{
 		// 0: SE(Transform)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Transform) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7506,9 +7589,9 @@ var grammarTransformType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -7531,18 +7614,19 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 12)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 12)
+					if err != nil {
+						return err
+					}
+					x.XPath = append(x.XPath, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.XPath = append(x.XPath, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7582,9 +7666,9 @@ var grammarX509DataType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
 		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7604,60 +7688,64 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // X509SKI
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // X509SubjectName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 13)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 13)
+					if err != nil {
+						return err
+					}
+					x.X509SubjectName = append(x.X509SubjectName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SubjectName = append(x.X509SubjectName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // X509Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // X509CRL
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7722,13 +7810,13 @@ var grammarPGPDataType = exi.Grammar{
 	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
 	States: []exi.State{
 		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7743,32 +7831,34 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PGPKeyID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PGPKeyPacket
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyPacket = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyPacket = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7808,13 +7898,13 @@ var grammarSPKIDataType = exi.Grammar{
 	Events: []string{"EE", "SE(SPKISexp)"},
 	States: []exi.State{
 		// 0: SE(SPKISexp)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(SPKISexp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7829,18 +7919,19 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SPKISexp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7873,11 +7964,11 @@ var grammarManifestType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7946,19 +8037,19 @@ var grammarReferenceType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(DigestMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(DigestValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8009,18 +8100,19 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // DigestValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.DigestValue = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DigestValue = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8085,15 +8177,15 @@ var grammarMeteringReceiptReqType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SessionID)", "SE(SAScheduleTupleID)", "SE(MeterInfo)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SessionID)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SessionID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SAScheduleTupleID) | SE(MeterInfo)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(MeterInfo)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8117,33 +8209,35 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SessionID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SessionID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 1, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 1, 255)
+					if err != nil {
+						return err
+					}
+					tmp := uint8(v)
+					x.SAScheduleTupleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint8(v)
-				x.SAScheduleTupleID = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // MeterInfo
 			if err := x.MeterInfo.decodeEXI(r); err != nil {
@@ -8206,11 +8300,11 @@ var grammarMeteringReceiptResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)", "SE(DC_EVSEStatus)", "SE(EVSEStatus)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(AC_EVSEStatus) | SE(DC_EVSEStatus) | SE(EVSEStatus)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8225,18 +8319,19 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // AC_EVSEStatus
 			x.AC_EVSEStatus = new(AC_EVSEStatusType)
@@ -8310,13 +8405,13 @@ var grammarObjectType = exi.Grammar{
 	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
 	States: []exi.State{
 		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -8398,11 +8493,11 @@ var grammarPaymentDetailsReqType = exi.Grammar{
 	Events: []string{"EE", "SE(eMAID)", "SE(ContractSignatureCertChain)"},
 	States: []exi.State{
 		// 0: SE(eMAID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ContractSignatureCertChain)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8417,18 +8512,19 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EMAID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(15, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 4)
+					if err != nil {
+						return err
+					}
+					x.EMAID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EMAID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ContractSignatureCertChain
 			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
@@ -8473,13 +8569,13 @@ var grammarPaymentDetailsResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(GenChallenge)", "SE(EVSETimeStamp)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(GenChallenge)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSETimeStamp)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8494,46 +8590,49 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // GenChallenge
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(16)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(16)
+					if err != nil {
+						return err
+					}
+					x.GenChallenge = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.GenChallenge = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSETimeStamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 9223372036854775807)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return err
+					}
+					x.EVSETimeStamp = int64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSETimeStamp = int64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8582,11 +8681,11 @@ var grammarPaymentServiceSelectionReqType = exi.Grammar{
 	Events: []string{"EE", "SE(SelectedPaymentOption)", "SE(SelectedServiceList)"},
 	States: []exi.State{
 		// 0: SE(SelectedPaymentOption)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SelectedServiceList)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8601,18 +8700,19 @@ func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SelectedPaymentOption
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.SelectedPaymentOption = PaymentOptionType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SelectedPaymentOption = PaymentOptionType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SelectedServiceList
 			if err := x.SelectedServiceList.decodeEXI(r); err != nil {
@@ -8655,11 +8755,11 @@ var grammarSelectedServiceListType = exi.Grammar{
 	Events: []string{"EE", "SE(SelectedService)"},
 	States: []exi.State{
 		// 0: SE(SelectedService)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 16, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 16, Exit: 2}}},
 		// 1: SE(SelectedService) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 16, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 16, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8714,11 +8814,11 @@ var grammarSelectedServiceType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceID)", "SE(ParameterSetID)"},
 	States: []exi.State{
 		// 0: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ParameterSetID) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8733,33 +8833,35 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ParameterSetID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.ParameterSetID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.ParameterSetID = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8797,9 +8899,9 @@ var grammarPaymentServiceSelectionResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8814,18 +8916,19 @@ func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8862,15 +8965,15 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ChargeProgress)", "SE(SAScheduleTupleID)", "SE(ChargingProfile)", "SE(DC_EVPowerDeliveryParameter)", "SE(EVPowerDeliveryParameter)"},
 	States: []exi.State{
 		// 0: SE(ChargeProgress)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SAScheduleTupleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ChargingProfile) | SE(DC_EVPowerDeliveryParameter) | SE(EVPowerDeliveryParameter) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(DC_EVPowerDeliveryParameter) | SE(EVPowerDeliveryParameter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8885,32 +8988,34 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ChargeProgress
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.ChargeProgress = ChargeProgressType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargeProgress = ChargeProgressType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SAScheduleTupleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 1, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 1, 255)
+					if err != nil {
+						return err
+					}
+					x.SAScheduleTupleID = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SAScheduleTupleID = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ChargingProfile
 			x.ChargingProfile = new(ChargingProfileType)
@@ -8991,11 +9096,11 @@ var grammarChargingProfileType = exi.Grammar{
 	Events: []string{"EE", "SE(ProfileEntry)"},
 	States: []exi.State{
 		// 0: SE(ProfileEntry)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 24, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 24, Exit: 2}}},
 		// 1: SE(ProfileEntry) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 24, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 24, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9051,13 +9156,13 @@ var grammarProfileEntryType = exi.Grammar{
 	Events: []string{"EE", "SE(ChargingProfileEntryStart)", "SE(ChargingProfileEntryMaxPower)", "SE(ChargingProfileEntryMaxNumberOfPhasesInUse)"},
 	States: []exi.State{
 		// 0: SE(ChargingProfileEntryStart)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ChargingProfileEntryMaxPower)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ChargingProfileEntryMaxNumberOfPhasesInUse) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9072,37 +9177,39 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ChargingProfileEntryStart
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.ChargingProfileEntryStart = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingProfileEntryStart = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ChargingProfileEntryMaxPower
 			if err := x.ChargingProfileEntryMaxPower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // ChargingProfileEntryMaxNumberOfPhasesInUse
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(2, 1, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(2, 1, 3)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.ChargingProfileEntryMaxNumberOfPhasesInUse = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.ChargingProfileEntryMaxNumberOfPhasesInUse = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9152,11 +9259,11 @@ var grammarPowerDeliveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)", "SE(DC_EVSEStatus)", "SE(EVSEStatus)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(AC_EVSEStatus) | SE(DC_EVSEStatus) | SE(EVSEStatus)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9171,18 +9278,19 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // AC_EVSEStatus
 			x.AC_EVSEStatus = new(AC_EVSEStatusType)
@@ -9256,13 +9364,13 @@ var grammarPreChargeReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVTargetVoltage)", "SE(EVTargetCurrent)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVTargetVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVTargetCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9330,13 +9438,13 @@ var grammarPreChargeResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9351,18 +9459,19 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
@@ -9415,9 +9524,9 @@ var grammarServiceDetailReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceID)"},
 	States: []exi.State{
 		// 0: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9432,18 +9541,19 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9475,13 +9585,13 @@ var grammarServiceDetailResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(ServiceID)", "SE(ServiceParameterList)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ServiceParameterList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9496,32 +9606,34 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ServiceParameterList
 			x.ServiceParameterList = new(ServiceParameterListType)
@@ -9573,11 +9685,11 @@ var grammarServiceParameterListType = exi.Grammar{
 	Events: []string{"EE", "SE(ParameterSet)"},
 	States: []exi.State{
 		// 0: SE(ParameterSet)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 255, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 255, Exit: 2}}},
 		// 1: SE(ParameterSet) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 255, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 255, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9632,13 +9744,13 @@ var grammarParameterSetType = exi.Grammar{
 	Events: []string{"EE", "SE(ParameterSetID)", "SE(Parameter)"},
 	States: []exi.State{
 		// 0: SE(ParameterSetID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Parameter)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 16, Exit: 3}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 16, Exit: 3}}},
 		// 2: SE(Parameter) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 16, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 16, Exit: 3}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9654,18 +9766,19 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ParameterSetID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.ParameterSetID = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ParameterSetID = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Parameter
 			x.Parameter = append(x.Parameter, ParameterType{})
@@ -9718,11 +9831,11 @@ var grammarParameterType = exi.Grammar{
 	Events: []string{"EE", "AT(Name)", "SE(boolValue)", "SE(byteValue)", "SE(shortValue)", "SE(intValue)", "SE(physicalValue)", "SE(stringValue)"},
 	States: []exi.State{
 		// 0: AT(Name)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(boolValue) | SE(byteValue) | SE(shortValue) | SE(intValue) | SE(physicalValue) | SE(stringValue)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}}},
+		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9745,64 +9858,68 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				x.Name = v
 			}
 		case 2: // BoolValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.BoolValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.BoolValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ByteValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, -128, 127)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.ByteValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.ByteValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ShortValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.ShortValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.ShortValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // IntValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-2147483648, 2147483647)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-2147483648, 2147483647)
+					if err != nil {
+						return err
+					}
+					tmp := int32(v)
+					x.IntValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int32(v)
-				x.IntValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // PhysicalValue
 			x.PhysicalValue = new(PhysicalValueType)
@@ -9810,19 +9927,20 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // StringValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 18)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 18)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.StringValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.StringValue = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9899,11 +10017,11 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceScope)", "SE(ServiceCategory)"},
 	States: []exi.State{
 		// 0: SE(ServiceScope) | SE(ServiceCategory) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(ServiceCategory) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -9918,34 +10036,36 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceScope
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(64, 19)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 19)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceScope = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceScope = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ServiceCategory
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					tmp := ServiceCategoryType(v)
+					x.ServiceCategory = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := ServiceCategoryType(v)
-				x.ServiceCategory = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -9994,15 +10114,15 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(PaymentOptionList)", "SE(ChargeService)", "SE(ServiceList)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(PaymentOptionList)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ChargeService)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ServiceList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10017,18 +10137,19 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PaymentOptionList
 			if err := x.PaymentOptionList.decodeEXI(r); err != nil {
@@ -10094,11 +10215,11 @@ var grammarPaymentOptionListType = exi.Grammar{
 	Events: []string{"EE", "SE(PaymentOption)"},
 	States: []exi.State{
 		// 0: SE(PaymentOption)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 2, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 2, Exit: 2}}},
 		// 1: SE(PaymentOption) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 2, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 2, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10114,18 +10235,19 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PaymentOption
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.PaymentOption = append(x.PaymentOption, PaymentOptionType(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PaymentOption = append(x.PaymentOption, PaymentOptionType(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10169,19 +10291,19 @@ var grammarChargeServiceType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceID)", "SE(ServiceName)", "SE(ServiceCategory)", "SE(ServiceScope)", "SE(FreeService)", "SE(SupportedEnergyTransferMode)"},
 	States: []exi.State{
 		// 0: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ServiceName) | SE(ServiceCategory)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(ServiceCategory)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ServiceScope) | SE(FreeService)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(FreeService)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(SupportedEnergyTransferMode)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10196,76 +10318,81 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ServiceName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 20)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 20)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceName = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ServiceCategory
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					x.ServiceCategory = ServiceCategoryType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceCategory = ServiceCategoryType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ServiceScope
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(64, 21)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 21)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceScope = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceScope = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // FreeService
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.FreeService = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.FreeService = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // SupportedEnergyTransferMode
 			if err := x.SupportedEnergyTransferMode.decodeEXI(r); err != nil {
@@ -10342,11 +10469,11 @@ var grammarSupportedEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EnergyTransferMode)"},
 	States: []exi.State{
 		// 0: SE(EnergyTransferMode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 6, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 6, Exit: 2}}},
 		// 1: SE(EnergyTransferMode) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 6, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 6, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10362,18 +10489,19 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EnergyTransferMode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.EnergyTransferMode = append(x.EnergyTransferMode, EnergyTransferModeType(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EnergyTransferMode = append(x.EnergyTransferMode, EnergyTransferModeType(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10412,11 +10540,11 @@ var grammarServiceListType = exi.Grammar{
 	Events: []string{"EE", "SE(Service)"},
 	States: []exi.State{
 		// 0: SE(Service)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
 		// 1: SE(Service) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10474,17 +10602,17 @@ var grammarServiceType = exi.Grammar{
 	Events: []string{"EE", "SE(ServiceID)", "SE(ServiceName)", "SE(ServiceCategory)", "SE(ServiceScope)", "SE(FreeService)"},
 	States: []exi.State{
 		// 0: SE(ServiceID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ServiceName) | SE(ServiceCategory)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(ServiceCategory)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ServiceScope) | SE(FreeService)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(FreeService)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10499,76 +10627,81 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.ServiceID = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceID = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ServiceName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 20)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 20)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceName = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ServiceCategory
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					x.ServiceCategory = ServiceCategoryType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ServiceCategory = ServiceCategoryType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ServiceScope
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(64, 21)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 21)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ServiceScope = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ServiceScope = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // FreeService
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.FreeService = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.FreeService = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10635,9 +10768,9 @@ var grammarSessionSetupReqType = exi.Grammar{
 	Events: []string{"EE", "SE(EVCCID)"},
 	States: []exi.State{
 		// 0: SE(EVCCID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10652,18 +10785,19 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVCCID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(6)
+					if err != nil {
+						return err
+					}
+					x.EVCCID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVCCID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10698,13 +10832,13 @@ var grammarSessionSetupResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEID)", "SE(EVSETimeStamp)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEID)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSETimeStamp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10719,47 +10853,50 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSEID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(37, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					x.EVSEID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSETimeStamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 9223372036854775807)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.EVSETimeStamp = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.EVSETimeStamp = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10809,9 +10946,9 @@ var grammarSessionStopReqType = exi.Grammar{
 	Events: []string{"EE", "SE(ChargingSession)"},
 	States: []exi.State{
 		// 0: SE(ChargingSession)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10826,18 +10963,19 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ChargingSession
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return err
+					}
+					x.ChargingSession = ChargingSessionType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargingSession = ChargingSessionType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10870,9 +11008,9 @@ var grammarSessionStopResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -10887,18 +11025,19 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -10935,15 +11074,15 @@ var grammarSignatureType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignedInfo)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11043,15 +11182,15 @@ var grammarSignedInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11136,11 +11275,11 @@ var grammarSignatureMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -11163,19 +11302,20 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.HMACOutputLength = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.HMACOutputLength = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -11212,11 +11352,11 @@ var grammarSignatureValueType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id) | CH
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11259,10 +11399,12 @@ func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 		}
 		w.String(*x.Id)
 	}
-	if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-		return err
+	if x.Value != nil {
+		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
+			return err
+		}
+		w.Binary(x.Value)
 	}
-	w.Binary(x.Value)
 	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -11280,11 +11422,11 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignatureProperty)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11349,13 +11491,13 @@ var grammarSignaturePropertyType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Target)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Target)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: AT(Target)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(*) | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -11419,11 +11561,11 @@ var grammarV2G_Message = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(Body)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Body)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11481,13 +11623,13 @@ var grammarMessageHeaderType = exi.Grammar{
 	Events: []string{"EE", "SE(SessionID)", "SE(Notification)", "SE(Signature)"},
 	States: []exi.State{
 		// 0: SE(SessionID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Notification) | SE(Signature) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(Signature) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11502,18 +11644,19 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SessionID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SessionID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Notification
 			x.Notification = new(NotificationType)
@@ -11573,11 +11716,11 @@ var grammarNotificationType = exi.Grammar{
 	Events: []string{"EE", "SE(FaultCode)", "SE(FaultMsg)"},
 	States: []exi.State{
 		// 0: SE(FaultCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(FaultMsg) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -11592,33 +11735,35 @@ func (x *NotificationType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // FaultCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.FaultCode = FaultCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.FaultCode = FaultCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // FaultMsg
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(64, 23)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 23)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.FaultMsg = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.FaultMsg = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -11696,9 +11841,9 @@ var grammarBodyType = exi.Grammar{
 	Events: []string{"EE", "SE(AuthorizationReq)", "SE(AuthorizationRes)", "SE(BodyElement)", "SE(CableCheckReq)", "SE(CableCheckRes)", "SE(CertificateInstallationReq)", "SE(CertificateInstallationRes)", "SE(CertificateUpdateReq)", "SE(CertificateUpdateRes)", "SE(ChargeParameterDiscoveryReq)", "SE(ChargeParameterDiscoveryRes)", "SE(ChargingStatusReq)", "SE(ChargingStatusRes)", "SE(CurrentDemandReq)", "SE(CurrentDemandRes)", "SE(MeteringReceiptReq)", "SE(MeteringReceiptRes)", "SE(PaymentDetailsReq)", "SE(PaymentDetailsRes)", "SE(PaymentServiceSelectionReq)", "SE(PaymentServiceSelectionRes)", "SE(PowerDeliveryReq)", "SE(PowerDeliveryRes)", "SE(PreChargeReq)", "SE(PreChargeRes)", "SE(ServiceDetailReq)", "SE(ServiceDetailRes)", "SE(ServiceDiscoveryReq)", "SE(ServiceDiscoveryRes)", "SE(SessionSetupReq)", "SE(SessionSetupRes)", "SE(SessionStopReq)", "SE(SessionStopRes)", "SE(WeldingDetectionReq)", "SE(WeldingDetectionRes)"},
 	States: []exi.State{
 		// 0: SE(AuthorizationReq) | SE(AuthorizationRes) | SE(BodyElement) | SE(CableCheckReq) | SE(CableCheckRes) | SE(CertificateInstallationReq) | SE(CertificateInstallationRes) | SE(CertificateUpdateReq) | SE(CertificateUpdateRes) | SE(ChargeParameterDiscoveryReq) | SE(ChargeParameterDiscoveryRes) | SE(ChargingStatusReq) | SE(ChargingStatusRes) | SE(CurrentDemandReq) | SE(CurrentDemandRes) | SE(MeteringReceiptReq) | SE(MeteringReceiptRes) | SE(PaymentDetailsReq) | SE(PaymentDetailsRes) | SE(PaymentServiceSelectionReq) | SE(PaymentServiceSelectionRes) | SE(PowerDeliveryReq) | SE(PowerDeliveryRes) | SE(PreChargeReq) | SE(PreChargeRes) | SE(ServiceDetailReq) | SE(ServiceDetailRes) | SE(ServiceDiscoveryReq) | SE(ServiceDiscoveryRes) | SE(SessionSetupReq) | SE(SessionSetupRes) | SE(SessionStopReq) | SE(SessionStopRes) | SE(WeldingDetectionReq) | SE(WeldingDetectionRes) | EE
-		{Width: 6, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: 6, Next: 1, Counter: -1}, {Event: 7, Next: 1, Counter: -1}, {Event: 8, Next: 1, Counter: -1}, {Event: 9, Next: 1, Counter: -1}, {Event: 10, Next: 1, Counter: -1}, {Event: 11, Next: 1, Counter: -1}, {Event: 12, Next: 1, Counter: -1}, {Event: 13, Next: 1, Counter: -1}, {Event: 14, Next: 1, Counter: -1}, {Event: 15, Next: 1, Counter: -1}, {Event: 16, Next: 1, Counter: -1}, {Event: 17, Next: 1, Counter: -1}, {Event: 18, Next: 1, Counter: -1}, {Event: 19, Next: 1, Counter: -1}, {Event: 20, Next: 1, Counter: -1}, {Event: 21, Next: 1, Counter: -1}, {Event: 22, Next: 1, Counter: -1}, {Event: 23, Next: 1, Counter: -1}, {Event: 24, Next: 1, Counter: -1}, {Event: 25, Next: 1, Counter: -1}, {Event: 26, Next: 1, Counter: -1}, {Event: 27, Next: 1, Counter: -1}, {Event: 28, Next: 1, Counter: -1}, {Event: 29, Next: 1, Counter: -1}, {Event: 30, Next: 1, Counter: -1}, {Event: 31, Next: 1, Counter: -1}, {Event: 32, Next: 1, Counter: -1}, {Event: 33, Next: 1, Counter: -1}, {Event: 34, Next: 1, Counter: -1}, {Event: 35, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 6, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: 6, Next: 1, Counter: -1}, {Event: 7, Next: 1, Counter: -1}, {Event: 8, Next: 1, Counter: -1}, {Event: 9, Next: 1, Counter: -1}, {Event: 10, Next: 1, Counter: -1}, {Event: 11, Next: 1, Counter: -1}, {Event: 12, Next: 1, Counter: -1}, {Event: 13, Next: 1, Counter: -1}, {Event: 14, Next: 1, Counter: -1}, {Event: 15, Next: 1, Counter: -1}, {Event: 16, Next: 1, Counter: -1}, {Event: 17, Next: 1, Counter: -1}, {Event: 18, Next: 1, Counter: -1}, {Event: 19, Next: 1, Counter: -1}, {Event: 20, Next: 1, Counter: -1}, {Event: 21, Next: 1, Counter: -1}, {Event: 22, Next: 1, Counter: -1}, {Event: 23, Next: 1, Counter: -1}, {Event: 24, Next: 1, Counter: -1}, {Event: 25, Next: 1, Counter: -1}, {Event: 26, Next: 1, Counter: -1}, {Event: 27, Next: 1, Counter: -1}, {Event: 28, Next: 1, Counter: -1}, {Event: 29, Next: 1, Counter: -1}, {Event: 30, Next: 1, Counter: -1}, {Event: 31, Next: 1, Counter: -1}, {Event: 32, Next: 1, Counter: -1}, {Event: 33, Next: 1, Counter: -1}, {Event: 34, Next: 1, Counter: -1}, {Event: 35, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -12189,9 +12334,9 @@ var grammarWeldingDetectionReqType = exi.Grammar{
 	Events: []string{"EE", "SE(DC_EVStatus)"},
 	States: []exi.State{
 		// 0: SE(DC_EVStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -12239,13 +12384,13 @@ var grammarWeldingDetectionResType = exi.Grammar{
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)"},
 	States: []exi.State{
 		// 0: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DC_EVSEStatus)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -12260,18 +12405,19 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(5, 26)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 26)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {

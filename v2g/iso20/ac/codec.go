@@ -161,8 +161,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 17:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1)
@@ -190,8 +190,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 21:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 5)
@@ -215,8 +215,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 24:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 8)
@@ -851,19 +851,19 @@ var grammarAC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 2: SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(EVMinimumChargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -972,11 +972,11 @@ var grammarRationalNumberType = exi.Grammar{
 	Events: []string{"EE", "SE(Exponent)", "SE(Value)"},
 	States: []exi.State{
 		// 0: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Value)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -991,32 +991,34 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, -128, 127)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return err
+					}
+					x.Exponent = int8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = int8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Value
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Value = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Value = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -1063,31 +1065,31 @@ var grammarAC_CPDResEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMaximumChargePower_L2)", "SE(EVSEMaximumChargePower_L3)", "SE(EVSEMinimumChargePower)", "SE(EVSEMinimumChargePower_L2)", "SE(EVSEMinimumChargePower_L3)", "SE(EVSENominalFrequency)", "SE(MaximumPowerAsymmetry)", "SE(EVSEPowerRampLimitation)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVSEMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEMaximumChargePower_L2) | SE(EVSEMaximumChargePower_L3) | SE(EVSEMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 2: SE(EVSEMaximumChargePower_L3) | SE(EVSEMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVSEMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSEMinimumChargePower_L2) | SE(EVSEMinimumChargePower_L3) | SE(EVSENominalFrequency)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 5: SE(EVSEMinimumChargePower_L3) | SE(EVSENominalFrequency)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 6: SE(EVSENominalFrequency)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(MaximumPowerAsymmetry) | SE(EVSEPowerRampLimitation) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVSEPowerRampLimitation) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1277,15 +1279,15 @@ var grammarAC_ChargeLoopReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(DisplayParameters)", "SE(MeterInfoRequested)", "SE(BPT_Dynamic_AC_CLReqControlMode)", "SE(BPT_Scheduled_AC_CLReqControlMode)", "SE(CLReqControlMode)", "SE(Dynamic_AC_CLReqControlMode)", "SE(Scheduled_AC_CLReqControlMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DisplayParameters) | SE(MeterInfoRequested)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(MeterInfoRequested)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(BPT_Dynamic_AC_CLReqControlMode) | SE(BPT_Scheduled_AC_CLReqControlMode) | SE(CLReqControlMode) | SE(Dynamic_AC_CLReqControlMode) | SE(Scheduled_AC_CLReqControlMode)
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}, {Event: 8, Next: 4, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 6, Next: 4, Counter: -1}, {Event: 7, Next: 4, Counter: -1}, {Event: 8, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1309,18 +1311,19 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // MeterInfoRequested
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.MeterInfoRequested = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterInfoRequested = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // BPT_Dynamic_AC_CLReqControlMode
 			x.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
@@ -1431,13 +1434,13 @@ var grammarMessageHeaderType = exi.Grammar{
 	Events: []string{"EE", "SE(SessionID)", "SE(TimeStamp)", "SE(Signature)"},
 	States: []exi.State{
 		// 0: SE(SessionID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(TimeStamp)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Signature) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1452,32 +1455,34 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SessionID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SessionID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // TimeStamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.TimeStamp = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TimeStamp = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // Signature
 			x.Signature = new(SignatureType)
@@ -1536,15 +1541,15 @@ var grammarSignatureType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignedInfo)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1644,15 +1649,15 @@ var grammarSignedInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1736,9 +1741,9 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -1787,11 +1792,11 @@ var grammarSignatureMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -1814,19 +1819,20 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.HMACOutputLength = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.HMACOutputLength = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -1867,19 +1873,19 @@ var grammarReferenceType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(DigestMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(DigestValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1930,18 +1936,19 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // DigestValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.DigestValue = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DigestValue = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2003,9 +2010,9 @@ var grammarTransformsType = exi.Grammar{
 	Events: []string{"EE", "SE(Transform)"},
 	States: []exi.State{
 		// 0: SE(Transform)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Transform) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2055,9 +2062,9 @@ var grammarTransformType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -2080,18 +2087,19 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 4)
+					if err != nil {
+						return err
+					}
+					x.XPath = append(x.XPath, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.XPath = append(x.XPath, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2127,9 +2135,9 @@ var grammarDigestMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -2178,11 +2186,11 @@ var grammarSignatureValueType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id) | CH
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2225,10 +2233,12 @@ func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 		}
 		w.String(*x.Id)
 	}
-	if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-		return err
+	if x.Value != nil {
+		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
+			return err
+		}
+		w.Binary(x.Value)
 	}
-	w.Binary(x.Value)
 	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -2252,11 +2262,11 @@ var grammarKeyInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -2280,18 +2290,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // KeyName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 5)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 5)
+					if err != nil {
+						return err
+					}
+					x.KeyName = append(x.KeyName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.KeyName = append(x.KeyName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // KeyValue
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
@@ -2319,18 +2330,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // MgmtData
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 8)
+					if err != nil {
+						return err
+					}
+					x.MgmtData = append(x.MgmtData, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MgmtData = append(x.MgmtData, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2417,9 +2429,9 @@ var grammarKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
 	States: []exi.State{
 		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
 		// 1: EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -2487,21 +2499,21 @@ var grammarDSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
 	States: []exi.State{
 		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 1: SE(Q)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
 		// 2: SE(Y)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
 		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 5: SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(PgenCounter)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2516,102 +2528,109 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // P
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.P = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.P = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Q
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Q = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Q = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // G
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.G = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.G = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // Y
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Y = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Y = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // J
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.J = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.J = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // Seed
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Seed = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Seed = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // PgenCounter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PgenCounter = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PgenCounter = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2690,11 +2709,11 @@ var grammarRSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
 	States: []exi.State{
 		// 0: SE(Modulus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2709,32 +2728,34 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Modulus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Modulus = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Modulus = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Exponent = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2772,13 +2793,13 @@ var grammarRetrievalMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
 	States: []exi.State{
 		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2861,9 +2882,9 @@ var grammarX509DataType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
 		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2883,60 +2904,64 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // X509SKI
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // X509SubjectName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 7)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 7)
+					if err != nil {
+						return err
+					}
+					x.X509SubjectName = append(x.X509SubjectName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SubjectName = append(x.X509SubjectName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // X509Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // X509CRL
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3001,11 +3026,11 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerName)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(X509SerialNumber)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3020,32 +3045,34 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					x.X509IssuerName = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509IssuerName = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // X509SerialNumber
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					x.X509SerialNumber = int64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SerialNumber = int64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3082,13 +3109,13 @@ var grammarPGPDataType = exi.Grammar{
 	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
 	States: []exi.State{
 		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3103,32 +3130,34 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PGPKeyID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PGPKeyPacket
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyPacket = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyPacket = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3168,13 +3197,13 @@ var grammarSPKIDataType = exi.Grammar{
 	Events: []string{"EE", "SE(SPKISexp)"},
 	States: []exi.State{
 		// 0: SE(SPKISexp)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(SPKISexp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3189,18 +3218,19 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SPKISexp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3234,13 +3264,13 @@ var grammarObjectType = exi.Grammar{
 	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
 	States: []exi.State{
 		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -3330,27 +3360,27 @@ var grammarDisplayParametersType = exi.Grammar{
 	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
 	States: []exi.State{
 		// 0: SE(PresentSOC) | SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(InletHot) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3365,124 +3395,132 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PresentSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.PresentSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.PresentSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // MaximumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MaximumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // RemainingTimeToMinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToMinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // RemainingTimeToTargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToTargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToTargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // RemainingTimeToMaximumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToMaximumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // ChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ChargingComplete = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 9: // BatteryEnergyCapacity
 			x.BatteryEnergyCapacity = new(RationalNumberType)
@@ -3490,19 +3528,20 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 10: // InletHot
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.InletHot = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.InletHot = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3641,55 +3680,55 @@ var grammarBPT_Dynamic_AC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)", "SE(EVMaximumDischargePower)", "SE(EVMaximumDischargePower_L2)", "SE(EVMaximumDischargePower_L3)", "SE(EVMinimumDischargePower)", "SE(EVMinimumDischargePower_L2)", "SE(EVMinimumDischargePower_L3)", "SE(EVMaximumV2XEnergyRequest)", "SE(EVMinimumV2XEnergyRequest)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(EVTargetEnergyRequest)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(EVTargetEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMinimumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 6: SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 7: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
 		// 9: SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
 		// 10: SE(EVPresentActivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
 		// 11: SE(EVPresentActivePower_L2) | SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
 		// 12: SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
 		// 13: SE(EVPresentReactivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}}},
 		// 14: SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | SE(EVMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}}},
 		// 15: SE(EVPresentReactivePower_L3) | SE(EVMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}}},
 		// 16: SE(EVMaximumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 17, Next: 17, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 17, Next: 17, Counter: -1}}},
 		// 17: SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}}},
 		// 18: SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}}},
 		// 19: SE(EVMinimumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 20, Next: 20, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 20, Next: 20, Counter: -1}}},
 		// 20: SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | SE(EVMaximumV2XEnergyRequest) | SE(EVMinimumV2XEnergyRequest) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 21, Next: 21, Counter: -1}, {Event: 22, Next: 22, Counter: -1}, {Event: 23, Next: 23, Counter: -1}, {Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 21, Next: 21, Counter: -1}, {Event: 22, Next: 22, Counter: -1}, {Event: 23, Next: 23, Counter: -1}, {Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 21: SE(EVMinimumDischargePower_L3) | SE(EVMaximumV2XEnergyRequest) | SE(EVMinimumV2XEnergyRequest) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 22, Next: 22, Counter: -1}, {Event: 23, Next: 23, Counter: -1}, {Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 22, Next: 22, Counter: -1}, {Event: 23, Next: 23, Counter: -1}, {Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 22: SE(EVMaximumV2XEnergyRequest) | SE(EVMinimumV2XEnergyRequest) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 23, Next: 23, Counter: -1}, {Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 23, Next: 23, Counter: -1}, {Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 23: SE(EVMinimumV2XEnergyRequest) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 24, Next: 24, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 24: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3704,19 +3743,20 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVTargetEnergyRequest
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
@@ -4040,49 +4080,49 @@ var grammarBPT_Scheduled_AC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)", "SE(EVMaximumDischargePower)", "SE(EVMaximumDischargePower_L2)", "SE(EVMaximumDischargePower_L3)", "SE(EVMinimumDischargePower)", "SE(EVMinimumDischargePower_L2)", "SE(EVMinimumDischargePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVTargetEnergyRequest) | SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 1: SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 4, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 2: SE(EVMinimumEnergyRequest) | SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 4, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 3: SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 4: SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 5: SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 6: SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 7: SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 8: SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 9: SE(EVPresentActivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(EVPresentActivePower_L2) | SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower) | SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | SE(EVMaximumDischargePower) | SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower) | SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | SE(EVMaximumDischargePower) | SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: SE(EVPresentReactivePower) | SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | SE(EVMaximumDischargePower) | SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | SE(EVMaximumDischargePower) | SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 14: SE(EVPresentReactivePower_L3) | SE(EVMaximumDischargePower) | SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 15: SE(EVMaximumDischargePower) | SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}, {Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 16: SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 17: SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 18, Next: 18, Counter: -1}, {Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 18: SE(EVMinimumDischargePower) | SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 19, Next: 19, Counter: -1}, {Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 19: SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 20, Next: 20, Counter: -1}, {Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 20: SE(EVMinimumDischargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 21, Next: 21, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 21: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4387,7 +4427,7 @@ var grammarCLReqControlModeType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4438,39 +4478,39 @@ var grammarDynamic_AC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(EVTargetEnergyRequest)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(EVTargetEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMinimumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 6: SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 7: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
 		// 9: SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}}},
 		// 10: SE(EVPresentActivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
 		// 11: SE(EVPresentActivePower_L2) | SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
 		// 12: SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}}},
 		// 13: SE(EVPresentReactivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}}},
 		// 14: SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 15: SE(EVPresentReactivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 16: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4485,19 +4525,20 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVTargetEnergyRequest
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
@@ -4717,37 +4758,37 @@ var grammarScheduled_AC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVTargetEnergyRequest) | SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 1: SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 4, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 2: SE(EVMinimumEnergyRequest) | SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 4, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 3: SE(EVMaximumChargePower) | SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 4: SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 5: SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 6: SE(EVMinimumChargePower) | SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 7: SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 8: SE(EVMinimumChargePower_L3) | SE(EVPresentActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 9: SE(EVPresentActivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(EVPresentActivePower_L2) | SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower) | SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(EVPresentActivePower_L3) | SE(EVPresentReactivePower) | SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: SE(EVPresentReactivePower) | SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: SE(EVPresentReactivePower_L2) | SE(EVPresentReactivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 14: SE(EVPresentReactivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 15: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4985,21 +5026,21 @@ var grammarAC_ChargeLoopResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEStatus)", "SE(MeterInfo)", "SE(Receipt)", "SE(EVSETargetFrequency)", "SE(BPT_Dynamic_AC_CLResControlMode)", "SE(BPT_Scheduled_AC_CLResControlMode)", "SE(CLResControlMode)", "SE(Dynamic_AC_CLResControlMode)", "SE(Scheduled_AC_CLResControlMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEStatus) | SE(MeterInfo) | SE(Receipt) | SE(EVSETargetFrequency) | SE(BPT_Dynamic_AC_CLResControlMode) | SE(BPT_Scheduled_AC_CLResControlMode) | SE(CLResControlMode) | SE(Dynamic_AC_CLResControlMode) | SE(Scheduled_AC_CLResControlMode)
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
+		{Width: 4, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
 		// 3: SE(MeterInfo) | SE(Receipt) | SE(EVSETargetFrequency) | SE(BPT_Dynamic_AC_CLResControlMode) | SE(BPT_Scheduled_AC_CLResControlMode) | SE(CLResControlMode) | SE(Dynamic_AC_CLResControlMode) | SE(Scheduled_AC_CLResControlMode)
-		{Width: 4, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
+		{Width: 4, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
 		// 4: SE(Receipt) | SE(EVSETargetFrequency) | SE(BPT_Dynamic_AC_CLResControlMode) | SE(BPT_Scheduled_AC_CLResControlMode) | SE(CLResControlMode) | SE(Dynamic_AC_CLResControlMode) | SE(Scheduled_AC_CLResControlMode)
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
 		// 5: SE(EVSETargetFrequency) | SE(BPT_Dynamic_AC_CLResControlMode) | SE(BPT_Scheduled_AC_CLResControlMode) | SE(CLResControlMode) | SE(Dynamic_AC_CLResControlMode) | SE(Scheduled_AC_CLResControlMode)
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
 		// 6: SE(BPT_Dynamic_AC_CLResControlMode) | SE(BPT_Scheduled_AC_CLResControlMode) | SE(CLResControlMode) | SE(Dynamic_AC_CLResControlMode) | SE(Scheduled_AC_CLResControlMode)
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 7, Counter: -1}, {Event: 9, Next: 7, Counter: -1}, {Event: 10, Next: 7, Counter: -1}, {Event: 11, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5018,18 +5059,19 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEStatus
 			x.EVSEStatus = new(EVSEStatusType)
@@ -5186,11 +5228,11 @@ var grammarEVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
 	States: []exi.State{
 		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5205,32 +5247,34 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EvseNotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EvseNotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5276,23 +5320,23 @@ var grammarMeterInfoType = exi.Grammar{
 	Events: []string{"EE", "SE(MeterID)", "SE(ChargedEnergyReadingWh)", "SE(BPT_DischargedEnergyReadingWh)", "SE(CapacitiveEnergyReadingVARh)", "SE(BPT_InductiveEnergyReadingVARh)", "SE(MeterSignature)", "SE(MeterStatus)", "SE(MeterTimestamp)"},
 	States: []exi.State{
 		// 0: SE(MeterID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ChargedEnergyReadingWh)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(BPT_DischargedEnergyReadingWh) | SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(MeterTimestamp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5307,121 +5351,129 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // MeterID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 11)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 11)
+					if err != nil {
+						return err
+					}
+					x.MeterID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ChargedEnergyReadingWh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.ChargedEnergyReadingWh = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargedEnergyReadingWh = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // BPT_DischargedEnergyReadingWh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.BPT_DischargedEnergyReadingWh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.BPT_DischargedEnergyReadingWh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // CapacitiveEnergyReadingVARh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.CapacitiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.CapacitiveEnergyReadingVARh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // BPT_InductiveEnergyReadingVARh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.BPT_InductiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.BPT_InductiveEnergyReadingVARh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // MeterSignature
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(64)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(64)
+					if err != nil {
+						return err
+					}
+					x.MeterSignature = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterSignature = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // MeterStatus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.MeterStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.MeterStatus = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // MeterTimestamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.MeterTimestamp = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.MeterTimestamp = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5531,19 +5583,19 @@ var grammarReceiptType = exi.Grammar{
 	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
 	States: []exi.State{
 		// 0: SE(TimeAnchor)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EnergyCosts) | SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(TaxCosts) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5559,18 +5611,19 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TimeAnchor
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.TimeAnchor = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TimeAnchor = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EnergyCosts
 			x.EnergyCosts = new(DetailedCostType)
@@ -5673,11 +5726,11 @@ var grammarDetailedCostType = exi.Grammar{
 	Events: []string{"EE", "SE(Amount)", "SE(CostPerUnit)"},
 	States: []exi.State{
 		// 0: SE(Amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(CostPerUnit)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5734,11 +5787,11 @@ var grammarDetailedTaxType = exi.Grammar{
 	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
 	States: []exi.State{
 		// 0: SE(TaxRuleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5753,18 +5806,19 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TaxRuleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.TaxRuleID = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TaxRuleID = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Amount
 			if err := x.Amount.decodeEXI(r); err != nil {
@@ -5819,33 +5873,33 @@ var grammarBPT_Dynamic_AC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(EVSETargetActivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSETargetActivePower_L2) | SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5860,64 +5914,68 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // AckMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					tmp := uint16(v)
+					x.AckMaxDelay = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint16(v)
-				x.AckMaxDelay = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // EVSETargetActivePower
 			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
@@ -6101,25 +6159,25 @@ var grammarBPT_Scheduled_AC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVSETargetActivePower) | SE(EVSETargetActivePower_L2) | SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(EVSETargetActivePower_L2) | SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6271,7 +6329,7 @@ var grammarCLResControlModeType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6319,33 +6377,33 @@ var grammarDynamic_AC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(AckMaxDelay) | SE(EVSETargetActivePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(EVSETargetActivePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSETargetActivePower_L2) | SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6360,64 +6418,68 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // AckMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					tmp := uint16(v)
+					x.AckMaxDelay = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint16(v)
-				x.AckMaxDelay = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // EVSETargetActivePower
 			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
@@ -6601,25 +6663,25 @@ var grammarScheduled_AC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVSETargetActivePower) | SE(EVSETargetActivePower_L2) | SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(EVSETargetActivePower_L2) | SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(EVSETargetActivePower_L3) | SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(EVSETargetReactivePower) | SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(EVSETargetReactivePower_L2) | SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(EVSETargetReactivePower_L3) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVSEPresentActivePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6774,11 +6836,11 @@ var grammarAC_ChargeParameterDiscoveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(AC_CPDReqEnergyTransferMode)", "SE(BPT_AC_CPDReqEnergyTransferMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(AC_CPDReqEnergyTransferMode) | SE(BPT_AC_CPDReqEnergyTransferMode)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6861,31 +6923,31 @@ var grammarBPT_AC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVMaximumDischargePower)", "SE(EVMaximumDischargePower_L2)", "SE(EVMaximumDischargePower_L3)", "SE(EVMinimumDischargePower)", "SE(EVMinimumDischargePower_L2)", "SE(EVMinimumDischargePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVMaximumChargePower_L2) | SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 2: SE(EVMaximumChargePower_L3) | SE(EVMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMinimumChargePower_L2) | SE(EVMinimumChargePower_L3) | SE(EVMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 5: SE(EVMinimumChargePower_L3) | SE(EVMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 6: SE(EVMaximumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVMaximumDischargePower_L2) | SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 8: SE(EVMaximumDischargePower_L3) | SE(EVMinimumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}}},
 		// 9: SE(EVMinimumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(EVMinimumDischargePower_L2) | SE(EVMinimumDischargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(EVMinimumDischargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7068,13 +7130,13 @@ var grammarAC_ChargeParameterDiscoveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(AC_CPDResEnergyTransferMode)", "SE(BPT_AC_CPDResEnergyTransferMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(AC_CPDResEnergyTransferMode) | SE(BPT_AC_CPDResEnergyTransferMode)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7093,18 +7155,19 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // AC_CPDResEnergyTransferMode
 			x.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
@@ -7186,43 +7249,43 @@ var grammarBPT_AC_CPDResEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMaximumChargePower_L2)", "SE(EVSEMaximumChargePower_L3)", "SE(EVSEMinimumChargePower)", "SE(EVSEMinimumChargePower_L2)", "SE(EVSEMinimumChargePower_L3)", "SE(EVSENominalFrequency)", "SE(MaximumPowerAsymmetry)", "SE(EVSEPowerRampLimitation)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMaximumDischargePower_L2)", "SE(EVSEMaximumDischargePower_L3)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMinimumDischargePower_L2)", "SE(EVSEMinimumDischargePower_L3)"},
 	States: []exi.State{
 		// 0: SE(EVSEMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEMaximumChargePower_L2) | SE(EVSEMaximumChargePower_L3) | SE(EVSEMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 2: SE(EVSEMaximumChargePower_L3) | SE(EVSEMinimumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVSEMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSEMinimumChargePower_L2) | SE(EVSEMinimumChargePower_L3) | SE(EVSENominalFrequency)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 5: SE(EVSEMinimumChargePower_L3) | SE(EVSENominalFrequency)
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}}},
 		// 6: SE(EVSENominalFrequency)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(MaximumPowerAsymmetry) | SE(EVSEPowerRampLimitation) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | SE(EVSEMaximumDischargePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
 		// 8: SE(EVSEPowerRampLimitation) | SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | SE(EVSEMaximumDischargePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
 		// 9: SE(EVSEPresentActivePower) | SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | SE(EVSEMaximumDischargePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
 		// 10: SE(EVSEPresentActivePower_L2) | SE(EVSEPresentActivePower_L3) | SE(EVSEMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
 		// 11: SE(EVSEPresentActivePower_L3) | SE(EVSEMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}}},
 		// 12: SE(EVSEMaximumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}}},
 		// 13: SE(EVSEMaximumDischargePower_L2) | SE(EVSEMaximumDischargePower_L3) | SE(EVSEMinimumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}}},
 		// 14: SE(EVSEMaximumDischargePower_L3) | SE(EVSEMinimumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 15, Next: 15, Counter: -1}, {Event: 16, Next: 16, Counter: -1}}},
 		// 15: SE(EVSEMinimumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 16, Next: 16, Counter: -1}}},
 		// 16: SE(EVSEMinimumDischargePower_L2) | SE(EVSEMinimumDischargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 17, Next: 17, Counter: -1}, {Event: 18, Next: 18, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 17: SE(EVSEMinimumDischargePower_L3) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 18, Next: 18, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 18, Next: 18, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 18: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7478,11 +7541,11 @@ var grammarManifestType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7547,11 +7610,11 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignatureProperty)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7616,13 +7679,13 @@ var grammarSignaturePropertyType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Target)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Target)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: AT(Target)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(*) | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 

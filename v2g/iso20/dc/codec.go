@@ -197,8 +197,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 23:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1)
@@ -226,8 +226,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 27:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 5)
@@ -251,8 +251,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 30:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 8)
@@ -985,29 +985,29 @@ var grammarBPT_DC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMinimumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)", "SE(TargetSOC)", "SE(EVMaximumDischargePower)", "SE(EVMinimumDischargePower)", "SE(EVMaximumDischargeCurrent)", "SE(EVMinimumDischargeCurrent)"},
 	States: []exi.State{
 		// 0: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMinimumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMinimumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(TargetSOC) | SE(EVMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 7: SE(EVMaximumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVMinimumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: SE(EVMaximumDischargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(EVMinimumDischargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
 		// 11: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1046,19 +1046,20 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // EVMaximumDischargePower
 			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
@@ -1170,11 +1171,11 @@ var grammarRationalNumberType = exi.Grammar{
 	Events: []string{"EE", "SE(Exponent)", "SE(Value)"},
 	States: []exi.State{
 		// 0: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Value)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1189,32 +1190,34 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, -128, 127)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return err
+					}
+					x.Exponent = int8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = int8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Value
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Value = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Value = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -1260,29 +1263,29 @@ var grammarBPT_DC_CPDResEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMinimumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMinimumVoltage)", "SE(EVSEPowerRampLimitation)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMaximumDischargeCurrent)", "SE(EVSEMinimumDischargeCurrent)"},
 	States: []exi.State{
 		// 0: SE(EVSEMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEMinimumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSEMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEMinimumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSEPowerRampLimitation) | SE(EVSEMaximumDischargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 7: SE(EVSEMaximumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVSEMinimumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: SE(EVSEMaximumDischargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(EVSEMinimumDischargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
 		// 11: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1444,35 +1447,35 @@ var grammarBPT_Dynamic_DC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)", "SE(EVMaximumDischargePower)", "SE(EVMinimumDischargePower)", "SE(EVMaximumDischargeCurrent)", "SE(EVMaximumV2XEnergyRequest)", "SE(EVMinimumV2XEnergyRequest)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(EVTargetEnergyRequest)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(EVTargetEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMinimumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVMinimumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: SE(EVMaximumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(EVMinimumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
 		// 11: SE(EVMaximumDischargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}}},
 		// 12: SE(EVMaximumV2XEnergyRequest) | SE(EVMinimumV2XEnergyRequest) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: SE(EVMinimumV2XEnergyRequest) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 14, Next: 14, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 14: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1487,19 +1490,20 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVTargetEnergyRequest
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
@@ -1678,31 +1682,31 @@ var grammarBPT_Dynamic_DC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMaximumDischargeCurrent)", "SE(EVSEMinimumVoltage)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(EVSEMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSEMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVSEMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVSEMaximumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: SE(EVSEMinimumDischargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(EVSEMaximumDischargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}}},
 		// 11: SE(EVSEMinimumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}}},
 		// 12: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1717,64 +1721,68 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // AckMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					tmp := uint16(v)
+					x.AckMaxDelay = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint16(v)
-				x.AckMaxDelay = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // EVSEMaximumChargePower
 			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
@@ -1928,33 +1936,33 @@ var grammarBPT_Scheduled_DC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVTargetCurrent)", "SE(EVTargetVoltage)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)", "SE(EVMaximumDischargePower)", "SE(EVMinimumDischargePower)", "SE(EVMaximumDischargeCurrent)"},
 	States: []exi.State{
 		// 0: SE(EVTargetEnergyRequest) | SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVTargetCurrent)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 1: SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVTargetCurrent)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 2: SE(EVMinimumEnergyRequest) | SE(EVTargetCurrent)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVTargetCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVTargetVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMaximumChargePower) | SE(EVMinimumChargePower) | SE(EVMaximumChargeCurrent) | SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | SE(EVMaximumDischargePower) | SE(EVMinimumDischargePower) | SE(EVMaximumDischargeCurrent) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVMinimumChargePower) | SE(EVMaximumChargeCurrent) | SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | SE(EVMaximumDischargePower) | SE(EVMinimumDischargePower) | SE(EVMaximumDischargeCurrent) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVMaximumChargeCurrent) | SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | SE(EVMaximumDischargePower) | SE(EVMinimumDischargePower) | SE(EVMaximumDischargeCurrent) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | SE(EVMaximumDischargePower) | SE(EVMinimumDischargePower) | SE(EVMaximumDischargeCurrent) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(EVMinimumVoltage) | SE(EVMaximumDischargePower) | SE(EVMinimumDischargePower) | SE(EVMaximumDischargeCurrent) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: SE(EVMaximumDischargePower) | SE(EVMinimumDischargePower) | SE(EVMaximumDischargeCurrent) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(EVMinimumDischargePower) | SE(EVMaximumDischargeCurrent) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: SE(EVMaximumDischargeCurrent) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 13, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2160,23 +2168,23 @@ var grammarBPT_Scheduled_DC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMaximumDischargeCurrent)", "SE(EVSEMinimumVoltage)"},
 	States: []exi.State{
 		// 0: SE(EVSEMaximumChargePower) | SE(EVSEMinimumChargePower) | SE(EVSEMaximumChargeCurrent) | SE(EVSEMaximumVoltage) | SE(EVSEMaximumDischargePower) | SE(EVSEMinimumDischargePower) | SE(EVSEMaximumDischargeCurrent) | SE(EVSEMinimumVoltage) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(EVSEMinimumChargePower) | SE(EVSEMaximumChargeCurrent) | SE(EVSEMaximumVoltage) | SE(EVSEMaximumDischargePower) | SE(EVSEMinimumDischargePower) | SE(EVSEMaximumDischargeCurrent) | SE(EVSEMinimumVoltage) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(EVSEMaximumChargeCurrent) | SE(EVSEMaximumVoltage) | SE(EVSEMaximumDischargePower) | SE(EVSEMinimumDischargePower) | SE(EVSEMaximumDischargeCurrent) | SE(EVSEMinimumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(EVSEMaximumVoltage) | SE(EVSEMaximumDischargePower) | SE(EVSEMinimumDischargePower) | SE(EVSEMaximumDischargeCurrent) | SE(EVSEMinimumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(EVSEMaximumDischargePower) | SE(EVSEMinimumDischargePower) | SE(EVSEMaximumDischargeCurrent) | SE(EVSEMinimumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(EVSEMinimumDischargePower) | SE(EVSEMaximumDischargeCurrent) | SE(EVSEMinimumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVSEMaximumDischargeCurrent) | SE(EVSEMinimumVoltage) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVSEMinimumVoltage) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2315,7 +2323,7 @@ var grammarCLReqControlModeType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2350,7 +2358,7 @@ var grammarCLResControlModeType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2386,9 +2394,9 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -2442,21 +2450,21 @@ var grammarDC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMinimumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)", "SE(TargetSOC)"},
 	States: []exi.State{
 		// 0: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMinimumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMinimumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(TargetSOC) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2495,19 +2503,20 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2584,21 +2593,21 @@ var grammarDC_CPDResEnergyTransferModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMinimumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMinimumVoltage)", "SE(EVSEPowerRampLimitation)"},
 	States: []exi.State{
 		// 0: SE(EVSEMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSEMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVSEMinimumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVSEMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEMinimumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSEPowerRampLimitation) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2707,9 +2716,9 @@ var grammarDC_CableCheckReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2757,13 +2766,13 @@ var grammarMessageHeaderType = exi.Grammar{
 	Events: []string{"EE", "SE(SessionID)", "SE(TimeStamp)", "SE(Signature)"},
 	States: []exi.State{
 		// 0: SE(SessionID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(TimeStamp)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Signature) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2778,32 +2787,34 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SessionID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SessionID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // TimeStamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.TimeStamp = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TimeStamp = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // Signature
 			x.Signature = new(SignatureType)
@@ -2862,15 +2873,15 @@ var grammarSignatureType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignedInfo)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2970,15 +2981,15 @@ var grammarSignedInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3063,11 +3074,11 @@ var grammarSignatureMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -3090,19 +3101,20 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.HMACOutputLength = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.HMACOutputLength = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3143,19 +3155,19 @@ var grammarReferenceType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(DigestMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(DigestValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3206,18 +3218,19 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // DigestValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.DigestValue = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DigestValue = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3279,9 +3292,9 @@ var grammarTransformsType = exi.Grammar{
 	Events: []string{"EE", "SE(Transform)"},
 	States: []exi.State{
 		// 0: SE(Transform)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Transform) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3331,9 +3344,9 @@ var grammarTransformType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -3356,18 +3369,19 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 4)
+					if err != nil {
+						return err
+					}
+					x.XPath = append(x.XPath, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.XPath = append(x.XPath, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3403,9 +3417,9 @@ var grammarDigestMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -3454,11 +3468,11 @@ var grammarSignatureValueType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id) | CH
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3501,10 +3515,12 @@ func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 		}
 		w.String(*x.Id)
 	}
-	if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-		return err
+	if x.Value != nil {
+		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
+			return err
+		}
+		w.Binary(x.Value)
 	}
-	w.Binary(x.Value)
 	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -3528,11 +3544,11 @@ var grammarKeyInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -3556,18 +3572,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // KeyName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 5)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 5)
+					if err != nil {
+						return err
+					}
+					x.KeyName = append(x.KeyName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.KeyName = append(x.KeyName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // KeyValue
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
@@ -3595,18 +3612,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // MgmtData
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 8)
+					if err != nil {
+						return err
+					}
+					x.MgmtData = append(x.MgmtData, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MgmtData = append(x.MgmtData, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3693,9 +3711,9 @@ var grammarKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
 	States: []exi.State{
 		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
 		// 1: EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -3763,21 +3781,21 @@ var grammarDSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
 	States: []exi.State{
 		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 1: SE(Q)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
 		// 2: SE(Y)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
 		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 5: SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(PgenCounter)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3792,102 +3810,109 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // P
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.P = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.P = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Q
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Q = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Q = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // G
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.G = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.G = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // Y
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Y = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Y = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // J
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.J = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.J = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // Seed
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Seed = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Seed = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // PgenCounter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PgenCounter = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PgenCounter = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3966,11 +3991,11 @@ var grammarRSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
 	States: []exi.State{
 		// 0: SE(Modulus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3985,32 +4010,34 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Modulus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Modulus = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Modulus = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Exponent = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4048,13 +4075,13 @@ var grammarRetrievalMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
 	States: []exi.State{
 		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4137,9 +4164,9 @@ var grammarX509DataType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
 		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4159,60 +4186,64 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // X509SKI
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // X509SubjectName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 7)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 7)
+					if err != nil {
+						return err
+					}
+					x.X509SubjectName = append(x.X509SubjectName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SubjectName = append(x.X509SubjectName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // X509Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // X509CRL
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4277,11 +4308,11 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerName)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(X509SerialNumber)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4296,32 +4327,34 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					x.X509IssuerName = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509IssuerName = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // X509SerialNumber
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					x.X509SerialNumber = int64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SerialNumber = int64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4358,13 +4391,13 @@ var grammarPGPDataType = exi.Grammar{
 	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
 	States: []exi.State{
 		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4379,32 +4412,34 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PGPKeyID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PGPKeyPacket
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyPacket = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyPacket = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4444,13 +4479,13 @@ var grammarSPKIDataType = exi.Grammar{
 	Events: []string{"EE", "SE(SPKISexp)"},
 	States: []exi.State{
 		// 0: SE(SPKISexp)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(SPKISexp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4465,18 +4500,19 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SPKISexp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4510,13 +4546,13 @@ var grammarObjectType = exi.Grammar{
 	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
 	States: []exi.State{
 		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -4599,13 +4635,13 @@ var grammarDC_CableCheckResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEProcessing)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4624,32 +4660,34 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4705,17 +4743,17 @@ var grammarDC_ChargeLoopReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(DisplayParameters)", "SE(MeterInfoRequested)", "SE(EVPresentVoltage)", "SE(BPT_Dynamic_DC_CLReqControlMode)", "SE(BPT_Scheduled_DC_CLReqControlMode)", "SE(CLReqControlMode)", "SE(Dynamic_DC_CLReqControlMode)", "SE(Scheduled_DC_CLReqControlMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DisplayParameters) | SE(MeterInfoRequested)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(MeterInfoRequested)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(BPT_Dynamic_DC_CLReqControlMode) | SE(BPT_Scheduled_DC_CLReqControlMode) | SE(CLReqControlMode) | SE(Dynamic_DC_CLReqControlMode) | SE(Scheduled_DC_CLReqControlMode)
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: -1}, {Event: 7, Next: 5, Counter: -1}, {Event: 8, Next: 5, Counter: -1}, {Event: 9, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: -1}, {Event: 7, Next: 5, Counter: -1}, {Event: 8, Next: 5, Counter: -1}, {Event: 9, Next: 5, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4739,18 +4777,19 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // MeterInfoRequested
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.MeterInfoRequested = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterInfoRequested = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVPresentVoltage
 			if err := x.EVPresentVoltage.decodeEXI(r); err != nil {
@@ -4878,27 +4917,27 @@ var grammarDisplayParametersType = exi.Grammar{
 	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
 	States: []exi.State{
 		// 0: SE(PresentSOC) | SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(InletHot) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4913,124 +4952,132 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PresentSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.PresentSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.PresentSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // MaximumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MaximumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // RemainingTimeToMinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToMinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // RemainingTimeToTargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToTargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToTargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // RemainingTimeToMaximumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToMaximumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // ChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ChargingComplete = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 9: // BatteryEnergyCapacity
 			x.BatteryEnergyCapacity = new(RationalNumberType)
@@ -5038,19 +5085,20 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 10: // InletHot
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.InletHot = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.InletHot = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5174,25 +5222,25 @@ var grammarDynamic_DC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(EVTargetEnergyRequest)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(EVTargetEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVMaximumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVMinimumEnergyRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVMinimumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5207,19 +5255,20 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVTargetEnergyRequest
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
@@ -5340,27 +5389,27 @@ var grammarScheduled_DC_CLReqControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVTargetCurrent)", "SE(EVTargetVoltage)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)"},
 	States: []exi.State{
 		// 0: SE(EVTargetEnergyRequest) | SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVTargetCurrent)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 1: SE(EVMaximumEnergyRequest) | SE(EVMinimumEnergyRequest) | SE(EVTargetCurrent)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 2: SE(EVMinimumEnergyRequest) | SE(EVTargetCurrent)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVTargetCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVTargetVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVMaximumChargePower) | SE(EVMinimumChargePower) | SE(EVMaximumChargeCurrent) | SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(EVMinimumChargePower) | SE(EVMaximumChargeCurrent) | SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVMaximumChargeCurrent) | SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(EVMaximumVoltage) | SE(EVMinimumVoltage) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(EVMinimumVoltage) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5534,29 +5583,29 @@ var grammarDC_ChargeLoopResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEStatus)", "SE(MeterInfo)", "SE(Receipt)", "SE(EVSEPresentCurrent)", "SE(EVSEPresentVoltage)", "SE(EVSEPowerLimitAchieved)", "SE(EVSECurrentLimitAchieved)", "SE(EVSEVoltageLimitAchieved)", "SE(BPT_Dynamic_DC_CLResControlMode)", "SE(BPT_Scheduled_DC_CLResControlMode)", "SE(CLResControlMode)", "SE(Dynamic_DC_CLResControlMode)", "SE(Scheduled_DC_CLResControlMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEStatus) | SE(MeterInfo) | SE(Receipt) | SE(EVSEPresentCurrent)
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 3: SE(MeterInfo) | SE(Receipt) | SE(EVSEPresentCurrent)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 4: SE(Receipt) | SE(EVSEPresentCurrent)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 5: SE(EVSEPresentCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVSEPowerLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(EVSECurrentLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: SE(EVSEVoltageLimitAchieved)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(BPT_Dynamic_DC_CLResControlMode) | SE(BPT_Scheduled_DC_CLResControlMode) | SE(CLResControlMode) | SE(Dynamic_DC_CLResControlMode) | SE(Scheduled_DC_CLResControlMode)
-		{Width: 3, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 11, Counter: -1}, {Event: 13, Next: 11, Counter: -1}, {Event: 14, Next: 11, Counter: -1}, {Event: 15, Next: 11, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 11, Counter: -1}, {Event: 13, Next: 11, Counter: -1}, {Event: 14, Next: 11, Counter: -1}, {Event: 15, Next: 11, Counter: -1}}},
 		// 11: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5575,18 +5624,19 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEStatus
 			x.EVSEStatus = new(EVSEStatusType)
@@ -5612,46 +5662,49 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // EVSEPowerLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSEPowerLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEPowerLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 9: // EVSECurrentLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSECurrentLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSECurrentLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 10: // EVSEVoltageLimitAchieved
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVSEVoltageLimitAchieved = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEVoltageLimitAchieved = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 11: // BPT_Dynamic_DC_CLResControlMode
 			x.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
@@ -5810,11 +5863,11 @@ var grammarEVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
 	States: []exi.State{
 		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5829,32 +5882,34 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EvseNotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EvseNotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5900,23 +5955,23 @@ var grammarMeterInfoType = exi.Grammar{
 	Events: []string{"EE", "SE(MeterID)", "SE(ChargedEnergyReadingWh)", "SE(BPT_DischargedEnergyReadingWh)", "SE(CapacitiveEnergyReadingVARh)", "SE(BPT_InductiveEnergyReadingVARh)", "SE(MeterSignature)", "SE(MeterStatus)", "SE(MeterTimestamp)"},
 	States: []exi.State{
 		// 0: SE(MeterID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ChargedEnergyReadingWh)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(BPT_DischargedEnergyReadingWh) | SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(MeterTimestamp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5931,121 +5986,129 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // MeterID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 11)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 11)
+					if err != nil {
+						return err
+					}
+					x.MeterID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ChargedEnergyReadingWh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.ChargedEnergyReadingWh = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargedEnergyReadingWh = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // BPT_DischargedEnergyReadingWh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.BPT_DischargedEnergyReadingWh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.BPT_DischargedEnergyReadingWh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // CapacitiveEnergyReadingVARh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.CapacitiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.CapacitiveEnergyReadingVARh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // BPT_InductiveEnergyReadingVARh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.BPT_InductiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.BPT_InductiveEnergyReadingVARh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // MeterSignature
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(64)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(64)
+					if err != nil {
+						return err
+					}
+					x.MeterSignature = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterSignature = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // MeterStatus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.MeterStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.MeterStatus = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // MeterTimestamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.MeterTimestamp = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.MeterTimestamp = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6155,19 +6218,19 @@ var grammarReceiptType = exi.Grammar{
 	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
 	States: []exi.State{
 		// 0: SE(TimeAnchor)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EnergyCosts) | SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(TaxCosts) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6183,18 +6246,19 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TimeAnchor
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.TimeAnchor = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TimeAnchor = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EnergyCosts
 			x.EnergyCosts = new(DetailedCostType)
@@ -6297,11 +6361,11 @@ var grammarDetailedCostType = exi.Grammar{
 	Events: []string{"EE", "SE(Amount)", "SE(CostPerUnit)"},
 	States: []exi.State{
 		// 0: SE(Amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(CostPerUnit)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6358,11 +6422,11 @@ var grammarDetailedTaxType = exi.Grammar{
 	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
 	States: []exi.State{
 		// 0: SE(TaxRuleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6377,18 +6441,19 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TaxRuleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.TaxRuleID = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TaxRuleID = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Amount
 			if err := x.Amount.decodeEXI(r); err != nil {
@@ -6438,23 +6503,23 @@ var grammarDynamic_DC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)"},
 	States: []exi.State{
 		// 0: SE(DepartureTime) | SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: SE(TargetSOC) | SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(AckMaxDelay) | SE(EVSEMaximumChargePower)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(EVSEMaximumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVSEMinimumChargePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVSEMaximumChargeCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(EVSEMaximumVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6469,64 +6534,68 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DepartureTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.DepartureTime = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // AckMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					tmp := uint16(v)
+					x.AckMaxDelay = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint16(v)
-				x.AckMaxDelay = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // EVSEMaximumChargePower
 			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
@@ -6631,15 +6700,15 @@ var grammarScheduled_DC_CLResControlModeType = exi.Grammar{
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)"},
 	States: []exi.State{
 		// 0: SE(EVSEMaximumChargePower) | SE(EVSEMinimumChargePower) | SE(EVSEMaximumChargeCurrent) | SE(EVSEMaximumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(EVSEMinimumChargePower) | SE(EVSEMaximumChargeCurrent) | SE(EVSEMaximumVoltage) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(EVSEMaximumChargeCurrent) | SE(EVSEMaximumVoltage) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(EVSEMaximumVoltage) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6729,11 +6798,11 @@ var grammarDC_ChargeParameterDiscoveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(BPT_DC_CPDReqEnergyTransferMode)", "SE(DC_CPDReqEnergyTransferMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(BPT_DC_CPDReqEnergyTransferMode) | SE(DC_CPDReqEnergyTransferMode)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6808,13 +6877,13 @@ var grammarDC_ChargeParameterDiscoveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(BPT_DC_CPDResEnergyTransferMode)", "SE(DC_CPDResEnergyTransferMode)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(BPT_DC_CPDResEnergyTransferMode) | SE(DC_CPDResEnergyTransferMode)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6833,18 +6902,19 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // BPT_DC_CPDResEnergyTransferMode
 			x.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
@@ -6912,15 +6982,15 @@ var grammarDC_PreChargeReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(EVPresentVoltage)", "SE(EVTargetVoltage)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVTargetVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6939,18 +7009,19 @@ func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVPresentVoltage
 			if err := x.EVPresentVoltage.decodeEXI(r); err != nil {
@@ -7011,13 +7082,13 @@ var grammarDC_PreChargeResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEPresentVoltage)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7036,18 +7107,19 @@ func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEPresentVoltage
 			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
@@ -7097,11 +7169,11 @@ var grammarDC_WeldingDetectionReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7120,18 +7192,19 @@ func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7172,13 +7245,13 @@ var grammarDC_WeldingDetectionResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEPresentVoltage)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEPresentVoltage)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7197,18 +7270,19 @@ func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEPresentVoltage
 			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
@@ -7258,11 +7332,11 @@ var grammarManifestType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7327,11 +7401,11 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignatureProperty)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7396,13 +7470,13 @@ var grammarSignaturePropertyType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Target)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Target)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: AT(Target)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(*) | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 

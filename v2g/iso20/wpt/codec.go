@@ -97,8 +97,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 5:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1)
@@ -116,8 +116,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 7:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 2)
@@ -141,8 +141,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 10:
-		if err := r.LeafStart(); err != nil {
-			return 0, err
+		if empty, err := r.LeafStart(); err != nil || empty {
+			return r.Len(), err
 		}
 		{
 			v, err := r.String(-1, 8)
@@ -1107,7 +1107,7 @@ var grammarCLReqControlModeType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1142,7 +1142,7 @@ var grammarCLResControlModeType = exi.Grammar{
 	Events: []string{"EE"},
 	States: []exi.State{
 		// 0: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1178,9 +1178,9 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -1234,21 +1234,21 @@ var grammarDSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
 	States: []exi.State{
 		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 1: SE(Q)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
 		// 2: SE(Y)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
 		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(G) | SE(Y)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
 		// 5: SE(Seed) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(PgenCounter)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1263,102 +1263,109 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // P
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.P = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.P = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Q
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Q = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Q = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // G
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.G = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.G = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // Y
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Y = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Y = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // J
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.J = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.J = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // Seed
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Seed = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Seed = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // PgenCounter
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PgenCounter = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PgenCounter = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -1436,9 +1443,9 @@ var grammarDigestMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -1493,11 +1500,11 @@ var grammarKeyInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -1521,18 +1528,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // KeyName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 2)
+					if err != nil {
+						return err
+					}
+					x.KeyName = append(x.KeyName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.KeyName = append(x.KeyName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // KeyValue
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
@@ -1560,18 +1568,19 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // MgmtData
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 8)
+					if err != nil {
+						return err
+					}
+					x.MgmtData = append(x.MgmtData, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MgmtData = append(x.MgmtData, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -1658,9 +1667,9 @@ var grammarKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
 	States: []exi.State{
 		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
 		// 1: EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -1723,11 +1732,11 @@ var grammarRSAKeyValueType = exi.Grammar{
 	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
 	States: []exi.State{
 		// 0: SE(Modulus)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1742,32 +1751,34 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Modulus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Modulus = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Modulus = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.Exponent = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -1805,13 +1816,13 @@ var grammarRetrievalMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
 	States: []exi.State{
 		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(Transforms) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1890,9 +1901,9 @@ var grammarTransformsType = exi.Grammar{
 	Events: []string{"EE", "SE(Transform)"},
 	States: []exi.State{
 		// 0: SE(Transform)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Transform) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -1942,9 +1953,9 @@ var grammarTransformType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 	},
 }
 
@@ -1967,18 +1978,19 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 5)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 5)
+					if err != nil {
+						return err
+					}
+					x.XPath = append(x.XPath, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.XPath = append(x.XPath, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2018,9 +2030,9 @@ var grammarX509DataType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
 		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2040,60 +2052,64 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // X509SKI
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // X509SubjectName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 7)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 7)
+					if err != nil {
+						return err
+					}
+					x.X509SubjectName = append(x.X509SubjectName, v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SubjectName = append(x.X509SubjectName, v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // X509Certificate
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // X509CRL
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2158,11 +2174,11 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
 	States: []exi.State{
 		// 0: SE(X509IssuerName)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(X509SerialNumber)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2177,32 +2193,34 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerName
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(-1, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return err
+					}
+					x.X509IssuerName = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509IssuerName = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // X509SerialNumber
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					x.X509SerialNumber = int64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.X509SerialNumber = int64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2239,13 +2257,13 @@ var grammarPGPDataType = exi.Grammar{
 	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
 	States: []exi.State{
 		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2260,32 +2278,34 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PGPKeyID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // PGPKeyPacket
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.PGPKeyPacket = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PGPKeyPacket = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2325,13 +2345,13 @@ var grammarSPKIDataType = exi.Grammar{
 	Events: []string{"EE", "SE(SPKISexp)"},
 	States: []exi.State{
 		// 0: SE(SPKISexp)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(SPKISexp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2346,18 +2366,19 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SPKISexp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2390,11 +2411,11 @@ var grammarManifestType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2463,19 +2484,19 @@ var grammarReferenceType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
 		// 4: SE(DigestMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(DigestValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2526,18 +2547,19 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // DigestValue
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return err
+					}
+					x.DigestValue = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.DigestValue = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2601,13 +2623,13 @@ var grammarObjectType = exi.Grammar{
 	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
 	States: []exi.State{
 		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -2692,15 +2714,15 @@ var grammarSignatureType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignedInfo)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureValue)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(Object) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2800,15 +2822,15 @@ var grammarSignedInfoType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(Reference)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(Reference) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -2893,11 +2915,11 @@ var grammarSignatureMethodType = exi.Grammar{
 	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
 	States: []exi.State{
 		// 0: AT(Algorithm)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
+		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
 		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 	},
 }
 
@@ -2920,19 +2942,20 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-1<<63, 1<<63-1)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return err
+					}
+					tmp := int64(v)
+					x.HMACOutputLength = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int64(v)
-				x.HMACOutputLength = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -2969,11 +2992,11 @@ var grammarSignatureValueType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "CH"},
 	States: []exi.State{
 		// 0: AT(Id) | CH
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: CH
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3016,10 +3039,12 @@ func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 		}
 		w.String(*x.Id)
 	}
-	if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-		return err
+	if x.Value != nil {
+		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
+			return err
+		}
+		w.Binary(x.Value)
 	}
-	w.Binary(x.Value)
 	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -3037,11 +3062,11 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
 	States: []exi.State{
 		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: SE(SignatureProperty)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3106,13 +3131,13 @@ var grammarSignaturePropertyType = exi.Grammar{
 	Events: []string{"EE", "AT(Id)", "AT(Target)"},
 	States: []exi.State{
 		// 0: AT(Id) | AT(Target)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
 		// 1: AT(Target)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(*) | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
 		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
 	},
 }
 
@@ -3179,17 +3204,17 @@ var grammarWPT_AlignmentCheckReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(TargetCoilCurrent)", "SE(EVResultCode)", "SE(VendorSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(TargetCoilCurrent) | SE(EVResultCode)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVResultCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(VendorSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: 0, Max: 16, Exit: 5}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: 0, Max: 16, Exit: 5}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3209,18 +3234,19 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetCoilCurrent
 			x.TargetCoilCurrent = new(RationalNumberType)
@@ -3228,32 +3254,34 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // EVResultCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVResultCode = WPT_EVResultType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVResultCode = WPT_EVResultType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3326,13 +3354,13 @@ var grammarMessageHeaderType = exi.Grammar{
 	Events: []string{"EE", "SE(SessionID)", "SE(TimeStamp)", "SE(Signature)"},
 	States: []exi.State{
 		// 0: SE(SessionID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(TimeStamp)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Signature) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3347,32 +3375,34 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SessionID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(8)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return err
+					}
+					x.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SessionID = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // TimeStamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.TimeStamp = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TimeStamp = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // Signature
 			x.Signature = new(SignatureType)
@@ -3428,11 +3458,11 @@ var grammarRationalNumberType = exi.Grammar{
 	Events: []string{"EE", "SE(Exponent)", "SE(Value)"},
 	States: []exi.State{
 		// 0: SE(Exponent)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Value)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3447,32 +3477,34 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Exponent
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, -128, 127)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return err
+					}
+					x.Exponent = int8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Exponent = int8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Value
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Value = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Value = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3513,19 +3545,19 @@ var grammarWPT_AlignmentCheckResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(PowerTransmitted)", "SE(SupplyDeviceCurrent)", "SE(VendorSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(PowerTransmitted) | SE(SupplyDeviceCurrent) | SE(VendorSpecificDataContainer) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(SupplyDeviceCurrent) | SE(VendorSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(VendorSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3545,32 +3577,34 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // PowerTransmitted
 			x.PowerTransmitted = new(RationalNumberType)
@@ -3583,18 +3617,19 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3681,25 +3716,25 @@ var grammarWPT_ChargeLoopReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(DisplayParameters)", "SE(MeterInfoRequested)", "SE(EVPCPowerRequest)", "SE(EVPCPowerOutput)", "SE(EVPCChargeDiagnostics)", "SE(EVPCOperatingFrequency)", "SE(EVPCPowerControlParameter)", "SE(ManufacturerSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(DisplayParameters) | SE(MeterInfoRequested)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}}},
 		// 2: SE(MeterInfoRequested)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVPCPowerRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVPCPowerOutput)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVPCChargeDiagnostics)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(EVPCOperatingFrequency) | SE(EVPCPowerControlParameter) | SE(ManufacturerSpecificDataContainer) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 8, Counter: 0, Max: 16, Exit: 9}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 8, Counter: 0, Max: 16, Exit: 9}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(EVPCPowerControlParameter) | SE(ManufacturerSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 8, Counter: 0, Max: 16, Exit: 9}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 8, Counter: 0, Max: 16, Exit: 9}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(ManufacturerSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 8, Counter: 0, Max: 16, Exit: 9}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 8, Counter: 0, Max: 16, Exit: 9}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3724,18 +3759,19 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // MeterInfoRequested
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.MeterInfoRequested = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterInfoRequested = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVPCPowerRequest
 			if err := x.EVPCPowerRequest.decodeEXI(r); err != nil {
@@ -3746,18 +3782,19 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // EVPCChargeDiagnostics
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					x.EVPCChargeDiagnostics = WPT_EVPCChargeDiagnosticsType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVPCChargeDiagnostics = WPT_EVPCChargeDiagnosticsType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // EVPCOperatingFrequency
 			x.EVPCOperatingFrequency = new(RationalNumberType)
@@ -3770,18 +3807,19 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 9: // ManufacturerSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -3886,27 +3924,27 @@ var grammarDisplayParametersType = exi.Grammar{
 	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
 	States: []exi.State{
 		// 0: SE(PresentSOC) | SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 9: SE(InletHot) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -3921,124 +3959,132 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PresentSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.PresentSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.PresentSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // MinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // TargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.TargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // MaximumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(7, 0, 100)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int8(v)
-				x.MaximumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // RemainingTimeToMinimumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToMinimumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // RemainingTimeToTargetSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToTargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToTargetSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // RemainingTimeToMaximumSOC
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.RemainingTimeToMaximumSOC = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // ChargingComplete
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.ChargingComplete = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 9: // BatteryEnergyCapacity
 			x.BatteryEnergyCapacity = new(RationalNumberType)
@@ -4046,19 +4092,20 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 10: // InletHot
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.InletHot = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.InletHot = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4177,15 +4224,15 @@ var grammarWPT_EVPCPowerControlParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(EVPCCoilCurrentRequest)", "SE(EVPCCoilCurrentInformation)", "SE(EVPCCurrentOutputInformation)", "SE(EVPCVoltageOutputInformation)"},
 	States: []exi.State{
 		// 0: SE(EVPCCoilCurrentRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVPCCoilCurrentInformation)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVPCCurrentOutputInformation)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVPCVoltageOutputInformation)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4273,33 +4320,33 @@ var grammarWPT_ChargeLoopResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEStatus)", "SE(MeterInfo)", "SE(Receipt)", "SE(EVPCPowerRequest)", "SE(SDPowerInput)", "SE(SPCMaxOutputPowerLimit)", "SE(SPCMinOutputPowerLimit)", "SE(SPCChargeDiagnostics)", "SE(SPCOperatingFrequency)", "SE(SPCPowerControlParameter)", "SE(ManufacturerSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEStatus) | SE(MeterInfo) | SE(Receipt) | SE(EVPCPowerRequest)
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 3, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 3: SE(MeterInfo) | SE(Receipt) | SE(EVPCPowerRequest)
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 4: SE(Receipt) | SE(EVPCPowerRequest)
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}}},
 		// 5: SE(EVPCPowerRequest)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(SDPowerInput) | SE(SPCMaxOutputPowerLimit)
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}}},
 		// 7: SE(SPCMaxOutputPowerLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(SPCMinOutputPowerLimit)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: SE(SPCChargeDiagnostics)
-		{Width: 1, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}}},
 		// 10: SE(SPCOperatingFrequency) | SE(SPCPowerControlParameter) | SE(ManufacturerSpecificDataContainer) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 12, Counter: 0, Max: 16, Exit: 13}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 11, Next: 11, Counter: -1}, {Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 12, Counter: 0, Max: 16, Exit: 13}, {Event: 0, Next: -1, Counter: -1}}},
 		// 11: SE(SPCPowerControlParameter) | SE(ManufacturerSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 12, Counter: 0, Max: 16, Exit: 13}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 12, Next: 12, Counter: -1}, {Event: 13, Next: 12, Counter: 0, Max: 16, Exit: 13}, {Event: 0, Next: -1, Counter: -1}}},
 		// 12: SE(ManufacturerSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 13, Next: 12, Counter: 0, Max: 16, Exit: 13}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 13, Next: 12, Counter: 0, Max: 16, Exit: 13}, {Event: 0, Next: -1, Counter: -1}}},
 		// 13: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4319,18 +4366,19 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEStatus
 			x.EVSEStatus = new(EVSEStatusType)
@@ -4365,18 +4413,19 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 10: // SPCChargeDiagnostics
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.SPCChargeDiagnostics = WPT_SPCChargeDiagnosticsType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SPCChargeDiagnostics = WPT_SPCChargeDiagnosticsType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 11: // SPCOperatingFrequency
 			x.SPCOperatingFrequency = new(RationalNumberType)
@@ -4389,18 +4438,19 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 13: // ManufacturerSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4530,11 +4580,11 @@ var grammarEVSEStatusType = exi.Grammar{
 	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
 	States: []exi.State{
 		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVSENotification)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4549,32 +4599,34 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NotificationMaxDelay
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NotificationMaxDelay = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NotificationMaxDelay = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EVSENotification
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.EVSENotification = EvseNotificationType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSENotification = EvseNotificationType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4620,23 +4672,23 @@ var grammarMeterInfoType = exi.Grammar{
 	Events: []string{"EE", "SE(MeterID)", "SE(ChargedEnergyReadingWh)", "SE(BPT_DischargedEnergyReadingWh)", "SE(CapacitiveEnergyReadingVARh)", "SE(BPT_InductiveEnergyReadingVARh)", "SE(MeterSignature)", "SE(MeterStatus)", "SE(MeterTimestamp)"},
 	States: []exi.State{
 		// 0: SE(MeterID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ChargedEnergyReadingWh)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(BPT_DischargedEnergyReadingWh) | SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(MeterTimestamp) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4651,121 +4703,129 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // MeterID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(32, 12)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 12)
+					if err != nil {
+						return err
+					}
+					x.MeterID = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterID = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // ChargedEnergyReadingWh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.ChargedEnergyReadingWh = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ChargedEnergyReadingWh = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // BPT_DischargedEnergyReadingWh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.BPT_DischargedEnergyReadingWh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.BPT_DischargedEnergyReadingWh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // CapacitiveEnergyReadingVARh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.CapacitiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.CapacitiveEnergyReadingVARh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // BPT_InductiveEnergyReadingVARh
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.BPT_InductiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.BPT_InductiveEnergyReadingVARh = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 6: // MeterSignature
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(64)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(64)
+					if err != nil {
+						return err
+					}
+					x.MeterSignature = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.MeterSignature = exi.Bytes(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // MeterStatus
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					tmp := int16(v)
+					x.MeterStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := int16(v)
-				x.MeterStatus = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // MeterTimestamp
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					tmp := uint64(v)
+					x.MeterTimestamp = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint64(v)
-				x.MeterTimestamp = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -4875,19 +4935,19 @@ var grammarReceiptType = exi.Grammar{
 	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
 	States: []exi.State{
 		// 0: SE(TimeAnchor)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EnergyCosts) | SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(TaxCosts) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -4903,18 +4963,19 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TimeAnchor
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 18446744073709551615)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return err
+					}
+					x.TimeAnchor = uint64(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TimeAnchor = uint64(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EnergyCosts
 			x.EnergyCosts = new(DetailedCostType)
@@ -5017,11 +5078,11 @@ var grammarDetailedCostType = exi.Grammar{
 	Events: []string{"EE", "SE(Amount)", "SE(CostPerUnit)"},
 	States: []exi.State{
 		// 0: SE(Amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(CostPerUnit)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5078,11 +5139,11 @@ var grammarDetailedTaxType = exi.Grammar{
 	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
 	States: []exi.State{
 		// 0: SE(TaxRuleID)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Amount)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5097,18 +5158,19 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TaxRuleID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.TaxRuleID = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TaxRuleID = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Amount
 			if err := x.Amount.decodeEXI(r); err != nil {
@@ -5151,9 +5213,9 @@ var grammarWPT_SPCPowerControlParameterType = exi.Grammar{
 	Events: []string{"EE", "SE(SPCPrimaryDeviceCoilCurrentInformation)"},
 	States: []exi.State{
 		// 0: SE(SPCPrimaryDeviceCoilCurrentInformation)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5205,21 +5267,21 @@ var grammarWPT_ChargeParameterDiscoveryReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(EVPCMaxReceivablePower)", "SE(SDMaxGroundClearence)", "SE(SDMinGroundClearence)", "SE(EVPCNaturalFrequency)", "SE(EVPCDeviceLocalControl)", "SE(VendorSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVPCMaxReceivablePower)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(SDMaxGroundClearence)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(SDMinGroundClearence)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVPCNaturalFrequency)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(EVPCDeviceLocalControl)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(VendorSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 6, Counter: 0, Max: 16, Exit: 7}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 6, Counter: 0, Max: 16, Exit: 7}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5243,64 +5305,68 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // SDMaxGroundClearence
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.SDMaxGroundClearence = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SDMaxGroundClearence = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // SDMinGroundClearence
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.SDMinGroundClearence = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SDMinGroundClearence = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // EVPCNaturalFrequency
 			if err := x.EVPCNaturalFrequency.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVPCDeviceLocalControl
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Bool()
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					x.EVPCDeviceLocalControl = v
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVPCDeviceLocalControl = v
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5384,27 +5450,27 @@ var grammarWPT_ChargeParameterDiscoveryResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(PDInputPowerClass)", "SE(SDMinOutputPower)", "SE(SDMaxOutputPower)", "SE(SDMaxGroundClearanceSupport)", "SE(SDMinGroundClearanceSupport)", "SE(PDMinCoilCurrent)", "SE(PDMaxCoilCurrent)", "SE(SDManufacturerSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(PDInputPowerClass)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(SDMinOutputPower)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(SDMaxOutputPower)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(SDMaxGroundClearanceSupport)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(SDMinGroundClearanceSupport)
-		{Width: 1, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
 		// 7: SE(PDMinCoilCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}}},
 		// 8: SE(PDMaxCoilCurrent)
-		{Width: 1, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}}},
 		// 9: SE(SDManufacturerSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 10, Next: 9, Counter: 0, Max: 16, Exit: 10}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 9, Counter: 0, Max: 16, Exit: 10}, {Event: 0, Next: -1, Counter: -1}}},
 		// 10: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5424,32 +5490,34 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // PDInputPowerClass
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 4)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return err
+					}
+					x.PDInputPowerClass = WPT_PowerClassType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PDInputPowerClass = WPT_PowerClassType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // SDMinOutputPower
 			if err := x.SDMinOutputPower.decodeEXI(r); err != nil {
@@ -5460,32 +5528,34 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // SDMaxGroundClearanceSupport
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.SDMaxGroundClearanceSupport = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SDMaxGroundClearanceSupport = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // SDMinGroundClearanceSupport
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.SDMinGroundClearanceSupport = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SDMinGroundClearanceSupport = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // PDMinCoilCurrent
 			if err := x.PDMinCoilCurrent.decodeEXI(r); err != nil {
@@ -5496,18 +5566,19 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 10: // SDManufacturerSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.SDManufacturerSpecificDataContainer = append(x.SDManufacturerSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.SDManufacturerSpecificDataContainer = append(x.SDManufacturerSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -5610,17 +5681,17 @@ var grammarWPT_FinePositioningReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(EVResultCode)", "SE(VendorSpecificDataContainer)", "SE(WPT_LF_DataPackageList)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVResultCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(VendorSpecificDataContainer) | SE(WPT_LF_DataPackageList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: 0, Max: 16, Exit: 4}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: 0, Max: 16, Exit: 4}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(WPT_LF_DataPackageList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5640,46 +5711,49 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVResultCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVResultCode = WPT_EVResultType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVResultCode = WPT_EVResultType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // WPT_LF_DataPackageList
 			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
@@ -5756,11 +5830,11 @@ var grammarWPT_LF_DataPackageListType = exi.Grammar{
 	Events: []string{"EE", "SE(NumPackages)", "SE(WPT_LF_DataPackage)"},
 	States: []exi.State{
 		// 0: SE(NumPackages)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(WPT_LF_DataPackage)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5775,18 +5849,19 @@ func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NumPackages
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					x.NumPackages = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NumPackages = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // WPT_LF_DataPackage
 			if err := x.WPT_LF_DataPackage.decodeEXI(r); err != nil {
@@ -5828,11 +5903,11 @@ var grammarWPT_LF_DataPackageType = exi.Grammar{
 	Events: []string{"EE", "SE(PackageIndex)", "SE(LF_TxData)", "SE(LF_RxData)"},
 	States: []exi.State{
 		// 0: SE(PackageIndex)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(LF_TxData) | SE(LF_RxData)
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5847,18 +5922,19 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PackageIndex
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					x.PackageIndex = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PackageIndex = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // LF_TxData
 			x.LF_TxData = new(WPT_LF_TxDataListType)
@@ -5914,9 +5990,9 @@ var grammarWPT_LF_TxDataListType = exi.Grammar{
 	Events: []string{"EE", "SE(WPT_LF_TxDataList)"},
 	States: []exi.State{
 		// 0: SE(WPT_LF_TxDataList)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5963,11 +6039,11 @@ var grammarWPT_LF_TxDataType = exi.Grammar{
 	Events: []string{"EE", "SE(TxIdentifier)", "SE(EIRP)"},
 	States: []exi.State{
 		// 0: SE(TxIdentifier)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EIRP)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -5982,18 +6058,19 @@ func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TxIdentifier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.TxIdentifier = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TxIdentifier = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // EIRP
 			if err := x.EIRP.decodeEXI(r); err != nil {
@@ -6036,9 +6113,9 @@ var grammarWPT_LF_RxDataListType = exi.Grammar{
 	Events: []string{"EE", "SE(WPT_LF_RxDataList)"},
 	States: []exi.State{
 		// 0: SE(WPT_LF_RxDataList)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6085,11 +6162,11 @@ var grammarWPT_LF_RxDataType = exi.Grammar{
 	Events: []string{"EE", "SE(RxIdentifier)", "SE(RSSIData)"},
 	States: []exi.State{
 		// 0: SE(RxIdentifier)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(RSSIData)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6104,18 +6181,19 @@ func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // RxIdentifier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.RxIdentifier = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.RxIdentifier = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // RSSIData
 			if err := x.RSSIData.decodeEXI(r); err != nil {
@@ -6158,9 +6236,9 @@ var grammarWPT_LF_RxRSSIListType = exi.Grammar{
 	Events: []string{"EE", "SE(RSSIDataList)"},
 	States: []exi.State{
 		// 0: SE(RSSIDataList)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6207,11 +6285,11 @@ var grammarWPT_LF_RxRSSIType = exi.Grammar{
 	Events: []string{"EE", "SE(TxIdentifier)", "SE(RSSI)"},
 	States: []exi.State{
 		// 0: SE(TxIdentifier)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(RSSI)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6226,18 +6304,19 @@ func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TxIdentifier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.TxIdentifier = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TxIdentifier = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // RSSI
 			if err := x.RSSI.decodeEXI(r); err != nil {
@@ -6284,17 +6363,17 @@ var grammarWPT_FinePositioningResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(VendorSpecificDataContainer)", "SE(WPT_LF_DataPackageList)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(VendorSpecificDataContainer) | SE(WPT_LF_DataPackageList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: 0, Max: 16, Exit: 4}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: 0, Max: 16, Exit: 4}, {Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(WPT_LF_DataPackageList) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6314,46 +6393,49 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // WPT_LF_DataPackageList
 			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
@@ -6436,23 +6518,23 @@ var grammarWPT_FinePositioningSetupReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(EVDeviceFinePositioningMethodList)", "SE(EVDevicePairingMethodList)", "SE(EVDeviceAlignmentCheckMethodList)", "SE(NaturalOffset)", "SE(VendorSpecificDataContainer)", "SE(LF_SystemSetupData)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVDeviceFinePositioningMethodList)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(EVDevicePairingMethodList)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(EVDeviceAlignmentCheckMethodList)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(NaturalOffset)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(VendorSpecificDataContainer) | SE(LF_SystemSetupData) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 6, Counter: 0, Max: 16, Exit: 7}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 6, Counter: 0, Max: 16, Exit: 7}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(LF_SystemSetupData) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6472,18 +6554,19 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVDeviceFinePositioningMethodList
 			if err := x.EVDeviceFinePositioningMethodList.decodeEXI(r); err != nil {
@@ -6498,32 +6581,34 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // NaturalOffset
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NaturalOffset = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NaturalOffset = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // LF_SystemSetupData
 			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
@@ -6614,11 +6699,11 @@ var grammarWPT_FinePositioningMethodListType = exi.Grammar{
 	Events: []string{"EE", "SE(WPT_FinePositioningMethod)"},
 	States: []exi.State{
 		// 0: SE(WPT_FinePositioningMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
 		// 1: SE(WPT_FinePositioningMethod) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6634,18 +6719,19 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_FinePositioningMethod
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 5)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 5)
+					if err != nil {
+						return err
+					}
+					x.WPT_FinePositioningMethod = append(x.WPT_FinePositioningMethod, WPT_FinePositioningMethodType(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.WPT_FinePositioningMethod = append(x.WPT_FinePositioningMethod, WPT_FinePositioningMethodType(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6684,11 +6770,11 @@ var grammarWPT_PairingMethodListType = exi.Grammar{
 	Events: []string{"EE", "SE(WPT_PairingMethod)"},
 	States: []exi.State{
 		// 0: SE(WPT_PairingMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
 		// 1: SE(WPT_PairingMethod) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6704,18 +6790,19 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_PairingMethod
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(3, 6)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return err
+					}
+					x.WPT_PairingMethod = append(x.WPT_PairingMethod, WPT_PairingMethodType(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.WPT_PairingMethod = append(x.WPT_PairingMethod, WPT_PairingMethodType(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6754,11 +6841,11 @@ var grammarWPT_AlignmentCheckMethodListType = exi.Grammar{
 	Events: []string{"EE", "SE(WPT_AlignmentCheckMethod)"},
 	States: []exi.State{
 		// 0: SE(WPT_AlignmentCheckMethod)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
 		// 1: SE(WPT_AlignmentCheckMethod) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6774,18 +6861,19 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_AlignmentCheckMethod
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.WPT_AlignmentCheckMethod = append(x.WPT_AlignmentCheckMethod, WPT_AlignmentCheckMethodType(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.WPT_AlignmentCheckMethod = append(x.WPT_AlignmentCheckMethod, WPT_AlignmentCheckMethodType(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -6825,9 +6913,9 @@ var grammarWPT_LF_SystemSetupDataType = exi.Grammar{
 	Events: []string{"EE", "SE(LF_TransmitterSetupData)", "SE(LF_ReceiverSetupData)"},
 	States: []exi.State{
 		// 0: SE(LF_TransmitterSetupData) | SE(LF_ReceiverSetupData)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
+		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}}},
 		// 1: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6892,19 +6980,19 @@ var grammarWPT_LF_TransmitterDataType = exi.Grammar{
 	Events: []string{"EE", "SE(NumberOfTransmitters)", "SE(SignalFrequency)", "SE(TxSpecData)", "SE(TxPackageSpecData)"},
 	States: []exi.State{
 		// 0: SE(NumberOfTransmitters)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(SignalFrequency)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(TxSpecData)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: 0, Max: 255, Exit: 3}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: 0, Max: 255, Exit: 3}}},
 		// 3: SE(TxSpecData)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 4, Counter: 0, Max: 255, Exit: 5}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 4, Counter: 0, Max: 255, Exit: 5}}},
 		// 4: SE(TxSpecData) | SE(TxPackageSpecData) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 4, Counter: 0, Max: 255, Exit: 5}, {Event: 4, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 4, Counter: 0, Max: 255, Exit: 5}, {Event: 4, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(TxPackageSpecData) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -6920,18 +7008,19 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NumberOfTransmitters
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					x.NumberOfTransmitters = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NumberOfTransmitters = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // SignalFrequency
 			if err := x.SignalFrequency.decodeEXI(r); err != nil {
@@ -7003,13 +7092,13 @@ var grammarWPT_TxRxSpecDataType = exi.Grammar{
 	Events: []string{"EE", "SE(TxRxIdentifier)", "SE(TxRxPosition)", "SE(TxRxOrientation)"},
 	States: []exi.State{
 		// 0: SE(TxRxIdentifier)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(TxRxPosition)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(TxRxOrientation)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7024,18 +7113,19 @@ func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TxRxIdentifier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.TxRxIdentifier = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TxRxIdentifier = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // TxRxPosition
 			if err := x.TxRxPosition.decodeEXI(r); err != nil {
@@ -7090,13 +7180,13 @@ var grammarWPT_CoordinateXYZType = exi.Grammar{
 	Events: []string{"EE", "SE(Coord_X)", "SE(Coord_Y)", "SE(Coord_Z)"},
 	States: []exi.State{
 		// 0: SE(Coord_X)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(Coord_Y)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(Coord_Z)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7111,46 +7201,49 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Coord_X
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Coord_X = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Coord_X = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // Coord_Y
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Coord_Y = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Coord_Y = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // Coord_Z
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.IntRange(-32768, 32767)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return err
+					}
+					x.Coord_Z = int16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.Coord_Z = int16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7195,19 +7288,19 @@ var grammarWPT_TxRxPackageSpecDataType = exi.Grammar{
 	Events: []string{"EE", "SE(PulseSequenceOrder)", "SE(PulseSeparationTime)", "SE(PulseDuration)", "SE(PackageSeparationTime)"},
 	States: []exi.State{
 		// 0: SE(PulseSequenceOrder)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 255, Exit: 1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 255, Exit: 1}}},
 		// 1: SE(PulseSequenceOrder)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: 0, Max: 255, Exit: 3}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: 0, Max: 255, Exit: 3}}},
 		// 2: SE(PulseSequenceOrder) | SE(PulseSeparationTime)
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: 0, Max: 255, Exit: 3}, {Event: 2, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: 0, Max: 255, Exit: 3}, {Event: 2, Next: 4, Counter: -1}}},
 		// 3: SE(PulseSeparationTime)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
 		// 4: SE(PulseDuration)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 5, Counter: -1}}},
 		// 5: SE(PackageSeparationTime)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 6, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7228,46 +7321,49 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // PulseSeparationTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.PulseSeparationTime = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PulseSeparationTime = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // PulseDuration
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.PulseDuration = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PulseDuration = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // PackageSeparationTime
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.PackageSeparationTime = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.PackageSeparationTime = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7322,11 +7418,11 @@ var grammarWPT_TxRxPulseOrderType = exi.Grammar{
 	Events: []string{"EE", "SE(IndexNumber)", "SE(TxRxIdentifier)"},
 	States: []exi.State{
 		// 0: SE(IndexNumber)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(TxRxIdentifier)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7341,32 +7437,34 @@ func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // IndexNumber
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.IndexNumber = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.IndexNumber = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // TxRxIdentifier
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					x.TxRxIdentifier = uint32(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.TxRxIdentifier = uint32(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7406,15 +7504,15 @@ var grammarWPT_LF_ReceiverDataType = exi.Grammar{
 	Events: []string{"EE", "SE(NumberOfReceivers)", "SE(RxSpecData)"},
 	States: []exi.State{
 		// 0: SE(NumberOfReceivers)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(RxSpecData)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 255, Exit: 2}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: 0, Max: 255, Exit: 2}}},
 		// 2: SE(RxSpecData)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: 0, Max: 255, Exit: 4}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: 0, Max: 255, Exit: 4}}},
 		// 3: SE(RxSpecData) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: 0, Max: 255, Exit: 4}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: 0, Max: 255, Exit: 4}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7430,18 +7528,19 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NumberOfReceivers
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.NBit(8, 0, 255)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return err
+					}
+					x.NumberOfReceivers = uint8(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NumberOfReceivers = uint8(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // RxSpecData
 			x.RxSpecData = append(x.RxSpecData, WPT_TxRxSpecDataType{})
@@ -7495,23 +7594,23 @@ var grammarWPT_FinePositioningSetupResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(PrimaryDeviceFinePositioningMethodList)", "SE(PrimaryDevicePairingMethodList)", "SE(PrimaryDeviceAlignmentCheckMethodList)", "SE(NaturalOffset)", "SE(VendorSpecificDataContainer)", "SE(LF_SystemSetupData)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(PrimaryDeviceFinePositioningMethodList)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(PrimaryDevicePairingMethodList)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(PrimaryDeviceAlignmentCheckMethodList)
-		{Width: 1, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
 		// 5: SE(NaturalOffset)
-		{Width: 1, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
 		// 6: SE(VendorSpecificDataContainer) | SE(LF_SystemSetupData) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 7, Next: 6, Counter: 0, Max: 16, Exit: 7}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 6, Counter: 0, Max: 16, Exit: 7}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 7: SE(LF_SystemSetupData) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 8: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7531,18 +7630,19 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // PrimaryDeviceFinePositioningMethodList
 			if err := x.PrimaryDeviceFinePositioningMethodList.decodeEXI(r); err != nil {
@@ -7557,32 +7657,34 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // NaturalOffset
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					x.NaturalOffset = uint16(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.NaturalOffset = uint16(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 7: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 8: // LF_SystemSetupData
 			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
@@ -7677,17 +7779,17 @@ var grammarWPT_PairingReqType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(ObservedIDCode)", "SE(EVResultCode)", "SE(VendorSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(EVProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(ObservedIDCode) | SE(EVResultCode)
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
+		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}}},
 		// 3: SE(EVResultCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
 		// 4: SE(VendorSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: 0, Max: 16, Exit: 5}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: 0, Max: 16, Exit: 5}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7707,61 +7809,65 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // ObservedIDCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.ObservedIDCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.ObservedIDCode = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // EVResultCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVResultCode = WPT_EVResultType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVResultCode = WPT_EVResultType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -7840,19 +7946,19 @@ var grammarWPT_PairingResType = exi.Grammar{
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(ObservedIDCode)", "SE(AlternativeSECCList)", "SE(VendorSpecificDataContainer)"},
 	States: []exi.State{
 		// 0: SE(Header)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
 		// 1: SE(ResponseCode)
-		{Width: 1, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
 		// 2: SE(EVSEProcessing)
-		{Width: 1, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
+		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
 		// 3: SE(ObservedIDCode) | SE(AlternativeSECCList) | SE(VendorSpecificDataContainer) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: SE(AlternativeSECCList) | SE(VendorSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 5: SE(VendorSpecificDataContainer) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 16, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
 		// 6: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -7872,47 +7978,50 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ResponseCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(6, 40)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return err
+					}
+					x.ResponseCode = ResponseCodeType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.ResponseCode = ResponseCodeType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // EVSEProcessing
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Enum(2, 3)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return err
+					}
+					x.EVSEProcessing = ProcessingType(v)
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.EVSEProcessing = ProcessingType(v)
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // ObservedIDCode
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(1, 4294967295)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.ObservedIDCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint32(v)
-				x.ObservedIDCode = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 5: // AlternativeSECCList
 			x.AlternativeSECCList = new(AlternativeSECCListType)
@@ -7920,18 +8029,19 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // VendorSpecificDataContainer
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.Binary(256)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return err
+					}
+					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}
@@ -8013,11 +8123,11 @@ var grammarAlternativeSECCListType = exi.Grammar{
 	Events: []string{"EE", "SE(AlternativeSECC)"},
 	States: []exi.State{
 		// 0: SE(AlternativeSECC)
-		{Width: 1, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
+		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}}},
 		// 1: SE(AlternativeSECC) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: 0, Max: 8, Exit: 2}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8074,15 +8184,15 @@ var grammarAlternativeSECCType = exi.Grammar{
 	Events: []string{"EE", "SE(SSID)", "SE(BSSID)", "SE(IPAddress)", "SE(Port)"},
 	States: []exi.State{
 		// 0: SE(SSID) | SE(BSSID) | SE(IPAddress) | SE(Port) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 1: SE(BSSID) | SE(IPAddress) | SE(Port) | EE
-		{Width: 3, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 2: SE(IPAddress) | SE(Port) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 3: SE(Port) | EE
-		{Width: 2, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
 		// 4: EE
-		{Width: 1, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
 	},
 }
 
@@ -8097,64 +8207,68 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SSID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(255, 13)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 13)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.SSID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.SSID = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 2: // BSSID
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(12, 14)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 14)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.BSSID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.BSSID = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 3: // IPAddress
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.String(39, 15)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.String(-1, 15)
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.IPAddress = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := v
-				x.IPAddress = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		case 4: // Port
-			if err := r.LeafStart(); err != nil {
+			if empty, err := r.LeafStart(); err != nil {
 				return err
-			}
-			{
-				v, err := r.UintRange(0, 65535)
-				if err != nil {
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return err
+					}
+					tmp := uint16(v)
+					x.Port = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
 					return err
 				}
-				tmp := uint16(v)
-				x.Port = &tmp
-			}
-			if err := r.LeafEnd(); err != nil {
-				return err
 			}
 		}
 	}

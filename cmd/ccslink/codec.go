@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g"
+)
+
+func init() {
+	register(command{
+		name:    "decode",
+		summary: "decode EXI messages (hex) into JSON lines",
+		run:     runDecode,
+	})
+	register(command{
+		name:    "encode",
+		summary: "encode JSON lines into EXI messages (hex)",
+		run:     runEncode,
+	})
+}
+
+const schemaHelp = "schema set: apphand, din, iso2, iso20, iso20ac, iso20dc, iso20acdp or iso20wpt"
+
+// maxLine bounds one input line (a certificate chain message is ~6 KiB of EXI).
+const maxLine = 1 << 20
+
+func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("decode", "decode --schema S [HEX...]  (or one hex document per line on stdin)", stderr)
+	schema := fs.String("schema", "", schemaHelp)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, ok := v2g.Lookup(*schema)
+	if !ok {
+		fmt.Fprintf(stderr, "ccslink decode: unknown schema %q (%s)\n", *schema, schemaHelp)
+		return 2
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	failed := false
+	eachLine(fs.Args(), stdin, func(n int, line string) {
+		j, warn, err := decodeLine(c, line)
+		if warn != "" {
+			fmt.Fprintf(stderr, "line %d: %s\n", n, warn)
+		}
+		if err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "line %d: %v\n", n, err)
+			j = []byte("{}")
+		}
+		out.Write(j)
+		out.WriteByte('\n')
+	}, func(err error) {
+		failed = true
+		fmt.Fprintf(stderr, "ccslink decode: reading input: %v\n", err)
+	})
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// decodeLine decodes one hex document; warn reports bytes after the
+// document, which some cars send and which do not make the line fail.
+func decodeLine(c v2g.Codec, line string) (j []byte, warn string, err error) {
+	b, err := hex.DecodeString(strings.Join(strings.Fields(line), ""))
+	if err != nil {
+		return nil, "", fmt.Errorf("not hex: %v", err)
+	}
+	// A V2GTP header (01 fe, type, length) may lead the EXI document.
+	if len(b) >= 8 && b[0] == 0x01 && b[1] == 0xfe {
+		b = b[8:]
+	}
+	doc := c.New()
+	n, err := c.Decode(b, doc)
+	if err != nil {
+		var xe *exi.Error
+		if errors.As(err, &xe) {
+			return nil, "", fmt.Errorf("bit %d: %s", xe.Bit, xe.Msg)
+		}
+		return nil, "", err
+	}
+	if j, err = json.Marshal(doc); err != nil {
+		return nil, "", err
+	}
+	if n < len(b) {
+		warn = fmt.Sprintf("%d bytes after the end of the document: %x", len(b)-n, b[n:])
+	}
+	return j, warn, nil
+}
+
+func runEncode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("encode", "encode --schema S  (JSON documents, one per line, on stdin)", stderr)
+	schema := fs.String("schema", "", schemaHelp)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	c, ok := v2g.Lookup(*schema)
+	if !ok {
+		fmt.Fprintf(stderr, "ccslink encode: unknown schema %q (%s)\n", *schema, schemaHelp)
+		return 2
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	failed := false
+	var buf []byte
+	eachLine(fs.Args(), stdin, func(n int, line string) {
+		doc := c.New()
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(doc)
+		if err == nil {
+			buf, err = c.Append(buf[:0], doc)
+		}
+		if err != nil {
+			failed = true
+			fmt.Fprintf(stderr, "line %d: %v\n", n, err)
+			out.WriteString("\n")
+			return
+		}
+		out.WriteString(hex.EncodeToString(buf))
+		out.WriteByte('\n')
+	}, func(err error) {
+		failed = true
+		fmt.Fprintf(stderr, "ccslink encode: reading input: %v\n", err)
+	})
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// eachLine calls fn for each argument, or else for each line of stdin
+// (numbered from 1); blank lines still produce an output line.
+func eachLine(args []string, stdin io.Reader, fn func(n int, line string), fail func(error)) {
+	if len(args) > 0 {
+		for i, a := range args {
+			fn(i+1, a)
+		}
+		return
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		fn(n, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		fail(err)
+	}
+}
