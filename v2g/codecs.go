@@ -12,6 +12,7 @@ import (
 	"github.com/ccslink/ccslink/v2g/iso20/acdp"
 	"github.com/ccslink/ccslink/v2g/iso20/dc"
 	"github.com/ccslink/ccslink/v2g/iso20/wpt"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 // Codec is one schema set's codec behind a common, schema-agnostic face,
@@ -24,6 +25,9 @@ type Codec struct {
 	Decode func(b []byte, doc any) (n int, err error)
 	// Append encodes doc (from New) and appends it to dst.
 	Append func(dst []byte, doc any) ([]byte, error)
+	// Fragment is the codec of the schema set's EXI fragments (what
+	// signatures digest), or nil when the set has no fragment grammar.
+	Fragment *Codec
 }
 
 func codec[D any](name string, dec func([]byte, *D) (int, error), app func([]byte, *D) ([]byte, error)) Codec {
@@ -47,11 +51,21 @@ func codec[D any](name string, dec func([]byte, *D) (int, error), app func([]byt
 	}
 }
 
+func withFragment(c, f Codec) Codec {
+	c.Fragment = &f
+	return c
+}
+
 var codecs = map[string]Codec{
 	"apphand":   codec("apphand", apphand.Unmarshal, apphand.Append),
-	"din":       codec("din", din.Unmarshal, din.Append),
-	"iso2":      codec("iso2", iso2.Unmarshal, iso2.Append),
-	"iso20":     codec("iso20", iso20.Unmarshal, iso20.Append),
+	"din": withFragment(codec("din", din.Unmarshal, din.Append),
+		codec("din fragment", din.UnmarshalFragment, din.AppendFragment)),
+	"iso2": withFragment(codec("iso2", iso2.Unmarshal, iso2.Append),
+		codec("iso2 fragment", iso2.UnmarshalFragment, iso2.AppendFragment)),
+	"iso20": withFragment(codec("iso20", iso20.Unmarshal, iso20.Append),
+		codec("iso20 fragment", iso20.UnmarshalFragment, iso20.AppendFragment)),
+	"xmldsig": withFragment(codec("xmldsig", xmldsig.Unmarshal, xmldsig.Append),
+		codec("xmldsig fragment", xmldsig.UnmarshalFragment, xmldsig.AppendFragment)),
 	"iso20ac":   codec("iso20ac", ac.Unmarshal, ac.Append),
 	"iso20dc":   codec("iso20dc", dc.Unmarshal, dc.Append),
 	"iso20acdp": codec("iso20acdp", acdp.Unmarshal, acdp.Append),
@@ -59,7 +73,7 @@ var codecs = map[string]Codec{
 }
 
 // Lookup returns the codec of a schema set by name: apphand, din, iso2,
-// iso20 (also iso20cm), iso20ac, iso20dc, iso20acdp or iso20wpt.
+// iso20 (also iso20cm), iso20ac, iso20dc, iso20acdp, iso20wpt or xmldsig.
 func Lookup(name string) (Codec, bool) {
 	if name == "iso20cm" {
 		name = "iso20"

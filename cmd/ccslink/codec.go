@@ -26,7 +26,24 @@ func init() {
 	})
 }
 
-const schemaHelp = "schema set: apphand, din, iso2, iso20, iso20ac, iso20dc, iso20acdp or iso20wpt"
+const schemaHelp = "schema set: apphand, din, iso2, iso20, iso20ac, iso20dc, iso20acdp, iso20wpt or xmldsig"
+
+// lookup finds the codec of --schema, or its fragment codec with --fragment.
+func lookup(name string, fragment bool, stderr io.Writer, cmd string) (v2g.Codec, bool) {
+	c, ok := v2g.Lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "ccslink %s: unknown schema %q (%s)\n", cmd, name, schemaHelp)
+		return c, false
+	}
+	if fragment {
+		if c.Fragment == nil {
+			fmt.Fprintf(stderr, "ccslink %s: schema %s has no fragment grammar (din, iso2, iso20 and xmldsig have)\n", cmd, name)
+			return c, false
+		}
+		c = *c.Fragment
+	}
+	return c, true
+}
 
 // maxLine bounds one input line (a certificate chain message is ~6 KiB of EXI).
 const maxLine = 1 << 20
@@ -34,12 +51,12 @@ const maxLine = 1 << 20
 func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("decode", "decode --schema S [HEX...]  (or one hex document per line on stdin)", stderr)
 	schema := fs.String("schema", "", schemaHelp)
+	fragment := fs.Bool("fragment", false, "EXI fragments (the signed parts of messages) instead of documents")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	c, ok := v2g.Lookup(*schema)
+	c, ok := lookup(*schema, *fragment, stderr, "decode")
 	if !ok {
-		fmt.Fprintf(stderr, "ccslink decode: unknown schema %q (%s)\n", *schema, schemaHelp)
 		return 2
 	}
 	out := bufio.NewWriter(stdout)
@@ -99,12 +116,12 @@ func decodeLine(c v2g.Codec, line string) (j []byte, warn string, err error) {
 func runEncode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("encode", "encode --schema S  (JSON documents, one per line, on stdin)", stderr)
 	schema := fs.String("schema", "", schemaHelp)
+	fragment := fs.Bool("fragment", false, "EXI fragments (the signed parts of messages) instead of documents")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	c, ok := v2g.Lookup(*schema)
+	c, ok := lookup(*schema, *fragment, stderr, "encode")
 	if !ok {
-		fmt.Fprintf(stderr, "ccslink encode: unknown schema %q (%s)\n", *schema, schemaHelp)
 		return 2
 	}
 	out := bufio.NewWriter(stdout)

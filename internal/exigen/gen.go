@@ -21,6 +21,8 @@ type Config struct {
 	Package string // Go package name
 	Doc     string // package doc comment
 	Source  string // schema path as written in the header comment
+	// Fragment adds the fragment grammar (signed parts of messages).
+	Fragment bool
 }
 
 type gen struct {
@@ -33,6 +35,7 @@ type gen struct {
 	names   map[string]bool
 	gram    map[*Type]*Grammar
 	qids    map[QName]int
+	frag    []*fragElem
 	buf     bytes.Buffer
 }
 
@@ -50,6 +53,17 @@ func Generate(cfg Config) ([]byte, error) {
 	for _, e := range g.globals {
 		if err := g.visit(e.Type); err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Name, err)
+		}
+	}
+	if cfg.Fragment {
+		g.frag = fragmentElements(s)
+		for _, f := range g.frag {
+			if f.Type == nil {
+				continue
+			}
+			if err := g.visit(f.Type); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Q, err)
+			}
 		}
 	}
 	g.name()
@@ -131,7 +145,7 @@ func (g *gen) unique(base string) string {
 // name assigns Go names: schema type names, anonymous types after their
 // element, enumeration constants after their type.
 func (g *gen) name() {
-	for _, n := range []string{"Document", "Unmarshal", "Marshal", "Append"} {
+	for _, n := range []string{"Document", "Unmarshal", "Marshal", "Append", "Fragment", "UnmarshalFragment", "AppendFragment"} {
 		g.names[n] = true
 	}
 	all := append(append([]*Type(nil), g.types...), g.enums...)
@@ -174,6 +188,9 @@ func (g *gen) emit() {
 	g.p("import (\n\"fmt\"\n\"strconv\"\n\n\"github.com/ccslink/ccslink/exi\"\n)\n\n")
 	g.p("var _ = strconv.Itoa\n\n")
 	g.emitDocument()
+	if g.cfg.Fragment {
+		g.emitFragment()
+	}
 	for _, t := range g.enums {
 		g.emitEnum(t)
 	}

@@ -1303,6 +1303,4951 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 	return w.Bytes(), nil
 }
 
+// Fragment is an EXI fragment (EXI 1.0 §8.5.2) of this schema set, as
+// signatures digest them: any sequence of elements, here at most one of
+// each, encoded in code order.
+type Fragment struct {
+	AC_EVChargeParameter                 *AC_EVChargeParameterType        `json:"AC_EVChargeParameter,omitempty"`
+	AC_EVSEChargeParameter               *AC_EVSEChargeParameterType      `json:"AC_EVSEChargeParameter,omitempty"`
+	AC_EVSEStatus                        *AC_EVSEStatusType               `json:"AC_EVSEStatus,omitempty"`
+	AC_EVSEStatus2                       *AC_EVSEStatusType               `json:"AC_EVSEStatus2,omitempty"`
+	Body                                 *BodyType                        `json:"Body,omitempty"`
+	BodyElement                          *BodyBaseType                    `json:"BodyElement,omitempty"`
+	BulkChargingComplete                 *bool                            `json:"BulkChargingComplete,omitempty"`
+	BulkChargingComplete2                *bool                            `json:"BulkChargingComplete2,omitempty"`
+	BulkSOC                              *int8                            `json:"BulkSOC,omitempty"`
+	CableCheckReq                        *CableCheckReqType               `json:"CableCheckReq,omitempty"`
+	CableCheckRes                        *CableCheckResType               `json:"CableCheckRes,omitempty"`
+	CanonicalizationMethod               *CanonicalizationMethodType      `json:"CanonicalizationMethod,omitempty"`
+	Certificate                          exi.Bytes                        `json:"Certificate,omitempty"`
+	CertificateInstallationReq           *CertificateInstallationReqType  `json:"CertificateInstallationReq,omitempty"`
+	CertificateInstallationRes           *CertificateInstallationResType  `json:"CertificateInstallationRes,omitempty"`
+	CertificateUpdateReq                 *CertificateUpdateReqType        `json:"CertificateUpdateReq,omitempty"`
+	CertificateUpdateRes                 *CertificateUpdateResType        `json:"CertificateUpdateRes,omitempty"`
+	ChargeParameterDiscoveryReq          *ChargeParameterDiscoveryReqType `json:"ChargeParameterDiscoveryReq,omitempty"`
+	ChargeParameterDiscoveryRes          *ChargeParameterDiscoveryResType `json:"ChargeParameterDiscoveryRes,omitempty"`
+	ChargeService                        *ServiceChargeType               `json:"ChargeService,omitempty"`
+	ChargingComplete                     *bool                            `json:"ChargingComplete,omitempty"`
+	ChargingComplete2                    *bool                            `json:"ChargingComplete2,omitempty"`
+	ChargingProfile                      *ChargingProfileType             `json:"ChargingProfile,omitempty"`
+	ChargingProfileEntryMaxPower         *int16                           `json:"ChargingProfileEntryMaxPower,omitempty"`
+	ChargingProfileEntryStart            *uint32                          `json:"ChargingProfileEntryStart,omitempty"`
+	ChargingStatusReq                    *ChargingStatusReqType           `json:"ChargingStatusReq,omitempty"`
+	ChargingStatusRes                    *ChargingStatusResType           `json:"ChargingStatusRes,omitempty"`
+	ConsumptionCost                      *ConsumptionCostType             `json:"ConsumptionCost,omitempty"`
+	ContractAuthenticationReq            *ContractAuthenticationReqType   `json:"ContractAuthenticationReq,omitempty"`
+	ContractAuthenticationRes            *ContractAuthenticationResType   `json:"ContractAuthenticationRes,omitempty"`
+	ContractID                           *string                          `json:"ContractID,omitempty"`
+	ContractSignatureCertChain           *CertificateChainType            `json:"ContractSignatureCertChain,omitempty"`
+	ContractSignatureEncryptedPrivateKey exi.Bytes                        `json:"ContractSignatureEncryptedPrivateKey,omitempty"`
+	Cost                                 *CostType                        `json:"Cost,omitempty"`
+	CurrentDemandReq                     *CurrentDemandReqType            `json:"CurrentDemandReq,omitempty"`
+	CurrentDemandRes                     *CurrentDemandResType            `json:"CurrentDemandRes,omitempty"`
+	DC_EVChargeParameter                 *DC_EVChargeParameterType        `json:"DC_EVChargeParameter,omitempty"`
+	DC_EVPowerDeliveryParameter          *DC_EVPowerDeliveryParameterType `json:"DC_EVPowerDeliveryParameter,omitempty"`
+	DC_EVSEChargeParameter               *DC_EVSEChargeParameterType      `json:"DC_EVSEChargeParameter,omitempty"`
+	DC_EVSEStatus                        *DC_EVSEStatusType               `json:"DC_EVSEStatus,omitempty"`
+	DC_EVSEStatus2                       *DC_EVSEStatusType               `json:"DC_EVSEStatus2,omitempty"`
+	DC_EVStatus                          *DC_EVStatusType                 `json:"DC_EVStatus,omitempty"`
+	DC_EVStatus2                         *DC_EVStatusType                 `json:"DC_EVStatus2,omitempty"`
+	DHParams                             exi.Bytes                        `json:"DHParams,omitempty"`
+	DSAKeyValue                          *DSAKeyValueType                 `json:"DSAKeyValue,omitempty"`
+	DateTimeNow                          *int64                           `json:"DateTimeNow,omitempty"`
+	DepartureTime                        *uint32                          `json:"DepartureTime,omitempty"`
+	DigestMethod                         *DigestMethodType                `json:"DigestMethod,omitempty"`
+	DigestValue                          exi.Bytes                        `json:"DigestValue,omitempty"`
+	EAmount                              *PhysicalValueType               `json:"EAmount,omitempty"`
+	EPriceLevel                          *uint8                           `json:"EPriceLevel,omitempty"`
+	EVCCID                               exi.Bytes                        `json:"EVCCID,omitempty"`
+	EVCabinConditioning                  *bool                            `json:"EVCabinConditioning,omitempty"`
+	EVChargeParameter                    *EVChargeParameterType           `json:"EVChargeParameter,omitempty"`
+	EVEnergyCapacity                     *PhysicalValueType               `json:"EVEnergyCapacity,omitempty"`
+	EVEnergyRequest                      *PhysicalValueType               `json:"EVEnergyRequest,omitempty"`
+	EVErrorCode                          *DC_EVErrorCodeType              `json:"EVErrorCode,omitempty"`
+	EVMaxCurrent                         *PhysicalValueType               `json:"EVMaxCurrent,omitempty"`
+	EVMaxVoltage                         *PhysicalValueType               `json:"EVMaxVoltage,omitempty"`
+	EVMaximumCurrentLimit                *PhysicalValueType               `json:"EVMaximumCurrentLimit,omitempty"`
+	EVMaximumCurrentLimit2               *PhysicalValueType               `json:"EVMaximumCurrentLimit2,omitempty"`
+	EVMaximumPowerLimit                  *PhysicalValueType               `json:"EVMaximumPowerLimit,omitempty"`
+	EVMaximumPowerLimit2                 *PhysicalValueType               `json:"EVMaximumPowerLimit2,omitempty"`
+	EVMaximumVoltageLimit                *PhysicalValueType               `json:"EVMaximumVoltageLimit,omitempty"`
+	EVMaximumVoltageLimit2               *PhysicalValueType               `json:"EVMaximumVoltageLimit2,omitempty"`
+	EVMinCurrent                         *PhysicalValueType               `json:"EVMinCurrent,omitempty"`
+	EVPowerDeliveryParameter             *EVPowerDeliveryParameterType    `json:"EVPowerDeliveryParameter,omitempty"`
+	EVRESSConditioning                   *bool                            `json:"EVRESSConditioning,omitempty"`
+	EVRESSSOC                            *int8                            `json:"EVRESSSOC,omitempty"`
+	EVReady                              *bool                            `json:"EVReady,omitempty"`
+	EVRequestedEnergyTransferType        *EVRequestedEnergyTransferType   `json:"EVRequestedEnergyTransferType,omitempty"`
+	EVSEChargeParameter                  *EVSEChargeParameterType         `json:"EVSEChargeParameter,omitempty"`
+	EVSECurrentLimitAchieved             *bool                            `json:"EVSECurrentLimitAchieved,omitempty"`
+	EVSECurrentRegulationTolerance       *PhysicalValueType               `json:"EVSECurrentRegulationTolerance,omitempty"`
+	EVSEEnergyToBeDelivered              *PhysicalValueType               `json:"EVSEEnergyToBeDelivered,omitempty"`
+	EVSEID                               exi.Bytes                        `json:"EVSEID,omitempty"`
+	EVSEIsolationStatus                  *IsolationLevelType              `json:"EVSEIsolationStatus,omitempty"`
+	EVSEMaxCurrent                       *PhysicalValueType               `json:"EVSEMaxCurrent,omitempty"`
+	EVSEMaxCurrent2                      *PhysicalValueType               `json:"EVSEMaxCurrent2,omitempty"`
+	EVSEMaxVoltage                       *PhysicalValueType               `json:"EVSEMaxVoltage,omitempty"`
+	EVSEMaximumCurrentLimit              *PhysicalValueType               `json:"EVSEMaximumCurrentLimit,omitempty"`
+	EVSEMaximumCurrentLimit2             *PhysicalValueType               `json:"EVSEMaximumCurrentLimit2,omitempty"`
+	EVSEMaximumPowerLimit                *PhysicalValueType               `json:"EVSEMaximumPowerLimit,omitempty"`
+	EVSEMaximumPowerLimit2               *PhysicalValueType               `json:"EVSEMaximumPowerLimit2,omitempty"`
+	EVSEMaximumVoltageLimit              *PhysicalValueType               `json:"EVSEMaximumVoltageLimit,omitempty"`
+	EVSEMaximumVoltageLimit2             *PhysicalValueType               `json:"EVSEMaximumVoltageLimit2,omitempty"`
+	EVSEMinCurrent                       *PhysicalValueType               `json:"EVSEMinCurrent,omitempty"`
+	EVSEMinimumCurrentLimit              *PhysicalValueType               `json:"EVSEMinimumCurrentLimit,omitempty"`
+	EVSEMinimumVoltageLimit              *PhysicalValueType               `json:"EVSEMinimumVoltageLimit,omitempty"`
+	EVSENotification                     *EVSENotificationType            `json:"EVSENotification,omitempty"`
+	EVSEPeakCurrentRipple                *PhysicalValueType               `json:"EVSEPeakCurrentRipple,omitempty"`
+	EVSEPowerLimitAchieved               *bool                            `json:"EVSEPowerLimitAchieved,omitempty"`
+	EVSEPresentCurrent                   *PhysicalValueType               `json:"EVSEPresentCurrent,omitempty"`
+	EVSEPresentVoltage                   *PhysicalValueType               `json:"EVSEPresentVoltage,omitempty"`
+	EVSEProcessing                       *EVSEProcessingType              `json:"EVSEProcessing,omitempty"`
+	EVSEStatus                           *EVSEStatusType                  `json:"EVSEStatus,omitempty"`
+	EVSEStatusCode                       *DC_EVSEStatusCodeType           `json:"EVSEStatusCode,omitempty"`
+	EVSEVoltageLimitAchieved             *bool                            `json:"EVSEVoltageLimitAchieved,omitempty"`
+	EVStatus                             *EVStatusType                    `json:"EVStatus,omitempty"`
+	EVTargetCurrent                      *PhysicalValueType               `json:"EVTargetCurrent,omitempty"`
+	EVTargetVoltage                      *PhysicalValueType               `json:"EVTargetVoltage,omitempty"`
+	EnergyTransferType                   *EVSESupportedEnergyTransferType `json:"EnergyTransferType,omitempty"`
+	Entry                                *EntryType                       `json:"Entry,omitempty"`
+	Exponent                             exi.Bytes                        `json:"Exponent,omitempty"`
+	FaultCode                            *FaultCodeType                   `json:"FaultCode,omitempty"`
+	FaultMsg                             *string                          `json:"FaultMsg,omitempty"`
+	FreeService                          *bool                            `json:"FreeService,omitempty"`
+	FullSOC                              *int8                            `json:"FullSOC,omitempty"`
+	G                                    exi.Bytes                        `json:"G,omitempty"`
+	GenChallenge                         *string                          `json:"GenChallenge,omitempty"`
+	HMACOutputLength                     *int64                           `json:"HMACOutputLength,omitempty"`
+	Header                               *MessageHeaderType               `json:"Header,omitempty"`
+	J                                    exi.Bytes                        `json:"J,omitempty"`
+	KeyInfo                              *KeyInfoType                     `json:"KeyInfo,omitempty"`
+	KeyName                              *string                          `json:"KeyName,omitempty"`
+	KeyValue                             *KeyValueType                    `json:"KeyValue,omitempty"`
+	ListOfRootCertificateIDs             *ListOfRootCertificateIDsType    `json:"ListOfRootCertificateIDs,omitempty"`
+	Manifest                             *ManifestType                    `json:"Manifest,omitempty"`
+	MeterID                              *string                          `json:"MeterID,omitempty"`
+	MeterInfo                            *MeterInfoType                   `json:"MeterInfo,omitempty"`
+	MeterReading                         *PhysicalValueType               `json:"MeterReading,omitempty"`
+	MeterStatus                          *int16                           `json:"MeterStatus,omitempty"`
+	MeteringReceiptReq                   *MeteringReceiptReqType          `json:"MeteringReceiptReq,omitempty"`
+	MeteringReceiptRes                   *MeteringReceiptResType          `json:"MeteringReceiptRes,omitempty"`
+	MgmtData                             *string                          `json:"MgmtData,omitempty"`
+	Modulus                              exi.Bytes                        `json:"Modulus,omitempty"`
+	Multiplier                           *int8                            `json:"Multiplier,omitempty"`
+	Notification                         *NotificationType                `json:"Notification,omitempty"`
+	NotificationMaxDelay                 *uint32                          `json:"NotificationMaxDelay,omitempty"`
+	NumEPriceLevels                      *uint8                           `json:"NumEPriceLevels,omitempty"`
+	OEMProvisioningCert                  exi.Bytes                        `json:"OEMProvisioningCert,omitempty"`
+	Object                               *ObjectType                      `json:"Object,omitempty"`
+	P                                    exi.Bytes                        `json:"P,omitempty"`
+	PGPData                              *PGPDataType                     `json:"PGPData,omitempty"`
+	PGPKeyID                             exi.Bytes                        `json:"PGPKeyID,omitempty"`
+	PGPKeyPacket                         exi.Bytes                        `json:"PGPKeyPacket,omitempty"`
+	PMax                                 *int16                           `json:"PMax,omitempty"`
+	PMaxSchedule                         *PMaxScheduleType                `json:"PMaxSchedule,omitempty"`
+	PMaxScheduleEntry                    *PMaxScheduleEntryType           `json:"PMaxScheduleEntry,omitempty"`
+	PMaxScheduleID                       *int16                           `json:"PMaxScheduleID,omitempty"`
+	Parameter                            *ParameterType                   `json:"Parameter,omitempty"`
+	ParameterSet                         *ParameterSetType                `json:"ParameterSet,omitempty"`
+	ParameterSetID                       *int16                           `json:"ParameterSetID,omitempty"`
+	PaymentDetailsReq                    *PaymentDetailsReqType           `json:"PaymentDetailsReq,omitempty"`
+	PaymentDetailsRes                    *PaymentDetailsResType           `json:"PaymentDetailsRes,omitempty"`
+	PaymentOption                        *PaymentOptionType               `json:"PaymentOption,omitempty"`
+	PaymentOptions                       *PaymentOptionsType              `json:"PaymentOptions,omitempty"`
+	PgenCounter                          exi.Bytes                        `json:"PgenCounter,omitempty"`
+	PowerDeliveryReq                     *PowerDeliveryReqType            `json:"PowerDeliveryReq,omitempty"`
+	PowerDeliveryRes                     *PowerDeliveryResType            `json:"PowerDeliveryRes,omitempty"`
+	PowerSwitchClosed                    *bool                            `json:"PowerSwitchClosed,omitempty"`
+	PreChargeReq                         *PreChargeReqType                `json:"PreChargeReq,omitempty"`
+	PreChargeRes                         *PreChargeResType                `json:"PreChargeRes,omitempty"`
+	ProfileEntry                         *ProfileEntryType                `json:"ProfileEntry,omitempty"`
+	Q                                    exi.Bytes                        `json:"Q,omitempty"`
+	RCD                                  *bool                            `json:"RCD,omitempty"`
+	RSAKeyValue                          *RSAKeyValueType                 `json:"RSAKeyValue,omitempty"`
+	ReadyToChargeState                   *bool                            `json:"ReadyToChargeState,omitempty"`
+	ReceiptRequired                      *bool                            `json:"ReceiptRequired,omitempty"`
+	Reference                            *ReferenceType                   `json:"Reference,omitempty"`
+	RelativeTimeInterval                 *RelativeTimeIntervalType        `json:"RelativeTimeInterval,omitempty"`
+	RemainingTimeToBulkSoC               *PhysicalValueType               `json:"RemainingTimeToBulkSoC,omitempty"`
+	RemainingTimeToFullSoC               *PhysicalValueType               `json:"RemainingTimeToFullSoC,omitempty"`
+	ResponseCode                         *ResponseCodeType                `json:"ResponseCode,omitempty"`
+	RetrievalMethod                      *RetrievalMethodType             `json:"RetrievalMethod,omitempty"`
+	RetryCounter                         *int16                           `json:"RetryCounter,omitempty"`
+	RootCertificateID                    *string                          `json:"RootCertificateID,omitempty"`
+	SAScheduleList                       *SAScheduleListType              `json:"SAScheduleList,omitempty"`
+	SAScheduleTuple                      *SAScheduleTupleType             `json:"SAScheduleTuple,omitempty"`
+	SAScheduleTupleID                    *int16                           `json:"SAScheduleTupleID,omitempty"`
+	SAScheduleTupleID2                   *int16                           `json:"SAScheduleTupleID2,omitempty"`
+	SASchedules                          *SASchedulesType                 `json:"SASchedules,omitempty"`
+	SPKIData                             *SPKIDataType                    `json:"SPKIData,omitempty"`
+	SPKISexp                             exi.Bytes                        `json:"SPKISexp,omitempty"`
+	SalesTariff                          *SalesTariffType                 `json:"SalesTariff,omitempty"`
+	SalesTariffDescription               *string                          `json:"SalesTariffDescription,omitempty"`
+	SalesTariffEntry                     *SalesTariffEntryType            `json:"SalesTariffEntry,omitempty"`
+	SalesTariffID                        *int16                           `json:"SalesTariffID,omitempty"`
+	Seed                                 exi.Bytes                        `json:"Seed,omitempty"`
+	SelectedPaymentOption                *PaymentOptionType               `json:"SelectedPaymentOption,omitempty"`
+	SelectedService                      *SelectedServiceType             `json:"SelectedService,omitempty"`
+	SelectedServiceList                  *SelectedServiceListType         `json:"SelectedServiceList,omitempty"`
+	Service                              *ServiceType                     `json:"Service,omitempty"`
+	ServiceCategory                      *ServiceCategoryType             `json:"ServiceCategory,omitempty"`
+	ServiceCategory2                     *ServiceCategoryType             `json:"ServiceCategory2,omitempty"`
+	ServiceCharge                        *ServiceChargeType               `json:"ServiceCharge,omitempty"`
+	ServiceDetailReq                     *ServiceDetailReqType            `json:"ServiceDetailReq,omitempty"`
+	ServiceDetailRes                     *ServiceDetailResType            `json:"ServiceDetailRes,omitempty"`
+	ServiceDiscoveryReq                  *ServiceDiscoveryReqType         `json:"ServiceDiscoveryReq,omitempty"`
+	ServiceDiscoveryRes                  *ServiceDiscoveryResType         `json:"ServiceDiscoveryRes,omitempty"`
+	ServiceID                            *uint16                          `json:"ServiceID,omitempty"`
+	ServiceID2                           *uint16                          `json:"ServiceID2,omitempty"`
+	ServiceList                          *ServiceTagListType              `json:"ServiceList,omitempty"`
+	ServiceName                          *string                          `json:"ServiceName,omitempty"`
+	ServiceParameterList                 *ServiceParameterListType        `json:"ServiceParameterList,omitempty"`
+	ServicePaymentSelectionReq           *ServicePaymentSelectionReqType  `json:"ServicePaymentSelectionReq,omitempty"`
+	ServicePaymentSelectionRes           *ServicePaymentSelectionResType  `json:"ServicePaymentSelectionRes,omitempty"`
+	ServiceScope                         *string                          `json:"ServiceScope,omitempty"`
+	ServiceScope2                        *string                          `json:"ServiceScope2,omitempty"`
+	ServiceTag                           *ServiceTagType                  `json:"ServiceTag,omitempty"`
+	SessionID                            exi.Bytes                        `json:"SessionID,omitempty"`
+	SessionID2                           exi.Bytes                        `json:"SessionID2,omitempty"`
+	SessionSetupReq                      *SessionSetupReqType             `json:"SessionSetupReq,omitempty"`
+	SessionSetupRes                      *SessionSetupResType             `json:"SessionSetupRes,omitempty"`
+	SessionStopReq                       *SessionStopType                 `json:"SessionStopReq,omitempty"`
+	SessionStopRes                       *SessionStopResType              `json:"SessionStopRes,omitempty"`
+	SigMeterReading                      exi.Bytes                        `json:"SigMeterReading,omitempty"`
+	Signature                            *SignatureType                   `json:"Signature,omitempty"`
+	SignatureMethod                      *SignatureMethodType             `json:"SignatureMethod,omitempty"`
+	SignatureProperties                  *SignaturePropertiesType         `json:"SignatureProperties,omitempty"`
+	SignatureProperty                    *SignaturePropertyType           `json:"SignatureProperty,omitempty"`
+	SignatureValue                       *SignatureValueType              `json:"SignatureValue,omitempty"`
+	SignedInfo                           *SignedInfoType                  `json:"SignedInfo,omitempty"`
+	SubCertificates                      *SubCertificatesType             `json:"SubCertificates,omitempty"`
+	TMeter                               *int64                           `json:"TMeter,omitempty"`
+	TimeInterval                         *IntervalType                    `json:"TimeInterval,omitempty"`
+	Transform                            *TransformType                   `json:"Transform,omitempty"`
+	Transforms                           *TransformsType                  `json:"Transforms,omitempty"`
+	Unit                                 *UnitSymbolType                  `json:"Unit,omitempty"`
+	V2G_Message                          *V2G_Message                     `json:"V2G_Message,omitempty"`
+	Value                                *int16                           `json:"Value,omitempty"`
+	WeldingDetectionReq                  *WeldingDetectionReqType         `json:"WeldingDetectionReq,omitempty"`
+	WeldingDetectionRes                  *WeldingDetectionResType         `json:"WeldingDetectionRes,omitempty"`
+	X509CRL                              exi.Bytes                        `json:"X509CRL,omitempty"`
+	X509Certificate                      exi.Bytes                        `json:"X509Certificate,omitempty"`
+	X509Data                             *X509DataType                    `json:"X509Data,omitempty"`
+	X509IssuerName                       *string                          `json:"X509IssuerName,omitempty"`
+	X509IssuerSerial                     *X509IssuerSerialType            `json:"X509IssuerSerial,omitempty"`
+	X509SKI                              exi.Bytes                        `json:"X509SKI,omitempty"`
+	X509SerialNumber                     *int64                           `json:"X509SerialNumber,omitempty"`
+	X509SubjectName                      *string                          `json:"X509SubjectName,omitempty"`
+	XPath                                *string                          `json:"XPath,omitempty"`
+	Y                                    exi.Bytes                        `json:"Y,omitempty"`
+	Amount                               *uint32                          `json:"amount,omitempty"`
+	AmountMultiplier                     *int8                            `json:"amountMultiplier,omitempty"`
+	BoolValue                            *bool                            `json:"boolValue,omitempty"`
+	ByteValue                            *int8                            `json:"byteValue,omitempty"`
+	CostKind                             *CostKindType                    `json:"costKind,omitempty"`
+	Duration                             *uint32                          `json:"duration,omitempty"`
+	IntValue                             *int32                           `json:"intValue,omitempty"`
+	PhysicalValue                        *PhysicalValueType               `json:"physicalValue,omitempty"`
+	ShortValue                           *int16                           `json:"shortValue,omitempty"`
+	Start                                *uint32                          `json:"start,omitempty"`
+	StartValue                           *uint32                          `json:"startValue,omitempty"`
+	StringValue                          *string                          `json:"stringValue,omitempty"`
+}
+
+// UnmarshalFragment decodes the EXI fragment in b into f and returns the
+// bytes it takes.
+func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
+	var r exi.Reader
+	r.Reset(b)
+	if err := r.Header(); err != nil {
+		return 0, err
+	}
+	*f = Fragment{}
+	for {
+		c, err := r.Bits(8)
+		if err != nil {
+			return 0, err
+		}
+		switch c {
+		case 0:
+			if f.AC_EVChargeParameter != nil {
+				return 0, r.Errorf("fragment holds AC_EVChargeParameter twice")
+			}
+			f.AC_EVChargeParameter = new(AC_EVChargeParameterType)
+			if err := f.AC_EVChargeParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 1:
+			if f.AC_EVSEChargeParameter != nil {
+				return 0, r.Errorf("fragment holds AC_EVSEChargeParameter twice")
+			}
+			f.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
+			if err := f.AC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 2:
+			if f.AC_EVSEStatus != nil {
+				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
+			}
+			f.AC_EVSEStatus = new(AC_EVSEStatusType)
+			if err := f.AC_EVSEStatus.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 3:
+			if f.AC_EVSEStatus2 != nil {
+				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
+			}
+			f.AC_EVSEStatus2 = new(AC_EVSEStatusType)
+			if err := f.AC_EVSEStatus2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 4:
+			if f.Body != nil {
+				return 0, r.Errorf("fragment holds Body twice")
+			}
+			f.Body = new(BodyType)
+			if err := f.Body.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 5:
+			if f.BodyElement != nil {
+				return 0, r.Errorf("fragment holds BodyElement twice")
+			}
+			f.BodyElement = new(BodyBaseType)
+			if err := f.BodyElement.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 6:
+			if f.BulkChargingComplete != nil {
+				return 0, r.Errorf("fragment holds BulkChargingComplete twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.BulkChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 7:
+			if f.BulkChargingComplete2 != nil {
+				return 0, r.Errorf("fragment holds BulkChargingComplete twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.BulkChargingComplete2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 8:
+			if f.BulkSOC != nil {
+				return 0, r.Errorf("fragment holds BulkSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.BulkSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 9:
+			if f.CableCheckReq != nil {
+				return 0, r.Errorf("fragment holds CableCheckReq twice")
+			}
+			f.CableCheckReq = new(CableCheckReqType)
+			if err := f.CableCheckReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 10:
+			if f.CableCheckRes != nil {
+				return 0, r.Errorf("fragment holds CableCheckRes twice")
+			}
+			f.CableCheckRes = new(CableCheckResType)
+			if err := f.CableCheckRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 11:
+			if f.CanonicalizationMethod != nil {
+				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
+			}
+			f.CanonicalizationMethod = new(CanonicalizationMethodType)
+			if err := f.CanonicalizationMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 12:
+			if f.Certificate != nil {
+				return 0, r.Errorf("fragment holds Certificate twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(1200)
+					if err != nil {
+						return 0, err
+					}
+					f.Certificate = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 13:
+			if f.CertificateInstallationReq != nil {
+				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
+			}
+			f.CertificateInstallationReq = new(CertificateInstallationReqType)
+			if err := f.CertificateInstallationReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 14:
+			if f.CertificateInstallationRes != nil {
+				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
+			}
+			f.CertificateInstallationRes = new(CertificateInstallationResType)
+			if err := f.CertificateInstallationRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 15:
+			if f.CertificateUpdateReq != nil {
+				return 0, r.Errorf("fragment holds CertificateUpdateReq twice")
+			}
+			f.CertificateUpdateReq = new(CertificateUpdateReqType)
+			if err := f.CertificateUpdateReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 16:
+			if f.CertificateUpdateRes != nil {
+				return 0, r.Errorf("fragment holds CertificateUpdateRes twice")
+			}
+			f.CertificateUpdateRes = new(CertificateUpdateResType)
+			if err := f.CertificateUpdateRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 17:
+			if f.ChargeParameterDiscoveryReq != nil {
+				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryReq twice")
+			}
+			f.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
+			if err := f.ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 18:
+			if f.ChargeParameterDiscoveryRes != nil {
+				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryRes twice")
+			}
+			f.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
+			if err := f.ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 19:
+			if f.ChargeService != nil {
+				return 0, r.Errorf("fragment holds ChargeService twice")
+			}
+			f.ChargeService = new(ServiceChargeType)
+			if err := f.ChargeService.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 20:
+			if f.ChargingComplete != nil {
+				return 0, r.Errorf("fragment holds ChargingComplete twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 21:
+			if f.ChargingComplete2 != nil {
+				return 0, r.Errorf("fragment holds ChargingComplete twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ChargingComplete2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 22:
+			if f.ChargingProfile != nil {
+				return 0, r.Errorf("fragment holds ChargingProfile twice")
+			}
+			f.ChargingProfile = new(ChargingProfileType)
+			if err := f.ChargingProfile.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 23:
+			if f.ChargingProfileEntryMaxPower != nil {
+				return 0, r.Errorf("fragment holds ChargingProfileEntryMaxPower twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.ChargingProfileEntryMaxPower = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 24:
+			if f.ChargingProfileEntryStart != nil {
+				return 0, r.Errorf("fragment holds ChargingProfileEntryStart twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.ChargingProfileEntryStart = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 25:
+			if f.ChargingStatusReq != nil {
+				return 0, r.Errorf("fragment holds ChargingStatusReq twice")
+			}
+			f.ChargingStatusReq = new(ChargingStatusReqType)
+			if err := f.ChargingStatusReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 26:
+			if f.ChargingStatusRes != nil {
+				return 0, r.Errorf("fragment holds ChargingStatusRes twice")
+			}
+			f.ChargingStatusRes = new(ChargingStatusResType)
+			if err := f.ChargingStatusRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 27:
+			if f.ConsumptionCost != nil {
+				return 0, r.Errorf("fragment holds ConsumptionCost twice")
+			}
+			f.ConsumptionCost = new(ConsumptionCostType)
+			if err := f.ConsumptionCost.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 28:
+			if f.ContractAuthenticationReq != nil {
+				return 0, r.Errorf("fragment holds ContractAuthenticationReq twice")
+			}
+			f.ContractAuthenticationReq = new(ContractAuthenticationReqType)
+			if err := f.ContractAuthenticationReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 29:
+			if f.ContractAuthenticationRes != nil {
+				return 0, r.Errorf("fragment holds ContractAuthenticationRes twice")
+			}
+			f.ContractAuthenticationRes = new(ContractAuthenticationResType)
+			if err := f.ContractAuthenticationRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 30:
+			if f.ContractID != nil {
+				return 0, r.Errorf("fragment holds ContractID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ContractID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 31:
+			if f.ContractSignatureCertChain != nil {
+				return 0, r.Errorf("fragment holds ContractSignatureCertChain twice")
+			}
+			f.ContractSignatureCertChain = new(CertificateChainType)
+			if err := f.ContractSignatureCertChain.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 32:
+			if f.ContractSignatureEncryptedPrivateKey != nil {
+				return 0, r.Errorf("fragment holds ContractSignatureEncryptedPrivateKey twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(128)
+					if err != nil {
+						return 0, err
+					}
+					f.ContractSignatureEncryptedPrivateKey = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 33:
+			if f.Cost != nil {
+				return 0, r.Errorf("fragment holds Cost twice")
+			}
+			f.Cost = new(CostType)
+			if err := f.Cost.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 34:
+			if f.CurrentDemandReq != nil {
+				return 0, r.Errorf("fragment holds CurrentDemandReq twice")
+			}
+			f.CurrentDemandReq = new(CurrentDemandReqType)
+			if err := f.CurrentDemandReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 35:
+			if f.CurrentDemandRes != nil {
+				return 0, r.Errorf("fragment holds CurrentDemandRes twice")
+			}
+			f.CurrentDemandRes = new(CurrentDemandResType)
+			if err := f.CurrentDemandRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 36:
+			if f.DC_EVChargeParameter != nil {
+				return 0, r.Errorf("fragment holds DC_EVChargeParameter twice")
+			}
+			f.DC_EVChargeParameter = new(DC_EVChargeParameterType)
+			if err := f.DC_EVChargeParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 37:
+			if f.DC_EVPowerDeliveryParameter != nil {
+				return 0, r.Errorf("fragment holds DC_EVPowerDeliveryParameter twice")
+			}
+			f.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
+			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 38:
+			if f.DC_EVSEChargeParameter != nil {
+				return 0, r.Errorf("fragment holds DC_EVSEChargeParameter twice")
+			}
+			f.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
+			if err := f.DC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 39:
+			if f.DC_EVSEStatus != nil {
+				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
+			}
+			f.DC_EVSEStatus = new(DC_EVSEStatusType)
+			if err := f.DC_EVSEStatus.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 40:
+			if f.DC_EVSEStatus2 != nil {
+				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
+			}
+			f.DC_EVSEStatus2 = new(DC_EVSEStatusType)
+			if err := f.DC_EVSEStatus2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 41:
+			if f.DC_EVStatus != nil {
+				return 0, r.Errorf("fragment holds DC_EVStatus twice")
+			}
+			f.DC_EVStatus = new(DC_EVStatusType)
+			if err := f.DC_EVStatus.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 42:
+			if f.DC_EVStatus2 != nil {
+				return 0, r.Errorf("fragment holds DC_EVStatus twice")
+			}
+			f.DC_EVStatus2 = new(DC_EVStatusType)
+			if err := f.DC_EVStatus2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 43:
+			if f.DHParams != nil {
+				return 0, r.Errorf("fragment holds DHParams twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(256)
+					if err != nil {
+						return 0, err
+					}
+					f.DHParams = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 44:
+			if f.DSAKeyValue != nil {
+				return 0, r.Errorf("fragment holds DSAKeyValue twice")
+			}
+			f.DSAKeyValue = new(DSAKeyValueType)
+			if err := f.DSAKeyValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 45:
+			if f.DateTimeNow != nil {
+				return 0, r.Errorf("fragment holds DateTimeNow twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int64(v)
+					f.DateTimeNow = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 46:
+			if f.DepartureTime != nil {
+				return 0, r.Errorf("fragment holds DepartureTime twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 47:
+			if f.DigestMethod != nil {
+				return 0, r.Errorf("fragment holds DigestMethod twice")
+			}
+			f.DigestMethod = new(DigestMethodType)
+			if err := f.DigestMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 48:
+			if f.DigestValue != nil {
+				return 0, r.Errorf("fragment holds DigestValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.DigestValue = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 49:
+			if f.EAmount != nil {
+				return 0, r.Errorf("fragment holds EAmount twice")
+			}
+			f.EAmount = new(PhysicalValueType)
+			if err := f.EAmount.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 50:
+			if f.EPriceLevel != nil {
+				return 0, r.Errorf("fragment holds EPriceLevel twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint8(v)
+					f.EPriceLevel = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 51:
+			if f.EVCCID != nil {
+				return 0, r.Errorf("fragment holds EVCCID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return 0, err
+					}
+					f.EVCCID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 52:
+			if f.EVCabinConditioning != nil {
+				return 0, r.Errorf("fragment holds EVCabinConditioning twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVCabinConditioning = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 53:
+			if f.EVChargeParameter != nil {
+				return 0, r.Errorf("fragment holds EVChargeParameter twice")
+			}
+			f.EVChargeParameter = new(EVChargeParameterType)
+			if err := f.EVChargeParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 54:
+			if f.EVEnergyCapacity != nil {
+				return 0, r.Errorf("fragment holds EVEnergyCapacity twice")
+			}
+			f.EVEnergyCapacity = new(PhysicalValueType)
+			if err := f.EVEnergyCapacity.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 55:
+			if f.EVEnergyRequest != nil {
+				return 0, r.Errorf("fragment holds EVEnergyRequest twice")
+			}
+			f.EVEnergyRequest = new(PhysicalValueType)
+			if err := f.EVEnergyRequest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 56:
+			if f.EVErrorCode != nil {
+				return 0, r.Errorf("fragment holds EVErrorCode twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 12)
+					if err != nil {
+						return 0, err
+					}
+					tmp := DC_EVErrorCodeType(v)
+					f.EVErrorCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 57:
+			if f.EVMaxCurrent != nil {
+				return 0, r.Errorf("fragment holds EVMaxCurrent twice")
+			}
+			f.EVMaxCurrent = new(PhysicalValueType)
+			if err := f.EVMaxCurrent.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 58:
+			if f.EVMaxVoltage != nil {
+				return 0, r.Errorf("fragment holds EVMaxVoltage twice")
+			}
+			f.EVMaxVoltage = new(PhysicalValueType)
+			if err := f.EVMaxVoltage.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 59:
+			if f.EVMaximumCurrentLimit != nil {
+				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
+			}
+			f.EVMaximumCurrentLimit = new(PhysicalValueType)
+			if err := f.EVMaximumCurrentLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 60:
+			if f.EVMaximumCurrentLimit2 != nil {
+				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
+			}
+			f.EVMaximumCurrentLimit2 = new(PhysicalValueType)
+			if err := f.EVMaximumCurrentLimit2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 61:
+			if f.EVMaximumPowerLimit != nil {
+				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
+			}
+			f.EVMaximumPowerLimit = new(PhysicalValueType)
+			if err := f.EVMaximumPowerLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 62:
+			if f.EVMaximumPowerLimit2 != nil {
+				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
+			}
+			f.EVMaximumPowerLimit2 = new(PhysicalValueType)
+			if err := f.EVMaximumPowerLimit2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 63:
+			if f.EVMaximumVoltageLimit != nil {
+				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
+			}
+			f.EVMaximumVoltageLimit = new(PhysicalValueType)
+			if err := f.EVMaximumVoltageLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 64:
+			if f.EVMaximumVoltageLimit2 != nil {
+				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
+			}
+			f.EVMaximumVoltageLimit2 = new(PhysicalValueType)
+			if err := f.EVMaximumVoltageLimit2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 65:
+			if f.EVMinCurrent != nil {
+				return 0, r.Errorf("fragment holds EVMinCurrent twice")
+			}
+			f.EVMinCurrent = new(PhysicalValueType)
+			if err := f.EVMinCurrent.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 66:
+			if f.EVPowerDeliveryParameter != nil {
+				return 0, r.Errorf("fragment holds EVPowerDeliveryParameter twice")
+			}
+			f.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
+			if err := f.EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 67:
+			if f.EVRESSConditioning != nil {
+				return 0, r.Errorf("fragment holds EVRESSConditioning twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVRESSConditioning = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 68:
+			if f.EVRESSSOC != nil {
+				return 0, r.Errorf("fragment holds EVRESSSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.EVRESSSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 69:
+			if f.EVReady != nil {
+				return 0, r.Errorf("fragment holds EVReady twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVReady = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 70:
+			if f.EVRequestedEnergyTransferType != nil {
+				return 0, r.Errorf("fragment holds EVRequestedEnergyTransferType twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EVRequestedEnergyTransferType(v)
+					f.EVRequestedEnergyTransferType = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 71:
+			if f.EVSEChargeParameter != nil {
+				return 0, r.Errorf("fragment holds EVSEChargeParameter twice")
+			}
+			f.EVSEChargeParameter = new(EVSEChargeParameterType)
+			if err := f.EVSEChargeParameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 72:
+			if f.EVSECurrentLimitAchieved != nil {
+				return 0, r.Errorf("fragment holds EVSECurrentLimitAchieved twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVSECurrentLimitAchieved = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 73:
+			if f.EVSECurrentRegulationTolerance != nil {
+				return 0, r.Errorf("fragment holds EVSECurrentRegulationTolerance twice")
+			}
+			f.EVSECurrentRegulationTolerance = new(PhysicalValueType)
+			if err := f.EVSECurrentRegulationTolerance.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 74:
+			if f.EVSEEnergyToBeDelivered != nil {
+				return 0, r.Errorf("fragment holds EVSEEnergyToBeDelivered twice")
+			}
+			f.EVSEEnergyToBeDelivered = new(PhysicalValueType)
+			if err := f.EVSEEnergyToBeDelivered.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 75:
+			if f.EVSEID != nil {
+				return 0, r.Errorf("fragment holds EVSEID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(32)
+					if err != nil {
+						return 0, err
+					}
+					f.EVSEID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 76:
+			if f.EVSEIsolationStatus != nil {
+				return 0, r.Errorf("fragment holds EVSEIsolationStatus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return 0, err
+					}
+					tmp := IsolationLevelType(v)
+					f.EVSEIsolationStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 77:
+			if f.EVSEMaxCurrent != nil {
+				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
+			}
+			f.EVSEMaxCurrent = new(PhysicalValueType)
+			if err := f.EVSEMaxCurrent.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 78:
+			if f.EVSEMaxCurrent2 != nil {
+				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
+			}
+			f.EVSEMaxCurrent2 = new(PhysicalValueType)
+			if err := f.EVSEMaxCurrent2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 79:
+			if f.EVSEMaxVoltage != nil {
+				return 0, r.Errorf("fragment holds EVSEMaxVoltage twice")
+			}
+			f.EVSEMaxVoltage = new(PhysicalValueType)
+			if err := f.EVSEMaxVoltage.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 80:
+			if f.EVSEMaximumCurrentLimit != nil {
+				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
+			}
+			f.EVSEMaximumCurrentLimit = new(PhysicalValueType)
+			if err := f.EVSEMaximumCurrentLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 81:
+			if f.EVSEMaximumCurrentLimit2 != nil {
+				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
+			}
+			f.EVSEMaximumCurrentLimit2 = new(PhysicalValueType)
+			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 82:
+			if f.EVSEMaximumPowerLimit != nil {
+				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
+			}
+			f.EVSEMaximumPowerLimit = new(PhysicalValueType)
+			if err := f.EVSEMaximumPowerLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 83:
+			if f.EVSEMaximumPowerLimit2 != nil {
+				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
+			}
+			f.EVSEMaximumPowerLimit2 = new(PhysicalValueType)
+			if err := f.EVSEMaximumPowerLimit2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 84:
+			if f.EVSEMaximumVoltageLimit != nil {
+				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
+			}
+			f.EVSEMaximumVoltageLimit = new(PhysicalValueType)
+			if err := f.EVSEMaximumVoltageLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 85:
+			if f.EVSEMaximumVoltageLimit2 != nil {
+				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
+			}
+			f.EVSEMaximumVoltageLimit2 = new(PhysicalValueType)
+			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 86:
+			if f.EVSEMinCurrent != nil {
+				return 0, r.Errorf("fragment holds EVSEMinCurrent twice")
+			}
+			f.EVSEMinCurrent = new(PhysicalValueType)
+			if err := f.EVSEMinCurrent.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 87:
+			if f.EVSEMinimumCurrentLimit != nil {
+				return 0, r.Errorf("fragment holds EVSEMinimumCurrentLimit twice")
+			}
+			f.EVSEMinimumCurrentLimit = new(PhysicalValueType)
+			if err := f.EVSEMinimumCurrentLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 88:
+			if f.EVSEMinimumVoltageLimit != nil {
+				return 0, r.Errorf("fragment holds EVSEMinimumVoltageLimit twice")
+			}
+			f.EVSEMinimumVoltageLimit = new(PhysicalValueType)
+			if err := f.EVSEMinimumVoltageLimit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 89:
+			if f.EVSENotification != nil {
+				return 0, r.Errorf("fragment holds EVSENotification twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EVSENotificationType(v)
+					f.EVSENotification = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 90:
+			if f.EVSEPeakCurrentRipple != nil {
+				return 0, r.Errorf("fragment holds EVSEPeakCurrentRipple twice")
+			}
+			f.EVSEPeakCurrentRipple = new(PhysicalValueType)
+			if err := f.EVSEPeakCurrentRipple.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 91:
+			if f.EVSEPowerLimitAchieved != nil {
+				return 0, r.Errorf("fragment holds EVSEPowerLimitAchieved twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVSEPowerLimitAchieved = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 92:
+			if f.EVSEPresentCurrent != nil {
+				return 0, r.Errorf("fragment holds EVSEPresentCurrent twice")
+			}
+			f.EVSEPresentCurrent = new(PhysicalValueType)
+			if err := f.EVSEPresentCurrent.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 93:
+			if f.EVSEPresentVoltage != nil {
+				return 0, r.Errorf("fragment holds EVSEPresentVoltage twice")
+			}
+			f.EVSEPresentVoltage = new(PhysicalValueType)
+			if err := f.EVSEPresentVoltage.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 94:
+			if f.EVSEProcessing != nil {
+				return 0, r.Errorf("fragment holds EVSEProcessing twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EVSEProcessingType(v)
+					f.EVSEProcessing = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 95:
+			if f.EVSEStatus != nil {
+				return 0, r.Errorf("fragment holds EVSEStatus twice")
+			}
+			f.EVSEStatus = new(EVSEStatusType)
+			if err := f.EVSEStatus.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 96:
+			if f.EVSEStatusCode != nil {
+				return 0, r.Errorf("fragment holds EVSEStatusCode twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 12)
+					if err != nil {
+						return 0, err
+					}
+					tmp := DC_EVSEStatusCodeType(v)
+					f.EVSEStatusCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 97:
+			if f.EVSEVoltageLimitAchieved != nil {
+				return 0, r.Errorf("fragment holds EVSEVoltageLimitAchieved twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVSEVoltageLimitAchieved = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 98:
+			if f.EVStatus != nil {
+				return 0, r.Errorf("fragment holds EVStatus twice")
+			}
+			f.EVStatus = new(EVStatusType)
+			if err := f.EVStatus.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 99:
+			if f.EVTargetCurrent != nil {
+				return 0, r.Errorf("fragment holds EVTargetCurrent twice")
+			}
+			f.EVTargetCurrent = new(PhysicalValueType)
+			if err := f.EVTargetCurrent.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 100:
+			if f.EVTargetVoltage != nil {
+				return 0, r.Errorf("fragment holds EVTargetVoltage twice")
+			}
+			f.EVTargetVoltage = new(PhysicalValueType)
+			if err := f.EVTargetVoltage.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 101:
+			if f.EnergyTransferType != nil {
+				return 0, r.Errorf("fragment holds EnergyTransferType twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 10)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EVSESupportedEnergyTransferType(v)
+					f.EnergyTransferType = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 102:
+			if f.Entry != nil {
+				return 0, r.Errorf("fragment holds Entry twice")
+			}
+			f.Entry = new(EntryType)
+			if err := f.Entry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 103:
+			if f.Exponent != nil {
+				return 0, r.Errorf("fragment holds Exponent twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Exponent = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 104:
+			if f.FaultCode != nil {
+				return 0, r.Errorf("fragment holds FaultCode twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := FaultCodeType(v)
+					f.FaultCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 105:
+			if f.FaultMsg != nil {
+				return 0, r.Errorf("fragment holds FaultMsg twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 22)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.FaultMsg = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 106:
+			if f.FreeService != nil {
+				return 0, r.Errorf("fragment holds FreeService twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.FreeService = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 107:
+			if f.FullSOC != nil {
+				return 0, r.Errorf("fragment holds FullSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.FullSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 108:
+			if f.G != nil {
+				return 0, r.Errorf("fragment holds G twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.G = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 109:
+			if f.GenChallenge != nil {
+				return 0, r.Errorf("fragment holds GenChallenge twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.GenChallenge = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 110:
+			if f.HMACOutputLength != nil {
+				return 0, r.Errorf("fragment holds HMACOutputLength twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int64(v)
+					f.HMACOutputLength = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 111:
+			if f.Header != nil {
+				return 0, r.Errorf("fragment holds Header twice")
+			}
+			f.Header = new(MessageHeaderType)
+			if err := f.Header.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 112:
+			if f.J != nil {
+				return 0, r.Errorf("fragment holds J twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.J = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 113:
+			if f.KeyInfo != nil {
+				return 0, r.Errorf("fragment holds KeyInfo twice")
+			}
+			f.KeyInfo = new(KeyInfoType)
+			if err := f.KeyInfo.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 114:
+			if f.KeyName != nil {
+				return 0, r.Errorf("fragment holds KeyName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 7)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.KeyName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 115:
+			if f.KeyValue != nil {
+				return 0, r.Errorf("fragment holds KeyValue twice")
+			}
+			f.KeyValue = new(KeyValueType)
+			if err := f.KeyValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 116:
+			if f.ListOfRootCertificateIDs != nil {
+				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
+			}
+			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
+			if err := f.ListOfRootCertificateIDs.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 117:
+			if f.Manifest != nil {
+				return 0, r.Errorf("fragment holds Manifest twice")
+			}
+			f.Manifest = new(ManifestType)
+			if err := f.Manifest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 118:
+			if f.MeterID != nil {
+				return 0, r.Errorf("fragment holds MeterID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 5)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.MeterID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 119:
+			if f.MeterInfo != nil {
+				return 0, r.Errorf("fragment holds MeterInfo twice")
+			}
+			f.MeterInfo = new(MeterInfoType)
+			if err := f.MeterInfo.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 120:
+			if f.MeterReading != nil {
+				return 0, r.Errorf("fragment holds MeterReading twice")
+			}
+			f.MeterReading = new(PhysicalValueType)
+			if err := f.MeterReading.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 121:
+			if f.MeterStatus != nil {
+				return 0, r.Errorf("fragment holds MeterStatus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.MeterStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 122:
+			if f.MeteringReceiptReq != nil {
+				return 0, r.Errorf("fragment holds MeteringReceiptReq twice")
+			}
+			f.MeteringReceiptReq = new(MeteringReceiptReqType)
+			if err := f.MeteringReceiptReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 123:
+			if f.MeteringReceiptRes != nil {
+				return 0, r.Errorf("fragment holds MeteringReceiptRes twice")
+			}
+			f.MeteringReceiptRes = new(MeteringReceiptResType)
+			if err := f.MeteringReceiptRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 124:
+			if f.MgmtData != nil {
+				return 0, r.Errorf("fragment holds MgmtData twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 13)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.MgmtData = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 125:
+			if f.Modulus != nil {
+				return 0, r.Errorf("fragment holds Modulus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Modulus = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 126:
+			if f.Multiplier != nil {
+				return 0, r.Errorf("fragment holds Multiplier twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(3, -3, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.Multiplier = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 127:
+			if f.Notification != nil {
+				return 0, r.Errorf("fragment holds Notification twice")
+			}
+			f.Notification = new(NotificationType)
+			if err := f.Notification.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 128:
+			if f.NotificationMaxDelay != nil {
+				return 0, r.Errorf("fragment holds NotificationMaxDelay twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.NotificationMaxDelay = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 129:
+			if f.NumEPriceLevels != nil {
+				return 0, r.Errorf("fragment holds NumEPriceLevels twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint8(v)
+					f.NumEPriceLevels = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 130:
+			if f.OEMProvisioningCert != nil {
+				return 0, r.Errorf("fragment holds OEMProvisioningCert twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(1200)
+					if err != nil {
+						return 0, err
+					}
+					f.OEMProvisioningCert = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 131:
+			if f.Object != nil {
+				return 0, r.Errorf("fragment holds Object twice")
+			}
+			f.Object = new(ObjectType)
+			if err := f.Object.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 132:
+			if f.P != nil {
+				return 0, r.Errorf("fragment holds P twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.P = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 133:
+			if f.PGPData != nil {
+				return 0, r.Errorf("fragment holds PGPData twice")
+			}
+			f.PGPData = new(PGPDataType)
+			if err := f.PGPData.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 134:
+			if f.PGPKeyID != nil {
+				return 0, r.Errorf("fragment holds PGPKeyID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.PGPKeyID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 135:
+			if f.PGPKeyPacket != nil {
+				return 0, r.Errorf("fragment holds PGPKeyPacket twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.PGPKeyPacket = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 136:
+			if f.PMax != nil {
+				return 0, r.Errorf("fragment holds PMax twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.PMax = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 137:
+			if f.PMaxSchedule != nil {
+				return 0, r.Errorf("fragment holds PMaxSchedule twice")
+			}
+			f.PMaxSchedule = new(PMaxScheduleType)
+			if err := f.PMaxSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 138:
+			if f.PMaxScheduleEntry != nil {
+				return 0, r.Errorf("fragment holds PMaxScheduleEntry twice")
+			}
+			f.PMaxScheduleEntry = new(PMaxScheduleEntryType)
+			if err := f.PMaxScheduleEntry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 139:
+			if f.PMaxScheduleID != nil {
+				return 0, r.Errorf("fragment holds PMaxScheduleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.PMaxScheduleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 140:
+			if f.Parameter != nil {
+				return 0, r.Errorf("fragment holds Parameter twice")
+			}
+			f.Parameter = new(ParameterType)
+			if err := f.Parameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 141:
+			if f.ParameterSet != nil {
+				return 0, r.Errorf("fragment holds ParameterSet twice")
+			}
+			f.ParameterSet = new(ParameterSetType)
+			if err := f.ParameterSet.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 142:
+			if f.ParameterSetID != nil {
+				return 0, r.Errorf("fragment holds ParameterSetID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.ParameterSetID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 143:
+			if f.PaymentDetailsReq != nil {
+				return 0, r.Errorf("fragment holds PaymentDetailsReq twice")
+			}
+			f.PaymentDetailsReq = new(PaymentDetailsReqType)
+			if err := f.PaymentDetailsReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 144:
+			if f.PaymentDetailsRes != nil {
+				return 0, r.Errorf("fragment holds PaymentDetailsRes twice")
+			}
+			f.PaymentDetailsRes = new(PaymentDetailsResType)
+			if err := f.PaymentDetailsRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 145:
+			if f.PaymentOption != nil {
+				return 0, r.Errorf("fragment holds PaymentOption twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := PaymentOptionType(v)
+					f.PaymentOption = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 146:
+			if f.PaymentOptions != nil {
+				return 0, r.Errorf("fragment holds PaymentOptions twice")
+			}
+			f.PaymentOptions = new(PaymentOptionsType)
+			if err := f.PaymentOptions.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 147:
+			if f.PgenCounter != nil {
+				return 0, r.Errorf("fragment holds PgenCounter twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.PgenCounter = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 148:
+			if f.PowerDeliveryReq != nil {
+				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
+			}
+			f.PowerDeliveryReq = new(PowerDeliveryReqType)
+			if err := f.PowerDeliveryReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 149:
+			if f.PowerDeliveryRes != nil {
+				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
+			}
+			f.PowerDeliveryRes = new(PowerDeliveryResType)
+			if err := f.PowerDeliveryRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 150:
+			if f.PowerSwitchClosed != nil {
+				return 0, r.Errorf("fragment holds PowerSwitchClosed twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.PowerSwitchClosed = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 151:
+			if f.PreChargeReq != nil {
+				return 0, r.Errorf("fragment holds PreChargeReq twice")
+			}
+			f.PreChargeReq = new(PreChargeReqType)
+			if err := f.PreChargeReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 152:
+			if f.PreChargeRes != nil {
+				return 0, r.Errorf("fragment holds PreChargeRes twice")
+			}
+			f.PreChargeRes = new(PreChargeResType)
+			if err := f.PreChargeRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 153:
+			if f.ProfileEntry != nil {
+				return 0, r.Errorf("fragment holds ProfileEntry twice")
+			}
+			f.ProfileEntry = new(ProfileEntryType)
+			if err := f.ProfileEntry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 154:
+			if f.Q != nil {
+				return 0, r.Errorf("fragment holds Q twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Q = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 155:
+			if f.RCD != nil {
+				return 0, r.Errorf("fragment holds RCD twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.RCD = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 156:
+			if f.RSAKeyValue != nil {
+				return 0, r.Errorf("fragment holds RSAKeyValue twice")
+			}
+			f.RSAKeyValue = new(RSAKeyValueType)
+			if err := f.RSAKeyValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 157:
+			if f.ReadyToChargeState != nil {
+				return 0, r.Errorf("fragment holds ReadyToChargeState twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ReadyToChargeState = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 158:
+			if f.ReceiptRequired != nil {
+				return 0, r.Errorf("fragment holds ReceiptRequired twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ReceiptRequired = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 159:
+			if f.Reference != nil {
+				return 0, r.Errorf("fragment holds Reference twice")
+			}
+			f.Reference = new(ReferenceType)
+			if err := f.Reference.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 160:
+			if f.RelativeTimeInterval != nil {
+				return 0, r.Errorf("fragment holds RelativeTimeInterval twice")
+			}
+			f.RelativeTimeInterval = new(RelativeTimeIntervalType)
+			if err := f.RelativeTimeInterval.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 161:
+			if f.RemainingTimeToBulkSoC != nil {
+				return 0, r.Errorf("fragment holds RemainingTimeToBulkSoC twice")
+			}
+			f.RemainingTimeToBulkSoC = new(PhysicalValueType)
+			if err := f.RemainingTimeToBulkSoC.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 162:
+			if f.RemainingTimeToFullSoC != nil {
+				return 0, r.Errorf("fragment holds RemainingTimeToFullSoC twice")
+			}
+			f.RemainingTimeToFullSoC = new(PhysicalValueType)
+			if err := f.RemainingTimeToFullSoC.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 163:
+			if f.ResponseCode != nil {
+				return 0, r.Errorf("fragment holds ResponseCode twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(5, 23)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ResponseCodeType(v)
+					f.ResponseCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 164:
+			if f.RetrievalMethod != nil {
+				return 0, r.Errorf("fragment holds RetrievalMethod twice")
+			}
+			f.RetrievalMethod = new(RetrievalMethodType)
+			if err := f.RetrievalMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 165:
+			if f.RetryCounter != nil {
+				return 0, r.Errorf("fragment holds RetryCounter twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.RetryCounter = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 166:
+			if f.RootCertificateID != nil {
+				return 0, r.Errorf("fragment holds RootCertificateID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.RootCertificateID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 167:
+			if f.SAScheduleList != nil {
+				return 0, r.Errorf("fragment holds SAScheduleList twice")
+			}
+			f.SAScheduleList = new(SAScheduleListType)
+			if err := f.SAScheduleList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 168:
+			if f.SAScheduleTuple != nil {
+				return 0, r.Errorf("fragment holds SAScheduleTuple twice")
+			}
+			f.SAScheduleTuple = new(SAScheduleTupleType)
+			if err := f.SAScheduleTuple.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 169:
+			if f.SAScheduleTupleID != nil {
+				return 0, r.Errorf("fragment holds SAScheduleTupleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.SAScheduleTupleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 170:
+			if f.SAScheduleTupleID2 != nil {
+				return 0, r.Errorf("fragment holds SAScheduleTupleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.SAScheduleTupleID2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 171:
+			if f.SASchedules != nil {
+				return 0, r.Errorf("fragment holds SASchedules twice")
+			}
+			f.SASchedules = new(SASchedulesType)
+			if err := f.SASchedules.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 172:
+			if f.SPKIData != nil {
+				return 0, r.Errorf("fragment holds SPKIData twice")
+			}
+			f.SPKIData = new(SPKIDataType)
+			if err := f.SPKIData.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 173:
+			if f.SPKISexp != nil {
+				return 0, r.Errorf("fragment holds SPKISexp twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.SPKISexp = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 174:
+			if f.SalesTariff != nil {
+				return 0, r.Errorf("fragment holds SalesTariff twice")
+			}
+			f.SalesTariff = new(SalesTariffType)
+			if err := f.SalesTariff.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 175:
+			if f.SalesTariffDescription != nil {
+				return 0, r.Errorf("fragment holds SalesTariffDescription twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 4)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.SalesTariffDescription = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 176:
+			if f.SalesTariffEntry != nil {
+				return 0, r.Errorf("fragment holds SalesTariffEntry twice")
+			}
+			f.SalesTariffEntry = new(SalesTariffEntryType)
+			if err := f.SalesTariffEntry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 177:
+			if f.SalesTariffID != nil {
+				return 0, r.Errorf("fragment holds SalesTariffID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.SalesTariffID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 178:
+			if f.Seed != nil {
+				return 0, r.Errorf("fragment holds Seed twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Seed = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 179:
+			if f.SelectedPaymentOption != nil {
+				return 0, r.Errorf("fragment holds SelectedPaymentOption twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := PaymentOptionType(v)
+					f.SelectedPaymentOption = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 180:
+			if f.SelectedService != nil {
+				return 0, r.Errorf("fragment holds SelectedService twice")
+			}
+			f.SelectedService = new(SelectedServiceType)
+			if err := f.SelectedService.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 181:
+			if f.SelectedServiceList != nil {
+				return 0, r.Errorf("fragment holds SelectedServiceList twice")
+			}
+			f.SelectedServiceList = new(SelectedServiceListType)
+			if err := f.SelectedServiceList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 182:
+			if f.Service != nil {
+				return 0, r.Errorf("fragment holds Service twice")
+			}
+			f.Service = new(ServiceType)
+			if err := f.Service.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 183:
+			if f.ServiceCategory != nil {
+				return 0, r.Errorf("fragment holds ServiceCategory twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ServiceCategoryType(v)
+					f.ServiceCategory = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 184:
+			if f.ServiceCategory2 != nil {
+				return 0, r.Errorf("fragment holds ServiceCategory twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ServiceCategoryType(v)
+					f.ServiceCategory2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 185:
+			if f.ServiceCharge != nil {
+				return 0, r.Errorf("fragment holds ServiceCharge twice")
+			}
+			f.ServiceCharge = new(ServiceChargeType)
+			if err := f.ServiceCharge.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 186:
+			if f.ServiceDetailReq != nil {
+				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
+			}
+			f.ServiceDetailReq = new(ServiceDetailReqType)
+			if err := f.ServiceDetailReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 187:
+			if f.ServiceDetailRes != nil {
+				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
+			}
+			f.ServiceDetailRes = new(ServiceDetailResType)
+			if err := f.ServiceDetailRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 188:
+			if f.ServiceDiscoveryReq != nil {
+				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
+			}
+			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
+			if err := f.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 189:
+			if f.ServiceDiscoveryRes != nil {
+				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
+			}
+			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
+			if err := f.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 190:
+			if f.ServiceID != nil {
+				return 0, r.Errorf("fragment holds ServiceID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.ServiceID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 191:
+			if f.ServiceID2 != nil {
+				return 0, r.Errorf("fragment holds ServiceID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.ServiceID2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 192:
+			if f.ServiceList != nil {
+				return 0, r.Errorf("fragment holds ServiceList twice")
+			}
+			f.ServiceList = new(ServiceTagListType)
+			if err := f.ServiceList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 193:
+			if f.ServiceName != nil {
+				return 0, r.Errorf("fragment holds ServiceName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 16)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ServiceName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 194:
+			if f.ServiceParameterList != nil {
+				return 0, r.Errorf("fragment holds ServiceParameterList twice")
+			}
+			f.ServiceParameterList = new(ServiceParameterListType)
+			if err := f.ServiceParameterList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 195:
+			if f.ServicePaymentSelectionReq != nil {
+				return 0, r.Errorf("fragment holds ServicePaymentSelectionReq twice")
+			}
+			f.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
+			if err := f.ServicePaymentSelectionReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 196:
+			if f.ServicePaymentSelectionRes != nil {
+				return 0, r.Errorf("fragment holds ServicePaymentSelectionRes twice")
+			}
+			f.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
+			if err := f.ServicePaymentSelectionRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 197:
+			if f.ServiceScope != nil {
+				return 0, r.Errorf("fragment holds ServiceScope twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 20)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ServiceScope = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 198:
+			if f.ServiceScope2 != nil {
+				return 0, r.Errorf("fragment holds ServiceScope twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 17)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ServiceScope2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 199:
+			if f.ServiceTag != nil {
+				return 0, r.Errorf("fragment holds ServiceTag twice")
+			}
+			f.ServiceTag = new(ServiceTagType)
+			if err := f.ServiceTag.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 200:
+			if f.SessionID != nil {
+				return 0, r.Errorf("fragment holds SessionID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return 0, err
+					}
+					f.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 201:
+			if f.SessionID2 != nil {
+				return 0, r.Errorf("fragment holds SessionID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return 0, err
+					}
+					f.SessionID2 = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 202:
+			if f.SessionSetupReq != nil {
+				return 0, r.Errorf("fragment holds SessionSetupReq twice")
+			}
+			f.SessionSetupReq = new(SessionSetupReqType)
+			if err := f.SessionSetupReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 203:
+			if f.SessionSetupRes != nil {
+				return 0, r.Errorf("fragment holds SessionSetupRes twice")
+			}
+			f.SessionSetupRes = new(SessionSetupResType)
+			if err := f.SessionSetupRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 204:
+			if f.SessionStopReq != nil {
+				return 0, r.Errorf("fragment holds SessionStopReq twice")
+			}
+			f.SessionStopReq = new(SessionStopType)
+			if err := f.SessionStopReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 205:
+			if f.SessionStopRes != nil {
+				return 0, r.Errorf("fragment holds SessionStopRes twice")
+			}
+			f.SessionStopRes = new(SessionStopResType)
+			if err := f.SessionStopRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 206:
+			if f.SigMeterReading != nil {
+				return 0, r.Errorf("fragment holds SigMeterReading twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(32)
+					if err != nil {
+						return 0, err
+					}
+					f.SigMeterReading = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 207:
+			if f.Signature != nil {
+				return 0, r.Errorf("fragment holds Signature twice")
+			}
+			f.Signature = new(SignatureType)
+			if err := f.Signature.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 208:
+			if f.SignatureMethod != nil {
+				return 0, r.Errorf("fragment holds SignatureMethod twice")
+			}
+			f.SignatureMethod = new(SignatureMethodType)
+			if err := f.SignatureMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 209:
+			if f.SignatureProperties != nil {
+				return 0, r.Errorf("fragment holds SignatureProperties twice")
+			}
+			f.SignatureProperties = new(SignaturePropertiesType)
+			if err := f.SignatureProperties.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 210:
+			if f.SignatureProperty != nil {
+				return 0, r.Errorf("fragment holds SignatureProperty twice")
+			}
+			f.SignatureProperty = new(SignaturePropertyType)
+			if err := f.SignatureProperty.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 211:
+			if f.SignatureValue != nil {
+				return 0, r.Errorf("fragment holds SignatureValue twice")
+			}
+			f.SignatureValue = new(SignatureValueType)
+			if err := f.SignatureValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 212:
+			if f.SignedInfo != nil {
+				return 0, r.Errorf("fragment holds SignedInfo twice")
+			}
+			f.SignedInfo = new(SignedInfoType)
+			if err := f.SignedInfo.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 213:
+			if f.SubCertificates != nil {
+				return 0, r.Errorf("fragment holds SubCertificates twice")
+			}
+			f.SubCertificates = new(SubCertificatesType)
+			if err := f.SubCertificates.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 214:
+			if f.TMeter != nil {
+				return 0, r.Errorf("fragment holds TMeter twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int64(v)
+					f.TMeter = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 215:
+			if f.TimeInterval != nil {
+				return 0, r.Errorf("fragment holds TimeInterval twice")
+			}
+			f.TimeInterval = new(IntervalType)
+			if err := f.TimeInterval.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 216:
+			if f.Transform != nil {
+				return 0, r.Errorf("fragment holds Transform twice")
+			}
+			f.Transform = new(TransformType)
+			if err := f.Transform.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 217:
+			if f.Transforms != nil {
+				return 0, r.Errorf("fragment holds Transforms twice")
+			}
+			f.Transforms = new(TransformsType)
+			if err := f.Transforms.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 218:
+			if f.Unit != nil {
+				return 0, r.Errorf("fragment holds Unit twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(4, 10)
+					if err != nil {
+						return 0, err
+					}
+					tmp := UnitSymbolType(v)
+					f.Unit = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 219:
+			if f.V2G_Message != nil {
+				return 0, r.Errorf("fragment holds V2G_Message twice")
+			}
+			f.V2G_Message = new(V2G_Message)
+			if err := f.V2G_Message.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 220:
+			if f.Value != nil {
+				return 0, r.Errorf("fragment holds Value twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.Value = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 221:
+			if f.WeldingDetectionReq != nil {
+				return 0, r.Errorf("fragment holds WeldingDetectionReq twice")
+			}
+			f.WeldingDetectionReq = new(WeldingDetectionReqType)
+			if err := f.WeldingDetectionReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 222:
+			if f.WeldingDetectionRes != nil {
+				return 0, r.Errorf("fragment holds WeldingDetectionRes twice")
+			}
+			f.WeldingDetectionRes = new(WeldingDetectionResType)
+			if err := f.WeldingDetectionRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 223:
+			if f.X509CRL != nil {
+				return 0, r.Errorf("fragment holds X509CRL twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.X509CRL = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 224:
+			if f.X509Certificate != nil {
+				return 0, r.Errorf("fragment holds X509Certificate twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.X509Certificate = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 225:
+			if f.X509Data != nil {
+				return 0, r.Errorf("fragment holds X509Data twice")
+			}
+			f.X509Data = new(X509DataType)
+			if err := f.X509Data.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 226:
+			if f.X509IssuerName != nil {
+				return 0, r.Errorf("fragment holds X509IssuerName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 11)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.X509IssuerName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 227:
+			if f.X509IssuerSerial != nil {
+				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
+			}
+			f.X509IssuerSerial = new(X509IssuerSerialType)
+			if err := f.X509IssuerSerial.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 228:
+			if f.X509SKI != nil {
+				return 0, r.Errorf("fragment holds X509SKI twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.X509SKI = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 229:
+			if f.X509SerialNumber != nil {
+				return 0, r.Errorf("fragment holds X509SerialNumber twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int64(v)
+					f.X509SerialNumber = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 230:
+			if f.X509SubjectName != nil {
+				return 0, r.Errorf("fragment holds X509SubjectName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 12)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.X509SubjectName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 231:
+			if f.XPath != nil {
+				return 0, r.Errorf("fragment holds XPath twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 10)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.XPath = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 232:
+			if f.Y != nil {
+				return 0, r.Errorf("fragment holds Y twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Y = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 233:
+			if f.Amount != nil {
+				return 0, r.Errorf("fragment holds amount twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.Amount = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 234:
+			if f.AmountMultiplier != nil {
+				return 0, r.Errorf("fragment holds amountMultiplier twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(3, -3, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.AmountMultiplier = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 235:
+			if f.BoolValue != nil {
+				return 0, r.Errorf("fragment holds boolValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.BoolValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 236:
+			if f.ByteValue != nil {
+				return 0, r.Errorf("fragment holds byteValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.ByteValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 237:
+			if f.CostKind != nil {
+				return 0, r.Errorf("fragment holds costKind twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := CostKindType(v)
+					f.CostKind = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 238:
+			if f.Duration != nil {
+				return 0, r.Errorf("fragment holds duration twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.Duration = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 239:
+			if f.IntValue != nil {
+				return 0, r.Errorf("fragment holds intValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-2147483648, 2147483647)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int32(v)
+					f.IntValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 240:
+			if f.PhysicalValue != nil {
+				return 0, r.Errorf("fragment holds physicalValue twice")
+			}
+			f.PhysicalValue = new(PhysicalValueType)
+			if err := f.PhysicalValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 241:
+			if f.ShortValue != nil {
+				return 0, r.Errorf("fragment holds shortValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.ShortValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 242:
+			if f.Start != nil {
+				return 0, r.Errorf("fragment holds start twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.Start = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 243:
+			if f.StartValue != nil {
+				return 0, r.Errorf("fragment holds startValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.StartValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 244:
+			if f.StringValue != nil {
+				return 0, r.Errorf("fragment holds stringValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 19)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.StringValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 245:
+			return 0, r.Errorf("fragment element outside the schema (SE(*)) is not supported")
+		case 246:
+			return r.Len(), nil
+		default:
+			return 0, r.Errorf("invalid fragment element code %d", c)
+		}
+	}
+}
+
+// AppendFragment encodes f as an EXI fragment and appends it to dst.
+func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
+	var w exi.Writer
+	w.Reset(dst)
+	w.Header()
+	if f.AC_EVChargeParameter != nil {
+		w.Bits(0, 8)
+		if err := f.AC_EVChargeParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AC_EVSEChargeParameter != nil {
+		w.Bits(1, 8)
+		if err := f.AC_EVSEChargeParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AC_EVSEStatus != nil {
+		w.Bits(2, 8)
+		if err := f.AC_EVSEStatus.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AC_EVSEStatus2 != nil {
+		w.Bits(3, 8)
+		if err := f.AC_EVSEStatus2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Body != nil {
+		w.Bits(4, 8)
+		if err := f.Body.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.BodyElement != nil {
+		w.Bits(5, 8)
+		if err := f.BodyElement.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.BulkChargingComplete != nil {
+		w.Bits(6, 8)
+		w.Leaf()
+		w.Bool(*f.BulkChargingComplete)
+		w.Leaf()
+	}
+	if f.BulkChargingComplete2 != nil {
+		w.Bits(7, 8)
+		w.Leaf()
+		w.Bool(*f.BulkChargingComplete2)
+		w.Leaf()
+	}
+	if f.BulkSOC != nil {
+		w.Bits(8, 8)
+		w.Leaf()
+		if err := exi.CheckRange("BulkSOC", int64(*f.BulkSOC), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.BulkSOC), 0, 7)
+		w.Leaf()
+	}
+	if f.CableCheckReq != nil {
+		w.Bits(9, 8)
+		if err := f.CableCheckReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CableCheckRes != nil {
+		w.Bits(10, 8)
+		if err := f.CableCheckRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CanonicalizationMethod != nil {
+		w.Bits(11, 8)
+		if err := f.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Certificate != nil {
+		w.Bits(12, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("Certificate", f.Certificate, 1200); err != nil {
+			return nil, err
+		}
+		w.Binary(f.Certificate)
+		w.Leaf()
+	}
+	if f.CertificateInstallationReq != nil {
+		w.Bits(13, 8)
+		if err := f.CertificateInstallationReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CertificateInstallationRes != nil {
+		w.Bits(14, 8)
+		if err := f.CertificateInstallationRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CertificateUpdateReq != nil {
+		w.Bits(15, 8)
+		if err := f.CertificateUpdateReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CertificateUpdateRes != nil {
+		w.Bits(16, 8)
+		if err := f.CertificateUpdateRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ChargeParameterDiscoveryReq != nil {
+		w.Bits(17, 8)
+		if err := f.ChargeParameterDiscoveryReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ChargeParameterDiscoveryRes != nil {
+		w.Bits(18, 8)
+		if err := f.ChargeParameterDiscoveryRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ChargeService != nil {
+		w.Bits(19, 8)
+		if err := f.ChargeService.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ChargingComplete != nil {
+		w.Bits(20, 8)
+		w.Leaf()
+		w.Bool(*f.ChargingComplete)
+		w.Leaf()
+	}
+	if f.ChargingComplete2 != nil {
+		w.Bits(21, 8)
+		w.Leaf()
+		w.Bool(*f.ChargingComplete2)
+		w.Leaf()
+	}
+	if f.ChargingProfile != nil {
+		w.Bits(22, 8)
+		if err := f.ChargingProfile.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ChargingProfileEntryMaxPower != nil {
+		w.Bits(23, 8)
+		w.Leaf()
+		w.Int(int64(*f.ChargingProfileEntryMaxPower))
+		w.Leaf()
+	}
+	if f.ChargingProfileEntryStart != nil {
+		w.Bits(24, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.ChargingProfileEntryStart))
+		w.Leaf()
+	}
+	if f.ChargingStatusReq != nil {
+		w.Bits(25, 8)
+		if err := f.ChargingStatusReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ChargingStatusRes != nil {
+		w.Bits(26, 8)
+		if err := f.ChargingStatusRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ConsumptionCost != nil {
+		w.Bits(27, 8)
+		if err := f.ConsumptionCost.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ContractAuthenticationReq != nil {
+		w.Bits(28, 8)
+		if err := f.ContractAuthenticationReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ContractAuthenticationRes != nil {
+		w.Bits(29, 8)
+		if err := f.ContractAuthenticationRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ContractID != nil {
+		w.Bits(30, 8)
+		w.Leaf()
+		if err := exi.CheckString("ContractID", *f.ContractID, 24); err != nil {
+			return nil, err
+		}
+		w.String(*f.ContractID)
+		w.Leaf()
+	}
+	if f.ContractSignatureCertChain != nil {
+		w.Bits(31, 8)
+		if err := f.ContractSignatureCertChain.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ContractSignatureEncryptedPrivateKey != nil {
+		w.Bits(32, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("ContractSignatureEncryptedPrivateKey", f.ContractSignatureEncryptedPrivateKey, 128); err != nil {
+			return nil, err
+		}
+		w.Binary(f.ContractSignatureEncryptedPrivateKey)
+		w.Leaf()
+	}
+	if f.Cost != nil {
+		w.Bits(33, 8)
+		if err := f.Cost.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CurrentDemandReq != nil {
+		w.Bits(34, 8)
+		if err := f.CurrentDemandReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CurrentDemandRes != nil {
+		w.Bits(35, 8)
+		if err := f.CurrentDemandRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DC_EVChargeParameter != nil {
+		w.Bits(36, 8)
+		if err := f.DC_EVChargeParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DC_EVPowerDeliveryParameter != nil {
+		w.Bits(37, 8)
+		if err := f.DC_EVPowerDeliveryParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DC_EVSEChargeParameter != nil {
+		w.Bits(38, 8)
+		if err := f.DC_EVSEChargeParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DC_EVSEStatus != nil {
+		w.Bits(39, 8)
+		if err := f.DC_EVSEStatus.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DC_EVSEStatus2 != nil {
+		w.Bits(40, 8)
+		if err := f.DC_EVSEStatus2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DC_EVStatus != nil {
+		w.Bits(41, 8)
+		if err := f.DC_EVStatus.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DC_EVStatus2 != nil {
+		w.Bits(42, 8)
+		if err := f.DC_EVStatus2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DHParams != nil {
+		w.Bits(43, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("DHParams", f.DHParams, 256); err != nil {
+			return nil, err
+		}
+		w.Binary(f.DHParams)
+		w.Leaf()
+	}
+	if f.DSAKeyValue != nil {
+		w.Bits(44, 8)
+		if err := f.DSAKeyValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DateTimeNow != nil {
+		w.Bits(45, 8)
+		w.Leaf()
+		w.Int(int64(*f.DateTimeNow))
+		w.Leaf()
+	}
+	if f.DepartureTime != nil {
+		w.Bits(46, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.DepartureTime))
+		w.Leaf()
+	}
+	if f.DigestMethod != nil {
+		w.Bits(47, 8)
+		if err := f.DigestMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DigestValue != nil {
+		w.Bits(48, 8)
+		w.Leaf()
+		w.Binary(f.DigestValue)
+		w.Leaf()
+	}
+	if f.EAmount != nil {
+		w.Bits(49, 8)
+		if err := f.EAmount.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EPriceLevel != nil {
+		w.Bits(50, 8)
+		w.Leaf()
+		w.NBit(int64(*f.EPriceLevel), 0, 8)
+		w.Leaf()
+	}
+	if f.EVCCID != nil {
+		w.Bits(51, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("EVCCID", f.EVCCID, 8); err != nil {
+			return nil, err
+		}
+		w.Binary(f.EVCCID)
+		w.Leaf()
+	}
+	if f.EVCabinConditioning != nil {
+		w.Bits(52, 8)
+		w.Leaf()
+		w.Bool(*f.EVCabinConditioning)
+		w.Leaf()
+	}
+	if f.EVChargeParameter != nil {
+		w.Bits(53, 8)
+		if err := f.EVChargeParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVEnergyCapacity != nil {
+		w.Bits(54, 8)
+		if err := f.EVEnergyCapacity.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVEnergyRequest != nil {
+		w.Bits(55, 8)
+		if err := f.EVEnergyRequest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVErrorCode != nil {
+		w.Bits(56, 8)
+		w.Leaf()
+		if uint64(*f.EVErrorCode) >= 12 {
+			return nil, fmt.Errorf("EVErrorCode: invalid DC_EVErrorCodeType value %d", *f.EVErrorCode)
+		}
+		w.Bits(uint32(*f.EVErrorCode), 4)
+		w.Leaf()
+	}
+	if f.EVMaxCurrent != nil {
+		w.Bits(57, 8)
+		if err := f.EVMaxCurrent.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaxVoltage != nil {
+		w.Bits(58, 8)
+		if err := f.EVMaxVoltage.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumCurrentLimit != nil {
+		w.Bits(59, 8)
+		if err := f.EVMaximumCurrentLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumCurrentLimit2 != nil {
+		w.Bits(60, 8)
+		if err := f.EVMaximumCurrentLimit2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumPowerLimit != nil {
+		w.Bits(61, 8)
+		if err := f.EVMaximumPowerLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumPowerLimit2 != nil {
+		w.Bits(62, 8)
+		if err := f.EVMaximumPowerLimit2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumVoltageLimit != nil {
+		w.Bits(63, 8)
+		if err := f.EVMaximumVoltageLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumVoltageLimit2 != nil {
+		w.Bits(64, 8)
+		if err := f.EVMaximumVoltageLimit2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMinCurrent != nil {
+		w.Bits(65, 8)
+		if err := f.EVMinCurrent.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPowerDeliveryParameter != nil {
+		w.Bits(66, 8)
+		if err := f.EVPowerDeliveryParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVRESSConditioning != nil {
+		w.Bits(67, 8)
+		w.Leaf()
+		w.Bool(*f.EVRESSConditioning)
+		w.Leaf()
+	}
+	if f.EVRESSSOC != nil {
+		w.Bits(68, 8)
+		w.Leaf()
+		if err := exi.CheckRange("EVRESSSOC", int64(*f.EVRESSSOC), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.EVRESSSOC), 0, 7)
+		w.Leaf()
+	}
+	if f.EVReady != nil {
+		w.Bits(69, 8)
+		w.Leaf()
+		w.Bool(*f.EVReady)
+		w.Leaf()
+	}
+	if f.EVRequestedEnergyTransferType != nil {
+		w.Bits(70, 8)
+		w.Leaf()
+		if uint64(*f.EVRequestedEnergyTransferType) >= 6 {
+			return nil, fmt.Errorf("EVRequestedEnergyTransferType: invalid EVRequestedEnergyTransferType value %d", *f.EVRequestedEnergyTransferType)
+		}
+		w.Bits(uint32(*f.EVRequestedEnergyTransferType), 3)
+		w.Leaf()
+	}
+	if f.EVSEChargeParameter != nil {
+		w.Bits(71, 8)
+		if err := f.EVSEChargeParameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSECurrentLimitAchieved != nil {
+		w.Bits(72, 8)
+		w.Leaf()
+		w.Bool(*f.EVSECurrentLimitAchieved)
+		w.Leaf()
+	}
+	if f.EVSECurrentRegulationTolerance != nil {
+		w.Bits(73, 8)
+		if err := f.EVSECurrentRegulationTolerance.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEEnergyToBeDelivered != nil {
+		w.Bits(74, 8)
+		if err := f.EVSEEnergyToBeDelivered.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEID != nil {
+		w.Bits(75, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("EVSEID", f.EVSEID, 32); err != nil {
+			return nil, err
+		}
+		w.Binary(f.EVSEID)
+		w.Leaf()
+	}
+	if f.EVSEIsolationStatus != nil {
+		w.Bits(76, 8)
+		w.Leaf()
+		if uint64(*f.EVSEIsolationStatus) >= 4 {
+			return nil, fmt.Errorf("EVSEIsolationStatus: invalid IsolationLevelType value %d", *f.EVSEIsolationStatus)
+		}
+		w.Bits(uint32(*f.EVSEIsolationStatus), 2)
+		w.Leaf()
+	}
+	if f.EVSEMaxCurrent != nil {
+		w.Bits(77, 8)
+		if err := f.EVSEMaxCurrent.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaxCurrent2 != nil {
+		w.Bits(78, 8)
+		if err := f.EVSEMaxCurrent2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaxVoltage != nil {
+		w.Bits(79, 8)
+		if err := f.EVSEMaxVoltage.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaximumCurrentLimit != nil {
+		w.Bits(80, 8)
+		if err := f.EVSEMaximumCurrentLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaximumCurrentLimit2 != nil {
+		w.Bits(81, 8)
+		if err := f.EVSEMaximumCurrentLimit2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaximumPowerLimit != nil {
+		w.Bits(82, 8)
+		if err := f.EVSEMaximumPowerLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaximumPowerLimit2 != nil {
+		w.Bits(83, 8)
+		if err := f.EVSEMaximumPowerLimit2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaximumVoltageLimit != nil {
+		w.Bits(84, 8)
+		if err := f.EVSEMaximumVoltageLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMaximumVoltageLimit2 != nil {
+		w.Bits(85, 8)
+		if err := f.EVSEMaximumVoltageLimit2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMinCurrent != nil {
+		w.Bits(86, 8)
+		if err := f.EVSEMinCurrent.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMinimumCurrentLimit != nil {
+		w.Bits(87, 8)
+		if err := f.EVSEMinimumCurrentLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEMinimumVoltageLimit != nil {
+		w.Bits(88, 8)
+		if err := f.EVSEMinimumVoltageLimit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSENotification != nil {
+		w.Bits(89, 8)
+		w.Leaf()
+		if uint64(*f.EVSENotification) >= 3 {
+			return nil, fmt.Errorf("EVSENotification: invalid EVSENotificationType value %d", *f.EVSENotification)
+		}
+		w.Bits(uint32(*f.EVSENotification), 2)
+		w.Leaf()
+	}
+	if f.EVSEPeakCurrentRipple != nil {
+		w.Bits(90, 8)
+		if err := f.EVSEPeakCurrentRipple.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEPowerLimitAchieved != nil {
+		w.Bits(91, 8)
+		w.Leaf()
+		w.Bool(*f.EVSEPowerLimitAchieved)
+		w.Leaf()
+	}
+	if f.EVSEPresentCurrent != nil {
+		w.Bits(92, 8)
+		if err := f.EVSEPresentCurrent.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEPresentVoltage != nil {
+		w.Bits(93, 8)
+		if err := f.EVSEPresentVoltage.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEProcessing != nil {
+		w.Bits(94, 8)
+		w.Leaf()
+		if uint64(*f.EVSEProcessing) >= 2 {
+			return nil, fmt.Errorf("EVSEProcessing: invalid EVSEProcessingType value %d", *f.EVSEProcessing)
+		}
+		w.Bits(uint32(*f.EVSEProcessing), 1)
+		w.Leaf()
+	}
+	if f.EVSEStatus != nil {
+		w.Bits(95, 8)
+		if err := f.EVSEStatus.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEStatusCode != nil {
+		w.Bits(96, 8)
+		w.Leaf()
+		if uint64(*f.EVSEStatusCode) >= 12 {
+			return nil, fmt.Errorf("EVSEStatusCode: invalid DC_EVSEStatusCodeType value %d", *f.EVSEStatusCode)
+		}
+		w.Bits(uint32(*f.EVSEStatusCode), 4)
+		w.Leaf()
+	}
+	if f.EVSEVoltageLimitAchieved != nil {
+		w.Bits(97, 8)
+		w.Leaf()
+		w.Bool(*f.EVSEVoltageLimitAchieved)
+		w.Leaf()
+	}
+	if f.EVStatus != nil {
+		w.Bits(98, 8)
+		if err := f.EVStatus.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVTargetCurrent != nil {
+		w.Bits(99, 8)
+		if err := f.EVTargetCurrent.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVTargetVoltage != nil {
+		w.Bits(100, 8)
+		if err := f.EVTargetVoltage.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EnergyTransferType != nil {
+		w.Bits(101, 8)
+		w.Leaf()
+		if uint64(*f.EnergyTransferType) >= 10 {
+			return nil, fmt.Errorf("EnergyTransferType: invalid EVSESupportedEnergyTransferType value %d", *f.EnergyTransferType)
+		}
+		w.Bits(uint32(*f.EnergyTransferType), 4)
+		w.Leaf()
+	}
+	if f.Entry != nil {
+		w.Bits(102, 8)
+		if err := f.Entry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Exponent != nil {
+		w.Bits(103, 8)
+		w.Leaf()
+		w.Binary(f.Exponent)
+		w.Leaf()
+	}
+	if f.FaultCode != nil {
+		w.Bits(104, 8)
+		w.Leaf()
+		if uint64(*f.FaultCode) >= 3 {
+			return nil, fmt.Errorf("FaultCode: invalid FaultCodeType value %d", *f.FaultCode)
+		}
+		w.Bits(uint32(*f.FaultCode), 2)
+		w.Leaf()
+	}
+	if f.FaultMsg != nil {
+		w.Bits(105, 8)
+		w.Leaf()
+		if err := exi.CheckString("FaultMsg", *f.FaultMsg, 64); err != nil {
+			return nil, err
+		}
+		w.String(*f.FaultMsg)
+		w.Leaf()
+	}
+	if f.FreeService != nil {
+		w.Bits(106, 8)
+		w.Leaf()
+		w.Bool(*f.FreeService)
+		w.Leaf()
+	}
+	if f.FullSOC != nil {
+		w.Bits(107, 8)
+		w.Leaf()
+		if err := exi.CheckRange("FullSOC", int64(*f.FullSOC), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.FullSOC), 0, 7)
+		w.Leaf()
+	}
+	if f.G != nil {
+		w.Bits(108, 8)
+		w.Leaf()
+		w.Binary(f.G)
+		w.Leaf()
+	}
+	if f.GenChallenge != nil {
+		w.Bits(109, 8)
+		w.Leaf()
+		w.String(*f.GenChallenge)
+		w.Leaf()
+	}
+	if f.HMACOutputLength != nil {
+		w.Bits(110, 8)
+		w.Leaf()
+		w.Int(int64(*f.HMACOutputLength))
+		w.Leaf()
+	}
+	if f.Header != nil {
+		w.Bits(111, 8)
+		if err := f.Header.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.J != nil {
+		w.Bits(112, 8)
+		w.Leaf()
+		w.Binary(f.J)
+		w.Leaf()
+	}
+	if f.KeyInfo != nil {
+		w.Bits(113, 8)
+		if err := f.KeyInfo.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.KeyName != nil {
+		w.Bits(114, 8)
+		w.Leaf()
+		w.String(*f.KeyName)
+		w.Leaf()
+	}
+	if f.KeyValue != nil {
+		w.Bits(115, 8)
+		if err := f.KeyValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ListOfRootCertificateIDs != nil {
+		w.Bits(116, 8)
+		if err := f.ListOfRootCertificateIDs.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Manifest != nil {
+		w.Bits(117, 8)
+		if err := f.Manifest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MeterID != nil {
+		w.Bits(118, 8)
+		w.Leaf()
+		if err := exi.CheckString("MeterID", *f.MeterID, 32); err != nil {
+			return nil, err
+		}
+		w.String(*f.MeterID)
+		w.Leaf()
+	}
+	if f.MeterInfo != nil {
+		w.Bits(119, 8)
+		if err := f.MeterInfo.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MeterReading != nil {
+		w.Bits(120, 8)
+		if err := f.MeterReading.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MeterStatus != nil {
+		w.Bits(121, 8)
+		w.Leaf()
+		w.Int(int64(*f.MeterStatus))
+		w.Leaf()
+	}
+	if f.MeteringReceiptReq != nil {
+		w.Bits(122, 8)
+		if err := f.MeteringReceiptReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MeteringReceiptRes != nil {
+		w.Bits(123, 8)
+		if err := f.MeteringReceiptRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MgmtData != nil {
+		w.Bits(124, 8)
+		w.Leaf()
+		w.String(*f.MgmtData)
+		w.Leaf()
+	}
+	if f.Modulus != nil {
+		w.Bits(125, 8)
+		w.Leaf()
+		w.Binary(f.Modulus)
+		w.Leaf()
+	}
+	if f.Multiplier != nil {
+		w.Bits(126, 8)
+		w.Leaf()
+		if err := exi.CheckRange("Multiplier", int64(*f.Multiplier), -3, 3); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.Multiplier), -3, 3)
+		w.Leaf()
+	}
+	if f.Notification != nil {
+		w.Bits(127, 8)
+		if err := f.Notification.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.NotificationMaxDelay != nil {
+		w.Bits(128, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.NotificationMaxDelay))
+		w.Leaf()
+	}
+	if f.NumEPriceLevels != nil {
+		w.Bits(129, 8)
+		w.Leaf()
+		w.NBit(int64(*f.NumEPriceLevels), 0, 8)
+		w.Leaf()
+	}
+	if f.OEMProvisioningCert != nil {
+		w.Bits(130, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("OEMProvisioningCert", f.OEMProvisioningCert, 1200); err != nil {
+			return nil, err
+		}
+		w.Binary(f.OEMProvisioningCert)
+		w.Leaf()
+	}
+	if f.Object != nil {
+		w.Bits(131, 8)
+		if err := f.Object.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.P != nil {
+		w.Bits(132, 8)
+		w.Leaf()
+		w.Binary(f.P)
+		w.Leaf()
+	}
+	if f.PGPData != nil {
+		w.Bits(133, 8)
+		if err := f.PGPData.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PGPKeyID != nil {
+		w.Bits(134, 8)
+		w.Leaf()
+		w.Binary(f.PGPKeyID)
+		w.Leaf()
+	}
+	if f.PGPKeyPacket != nil {
+		w.Bits(135, 8)
+		w.Leaf()
+		w.Binary(f.PGPKeyPacket)
+		w.Leaf()
+	}
+	if f.PMax != nil {
+		w.Bits(136, 8)
+		w.Leaf()
+		w.Int(int64(*f.PMax))
+		w.Leaf()
+	}
+	if f.PMaxSchedule != nil {
+		w.Bits(137, 8)
+		if err := f.PMaxSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PMaxScheduleEntry != nil {
+		w.Bits(138, 8)
+		if err := f.PMaxScheduleEntry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PMaxScheduleID != nil {
+		w.Bits(139, 8)
+		w.Leaf()
+		w.Int(int64(*f.PMaxScheduleID))
+		w.Leaf()
+	}
+	if f.Parameter != nil {
+		w.Bits(140, 8)
+		if err := f.Parameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ParameterSet != nil {
+		w.Bits(141, 8)
+		if err := f.ParameterSet.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ParameterSetID != nil {
+		w.Bits(142, 8)
+		w.Leaf()
+		w.Int(int64(*f.ParameterSetID))
+		w.Leaf()
+	}
+	if f.PaymentDetailsReq != nil {
+		w.Bits(143, 8)
+		if err := f.PaymentDetailsReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PaymentDetailsRes != nil {
+		w.Bits(144, 8)
+		if err := f.PaymentDetailsRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PaymentOption != nil {
+		w.Bits(145, 8)
+		w.Leaf()
+		if uint64(*f.PaymentOption) >= 2 {
+			return nil, fmt.Errorf("PaymentOption: invalid PaymentOptionType value %d", *f.PaymentOption)
+		}
+		w.Bits(uint32(*f.PaymentOption), 1)
+		w.Leaf()
+	}
+	if f.PaymentOptions != nil {
+		w.Bits(146, 8)
+		if err := f.PaymentOptions.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PgenCounter != nil {
+		w.Bits(147, 8)
+		w.Leaf()
+		w.Binary(f.PgenCounter)
+		w.Leaf()
+	}
+	if f.PowerDeliveryReq != nil {
+		w.Bits(148, 8)
+		if err := f.PowerDeliveryReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerDeliveryRes != nil {
+		w.Bits(149, 8)
+		if err := f.PowerDeliveryRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerSwitchClosed != nil {
+		w.Bits(150, 8)
+		w.Leaf()
+		w.Bool(*f.PowerSwitchClosed)
+		w.Leaf()
+	}
+	if f.PreChargeReq != nil {
+		w.Bits(151, 8)
+		if err := f.PreChargeReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PreChargeRes != nil {
+		w.Bits(152, 8)
+		if err := f.PreChargeRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ProfileEntry != nil {
+		w.Bits(153, 8)
+		if err := f.ProfileEntry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Q != nil {
+		w.Bits(154, 8)
+		w.Leaf()
+		w.Binary(f.Q)
+		w.Leaf()
+	}
+	if f.RCD != nil {
+		w.Bits(155, 8)
+		w.Leaf()
+		w.Bool(*f.RCD)
+		w.Leaf()
+	}
+	if f.RSAKeyValue != nil {
+		w.Bits(156, 8)
+		if err := f.RSAKeyValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ReadyToChargeState != nil {
+		w.Bits(157, 8)
+		w.Leaf()
+		w.Bool(*f.ReadyToChargeState)
+		w.Leaf()
+	}
+	if f.ReceiptRequired != nil {
+		w.Bits(158, 8)
+		w.Leaf()
+		w.Bool(*f.ReceiptRequired)
+		w.Leaf()
+	}
+	if f.Reference != nil {
+		w.Bits(159, 8)
+		if err := f.Reference.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.RelativeTimeInterval != nil {
+		w.Bits(160, 8)
+		if err := f.RelativeTimeInterval.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.RemainingTimeToBulkSoC != nil {
+		w.Bits(161, 8)
+		if err := f.RemainingTimeToBulkSoC.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.RemainingTimeToFullSoC != nil {
+		w.Bits(162, 8)
+		if err := f.RemainingTimeToFullSoC.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ResponseCode != nil {
+		w.Bits(163, 8)
+		w.Leaf()
+		if uint64(*f.ResponseCode) >= 23 {
+			return nil, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
+		}
+		w.Bits(uint32(*f.ResponseCode), 5)
+		w.Leaf()
+	}
+	if f.RetrievalMethod != nil {
+		w.Bits(164, 8)
+		if err := f.RetrievalMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.RetryCounter != nil {
+		w.Bits(165, 8)
+		w.Leaf()
+		w.Int(int64(*f.RetryCounter))
+		w.Leaf()
+	}
+	if f.RootCertificateID != nil {
+		w.Bits(166, 8)
+		w.Leaf()
+		if err := exi.CheckString("RootCertificateID", *f.RootCertificateID, 40); err != nil {
+			return nil, err
+		}
+		w.String(*f.RootCertificateID)
+		w.Leaf()
+	}
+	if f.SAScheduleList != nil {
+		w.Bits(167, 8)
+		if err := f.SAScheduleList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SAScheduleTuple != nil {
+		w.Bits(168, 8)
+		if err := f.SAScheduleTuple.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SAScheduleTupleID != nil {
+		w.Bits(169, 8)
+		w.Leaf()
+		w.Int(int64(*f.SAScheduleTupleID))
+		w.Leaf()
+	}
+	if f.SAScheduleTupleID2 != nil {
+		w.Bits(170, 8)
+		w.Leaf()
+		w.Int(int64(*f.SAScheduleTupleID2))
+		w.Leaf()
+	}
+	if f.SASchedules != nil {
+		w.Bits(171, 8)
+		if err := f.SASchedules.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SPKIData != nil {
+		w.Bits(172, 8)
+		if err := f.SPKIData.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SPKISexp != nil {
+		w.Bits(173, 8)
+		w.Leaf()
+		w.Binary(f.SPKISexp)
+		w.Leaf()
+	}
+	if f.SalesTariff != nil {
+		w.Bits(174, 8)
+		if err := f.SalesTariff.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SalesTariffDescription != nil {
+		w.Bits(175, 8)
+		w.Leaf()
+		if err := exi.CheckString("SalesTariffDescription", *f.SalesTariffDescription, 32); err != nil {
+			return nil, err
+		}
+		w.String(*f.SalesTariffDescription)
+		w.Leaf()
+	}
+	if f.SalesTariffEntry != nil {
+		w.Bits(176, 8)
+		if err := f.SalesTariffEntry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SalesTariffID != nil {
+		w.Bits(177, 8)
+		w.Leaf()
+		w.Int(int64(*f.SalesTariffID))
+		w.Leaf()
+	}
+	if f.Seed != nil {
+		w.Bits(178, 8)
+		w.Leaf()
+		w.Binary(f.Seed)
+		w.Leaf()
+	}
+	if f.SelectedPaymentOption != nil {
+		w.Bits(179, 8)
+		w.Leaf()
+		if uint64(*f.SelectedPaymentOption) >= 2 {
+			return nil, fmt.Errorf("SelectedPaymentOption: invalid PaymentOptionType value %d", *f.SelectedPaymentOption)
+		}
+		w.Bits(uint32(*f.SelectedPaymentOption), 1)
+		w.Leaf()
+	}
+	if f.SelectedService != nil {
+		w.Bits(180, 8)
+		if err := f.SelectedService.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SelectedServiceList != nil {
+		w.Bits(181, 8)
+		if err := f.SelectedServiceList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Service != nil {
+		w.Bits(182, 8)
+		if err := f.Service.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceCategory != nil {
+		w.Bits(183, 8)
+		w.Leaf()
+		if uint64(*f.ServiceCategory) >= 4 {
+			return nil, fmt.Errorf("ServiceCategory: invalid ServiceCategoryType value %d", *f.ServiceCategory)
+		}
+		w.Bits(uint32(*f.ServiceCategory), 2)
+		w.Leaf()
+	}
+	if f.ServiceCategory2 != nil {
+		w.Bits(184, 8)
+		w.Leaf()
+		if uint64(*f.ServiceCategory2) >= 4 {
+			return nil, fmt.Errorf("ServiceCategory2: invalid ServiceCategoryType value %d", *f.ServiceCategory2)
+		}
+		w.Bits(uint32(*f.ServiceCategory2), 2)
+		w.Leaf()
+	}
+	if f.ServiceCharge != nil {
+		w.Bits(185, 8)
+		if err := f.ServiceCharge.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDetailReq != nil {
+		w.Bits(186, 8)
+		if err := f.ServiceDetailReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDetailRes != nil {
+		w.Bits(187, 8)
+		if err := f.ServiceDetailRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDiscoveryReq != nil {
+		w.Bits(188, 8)
+		if err := f.ServiceDiscoveryReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDiscoveryRes != nil {
+		w.Bits(189, 8)
+		if err := f.ServiceDiscoveryRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceID != nil {
+		w.Bits(190, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.ServiceID))
+		w.Leaf()
+	}
+	if f.ServiceID2 != nil {
+		w.Bits(191, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.ServiceID2))
+		w.Leaf()
+	}
+	if f.ServiceList != nil {
+		w.Bits(192, 8)
+		if err := f.ServiceList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceName != nil {
+		w.Bits(193, 8)
+		w.Leaf()
+		if err := exi.CheckString("ServiceName", *f.ServiceName, 32); err != nil {
+			return nil, err
+		}
+		w.String(*f.ServiceName)
+		w.Leaf()
+	}
+	if f.ServiceParameterList != nil {
+		w.Bits(194, 8)
+		if err := f.ServiceParameterList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServicePaymentSelectionReq != nil {
+		w.Bits(195, 8)
+		if err := f.ServicePaymentSelectionReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServicePaymentSelectionRes != nil {
+		w.Bits(196, 8)
+		if err := f.ServicePaymentSelectionRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceScope != nil {
+		w.Bits(197, 8)
+		w.Leaf()
+		if err := exi.CheckString("ServiceScope", *f.ServiceScope, 32); err != nil {
+			return nil, err
+		}
+		w.String(*f.ServiceScope)
+		w.Leaf()
+	}
+	if f.ServiceScope2 != nil {
+		w.Bits(198, 8)
+		w.Leaf()
+		if err := exi.CheckString("ServiceScope2", *f.ServiceScope2, 32); err != nil {
+			return nil, err
+		}
+		w.String(*f.ServiceScope2)
+		w.Leaf()
+	}
+	if f.ServiceTag != nil {
+		w.Bits(199, 8)
+		if err := f.ServiceTag.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionID != nil {
+		w.Bits(200, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("SessionID", f.SessionID, 8); err != nil {
+			return nil, err
+		}
+		w.Binary(f.SessionID)
+		w.Leaf()
+	}
+	if f.SessionID2 != nil {
+		w.Bits(201, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("SessionID2", f.SessionID2, 8); err != nil {
+			return nil, err
+		}
+		w.Binary(f.SessionID2)
+		w.Leaf()
+	}
+	if f.SessionSetupReq != nil {
+		w.Bits(202, 8)
+		if err := f.SessionSetupReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionSetupRes != nil {
+		w.Bits(203, 8)
+		if err := f.SessionSetupRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionStopReq != nil {
+		w.Bits(204, 8)
+		if err := f.SessionStopReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionStopRes != nil {
+		w.Bits(205, 8)
+		if err := f.SessionStopRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SigMeterReading != nil {
+		w.Bits(206, 8)
+		w.Leaf()
+		if err := exi.CheckBinary("SigMeterReading", f.SigMeterReading, 32); err != nil {
+			return nil, err
+		}
+		w.Binary(f.SigMeterReading)
+		w.Leaf()
+	}
+	if f.Signature != nil {
+		w.Bits(207, 8)
+		if err := f.Signature.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureMethod != nil {
+		w.Bits(208, 8)
+		if err := f.SignatureMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureProperties != nil {
+		w.Bits(209, 8)
+		if err := f.SignatureProperties.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureProperty != nil {
+		w.Bits(210, 8)
+		if err := f.SignatureProperty.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureValue != nil {
+		w.Bits(211, 8)
+		if err := f.SignatureValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignedInfo != nil {
+		w.Bits(212, 8)
+		if err := f.SignedInfo.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SubCertificates != nil {
+		w.Bits(213, 8)
+		if err := f.SubCertificates.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.TMeter != nil {
+		w.Bits(214, 8)
+		w.Leaf()
+		w.Int(int64(*f.TMeter))
+		w.Leaf()
+	}
+	if f.TimeInterval != nil {
+		w.Bits(215, 8)
+		if err := f.TimeInterval.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Transform != nil {
+		w.Bits(216, 8)
+		if err := f.Transform.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Transforms != nil {
+		w.Bits(217, 8)
+		if err := f.Transforms.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Unit != nil {
+		w.Bits(218, 8)
+		w.Leaf()
+		if uint64(*f.Unit) >= 10 {
+			return nil, fmt.Errorf("Unit: invalid UnitSymbolType value %d", *f.Unit)
+		}
+		w.Bits(uint32(*f.Unit), 4)
+		w.Leaf()
+	}
+	if f.V2G_Message != nil {
+		w.Bits(219, 8)
+		if err := f.V2G_Message.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Value != nil {
+		w.Bits(220, 8)
+		w.Leaf()
+		w.Int(int64(*f.Value))
+		w.Leaf()
+	}
+	if f.WeldingDetectionReq != nil {
+		w.Bits(221, 8)
+		if err := f.WeldingDetectionReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.WeldingDetectionRes != nil {
+		w.Bits(222, 8)
+		if err := f.WeldingDetectionRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.X509CRL != nil {
+		w.Bits(223, 8)
+		w.Leaf()
+		w.Binary(f.X509CRL)
+		w.Leaf()
+	}
+	if f.X509Certificate != nil {
+		w.Bits(224, 8)
+		w.Leaf()
+		w.Binary(f.X509Certificate)
+		w.Leaf()
+	}
+	if f.X509Data != nil {
+		w.Bits(225, 8)
+		if err := f.X509Data.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.X509IssuerName != nil {
+		w.Bits(226, 8)
+		w.Leaf()
+		w.String(*f.X509IssuerName)
+		w.Leaf()
+	}
+	if f.X509IssuerSerial != nil {
+		w.Bits(227, 8)
+		if err := f.X509IssuerSerial.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.X509SKI != nil {
+		w.Bits(228, 8)
+		w.Leaf()
+		w.Binary(f.X509SKI)
+		w.Leaf()
+	}
+	if f.X509SerialNumber != nil {
+		w.Bits(229, 8)
+		w.Leaf()
+		w.Int(int64(*f.X509SerialNumber))
+		w.Leaf()
+	}
+	if f.X509SubjectName != nil {
+		w.Bits(230, 8)
+		w.Leaf()
+		w.String(*f.X509SubjectName)
+		w.Leaf()
+	}
+	if f.XPath != nil {
+		w.Bits(231, 8)
+		w.Leaf()
+		w.String(*f.XPath)
+		w.Leaf()
+	}
+	if f.Y != nil {
+		w.Bits(232, 8)
+		w.Leaf()
+		w.Binary(f.Y)
+		w.Leaf()
+	}
+	if f.Amount != nil {
+		w.Bits(233, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.Amount))
+		w.Leaf()
+	}
+	if f.AmountMultiplier != nil {
+		w.Bits(234, 8)
+		w.Leaf()
+		if err := exi.CheckRange("AmountMultiplier", int64(*f.AmountMultiplier), -3, 3); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.AmountMultiplier), -3, 3)
+		w.Leaf()
+	}
+	if f.BoolValue != nil {
+		w.Bits(235, 8)
+		w.Leaf()
+		w.Bool(*f.BoolValue)
+		w.Leaf()
+	}
+	if f.ByteValue != nil {
+		w.Bits(236, 8)
+		w.Leaf()
+		w.NBit(int64(*f.ByteValue), -128, 8)
+		w.Leaf()
+	}
+	if f.CostKind != nil {
+		w.Bits(237, 8)
+		w.Leaf()
+		if uint64(*f.CostKind) >= 3 {
+			return nil, fmt.Errorf("CostKind: invalid CostKindType value %d", *f.CostKind)
+		}
+		w.Bits(uint32(*f.CostKind), 2)
+		w.Leaf()
+	}
+	if f.Duration != nil {
+		w.Bits(238, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.Duration))
+		w.Leaf()
+	}
+	if f.IntValue != nil {
+		w.Bits(239, 8)
+		w.Leaf()
+		w.Int(int64(*f.IntValue))
+		w.Leaf()
+	}
+	if f.PhysicalValue != nil {
+		w.Bits(240, 8)
+		if err := f.PhysicalValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ShortValue != nil {
+		w.Bits(241, 8)
+		w.Leaf()
+		w.Int(int64(*f.ShortValue))
+		w.Leaf()
+	}
+	if f.Start != nil {
+		w.Bits(242, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.Start))
+		w.Leaf()
+	}
+	if f.StartValue != nil {
+		w.Bits(243, 8)
+		w.Leaf()
+		w.Uint(uint64(*f.StartValue))
+		w.Leaf()
+	}
+	if f.StringValue != nil {
+		w.Bits(244, 8)
+		w.Leaf()
+		w.String(*f.StringValue)
+		w.Leaf()
+	}
+	w.Bits(246, 8)
+	return w.Bytes(), nil
+}
+
 // UnitSymbolType is the enumeration {urn:din:70121:2012:MsgDataTypes}unitSymbolType.
 type UnitSymbolType uint8
 

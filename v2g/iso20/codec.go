@@ -898,6 +898,5846 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 	return w.Bytes(), nil
 }
 
+// Fragment is an EXI fragment (EXI 1.0 §8.5.2) of this schema set, as
+// signatures digest them: any sequence of elements, here at most one of
+// each, encoded in code order.
+type Fragment struct {
+	AbsolutePriceSchedule              *AbsolutePriceScheduleType       `json:"AbsolutePriceSchedule,omitempty"`
+	AckMaxDelay                        *uint16                          `json:"AckMaxDelay,omitempty"`
+	AdditionalSelectedServices         *AdditionalServiceListType       `json:"AdditionalSelectedServices,omitempty"`
+	AdditionalService                  *AdditionalServiceType           `json:"AdditionalService,omitempty"`
+	AdditionalServicesCosts            *DetailedCostType                `json:"AdditionalServicesCosts,omitempty"`
+	Amount                             *RationalNumberType              `json:"Amount,omitempty"`
+	AppliesMinimumMaximumCost          *bool                            `json:"AppliesMinimumMaximumCost,omitempty"`
+	AppliesToEnergyFee                 *bool                            `json:"AppliesToEnergyFee,omitempty"`
+	AppliesToOverstayFee               *bool                            `json:"AppliesToOverstayFee,omitempty"`
+	AppliesToParkingFee                *bool                            `json:"AppliesToParkingFee,omitempty"`
+	AuthorizationReq                   *AuthorizationReqType            `json:"AuthorizationReq,omitempty"`
+	AuthorizationRes                   *AuthorizationResType            `json:"AuthorizationRes,omitempty"`
+	AuthorizationServices              *AuthorizationType               `json:"AuthorizationServices,omitempty"`
+	AuthorizationSetupReq              *AuthorizationSetupReqType       `json:"AuthorizationSetupReq,omitempty"`
+	AuthorizationSetupRes              *AuthorizationSetupResType       `json:"AuthorizationSetupRes,omitempty"`
+	AvailableEnergy                    *RationalNumberType              `json:"AvailableEnergy,omitempty"`
+	BPT_ChannelSelection               *ChannelSelectionType            `json:"BPT_ChannelSelection,omitempty"`
+	BPT_DischargedEnergyReadingWh      *uint64                          `json:"BPT_DischargedEnergyReadingWh,omitempty"`
+	BPT_InductiveEnergyReadingVARh     *uint64                          `json:"BPT_InductiveEnergyReadingVARh,omitempty"`
+	BatteryEnergyCapacity              *RationalNumberType              `json:"BatteryEnergyCapacity,omitempty"`
+	CLReqControlMode                   *CLReqControlModeType            `json:"CLReqControlMode,omitempty"`
+	CLResControlMode                   *CLResControlModeType            `json:"CLResControlMode,omitempty"`
+	CPSCertificateChain                *CertificateChainType            `json:"CPSCertificateChain,omitempty"`
+	CanonicalizationMethod             *CanonicalizationMethodType      `json:"CanonicalizationMethod,omitempty"`
+	CapacitiveEnergyReadingVARh        *uint64                          `json:"CapacitiveEnergyReadingVARh,omitempty"`
+	CarbonDioxideEmission              *uint16                          `json:"CarbonDioxideEmission,omitempty"`
+	Certificate                        exi.Bytes                        `json:"Certificate,omitempty"`
+	CertificateInstallationReq         *CertificateInstallationReqType  `json:"CertificateInstallationReq,omitempty"`
+	CertificateInstallationRes         *CertificateInstallationResType  `json:"CertificateInstallationRes,omitempty"`
+	CertificateInstallationService     *bool                            `json:"CertificateInstallationService,omitempty"`
+	ChargeProgress                     *ChargeProgressType              `json:"ChargeProgress,omitempty"`
+	ChargedEnergyReadingWh             *uint64                          `json:"ChargedEnergyReadingWh,omitempty"`
+	ChargingComplete                   *bool                            `json:"ChargingComplete,omitempty"`
+	ChargingSchedule                   *ChargingScheduleType            `json:"ChargingSchedule,omitempty"`
+	ChargingSession                    *ChargingSessionType             `json:"ChargingSession,omitempty"`
+	CheckOutTime                       *uint64                          `json:"CheckOutTime,omitempty"`
+	ContractCertificateChain           *ContractCertificateChainType    `json:"ContractCertificateChain,omitempty"`
+	CostPerUnit                        *RationalNumberType              `json:"CostPerUnit,omitempty"`
+	Currency                           *string                          `json:"Currency,omitempty"`
+	DHPublicKey                        exi.Bytes                        `json:"DHPublicKey,omitempty"`
+	DSAKeyValue                        *DSAKeyValueType                 `json:"DSAKeyValue,omitempty"`
+	DepartureTime                      *uint32                          `json:"DepartureTime,omitempty"`
+	DepartureTime2                     *uint32                          `json:"DepartureTime2,omitempty"`
+	DeviceLocation                     *int16                           `json:"DeviceLocation,omitempty"`
+	DeviceOffset                       *int16                           `json:"DeviceOffset,omitempty"`
+	DigestMethod                       *DigestMethodType                `json:"DigestMethod,omitempty"`
+	DigestValue                        exi.Bytes                        `json:"DigestValue,omitempty"`
+	DischargingSchedule                *ChargingScheduleType            `json:"DischargingSchedule,omitempty"`
+	DisplayParameters                  *DisplayParametersType           `json:"DisplayParameters,omitempty"`
+	Duration                           *uint32                          `json:"Duration,omitempty"`
+	Dynamic_EVPPTControlMode           *Dynamic_EVPPTControlModeType    `json:"Dynamic_EVPPTControlMode,omitempty"`
+	Dynamic_SEReqControlMode           *Dynamic_SEReqControlModeType    `json:"Dynamic_SEReqControlMode,omitempty"`
+	Dynamic_SEResControlMode           *Dynamic_SEResControlModeType    `json:"Dynamic_SEResControlMode,omitempty"`
+	Dynamic_SMDTControlMode            *Dynamic_SMDTControlModeType     `json:"Dynamic_SMDTControlMode,omitempty"`
+	ECDHCurve                          *EcdhCurveType                   `json:"ECDHCurve,omitempty"`
+	EIM_AReqAuthorizationMode          *EIM_AReqAuthorizationModeType   `json:"EIM_AReqAuthorizationMode,omitempty"`
+	EIM_ASResAuthorizationMode         *EIM_ASResAuthorizationModeType  `json:"EIM_ASResAuthorizationMode,omitempty"`
+	EMAID                              *string                          `json:"EMAID,omitempty"`
+	EVAbsolutePriceSchedule            *EVAbsolutePriceScheduleType     `json:"EVAbsolutePriceSchedule,omitempty"`
+	EVCCID                             *string                          `json:"EVCCID,omitempty"`
+	EVCheckInStatus                    *EvCheckInStatusType             `json:"EVCheckInStatus,omitempty"`
+	EVCheckOutStatus                   *EvCheckOutStatusType            `json:"EVCheckOutStatus,omitempty"`
+	EVEnergyOffer                      *EVEnergyOfferType               `json:"EVEnergyOffer,omitempty"`
+	EVMaximumEnergyRequest             *RationalNumberType              `json:"EVMaximumEnergyRequest,omitempty"`
+	EVMaximumEnergyRequest2            *RationalNumberType              `json:"EVMaximumEnergyRequest2,omitempty"`
+	EVMaximumV2XEnergyRequest          *RationalNumberType              `json:"EVMaximumV2XEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest             *RationalNumberType              `json:"EVMinimumEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest2            *RationalNumberType              `json:"EVMinimumEnergyRequest2,omitempty"`
+	EVMinimumV2XEnergyRequest          *RationalNumberType              `json:"EVMinimumV2XEnergyRequest,omitempty"`
+	EVPowerProfile                     *EVPowerProfileType              `json:"EVPowerProfile,omitempty"`
+	EVPowerProfileEntries              *EVPowerProfileEntryListType     `json:"EVPowerProfileEntries,omitempty"`
+	EVPowerProfileEntry                *PowerScheduleEntryType          `json:"EVPowerProfileEntry,omitempty"`
+	EVPowerSchedule                    *EVPowerScheduleType             `json:"EVPowerSchedule,omitempty"`
+	EVPowerScheduleEntries             *EVPowerScheduleEntryListType    `json:"EVPowerScheduleEntries,omitempty"`
+	EVPowerScheduleEntry               *EVPowerScheduleEntryType        `json:"EVPowerScheduleEntry,omitempty"`
+	EVPriceRule                        *EVPriceRuleType                 `json:"EVPriceRule,omitempty"`
+	EVPriceRuleStack                   *EVPriceRuleStackType            `json:"EVPriceRuleStack,omitempty"`
+	EVPriceRuleStacks                  *EVPriceRuleStackListType        `json:"EVPriceRuleStacks,omitempty"`
+	EVProcessing                       *ProcessingType                  `json:"EVProcessing,omitempty"`
+	EVSECheckOutStatus                 *EvseCheckOutStatusType          `json:"EVSECheckOutStatus,omitempty"`
+	EVSEID                             *string                          `json:"EVSEID,omitempty"`
+	EVSENotification                   *EvseNotificationType            `json:"EVSENotification,omitempty"`
+	EVSEProcessing                     *ProcessingType                  `json:"EVSEProcessing,omitempty"`
+	EVSEStatus                         *EVSEStatusType                  `json:"EVSEStatus,omitempty"`
+	EVSEStatus2                        *EVSEStatusType                  `json:"EVSEStatus2,omitempty"`
+	EVTargetEnergyRequest              *RationalNumberType              `json:"EVTargetEnergyRequest,omitempty"`
+	EVTargetEnergyRequest2             *RationalNumberType              `json:"EVTargetEnergyRequest2,omitempty"`
+	EVTerminationCode                  *string                          `json:"EVTerminationCode,omitempty"`
+	EVTerminationExplanation           *string                          `json:"EVTerminationExplanation,omitempty"`
+	EnergyCosts                        *DetailedCostType                `json:"EnergyCosts,omitempty"`
+	EnergyFee                          *RationalNumberType              `json:"EnergyFee,omitempty"`
+	EnergyTransferServiceList          *ServiceListType                 `json:"EnergyTransferServiceList,omitempty"`
+	Exponent                           exi.Bytes                        `json:"Exponent,omitempty"`
+	Exponent2                          *int8                            `json:"Exponent2,omitempty"`
+	FreeService                        *bool                            `json:"FreeService,omitempty"`
+	G                                  exi.Bytes                        `json:"G,omitempty"`
+	GenChallenge                       exi.Bytes                        `json:"GenChallenge,omitempty"`
+	GoToPause                          *bool                            `json:"GoToPause,omitempty"`
+	HMACOutputLength                   *int64                           `json:"HMACOutputLength,omitempty"`
+	Header                             *MessageHeaderType               `json:"Header,omitempty"`
+	InletHot                           *bool                            `json:"InletHot,omitempty"`
+	J                                  exi.Bytes                        `json:"J,omitempty"`
+	KeyInfo                            *KeyInfoType                     `json:"KeyInfo,omitempty"`
+	KeyName                            *string                          `json:"KeyName,omitempty"`
+	KeyValue                           *KeyValueType                    `json:"KeyValue,omitempty"`
+	Language                           *string                          `json:"Language,omitempty"`
+	ListOfRootCertificateIDs           *ListOfRootCertificateIDsType    `json:"ListOfRootCertificateIDs,omitempty"`
+	Manifest                           *ManifestType                    `json:"Manifest,omitempty"`
+	MaximumContractCertificateChains   *uint8                           `json:"MaximumContractCertificateChains,omitempty"`
+	MaximumCost                        *RationalNumberType              `json:"MaximumCost,omitempty"`
+	MaximumSOC                         *int8                            `json:"MaximumSOC,omitempty"`
+	MaximumSupportingPoints            *uint16                          `json:"MaximumSupportingPoints,omitempty"`
+	MeterID                            *string                          `json:"MeterID,omitempty"`
+	MeterInfo                          *MeterInfoType                   `json:"MeterInfo,omitempty"`
+	MeterInfo2                         *MeterInfoType                   `json:"MeterInfo2,omitempty"`
+	MeterInfoRequested                 *bool                            `json:"MeterInfoRequested,omitempty"`
+	MeterSignature                     exi.Bytes                        `json:"MeterSignature,omitempty"`
+	MeterStatus                        *int16                           `json:"MeterStatus,omitempty"`
+	MeterTimestamp                     *uint64                          `json:"MeterTimestamp,omitempty"`
+	MeteringConfirmationReq            *MeteringConfirmationReqType     `json:"MeteringConfirmationReq,omitempty"`
+	MeteringConfirmationRes            *MeteringConfirmationResType     `json:"MeteringConfirmationRes,omitempty"`
+	MgmtData                           *string                          `json:"MgmtData,omitempty"`
+	MinimumCost                        *RationalNumberType              `json:"MinimumCost,omitempty"`
+	MinimumSOC                         *int8                            `json:"MinimumSOC,omitempty"`
+	MinimumSOC2                        *int8                            `json:"MinimumSOC2,omitempty"`
+	Modulus                            exi.Bytes                        `json:"Modulus,omitempty"`
+	NotificationMaxDelay               *uint16                          `json:"NotificationMaxDelay,omitempty"`
+	NumberOfPriceLevels                *uint8                           `json:"NumberOfPriceLevels,omitempty"`
+	OEMProvisioningCertificateChain    *SignedCertificateChainType      `json:"OEMProvisioningCertificateChain,omitempty"`
+	Object                             *ObjectType                      `json:"Object,omitempty"`
+	OccupancyCosts                     *DetailedCostType                `json:"OccupancyCosts,omitempty"`
+	OverstayCosts                      *DetailedCostType                `json:"OverstayCosts,omitempty"`
+	OverstayFee                        *RationalNumberType              `json:"OverstayFee,omitempty"`
+	OverstayFeePeriod                  *uint32                          `json:"OverstayFeePeriod,omitempty"`
+	OverstayPowerThreshold             *RationalNumberType              `json:"OverstayPowerThreshold,omitempty"`
+	OverstayRule                       *OverstayRuleType                `json:"OverstayRule,omitempty"`
+	OverstayRuleDescription            *string                          `json:"OverstayRuleDescription,omitempty"`
+	OverstayRules                      *OverstayRuleListType            `json:"OverstayRules,omitempty"`
+	OverstayTimeThreshold              *uint32                          `json:"OverstayTimeThreshold,omitempty"`
+	P                                  exi.Bytes                        `json:"P,omitempty"`
+	PGPData                            *PGPDataType                     `json:"PGPData,omitempty"`
+	PGPKeyID                           exi.Bytes                        `json:"PGPKeyID,omitempty"`
+	PGPKeyPacket                       exi.Bytes                        `json:"PGPKeyPacket,omitempty"`
+	Parameter                          *ParameterType                   `json:"Parameter,omitempty"`
+	ParameterSet                       *ParameterSetType                `json:"ParameterSet,omitempty"`
+	ParameterSetID                     *uint16                          `json:"ParameterSetID,omitempty"`
+	ParkingFee                         *RationalNumberType              `json:"ParkingFee,omitempty"`
+	ParkingFeePeriod                   *uint32                          `json:"ParkingFeePeriod,omitempty"`
+	ParkingMethod                      *ParkingMethodType               `json:"ParkingMethod,omitempty"`
+	ParkingSpace                       *int16                           `json:"ParkingSpace,omitempty"`
+	PgenCounter                        exi.Bytes                        `json:"PgenCounter,omitempty"`
+	PnC_AReqAuthorizationMode          *PnC_AReqAuthorizationModeType   `json:"PnC_AReqAuthorizationMode,omitempty"`
+	PnC_ASResAuthorizationMode         *PnC_ASResAuthorizationModeType  `json:"PnC_ASResAuthorizationMode,omitempty"`
+	Power                              *RationalNumberType              `json:"Power,omitempty"`
+	PowerDeliveryReq                   *PowerDeliveryReqType            `json:"PowerDeliveryReq,omitempty"`
+	PowerDeliveryRes                   *PowerDeliveryResType            `json:"PowerDeliveryRes,omitempty"`
+	PowerRangeStart                    *RationalNumberType              `json:"PowerRangeStart,omitempty"`
+	PowerSchedule                      *PowerScheduleType               `json:"PowerSchedule,omitempty"`
+	PowerScheduleEntries               *PowerScheduleEntryListType      `json:"PowerScheduleEntries,omitempty"`
+	PowerScheduleEntry                 *PowerScheduleEntryType          `json:"PowerScheduleEntry,omitempty"`
+	PowerTolerance                     *RationalNumberType              `json:"PowerTolerance,omitempty"`
+	PowerToleranceAcceptance           *PowerToleranceAcceptanceType    `json:"PowerToleranceAcceptance,omitempty"`
+	Power_L2                           *RationalNumberType              `json:"Power_L2,omitempty"`
+	Power_L3                           *RationalNumberType              `json:"Power_L3,omitempty"`
+	PresentSOC                         *int8                            `json:"PresentSOC,omitempty"`
+	PriceAlgorithm                     *string                          `json:"PriceAlgorithm,omitempty"`
+	PriceLevel                         *uint8                           `json:"PriceLevel,omitempty"`
+	PriceLevelSchedule                 *PriceLevelScheduleType          `json:"PriceLevelSchedule,omitempty"`
+	PriceLevelScheduleEntries          *PriceLevelScheduleEntryListType `json:"PriceLevelScheduleEntries,omitempty"`
+	PriceLevelScheduleEntry            *PriceLevelScheduleEntryType     `json:"PriceLevelScheduleEntry,omitempty"`
+	PriceRule                          *PriceRuleType                   `json:"PriceRule,omitempty"`
+	PriceRuleStack                     *PriceRuleStackType              `json:"PriceRuleStack,omitempty"`
+	PriceRuleStacks                    *PriceRuleStackListType          `json:"PriceRuleStacks,omitempty"`
+	PriceScheduleDescription           *string                          `json:"PriceScheduleDescription,omitempty"`
+	PriceScheduleID                    *uint32                          `json:"PriceScheduleID,omitempty"`
+	PrioritizedEMAIDs                  *EMAIDListType                   `json:"PrioritizedEMAIDs,omitempty"`
+	ProviderID                         *string                          `json:"ProviderID,omitempty"`
+	Q                                  exi.Bytes                        `json:"Q,omitempty"`
+	RSAKeyValue                        *RSAKeyValueType                 `json:"RSAKeyValue,omitempty"`
+	Receipt                            *ReceiptType                     `json:"Receipt,omitempty"`
+	Receipt2                           *ReceiptType                     `json:"Receipt2,omitempty"`
+	Reference                          *ReferenceType                   `json:"Reference,omitempty"`
+	RemainingContractCertificateChains *uint8                           `json:"RemainingContractCertificateChains,omitempty"`
+	RemainingTimeToMaximumSOC          *uint32                          `json:"RemainingTimeToMaximumSOC,omitempty"`
+	RemainingTimeToMinimumSOC          *uint32                          `json:"RemainingTimeToMinimumSOC,omitempty"`
+	RemainingTimeToTargetSOC           *uint32                          `json:"RemainingTimeToTargetSOC,omitempty"`
+	RenewableGenerationPercentage      *uint8                           `json:"RenewableGenerationPercentage,omitempty"`
+	ResponseCode                       *ResponseCodeType                `json:"ResponseCode,omitempty"`
+	RetrievalMethod                    *RetrievalMethodType             `json:"RetrievalMethod,omitempty"`
+	RootCertificateID                  *X509IssuerSerialType            `json:"RootCertificateID,omitempty"`
+	SECP521_EncryptedPrivateKey        exi.Bytes                        `json:"SECP521_EncryptedPrivateKey,omitempty"`
+	SPKIData                           *SPKIDataType                    `json:"SPKIData,omitempty"`
+	SPKISexp                           exi.Bytes                        `json:"SPKISexp,omitempty"`
+	ScheduleExchangeReq                *ScheduleExchangeReqType         `json:"ScheduleExchangeReq,omitempty"`
+	ScheduleExchangeRes                *ScheduleExchangeResType         `json:"ScheduleExchangeRes,omitempty"`
+	ScheduleTuple                      *ScheduleTupleType               `json:"ScheduleTuple,omitempty"`
+	ScheduleTupleID                    *uint32                          `json:"ScheduleTupleID,omitempty"`
+	Scheduled_EVPPTControlMode         *Scheduled_EVPPTControlModeType  `json:"Scheduled_EVPPTControlMode,omitempty"`
+	Scheduled_SEReqControlMode         *Scheduled_SEReqControlModeType  `json:"Scheduled_SEReqControlMode,omitempty"`
+	Scheduled_SEResControlMode         *Scheduled_SEResControlModeType  `json:"Scheduled_SEResControlMode,omitempty"`
+	Scheduled_SMDTControlMode          *Scheduled_SMDTControlModeType   `json:"Scheduled_SMDTControlMode,omitempty"`
+	Seed                               exi.Bytes                        `json:"Seed,omitempty"`
+	SelectedAuthorizationService       *AuthorizationType               `json:"SelectedAuthorizationService,omitempty"`
+	SelectedEnergyTransferService      *SelectedServiceType             `json:"SelectedEnergyTransferService,omitempty"`
+	SelectedScheduleTupleID            *uint32                          `json:"SelectedScheduleTupleID,omitempty"`
+	SelectedService                    *SelectedServiceType             `json:"SelectedService,omitempty"`
+	SelectedVASList                    *SelectedServiceListType         `json:"SelectedVASList,omitempty"`
+	Service                            *ServiceType                     `json:"Service,omitempty"`
+	ServiceDetailReq                   *ServiceDetailReqType            `json:"ServiceDetailReq,omitempty"`
+	ServiceDetailRes                   *ServiceDetailResType            `json:"ServiceDetailRes,omitempty"`
+	ServiceDiscoveryReq                *ServiceDiscoveryReqType         `json:"ServiceDiscoveryReq,omitempty"`
+	ServiceDiscoveryRes                *ServiceDiscoveryResType         `json:"ServiceDiscoveryRes,omitempty"`
+	ServiceFee                         *RationalNumberType              `json:"ServiceFee,omitempty"`
+	ServiceID                          *uint16                          `json:"ServiceID,omitempty"`
+	ServiceName                        *string                          `json:"ServiceName,omitempty"`
+	ServiceParameterList               *ServiceParameterListType        `json:"ServiceParameterList,omitempty"`
+	ServiceRenegotiationSupported      *bool                            `json:"ServiceRenegotiationSupported,omitempty"`
+	ServiceSelectionReq                *ServiceSelectionReqType         `json:"ServiceSelectionReq,omitempty"`
+	ServiceSelectionRes                *ServiceSelectionResType         `json:"ServiceSelectionRes,omitempty"`
+	SessionID                          exi.Bytes                        `json:"SessionID,omitempty"`
+	SessionID2                         exi.Bytes                        `json:"SessionID2,omitempty"`
+	SessionSetupReq                    *SessionSetupReqType             `json:"SessionSetupReq,omitempty"`
+	SessionSetupRes                    *SessionSetupResType             `json:"SessionSetupRes,omitempty"`
+	SessionStopReq                     *SessionStopReqType              `json:"SessionStopReq,omitempty"`
+	SessionStopRes                     *SessionStopResType              `json:"SessionStopRes,omitempty"`
+	Signature                          *SignatureType                   `json:"Signature,omitempty"`
+	SignatureMethod                    *SignatureMethodType             `json:"SignatureMethod,omitempty"`
+	SignatureProperties                *SignaturePropertiesType         `json:"SignatureProperties,omitempty"`
+	SignatureProperty                  *SignaturePropertyType           `json:"SignatureProperty,omitempty"`
+	SignatureValue                     *SignatureValueType              `json:"SignatureValue,omitempty"`
+	SignedInfo                         *SignedInfoType                  `json:"SignedInfo,omitempty"`
+	SignedInstallationData             *SignedInstallationDataType      `json:"SignedInstallationData,omitempty"`
+	SignedMeteringData                 *SignedMeteringDataType          `json:"SignedMeteringData,omitempty"`
+	StartTime                          *uint32                          `json:"StartTime,omitempty"`
+	SubCertificates                    *SubCertificatesType             `json:"SubCertificates,omitempty"`
+	SupportedProviders                 *SupportedProvidersListType      `json:"SupportedProviders,omitempty"`
+	SupportedServiceIDs                *ServiceIDListType               `json:"SupportedServiceIDs,omitempty"`
+	TPM_EncryptedPrivateKey            exi.Bytes                        `json:"TPM_EncryptedPrivateKey,omitempty"`
+	TargetDistance                     *int16                           `json:"TargetDistance,omitempty"`
+	TargetOffsetX                      *uint16                          `json:"TargetOffsetX,omitempty"`
+	TargetOffsetY                      *uint16                          `json:"TargetOffsetY,omitempty"`
+	TargetSOC                          *int8                            `json:"TargetSOC,omitempty"`
+	TargetSOC2                         *int8                            `json:"TargetSOC2,omitempty"`
+	TaxCosts                           *DetailedTaxType                 `json:"TaxCosts,omitempty"`
+	TaxIncludedInPrice                 *bool                            `json:"TaxIncludedInPrice,omitempty"`
+	TaxRate                            *RationalNumberType              `json:"TaxRate,omitempty"`
+	TaxRule                            *TaxRuleType                     `json:"TaxRule,omitempty"`
+	TaxRuleID                          *uint32                          `json:"TaxRuleID,omitempty"`
+	TaxRuleID2                         *uint32                          `json:"TaxRuleID2,omitempty"`
+	TaxRuleName                        *string                          `json:"TaxRuleName,omitempty"`
+	TaxRules                           *TaxRuleListType                 `json:"TaxRules,omitempty"`
+	TimeAnchor                         *uint64                          `json:"TimeAnchor,omitempty"`
+	TimeAnchor2                        *uint64                          `json:"TimeAnchor2,omitempty"`
+	TimeStamp                          *uint64                          `json:"TimeStamp,omitempty"`
+	Transform                          *TransformType                   `json:"Transform,omitempty"`
+	Transforms                         *TransformsType                  `json:"Transforms,omitempty"`
+	VASList                            *ServiceListType                 `json:"VASList,omitempty"`
+	Value                              *int16                           `json:"Value,omitempty"`
+	VehicleCheckInReq                  *VehicleCheckInReqType           `json:"VehicleCheckInReq,omitempty"`
+	VehicleCheckInRes                  *VehicleCheckInResType           `json:"VehicleCheckInRes,omitempty"`
+	VehicleCheckOutReq                 *VehicleCheckOutReqType          `json:"VehicleCheckOutReq,omitempty"`
+	VehicleCheckOutRes                 *VehicleCheckOutResType          `json:"VehicleCheckOutRes,omitempty"`
+	VehicleFrame                       *int16                           `json:"VehicleFrame,omitempty"`
+	VehicleTravel                      *int16                           `json:"VehicleTravel,omitempty"`
+	X448_EncryptedPrivateKey           exi.Bytes                        `json:"X448_EncryptedPrivateKey,omitempty"`
+	X509CRL                            exi.Bytes                        `json:"X509CRL,omitempty"`
+	X509Certificate                    exi.Bytes                        `json:"X509Certificate,omitempty"`
+	X509Data                           *X509DataType                    `json:"X509Data,omitempty"`
+	X509IssuerName                     *string                          `json:"X509IssuerName,omitempty"`
+	X509IssuerSerial                   *X509IssuerSerialType            `json:"X509IssuerSerial,omitempty"`
+	X509SKI                            exi.Bytes                        `json:"X509SKI,omitempty"`
+	X509SerialNumber                   *int64                           `json:"X509SerialNumber,omitempty"`
+	X509SubjectName                    *string                          `json:"X509SubjectName,omitempty"`
+	XPath                              *string                          `json:"XPath,omitempty"`
+	Y                                  exi.Bytes                        `json:"Y,omitempty"`
+	BoolValue                          *bool                            `json:"boolValue,omitempty"`
+	ByteValue                          *int8                            `json:"byteValue,omitempty"`
+	FiniteString                       *string                          `json:"finiteString,omitempty"`
+	IntValue                           *int32                           `json:"intValue,omitempty"`
+	RationalNumber                     *RationalNumberType              `json:"rationalNumber,omitempty"`
+	ShortValue                         *int16                           `json:"shortValue,omitempty"`
+}
+
+// UnmarshalFragment decodes the EXI fragment in b into f and returns the
+// bytes it takes.
+func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
+	var r exi.Reader
+	r.Reset(b)
+	if err := r.Header(); err != nil {
+		return 0, err
+	}
+	*f = Fragment{}
+	for {
+		c, err := r.Bits(9)
+		if err != nil {
+			return 0, err
+		}
+		switch c {
+		case 0:
+			if f.AbsolutePriceSchedule != nil {
+				return 0, r.Errorf("fragment holds AbsolutePriceSchedule twice")
+			}
+			f.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
+			if err := f.AbsolutePriceSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 1:
+			if f.AckMaxDelay != nil {
+				return 0, r.Errorf("fragment holds AckMaxDelay twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.AckMaxDelay = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 2:
+			if f.AdditionalSelectedServices != nil {
+				return 0, r.Errorf("fragment holds AdditionalSelectedServices twice")
+			}
+			f.AdditionalSelectedServices = new(AdditionalServiceListType)
+			if err := f.AdditionalSelectedServices.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 3:
+			if f.AdditionalService != nil {
+				return 0, r.Errorf("fragment holds AdditionalService twice")
+			}
+			f.AdditionalService = new(AdditionalServiceType)
+			if err := f.AdditionalService.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 4:
+			if f.AdditionalServicesCosts != nil {
+				return 0, r.Errorf("fragment holds AdditionalServicesCosts twice")
+			}
+			f.AdditionalServicesCosts = new(DetailedCostType)
+			if err := f.AdditionalServicesCosts.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 5:
+			if f.Amount != nil {
+				return 0, r.Errorf("fragment holds Amount twice")
+			}
+			f.Amount = new(RationalNumberType)
+			if err := f.Amount.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 6:
+			if f.AppliesMinimumMaximumCost != nil {
+				return 0, r.Errorf("fragment holds AppliesMinimumMaximumCost twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.AppliesMinimumMaximumCost = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 7:
+			if f.AppliesToEnergyFee != nil {
+				return 0, r.Errorf("fragment holds AppliesToEnergyFee twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.AppliesToEnergyFee = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 8:
+			if f.AppliesToOverstayFee != nil {
+				return 0, r.Errorf("fragment holds AppliesToOverstayFee twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.AppliesToOverstayFee = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 9:
+			if f.AppliesToParkingFee != nil {
+				return 0, r.Errorf("fragment holds AppliesToParkingFee twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.AppliesToParkingFee = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 10:
+			if f.AuthorizationReq != nil {
+				return 0, r.Errorf("fragment holds AuthorizationReq twice")
+			}
+			f.AuthorizationReq = new(AuthorizationReqType)
+			if err := f.AuthorizationReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 11:
+			if f.AuthorizationRes != nil {
+				return 0, r.Errorf("fragment holds AuthorizationRes twice")
+			}
+			f.AuthorizationRes = new(AuthorizationResType)
+			if err := f.AuthorizationRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 12:
+			if f.AuthorizationServices != nil {
+				return 0, r.Errorf("fragment holds AuthorizationServices twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := AuthorizationType(v)
+					f.AuthorizationServices = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 13:
+			if f.AuthorizationSetupReq != nil {
+				return 0, r.Errorf("fragment holds AuthorizationSetupReq twice")
+			}
+			f.AuthorizationSetupReq = new(AuthorizationSetupReqType)
+			if err := f.AuthorizationSetupReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 14:
+			if f.AuthorizationSetupRes != nil {
+				return 0, r.Errorf("fragment holds AuthorizationSetupRes twice")
+			}
+			f.AuthorizationSetupRes = new(AuthorizationSetupResType)
+			if err := f.AuthorizationSetupRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 15:
+			if f.AvailableEnergy != nil {
+				return 0, r.Errorf("fragment holds AvailableEnergy twice")
+			}
+			f.AvailableEnergy = new(RationalNumberType)
+			if err := f.AvailableEnergy.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 16:
+			if f.BPT_ChannelSelection != nil {
+				return 0, r.Errorf("fragment holds BPT_ChannelSelection twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ChannelSelectionType(v)
+					f.BPT_ChannelSelection = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 17:
+			if f.BPT_DischargedEnergyReadingWh != nil {
+				return 0, r.Errorf("fragment holds BPT_DischargedEnergyReadingWh twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.BPT_DischargedEnergyReadingWh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 18:
+			if f.BPT_InductiveEnergyReadingVARh != nil {
+				return 0, r.Errorf("fragment holds BPT_InductiveEnergyReadingVARh twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.BPT_InductiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 19:
+			if f.BatteryEnergyCapacity != nil {
+				return 0, r.Errorf("fragment holds BatteryEnergyCapacity twice")
+			}
+			f.BatteryEnergyCapacity = new(RationalNumberType)
+			if err := f.BatteryEnergyCapacity.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 20:
+			if f.CLReqControlMode != nil {
+				return 0, r.Errorf("fragment holds CLReqControlMode twice")
+			}
+			f.CLReqControlMode = new(CLReqControlModeType)
+			if err := f.CLReqControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 21:
+			if f.CLResControlMode != nil {
+				return 0, r.Errorf("fragment holds CLResControlMode twice")
+			}
+			f.CLResControlMode = new(CLResControlModeType)
+			if err := f.CLResControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 22:
+			if f.CPSCertificateChain != nil {
+				return 0, r.Errorf("fragment holds CPSCertificateChain twice")
+			}
+			f.CPSCertificateChain = new(CertificateChainType)
+			if err := f.CPSCertificateChain.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 23:
+			if f.CanonicalizationMethod != nil {
+				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
+			}
+			f.CanonicalizationMethod = new(CanonicalizationMethodType)
+			if err := f.CanonicalizationMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 24:
+			if f.CapacitiveEnergyReadingVARh != nil {
+				return 0, r.Errorf("fragment holds CapacitiveEnergyReadingVARh twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.CapacitiveEnergyReadingVARh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 25:
+			if f.CarbonDioxideEmission != nil {
+				return 0, r.Errorf("fragment holds CarbonDioxideEmission twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.CarbonDioxideEmission = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 26:
+			if f.Certificate != nil {
+				return 0, r.Errorf("fragment holds Certificate twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(1600)
+					if err != nil {
+						return 0, err
+					}
+					f.Certificate = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 27:
+			if f.CertificateInstallationReq != nil {
+				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
+			}
+			f.CertificateInstallationReq = new(CertificateInstallationReqType)
+			if err := f.CertificateInstallationReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 28:
+			if f.CertificateInstallationRes != nil {
+				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
+			}
+			f.CertificateInstallationRes = new(CertificateInstallationResType)
+			if err := f.CertificateInstallationRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 29:
+			if f.CertificateInstallationService != nil {
+				return 0, r.Errorf("fragment holds CertificateInstallationService twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.CertificateInstallationService = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 30:
+			if f.ChargeProgress != nil {
+				return 0, r.Errorf("fragment holds ChargeProgress twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 4)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ChargeProgressType(v)
+					f.ChargeProgress = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 31:
+			if f.ChargedEnergyReadingWh != nil {
+				return 0, r.Errorf("fragment holds ChargedEnergyReadingWh twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.ChargedEnergyReadingWh = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 32:
+			if f.ChargingComplete != nil {
+				return 0, r.Errorf("fragment holds ChargingComplete twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 33:
+			if f.ChargingSchedule != nil {
+				return 0, r.Errorf("fragment holds ChargingSchedule twice")
+			}
+			f.ChargingSchedule = new(ChargingScheduleType)
+			if err := f.ChargingSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 34:
+			if f.ChargingSession != nil {
+				return 0, r.Errorf("fragment holds ChargingSession twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ChargingSessionType(v)
+					f.ChargingSession = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 35:
+			if f.CheckOutTime != nil {
+				return 0, r.Errorf("fragment holds CheckOutTime twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.CheckOutTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 36:
+			if f.ContractCertificateChain != nil {
+				return 0, r.Errorf("fragment holds ContractCertificateChain twice")
+			}
+			f.ContractCertificateChain = new(ContractCertificateChainType)
+			if err := f.ContractCertificateChain.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 37:
+			if f.CostPerUnit != nil {
+				return 0, r.Errorf("fragment holds CostPerUnit twice")
+			}
+			f.CostPerUnit = new(RationalNumberType)
+			if err := f.CostPerUnit.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 38:
+			if f.Currency != nil {
+				return 0, r.Errorf("fragment holds Currency twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 15)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.Currency = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 39:
+			if f.DHPublicKey != nil {
+				return 0, r.Errorf("fragment holds DHPublicKey twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(133)
+					if err != nil {
+						return 0, err
+					}
+					f.DHPublicKey = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 40:
+			if f.DSAKeyValue != nil {
+				return 0, r.Errorf("fragment holds DSAKeyValue twice")
+			}
+			f.DSAKeyValue = new(DSAKeyValueType)
+			if err := f.DSAKeyValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 41:
+			if f.DepartureTime != nil {
+				return 0, r.Errorf("fragment holds DepartureTime twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.DepartureTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 42:
+			if f.DepartureTime2 != nil {
+				return 0, r.Errorf("fragment holds DepartureTime twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.DepartureTime2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 43:
+			if f.DeviceLocation != nil {
+				return 0, r.Errorf("fragment holds DeviceLocation twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.DeviceLocation = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 44:
+			if f.DeviceOffset != nil {
+				return 0, r.Errorf("fragment holds DeviceOffset twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.DeviceOffset = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 45:
+			if f.DigestMethod != nil {
+				return 0, r.Errorf("fragment holds DigestMethod twice")
+			}
+			f.DigestMethod = new(DigestMethodType)
+			if err := f.DigestMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 46:
+			if f.DigestValue != nil {
+				return 0, r.Errorf("fragment holds DigestValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.DigestValue = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 47:
+			if f.DischargingSchedule != nil {
+				return 0, r.Errorf("fragment holds DischargingSchedule twice")
+			}
+			f.DischargingSchedule = new(ChargingScheduleType)
+			if err := f.DischargingSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 48:
+			if f.DisplayParameters != nil {
+				return 0, r.Errorf("fragment holds DisplayParameters twice")
+			}
+			f.DisplayParameters = new(DisplayParametersType)
+			if err := f.DisplayParameters.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 49:
+			if f.Duration != nil {
+				return 0, r.Errorf("fragment holds Duration twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.Duration = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 50:
+			if f.Dynamic_EVPPTControlMode != nil {
+				return 0, r.Errorf("fragment holds Dynamic_EVPPTControlMode twice")
+			}
+			f.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
+			if err := f.Dynamic_EVPPTControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 51:
+			if f.Dynamic_SEReqControlMode != nil {
+				return 0, r.Errorf("fragment holds Dynamic_SEReqControlMode twice")
+			}
+			f.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
+			if err := f.Dynamic_SEReqControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 52:
+			if f.Dynamic_SEResControlMode != nil {
+				return 0, r.Errorf("fragment holds Dynamic_SEResControlMode twice")
+			}
+			f.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
+			if err := f.Dynamic_SEResControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 53:
+			if f.Dynamic_SMDTControlMode != nil {
+				return 0, r.Errorf("fragment holds Dynamic_SMDTControlMode twice")
+			}
+			f.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
+			if err := f.Dynamic_SMDTControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 54:
+			if f.ECDHCurve != nil {
+				return 0, r.Errorf("fragment holds ECDHCurve twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EcdhCurveType(v)
+					f.ECDHCurve = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 55:
+			if f.EIM_AReqAuthorizationMode != nil {
+				return 0, r.Errorf("fragment holds EIM_AReqAuthorizationMode twice")
+			}
+			f.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
+			if err := f.EIM_AReqAuthorizationMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 56:
+			if f.EIM_ASResAuthorizationMode != nil {
+				return 0, r.Errorf("fragment holds EIM_ASResAuthorizationMode twice")
+			}
+			f.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
+			if err := f.EIM_ASResAuthorizationMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 57:
+			if f.EMAID != nil {
+				return 0, r.Errorf("fragment holds EMAID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 13)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EMAID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 58:
+			if f.EVAbsolutePriceSchedule != nil {
+				return 0, r.Errorf("fragment holds EVAbsolutePriceSchedule twice")
+			}
+			f.EVAbsolutePriceSchedule = new(EVAbsolutePriceScheduleType)
+			if err := f.EVAbsolutePriceSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 59:
+			if f.EVCCID != nil {
+				return 0, r.Errorf("fragment holds EVCCID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 24)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVCCID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 60:
+			if f.EVCheckInStatus != nil {
+				return 0, r.Errorf("fragment holds EVCheckInStatus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EvCheckInStatusType(v)
+					f.EVCheckInStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 61:
+			if f.EVCheckOutStatus != nil {
+				return 0, r.Errorf("fragment holds EVCheckOutStatus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EvCheckOutStatusType(v)
+					f.EVCheckOutStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 62:
+			if f.EVEnergyOffer != nil {
+				return 0, r.Errorf("fragment holds EVEnergyOffer twice")
+			}
+			f.EVEnergyOffer = new(EVEnergyOfferType)
+			if err := f.EVEnergyOffer.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 63:
+			if f.EVMaximumEnergyRequest != nil {
+				return 0, r.Errorf("fragment holds EVMaximumEnergyRequest twice")
+			}
+			f.EVMaximumEnergyRequest = new(RationalNumberType)
+			if err := f.EVMaximumEnergyRequest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 64:
+			if f.EVMaximumEnergyRequest2 != nil {
+				return 0, r.Errorf("fragment holds EVMaximumEnergyRequest twice")
+			}
+			f.EVMaximumEnergyRequest2 = new(RationalNumberType)
+			if err := f.EVMaximumEnergyRequest2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 65:
+			if f.EVMaximumV2XEnergyRequest != nil {
+				return 0, r.Errorf("fragment holds EVMaximumV2XEnergyRequest twice")
+			}
+			f.EVMaximumV2XEnergyRequest = new(RationalNumberType)
+			if err := f.EVMaximumV2XEnergyRequest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 66:
+			if f.EVMinimumEnergyRequest != nil {
+				return 0, r.Errorf("fragment holds EVMinimumEnergyRequest twice")
+			}
+			f.EVMinimumEnergyRequest = new(RationalNumberType)
+			if err := f.EVMinimumEnergyRequest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 67:
+			if f.EVMinimumEnergyRequest2 != nil {
+				return 0, r.Errorf("fragment holds EVMinimumEnergyRequest twice")
+			}
+			f.EVMinimumEnergyRequest2 = new(RationalNumberType)
+			if err := f.EVMinimumEnergyRequest2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 68:
+			if f.EVMinimumV2XEnergyRequest != nil {
+				return 0, r.Errorf("fragment holds EVMinimumV2XEnergyRequest twice")
+			}
+			f.EVMinimumV2XEnergyRequest = new(RationalNumberType)
+			if err := f.EVMinimumV2XEnergyRequest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 69:
+			if f.EVPowerProfile != nil {
+				return 0, r.Errorf("fragment holds EVPowerProfile twice")
+			}
+			f.EVPowerProfile = new(EVPowerProfileType)
+			if err := f.EVPowerProfile.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 70:
+			if f.EVPowerProfileEntries != nil {
+				return 0, r.Errorf("fragment holds EVPowerProfileEntries twice")
+			}
+			f.EVPowerProfileEntries = new(EVPowerProfileEntryListType)
+			if err := f.EVPowerProfileEntries.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 71:
+			if f.EVPowerProfileEntry != nil {
+				return 0, r.Errorf("fragment holds EVPowerProfileEntry twice")
+			}
+			f.EVPowerProfileEntry = new(PowerScheduleEntryType)
+			if err := f.EVPowerProfileEntry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 72:
+			if f.EVPowerSchedule != nil {
+				return 0, r.Errorf("fragment holds EVPowerSchedule twice")
+			}
+			f.EVPowerSchedule = new(EVPowerScheduleType)
+			if err := f.EVPowerSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 73:
+			if f.EVPowerScheduleEntries != nil {
+				return 0, r.Errorf("fragment holds EVPowerScheduleEntries twice")
+			}
+			f.EVPowerScheduleEntries = new(EVPowerScheduleEntryListType)
+			if err := f.EVPowerScheduleEntries.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 74:
+			if f.EVPowerScheduleEntry != nil {
+				return 0, r.Errorf("fragment holds EVPowerScheduleEntry twice")
+			}
+			f.EVPowerScheduleEntry = new(EVPowerScheduleEntryType)
+			if err := f.EVPowerScheduleEntry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 75:
+			if f.EVPriceRule != nil {
+				return 0, r.Errorf("fragment holds EVPriceRule twice")
+			}
+			f.EVPriceRule = new(EVPriceRuleType)
+			if err := f.EVPriceRule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 76:
+			if f.EVPriceRuleStack != nil {
+				return 0, r.Errorf("fragment holds EVPriceRuleStack twice")
+			}
+			f.EVPriceRuleStack = new(EVPriceRuleStackType)
+			if err := f.EVPriceRuleStack.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 77:
+			if f.EVPriceRuleStacks != nil {
+				return 0, r.Errorf("fragment holds EVPriceRuleStacks twice")
+			}
+			f.EVPriceRuleStacks = new(EVPriceRuleStackListType)
+			if err := f.EVPriceRuleStacks.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 78:
+			if f.EVProcessing != nil {
+				return 0, r.Errorf("fragment holds EVProcessing twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ProcessingType(v)
+					f.EVProcessing = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 79:
+			if f.EVSECheckOutStatus != nil {
+				return 0, r.Errorf("fragment holds EVSECheckOutStatus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EvseCheckOutStatusType(v)
+					f.EVSECheckOutStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 80:
+			if f.EVSEID != nil {
+				return 0, r.Errorf("fragment holds EVSEID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 25)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVSEID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 81:
+			if f.EVSENotification != nil {
+				return 0, r.Errorf("fragment holds EVSENotification twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(3, 6)
+					if err != nil {
+						return 0, err
+					}
+					tmp := EvseNotificationType(v)
+					f.EVSENotification = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 82:
+			if f.EVSEProcessing != nil {
+				return 0, r.Errorf("fragment holds EVSEProcessing twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ProcessingType(v)
+					f.EVSEProcessing = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 83:
+			if f.EVSEStatus != nil {
+				return 0, r.Errorf("fragment holds EVSEStatus twice")
+			}
+			f.EVSEStatus = new(EVSEStatusType)
+			if err := f.EVSEStatus.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 84:
+			if f.EVSEStatus2 != nil {
+				return 0, r.Errorf("fragment holds EVSEStatus twice")
+			}
+			f.EVSEStatus2 = new(EVSEStatusType)
+			if err := f.EVSEStatus2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 85:
+			if f.EVTargetEnergyRequest != nil {
+				return 0, r.Errorf("fragment holds EVTargetEnergyRequest twice")
+			}
+			f.EVTargetEnergyRequest = new(RationalNumberType)
+			if err := f.EVTargetEnergyRequest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 86:
+			if f.EVTargetEnergyRequest2 != nil {
+				return 0, r.Errorf("fragment holds EVTargetEnergyRequest twice")
+			}
+			f.EVTargetEnergyRequest2 = new(RationalNumberType)
+			if err := f.EVTargetEnergyRequest2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 87:
+			if f.EVTerminationCode != nil {
+				return 0, r.Errorf("fragment holds EVTerminationCode twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 26)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVTerminationCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 88:
+			if f.EVTerminationExplanation != nil {
+				return 0, r.Errorf("fragment holds EVTerminationExplanation twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 27)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.EVTerminationExplanation = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 89:
+			if f.EnergyCosts != nil {
+				return 0, r.Errorf("fragment holds EnergyCosts twice")
+			}
+			f.EnergyCosts = new(DetailedCostType)
+			if err := f.EnergyCosts.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 90:
+			if f.EnergyFee != nil {
+				return 0, r.Errorf("fragment holds EnergyFee twice")
+			}
+			f.EnergyFee = new(RationalNumberType)
+			if err := f.EnergyFee.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 91:
+			if f.EnergyTransferServiceList != nil {
+				return 0, r.Errorf("fragment holds EnergyTransferServiceList twice")
+			}
+			f.EnergyTransferServiceList = new(ServiceListType)
+			if err := f.EnergyTransferServiceList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 92:
+			if f.Exponent != nil {
+				return 0, r.Errorf("fragment holds Exponent twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Exponent = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 93:
+			if f.Exponent2 != nil {
+				return 0, r.Errorf("fragment holds Exponent twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.Exponent2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 94:
+			if f.FreeService != nil {
+				return 0, r.Errorf("fragment holds FreeService twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.FreeService = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 95:
+			if f.G != nil {
+				return 0, r.Errorf("fragment holds G twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.G = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 96:
+			if f.GenChallenge != nil {
+				return 0, r.Errorf("fragment holds GenChallenge twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(16)
+					if err != nil {
+						return 0, err
+					}
+					f.GenChallenge = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 97:
+			if f.GoToPause != nil {
+				return 0, r.Errorf("fragment holds GoToPause twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.GoToPause = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 98:
+			if f.HMACOutputLength != nil {
+				return 0, r.Errorf("fragment holds HMACOutputLength twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int64(v)
+					f.HMACOutputLength = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 99:
+			if f.Header != nil {
+				return 0, r.Errorf("fragment holds Header twice")
+			}
+			f.Header = new(MessageHeaderType)
+			if err := f.Header.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 100:
+			if f.InletHot != nil {
+				return 0, r.Errorf("fragment holds InletHot twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.InletHot = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 101:
+			if f.J != nil {
+				return 0, r.Errorf("fragment holds J twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.J = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 102:
+			if f.KeyInfo != nil {
+				return 0, r.Errorf("fragment holds KeyInfo twice")
+			}
+			f.KeyInfo = new(KeyInfoType)
+			if err := f.KeyInfo.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 103:
+			if f.KeyName != nil {
+				return 0, r.Errorf("fragment holds KeyName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 5)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.KeyName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 104:
+			if f.KeyValue != nil {
+				return 0, r.Errorf("fragment holds KeyValue twice")
+			}
+			f.KeyValue = new(KeyValueType)
+			if err := f.KeyValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 105:
+			if f.Language != nil {
+				return 0, r.Errorf("fragment holds Language twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 18)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.Language = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 106:
+			if f.ListOfRootCertificateIDs != nil {
+				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
+			}
+			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
+			if err := f.ListOfRootCertificateIDs.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 107:
+			if f.Manifest != nil {
+				return 0, r.Errorf("fragment holds Manifest twice")
+			}
+			f.Manifest = new(ManifestType)
+			if err := f.Manifest.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 108:
+			if f.MaximumContractCertificateChains != nil {
+				return 0, r.Errorf("fragment holds MaximumContractCertificateChains twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint8(v)
+					f.MaximumContractCertificateChains = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 109:
+			if f.MaximumCost != nil {
+				return 0, r.Errorf("fragment holds MaximumCost twice")
+			}
+			f.MaximumCost = new(RationalNumberType)
+			if err := f.MaximumCost.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 110:
+			if f.MaximumSOC != nil {
+				return 0, r.Errorf("fragment holds MaximumSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.MaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 111:
+			if f.MaximumSupportingPoints != nil {
+				return 0, r.Errorf("fragment holds MaximumSupportingPoints twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(10, 12, 1024)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.MaximumSupportingPoints = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 112:
+			if f.MeterID != nil {
+				return 0, r.Errorf("fragment holds MeterID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 14)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.MeterID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 113:
+			if f.MeterInfo != nil {
+				return 0, r.Errorf("fragment holds MeterInfo twice")
+			}
+			f.MeterInfo = new(MeterInfoType)
+			if err := f.MeterInfo.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 114:
+			if f.MeterInfo2 != nil {
+				return 0, r.Errorf("fragment holds MeterInfo twice")
+			}
+			f.MeterInfo2 = new(MeterInfoType)
+			if err := f.MeterInfo2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 115:
+			if f.MeterInfoRequested != nil {
+				return 0, r.Errorf("fragment holds MeterInfoRequested twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.MeterInfoRequested = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 116:
+			if f.MeterSignature != nil {
+				return 0, r.Errorf("fragment holds MeterSignature twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(64)
+					if err != nil {
+						return 0, err
+					}
+					f.MeterSignature = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 117:
+			if f.MeterStatus != nil {
+				return 0, r.Errorf("fragment holds MeterStatus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.MeterStatus = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 118:
+			if f.MeterTimestamp != nil {
+				return 0, r.Errorf("fragment holds MeterTimestamp twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.MeterTimestamp = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 119:
+			if f.MeteringConfirmationReq != nil {
+				return 0, r.Errorf("fragment holds MeteringConfirmationReq twice")
+			}
+			f.MeteringConfirmationReq = new(MeteringConfirmationReqType)
+			if err := f.MeteringConfirmationReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 120:
+			if f.MeteringConfirmationRes != nil {
+				return 0, r.Errorf("fragment holds MeteringConfirmationRes twice")
+			}
+			f.MeteringConfirmationRes = new(MeteringConfirmationResType)
+			if err := f.MeteringConfirmationRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 121:
+			if f.MgmtData != nil {
+				return 0, r.Errorf("fragment holds MgmtData twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 8)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.MgmtData = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 122:
+			if f.MinimumCost != nil {
+				return 0, r.Errorf("fragment holds MinimumCost twice")
+			}
+			f.MinimumCost = new(RationalNumberType)
+			if err := f.MinimumCost.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 123:
+			if f.MinimumSOC != nil {
+				return 0, r.Errorf("fragment holds MinimumSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 124:
+			if f.MinimumSOC2 != nil {
+				return 0, r.Errorf("fragment holds MinimumSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.MinimumSOC2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 125:
+			if f.Modulus != nil {
+				return 0, r.Errorf("fragment holds Modulus twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Modulus = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 126:
+			if f.NotificationMaxDelay != nil {
+				return 0, r.Errorf("fragment holds NotificationMaxDelay twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.NotificationMaxDelay = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 127:
+			if f.NumberOfPriceLevels != nil {
+				return 0, r.Errorf("fragment holds NumberOfPriceLevels twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint8(v)
+					f.NumberOfPriceLevels = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 128:
+			if f.OEMProvisioningCertificateChain != nil {
+				return 0, r.Errorf("fragment holds OEMProvisioningCertificateChain twice")
+			}
+			f.OEMProvisioningCertificateChain = new(SignedCertificateChainType)
+			if err := f.OEMProvisioningCertificateChain.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 129:
+			if f.Object != nil {
+				return 0, r.Errorf("fragment holds Object twice")
+			}
+			f.Object = new(ObjectType)
+			if err := f.Object.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 130:
+			if f.OccupancyCosts != nil {
+				return 0, r.Errorf("fragment holds OccupancyCosts twice")
+			}
+			f.OccupancyCosts = new(DetailedCostType)
+			if err := f.OccupancyCosts.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 131:
+			if f.OverstayCosts != nil {
+				return 0, r.Errorf("fragment holds OverstayCosts twice")
+			}
+			f.OverstayCosts = new(DetailedCostType)
+			if err := f.OverstayCosts.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 132:
+			if f.OverstayFee != nil {
+				return 0, r.Errorf("fragment holds OverstayFee twice")
+			}
+			f.OverstayFee = new(RationalNumberType)
+			if err := f.OverstayFee.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 133:
+			if f.OverstayFeePeriod != nil {
+				return 0, r.Errorf("fragment holds OverstayFeePeriod twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.OverstayFeePeriod = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 134:
+			if f.OverstayPowerThreshold != nil {
+				return 0, r.Errorf("fragment holds OverstayPowerThreshold twice")
+			}
+			f.OverstayPowerThreshold = new(RationalNumberType)
+			if err := f.OverstayPowerThreshold.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 135:
+			if f.OverstayRule != nil {
+				return 0, r.Errorf("fragment holds OverstayRule twice")
+			}
+			f.OverstayRule = new(OverstayRuleType)
+			if err := f.OverstayRule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 136:
+			if f.OverstayRuleDescription != nil {
+				return 0, r.Errorf("fragment holds OverstayRuleDescription twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 20)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.OverstayRuleDescription = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 137:
+			if f.OverstayRules != nil {
+				return 0, r.Errorf("fragment holds OverstayRules twice")
+			}
+			f.OverstayRules = new(OverstayRuleListType)
+			if err := f.OverstayRules.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 138:
+			if f.OverstayTimeThreshold != nil {
+				return 0, r.Errorf("fragment holds OverstayTimeThreshold twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.OverstayTimeThreshold = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 139:
+			if f.P != nil {
+				return 0, r.Errorf("fragment holds P twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.P = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 140:
+			if f.PGPData != nil {
+				return 0, r.Errorf("fragment holds PGPData twice")
+			}
+			f.PGPData = new(PGPDataType)
+			if err := f.PGPData.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 141:
+			if f.PGPKeyID != nil {
+				return 0, r.Errorf("fragment holds PGPKeyID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.PGPKeyID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 142:
+			if f.PGPKeyPacket != nil {
+				return 0, r.Errorf("fragment holds PGPKeyPacket twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.PGPKeyPacket = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 143:
+			if f.Parameter != nil {
+				return 0, r.Errorf("fragment holds Parameter twice")
+			}
+			f.Parameter = new(ParameterType)
+			if err := f.Parameter.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 144:
+			if f.ParameterSet != nil {
+				return 0, r.Errorf("fragment holds ParameterSet twice")
+			}
+			f.ParameterSet = new(ParameterSetType)
+			if err := f.ParameterSet.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 145:
+			if f.ParameterSetID != nil {
+				return 0, r.Errorf("fragment holds ParameterSetID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.ParameterSetID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 146:
+			if f.ParkingFee != nil {
+				return 0, r.Errorf("fragment holds ParkingFee twice")
+			}
+			f.ParkingFee = new(RationalNumberType)
+			if err := f.ParkingFee.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 147:
+			if f.ParkingFeePeriod != nil {
+				return 0, r.Errorf("fragment holds ParkingFeePeriod twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.ParkingFeePeriod = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 148:
+			if f.ParkingMethod != nil {
+				return 0, r.Errorf("fragment holds ParkingMethod twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(2, 3)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ParkingMethodType(v)
+					f.ParkingMethod = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 149:
+			if f.ParkingSpace != nil {
+				return 0, r.Errorf("fragment holds ParkingSpace twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.ParkingSpace = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 150:
+			if f.PgenCounter != nil {
+				return 0, r.Errorf("fragment holds PgenCounter twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.PgenCounter = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 151:
+			if f.PnC_AReqAuthorizationMode != nil {
+				return 0, r.Errorf("fragment holds PnC_AReqAuthorizationMode twice")
+			}
+			f.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
+			if err := f.PnC_AReqAuthorizationMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 152:
+			if f.PnC_ASResAuthorizationMode != nil {
+				return 0, r.Errorf("fragment holds PnC_ASResAuthorizationMode twice")
+			}
+			f.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
+			if err := f.PnC_ASResAuthorizationMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 153:
+			if f.Power != nil {
+				return 0, r.Errorf("fragment holds Power twice")
+			}
+			f.Power = new(RationalNumberType)
+			if err := f.Power.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 154:
+			if f.PowerDeliveryReq != nil {
+				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
+			}
+			f.PowerDeliveryReq = new(PowerDeliveryReqType)
+			if err := f.PowerDeliveryReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 155:
+			if f.PowerDeliveryRes != nil {
+				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
+			}
+			f.PowerDeliveryRes = new(PowerDeliveryResType)
+			if err := f.PowerDeliveryRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 156:
+			if f.PowerRangeStart != nil {
+				return 0, r.Errorf("fragment holds PowerRangeStart twice")
+			}
+			f.PowerRangeStart = new(RationalNumberType)
+			if err := f.PowerRangeStart.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 157:
+			if f.PowerSchedule != nil {
+				return 0, r.Errorf("fragment holds PowerSchedule twice")
+			}
+			f.PowerSchedule = new(PowerScheduleType)
+			if err := f.PowerSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 158:
+			if f.PowerScheduleEntries != nil {
+				return 0, r.Errorf("fragment holds PowerScheduleEntries twice")
+			}
+			f.PowerScheduleEntries = new(PowerScheduleEntryListType)
+			if err := f.PowerScheduleEntries.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 159:
+			if f.PowerScheduleEntry != nil {
+				return 0, r.Errorf("fragment holds PowerScheduleEntry twice")
+			}
+			f.PowerScheduleEntry = new(PowerScheduleEntryType)
+			if err := f.PowerScheduleEntry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 160:
+			if f.PowerTolerance != nil {
+				return 0, r.Errorf("fragment holds PowerTolerance twice")
+			}
+			f.PowerTolerance = new(RationalNumberType)
+			if err := f.PowerTolerance.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 161:
+			if f.PowerToleranceAcceptance != nil {
+				return 0, r.Errorf("fragment holds PowerToleranceAcceptance twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := PowerToleranceAcceptanceType(v)
+					f.PowerToleranceAcceptance = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 162:
+			if f.Power_L2 != nil {
+				return 0, r.Errorf("fragment holds Power_L2 twice")
+			}
+			f.Power_L2 = new(RationalNumberType)
+			if err := f.Power_L2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 163:
+			if f.Power_L3 != nil {
+				return 0, r.Errorf("fragment holds Power_L3 twice")
+			}
+			f.Power_L3 = new(RationalNumberType)
+			if err := f.Power_L3.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 164:
+			if f.PresentSOC != nil {
+				return 0, r.Errorf("fragment holds PresentSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.PresentSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 165:
+			if f.PriceAlgorithm != nil {
+				return 0, r.Errorf("fragment holds PriceAlgorithm twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 16)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.PriceAlgorithm = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 166:
+			if f.PriceLevel != nil {
+				return 0, r.Errorf("fragment holds PriceLevel twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint8(v)
+					f.PriceLevel = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 167:
+			if f.PriceLevelSchedule != nil {
+				return 0, r.Errorf("fragment holds PriceLevelSchedule twice")
+			}
+			f.PriceLevelSchedule = new(PriceLevelScheduleType)
+			if err := f.PriceLevelSchedule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 168:
+			if f.PriceLevelScheduleEntries != nil {
+				return 0, r.Errorf("fragment holds PriceLevelScheduleEntries twice")
+			}
+			f.PriceLevelScheduleEntries = new(PriceLevelScheduleEntryListType)
+			if err := f.PriceLevelScheduleEntries.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 169:
+			if f.PriceLevelScheduleEntry != nil {
+				return 0, r.Errorf("fragment holds PriceLevelScheduleEntry twice")
+			}
+			f.PriceLevelScheduleEntry = new(PriceLevelScheduleEntryType)
+			if err := f.PriceLevelScheduleEntry.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 170:
+			if f.PriceRule != nil {
+				return 0, r.Errorf("fragment holds PriceRule twice")
+			}
+			f.PriceRule = new(PriceRuleType)
+			if err := f.PriceRule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 171:
+			if f.PriceRuleStack != nil {
+				return 0, r.Errorf("fragment holds PriceRuleStack twice")
+			}
+			f.PriceRuleStack = new(PriceRuleStackType)
+			if err := f.PriceRuleStack.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 172:
+			if f.PriceRuleStacks != nil {
+				return 0, r.Errorf("fragment holds PriceRuleStacks twice")
+			}
+			f.PriceRuleStacks = new(PriceRuleStackListType)
+			if err := f.PriceRuleStacks.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 173:
+			if f.PriceScheduleDescription != nil {
+				return 0, r.Errorf("fragment holds PriceScheduleDescription twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 17)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.PriceScheduleDescription = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 174:
+			if f.PriceScheduleID != nil {
+				return 0, r.Errorf("fragment holds PriceScheduleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.PriceScheduleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 175:
+			if f.PrioritizedEMAIDs != nil {
+				return 0, r.Errorf("fragment holds PrioritizedEMAIDs twice")
+			}
+			f.PrioritizedEMAIDs = new(EMAIDListType)
+			if err := f.PrioritizedEMAIDs.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 176:
+			if f.ProviderID != nil {
+				return 0, r.Errorf("fragment holds ProviderID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 12)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ProviderID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 177:
+			if f.Q != nil {
+				return 0, r.Errorf("fragment holds Q twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Q = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 178:
+			if f.RSAKeyValue != nil {
+				return 0, r.Errorf("fragment holds RSAKeyValue twice")
+			}
+			f.RSAKeyValue = new(RSAKeyValueType)
+			if err := f.RSAKeyValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 179:
+			if f.Receipt != nil {
+				return 0, r.Errorf("fragment holds Receipt twice")
+			}
+			f.Receipt = new(ReceiptType)
+			if err := f.Receipt.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 180:
+			if f.Receipt2 != nil {
+				return 0, r.Errorf("fragment holds Receipt twice")
+			}
+			f.Receipt2 = new(ReceiptType)
+			if err := f.Receipt2.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 181:
+			if f.Reference != nil {
+				return 0, r.Errorf("fragment holds Reference twice")
+			}
+			f.Reference = new(ReferenceType)
+			if err := f.Reference.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 182:
+			if f.RemainingContractCertificateChains != nil {
+				return 0, r.Errorf("fragment holds RemainingContractCertificateChains twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint8(v)
+					f.RemainingContractCertificateChains = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 183:
+			if f.RemainingTimeToMaximumSOC != nil {
+				return 0, r.Errorf("fragment holds RemainingTimeToMaximumSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.RemainingTimeToMaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 184:
+			if f.RemainingTimeToMinimumSOC != nil {
+				return 0, r.Errorf("fragment holds RemainingTimeToMinimumSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.RemainingTimeToMinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 185:
+			if f.RemainingTimeToTargetSOC != nil {
+				return 0, r.Errorf("fragment holds RemainingTimeToTargetSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.RemainingTimeToTargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 186:
+			if f.RenewableGenerationPercentage != nil {
+				return 0, r.Errorf("fragment holds RenewableGenerationPercentage twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, 0, 255)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint8(v)
+					f.RenewableGenerationPercentage = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 187:
+			if f.ResponseCode != nil {
+				return 0, r.Errorf("fragment holds ResponseCode twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(6, 40)
+					if err != nil {
+						return 0, err
+					}
+					tmp := ResponseCodeType(v)
+					f.ResponseCode = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 188:
+			if f.RetrievalMethod != nil {
+				return 0, r.Errorf("fragment holds RetrievalMethod twice")
+			}
+			f.RetrievalMethod = new(RetrievalMethodType)
+			if err := f.RetrievalMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 189:
+			if f.RootCertificateID != nil {
+				return 0, r.Errorf("fragment holds RootCertificateID twice")
+			}
+			f.RootCertificateID = new(X509IssuerSerialType)
+			if err := f.RootCertificateID.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 190:
+			if f.SECP521_EncryptedPrivateKey != nil {
+				return 0, r.Errorf("fragment holds SECP521_EncryptedPrivateKey twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(94)
+					if err != nil {
+						return 0, err
+					}
+					f.SECP521_EncryptedPrivateKey = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 191:
+			if f.SPKIData != nil {
+				return 0, r.Errorf("fragment holds SPKIData twice")
+			}
+			f.SPKIData = new(SPKIDataType)
+			if err := f.SPKIData.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 192:
+			if f.SPKISexp != nil {
+				return 0, r.Errorf("fragment holds SPKISexp twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.SPKISexp = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 193:
+			if f.ScheduleExchangeReq != nil {
+				return 0, r.Errorf("fragment holds ScheduleExchangeReq twice")
+			}
+			f.ScheduleExchangeReq = new(ScheduleExchangeReqType)
+			if err := f.ScheduleExchangeReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 194:
+			if f.ScheduleExchangeRes != nil {
+				return 0, r.Errorf("fragment holds ScheduleExchangeRes twice")
+			}
+			f.ScheduleExchangeRes = new(ScheduleExchangeResType)
+			if err := f.ScheduleExchangeRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 195:
+			if f.ScheduleTuple != nil {
+				return 0, r.Errorf("fragment holds ScheduleTuple twice")
+			}
+			f.ScheduleTuple = new(ScheduleTupleType)
+			if err := f.ScheduleTuple.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 196:
+			if f.ScheduleTupleID != nil {
+				return 0, r.Errorf("fragment holds ScheduleTupleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.ScheduleTupleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 197:
+			if f.Scheduled_EVPPTControlMode != nil {
+				return 0, r.Errorf("fragment holds Scheduled_EVPPTControlMode twice")
+			}
+			f.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
+			if err := f.Scheduled_EVPPTControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 198:
+			if f.Scheduled_SEReqControlMode != nil {
+				return 0, r.Errorf("fragment holds Scheduled_SEReqControlMode twice")
+			}
+			f.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
+			if err := f.Scheduled_SEReqControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 199:
+			if f.Scheduled_SEResControlMode != nil {
+				return 0, r.Errorf("fragment holds Scheduled_SEResControlMode twice")
+			}
+			f.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
+			if err := f.Scheduled_SEResControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 200:
+			if f.Scheduled_SMDTControlMode != nil {
+				return 0, r.Errorf("fragment holds Scheduled_SMDTControlMode twice")
+			}
+			f.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
+			if err := f.Scheduled_SMDTControlMode.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 201:
+			if f.Seed != nil {
+				return 0, r.Errorf("fragment holds Seed twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Seed = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 202:
+			if f.SelectedAuthorizationService != nil {
+				return 0, r.Errorf("fragment holds SelectedAuthorizationService twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Enum(1, 2)
+					if err != nil {
+						return 0, err
+					}
+					tmp := AuthorizationType(v)
+					f.SelectedAuthorizationService = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 203:
+			if f.SelectedEnergyTransferService != nil {
+				return 0, r.Errorf("fragment holds SelectedEnergyTransferService twice")
+			}
+			f.SelectedEnergyTransferService = new(SelectedServiceType)
+			if err := f.SelectedEnergyTransferService.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 204:
+			if f.SelectedScheduleTupleID != nil {
+				return 0, r.Errorf("fragment holds SelectedScheduleTupleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.SelectedScheduleTupleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 205:
+			if f.SelectedService != nil {
+				return 0, r.Errorf("fragment holds SelectedService twice")
+			}
+			f.SelectedService = new(SelectedServiceType)
+			if err := f.SelectedService.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 206:
+			if f.SelectedVASList != nil {
+				return 0, r.Errorf("fragment holds SelectedVASList twice")
+			}
+			f.SelectedVASList = new(SelectedServiceListType)
+			if err := f.SelectedVASList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 207:
+			if f.Service != nil {
+				return 0, r.Errorf("fragment holds Service twice")
+			}
+			f.Service = new(ServiceType)
+			if err := f.Service.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 208:
+			if f.ServiceDetailReq != nil {
+				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
+			}
+			f.ServiceDetailReq = new(ServiceDetailReqType)
+			if err := f.ServiceDetailReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 209:
+			if f.ServiceDetailRes != nil {
+				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
+			}
+			f.ServiceDetailRes = new(ServiceDetailResType)
+			if err := f.ServiceDetailRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 210:
+			if f.ServiceDiscoveryReq != nil {
+				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
+			}
+			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
+			if err := f.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 211:
+			if f.ServiceDiscoveryRes != nil {
+				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
+			}
+			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
+			if err := f.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 212:
+			if f.ServiceFee != nil {
+				return 0, r.Errorf("fragment holds ServiceFee twice")
+			}
+			f.ServiceFee = new(RationalNumberType)
+			if err := f.ServiceFee.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 213:
+			if f.ServiceID != nil {
+				return 0, r.Errorf("fragment holds ServiceID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.ServiceID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 214:
+			if f.ServiceName != nil {
+				return 0, r.Errorf("fragment holds ServiceName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 21)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ServiceName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 215:
+			if f.ServiceParameterList != nil {
+				return 0, r.Errorf("fragment holds ServiceParameterList twice")
+			}
+			f.ServiceParameterList = new(ServiceParameterListType)
+			if err := f.ServiceParameterList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 216:
+			if f.ServiceRenegotiationSupported != nil {
+				return 0, r.Errorf("fragment holds ServiceRenegotiationSupported twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.ServiceRenegotiationSupported = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 217:
+			if f.ServiceSelectionReq != nil {
+				return 0, r.Errorf("fragment holds ServiceSelectionReq twice")
+			}
+			f.ServiceSelectionReq = new(ServiceSelectionReqType)
+			if err := f.ServiceSelectionReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 218:
+			if f.ServiceSelectionRes != nil {
+				return 0, r.Errorf("fragment holds ServiceSelectionRes twice")
+			}
+			f.ServiceSelectionRes = new(ServiceSelectionResType)
+			if err := f.ServiceSelectionRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 219:
+			if f.SessionID != nil {
+				return 0, r.Errorf("fragment holds SessionID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return 0, err
+					}
+					f.SessionID = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 220:
+			if f.SessionID2 != nil {
+				return 0, r.Errorf("fragment holds SessionID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(8)
+					if err != nil {
+						return 0, err
+					}
+					f.SessionID2 = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 221:
+			if f.SessionSetupReq != nil {
+				return 0, r.Errorf("fragment holds SessionSetupReq twice")
+			}
+			f.SessionSetupReq = new(SessionSetupReqType)
+			if err := f.SessionSetupReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 222:
+			if f.SessionSetupRes != nil {
+				return 0, r.Errorf("fragment holds SessionSetupRes twice")
+			}
+			f.SessionSetupRes = new(SessionSetupResType)
+			if err := f.SessionSetupRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 223:
+			if f.SessionStopReq != nil {
+				return 0, r.Errorf("fragment holds SessionStopReq twice")
+			}
+			f.SessionStopReq = new(SessionStopReqType)
+			if err := f.SessionStopReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 224:
+			if f.SessionStopRes != nil {
+				return 0, r.Errorf("fragment holds SessionStopRes twice")
+			}
+			f.SessionStopRes = new(SessionStopResType)
+			if err := f.SessionStopRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 225:
+			if f.Signature != nil {
+				return 0, r.Errorf("fragment holds Signature twice")
+			}
+			f.Signature = new(SignatureType)
+			if err := f.Signature.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 226:
+			if f.SignatureMethod != nil {
+				return 0, r.Errorf("fragment holds SignatureMethod twice")
+			}
+			f.SignatureMethod = new(SignatureMethodType)
+			if err := f.SignatureMethod.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 227:
+			if f.SignatureProperties != nil {
+				return 0, r.Errorf("fragment holds SignatureProperties twice")
+			}
+			f.SignatureProperties = new(SignaturePropertiesType)
+			if err := f.SignatureProperties.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 228:
+			if f.SignatureProperty != nil {
+				return 0, r.Errorf("fragment holds SignatureProperty twice")
+			}
+			f.SignatureProperty = new(SignaturePropertyType)
+			if err := f.SignatureProperty.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 229:
+			if f.SignatureValue != nil {
+				return 0, r.Errorf("fragment holds SignatureValue twice")
+			}
+			f.SignatureValue = new(SignatureValueType)
+			if err := f.SignatureValue.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 230:
+			if f.SignedInfo != nil {
+				return 0, r.Errorf("fragment holds SignedInfo twice")
+			}
+			f.SignedInfo = new(SignedInfoType)
+			if err := f.SignedInfo.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 231:
+			if f.SignedInstallationData != nil {
+				return 0, r.Errorf("fragment holds SignedInstallationData twice")
+			}
+			f.SignedInstallationData = new(SignedInstallationDataType)
+			if err := f.SignedInstallationData.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 232:
+			if f.SignedMeteringData != nil {
+				return 0, r.Errorf("fragment holds SignedMeteringData twice")
+			}
+			f.SignedMeteringData = new(SignedMeteringDataType)
+			if err := f.SignedMeteringData.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 233:
+			if f.StartTime != nil {
+				return 0, r.Errorf("fragment holds StartTime twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.StartTime = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 234:
+			if f.SubCertificates != nil {
+				return 0, r.Errorf("fragment holds SubCertificates twice")
+			}
+			f.SubCertificates = new(SubCertificatesType)
+			if err := f.SubCertificates.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 235:
+			if f.SupportedProviders != nil {
+				return 0, r.Errorf("fragment holds SupportedProviders twice")
+			}
+			f.SupportedProviders = new(SupportedProvidersListType)
+			if err := f.SupportedProviders.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 236:
+			if f.SupportedServiceIDs != nil {
+				return 0, r.Errorf("fragment holds SupportedServiceIDs twice")
+			}
+			f.SupportedServiceIDs = new(ServiceIDListType)
+			if err := f.SupportedServiceIDs.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 237:
+			if f.TPM_EncryptedPrivateKey != nil {
+				return 0, r.Errorf("fragment holds TPM_EncryptedPrivateKey twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(206)
+					if err != nil {
+						return 0, err
+					}
+					f.TPM_EncryptedPrivateKey = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 238:
+			if f.TargetDistance != nil {
+				return 0, r.Errorf("fragment holds TargetDistance twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.TargetDistance = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 239:
+			if f.TargetOffsetX != nil {
+				return 0, r.Errorf("fragment holds TargetOffsetX twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.TargetOffsetX = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 240:
+			if f.TargetOffsetY != nil {
+				return 0, r.Errorf("fragment holds TargetOffsetY twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 65535)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint16(v)
+					f.TargetOffsetY = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 241:
+			if f.TargetSOC != nil {
+				return 0, r.Errorf("fragment holds TargetSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 242:
+			if f.TargetSOC2 != nil {
+				return 0, r.Errorf("fragment holds TargetSOC twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.TargetSOC2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 243:
+			if f.TaxCosts != nil {
+				return 0, r.Errorf("fragment holds TaxCosts twice")
+			}
+			f.TaxCosts = new(DetailedTaxType)
+			if err := f.TaxCosts.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 244:
+			if f.TaxIncludedInPrice != nil {
+				return 0, r.Errorf("fragment holds TaxIncludedInPrice twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.TaxIncludedInPrice = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 245:
+			if f.TaxRate != nil {
+				return 0, r.Errorf("fragment holds TaxRate twice")
+			}
+			f.TaxRate = new(RationalNumberType)
+			if err := f.TaxRate.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 246:
+			if f.TaxRule != nil {
+				return 0, r.Errorf("fragment holds TaxRule twice")
+			}
+			f.TaxRule = new(TaxRuleType)
+			if err := f.TaxRule.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 247:
+			if f.TaxRuleID != nil {
+				return 0, r.Errorf("fragment holds TaxRuleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.TaxRuleID = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 248:
+			if f.TaxRuleID2 != nil {
+				return 0, r.Errorf("fragment holds TaxRuleID twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(1, 4294967295)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint32(v)
+					f.TaxRuleID2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 249:
+			if f.TaxRuleName != nil {
+				return 0, r.Errorf("fragment holds TaxRuleName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 19)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.TaxRuleName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 250:
+			if f.TaxRules != nil {
+				return 0, r.Errorf("fragment holds TaxRules twice")
+			}
+			f.TaxRules = new(TaxRuleListType)
+			if err := f.TaxRules.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 251:
+			if f.TimeAnchor != nil {
+				return 0, r.Errorf("fragment holds TimeAnchor twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.TimeAnchor = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 252:
+			if f.TimeAnchor2 != nil {
+				return 0, r.Errorf("fragment holds TimeAnchor twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.TimeAnchor2 = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 253:
+			if f.TimeStamp != nil {
+				return 0, r.Errorf("fragment holds TimeStamp twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 18446744073709551615)
+					if err != nil {
+						return 0, err
+					}
+					tmp := uint64(v)
+					f.TimeStamp = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 254:
+			if f.Transform != nil {
+				return 0, r.Errorf("fragment holds Transform twice")
+			}
+			f.Transform = new(TransformType)
+			if err := f.Transform.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 255:
+			if f.Transforms != nil {
+				return 0, r.Errorf("fragment holds Transforms twice")
+			}
+			f.Transforms = new(TransformsType)
+			if err := f.Transforms.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 256:
+			if f.VASList != nil {
+				return 0, r.Errorf("fragment holds VASList twice")
+			}
+			f.VASList = new(ServiceListType)
+			if err := f.VASList.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 257:
+			if f.Value != nil {
+				return 0, r.Errorf("fragment holds Value twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.Value = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 258:
+			if f.VehicleCheckInReq != nil {
+				return 0, r.Errorf("fragment holds VehicleCheckInReq twice")
+			}
+			f.VehicleCheckInReq = new(VehicleCheckInReqType)
+			if err := f.VehicleCheckInReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 259:
+			if f.VehicleCheckInRes != nil {
+				return 0, r.Errorf("fragment holds VehicleCheckInRes twice")
+			}
+			f.VehicleCheckInRes = new(VehicleCheckInResType)
+			if err := f.VehicleCheckInRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 260:
+			if f.VehicleCheckOutReq != nil {
+				return 0, r.Errorf("fragment holds VehicleCheckOutReq twice")
+			}
+			f.VehicleCheckOutReq = new(VehicleCheckOutReqType)
+			if err := f.VehicleCheckOutReq.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 261:
+			if f.VehicleCheckOutRes != nil {
+				return 0, r.Errorf("fragment holds VehicleCheckOutRes twice")
+			}
+			f.VehicleCheckOutRes = new(VehicleCheckOutResType)
+			if err := f.VehicleCheckOutRes.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 262:
+			if f.VehicleFrame != nil {
+				return 0, r.Errorf("fragment holds VehicleFrame twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.VehicleFrame = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 263:
+			if f.VehicleTravel != nil {
+				return 0, r.Errorf("fragment holds VehicleTravel twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.VehicleTravel = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 264:
+			if f.X448_EncryptedPrivateKey != nil {
+				return 0, r.Errorf("fragment holds X448_EncryptedPrivateKey twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(84)
+					if err != nil {
+						return 0, err
+					}
+					f.X448_EncryptedPrivateKey = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 265:
+			if f.X509CRL != nil {
+				return 0, r.Errorf("fragment holds X509CRL twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.X509CRL = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 266:
+			if f.X509Certificate != nil {
+				return 0, r.Errorf("fragment holds X509Certificate twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.X509Certificate = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 267:
+			if f.X509Data != nil {
+				return 0, r.Errorf("fragment holds X509Data twice")
+			}
+			f.X509Data = new(X509DataType)
+			if err := f.X509Data.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 268:
+			if f.X509IssuerName != nil {
+				return 0, r.Errorf("fragment holds X509IssuerName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 6)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.X509IssuerName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 269:
+			if f.X509IssuerSerial != nil {
+				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
+			}
+			f.X509IssuerSerial = new(X509IssuerSerialType)
+			if err := f.X509IssuerSerial.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 270:
+			if f.X509SKI != nil {
+				return 0, r.Errorf("fragment holds X509SKI twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.X509SKI = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 271:
+			if f.X509SerialNumber != nil {
+				return 0, r.Errorf("fragment holds X509SerialNumber twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-1<<63, 1<<63-1)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int64(v)
+					f.X509SerialNumber = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 272:
+			if f.X509SubjectName != nil {
+				return 0, r.Errorf("fragment holds X509SubjectName twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 7)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.X509SubjectName = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 273:
+			if f.XPath != nil {
+				return 0, r.Errorf("fragment holds XPath twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 4)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.XPath = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 274:
+			if f.Y != nil {
+				return 0, r.Errorf("fragment holds Y twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Binary(-1)
+					if err != nil {
+						return 0, err
+					}
+					f.Y = exi.Bytes(v)
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 275:
+			if f.BoolValue != nil {
+				return 0, r.Errorf("fragment holds boolValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.BoolValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 276:
+			if f.ByteValue != nil {
+				return 0, r.Errorf("fragment holds byteValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.NBit(8, -128, 127)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int8(v)
+					f.ByteValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 277:
+			if f.FiniteString != nil {
+				return 0, r.Errorf("fragment holds finiteString twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.String(-1, 23)
+					if err != nil {
+						return 0, err
+					}
+					tmp := v
+					f.FiniteString = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 278:
+			if f.IntValue != nil {
+				return 0, r.Errorf("fragment holds intValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-2147483648, 2147483647)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int32(v)
+					f.IntValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 279:
+			if f.RationalNumber != nil {
+				return 0, r.Errorf("fragment holds rationalNumber twice")
+			}
+			f.RationalNumber = new(RationalNumberType)
+			if err := f.RationalNumber.decodeEXI(&r); err != nil {
+				return 0, err
+			}
+		case 280:
+			if f.ShortValue != nil {
+				return 0, r.Errorf("fragment holds shortValue twice")
+			}
+			if empty, err := r.LeafStart(); err != nil {
+				return 0, err
+			} else if !empty {
+				{
+					v, err := r.IntRange(-32768, 32767)
+					if err != nil {
+						return 0, err
+					}
+					tmp := int16(v)
+					f.ShortValue = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return 0, err
+				}
+			}
+		case 281:
+			return 0, r.Errorf("fragment element outside the schema (SE(*)) is not supported")
+		case 282:
+			return r.Len(), nil
+		default:
+			return 0, r.Errorf("invalid fragment element code %d", c)
+		}
+	}
+}
+
+// AppendFragment encodes f as an EXI fragment and appends it to dst.
+func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
+	var w exi.Writer
+	w.Reset(dst)
+	w.Header()
+	if f.AbsolutePriceSchedule != nil {
+		w.Bits(0, 9)
+		if err := f.AbsolutePriceSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AckMaxDelay != nil {
+		w.Bits(1, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.AckMaxDelay))
+		w.Leaf()
+	}
+	if f.AdditionalSelectedServices != nil {
+		w.Bits(2, 9)
+		if err := f.AdditionalSelectedServices.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AdditionalService != nil {
+		w.Bits(3, 9)
+		if err := f.AdditionalService.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AdditionalServicesCosts != nil {
+		w.Bits(4, 9)
+		if err := f.AdditionalServicesCosts.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Amount != nil {
+		w.Bits(5, 9)
+		if err := f.Amount.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AppliesMinimumMaximumCost != nil {
+		w.Bits(6, 9)
+		w.Leaf()
+		w.Bool(*f.AppliesMinimumMaximumCost)
+		w.Leaf()
+	}
+	if f.AppliesToEnergyFee != nil {
+		w.Bits(7, 9)
+		w.Leaf()
+		w.Bool(*f.AppliesToEnergyFee)
+		w.Leaf()
+	}
+	if f.AppliesToOverstayFee != nil {
+		w.Bits(8, 9)
+		w.Leaf()
+		w.Bool(*f.AppliesToOverstayFee)
+		w.Leaf()
+	}
+	if f.AppliesToParkingFee != nil {
+		w.Bits(9, 9)
+		w.Leaf()
+		w.Bool(*f.AppliesToParkingFee)
+		w.Leaf()
+	}
+	if f.AuthorizationReq != nil {
+		w.Bits(10, 9)
+		if err := f.AuthorizationReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AuthorizationRes != nil {
+		w.Bits(11, 9)
+		if err := f.AuthorizationRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AuthorizationServices != nil {
+		w.Bits(12, 9)
+		w.Leaf()
+		if uint64(*f.AuthorizationServices) >= 2 {
+			return nil, fmt.Errorf("AuthorizationServices: invalid AuthorizationType value %d", *f.AuthorizationServices)
+		}
+		w.Bits(uint32(*f.AuthorizationServices), 1)
+		w.Leaf()
+	}
+	if f.AuthorizationSetupReq != nil {
+		w.Bits(13, 9)
+		if err := f.AuthorizationSetupReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AuthorizationSetupRes != nil {
+		w.Bits(14, 9)
+		if err := f.AuthorizationSetupRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.AvailableEnergy != nil {
+		w.Bits(15, 9)
+		if err := f.AvailableEnergy.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.BPT_ChannelSelection != nil {
+		w.Bits(16, 9)
+		w.Leaf()
+		if uint64(*f.BPT_ChannelSelection) >= 2 {
+			return nil, fmt.Errorf("BPT_ChannelSelection: invalid ChannelSelectionType value %d", *f.BPT_ChannelSelection)
+		}
+		w.Bits(uint32(*f.BPT_ChannelSelection), 1)
+		w.Leaf()
+	}
+	if f.BPT_DischargedEnergyReadingWh != nil {
+		w.Bits(17, 9)
+		w.Leaf()
+		if err := exi.CheckURange("BPT_DischargedEnergyReadingWh", uint64(*f.BPT_DischargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.BPT_DischargedEnergyReadingWh))
+		w.Leaf()
+	}
+	if f.BPT_InductiveEnergyReadingVARh != nil {
+		w.Bits(18, 9)
+		w.Leaf()
+		if err := exi.CheckURange("BPT_InductiveEnergyReadingVARh", uint64(*f.BPT_InductiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.BPT_InductiveEnergyReadingVARh))
+		w.Leaf()
+	}
+	if f.BatteryEnergyCapacity != nil {
+		w.Bits(19, 9)
+		if err := f.BatteryEnergyCapacity.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CLReqControlMode != nil {
+		w.Bits(20, 9)
+		if err := f.CLReqControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CLResControlMode != nil {
+		w.Bits(21, 9)
+		if err := f.CLResControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CPSCertificateChain != nil {
+		w.Bits(22, 9)
+		if err := f.CPSCertificateChain.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CanonicalizationMethod != nil {
+		w.Bits(23, 9)
+		if err := f.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CapacitiveEnergyReadingVARh != nil {
+		w.Bits(24, 9)
+		w.Leaf()
+		if err := exi.CheckURange("CapacitiveEnergyReadingVARh", uint64(*f.CapacitiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.CapacitiveEnergyReadingVARh))
+		w.Leaf()
+	}
+	if f.CarbonDioxideEmission != nil {
+		w.Bits(25, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.CarbonDioxideEmission))
+		w.Leaf()
+	}
+	if f.Certificate != nil {
+		w.Bits(26, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("Certificate", f.Certificate, 1600); err != nil {
+			return nil, err
+		}
+		w.Binary(f.Certificate)
+		w.Leaf()
+	}
+	if f.CertificateInstallationReq != nil {
+		w.Bits(27, 9)
+		if err := f.CertificateInstallationReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CertificateInstallationRes != nil {
+		w.Bits(28, 9)
+		if err := f.CertificateInstallationRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CertificateInstallationService != nil {
+		w.Bits(29, 9)
+		w.Leaf()
+		w.Bool(*f.CertificateInstallationService)
+		w.Leaf()
+	}
+	if f.ChargeProgress != nil {
+		w.Bits(30, 9)
+		w.Leaf()
+		if uint64(*f.ChargeProgress) >= 4 {
+			return nil, fmt.Errorf("ChargeProgress: invalid ChargeProgressType value %d", *f.ChargeProgress)
+		}
+		w.Bits(uint32(*f.ChargeProgress), 2)
+		w.Leaf()
+	}
+	if f.ChargedEnergyReadingWh != nil {
+		w.Bits(31, 9)
+		w.Leaf()
+		if err := exi.CheckURange("ChargedEnergyReadingWh", uint64(*f.ChargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.ChargedEnergyReadingWh))
+		w.Leaf()
+	}
+	if f.ChargingComplete != nil {
+		w.Bits(32, 9)
+		w.Leaf()
+		w.Bool(*f.ChargingComplete)
+		w.Leaf()
+	}
+	if f.ChargingSchedule != nil {
+		w.Bits(33, 9)
+		if err := f.ChargingSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ChargingSession != nil {
+		w.Bits(34, 9)
+		w.Leaf()
+		if uint64(*f.ChargingSession) >= 3 {
+			return nil, fmt.Errorf("ChargingSession: invalid ChargingSessionType value %d", *f.ChargingSession)
+		}
+		w.Bits(uint32(*f.ChargingSession), 2)
+		w.Leaf()
+	}
+	if f.CheckOutTime != nil {
+		w.Bits(35, 9)
+		w.Leaf()
+		if err := exi.CheckURange("CheckOutTime", uint64(*f.CheckOutTime), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.CheckOutTime))
+		w.Leaf()
+	}
+	if f.ContractCertificateChain != nil {
+		w.Bits(36, 9)
+		if err := f.ContractCertificateChain.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.CostPerUnit != nil {
+		w.Bits(37, 9)
+		if err := f.CostPerUnit.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Currency != nil {
+		w.Bits(38, 9)
+		w.Leaf()
+		if err := exi.CheckString("Currency", *f.Currency, 3); err != nil {
+			return nil, err
+		}
+		w.String(*f.Currency)
+		w.Leaf()
+	}
+	if f.DHPublicKey != nil {
+		w.Bits(39, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("DHPublicKey", f.DHPublicKey, 133); err != nil {
+			return nil, err
+		}
+		w.Binary(f.DHPublicKey)
+		w.Leaf()
+	}
+	if f.DSAKeyValue != nil {
+		w.Bits(40, 9)
+		if err := f.DSAKeyValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DepartureTime != nil {
+		w.Bits(41, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.DepartureTime))
+		w.Leaf()
+	}
+	if f.DepartureTime2 != nil {
+		w.Bits(42, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.DepartureTime2))
+		w.Leaf()
+	}
+	if f.DeviceLocation != nil {
+		w.Bits(43, 9)
+		w.Leaf()
+		w.Int(int64(*f.DeviceLocation))
+		w.Leaf()
+	}
+	if f.DeviceOffset != nil {
+		w.Bits(44, 9)
+		w.Leaf()
+		w.Int(int64(*f.DeviceOffset))
+		w.Leaf()
+	}
+	if f.DigestMethod != nil {
+		w.Bits(45, 9)
+		if err := f.DigestMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DigestValue != nil {
+		w.Bits(46, 9)
+		w.Leaf()
+		w.Binary(f.DigestValue)
+		w.Leaf()
+	}
+	if f.DischargingSchedule != nil {
+		w.Bits(47, 9)
+		if err := f.DischargingSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.DisplayParameters != nil {
+		w.Bits(48, 9)
+		if err := f.DisplayParameters.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Duration != nil {
+		w.Bits(49, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.Duration))
+		w.Leaf()
+	}
+	if f.Dynamic_EVPPTControlMode != nil {
+		w.Bits(50, 9)
+		if err := f.Dynamic_EVPPTControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Dynamic_SEReqControlMode != nil {
+		w.Bits(51, 9)
+		if err := f.Dynamic_SEReqControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Dynamic_SEResControlMode != nil {
+		w.Bits(52, 9)
+		if err := f.Dynamic_SEResControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Dynamic_SMDTControlMode != nil {
+		w.Bits(53, 9)
+		if err := f.Dynamic_SMDTControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ECDHCurve != nil {
+		w.Bits(54, 9)
+		w.Leaf()
+		if uint64(*f.ECDHCurve) >= 2 {
+			return nil, fmt.Errorf("ECDHCurve: invalid EcdhCurveType value %d", *f.ECDHCurve)
+		}
+		w.Bits(uint32(*f.ECDHCurve), 1)
+		w.Leaf()
+	}
+	if f.EIM_AReqAuthorizationMode != nil {
+		w.Bits(55, 9)
+		if err := f.EIM_AReqAuthorizationMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EIM_ASResAuthorizationMode != nil {
+		w.Bits(56, 9)
+		if err := f.EIM_ASResAuthorizationMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EMAID != nil {
+		w.Bits(57, 9)
+		w.Leaf()
+		if err := exi.CheckString("EMAID", *f.EMAID, 255); err != nil {
+			return nil, err
+		}
+		w.String(*f.EMAID)
+		w.Leaf()
+	}
+	if f.EVAbsolutePriceSchedule != nil {
+		w.Bits(58, 9)
+		if err := f.EVAbsolutePriceSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVCCID != nil {
+		w.Bits(59, 9)
+		w.Leaf()
+		if err := exi.CheckString("EVCCID", *f.EVCCID, 255); err != nil {
+			return nil, err
+		}
+		w.String(*f.EVCCID)
+		w.Leaf()
+	}
+	if f.EVCheckInStatus != nil {
+		w.Bits(60, 9)
+		w.Leaf()
+		if uint64(*f.EVCheckInStatus) >= 3 {
+			return nil, fmt.Errorf("EVCheckInStatus: invalid EvCheckInStatusType value %d", *f.EVCheckInStatus)
+		}
+		w.Bits(uint32(*f.EVCheckInStatus), 2)
+		w.Leaf()
+	}
+	if f.EVCheckOutStatus != nil {
+		w.Bits(61, 9)
+		w.Leaf()
+		if uint64(*f.EVCheckOutStatus) >= 3 {
+			return nil, fmt.Errorf("EVCheckOutStatus: invalid EvCheckOutStatusType value %d", *f.EVCheckOutStatus)
+		}
+		w.Bits(uint32(*f.EVCheckOutStatus), 2)
+		w.Leaf()
+	}
+	if f.EVEnergyOffer != nil {
+		w.Bits(62, 9)
+		if err := f.EVEnergyOffer.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumEnergyRequest != nil {
+		w.Bits(63, 9)
+		if err := f.EVMaximumEnergyRequest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumEnergyRequest2 != nil {
+		w.Bits(64, 9)
+		if err := f.EVMaximumEnergyRequest2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMaximumV2XEnergyRequest != nil {
+		w.Bits(65, 9)
+		if err := f.EVMaximumV2XEnergyRequest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMinimumEnergyRequest != nil {
+		w.Bits(66, 9)
+		if err := f.EVMinimumEnergyRequest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMinimumEnergyRequest2 != nil {
+		w.Bits(67, 9)
+		if err := f.EVMinimumEnergyRequest2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVMinimumV2XEnergyRequest != nil {
+		w.Bits(68, 9)
+		if err := f.EVMinimumV2XEnergyRequest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPowerProfile != nil {
+		w.Bits(69, 9)
+		if err := f.EVPowerProfile.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPowerProfileEntries != nil {
+		w.Bits(70, 9)
+		if err := f.EVPowerProfileEntries.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPowerProfileEntry != nil {
+		w.Bits(71, 9)
+		if err := f.EVPowerProfileEntry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPowerSchedule != nil {
+		w.Bits(72, 9)
+		if err := f.EVPowerSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPowerScheduleEntries != nil {
+		w.Bits(73, 9)
+		if err := f.EVPowerScheduleEntries.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPowerScheduleEntry != nil {
+		w.Bits(74, 9)
+		if err := f.EVPowerScheduleEntry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPriceRule != nil {
+		w.Bits(75, 9)
+		if err := f.EVPriceRule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPriceRuleStack != nil {
+		w.Bits(76, 9)
+		if err := f.EVPriceRuleStack.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVPriceRuleStacks != nil {
+		w.Bits(77, 9)
+		if err := f.EVPriceRuleStacks.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVProcessing != nil {
+		w.Bits(78, 9)
+		w.Leaf()
+		if uint64(*f.EVProcessing) >= 3 {
+			return nil, fmt.Errorf("EVProcessing: invalid ProcessingType value %d", *f.EVProcessing)
+		}
+		w.Bits(uint32(*f.EVProcessing), 2)
+		w.Leaf()
+	}
+	if f.EVSECheckOutStatus != nil {
+		w.Bits(79, 9)
+		w.Leaf()
+		if uint64(*f.EVSECheckOutStatus) >= 2 {
+			return nil, fmt.Errorf("EVSECheckOutStatus: invalid EvseCheckOutStatusType value %d", *f.EVSECheckOutStatus)
+		}
+		w.Bits(uint32(*f.EVSECheckOutStatus), 1)
+		w.Leaf()
+	}
+	if f.EVSEID != nil {
+		w.Bits(80, 9)
+		w.Leaf()
+		if err := exi.CheckString("EVSEID", *f.EVSEID, 255); err != nil {
+			return nil, err
+		}
+		w.String(*f.EVSEID)
+		w.Leaf()
+	}
+	if f.EVSENotification != nil {
+		w.Bits(81, 9)
+		w.Leaf()
+		if uint64(*f.EVSENotification) >= 6 {
+			return nil, fmt.Errorf("EVSENotification: invalid EvseNotificationType value %d", *f.EVSENotification)
+		}
+		w.Bits(uint32(*f.EVSENotification), 3)
+		w.Leaf()
+	}
+	if f.EVSEProcessing != nil {
+		w.Bits(82, 9)
+		w.Leaf()
+		if uint64(*f.EVSEProcessing) >= 3 {
+			return nil, fmt.Errorf("EVSEProcessing: invalid ProcessingType value %d", *f.EVSEProcessing)
+		}
+		w.Bits(uint32(*f.EVSEProcessing), 2)
+		w.Leaf()
+	}
+	if f.EVSEStatus != nil {
+		w.Bits(83, 9)
+		if err := f.EVSEStatus.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVSEStatus2 != nil {
+		w.Bits(84, 9)
+		if err := f.EVSEStatus2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVTargetEnergyRequest != nil {
+		w.Bits(85, 9)
+		if err := f.EVTargetEnergyRequest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVTargetEnergyRequest2 != nil {
+		w.Bits(86, 9)
+		if err := f.EVTargetEnergyRequest2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EVTerminationCode != nil {
+		w.Bits(87, 9)
+		w.Leaf()
+		if err := exi.CheckString("EVTerminationCode", *f.EVTerminationCode, 80); err != nil {
+			return nil, err
+		}
+		w.String(*f.EVTerminationCode)
+		w.Leaf()
+	}
+	if f.EVTerminationExplanation != nil {
+		w.Bits(88, 9)
+		w.Leaf()
+		if err := exi.CheckString("EVTerminationExplanation", *f.EVTerminationExplanation, 160); err != nil {
+			return nil, err
+		}
+		w.String(*f.EVTerminationExplanation)
+		w.Leaf()
+	}
+	if f.EnergyCosts != nil {
+		w.Bits(89, 9)
+		if err := f.EnergyCosts.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EnergyFee != nil {
+		w.Bits(90, 9)
+		if err := f.EnergyFee.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.EnergyTransferServiceList != nil {
+		w.Bits(91, 9)
+		if err := f.EnergyTransferServiceList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Exponent != nil {
+		w.Bits(92, 9)
+		w.Leaf()
+		w.Binary(f.Exponent)
+		w.Leaf()
+	}
+	if f.Exponent2 != nil {
+		w.Bits(93, 9)
+		w.Leaf()
+		w.NBit(int64(*f.Exponent2), -128, 8)
+		w.Leaf()
+	}
+	if f.FreeService != nil {
+		w.Bits(94, 9)
+		w.Leaf()
+		w.Bool(*f.FreeService)
+		w.Leaf()
+	}
+	if f.G != nil {
+		w.Bits(95, 9)
+		w.Leaf()
+		w.Binary(f.G)
+		w.Leaf()
+	}
+	if f.GenChallenge != nil {
+		w.Bits(96, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("GenChallenge", f.GenChallenge, 16); err != nil {
+			return nil, err
+		}
+		w.Binary(f.GenChallenge)
+		w.Leaf()
+	}
+	if f.GoToPause != nil {
+		w.Bits(97, 9)
+		w.Leaf()
+		w.Bool(*f.GoToPause)
+		w.Leaf()
+	}
+	if f.HMACOutputLength != nil {
+		w.Bits(98, 9)
+		w.Leaf()
+		w.Int(int64(*f.HMACOutputLength))
+		w.Leaf()
+	}
+	if f.Header != nil {
+		w.Bits(99, 9)
+		if err := f.Header.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.InletHot != nil {
+		w.Bits(100, 9)
+		w.Leaf()
+		w.Bool(*f.InletHot)
+		w.Leaf()
+	}
+	if f.J != nil {
+		w.Bits(101, 9)
+		w.Leaf()
+		w.Binary(f.J)
+		w.Leaf()
+	}
+	if f.KeyInfo != nil {
+		w.Bits(102, 9)
+		if err := f.KeyInfo.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.KeyName != nil {
+		w.Bits(103, 9)
+		w.Leaf()
+		w.String(*f.KeyName)
+		w.Leaf()
+	}
+	if f.KeyValue != nil {
+		w.Bits(104, 9)
+		if err := f.KeyValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Language != nil {
+		w.Bits(105, 9)
+		w.Leaf()
+		if err := exi.CheckString("Language", *f.Language, 3); err != nil {
+			return nil, err
+		}
+		w.String(*f.Language)
+		w.Leaf()
+	}
+	if f.ListOfRootCertificateIDs != nil {
+		w.Bits(106, 9)
+		if err := f.ListOfRootCertificateIDs.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Manifest != nil {
+		w.Bits(107, 9)
+		if err := f.Manifest.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MaximumContractCertificateChains != nil {
+		w.Bits(108, 9)
+		w.Leaf()
+		w.NBit(int64(*f.MaximumContractCertificateChains), 0, 8)
+		w.Leaf()
+	}
+	if f.MaximumCost != nil {
+		w.Bits(109, 9)
+		if err := f.MaximumCost.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MaximumSOC != nil {
+		w.Bits(110, 9)
+		w.Leaf()
+		if err := exi.CheckRange("MaximumSOC", int64(*f.MaximumSOC), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.MaximumSOC), 0, 7)
+		w.Leaf()
+	}
+	if f.MaximumSupportingPoints != nil {
+		w.Bits(111, 9)
+		w.Leaf()
+		if err := exi.CheckURange("MaximumSupportingPoints", uint64(*f.MaximumSupportingPoints), 12, 1024); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.MaximumSupportingPoints), 12, 10)
+		w.Leaf()
+	}
+	if f.MeterID != nil {
+		w.Bits(112, 9)
+		w.Leaf()
+		if err := exi.CheckString("MeterID", *f.MeterID, 32); err != nil {
+			return nil, err
+		}
+		w.String(*f.MeterID)
+		w.Leaf()
+	}
+	if f.MeterInfo != nil {
+		w.Bits(113, 9)
+		if err := f.MeterInfo.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MeterInfo2 != nil {
+		w.Bits(114, 9)
+		if err := f.MeterInfo2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MeterInfoRequested != nil {
+		w.Bits(115, 9)
+		w.Leaf()
+		w.Bool(*f.MeterInfoRequested)
+		w.Leaf()
+	}
+	if f.MeterSignature != nil {
+		w.Bits(116, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("MeterSignature", f.MeterSignature, 64); err != nil {
+			return nil, err
+		}
+		w.Binary(f.MeterSignature)
+		w.Leaf()
+	}
+	if f.MeterStatus != nil {
+		w.Bits(117, 9)
+		w.Leaf()
+		w.Int(int64(*f.MeterStatus))
+		w.Leaf()
+	}
+	if f.MeterTimestamp != nil {
+		w.Bits(118, 9)
+		w.Leaf()
+		if err := exi.CheckURange("MeterTimestamp", uint64(*f.MeterTimestamp), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.MeterTimestamp))
+		w.Leaf()
+	}
+	if f.MeteringConfirmationReq != nil {
+		w.Bits(119, 9)
+		if err := f.MeteringConfirmationReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MeteringConfirmationRes != nil {
+		w.Bits(120, 9)
+		if err := f.MeteringConfirmationRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MgmtData != nil {
+		w.Bits(121, 9)
+		w.Leaf()
+		w.String(*f.MgmtData)
+		w.Leaf()
+	}
+	if f.MinimumCost != nil {
+		w.Bits(122, 9)
+		if err := f.MinimumCost.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.MinimumSOC != nil {
+		w.Bits(123, 9)
+		w.Leaf()
+		if err := exi.CheckRange("MinimumSOC", int64(*f.MinimumSOC), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.MinimumSOC), 0, 7)
+		w.Leaf()
+	}
+	if f.MinimumSOC2 != nil {
+		w.Bits(124, 9)
+		w.Leaf()
+		if err := exi.CheckRange("MinimumSOC2", int64(*f.MinimumSOC2), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.MinimumSOC2), 0, 7)
+		w.Leaf()
+	}
+	if f.Modulus != nil {
+		w.Bits(125, 9)
+		w.Leaf()
+		w.Binary(f.Modulus)
+		w.Leaf()
+	}
+	if f.NotificationMaxDelay != nil {
+		w.Bits(126, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.NotificationMaxDelay))
+		w.Leaf()
+	}
+	if f.NumberOfPriceLevels != nil {
+		w.Bits(127, 9)
+		w.Leaf()
+		w.NBit(int64(*f.NumberOfPriceLevels), 0, 8)
+		w.Leaf()
+	}
+	if f.OEMProvisioningCertificateChain != nil {
+		w.Bits(128, 9)
+		if err := f.OEMProvisioningCertificateChain.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Object != nil {
+		w.Bits(129, 9)
+		if err := f.Object.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.OccupancyCosts != nil {
+		w.Bits(130, 9)
+		if err := f.OccupancyCosts.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.OverstayCosts != nil {
+		w.Bits(131, 9)
+		if err := f.OverstayCosts.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.OverstayFee != nil {
+		w.Bits(132, 9)
+		if err := f.OverstayFee.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.OverstayFeePeriod != nil {
+		w.Bits(133, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.OverstayFeePeriod))
+		w.Leaf()
+	}
+	if f.OverstayPowerThreshold != nil {
+		w.Bits(134, 9)
+		if err := f.OverstayPowerThreshold.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.OverstayRule != nil {
+		w.Bits(135, 9)
+		if err := f.OverstayRule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.OverstayRuleDescription != nil {
+		w.Bits(136, 9)
+		w.Leaf()
+		if err := exi.CheckString("OverstayRuleDescription", *f.OverstayRuleDescription, 160); err != nil {
+			return nil, err
+		}
+		w.String(*f.OverstayRuleDescription)
+		w.Leaf()
+	}
+	if f.OverstayRules != nil {
+		w.Bits(137, 9)
+		if err := f.OverstayRules.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.OverstayTimeThreshold != nil {
+		w.Bits(138, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.OverstayTimeThreshold))
+		w.Leaf()
+	}
+	if f.P != nil {
+		w.Bits(139, 9)
+		w.Leaf()
+		w.Binary(f.P)
+		w.Leaf()
+	}
+	if f.PGPData != nil {
+		w.Bits(140, 9)
+		if err := f.PGPData.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PGPKeyID != nil {
+		w.Bits(141, 9)
+		w.Leaf()
+		w.Binary(f.PGPKeyID)
+		w.Leaf()
+	}
+	if f.PGPKeyPacket != nil {
+		w.Bits(142, 9)
+		w.Leaf()
+		w.Binary(f.PGPKeyPacket)
+		w.Leaf()
+	}
+	if f.Parameter != nil {
+		w.Bits(143, 9)
+		if err := f.Parameter.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ParameterSet != nil {
+		w.Bits(144, 9)
+		if err := f.ParameterSet.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ParameterSetID != nil {
+		w.Bits(145, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.ParameterSetID))
+		w.Leaf()
+	}
+	if f.ParkingFee != nil {
+		w.Bits(146, 9)
+		if err := f.ParkingFee.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ParkingFeePeriod != nil {
+		w.Bits(147, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.ParkingFeePeriod))
+		w.Leaf()
+	}
+	if f.ParkingMethod != nil {
+		w.Bits(148, 9)
+		w.Leaf()
+		if uint64(*f.ParkingMethod) >= 3 {
+			return nil, fmt.Errorf("ParkingMethod: invalid ParkingMethodType value %d", *f.ParkingMethod)
+		}
+		w.Bits(uint32(*f.ParkingMethod), 2)
+		w.Leaf()
+	}
+	if f.ParkingSpace != nil {
+		w.Bits(149, 9)
+		w.Leaf()
+		w.Int(int64(*f.ParkingSpace))
+		w.Leaf()
+	}
+	if f.PgenCounter != nil {
+		w.Bits(150, 9)
+		w.Leaf()
+		w.Binary(f.PgenCounter)
+		w.Leaf()
+	}
+	if f.PnC_AReqAuthorizationMode != nil {
+		w.Bits(151, 9)
+		if err := f.PnC_AReqAuthorizationMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PnC_ASResAuthorizationMode != nil {
+		w.Bits(152, 9)
+		if err := f.PnC_ASResAuthorizationMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Power != nil {
+		w.Bits(153, 9)
+		if err := f.Power.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerDeliveryReq != nil {
+		w.Bits(154, 9)
+		if err := f.PowerDeliveryReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerDeliveryRes != nil {
+		w.Bits(155, 9)
+		if err := f.PowerDeliveryRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerRangeStart != nil {
+		w.Bits(156, 9)
+		if err := f.PowerRangeStart.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerSchedule != nil {
+		w.Bits(157, 9)
+		if err := f.PowerSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerScheduleEntries != nil {
+		w.Bits(158, 9)
+		if err := f.PowerScheduleEntries.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerScheduleEntry != nil {
+		w.Bits(159, 9)
+		if err := f.PowerScheduleEntry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerTolerance != nil {
+		w.Bits(160, 9)
+		if err := f.PowerTolerance.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PowerToleranceAcceptance != nil {
+		w.Bits(161, 9)
+		w.Leaf()
+		if uint64(*f.PowerToleranceAcceptance) >= 2 {
+			return nil, fmt.Errorf("PowerToleranceAcceptance: invalid PowerToleranceAcceptanceType value %d", *f.PowerToleranceAcceptance)
+		}
+		w.Bits(uint32(*f.PowerToleranceAcceptance), 1)
+		w.Leaf()
+	}
+	if f.Power_L2 != nil {
+		w.Bits(162, 9)
+		if err := f.Power_L2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Power_L3 != nil {
+		w.Bits(163, 9)
+		if err := f.Power_L3.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PresentSOC != nil {
+		w.Bits(164, 9)
+		w.Leaf()
+		if err := exi.CheckRange("PresentSOC", int64(*f.PresentSOC), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.PresentSOC), 0, 7)
+		w.Leaf()
+	}
+	if f.PriceAlgorithm != nil {
+		w.Bits(165, 9)
+		w.Leaf()
+		if err := exi.CheckString("PriceAlgorithm", *f.PriceAlgorithm, 255); err != nil {
+			return nil, err
+		}
+		w.String(*f.PriceAlgorithm)
+		w.Leaf()
+	}
+	if f.PriceLevel != nil {
+		w.Bits(166, 9)
+		w.Leaf()
+		w.NBit(int64(*f.PriceLevel), 0, 8)
+		w.Leaf()
+	}
+	if f.PriceLevelSchedule != nil {
+		w.Bits(167, 9)
+		if err := f.PriceLevelSchedule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PriceLevelScheduleEntries != nil {
+		w.Bits(168, 9)
+		if err := f.PriceLevelScheduleEntries.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PriceLevelScheduleEntry != nil {
+		w.Bits(169, 9)
+		if err := f.PriceLevelScheduleEntry.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PriceRule != nil {
+		w.Bits(170, 9)
+		if err := f.PriceRule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PriceRuleStack != nil {
+		w.Bits(171, 9)
+		if err := f.PriceRuleStack.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PriceRuleStacks != nil {
+		w.Bits(172, 9)
+		if err := f.PriceRuleStacks.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.PriceScheduleDescription != nil {
+		w.Bits(173, 9)
+		w.Leaf()
+		if err := exi.CheckString("PriceScheduleDescription", *f.PriceScheduleDescription, 160); err != nil {
+			return nil, err
+		}
+		w.String(*f.PriceScheduleDescription)
+		w.Leaf()
+	}
+	if f.PriceScheduleID != nil {
+		w.Bits(174, 9)
+		w.Leaf()
+		if err := exi.CheckURange("PriceScheduleID", uint64(*f.PriceScheduleID), 1, 4294967295); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.PriceScheduleID))
+		w.Leaf()
+	}
+	if f.PrioritizedEMAIDs != nil {
+		w.Bits(175, 9)
+		if err := f.PrioritizedEMAIDs.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ProviderID != nil {
+		w.Bits(176, 9)
+		w.Leaf()
+		if err := exi.CheckString("ProviderID", *f.ProviderID, 80); err != nil {
+			return nil, err
+		}
+		w.String(*f.ProviderID)
+		w.Leaf()
+	}
+	if f.Q != nil {
+		w.Bits(177, 9)
+		w.Leaf()
+		w.Binary(f.Q)
+		w.Leaf()
+	}
+	if f.RSAKeyValue != nil {
+		w.Bits(178, 9)
+		if err := f.RSAKeyValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Receipt != nil {
+		w.Bits(179, 9)
+		if err := f.Receipt.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Receipt2 != nil {
+		w.Bits(180, 9)
+		if err := f.Receipt2.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Reference != nil {
+		w.Bits(181, 9)
+		if err := f.Reference.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.RemainingContractCertificateChains != nil {
+		w.Bits(182, 9)
+		w.Leaf()
+		w.NBit(int64(*f.RemainingContractCertificateChains), 0, 8)
+		w.Leaf()
+	}
+	if f.RemainingTimeToMaximumSOC != nil {
+		w.Bits(183, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.RemainingTimeToMaximumSOC))
+		w.Leaf()
+	}
+	if f.RemainingTimeToMinimumSOC != nil {
+		w.Bits(184, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.RemainingTimeToMinimumSOC))
+		w.Leaf()
+	}
+	if f.RemainingTimeToTargetSOC != nil {
+		w.Bits(185, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.RemainingTimeToTargetSOC))
+		w.Leaf()
+	}
+	if f.RenewableGenerationPercentage != nil {
+		w.Bits(186, 9)
+		w.Leaf()
+		w.NBit(int64(*f.RenewableGenerationPercentage), 0, 8)
+		w.Leaf()
+	}
+	if f.ResponseCode != nil {
+		w.Bits(187, 9)
+		w.Leaf()
+		if uint64(*f.ResponseCode) >= 40 {
+			return nil, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
+		}
+		w.Bits(uint32(*f.ResponseCode), 6)
+		w.Leaf()
+	}
+	if f.RetrievalMethod != nil {
+		w.Bits(188, 9)
+		if err := f.RetrievalMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.RootCertificateID != nil {
+		w.Bits(189, 9)
+		if err := f.RootCertificateID.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SECP521_EncryptedPrivateKey != nil {
+		w.Bits(190, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("SECP521_EncryptedPrivateKey", f.SECP521_EncryptedPrivateKey, 94); err != nil {
+			return nil, err
+		}
+		w.Binary(f.SECP521_EncryptedPrivateKey)
+		w.Leaf()
+	}
+	if f.SPKIData != nil {
+		w.Bits(191, 9)
+		if err := f.SPKIData.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SPKISexp != nil {
+		w.Bits(192, 9)
+		w.Leaf()
+		w.Binary(f.SPKISexp)
+		w.Leaf()
+	}
+	if f.ScheduleExchangeReq != nil {
+		w.Bits(193, 9)
+		if err := f.ScheduleExchangeReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ScheduleExchangeRes != nil {
+		w.Bits(194, 9)
+		if err := f.ScheduleExchangeRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ScheduleTuple != nil {
+		w.Bits(195, 9)
+		if err := f.ScheduleTuple.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ScheduleTupleID != nil {
+		w.Bits(196, 9)
+		w.Leaf()
+		if err := exi.CheckURange("ScheduleTupleID", uint64(*f.ScheduleTupleID), 1, 4294967295); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.ScheduleTupleID))
+		w.Leaf()
+	}
+	if f.Scheduled_EVPPTControlMode != nil {
+		w.Bits(197, 9)
+		if err := f.Scheduled_EVPPTControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Scheduled_SEReqControlMode != nil {
+		w.Bits(198, 9)
+		if err := f.Scheduled_SEReqControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Scheduled_SEResControlMode != nil {
+		w.Bits(199, 9)
+		if err := f.Scheduled_SEResControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Scheduled_SMDTControlMode != nil {
+		w.Bits(200, 9)
+		if err := f.Scheduled_SMDTControlMode.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Seed != nil {
+		w.Bits(201, 9)
+		w.Leaf()
+		w.Binary(f.Seed)
+		w.Leaf()
+	}
+	if f.SelectedAuthorizationService != nil {
+		w.Bits(202, 9)
+		w.Leaf()
+		if uint64(*f.SelectedAuthorizationService) >= 2 {
+			return nil, fmt.Errorf("SelectedAuthorizationService: invalid AuthorizationType value %d", *f.SelectedAuthorizationService)
+		}
+		w.Bits(uint32(*f.SelectedAuthorizationService), 1)
+		w.Leaf()
+	}
+	if f.SelectedEnergyTransferService != nil {
+		w.Bits(203, 9)
+		if err := f.SelectedEnergyTransferService.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SelectedScheduleTupleID != nil {
+		w.Bits(204, 9)
+		w.Leaf()
+		if err := exi.CheckURange("SelectedScheduleTupleID", uint64(*f.SelectedScheduleTupleID), 1, 4294967295); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.SelectedScheduleTupleID))
+		w.Leaf()
+	}
+	if f.SelectedService != nil {
+		w.Bits(205, 9)
+		if err := f.SelectedService.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SelectedVASList != nil {
+		w.Bits(206, 9)
+		if err := f.SelectedVASList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Service != nil {
+		w.Bits(207, 9)
+		if err := f.Service.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDetailReq != nil {
+		w.Bits(208, 9)
+		if err := f.ServiceDetailReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDetailRes != nil {
+		w.Bits(209, 9)
+		if err := f.ServiceDetailRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDiscoveryReq != nil {
+		w.Bits(210, 9)
+		if err := f.ServiceDiscoveryReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceDiscoveryRes != nil {
+		w.Bits(211, 9)
+		if err := f.ServiceDiscoveryRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceFee != nil {
+		w.Bits(212, 9)
+		if err := f.ServiceFee.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceID != nil {
+		w.Bits(213, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.ServiceID))
+		w.Leaf()
+	}
+	if f.ServiceName != nil {
+		w.Bits(214, 9)
+		w.Leaf()
+		if err := exi.CheckString("ServiceName", *f.ServiceName, 80); err != nil {
+			return nil, err
+		}
+		w.String(*f.ServiceName)
+		w.Leaf()
+	}
+	if f.ServiceParameterList != nil {
+		w.Bits(215, 9)
+		if err := f.ServiceParameterList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceRenegotiationSupported != nil {
+		w.Bits(216, 9)
+		w.Leaf()
+		w.Bool(*f.ServiceRenegotiationSupported)
+		w.Leaf()
+	}
+	if f.ServiceSelectionReq != nil {
+		w.Bits(217, 9)
+		if err := f.ServiceSelectionReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ServiceSelectionRes != nil {
+		w.Bits(218, 9)
+		if err := f.ServiceSelectionRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionID != nil {
+		w.Bits(219, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("SessionID", f.SessionID, 8); err != nil {
+			return nil, err
+		}
+		w.Binary(f.SessionID)
+		w.Leaf()
+	}
+	if f.SessionID2 != nil {
+		w.Bits(220, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("SessionID2", f.SessionID2, 8); err != nil {
+			return nil, err
+		}
+		w.Binary(f.SessionID2)
+		w.Leaf()
+	}
+	if f.SessionSetupReq != nil {
+		w.Bits(221, 9)
+		if err := f.SessionSetupReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionSetupRes != nil {
+		w.Bits(222, 9)
+		if err := f.SessionSetupRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionStopReq != nil {
+		w.Bits(223, 9)
+		if err := f.SessionStopReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SessionStopRes != nil {
+		w.Bits(224, 9)
+		if err := f.SessionStopRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Signature != nil {
+		w.Bits(225, 9)
+		if err := f.Signature.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureMethod != nil {
+		w.Bits(226, 9)
+		if err := f.SignatureMethod.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureProperties != nil {
+		w.Bits(227, 9)
+		if err := f.SignatureProperties.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureProperty != nil {
+		w.Bits(228, 9)
+		if err := f.SignatureProperty.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignatureValue != nil {
+		w.Bits(229, 9)
+		if err := f.SignatureValue.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignedInfo != nil {
+		w.Bits(230, 9)
+		if err := f.SignedInfo.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignedInstallationData != nil {
+		w.Bits(231, 9)
+		if err := f.SignedInstallationData.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SignedMeteringData != nil {
+		w.Bits(232, 9)
+		if err := f.SignedMeteringData.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.StartTime != nil {
+		w.Bits(233, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.StartTime))
+		w.Leaf()
+	}
+	if f.SubCertificates != nil {
+		w.Bits(234, 9)
+		if err := f.SubCertificates.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SupportedProviders != nil {
+		w.Bits(235, 9)
+		if err := f.SupportedProviders.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.SupportedServiceIDs != nil {
+		w.Bits(236, 9)
+		if err := f.SupportedServiceIDs.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.TPM_EncryptedPrivateKey != nil {
+		w.Bits(237, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("TPM_EncryptedPrivateKey", f.TPM_EncryptedPrivateKey, 206); err != nil {
+			return nil, err
+		}
+		w.Binary(f.TPM_EncryptedPrivateKey)
+		w.Leaf()
+	}
+	if f.TargetDistance != nil {
+		w.Bits(238, 9)
+		w.Leaf()
+		w.Int(int64(*f.TargetDistance))
+		w.Leaf()
+	}
+	if f.TargetOffsetX != nil {
+		w.Bits(239, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.TargetOffsetX))
+		w.Leaf()
+	}
+	if f.TargetOffsetY != nil {
+		w.Bits(240, 9)
+		w.Leaf()
+		w.Uint(uint64(*f.TargetOffsetY))
+		w.Leaf()
+	}
+	if f.TargetSOC != nil {
+		w.Bits(241, 9)
+		w.Leaf()
+		if err := exi.CheckRange("TargetSOC", int64(*f.TargetSOC), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.TargetSOC), 0, 7)
+		w.Leaf()
+	}
+	if f.TargetSOC2 != nil {
+		w.Bits(242, 9)
+		w.Leaf()
+		if err := exi.CheckRange("TargetSOC2", int64(*f.TargetSOC2), 0, 100); err != nil {
+			return nil, err
+		}
+		w.NBit(int64(*f.TargetSOC2), 0, 7)
+		w.Leaf()
+	}
+	if f.TaxCosts != nil {
+		w.Bits(243, 9)
+		if err := f.TaxCosts.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.TaxIncludedInPrice != nil {
+		w.Bits(244, 9)
+		w.Leaf()
+		w.Bool(*f.TaxIncludedInPrice)
+		w.Leaf()
+	}
+	if f.TaxRate != nil {
+		w.Bits(245, 9)
+		if err := f.TaxRate.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.TaxRule != nil {
+		w.Bits(246, 9)
+		if err := f.TaxRule.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.TaxRuleID != nil {
+		w.Bits(247, 9)
+		w.Leaf()
+		if err := exi.CheckURange("TaxRuleID", uint64(*f.TaxRuleID), 1, 4294967295); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.TaxRuleID))
+		w.Leaf()
+	}
+	if f.TaxRuleID2 != nil {
+		w.Bits(248, 9)
+		w.Leaf()
+		if err := exi.CheckURange("TaxRuleID2", uint64(*f.TaxRuleID2), 1, 4294967295); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.TaxRuleID2))
+		w.Leaf()
+	}
+	if f.TaxRuleName != nil {
+		w.Bits(249, 9)
+		w.Leaf()
+		if err := exi.CheckString("TaxRuleName", *f.TaxRuleName, 80); err != nil {
+			return nil, err
+		}
+		w.String(*f.TaxRuleName)
+		w.Leaf()
+	}
+	if f.TaxRules != nil {
+		w.Bits(250, 9)
+		if err := f.TaxRules.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.TimeAnchor != nil {
+		w.Bits(251, 9)
+		w.Leaf()
+		if err := exi.CheckURange("TimeAnchor", uint64(*f.TimeAnchor), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.TimeAnchor))
+		w.Leaf()
+	}
+	if f.TimeAnchor2 != nil {
+		w.Bits(252, 9)
+		w.Leaf()
+		if err := exi.CheckURange("TimeAnchor2", uint64(*f.TimeAnchor2), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.TimeAnchor2))
+		w.Leaf()
+	}
+	if f.TimeStamp != nil {
+		w.Bits(253, 9)
+		w.Leaf()
+		if err := exi.CheckURange("TimeStamp", uint64(*f.TimeStamp), 0, 18446744073709551615); err != nil {
+			return nil, err
+		}
+		w.Uint(uint64(*f.TimeStamp))
+		w.Leaf()
+	}
+	if f.Transform != nil {
+		w.Bits(254, 9)
+		if err := f.Transform.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Transforms != nil {
+		w.Bits(255, 9)
+		if err := f.Transforms.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.VASList != nil {
+		w.Bits(256, 9)
+		if err := f.VASList.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.Value != nil {
+		w.Bits(257, 9)
+		w.Leaf()
+		w.Int(int64(*f.Value))
+		w.Leaf()
+	}
+	if f.VehicleCheckInReq != nil {
+		w.Bits(258, 9)
+		if err := f.VehicleCheckInReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.VehicleCheckInRes != nil {
+		w.Bits(259, 9)
+		if err := f.VehicleCheckInRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.VehicleCheckOutReq != nil {
+		w.Bits(260, 9)
+		if err := f.VehicleCheckOutReq.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.VehicleCheckOutRes != nil {
+		w.Bits(261, 9)
+		if err := f.VehicleCheckOutRes.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.VehicleFrame != nil {
+		w.Bits(262, 9)
+		w.Leaf()
+		w.Int(int64(*f.VehicleFrame))
+		w.Leaf()
+	}
+	if f.VehicleTravel != nil {
+		w.Bits(263, 9)
+		w.Leaf()
+		w.Int(int64(*f.VehicleTravel))
+		w.Leaf()
+	}
+	if f.X448_EncryptedPrivateKey != nil {
+		w.Bits(264, 9)
+		w.Leaf()
+		if err := exi.CheckBinary("X448_EncryptedPrivateKey", f.X448_EncryptedPrivateKey, 84); err != nil {
+			return nil, err
+		}
+		w.Binary(f.X448_EncryptedPrivateKey)
+		w.Leaf()
+	}
+	if f.X509CRL != nil {
+		w.Bits(265, 9)
+		w.Leaf()
+		w.Binary(f.X509CRL)
+		w.Leaf()
+	}
+	if f.X509Certificate != nil {
+		w.Bits(266, 9)
+		w.Leaf()
+		w.Binary(f.X509Certificate)
+		w.Leaf()
+	}
+	if f.X509Data != nil {
+		w.Bits(267, 9)
+		if err := f.X509Data.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.X509IssuerName != nil {
+		w.Bits(268, 9)
+		w.Leaf()
+		w.String(*f.X509IssuerName)
+		w.Leaf()
+	}
+	if f.X509IssuerSerial != nil {
+		w.Bits(269, 9)
+		if err := f.X509IssuerSerial.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.X509SKI != nil {
+		w.Bits(270, 9)
+		w.Leaf()
+		w.Binary(f.X509SKI)
+		w.Leaf()
+	}
+	if f.X509SerialNumber != nil {
+		w.Bits(271, 9)
+		w.Leaf()
+		w.Int(int64(*f.X509SerialNumber))
+		w.Leaf()
+	}
+	if f.X509SubjectName != nil {
+		w.Bits(272, 9)
+		w.Leaf()
+		w.String(*f.X509SubjectName)
+		w.Leaf()
+	}
+	if f.XPath != nil {
+		w.Bits(273, 9)
+		w.Leaf()
+		w.String(*f.XPath)
+		w.Leaf()
+	}
+	if f.Y != nil {
+		w.Bits(274, 9)
+		w.Leaf()
+		w.Binary(f.Y)
+		w.Leaf()
+	}
+	if f.BoolValue != nil {
+		w.Bits(275, 9)
+		w.Leaf()
+		w.Bool(*f.BoolValue)
+		w.Leaf()
+	}
+	if f.ByteValue != nil {
+		w.Bits(276, 9)
+		w.Leaf()
+		w.NBit(int64(*f.ByteValue), -128, 8)
+		w.Leaf()
+	}
+	if f.FiniteString != nil {
+		w.Bits(277, 9)
+		w.Leaf()
+		if err := exi.CheckString("FiniteString", *f.FiniteString, 80); err != nil {
+			return nil, err
+		}
+		w.String(*f.FiniteString)
+		w.Leaf()
+	}
+	if f.IntValue != nil {
+		w.Bits(278, 9)
+		w.Leaf()
+		w.Int(int64(*f.IntValue))
+		w.Leaf()
+	}
+	if f.RationalNumber != nil {
+		w.Bits(279, 9)
+		if err := f.RationalNumber.encodeEXI(&w); err != nil {
+			return nil, err
+		}
+	}
+	if f.ShortValue != nil {
+		w.Bits(280, 9)
+		w.Leaf()
+		w.Int(int64(*f.ShortValue))
+		w.Leaf()
+	}
+	w.Bits(282, 9)
+	return w.Bytes(), nil
+}
+
 // AuthorizationType is the enumeration {urn:iso:std:iso:15118:-20:CommonMessages}authorizationType.
 type AuthorizationType uint8
 
@@ -12428,6 +18268,312 @@ func (x *VehicleCheckOutResType) encodeEXI(w *exi.Writer) error {
 	w.Bits(uint32(x.EVSECheckOutStatus), 1)
 	w.Leaf()
 	if err := w.Event(&grammarVehicleCheckOutResType, &state, 0, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// DisplayParametersType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType.
+type DisplayParametersType struct {
+	PresentSOC                *int8               `json:"PresentSOC,omitempty"`
+	MinimumSOC                *int8               `json:"MinimumSOC,omitempty"`
+	TargetSOC                 *int8               `json:"TargetSOC,omitempty"`
+	MaximumSOC                *int8               `json:"MaximumSOC,omitempty"`
+	RemainingTimeToMinimumSOC *uint32             `json:"RemainingTimeToMinimumSOC,omitempty"`
+	RemainingTimeToTargetSOC  *uint32             `json:"RemainingTimeToTargetSOC,omitempty"`
+	RemainingTimeToMaximumSOC *uint32             `json:"RemainingTimeToMaximumSOC,omitempty"`
+	ChargingComplete          *bool               `json:"ChargingComplete,omitempty"`
+	BatteryEnergyCapacity     *RationalNumberType `json:"BatteryEnergyCapacity,omitempty"`
+	InletHot                  *bool               `json:"InletHot,omitempty"`
+}
+
+var grammarDisplayParametersType = exi.Grammar{
+	Name:   "DisplayParametersType",
+	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
+	States: []exi.State{
+		// 0: SE(PresentSOC) | SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 2: SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 3: SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 4: SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 5: SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 6: SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 7: SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 8: SE(BatteryEnergyCapacity) | SE(InletHot) | EE
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 9: SE(InletHot) | EE
+		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
+		// 10: EE
+		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
+	},
+}
+
+func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
+	state := 0
+	for {
+		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
+		if err != nil {
+			return err
+		}
+		switch ev {
+		case exi.EventEE:
+			return nil
+		case 1: // PresentSOC
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.PresentSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 2: // MinimumSOC
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 3: // TargetSOC
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.TargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 4: // MaximumSOC
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.NBit(7, 0, 100)
+					if err != nil {
+						return err
+					}
+					tmp := int8(v)
+					x.MaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 5: // RemainingTimeToMinimumSOC
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMinimumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 6: // RemainingTimeToTargetSOC
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToTargetSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 7: // RemainingTimeToMaximumSOC
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.UintRange(0, 4294967295)
+					if err != nil {
+						return err
+					}
+					tmp := uint32(v)
+					x.RemainingTimeToMaximumSOC = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 8: // ChargingComplete
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.ChargingComplete = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		case 9: // BatteryEnergyCapacity
+			x.BatteryEnergyCapacity = new(RationalNumberType)
+			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
+				return err
+			}
+		case 10: // InletHot
+			if empty, err := r.LeafStart(); err != nil {
+				return err
+			} else if !empty {
+				{
+					v, err := r.Bool()
+					if err != nil {
+						return err
+					}
+					tmp := v
+					x.InletHot = &tmp
+				}
+				if err := r.LeafEnd(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func (x *DisplayParametersType) encodeEXI(w *exi.Writer) error {
+	state := 0
+	if x.PresentSOC != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 1, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		if err := exi.CheckRange("DisplayParametersType.PresentSOC", int64(*x.PresentSOC), 0, 100); err != nil {
+			return err
+		}
+		w.NBit(int64(*x.PresentSOC), 0, 7)
+		w.Leaf()
+	}
+	if x.MinimumSOC != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 2, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		if err := exi.CheckRange("DisplayParametersType.MinimumSOC", int64(*x.MinimumSOC), 0, 100); err != nil {
+			return err
+		}
+		w.NBit(int64(*x.MinimumSOC), 0, 7)
+		w.Leaf()
+	}
+	if x.TargetSOC != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 3, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		if err := exi.CheckRange("DisplayParametersType.TargetSOC", int64(*x.TargetSOC), 0, 100); err != nil {
+			return err
+		}
+		w.NBit(int64(*x.TargetSOC), 0, 7)
+		w.Leaf()
+	}
+	if x.MaximumSOC != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 4, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		if err := exi.CheckRange("DisplayParametersType.MaximumSOC", int64(*x.MaximumSOC), 0, 100); err != nil {
+			return err
+		}
+		w.NBit(int64(*x.MaximumSOC), 0, 7)
+		w.Leaf()
+	}
+	if x.RemainingTimeToMinimumSOC != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 5, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		w.Uint(uint64(*x.RemainingTimeToMinimumSOC))
+		w.Leaf()
+	}
+	if x.RemainingTimeToTargetSOC != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 6, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		w.Uint(uint64(*x.RemainingTimeToTargetSOC))
+		w.Leaf()
+	}
+	if x.RemainingTimeToMaximumSOC != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 7, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		w.Uint(uint64(*x.RemainingTimeToMaximumSOC))
+		w.Leaf()
+	}
+	if x.ChargingComplete != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 8, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		w.Bool(*x.ChargingComplete)
+		w.Leaf()
+	}
+	if x.BatteryEnergyCapacity != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 9, nil); err != nil {
+			return err
+		}
+		if err := x.BatteryEnergyCapacity.encodeEXI(w); err != nil {
+			return err
+		}
+	}
+	if x.InletHot != nil {
+		if err := w.Event(&grammarDisplayParametersType, &state, 10, nil); err != nil {
+			return err
+		}
+		w.Leaf()
+		w.Bool(*x.InletHot)
+		w.Leaf()
+	}
+	if err := w.Event(&grammarDisplayParametersType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
