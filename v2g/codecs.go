@@ -57,7 +57,7 @@ func withFragment(c, f Codec) Codec {
 }
 
 var codecs = map[string]Codec{
-	"apphand":   codec("apphand", apphand.Unmarshal, apphand.Append),
+	"apphand": codec("apphand", apphand.Unmarshal, apphand.Append),
 	"din": withFragment(codec("din", din.Unmarshal, din.Append),
 		codec("din fragment", din.UnmarshalFragment, din.AppendFragment)),
 	"iso2": withFragment(codec("iso2", iso2.Unmarshal, iso2.Append),
