@@ -1,6 +1,7 @@
 package exi
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 )
@@ -48,6 +49,12 @@ func (r *Reader) eof(what string) error {
 func (r *Reader) Bits(n int) (uint32, error) {
 	if n > r.left() {
 		return 0, r.eof(fmt.Sprintf("%d bits", n))
+	}
+	if i := r.pos >> 3; i+8 <= len(r.buf) {
+		// Fast path: the 64-bit window holds pos&7 (<= 7) + n (<= 32) bits.
+		w := binary.BigEndian.Uint64(r.buf[i:]) << uint(r.pos&7)
+		r.pos += n
+		return uint32(w >> (64 - uint(n))), nil
 	}
 	var v uint32
 	for n > 0 {
