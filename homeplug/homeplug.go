@@ -282,11 +282,14 @@ func AppendFrame(b []byte, h Header, m Message) ([]byte, error) {
 	if len(b)-start > MaxFrameLen {
 		return b[:start], fmt.Errorf("homeplug: %v frame too long: %d bytes, max %d", h.MMType, len(b)-start, MaxFrameLen)
 	}
-	for len(b)-start < MinFrameLen {
-		b = append(b, 0)
+	if n := len(b) - start; n < MinFrameLen {
+		b = append(b, zeros[:MinFrameLen-n]...)
 	}
 	return b, nil
 }
+
+// zeros is the padding source.
+var zeros [MinFrameLen]byte
 
 // AppendBinary appends the encoded frame to b; it implements encoding.BinaryAppender.
 func (f *Frame) AppendBinary(b []byte) ([]byte, error) { return AppendFrame(b, f.Header, f.Message) }

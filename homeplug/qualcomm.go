@@ -42,6 +42,8 @@ type SwVerCnf struct {
 	// (the rest of its fixed-size version field, upgrade flag, cookie).
 	// It aliases the decoded frame and is appended back unchanged.
 	Extra []byte
+
+	noNUL bool // the decoded version field had no NUL: encode it back without
 }
 
 func (*SwVerCnf) qualcomm() {}
@@ -61,7 +63,8 @@ func (m *SwVerCnf) DecodePayload(p []byte) error {
 	m.MStatus = p[0]
 	m.DeviceID = p[1]
 	v := p[3 : 3+n]
-	if len(v) > 0 && v[len(v)-1] == 0 {
+	m.noNUL = len(v) == 0 || v[len(v)-1] != 0
+	if !m.noNUL {
 		v = v[:len(v)-1]
 	}
 	m.Version = string(v)
@@ -69,14 +72,22 @@ func (m *SwVerCnf) DecodePayload(p []byte) error {
 	return nil
 }
 
-// AppendPayload appends a VS_SW_VER.CNF payload to b; the version gets its NUL back.
+// AppendPayload appends a VS_SW_VER.CNF payload to b. The version gets its
+// NUL back unless it fills the 255-byte field or came without one.
 func (m *SwVerCnf) AppendPayload(b []byte) ([]byte, error) {
-	if len(m.Version) > 254 {
-		return b, fmt.Errorf("homeplug: %v: version string is %d bytes, max 254", VSSwVerCnf, len(m.Version))
+	n := len(m.Version)
+	if n > 255 {
+		return b, fmt.Errorf("homeplug: %v: version string is %d bytes, max 255", VSSwVerCnf, n)
 	}
-	b = append(b, m.MStatus, m.DeviceID, uint8(len(m.Version)+1))
+	nul := n < 255 && !m.noNUL
+	if nul {
+		n++
+	}
+	b = append(b, m.MStatus, m.DeviceID, uint8(n))
 	b = append(b, m.Version...)
-	b = append(b, 0)
+	if nul {
+		b = append(b, 0)
+	}
 	return append(b, m.Extra...), nil
 }
 
