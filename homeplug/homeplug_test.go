@@ -169,7 +169,7 @@ func goldenCases() []goldenCase {
 		},
 		{
 			name: "VS_SW_VER.REQ", h: homeplug.NewHeader(homeplug.LocalModemMAC, evseMAC, homeplug.VSSwVerReq),
-			m:    &homeplug.SwVerReq{}, size: 20, min: 20,
+			m: &homeplug.SwVerReq{}, size: 20, min: 20,
 			fields: vs("00a0"),
 		},
 		{
@@ -181,27 +181,27 @@ func goldenCases() []goldenCase {
 		},
 		{
 			name: "VS_PL_LNK_STATUS.REQ", h: homeplug.NewHeader(homeplug.LocalModemMAC, evseMAC, homeplug.VSPlLnkStatusReq),
-			m:    &homeplug.PlLnkStatusReq{}, size: 20, min: 20,
+			m: &homeplug.PlLnkStatusReq{}, size: 20, min: 20,
 			fields: vs("b8a0"),
 		},
 		{
 			name: "VS_PL_LNK_STATUS.CNF", h: homeplug.NewHeader(evseMAC, homeplug.LocalModemMAC, homeplug.VSPlLnkStatusCnf),
-			m:    &homeplug.PlLnkStatusCnf{MStatus: 0, LinkStatus: homeplug.LinkUp}, size: 22, min: 22,
+			m: &homeplug.PlLnkStatusCnf{MStatus: 0, LinkStatus: homeplug.LinkUp}, size: 22, min: 22,
 			fields: with(vs("b9a0"), field{20, "0001"}),
 		},
 		{
 			name: "VS_RS_DEV.REQ", h: homeplug.NewHeader(homeplug.LocalModemMAC, evseMAC, homeplug.VSRsDevReq),
-			m:    &homeplug.RsDevReq{}, size: 20, min: 20,
+			m: &homeplug.RsDevReq{}, size: 20, min: 20,
 			fields: vs("1ca0"),
 		},
 		{
 			name: "VS_RS_DEV.CNF", h: homeplug.NewHeader(evseMAC, homeplug.LocalModemMAC, homeplug.VSRsDevCnf),
-			m:    &homeplug.RsDevCnf{MStatus: 1}, size: 21, min: 21,
+			m: &homeplug.RsDevCnf{MStatus: 1}, size: 21, min: 21,
 			fields: with(vs("1da0"), field{20, "01"}),
 		},
 		{
 			name: "raw CM_GET_KEY.REQ", h: homeplug.NewHeader(homeplug.BroadcastMAC, evMAC, 0x600C),
-			m:    &homeplug.RawMessage{Type: 0x600C, Payload: seq(1, 41)}, size: 60, min: 19,
+			m: &homeplug.RawMessage{Type: 0x600C, Payload: seq(1, 41)}, size: 60, min: 19,
 			fields: with(cm(homeplug.BroadcastMAC, evMAC, "0c60"), field{19, hex.EncodeToString(seq(1, 41))}),
 		},
 	}
