@@ -16,11 +16,32 @@ type Reader struct {
 	// decoded. Peers write literals, but a conformant stream may refer back.
 	global []string
 	local  map[int][]string
+
+	// budget bounds the memory a document may make the decoder allocate,
+	// so that a few hostile bytes cannot ask for megabytes.
+	budget int
+}
+
+// AllocFactor and AllocSlack set the decoding memory budget of a document
+// of n bytes: AllocFactor*n + AllocSlack bytes of decoded values.
+const (
+	AllocFactor = 64
+	AllocSlack  = 64 << 10
+)
+
+// Alloc charges n bytes of decoded values to the document's budget.
+func (r *Reader) Alloc(n uintptr) error {
+	r.budget -= int(n)
+	if r.budget < 0 {
+		return r.Errorf("document would decode into more than %d bytes of values (%d times its size); refused", AllocFactor*len(r.buf)+AllocSlack, AllocFactor)
+	}
+	return nil
 }
 
 // Reset makes r read b from its first bit, with empty string tables.
 func (r *Reader) Reset(b []byte) {
 	r.buf, r.pos = b, 0
+	r.budget = AllocFactor*len(b) + AllocSlack
 	r.global = r.global[:0]
 	for k := range r.local {
 		delete(r.local, k)
@@ -203,6 +224,9 @@ func (r *Reader) Binary(max int) ([]byte, error) {
 	if n > uint64(r.left()/8) {
 		return nil, r.eof(fmt.Sprintf("binary value of %d octets", n))
 	}
+	if err := r.Alloc(uintptr(n)); err != nil {
+		return nil, err
+	}
 	b := make([]byte, n)
 	if r.pos&7 == 0 {
 		copy(b, r.buf[r.pos>>3:])
@@ -253,6 +277,9 @@ func (r *Reader) String(max int, qname int) (string, error) {
 	// Every character takes at least one octet.
 	if n > uint64(r.left()/8) {
 		return "", r.eof(fmt.Sprintf("string of %d characters", n))
+	}
+	if err := r.Alloc(uintptr(n)); err != nil {
+		return "", err
 	}
 	b := make([]byte, 0, n)
 	for i := uint64(0); i < n; i++ {

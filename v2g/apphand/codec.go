@@ -7,11 +7,15 @@ package apphand
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
 
-var _ = strconv.Itoa
+var (
+	_ = strconv.Itoa
+	_ = unsafe.Sizeof(0)
+)
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
@@ -158,6 +162,9 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // AppProtocol
+			if err := r.Alloc(unsafe.Sizeof(AppProtocolType{})); err != nil {
+				return err
+			}
 			x.AppProtocol = append(x.AppProtocol, AppProtocolType{})
 			if err := x.AppProtocol[len(x.AppProtocol)-1].decodeEXI(r); err != nil {
 				return err

@@ -7,11 +7,15 @@ package din
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
 
-var _ = strconv.Itoa
+var (
+	_ = strconv.Itoa
+	_ = unsafe.Sizeof(0)
+)
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
@@ -8000,6 +8004,9 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.RootCertificateID = append(x.RootCertificateID, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -8245,6 +8252,9 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // SubCertificates
+			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
+				return err
+			}
 			x.SubCertificates = new(SubCertificatesType)
 			if err := x.SubCertificates.decodeEXI(r); err != nil {
 				return err
@@ -8311,6 +8321,9 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(1200)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.Certificate = append(x.Certificate, exi.Bytes(v))
@@ -8717,16 +8730,25 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // AC_EVChargeParameter
+			if err := r.Alloc(unsafe.Sizeof(AC_EVChargeParameterType{})); err != nil {
+				return err
+			}
 			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
 			if err := x.AC_EVChargeParameter.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // DC_EVChargeParameter
+			if err := r.Alloc(unsafe.Sizeof(DC_EVChargeParameterType{})); err != nil {
+				return err
+			}
 			x.DC_EVChargeParameter = new(DC_EVChargeParameterType)
 			if err := x.DC_EVChargeParameter.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVChargeParameter
+			if err := r.Alloc(unsafe.Sizeof(EVChargeParameterType{})); err != nil {
+				return err
+			}
 			x.EVChargeParameter = new(EVChargeParameterType)
 			if err := x.EVChargeParameter.decodeEXI(r); err != nil {
 				return err
@@ -8832,6 +8854,9 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // EVMaximumPowerLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVMaximumPowerLimit = new(PhysicalValueType)
 			if err := x.EVMaximumPowerLimit.decodeEXI(r); err != nil {
 				return err
@@ -8841,11 +8866,17 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // EVEnergyCapacity
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVEnergyCapacity = new(PhysicalValueType)
 			if err := x.EVEnergyCapacity.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVEnergyRequest = new(PhysicalValueType)
 			if err := x.EVEnergyRequest.decodeEXI(r); err != nil {
 				return err
@@ -9062,26 +9093,41 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // SAScheduleList
+			if err := r.Alloc(unsafe.Sizeof(SAScheduleListType{})); err != nil {
+				return err
+			}
 			x.SAScheduleList = new(SAScheduleListType)
 			if err := x.SAScheduleList.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // SASchedules
+			if err := r.Alloc(unsafe.Sizeof(SASchedulesType{})); err != nil {
+				return err
+			}
 			x.SASchedules = new(SASchedulesType)
 			if err := x.SASchedules.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // AC_EVSEChargeParameter
+			if err := r.Alloc(unsafe.Sizeof(AC_EVSEChargeParameterType{})); err != nil {
+				return err
+			}
 			x.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
 			if err := x.AC_EVSEChargeParameter.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // DC_EVSEChargeParameter
+			if err := r.Alloc(unsafe.Sizeof(DC_EVSEChargeParameterType{})); err != nil {
+				return err
+			}
 			x.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
 			if err := x.DC_EVSEChargeParameter.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEChargeParameter
+			if err := r.Alloc(unsafe.Sizeof(EVSEChargeParameterType{})); err != nil {
+				return err
+			}
 			x.EVSEChargeParameter = new(EVSEChargeParameterType)
 			if err := x.EVSEChargeParameter.decodeEXI(r); err != nil {
 				return err
@@ -9183,6 +9229,9 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SAScheduleTuple
+			if err := r.Alloc(unsafe.Sizeof(SAScheduleTupleType{})); err != nil {
+				return err
+			}
 			x.SAScheduleTuple = append(x.SAScheduleTuple, SAScheduleTupleType{})
 			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r); err != nil {
 				return err
@@ -9259,6 +9308,9 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // SalesTariff
+			if err := r.Alloc(unsafe.Sizeof(SalesTariffType{})); err != nil {
+				return err
+			}
 			x.SalesTariff = new(SalesTariffType)
 			if err := x.SalesTariff.decodeEXI(r); err != nil {
 				return err
@@ -9340,6 +9392,9 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // PMaxScheduleEntry
+			if err := r.Alloc(unsafe.Sizeof(PMaxScheduleEntryType{})); err != nil {
+				return err
+			}
 			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
 			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r); err != nil {
 				return err
@@ -9401,11 +9456,17 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // RelativeTimeInterval
+			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
+				return err
+			}
 			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
 			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
+			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
+				return err
+			}
 			x.TimeInterval = new(IntervalType)
 			if err := x.TimeInterval.decodeEXI(r); err != nil {
 				return err
@@ -9673,6 +9734,9 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // SalesTariffEntry
+			if err := r.Alloc(unsafe.Sizeof(SalesTariffEntryType{})); err != nil {
+				return err
+			}
 			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
 			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r); err != nil {
 				return err
@@ -9756,11 +9820,17 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // RelativeTimeInterval
+			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
+				return err
+			}
 			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
 			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
+			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
+				return err
+			}
 			x.TimeInterval = new(IntervalType)
 			if err := x.TimeInterval.decodeEXI(r); err != nil {
 				return err
@@ -9781,6 +9851,9 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // ConsumptionCost
+			if err := r.Alloc(unsafe.Sizeof(ConsumptionCostType{})); err != nil {
+				return err
+			}
 			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
 			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r); err != nil {
 				return err
@@ -9870,6 +9943,9 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Cost
+			if err := r.Alloc(unsafe.Sizeof(CostType{})); err != nil {
+				return err
+			}
 			x.Cost = append(x.Cost, CostType{})
 			if err := x.Cost[len(x.Cost)-1].decodeEXI(r); err != nil {
 				return err
@@ -10110,6 +10186,9 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // EVSEMaximumPowerLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumPowerLimit = new(PhysicalValueType)
 			if err := x.EVSEMaximumPowerLimit.decodeEXI(r); err != nil {
 				return err
@@ -10127,6 +10206,9 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // EVSECurrentRegulationTolerance
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVSECurrentRegulationTolerance = new(PhysicalValueType)
 			if err := x.EVSECurrentRegulationTolerance.decodeEXI(r); err != nil {
 				return err
@@ -10136,6 +10218,9 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 9: // EVSEEnergyToBeDelivered
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVSEEnergyToBeDelivered = new(PhysicalValueType)
 			if err := x.EVSEEnergyToBeDelivered.decodeEXI(r); err != nil {
 				return err
@@ -10372,11 +10457,17 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // EVSEMaxCurrent
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVSEMaxCurrent = new(PhysicalValueType)
 			if err := x.EVSEMaxCurrent.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // MeterInfo
+			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
+				return err
+			}
 			x.MeterInfo = new(MeterInfoType)
 			if err := x.MeterInfo.decodeEXI(r); err != nil {
 				return err
@@ -10518,6 +10609,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // MeterReading
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.MeterReading = new(PhysicalValueType)
 			if err := x.MeterReading.decodeEXI(r); err != nil {
 				return err
@@ -10856,16 +10950,25 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // EVMaximumVoltageLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVMaximumVoltageLimit = new(PhysicalValueType)
 			if err := x.EVMaximumVoltageLimit.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMaximumCurrentLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVMaximumCurrentLimit = new(PhysicalValueType)
 			if err := x.EVMaximumCurrentLimit.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumPowerLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVMaximumPowerLimit = new(PhysicalValueType)
 			if err := x.EVMaximumPowerLimit.decodeEXI(r); err != nil {
 				return err
@@ -10902,11 +11005,17 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // RemainingTimeToFullSoC
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.RemainingTimeToFullSoC = new(PhysicalValueType)
 			if err := x.RemainingTimeToFullSoC.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // RemainingTimeToBulkSoC
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.RemainingTimeToBulkSoC = new(PhysicalValueType)
 			if err := x.RemainingTimeToBulkSoC.decodeEXI(r); err != nil {
 				return err
@@ -11125,16 +11234,25 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // EVSEMaximumVoltageLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumVoltageLimit = new(PhysicalValueType)
 			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEMaximumCurrentLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumCurrentLimit = new(PhysicalValueType)
 			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSEMaximumPowerLimit
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumPowerLimit = new(PhysicalValueType)
 			if err := x.EVSEMaximumPowerLimit.decodeEXI(r); err != nil {
 				return err
@@ -11717,11 +11835,17 @@ func (x *EntryType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // RelativeTimeInterval
+			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
+				return err
+			}
 			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
 			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
+			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
+				return err
+			}
 			x.TimeInterval = new(IntervalType)
 			if err := x.TimeInterval.decodeEXI(r); err != nil {
 				return err
@@ -11807,6 +11931,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.KeyName = append(x.KeyName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -11814,26 +11941,41 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // KeyValue
+			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
+				return err
+			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
+			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
+				return err
+			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // X509Data
+			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
+				return err
+			}
 			x.X509Data = append(x.X509Data, X509DataType{})
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // PGPData
+			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
+				return err
+			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // SPKIData
+			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
+				return err
+			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
 				return err
@@ -11845,6 +11987,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 13)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.MgmtData = append(x.MgmtData, v)
@@ -11955,11 +12100,17 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.DSAKeyValue = new(DSAKeyValueType)
 			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.RSAKeyValue = new(RSAKeyValueType)
 			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
 				return err
@@ -12126,6 +12277,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 3: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -12189,6 +12343,9 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Transform
+			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
+				return err
+			}
 			x.Transform = append(x.Transform, TransformType{})
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
 				return err
@@ -12257,6 +12414,9 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.XPath = append(x.XPath, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -12318,6 +12478,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerSerial
+			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+				return err
+			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
 				return err
@@ -12329,6 +12492,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
@@ -12346,6 +12512,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509SubjectName = append(x.X509SubjectName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -12361,6 +12530,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -12374,6 +12546,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
@@ -12645,6 +12820,9 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -12710,6 +12888,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -12809,6 +12990,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 4: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -13400,16 +13584,25 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ChargingProfile
+			if err := r.Alloc(unsafe.Sizeof(ChargingProfileType{})); err != nil {
+				return err
+			}
 			x.ChargingProfile = new(ChargingProfileType)
 			if err := x.ChargingProfile.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // DC_EVPowerDeliveryParameter
+			if err := r.Alloc(unsafe.Sizeof(DC_EVPowerDeliveryParameterType{})); err != nil {
+				return err
+			}
 			x.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
 			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVPowerDeliveryParameter
+			if err := r.Alloc(unsafe.Sizeof(EVPowerDeliveryParameterType{})); err != nil {
+				return err
+			}
 			x.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
 			if err := x.EVPowerDeliveryParameter.decodeEXI(r); err != nil {
 				return err
@@ -13501,6 +13694,9 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ProfileEntry
+			if err := r.Alloc(unsafe.Sizeof(ProfileEntryType{})); err != nil {
+				return err
+			}
 			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
 			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r); err != nil {
 				return err
@@ -13661,16 +13857,25 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // AC_EVSEStatus
+			if err := r.Alloc(unsafe.Sizeof(AC_EVSEStatusType{})); err != nil {
+				return err
+			}
 			x.AC_EVSEStatus = new(AC_EVSEStatusType)
 			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // DC_EVSEStatus
+			if err := r.Alloc(unsafe.Sizeof(DC_EVSEStatusType{})); err != nil {
+				return err
+			}
 			x.DC_EVSEStatus = new(DC_EVSEStatusType)
 			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEStatus
+			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+				return err
+			}
 			x.EVSEStatus = new(EVSEStatusType)
 			if err := x.EVSEStatus.decodeEXI(r); err != nil {
 				return err
@@ -14249,6 +14454,9 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // ServiceParameterList
+			if err := r.Alloc(unsafe.Sizeof(ServiceParameterListType{})); err != nil {
+				return err
+			}
 			x.ServiceParameterList = new(ServiceParameterListType)
 			if err := x.ServiceParameterList.decodeEXI(r); err != nil {
 				return err
@@ -14315,6 +14523,9 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ParameterSet
+			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
+				return err
+			}
 			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r); err != nil {
 				return err
@@ -14384,6 +14595,9 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Parameter
+			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
+				return err
+			}
 			x.Parameter = append(x.Parameter, ParameterType{})
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r); err != nil {
 				return err
@@ -14532,6 +14746,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 7: // PhysicalValue
+			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
+				return err
+			}
 			x.PhysicalValue = new(PhysicalValueType)
 			if err := x.PhysicalValue.decodeEXI(r); err != nil {
 				return err
@@ -14777,6 +14994,9 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // ServiceList
+			if err := r.Alloc(unsafe.Sizeof(ServiceTagListType{})); err != nil {
+				return err
+			}
 			x.ServiceList = new(ServiceTagListType)
 			if err := x.ServiceList.decodeEXI(r); err != nil {
 				return err
@@ -14857,6 +15077,9 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.PaymentOption = append(x.PaymentOption, PaymentOptionType(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -14913,6 +15136,9 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Service
+			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
+				return err
+			}
 			x.Service = append(x.Service, ServiceType{})
 			if err := x.Service[len(x.Service)-1].decodeEXI(r); err != nil {
 				return err
@@ -15111,6 +15337,9 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SelectedService
+			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
+				return err
+			}
 			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r); err != nil {
 				return err
@@ -15612,11 +15841,17 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // KeyInfo
+			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
+				return err
+			}
 			x.KeyInfo = new(KeyInfoType)
 			if err := x.KeyInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Object
+			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
+				return err
+			}
 			x.Object = append(x.Object, ObjectType{})
 			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
 				return err
@@ -15720,6 +15955,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -15948,6 +16186,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SignatureProperty
+			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
+				return err
+			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
 				return err
@@ -16157,11 +16398,17 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Notification
+			if err := r.Alloc(unsafe.Sizeof(NotificationType{})); err != nil {
+				return err
+			}
 			x.Notification = new(NotificationType)
 			if err := x.Notification.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // Signature
+			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+				return err
+			}
 			x.Signature = new(SignatureType)
 			if err := x.Signature.decodeEXI(r); err != nil {
 				return err
@@ -16356,176 +16603,281 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // BodyElement
+			if err := r.Alloc(unsafe.Sizeof(BodyBaseType{})); err != nil {
+				return err
+			}
 			x.BodyElement = new(BodyBaseType)
 			if err := x.BodyElement.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // CableCheckReq
+			if err := r.Alloc(unsafe.Sizeof(CableCheckReqType{})); err != nil {
+				return err
+			}
 			x.CableCheckReq = new(CableCheckReqType)
 			if err := x.CableCheckReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // CableCheckRes
+			if err := r.Alloc(unsafe.Sizeof(CableCheckResType{})); err != nil {
+				return err
+			}
 			x.CableCheckRes = new(CableCheckResType)
 			if err := x.CableCheckRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // CertificateInstallationReq
+			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationReqType{})); err != nil {
+				return err
+			}
 			x.CertificateInstallationReq = new(CertificateInstallationReqType)
 			if err := x.CertificateInstallationReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // CertificateInstallationRes
+			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationResType{})); err != nil {
+				return err
+			}
 			x.CertificateInstallationRes = new(CertificateInstallationResType)
 			if err := x.CertificateInstallationRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // CertificateUpdateReq
+			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateReqType{})); err != nil {
+				return err
+			}
 			x.CertificateUpdateReq = new(CertificateUpdateReqType)
 			if err := x.CertificateUpdateReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // CertificateUpdateRes
+			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateResType{})); err != nil {
+				return err
+			}
 			x.CertificateUpdateRes = new(CertificateUpdateResType)
 			if err := x.CertificateUpdateRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // ChargeParameterDiscoveryReq
+			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryReqType{})); err != nil {
+				return err
+			}
 			x.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
 			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // ChargeParameterDiscoveryRes
+			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryResType{})); err != nil {
+				return err
+			}
 			x.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
 			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // ChargingStatusReq
+			if err := r.Alloc(unsafe.Sizeof(ChargingStatusReqType{})); err != nil {
+				return err
+			}
 			x.ChargingStatusReq = new(ChargingStatusReqType)
 			if err := x.ChargingStatusReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // ChargingStatusRes
+			if err := r.Alloc(unsafe.Sizeof(ChargingStatusResType{})); err != nil {
+				return err
+			}
 			x.ChargingStatusRes = new(ChargingStatusResType)
 			if err := x.ChargingStatusRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // ContractAuthenticationReq
+			if err := r.Alloc(unsafe.Sizeof(ContractAuthenticationReqType{})); err != nil {
+				return err
+			}
 			x.ContractAuthenticationReq = new(ContractAuthenticationReqType)
 			if err := x.ContractAuthenticationReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // ContractAuthenticationRes
+			if err := r.Alloc(unsafe.Sizeof(ContractAuthenticationResType{})); err != nil {
+				return err
+			}
 			x.ContractAuthenticationRes = new(ContractAuthenticationResType)
 			if err := x.ContractAuthenticationRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // CurrentDemandReq
+			if err := r.Alloc(unsafe.Sizeof(CurrentDemandReqType{})); err != nil {
+				return err
+			}
 			x.CurrentDemandReq = new(CurrentDemandReqType)
 			if err := x.CurrentDemandReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // CurrentDemandRes
+			if err := r.Alloc(unsafe.Sizeof(CurrentDemandResType{})); err != nil {
+				return err
+			}
 			x.CurrentDemandRes = new(CurrentDemandResType)
 			if err := x.CurrentDemandRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // MeteringReceiptReq
+			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptReqType{})); err != nil {
+				return err
+			}
 			x.MeteringReceiptReq = new(MeteringReceiptReqType)
 			if err := x.MeteringReceiptReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 17: // MeteringReceiptRes
+			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptResType{})); err != nil {
+				return err
+			}
 			x.MeteringReceiptRes = new(MeteringReceiptResType)
 			if err := x.MeteringReceiptRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 18: // PaymentDetailsReq
+			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsReqType{})); err != nil {
+				return err
+			}
 			x.PaymentDetailsReq = new(PaymentDetailsReqType)
 			if err := x.PaymentDetailsReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 19: // PaymentDetailsRes
+			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsResType{})); err != nil {
+				return err
+			}
 			x.PaymentDetailsRes = new(PaymentDetailsResType)
 			if err := x.PaymentDetailsRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 20: // PowerDeliveryReq
+			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryReqType{})); err != nil {
+				return err
+			}
 			x.PowerDeliveryReq = new(PowerDeliveryReqType)
 			if err := x.PowerDeliveryReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 21: // PowerDeliveryRes
+			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryResType{})); err != nil {
+				return err
+			}
 			x.PowerDeliveryRes = new(PowerDeliveryResType)
 			if err := x.PowerDeliveryRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 22: // PreChargeReq
+			if err := r.Alloc(unsafe.Sizeof(PreChargeReqType{})); err != nil {
+				return err
+			}
 			x.PreChargeReq = new(PreChargeReqType)
 			if err := x.PreChargeReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 23: // PreChargeRes
+			if err := r.Alloc(unsafe.Sizeof(PreChargeResType{})); err != nil {
+				return err
+			}
 			x.PreChargeRes = new(PreChargeResType)
 			if err := x.PreChargeRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 24: // ServiceDetailReq
+			if err := r.Alloc(unsafe.Sizeof(ServiceDetailReqType{})); err != nil {
+				return err
+			}
 			x.ServiceDetailReq = new(ServiceDetailReqType)
 			if err := x.ServiceDetailReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 25: // ServiceDetailRes
+			if err := r.Alloc(unsafe.Sizeof(ServiceDetailResType{})); err != nil {
+				return err
+			}
 			x.ServiceDetailRes = new(ServiceDetailResType)
 			if err := x.ServiceDetailRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 26: // ServiceDiscoveryReq
+			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryReqType{})); err != nil {
+				return err
+			}
 			x.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
 			if err := x.ServiceDiscoveryReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 27: // ServiceDiscoveryRes
+			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryResType{})); err != nil {
+				return err
+			}
 			x.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
 			if err := x.ServiceDiscoveryRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 28: // ServicePaymentSelectionReq
+			if err := r.Alloc(unsafe.Sizeof(ServicePaymentSelectionReqType{})); err != nil {
+				return err
+			}
 			x.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
 			if err := x.ServicePaymentSelectionReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 29: // ServicePaymentSelectionRes
+			if err := r.Alloc(unsafe.Sizeof(ServicePaymentSelectionResType{})); err != nil {
+				return err
+			}
 			x.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
 			if err := x.ServicePaymentSelectionRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 30: // SessionSetupReq
+			if err := r.Alloc(unsafe.Sizeof(SessionSetupReqType{})); err != nil {
+				return err
+			}
 			x.SessionSetupReq = new(SessionSetupReqType)
 			if err := x.SessionSetupReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 31: // SessionSetupRes
+			if err := r.Alloc(unsafe.Sizeof(SessionSetupResType{})); err != nil {
+				return err
+			}
 			x.SessionSetupRes = new(SessionSetupResType)
 			if err := x.SessionSetupRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 32: // SessionStopReq
+			if err := r.Alloc(unsafe.Sizeof(SessionStopType{})); err != nil {
+				return err
+			}
 			x.SessionStopReq = new(SessionStopType)
 			if err := x.SessionStopReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 33: // SessionStopRes
+			if err := r.Alloc(unsafe.Sizeof(SessionStopResType{})); err != nil {
+				return err
+			}
 			x.SessionStopRes = new(SessionStopResType)
 			if err := x.SessionStopRes.decodeEXI(r); err != nil {
 				return err
 			}
 		case 34: // WeldingDetectionReq
+			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionReqType{})); err != nil {
+				return err
+			}
 			x.WeldingDetectionReq = new(WeldingDetectionReqType)
 			if err := x.WeldingDetectionReq.decodeEXI(r); err != nil {
 				return err
 			}
 		case 35: // WeldingDetectionRes
+			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionResType{})); err != nil {
+				return err
+			}
 			x.WeldingDetectionRes = new(WeldingDetectionResType)
 			if err := x.WeldingDetectionRes.decodeEXI(r); err != nil {
 				return err

@@ -7,11 +7,15 @@ package iso20
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
 
-var _ = strconv.Itoa
+var (
+	_ = strconv.Itoa
+	_ = unsafe.Sizeof(0)
+)
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
@@ -7334,11 +7338,17 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // EIM_AReqAuthorizationMode
+			if err := r.Alloc(unsafe.Sizeof(EIM_AReqAuthorizationModeType{})); err != nil {
+				return err
+			}
 			x.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
 			if err := x.EIM_AReqAuthorizationMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // PnC_AReqAuthorizationMode
+			if err := r.Alloc(unsafe.Sizeof(PnC_AReqAuthorizationModeType{})); err != nil {
+				return err
+			}
 			x.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
 			if err := x.PnC_AReqAuthorizationMode.decodeEXI(r); err != nil {
 				return err
@@ -7449,6 +7459,9 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // Signature
+			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+				return err
+			}
 			x.Signature = new(SignatureType)
 			if err := x.Signature.decodeEXI(r); err != nil {
 				return err
@@ -7545,11 +7558,17 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // KeyInfo
+			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
+				return err
+			}
 			x.KeyInfo = new(KeyInfoType)
 			if err := x.KeyInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Object
+			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
+				return err
+			}
 			x.Object = append(x.Object, ObjectType{})
 			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
 				return err
@@ -7653,6 +7672,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -7891,6 +7913,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 4: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -7991,6 +8016,9 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Transform
+			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
+				return err
+			}
 			x.Transform = append(x.Transform, TransformType{})
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
 				return err
@@ -8057,6 +8085,9 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 4)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.XPath = append(x.XPath, v)
@@ -8262,6 +8293,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.KeyName = append(x.KeyName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -8269,26 +8303,41 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // KeyValue
+			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
+				return err
+			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
+			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
+				return err
+			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // X509Data
+			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
+				return err
+			}
 			x.X509Data = append(x.X509Data, X509DataType{})
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // PGPData
+			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
+				return err
+			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // SPKIData
+			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
+				return err
+			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
 				return err
@@ -8300,6 +8349,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 8)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.MgmtData = append(x.MgmtData, v)
@@ -8410,11 +8462,17 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.DSAKeyValue = new(DSAKeyValueType)
 			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.RSAKeyValue = new(RSAKeyValueType)
 			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
 				return err
@@ -8796,6 +8854,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 3: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -8863,6 +8924,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerSerial
+			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+				return err
+			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
 				return err
@@ -8874,6 +8938,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
@@ -8891,6 +8958,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509SubjectName = append(x.X509SubjectName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -8906,6 +8976,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -8919,6 +8992,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
@@ -9188,6 +9264,9 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
@@ -9543,6 +9622,9 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.Certificate = append(x.Certificate, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -9796,6 +9878,9 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.AuthorizationServices = append(x.AuthorizationServices, AuthorizationType(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -9818,11 +9903,17 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // EIM_ASResAuthorizationMode
+			if err := r.Alloc(unsafe.Sizeof(EIM_ASResAuthorizationModeType{})); err != nil {
+				return err
+			}
 			x.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
 			if err := x.EIM_ASResAuthorizationMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // PnC_ASResAuthorizationMode
+			if err := r.Alloc(unsafe.Sizeof(PnC_ASResAuthorizationModeType{})); err != nil {
+				return err
+			}
 			x.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
 			if err := x.PnC_ASResAuthorizationMode.decodeEXI(r); err != nil {
 				return err
@@ -9971,6 +10062,9 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // SupportedProviders
+			if err := r.Alloc(unsafe.Sizeof(SupportedProvidersListType{})); err != nil {
+				return err
+			}
 			x.SupportedProviders = new(SupportedProvidersListType)
 			if err := x.SupportedProviders.decodeEXI(r); err != nil {
 				return err
@@ -10040,6 +10134,9 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 12)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.ProviderID = append(x.ProviderID, v)
@@ -10211,6 +10308,9 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // PrioritizedEMAIDs
+			if err := r.Alloc(unsafe.Sizeof(EMAIDListType{})); err != nil {
+				return err
+			}
 			x.PrioritizedEMAIDs = new(EMAIDListType)
 			if err := x.PrioritizedEMAIDs.decodeEXI(r); err != nil {
 				return err
@@ -10315,6 +10415,9 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // SubCertificates
+			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
+				return err
+			}
 			x.SubCertificates = new(SubCertificatesType)
 			if err := x.SubCertificates.decodeEXI(r); err != nil {
 				return err
@@ -10382,6 +10485,9 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // RootCertificateID
+			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+				return err
+			}
 			x.RootCertificateID = append(x.RootCertificateID, X509IssuerSerialType{})
 			if err := x.RootCertificateID[len(x.RootCertificateID)-1].decodeEXI(r); err != nil {
 				return err
@@ -10446,6 +10552,9 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 13)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.EMAID = append(x.EMAID, v)
@@ -10678,6 +10787,9 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // SubCertificates
+			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
+				return err
+			}
 			x.SubCertificates = new(SubCertificatesType)
 			if err := x.SubCertificates.decodeEXI(r); err != nil {
 				return err
@@ -10950,6 +11062,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -11108,16 +11223,25 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // Receipt
+			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
+				return err
+			}
 			x.Receipt = new(ReceiptType)
 			if err := x.Receipt.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Dynamic_SMDTControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_SMDTControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
 			if err := x.Dynamic_SMDTControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // Scheduled_SMDTControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_SMDTControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
 			if err := x.Scheduled_SMDTControlMode.decodeEXI(r); err != nil {
 				return err
@@ -11500,26 +11624,41 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EnergyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.EnergyCosts = new(DetailedCostType)
 			if err := x.EnergyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OccupancyCosts = new(DetailedCostType)
 			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.AdditionalServicesCosts = new(DetailedCostType)
 			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OverstayCosts = new(DetailedCostType)
 			if err := x.OverstayCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
+				return err
+			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
 			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
 				return err
@@ -12053,6 +12192,9 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // EVPowerProfile
+			if err := r.Alloc(unsafe.Sizeof(EVPowerProfileType{})); err != nil {
+				return err
+			}
 			x.EVPowerProfile = new(EVPowerProfileType)
 			if err := x.EVPowerProfile.decodeEXI(r); err != nil {
 				return err
@@ -12177,11 +12319,17 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Dynamic_EVPPTControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_EVPPTControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
 			if err := x.Dynamic_EVPPTControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // Scheduled_EVPPTControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_EVPPTControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
 			if err := x.Scheduled_EVPPTControlMode.decodeEXI(r); err != nil {
 				return err
@@ -12390,6 +12538,9 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVPowerProfileEntry
+			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
+				return err
+			}
 			x.EVPowerProfileEntry = append(x.EVPowerProfileEntry, PowerScheduleEntryType{})
 			if err := x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].decodeEXI(r); err != nil {
 				return err
@@ -12473,11 +12624,17 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // Power_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.Power_L2 = new(RationalNumberType)
 			if err := x.Power_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // Power_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.Power_L3 = new(RationalNumberType)
 			if err := x.Power_L3.decodeEXI(r); err != nil {
 				return err
@@ -12574,6 +12731,9 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // EVSEStatus
+			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+				return err
+			}
 			x.EVSEStatus = new(EVSEStatusType)
 			if err := x.EVSEStatus.decodeEXI(r); err != nil {
 				return err
@@ -12752,11 +12912,17 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // Dynamic_SEReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEReqControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
 			if err := x.Dynamic_SEReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // Scheduled_SEReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEReqControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
 			if err := x.Scheduled_SEReqControlMode.decodeEXI(r); err != nil {
 				return err
@@ -12911,11 +13077,17 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // EVMaximumV2XEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumV2XEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMinimumV2XEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumV2XEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r); err != nil {
 				return err
@@ -13049,21 +13221,33 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVTargetEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVTargetEnergyRequest = new(RationalNumberType)
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVEnergyOffer
+			if err := r.Alloc(unsafe.Sizeof(EVEnergyOfferType{})); err != nil {
+				return err
+			}
 			x.EVEnergyOffer = new(EVEnergyOfferType)
 			if err := x.EVEnergyOffer.decodeEXI(r); err != nil {
 				return err
@@ -13286,6 +13470,9 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVPowerScheduleEntry
+			if err := r.Alloc(unsafe.Sizeof(EVPowerScheduleEntryType{})); err != nil {
+				return err
+			}
 			x.EVPowerScheduleEntry = append(x.EVPowerScheduleEntry, EVPowerScheduleEntryType{})
 			if err := x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].decodeEXI(r); err != nil {
 				return err
@@ -13545,6 +13732,9 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVPriceRuleStack
+			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleStackType{})); err != nil {
+				return err
+			}
 			x.EVPriceRuleStack = append(x.EVPriceRuleStack, EVPriceRuleStackType{})
 			if err := x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].decodeEXI(r); err != nil {
 				return err
@@ -13621,6 +13811,9 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVPriceRule
+			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleType{})); err != nil {
+				return err
+			}
 			x.EVPriceRule = append(x.EVPriceRule, EVPriceRuleType{})
 			if err := x.EVPriceRule[len(x.EVPriceRule)-1].decodeEXI(r); err != nil {
 				return err
@@ -13806,11 +13999,17 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // Dynamic_SEResControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEResControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
 			if err := x.Dynamic_SEResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // Scheduled_SEResControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEResControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
 			if err := x.Scheduled_SEResControlMode.decodeEXI(r); err != nil {
 				return err
@@ -13960,11 +14159,17 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // AbsolutePriceSchedule
+			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
+				return err
+			}
 			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
 			if err := x.AbsolutePriceSchedule.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // PriceLevelSchedule
+			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
+				return err
+			}
 			x.PriceLevelSchedule = new(PriceLevelScheduleType)
 			if err := x.PriceLevelSchedule.decodeEXI(r); err != nil {
 				return err
@@ -14190,16 +14395,25 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // MinimumCost
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.MinimumCost = new(RationalNumberType)
 			if err := x.MinimumCost.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // MaximumCost
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.MaximumCost = new(RationalNumberType)
 			if err := x.MaximumCost.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // TaxRules
+			if err := r.Alloc(unsafe.Sizeof(TaxRuleListType{})); err != nil {
+				return err
+			}
 			x.TaxRules = new(TaxRuleListType)
 			if err := x.TaxRules.decodeEXI(r); err != nil {
 				return err
@@ -14209,11 +14423,17 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 12: // OverstayRules
+			if err := r.Alloc(unsafe.Sizeof(OverstayRuleListType{})); err != nil {
+				return err
+			}
 			x.OverstayRules = new(OverstayRuleListType)
 			if err := x.OverstayRules.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // AdditionalSelectedServices
+			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceListType{})); err != nil {
+				return err
+			}
 			x.AdditionalSelectedServices = new(AdditionalServiceListType)
 			if err := x.AdditionalSelectedServices.decodeEXI(r); err != nil {
 				return err
@@ -14368,6 +14588,9 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // TaxRule
+			if err := r.Alloc(unsafe.Sizeof(TaxRuleType{})); err != nil {
+				return err
+			}
 			x.TaxRule = append(x.TaxRule, TaxRuleType{})
 			if err := x.TaxRule[len(x.TaxRule)-1].decodeEXI(r); err != nil {
 				return err
@@ -14654,6 +14877,9 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PriceRuleStack
+			if err := r.Alloc(unsafe.Sizeof(PriceRuleStackType{})); err != nil {
+				return err
+			}
 			x.PriceRuleStack = append(x.PriceRuleStack, PriceRuleStackType{})
 			if err := x.PriceRuleStack[len(x.PriceRuleStack)-1].decodeEXI(r); err != nil {
 				return err
@@ -14730,6 +14956,9 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // PriceRule
+			if err := r.Alloc(unsafe.Sizeof(PriceRuleType{})); err != nil {
+				return err
+			}
 			x.PriceRule = append(x.PriceRule, PriceRuleType{})
 			if err := x.PriceRule[len(x.PriceRule)-1].decodeEXI(r); err != nil {
 				return err
@@ -14810,6 +15039,9 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // ParkingFee
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.ParkingFee = new(RationalNumberType)
 			if err := x.ParkingFee.decodeEXI(r); err != nil {
 				return err
@@ -14974,11 +15206,17 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // OverstayPowerThreshold
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.OverstayPowerThreshold = new(RationalNumberType)
 			if err := x.OverstayPowerThreshold.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // OverstayRule
+			if err := r.Alloc(unsafe.Sizeof(OverstayRuleType{})); err != nil {
+				return err
+			}
 			x.OverstayRule = append(x.OverstayRule, OverstayRuleType{})
 			if err := x.OverstayRule[len(x.OverstayRule)-1].decodeEXI(r); err != nil {
 				return err
@@ -15179,6 +15417,9 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // AdditionalService
+			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceType{})); err != nil {
+				return err
+			}
 			x.AdditionalService = append(x.AdditionalService, AdditionalServiceType{})
 			if err := x.AdditionalService[len(x.AdditionalService)-1].decodeEXI(r); err != nil {
 				return err
@@ -15486,6 +15727,9 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PriceLevelScheduleEntry
+			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleEntryType{})); err != nil {
+				return err
+			}
 			x.PriceLevelScheduleEntry = append(x.PriceLevelScheduleEntry, PriceLevelScheduleEntryType{})
 			if err := x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].decodeEXI(r); err != nil {
 				return err
@@ -15627,6 +15871,9 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ScheduleTuple
+			if err := r.Alloc(unsafe.Sizeof(ScheduleTupleType{})); err != nil {
+				return err
+			}
 			x.ScheduleTuple = append(x.ScheduleTuple, ScheduleTupleType{})
 			if err := x.ScheduleTuple[len(x.ScheduleTuple)-1].decodeEXI(r); err != nil {
 				return err
@@ -15707,6 +15954,9 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // DischargingSchedule
+			if err := r.Alloc(unsafe.Sizeof(ChargingScheduleType{})); err != nil {
+				return err
+			}
 			x.DischargingSchedule = new(ChargingScheduleType)
 			if err := x.DischargingSchedule.decodeEXI(r); err != nil {
 				return err
@@ -15781,11 +16031,17 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // AbsolutePriceSchedule
+			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
+				return err
+			}
 			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
 			if err := x.AbsolutePriceSchedule.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // PriceLevelSchedule
+			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
+				return err
+			}
 			x.PriceLevelSchedule = new(PriceLevelScheduleType)
 			if err := x.PriceLevelSchedule.decodeEXI(r); err != nil {
 				return err
@@ -15875,11 +16131,17 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // AvailableEnergy
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.AvailableEnergy = new(RationalNumberType)
 			if err := x.AvailableEnergy.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // PowerTolerance
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.PowerTolerance = new(RationalNumberType)
 			if err := x.PowerTolerance.decodeEXI(r); err != nil {
 				return err
@@ -15961,6 +16223,9 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PowerScheduleEntry
+			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
+				return err
+			}
 			x.PowerScheduleEntry = append(x.PowerScheduleEntry, PowerScheduleEntryType{})
 			if err := x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].decodeEXI(r); err != nil {
 				return err
@@ -16203,6 +16468,9 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ParameterSet
+			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
+				return err
+			}
 			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r); err != nil {
 				return err
@@ -16279,6 +16547,9 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Parameter
+			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
+				return err
+			}
 			x.Parameter = append(x.Parameter, ParameterType{})
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r); err != nil {
 				return err
@@ -16420,6 +16691,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 6: // RationalNumber
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.RationalNumber = new(RationalNumberType)
 			if err := x.RationalNumber.decodeEXI(r); err != nil {
 				return err
@@ -16544,6 +16818,9 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // SupportedServiceIDs
+			if err := r.Alloc(unsafe.Sizeof(ServiceIDListType{})); err != nil {
+				return err
+			}
 			x.SupportedServiceIDs = new(ServiceIDListType)
 			if err := x.SupportedServiceIDs.decodeEXI(r); err != nil {
 				return err
@@ -16610,6 +16887,9 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.ServiceID = append(x.ServiceID, uint16(v))
@@ -16719,6 +16999,9 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // VASList
+			if err := r.Alloc(unsafe.Sizeof(ServiceListType{})); err != nil {
+				return err
+			}
 			x.VASList = new(ServiceListType)
 			if err := x.VASList.decodeEXI(r); err != nil {
 				return err
@@ -16800,6 +17083,9 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Service
+			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
+				return err
+			}
 			x.Service = append(x.Service, ServiceType{})
 			if err := x.Service[len(x.Service)-1].decodeEXI(r); err != nil {
 				return err
@@ -16952,6 +17238,9 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // SelectedVASList
+			if err := r.Alloc(unsafe.Sizeof(SelectedServiceListType{})); err != nil {
+				return err
+			}
 			x.SelectedVASList = new(SelectedServiceListType)
 			if err := x.SelectedVASList.decodeEXI(r); err != nil {
 				return err
@@ -17101,6 +17390,9 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SelectedService
+			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
+				return err
+			}
 			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r); err != nil {
 				return err
@@ -17630,6 +17922,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SignatureProperty
+			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
+				return err
+			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
 				return err
@@ -18455,6 +18750,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 9: // BatteryEnergyCapacity
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.BatteryEnergyCapacity = new(RationalNumberType)
 			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
 				return err

@@ -7,11 +7,15 @@ package xmldsig
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
 
-var _ = strconv.Itoa
+var (
+	_ = strconv.Itoa
+	_ = unsafe.Sizeof(0)
+)
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
@@ -1768,6 +1772,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.KeyName = append(x.KeyName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -1775,26 +1782,41 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // KeyValue
+			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
+				return err
+			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
+			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
+				return err
+			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // X509Data
+			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
+				return err
+			}
 			x.X509Data = append(x.X509Data, X509DataType{})
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // PGPData
+			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
+				return err
+			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // SPKIData
+			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
+				return err
+			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
 				return err
@@ -1806,6 +1828,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 8)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.MgmtData = append(x.MgmtData, v)
@@ -1916,11 +1941,17 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.DSAKeyValue = new(DSAKeyValueType)
 			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.RSAKeyValue = new(RSAKeyValueType)
 			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
 				return err
@@ -2087,6 +2118,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 3: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -2150,6 +2184,9 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Transform
+			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
+				return err
+			}
 			x.Transform = append(x.Transform, TransformType{})
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
 				return err
@@ -2218,6 +2255,9 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.XPath = append(x.XPath, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2279,6 +2319,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerSerial
+			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+				return err
+			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
 				return err
@@ -2290,6 +2333,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
@@ -2307,6 +2353,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509SubjectName = append(x.X509SubjectName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2322,6 +2371,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2335,6 +2387,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
@@ -2606,6 +2661,9 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2671,6 +2729,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -2770,6 +2831,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 4: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -2986,11 +3050,17 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // KeyInfo
+			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
+				return err
+			}
 			x.KeyInfo = new(KeyInfoType)
 			if err := x.KeyInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Object
+			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
+				return err
+			}
 			x.Object = append(x.Object, ObjectType{})
 			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
 				return err
@@ -3094,6 +3164,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -3322,6 +3395,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SignatureProperty
+			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
+				return err
+			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
 				return err

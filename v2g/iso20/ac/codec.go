@@ -7,11 +7,15 @@ package ac
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
 
-var _ = strconv.Itoa
+var (
+	_ = strconv.Itoa
+	_ = unsafe.Sizeof(0)
+)
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
@@ -882,11 +886,17 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -896,11 +906,17 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // EVMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -1108,11 +1124,17 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVSEMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -1122,11 +1144,17 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // EVSEMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -1136,26 +1164,41 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // MaximumPowerAsymmetry
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.MaximumPowerAsymmetry = new(RationalNumberType)
 			if err := x.MaximumPowerAsymmetry.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPowerRampLimitation
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPowerRampLimitation = new(RationalNumberType)
 			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSEPresentActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -1306,6 +1349,9 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // DisplayParameters
+			if err := r.Alloc(unsafe.Sizeof(DisplayParametersType{})); err != nil {
+				return err
+			}
 			x.DisplayParameters = new(DisplayParametersType)
 			if err := x.DisplayParameters.decodeEXI(r); err != nil {
 				return err
@@ -1326,26 +1372,41 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // BPT_Dynamic_AC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
 			if err := x.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // BPT_Scheduled_AC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
 			if err := x.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.CLReqControlMode = new(CLReqControlModeType)
 			if err := x.CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // Dynamic_AC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
 			if err := x.Dynamic_AC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // Scheduled_AC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
 			if err := x.Scheduled_AC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
@@ -1485,6 +1546,9 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // Signature
+			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+				return err
+			}
 			x.Signature = new(SignatureType)
 			if err := x.Signature.decodeEXI(r); err != nil {
 				return err
@@ -1581,11 +1645,17 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // KeyInfo
+			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
+				return err
+			}
 			x.KeyInfo = new(KeyInfoType)
 			if err := x.KeyInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Object
+			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
+				return err
+			}
 			x.Object = append(x.Object, ObjectType{})
 			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
 				return err
@@ -1689,6 +1759,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -1927,6 +2000,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 4: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -2027,6 +2103,9 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Transform
+			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
+				return err
+			}
 			x.Transform = append(x.Transform, TransformType{})
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
 				return err
@@ -2093,6 +2172,9 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 4)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.XPath = append(x.XPath, v)
@@ -2298,6 +2380,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.KeyName = append(x.KeyName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2305,26 +2390,41 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // KeyValue
+			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
+				return err
+			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
+			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
+				return err
+			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // X509Data
+			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
+				return err
+			}
 			x.X509Data = append(x.X509Data, X509DataType{})
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // PGPData
+			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
+				return err
+			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // SPKIData
+			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
+				return err
+			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
 				return err
@@ -2336,6 +2436,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 8)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.MgmtData = append(x.MgmtData, v)
@@ -2446,11 +2549,17 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.DSAKeyValue = new(DSAKeyValueType)
 			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.RSAKeyValue = new(RSAKeyValueType)
 			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
 				return err
@@ -2832,6 +2941,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 3: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -2899,6 +3011,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerSerial
+			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+				return err
+			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
 				return err
@@ -2910,6 +3025,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
@@ -2927,6 +3045,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509SubjectName = append(x.X509SubjectName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2942,6 +3063,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2955,6 +3079,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
@@ -3224,6 +3351,9 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
@@ -3523,6 +3653,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 9: // BatteryEnergyCapacity
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.BatteryEnergyCapacity = new(RationalNumberType)
 			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
 				return err
@@ -3775,11 +3908,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -3789,11 +3928,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -3803,11 +3948,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 12: // EVPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -3817,11 +3968,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // EVPresentReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -3831,11 +3988,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 18: // EVMaximumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 19: // EVMaximumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -3845,21 +4008,33 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 21: // EVMinimumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 22: // EVMinimumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 23: // EVMaximumV2XEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumV2XEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 24: // EVMinimumV2XEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumV2XEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r); err != nil {
 				return err
@@ -4137,46 +4312,73 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVTargetEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVTargetEnergyRequest = new(RationalNumberType)
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMaximumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower = new(RationalNumberType)
 			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower = new(RationalNumberType)
 			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -4186,56 +4388,89 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 11: // EVPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentReactivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower = new(RationalNumberType)
 			if err := x.EVPresentReactivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // EVMaximumDischargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 17: // EVMaximumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 18: // EVMaximumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 19: // EVMinimumDischargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 20: // EVMinimumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 21: // EVMinimumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -4557,11 +4792,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -4571,11 +4812,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -4585,11 +4832,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 12: // EVPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -4599,11 +4852,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // EVPresentReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -4803,46 +5062,73 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVTargetEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVTargetEnergyRequest = new(RationalNumberType)
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMaximumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower = new(RationalNumberType)
 			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower = new(RationalNumberType)
 			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -4852,26 +5138,41 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 11: // EVPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentReactivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower = new(RationalNumberType)
 			if err := x.EVPresentReactivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPresentReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -5074,46 +5375,73 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // EVSEStatus
+			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+				return err
+			}
 			x.EVSEStatus = new(EVSEStatusType)
 			if err := x.EVSEStatus.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
+			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
+				return err
+			}
 			x.MeterInfo = new(MeterInfoType)
 			if err := x.MeterInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Receipt
+			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
+				return err
+			}
 			x.Receipt = new(ReceiptType)
 			if err := x.Receipt.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetFrequency
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetFrequency = new(RationalNumberType)
 			if err := x.EVSETargetFrequency.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // BPT_Dynamic_AC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
 			if err := x.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // BPT_Scheduled_AC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
 			if err := x.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.CLResControlMode = new(CLResControlModeType)
 			if err := x.CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // Dynamic_AC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
 			if err := x.Dynamic_AC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // Scheduled_AC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
 			if err := x.Scheduled_AC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
@@ -5626,26 +5954,41 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EnergyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.EnergyCosts = new(DetailedCostType)
 			if err := x.EnergyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OccupancyCosts = new(DetailedCostType)
 			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.AdditionalServicesCosts = new(DetailedCostType)
 			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OverstayCosts = new(DetailedCostType)
 			if err := x.OverstayCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
+				return err
+			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
 			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
 				return err
@@ -5982,41 +6325,65 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // EVSETargetActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSETargetActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSETargetReactivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSETargetReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSETargetReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVSEPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -6192,46 +6559,73 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSETargetActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower = new(RationalNumberType)
 			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSETargetActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSETargetActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSETargetReactivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSETargetReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -6486,41 +6880,65 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // EVSETargetActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSETargetActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSETargetReactivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSETargetReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSETargetReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVSEPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -6696,46 +7114,73 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSETargetActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower = new(RationalNumberType)
 			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSETargetActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSETargetActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSETargetReactivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSETargetReactivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetReactivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
 			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -6859,11 +7304,17 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // AC_CPDReqEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(AC_CPDReqEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
 			if err := x.AC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // BPT_AC_CPDReqEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDReqEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
 			if err := x.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
@@ -6966,11 +7417,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -6980,11 +7437,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // EVMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -6994,11 +7457,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // EVMaximumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMaximumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -7008,11 +7477,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 11: // EVMinimumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVMinimumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -7170,11 +7645,17 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // AC_CPDResEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(AC_CPDResEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
 			if err := x.AC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // BPT_AC_CPDResEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDResEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
 			if err := x.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
@@ -7304,11 +7785,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // EVSEMaximumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -7318,11 +7805,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // EVSEMinimumChargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumChargePower_L2 = new(RationalNumberType)
 			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumChargePower_L3 = new(RationalNumberType)
 			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -7332,26 +7825,41 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 8: // MaximumPowerAsymmetry
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.MaximumPowerAsymmetry = new(RationalNumberType)
 			if err := x.MaximumPowerAsymmetry.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPowerRampLimitation
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPowerRampLimitation = new(RationalNumberType)
 			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSEPresentActivePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
 			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -7361,11 +7869,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 14: // EVSEMaximumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVSEMaximumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVSEMaximumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVSEMaximumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -7375,11 +7889,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 17: // EVSEMinimumDischargePower_L2
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumDischargePower_L2 = new(RationalNumberType)
 			if err := x.EVSEMinimumDischargePower_L2.decodeEXI(r); err != nil {
 				return err
 			}
 		case 18: // EVSEMinimumDischargePower_L3
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumDischargePower_L3 = new(RationalNumberType)
 			if err := x.EVSEMinimumDischargePower_L3.decodeEXI(r); err != nil {
 				return err
@@ -7569,6 +8089,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -7638,6 +8161,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SignatureProperty
+			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
+				return err
+			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
 				return err

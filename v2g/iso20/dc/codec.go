@@ -7,11 +7,15 @@ package dc
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
 
-var _ = strconv.Itoa
+var (
+	_ = strconv.Itoa
+	_ = unsafe.Sizeof(0)
+)
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
@@ -1324,6 +1328,9 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // EVSEPowerRampLimitation
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPowerRampLimitation = new(RationalNumberType)
 			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
 				return err
@@ -1550,11 +1557,17 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 13: // EVMaximumV2XEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumV2XEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVMinimumV2XEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumV2XEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r); err != nil {
 				return err
@@ -1977,16 +1990,25 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVTargetEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVTargetEnergyRequest = new(RationalNumberType)
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
 				return err
@@ -2000,41 +2022,65 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // EVMaximumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower = new(RationalNumberType)
 			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower = new(RationalNumberType)
 			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMaximumChargeCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargeCurrent = new(RationalNumberType)
 			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMaximumVoltage
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumVoltage = new(RationalNumberType)
 			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumVoltage
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumVoltage = new(RationalNumberType)
 			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVMaximumDischargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargePower = new(RationalNumberType)
 			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVMinimumDischargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumDischargePower = new(RationalNumberType)
 			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVMaximumDischargeCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumDischargeCurrent = new(RationalNumberType)
 			if err := x.EVMaximumDischargeCurrent.decodeEXI(r); err != nil {
 				return err
@@ -2199,41 +2245,65 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEMaximumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargePower = new(RationalNumberType)
 			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumChargePower = new(RationalNumberType)
 			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargeCurrent = new(RationalNumberType)
 			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltage
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumVoltage = new(RationalNumberType)
 			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSEMaximumDischargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumDischargePower = new(RationalNumberType)
 			if err := x.EVSEMaximumDischargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumDischargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumDischargePower = new(RationalNumberType)
 			if err := x.EVSEMinimumDischargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEMaximumDischargeCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumDischargeCurrent = new(RationalNumberType)
 			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEMinimumVoltage
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumVoltage = new(RationalNumberType)
 			if err := x.EVSEMinimumVoltage.decodeEXI(r); err != nil {
 				return err
@@ -2646,6 +2716,9 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // EVSEPowerRampLimitation
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEPowerRampLimitation = new(RationalNumberType)
 			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
 				return err
@@ -2817,6 +2890,9 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // Signature
+			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+				return err
+			}
 			x.Signature = new(SignatureType)
 			if err := x.Signature.decodeEXI(r); err != nil {
 				return err
@@ -2913,11 +2989,17 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // KeyInfo
+			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
+				return err
+			}
 			x.KeyInfo = new(KeyInfoType)
 			if err := x.KeyInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Object
+			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
+				return err
+			}
 			x.Object = append(x.Object, ObjectType{})
 			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
 				return err
@@ -3021,6 +3103,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -3209,6 +3294,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 4: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -3309,6 +3397,9 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Transform
+			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
+				return err
+			}
 			x.Transform = append(x.Transform, TransformType{})
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
 				return err
@@ -3375,6 +3466,9 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 4)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.XPath = append(x.XPath, v)
@@ -3580,6 +3674,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.KeyName = append(x.KeyName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -3587,26 +3684,41 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // KeyValue
+			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
+				return err
+			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
+			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
+				return err
+			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // X509Data
+			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
+				return err
+			}
 			x.X509Data = append(x.X509Data, X509DataType{})
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // PGPData
+			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
+				return err
+			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // SPKIData
+			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
+				return err
+			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
 				return err
@@ -3618,6 +3730,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 8)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.MgmtData = append(x.MgmtData, v)
@@ -3728,11 +3843,17 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.DSAKeyValue = new(DSAKeyValueType)
 			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.RSAKeyValue = new(RSAKeyValueType)
 			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
 				return err
@@ -4114,6 +4235,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 3: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -4181,6 +4305,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerSerial
+			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+				return err
+			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
 				return err
@@ -4192,6 +4319,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
@@ -4209,6 +4339,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509SubjectName = append(x.X509SubjectName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -4224,6 +4357,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -4237,6 +4373,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
@@ -4508,6 +4647,9 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -4772,6 +4914,9 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // DisplayParameters
+			if err := r.Alloc(unsafe.Sizeof(DisplayParametersType{})); err != nil {
+				return err
+			}
 			x.DisplayParameters = new(DisplayParametersType)
 			if err := x.DisplayParameters.decodeEXI(r); err != nil {
 				return err
@@ -4796,26 +4941,41 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 5: // BPT_Dynamic_DC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_DC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
 			if err := x.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // BPT_Scheduled_DC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_DC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
 			if err := x.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.CLReqControlMode = new(CLReqControlModeType)
 			if err := x.CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // Dynamic_DC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_DC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
 			if err := x.Dynamic_DC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // Scheduled_DC_CLReqControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_DC_CLReqControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
 			if err := x.Scheduled_DC_CLReqControlMode.decodeEXI(r); err != nil {
 				return err
@@ -5080,6 +5240,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 9: // BatteryEnergyCapacity
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.BatteryEnergyCapacity = new(RationalNumberType)
 			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
 				return err
@@ -5424,16 +5587,25 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVTargetEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVTargetEnergyRequest = new(RationalNumberType)
 			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumEnergyRequest = new(RationalNumberType)
 			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
 				return err
@@ -5447,26 +5619,41 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 6: // EVMaximumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargePower = new(RationalNumberType)
 			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumChargePower = new(RationalNumberType)
 			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMaximumChargeCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumChargeCurrent = new(RationalNumberType)
 			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMaximumVoltage
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMaximumVoltage = new(RationalNumberType)
 			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumVoltage
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVMinimumVoltage = new(RationalNumberType)
 			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
 				return err
@@ -5639,16 +5826,25 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // EVSEStatus
+			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+				return err
+			}
 			x.EVSEStatus = new(EVSEStatusType)
 			if err := x.EVSEStatus.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
+			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
+				return err
+			}
 			x.MeterInfo = new(MeterInfoType)
 			if err := x.MeterInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Receipt
+			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
+				return err
+			}
 			x.Receipt = new(ReceiptType)
 			if err := x.Receipt.decodeEXI(r); err != nil {
 				return err
@@ -5707,26 +5903,41 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 11: // BPT_Dynamic_DC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_DC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
 			if err := x.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // BPT_Scheduled_DC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_DC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
 			if err := x.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.CLResControlMode = new(CLResControlModeType)
 			if err := x.CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // Dynamic_DC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(Dynamic_DC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
 			if err := x.Dynamic_DC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // Scheduled_DC_CLResControlMode
+			if err := r.Alloc(unsafe.Sizeof(Scheduled_DC_CLResControlModeType{})); err != nil {
+				return err
+			}
 			x.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
 			if err := x.Scheduled_DC_CLResControlMode.decodeEXI(r); err != nil {
 				return err
@@ -6261,26 +6472,41 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EnergyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.EnergyCosts = new(DetailedCostType)
 			if err := x.EnergyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OccupancyCosts = new(DetailedCostType)
 			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.AdditionalServicesCosts = new(DetailedCostType)
 			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OverstayCosts = new(DetailedCostType)
 			if err := x.OverstayCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
+				return err
+			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
 			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
 				return err
@@ -6723,21 +6949,33 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEMaximumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargePower = new(RationalNumberType)
 			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMinimumChargePower = new(RationalNumberType)
 			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumChargeCurrent = new(RationalNumberType)
 			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltage
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVSEMaximumVoltage = new(RationalNumberType)
 			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
 				return err
@@ -6821,11 +7059,17 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // BPT_DC_CPDReqEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_DC_CPDReqEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
 			if err := x.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // DC_CPDReqEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(DC_CPDReqEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
 			if err := x.DC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
@@ -6917,11 +7161,17 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // BPT_DC_CPDResEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(BPT_DC_CPDResEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
 			if err := x.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // DC_CPDResEnergyTransferMode
+			if err := r.Alloc(unsafe.Sizeof(DC_CPDResEnergyTransferModeType{})); err != nil {
+				return err
+			}
 			x.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
 			if err := x.DC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
 				return err
@@ -7360,6 +7610,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -7429,6 +7682,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SignatureProperty
+			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
+				return err
+			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
 				return err

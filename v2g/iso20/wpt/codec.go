@@ -7,11 +7,15 @@ package wpt
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
 
-var _ = strconv.Itoa
+var (
+	_ = strconv.Itoa
+	_ = unsafe.Sizeof(0)
+)
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
@@ -1536,6 +1540,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.KeyName = append(x.KeyName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -1543,26 +1550,41 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // KeyValue
+			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
+				return err
+			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
+			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
+				return err
+			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // X509Data
+			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
+				return err
+			}
 			x.X509Data = append(x.X509Data, X509DataType{})
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // PGPData
+			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
+				return err
+			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // SPKIData
+			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
+				return err
+			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
 				return err
@@ -1574,6 +1596,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.String(-1, 8)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.MgmtData = append(x.MgmtData, v)
@@ -1684,11 +1709,17 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.DSAKeyValue = new(DSAKeyValueType)
 			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
+			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
+				return err
+			}
 			x.RSAKeyValue = new(RSAKeyValueType)
 			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
 				return err
@@ -1855,6 +1886,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 3: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -1918,6 +1952,9 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Transform
+			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
+				return err
+			}
 			x.Transform = append(x.Transform, TransformType{})
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
 				return err
@@ -1986,6 +2023,9 @@ func (x *TransformType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.XPath = append(x.XPath, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2047,6 +2087,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // X509IssuerSerial
+			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+				return err
+			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
 				return err
@@ -2058,6 +2101,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
@@ -2075,6 +2121,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509SubjectName = append(x.X509SubjectName, v)
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2090,6 +2139,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2103,6 +2155,9 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
@@ -2374,6 +2429,9 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -2439,6 +2497,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -2538,6 +2599,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				x.URI = &tmp
 			}
 		case 4: // Transforms
+			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
+				return err
+			}
 			x.Transforms = new(TransformsType)
 			if err := x.Transforms.decodeEXI(r); err != nil {
 				return err
@@ -2754,11 +2818,17 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // KeyInfo
+			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
+				return err
+			}
 			x.KeyInfo = new(KeyInfoType)
 			if err := x.KeyInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Object
+			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
+				return err
+			}
 			x.Object = append(x.Object, ObjectType{})
 			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
 				return err
@@ -2862,6 +2932,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 4: // Reference
+			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
+				return err
+			}
 			x.Reference = append(x.Reference, ReferenceType{})
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
 				return err
@@ -3090,6 +3163,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				x.Id = &tmp
 			}
 		case 2: // SignatureProperty
+			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
+				return err
+			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
 				return err
@@ -3249,6 +3325,9 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // TargetCoilCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.TargetCoilCurrent = new(RationalNumberType)
 			if err := x.TargetCoilCurrent.decodeEXI(r); err != nil {
 				return err
@@ -3275,6 +3354,9 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
@@ -3405,6 +3487,9 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // Signature
+			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+				return err
+			}
 			x.Signature = new(SignatureType)
 			if err := x.Signature.decodeEXI(r); err != nil {
 				return err
@@ -3607,11 +3692,17 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // PowerTransmitted
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.PowerTransmitted = new(RationalNumberType)
 			if err := x.PowerTransmitted.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // SupplyDeviceCurrent
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.SupplyDeviceCurrent = new(RationalNumberType)
 			if err := x.SupplyDeviceCurrent.decodeEXI(r); err != nil {
 				return err
@@ -3623,6 +3714,9 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
@@ -3754,6 +3848,9 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 2: // DisplayParameters
+			if err := r.Alloc(unsafe.Sizeof(DisplayParametersType{})); err != nil {
+				return err
+			}
 			x.DisplayParameters = new(DisplayParametersType)
 			if err := x.DisplayParameters.decodeEXI(r); err != nil {
 				return err
@@ -3797,11 +3894,17 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 7: // EVPCOperatingFrequency
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.EVPCOperatingFrequency = new(RationalNumberType)
 			if err := x.EVPCOperatingFrequency.decodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVPCPowerControlParameter
+			if err := r.Alloc(unsafe.Sizeof(WPT_EVPCPowerControlParameterType{})); err != nil {
+				return err
+			}
 			x.EVPCPowerControlParameter = new(WPT_EVPCPowerControlParameterType)
 			if err := x.EVPCPowerControlParameter.decodeEXI(r); err != nil {
 				return err
@@ -3813,6 +3916,9 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
@@ -4087,6 +4193,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 9: // BatteryEnergyCapacity
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.BatteryEnergyCapacity = new(RationalNumberType)
 			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
 				return err
@@ -4381,16 +4490,25 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // EVSEStatus
+			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+				return err
+			}
 			x.EVSEStatus = new(EVSEStatusType)
 			if err := x.EVSEStatus.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
+			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
+				return err
+			}
 			x.MeterInfo = new(MeterInfoType)
 			if err := x.MeterInfo.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Receipt
+			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
+				return err
+			}
 			x.Receipt = new(ReceiptType)
 			if err := x.Receipt.decodeEXI(r); err != nil {
 				return err
@@ -4400,6 +4518,9 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 7: // SDPowerInput
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.SDPowerInput = new(RationalNumberType)
 			if err := x.SDPowerInput.decodeEXI(r); err != nil {
 				return err
@@ -4428,11 +4549,17 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 11: // SPCOperatingFrequency
+			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+				return err
+			}
 			x.SPCOperatingFrequency = new(RationalNumberType)
 			if err := x.SPCOperatingFrequency.decodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // SPCPowerControlParameter
+			if err := r.Alloc(unsafe.Sizeof(WPT_SPCPowerControlParameterType{})); err != nil {
+				return err
+			}
 			x.SPCPowerControlParameter = new(WPT_SPCPowerControlParameterType)
 			if err := x.SPCPowerControlParameter.decodeEXI(r); err != nil {
 				return err
@@ -4444,6 +4571,9 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
@@ -4978,26 +5108,41 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EnergyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.EnergyCosts = new(DetailedCostType)
 			if err := x.EnergyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OccupancyCosts = new(DetailedCostType)
 			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.AdditionalServicesCosts = new(DetailedCostType)
 			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
+				return err
+			}
 			x.OverstayCosts = new(DetailedCostType)
 			if err := x.OverstayCosts.decodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
+			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
+				return err
+			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
 			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
 				return err
@@ -5362,6 +5507,9 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -5574,6 +5722,9 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.SDManufacturerSpecificDataContainer = append(x.SDManufacturerSpecificDataContainer, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -5749,6 +5900,9 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -5756,6 +5910,9 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // WPT_LF_DataPackageList
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_DataPackageListType{})); err != nil {
+				return err
+			}
 			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
 			if err := x.WPT_LF_DataPackageList.decodeEXI(r); err != nil {
 				return err
@@ -5937,11 +6094,17 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // LF_TxData
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_TxDataListType{})); err != nil {
+				return err
+			}
 			x.LF_TxData = new(WPT_LF_TxDataListType)
 			if err := x.LF_TxData.decodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // LF_RxData
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_RxDataListType{})); err != nil {
+				return err
+			}
 			x.LF_RxData = new(WPT_LF_RxDataListType)
 			if err := x.LF_RxData.decodeEXI(r); err != nil {
 				return err
@@ -6431,6 +6594,9 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -6438,6 +6604,9 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // WPT_LF_DataPackageList
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_DataPackageListType{})); err != nil {
+				return err
+			}
 			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
 			if err := x.WPT_LF_DataPackageList.decodeEXI(r); err != nil {
 				return err
@@ -6604,6 +6773,9 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -6611,6 +6783,9 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // LF_SystemSetupData
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_SystemSetupDataType{})); err != nil {
+				return err
+			}
 			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
 			if err := x.LF_SystemSetupData.decodeEXI(r); err != nil {
 				return err
@@ -6727,6 +6902,9 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.WPT_FinePositioningMethod = append(x.WPT_FinePositioningMethod, WPT_FinePositioningMethodType(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -6796,6 +6974,9 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Enum(3, 6)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.WPT_PairingMethod = append(x.WPT_PairingMethod, WPT_PairingMethodType(v))
@@ -6869,6 +7050,9 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.WPT_AlignmentCheckMethod = append(x.WPT_AlignmentCheckMethod, WPT_AlignmentCheckMethodType(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -6930,11 +7114,17 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // LF_TransmitterSetupData
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_TransmitterDataType{})); err != nil {
+				return err
+			}
 			x.LF_TransmitterSetupData = new(WPT_LF_TransmitterDataType)
 			if err := x.LF_TransmitterSetupData.decodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // LF_ReceiverSetupData
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_ReceiverDataType{})); err != nil {
+				return err
+			}
 			x.LF_ReceiverSetupData = new(WPT_LF_ReceiverDataType)
 			if err := x.LF_ReceiverSetupData.decodeEXI(r); err != nil {
 				return err
@@ -7027,11 +7217,17 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 		case 3: // TxSpecData
+			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxSpecDataType{})); err != nil {
+				return err
+			}
 			x.TxSpecData = append(x.TxSpecData, WPT_TxRxSpecDataType{})
 			if err := x.TxSpecData[len(x.TxSpecData)-1].decodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // TxPackageSpecData
+			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxPackageSpecDataType{})); err != nil {
+				return err
+			}
 			x.TxPackageSpecData = new(WPT_TxRxPackageSpecDataType)
 			if err := x.TxPackageSpecData.decodeEXI(r); err != nil {
 				return err
@@ -7316,6 +7512,9 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PulseSequenceOrder
+			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxPulseOrderType{})); err != nil {
+				return err
+			}
 			x.PulseSequenceOrder = append(x.PulseSequenceOrder, WPT_TxRxPulseOrderType{})
 			if err := x.PulseSequenceOrder[len(x.PulseSequenceOrder)-1].decodeEXI(r); err != nil {
 				return err
@@ -7543,6 +7742,9 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // RxSpecData
+			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxSpecDataType{})); err != nil {
+				return err
+			}
 			x.RxSpecData = append(x.RxSpecData, WPT_TxRxSpecDataType{})
 			if err := x.RxSpecData[len(x.RxSpecData)-1].decodeEXI(r); err != nil {
 				return err
@@ -7680,6 +7882,9 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -7687,6 +7892,9 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // LF_SystemSetupData
+			if err := r.Alloc(unsafe.Sizeof(WPT_LF_SystemSetupDataType{})); err != nil {
+				return err
+			}
 			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
 			if err := x.LF_SystemSetupData.decodeEXI(r); err != nil {
 				return err
@@ -7863,6 +8071,9 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
+					if err := r.Alloc(16); err != nil {
+						return err
+					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -8024,6 +8235,9 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // AlternativeSECCList
+			if err := r.Alloc(unsafe.Sizeof(AlternativeSECCListType{})); err != nil {
+				return err
+			}
 			x.AlternativeSECCList = new(AlternativeSECCListType)
 			if err := x.AlternativeSECCList.decodeEXI(r); err != nil {
 				return err
@@ -8035,6 +8249,9 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
+						return err
+					}
+					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
@@ -8143,6 +8360,9 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // AlternativeSECC
+			if err := r.Alloc(unsafe.Sizeof(AlternativeSECCType{})); err != nil {
+				return err
+			}
 			x.AlternativeSECC = append(x.AlternativeSECC, AlternativeSECCType{})
 			if err := x.AlternativeSECC[len(x.AlternativeSECC)-1].decodeEXI(r); err != nil {
 				return err
