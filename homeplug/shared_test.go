@@ -1,8 +1,6 @@
 package homeplug_test
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -11,8 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/ccslink/ccslink/capture"
 )
 
 // sharedDir finds the shared material: $CCSLINK_SHARED, or a directory
@@ -88,50 +85,18 @@ type packet struct {
 // off in the middle of a frame (one of the EVerest files) ends there.
 func readCapture(t testing.TB, path string) []packet {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
+	c, err := capture.Open(path)
+	if errors.Is(err, io.ErrUnexpectedEOF) && c != nil {
+		t.Logf("%s: truncated after %d frames", filepath.Base(path), len(c.Frames()))
+	} else if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := bufio.NewReader(f)
-	magic, err := r.Peek(4)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+	if c.Skipped() != 0 {
+		t.Fatalf("%s: %d frames not Ethernet", path, c.Skipped())
 	}
-	var next func() ([]byte, error)
-	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(r, pcapgo.DefaultNgReaderOptions)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if ng.LinkType() != layers.LinkTypeEthernet {
-			t.Fatalf("%s: link type %v, want Ethernet", path, ng.LinkType())
-		}
-		next = func() ([]byte, error) { d, _, err := ng.ReadPacketData(); return d, err }
-	} else {
-		pr, err := pcapgo.NewReader(r)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if pr.LinkType() != layers.LinkTypeEthernet {
-			t.Fatalf("%s: link type %v, want Ethernet", path, pr.LinkType())
-		}
-		next = func() ([]byte, error) { d, _, err := pr.ReadPacketData(); return d, err }
-	}
-	var out []packet
-	for i := 1; ; i++ {
-		d, err := next()
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			t.Logf("%s: truncated after %d frames", filepath.Base(path), i-1)
-			break
-		}
-		if err != nil {
-			t.Fatalf("%s frame %d: %v", path, i, err)
-		}
-		out = append(out, packet{Index: i, Data: slices.Clone(d)})
+	out := make([]packet, 0, len(c.Frames()))
+	for i, f := range c.Frames() {
+		out = append(out, packet{Index: i + 1, Data: f.Data})
 	}
 	return out
 }
