@@ -101,9 +101,9 @@ func TestTCPGap(t *testing.T) {
 	b := &builder{t: t}
 	s := cat(exi("before"), exi("lost in the middle"), exi("after"))
 	b.tcp(evcc, secc, 99, "S", nil)
-	b.tcp(evcc, secc, 100, "", s[:20])         // before + 6 bytes of the next
-	b.tcp(evcc, secc, 100+30, "", s[30:40])    // hole 20..30
-	b.tcp(evcc, secc, 100+40, "", s[40:])      // after, starting a segment
+	b.tcp(evcc, secc, 100, "", s[:20])        // before + 6 bytes of the next
+	b.tcp(evcc, secc, 100+30, "", s[30:40])   // hole 20..30
+	b.tcp(evcc, secc, 100+40, "", s[40:])     // after, starting a segment
 	b.tcp(secc, evcc, 555, "", exi("answer")) // its SYN is missing: resync at 0
 	msgs, streams := V2GTP(b.frames)
 	// "after" is dated by the capture of its bytes, though a receiver
