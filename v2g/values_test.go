@@ -249,7 +249,7 @@ func parseSegs(p string) ([]pathSeg, error) {
 
 // resolveField finds the one shortest field path below root whose last names
 // are segs and walks it in v. It returns the value at the end (invalid when
-// an optional element or list item on the way is valAbsent).
+// an optional element or list item on the way is absent).
 func resolveField(v reflect.Value, segs []pathSeg) (reflect.Value, error) {
 	var all []fieldPath
 	typeFields(v.Type(), nil, 0, &all)
@@ -500,7 +500,7 @@ func TestPyPLCOpenV2GValues(t *testing.T) {
 		total += n
 	}
 	sort.Strings(keys)
-	t.Logf("%d DIN messages, %d field values equal over %d field names (%d AppHandshake/failed records skipped, %d zeros of valAbsent elements)",
+	t.Logf("%d DIN messages, %d field values equal over %d field names (%d AppHandshake/failed records skipped, %d zeros of absent elements)",
 		msgs, total, len(keys), skipped, absentZero)
 	for _, k := range []string{"DC_EVStatus.EVRESSSOC", "EVEnergyCapacity.Value", "EVMaximumVoltageLimit.Value", "header.SessionID", "EVCCID", "ResponseCode"} {
 		if perKey[k] == 0 {
