@@ -1,0 +1,580 @@
+package slac
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ccslink/ccslink/homeplug"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxAttempts = 8
+	// DefaultPlausibleDB is the attenuation reported when the modem measured
+	// nothing: the high end of a direct cable, so that a car hearing its own
+	// charger's real, lower values still prefers that one.
+	DefaultPlausibleDB = 30
+	DefaultLinkPoll    = 500 * time.Millisecond
+	// lastProfileWait is how long after the last sound the EVSE waits for the
+	// modem's profile of it; QCA modems send it about 1 ms after the sound.
+	lastProfileWait = 50 * time.Millisecond
+)
+
+// Config configures the EVSE matcher; zero fields take defaults.
+type Config struct {
+	// MAC is the EVSE host's MAC, the source of its frames.
+	MAC homeplug.MAC
+	// ModemMAC is where CM_SET_KEY and VS_PL_LNK_STATUS go; zero means homeplug.LocalModemMAC.
+	ModemMAC homeplug.MAC
+	// Timing overrides ISO 15118-3 timers.
+	Timing Timing
+	// NumSounds is NUM_SOUNDS in CM_SLAC_PARM.CNF; zero means C_EV_match_MNBC.
+	NumSounds uint8
+	// MaxAttempts caps the parallel attempts; zero means DefaultMaxAttempts.
+	MaxAttempts int
+	// PlausibleDB is the attenuation sent when no profile arrived; zero means DefaultPlausibleDB.
+	PlausibleDB uint8
+	// LinkPoll is the interval of VS_PL_LNK_STATUS.REQ after the match; zero
+	// means DefaultLinkPoll, negative means no polling: the matcher is done
+	// once CM_SLAC_MATCH.CNF is sent.
+	LinkPoll time.Duration
+	// NewNMK makes the key of each session; nil means homeplug.NewNMK.
+	NewNMK func() homeplug.NMK
+	// Log receives what happened; nil means silence.
+	Log *slog.Logger
+}
+
+// evseState is the state of one matching attempt, named after ISO 15118-3's steps.
+type evseState uint8
+
+const (
+	waitStartAttenChar evseState = iota + 1 // PARM.CNF sent, TT_match_sequence running
+	sounding                                // TT_EVSE_match_MNBC running
+	waitAttenCharRsp                        // ATTEN_CHAR.IND sent, TT_match_response running
+	waitMatchReq                            // TT_EVSE_match_session running
+	matched                                 // MATCH.CNF sent
+)
+
+// attempt is one car's matching, keyed by (EV MAC, RunID).
+type attempt struct {
+	ev        homeplug.MAC
+	run       homeplug.RunID
+	appType   uint8
+	secType   uint8
+	st        evseState
+	start     time.Time
+	deadline  time.Time
+	windowEnd time.Time
+	lastSound bool
+	retries   int
+	sounds    int
+	profiles  int
+	sum       [homeplug.NumAttenGroups]uint32
+	cnt       [homeplug.NumAttenGroups]uint16
+	avg       [homeplug.NumAttenGroups]byte
+	plausible bool
+	attenDB   float64
+	t         Timings
+}
+
+// Matcher is the EVSE side of SLAC as a synchronous state machine: feed it
+// received frames with Handle and let its timers run with Tick; both return
+// the frames to send. It is not safe for concurrent use.
+type Matcher struct {
+	cfg      Config
+	tm       Timing
+	modem    homeplug.MAC
+	initEnd  time.Time
+	attempts []*attempt
+	free     []*attempt
+	match    *attempt
+	matchCnf []byte
+	joinEnd  time.Time
+	pollAt   time.Time
+	done     bool
+	err      error
+	lastFail string
+	res      Result
+	out      outbox
+
+	// Decoding scratch space, so that a matching does not allocate per frame.
+	parmReq    homeplug.SlacParmReq
+	startAtten homeplug.StartAttenCharInd
+	sound      homeplug.MnbcSoundInd
+	profile    homeplug.AttenProfileInd
+	attenRsp   homeplug.AttenCharRsp
+	validate   homeplug.ValidateReq
+	matchReq   homeplug.SlacMatchReq
+	setKeyCnf  homeplug.SetKeyCnf
+	linkCnf    homeplug.PlLnkStatusCnf
+}
+
+// NewMatcher returns a matcher that starts waiting for cars at now (when the
+// charger starts 5 % PWM).
+func NewMatcher(cfg Config, now time.Time) *Matcher {
+	if cfg.NumSounds == 0 {
+		cfg.NumSounds = CEVMatchMNBC
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.PlausibleDB == 0 {
+		cfg.PlausibleDB = DefaultPlausibleDB
+	}
+	if cfg.LinkPoll == 0 {
+		cfg.LinkPoll = DefaultLinkPoll
+	}
+	if cfg.NewNMK == nil {
+		cfg.NewNMK = homeplug.NewNMK
+	}
+	m := &Matcher{cfg: cfg, tm: cfg.Timing.withDefaults(), modem: cfg.ModemMAC}
+	if m.modem == (homeplug.MAC{}) {
+		m.modem = homeplug.LocalModemMAC
+	}
+	m.initEnd = now.Add(m.tm.SLACInit)
+	m.res.EVSEMAC = cfg.MAC
+	return m
+}
+
+// Done reports whether the matcher has finished: matched and joined (or
+// TT_match_join passed), or failed.
+func (m *Matcher) Done() bool { return m.done }
+
+// Err returns why the matcher failed, or nil.
+func (m *Matcher) Err() error { return m.err }
+
+// Result returns the matching's result; ok is false until CM_SLAC_MATCH.CNF is sent.
+func (m *Matcher) Result() (r Result, ok bool) { return m.res, m.match != nil }
+
+// Deadline returns when Tick must next be called; ok is false when the
+// matcher is done.
+func (m *Matcher) Deadline() (t time.Time, ok bool) {
+	if m.done {
+		return time.Time{}, false
+	}
+	if m.match != nil {
+		t = m.joinEnd
+		if m.cfg.LinkPoll > 0 && m.pollAt.Before(t) {
+			t = m.pollAt
+		}
+		return t, true
+	}
+	t = m.initEnd
+	for _, a := range m.attempts {
+		if a.deadline.Before(t) {
+			t = a.deadline
+		}
+	}
+	return t, true
+}
+
+// Tick runs the timers due at now and returns the frames to send. The frames
+// stay valid until the next call of Tick or Handle.
+func (m *Matcher) Tick(now time.Time) [][]byte {
+	m.out.reset()
+	m.tick(now)
+	return m.out.result()
+}
+
+// Handle processes one received frame at now and returns the frames to send,
+// in order. Frames of other types, other destinations and malformed frames
+// are ignored. The frames returned stay valid until the next call.
+func (m *Matcher) Handle(now time.Time, frame []byte) [][]byte {
+	m.out.reset()
+	m.tick(now)
+	if !m.done || m.match != nil {
+		m.handle(now, frame)
+	}
+	return m.out.result()
+}
+
+func (m *Matcher) handle(now time.Time, frame []byte) {
+	h, p, err := homeplug.DecodeHeader(frame)
+	if err != nil || h.FMI != 0 || h.Src == m.cfg.MAC {
+		return
+	}
+	if h.Dst != m.cfg.MAC && !h.Dst.IsGroup() {
+		return
+	}
+	switch h.MMType {
+	case homeplug.CMSlacParmReq:
+		if m.parmReq.DecodePayload(p) == nil {
+			m.onParmReq(now, h)
+		}
+	case homeplug.CMStartAttenCharInd:
+		if m.startAtten.DecodePayload(p) == nil {
+			if a := m.find(h.Src, m.startAtten.RunID); a != nil && a.st == waitStartAttenChar {
+				m.beginSounding(now, a)
+			}
+		}
+	case homeplug.CMMnbcSoundInd:
+		if m.sound.DecodePayload(p) == nil {
+			m.onSound(now, h)
+		}
+	case homeplug.CMAttenProfileInd:
+		if m.profile.DecodePayload(p) == nil {
+			m.onProfile(now)
+		}
+	case homeplug.CMAttenCharRsp:
+		if m.attenRsp.DecodePayload(p) == nil {
+			m.onAttenRsp(now, h)
+		}
+	case homeplug.CMValidateReq:
+		if m.validate.DecodePayload(p) == nil {
+			m.onValidate(h)
+		}
+	case homeplug.CMSlacMatchReq:
+		if m.matchReq.DecodePayload(p) == nil {
+			m.onMatchReq(now, h)
+		}
+	case homeplug.CMSetKeyCnf:
+		if m.setKeyCnf.DecodePayload(p) == nil && m.match != nil {
+			// QCA firmware answers 0x01 when the key was applied.
+			m.res.Keyed = m.setKeyCnf.Result <= 0x01
+			m.logf(slog.LevelInfo, "modem keyed", "result", m.setKeyCnf.Result)
+		}
+	case homeplug.VSPlLnkStatusCnf:
+		if h.OUI == homeplug.QualcommOUI && m.linkCnf.DecodePayload(p) == nil && m.match != nil && !m.done &&
+			m.linkCnf.LinkStatus == homeplug.LinkUp {
+			m.res.LinkUp = true
+			m.res.Timings.LinkUp = now.Sub(m.res.Timings.Start)
+			m.done = true
+			m.logf(slog.LevelInfo, "link up", "ev", m.res.EVMAC, "after", m.res.Timings.LinkUp)
+		}
+	}
+}
+
+func (m *Matcher) onParmReq(now time.Time, h homeplug.Header) {
+	req := &m.parmReq
+	if m.match != nil || m.done || req.ApplicationType != homeplug.ApplicationTypePEVEVSE {
+		// Once matched, other cars (crosstalk) and restarts are not ours to answer.
+		return
+	}
+	// A new PARM.REQ from a car restarts its attempt (Stellantis cars do this).
+	for i := 0; i < len(m.attempts); {
+		if m.attempts[i].ev == h.Src {
+			m.res.Restarts++
+			m.remove(i)
+			continue
+		}
+		i++
+	}
+	if len(m.attempts) >= m.cfg.MaxAttempts && !m.evict() {
+		m.logf(slog.LevelWarn, "too many parallel attempts, PARM.REQ ignored", "ev", h.Src)
+		return
+	}
+	a := m.alloc()
+	a.ev, a.run, a.appType, a.secType = h.Src, req.RunID, req.ApplicationType, req.SecurityType
+	a.st = waitStartAttenChar
+	a.start = now
+	a.deadline = now.Add(m.tm.MatchSequence)
+	a.t.Start = now
+	m.attempts = append(m.attempts, a)
+	m.res.Attempts++
+	m.out.add(h.Src, m.cfg.MAC, &homeplug.SlacParmCnf{
+		MSoundTarget:    homeplug.BroadcastMAC,
+		NumSounds:       m.cfg.NumSounds,
+		TimeOut:         uint8(m.tm.MatchMNBC / (100 * time.Millisecond)),
+		RespType:        homeplug.RespTypeOtherGP,
+		ForwardingSTA:   h.Src,
+		ApplicationType: a.appType,
+		SecurityType:    a.secType,
+		RunID:           a.run, // echoed exactly: the Taycan gives up otherwise
+	})
+	m.logf(slog.LevelDebug, "CM_SLAC_PARM.REQ answered", "ev", h.Src, "run", a.run)
+}
+
+func (m *Matcher) beginSounding(now time.Time, a *attempt) {
+	a.st = sounding
+	a.t.Sounding = now.Sub(a.start)
+	a.windowEnd = now.Add(m.tm.MatchMNBC)
+	a.deadline = a.windowEnd
+}
+
+func (m *Matcher) onSound(now time.Time, h homeplug.Header) {
+	a := m.find(h.Src, m.sound.RunID)
+	if a == nil {
+		return
+	}
+	if a.st == waitStartAttenChar {
+		// CM_START_ATTEN_CHAR.IND was lost; the sounds say the same.
+		m.beginSounding(now, a)
+	}
+	if a.st != sounding {
+		return
+	}
+	a.sounds++
+	if m.sound.Cnt == 0 {
+		a.lastSound = true
+		if a.profiles >= a.sounds {
+			m.endSounding(now, a)
+			return
+		}
+		if t := now.Add(lastProfileWait); t.Before(a.deadline) {
+			a.deadline = t
+		}
+	}
+}
+
+func (m *Matcher) onProfile(now time.Time) {
+	p := &m.profile
+	if len(p.AAG) == 0 {
+		return // some modems send empty profiles: nothing measured
+	}
+	for _, a := range m.attempts {
+		if a.ev != p.PEVMAC || a.st != sounding {
+			continue
+		}
+		n := min(len(p.AAG), len(a.sum))
+		for i := range n {
+			a.sum[i] += uint32(p.AAG[i])
+			a.cnt[i]++
+		}
+		a.profiles++
+		if a.lastSound && a.profiles >= a.sounds {
+			m.endSounding(now, a)
+		}
+		return
+	}
+}
+
+// endSounding closes the sound window and sends CM_ATTEN_CHAR.IND, whatever
+// arrived: missing sounds or profiles must not stall the car.
+func (m *Matcher) endSounding(now time.Time, a *attempt) {
+	total := 0
+	for i := range a.avg {
+		if a.cnt[i] == 0 {
+			a.avg[i] = m.cfg.PlausibleDB
+		} else {
+			a.avg[i] = byte((a.sum[i] + uint32(a.cnt[i])/2) / uint32(a.cnt[i]))
+		}
+		total += int(a.avg[i])
+	}
+	a.attenDB = float64(total) / float64(len(a.avg))
+	a.plausible = a.profiles == 0
+	if a.plausible {
+		m.logf(slog.LevelWarn, "modem sent no attenuation profile: sending plausible values", "ev", a.ev, "db", m.cfg.PlausibleDB)
+	}
+	a.st = waitAttenCharRsp
+	a.retries = 0
+	a.t.AttenChar = now.Sub(a.start)
+	a.deadline = now.Add(m.tm.MatchResponse)
+	m.sendAttenChar(a)
+}
+
+func (m *Matcher) sendAttenChar(a *attempt) {
+	m.out.add(a.ev, m.cfg.MAC, &homeplug.AttenCharInd{
+		ApplicationType: a.appType,
+		SecurityType:    a.secType,
+		SourceAddress:   a.ev,
+		RunID:           a.run,
+		NumSounds:       uint8(min(a.sounds, 255)),
+		AAG:             a.avg[:],
+	})
+}
+
+func (m *Matcher) onAttenRsp(now time.Time, h homeplug.Header) {
+	a := m.find(h.Src, m.attenRsp.RunID)
+	if a == nil || a.st != waitAttenCharRsp {
+		return
+	}
+	if m.attenRsp.Result != 0 {
+		m.fail(m.index(a), fmt.Sprintf("car %v rejected CM_ATTEN_CHAR.IND (result %d)", a.ev, m.attenRsp.Result))
+		return
+	}
+	a.t.AttenRsp = now.Sub(a.start)
+	a.st = waitMatchReq
+	a.deadline = now.Add(m.tm.MatchSession)
+}
+
+func (m *Matcher) onValidate(h homeplug.Header) {
+	for _, a := range m.attempts {
+		if a.ev == h.Src && (a.st == waitAttenCharRsp || a.st == waitMatchReq) {
+			m.out.add(h.Src, m.cfg.MAC, &homeplug.ValidateCnf{
+				SignalType: m.validate.SignalType,
+				Result:     homeplug.ValidateNotRequired,
+			})
+			return
+		}
+	}
+}
+
+func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
+	req := &m.matchReq
+	if m.match != nil {
+		if h.Src == m.match.ev && req.RunID == m.match.run {
+			// The car missed our CNF: the same one again, same key.
+			m.out.addRaw(m.matchCnf)
+			m.res.Duplicates++
+		}
+		return
+	}
+	a := m.find(h.Src, req.RunID)
+	if a == nil || (a.st != waitAttenCharRsp && a.st != waitMatchReq) {
+		return
+	}
+	if h.Dst != m.cfg.MAC && req.EVSEMAC != m.cfg.MAC {
+		return // the car chose another charger
+	}
+	if a.st == waitAttenCharRsp {
+		a.t.AttenRsp = now.Sub(a.start) // the RSP was lost; the REQ implies it
+	}
+	a.t.MatchReq = now.Sub(a.start)
+	nmk := m.cfg.NewNMK()
+	nid := nmk.NID()
+	// Key the local modem before the car gets the key, so that the network
+	// the car looks for exists as soon as possible.
+	setKey := homeplug.NewSetKeyReq(nmk)
+	m.out.add(m.modem, m.cfg.MAC, &setKey)
+	start := len(m.out.buf)
+	m.out.add(h.Src, m.cfg.MAC, &homeplug.SlacMatchCnf{
+		ApplicationType: a.appType,
+		SecurityType:    a.secType,
+		PEVID:           req.PEVID,
+		PEVMAC:          req.PEVMAC,
+		EVSEID:          req.EVSEID,
+		EVSEMAC:         m.cfg.MAC,
+		RunID:           a.run,
+		NID:             nid,
+		NMK:             nmk,
+	})
+	m.matchCnf = append(m.matchCnf[:0], m.out.buf[start:]...)
+	a.st = matched
+	a.t.MatchCnf = now.Sub(a.start)
+	m.match = a
+	for i := 0; i < len(m.attempts); {
+		if m.attempts[i] != a {
+			m.remove(i)
+			continue
+		}
+		i++
+	}
+	m.res.EVMAC, m.res.RunID, m.res.NID, m.res.NMK = a.ev, a.run, nid, nmk
+	m.res.Sounds, m.res.Profiles = a.sounds, a.profiles
+	m.res.AttenuationDB, m.res.Plausible = a.attenDB, a.plausible
+	m.res.Timings = a.t
+	m.logf(slog.LevelInfo, "matched", "ev", a.ev, "run", a.run, "nid", nid, "sounds", a.sounds,
+		"attenuation_db", a.attenDB, "plausible", a.plausible)
+	if m.cfg.LinkPoll < 0 {
+		m.done = true
+		return
+	}
+	m.joinEnd = now.Add(m.tm.MatchJoin)
+	m.pollAt = now.Add(m.cfg.LinkPoll)
+}
+
+func (m *Matcher) tick(now time.Time) {
+	if m.done {
+		return
+	}
+	if m.match != nil {
+		if !now.Before(m.joinEnd) {
+			m.done = true
+			m.logf(slog.LevelWarn, "no link within TT_match_join", "ev", m.match.ev)
+			return
+		}
+		if m.cfg.LinkPoll > 0 && !now.Before(m.pollAt) {
+			m.out.add(m.modem, m.cfg.MAC, &homeplug.PlLnkStatusReq{})
+			m.pollAt = now.Add(m.cfg.LinkPoll)
+		}
+		return
+	}
+	for i := 0; i < len(m.attempts); {
+		a := m.attempts[i]
+		if now.Before(a.deadline) {
+			i++
+			continue
+		}
+		switch a.st {
+		case waitStartAttenChar:
+			m.fail(i, fmt.Sprintf("car %v sent no CM_START_ATTEN_CHAR.IND within TT_match_sequence", a.ev))
+			continue
+		case sounding:
+			m.endSounding(now, a)
+		case waitAttenCharRsp:
+			if a.retries < m.tm.MatchRetry {
+				a.retries++
+				a.deadline = now.Add(m.tm.MatchResponse)
+				m.sendAttenChar(a)
+			} else {
+				// The RSP may be lost while the car still chooses us: keep
+				// waiting for its MATCH.REQ instead of failing.
+				a.st = waitMatchReq
+				a.deadline = now.Add(m.tm.MatchSession)
+			}
+		case waitMatchReq:
+			m.fail(i, fmt.Sprintf("car %v sent no CM_SLAC_MATCH.REQ within TT_EVSE_match_session", a.ev))
+			continue
+		}
+		i++
+	}
+	if len(m.attempts) == 0 && !now.Before(m.initEnd) {
+		m.done = true
+		if m.res.Attempts == 0 {
+			m.err = ErrNoCar
+		} else {
+			m.err = fmt.Errorf("%w: %s", ErrNoMatch, m.lastFail)
+		}
+	}
+}
+
+func (m *Matcher) find(ev homeplug.MAC, run homeplug.RunID) *attempt {
+	for _, a := range m.attempts {
+		if a.ev == ev && a.run == run {
+			return a
+		}
+	}
+	return nil
+}
+
+func (m *Matcher) index(a *attempt) int {
+	for i, x := range m.attempts {
+		if x == a {
+			return i
+		}
+	}
+	return -1
+}
+
+// evict drops the oldest attempt that has not started sounding, making room
+// for a new car; it reports false when every attempt is further along.
+func (m *Matcher) evict() bool {
+	for i, a := range m.attempts {
+		if a.st == waitStartAttenChar {
+			m.remove(i)
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Matcher) fail(i int, reason string) {
+	m.lastFail = reason
+	m.logf(slog.LevelWarn, "attempt failed", "reason", reason)
+	m.remove(i)
+}
+
+func (m *Matcher) remove(i int) {
+	a := m.attempts[i]
+	m.attempts = append(m.attempts[:i], m.attempts[i+1:]...)
+	m.attempts[len(m.attempts):cap(m.attempts)][0] = nil
+	m.free = append(m.free, a)
+}
+
+func (m *Matcher) alloc() *attempt {
+	if n := len(m.free); n > 0 {
+		a := m.free[n-1]
+		m.free = m.free[:n-1]
+		*a = attempt{}
+		return a
+	}
+	return new(attempt)
+}
+
+func (m *Matcher) logf(level slog.Level, msg string, args ...any) {
+	if m.cfg.Log != nil {
+		m.cfg.Log.Log(context.Background(), level, msg, args...)
+	}
+}

@@ -1,0 +1,140 @@
+package slac
+
+import (
+	"context"
+	"time"
+
+	"github.com/ccslink/ccslink/homeplug"
+)
+
+// Port sends and receives the HomePlug frames (ethertype 0x88E1) of one
+// interface; the link package's connections satisfy it.
+type Port interface {
+	// ReadFrame reads one Ethernet frame into buf and returns its length; it
+	// returns ctx.Err() soon after ctx is done.
+	ReadFrame(ctx context.Context, buf []byte) (int, error)
+	// WriteFrame sends one complete Ethernet frame.
+	WriteFrame(ctx context.Context, frame []byte) error
+}
+
+// Machine is a SLAC state machine that Run drives; Matcher and PEV implement it.
+type Machine interface {
+	// Handle processes a received frame and returns the frames to send.
+	Handle(now time.Time, frame []byte) [][]byte
+	// Tick runs the timers due at now and returns the frames to send.
+	Tick(now time.Time) [][]byte
+	// Deadline returns when Tick is next due; ok is false when done.
+	Deadline() (t time.Time, ok bool)
+	// Done reports whether the machine has finished.
+	Done() bool
+}
+
+// Run drives m with the frames of p and the timers of c until m is done, ctx
+// ends, or p fails. It returns nil when m is done; the outcome is m's.
+func Run(ctx context.Context, p Port, c Clock, m Machine) error {
+	ctx, cancel := context.WithCancel(ctx)
+	type read struct {
+		frame []byte
+		err   error
+	}
+	frames := make(chan read)
+	processed := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		buf := make([]byte, homeplug.MaxFrameLen)
+		for {
+			n, err := p.ReadFrame(ctx, buf)
+			select {
+			case frames <- read{buf[:n], err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			// The loop hands buf back before the next read overwrites it.
+			select {
+			case <-processed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		<-readerDone
+	}()
+
+	send := func(out [][]byte) error {
+		for _, f := range out {
+			if err := p.WriteFrame(ctx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for !m.Done() {
+		now := c.Now()
+		deadline, ok := m.Deadline()
+		if ok && !deadline.After(now) {
+			if err := send(m.Tick(now)); err != nil {
+				return err
+			}
+			continue
+		}
+		var timer Timer
+		var fire <-chan time.Time
+		if ok {
+			timer = c.NewTimer(deadline.Sub(now))
+			fire = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return ctx.Err()
+		case r := <-frames:
+			if timer != nil {
+				timer.Stop()
+			}
+			if r.err != nil {
+				return r.err
+			}
+			out := m.Handle(c.Now(), r.frame)
+			processed <- struct{}{}
+			if err := send(out); err != nil {
+				return err
+			}
+		case <-fire:
+			if err := send(m.Tick(c.Now())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// MatchEVSE runs an EVSE matcher on p until a car has matched and joined (or
+// TT_match_join passed), or matching failed.
+func MatchEVSE(ctx context.Context, p Port, c Clock, cfg Config) (Result, error) {
+	m := NewMatcher(cfg, c.Now())
+	if err := Run(ctx, p, c, m); err != nil {
+		r, _ := m.Result()
+		return r, err
+	}
+	r, _ := m.Result()
+	return r, m.Err()
+}
+
+// MatchPEV runs the car's side on p until it has matched and keyed its modem, or failed.
+func MatchPEV(ctx context.Context, p Port, c Clock, cfg PEVConfig) (Result, error) {
+	m := NewPEV(cfg, c.Now())
+	if err := Run(ctx, p, c, m); err != nil {
+		r, _ := m.Result()
+		return r, err
+	}
+	r, _ := m.Result()
+	return r, m.Err()
+}
