@@ -1,0 +1,264 @@
+package v2g
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/internal/shared"
+)
+
+// One fuzz target per schema set's decoder. Each iteration checks:
+//
+//   - decoding never panics; a failure is an *exi.Error whose bit position
+//     lies inside the input;
+//   - decoding allocates at most fuzzAllocPerByte bytes per input byte plus
+//     fuzzAllocSlack (runtime.MemStats.TotalAlloc around the one Unmarshal),
+//     so a hostile length field cannot make it allocate megabytes;
+//   - a decoded document marshals to JSON, and encoding it either fails with
+//     an error or gives bytes that decode to the same JSON.
+//
+// Seeds are every frame and vector of the schema set in ../shared/vectors,
+// plus a few documents of our own (fuzzFallback) so the targets run without
+// the shared material. Run one with e.g.
+//
+//	go test -run '^$' -fuzz '^FuzzDIN$' -fuzztime 60s ./v2g/
+
+const (
+	// A decoded element costs a few dozen bytes of Go struct for a few bits
+	// of input; strings and binaries cost their length. 64 bytes per input
+	// byte covers both with room; the slack covers the Document itself, the
+	// reader's string tables and the runtime's own bookkeeping.
+	fuzzAllocPerByte = 64
+	fuzzAllocSlack   = 64 << 10
+)
+
+// fuzzFallback are documents written for these tests (our encoder's output
+// for hand-made JSON, or the examples), one list per schema set.
+var fuzzFallback = map[string][]string{
+	"apphand": {
+		"8000dbab9371d3234b71d1b981899189d191818991d26b9b3a232b30020000040040", // SAP request, DIN
+		"80400040", // SAP response, SchemaID 1
+	},
+	"din": {
+		"809a02000000000000000011d01811959401930c00",                                                 // SessionSetupReq
+		"809a02004080c1014181c210719000000ba04061a01e04070c84c02050a02000c243836804030909c0e05e0a60", // ChargeParameterDiscoveryReq
+	},
+	"iso2": {
+		"809802022669991e4a686c109442418200c80840a01f000c203e804003000000", // ChargeParameterDiscoveryReq
+	},
+	"iso20": {
+		"808c0400000000000000000c0bfe1b606209aba6a4ab1818181818181818181818181880", // SessionSetupReq
+		"80900400810182028303840c1bfe1b6062040391114a90d0d4ca914c0c0c0c40",         // SessionSetupRes
+		"807c0400810182028303840c2bfe1b606200200400a4",                             // ServiceDiscoveryReq
+	},
+	"iso20ac": {
+		"80080400810182028303840cdbfe1b6062015184524800e83928", // AC_ChargeLoopReq
+		"800c0400810182028303840cebfe1b6062008900",             // AC_ChargeLoopRes
+	},
+	"iso20dc": {
+		"80340400810182028303840cdbfe1b60620152403f84d8f919000fa08009a03280", // DC_ChargeLoopReq
+		"80380400810182028303840cebfe1b60620064003e02002400c00090",           // DC_ChargeLoopRes
+	},
+	"iso20acdp": {
+		"80180400810182028303840cdbfe1b606240",                 // ACDP_VehiclePositioningReq
+		"801c0400810182028303840cebfe1b6062001110b02200000000", // ACDP_VehiclePositioningRes
+		"80100400810182028303840cfbfe1b606220081002761374",     // ACDP_SystemStatusReq
+	},
+	"iso20wpt": {
+		"808c0400810182028303840cdbfe1b60622124421002cafe20", // WPT_PairingReq
+		"80900400810182028303840cebfe1b606200004910a0",       // WPT_PairingRes
+		"80640400810182028303840cfbfe1b6062007f07d048",       // WPT_AlignmentCheckReq
+	},
+}
+
+// fuzzSeeds returns the EXI documents of one schema set in the shared frame
+// tables and vector files (none when the shared material is absent).
+func fuzzSeeds(tb testing.TB, schema string) [][]byte {
+	dir, ok := shared.SharedDir()
+	if !ok {
+		tb.Logf("shared material not found: seeding %s from its built-in documents only", schema)
+		return nil
+	}
+	var out [][]byte
+	add := func(h string) {
+		b, err := hex.DecodeString(strings.TrimSpace(h))
+		if err != nil || len(b) == 0 {
+			return
+		}
+		if len(b) > 8 && b[0] == 0x01 && b[1] == 0xfe { // V2GTP header
+			b = b[8:]
+		}
+		out = append(out, b)
+	}
+	tables, _ := filepath.Glob(filepath.Join(dir, "vectors", "*_labeled*.tsv"))
+	for _, f := range tables {
+		for _, r := range readFrameTable(tb, f) {
+			if c, ok := Lookup(r["schema"]); ok && c.Name == schema {
+				add(r["exi_hex"])
+			}
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "vectors", "*.jsonl"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var v valueVector
+			if err := json.Unmarshal(line, &v); err != nil {
+				tb.Fatalf("%s: %v", f, err)
+			}
+			if fuzzVectorSchema(v) == schema {
+				add(v.Hex) // known-bad vectors too: they are interesting inputs
+			}
+		}
+	}
+	return out
+}
+
+// fuzzVectorSchema tells which codec a jsonl vector is for ("" for none).
+func fuzzVectorSchema(v valueVector) string {
+	b, _ := hex.DecodeString(v.Hex)
+	if len(b) > 8 && b[0] == 0x01 && b[1] == 0xfe {
+		b = b[8:]
+	}
+	var s string
+	switch {
+	case v.Schema != "":
+		s = v.Schema
+	case strings.Contains(v.File, "app_hand"):
+		s = "apphand"
+	case strings.Contains(v.File, "/din/"):
+		s = "din"
+	case strings.Contains(v.File, "iso20/ac_"):
+		s = "iso20ac"
+	case strings.Contains(v.File, "iso20/dc_"):
+		s = "iso20dc"
+	case strings.Contains(v.File, "iso20/"):
+		s = "iso20"
+	case len(b) > 1 && b[1] == 0x98:
+		s = "iso2"
+	case len(b) > 1:
+		s = "apphand"
+	}
+	if c, ok := Lookup(s); ok {
+		return c.Name
+	}
+	return ""
+}
+
+func fuzzCodec(f *testing.F, schema string) {
+	c, ok := Lookup(schema)
+	if !ok {
+		f.Fatalf("no codec %q", schema)
+	}
+	seen := map[string]bool{}
+	addSeed := func(b []byte) {
+		if !seen[string(b)] {
+			seen[string(b)] = true
+			f.Add(b)
+		}
+	}
+	for _, h := range fuzzFallback[c.Name] {
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			f.Fatal(err)
+		}
+		addSeed(b)
+	}
+	for _, b := range fuzzSeeds(f, c.Name) {
+		addSeed(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc := c.New()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		n, err := c.Decode(data, doc)
+		runtime.ReadMemStats(&after)
+		if a := after.TotalAlloc - before.TotalAlloc; a > uint64(fuzzAllocPerByte*len(data)+fuzzAllocSlack) {
+			t.Fatalf("decoding %d bytes allocated %d bytes (bound %d per input byte + %d)",
+				len(data), a, fuzzAllocPerByte, fuzzAllocSlack)
+		}
+		if err != nil {
+			var xe *exi.Error
+			if !errors.As(err, &xe) {
+				t.Fatalf("decode error without a bit position: %v", err)
+			}
+			if xe.Bit < 0 || xe.Bit > 8*len(data) {
+				t.Fatalf("decode error at bit %d of a %d-bit input: %v", xe.Bit, 8*len(data), err)
+			}
+			return
+		}
+		if n <= 0 || n > len(data) {
+			t.Fatalf("document of %d bytes in %d bytes of input", n, len(data))
+		}
+		j1, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatalf("decoded document does not marshal to JSON: %v", err)
+		}
+		out, err := c.Append(nil, doc)
+		if err != nil {
+			return // refusing to encode it is allowed; panicking is not
+		}
+		doc2 := c.New()
+		n2, err := c.Decode(out, doc2)
+		if err != nil {
+			t.Fatalf("re-encoded %x does not decode: %v\ninput %x\n%s", out, err, data, j1)
+		}
+		if n2 != len(out) {
+			t.Fatalf("re-encoded document takes %d of its %d bytes", n2, len(out))
+		}
+		j2, err := json.Marshal(doc2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(j1, j2) {
+			t.Fatalf("decode(encode(decode(x))) differs from decode(x)\ninput %x\nre-encoded %x\n first %s\nsecond %s", data, out, j1, j2)
+		}
+	})
+}
+
+func FuzzApphand(f *testing.F)   { fuzzCodec(f, "apphand") }
+func FuzzDIN(f *testing.F)       { fuzzCodec(f, "din") }
+func FuzzISO2(f *testing.F)      { fuzzCodec(f, "iso2") }
+func FuzzISO20(f *testing.F)     { fuzzCodec(f, "iso20") }
+func FuzzISO20AC(f *testing.F)   { fuzzCodec(f, "iso20ac") }
+func FuzzISO20DC(f *testing.F)   { fuzzCodec(f, "iso20dc") }
+func FuzzISO20ACDP(f *testing.F) { fuzzCodec(f, "iso20acdp") }
+func FuzzISO20WPT(f *testing.F)  { fuzzCodec(f, "iso20wpt") }
+
+// TestFuzzFallbackSeeds: the built-in seed documents decode and re-encode
+// byte for byte, so the targets start from valid documents without ../shared.
+func TestFuzzFallbackSeeds(t *testing.T) {
+	for schema, list := range fuzzFallback {
+		c, ok := Lookup(schema)
+		if !ok {
+			t.Fatalf("no codec %q", schema)
+		}
+		for _, h := range list {
+			b, _ := hex.DecodeString(h)
+			doc := c.New()
+			n, err := c.Decode(b, doc)
+			if err != nil {
+				t.Errorf("%s %s: %v", schema, h, err)
+				continue
+			}
+			out, err := c.Append(nil, doc)
+			if err != nil || !bytes.Equal(out, b[:n]) || n != len(b) {
+				t.Errorf("%s %s: re-encoded %x (%v), %d of %d bytes", schema, h, out, err, n, len(b))
+			}
+		}
+	}
+}
