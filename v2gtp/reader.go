@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // DefaultMaxPayload is the payload limit of a Reader whose MaxPayload is
@@ -58,7 +59,8 @@ func (r *Reader) Next() (Header, []byte, error) {
 	if limit == 0 {
 		limit = DefaultMaxPayload
 	}
-	if h.Length > limit {
+	if h.Length > limit || uint64(h.Length) > math.MaxInt-HeaderLen {
+		// The second test only matters where int has 32 bits.
 		return Header{}, nil, r.fail(fmt.Errorf("%w: %d > %d", ErrTooLong, h.Length, limit))
 	}
 	n := HeaderLen + int(h.Length)
@@ -96,7 +98,11 @@ func (r *Reader) fill(n int) error {
 	for r.end-r.start < n {
 		if r.end == len(r.buf) {
 			// Full, and start is 0 here: the message is longer than the buffer.
-			nb := make([]byte, max(minBuffer, min(2*len(r.buf), n)))
+			size := n
+			if len(r.buf) < n/2 {
+				size = max(minBuffer, 2*len(r.buf))
+			}
+			nb := make([]byte, size)
 			r.end = copy(nb, r.buf[r.start:r.end])
 			r.start = 0
 			r.buf = nb
