@@ -17,7 +17,7 @@ import (
 // Frame is one captured Ethernet frame.
 type Frame struct {
 	Time time.Time
-	Data []byte // from the destination MAC address on, without the FCS
+	Data []byte // from the destination MAC address on
 }
 
 // Capture is the content of one capture file.

@@ -104,6 +104,7 @@ type flowRef struct {
 	tcp *tcpFlow // nil for UDP
 }
 
+// frame decodes frame i down to TCP or UDP and passes on what it carries.
 func (d *decoder) frame(i int, data []byte) {
 	if d.parser == nil {
 		d.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet, &d.eth, &d.vlan, &d.ip4, &d.ip6, &d.tcp, &d.udpL)
@@ -138,6 +139,7 @@ func (d *decoder) frame(i int, data []byte) {
 	}
 }
 
+// tcpSegment hands the TCP segment just decoded from frame i to its flow.
 func (d *decoder) tcpSegment(k flowKey, i int) {
 	f := d.flows[k]
 	if f != nil && d.tcp.SYN && f.newConnection(d.tcp.Seq) {
@@ -151,6 +153,7 @@ func (d *decoder) tcpSegment(k flowKey, i int) {
 	f.segment(d.tcp.Seq, d.tcp.SYN, d.tcp.Payload, i)
 }
 
+// datagram splits the payload of one SDP datagram, from frame i.
 func (d *decoder) datagram(k flowKey, i int, p []byte) {
 	if len(p) == 0 {
 		return
@@ -177,6 +180,7 @@ func (d *decoder) datagram(k flowKey, i int, p []byte) {
 	}
 }
 
+// skip counts n bytes that are not part of a message.
 func (s *Stream) skip(n int, reason string) {
 	s.Skipped += n
 	if s.Reason == "" {
@@ -220,6 +224,8 @@ func (f *tcpFlow) newConnection(seq uint32) bool {
 	return len(f.runs)+f.pending.Len() > 0 && (!f.syn || seq != f.isn)
 }
 
+// segment takes one TCP segment: delivers it, or keeps it until the bytes
+// before it arrive.
 func (f *tcpFlow) segment(seq uint32, syn bool, p []byte, frame int) {
 	if syn {
 		if !f.started || len(f.runs)+f.pending.Len() == 0 {
