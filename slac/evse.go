@@ -142,14 +142,20 @@ func NewMatcher(cfg Config, now time.Time) *Matcher {
 // TT_match_join passed), or failed.
 func (m *Matcher) Done() bool { return m.done }
 
-// Err returns why the matcher failed, or nil.
+// Err returns why the matcher failed (ErrNoCar: no car within
+// TT_EVSE_SLAC_init), or nil.
 func (m *Matcher) Err() error { return m.err }
+
+// Failure describes why the last attempt failed, or "" if none did.
+func (m *Matcher) Failure() string { return m.lastFail }
 
 // Result returns the matching's result; ok is false until CM_SLAC_MATCH.CNF is sent.
 func (m *Matcher) Result() (r Result, ok bool) { return m.res, m.match != nil }
 
-// Deadline returns when Tick must next be called; ok is false when the
-// matcher is done.
+// Deadline returns when Tick must next be called; ok is false when no timer
+// runs: the matcher is done, or a car's attempts failed and it waits for the
+// car to start again (cars retry, VW after up to 30 s), for as long as its
+// caller lets it.
 func (m *Matcher) Deadline() (t time.Time, ok bool) {
 	if m.done {
 		return time.Time{}, false
@@ -161,13 +167,15 @@ func (m *Matcher) Deadline() (t time.Time, ok bool) {
 		}
 		return t, true
 	}
-	t = m.initEnd
+	if m.res.Attempts == 0 {
+		t, ok = m.initEnd, true
+	}
 	for _, a := range m.attempts {
-		if a.deadline.Before(t) {
-			t = a.deadline
+		if !ok || a.deadline.Before(t) {
+			t, ok = a.deadline, true
 		}
 	}
-	return t, true
+	return t, ok
 }
 
 // Tick runs the timers due at now and returns the frames to send. The frames
@@ -308,7 +316,8 @@ func (m *Matcher) onSound(now time.Time, h homeplug.Header) {
 	a.sounds++
 	if m.sound.Cnt == 0 {
 		a.lastSound = true
-		if a.profiles >= a.sounds {
+		// Wait for the last profile only from a modem that sends them.
+		if a.profiles >= a.sounds || a.profiles == 0 {
 			m.endSounding(now, a)
 			return
 		}
@@ -510,13 +519,9 @@ func (m *Matcher) tick(now time.Time) {
 		}
 		i++
 	}
-	if len(m.attempts) == 0 && !now.Before(m.initEnd) {
+	if m.res.Attempts == 0 && !now.Before(m.initEnd) {
 		m.done = true
-		if m.res.Attempts == 0 {
-			m.err = ErrNoCar
-		} else {
-			m.err = fmt.Errorf("%w: %s", ErrNoMatch, m.lastFail)
-		}
+		m.err = ErrNoCar
 	}
 }
 

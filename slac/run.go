@@ -2,6 +2,7 @@ package slac
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/ccslink/ccslink/homeplug"
@@ -117,11 +118,16 @@ func Run(ctx context.Context, p Port, c Clock, m Machine) error {
 }
 
 // MatchEVSE runs an EVSE matcher on p until a car has matched and joined (or
-// TT_match_join passed), or matching failed.
+// TT_match_join passed), no car came within TT_EVSE_SLAC_init, or ctx ends;
+// after a car's failed attempt it waits for the car to retry, so ctx should
+// carry a deadline.
 func MatchEVSE(ctx context.Context, p Port, c Clock, cfg Config) (Result, error) {
 	m := NewMatcher(cfg, c.Now())
 	if err := Run(ctx, p, c, m); err != nil {
-		r, _ := m.Result()
+		r, ok := m.Result()
+		if !ok && m.Failure() != "" {
+			err = fmt.Errorf("%w: %s: %w", ErrNoMatch, m.Failure(), err)
+		}
 		return r, err
 	}
 	r, _ := m.Result()
