@@ -1,0 +1,146 @@
+package v2g
+
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+
+	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2g/din"
+	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/iso20/dc"
+)
+
+// Real messages, embedded so the benchmarks run without ../shared:
+//
+//	SAP_Req                          Hyundai Ioniq's supportedAppProtocolReq (DIN only)
+//	DIN_SessionSetupReq              Hyundai Ioniq, pyPLC capture 2023-05-24
+//	DIN_ChargeParameterDiscoveryReq  the same session
+//	DIN_CurrentDemandReq/Res         Ioniq at an Alpitronic HYC150 (pyPLC capture
+//	                                 spi_ioniq_alpiHYC150_..._2024-04-03, frames 689/690)
+//	ISO2_ChargeParameterDiscoveryReq dSPACE reference session
+//	ISO2_CurrentDemandReq            dsV2Gshark ISO-2_DC_DS5366, frame 376
+//	ISO20_DC_ChargeLoopReq           EVerest libiso15118 test dc_charge_loop_req
+var benchCases = []benchCase{
+	mkBench("SAP_Req", "8000dbab9371d3234b71d1b981899189d191818991d26b9b3a232b30020000040040",
+		apphand.Unmarshal, apphand.Append),
+	mkBench("DIN_SessionSetupReq", "809a02000000000000000011d01811959401930c00",
+		din.Unmarshal, din.Append),
+	mkBench("DIN_ChargeParameterDiscoveryReq", "809a02004080c1014181c210719000000ba04061a01e04070c84c02050a02000c243836804030909c0e05e0a60",
+		din.Unmarshal, din.Append),
+	mkBench("DIN_CurrentDemandReq", "809a02000000000ca8919450d10000072040619002010285010004061a01e04070c84c0000c083f01c06041c006040a1404000",
+		din.Unmarshal, din.Append),
+	mkBench("DIN_CurrentDemandRes", "809a02000000000ca8919450e000408000010286b0d800186b44008000060a1e80601030c98f01020387719000",
+		din.Unmarshal, din.Append),
+	mkBench("ISO2_ChargeParameterDiscoveryReq", "809802022669991e4a686c109442418200c80840a01f000c203e804003000000",
+		iso2.Unmarshal, iso2.Append),
+	mkBench("ISO2_CurrentDemandReq", "809802275de64d834b5d1f10d1000a0086141380201081f04600861413802041428270040003082694006107f1281081f04600",
+		iso2.Unmarshal, iso2.Append),
+	mkBench("ISO20_DC_ChargeLoopReq", "8034041ea65fc99ba76c4d8cdbfe1b6062810012006464000a02002400ca",
+		dc.Unmarshal, dc.Append),
+}
+
+// benchCase is one message with its schema set's typed functions bound.
+type benchCase struct {
+	name string
+	in   []byte
+	// decode benchmarks Unmarshal; encode benchmarks Append into a reused
+	// buffer; appendAllocs measures the allocations of that Append.
+	decode       func(*testing.B)
+	encode       func(*testing.B)
+	appendAllocs func(*testing.T) float64
+}
+
+func mkBench[D any](name, h string, dec func([]byte, *D) (int, error), app func([]byte, *D) ([]byte, error)) benchCase {
+	in, err := hex.DecodeString(h)
+	if err != nil {
+		panic(name + ": " + err.Error())
+	}
+	// decoded returns the document, checking it takes all of in and
+	// encodes back to it.
+	decoded := func(tb testing.TB) *D {
+		tb.Helper()
+		d := new(D)
+		n, err := dec(in, d)
+		if err != nil || n != len(in) {
+			tb.Fatalf("%s: decoded %d of %d bytes: %v", name, n, len(in), err)
+		}
+		out, err := app(nil, d)
+		if err != nil || !bytes.Equal(out, in) {
+			tb.Fatalf("%s: re-encoded %x, %v", name, out, err)
+		}
+		return d
+	}
+	return benchCase{
+		name: name,
+		in:   in,
+		decode: func(b *testing.B) {
+			decoded(b)
+			d := new(D)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := dec(in, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerByte(b, len(in))
+		},
+		encode: func(b *testing.B) {
+			d := decoded(b)
+			buf := make([]byte, 0, 512)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				var err error
+				if buf, err = app(buf[:0], d); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPerByte(b, len(in))
+		},
+		appendAllocs: func(t *testing.T) float64 {
+			d := decoded(t)
+			var buf []byte // grown by AllocsPerRun's warm-up run, then reused
+			var err error
+			n := testing.AllocsPerRun(100, func() {
+				buf, err = app(buf[:0], d)
+			})
+			if err != nil || !bytes.Equal(buf, in) {
+				t.Errorf("%s: Append gave %x, %v", name, buf, err)
+			}
+			return n
+		},
+	}
+}
+
+func reportPerByte(b *testing.B, n int) {
+	if b.N > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/byte")
+	}
+}
+
+// BenchmarkDecode decodes typical messages of each schema set.
+func BenchmarkDecode(b *testing.B) {
+	for _, c := range benchCases {
+		b.Run(c.name, c.decode)
+	}
+}
+
+// BenchmarkEncode encodes them into a reused buffer (0 allocs/op).
+func BenchmarkEncode(b *testing.B) {
+	for _, c := range benchCases {
+		b.Run(c.name, c.encode)
+	}
+}
+
+// TestAppendAllocs: encoding into a buffer with room allocates nothing.
+func TestAppendAllocs(t *testing.T) {
+	for _, c := range benchCases {
+		if n := c.appendAllocs(t); n != 0 {
+			t.Errorf("%s: Append into a reused buffer: %v allocations, want 0", c.name, n)
+		}
+	}
+}
