@@ -146,6 +146,9 @@ func (m *Matcher) Done() bool { return m.done }
 // TT_EVSE_SLAC_init), or nil.
 func (m *Matcher) Err() error { return m.err }
 
+// Active returns the number of attempts in progress, at most Config.MaxAttempts.
+func (m *Matcher) Active() int { return len(m.attempts) }
+
 // Failure describes why the last attempt failed, or "" if none did.
 func (m *Matcher) Failure() string { return m.lastFail }
 

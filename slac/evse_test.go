@@ -1,0 +1,450 @@
+package slac_test
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/internal/shared"
+	"github.com/ccslink/ccslink/slac"
+)
+
+// car builds the frames a car sends.
+type car struct {
+	mac homeplug.MAC
+	run homeplug.RunID
+}
+
+var modemMAC = homeplug.MAC{0x00, 0xb0, 0x52, 0x11, 0x22, 0x33}
+
+func encode(dst, src homeplug.MAC, m homeplug.Message) []byte {
+	f, err := homeplug.AppendFrame(nil, homeplug.NewHeader(dst, src, m.MMType()), m)
+	if err != nil {
+		panic(err)
+	}
+	return f
+}
+
+func (c car) parmReq() []byte {
+	return encode(homeplug.BroadcastMAC, c.mac, &homeplug.SlacParmReq{RunID: c.run})
+}
+
+func (c car) startAtten() []byte {
+	return encode(homeplug.BroadcastMAC, c.mac, &homeplug.StartAttenCharInd{NumSounds: 10, TimeOut: 6, RespType: 1, ForwardingSTA: c.mac, RunID: c.run})
+}
+
+func (c car) sound(cnt uint8) []byte {
+	return encode(homeplug.BroadcastMAC, c.mac, &homeplug.MnbcSoundInd{Cnt: cnt, RunID: c.run})
+}
+
+func (c car) rsp(evse homeplug.MAC) []byte {
+	return encode(evse, c.mac, &homeplug.AttenCharRsp{SourceAddress: c.mac, RunID: c.run})
+}
+
+func (c car) matchReq(evse homeplug.MAC) []byte {
+	return encode(evse, c.mac, &homeplug.SlacMatchReq{PEVMAC: c.mac, EVSEMAC: evse, RunID: c.run})
+}
+
+func profile(pev homeplug.MAC, db byte) []byte {
+	return encode(homeplug.BroadcastMAC, modemMAC, &homeplug.AttenProfileInd{PEVMAC: pev, AAG: bytes.Repeat([]byte{db}, homeplug.NumAttenGroups)})
+}
+
+// decoded copies and decodes frames a matcher returned.
+func decoded(t *testing.T, out [][]byte) []homeplug.Frame {
+	t.Helper()
+	var fs []homeplug.Frame
+	for _, f := range out {
+		fr, err := homeplug.Decode(slices.Clone(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = append(fs, fr)
+	}
+	return fs
+}
+
+// only returns the single frame of out, of type want.
+func only[M homeplug.Message](t *testing.T, out [][]byte) M {
+	t.Helper()
+	fs := decoded(t, out)
+	if len(fs) != 1 {
+		t.Fatalf("%d frames, want 1 %T", len(fs), *new(M))
+	}
+	m, ok := fs[0].Message.(M)
+	if !ok {
+		t.Fatalf("got %v, want %T", fs[0].MMType, *new(M))
+	}
+	return m
+}
+
+var (
+	carA = car{pevMAC, homeplug.RunID{1, 2, 3, 4, 5, 6, 7, 8}}
+	carB = car{pevMAC2, homeplug.RunID([]byte("TESLA EV"))}
+)
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+// TestRunIDEchoTaycan shows the Taycan failure mode cannot happen: the
+// charger in the Taycan captures answered with a RunID of its own; ours
+// echoes the car's RunID in every answer.
+func TestRunIDEchoTaycan(t *testing.T) {
+	for _, name := range []string{"2023-05-03_TaycanLeftside_slacFail.pcapng", "2023-05-03_TaycanRightside_slacFail.pcapng"} {
+		t.Run(name, func(t *testing.T) {
+			frames := readHomePlug(t, filepath.Join(shared.Path(t, "captures"), "pyplc", name))
+			var taycan homeplug.MAC
+			wrong := 0
+			for _, c := range frames {
+				if m, ok := c.msg.(*homeplug.SlacParmCnf); ok {
+					taycan = c.h.Dst
+					for _, r := range frames {
+						if q, ok := r.msg.(*homeplug.SlacParmReq); ok && q.RunID != m.RunID && r.h.Src == taycan {
+							wrong++ // the recorded charger's CNF does not echo the car's RunID
+							break
+						}
+					}
+				}
+			}
+			if wrong == 0 {
+				t.Fatal("the capture does not show the failure")
+			}
+			var charger homeplug.MAC
+			for _, c := range frames {
+				if c.h.MMType == homeplug.CMSlacParmCnf {
+					charger = c.h.Src
+				}
+			}
+			m := slac.NewMatcher(slac.Config{MAC: charger}, frames[0].at)
+			n := 0
+			for _, c := range frames {
+				if c.h.Src != taycan {
+					continue
+				}
+				req := c.msg.(*homeplug.SlacParmReq)
+				cnf := only[*homeplug.SlacParmCnf](t, m.Handle(c.at, c.frame))
+				if cnf.RunID != req.RunID || cnf.ForwardingSTA != taycan {
+					t.Errorf("CNF carries RunID %v for %v, the car sent %v", cnf.RunID, cnf.ForwardingSTA, req.RunID)
+				}
+				n++
+			}
+			t.Logf("%d of the Taycan's PARM.REQ answered with its RunID; the recorded charger got %d wrong", n, wrong)
+		})
+	}
+	// And through a whole matching, for RunIDs of every shape: every answer
+	// carries the car's RunID, never one derived from its MAC or a fixed one.
+	for _, run := range []homeplug.RunID{{}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, homeplug.RunID([]byte("TESLA EV")), {0x00, 0x18, 0x87, 0x00, 0xa1, 0xd6, 0, 0}} {
+		s := newSim(t)
+		evse := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		s.add("evse", evseMAC, evse, constAtten(15))
+		pev := slac.NewPEV(slac.PEVConfig{MAC: pevMAC, RunID: run}, t0)
+		s.add("pev", pevMAC, pev, nil)
+		s.run(time.Minute)
+		if _, ok := pev.Result(); !ok && run != (homeplug.RunID{}) {
+			t.Errorf("RunID %v: no match: %v", run, pev.Err())
+		}
+		r, _ := pev.Result()
+		checkRunIDs(t, s.log, evseMAC, r.RunID)
+	}
+}
+
+// TestPEVRejectsWrongRunID: our car behaves like the Taycan and ignores a
+// CNF with another RunID, so the simulator reproduces the failure.
+func TestPEVRejectsWrongRunID(t *testing.T) {
+	p := slac.NewPEV(slac.PEVConfig{MAC: pevMAC, RunID: carA.run}, t0)
+	only[*homeplug.SlacParmReq](t, p.Tick(t0))
+	bad := encode(pevMAC, evseMAC, &homeplug.SlacParmCnf{MSoundTarget: homeplug.BroadcastMAC, NumSounds: 10, TimeOut: 6, RespType: 1, ForwardingSTA: pevMAC, RunID: homeplug.RunID{0, 0x18, 0x87}})
+	if out := p.Handle(t0.Add(ms(5)), bad); len(out) != 0 {
+		t.Fatalf("answered a wrong RunID: %v", decoded(t, out))
+	}
+	// It resends PARM.REQ after TT_match_response, C_EV_match_retry times, then fails.
+	for i := 1; i <= 2; i++ {
+		only[*homeplug.SlacParmReq](t, p.Tick(t0.Add(time.Duration(i)*slac.TTMatchResponse)))
+	}
+	p.Tick(t0.Add(3 * slac.TTMatchResponse))
+	if !p.Done() || !errors.Is(p.Err(), slac.ErrNoMatch) {
+		t.Fatalf("done %v err %v", p.Done(), p.Err())
+	}
+}
+
+// TestSoundWindowEnds: with sounds or profiles missing, CM_ATTEN_CHAR.IND
+// still goes out when TT_EVSE_match_MNBC ends.
+func TestSoundWindowEnds(t *testing.T) {
+	t.Run("no profiles, last sounds lost", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		only[*homeplug.SlacParmCnf](t, m.Handle(t0, carA.parmReq()))
+		m.Handle(t0.Add(ms(100)), carA.startAtten())
+		for i := range 3 {
+			if out := m.Handle(t0.Add(ms(160+20*i)), carA.sound(uint8(9-i))); len(out) != 0 {
+				t.Fatal("answered a sound")
+			}
+		}
+		if dl, _ := m.Deadline(); !dl.Equal(t0.Add(ms(700))) {
+			t.Fatalf("deadline %v after start, want the window end at 700 ms", dl.Sub(t0))
+		}
+		if out := m.Tick(t0.Add(ms(699))); len(out) != 0 {
+			t.Fatal("IND before the window ended")
+		}
+		ind := only[*homeplug.AttenCharInd](t, m.Tick(t0.Add(ms(700))))
+		if ind.NumSounds != 3 || ind.RunID != carA.run || ind.SourceAddress != carA.mac || len(ind.AAG) != homeplug.NumAttenGroups {
+			t.Fatalf("IND %+v", ind)
+		}
+		for _, v := range ind.AAG {
+			if v != slac.DefaultPlausibleDB {
+				t.Fatalf("plausible value %d", v)
+			}
+		}
+		m.Handle(t0.Add(ms(710)), carA.rsp(evseMAC))
+		m.Handle(t0.Add(ms(900)), carA.matchReq(evseMAC))
+		r, ok := m.Result()
+		if !ok || !r.Plausible || r.Sounds != 3 || r.Profiles != 0 || r.AttenuationDB != slac.DefaultPlausibleDB {
+			t.Fatalf("result %+v", r)
+		}
+	})
+	t.Run("last profile lost", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		m.Handle(t0, carA.parmReq())
+		m.Handle(t0.Add(ms(100)), carA.startAtten())
+		at := t0.Add(ms(100))
+		for i := range 10 {
+			at = t0.Add(ms(160 + 20*i))
+			m.Handle(at, carA.sound(uint8(9-i)))
+			if i < 9 {
+				m.Handle(at.Add(ms(1)), profile(carA.mac, byte(10+i%2*10))) // 10, 20, 10, ...
+			}
+		}
+		// The last sound's profile never comes: IND 50 ms after the last sound.
+		if out := m.Tick(at.Add(ms(49))); len(out) != 0 {
+			t.Fatal("IND too early")
+		}
+		ind := only[*homeplug.AttenCharInd](t, m.Tick(at.Add(ms(50))))
+		// Nine profiles: five at 10 dB, four at 20 dB: 14.4, rounded to 14.
+		if ind.NumSounds != 10 || ind.AAG[0] != 14 || ind.AAG[57] != 14 {
+			t.Fatalf("IND sounds %d, AAG %v", ind.NumSounds, ind.AAG)
+		}
+	})
+	t.Run("no START_ATTEN_CHAR, sounds only", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		m.Handle(t0, carA.parmReq())
+		m.Handle(t0.Add(ms(300)), carA.sound(9))
+		m.Handle(t0.Add(ms(301)), profile(carA.mac, 22))
+		// The window started with the first sound.
+		ind := only[*homeplug.AttenCharInd](t, m.Tick(t0.Add(ms(900))))
+		if ind.NumSounds != 1 || ind.AAG[5] != 22 {
+			t.Fatalf("IND %+v", ind)
+		}
+	})
+	t.Run("empty profiles", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		m.Handle(t0, carA.parmReq())
+		m.Handle(t0.Add(ms(100)), carA.startAtten())
+		empty := encode(homeplug.BroadcastMAC, modemMAC, &homeplug.AttenProfileInd{PEVMAC: carA.mac})
+		m.Handle(t0.Add(ms(120)), carA.sound(1))
+		m.Handle(t0.Add(ms(121)), empty)
+		// No profile counts, so the IND goes with the last sound.
+		ind := only[*homeplug.AttenCharInd](t, m.Handle(t0.Add(ms(140)), carA.sound(0)))
+		if ind.AAG[0] != slac.DefaultPlausibleDB {
+			t.Fatalf("an empty profile counted: %v", ind.AAG)
+		}
+	})
+}
+
+// TestParallelCars: two cars match at once; each gets its own attempt, its
+// own RunID and its own averages; the first MATCH.REQ wins and the other car
+// is ignored from then on.
+func TestParallelCars(t *testing.T) {
+	m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+	for i, c := range []car{carA, carB} {
+		cnf := only[*homeplug.SlacParmCnf](t, m.Handle(t0.Add(ms(i)), c.parmReq()))
+		if cnf.RunID != c.run || cnf.ForwardingSTA != c.mac {
+			t.Fatalf("CNF %+v for %v", cnf, c.mac)
+		}
+	}
+	m.Handle(t0.Add(ms(100)), carA.startAtten())
+	m.Handle(t0.Add(ms(110)), carB.startAtten())
+	var inds []*homeplug.AttenCharInd
+	for i := range 10 {
+		at := t0.Add(ms(200 + 20*i))
+		for j, c := range []car{carA, carB} {
+			m.Handle(at, c.sound(uint8(9-i)))
+			out := m.Handle(at.Add(ms(1)), profile(c.mac, byte(10+30*j)))
+			for _, f := range decoded(t, out) {
+				inds = append(inds, f.Message.(*homeplug.AttenCharInd))
+			}
+		}
+	}
+	if len(inds) != 2 || inds[0].RunID != carA.run || inds[1].RunID != carB.run ||
+		inds[0].AAG[0] != 10 || inds[1].AAG[0] != 40 || inds[0].SourceAddress != carA.mac || inds[1].SourceAddress != carB.mac {
+		t.Fatalf("INDs %+v", inds)
+	}
+	m.Handle(t0.Add(ms(400)), carA.rsp(evseMAC))
+	m.Handle(t0.Add(ms(401)), carB.rsp(evseMAC))
+	// Car B asks first for a charger it did not choose: ignored.
+	if out := m.Handle(t0.Add(ms(450)), carB.matchReq(evseMAC2)); len(out) != 0 {
+		t.Fatal("answered a MATCH.REQ for another charger")
+	}
+	fs := decoded(t, m.Handle(t0.Add(ms(500)), carA.matchReq(evseMAC)))
+	if len(fs) != 2 || fs[0].MMType != homeplug.CMSetKeyReq || fs[0].Dst != homeplug.LocalModemMAC || fs[1].MMType != homeplug.CMSlacMatchCnf {
+		t.Fatalf("match answered with %v", fs)
+	}
+	cnf := fs[1].Message.(*homeplug.SlacMatchCnf)
+	key := fs[0].Message.(*homeplug.SetKeyReq)
+	if cnf.RunID != carA.run || cnf.NMK != key.NewKey || cnf.NID != key.NID || cnf.NID != homeplug.DeriveNID(cnf.NMK, 0) || cnf.EVSEMAC != evseMAC {
+		t.Fatalf("CNF %+v, SET_KEY %+v", cnf, key)
+	}
+	// From now on the other car gets nothing.
+	for _, f := range [][]byte{carB.matchReq(evseMAC), carB.parmReq(), carB.startAtten(), car{homeplug.MAC{2, 9, 9, 9, 9, 9}, carA.run}.parmReq()} {
+		if out := m.Handle(t0.Add(ms(600)), f); len(out) != 0 {
+			t.Fatalf("answered a foreign car after the match: %v", decoded(t, out))
+		}
+	}
+	r, _ := m.Result()
+	if r.EVMAC != carA.mac || r.Attempts != 2 || r.AttenuationDB != 10 {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+// TestRestartSameCar: a Stellantis car sends a new PARM.REQ in the middle of
+// sounding; its attempt starts over with the new RunID and matches.
+func TestRestartSameCar(t *testing.T) {
+	m := slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+	m.Handle(t0, carA.parmReq())
+	m.Handle(t0.Add(ms(100)), carA.startAtten())
+	m.Handle(t0.Add(ms(150)), carA.sound(9))
+	again := car{carA.mac, homeplug.RunID{9, 9, 9, 9, 9, 9, 9, 9}}
+	cnf := only[*homeplug.SlacParmCnf](t, m.Handle(t0.Add(ms(200)), again.parmReq()))
+	if cnf.RunID != again.run {
+		t.Fatalf("CNF RunID %v", cnf.RunID)
+	}
+	// The old attempt is gone: its frames are ignored, and its window never ends.
+	m.Handle(t0.Add(ms(210)), carA.sound(8))
+	if out := m.Tick(t0.Add(ms(750))); len(out) != 0 {
+		t.Fatalf("old attempt still runs: %v", decoded(t, out))
+	}
+	m = slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+	m.Handle(t0, carA.parmReq())
+	m.Handle(t0.Add(ms(100)), carA.startAtten())
+	m.Handle(t0.Add(ms(200)), again.parmReq())
+	m.Handle(t0.Add(ms(300)), again.startAtten())
+	for i := range 9 {
+		m.Handle(t0.Add(ms(320+20*i)), again.sound(uint8(9-i)))
+	}
+	// The last sound ends the window at once: this modem sends no profiles.
+	ind := only[*homeplug.AttenCharInd](t, m.Handle(t0.Add(ms(500)), again.sound(0)))
+	if ind.RunID != again.run {
+		t.Fatalf("IND RunID %v", ind.RunID)
+	}
+	m.Handle(t0.Add(ms(510)), again.rsp(evseMAC))
+	m.Handle(t0.Add(ms(600)), again.matchReq(evseMAC))
+	r, ok := m.Result()
+	if !ok || r.RunID != again.run || r.Restarts != 1 || r.Attempts != 2 || !m.Done() {
+		t.Fatalf("result %+v ok %v done %v", r, ok, m.Done())
+	}
+	if r.Timings.Start != t0.Add(ms(200)) || r.Timings.MatchCnf != ms(400) {
+		t.Fatalf("timings %+v", r.Timings)
+	}
+}
+
+// TestTimeouts covers the timers that end attempts and the matcher.
+func TestTimeouts(t *testing.T) {
+	t.Run("TT_EVSE_SLAC_init", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC, Timing: slac.Timing{SLACInit: 20 * time.Second}}, t0)
+		if dl, ok := m.Deadline(); !ok || !dl.Equal(t0.Add(20*time.Second)) {
+			t.Fatalf("deadline %v", dl)
+		}
+		m.Tick(t0.Add(20 * time.Second))
+		if !m.Done() || !errors.Is(m.Err(), slac.ErrNoCar) {
+			t.Fatalf("done %v err %v", m.Done(), m.Err())
+		}
+	})
+	t.Run("TT_match_sequence", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		m.Handle(t0, carA.parmReq())
+		m.Tick(t0.Add(slac.TTMatchSequence))
+		if m.Failure() == "" || m.Done() {
+			t.Fatalf("failure %q done %v", m.Failure(), m.Done())
+		}
+		// The car tries again later, after the init time: still answered.
+		if _, ok := m.Deadline(); ok {
+			t.Fatal("a timer runs while waiting for the car to retry")
+		}
+		only[*homeplug.SlacParmCnf](t, m.Handle(t0.Add(time.Minute), carA.parmReq()))
+	})
+	t.Run("TT_EVSE_match_session", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		m.Handle(t0, carA.parmReq())
+		m.Handle(t0.Add(ms(100)), carA.startAtten())
+		m.Tick(t0.Add(ms(700)))
+		m.Handle(t0.Add(ms(710)), carA.rsp(evseMAC))
+		m.Tick(t0.Add(ms(710) + slac.TTEVSEMatchSession))
+		if m.Failure() == "" {
+			t.Fatal("attempt still waiting")
+		}
+		if out := m.Handle(t0.Add(ms(720)+slac.TTEVSEMatchSession), carA.matchReq(evseMAC)); len(out) != 0 {
+			t.Fatal("late MATCH.REQ answered")
+		}
+	})
+	t.Run("TT_match_join", func(t *testing.T) {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+		m.Handle(t0, carA.parmReq())
+		m.Handle(t0.Add(ms(100)), carA.startAtten())
+		m.Tick(t0.Add(ms(700)))
+		m.Handle(t0.Add(ms(800)), carA.matchReq(evseMAC))
+		polls := 0
+		for at := t0.Add(ms(800)); !m.Done(); at = at.Add(ms(100)) {
+			for _, f := range decoded(t, m.Tick(at)) {
+				if f.MMType == homeplug.VSPlLnkStatusReq && f.Dst == homeplug.LocalModemMAC {
+					polls++
+				}
+			}
+		}
+		r, ok := m.Result()
+		if !ok || r.LinkUp || polls != 23 || m.Err() != nil {
+			t.Fatalf("result %+v ok %v, %d polls", r, ok, polls)
+		}
+	})
+}
+
+// TestAttemptCap: a flood of cars never holds more than MaxAttempts attempts,
+// and a car that is sounding is never evicted by one that is not.
+func TestAttemptCap(t *testing.T) {
+	m := slac.NewMatcher(slac.Config{MAC: evseMAC, MaxAttempts: 3}, t0)
+	m.Handle(t0, carA.parmReq())
+	m.Handle(t0.Add(ms(1)), carA.startAtten())
+	for i := range 100 {
+		c := car{homeplug.MAC{2, 0, 0, 1, 0, byte(i)}, carA.run}
+		m.Handle(t0.Add(ms(2)), c.parmReq())
+		if m.Active() > 3 {
+			t.Fatalf("%d attempts in progress", m.Active())
+		}
+	}
+	r, _ := m.Result()
+	if r.Attempts != 101 {
+		t.Fatalf("%d attempts", r.Attempts)
+	}
+	for i := range 9 {
+		m.Handle(t0.Add(ms(10+i)), carA.sound(uint8(9-i)))
+	}
+	ind := only[*homeplug.AttenCharInd](t, m.Handle(t0.Add(ms(19)), carA.sound(0)))
+	if ind.NumSounds != 10 {
+		t.Fatalf("IND %+v", ind)
+	}
+}
+
+// TestValidate: CM_VALIDATE.REQ is answered "not required".
+func TestValidate(t *testing.T) {
+	m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+	req := encode(evseMAC, carA.mac, &homeplug.ValidateReq{SignalType: 0, Timer: 3})
+	if out := m.Handle(t0, req); len(out) != 0 {
+		t.Fatal("validated an unknown car")
+	}
+	m.Handle(t0, carA.parmReq())
+	m.Handle(t0.Add(ms(100)), carA.startAtten())
+	m.Tick(t0.Add(ms(700)))
+	cnf := only[*homeplug.ValidateCnf](t, m.Handle(t0.Add(ms(710)), req))
+	if cnf.Result != homeplug.ValidateNotRequired {
+		t.Fatalf("CNF %+v", cnf)
+	}
+}
