@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// Messages of the Hyundai Ioniq's DIN session (pyPLC capture 2023-05-24)
+// and a Tesla Model Y (2024-04-20), and their JSON.
+const (
+	sessionSetupReqHex   = "809a02000000000000000011d01811959401930c00"
+	sessionSetupReqJSON  = `{"V2G_Message":{"Header":{"SessionID":"0000000000000000"},"Body":{"SessionSetupReq":{"EVCCID":"0465650064c3"}}}}`
+	serviceDiscoveryHex  = "809a02004080c1014181c2119400"
+	serviceDiscoveryJSON = `{"V2G_Message":{"Header":{"SessionID":"0102030405060708"},"Body":{"ServiceDiscoveryReq":{"ServiceCategory":"EVCharging"}}}}`
+	// The Tesla sends one 0x00 after its ContractAuthenticationReq.
+	teslaContractAuthHex  = "809a02004080c1014181c210b800"
+	teslaContractAuthJSON = `{"V2G_Message":{"Header":{"SessionID":"0102030405060708"},"Body":{"ContractAuthenticationReq":{}}}}`
+)
+
+// runCLI runs the command line with stdin and returns stdout, stderr and
+// the exit status.
+func runCLI(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func outLines(s string) []string {
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+func TestDecodeHexArgs(t *testing.T) {
+	out, errs, code := runCLI(t, "", "decode", "--schema", "din", sessionSetupReqHex, serviceDiscoveryHex)
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	want := sessionSetupReqJSON + "\n" + serviceDiscoveryJSON + "\n"
+	if out != want {
+		t.Errorf("stdout\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestDecodeStdinLines(t *testing.T) {
+	in := strings.Join([]string{
+		sessionSetupReqHex,
+		"01fe800100000015" + sessionSetupReqHex,        // V2GTP header: 0x8001, 21 bytes
+		strings.ToUpper(serviceDiscoveryHex),           // either case
+		"80 9a 02 00 40 80 c1 01 41 81 c2 11 94 00   ", // spaces are ignored
+	}, "\n") + "\n"
+	out, errs, code := runCLI(t, in, "decode", "--schema", "din")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	want := []string{sessionSetupReqJSON, sessionSetupReqJSON, serviceDiscoveryJSON, serviceDiscoveryJSON}
+	got := outLines(out)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout\n%s\nwant\n%s", out, strings.Join(want, "\n"))
+	}
+}
+
+// TestDecodeBadLine: a failing line prints {} in its place, names itself
+// and the bit position on stderr, and makes the exit status 1; the lines
+// around it still decode.
+func TestDecodeBadLine(t *testing.T) {
+	// 809a020000: header (bits 0-7), V2G_Message = 77 (8-14), SE(Header)
+	// (15), SE(SessionID) (16), CH (17), then the binary length 8 in bits
+	// 18-25; the 8 octets it promises are missing from bit 26 on.
+	in := sessionSetupReqHex + "\n809a020000\n" + serviceDiscoveryHex + "\nff\nxyz\n"
+	out, errs, code := runCLI(t, in, "decode", "--schema", "din")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	want := []string{sessionSetupReqJSON, "{}", serviceDiscoveryJSON, "{}", "{}"}
+	if got := outLines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout\n%s\nwant\n%s", out, strings.Join(want, "\n"))
+	}
+	e := outLines(errs)
+	if len(e) != 3 {
+		t.Fatalf("stderr has %d lines, want 3:\n%s", len(e), errs)
+	}
+	for i, w := range []string{"line 2: bit 26: ", "line 4: bit 0: ", "line 5: "} {
+		if !strings.HasPrefix(e[i], w) {
+			t.Errorf("stderr line %d = %q, want prefix %q", i+1, e[i], w)
+		}
+	}
+	if !strings.Contains(e[0], "end of input") || !strings.Contains(e[1], "header byte 0xff") || !strings.Contains(e[2], "hex") {
+		t.Errorf("stderr does not say what went wrong:\n%s", errs)
+	}
+}
+
+// TestDecodeTrailingBytes: bytes after a complete document (a Tesla's 00)
+// decode fine, exit 0, and are reported on stderr.
+func TestDecodeTrailingBytes(t *testing.T) {
+	out, errs, code := runCLI(t, "", "decode", "--schema", "din", teslaContractAuthHex)
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	if out != teslaContractAuthJSON+"\n" {
+		t.Errorf("stdout %q, want %q", out, teslaContractAuthJSON)
+	}
+	if !strings.HasPrefix(errs, "line 1: ") || !strings.Contains(errs, "1 bytes after the end of the document: 00") {
+		t.Errorf("stderr %q does not report the trailing byte", errs)
+	}
+}
+
+func TestEncodeJSONLines(t *testing.T) {
+	in := sessionSetupReqJSON + "\n" + serviceDiscoveryJSON + "\n" + teslaContractAuthJSON + "\n"
+	out, errs, code := runCLI(t, in, "encode", "--schema", "din")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	want := sessionSetupReqHex + "\n" + serviceDiscoveryHex + "\n" + strings.TrimSuffix(teslaContractAuthHex, "00") + "\n"
+	if out != want {
+		t.Errorf("stdout\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestEncodeBadLine(t *testing.T) {
+	in := sessionSetupReqJSON + "\n" + `{"V2G_Message":{"Header":{"SessionID":"zz"}}}` + "\n" +
+		`{"NoSuchElement":{}}` + "\n" + serviceDiscoveryJSON + "\n"
+	out, errs, code := runCLI(t, in, "encode", "--schema", "din")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	want := []string{sessionSetupReqHex, "", "", serviceDiscoveryHex}
+	if got := outLines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	e := outLines(errs)
+	if len(e) != 2 || !strings.HasPrefix(e[0], "line 2: ") || !strings.HasPrefix(e[1], "line 3: ") {
+		t.Errorf("stderr:\n%s", errs)
+	}
+}
+
+func TestDecodeEncodeOtherSchemas(t *testing.T) {
+	const sap = "8000dbab9371d3234b71d1b981899189d191818991d26b9b3a232b30020000040040"
+	const sapJSON = `{"supportedAppProtocolReq":{"AppProtocol":[{"ProtocolNamespace":"urn:din:70121:2012:MsgDef","VersionNumberMajor":2,"VersionNumberMinor":0,"SchemaID":1,"Priority":1}]}}`
+	out, errs, code := runCLI(t, "", "decode", "--schema", "apphand", sap)
+	if code != 0 || out != sapJSON+"\n" {
+		t.Errorf("apphand decode: exit %d, %q, stderr %q", code, out, errs)
+	}
+	out, errs, code = runCLI(t, sapJSON+"\n", "encode", "--schema", "apphand")
+	if code != 0 || out != sap+"\n" {
+		t.Errorf("apphand encode: exit %d, %q, stderr %q", code, out, errs)
+	}
+	// ISO-2 through JSON and back.
+	const iso2CPD = "809802022669991e4a686c109442418200c80840a01f000c203e804003000000"
+	out, errs, code = runCLI(t, "", "decode", "--schema", "iso2", iso2CPD)
+	if code != 0 || !strings.Contains(out, `"ChargeParameterDiscoveryReq"`) {
+		t.Fatalf("iso2 decode: exit %d, %q, stderr %q", code, out, errs)
+	}
+	back, errs, code := runCLI(t, out, "encode", "--schema", "iso2")
+	if code != 0 || back != iso2CPD+"\n" {
+		t.Errorf("iso2 encode: exit %d, %q, stderr %q", code, back, errs)
+	}
+	// A truncated ISO-2 document fails at a bit position.
+	_, errs, code = runCLI(t, "", "decode", "--schema", "iso2", iso2CPD[:20])
+	if code != 1 || !strings.HasPrefix(errs, "line 1: bit ") {
+		t.Errorf("truncated: exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestUnknownSchema(t *testing.T) {
+	for _, cmd := range []string{"decode", "encode"} {
+		out, errs, code := runCLI(t, "", cmd, "--schema", "iso3", sessionSetupReqHex)
+		if code != 2 {
+			t.Errorf("%s: exit %d, want 2", cmd, code)
+		}
+		if out != "" || !strings.Contains(errs, `unknown schema "iso3"`) {
+			t.Errorf("%s: stdout %q, stderr %q", cmd, out, errs)
+		}
+	}
+	// No --schema at all.
+	if _, _, code := runCLI(t, "", "decode", sessionSetupReqHex); code != 2 {
+		t.Errorf("decode without --schema: exit %d, want 2", code)
+	}
+}
+
+func TestDecodeHelp(t *testing.T) {
+	for _, args := range [][]string{{"decode", "-h"}, {"encode", "-h"}, {"help", "decode"}} {
+		_, errs, code := runCLI(t, "", args...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, want 0", args, code)
+		}
+		if !strings.Contains(errs, "-schema") || !strings.Contains(errs, "iso20wpt") {
+			t.Errorf("%v: usage does not explain --schema:\n%s", args, errs)
+		}
+	}
+	// Unknown flags are usage errors.
+	if _, _, code := runCLI(t, "", "decode", "--no-such-flag"); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+}
