@@ -16,6 +16,7 @@ import (
 	"github.com/ccslink/ccslink/link"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // inNS runs fn with the calling goroutine's thread in namespace ns. Sockets
@@ -72,6 +73,8 @@ func vethNamespaces(t *testing.T) (nsA, nsB netns.NsHandle) {
 	}
 	t.Cleanup(func() { nsA.Close(); nsB.Close() })
 
+	upA := waitUp(t, nsA, "ccs0")
+	upB := waitUp(t, nsB, "ccs1")
 	la := netlink.NewLinkAttrs()
 	la.Name = "ccs0"
 	la.HardwareAddr = macA
@@ -97,7 +100,43 @@ func vethNamespaces(t *testing.T) (nsA, nsB netns.NsHandle) {
 			t.Fatalf("%s up: %v", x.name, err)
 		}
 	}
+	// The kernel activates a link's transmit queue a moment after it comes
+	// up; frames sent before are dropped. It announces operstate UP after.
+	if errA, errB := <-upA, <-upB; errA != nil || errB != nil {
+		t.Fatalf("links up: %v, %v", errA, errB)
+	}
 	return nsA, nsB
+}
+
+// waitUp subscribes to link changes in ns and reports on the returned
+// channel when name is operationally up (nil) or the wait failed.
+func waitUp(t *testing.T, ns netns.NsHandle, name string) <-chan error {
+	t.Helper()
+	updates := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	// The receive timeout ends the subscription's goroutine, which close(done)
+	// alone cannot wake, a few seconds after the last event.
+	timeout := unix.NsecToTimeval((5 * time.Second).Nanoseconds())
+	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{Namespace: &ns, ReceiveTimeout: &timeout})
+	if err != nil {
+		t.Fatalf("subscribe to link changes: %v", err)
+	}
+	result := make(chan error, 1)
+	go func() {
+		defer func() {
+			close(done)
+			for range updates { // until the subscription's goroutine ends
+			}
+		}()
+		for u := range updates {
+			if u.Attrs().Name == name && u.Attrs().OperState == netlink.OperUp {
+				result <- nil
+				return
+			}
+		}
+		result <- fmt.Errorf("%s: no operstate UP before the subscription ended", name)
+	}()
+	return result
 }
 
 func listen(t *testing.T, ns netns.NsHandle, ifname string, et uint16, cfg *link.Config) *link.RawConn {
@@ -238,6 +277,17 @@ func TestRawVeth(t *testing.T) {
 		}
 	})
 
+	t.Run("promiscuous", func(t *testing.T) {
+		// Config.Promiscuous must open; a veth passes frames for other MACs
+		// without it, so only delivery can be checked here.
+		p := listen(t, nsB, "ccs1", etTest, &link.Config{Promiscuous: true})
+		f := frame(macC, macA, etTest, "for someone else")
+		write(t, listen(t, nsA, "ccs0", etTest, nil), f)
+		if got := read(t, p); !bytes.Equal(got, f) {
+			t.Fatalf("got %x", got)
+		}
+	})
+
 	t.Run("close", func(t *testing.T) {
 		c := listen(t, nsB, "ccs1", etHomePlug, nil)
 		errc := make(chan error)
@@ -274,17 +324,4 @@ func TestRawVeth(t *testing.T) {
 			t.Errorf("long frame: %v", err)
 		}
 	})
-}
-
-// TestRawPromiscuous checks that Config.Promiscuous opens the socket (veth
-// passes frames for other MACs anyway, so the effect is not observable here).
-func TestRawPromiscuous(t *testing.T) {
-	nsA, nsB := vethNamespaces(t)
-	a := listen(t, nsA, "ccs0", etHomePlug, nil)
-	b := listen(t, nsB, "ccs1", etHomePlug, &link.Config{Promiscuous: true})
-	f := frame(macC, macA, etHomePlug, "for someone else")
-	write(t, a, f)
-	if got := read(t, b); !bytes.Equal(got, f) {
-		t.Fatalf("got %x", got)
-	}
 }
