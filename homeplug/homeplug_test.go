@@ -67,7 +67,7 @@ func goldenCases() []goldenCase {
 	aagHex := hex.EncodeToString(aag)
 	nmk := homeplug.NMK(seq(0x40, 16))
 	nid := homeplug.NID(seq(0x70, 7))
-	cm := func(dst, src homeplug.MAC, t string) []field {
+	cm := func(t string) []field {
 		return []field{{14, "01"}, {15, t}, {17, "0000"}}
 	}
 	vs := func(t string) []field {
@@ -87,85 +87,85 @@ func goldenCases() []goldenCase {
 			name: "CM_SET_KEY.REQ", h: homeplug.NewHeader(homeplug.LocalModemMAC, evseMAC, homeplug.CMSetKeyReq),
 			m:    &homeplug.SetKeyReq{KeyType: 1, MyNonce: 0xaabbccdd, YourNonce: 0x11223344, PID: 4, PRN: 0x0102, PMN: 5, CCoCapability: 6, NID: nid, NewEKS: 1, NewKey: nmk},
 			size: 57, min: 57,
-			fields: with(cm(homeplug.LocalModemMAC, evseMAC, "0860"), field{19, "01"}, field{20, "ddccbbaa"}, field{24, "44332211"}, field{28, "04"},
+			fields: with(cm("0860"), field{19, "01"}, field{20, "ddccbbaa"}, field{24, "44332211"}, field{28, "04"},
 				field{29, "0201"}, field{31, "05"}, field{32, "06"}, field{33, hex.EncodeToString(nid[:])}, field{40, "01"}, field{41, hex.EncodeToString(nmk[:])}),
 		},
 		{
 			name: "CM_SET_KEY.CNF", h: homeplug.NewHeader(evseMAC, homeplug.LocalModemMAC, homeplug.CMSetKeyCnf),
 			m:    &homeplug.SetKeyCnf{Result: 1, MyNonce: 0x01020304, YourNonce: 0x05060708, PID: 4, PRN: 0x0a0b, PMN: 0xff, CCoCapability: 2},
 			size: 33, min: 33,
-			fields: with(cm(evseMAC, homeplug.LocalModemMAC, "0960"), field{19, "01"}, field{20, "04030201"}, field{24, "08070605"}, field{28, "04"},
+			fields: with(cm("0960"), field{19, "01"}, field{20, "04030201"}, field{24, "08070605"}, field{28, "04"},
 				field{29, "0b0a"}, field{31, "ff"}, field{32, "02"}),
 		},
 		{
 			name: "CM_SLAC_PARM.REQ", h: homeplug.NewHeader(homeplug.BroadcastMAC, evMAC, homeplug.CMSlacParmReq),
 			m:    &homeplug.SlacParmReq{ApplicationType: 0, SecurityType: 0, RunID: runID},
 			size: 29, min: 29,
-			fields: with(cm(homeplug.BroadcastMAC, evMAC, "6460"), field{19, "00"}, field{20, "00"}, field{21, "5445534c41204556"}),
+			fields: with(cm("6460"), field{19, "00"}, field{20, "00"}, field{21, "5445534c41204556"}),
 		},
 		{
 			name: "CM_SLAC_PARM.CNF", h: homeplug.NewHeader(evMAC, evseMAC, homeplug.CMSlacParmCnf),
 			m:    &homeplug.SlacParmCnf{MSoundTarget: homeplug.BroadcastMAC, NumSounds: 10, TimeOut: 6, RespType: 1, ForwardingSTA: evMAC, RunID: runID},
 			size: 44, min: 44,
-			fields: with(cm(evMAC, evseMAC, "6560"), field{19, "ffffffffffff"}, field{25, "0a"}, field{26, "06"}, field{27, "01"},
+			fields: with(cm("6560"), field{19, "ffffffffffff"}, field{25, "0a"}, field{26, "06"}, field{27, "01"},
 				field{28, "020000000001"}, field{34, "00"}, field{35, "00"}, field{36, "5445534c41204556"}),
 		},
 		{
 			name: "CM_START_ATTEN_CHAR.IND", h: homeplug.NewHeader(homeplug.BroadcastMAC, evMAC, homeplug.CMStartAttenCharInd),
 			m:    &homeplug.StartAttenCharInd{NumSounds: 10, TimeOut: 6, RespType: 1, ForwardingSTA: evMAC, RunID: runID},
 			size: 38, min: 38,
-			fields: with(cm(homeplug.BroadcastMAC, evMAC, "6a60"), field{21, "0a"}, field{22, "06"}, field{23, "01"},
+			fields: with(cm("6a60"), field{21, "0a"}, field{22, "06"}, field{23, "01"},
 				field{24, "020000000001"}, field{30, "5445534c41204556"}),
 		},
 		{
 			name: "CM_MNBC_SOUND.IND", h: homeplug.NewHeader(homeplug.BroadcastMAC, evMAC, homeplug.CMMnbcSoundInd),
 			m:    &homeplug.MnbcSoundInd{SenderID: [17]byte(seq(0x30, 17)), Cnt: 9, RunID: runID, Reserved: [8]byte(seq(0x90, 8)), Rnd: [16]byte(seq(0xe0, 16))},
 			size: 71, min: 71,
-			fields: with(cm(homeplug.BroadcastMAC, evMAC, "7660"), field{21, hex.EncodeToString(seq(0x30, 17))}, field{38, "09"},
+			fields: with(cm("7660"), field{21, hex.EncodeToString(seq(0x30, 17))}, field{38, "09"},
 				field{39, "5445534c41204556"}, field{47, hex.EncodeToString(seq(0x90, 8))}, field{55, hex.EncodeToString(seq(0xe0, 16))}),
 		},
 		{
 			name: "CM_ATTEN_PROFILE.IND", h: homeplug.NewHeader(evseMAC, homeplug.LocalModemMAC, homeplug.CMAttenProfileInd),
 			m:    &homeplug.AttenProfileInd{PEVMAC: evMAC, AAG: aag},
 			size: 85, min: 85,
-			fields: with(cm(evseMAC, homeplug.LocalModemMAC, "8660"), field{19, "020000000001"}, field{25, "3a"}, field{26, "00"}, field{27, aagHex}),
+			fields: with(cm("8660"), field{19, "020000000001"}, field{25, "3a"}, field{26, "00"}, field{27, aagHex}),
 		},
 		{
 			name: "CM_ATTEN_CHAR.IND", h: homeplug.NewHeader(evMAC, evseMAC, homeplug.CMAttenCharInd),
 			m:    &homeplug.AttenCharInd{SourceAddress: evMAC, RunID: runID, NumSounds: 10, AAG: aag},
 			size: 129, min: 129,
-			fields: with(cm(evMAC, evseMAC, "6e60"), field{21, "020000000001"}, field{27, "5445534c41204556"}, field{69, "0a"}, field{70, "3a"}, field{71, aagHex}),
+			fields: with(cm("6e60"), field{21, "020000000001"}, field{27, "5445534c41204556"}, field{69, "0a"}, field{70, "3a"}, field{71, aagHex}),
 		},
 		{
 			name: "CM_ATTEN_CHAR.RSP", h: homeplug.NewHeader(evseMAC, evMAC, homeplug.CMAttenCharRsp),
 			m:    &homeplug.AttenCharRsp{SourceAddress: evMAC, RunID: runID, SourceID: [17]byte(seq(1, 17)), RespID: [17]byte(seq(0x81, 17)), Result: 0},
 			size: 70, min: 70,
-			fields: with(cm(evseMAC, evMAC, "6f60"), field{21, "020000000001"}, field{27, "5445534c41204556"},
+			fields: with(cm("6f60"), field{21, "020000000001"}, field{27, "5445534c41204556"},
 				field{35, hex.EncodeToString(seq(1, 17))}, field{52, hex.EncodeToString(seq(0x81, 17))}, field{69, "00"}),
 		},
 		{
 			name: "CM_VALIDATE.REQ", h: homeplug.NewHeader(evseMAC, evMAC, homeplug.CMValidateReq),
 			m:    &homeplug.ValidateReq{SignalType: 0, Timer: 1, Result: homeplug.ValidateReady},
 			size: 22, min: 22,
-			fields: with(cm(evseMAC, evMAC, "7860"), field{19, "000101"}),
+			fields: with(cm("7860"), field{19, "000101"}),
 		},
 		{
 			name: "CM_VALIDATE.CNF", h: homeplug.NewHeader(evMAC, evseMAC, homeplug.CMValidateCnf),
 			m:    &homeplug.ValidateCnf{SignalType: 0, ToggleNum: 0, Result: homeplug.ValidateNotRequired},
 			size: 22, min: 22,
-			fields: with(cm(evMAC, evseMAC, "7960"), field{19, "000004"}),
+			fields: with(cm("7960"), field{19, "000004"}),
 		},
 		{
 			name: "CM_SLAC_MATCH.REQ", h: homeplug.NewHeader(evseMAC, evMAC, homeplug.CMSlacMatchReq),
 			m:    &homeplug.SlacMatchReq{PEVID: pevID, PEVMAC: evMAC, EVSEID: evseID, EVSEMAC: evseMAC, RunID: runID, Reserved: [8]byte(seq(1, 8))},
 			size: 85, min: 85,
-			fields: with(append(cm(evseMAC, evMAC, "7c60"), matchVars...), field{21, "3e00"}),
+			fields: with(append(cm("7c60"), matchVars...), field{21, "3e00"}),
 		},
 		{
 			name: "CM_SLAC_MATCH.CNF", h: homeplug.NewHeader(evMAC, evseMAC, homeplug.CMSlacMatchCnf),
 			m:    &homeplug.SlacMatchCnf{PEVID: pevID, PEVMAC: evMAC, EVSEID: evseID, EVSEMAC: evseMAC, RunID: runID, Reserved: [8]byte(seq(1, 8)), NID: nid, NMK: nmk},
 			size: 109, min: 109,
-			fields: with(append(cm(evMAC, evseMAC, "7d60"), matchVars...), field{21, "5600"}, field{85, hex.EncodeToString(nid[:])}, field{92, "00"}, field{93, hex.EncodeToString(nmk[:])}),
+			fields: with(append(cm("7d60"), matchVars...), field{21, "5600"}, field{85, hex.EncodeToString(nid[:])}, field{92, "00"}, field{93, hex.EncodeToString(nmk[:])}),
 		},
 		{
 			name: "VS_SW_VER.REQ", h: homeplug.NewHeader(homeplug.LocalModemMAC, evseMAC, homeplug.VSSwVerReq),
@@ -202,7 +202,7 @@ func goldenCases() []goldenCase {
 		{
 			name: "raw CM_GET_KEY.REQ", h: homeplug.NewHeader(homeplug.BroadcastMAC, evMAC, 0x600C),
 			m: &homeplug.RawMessage{Type: 0x600C, Payload: seq(1, 41)}, size: 60, min: 19,
-			fields: with(cm(homeplug.BroadcastMAC, evMAC, "0c60"), field{19, hex.EncodeToString(seq(1, 41))}),
+			fields: with(cm("0c60"), field{19, hex.EncodeToString(seq(1, 41))}),
 		},
 	}
 }

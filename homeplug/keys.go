@@ -34,8 +34,9 @@ func NewNMK() NMK {
 }
 
 // DeriveNID computes the NID of nmk the HomePlug AV way: SHA-256 over the NMK,
-// re-hashed 4 more times; the NID is the first 52 bits of the digest, with
-// the security level (2 bits, masked) in bits 4-5 of the last byte.
+// re-hashed 4 more times; the NID is the first 52 bits of the digest (the
+// last 4 in the low nibble of byte 6), with the security level (2 bits,
+// masked) in bits 4-5 of byte 6.
 func DeriveNID(nmk NMK, securityLevel uint8) NID {
 	d := sha256.Sum256(nmk[:])
 	for range nidRehash {

@@ -23,10 +23,11 @@ const memNet = "memory"
 //
 // Delivery never blocks the writer: each Port has a bounded queue, and a
 // frame that finds it full is dropped for that Port (counted in its Stats),
-// as a busy Ethernet receiver drops frames. Frames are delivered in the order
-// they are written. A Hub starts no goroutines.
+// as a busy Ethernet receiver drops frames. Writes are serialised, so all
+// Ports see frames in the one order they were written. A Hub starts no
+// goroutines.
 type Hub struct {
-	mu     sync.RWMutex
+	mu     sync.Mutex
 	ports  []*Port
 	closed bool
 }
@@ -177,8 +178,8 @@ func (p *Port) WriteFrame(ctx context.Context, frame []byte) error {
 	group := frame[0]&1 == 1
 	et := etherType(frame)
 	h := p.hub
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+	h.mu.Lock() // not RLock: one write at a time gives every Port the same order
+	defer h.mu.Unlock()
 	for _, q := range h.ports {
 		if q == p || (q.cfg.EtherType != 0 && q.cfg.EtherType != et) {
 			continue

@@ -204,8 +204,8 @@ func TestPortContext(t *testing.T) {
 	defer cancel()
 	_, err = b.ReadFrame(ctx, buf)
 	checkOpError(t, err, "read", context.DeadlineExceeded)
-	var oe *net.OpError
-	if errors.As(err, &oe); oe.Net != "memory" || oe.Addr.String() != macB.String() || oe.Addr.Network() != "ethernet" {
+	oe := err.(*net.OpError) // checked above
+	if oe.Net != "memory" || oe.Addr.String() != macB.String() || oe.Addr.Network() != "ethernet" {
 		t.Errorf("OpError %+v", oe)
 	}
 }
