@@ -105,7 +105,7 @@ func NewHeader(dst, src MAC, t MMType) Header {
 }
 
 // Len returns the encoded length of h: Ethernet header, MME header and, for vendor messages, the OUI.
-func (h *Header) Len() int {
+func (h Header) Len() int {
 	n := ethHeaderLen + 3
 	if h.MMV != MMV10 {
 		n += 2
