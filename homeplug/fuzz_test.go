@@ -16,20 +16,10 @@ func FuzzDecode(f *testing.F) {
 	for _, c := range goldenCases() {
 		f.Add(c.frame())
 	}
-	// A few distinct frames per type: thousands of seeds, or big ones, make
-	// the fuzzer spend its time minimizing instead of exploring.
-	seen := map[string]bool{}
-	perType := map[[2]byte]int{}
-	for _, path := range captureFiles(f) {
-		for _, p := range homePlugFrames(f, path) {
-			typ := [2]byte{p.Data[15%len(p.Data)], p.Data[16%len(p.Data)]}
-			if seen[string(p.Data)] || perType[typ] >= 3 || (perType[typ] > 0 && len(p.Data) > 300) {
-				continue
-			}
-			seen[string(p.Data)] = true
-			perType[typ]++
-			f.Add(p.Data)
-		}
+	if d, err := findShared(); err != nil || d == "" {
+		f.Logf("no shared captures (%v): seeding with the golden frames only", err)
+	} else {
+		addCaptureSeeds(f)
 	}
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		f1, err := homeplug.Decode(frame)
@@ -68,4 +58,23 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("not stable: %v\n%x\n%x", err, enc1, enc2)
 		}
 	})
+}
+
+// addCaptureSeeds adds a few distinct frames per message type from the
+// captures: thousands of seeds, or big ones, make the fuzzer spend its time
+// minimizing instead of exploring.
+func addCaptureSeeds(f *testing.F) {
+	seen := map[string]bool{}
+	perType := map[string]int{}
+	for _, path := range captureFiles(f) {
+		for _, p := range homePlugFrames(f, path) {
+			typ := string(p.Data[14:min(17, len(p.Data))]) // MMV and MMTYPE
+			if seen[string(p.Data)] || perType[typ] >= 3 || (perType[typ] > 0 && len(p.Data) > 300) {
+				continue
+			}
+			seen[string(p.Data)] = true
+			perType[typ]++
+			f.Add(p.Data)
+		}
+	}
 }

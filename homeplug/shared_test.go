@@ -2,6 +2,7 @@ package homeplug_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,28 +13,40 @@ import (
 	"github.com/ccslink/ccslink/capture"
 )
 
-// sharedDir finds the shared material: $CCSLINK_SHARED, or a directory
-// "shared" beside one of the package's parent directories (the repo root).
+// sharedDir finds the shared material or skips the test.
 func sharedDir(t testing.TB) string {
 	t.Helper()
+	d, err := findShared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d == "" {
+		t.Skip("shared material not found: set CCSLINK_SHARED or put it at ../shared beside the repository")
+	}
+	return d
+}
+
+// findShared returns $CCSLINK_SHARED, or a directory "shared" beside one of
+// the package's parent directories (the repo root), or "" if there is none.
+func findShared() (string, error) {
 	if d := os.Getenv("CCSLINK_SHARED"); d != "" {
 		if _, err := os.Stat(filepath.Join(d, "captures")); err != nil {
-			t.Fatalf("CCSLINK_SHARED=%s has no captures: %v", d, err)
+			return "", fmt.Errorf("CCSLINK_SHARED=%s has no captures: %w", d, err)
 		}
-		return d
+		return d, nil
 	}
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	for {
 		d := filepath.Join(dir, "shared")
 		if _, err := os.Stat(filepath.Join(d, "captures")); err == nil {
-			return d
+			return d, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("shared material not found: set CCSLINK_SHARED or put it at ../shared beside the repository")
+			return "", nil
 		}
 		dir = parent
 	}
