@@ -1,0 +1,180 @@
+package slac_test
+
+import (
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/slac"
+)
+
+// matchingFrames is a complete matching as the EVSE host receives it: the
+// car's frames and the modem's profiles, with the time since the start.
+func matchingFrames(c car, evse homeplug.MAC) (at []time.Duration, frames [][]byte) {
+	add := func(d time.Duration, f []byte) {
+		at = append(at, d)
+		frames = append(frames, f)
+	}
+	add(0, c.parmReq())
+	for i := range 3 {
+		add(ms(100+20*i), c.startAtten())
+	}
+	for i := range 10 {
+		add(ms(160+20*i), c.sound(uint8(9-i)))
+		add(ms(161+20*i), profile(c.mac, byte(20+i)))
+	}
+	add(ms(370), c.rsp(evse))
+	add(ms(1200), c.matchReq(evse))
+	return at, frames
+}
+
+// FuzzHandle feeds arbitrary frames at arbitrary times to the matcher: it
+// must not panic, keep at most MaxAttempts attempts, send only well-formed
+// frames from its own MAC, and never send a car a RunID that car did not send.
+func FuzzHandle(f *testing.F) {
+	var seed []byte
+	at, frames := matchingFrames(carA, evseMAC)
+	prev := time.Duration(0)
+	for i, fr := range frames {
+		seed = binary.BigEndian.AppendUint16(seed, uint16(len(fr)))
+		seed = append(seed, byte((at[i]-prev)/(4*time.Millisecond)))
+		seed = append(seed, fr...)
+		prev = at[i]
+	}
+	f.Add(seed)
+	_, b := matchingFrames(carB, evseMAC)
+	f.Add(slices.Concat([]byte{0, byte(len(b[0])), 0}, b[0], []byte{0, byte(len(b[3])), 200}, b[3]))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const maxAttempts = 4
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC, MaxAttempts: maxAttempts}, t0)
+		now := t0
+		type key struct {
+			mac homeplug.MAC
+			run homeplug.RunID
+		}
+		sent := map[key]bool{}
+		check := func(out [][]byte) {
+			for _, o := range out {
+				fr, err := homeplug.Decode(o)
+				if err != nil {
+					t.Fatalf("sent a bad frame: %v", err)
+				}
+				if fr.Src != evseMAC {
+					t.Fatalf("sent from %v", fr.Src)
+				}
+				var run homeplug.RunID
+				switch msg := fr.Message.(type) {
+				case *homeplug.SlacParmCnf:
+					run = msg.RunID
+				case *homeplug.AttenCharInd:
+					run = msg.RunID
+				case *homeplug.SlacMatchCnf:
+					run = msg.RunID
+				default:
+					continue
+				}
+				if !sent[key{fr.Dst, run}] {
+					t.Fatalf("sent %v RunID %v, which it never sent", fr.Dst, run)
+				}
+			}
+		}
+		for len(data) >= 3 {
+			n := min(int(binary.BigEndian.Uint16(data))%homeplug.MaxFrameLen, len(data)-3)
+			now = now.Add(time.Duration(data[2]) * 4 * time.Millisecond)
+			frame := slices.Clone(data[3 : 3+n])
+			data = data[3+n:]
+			if len(frame) >= 14 {
+				frame[12], frame[13] = 0x88, 0xe1 // reach the decoders
+			}
+			for {
+				dl, ok := m.Deadline()
+				if !ok || dl.After(now) {
+					break
+				}
+				check(m.Tick(dl))
+			}
+			if fr, err := homeplug.Decode(frame); err == nil {
+				if req, ok := fr.Message.(*homeplug.SlacParmReq); ok {
+					sent[key{fr.Src, req.RunID}] = true
+				}
+			}
+			check(m.Handle(now, frame))
+			if m.Active() > maxAttempts {
+				t.Fatalf("%d attempts", m.Active())
+			}
+		}
+	})
+}
+
+// BenchmarkMatch measures one complete matching on the EVSE side, from
+// CM_SLAC_PARM.REQ to CM_SLAC_MATCH.CNF, including the new matcher.
+func BenchmarkMatch(b *testing.B) {
+	at, frames := matchingFrames(carA, evseMAC)
+	b.ReportAllocs()
+	for b.Loop() {
+		m := slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+		for i, f := range frames {
+			m.Handle(t0.Add(at[i]), f)
+		}
+		if !m.Done() {
+			b.Fatal("no match")
+		}
+	}
+}
+
+// BenchmarkBackToBack measures a matching of the EVSE matcher and the PEV
+// side exchanging frames directly, both state machines included.
+func BenchmarkBackToBack(b *testing.B) {
+	b.ReportAllocs()
+	type msg struct {
+		toEVSE bool
+		frame  []byte
+	}
+	var queue []msg
+	var bufs [][]byte
+	for b.Loop() {
+		evse := slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+		pev := slac.NewPEV(slac.PEVConfig{MAC: pevMAC, RunID: carA.run}, t0)
+		now := t0
+		queue, bufs = queue[:0], bufs[:0]
+		push := func(toEVSE bool, out [][]byte) {
+			for _, f := range out {
+				if h, _, _ := homeplug.DecodeHeader(f); h.Dst == homeplug.LocalModemMAC {
+					continue
+				}
+				var buf []byte
+				if n := len(bufs); n > 0 {
+					buf, bufs = bufs[n-1][:0], bufs[:n-1]
+				}
+				queue = append(queue, msg{toEVSE, append(buf, f...)})
+			}
+		}
+		for !pev.Done() {
+			if len(queue) > 0 {
+				q := queue[0]
+				queue = queue[1:]
+				if q.toEVSE {
+					push(false, evse.Handle(now, q.frame))
+				} else {
+					push(true, pev.Handle(now, q.frame))
+				}
+				bufs = append(bufs, q.frame)
+				continue
+			}
+			dp, _ := pev.Deadline()
+			de, _ := evse.Deadline()
+			now = dp
+			if de.Before(dp) {
+				now = de
+			}
+			push(true, pev.Tick(now))
+			push(false, evse.Tick(now))
+		}
+		if _, ok := evse.Result(); !ok {
+			b.Fatal("no match")
+		}
+	}
+}
