@@ -135,6 +135,18 @@ func (c *FakeClock) WaitCreated(n int, done <-chan struct{}) {
 	}
 }
 
+// Next returns when the earliest pending timer fires; ok is false when none is pending.
+func (c *FakeClock) Next() (t time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, x := range c.timers {
+		if !ok || x.when.Before(t) {
+			t, ok = x.when, true
+		}
+	}
+	return t, ok
+}
+
 // Pending returns the number of timers that have not fired or been stopped.
 func (c *FakeClock) Pending() int {
 	c.mu.Lock()
