@@ -1,0 +1,38 @@
+// Package modemsim simulates QCA7000 HomePlug Green PHY modems on a
+// control-pilot cable, so that the charger's and the car's SLAC code (and
+// anything above it) can run against each other without hardware.
+//
+// A Line is the cable; AddModem plugs a Modem into it. Each modem has a
+// host link (Modem.Host, an in-memory link.Port, or any link.Conn given to
+// AddModemConn) and behaves towards its host as a QCA7000 does:
+//
+//   - it answers CM_SET_KEY.REQ with Result 0x01, as QCA firmware does,
+//     then restarts: for ModemConfig.RestartDelay it passes nothing
+//     (it still answers its host's requests, with the link down);
+//   - it answers VS_SW_VER.REQ with its firmware string,
+//     VS_PL_LNK_STATUS.REQ with "link up" exactly when another modem on the
+//     line holds the same NMK (one AVLN), and VS_RS_DEV.REQ by restarting;
+//   - configured as EVSE (ModemConfig.EVSE, the PIB setting), it sends its
+//     host a CM_ATTEN_PROFILE.IND about 1 ms after each CM_MNBC_SOUND.IND
+//     it hears, with the attenuation set for that pair of modems;
+//   - it passes the SLAC messages of ISO 15118-3 (CM_SLAC_PARM,
+//     CM_START_ATTEN_CHAR, CM_MNBC_SOUND, CM_ATTEN_CHAR, CM_VALIDATE,
+//     CM_SLAC_MATCH: broadcast and unicast, they all travel before any key
+//     is shared) to every modem on the line, and everything else (IPv6,
+//     other MMEs) only between modems of the same AVLN, as a real network
+//     does.
+//
+// Unicast goes only to the modem whose host has the destination MAC, since
+// host links in memory are promiscuous. Modem.Unplug takes a modem off the
+// line: nothing passes and it leaves its AVLN. A third modem with a larger
+// attenuation (Line.SetAttenuation) is a neighbour's car on the same cable
+// bundle. Every decision is counted in Stats and reported as an Event.
+//
+// Emulate puts one emulated modem in front of a real interface, for
+// --emulate-modem: two ccslink processes on the two ends of a veth pair
+// then see each other as through two modems on one cable.
+//
+// One goroutine per Line (or Emulator) makes every decision, and one per
+// host link reads it; all stop when the context ends or at Close. Delays
+// run on a Clock, so tests move them by hand.
+package modemsim
