@@ -11,12 +11,12 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxAttempts = 8
+	DefaultMaxAttempts = 8 // parallel attempts: our car and a few neighbours' (crosstalk)
 	// DefaultPlausibleDB is the attenuation reported when the modem measured
 	// nothing: the high end of a direct cable, so that a car hearing its own
 	// charger's real, lower values still prefers that one.
 	DefaultPlausibleDB = 30
-	DefaultLinkPoll    = 500 * time.Millisecond
+	DefaultLinkPoll    = 500 * time.Millisecond // VS_PL_LNK_STATUS.REQ interval after the match
 	// lastProfileWait is how long after the last sound the EVSE waits for the
 	// modem's profile of it; QCA modems send it about 1 ms after the sound.
 	lastProfileWait = 50 * time.Millisecond
@@ -109,6 +109,14 @@ type Matcher struct {
 	matchReq   homeplug.SlacMatchReq
 	setKeyCnf  homeplug.SetKeyCnf
 	linkCnf    homeplug.PlLnkStatusCnf
+
+	// Messages being sent, kept here so that encoding them does not allocate.
+	parmCnf     homeplug.SlacParmCnf
+	attenInd    homeplug.AttenCharInd
+	validateCnf homeplug.ValidateCnf
+	setKeyReq   homeplug.SetKeyReq
+	matchCnfMsg homeplug.SlacMatchCnf
+	linkReq     homeplug.PlLnkStatusReq
 }
 
 // NewMatcher returns a matcher that starts waiting for cars at now (when the
@@ -133,9 +141,21 @@ func NewMatcher(cfg Config, now time.Time) *Matcher {
 	if m.modem == (homeplug.MAC{}) {
 		m.modem = homeplug.LocalModemMAC
 	}
-	m.initEnd = now.Add(m.tm.SLACInit)
-	m.res.EVSEMAC = cfg.MAC
+	m.Reset(now)
 	return m
+}
+
+// Reset starts a new session at now with the same configuration, reusing the
+// matcher's memory: a charger that keeps one matcher does not allocate per car.
+func (m *Matcher) Reset(now time.Time) {
+	for len(m.attempts) > 0 {
+		m.remove(len(m.attempts) - 1)
+	}
+	m.match = nil
+	m.matchCnf = m.matchCnf[:0]
+	m.done, m.err, m.lastFail = false, nil, ""
+	m.initEnd = now.Add(m.tm.SLACInit)
+	m.res = Result{EVSEMAC: m.cfg.MAC}
 }
 
 // Done reports whether the matcher has finished: matched and joined (or
@@ -244,7 +264,9 @@ func (m *Matcher) handle(now time.Time, frame []byte) {
 		if m.setKeyCnf.DecodePayload(p) == nil && m.match != nil {
 			// QCA firmware answers 0x01 when the key was applied.
 			m.res.Keyed = m.setKeyCnf.Result <= 0x01
-			m.logf(slog.LevelInfo, "modem keyed", "result", m.setKeyCnf.Result)
+			if m.cfg.Log != nil {
+				m.logf(slog.LevelInfo, "modem keyed", "result", m.setKeyCnf.Result)
+			}
 		}
 	case homeplug.VSPlLnkStatusCnf:
 		if h.OUI == homeplug.QualcommOUI && m.linkCnf.DecodePayload(p) == nil && m.match != nil && !m.done &&
@@ -252,7 +274,9 @@ func (m *Matcher) handle(now time.Time, frame []byte) {
 			m.res.LinkUp = true
 			m.res.Timings.LinkUp = now.Sub(m.res.Timings.Start)
 			m.done = true
-			m.logf(slog.LevelInfo, "link up", "ev", m.res.EVMAC, "after", m.res.Timings.LinkUp)
+			if m.cfg.Log != nil {
+				m.logf(slog.LevelInfo, "link up", "ev", m.res.EVMAC, "after", m.res.Timings.LinkUp)
+			}
 		}
 	}
 }
@@ -273,7 +297,9 @@ func (m *Matcher) onParmReq(now time.Time, h homeplug.Header) {
 		i++
 	}
 	if len(m.attempts) >= m.cfg.MaxAttempts && !m.evict() {
-		m.logf(slog.LevelWarn, "too many parallel attempts, PARM.REQ ignored", "ev", h.Src)
+		if m.cfg.Log != nil {
+			m.logf(slog.LevelWarn, "too many parallel attempts, PARM.REQ ignored", "ev", h.Src)
+		}
 		return
 	}
 	a := m.alloc()
@@ -284,7 +310,7 @@ func (m *Matcher) onParmReq(now time.Time, h homeplug.Header) {
 	a.t.Start = now
 	m.attempts = append(m.attempts, a)
 	m.res.Attempts++
-	m.out.add(h.Src, m.cfg.MAC, &homeplug.SlacParmCnf{
+	m.parmCnf = homeplug.SlacParmCnf{
 		MSoundTarget:    homeplug.BroadcastMAC,
 		NumSounds:       m.cfg.NumSounds,
 		TimeOut:         uint8(m.tm.MatchMNBC / (100 * time.Millisecond)),
@@ -293,8 +319,11 @@ func (m *Matcher) onParmReq(now time.Time, h homeplug.Header) {
 		ApplicationType: a.appType,
 		SecurityType:    a.secType,
 		RunID:           a.run, // echoed exactly: the Taycan gives up otherwise
-	})
-	m.logf(slog.LevelDebug, "CM_SLAC_PARM.REQ answered", "ev", h.Src, "run", a.run)
+	}
+	m.out.add(h.Src, m.cfg.MAC, &m.parmCnf)
+	if m.cfg.Log != nil {
+		m.logf(slog.LevelDebug, "CM_SLAC_PARM.REQ answered", "ev", h.Src, "run", a.run)
+	}
 }
 
 func (m *Matcher) beginSounding(now time.Time, a *attempt) {
@@ -367,7 +396,9 @@ func (m *Matcher) endSounding(now time.Time, a *attempt) {
 	a.attenDB = float64(total) / float64(len(a.avg))
 	a.plausible = a.profiles == 0
 	if a.plausible {
-		m.logf(slog.LevelWarn, "modem sent no attenuation profile: sending plausible values", "ev", a.ev, "db", m.cfg.PlausibleDB)
+		if m.cfg.Log != nil {
+			m.logf(slog.LevelWarn, "modem sent no attenuation profile: sending plausible values", "ev", a.ev, "db", m.cfg.PlausibleDB)
+		}
 	}
 	a.st = waitAttenCharRsp
 	a.retries = 0
@@ -377,14 +408,15 @@ func (m *Matcher) endSounding(now time.Time, a *attempt) {
 }
 
 func (m *Matcher) sendAttenChar(a *attempt) {
-	m.out.add(a.ev, m.cfg.MAC, &homeplug.AttenCharInd{
+	m.attenInd = homeplug.AttenCharInd{
 		ApplicationType: a.appType,
 		SecurityType:    a.secType,
 		SourceAddress:   a.ev,
 		RunID:           a.run,
 		NumSounds:       uint8(min(a.sounds, 255)),
 		AAG:             a.avg[:],
-	})
+	}
+	m.out.add(a.ev, m.cfg.MAC, &m.attenInd)
 }
 
 func (m *Matcher) onAttenRsp(now time.Time, h homeplug.Header) {
@@ -404,10 +436,8 @@ func (m *Matcher) onAttenRsp(now time.Time, h homeplug.Header) {
 func (m *Matcher) onValidate(h homeplug.Header) {
 	for _, a := range m.attempts {
 		if a.ev == h.Src && (a.st == waitAttenCharRsp || a.st == waitMatchReq) {
-			m.out.add(h.Src, m.cfg.MAC, &homeplug.ValidateCnf{
-				SignalType: m.validate.SignalType,
-				Result:     homeplug.ValidateNotRequired,
-			})
+			m.validateCnf = homeplug.ValidateCnf{SignalType: m.validate.SignalType, Result: homeplug.ValidateNotRequired}
+			m.out.add(h.Src, m.cfg.MAC, &m.validateCnf)
 			return
 		}
 	}
@@ -438,10 +468,10 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	nid := nmk.NID()
 	// Key the local modem before the car gets the key, so that the network
 	// the car looks for exists as soon as possible.
-	setKey := homeplug.NewSetKeyReq(nmk)
-	m.out.add(m.modem, m.cfg.MAC, &setKey)
+	m.setKeyReq = homeplug.NewSetKeyReq(nmk)
+	m.out.add(m.modem, m.cfg.MAC, &m.setKeyReq)
 	start := len(m.out.buf)
-	m.out.add(h.Src, m.cfg.MAC, &homeplug.SlacMatchCnf{
+	m.matchCnfMsg = homeplug.SlacMatchCnf{
 		ApplicationType: a.appType,
 		SecurityType:    a.secType,
 		PEVID:           req.PEVID,
@@ -451,7 +481,8 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 		RunID:           a.run,
 		NID:             nid,
 		NMK:             nmk,
-	})
+	}
+	m.out.add(h.Src, m.cfg.MAC, &m.matchCnfMsg)
 	m.matchCnf = append(m.matchCnf[:0], m.out.buf[start:]...)
 	a.st = matched
 	a.t.MatchCnf = now.Sub(a.start)
@@ -467,8 +498,10 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	m.res.Sounds, m.res.Profiles = a.sounds, a.profiles
 	m.res.AttenuationDB, m.res.Plausible = a.attenDB, a.plausible
 	m.res.Timings = a.t
-	m.logf(slog.LevelInfo, "matched", "ev", a.ev, "run", a.run, "nid", nid, "sounds", a.sounds,
-		"attenuation_db", a.attenDB, "plausible", a.plausible)
+	if m.cfg.Log != nil {
+		m.logf(slog.LevelInfo, "matched", "ev", a.ev, "run", a.run, "nid", nid, "sounds", a.sounds,
+			"attenuation_db", a.attenDB, "plausible", a.plausible)
+	}
 	if m.cfg.LinkPoll < 0 {
 		m.done = true
 		return
@@ -484,11 +517,13 @@ func (m *Matcher) tick(now time.Time) {
 	if m.match != nil {
 		if !now.Before(m.joinEnd) {
 			m.done = true
-			m.logf(slog.LevelWarn, "no link within TT_match_join", "ev", m.match.ev)
+			if m.cfg.Log != nil {
+				m.logf(slog.LevelWarn, "no link within TT_match_join", "ev", m.match.ev)
+			}
 			return
 		}
 		if m.cfg.LinkPoll > 0 && !now.Before(m.pollAt) {
-			m.out.add(m.modem, m.cfg.MAC, &homeplug.PlLnkStatusReq{})
+			m.out.add(m.modem, m.cfg.MAC, &m.linkReq)
 			m.pollAt = now.Add(m.cfg.LinkPoll)
 		}
 		return
@@ -560,7 +595,9 @@ func (m *Matcher) evict() bool {
 
 func (m *Matcher) fail(i int, reason string) {
 	m.lastFail = reason
-	m.logf(slog.LevelWarn, "attempt failed", "reason", reason)
+	if m.cfg.Log != nil {
+		m.logf(slog.LevelWarn, "attempt failed", "reason", reason)
+	}
 	m.remove(i)
 }
 
@@ -581,8 +618,8 @@ func (m *Matcher) alloc() *attempt {
 	return new(attempt)
 }
 
+// logf logs through Config.Log; callers check that it is set, because the
+// arguments allocate even when nobody logs.
 func (m *Matcher) logf(level slog.Level, msg string, args ...any) {
-	if m.cfg.Log != nil {
-		m.cfg.Log.Log(context.Background(), level, msg, args...)
-	}
+	m.cfg.Log.Log(context.Background(), level, msg, args...)
 }

@@ -3,8 +3,10 @@ package slac_test
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -446,5 +448,24 @@ func TestValidate(t *testing.T) {
 	cnf := only[*homeplug.ValidateCnf](t, m.Handle(t0.Add(ms(710)), req))
 	if cnf.Result != homeplug.ValidateNotRequired {
 		t.Fatalf("CNF %+v", cnf)
+	}
+}
+
+// TestLogPlausible: a matching without profiles says so in the log.
+func TestLogPlausible(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := slac.NewMatcher(slac.Config{MAC: evseMAC, Log: log, LinkPoll: -1}, t0)
+	m.Handle(t0, carA.parmReq())
+	m.Handle(t0.Add(ms(100)), carA.startAtten())
+	m.Tick(t0.Add(ms(700)))
+	m.Handle(t0.Add(ms(800)), carA.matchReq(evseMAC))
+	for _, want := range []string{"plausible values", "msg=matched", "plausible=true", "run=0102030405060708"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, buf.String())
+		}
+	}
+	if strings.Contains(buf.String(), "nmk") {
+		t.Error("the key is logged")
 	}
 }

@@ -125,6 +125,23 @@ func BenchmarkMatch(b *testing.B) {
 	}
 }
 
+// BenchmarkMatchReset is BenchmarkMatch with one matcher reused, as a
+// charger keeps it from car to car.
+func BenchmarkMatchReset(b *testing.B) {
+	at, frames := matchingFrames(carA, evseMAC)
+	m := slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Reset(t0)
+		for i, f := range frames {
+			m.Handle(t0.Add(at[i]), f)
+		}
+		if !m.Done() {
+			b.Fatal("no match")
+		}
+	}
+}
+
 // BenchmarkBackToBack measures a matching of the EVSE matcher and the PEV
 // side exchanging frames directly, both state machines included.
 func BenchmarkBackToBack(b *testing.B) {
