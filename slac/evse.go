@@ -166,6 +166,17 @@ func (m *Matcher) Done() bool { return m.done }
 // TT_EVSE_SLAC_init), or nil.
 func (m *Matcher) Err() error { return m.err }
 
+// LinkUp tells the matcher that the link is up by evidence it cannot see
+// itself, such as the car's first IPv6 frame; a matched matcher is then done.
+func (m *Matcher) LinkUp(now time.Time) {
+	if m.match == nil || m.done {
+		return
+	}
+	m.res.LinkUp = true
+	m.res.Timings.LinkUp = now.Sub(m.res.Timings.Start)
+	m.done = true
+}
+
 // Active returns the number of attempts in progress, at most Config.MaxAttempts.
 func (m *Matcher) Active() int { return len(m.attempts) }
 
@@ -271,9 +282,7 @@ func (m *Matcher) handle(now time.Time, frame []byte) {
 	case homeplug.VSPlLnkStatusCnf:
 		if h.OUI == homeplug.QualcommOUI && m.linkCnf.DecodePayload(p) == nil && m.match != nil && !m.done &&
 			m.linkCnf.LinkStatus == homeplug.LinkUp {
-			m.res.LinkUp = true
-			m.res.Timings.LinkUp = now.Sub(m.res.Timings.Start)
-			m.done = true
+			m.LinkUp(now)
 			if m.cfg.Log != nil {
 				m.logf(slog.LevelInfo, "link up", "ev", m.res.EVMAC, "after", m.res.Timings.LinkUp)
 			}

@@ -469,3 +469,27 @@ func TestLogPlausible(t *testing.T) {
 		t.Error("the key is logged")
 	}
 }
+
+// TestLinkUpByOtherEvidence: the caller can report the link (the car's first
+// IPv6 frame); before the match it means nothing.
+func TestLinkUpByOtherEvidence(t *testing.T) {
+	m := slac.NewMatcher(slac.Config{MAC: evseMAC}, t0)
+	m.LinkUp(t0)
+	if m.Done() {
+		t.Fatal("done before a match")
+	}
+	m.Handle(t0, carA.parmReq())
+	m.Handle(t0.Add(ms(100)), carA.startAtten())
+	m.Tick(t0.Add(ms(700)))
+	m.Handle(t0.Add(ms(800)), carA.matchReq(evseMAC))
+	if m.Done() {
+		t.Fatal("done before the link")
+	}
+	m.LinkUp(t0.Add(4 * time.Second))
+	r, ok := m.Result()
+	if !m.Done() || !ok || !r.LinkUp || r.Timings.LinkUp != 4*time.Second {
+		t.Fatalf("result %+v", r)
+	}
+	// A repeated MATCH.REQ is still answered after the link is up.
+	only[*homeplug.SlacMatchCnf](t, m.Handle(t0.Add(5*time.Second), carA.matchReq(evseMAC)))
+}

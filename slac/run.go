@@ -24,7 +24,7 @@ type Machine interface {
 	Handle(now time.Time, frame []byte) [][]byte
 	// Tick runs the timers due at now and returns the frames to send.
 	Tick(now time.Time) [][]byte
-	// Deadline returns when Tick is next due; ok is false when done.
+	// Deadline returns when Tick is next due; ok is false when no timer runs.
 	Deadline() (t time.Time, ok bool)
 	// Done reports whether the machine has finished.
 	Done() bool
