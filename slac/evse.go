@@ -377,6 +377,9 @@ func (m *Matcher) onProfile(now time.Time) {
 		if a.ev != p.PEVMAC || a.st != sounding {
 			continue
 		}
+		if a.profiles == 255 {
+			return // more profiles than a car sends sounds: a flood, not a measurement
+		}
 		n := min(len(p.AAG), len(a.sum))
 		for i := range n {
 			a.sum[i] += uint32(p.AAG[i])
