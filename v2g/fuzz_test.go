@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ccslink/ccslink/exi"
 	"github.com/ccslink/ccslink/internal/shared"
@@ -19,6 +21,8 @@ import (
 //
 //   - decoding never panics; a failure is an *exi.Error whose bit position
 //     lies inside the input;
+//   - no iteration hangs: a watchdog panics (killing the worker, so the
+//     fuzzer saves the input) when one takes longer than fuzzHang;
 //   - decoding allocates at most fuzzAllocPerByte bytes per input byte plus
 //     fuzzAllocSlack (runtime.MemStats.TotalAlloc around the one Unmarshal),
 //     so a hostile length field cannot make it allocate megabytes;
@@ -38,6 +42,10 @@ const (
 	// reader's string tables and the runtime's own bookkeeping.
 	fuzzAllocPerByte = 64
 	fuzzAllocSlack   = 64 << 10
+
+	// An iteration takes microseconds; seconds mean a loop that does not
+	// end (generous, for a loaded machine).
+	fuzzHang = 10 * time.Second
 )
 
 // fuzzFallback are documents written for these tests (our encoder's output
@@ -182,6 +190,10 @@ func fuzzCodec(f *testing.F, schema string) {
 		addSeed(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		watchdog := time.AfterFunc(fuzzHang, func() {
+			panic(fmt.Sprintf("%s: an iteration on %x has run for %v", schema, data, fuzzHang))
+		})
+		defer watchdog.Stop()
 		doc := c.New()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
