@@ -47,6 +47,9 @@ type Line struct {
 	sched  scheduler
 	stats  Stats
 	closed bool
+	// progress is closed and replaced whenever the line has handled
+	// something, for Settle.
+	progress chan struct{}
 }
 
 // hostFrame is a frame a modem's host sent.
@@ -66,7 +69,8 @@ func NewLine(ctx context.Context, cfg LineConfig) *Line {
 	if cfg.ProfileDelay == 0 {
 		cfg.ProfileDelay = DefaultProfileDelay
 	}
-	l := &Line{cfg: cfg, clock: cfg.Clock, in: make(chan hostFrame), atten: make(map[[2]homeplug.MAC][]byte)}
+	l := &Line{cfg: cfg, clock: cfg.Clock, in: make(chan hostFrame), atten: make(map[[2]homeplug.MAC][]byte),
+		progress: make(chan struct{})}
 	l.sched.clock = cfg.Clock
 	l.ctx, l.cancel = context.WithCancel(ctx)
 	l.wg.Add(1)
@@ -77,10 +81,11 @@ func NewLine(ctx context.Context, cfg LineConfig) *Line {
 // Modem is one virtual QCA7000 on a Line: it answers its host's requests,
 // measures sounds, and passes frames between its host and the line.
 type Modem struct {
-	line *Line
-	st   station    // guarded by line.mu
-	host link.Conn  // the modem's side of the host link
-	port *link.Port // the host's side, when the modem made the link
+	line    *Line
+	st      station    // guarded by line.mu
+	host    link.Conn  // the modem's side of the host link
+	port    *link.Port // the host's side, when the modem made the link
+	handled uint64     // frames from the host handled so far; guarded by line.mu
 }
 
 // AddModem plugs a new modem into the line. Its host talks to it through
@@ -256,13 +261,54 @@ func (l *Line) run() {
 		case hf := <-l.in:
 			l.mu.Lock()
 			l.fromHost(hf.m, hf.frame)
+			hf.m.handled++
+			l.signal()
 			l.mu.Unlock()
 		case <-fire:
 			l.mu.Lock()
 			l.sched.fire()
+			l.signal()
 			l.mu.Unlock()
 		}
 	}
+}
+
+func (l *Line) signal() {
+	close(l.progress)
+	l.progress = make(chan struct{})
+}
+
+// Settle waits until the line has handled every frame that the hosts of
+// modems made by AddModem have written so far, and every delayed frame due
+// by the clock's time: then a test on a fake clock may read the hosts'
+// ports, or move the clock on.
+func (l *Line) Settle(ctx context.Context) error {
+	for {
+		l.mu.Lock()
+		idle := l.idle()
+		ch := l.progress
+		l.mu.Unlock()
+		if idle {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.ctx.Done():
+			return fmt.Errorf("modemsim: settle: %w", net.ErrClosed)
+		}
+	}
+}
+
+func (l *Line) idle() bool {
+	for _, m := range l.modems {
+		if p, ok := m.host.(*link.Port); ok && m.port != nil && p.Stats().Received != m.handled {
+			return false
+		}
+	}
+	j := l.sched.jobs
+	return len(j) == 0 || j[0].at.After(l.clock.Now())
 }
 
 func (l *Line) emit(e Event) {
