@@ -1,0 +1,238 @@
+package modemsim_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/link"
+	"github.com/ccslink/ccslink/modemsim"
+	"github.com/ccslink/ccslink/slac"
+)
+
+// cable is two emulators on the two ends of an in-memory cable, as on the
+// two ends of a veth pair.
+type cable struct {
+	t      *testing.T
+	clock  fakeClock
+	a, b   *modemsim.Emulator
+	events chan modemsim.Event
+}
+
+var (
+	hostA = homeplug.MAC{0x02, 0, 0, 0, 0xe5, 0x01}
+	hostB = homeplug.MAC{0x02, 0, 0, 0, 0xca, 0x01}
+)
+
+func newCable(t *testing.T, clock modemsim.Clock, a, b modemsim.EmulateConfig) *cable {
+	t.Helper()
+	c := &cable{t: t, events: make(chan modemsim.Event, 4096)}
+	if clock == nil {
+		c.clock = fakeClock{slac.NewFakeClock(t0)}
+		clock = c.clock
+	}
+	wa, wb, err := link.Pipe(hostA.HardwareAddr(), hostB.HardwareAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := func(e modemsim.Event) {
+		select {
+		case c.events <- e:
+		default:
+		}
+	}
+	for _, cfg := range []*modemsim.EmulateConfig{&a, &b} {
+		cfg.Clock, cfg.Events = clock, events
+	}
+	if c.a, err = modemsim.Emulate(context.Background(), wa, a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.a.Close() })
+	if c.b, err = modemsim.Emulate(context.Background(), wb, b); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.b.Close() })
+	return c
+}
+
+func (c *cable) wait(ok func(e modemsim.Event) bool) modemsim.Event {
+	c.t.Helper()
+	timeout := time.NewTimer(waitLimit)
+	defer timeout.Stop()
+	for {
+		select {
+		case e := <-c.events:
+			if ok(e) {
+				return e
+			}
+		case <-timeout.C:
+			c.t.Fatal("no such event")
+		}
+	}
+}
+
+// keyBoth keys both modems with nmk and waits until each has learned the other's state.
+func (c *cable) keyBoth(nmk homeplug.NMK) {
+	c.t.Helper()
+	for _, e := range []*modemsim.Emulator{c.a, c.b} {
+		req := homeplug.NewSetKeyReq(nmk)
+		src, _ := homeplug.MACFrom(e.Host().HardwareAddr())
+		sendMsg(c.t, e.Host(), homeplug.LocalModemMAC, src, &req)
+		if f := readMsg(c.t, e.Host()); f.MMType != homeplug.CMSetKeyCnf || f.Message.(*homeplug.SetKeyCnf).Result != 0x01 {
+			c.t.Fatalf("got %v", f.MMType)
+		}
+	}
+	for !c.a.LinkUp() || !c.b.LinkUp() {
+		c.wait(func(e modemsim.Event) bool { return e.Action == modemsim.Learned })
+	}
+}
+
+func TestEmulateAnswersLocally(t *testing.T) {
+	c := newCable(t, nil, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", Firmware: "fw-evse", RestartDelay: -1}},
+		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: -1}})
+	sendMsg(t, c.a.Host(), homeplug.LocalModemMAC, hostA, &homeplug.SwVerReq{})
+	f := readMsg(t, c.a.Host())
+	if cnf, ok := f.Message.(*homeplug.SwVerCnf); !ok || cnf.Version != "fw-evse" || f.Src != c.a.MAC() {
+		t.Fatalf("got %v %+v", f.MMType, f.Message)
+	}
+	sendMsg(t, c.a.Host(), homeplug.LocalModemMAC, hostA, &homeplug.PlLnkStatusReq{})
+	if cnf := readMsg(t, c.a.Host()).Message.(*homeplug.PlLnkStatusCnf); cnf.LinkStatus != homeplug.LinkDown {
+		t.Error("link up before keys")
+	}
+	c.keyBoth(homeplug.NewNMK())
+	sendMsg(t, c.a.Host(), homeplug.LocalModemMAC, hostA, &homeplug.PlLnkStatusReq{})
+	if cnf := readMsg(t, c.a.Host()).Message.(*homeplug.PlLnkStatusCnf); cnf.LinkStatus != homeplug.LinkUp {
+		t.Error("link down with one key")
+	}
+	// None of the requests reached the other host.
+	if n := c.b.Host().Stats().Received; n != 1 { // its own CM_SET_KEY.CNF
+		t.Errorf("other host got %d frames", n)
+	}
+	if s := c.a.Stats(); s.Answered != 4 || s.Passed != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+func TestEmulateUnicastAfterKeys(t *testing.T) {
+	c := newCable(t, nil, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", RestartDelay: -1}},
+		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: 200 * time.Millisecond}})
+	send(t, c.a.Host(), ipv6(hostB, hostA))
+	if e := c.wait(func(e modemsim.Event) bool { return e.EtherType == etIPv6 }); e.Reason != modemsim.ReasonNoAVLN || e.From != "evse" {
+		t.Errorf("IPv6 before keys: %+v", e)
+	}
+	// SLAC passes before keys, in both directions.
+	sendMsg(t, c.b.Host(), homeplug.BroadcastMAC, hostB, &homeplug.SlacParmReq{})
+	if f := readMsg(t, c.a.Host()); f.MMType != homeplug.CMSlacParmReq {
+		t.Fatalf("got %v", f.MMType)
+	}
+	sendMsg(t, c.a.Host(), hostB, hostA, &homeplug.SlacParmCnf{})
+	if f := readMsg(t, c.b.Host()); f.MMType != homeplug.CMSlacParmCnf {
+		t.Fatalf("got %v", f.MMType)
+	}
+	nmk := homeplug.NewNMK()
+	for _, e := range []*modemsim.Emulator{c.a, c.b} {
+		req := homeplug.NewSetKeyReq(nmk)
+		src, _ := homeplug.MACFrom(e.Host().HardwareAddr())
+		sendMsg(t, e.Host(), homeplug.LocalModemMAC, src, &req)
+		readMsg(t, e.Host())
+	}
+	// The car's modem restarts: no link until it is back.
+	c.wait(func(e modemsim.Event) bool { return e.Action == modemsim.Learned && e.To == "evse" })
+	if c.a.LinkUp() || c.b.LinkUp() {
+		t.Error("link up during the restart")
+	}
+	c.clock.Advance(200 * time.Millisecond)
+	for !c.a.LinkUp() {
+		c.wait(func(e modemsim.Event) bool { return e.Action == modemsim.Learned && e.To == "evse" })
+	}
+	if !c.b.LinkUp() {
+		t.Fatal("car's link down")
+	}
+	frame := ipv6(hostB, hostA)
+	send(t, c.a.Host(), frame)
+	if got := read(t, c.b.Host()); string(got) != string(frame) {
+		t.Errorf("got %x", got)
+	}
+	send(t, c.b.Host(), ipv6(allMulticast, hostB))
+	if got := read(t, c.a.Host()); got[0] != 0x33 {
+		t.Errorf("got %x", got)
+	}
+	// Unplugged, the link is gone on both sides.
+	c.b.Unplug()
+	for c.a.LinkUp() {
+		c.wait(func(e modemsim.Event) bool { return e.Action == modemsim.Learned && e.To == "evse" })
+	}
+	send(t, c.a.Host(), ipv6(hostB, hostA))
+	if e := c.wait(func(e modemsim.Event) bool { return e.EtherType == etIPv6 && e.From == "evse" && e.Action != modemsim.Passed }); e.Reason != modemsim.ReasonNoAVLN {
+		t.Errorf("after unplug: %+v", e)
+	}
+	c.b.Plug()
+	for !c.a.LinkUp() || !c.b.LinkUp() {
+		c.wait(func(e modemsim.Event) bool { return e.Action == modemsim.Learned })
+	}
+}
+
+func TestEmulateProfile(t *testing.T) {
+	aag := flat(17)
+	c := newCable(t, nil, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", EVSE: true}, Attenuation: aag},
+		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev"}})
+	for range 2 {
+		sendMsg(t, c.b.Host(), homeplug.BroadcastMAC, hostB, &homeplug.MnbcSoundInd{})
+		if f := readMsg(t, c.a.Host()); f.MMType != homeplug.CMMnbcSoundInd {
+			t.Fatalf("got %v", f.MMType)
+		}
+		c.clock.Advance(time.Millisecond)
+		f := readMsg(t, c.a.Host())
+		p, ok := f.Message.(*homeplug.AttenProfileInd)
+		if !ok || p.PEVMAC != hostB || string(p.AAG) != string(aag) {
+			t.Fatalf("got %v %+v", f.MMType, f.Message)
+		}
+	}
+	// The car's side is no EVSE: it reports nothing for the charger's sounds.
+	sendMsg(t, c.a.Host(), homeplug.BroadcastMAC, hostA, &homeplug.MnbcSoundInd{})
+	readMsg(t, c.b.Host())
+	c.clock.Advance(time.Second)
+	if n := c.b.Host().Stats().Received; n != 1 {
+		t.Errorf("car host got %d frames", n)
+	}
+}
+
+// TestEmulateSLAC runs slac's EVSE and PEV over two emulators in real time,
+// as two ccslink processes with --emulate-modem on a veth pair would.
+func TestEmulateSLAC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 2 s of real time")
+	}
+	c := newCable(t, modemsim.RealClock{},
+		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", EVSE: true, RestartDelay: 100 * time.Millisecond}},
+		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: 100 * time.Millisecond}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type outcome struct {
+		r   slac.Result
+		err error
+	}
+	pev := make(chan outcome, 1)
+	go func() {
+		r, err := slac.MatchPEV(ctx, c.b.Host(), slac.RealClock{}, slac.PEVConfig{MAC: hostB})
+		pev <- outcome{r, err}
+	}()
+	r, err := slac.MatchEVSE(ctx, c.a.Host(), slac.RealClock{}, slac.Config{MAC: hostA, LinkPoll: 100 * time.Millisecond})
+	p := <-pev
+	if err != nil || p.err != nil {
+		t.Fatalf("EVSE %v, PEV %v", err, p.err)
+	}
+	if r.EVMAC != hostB || p.r.EVSEMAC != hostA || r.NMK != p.r.NMK || !r.LinkUp || r.Profiles == 0 {
+		t.Fatalf("EVSE %+v\nPEV %+v", r, p.r)
+	}
+	if !c.a.LinkUp() || !c.b.LinkUp() {
+		t.Fatal("emulators see no link")
+	}
+	send(t, c.b.Host(), ipv6(hostA, hostB))
+	for {
+		if f := read(t, c.a.Host()); f[12] == 0x86 && f[13] == 0xdd {
+			break
+		}
+	}
+}
