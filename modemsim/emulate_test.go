@@ -164,7 +164,9 @@ func TestEmulateUnicastAfterKeys(t *testing.T) {
 		c.wait(func(e modemsim.Event) bool { return e.Action == modemsim.Learned && e.To == "evse" })
 	}
 	send(t, c.a.Host(), ipv6(hostB, hostA))
-	if e := c.wait(func(e modemsim.Event) bool { return e.EtherType == etIPv6 && e.From == "evse" && e.Action != modemsim.Passed }); e.Reason != modemsim.ReasonNoAVLN {
+	if e := c.wait(func(e modemsim.Event) bool {
+		return e.EtherType == etIPv6 && e.From == "evse" && e.Action != modemsim.Passed
+	}); e.Reason != modemsim.ReasonNoAVLN {
 		t.Errorf("after unplug: %+v", e)
 	}
 	c.b.Plug()
