@@ -17,6 +17,8 @@ type Reader struct {
 	global []string
 	local  map[int][]string
 
+	sc scalars // storage of optional simple values, never reused
+
 	// budget bounds the memory a document may make the decoder allocate,
 	// so that a few hostile bytes cannot ask for megabytes.
 	budget int
@@ -41,6 +43,7 @@ func (r *Reader) Alloc(n uintptr) error {
 // Reset makes r read b from its first bit, with empty string tables.
 func (r *Reader) Reset(b []byte) {
 	r.buf, r.pos = b, 0
+	r.sc = scalars{} // handed-out storage belongs to earlier documents
 	r.budget = AllocFactor*len(b) + AllocSlack
 	r.global = r.global[:0]
 	for k := range r.local {

@@ -116,7 +116,7 @@ func (g *gen) emitFragment() {
 			if g.ptrType(f.Type) == "exi.Bytes" {
 				g.decodeValue(f.Type, f.Q, func(v string) string { return fmt.Sprintf("f.%s = %s", f.GoName, v) }, "0, ")
 			} else {
-				g.decodeValue(f.Type, f.Q, func(v string) string { return fmt.Sprintf("tmp := %s\nf.%s = &tmp", v, f.GoName) }, "0, ")
+				g.decodeValue(f.Type, f.Q, func(v string) string { return g.ptrAssign(f.Type, "f."+f.GoName, v) }, "0, ")
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n}\n")
 		} else {

@@ -219,7 +219,7 @@ func (g *gen) emitDocument() {
 			if g.ptrType(e.Type) == "exi.Bytes" {
 				g.decodeValue(e.Type, e.Name, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "0, ")
 			} else {
-				g.decodeValue(e.Type, e.Name, func(v string) string { return fmt.Sprintf("tmp := %s\nd.%s = &tmp", v, fn) }, "0, ")
+				g.decodeValue(e.Type, e.Name, func(v string) string { return g.ptrAssign(e.Type, "d."+fn, v) }, "0, ")
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n")
 		} else {
@@ -285,6 +285,21 @@ func (g *gen) goType(t *Type) string {
 		return "uint32"
 	}
 	return "uint64"
+}
+
+// ptrAssign stores v in storage from the Reader's scalar blocks and
+// points dst at it, saving an allocation per optional value.
+func (g *gen) ptrAssign(t *Type, dst, v string) string {
+	gt := g.goType(t)
+	base := map[string]string{"bool": "Bool", "int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+		"uint8": "Uint8", "uint16": "Uint16", "uint32": "Uint32", "uint64": "Uint64", "string": "String"}
+	if m, ok := base[gt]; ok {
+		return fmt.Sprintf("p := r.New%s()\n*p = %s\n%s = p", m, v, dst)
+	}
+	if t.Simple != nil && len(t.Simple.Enum) > 0 {
+		return fmt.Sprintf("p := (*%s)(r.NewUint8())\n*p = %s\n%s = p", gt, v, dst)
+	}
+	return fmt.Sprintf("tmp := %s\n%s = &tmp", v, dst)
 }
 
 func (g *gen) ptrType(t *Type) string {
@@ -548,7 +563,7 @@ func (g *gen) emitType(t *Type) {
 				case strings.HasPrefix(ft, "[]"):
 					return fmt.Sprintf("if err := r.Alloc(16); err != nil {\nreturn err\n}\n%s = append(%s, %s)", dst, dst, v)
 				case strings.HasPrefix(ft, "*"):
-					return fmt.Sprintf("tmp := %s\n%s = &tmp", v, dst)
+					return g.ptrAssign(f.Type, dst, v)
 				}
 				return dst + " = " + v
 			}

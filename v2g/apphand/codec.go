@@ -407,8 +407,9 @@ func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint8(v)
-					x.SchemaID = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					x.SchemaID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err

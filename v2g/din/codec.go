@@ -306,8 +306,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -341,8 +342,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -1633,8 +1635,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.BulkChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					f.BulkChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1652,8 +1655,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.BulkChargingComplete2 = &tmp
+					p := r.NewBool()
+					*p = v
+					f.BulkChargingComplete2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1671,8 +1675,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.BulkSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.BulkSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1788,8 +1793,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1807,8 +1813,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ChargingComplete2 = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ChargingComplete2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1834,8 +1841,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.ChargingProfileEntryMaxPower = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.ChargingProfileEntryMaxPower = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1853,8 +1861,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.ChargingProfileEntryStart = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.ChargingProfileEntryStart = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1912,8 +1921,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ContractID = &tmp
+					p := r.NewString()
+					*p = v
+					f.ContractID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2063,8 +2073,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.DateTimeNow = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.DateTimeNow = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2082,8 +2093,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2135,8 +2147,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.EPriceLevel = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.EPriceLevel = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2172,8 +2185,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVCabinConditioning = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVCabinConditioning = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2215,8 +2229,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := DC_EVErrorCodeType(v)
-					f.EVErrorCode = &tmp
+					p := (*DC_EVErrorCodeType)(r.NewUint8())
+					*p = DC_EVErrorCodeType(v)
+					f.EVErrorCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2314,8 +2329,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVRESSConditioning = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVRESSConditioning = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2333,8 +2349,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.EVRESSSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.EVRESSSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2352,8 +2369,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVReady = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVReady = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2371,8 +2389,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EVRequestedEnergyTransferType(v)
-					f.EVRequestedEnergyTransferType = &tmp
+					p := (*EVRequestedEnergyTransferType)(r.NewUint8())
+					*p = EVRequestedEnergyTransferType(v)
+					f.EVRequestedEnergyTransferType = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2398,8 +2417,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSECurrentLimitAchieved = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVSECurrentLimitAchieved = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2451,8 +2471,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := IsolationLevelType(v)
-					f.EVSEIsolationStatus = &tmp
+					p := (*IsolationLevelType)(r.NewUint8())
+					*p = IsolationLevelType(v)
+					f.EVSEIsolationStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2566,8 +2587,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EVSENotificationType(v)
-					f.EVSENotification = &tmp
+					p := (*EVSENotificationType)(r.NewUint8())
+					*p = EVSENotificationType(v)
+					f.EVSENotification = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2593,8 +2615,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSEPowerLimitAchieved = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVSEPowerLimitAchieved = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2628,8 +2651,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EVSEProcessingType(v)
-					f.EVSEProcessing = &tmp
+					p := (*EVSEProcessingType)(r.NewUint8())
+					*p = EVSEProcessingType(v)
+					f.EVSEProcessing = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2655,8 +2679,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := DC_EVSEStatusCodeType(v)
-					f.EVSEStatusCode = &tmp
+					p := (*DC_EVSEStatusCodeType)(r.NewUint8())
+					*p = DC_EVSEStatusCodeType(v)
+					f.EVSEStatusCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2674,8 +2699,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSEVoltageLimitAchieved = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVSEVoltageLimitAchieved = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2717,8 +2743,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EVSESupportedEnergyTransferType(v)
-					f.EnergyTransferType = &tmp
+					p := (*EVSESupportedEnergyTransferType)(r.NewUint8())
+					*p = EVSESupportedEnergyTransferType(v)
+					f.EnergyTransferType = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2762,8 +2789,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := FaultCodeType(v)
-					f.FaultCode = &tmp
+					p := (*FaultCodeType)(r.NewUint8())
+					*p = FaultCodeType(v)
+					f.FaultCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2781,8 +2809,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.FaultMsg = &tmp
+					p := r.NewString()
+					*p = v
+					f.FaultMsg = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2800,8 +2829,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.FreeService = &tmp
+					p := r.NewBool()
+					*p = v
+					f.FreeService = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2819,8 +2849,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.FullSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.FullSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2856,8 +2887,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.GenChallenge = &tmp
+					p := r.NewString()
+					*p = v
+					f.GenChallenge = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2875,8 +2907,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2928,8 +2961,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.KeyName = &tmp
+					p := r.NewString()
+					*p = v
+					f.KeyName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2971,8 +3005,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MeterID = &tmp
+					p := r.NewString()
+					*p = v
+					f.MeterID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3006,8 +3041,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3041,8 +3077,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MgmtData = &tmp
+					p := r.NewString()
+					*p = v
+					f.MgmtData = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3078,8 +3115,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.Multiplier = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.Multiplier = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3105,8 +3143,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.NotificationMaxDelay = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.NotificationMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3124,8 +3163,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.NumEPriceLevels = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.NumEPriceLevels = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3231,8 +3271,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.PMax = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.PMax = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3266,8 +3307,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.PMaxScheduleID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.PMaxScheduleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3301,8 +3343,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.ParameterSetID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.ParameterSetID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3336,8 +3379,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := PaymentOptionType(v)
-					f.PaymentOption = &tmp
+					p := (*PaymentOptionType)(r.NewUint8())
+					*p = PaymentOptionType(v)
+					f.PaymentOption = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3397,8 +3441,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.PowerSwitchClosed = &tmp
+					p := r.NewBool()
+					*p = v
+					f.PowerSwitchClosed = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3458,8 +3503,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.RCD = &tmp
+					p := r.NewBool()
+					*p = v
+					f.RCD = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3485,8 +3531,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ReadyToChargeState = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ReadyToChargeState = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3504,8 +3551,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ReceiptRequired = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ReceiptRequired = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3555,8 +3603,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ResponseCodeType(v)
-					f.ResponseCode = &tmp
+					p := (*ResponseCodeType)(r.NewUint8())
+					*p = ResponseCodeType(v)
+					f.ResponseCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3582,8 +3631,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.RetryCounter = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.RetryCounter = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3601,8 +3651,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.RootCertificateID = &tmp
+					p := r.NewString()
+					*p = v
+					f.RootCertificateID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3636,8 +3687,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.SAScheduleTupleID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.SAScheduleTupleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3655,8 +3707,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.SAScheduleTupleID2 = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.SAScheduleTupleID2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3716,8 +3769,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.SalesTariffDescription = &tmp
+					p := r.NewString()
+					*p = v
+					f.SalesTariffDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3743,8 +3797,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.SalesTariffID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.SalesTariffID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3780,8 +3835,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := PaymentOptionType(v)
-					f.SelectedPaymentOption = &tmp
+					p := (*PaymentOptionType)(r.NewUint8())
+					*p = PaymentOptionType(v)
+					f.SelectedPaymentOption = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3823,8 +3879,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ServiceCategoryType(v)
-					f.ServiceCategory = &tmp
+					p := (*ServiceCategoryType)(r.NewUint8())
+					*p = ServiceCategoryType(v)
+					f.ServiceCategory = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3842,8 +3899,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ServiceCategoryType(v)
-					f.ServiceCategory2 = &tmp
+					p := (*ServiceCategoryType)(r.NewUint8())
+					*p = ServiceCategoryType(v)
+					f.ServiceCategory2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3901,8 +3959,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.ServiceID = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.ServiceID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3920,8 +3979,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.ServiceID2 = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.ServiceID2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3947,8 +4007,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceName = &tmp
+					p := r.NewString()
+					*p = v
+					f.ServiceName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3990,8 +4051,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceScope = &tmp
+					p := r.NewString()
+					*p = v
+					f.ServiceScope = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4009,8 +4071,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceScope2 = &tmp
+					p := r.NewString()
+					*p = v
+					f.ServiceScope2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4178,8 +4241,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.TMeter = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.TMeter = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4221,8 +4285,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := UnitSymbolType(v)
-					f.Unit = &tmp
+					p := (*UnitSymbolType)(r.NewUint8())
+					*p = UnitSymbolType(v)
+					f.Unit = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4248,8 +4313,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.Value = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.Value = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4327,8 +4393,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509IssuerName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509IssuerName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4372,8 +4439,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.X509SerialNumber = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.X509SerialNumber = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4391,8 +4459,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509SubjectName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509SubjectName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4410,8 +4479,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.XPath = &tmp
+					p := r.NewString()
+					*p = v
+					f.XPath = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4447,8 +4517,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.Amount = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.Amount = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4466,8 +4537,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.AmountMultiplier = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.AmountMultiplier = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4485,8 +4557,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.BoolValue = &tmp
+					p := r.NewBool()
+					*p = v
+					f.BoolValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4504,8 +4577,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.ByteValue = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.ByteValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4523,8 +4597,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := CostKindType(v)
-					f.CostKind = &tmp
+					p := (*CostKindType)(r.NewUint8())
+					*p = CostKindType(v)
+					f.CostKind = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4542,8 +4617,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.Duration = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.Duration = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4561,8 +4637,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int32(v)
-					f.IntValue = &tmp
+					p := r.NewInt32()
+					*p = int32(v)
+					f.IntValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4588,8 +4665,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.ShortValue = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.ShortValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4607,8 +4685,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.Start = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.Start = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4626,8 +4705,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.StartValue = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.StartValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4645,8 +4725,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.StringValue = &tmp
+					p := r.NewString()
+					*p = v
+					f.StringValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -7023,8 +7104,9 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := UnitSymbolType(v)
-					x.Unit = &tmp
+					p := (*UnitSymbolType)(r.NewUint8())
+					*p = UnitSymbolType(v)
+					x.Unit = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -7449,8 +7531,9 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.EVCabinConditioning = &tmp
+					p := r.NewBool()
+					*p = v
+					x.EVCabinConditioning = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -7465,8 +7548,9 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.EVRESSConditioning = &tmp
+					p := r.NewBool()
+					*p = v
+					x.EVRESSConditioning = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -7700,8 +7784,9 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := IsolationLevelType(v)
-					x.EVSEIsolationStatus = &tmp
+					p := (*IsolationLevelType)(r.NewUint8())
+					*p = IsolationLevelType(v)
+					x.EVSEIsolationStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -7890,8 +7975,9 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // OEMProvisioningCert
 			if empty, err := r.LeafStart(); err != nil {
@@ -8399,8 +8485,9 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // ContractSignatureCertChain
 			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
@@ -8890,8 +8977,9 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.FullSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.FullSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8906,8 +8994,9 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.BulkSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.BulkSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9573,8 +9662,9 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.Duration = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.Duration = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9711,8 +9801,9 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.SalesTariffDescription = &tmp
+					p := r.NewString()
+					*p = v
+					x.SalesTariffDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10047,8 +10138,9 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.AmountMultiplier = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.AmountMultiplier = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10640,8 +10732,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10656,8 +10749,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.TMeter = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.TMeter = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10754,8 +10848,9 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // GenChallenge
 			if empty, err := r.LeafStart(); err != nil {
@@ -10766,8 +10861,9 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.GenChallenge = &tmp
+					p := r.NewString()
+					*p = v
+					x.GenChallenge = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10982,8 +11078,9 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BulkChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.BulkChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11383,8 +11480,9 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BulkChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.BulkChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11919,8 +12017,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -12264,8 +12363,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -12273,8 +12373,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -12884,8 +12985,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -12968,8 +13070,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -12977,8 +13080,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -12986,8 +13090,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -13107,8 +13212,9 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
@@ -13134,8 +13240,9 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.SAScheduleTupleID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.SAScheduleTupleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -13299,8 +13406,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -13308,8 +13416,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -13317,8 +13426,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -14245,8 +14355,9 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceName = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14276,8 +14387,9 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceScope = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceScope = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14690,8 +14802,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BoolValue = &tmp
+					p := r.NewBool()
+					*p = v
+					x.BoolValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14706,8 +14819,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.ByteValue = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.ByteValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14722,8 +14836,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.ShortValue = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.ShortValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14738,8 +14853,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int32(v)
-					x.IntValue = &tmp
+					p := r.NewInt32()
+					*p = int32(v)
+					x.IntValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14762,8 +14878,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.StringValue = &tmp
+					p := r.NewString()
+					*p = v
+					x.StringValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14878,8 +14995,9 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceScope = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceScope = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14894,8 +15012,9 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := ServiceCategoryType(v)
-					x.ServiceCategory = &tmp
+					p := (*ServiceCategoryType)(r.NewUint8())
+					*p = ServiceCategoryType(v)
+					x.ServiceCategory = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15417,8 +15536,9 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.ParameterSetID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.ParameterSetID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15645,8 +15765,9 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.DateTimeNow = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.DateTimeNow = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15829,8 +15950,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -15943,8 +16065,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -16046,8 +16169,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16112,8 +16236,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -16182,8 +16307,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -16256,8 +16382,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{
@@ -16503,8 +16630,9 @@ func (x *NotificationType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.FaultMsg = &tmp
+					p := r.NewString()
+					*p = v
+					x.FaultMsg = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err

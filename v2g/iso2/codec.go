@@ -305,8 +305,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -340,8 +341,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -1631,8 +1633,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.BulkChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					f.BulkChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1650,8 +1653,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.BulkChargingComplete2 = &tmp
+					p := r.NewBool()
+					*p = v
+					f.BulkChargingComplete2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1669,8 +1673,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.BulkSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.BulkSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1778,8 +1783,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ChargeProgressType(v)
-					f.ChargeProgress = &tmp
+					p := (*ChargeProgressType)(r.NewUint8())
+					*p = ChargeProgressType(v)
+					f.ChargeProgress = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1805,8 +1811,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1824,8 +1831,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ChargingComplete2 = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ChargingComplete2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1851,8 +1859,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.ChargingProfileEntryMaxNumberOfPhasesInUse = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.ChargingProfileEntryMaxNumberOfPhasesInUse = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1878,8 +1887,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.ChargingProfileEntryStart = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.ChargingProfileEntryStart = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1897,8 +1907,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ChargingSessionType(v)
-					f.ChargingSession = &tmp
+					p := (*ChargingSessionType)(r.NewUint8())
+					*p = ChargingSessionType(v)
+					f.ChargingSession = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2052,8 +2063,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2105,8 +2117,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.EPriceLevel = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.EPriceLevel = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2166,8 +2179,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := DC_EVErrorCodeType(v)
-					f.EVErrorCode = &tmp
+					p := (*DC_EVErrorCodeType)(r.NewUint8())
+					*p = DC_EVErrorCodeType(v)
+					f.EVErrorCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2265,8 +2279,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.EVRESSSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.EVRESSSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2284,8 +2299,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVReady = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVReady = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2311,8 +2327,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSECurrentLimitAchieved = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVSECurrentLimitAchieved = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2346,8 +2363,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSEID = &tmp
+					p := r.NewString()
+					*p = v
+					f.EVSEID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2365,8 +2383,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := IsolationLevelType(v)
-					f.EVSEIsolationStatus = &tmp
+					p := (*IsolationLevelType)(r.NewUint8())
+					*p = IsolationLevelType(v)
+					f.EVSEIsolationStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2472,8 +2491,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EVSENotificationType(v)
-					f.EVSENotification = &tmp
+					p := (*EVSENotificationType)(r.NewUint8())
+					*p = EVSENotificationType(v)
+					f.EVSENotification = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2499,8 +2519,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSEPowerLimitAchieved = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVSEPowerLimitAchieved = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2534,8 +2555,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EVSEProcessingType(v)
-					f.EVSEProcessing = &tmp
+					p := (*EVSEProcessingType)(r.NewUint8())
+					*p = EVSEProcessingType(v)
+					f.EVSEProcessing = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2561,8 +2583,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := DC_EVSEStatusCodeType(v)
-					f.EVSEStatusCode = &tmp
+					p := (*DC_EVSEStatusCodeType)(r.NewUint8())
+					*p = DC_EVSEStatusCodeType(v)
+					f.EVSEStatusCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2580,8 +2603,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.EVSETimeStamp = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.EVSETimeStamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2599,8 +2623,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSEVoltageLimitAchieved = &tmp
+					p := r.NewBool()
+					*p = v
+					f.EVSEVoltageLimitAchieved = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2642,8 +2667,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EnergyTransferModeType(v)
-					f.EnergyTransferMode = &tmp
+					p := (*EnergyTransferModeType)(r.NewUint8())
+					*p = EnergyTransferModeType(v)
+					f.EnergyTransferMode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2687,8 +2713,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := FaultCodeType(v)
-					f.FaultCode = &tmp
+					p := (*FaultCodeType)(r.NewUint8())
+					*p = FaultCodeType(v)
+					f.FaultCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2706,8 +2733,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.FaultMsg = &tmp
+					p := r.NewString()
+					*p = v
+					f.FaultMsg = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2725,8 +2753,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.FreeService = &tmp
+					p := r.NewBool()
+					*p = v
+					f.FreeService = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2744,8 +2773,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.FullSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.FullSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2799,8 +2829,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2852,8 +2883,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.KeyName = &tmp
+					p := r.NewString()
+					*p = v
+					f.KeyName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2895,8 +2927,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.MaxEntriesSAScheduleTuple = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.MaxEntriesSAScheduleTuple = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2914,8 +2947,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MeterID = &tmp
+					p := r.NewString()
+					*p = v
+					f.MeterID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2941,8 +2975,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.MeterReading = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.MeterReading = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2960,8 +2995,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2995,8 +3031,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MgmtData = &tmp
+					p := r.NewString()
+					*p = v
+					f.MgmtData = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3032,8 +3069,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.Multiplier = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.Multiplier = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3059,8 +3097,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.NotificationMaxDelay = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.NotificationMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3078,8 +3117,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.NumEPriceLevels = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.NumEPriceLevels = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3225,8 +3265,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.ParameterSetID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.ParameterSetID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3260,8 +3301,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := PaymentOptionType(v)
-					f.PaymentOption = &tmp
+					p := (*PaymentOptionType)(r.NewUint8())
+					*p = PaymentOptionType(v)
+					f.PaymentOption = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3379,8 +3421,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.RCD = &tmp
+					p := r.NewBool()
+					*p = v
+					f.RCD = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3406,8 +3449,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ReceiptRequired = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ReceiptRequired = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3457,8 +3501,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EnergyTransferModeType(v)
-					f.RequestedEnergyTransferMode = &tmp
+					p := (*EnergyTransferModeType)(r.NewUint8())
+					*p = EnergyTransferModeType(v)
+					f.RequestedEnergyTransferMode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3476,8 +3521,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ResponseCodeType(v)
-					f.ResponseCode = &tmp
+					p := (*ResponseCodeType)(r.NewUint8())
+					*p = ResponseCodeType(v)
+					f.ResponseCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3503,8 +3549,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.RetryCounter = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.RetryCounter = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3554,8 +3601,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.SAScheduleTupleID = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.SAScheduleTupleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3573,8 +3621,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.SAScheduleTupleID2 = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.SAScheduleTupleID2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3634,8 +3683,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.SalesTariffDescription = &tmp
+					p := r.NewString()
+					*p = v
+					f.SalesTariffDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3661,8 +3711,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.SalesTariffID = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.SalesTariffID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3698,8 +3749,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := PaymentOptionType(v)
-					f.SelectedPaymentOption = &tmp
+					p := (*PaymentOptionType)(r.NewUint8())
+					*p = PaymentOptionType(v)
+					f.SelectedPaymentOption = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3741,8 +3793,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ServiceCategoryType(v)
-					f.ServiceCategory = &tmp
+					p := (*ServiceCategoryType)(r.NewUint8())
+					*p = ServiceCategoryType(v)
+					f.ServiceCategory = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3760,8 +3813,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ServiceCategoryType(v)
-					f.ServiceCategory2 = &tmp
+					p := (*ServiceCategoryType)(r.NewUint8())
+					*p = ServiceCategoryType(v)
+					f.ServiceCategory2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3811,8 +3865,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.ServiceID = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.ServiceID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3830,8 +3885,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.ServiceID2 = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.ServiceID2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3857,8 +3913,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceName = &tmp
+					p := r.NewString()
+					*p = v
+					f.ServiceName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3884,8 +3941,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceScope = &tmp
+					p := r.NewString()
+					*p = v
+					f.ServiceScope = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3903,8 +3961,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceScope2 = &tmp
+					p := r.NewString()
+					*p = v
+					f.ServiceScope2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4072,8 +4131,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.TMeter = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.TMeter = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4115,8 +4175,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := UnitSymbolType(v)
-					f.Unit = &tmp
+					p := (*UnitSymbolType)(r.NewUint8())
+					*p = UnitSymbolType(v)
+					f.Unit = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4142,8 +4203,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.Value = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.Value = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4221,8 +4283,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509IssuerName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509IssuerName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4266,8 +4329,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.X509SerialNumber = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.X509SerialNumber = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4285,8 +4349,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509SubjectName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509SubjectName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4304,8 +4369,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.XPath = &tmp
+					p := r.NewString()
+					*p = v
+					f.XPath = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4341,8 +4407,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.Amount = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.Amount = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4360,8 +4427,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.AmountMultiplier = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.AmountMultiplier = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4379,8 +4447,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.BoolValue = &tmp
+					p := r.NewBool()
+					*p = v
+					f.BoolValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4398,8 +4467,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.ByteValue = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.ByteValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4417,8 +4487,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := CostKindType(v)
-					f.CostKind = &tmp
+					p := (*CostKindType)(r.NewUint8())
+					*p = CostKindType(v)
+					f.CostKind = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4436,8 +4507,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.Duration = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.Duration = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4457,8 +4529,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int32(v)
-					f.IntValue = &tmp
+					p := r.NewInt32()
+					*p = int32(v)
+					f.IntValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4484,8 +4557,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.ShortValue = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.ShortValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4503,8 +4577,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.Start = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.Start = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4530,8 +4605,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.StringValue = &tmp
+					p := r.NewString()
+					*p = v
+					f.StringValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -6779,8 +6855,9 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -7178,8 +7255,9 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // GenChallenge
 			if empty, err := r.LeafStart(); err != nil {
@@ -7686,8 +7764,9 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := IsolationLevelType(v)
-					x.EVSEIsolationStatus = &tmp
+					p := (*IsolationLevelType)(r.NewUint8())
+					*p = IsolationLevelType(v)
+					x.EVSEIsolationStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8204,8 +8283,9 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Certificate
 			if empty, err := r.LeafStart(); err != nil {
@@ -8738,8 +8818,9 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.RetryCounter = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.RetryCounter = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8847,8 +8928,9 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint16(v)
-					x.MaxEntriesSAScheduleTuple = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					x.MaxEntriesSAScheduleTuple = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9005,8 +9087,9 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9057,8 +9140,9 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.FullSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.FullSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9073,8 +9157,9 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.BulkSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.BulkSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9199,8 +9284,9 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9757,8 +9843,9 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.Duration = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.Duration = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9878,8 +9965,9 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SalesTariffID
 			if empty, err := r.LeafStart(); err != nil {
@@ -9905,8 +9993,9 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.SalesTariffDescription = &tmp
+					p := r.NewString()
+					*p = v
+					x.SalesTariffDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -9921,8 +10010,9 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint8(v)
-					x.NumEPriceLevels = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					x.NumEPriceLevels = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10053,8 +10143,9 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint8(v)
-					x.EPriceLevel = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					x.EPriceLevel = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10261,8 +10352,9 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.AmountMultiplier = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.AmountMultiplier = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10689,8 +10781,9 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ReceiptRequired = &tmp
+					p := r.NewBool()
+					*p = v
+					x.ReceiptRequired = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10831,8 +10924,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.MeterReading = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.MeterReading = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10862,8 +10956,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -10878,8 +10973,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.TMeter = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.TMeter = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11038,8 +11134,9 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BulkChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.BulkChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11372,8 +11469,9 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ReceiptRequired = &tmp
+					p := r.NewBool()
+					*p = v
+					x.ReceiptRequired = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11539,8 +11637,9 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BulkChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.BulkChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -12126,8 +12225,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -12471,8 +12571,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -12480,8 +12581,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -13008,8 +13110,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -13092,8 +13195,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -13101,8 +13205,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -13110,8 +13215,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -13231,8 +13337,9 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
@@ -13258,8 +13365,9 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint8(v)
-					x.SAScheduleTupleID = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					x.SAScheduleTupleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -13466,8 +13574,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -13475,8 +13584,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -13484,8 +13594,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -13894,8 +14005,9 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.ParameterSetID = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.ParameterSetID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14254,8 +14366,9 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.ChargingProfileEntryMaxNumberOfPhasesInUse = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.ChargingProfileEntryMaxNumberOfPhasesInUse = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14934,8 +15047,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BoolValue = &tmp
+					p := r.NewBool()
+					*p = v
+					x.BoolValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14950,8 +15064,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.ByteValue = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.ByteValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14966,8 +15081,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.ShortValue = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.ShortValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14982,8 +15098,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int32(v)
-					x.IntValue = &tmp
+					p := r.NewInt32()
+					*p = int32(v)
+					x.IntValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15006,8 +15123,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.StringValue = &tmp
+					p := r.NewString()
+					*p = v
+					x.StringValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15115,8 +15233,9 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceScope = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceScope = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15131,8 +15250,9 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := ServiceCategoryType(v)
-					x.ServiceCategory = &tmp
+					p := (*ServiceCategoryType)(r.NewUint8())
+					*p = ServiceCategoryType(v)
+					x.ServiceCategory = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15418,8 +15538,9 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceName = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15449,8 +15570,9 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceScope = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceScope = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15733,8 +15855,9 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceName = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15764,8 +15887,9 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ServiceScope = &tmp
+					p := r.NewString()
+					*p = v
+					x.ServiceScope = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15974,8 +16098,9 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.EVSETimeStamp = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.EVSETimeStamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16185,8 +16310,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -16299,8 +16425,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -16402,8 +16529,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16468,8 +16596,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -16538,8 +16667,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -16612,8 +16742,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{
@@ -16859,8 +16990,9 @@ func (x *NotificationType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.FaultMsg = &tmp
+					p := r.NewString()
+					*p = v
+					x.FaultMsg = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err

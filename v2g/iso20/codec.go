@@ -174,8 +174,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -209,8 +210,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -1224,8 +1226,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.AckMaxDelay = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.AckMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1275,8 +1278,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.AppliesMinimumMaximumCost = &tmp
+					p := r.NewBool()
+					*p = v
+					f.AppliesMinimumMaximumCost = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1294,8 +1298,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.AppliesToEnergyFee = &tmp
+					p := r.NewBool()
+					*p = v
+					f.AppliesToEnergyFee = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1313,8 +1318,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.AppliesToOverstayFee = &tmp
+					p := r.NewBool()
+					*p = v
+					f.AppliesToOverstayFee = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1332,8 +1338,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.AppliesToParkingFee = &tmp
+					p := r.NewBool()
+					*p = v
+					f.AppliesToParkingFee = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1367,8 +1374,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := AuthorizationType(v)
-					f.AuthorizationServices = &tmp
+					p := (*AuthorizationType)(r.NewUint8())
+					*p = AuthorizationType(v)
+					f.AuthorizationServices = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1410,8 +1418,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ChannelSelectionType(v)
-					f.BPT_ChannelSelection = &tmp
+					p := (*ChannelSelectionType)(r.NewUint8())
+					*p = ChannelSelectionType(v)
+					f.BPT_ChannelSelection = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1429,8 +1438,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.BPT_DischargedEnergyReadingWh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.BPT_DischargedEnergyReadingWh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1448,8 +1458,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.BPT_InductiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.BPT_InductiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1507,8 +1518,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.CapacitiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.CapacitiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1526,8 +1538,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.CarbonDioxideEmission = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.CarbonDioxideEmission = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1579,8 +1592,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.CertificateInstallationService = &tmp
+					p := r.NewBool()
+					*p = v
+					f.CertificateInstallationService = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1598,8 +1612,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ChargeProgressType(v)
-					f.ChargeProgress = &tmp
+					p := (*ChargeProgressType)(r.NewUint8())
+					*p = ChargeProgressType(v)
+					f.ChargeProgress = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1617,8 +1632,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.ChargedEnergyReadingWh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.ChargedEnergyReadingWh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1636,8 +1652,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1663,8 +1680,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ChargingSessionType(v)
-					f.ChargingSession = &tmp
+					p := (*ChargingSessionType)(r.NewUint8())
+					*p = ChargingSessionType(v)
+					f.ChargingSession = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1682,8 +1700,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.CheckOutTime = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.CheckOutTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1717,8 +1736,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.Currency = &tmp
+					p := r.NewString()
+					*p = v
+					f.Currency = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1762,8 +1782,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1781,8 +1802,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.DepartureTime2 = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.DepartureTime2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1800,8 +1822,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.DeviceLocation = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.DeviceLocation = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1819,8 +1842,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.DeviceOffset = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.DeviceOffset = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1880,8 +1904,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.Duration = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.Duration = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1931,8 +1956,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EcdhCurveType(v)
-					f.ECDHCurve = &tmp
+					p := (*EcdhCurveType)(r.NewUint8())
+					*p = EcdhCurveType(v)
+					f.ECDHCurve = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1966,8 +1992,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EMAID = &tmp
+					p := r.NewString()
+					*p = v
+					f.EMAID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1993,8 +2020,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVCCID = &tmp
+					p := r.NewString()
+					*p = v
+					f.EVCCID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2012,8 +2040,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EvCheckInStatusType(v)
-					f.EVCheckInStatus = &tmp
+					p := (*EvCheckInStatusType)(r.NewUint8())
+					*p = EvCheckInStatusType(v)
+					f.EVCheckInStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2031,8 +2060,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EvCheckOutStatusType(v)
-					f.EVCheckOutStatus = &tmp
+					p := (*EvCheckOutStatusType)(r.NewUint8())
+					*p = EvCheckOutStatusType(v)
+					f.EVCheckOutStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2178,8 +2208,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ProcessingType(v)
-					f.EVProcessing = &tmp
+					p := (*ProcessingType)(r.NewUint8())
+					*p = ProcessingType(v)
+					f.EVProcessing = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2197,8 +2228,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EvseCheckOutStatusType(v)
-					f.EVSECheckOutStatus = &tmp
+					p := (*EvseCheckOutStatusType)(r.NewUint8())
+					*p = EvseCheckOutStatusType(v)
+					f.EVSECheckOutStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2216,8 +2248,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVSEID = &tmp
+					p := r.NewString()
+					*p = v
+					f.EVSEID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2235,8 +2268,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := EvseNotificationType(v)
-					f.EVSENotification = &tmp
+					p := (*EvseNotificationType)(r.NewUint8())
+					*p = EvseNotificationType(v)
+					f.EVSENotification = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2254,8 +2288,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ProcessingType(v)
-					f.EVSEProcessing = &tmp
+					p := (*ProcessingType)(r.NewUint8())
+					*p = ProcessingType(v)
+					f.EVSEProcessing = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2305,8 +2340,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVTerminationCode = &tmp
+					p := r.NewString()
+					*p = v
+					f.EVTerminationCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2324,8 +2360,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.EVTerminationExplanation = &tmp
+					p := r.NewString()
+					*p = v
+					f.EVTerminationExplanation = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2385,8 +2422,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.Exponent2 = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.Exponent2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2404,8 +2442,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.FreeService = &tmp
+					p := r.NewBool()
+					*p = v
+					f.FreeService = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2459,8 +2498,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.GoToPause = &tmp
+					p := r.NewBool()
+					*p = v
+					f.GoToPause = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2478,8 +2518,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2505,8 +2546,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.InletHot = &tmp
+					p := r.NewBool()
+					*p = v
+					f.InletHot = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2550,8 +2592,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.KeyName = &tmp
+					p := r.NewString()
+					*p = v
+					f.KeyName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2577,8 +2620,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.Language = &tmp
+					p := r.NewString()
+					*p = v
+					f.Language = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2612,8 +2656,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.MaximumContractCertificateChains = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.MaximumContractCertificateChains = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2639,8 +2684,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.MaximumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.MaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2658,8 +2704,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.MaximumSupportingPoints = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.MaximumSupportingPoints = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2677,8 +2724,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MeterID = &tmp
+					p := r.NewString()
+					*p = v
+					f.MeterID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2712,8 +2760,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MeterInfoRequested = &tmp
+					p := r.NewBool()
+					*p = v
+					f.MeterInfoRequested = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2749,8 +2798,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2768,8 +2818,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.MeterTimestamp = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.MeterTimestamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2803,8 +2854,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MgmtData = &tmp
+					p := r.NewString()
+					*p = v
+					f.MgmtData = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2830,8 +2882,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2849,8 +2902,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.MinimumSOC2 = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.MinimumSOC2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2886,8 +2940,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.NotificationMaxDelay = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.NotificationMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2905,8 +2960,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.NumberOfPriceLevels = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.NumberOfPriceLevels = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2964,8 +3020,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.OverstayFeePeriod = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.OverstayFeePeriod = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -2999,8 +3056,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.OverstayRuleDescription = &tmp
+					p := r.NewString()
+					*p = v
+					f.OverstayRuleDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3026,8 +3084,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.OverstayTimeThreshold = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.OverstayTimeThreshold = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3123,8 +3182,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.ParameterSetID = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.ParameterSetID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3150,8 +3210,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.ParkingFeePeriod = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.ParkingFeePeriod = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3169,8 +3230,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ParkingMethodType(v)
-					f.ParkingMethod = &tmp
+					p := (*ParkingMethodType)(r.NewUint8())
+					*p = ParkingMethodType(v)
+					f.ParkingMethod = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3188,8 +3250,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.ParkingSpace = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.ParkingSpace = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3305,8 +3368,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := PowerToleranceAcceptanceType(v)
-					f.PowerToleranceAcceptance = &tmp
+					p := (*PowerToleranceAcceptanceType)(r.NewUint8())
+					*p = PowerToleranceAcceptanceType(v)
+					f.PowerToleranceAcceptance = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3340,8 +3404,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.PresentSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.PresentSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3359,8 +3424,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.PriceAlgorithm = &tmp
+					p := r.NewString()
+					*p = v
+					f.PriceAlgorithm = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3378,8 +3444,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.PriceLevel = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.PriceLevel = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3445,8 +3512,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.PriceScheduleDescription = &tmp
+					p := r.NewString()
+					*p = v
+					f.PriceScheduleDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3464,8 +3532,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.PriceScheduleID = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.PriceScheduleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3491,8 +3560,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ProviderID = &tmp
+					p := r.NewString()
+					*p = v
+					f.ProviderID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3560,8 +3630,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.RemainingContractCertificateChains = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.RemainingContractCertificateChains = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3579,8 +3650,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.RemainingTimeToMaximumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.RemainingTimeToMaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3598,8 +3670,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.RemainingTimeToMinimumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.RemainingTimeToMinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3617,8 +3690,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.RemainingTimeToTargetSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.RemainingTimeToTargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3636,8 +3710,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint8(v)
-					f.RenewableGenerationPercentage = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					f.RenewableGenerationPercentage = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3655,8 +3730,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := ResponseCodeType(v)
-					f.ResponseCode = &tmp
+					p := (*ResponseCodeType)(r.NewUint8())
+					*p = ResponseCodeType(v)
+					f.ResponseCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3758,8 +3834,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.ScheduleTupleID = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.ScheduleTupleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3827,8 +3904,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := AuthorizationType(v)
-					f.SelectedAuthorizationService = &tmp
+					p := (*AuthorizationType)(r.NewUint8())
+					*p = AuthorizationType(v)
+					f.SelectedAuthorizationService = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3854,8 +3932,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.SelectedScheduleTupleID = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.SelectedScheduleTupleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3937,8 +4016,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.ServiceID = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.ServiceID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3956,8 +4036,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceName = &tmp
+					p := r.NewString()
+					*p = v
+					f.ServiceName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -3983,8 +4064,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.ServiceRenegotiationSupported = &tmp
+					p := r.NewBool()
+					*p = v
+					f.ServiceRenegotiationSupported = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4150,8 +4232,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.StartTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.StartTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4211,8 +4294,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.TargetDistance = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.TargetDistance = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4230,8 +4314,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.TargetOffsetX = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.TargetOffsetX = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4249,8 +4334,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint16(v)
-					f.TargetOffsetY = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					f.TargetOffsetY = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4268,8 +4354,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4287,8 +4374,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.TargetSOC2 = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.TargetSOC2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4314,8 +4402,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.TaxIncludedInPrice = &tmp
+					p := r.NewBool()
+					*p = v
+					f.TaxIncludedInPrice = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4349,8 +4438,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.TaxRuleID = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.TaxRuleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4368,8 +4458,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint32(v)
-					f.TaxRuleID2 = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					f.TaxRuleID2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4387,8 +4478,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.TaxRuleName = &tmp
+					p := r.NewString()
+					*p = v
+					f.TaxRuleName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4414,8 +4506,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.TimeAnchor = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.TimeAnchor = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4433,8 +4526,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.TimeAnchor2 = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.TimeAnchor2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4452,8 +4546,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := uint64(v)
-					f.TimeStamp = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					f.TimeStamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4495,8 +4590,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.Value = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.Value = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4546,8 +4642,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.VehicleFrame = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.VehicleFrame = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4565,8 +4662,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.VehicleTravel = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.VehicleTravel = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4646,8 +4744,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509IssuerName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509IssuerName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4691,8 +4790,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.X509SerialNumber = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.X509SerialNumber = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4710,8 +4810,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509SubjectName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509SubjectName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4729,8 +4830,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.XPath = &tmp
+					p := r.NewString()
+					*p = v
+					f.XPath = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4766,8 +4868,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.BoolValue = &tmp
+					p := r.NewBool()
+					*p = v
+					f.BoolValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4785,8 +4888,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int8(v)
-					f.ByteValue = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					f.ByteValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4804,8 +4908,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.FiniteString = &tmp
+					p := r.NewString()
+					*p = v
+					f.FiniteString = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4823,8 +4928,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int32(v)
-					f.IntValue = &tmp
+					p := r.NewInt32()
+					*p = int32(v)
+					f.IntValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -4850,8 +4956,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int16(v)
-					f.ShortValue = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					f.ShortValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -7546,8 +7653,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -7660,8 +7768,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -7813,8 +7922,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -7891,8 +8001,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -7900,8 +8011,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -7909,8 +8021,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -8205,8 +8318,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -8281,8 +8395,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -8841,8 +8956,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -8850,8 +8966,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -9333,8 +9450,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -9342,8 +9460,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -9351,8 +9470,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -11058,8 +11178,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -11387,8 +11508,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_DischargedEnergyReadingWh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_DischargedEnergyReadingWh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11403,8 +11525,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.CapacitiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.CapacitiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11419,8 +11542,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_InductiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_InductiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11450,8 +11574,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -11466,8 +11591,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.MeterTimestamp = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.MeterTimestamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -12208,8 +12334,9 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := ChannelSelectionType(v)
-					x.BPT_ChannelSelection = &tmp
+					p := (*ChannelSelectionType)(r.NewUint8())
+					*p = ChannelSelectionType(v)
+					x.BPT_ChannelSelection = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -12469,8 +12596,9 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := PowerToleranceAcceptanceType(v)
-					x.PowerToleranceAcceptance = &tmp
+					p := (*PowerToleranceAcceptanceType)(r.NewUint8())
+					*p = PowerToleranceAcceptanceType(v)
+					x.PowerToleranceAcceptance = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -13041,8 +13169,9 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -13057,8 +13186,9 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -13213,8 +13343,9 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -13991,8 +14122,9 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.GoToPause = &tmp
+					p := r.NewBool()
+					*p = v
+					x.GoToPause = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14119,8 +14251,9 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14135,8 +14268,9 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14151,8 +14285,9 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14300,8 +14435,9 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
@@ -14342,8 +14478,9 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.PriceScheduleDescription = &tmp
+					p := r.NewString()
+					*p = v
+					x.PriceScheduleDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14690,8 +14827,9 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.TaxRuleName = &tmp
+					p := r.NewString()
+					*p = v
+					x.TaxRuleName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -14710,8 +14848,9 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.TaxIncludedInPrice = &tmp
+					p := r.NewBool()
+					*p = v
+					x.TaxIncludedInPrice = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15055,8 +15194,9 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.ParkingFeePeriod = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.ParkingFeePeriod = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15071,8 +15211,9 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint16(v)
-					x.CarbonDioxideEmission = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					x.CarbonDioxideEmission = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15087,8 +15228,9 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint8(v)
-					x.RenewableGenerationPercentage = &tmp
+					p := r.NewUint8()
+					*p = uint8(v)
+					x.RenewableGenerationPercentage = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15198,8 +15340,9 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.OverstayTimeThreshold = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.OverstayTimeThreshold = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15305,8 +15448,9 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.OverstayRuleDescription = &tmp
+					p := r.NewString()
+					*p = v
+					x.OverstayRuleDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -15570,8 +15714,9 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
@@ -15612,8 +15757,9 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.PriceScheduleDescription = &tmp
+					p := r.NewString()
+					*p = v
+					x.PriceScheduleDescription = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16635,8 +16781,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BoolValue = &tmp
+					p := r.NewBool()
+					*p = v
+					x.BoolValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16651,8 +16798,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.ByteValue = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.ByteValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16667,8 +16815,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.ShortValue = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.ShortValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16683,8 +16832,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int32(v)
-					x.IntValue = &tmp
+					p := r.NewInt32()
+					*p = int32(v)
+					x.IntValue = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -16707,8 +16857,9 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.FiniteString = &tmp
+					p := r.NewString()
+					*p = v
+					x.FiniteString = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -17736,8 +17887,9 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.EVTerminationCode = &tmp
+					p := r.NewString()
+					*p = v
+					x.EVTerminationCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -17752,8 +17904,9 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.EVTerminationExplanation = &tmp
+					p := r.NewString()
+					*p = v
+					x.EVTerminationExplanation = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -17918,8 +18071,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -17992,8 +18146,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{
@@ -18109,8 +18264,9 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.VehicleFrame = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.VehicleFrame = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18125,8 +18281,9 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.DeviceOffset = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.DeviceOffset = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18141,8 +18298,9 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.VehicleTravel = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.VehicleTravel = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18274,8 +18432,9 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.ParkingSpace = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.ParkingSpace = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18290,8 +18449,9 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.DeviceLocation = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.DeviceLocation = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18306,8 +18466,9 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.TargetDistance = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.TargetDistance = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18630,8 +18791,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.PresentSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.PresentSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18646,8 +18808,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18662,8 +18825,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18678,8 +18842,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MaximumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18694,8 +18859,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMinimumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18710,8 +18876,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToTargetSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToTargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18726,8 +18893,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMaximumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18742,8 +18910,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.ChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -18766,8 +18935,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.InletHot = &tmp
+					p := r.NewBool()
+					*p = v
+					x.InletHot = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err

@@ -104,8 +104,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -129,8 +130,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -608,8 +610,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -653,8 +656,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.KeyName = &tmp
+					p := r.NewString()
+					*p = v
+					f.KeyName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -688,8 +692,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.MgmtData = &tmp
+					p := r.NewString()
+					*p = v
+					f.MgmtData = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1007,8 +1012,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509IssuerName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509IssuerName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1052,8 +1058,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := int64(v)
-					f.X509SerialNumber = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					f.X509SerialNumber = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1071,8 +1078,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.X509SubjectName = &tmp
+					p := r.NewString()
+					*p = v
+					f.X509SubjectName = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1090,8 +1098,9 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 					if err != nil {
 						return 0, err
 					}
-					tmp := v
-					f.XPath = &tmp
+					p := r.NewString()
+					*p = v
+					f.XPath = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1760,8 +1769,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -2105,8 +2115,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -2114,8 +2125,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -2725,8 +2737,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -2809,8 +2822,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -2818,8 +2832,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -2827,8 +2842,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -2945,8 +2961,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -2954,8 +2971,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -2963,8 +2981,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -3038,8 +3057,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -3152,8 +3172,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -3255,8 +3276,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3321,8 +3343,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -3391,8 +3414,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -3465,8 +3489,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{

@@ -202,8 +202,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -227,8 +228,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -1633,8 +1635,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -1747,8 +1750,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -1900,8 +1904,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -1978,8 +1983,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -1987,8 +1993,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -1996,8 +2003,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -2292,8 +2300,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -2368,8 +2377,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -2928,8 +2938,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -2937,8 +2948,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -3420,8 +3432,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -3429,8 +3442,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -3438,8 +3452,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -3533,8 +3548,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.PresentSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.PresentSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3549,8 +3565,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3565,8 +3582,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3581,8 +3599,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MaximumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3597,8 +3616,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMinimumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3613,8 +3633,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToTargetSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToTargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3629,8 +3650,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMaximumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3645,8 +3667,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.ChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3669,8 +3692,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.InletHot = &tmp
+					p := r.NewBool()
+					*p = v
+					x.InletHot = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3884,8 +3908,9 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4768,8 +4793,9 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5717,8 +5743,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_DischargedEnergyReadingWh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_DischargedEnergyReadingWh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5733,8 +5760,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.CapacitiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.CapacitiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5749,8 +5777,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_InductiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_InductiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5780,8 +5809,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5796,8 +5826,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.MeterTimestamp = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.MeterTimestamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6265,8 +6296,9 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6281,8 +6313,9 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6297,8 +6330,9 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6313,8 +6347,9 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint16(v)
-					x.AckMaxDelay = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					x.AckMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6820,8 +6855,9 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6836,8 +6872,9 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6852,8 +6889,9 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6868,8 +6906,9 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint16(v)
-					x.AckMaxDelay = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					x.AckMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8085,8 +8124,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -8157,8 +8197,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -8231,8 +8272,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{

@@ -164,8 +164,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -189,8 +190,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -1148,8 +1150,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -1262,8 +1265,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -1415,8 +1419,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -1493,8 +1498,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -1502,8 +1508,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -1511,8 +1518,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -1807,8 +1815,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -1883,8 +1892,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -2443,8 +2453,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -2452,8 +2463,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -2935,8 +2947,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -2944,8 +2957,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -2953,8 +2967,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -3289,8 +3304,9 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.EVImmobilized = &tmp
+					p := r.NewBool()
+					*p = v
+					x.EVImmobilized = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3313,8 +3329,9 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := CpStatusType(v)
-					x.EVCPStatus = &tmp
+					p := (*CpStatusType)(r.NewUint8())
+					*p = CpStatusType(v)
+					x.EVCPStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3329,8 +3346,9 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.EVSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.EVSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3345,8 +3363,9 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := ErrorCodeType(v)
-					x.EVErrorCode = &tmp
+					p := (*ErrorCodeType)(r.NewUint8())
+					*p = ErrorCodeType(v)
+					x.EVErrorCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3361,8 +3380,9 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.EVTimeout = &tmp
+					p := r.NewBool()
+					*p = v
+					x.EVTimeout = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4276,8 +4296,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -4348,8 +4369,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -4422,8 +4444,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{

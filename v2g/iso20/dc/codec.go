@@ -238,8 +238,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -263,8 +264,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -1058,8 +1060,9 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -1505,8 +1508,9 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -1742,8 +1746,9 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -1758,8 +1763,9 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -1774,8 +1780,9 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -1790,8 +1797,9 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint16(v)
-					x.AckMaxDelay = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					x.AckMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -2581,8 +2589,9 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -2977,8 +2986,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -3091,8 +3101,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -3194,8 +3205,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3272,8 +3284,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -3281,8 +3294,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -3290,8 +3304,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -3586,8 +3601,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -3662,8 +3678,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -4222,8 +4239,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -4231,8 +4249,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -4714,8 +4733,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -4723,8 +4743,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -4732,8 +4753,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -5120,8 +5142,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.PresentSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.PresentSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5136,8 +5159,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5152,8 +5176,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5168,8 +5193,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MaximumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5184,8 +5210,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMinimumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5200,8 +5227,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToTargetSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToTargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5216,8 +5244,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMaximumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5232,8 +5261,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.ChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5256,8 +5286,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.InletHot = &tmp
+					p := r.NewBool()
+					*p = v
+					x.InletHot = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -5426,8 +5457,9 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6235,8 +6267,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_DischargedEnergyReadingWh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_DischargedEnergyReadingWh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6251,8 +6284,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.CapacitiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.CapacitiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6267,8 +6301,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_InductiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_InductiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6298,8 +6333,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6314,8 +6350,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.MeterTimestamp = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.MeterTimestamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6768,8 +6805,9 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.DepartureTime = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.DepartureTime = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6784,8 +6822,9 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6800,8 +6839,9 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -6816,8 +6856,9 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint16(v)
-					x.AckMaxDelay = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					x.AckMaxDelay = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -7606,8 +7647,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -7678,8 +7720,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -7752,8 +7795,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{

@@ -128,8 +128,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.KeyName = &tmp
+			p := r.NewString()
+			*p = v
+			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -153,8 +154,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			if err != nil {
 				return 0, err
 			}
-			tmp := v
-			d.MgmtData = &tmp
+			p := r.NewString()
+			*p = v
+			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
 			return 0, err
@@ -1528,8 +1530,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // KeyName
 			if empty, err := r.LeafStart(); err != nil {
@@ -1873,8 +1876,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 2: // URI
 			{
@@ -1882,8 +1886,9 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 3: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -2493,8 +2498,9 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Reference
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
@@ -2577,8 +2583,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Type
 			{
@@ -2586,8 +2593,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Type = &tmp
+				p := r.NewString()
+				*p = v
+				x.Type = p
 			}
 		case 3: // URI
 			{
@@ -2595,8 +2603,9 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.URI = &tmp
+				p := r.NewString()
+				*p = v
+				x.URI = p
 			}
 		case 4: // Transforms
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
@@ -2713,8 +2722,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Encoding = &tmp
+				p := r.NewString()
+				*p = v
+				x.Encoding = p
 			}
 		case 2: // Id
 			{
@@ -2722,8 +2732,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 3: // MimeType
 			{
@@ -2731,8 +2742,9 @@ func (x *ObjectType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.MimeType = &tmp
+				p := r.NewString()
+				*p = v
+				x.MimeType = p
 			}
 		}
 	}
@@ -2806,8 +2818,9 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignedInfo
 			if err := x.SignedInfo.decodeEXI(r); err != nil {
@@ -2920,8 +2933,9 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
 			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
@@ -3023,8 +3037,9 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int64(v)
-					x.HMACOutputLength = &tmp
+					p := r.NewInt64()
+					*p = int64(v)
+					x.HMACOutputLength = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -3089,8 +3104,9 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Value
 			{
@@ -3159,8 +3175,9 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // SignatureProperty
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
@@ -3233,8 +3250,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
 				if err != nil {
 					return err
 				}
-				tmp := v
-				x.Id = &tmp
+				p := r.NewString()
+				*p = v
+				x.Id = p
 			}
 		case 2: // Target
 			{
@@ -4073,8 +4091,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.PresentSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.PresentSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4089,8 +4108,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MinimumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4105,8 +4125,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.TargetSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.TargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4121,8 +4142,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int8(v)
-					x.MaximumSOC = &tmp
+					p := r.NewInt8()
+					*p = int8(v)
+					x.MaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4137,8 +4159,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMinimumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMinimumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4153,8 +4176,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToTargetSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToTargetSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4169,8 +4193,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.RemainingTimeToMaximumSOC = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.RemainingTimeToMaximumSOC = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4185,8 +4210,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.ChargingComplete = &tmp
+					p := r.NewBool()
+					*p = v
+					x.ChargingComplete = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4209,8 +4235,9 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.InletHot = &tmp
+					p := r.NewBool()
+					*p = v
+					x.InletHot = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4871,8 +4898,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_DischargedEnergyReadingWh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_DischargedEnergyReadingWh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4887,8 +4915,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.CapacitiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.CapacitiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4903,8 +4932,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.BPT_InductiveEnergyReadingVARh = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.BPT_InductiveEnergyReadingVARh = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4934,8 +4964,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := int16(v)
-					x.MeterStatus = &tmp
+					p := r.NewInt16()
+					*p = int16(v)
+					x.MeterStatus = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -4950,8 +4981,9 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint64(v)
-					x.MeterTimestamp = &tmp
+					p := r.NewUint64()
+					*p = uint64(v)
+					x.MeterTimestamp = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8040,8 +8072,9 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.ObservedIDCode = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.ObservedIDCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8227,8 +8260,9 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint32(v)
-					x.ObservedIDCode = &tmp
+					p := r.NewUint32()
+					*p = uint32(v)
+					x.ObservedIDCode = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8435,8 +8469,9 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.SSID = &tmp
+					p := r.NewString()
+					*p = v
+					x.SSID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8451,8 +8486,9 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.BSSID = &tmp
+					p := r.NewString()
+					*p = v
+					x.BSSID = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8467,8 +8503,9 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := v
-					x.IPAddress = &tmp
+					p := r.NewString()
+					*p = v
+					x.IPAddress = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
@@ -8483,8 +8520,9 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader) error {
 					if err != nil {
 						return err
 					}
-					tmp := uint16(v)
-					x.Port = &tmp
+					p := r.NewUint16()
+					*p = uint16(v)
+					x.Port = p
 				}
 				if err := r.LeafEnd(); err != nil {
 					return err
