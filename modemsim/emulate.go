@@ -52,9 +52,6 @@ type EmulateConfig struct {
 	Events func(Event)
 }
 
-// Learned is the Action of an Event about the peer emulator's state message.
-const Learned Action = 5
-
 // Emulator is one emulated modem between the host software, which talks to
 // Host, and a real interface (the wire, e.g. one end of a veth pair). The
 // emulator on the other end is its only peer: the two learn each other's

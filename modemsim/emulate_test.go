@@ -192,11 +192,11 @@ func TestEmulateProfile(t *testing.T) {
 		}
 	}
 	// The car's side is no EVSE: it reports nothing for the charger's sounds.
+	// A profile would be scheduled before the sound reaches the host.
 	sendMsg(t, c.a.Host(), homeplug.BroadcastMAC, hostA, &homeplug.MnbcSoundInd{})
 	readMsg(t, c.b.Host())
-	c.clock.Advance(time.Second)
-	if n := c.b.Host().Stats().Received; n != 1 {
-		t.Errorf("car host got %d frames", n)
+	if n := c.clock.Pending(); n != 0 {
+		t.Errorf("%d profiles pending on the car's side", n)
 	}
 }
 

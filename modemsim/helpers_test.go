@@ -161,7 +161,14 @@ func (b *bench) key(m *modemsim.Modem, nmk homeplug.NMK) {
 	}
 }
 
-// queued returns the number of frames a host port has received so far.
-func queued(p *link.Port) uint64 { return p.Stats().Received }
+// queued returns the number of frames a host port has received so far,
+// once the line has settled: a Port counts a frame just after queueing it.
+func (b *bench) queued(p *link.Port) uint64 {
+	b.t.Helper()
+	if err := b.line.Settle(context.Background()); err != nil {
+		b.t.Fatal(err)
+	}
+	return p.Stats().Received
+}
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }

@@ -284,6 +284,9 @@ func (l *Line) signal() {
 // ports, or move the clock on.
 func (l *Line) Settle(ctx context.Context) error {
 	for {
+		if l.ctx.Err() != nil {
+			return fmt.Errorf("modemsim: settle: %w", net.ErrClosed)
+		}
 		l.mu.Lock()
 		idle := l.idle()
 		ch := l.progress
@@ -303,7 +306,9 @@ func (l *Line) Settle(ctx context.Context) error {
 
 func (l *Line) idle() bool {
 	for _, m := range l.modems {
-		if p, ok := m.host.(*link.Port); ok && m.port != nil && p.Stats().Received != m.handled {
+		// Received is counted just after the frame is queued, so handled
+		// may be ahead of it for a moment, never behind once all is done.
+		if p, ok := m.host.(*link.Port); ok && m.port != nil && p.Stats().Received > m.handled {
 			return false
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
 )
 
@@ -72,7 +73,7 @@ func TestSwVer(t *testing.T) {
 	if cnf := readMsg(t, d.Host()).Message.(*homeplug.SwVerCnf); cnf.Version != modemsim.DefaultFirmware {
 		t.Errorf("version %q", cnf.Version)
 	}
-	if n := queued(m.Host()); n != 2 {
+	if n := b.queued(m.Host()); n != 2 {
 		t.Errorf("host of m got %d frames, want its 2 answers", n)
 	}
 	if s := b.line.Stats(); s.Answered != 3 || s.Passed != 0 {
@@ -167,7 +168,7 @@ func TestAttenProfileAfterEachSound(t *testing.T) {
 			t.Fatalf("got %v from %v", f.MMType, f.Src)
 		}
 		// Nothing more until the modem has measured for ~1 ms.
-		if n := queued(evse.Host()); n != uint64(2*i+1) {
+		if n := b.queued(evse.Host()); n != uint64(2*i+1) {
 			t.Fatalf("EVSE host got %d frames before the profile, want %d", n, 2*i+1)
 		}
 		b.clock.Advance(modemsim.DefaultProfileDelay)
@@ -186,7 +187,7 @@ func TestAttenProfileAfterEachSound(t *testing.T) {
 	sendMsg(t, evse.Host(), homeplug.BroadcastMAC, evse.HostMAC(), &homeplug.MnbcSoundInd{})
 	readMsg(t, ev.Host())
 	b.clock.Advance(time.Second)
-	if n := queued(ev.Host()); n != 1 {
+	if n := b.queued(ev.Host()); n != 1 {
 		t.Errorf("EV host got %d frames, want the sound only", n)
 	}
 	if s := b.line.Stats(); s.Injected != sounds {
@@ -201,7 +202,7 @@ func TestDefaultAttenuation(t *testing.T) {
 	sendMsg(t, ev.Host(), homeplug.BroadcastMAC, ev.HostMAC(), &homeplug.MnbcSoundInd{})
 	readMsg(t, evse.Host())
 	b.clock.Advance(4 * time.Millisecond)
-	if n := queued(evse.Host()); n != 1 {
+	if n := b.queued(evse.Host()); n != 1 {
 		t.Fatalf("profile before ProfileDelay: %d frames", n)
 	}
 	b.clock.Advance(time.Millisecond)
@@ -289,7 +290,7 @@ func TestNeighbourSeesNoForeignAVLN(t *testing.T) {
 	// Unicast to one's own car does not reach the neighbour at all.
 	send(t, evse.Host(), ipv6(ev.HostMAC(), evse.HostMAC()))
 	b.waitFor(evse, ev, etIPv6)
-	if n := queued(other.Host()); n != 1 { // its CM_SET_KEY.CNF
+	if n := b.queued(other.Host()); n != 1 { // its CM_SET_KEY.CNF
 		t.Errorf("neighbour's host got %d frames", n)
 	}
 	// The neighbour's sounds are heard, with its larger attenuation.
@@ -328,10 +329,10 @@ func TestUnplugStopsEverything(t *testing.T) {
 		t.Errorf("from the unplugged car: %+v", e)
 	}
 	b.clock.Advance(time.Second)
-	if n := queued(ev.Host()); n != 1 { // its CM_SET_KEY.CNF
+	if n := b.queued(ev.Host()); n != 1 { // its CM_SET_KEY.CNF
 		t.Errorf("unplugged car's host got %d frames", n)
 	}
-	if n := queued(evse.Host()); n != 2 { // CNF and link status
+	if n := b.queued(evse.Host()); n != 2 { // CNF and link status
 		t.Errorf("EVSE host got %d frames", n)
 	}
 	// A sound heard just before the plug is pulled gives no profile.
@@ -357,5 +358,33 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := b.line.AddModem(modemsim.ModemConfig{}); err == nil {
 		t.Error("AddModem after Close")
+	}
+}
+
+func TestAddModemConn(t *testing.T) {
+	b := newBench(t, modemsim.LineConfig{})
+	hostMAC := homeplug.MAC{0x02, 0, 0, 0, 0x11, 0x11}
+	modemMAC := homeplug.MAC{0x00, 0xb0, 0x52, 0, 0x11, 0x11}
+	host, side, err := link.Pipe(hostMAC.HardwareAddr(), modemMAC.HardwareAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := b.line.AddModemConn(modemsim.ModemConfig{MAC: modemMAC, HostMAC: hostMAC}, side)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Host() != nil {
+		t.Error("a Host port for a modem on a given conn")
+	}
+	sendMsg(t, host, homeplug.LocalModemMAC, hostMAC, &homeplug.SwVerReq{})
+	if f := readMsg(t, host); f.MMType != homeplug.VSSwVerCnf || f.Src != modemMAC || f.Dst != hostMAC {
+		t.Errorf("got %v from %v to %v", f.MMType, f.Src, f.Dst)
+	}
+	if _, err := b.line.AddModem(modemsim.ModemConfig{MAC: modemMAC}); err == nil {
+		t.Error("two modems with one MAC")
+	}
+	b.line.Close()
+	if _, err := side.ReadFrame(t.Context(), make([]byte, 64)); !isClosed(err) {
+		t.Errorf("the modem's conn after Close: %v", err)
 	}
 }

@@ -67,8 +67,10 @@ const (
 	Dropped                    // lost; Event.Reason says why
 	Answered                   // a request for the modem itself, answered locally
 	Injected                   // a frame the modem made, such as CM_ATTEN_PROFILE.IND
+	Learned                    // an Emulator took its peer's key state from the private message
 )
 
+// String returns the action in lower case, such as "dropped".
 func (a Action) String() string {
 	switch a {
 	case Passed:
@@ -79,6 +81,8 @@ func (a Action) String() string {
 		return "answered"
 	case Injected:
 		return "injected"
+	case Learned:
+		return "learned"
 	}
 	return "unknown"
 }
