@@ -71,14 +71,20 @@ func (r *Reader) eof(what string) error {
 
 // Bits reads an n-bit unsigned integer, 0 <= n <= 32.
 func (r *Reader) Bits(n int) (uint32, error) {
-	if n > r.left() {
-		return 0, r.eof(fmt.Sprintf("%d bits", n))
-	}
+	// Fast path, small enough to inline: a 64-bit window holds the
+	// pos&7 (<= 7) bits already read of its first byte plus n (<= 32).
 	if i := r.pos >> 3; i+8 <= len(r.buf) {
-		// Fast path: the 64-bit window holds pos&7 (<= 7) + n (<= 32) bits.
 		w := binary.BigEndian.Uint64(r.buf[i:]) << uint(r.pos&7)
 		r.pos += n
 		return uint32(w >> (64 - uint(n))), nil
+	}
+	return r.bitsTail(n)
+}
+
+// bitsTail reads bits near the end of the input, one byte at a time.
+func (r *Reader) bitsTail(n int) (uint32, error) {
+	if n > r.left() {
+		return 0, r.eof(fmt.Sprintf("%d bits", n))
 	}
 	var v uint32
 	for n > 0 {
