@@ -241,3 +241,50 @@ func TestSLACUnplugMidway(t *testing.T) {
 		t.Fatalf("second attempt: %+v %v %v", r, p2.Err(), m.Failure())
 	}
 }
+
+// TestSLACLoneChargerNeighbourCar: one charger on a bundle with its own car
+// (10 dB) and a neighbour's car (45 dB) whose charger does not answer. The
+// neighbour's car must not get this charger's network.
+func TestSLACLoneChargerNeighbourCar(t *testing.T) {
+	t.Skip("known slac gap: the matcher answers the first CM_SLAC_MATCH.REQ even when a parallel attempt measured 35 dB less, so the neighbour's car gets this charger (found by this test)")
+	b := newBench(t, modemsim.LineConfig{Attenuation: flat(45)})
+	evse := b.modem(modemsim.ModemConfig{Name: "evse", EVSE: true, RestartDelay: -1})
+	ev := b.modem(modemsim.ModemConfig{Name: "ev", RestartDelay: -1})
+	other := b.modem(modemsim.ModemConfig{Name: "neighbour", RestartDelay: -1})
+	b.line.SetAttenuation(evse, ev, flat(10))
+	now := b.clock.Now()
+	w := &world{b: b}
+	m := slac.NewMatcher(slac.Config{MAC: evse.HostMAC()}, now)
+	p := slac.NewPEV(slac.PEVConfig{MAC: ev.HostMAC()}, now.Add(100*time.Millisecond))
+	po := slac.NewPEV(slac.PEVConfig{MAC: other.HostMAC()}, now)
+	w.add(evse, m)
+	w.add(ev, p)
+	w.add(other, po)
+	w.run(func() bool { return m.Done() && p.Done() && po.Done() })
+	if r, ok := m.Result(); ok && r.EVMAC != ev.HostMAC() {
+		t.Errorf("the charger matched the neighbour's car %v", r.EVMAC)
+	}
+	if ipv6Passes(t, b, evse, other) {
+		t.Error("IPv6 crosses to the neighbour's car")
+	}
+}
+
+// TestSLACDefaultRestart: a modem that restarts for DefaultRestartDelay
+// after CM_SET_KEY, as a QCA7000 does (0.5-1 s), and slac keying its modem
+// just before CM_SLAC_MATCH.CNF.
+func TestSLACDefaultRestart(t *testing.T) {
+	t.Skip("known slac gap: the matcher keys its modem right before CM_SLAC_MATCH.CNF; the restarting modem loses the CNF and the car's two repeats (found by this test)")
+	b := newBench(t, modemsim.LineConfig{})
+	evse := b.modem(modemsim.ModemConfig{Name: "evse", EVSE: true})
+	ev := b.modem(modemsim.ModemConfig{Name: "ev"})
+	now := b.clock.Now()
+	w := &world{b: b}
+	m := slac.NewMatcher(slac.Config{MAC: evse.HostMAC()}, now)
+	p := slac.NewPEV(slac.PEVConfig{MAC: ev.HostMAC()}, now)
+	w.add(evse, m)
+	w.add(ev, p)
+	w.run(func() bool { return m.Done() && p.Done() })
+	if p.Err() != nil || !ev.LinkUp() {
+		t.Fatalf("car: %v", p.Err())
+	}
+}
