@@ -30,9 +30,19 @@
 //
 // Emulate puts one emulated modem in front of a real interface, for
 // --emulate-modem: two ccslink processes on the two ends of a veth pair
-// then see each other as through two modems on one cable.
+// then see each other as through two modems on one cable. The host software
+// uses the Emulator's Host port instead of its raw socket; the two
+// emulators tell each other their key state in a private vendor MME
+// (StateMMType). Only frames of the raw socket's ethertype go through an
+// emulator: IPv6 that a host's kernel sends on the veth itself is not
+// filtered.
 //
 // One goroutine per Line (or Emulator) makes every decision, and one per
 // host link reads it; all stop when the context ends or at Close. Delays
-// run on a Clock, so tests move them by hand.
+// run on a Clock, so tests move them by hand; Line.Settle tells a test
+// when everything sent so far has been handled.
+//
+// The restart after CM_SET_KEY matters to the host: a host that keys its
+// modem and sends CM_SLAC_MATCH.CNF at once loses the CNF for the restart's
+// duration, as it would on a real modem.
 package modemsim
