@@ -35,7 +35,7 @@ type bench struct {
 
 func newBench(t *testing.T, cfg modemsim.LineConfig) *bench {
 	t.Helper()
-	b := &bench{t: t, clock: fakeClock{slac.NewFakeClock(t0)}, events: make(chan modemsim.Event, 4096)}
+	b := &bench{t: t, clock: fakeClock{slac.NewFakeClock(t0)}, events: make(chan modemsim.Event, 1<<16)}
 	cfg.Clock = b.clock
 	cfg.Events = func(e modemsim.Event) {
 		select {

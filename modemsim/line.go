@@ -126,8 +126,9 @@ func (l *Line) add(cfg ModemConfig, conn link.Conn) (*Modem, error) {
 		cfg.Name = fmt.Sprintf("modem%d", n)
 	}
 	for _, o := range l.modems {
-		if o.st.cfg.MAC == cfg.MAC || o.st.cfg.Name == cfg.Name {
-			return nil, fmt.Errorf("modemsim: modem %s (%v) is already on the line", cfg.Name, cfg.MAC)
+		if o.st.cfg.MAC == cfg.MAC || o.st.cfg.Name == cfg.Name || o.st.cfg.HostMAC == cfg.HostMAC {
+			return nil, fmt.Errorf("modemsim: modem %s (%v, host %v) clashes with %s on the line",
+				cfg.Name, cfg.MAC, cfg.HostMAC, o.st.cfg.Name)
 		}
 	}
 	m := &Modem{line: l, st: station{cfg: cfg, plugged: true}, host: conn}

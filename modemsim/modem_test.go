@@ -383,6 +383,9 @@ func TestAddModemConn(t *testing.T) {
 	if _, err := b.line.AddModem(modemsim.ModemConfig{MAC: modemMAC}); err == nil {
 		t.Error("two modems with one MAC")
 	}
+	if _, err := b.line.AddModem(modemsim.ModemConfig{HostMAC: hostMAC}); err == nil {
+		t.Error("two hosts with one MAC")
+	}
 	b.line.Close()
 	if _, err := side.ReadFrame(t.Context(), make([]byte, 64)); !isClosed(err) {
 		t.Errorf("the modem's conn after Close: %v", err)
