@@ -16,8 +16,8 @@ import (
 )
 
 // StateMMType is the type of the emulators' private message: a vendor
-// indication (the top of the vendor range) with StateOUI, which a real
-// modem does not know and passes on as any other frame.
+// indication (the top of the vendor range) with StateOUI, which no modem
+// or host acts on.
 const StateMMType homeplug.MMType = 0xBFFE
 
 // StateOUI marks the emulators' private message; it is locally

@@ -238,3 +238,95 @@ func TestEmulateSLAC(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulateDrops plays a bare peer on the wire, with no emulator of its own.
+func TestEmulateDrops(t *testing.T) {
+	clock := fakeClock{slac.NewFakeClock(t0)}
+	wa, peer, err := link.Pipe(hostA.HardwareAddr(), hostB.HardwareAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	events := make(chan modemsim.Event, 1024)
+	e, err := modemsim.Emulate(context.Background(), wa, modemsim.EmulateConfig{
+		Modem: modemsim.ModemConfig{Name: "evse", EVSE: true},
+		Clock: clock,
+		Events: func(ev modemsim.Event) {
+			select {
+			case events <- ev:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	next := func(from string) modemsim.Event {
+		t.Helper()
+		for {
+			select {
+			case ev := <-events:
+				if ev.From == from {
+					return ev
+				}
+			case <-time.After(waitLimit):
+				t.Fatal("no event")
+			}
+		}
+	}
+	// At start the emulator asks for the peer's state.
+	if f := readMsg(t, peer); f.MMType != modemsim.StateMMType || f.OUI != modemsim.StateOUI {
+		t.Fatalf("got %v %v", f.MMType, f.OUI)
+	}
+	// The bare peer's requests for its own modem are not the emulator's business.
+	sendMsg(t, peer, homeplug.LocalModemMAC, hostB, &homeplug.SwVerReq{})
+	if ev := next("wire"); ev.Reason != modemsim.ReasonFromLine {
+		t.Errorf("peer's request: %+v", ev)
+	}
+	runt := make([]byte, 15) // a HomePlug header cut short
+	copy(runt, hostA[:])
+	copy(runt[6:], hostB[:])
+	runt[12], runt[13] = 0x88, 0xe1
+	send(t, peer, runt)
+	if ev := next("wire"); ev.Reason != modemsim.ReasonMalformed {
+		t.Errorf("runt: %+v", ev)
+	}
+	// Keyed, the modem restarts: nothing passes either way.
+	req := homeplug.NewSetKeyReq(homeplug.NewNMK())
+	sendMsg(t, e.Host(), homeplug.LocalModemMAC, hostA, &req)
+	readMsg(t, e.Host())
+	next("evse")
+	sendMsg(t, e.Host(), homeplug.BroadcastMAC, hostA, &homeplug.SlacParmReq{})
+	if ev := next("evse"); ev.Reason != modemsim.ReasonRestarting {
+		t.Errorf("host during restart: %+v", ev)
+	}
+	sendMsg(t, peer, homeplug.BroadcastMAC, hostB, &homeplug.MnbcSoundInd{})
+	if ev := next("wire"); ev.Reason != modemsim.ReasonRestarting {
+		t.Errorf("wire during restart: %+v", ev)
+	}
+	clock.Advance(modemsim.DefaultRestartDelay)
+	// A peer that announces nothing never shares the AVLN.
+	send(t, peer, ipv6(hostA, hostB))
+	if ev := next("wire"); ev.Reason != modemsim.ReasonNoAVLN {
+		t.Errorf("unicast from a bare peer: %+v", ev)
+	}
+	e.Unplug()
+	sendMsg(t, peer, hostA, hostB, &homeplug.AttenCharRsp{})
+	if ev := next("wire"); ev.Reason != modemsim.ReasonUnplugged {
+		t.Errorf("unplugged: %+v", ev)
+	}
+	sendMsg(t, e.Host(), hostB, hostA, &homeplug.AttenCharInd{AAG: flat(1)})
+	if ev := next("evse"); ev.Reason != modemsim.ReasonUnplugged || ev.Action.String() != "dropped" {
+		t.Errorf("unplugged: %+v", ev)
+	}
+	e.Plug()
+	sendMsg(t, peer, homeplug.BroadcastMAC, hostB, &homeplug.MnbcSoundInd{})
+	if f := readMsg(t, e.Host()); f.MMType != homeplug.CMMnbcSoundInd {
+		t.Fatalf("got %v", f.MMType)
+	}
+	clock.Advance(time.Millisecond)
+	if f := readMsg(t, e.Host()); f.MMType != homeplug.CMAttenProfileInd {
+		t.Fatalf("got %v", f.MMType)
+	}
+}
