@@ -236,7 +236,7 @@ func (r *Reader) Binary(max int) ([]byte, error) {
 	if err := r.Alloc(uintptr(n)); err != nil {
 		return nil, err
 	}
-	b := make([]byte, n)
+	b := r.bytes(int(n))
 	if r.pos&7 == 0 {
 		copy(b, r.buf[r.pos>>3:])
 		r.pos += int(n) * 8
@@ -331,6 +331,14 @@ func bitsFor(n int) int {
 // some encoders write an empty value) is understood: empty is then true
 // and the element is complete.
 func (r *Reader) LeafStart() (empty bool, err error) {
+	if i := r.pos >> 3; i < len(r.buf) && r.buf[i]&(0x80>>uint(r.pos&7)) == 0 {
+		r.pos++
+		return false, nil
+	}
+	return r.leafStartSlow()
+}
+
+func (r *Reader) leafStartSlow() (bool, error) {
 	v, err := r.Bits(1)
 	if err != nil || v == 0 {
 		return false, err
@@ -348,6 +356,14 @@ func (r *Reader) LeafStart() (empty bool, err error) {
 
 // LeafEnd reads the EE code closing a simple-typed element (one bit, 0).
 func (r *Reader) LeafEnd() error {
+	if i := r.pos >> 3; i < len(r.buf) && r.buf[i]&(0x80>>uint(r.pos&7)) == 0 {
+		r.pos++
+		return nil
+	}
+	return r.leafEndSlow()
+}
+
+func (r *Reader) leafEndSlow() error {
 	v, err := r.Bits(1)
 	if err == nil && v != 0 {
 		err = &Error{Bit: r.pos - 1, Msg: "second-level event after a simple value (undeclared content) is not supported"}
@@ -360,27 +376,16 @@ func (r *Reader) LeafEnd() error {
 // counts holds the occurrence counters of the grammar's bounded lists.
 func (r *Reader) Event(g *Grammar, state *int, counts []int) (int, error) {
 	s := &g.States[*state]
-	start := r.pos
 	c, err := r.Bits(int(s.Width))
 	if err != nil {
 		return 0, err
 	}
 	if int(c) >= len(s.Prods) {
-		if int(c) == len(s.Prods) {
-			c2, err := r.Bits(bitsFor(int(s.Level2)))
-			if err != nil {
-				return 0, err
-			}
-			if c2 == 0 && s.EE2 {
-				return EventEE, nil
-			}
-			return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event %d (xsi:type, xsi:nil or undeclared content) is not supported", g.Name, c2)}
-		}
-		return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: invalid event code %d", g.Name, c)}
+		return r.escape(g, s, int(c))
 	}
 	p := &s.Prods[c]
 	if p.Event < 0 {
-		return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: %s is not supported", g.Name, g.event(int(p.Event)))}
+		return 0, &Error{Bit: r.pos - int(s.Width), Msg: fmt.Sprintf("%s: %s is not supported", g.Name, g.event(int(p.Event)))}
 	}
 	*state = int(p.Next)
 	if p.Counter >= 0 {
@@ -390,4 +395,21 @@ func (r *Reader) Event(g *Grammar, state *int, counts []int) (int, error) {
 		}
 	}
 	return int(p.Event), nil
+}
+
+// escape handles a first-level code past the productions: the escape to
+// the second level (only its EE is understood) or an invalid code.
+func (r *Reader) escape(g *Grammar, s *State, c int) (int, error) {
+	start := r.pos - int(s.Width)
+	if c > len(s.Prods) {
+		return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: invalid event code %d", g.Name, c)}
+	}
+	c2, err := r.Bits(bitsFor(int(s.Level2)))
+	if err != nil {
+		return 0, err
+	}
+	if c2 == 0 && s.EE2 {
+		return EventEE, nil
+	}
+	return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event %d (xsi:type, xsi:nil or undeclared content) is not supported", g.Name, c2)}
 }

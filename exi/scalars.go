@@ -24,6 +24,21 @@ type scalars struct {
 	u32   []uint32
 	u64   []uint64
 	strs  []string
+	bytes []byte
+}
+
+// bytes returns n bytes of storage: small values (SessionID, EVCCID) share a
+// per-document block; the capacity is cut so that appends never overlap.
+func (r *Reader) bytes(n int) []byte {
+	if n > 16 {
+		return make([]byte, n)
+	}
+	if len(r.sc.bytes) < n {
+		r.sc.bytes = make([]byte, 64)
+	}
+	b := r.sc.bytes[:n:n]
+	r.sc.bytes = r.sc.bytes[n:]
+	return b
 }
 
 // NewBool returns storage for an optional boolean of the document.
