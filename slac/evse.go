@@ -93,11 +93,18 @@ type Matcher struct {
 	matchCnf []byte
 	joinEnd  time.Time
 	pollAt   time.Time
-	done     bool
-	err      error
-	lastFail string
-	res      Result
-	out      outbox
+	// The session key, keyed into the local modem when the session starts:
+	// the modem restarts its network for 0.5-1 s after CM_SET_KEY, and a
+	// MATCH.CNF sent in that time would be lost.
+	nmk        homeplug.NMK
+	nid        homeplug.NID
+	keyPending bool
+	keyAt      time.Time
+	done       bool
+	err        error
+	lastFail   string
+	res        Result
+	out        outbox
 
 	// Decoding scratch space, so that a matching does not allocate per frame.
 	parmReq    homeplug.SlacParmReq
@@ -156,6 +163,9 @@ func (m *Matcher) Reset(now time.Time) {
 	m.done, m.err, m.lastFail = false, nil, ""
 	m.initEnd = now.Add(m.tm.SLACInit)
 	m.res = Result{EVSEMAC: m.cfg.MAC}
+	m.nmk = m.cfg.NewNMK()
+	m.nid = m.nmk.NID()
+	m.keyPending, m.keyAt = true, now
 }
 
 // Done reports whether the matcher has finished: matched and joined (or
@@ -193,6 +203,9 @@ func (m *Matcher) Result() (r Result, ok bool) { return m.res, m.match != nil }
 func (m *Matcher) Deadline() (t time.Time, ok bool) {
 	if m.done {
 		return time.Time{}, false
+	}
+	if m.keyPending {
+		return m.keyAt, true
 	}
 	if m.match != nil {
 		t = m.joinEnd
@@ -272,7 +285,7 @@ func (m *Matcher) handle(now time.Time, frame []byte) {
 			m.onMatchReq(now, h)
 		}
 	case homeplug.CMSetKeyCnf:
-		if m.setKeyCnf.DecodePayload(p) == nil && m.match != nil {
+		if m.setKeyCnf.DecodePayload(p) == nil {
 			// QCA firmware answers 0x01 when the key was applied.
 			m.res.Keyed = m.setKeyCnf.Result <= 0x01
 			if m.cfg.Log != nil {
@@ -472,16 +485,16 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	if h.Dst != m.cfg.MAC && req.EVSEMAC != m.cfg.MAC {
 		return // the car chose another charger
 	}
+	if m.crosstalk(a) {
+		return
+	}
 	if a.st == waitAttenCharRsp {
 		a.t.AttenRsp = now.Sub(a.start) // the RSP was lost; the REQ implies it
 	}
 	a.t.MatchReq = now.Sub(a.start)
-	nmk := m.cfg.NewNMK()
-	nid := nmk.NID()
-	// Key the local modem before the car gets the key, so that the network
-	// the car looks for exists as soon as possible.
-	m.setKeyReq = homeplug.NewSetKeyReq(nmk)
-	m.out.add(m.modem, m.cfg.MAC, &m.setKeyReq)
+	// The local modem holds this key since the session started, so the
+	// network the car looks for already exists.
+	nmk, nid := m.nmk, m.nid
 	start := len(m.out.buf)
 	m.matchCnfMsg = homeplug.SlacMatchCnf{
 		ApplicationType: a.appType,
@@ -522,9 +535,46 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	m.pollAt = now.Add(m.cfg.LinkPoll)
 }
 
+// CrosstalkMarginDB is how much weaker than another car sounding here at the
+// same time a car's signal must be to count as a neighbour's car on the same
+// cable bundle (crosstalk), whose CM_SLAC_MATCH.REQ is not answered.
+const CrosstalkMarginDB = 10
+
+// crosstalk reports whether a's MATCH.REQ must wait (another car is still
+// being measured; the car repeats its request) or be refused (another car
+// is much closer: a is a neighbour's car whose own charger did not answer).
+func (m *Matcher) crosstalk(a *attempt) bool {
+	for _, o := range m.attempts {
+		if o == a {
+			continue
+		}
+		switch o.st {
+		case waitStartAttenChar, sounding:
+			if m.cfg.Log != nil {
+				m.logf(slog.LevelInfo, "MATCH.REQ deferred: another car is being measured", "ev", a.ev, "other", o.ev)
+			}
+			return true
+		case waitAttenCharRsp, waitMatchReq:
+			if !o.plausible && !a.plausible && a.attenDB >= o.attenDB+CrosstalkMarginDB {
+				if m.cfg.Log != nil {
+					m.logf(slog.LevelWarn, "MATCH.REQ refused: crosstalk from a neighbour's car", "ev", a.ev,
+						"attenuation_db", a.attenDB, "closer", o.ev, "closer_db", o.attenDB)
+				}
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (m *Matcher) tick(now time.Time) {
 	if m.done {
 		return
+	}
+	if m.keyPending {
+		m.setKeyReq = homeplug.NewSetKeyReq(m.nmk)
+		m.out.add(m.modem, m.cfg.MAC, &m.setKeyReq)
+		m.keyPending = false
 	}
 	if m.match != nil {
 		if !now.Before(m.joinEnd) {

@@ -49,7 +49,7 @@ func FuzzHandle(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const maxAttempts = 4
-		m := slac.NewMatcher(slac.Config{MAC: evseMAC, MaxAttempts: maxAttempts}, t0)
+		m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, MaxAttempts: maxAttempts}, t0), t0)
 		now := t0
 		type key struct {
 			mac homeplug.MAC
@@ -115,7 +115,7 @@ func BenchmarkMatch(b *testing.B) {
 	at, frames := matchingFrames(carA, evseMAC)
 	b.ReportAllocs()
 	for b.Loop() {
-		m := slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+		m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
 		for i, f := range frames {
 			m.Handle(t0.Add(at[i]), f)
 		}
@@ -129,7 +129,7 @@ func BenchmarkMatch(b *testing.B) {
 // charger keeps it from car to car.
 func BenchmarkMatchReset(b *testing.B) {
 	at, frames := matchingFrames(carA, evseMAC)
-	m := slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+	m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Reset(t0)
@@ -153,7 +153,7 @@ func BenchmarkBackToBack(b *testing.B) {
 	var queue []msg
 	var bufs [][]byte
 	for b.Loop() {
-		evse := slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0)
+		evse := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
 		pev := slac.NewPEV(slac.PEVConfig{MAC: pevMAC, RunID: carA.run}, t0)
 		now := t0
 		queue, bufs = queue[:0], bufs[:0]

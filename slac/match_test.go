@@ -49,7 +49,9 @@ func TestBackToBack(t *testing.T) {
 		t.Errorf("attenuation EVSE %v, PEV %v, want %v", er.AttenuationDB, pr.AttenuationDB, want)
 	}
 
-	want := []string{"pev CM_SLAC_PARM.REQ", "evse CM_SLAC_PARM.CNF"}
+	// The charger keys its modem when the session starts, not at the match:
+	// the modem's restart would swallow the MATCH.CNF.
+	want := []string{"evse CM_SET_KEY.REQ", "pev CM_SLAC_PARM.REQ", "evse.modem CM_SET_KEY.CNF", "evse CM_SLAC_PARM.CNF"}
 	for range 3 {
 		want = append(want, "pev CM_START_ATTEN_CHAR.IND")
 	}
@@ -59,7 +61,7 @@ func TestBackToBack(t *testing.T) {
 	want = append(want,
 		"evse CM_ATTEN_CHAR.IND", "pev CM_ATTEN_CHAR.RSP",
 		"pev CM_SLAC_MATCH.REQ",
-		"evse CM_SET_KEY.REQ", "evse CM_SLAC_MATCH.CNF", "evse.modem CM_SET_KEY.CNF",
+		"evse CM_SLAC_MATCH.CNF",
 		"pev CM_SET_KEY.REQ", "pev.modem CM_SET_KEY.CNF",
 		"evse VS_PL_LNK_STATUS.REQ", "evse.modem VS_PL_LNK_STATUS.CNF")
 	if got := s.types(); !slices.Equal(got, want) {
@@ -72,9 +74,9 @@ func TestBackToBack(t *testing.T) {
 		i    int
 		want time.Duration
 	}{
-		{1, 0}, {2, 20 * time.Millisecond}, {5, 80 * time.Millisecond}, {23, 260 * time.Millisecond},
-		{25, 261 * time.Millisecond}, {26, 261 * time.Millisecond}, {27, 1220 * time.Millisecond},
-		{28, 1220 * time.Millisecond}, {29, 1220 * time.Millisecond}, {33, 1720 * time.Millisecond},
+		{0, 0}, {3, 0}, {4, 20 * time.Millisecond}, {7, 80 * time.Millisecond}, {25, 260 * time.Millisecond},
+		{27, 261 * time.Millisecond}, {28, 261 * time.Millisecond}, {29, 1220 * time.Millisecond},
+		{30, 1220 * time.Millisecond}, {34, 1720 * time.Millisecond},
 	}
 	for _, c := range checks {
 		if at(c.i) != c.want {

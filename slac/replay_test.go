@@ -182,7 +182,7 @@ func TestCaptureReplay(t *testing.T) {
 						break
 					}
 				}
-				m := slac.NewMatcher(slac.Config{MAC: charger, LinkPoll: -1}, start)
+				m := keyed(slac.NewMatcher(slac.Config{MAC: charger, LinkPoll: -1}, start), start)
 				sent := replay(m, run.frames)
 				r, ok := m.Result()
 				if !ok {
