@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSLACOverVeth runs the real command twice, as charger and as car, in
+// two network namespaces joined by a veth pair, each with --emulate-modem:
+// raw sockets, real timers, two processes matching over the wire.
+func TestSLACOverVeth(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces; skipped")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip command (iproute2)")
+	}
+	bin := filepath.Join(t.TempDir(), "ccslink")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	nsE, nsP := "ccsE"+id, "ccsP"+id
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", nsE)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsE).Run() })
+	ip("netns", "add", nsP)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsP).Run() })
+	ip("link", "add", "evse0", "netns", nsE, "type", "veth", "peer", "name", "ev0", "netns", nsP)
+	ip("-n", nsE, "link", "set", "evse0", "address", "02:00:00:00:e5:01", "up")
+	ip("-n", nsP, "link", "set", "ev0", "address", "02:00:00:00:ca:01", "up")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	start := func(ns, iface, role string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, bin, "slac", "--iface", iface, "--role", role,
+			"--emulate-modem", "--json", "--show-keys", "--timeout", "30s")
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &out, &errb
+	}
+	evse, evseOut, evseErr := start(nsE, "evse0", "evse")
+	pev, pevOut, pevErr := start(nsP, "ev0", "pev")
+	if err := pev.Wait(); err != nil {
+		t.Fatalf("car: %v\n%s%s", err, pevOut, pevErr)
+	}
+	if err := evse.Wait(); err != nil {
+		t.Fatalf("charger: %v\n%s%s", err, evseOut, evseErr)
+	}
+	var e, p slacReport
+	if err := json.Unmarshal(evseOut.Bytes(), &e); err != nil {
+		t.Fatalf("charger output %q: %v", evseOut, err)
+	}
+	if err := json.Unmarshal(pevOut.Bytes(), &p); err != nil {
+		t.Fatalf("car output %q: %v", pevOut, err)
+	}
+	if !e.Matched || !p.Matched || e.Role != "evse" || p.Role != "pev" {
+		t.Fatalf("charger %+v\ncar %+v", e, p)
+	}
+	if e.EVMAC != "02:00:00:00:ca:01" || e.EVSEMAC != "02:00:00:00:e5:01" || p.EVMAC != e.EVMAC || p.EVSEMAC != e.EVSEMAC {
+		t.Errorf("addresses: charger %s/%s, car %s/%s", e.EVSEMAC, e.EVMAC, p.EVSEMAC, p.EVMAC)
+	}
+	if e.RunID != p.RunID || e.NID != p.NID || e.NMK != p.NMK || len(e.NMK) != 32 || len(e.NID) != 14 {
+		t.Errorf("session: charger RunID %s NID %s NMK %s, car RunID %s NID %s NMK %s", e.RunID, e.NID, e.NMK, p.RunID, p.NID, p.NMK)
+	}
+	if e.Sounds != 10 || e.AttenuationDB != 20 || e.Plausible || !e.LinkUp || !p.LinkUp {
+		t.Errorf("charger %+v\ncar %+v", e, p)
+	}
+	t.Logf("matched in %d ms (charger, MATCH.CNF), link up on both sides", e.DurationMS)
+}
