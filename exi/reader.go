@@ -81,26 +81,22 @@ func (r *Reader) Bits(n int) (uint32, error) {
 	return r.bitsTail(n)
 }
 
-// bitsTail reads bits near the end of the input, one byte at a time.
+// bitsTail reads bits near the end of the input, where no full 64-bit
+// window is left: the missing bytes count as zeros.
 func (r *Reader) bitsTail(n int) (uint32, error) {
 	if n > r.left() {
 		return 0, r.eof(fmt.Sprintf("%d bits", n))
 	}
-	var v uint32
-	for n > 0 {
-		off := r.pos & 7
-		b := uint32(r.buf[r.pos>>3]) & (0xFF >> off)
-		avail := 8 - off
-		if n < avail {
-			v = v<<n | b>>(avail-n)
-			r.pos += n
-			return v, nil
+	var w uint64
+	for i := r.pos >> 3; i < (r.pos>>3)+8; i++ {
+		w <<= 8
+		if i < len(r.buf) {
+			w |= uint64(r.buf[i])
 		}
-		v = v<<avail | b
-		n -= avail
-		r.pos += avail
 	}
-	return v, nil
+	w <<= uint(r.pos & 7)
+	r.pos += n
+	return uint32(w >> (64 - uint(n))), nil
 }
 
 // Header reads the EXI header. V2G uses exactly 0x80: no cookie, no
@@ -133,6 +129,24 @@ func (r *Reader) Bool() (bool, error) {
 // Uint reads an Unsigned Integer: 7-bit groups, least significant first,
 // the high bit of each octet saying whether another follows.
 func (r *Reader) Uint() (uint64, error) {
+	// Fast path: up to 7 octets from one 64-bit window (values < 2^49).
+	if i := r.pos >> 3; i+8 <= len(r.buf) {
+		w := binary.BigEndian.Uint64(r.buf[i:]) << uint(r.pos&7)
+		var v uint64
+		for k := uint(0); k < 49; k += 7 {
+			b := w >> 56
+			w <<= 8
+			v |= (b & 0x7F) << k
+			if b&0x80 == 0 {
+				r.pos += int(k/7+1) * 8
+				return v, nil
+			}
+		}
+	}
+	return r.uintSlow()
+}
+
+func (r *Reader) uintSlow() (uint64, error) {
 	start := r.pos
 	var v uint64
 	for shift := 0; ; shift += 7 {
@@ -412,4 +426,51 @@ func (r *Reader) escape(g *Grammar, s *State, c int) (int, error) {
 		return EventEE, nil
 	}
 	return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event %d (xsi:type, xsi:nil or undeclared content) is not supported", g.Name, c2)}
+}
+
+// leafBits reads a simple element holding an n-bit value: the CH code (0),
+// the value and the EE code (0) in one read, the common case; anything else
+// goes the long way through LeafStart and LeafEnd.
+func (r *Reader) leafBits(n int) (v uint32, empty bool, err error) {
+	start := r.pos
+	if x, err := r.Bits(n + 2); err == nil && x>>uint(n+1) == 0 && x&1 == 0 {
+		return x >> 1, false, nil
+	}
+	r.pos = start
+	if empty, err = r.LeafStart(); err != nil || empty {
+		return 0, empty, err
+	}
+	if v, err = r.Bits(n); err != nil {
+		return 0, false, err
+	}
+	return v, false, r.LeafEnd()
+}
+
+// LeafBool reads a simple element holding a boolean; empty reports an
+// element without content.
+func (r *Reader) LeafBool() (v, empty bool, err error) {
+	x, empty, err := r.leafBits(1)
+	return x == 1, empty, err
+}
+
+// LeafEnum reads a simple element holding an n-bit enumeration index below count.
+func (r *Reader) LeafEnum(n, count int) (v int, empty bool, err error) {
+	start := r.pos + 1
+	x, empty, err := r.leafBits(n)
+	if err == nil && int(x) >= count {
+		err = &Error{Bit: start, Msg: fmt.Sprintf("enumeration index %d out of %d values", x, count)}
+	}
+	return int(x), empty, err
+}
+
+// LeafNBit reads a simple element holding an n-bit integer offset from lo,
+// checked against hi.
+func (r *Reader) LeafNBit(n int, lo, hi int64) (v int64, empty bool, err error) {
+	start := r.pos + 1
+	x, empty, err := r.leafBits(n)
+	v = lo + int64(x)
+	if err == nil && v > hi {
+		err = &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+	}
+	return v, empty, err
 }

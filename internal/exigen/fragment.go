@@ -102,7 +102,7 @@ func (g *gen) emitFragment() {
 	}
 	g.p("}\n\n")
 	g.p("// UnmarshalFragment decodes the EXI fragment in b into f and returns the\n// bytes it takes.\n")
-	g.p("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {\nvar r exi.Reader\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
+	g.p("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
 	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
 	for i, f := range fs {
 		g.p("case %d:\n", i)
@@ -120,7 +120,7 @@ func (g *gen) emitFragment() {
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n}\n")
 		} else {
-			g.p("f.%s = new(%s)\nif err := f.%s.decodeEXI(&r); err != nil {\nreturn 0, err\n}\n", f.GoName, f.Type.GoName, f.GoName)
+			g.p("f.%s = new(%s)\nif err := f.%s.decodeEXI(&r, &a); err != nil {\nreturn 0, err\n}\n", f.GoName, f.Type.GoName, f.GoName)
 		}
 	}
 	g.p("case %d:\nreturn 0, r.Errorf(\"fragment element outside the schema (SE(*)) is not supported\")\n", n)

@@ -36,6 +36,7 @@ type gen struct {
 	gram    map[*Type]*Grammar
 	qids    map[QName]int
 	frag    []*fragElem
+	pooled  map[*Type]bool // optional complex values allocated in blocks
 	buf     bytes.Buffer
 }
 
@@ -187,6 +188,7 @@ func (g *gen) emit() {
 	g.p("// %s\npackage %s\n\n", strings.ReplaceAll(g.cfg.Doc, "\n", "\n// "), g.cfg.Package)
 	g.p("import (\n\"fmt\"\n\"strconv\"\n\"unsafe\"\n\n\"github.com/ccslink/ccslink/exi\"\n)\n\n")
 	g.p("var (\n_ = strconv.Itoa\n_ = unsafe.Sizeof(0)\n)\n\n")
+	g.emitArena()
 	g.emitDocument()
 	if g.cfg.Fragment {
 		g.emitFragment()
@@ -196,6 +198,37 @@ func (g *gen) emit() {
 	}
 	for _, t := range g.types {
 		g.emitType(t)
+	}
+}
+
+// emitArena writes the per-document block allocator of the complex types
+// that occur as optional values in three or more places (PhysicalValueType
+// and the like): one allocation then serves several of them.
+func (g *gen) emitArena() {
+	uses := map[*Type]int{}
+	for _, t := range g.types {
+		for _, f := range g.gram[t].Fields {
+			if f.Type.Simple == nil && strings.HasPrefix(g.fieldType(f), "*") {
+				uses[f.Type]++
+			}
+		}
+	}
+	g.pooled = map[*Type]bool{}
+	var pooled []*Type
+	for _, t := range g.types {
+		if uses[t] >= 3 {
+			g.pooled[t] = true
+			pooled = append(pooled, t)
+		}
+	}
+	g.p("// arena hands out the optional values of one document in blocks.\ntype arena struct {\n")
+	for _, t := range pooled {
+		g.p("b%s []%s\n", t.GoName, t.GoName)
+	}
+	g.p("}\n\n")
+	for _, t := range pooled {
+		g.p("func (a *arena) new%s() *%s {\nif len(a.b%s) == 0 {\na.b%s = make([]%s, 4)\n}\np := &a.b%s[0]\na.b%s = a.b%s[1:]\nreturn p\n}\n\n",
+			t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName)
 	}
 }
 
@@ -209,8 +242,14 @@ func (g *gen) emitDocument() {
 	w := bitsFor(n + 1)
 	g.p("// Unmarshal decodes the EXI document in b into d. It returns the number of\n")
 	g.p("// bytes the document takes; bytes after it (some cars send padding) are\n// left unread, so n < len(b) reports them.\n")
-	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
-	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\n*d = Document{}\nswitch c {\n", w)
+	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
+	// Clear what an earlier document left without storing every field: a
+	// store of a pointer costs a write barrier while the collector runs.
+	for _, e := range g.globals {
+		fn := goIdent(e.Name.Local)
+		g.p("if d.%s != nil {\nd.%s = nil\n}\n", fn, fn)
+	}
+	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
 	for i, e := range g.globals {
 		g.p("case %d:\n", i)
 		fn := goIdent(e.Name.Local)
@@ -223,7 +262,7 @@ func (g *gen) emitDocument() {
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n")
 		} else {
-			g.p("d.%s = new(%s)\nif err := d.%s.decodeEXI(&r); err != nil {\nreturn 0, err\n}\n", fn, e.Type.GoName, fn)
+			g.p("d.%s = new(%s)\nif err := d.%s.decodeEXI(&r, &a); err != nil {\nreturn 0, err\n}\n", fn, e.Type.GoName, fn)
 		}
 	}
 	g.p("case %d:\nreturn 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
@@ -397,6 +436,31 @@ func (g *gen) decodeValue(t *Type, q QName, assign func(string) string, ret stri
 	g.p("{\nv, err := %s\nif err != nil {\nreturn %serr\n}\n%s\n}\n", call, ret, assign(conv))
 }
 
+// leafFixed emits the decoding of a simple element whose value has a fixed
+// width (enumeration, boolean, n-bit integer) as one read with its CH and EE
+// codes; it reports false for other types.
+func (g *gen) leafFixed(t *Type, q QName, assign func(string) string) bool {
+	st := t.Simple
+	gt := g.goType(t)
+	var call, conv string
+	switch {
+	case len(st.Enum) > 0:
+		call, conv = fmt.Sprintf("r.LeafEnum(%d, %d)", bitsFor(len(st.Enum)), len(st.Enum)), gt+"(v)"
+	case st.Builtin == "boolean":
+		call, conv = "r.LeafBool()", "v"
+	case isBinary(st) || isString(st):
+		return false
+	default:
+		rep, lo, hi, width := intRepr(st)
+		if rep != repNBit {
+			return false
+		}
+		call, conv = fmt.Sprintf("r.LeafNBit(%d, %s, %s)", width, lo, hi), gt+"(v)"
+	}
+	g.p("{\nv, empty, err := %s\nif err != nil {\nreturn err\n}\nif !empty {\n%s\n}\n}\n", call, assign(conv))
+	return true
+}
+
 // encodeValue emits the encoding of the simple value expression v.
 func (g *gen) encodeValue(t *Type, v, field, ret string) {
 	st := t.Simple
@@ -548,7 +612,7 @@ func (g *gen) emitType(t *Type) {
 		counts = "counts[:]"
 	}
 	// Decoder.
-	g.p("func (x *%s) decodeEXI(r *exi.Reader) error {\n", t.GoName)
+	g.p("func (x *%s) decodeEXI(r *exi.Reader, a *arena) error {\n", t.GoName)
 	if gr.NumCounters > 0 {
 		g.p("var counts [%d]int\n", gr.NumCounters)
 	}
@@ -567,6 +631,9 @@ func (g *gen) emitType(t *Type) {
 				}
 				return dst + " = " + v
 			}
+			if f.Kind == evSE && g.leafFixed(f.Type, f.Q, assign) {
+				continue
+			}
 			if f.Kind == evSE {
 				g.p("if empty, err := r.LeafStart(); err != nil {\nreturn err\n} else if !empty {\n")
 			}
@@ -579,12 +646,17 @@ func (g *gen) emitType(t *Type) {
 		switch {
 		case strings.HasPrefix(ft, "[]"):
 			g.p("if err := r.Alloc(unsafe.Sizeof(%s{})); err != nil {\nreturn err\n}\n", f.Type.GoName)
-			g.p("%s = append(%s, %s{})\nif err := %s[len(%s)-1].decodeEXI(r); err != nil {\nreturn err\n}\n", dst, dst, f.Type.GoName, dst, dst)
+			g.p("%s = append(%s, %s{})\nif err := %s[len(%s)-1].decodeEXI(r, a); err != nil {\nreturn err\n}\n", dst, dst, f.Type.GoName, dst, dst)
 		case strings.HasPrefix(ft, "*"):
 			g.p("if err := r.Alloc(unsafe.Sizeof(%s{})); err != nil {\nreturn err\n}\n", f.Type.GoName)
-			g.p("%s = new(%s)\nif err := %s.decodeEXI(r); err != nil {\nreturn err\n}\n", dst, f.Type.GoName, dst)
+			if g.pooled[f.Type] {
+				g.p("%s = a.new%s()\n", dst, f.Type.GoName)
+			} else {
+				g.p("%s = new(%s)\n", dst, f.Type.GoName)
+			}
+			g.p("if err := %s.decodeEXI(r, a); err != nil {\nreturn err\n}\n", dst)
 		default:
-			g.p("if err := %s.decodeEXI(r); err != nil {\nreturn err\n}\n", dst)
+			g.p("if err := %s.decodeEXI(r, a); err != nil {\nreturn err\n}\n", dst)
 		}
 	}
 	g.p("}\n}\n}\n\n")

@@ -17,6 +17,10 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
+// arena hands out the optional values of one document in blocks.
+type arena struct {
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -29,24 +33,30 @@ type Document struct {
 // left unread, so n < len(b) reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
+	}
+	if d.SupportedAppProtocolReq != nil {
+		d.SupportedAppProtocolReq = nil
+	}
+	if d.SupportedAppProtocolRes != nil {
+		d.SupportedAppProtocolRes = nil
 	}
 	c, err := r.Bits(2)
 	if err != nil {
 		return 0, err
 	}
-	*d = Document{}
 	switch c {
 	case 0:
 		d.SupportedAppProtocolReq = new(SupportedAppProtocolReq)
-		if err := d.SupportedAppProtocolReq.decodeEXI(&r); err != nil {
+		if err := d.SupportedAppProtocolReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.SupportedAppProtocolRes = new(SupportedAppProtocolRes)
-		if err := d.SupportedAppProtocolRes.decodeEXI(&r); err != nil {
+		if err := d.SupportedAppProtocolRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
@@ -150,7 +160,7 @@ var grammarSupportedAppProtocolReq = exi.Grammar{
 	},
 }
 
-func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader) error {
+func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -166,7 +176,7 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AppProtocol = append(x.AppProtocol, AppProtocolType{})
-			if err := x.AppProtocol[len(x.AppProtocol)-1].decodeEXI(r); err != nil {
+			if err := x.AppProtocol[len(x.AppProtocol)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -221,7 +231,7 @@ var grammarAppProtocolType = exi.Grammar{
 	},
 }
 
-func (x *AppProtocolType) decodeEXI(r *exi.Reader) error {
+func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAppProtocolType, &state, nil)
@@ -277,33 +287,23 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // SchemaID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.SchemaID = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SchemaID = uint8(v)
 				}
 			}
 		case 5: // Priority
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(5, 1, 20)
-					if err != nil {
-						return err
-					}
-					x.Priority = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(5, 1, 20)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Priority = uint8(v)
 				}
 			}
 		}
@@ -373,7 +373,7 @@ var grammarSupportedAppProtocolRes = exi.Grammar{
 	},
 }
 
-func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader) error {
+func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSupportedAppProtocolRes, &state, nil)
@@ -384,35 +384,25 @@ func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // SchemaID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewUint8()
 					*p = uint8(v)
 					x.SchemaID = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}

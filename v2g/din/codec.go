@@ -17,6 +17,40 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
+// arena hands out the optional values of one document in blocks.
+type arena struct {
+	bPhysicalValueType        []PhysicalValueType
+	bRelativeTimeIntervalType []RelativeTimeIntervalType
+	bIntervalType             []IntervalType
+}
+
+func (a *arena) newPhysicalValueType() *PhysicalValueType {
+	if len(a.bPhysicalValueType) == 0 {
+		a.bPhysicalValueType = make([]PhysicalValueType, 4)
+	}
+	p := &a.bPhysicalValueType[0]
+	a.bPhysicalValueType = a.bPhysicalValueType[1:]
+	return p
+}
+
+func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
+	if len(a.bRelativeTimeIntervalType) == 0 {
+		a.bRelativeTimeIntervalType = make([]RelativeTimeIntervalType, 4)
+	}
+	p := &a.bRelativeTimeIntervalType[0]
+	a.bRelativeTimeIntervalType = a.bRelativeTimeIntervalType[1:]
+	return p
+}
+
+func (a *arena) newIntervalType() *IntervalType {
+	if len(a.bIntervalType) == 0 {
+		a.bIntervalType = make([]IntervalType, 4)
+	}
+	p := &a.bIntervalType[0]
+	a.bIntervalType = a.bIntervalType[1:]
+	return p
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -108,144 +142,387 @@ type Document struct {
 // left unread, so n < len(b) reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
+	}
+	if d.AC_EVChargeParameter != nil {
+		d.AC_EVChargeParameter = nil
+	}
+	if d.AC_EVSEChargeParameter != nil {
+		d.AC_EVSEChargeParameter = nil
+	}
+	if d.AC_EVSEStatus != nil {
+		d.AC_EVSEStatus = nil
+	}
+	if d.BodyElement != nil {
+		d.BodyElement = nil
+	}
+	if d.CableCheckReq != nil {
+		d.CableCheckReq = nil
+	}
+	if d.CableCheckRes != nil {
+		d.CableCheckRes = nil
+	}
+	if d.CanonicalizationMethod != nil {
+		d.CanonicalizationMethod = nil
+	}
+	if d.CertificateInstallationReq != nil {
+		d.CertificateInstallationReq = nil
+	}
+	if d.CertificateInstallationRes != nil {
+		d.CertificateInstallationRes = nil
+	}
+	if d.CertificateUpdateReq != nil {
+		d.CertificateUpdateReq = nil
+	}
+	if d.CertificateUpdateRes != nil {
+		d.CertificateUpdateRes = nil
+	}
+	if d.ChargeParameterDiscoveryReq != nil {
+		d.ChargeParameterDiscoveryReq = nil
+	}
+	if d.ChargeParameterDiscoveryRes != nil {
+		d.ChargeParameterDiscoveryRes = nil
+	}
+	if d.ChargingStatusReq != nil {
+		d.ChargingStatusReq = nil
+	}
+	if d.ChargingStatusRes != nil {
+		d.ChargingStatusRes = nil
+	}
+	if d.ContractAuthenticationReq != nil {
+		d.ContractAuthenticationReq = nil
+	}
+	if d.ContractAuthenticationRes != nil {
+		d.ContractAuthenticationRes = nil
+	}
+	if d.CurrentDemandReq != nil {
+		d.CurrentDemandReq = nil
+	}
+	if d.CurrentDemandRes != nil {
+		d.CurrentDemandRes = nil
+	}
+	if d.DC_EVChargeParameter != nil {
+		d.DC_EVChargeParameter = nil
+	}
+	if d.DC_EVPowerDeliveryParameter != nil {
+		d.DC_EVPowerDeliveryParameter = nil
+	}
+	if d.DC_EVSEChargeParameter != nil {
+		d.DC_EVSEChargeParameter = nil
+	}
+	if d.DC_EVSEStatus != nil {
+		d.DC_EVSEStatus = nil
+	}
+	if d.DC_EVStatus != nil {
+		d.DC_EVStatus = nil
+	}
+	if d.DSAKeyValue != nil {
+		d.DSAKeyValue = nil
+	}
+	if d.DigestMethod != nil {
+		d.DigestMethod = nil
+	}
+	if d.DigestValue != nil {
+		d.DigestValue = nil
+	}
+	if d.EVChargeParameter != nil {
+		d.EVChargeParameter = nil
+	}
+	if d.EVPowerDeliveryParameter != nil {
+		d.EVPowerDeliveryParameter = nil
+	}
+	if d.EVSEChargeParameter != nil {
+		d.EVSEChargeParameter = nil
+	}
+	if d.EVSEStatus != nil {
+		d.EVSEStatus = nil
+	}
+	if d.EVStatus != nil {
+		d.EVStatus = nil
+	}
+	if d.Entry != nil {
+		d.Entry = nil
+	}
+	if d.KeyInfo != nil {
+		d.KeyInfo = nil
+	}
+	if d.KeyName != nil {
+		d.KeyName = nil
+	}
+	if d.KeyValue != nil {
+		d.KeyValue = nil
+	}
+	if d.Manifest != nil {
+		d.Manifest = nil
+	}
+	if d.MeteringReceiptReq != nil {
+		d.MeteringReceiptReq = nil
+	}
+	if d.MeteringReceiptRes != nil {
+		d.MeteringReceiptRes = nil
+	}
+	if d.MgmtData != nil {
+		d.MgmtData = nil
+	}
+	if d.Object != nil {
+		d.Object = nil
+	}
+	if d.PGPData != nil {
+		d.PGPData = nil
+	}
+	if d.PMaxScheduleEntry != nil {
+		d.PMaxScheduleEntry = nil
+	}
+	if d.PaymentDetailsReq != nil {
+		d.PaymentDetailsReq = nil
+	}
+	if d.PaymentDetailsRes != nil {
+		d.PaymentDetailsRes = nil
+	}
+	if d.PowerDeliveryReq != nil {
+		d.PowerDeliveryReq = nil
+	}
+	if d.PowerDeliveryRes != nil {
+		d.PowerDeliveryRes = nil
+	}
+	if d.PreChargeReq != nil {
+		d.PreChargeReq = nil
+	}
+	if d.PreChargeRes != nil {
+		d.PreChargeRes = nil
+	}
+	if d.RSAKeyValue != nil {
+		d.RSAKeyValue = nil
+	}
+	if d.Reference != nil {
+		d.Reference = nil
+	}
+	if d.RelativeTimeInterval != nil {
+		d.RelativeTimeInterval = nil
+	}
+	if d.RetrievalMethod != nil {
+		d.RetrievalMethod = nil
+	}
+	if d.SAScheduleList != nil {
+		d.SAScheduleList = nil
+	}
+	if d.SASchedules != nil {
+		d.SASchedules = nil
+	}
+	if d.SPKIData != nil {
+		d.SPKIData = nil
+	}
+	if d.SalesTariffEntry != nil {
+		d.SalesTariffEntry = nil
+	}
+	if d.ServiceCharge != nil {
+		d.ServiceCharge = nil
+	}
+	if d.ServiceDetailReq != nil {
+		d.ServiceDetailReq = nil
+	}
+	if d.ServiceDetailRes != nil {
+		d.ServiceDetailRes = nil
+	}
+	if d.ServiceDiscoveryReq != nil {
+		d.ServiceDiscoveryReq = nil
+	}
+	if d.ServiceDiscoveryRes != nil {
+		d.ServiceDiscoveryRes = nil
+	}
+	if d.ServicePaymentSelectionReq != nil {
+		d.ServicePaymentSelectionReq = nil
+	}
+	if d.ServicePaymentSelectionRes != nil {
+		d.ServicePaymentSelectionRes = nil
+	}
+	if d.SessionSetupReq != nil {
+		d.SessionSetupReq = nil
+	}
+	if d.SessionSetupRes != nil {
+		d.SessionSetupRes = nil
+	}
+	if d.SessionStopReq != nil {
+		d.SessionStopReq = nil
+	}
+	if d.SessionStopRes != nil {
+		d.SessionStopRes = nil
+	}
+	if d.Signature != nil {
+		d.Signature = nil
+	}
+	if d.SignatureMethod != nil {
+		d.SignatureMethod = nil
+	}
+	if d.SignatureProperties != nil {
+		d.SignatureProperties = nil
+	}
+	if d.SignatureProperty != nil {
+		d.SignatureProperty = nil
+	}
+	if d.SignatureValue != nil {
+		d.SignatureValue = nil
+	}
+	if d.SignedInfo != nil {
+		d.SignedInfo = nil
+	}
+	if d.TimeInterval != nil {
+		d.TimeInterval = nil
+	}
+	if d.Transform != nil {
+		d.Transform = nil
+	}
+	if d.Transforms != nil {
+		d.Transforms = nil
+	}
+	if d.V2G_Message != nil {
+		d.V2G_Message = nil
+	}
+	if d.WeldingDetectionReq != nil {
+		d.WeldingDetectionReq = nil
+	}
+	if d.WeldingDetectionRes != nil {
+		d.WeldingDetectionRes = nil
+	}
+	if d.X509Data != nil {
+		d.X509Data = nil
 	}
 	c, err := r.Bits(7)
 	if err != nil {
 		return 0, err
 	}
-	*d = Document{}
 	switch c {
 	case 0:
 		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(&r); err != nil {
+		if err := d.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(&r); err != nil {
+		if err := d.BodyElement.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(&r); err != nil {
+		if err := d.CableCheckReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(&r); err != nil {
+		if err := d.CableCheckRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(&r); err != nil {
+		if err := d.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(&r); err != nil {
+		if err := d.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(&r); err != nil {
+		if err := d.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(&r); err != nil {
+		if err := d.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(&r); err != nil {
+		if err := d.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(&r); err != nil {
+		if err := d.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.ContractAuthenticationReq = new(ContractAuthenticationReqType)
-		if err := d.ContractAuthenticationReq.decodeEXI(&r); err != nil {
+		if err := d.ContractAuthenticationReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.ContractAuthenticationRes = new(ContractAuthenticationResType)
-		if err := d.ContractAuthenticationRes.decodeEXI(&r); err != nil {
+		if err := d.ContractAuthenticationRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(&r); err != nil {
+		if err := d.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(&r); err != nil {
+		if err := d.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(&r); err != nil {
+		if err := d.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(&r); err != nil {
+		if err := d.DC_EVStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r); err != nil {
+		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
@@ -264,37 +541,37 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 27:
 		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.EVChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+		if err := d.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(&r); err != nil {
+		if err := d.EVSEStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(&r); err != nil {
+		if err := d.EVStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(&r); err != nil {
+		if err := d.Entry.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r); err != nil {
+		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
@@ -315,22 +592,22 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 35:
 		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r); err != nil {
+		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r); err != nil {
+		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(&r); err != nil {
+		if err := d.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(&r); err != nil {
+		if err := d.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
@@ -351,207 +628,207 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 40:
 		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r); err != nil {
+		if err := d.Object.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r); err != nil {
+		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(&r); err != nil {
+		if err := d.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(&r); err != nil {
+		if err := d.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(&r); err != nil {
+		if err := d.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(&r); err != nil {
+		if err := d.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(&r); err != nil {
+		if err := d.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(&r); err != nil {
+		if err := d.PreChargeReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 48:
 		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(&r); err != nil {
+		if err := d.PreChargeRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 49:
 		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 50:
 		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r); err != nil {
+		if err := d.Reference.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 51:
 		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(&r); err != nil {
+		if err := d.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 52:
 		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 53:
 		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(&r); err != nil {
+		if err := d.SAScheduleList.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 54:
 		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(&r); err != nil {
+		if err := d.SASchedules.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 55:
 		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r); err != nil {
+		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 56:
 		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(&r); err != nil {
+		if err := d.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 57:
 		d.ServiceCharge = new(ServiceChargeType)
-		if err := d.ServiceCharge.decodeEXI(&r); err != nil {
+		if err := d.ServiceCharge.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 58:
 		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(&r); err != nil {
+		if err := d.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 59:
 		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(&r); err != nil {
+		if err := d.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 60:
 		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 61:
 		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 62:
 		d.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
-		if err := d.ServicePaymentSelectionReq.decodeEXI(&r); err != nil {
+		if err := d.ServicePaymentSelectionReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 63:
 		d.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
-		if err := d.ServicePaymentSelectionRes.decodeEXI(&r); err != nil {
+		if err := d.ServicePaymentSelectionRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 64:
 		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(&r); err != nil {
+		if err := d.SessionSetupReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 65:
 		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(&r); err != nil {
+		if err := d.SessionSetupRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 66:
 		d.SessionStopReq = new(SessionStopType)
-		if err := d.SessionStopReq.decodeEXI(&r); err != nil {
+		if err := d.SessionStopReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 67:
 		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(&r); err != nil {
+		if err := d.SessionStopRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 68:
 		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r); err != nil {
+		if err := d.Signature.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 69:
 		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 70:
 		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 71:
 		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 72:
 		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r); err != nil {
+		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 73:
 		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r); err != nil {
+		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 74:
 		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(&r); err != nil {
+		if err := d.TimeInterval.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 75:
 		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r); err != nil {
+		if err := d.Transform.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 76:
 		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r); err != nil {
+		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 77:
 		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(&r); err != nil {
+		if err := d.V2G_Message.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 78:
 		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(&r); err != nil {
+		if err := d.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 79:
 		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(&r); err != nil {
+		if err := d.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 80:
 		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r); err != nil {
+		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 81:
@@ -1564,6 +1841,7 @@ type Fragment struct {
 // bytes it takes.
 func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
@@ -1580,7 +1858,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVChargeParameter twice")
 			}
 			f.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-			if err := f.AC_EVChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 1:
@@ -1588,7 +1866,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEChargeParameter twice")
 			}
 			f.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-			if err := f.AC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 2:
@@ -1596,7 +1874,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus.decodeEXI(&r); err != nil {
+			if err := f.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 3:
@@ -1604,7 +1882,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus2 = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus2.decodeEXI(&r); err != nil {
+			if err := f.AC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 4:
@@ -1612,7 +1890,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Body twice")
 			}
 			f.Body = new(BodyType)
-			if err := f.Body.decodeEXI(&r); err != nil {
+			if err := f.Body.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 5:
@@ -1620,7 +1898,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds BodyElement twice")
 			}
 			f.BodyElement = new(BodyBaseType)
-			if err := f.BodyElement.decodeEXI(&r); err != nil {
+			if err := f.BodyElement.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 6:
@@ -1688,7 +1966,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckReq twice")
 			}
 			f.CableCheckReq = new(CableCheckReqType)
-			if err := f.CableCheckReq.decodeEXI(&r); err != nil {
+			if err := f.CableCheckReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 10:
@@ -1696,7 +1974,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckRes twice")
 			}
 			f.CableCheckRes = new(CableCheckResType)
-			if err := f.CableCheckRes.decodeEXI(&r); err != nil {
+			if err := f.CableCheckRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 11:
@@ -1704,7 +1982,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
 			f.CanonicalizationMethod = new(CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.decodeEXI(&r); err != nil {
+			if err := f.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -1730,7 +2008,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
 			}
 			f.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := f.CertificateInstallationReq.decodeEXI(&r); err != nil {
+			if err := f.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 14:
@@ -1738,7 +2016,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
 			}
 			f.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := f.CertificateInstallationRes.decodeEXI(&r); err != nil {
+			if err := f.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 15:
@@ -1746,7 +2024,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateReq twice")
 			}
 			f.CertificateUpdateReq = new(CertificateUpdateReqType)
-			if err := f.CertificateUpdateReq.decodeEXI(&r); err != nil {
+			if err := f.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 16:
@@ -1754,7 +2032,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateRes twice")
 			}
 			f.CertificateUpdateRes = new(CertificateUpdateResType)
-			if err := f.CertificateUpdateRes.decodeEXI(&r); err != nil {
+			if err := f.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 17:
@@ -1762,7 +2040,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryReq twice")
 			}
 			f.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-			if err := f.ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+			if err := f.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 18:
@@ -1770,7 +2048,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryRes twice")
 			}
 			f.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-			if err := f.ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+			if err := f.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 19:
@@ -1778,7 +2056,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeService twice")
 			}
 			f.ChargeService = new(ServiceChargeType)
-			if err := f.ChargeService.decodeEXI(&r); err != nil {
+			if err := f.ChargeService.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 20:
@@ -1826,7 +2104,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingProfile twice")
 			}
 			f.ChargingProfile = new(ChargingProfileType)
-			if err := f.ChargingProfile.decodeEXI(&r); err != nil {
+			if err := f.ChargingProfile.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 23:
@@ -1874,7 +2152,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusReq twice")
 			}
 			f.ChargingStatusReq = new(ChargingStatusReqType)
-			if err := f.ChargingStatusReq.decodeEXI(&r); err != nil {
+			if err := f.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 26:
@@ -1882,7 +2160,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusRes twice")
 			}
 			f.ChargingStatusRes = new(ChargingStatusResType)
-			if err := f.ChargingStatusRes.decodeEXI(&r); err != nil {
+			if err := f.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 27:
@@ -1890,7 +2168,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ConsumptionCost twice")
 			}
 			f.ConsumptionCost = new(ConsumptionCostType)
-			if err := f.ConsumptionCost.decodeEXI(&r); err != nil {
+			if err := f.ConsumptionCost.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 28:
@@ -1898,7 +2176,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractAuthenticationReq twice")
 			}
 			f.ContractAuthenticationReq = new(ContractAuthenticationReqType)
-			if err := f.ContractAuthenticationReq.decodeEXI(&r); err != nil {
+			if err := f.ContractAuthenticationReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 29:
@@ -1906,7 +2184,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractAuthenticationRes twice")
 			}
 			f.ContractAuthenticationRes = new(ContractAuthenticationResType)
-			if err := f.ContractAuthenticationRes.decodeEXI(&r); err != nil {
+			if err := f.ContractAuthenticationRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 30:
@@ -1934,7 +2212,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractSignatureCertChain twice")
 			}
 			f.ContractSignatureCertChain = new(CertificateChainType)
-			if err := f.ContractSignatureCertChain.decodeEXI(&r); err != nil {
+			if err := f.ContractSignatureCertChain.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 32:
@@ -1960,7 +2238,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Cost twice")
 			}
 			f.Cost = new(CostType)
-			if err := f.Cost.decodeEXI(&r); err != nil {
+			if err := f.Cost.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 34:
@@ -1968,7 +2246,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandReq twice")
 			}
 			f.CurrentDemandReq = new(CurrentDemandReqType)
-			if err := f.CurrentDemandReq.decodeEXI(&r); err != nil {
+			if err := f.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 35:
@@ -1976,7 +2254,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandRes twice")
 			}
 			f.CurrentDemandRes = new(CurrentDemandResType)
-			if err := f.CurrentDemandRes.decodeEXI(&r); err != nil {
+			if err := f.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 36:
@@ -1984,7 +2262,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVChargeParameter twice")
 			}
 			f.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-			if err := f.DC_EVChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 37:
@@ -1992,7 +2270,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVPowerDeliveryParameter twice")
 			}
 			f.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 38:
@@ -2000,7 +2278,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEChargeParameter twice")
 			}
 			f.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-			if err := f.DC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 39:
@@ -2008,7 +2286,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus.decodeEXI(&r); err != nil {
+			if err := f.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 40:
@@ -2016,7 +2294,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus2 = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus2.decodeEXI(&r); err != nil {
+			if err := f.DC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 41:
@@ -2024,7 +2302,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus = new(DC_EVStatusType)
-			if err := f.DC_EVStatus.decodeEXI(&r); err != nil {
+			if err := f.DC_EVStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 42:
@@ -2032,7 +2310,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus2 = new(DC_EVStatusType)
-			if err := f.DC_EVStatus2.decodeEXI(&r); err != nil {
+			if err := f.DC_EVStatus2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 43:
@@ -2058,7 +2336,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
 			f.DSAKeyValue = new(DSAKeyValueType)
-			if err := f.DSAKeyValue.decodeEXI(&r); err != nil {
+			if err := f.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 45:
@@ -2106,7 +2384,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
 			f.DigestMethod = new(DigestMethodType)
-			if err := f.DigestMethod.decodeEXI(&r); err != nil {
+			if err := f.DigestMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 48:
@@ -2132,7 +2410,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EAmount twice")
 			}
 			f.EAmount = new(PhysicalValueType)
-			if err := f.EAmount.decodeEXI(&r); err != nil {
+			if err := f.EAmount.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 50:
@@ -2198,7 +2476,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVChargeParameter twice")
 			}
 			f.EVChargeParameter = new(EVChargeParameterType)
-			if err := f.EVChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.EVChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 54:
@@ -2206,7 +2484,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyCapacity twice")
 			}
 			f.EVEnergyCapacity = new(PhysicalValueType)
-			if err := f.EVEnergyCapacity.decodeEXI(&r); err != nil {
+			if err := f.EVEnergyCapacity.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 55:
@@ -2214,7 +2492,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyRequest twice")
 			}
 			f.EVEnergyRequest = new(PhysicalValueType)
-			if err := f.EVEnergyRequest.decodeEXI(&r); err != nil {
+			if err := f.EVEnergyRequest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 56:
@@ -2242,7 +2520,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxCurrent twice")
 			}
 			f.EVMaxCurrent = new(PhysicalValueType)
-			if err := f.EVMaxCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVMaxCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 58:
@@ -2250,7 +2528,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxVoltage twice")
 			}
 			f.EVMaxVoltage = new(PhysicalValueType)
-			if err := f.EVMaxVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVMaxVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 59:
@@ -2258,7 +2536,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 60:
@@ -2266,7 +2544,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 61:
@@ -2274,7 +2552,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 62:
@@ -2282,7 +2560,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 63:
@@ -2290,7 +2568,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 64:
@@ -2298,7 +2576,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 65:
@@ -2306,7 +2584,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinCurrent twice")
 			}
 			f.EVMinCurrent = new(PhysicalValueType)
-			if err := f.EVMinCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVMinCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 66:
@@ -2314,7 +2592,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerDeliveryParameter twice")
 			}
 			f.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-			if err := f.EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+			if err := f.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 67:
@@ -2402,7 +2680,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEChargeParameter twice")
 			}
 			f.EVSEChargeParameter = new(EVSEChargeParameterType)
-			if err := f.EVSEChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 72:
@@ -2430,7 +2708,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSECurrentRegulationTolerance twice")
 			}
 			f.EVSECurrentRegulationTolerance = new(PhysicalValueType)
-			if err := f.EVSECurrentRegulationTolerance.decodeEXI(&r); err != nil {
+			if err := f.EVSECurrentRegulationTolerance.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 74:
@@ -2438,7 +2716,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEEnergyToBeDelivered twice")
 			}
 			f.EVSEEnergyToBeDelivered = new(PhysicalValueType)
-			if err := f.EVSEEnergyToBeDelivered.decodeEXI(&r); err != nil {
+			if err := f.EVSEEnergyToBeDelivered.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 75:
@@ -2484,7 +2762,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaxCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 78:
@@ -2492,7 +2770,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent2 = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaxCurrent2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 79:
@@ -2500,7 +2778,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxVoltage twice")
 			}
 			f.EVSEMaxVoltage = new(PhysicalValueType)
-			if err := f.EVSEMaxVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaxVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 80:
@@ -2508,7 +2786,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 81:
@@ -2516,7 +2794,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 82:
@@ -2524,7 +2802,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 83:
@@ -2532,7 +2810,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 84:
@@ -2540,7 +2818,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 85:
@@ -2548,7 +2826,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 86:
@@ -2556,7 +2834,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinCurrent twice")
 			}
 			f.EVSEMinCurrent = new(PhysicalValueType)
-			if err := f.EVSEMinCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVSEMinCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 87:
@@ -2564,7 +2842,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumCurrentLimit twice")
 			}
 			f.EVSEMinimumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumCurrentLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMinimumCurrentLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 88:
@@ -2572,7 +2850,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumVoltageLimit twice")
 			}
 			f.EVSEMinimumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumVoltageLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMinimumVoltageLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 89:
@@ -2600,7 +2878,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPeakCurrentRipple twice")
 			}
 			f.EVSEPeakCurrentRipple = new(PhysicalValueType)
-			if err := f.EVSEPeakCurrentRipple.decodeEXI(&r); err != nil {
+			if err := f.EVSEPeakCurrentRipple.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 91:
@@ -2628,7 +2906,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentCurrent twice")
 			}
 			f.EVSEPresentCurrent = new(PhysicalValueType)
-			if err := f.EVSEPresentCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVSEPresentCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 93:
@@ -2636,7 +2914,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentVoltage twice")
 			}
 			f.EVSEPresentVoltage = new(PhysicalValueType)
-			if err := f.EVSEPresentVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVSEPresentVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 94:
@@ -2664,7 +2942,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus = new(EVSEStatusType)
-			if err := f.EVSEStatus.decodeEXI(&r); err != nil {
+			if err := f.EVSEStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 96:
@@ -2712,7 +2990,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVStatus twice")
 			}
 			f.EVStatus = new(EVStatusType)
-			if err := f.EVStatus.decodeEXI(&r); err != nil {
+			if err := f.EVStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 99:
@@ -2720,7 +2998,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetCurrent twice")
 			}
 			f.EVTargetCurrent = new(PhysicalValueType)
-			if err := f.EVTargetCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVTargetCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 100:
@@ -2728,7 +3006,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetVoltage twice")
 			}
 			f.EVTargetVoltage = new(PhysicalValueType)
-			if err := f.EVTargetVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVTargetVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 101:
@@ -2756,7 +3034,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Entry twice")
 			}
 			f.Entry = new(EntryType)
-			if err := f.Entry.decodeEXI(&r); err != nil {
+			if err := f.Entry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 103:
@@ -2920,7 +3198,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Header twice")
 			}
 			f.Header = new(MessageHeaderType)
-			if err := f.Header.decodeEXI(&r); err != nil {
+			if err := f.Header.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 112:
@@ -2946,7 +3224,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
 			f.KeyInfo = new(KeyInfoType)
-			if err := f.KeyInfo.decodeEXI(&r); err != nil {
+			if err := f.KeyInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -2974,7 +3252,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
 			f.KeyValue = new(KeyValueType)
-			if err := f.KeyValue.decodeEXI(&r); err != nil {
+			if err := f.KeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 116:
@@ -2982,7 +3260,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
 			}
 			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
-			if err := f.ListOfRootCertificateIDs.decodeEXI(&r); err != nil {
+			if err := f.ListOfRootCertificateIDs.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 117:
@@ -2990,7 +3268,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
 			f.Manifest = new(ManifestType)
-			if err := f.Manifest.decodeEXI(&r); err != nil {
+			if err := f.Manifest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 118:
@@ -3018,7 +3296,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo = new(MeterInfoType)
-			if err := f.MeterInfo.decodeEXI(&r); err != nil {
+			if err := f.MeterInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 120:
@@ -3026,7 +3304,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterReading twice")
 			}
 			f.MeterReading = new(PhysicalValueType)
-			if err := f.MeterReading.decodeEXI(&r); err != nil {
+			if err := f.MeterReading.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 121:
@@ -3054,7 +3332,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptReq twice")
 			}
 			f.MeteringReceiptReq = new(MeteringReceiptReqType)
-			if err := f.MeteringReceiptReq.decodeEXI(&r); err != nil {
+			if err := f.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 123:
@@ -3062,7 +3340,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptRes twice")
 			}
 			f.MeteringReceiptRes = new(MeteringReceiptResType)
-			if err := f.MeteringReceiptRes.decodeEXI(&r); err != nil {
+			if err := f.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 124:
@@ -3128,7 +3406,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Notification twice")
 			}
 			f.Notification = new(NotificationType)
-			if err := f.Notification.decodeEXI(&r); err != nil {
+			if err := f.Notification.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 128:
@@ -3194,7 +3472,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
 			f.Object = new(ObjectType)
-			if err := f.Object.decodeEXI(&r); err != nil {
+			if err := f.Object.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 132:
@@ -3220,7 +3498,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
 			f.PGPData = new(PGPDataType)
-			if err := f.PGPData.decodeEXI(&r); err != nil {
+			if err := f.PGPData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 134:
@@ -3284,7 +3562,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxSchedule twice")
 			}
 			f.PMaxSchedule = new(PMaxScheduleType)
-			if err := f.PMaxSchedule.decodeEXI(&r); err != nil {
+			if err := f.PMaxSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 138:
@@ -3292,7 +3570,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxScheduleEntry twice")
 			}
 			f.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-			if err := f.PMaxScheduleEntry.decodeEXI(&r); err != nil {
+			if err := f.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 139:
@@ -3320,7 +3598,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Parameter twice")
 			}
 			f.Parameter = new(ParameterType)
-			if err := f.Parameter.decodeEXI(&r); err != nil {
+			if err := f.Parameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 141:
@@ -3328,7 +3606,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParameterSet twice")
 			}
 			f.ParameterSet = new(ParameterSetType)
-			if err := f.ParameterSet.decodeEXI(&r); err != nil {
+			if err := f.ParameterSet.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 142:
@@ -3356,7 +3634,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsReq twice")
 			}
 			f.PaymentDetailsReq = new(PaymentDetailsReqType)
-			if err := f.PaymentDetailsReq.decodeEXI(&r); err != nil {
+			if err := f.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 144:
@@ -3364,7 +3642,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsRes twice")
 			}
 			f.PaymentDetailsRes = new(PaymentDetailsResType)
-			if err := f.PaymentDetailsRes.decodeEXI(&r); err != nil {
+			if err := f.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 145:
@@ -3392,7 +3670,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentOptions twice")
 			}
 			f.PaymentOptions = new(PaymentOptionsType)
-			if err := f.PaymentOptions.decodeEXI(&r); err != nil {
+			if err := f.PaymentOptions.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 147:
@@ -3418,7 +3696,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
 			}
 			f.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := f.PowerDeliveryReq.decodeEXI(&r); err != nil {
+			if err := f.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 149:
@@ -3426,7 +3704,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
 			}
 			f.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := f.PowerDeliveryRes.decodeEXI(&r); err != nil {
+			if err := f.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 150:
@@ -3454,7 +3732,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeReq twice")
 			}
 			f.PreChargeReq = new(PreChargeReqType)
-			if err := f.PreChargeReq.decodeEXI(&r); err != nil {
+			if err := f.PreChargeReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 152:
@@ -3462,7 +3740,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeRes twice")
 			}
 			f.PreChargeRes = new(PreChargeResType)
-			if err := f.PreChargeRes.decodeEXI(&r); err != nil {
+			if err := f.PreChargeRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 153:
@@ -3470,7 +3748,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ProfileEntry twice")
 			}
 			f.ProfileEntry = new(ProfileEntryType)
-			if err := f.ProfileEntry.decodeEXI(&r); err != nil {
+			if err := f.ProfileEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 154:
@@ -3516,7 +3794,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
 			f.RSAKeyValue = new(RSAKeyValueType)
-			if err := f.RSAKeyValue.decodeEXI(&r); err != nil {
+			if err := f.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 157:
@@ -3564,7 +3842,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
 			f.Reference = new(ReferenceType)
-			if err := f.Reference.decodeEXI(&r); err != nil {
+			if err := f.Reference.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 160:
@@ -3572,7 +3850,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RelativeTimeInterval twice")
 			}
 			f.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := f.RelativeTimeInterval.decodeEXI(&r); err != nil {
+			if err := f.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 161:
@@ -3580,7 +3858,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToBulkSoC twice")
 			}
 			f.RemainingTimeToBulkSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToBulkSoC.decodeEXI(&r); err != nil {
+			if err := f.RemainingTimeToBulkSoC.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 162:
@@ -3588,7 +3866,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToFullSoC twice")
 			}
 			f.RemainingTimeToFullSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToFullSoC.decodeEXI(&r); err != nil {
+			if err := f.RemainingTimeToFullSoC.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 163:
@@ -3616,7 +3894,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
 			f.RetrievalMethod = new(RetrievalMethodType)
-			if err := f.RetrievalMethod.decodeEXI(&r); err != nil {
+			if err := f.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 165:
@@ -3664,7 +3942,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleList twice")
 			}
 			f.SAScheduleList = new(SAScheduleListType)
-			if err := f.SAScheduleList.decodeEXI(&r); err != nil {
+			if err := f.SAScheduleList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 168:
@@ -3672,7 +3950,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleTuple twice")
 			}
 			f.SAScheduleTuple = new(SAScheduleTupleType)
-			if err := f.SAScheduleTuple.decodeEXI(&r); err != nil {
+			if err := f.SAScheduleTuple.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 169:
@@ -3720,7 +3998,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SASchedules twice")
 			}
 			f.SASchedules = new(SASchedulesType)
-			if err := f.SASchedules.decodeEXI(&r); err != nil {
+			if err := f.SASchedules.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 172:
@@ -3728,7 +4006,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
 			f.SPKIData = new(SPKIDataType)
-			if err := f.SPKIData.decodeEXI(&r); err != nil {
+			if err := f.SPKIData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -3754,7 +4032,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariff twice")
 			}
 			f.SalesTariff = new(SalesTariffType)
-			if err := f.SalesTariff.decodeEXI(&r); err != nil {
+			if err := f.SalesTariff.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 175:
@@ -3782,7 +4060,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariffEntry twice")
 			}
 			f.SalesTariffEntry = new(SalesTariffEntryType)
-			if err := f.SalesTariffEntry.decodeEXI(&r); err != nil {
+			if err := f.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 177:
@@ -3848,7 +4126,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedService twice")
 			}
 			f.SelectedService = new(SelectedServiceType)
-			if err := f.SelectedService.decodeEXI(&r); err != nil {
+			if err := f.SelectedService.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 181:
@@ -3856,7 +4134,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedServiceList twice")
 			}
 			f.SelectedServiceList = new(SelectedServiceListType)
-			if err := f.SelectedServiceList.decodeEXI(&r); err != nil {
+			if err := f.SelectedServiceList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 182:
@@ -3864,7 +4142,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Service twice")
 			}
 			f.Service = new(ServiceType)
-			if err := f.Service.decodeEXI(&r); err != nil {
+			if err := f.Service.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 183:
@@ -3912,7 +4190,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceCharge twice")
 			}
 			f.ServiceCharge = new(ServiceChargeType)
-			if err := f.ServiceCharge.decodeEXI(&r); err != nil {
+			if err := f.ServiceCharge.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 186:
@@ -3920,7 +4198,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
 			}
 			f.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := f.ServiceDetailReq.decodeEXI(&r); err != nil {
+			if err := f.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 187:
@@ -3928,7 +4206,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
 			}
 			f.ServiceDetailRes = new(ServiceDetailResType)
-			if err := f.ServiceDetailRes.decodeEXI(&r); err != nil {
+			if err := f.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 188:
@@ -3936,7 +4214,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
 			}
 			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := f.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+			if err := f.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 189:
@@ -3944,7 +4222,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
 			}
 			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := f.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+			if err := f.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 190:
@@ -3992,7 +4270,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceList twice")
 			}
 			f.ServiceList = new(ServiceTagListType)
-			if err := f.ServiceList.decodeEXI(&r); err != nil {
+			if err := f.ServiceList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 193:
@@ -4020,7 +4298,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceParameterList twice")
 			}
 			f.ServiceParameterList = new(ServiceParameterListType)
-			if err := f.ServiceParameterList.decodeEXI(&r); err != nil {
+			if err := f.ServiceParameterList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 195:
@@ -4028,7 +4306,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServicePaymentSelectionReq twice")
 			}
 			f.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
-			if err := f.ServicePaymentSelectionReq.decodeEXI(&r); err != nil {
+			if err := f.ServicePaymentSelectionReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 196:
@@ -4036,7 +4314,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServicePaymentSelectionRes twice")
 			}
 			f.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
-			if err := f.ServicePaymentSelectionRes.decodeEXI(&r); err != nil {
+			if err := f.ServicePaymentSelectionRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 197:
@@ -4084,7 +4362,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceTag twice")
 			}
 			f.ServiceTag = new(ServiceTagType)
-			if err := f.ServiceTag.decodeEXI(&r); err != nil {
+			if err := f.ServiceTag.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 200:
@@ -4128,7 +4406,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupReq twice")
 			}
 			f.SessionSetupReq = new(SessionSetupReqType)
-			if err := f.SessionSetupReq.decodeEXI(&r); err != nil {
+			if err := f.SessionSetupReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 203:
@@ -4136,7 +4414,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupRes twice")
 			}
 			f.SessionSetupRes = new(SessionSetupResType)
-			if err := f.SessionSetupRes.decodeEXI(&r); err != nil {
+			if err := f.SessionSetupRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 204:
@@ -4144,7 +4422,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopReq twice")
 			}
 			f.SessionStopReq = new(SessionStopType)
-			if err := f.SessionStopReq.decodeEXI(&r); err != nil {
+			if err := f.SessionStopReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 205:
@@ -4152,7 +4430,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopRes twice")
 			}
 			f.SessionStopRes = new(SessionStopResType)
-			if err := f.SessionStopRes.decodeEXI(&r); err != nil {
+			if err := f.SessionStopRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 206:
@@ -4178,7 +4456,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
 			f.Signature = new(SignatureType)
-			if err := f.Signature.decodeEXI(&r); err != nil {
+			if err := f.Signature.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 208:
@@ -4186,7 +4464,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
 			f.SignatureMethod = new(SignatureMethodType)
-			if err := f.SignatureMethod.decodeEXI(&r); err != nil {
+			if err := f.SignatureMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 209:
@@ -4194,7 +4472,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
 			f.SignatureProperties = new(SignaturePropertiesType)
-			if err := f.SignatureProperties.decodeEXI(&r); err != nil {
+			if err := f.SignatureProperties.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 210:
@@ -4202,7 +4480,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
 			f.SignatureProperty = new(SignaturePropertyType)
-			if err := f.SignatureProperty.decodeEXI(&r); err != nil {
+			if err := f.SignatureProperty.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 211:
@@ -4210,7 +4488,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
 			f.SignatureValue = new(SignatureValueType)
-			if err := f.SignatureValue.decodeEXI(&r); err != nil {
+			if err := f.SignatureValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 212:
@@ -4218,7 +4496,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
 			f.SignedInfo = new(SignedInfoType)
-			if err := f.SignedInfo.decodeEXI(&r); err != nil {
+			if err := f.SignedInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 213:
@@ -4226,7 +4504,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SubCertificates twice")
 			}
 			f.SubCertificates = new(SubCertificatesType)
-			if err := f.SubCertificates.decodeEXI(&r); err != nil {
+			if err := f.SubCertificates.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 214:
@@ -4254,7 +4532,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TimeInterval twice")
 			}
 			f.TimeInterval = new(IntervalType)
-			if err := f.TimeInterval.decodeEXI(&r); err != nil {
+			if err := f.TimeInterval.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 216:
@@ -4262,7 +4540,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
 			f.Transform = new(TransformType)
-			if err := f.Transform.decodeEXI(&r); err != nil {
+			if err := f.Transform.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 217:
@@ -4270,7 +4548,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
 			f.Transforms = new(TransformsType)
-			if err := f.Transforms.decodeEXI(&r); err != nil {
+			if err := f.Transforms.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 218:
@@ -4298,7 +4576,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds V2G_Message twice")
 			}
 			f.V2G_Message = new(V2G_Message)
-			if err := f.V2G_Message.decodeEXI(&r); err != nil {
+			if err := f.V2G_Message.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 220:
@@ -4326,7 +4604,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionReq twice")
 			}
 			f.WeldingDetectionReq = new(WeldingDetectionReqType)
-			if err := f.WeldingDetectionReq.decodeEXI(&r); err != nil {
+			if err := f.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 222:
@@ -4334,7 +4612,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionRes twice")
 			}
 			f.WeldingDetectionRes = new(WeldingDetectionResType)
-			if err := f.WeldingDetectionRes.decodeEXI(&r); err != nil {
+			if err := f.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 223:
@@ -4378,7 +4656,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
 			f.X509Data = new(X509DataType)
-			if err := f.X509Data.decodeEXI(&r); err != nil {
+			if err := f.X509Data.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 226:
@@ -4406,7 +4684,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
 			f.X509IssuerSerial = new(X509IssuerSerialType)
-			if err := f.X509IssuerSerial.decodeEXI(&r); err != nil {
+			if err := f.X509IssuerSerial.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 228:
@@ -4650,7 +4928,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds physicalValue twice")
 			}
 			f.PhysicalValue = new(PhysicalValueType)
-			if err := f.PhysicalValue.decodeEXI(&r); err != nil {
+			if err := f.PhysicalValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 241:
@@ -6965,7 +7243,7 @@ var grammarAC_EVChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_EVChargeParameterType, &state, nil)
@@ -6991,19 +7269,19 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EAmount
-			if err := x.EAmount.decodeEXI(r); err != nil {
+			if err := x.EAmount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaxVoltage
-			if err := x.EVMaxVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMaxVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaxCurrent
-			if err := x.EVMaxCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaxCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMinCurrent
-			if err := x.EVMinCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMinCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7070,7 +7348,7 @@ var grammarPhysicalValueType = exi.Grammar{
 	},
 }
 
-func (x *PhysicalValueType) decodeEXI(r *exi.Reader) error {
+func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPhysicalValueType, &state, nil)
@@ -7081,35 +7359,25 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Multiplier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(3, -3, 3)
-					if err != nil {
-						return err
-					}
-					x.Multiplier = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(3, -3, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Multiplier = int8(v)
 				}
 			}
 		case 2: // Unit
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(4, 10)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(4, 10)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := (*UnitSymbolType)(r.NewUint8())
 					*p = UnitSymbolType(v)
 					x.Unit = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 3: // Value
@@ -7190,7 +7458,7 @@ var grammarAC_EVSEChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_EVSEChargeParameterType, &state, nil)
@@ -7201,19 +7469,19 @@ func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // AC_EVSEStatus
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMaxVoltage
-			if err := x.EVSEMaxVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMaxVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaxCurrent
-			if err := x.EVSEMaxCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaxCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMinCurrent
-			if err := x.EVSEMinCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMinCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7277,7 +7545,7 @@ var grammarAC_EVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_EVSEStatusType, &state, nil)
@@ -7288,33 +7556,23 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PowerSwitchClosed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.PowerSwitchClosed = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.PowerSwitchClosed = v
 				}
 			}
 		case 2: // RCD
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.RCD = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.RCD = v
 				}
 			}
 		case 3: // NotificationMaxDelay
@@ -7333,18 +7591,13 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EVSENotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EVSENotificationType(v)
 				}
 			}
 		}
@@ -7399,7 +7652,7 @@ var grammarBodyBaseType = exi.Grammar{
 	},
 }
 
-func (x *BodyBaseType) decodeEXI(r *exi.Reader) error {
+func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBodyBaseType, &state, nil)
@@ -7437,7 +7690,7 @@ var grammarCableCheckReqType = exi.Grammar{
 	},
 }
 
-func (x *CableCheckReqType) decodeEXI(r *exi.Reader) error {
+func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCableCheckReqType, &state, nil)
@@ -7448,7 +7701,7 @@ func (x *CableCheckReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7497,7 +7750,7 @@ var grammarDC_EVStatusType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVStatusType, &state, nil)
@@ -7508,82 +7761,57 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVReady
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVReady = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVReady = v
 				}
 			}
 		case 2: // EVCabinConditioning
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.EVCabinConditioning = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // EVRESSConditioning
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.EVRESSConditioning = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // EVErrorCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(4, 12)
-					if err != nil {
-						return err
-					}
-					x.EVErrorCode = DC_EVErrorCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(4, 12)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVErrorCode = DC_EVErrorCodeType(v)
 				}
 			}
 		case 5: // EVRESSSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
-					x.EVRESSSOC = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVRESSSOC = int8(v)
 				}
 			}
 		}
@@ -7660,7 +7888,7 @@ var grammarCableCheckResType = exi.Grammar{
 	},
 }
 
-func (x *CableCheckResType) decodeEXI(r *exi.Reader) error {
+func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCableCheckResType, &state, nil)
@@ -7671,37 +7899,27 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = EVSEProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = EVSEProcessingType(v)
 				}
 			}
 		}
@@ -7765,7 +7983,7 @@ var grammarDC_EVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVSEStatusType, &state, nil)
@@ -7776,35 +7994,25 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEIsolationStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := (*IsolationLevelType)(r.NewUint8())
 					*p = IsolationLevelType(v)
 					x.EVSEIsolationStatus = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 2: // EVSEStatusCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(4, 12)
-					if err != nil {
-						return err
-					}
-					x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(4, 12)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
 				}
 			}
 		case 3: // NotificationMaxDelay
@@ -7823,18 +8031,13 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EVSENotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EVSENotificationType(v)
 				}
 			}
 		}
@@ -7900,7 +8103,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	},
 }
 
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader) error {
+func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
@@ -7959,7 +8162,7 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 	},
 }
 
-func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateInstallationReqType, &state, nil)
@@ -7995,7 +8198,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // ListOfRootCertificateIDs
-			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
+			if err := x.ListOfRootCertificateIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // DHParams
@@ -8071,7 +8274,7 @@ var grammarListOfRootCertificateIDsType = exi.Grammar{
 	},
 }
 
-func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
+func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarListOfRootCertificateIDsType, &state, nil)
@@ -8153,7 +8356,7 @@ var grammarCertificateInstallationResType = exi.Grammar{
 	},
 }
 
-func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateInstallationResType, &state, nil)
@@ -8172,22 +8375,17 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
@@ -8312,7 +8510,7 @@ var grammarCertificateChainType = exi.Grammar{
 	},
 }
 
-func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateChainType, &state, nil)
@@ -8342,7 +8540,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SubCertificates = new(SubCertificatesType)
-			if err := x.SubCertificates.decodeEXI(r); err != nil {
+			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8390,7 +8588,7 @@ var grammarSubCertificatesType = exi.Grammar{
 	},
 }
 
-func (x *SubCertificatesType) decodeEXI(r *exi.Reader) error {
+func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSubCertificatesType, &state, nil)
@@ -8469,7 +8667,7 @@ var grammarCertificateUpdateReqType = exi.Grammar{
 	},
 }
 
-func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateUpdateReqType, &state, nil)
@@ -8490,7 +8688,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ContractID
@@ -8509,7 +8707,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // ListOfRootCertificateIDs
-			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
+			if err := x.ListOfRootCertificateIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DHParams
@@ -8609,7 +8807,7 @@ var grammarCertificateUpdateResType = exi.Grammar{
 	},
 }
 
-func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateUpdateResType, &state, nil)
@@ -8628,22 +8826,17 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
@@ -8791,7 +8984,7 @@ var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargeParameterDiscoveryReqType, &state, nil)
@@ -8802,18 +8995,13 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVRequestedEnergyTransferType
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
-					x.EVRequestedEnergyTransferType = EVRequestedEnergyTransferType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVRequestedEnergyTransferType = EVRequestedEnergyTransferType(v)
 				}
 			}
 		case 2: // AC_EVChargeParameter
@@ -8821,7 +9009,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-			if err := x.AC_EVChargeParameter.decodeEXI(r); err != nil {
+			if err := x.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // DC_EVChargeParameter
@@ -8829,7 +9017,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-			if err := x.DC_EVChargeParameter.decodeEXI(r); err != nil {
+			if err := x.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVChargeParameter
@@ -8837,7 +9025,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVChargeParameter = new(EVChargeParameterType)
-			if err := x.EVChargeParameter.decodeEXI(r); err != nil {
+			if err := x.EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8922,7 +9110,7 @@ var grammarDC_EVChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVChargeParameterType, &state, nil)
@@ -8933,73 +9121,63 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMaximumCurrentLimit
-			if err := x.EVMaximumCurrentLimit.decodeEXI(r); err != nil {
+			if err := x.EVMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumPowerLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := x.EVMaximumPowerLimit.decodeEXI(r); err != nil {
+			x.EVMaximumPowerLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaximumVoltageLimit
-			if err := x.EVMaximumVoltageLimit.decodeEXI(r); err != nil {
+			if err := x.EVMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVEnergyCapacity
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVEnergyCapacity = new(PhysicalValueType)
-			if err := x.EVEnergyCapacity.decodeEXI(r); err != nil {
+			x.EVEnergyCapacity = a.newPhysicalValueType()
+			if err := x.EVEnergyCapacity.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVEnergyRequest = new(PhysicalValueType)
-			if err := x.EVEnergyRequest.decodeEXI(r); err != nil {
+			x.EVEnergyRequest = a.newPhysicalValueType()
+			if err := x.EVEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // FullSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.FullSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 8: // BulkSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.BulkSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -9091,7 +9269,7 @@ var grammarEVChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *EVChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVChargeParameterType, &state, nil)
@@ -9141,7 +9319,7 @@ var grammarChargeParameterDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargeParameterDiscoveryResType, &state, nil)
@@ -9152,33 +9330,23 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = EVSEProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = EVSEProcessingType(v)
 				}
 			}
 		case 3: // SAScheduleList
@@ -9186,7 +9354,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SAScheduleList = new(SAScheduleListType)
-			if err := x.SAScheduleList.decodeEXI(r); err != nil {
+			if err := x.SAScheduleList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // SASchedules
@@ -9194,7 +9362,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SASchedules = new(SASchedulesType)
-			if err := x.SASchedules.decodeEXI(r); err != nil {
+			if err := x.SASchedules.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // AC_EVSEChargeParameter
@@ -9202,7 +9370,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-			if err := x.AC_EVSEChargeParameter.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DC_EVSEChargeParameter
@@ -9210,7 +9378,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-			if err := x.DC_EVSEChargeParameter.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEChargeParameter
@@ -9218,7 +9386,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEChargeParameter = new(EVSEChargeParameterType)
-			if err := x.EVSEChargeParameter.decodeEXI(r); err != nil {
+			if err := x.EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9307,7 +9475,7 @@ var grammarSAScheduleListType = exi.Grammar{
 	},
 }
 
-func (x *SAScheduleListType) decodeEXI(r *exi.Reader) error {
+func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSAScheduleListType, &state, nil)
@@ -9322,7 +9490,7 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SAScheduleTuple = append(x.SAScheduleTuple, SAScheduleTupleType{})
-			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r); err != nil {
+			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9367,7 +9535,7 @@ var grammarSAScheduleTupleType = exi.Grammar{
 	},
 }
 
-func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
+func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSAScheduleTupleType, &state, nil)
@@ -9393,7 +9561,7 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // PMaxSchedule
-			if err := x.PMaxSchedule.decodeEXI(r); err != nil {
+			if err := x.PMaxSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SalesTariff
@@ -9401,7 +9569,7 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SalesTariff = new(SalesTariffType)
-			if err := x.SalesTariff.decodeEXI(r); err != nil {
+			if err := x.SalesTariff.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9455,7 +9623,7 @@ var grammarPMaxScheduleType = exi.Grammar{
 	},
 }
 
-func (x *PMaxScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPMaxScheduleType, &state, nil)
@@ -9485,7 +9653,7 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
-			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r); err != nil {
+			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9534,7 +9702,7 @@ var grammarPMaxScheduleEntryType = exi.Grammar{
 	},
 }
 
-func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader) error {
+func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPMaxScheduleEntryType, &state, nil)
@@ -9548,16 +9716,16 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
 			}
-			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
+			x.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+			if err := x.RelativeTimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
 			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
 				return err
 			}
-			x.TimeInterval = new(IntervalType)
-			if err := x.TimeInterval.decodeEXI(r); err != nil {
+			x.TimeInterval = a.newIntervalType()
+			if err := x.TimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // PMax
@@ -9628,7 +9796,7 @@ var grammarRelativeTimeIntervalType = exi.Grammar{
 	},
 }
 
-func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader) error {
+func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRelativeTimeIntervalType, &state, nil)
@@ -9709,7 +9877,7 @@ var grammarIntervalType = exi.Grammar{
 	},
 }
 
-func (x *IntervalType) decodeEXI(r *exi.Reader) error {
+func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarIntervalType, &state, nil)
@@ -9759,7 +9927,7 @@ var grammarSalesTariffType = exi.Grammar{
 	},
 }
 
-func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
+func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSalesTariffType, &state, nil)
@@ -9810,18 +9978,13 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // NumEPriceLevels
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.NumEPriceLevels = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.NumEPriceLevels = uint8(v)
 				}
 			}
 		case 5: // SalesTariffEntry
@@ -9829,7 +9992,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
-			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r); err != nil {
+			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9900,7 +10063,7 @@ var grammarSalesTariffEntryType = exi.Grammar{
 	},
 }
 
-func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
+func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSalesTariffEntryType, &state, nil)
@@ -9914,31 +10077,26 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
 			}
-			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
+			x.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+			if err := x.RelativeTimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
 			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
 				return err
 			}
-			x.TimeInterval = new(IntervalType)
-			if err := x.TimeInterval.decodeEXI(r); err != nil {
+			x.TimeInterval = a.newIntervalType()
+			if err := x.TimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EPriceLevel
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.EPriceLevel = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EPriceLevel = uint8(v)
 				}
 			}
 		case 4: // ConsumptionCost
@@ -9946,7 +10104,7 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
-			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r); err != nil {
+			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10008,7 +10166,7 @@ var grammarConsumptionCostType = exi.Grammar{
 	},
 }
 
-func (x *ConsumptionCostType) decodeEXI(r *exi.Reader) error {
+func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarConsumptionCostType, &state, nil)
@@ -10038,7 +10196,7 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Cost = append(x.Cost, CostType{})
-			if err := x.Cost[len(x.Cost)-1].decodeEXI(r); err != nil {
+			if err := x.Cost[len(x.Cost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10089,7 +10247,7 @@ var grammarCostType = exi.Grammar{
 	},
 }
 
-func (x *CostType) decodeEXI(r *exi.Reader) error {
+func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCostType, &state, nil)
@@ -10100,18 +10258,13 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // CostKind
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.CostKind = CostKindType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.CostKind = CostKindType(v)
 				}
 			}
 		case 2: // Amount
@@ -10130,20 +10283,15 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // AmountMultiplier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(3, -3, 3)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(3, -3, 3)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.AmountMultiplier = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -10197,7 +10345,7 @@ var grammarSASchedulesType = exi.Grammar{
 	},
 }
 
-func (x *SASchedulesType) decodeEXI(r *exi.Reader) error {
+func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSASchedulesType, &state, nil)
@@ -10259,7 +10407,7 @@ var grammarDC_EVSEChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVSEChargeParameterType, &state, nil)
@@ -10270,51 +10418,51 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMaximumCurrentLimit
-			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumPowerLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumPowerLimit = new(PhysicalValueType)
-			if err := x.EVSEMaximumPowerLimit.decodeEXI(r); err != nil {
+			x.EVSEMaximumPowerLimit = a.newPhysicalValueType()
+			if err := x.EVSEMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltageLimit
-			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSEMinimumCurrentLimit
-			if err := x.EVSEMinimumCurrentLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumVoltageLimit
-			if err := x.EVSEMinimumVoltageLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSECurrentRegulationTolerance
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSECurrentRegulationTolerance = new(PhysicalValueType)
-			if err := x.EVSECurrentRegulationTolerance.decodeEXI(r); err != nil {
+			x.EVSECurrentRegulationTolerance = a.newPhysicalValueType()
+			if err := x.EVSECurrentRegulationTolerance.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEPeakCurrentRipple
-			if err := x.EVSEPeakCurrentRipple.decodeEXI(r); err != nil {
+			if err := x.EVSEPeakCurrentRipple.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEEnergyToBeDelivered
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEEnergyToBeDelivered = new(PhysicalValueType)
-			if err := x.EVSEEnergyToBeDelivered.decodeEXI(r); err != nil {
+			x.EVSEEnergyToBeDelivered = a.newPhysicalValueType()
+			if err := x.EVSEEnergyToBeDelivered.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10402,7 +10550,7 @@ var grammarEVSEChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEChargeParameterType, &state, nil)
@@ -10437,7 +10585,7 @@ var grammarChargingStatusReqType = exi.Grammar{
 	},
 }
 
-func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader) error {
+func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargingStatusReqType, &state, nil)
@@ -10493,7 +10641,7 @@ var grammarChargingStatusResType = exi.Grammar{
 	},
 }
 
-func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
+func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargingStatusResType, &state, nil)
@@ -10504,18 +10652,13 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEID
@@ -10552,8 +10695,8 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaxCurrent = new(PhysicalValueType)
-			if err := x.EVSEMaxCurrent.decodeEXI(r); err != nil {
+			x.EVSEMaxCurrent = a.newPhysicalValueType()
+			if err := x.EVSEMaxCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // MeterInfo
@@ -10561,26 +10704,21 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // ReceiptRequired
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.ReceiptRequired = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ReceiptRequired = v
 				}
 			}
 		case 7: // AC_EVSEStatus
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10675,7 +10813,7 @@ var grammarMeterInfoType = exi.Grammar{
 	},
 }
 
-func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
+func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
@@ -10704,8 +10842,8 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.MeterReading = new(PhysicalValueType)
-			if err := x.MeterReading.decodeEXI(r); err != nil {
+			x.MeterReading = a.newPhysicalValueType()
+			if err := x.MeterReading.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SigMeterReading
@@ -10832,7 +10970,7 @@ var grammarContractAuthenticationReqType = exi.Grammar{
 	},
 }
 
-func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader) error {
+func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarContractAuthenticationReqType, &state, nil)
@@ -10914,7 +11052,7 @@ var grammarContractAuthenticationResType = exi.Grammar{
 	},
 }
 
-func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader) error {
+func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarContractAuthenticationResType, &state, nil)
@@ -10925,33 +11063,23 @@ func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = EVSEProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = EVSEProcessingType(v)
 				}
 			}
 		}
@@ -11027,7 +11155,7 @@ var grammarCurrentDemandReqType = exi.Grammar{
 	},
 }
 
-func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
+func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCurrentDemandReqType, &state, nil)
@@ -11038,87 +11166,77 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r); err != nil {
+			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumVoltageLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltageLimit = new(PhysicalValueType)
-			if err := x.EVMaximumVoltageLimit.decodeEXI(r); err != nil {
+			x.EVMaximumVoltageLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaximumCurrentLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumCurrentLimit = new(PhysicalValueType)
-			if err := x.EVMaximumCurrentLimit.decodeEXI(r); err != nil {
+			x.EVMaximumCurrentLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumPowerLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := x.EVMaximumPowerLimit.decodeEXI(r); err != nil {
+			x.EVMaximumPowerLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // BulkChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.BulkChargingComplete = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 7: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.ChargingComplete = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargingComplete = v
 				}
 			}
 		case 8: // RemainingTimeToFullSoC
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.RemainingTimeToFullSoC = new(PhysicalValueType)
-			if err := x.RemainingTimeToFullSoC.decodeEXI(r); err != nil {
+			x.RemainingTimeToFullSoC = a.newPhysicalValueType()
+			if err := x.RemainingTimeToFullSoC.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // RemainingTimeToBulkSoC
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.RemainingTimeToBulkSoC = new(PhysicalValueType)
-			if err := x.RemainingTimeToBulkSoC.decodeEXI(r); err != nil {
+			x.RemainingTimeToBulkSoC = a.newPhysicalValueType()
+			if err := x.RemainingTimeToBulkSoC.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r); err != nil {
+			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11248,7 +11366,7 @@ var grammarCurrentDemandResType = exi.Grammar{
 	},
 }
 
-func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
+func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCurrentDemandResType, &state, nil)
@@ -11259,99 +11377,79 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEPresentCurrent
-			if err := x.EVSEPresentCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSECurrentLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSECurrentLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSECurrentLimitAchieved = v
 				}
 			}
 		case 6: // EVSEVoltageLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSEVoltageLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEVoltageLimitAchieved = v
 				}
 			}
 		case 7: // EVSEPowerLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSEPowerLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEPowerLimitAchieved = v
 				}
 			}
 		case 8: // EVSEMaximumVoltageLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltageLimit = new(PhysicalValueType)
-			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r); err != nil {
+			x.EVSEMaximumVoltageLimit = a.newPhysicalValueType()
+			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEMaximumCurrentLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumCurrentLimit = new(PhysicalValueType)
-			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r); err != nil {
+			x.EVSEMaximumCurrentLimit = a.newPhysicalValueType()
+			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSEMaximumPowerLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumPowerLimit = new(PhysicalValueType)
-			if err := x.EVSEMaximumPowerLimit.decodeEXI(r); err != nil {
+			x.EVSEMaximumPowerLimit = a.newPhysicalValueType()
+			if err := x.EVSEMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11457,7 +11555,7 @@ var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVPowerDeliveryParameterType, &state, nil)
@@ -11468,39 +11566,29 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // BulkChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.BulkChargingComplete = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.ChargingComplete = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargingComplete = v
 				}
 			}
 		}
@@ -11569,7 +11657,7 @@ var grammarDSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
@@ -11766,7 +11854,7 @@ var grammarDigestMethodType = exi.Grammar{
 	},
 }
 
-func (x *DigestMethodType) decodeEXI(r *exi.Reader) error {
+func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
@@ -11813,7 +11901,7 @@ var grammarEVPowerDeliveryParameterType = exi.Grammar{
 	},
 }
 
-func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
+func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVPowerDeliveryParameterType, &state, nil)
@@ -11848,7 +11936,7 @@ var grammarEVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
@@ -11883,7 +11971,7 @@ var grammarEVStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVStatusType, &state, nil)
@@ -11922,7 +12010,7 @@ var grammarEntryType = exi.Grammar{
 	},
 }
 
-func (x *EntryType) decodeEXI(r *exi.Reader) error {
+func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEntryType, &state, nil)
@@ -11936,16 +12024,16 @@ func (x *EntryType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
 			}
-			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
+			x.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+			if err := x.RelativeTimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
 			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
 				return err
 			}
-			x.TimeInterval = new(IntervalType)
-			if err := x.TimeInterval.decodeEXI(r); err != nil {
+			x.TimeInterval = a.newIntervalType()
+			if err := x.TimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12001,7 +12089,7 @@ var grammarKeyInfoType = exi.Grammar{
 	},
 }
 
-func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
+func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
@@ -12044,7 +12132,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
+			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
@@ -12052,7 +12140,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
+			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // X509Data
@@ -12060,7 +12148,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
+			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PGPData
@@ -12068,7 +12156,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
+			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SPKIData
@@ -12076,7 +12164,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
+			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MgmtData
@@ -12188,7 +12276,7 @@ var grammarKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyValueType, &state, nil)
@@ -12203,7 +12291,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
@@ -12211,7 +12299,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12261,7 +12349,7 @@ var grammarRSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
@@ -12347,7 +12435,7 @@ var grammarRetrievalMethodType = exi.Grammar{
 	},
 }
 
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
+func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
@@ -12382,7 +12470,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12433,7 +12521,7 @@ var grammarTransformsType = exi.Grammar{
 	},
 }
 
-func (x *TransformsType) decodeEXI(r *exi.Reader) error {
+func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformsType, &state, nil)
@@ -12448,7 +12536,7 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
+			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12488,7 +12576,7 @@ var grammarTransformType = exi.Grammar{
 	},
 }
 
-func (x *TransformType) decodeEXI(r *exi.Reader) error {
+func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformType, &state, nil)
@@ -12568,7 +12656,7 @@ var grammarX509DataType = exi.Grammar{
 	},
 }
 
-func (x *X509DataType) decodeEXI(r *exi.Reader) error {
+func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509DataType, &state, nil)
@@ -12583,7 +12671,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
+			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // X509SKI
@@ -12729,7 +12817,7 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	},
 }
 
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
+func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
@@ -12814,7 +12902,7 @@ var grammarPGPDataType = exi.Grammar{
 	},
 }
 
-func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
+func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPGPDataType, &state, nil)
@@ -12902,7 +12990,7 @@ var grammarSPKIDataType = exi.Grammar{
 	},
 }
 
-func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
+func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
@@ -12969,7 +13057,7 @@ var grammarManifestType = exi.Grammar{
 	},
 }
 
-func (x *ManifestType) decodeEXI(r *exi.Reader) error {
+func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarManifestType, &state, nil)
@@ -12994,7 +13082,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13054,7 +13142,7 @@ var grammarReferenceType = exi.Grammar{
 	},
 }
 
-func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
+func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarReferenceType, &state, nil)
@@ -13099,11 +13187,11 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r); err != nil {
+			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DigestValue
@@ -13196,7 +13284,7 @@ var grammarMeteringReceiptReqType = exi.Grammar{
 	},
 }
 
-func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
+func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeteringReceiptReqType, &state, nil)
@@ -13249,7 +13337,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // MeterInfo
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13312,7 +13400,7 @@ var grammarMeteringReceiptResType = exi.Grammar{
 	},
 }
 
-func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
+func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeteringReceiptResType, &state, nil)
@@ -13323,22 +13411,17 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // AC_EVSEStatus
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13390,7 +13473,7 @@ var grammarObjectType = exi.Grammar{
 	},
 }
 
-func (x *ObjectType) decodeEXI(r *exi.Reader) error {
+func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarObjectType, &state, nil)
@@ -13479,7 +13562,7 @@ var grammarPaymentDetailsReqType = exi.Grammar{
 	},
 }
 
-func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPaymentDetailsReqType, &state, nil)
@@ -13505,7 +13588,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13557,7 +13640,7 @@ var grammarPaymentDetailsResType = exi.Grammar{
 	},
 }
 
-func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPaymentDetailsResType, &state, nil)
@@ -13568,18 +13651,13 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // GenChallenge
@@ -13668,7 +13746,7 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 	},
 }
 
-func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerDeliveryReqType, &state, nil)
@@ -13679,18 +13757,13 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ReadyToChargeState
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.ReadyToChargeState = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ReadyToChargeState = v
 				}
 			}
 		case 2: // ChargingProfile
@@ -13698,7 +13771,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargingProfile = new(ChargingProfileType)
-			if err := x.ChargingProfile.decodeEXI(r); err != nil {
+			if err := x.ChargingProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // DC_EVPowerDeliveryParameter
@@ -13706,7 +13779,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r); err != nil {
+			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVPowerDeliveryParameter
@@ -13714,7 +13787,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-			if err := x.EVPowerDeliveryParameter.decodeEXI(r); err != nil {
+			if err := x.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13778,7 +13851,7 @@ var grammarChargingProfileType = exi.Grammar{
 	},
 }
 
-func (x *ChargingProfileType) decodeEXI(r *exi.Reader) error {
+func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargingProfileType, &state, nil)
@@ -13808,7 +13881,7 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
-			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r); err != nil {
+			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13856,7 +13929,7 @@ var grammarProfileEntryType = exi.Grammar{
 	},
 }
 
-func (x *ProfileEntryType) decodeEXI(r *exi.Reader) error {
+func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarProfileEntryType, &state, nil)
@@ -13941,7 +14014,7 @@ var grammarPowerDeliveryResType = exi.Grammar{
 	},
 }
 
-func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
+func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerDeliveryResType, &state, nil)
@@ -13952,18 +14025,13 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // AC_EVSEStatus
@@ -13971,7 +14039,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_EVSEStatus = new(AC_EVSEStatusType)
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // DC_EVSEStatus
@@ -13979,7 +14047,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVSEStatus = new(DC_EVSEStatusType)
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEStatus
@@ -13987,7 +14055,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14057,7 +14125,7 @@ var grammarPreChargeReqType = exi.Grammar{
 	},
 }
 
-func (x *PreChargeReqType) decodeEXI(r *exi.Reader) error {
+func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPreChargeReqType, &state, nil)
@@ -14068,15 +14136,15 @@ func (x *PreChargeReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r); err != nil {
+			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r); err != nil {
+			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14131,7 +14199,7 @@ var grammarPreChargeResType = exi.Grammar{
 	},
 }
 
-func (x *PreChargeResType) decodeEXI(r *exi.Reader) error {
+func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPreChargeResType, &state, nil)
@@ -14142,26 +14210,21 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14219,7 +14282,7 @@ var grammarServiceChargeType = exi.Grammar{
 	},
 }
 
-func (x *ServiceChargeType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceChargeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceChargeType, &state, nil)
@@ -14230,37 +14293,27 @@ func (x *ServiceChargeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceTag
-			if err := x.ServiceTag.decodeEXI(r); err != nil {
+			if err := x.ServiceTag.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // FreeService
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.FreeService = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.FreeService = v
 				}
 			}
 		case 3: // EnergyTransferType
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(4, 10)
-					if err != nil {
-						return err
-					}
-					x.EnergyTransferType = EVSESupportedEnergyTransferType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(4, 10)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EnergyTransferType = EVSESupportedEnergyTransferType(v)
 				}
 			}
 		}
@@ -14321,7 +14374,7 @@ var grammarServiceTagType = exi.Grammar{
 	},
 }
 
-func (x *ServiceTagType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceTagType, &state, nil)
@@ -14364,18 +14417,13 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // ServiceCategory
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
-					x.ServiceCategory = ServiceCategoryType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ServiceCategory = ServiceCategoryType(v)
 				}
 			}
 		case 4: // ServiceScope
@@ -14460,7 +14508,7 @@ var grammarServiceDetailReqType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDetailReqType, &state, nil)
@@ -14525,7 +14573,7 @@ var grammarServiceDetailResType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDetailResType, &state, nil)
@@ -14536,18 +14584,13 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // ServiceID
@@ -14570,7 +14613,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceParameterList = new(ServiceParameterListType)
-			if err := x.ServiceParameterList.decodeEXI(r); err != nil {
+			if err := x.ServiceParameterList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14624,7 +14667,7 @@ var grammarServiceParameterListType = exi.Grammar{
 	},
 }
 
-func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceParameterListType, &state, nil)
@@ -14639,7 +14682,7 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
-			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r); err != nil {
+			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14681,7 +14724,7 @@ var grammarParameterSetType = exi.Grammar{
 	},
 }
 
-func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
+func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarParameterSetType, &state, nil)
@@ -14711,7 +14754,7 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Parameter = append(x.Parameter, ParameterType{})
-			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r); err != nil {
+			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14767,7 +14810,7 @@ var grammarParameterType = exi.Grammar{
 	},
 }
 
-func (x *ParameterType) decodeEXI(r *exi.Reader) error {
+func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarParameterType, &state, nil)
@@ -14794,37 +14837,27 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				x.ValueType = ValueType(v)
 			}
 		case 3: // BoolValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.BoolValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // ByteValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, -128, 127)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, -128, 127)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.ByteValue = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 5: // ShortValue
@@ -14865,8 +14898,8 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.PhysicalValue = new(PhysicalValueType)
-			if err := x.PhysicalValue.decodeEXI(r); err != nil {
+			x.PhysicalValue = a.newPhysicalValueType()
+			if err := x.PhysicalValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // StringValue
@@ -14976,7 +15009,7 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDiscoveryReqType, &state, nil)
@@ -15004,20 +15037,15 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ServiceCategory
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := (*ServiceCategoryType)(r.NewUint8())
 					*p = ServiceCategoryType(v)
 					x.ServiceCategory = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -15079,7 +15107,7 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDiscoveryResType, &state, nil)
@@ -15090,26 +15118,21 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // PaymentOptions
-			if err := x.PaymentOptions.decodeEXI(r); err != nil {
+			if err := x.PaymentOptions.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ChargeService
-			if err := x.ChargeService.decodeEXI(r); err != nil {
+			if err := x.ChargeService.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // ServiceList
@@ -15117,7 +15140,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceList = new(ServiceTagListType)
-			if err := x.ServiceList.decodeEXI(r); err != nil {
+			if err := x.ServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15177,7 +15200,7 @@ var grammarPaymentOptionsType = exi.Grammar{
 	},
 }
 
-func (x *PaymentOptionsType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPaymentOptionsType, &state, nil)
@@ -15188,21 +15211,16 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PaymentOption
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.PaymentOption = append(x.PaymentOption, PaymentOptionType(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -15244,7 +15262,7 @@ var grammarServiceTagListType = exi.Grammar{
 	},
 }
 
-func (x *ServiceTagListType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceTagListType, &state, nil)
@@ -15259,7 +15277,7 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Service = append(x.Service, ServiceType{})
-			if err := x.Service[len(x.Service)-1].decodeEXI(r); err != nil {
+			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15301,7 +15319,7 @@ var grammarServiceType = exi.Grammar{
 	},
 }
 
-func (x *ServiceType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceType, &state, nil)
@@ -15312,22 +15330,17 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ServiceTag
-			if err := x.ServiceTag.decodeEXI(r); err != nil {
+			if err := x.ServiceTag.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // FreeService
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.FreeService = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.FreeService = v
 				}
 			}
 		}
@@ -15373,7 +15386,7 @@ var grammarServicePaymentSelectionReqType = exi.Grammar{
 	},
 }
 
-func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServicePaymentSelectionReqType, &state, nil)
@@ -15384,22 +15397,17 @@ func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SelectedPaymentOption
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.SelectedPaymentOption = PaymentOptionType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SelectedPaymentOption = PaymentOptionType(v)
 				}
 			}
 		case 2: // SelectedServiceList
-			if err := x.SelectedServiceList.decodeEXI(r); err != nil {
+			if err := x.SelectedServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15445,7 +15453,7 @@ var grammarSelectedServiceListType = exi.Grammar{
 	},
 }
 
-func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
+func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSelectedServiceListType, &state, nil)
@@ -15460,7 +15468,7 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
-			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r); err != nil {
+			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15502,7 +15510,7 @@ var grammarSelectedServiceType = exi.Grammar{
 	},
 }
 
-func (x *SelectedServiceType) decodeEXI(r *exi.Reader) error {
+func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSelectedServiceType, &state, nil)
@@ -15586,7 +15594,7 @@ var grammarServicePaymentSelectionResType = exi.Grammar{
 	},
 }
 
-func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader) error {
+func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServicePaymentSelectionResType, &state, nil)
@@ -15597,18 +15605,13 @@ func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		}
@@ -15648,7 +15651,7 @@ var grammarSessionSetupReqType = exi.Grammar{
 	},
 }
 
-func (x *SessionSetupReqType) decodeEXI(r *exi.Reader) error {
+func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionSetupReqType, &state, nil)
@@ -15716,7 +15719,7 @@ var grammarSessionSetupResType = exi.Grammar{
 	},
 }
 
-func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
+func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionSetupResType, &state, nil)
@@ -15727,18 +15730,13 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEID
@@ -15824,7 +15822,7 @@ var grammarSessionStopType = exi.Grammar{
 	},
 }
 
-func (x *SessionStopType) decodeEXI(r *exi.Reader) error {
+func (x *SessionStopType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionStopType, &state, nil)
@@ -15862,7 +15860,7 @@ var grammarSessionStopResType = exi.Grammar{
 	},
 }
 
-func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
+func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionStopResType, &state, nil)
@@ -15873,18 +15871,13 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		}
@@ -15934,7 +15927,7 @@ var grammarSignatureType = exi.Grammar{
 	},
 }
 
-func (x *SignatureType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureType, &state, nil)
@@ -15955,11 +15948,11 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r); err != nil {
+			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r); err != nil {
+			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // KeyInfo
@@ -15967,7 +15960,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r); err != nil {
+			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Object
@@ -15975,7 +15968,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
+			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16049,7 +16042,7 @@ var grammarSignedInfoType = exi.Grammar{
 	},
 }
 
-func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
+func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
@@ -16070,11 +16063,11 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
+			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r); err != nil {
+			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Reference
@@ -16082,7 +16075,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16142,7 +16135,7 @@ var grammarSignatureMethodType = exi.Grammar{
 	},
 }
 
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
@@ -16220,7 +16213,7 @@ var grammarSignatureValueType = exi.Grammar{
 	},
 }
 
-func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
@@ -16291,7 +16284,7 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
@@ -16316,7 +16309,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
+			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16366,7 +16359,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
@@ -16435,7 +16428,7 @@ var grammarV2G_Message = exi.Grammar{
 	},
 }
 
-func (x *V2G_Message) decodeEXI(r *exi.Reader) error {
+func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarV2G_Message, &state, nil)
@@ -16446,11 +16439,11 @@ func (x *V2G_Message) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // Body
-			if err := x.Body.decodeEXI(r); err != nil {
+			if err := x.Body.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16499,7 +16492,7 @@ var grammarMessageHeaderType = exi.Grammar{
 	},
 }
 
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
+func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
@@ -16529,7 +16522,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Notification = new(NotificationType)
-			if err := x.Notification.decodeEXI(r); err != nil {
+			if err := x.Notification.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // Signature
@@ -16537,7 +16530,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r); err != nil {
+			if err := x.Signature.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16596,7 +16589,7 @@ var grammarNotificationType = exi.Grammar{
 	},
 }
 
-func (x *NotificationType) decodeEXI(r *exi.Reader) error {
+func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarNotificationType, &state, nil)
@@ -16607,18 +16600,13 @@ func (x *NotificationType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // FaultCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.FaultCode = FaultCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.FaultCode = FaultCodeType(v)
 				}
 			}
 		case 2: // FaultMsg
@@ -16720,7 +16708,7 @@ var grammarBodyType = exi.Grammar{
 	},
 }
 
-func (x *BodyType) decodeEXI(r *exi.Reader) error {
+func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBodyType, &state, nil)
@@ -16735,7 +16723,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BodyElement = new(BodyBaseType)
-			if err := x.BodyElement.decodeEXI(r); err != nil {
+			if err := x.BodyElement.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // CableCheckReq
@@ -16743,7 +16731,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CableCheckReq = new(CableCheckReqType)
-			if err := x.CableCheckReq.decodeEXI(r); err != nil {
+			if err := x.CableCheckReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // CableCheckRes
@@ -16751,7 +16739,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CableCheckRes = new(CableCheckResType)
-			if err := x.CableCheckRes.decodeEXI(r); err != nil {
+			if err := x.CableCheckRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // CertificateInstallationReq
@@ -16759,7 +16747,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := x.CertificateInstallationReq.decodeEXI(r); err != nil {
+			if err := x.CertificateInstallationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // CertificateInstallationRes
@@ -16767,7 +16755,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := x.CertificateInstallationRes.decodeEXI(r); err != nil {
+			if err := x.CertificateInstallationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // CertificateUpdateReq
@@ -16775,7 +16763,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateUpdateReq = new(CertificateUpdateReqType)
-			if err := x.CertificateUpdateReq.decodeEXI(r); err != nil {
+			if err := x.CertificateUpdateReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // CertificateUpdateRes
@@ -16783,7 +16771,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateUpdateRes = new(CertificateUpdateResType)
-			if err := x.CertificateUpdateRes.decodeEXI(r); err != nil {
+			if err := x.CertificateUpdateRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // ChargeParameterDiscoveryReq
@@ -16791,7 +16779,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r); err != nil {
+			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // ChargeParameterDiscoveryRes
@@ -16799,7 +16787,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r); err != nil {
+			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // ChargingStatusReq
@@ -16807,7 +16795,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargingStatusReq = new(ChargingStatusReqType)
-			if err := x.ChargingStatusReq.decodeEXI(r); err != nil {
+			if err := x.ChargingStatusReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // ChargingStatusRes
@@ -16815,7 +16803,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargingStatusRes = new(ChargingStatusResType)
-			if err := x.ChargingStatusRes.decodeEXI(r); err != nil {
+			if err := x.ChargingStatusRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // ContractAuthenticationReq
@@ -16823,7 +16811,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ContractAuthenticationReq = new(ContractAuthenticationReqType)
-			if err := x.ContractAuthenticationReq.decodeEXI(r); err != nil {
+			if err := x.ContractAuthenticationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // ContractAuthenticationRes
@@ -16831,7 +16819,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ContractAuthenticationRes = new(ContractAuthenticationResType)
-			if err := x.ContractAuthenticationRes.decodeEXI(r); err != nil {
+			if err := x.ContractAuthenticationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // CurrentDemandReq
@@ -16839,7 +16827,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CurrentDemandReq = new(CurrentDemandReqType)
-			if err := x.CurrentDemandReq.decodeEXI(r); err != nil {
+			if err := x.CurrentDemandReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // CurrentDemandRes
@@ -16847,7 +16835,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CurrentDemandRes = new(CurrentDemandResType)
-			if err := x.CurrentDemandRes.decodeEXI(r); err != nil {
+			if err := x.CurrentDemandRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 16: // MeteringReceiptReq
@@ -16855,7 +16843,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeteringReceiptReq = new(MeteringReceiptReqType)
-			if err := x.MeteringReceiptReq.decodeEXI(r); err != nil {
+			if err := x.MeteringReceiptReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 17: // MeteringReceiptRes
@@ -16863,7 +16851,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeteringReceiptRes = new(MeteringReceiptResType)
-			if err := x.MeteringReceiptRes.decodeEXI(r); err != nil {
+			if err := x.MeteringReceiptRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 18: // PaymentDetailsReq
@@ -16871,7 +16859,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PaymentDetailsReq = new(PaymentDetailsReqType)
-			if err := x.PaymentDetailsReq.decodeEXI(r); err != nil {
+			if err := x.PaymentDetailsReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 19: // PaymentDetailsRes
@@ -16879,7 +16867,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PaymentDetailsRes = new(PaymentDetailsResType)
-			if err := x.PaymentDetailsRes.decodeEXI(r); err != nil {
+			if err := x.PaymentDetailsRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 20: // PowerDeliveryReq
@@ -16887,7 +16875,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := x.PowerDeliveryReq.decodeEXI(r); err != nil {
+			if err := x.PowerDeliveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 21: // PowerDeliveryRes
@@ -16895,7 +16883,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := x.PowerDeliveryRes.decodeEXI(r); err != nil {
+			if err := x.PowerDeliveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 22: // PreChargeReq
@@ -16903,7 +16891,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PreChargeReq = new(PreChargeReqType)
-			if err := x.PreChargeReq.decodeEXI(r); err != nil {
+			if err := x.PreChargeReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 23: // PreChargeRes
@@ -16911,7 +16899,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PreChargeRes = new(PreChargeResType)
-			if err := x.PreChargeRes.decodeEXI(r); err != nil {
+			if err := x.PreChargeRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 24: // ServiceDetailReq
@@ -16919,7 +16907,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := x.ServiceDetailReq.decodeEXI(r); err != nil {
+			if err := x.ServiceDetailReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 25: // ServiceDetailRes
@@ -16927,7 +16915,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDetailRes = new(ServiceDetailResType)
-			if err := x.ServiceDetailRes.decodeEXI(r); err != nil {
+			if err := x.ServiceDetailRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 26: // ServiceDiscoveryReq
@@ -16935,7 +16923,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := x.ServiceDiscoveryReq.decodeEXI(r); err != nil {
+			if err := x.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 27: // ServiceDiscoveryRes
@@ -16943,7 +16931,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := x.ServiceDiscoveryRes.decodeEXI(r); err != nil {
+			if err := x.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 28: // ServicePaymentSelectionReq
@@ -16951,7 +16939,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
-			if err := x.ServicePaymentSelectionReq.decodeEXI(r); err != nil {
+			if err := x.ServicePaymentSelectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 29: // ServicePaymentSelectionRes
@@ -16959,7 +16947,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
-			if err := x.ServicePaymentSelectionRes.decodeEXI(r); err != nil {
+			if err := x.ServicePaymentSelectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 30: // SessionSetupReq
@@ -16967,7 +16955,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionSetupReq = new(SessionSetupReqType)
-			if err := x.SessionSetupReq.decodeEXI(r); err != nil {
+			if err := x.SessionSetupReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 31: // SessionSetupRes
@@ -16975,7 +16963,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionSetupRes = new(SessionSetupResType)
-			if err := x.SessionSetupRes.decodeEXI(r); err != nil {
+			if err := x.SessionSetupRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 32: // SessionStopReq
@@ -16983,7 +16971,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionStopReq = new(SessionStopType)
-			if err := x.SessionStopReq.decodeEXI(r); err != nil {
+			if err := x.SessionStopReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 33: // SessionStopRes
@@ -16991,7 +16979,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionStopRes = new(SessionStopResType)
-			if err := x.SessionStopRes.decodeEXI(r); err != nil {
+			if err := x.SessionStopRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 34: // WeldingDetectionReq
@@ -16999,7 +16987,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.WeldingDetectionReq = new(WeldingDetectionReqType)
-			if err := x.WeldingDetectionReq.decodeEXI(r); err != nil {
+			if err := x.WeldingDetectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 35: // WeldingDetectionRes
@@ -17007,7 +16995,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.WeldingDetectionRes = new(WeldingDetectionResType)
-			if err := x.WeldingDetectionRes.decodeEXI(r); err != nil {
+			if err := x.WeldingDetectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17318,7 +17306,7 @@ var grammarWeldingDetectionReqType = exi.Grammar{
 	},
 }
 
-func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader) error {
+func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWeldingDetectionReqType, &state, nil)
@@ -17329,7 +17317,7 @@ func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17372,7 +17360,7 @@ var grammarWeldingDetectionResType = exi.Grammar{
 	},
 }
 
-func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
+func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWeldingDetectionResType, &state, nil)
@@ -17383,26 +17371,21 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 23)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 23)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}

@@ -17,6 +17,40 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
+// arena hands out the optional values of one document in blocks.
+type arena struct {
+	bPhysicalValueType        []PhysicalValueType
+	bRelativeTimeIntervalType []RelativeTimeIntervalType
+	bIntervalType             []IntervalType
+}
+
+func (a *arena) newPhysicalValueType() *PhysicalValueType {
+	if len(a.bPhysicalValueType) == 0 {
+		a.bPhysicalValueType = make([]PhysicalValueType, 4)
+	}
+	p := &a.bPhysicalValueType[0]
+	a.bPhysicalValueType = a.bPhysicalValueType[1:]
+	return p
+}
+
+func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
+	if len(a.bRelativeTimeIntervalType) == 0 {
+		a.bRelativeTimeIntervalType = make([]RelativeTimeIntervalType, 4)
+	}
+	p := &a.bRelativeTimeIntervalType[0]
+	a.bRelativeTimeIntervalType = a.bRelativeTimeIntervalType[1:]
+	return p
+}
+
+func (a *arena) newIntervalType() *IntervalType {
+	if len(a.bIntervalType) == 0 {
+		a.bIntervalType = make([]IntervalType, 4)
+	}
+	p := &a.bIntervalType[0]
+	a.bIntervalType = a.bIntervalType[1:]
+	return p
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -107,144 +141,384 @@ type Document struct {
 // left unread, so n < len(b) reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
+	}
+	if d.AC_EVChargeParameter != nil {
+		d.AC_EVChargeParameter = nil
+	}
+	if d.AC_EVSEChargeParameter != nil {
+		d.AC_EVSEChargeParameter = nil
+	}
+	if d.AC_EVSEStatus != nil {
+		d.AC_EVSEStatus = nil
+	}
+	if d.AuthorizationReq != nil {
+		d.AuthorizationReq = nil
+	}
+	if d.AuthorizationRes != nil {
+		d.AuthorizationRes = nil
+	}
+	if d.BodyElement != nil {
+		d.BodyElement = nil
+	}
+	if d.CableCheckReq != nil {
+		d.CableCheckReq = nil
+	}
+	if d.CableCheckRes != nil {
+		d.CableCheckRes = nil
+	}
+	if d.CanonicalizationMethod != nil {
+		d.CanonicalizationMethod = nil
+	}
+	if d.CertificateInstallationReq != nil {
+		d.CertificateInstallationReq = nil
+	}
+	if d.CertificateInstallationRes != nil {
+		d.CertificateInstallationRes = nil
+	}
+	if d.CertificateUpdateReq != nil {
+		d.CertificateUpdateReq = nil
+	}
+	if d.CertificateUpdateRes != nil {
+		d.CertificateUpdateRes = nil
+	}
+	if d.ChargeParameterDiscoveryReq != nil {
+		d.ChargeParameterDiscoveryReq = nil
+	}
+	if d.ChargeParameterDiscoveryRes != nil {
+		d.ChargeParameterDiscoveryRes = nil
+	}
+	if d.ChargingStatusReq != nil {
+		d.ChargingStatusReq = nil
+	}
+	if d.ChargingStatusRes != nil {
+		d.ChargingStatusRes = nil
+	}
+	if d.CurrentDemandReq != nil {
+		d.CurrentDemandReq = nil
+	}
+	if d.CurrentDemandRes != nil {
+		d.CurrentDemandRes = nil
+	}
+	if d.DC_EVChargeParameter != nil {
+		d.DC_EVChargeParameter = nil
+	}
+	if d.DC_EVPowerDeliveryParameter != nil {
+		d.DC_EVPowerDeliveryParameter = nil
+	}
+	if d.DC_EVSEChargeParameter != nil {
+		d.DC_EVSEChargeParameter = nil
+	}
+	if d.DC_EVSEStatus != nil {
+		d.DC_EVSEStatus = nil
+	}
+	if d.DC_EVStatus != nil {
+		d.DC_EVStatus = nil
+	}
+	if d.DSAKeyValue != nil {
+		d.DSAKeyValue = nil
+	}
+	if d.DigestMethod != nil {
+		d.DigestMethod = nil
+	}
+	if d.DigestValue != nil {
+		d.DigestValue = nil
+	}
+	if d.EVChargeParameter != nil {
+		d.EVChargeParameter = nil
+	}
+	if d.EVPowerDeliveryParameter != nil {
+		d.EVPowerDeliveryParameter = nil
+	}
+	if d.EVSEChargeParameter != nil {
+		d.EVSEChargeParameter = nil
+	}
+	if d.EVSEStatus != nil {
+		d.EVSEStatus = nil
+	}
+	if d.EVStatus != nil {
+		d.EVStatus = nil
+	}
+	if d.Entry != nil {
+		d.Entry = nil
+	}
+	if d.KeyInfo != nil {
+		d.KeyInfo = nil
+	}
+	if d.KeyName != nil {
+		d.KeyName = nil
+	}
+	if d.KeyValue != nil {
+		d.KeyValue = nil
+	}
+	if d.Manifest != nil {
+		d.Manifest = nil
+	}
+	if d.MeteringReceiptReq != nil {
+		d.MeteringReceiptReq = nil
+	}
+	if d.MeteringReceiptRes != nil {
+		d.MeteringReceiptRes = nil
+	}
+	if d.MgmtData != nil {
+		d.MgmtData = nil
+	}
+	if d.Object != nil {
+		d.Object = nil
+	}
+	if d.PGPData != nil {
+		d.PGPData = nil
+	}
+	if d.PMaxScheduleEntry != nil {
+		d.PMaxScheduleEntry = nil
+	}
+	if d.PaymentDetailsReq != nil {
+		d.PaymentDetailsReq = nil
+	}
+	if d.PaymentDetailsRes != nil {
+		d.PaymentDetailsRes = nil
+	}
+	if d.PaymentServiceSelectionReq != nil {
+		d.PaymentServiceSelectionReq = nil
+	}
+	if d.PaymentServiceSelectionRes != nil {
+		d.PaymentServiceSelectionRes = nil
+	}
+	if d.PowerDeliveryReq != nil {
+		d.PowerDeliveryReq = nil
+	}
+	if d.PowerDeliveryRes != nil {
+		d.PowerDeliveryRes = nil
+	}
+	if d.PreChargeReq != nil {
+		d.PreChargeReq = nil
+	}
+	if d.PreChargeRes != nil {
+		d.PreChargeRes = nil
+	}
+	if d.RSAKeyValue != nil {
+		d.RSAKeyValue = nil
+	}
+	if d.Reference != nil {
+		d.Reference = nil
+	}
+	if d.RelativeTimeInterval != nil {
+		d.RelativeTimeInterval = nil
+	}
+	if d.RetrievalMethod != nil {
+		d.RetrievalMethod = nil
+	}
+	if d.SAScheduleList != nil {
+		d.SAScheduleList = nil
+	}
+	if d.SASchedules != nil {
+		d.SASchedules = nil
+	}
+	if d.SPKIData != nil {
+		d.SPKIData = nil
+	}
+	if d.SalesTariffEntry != nil {
+		d.SalesTariffEntry = nil
+	}
+	if d.ServiceDetailReq != nil {
+		d.ServiceDetailReq = nil
+	}
+	if d.ServiceDetailRes != nil {
+		d.ServiceDetailRes = nil
+	}
+	if d.ServiceDiscoveryReq != nil {
+		d.ServiceDiscoveryReq = nil
+	}
+	if d.ServiceDiscoveryRes != nil {
+		d.ServiceDiscoveryRes = nil
+	}
+	if d.SessionSetupReq != nil {
+		d.SessionSetupReq = nil
+	}
+	if d.SessionSetupRes != nil {
+		d.SessionSetupRes = nil
+	}
+	if d.SessionStopReq != nil {
+		d.SessionStopReq = nil
+	}
+	if d.SessionStopRes != nil {
+		d.SessionStopRes = nil
+	}
+	if d.Signature != nil {
+		d.Signature = nil
+	}
+	if d.SignatureMethod != nil {
+		d.SignatureMethod = nil
+	}
+	if d.SignatureProperties != nil {
+		d.SignatureProperties = nil
+	}
+	if d.SignatureProperty != nil {
+		d.SignatureProperty = nil
+	}
+	if d.SignatureValue != nil {
+		d.SignatureValue = nil
+	}
+	if d.SignedInfo != nil {
+		d.SignedInfo = nil
+	}
+	if d.TimeInterval != nil {
+		d.TimeInterval = nil
+	}
+	if d.Transform != nil {
+		d.Transform = nil
+	}
+	if d.Transforms != nil {
+		d.Transforms = nil
+	}
+	if d.V2G_Message != nil {
+		d.V2G_Message = nil
+	}
+	if d.WeldingDetectionReq != nil {
+		d.WeldingDetectionReq = nil
+	}
+	if d.WeldingDetectionRes != nil {
+		d.WeldingDetectionRes = nil
+	}
+	if d.X509Data != nil {
+		d.X509Data = nil
 	}
 	c, err := r.Bits(7)
 	if err != nil {
 		return 0, err
 	}
-	*d = Document{}
 	switch c {
 	case 0:
 		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(&r); err != nil {
+		if err := d.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(&r); err != nil {
+		if err := d.AuthorizationReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(&r); err != nil {
+		if err := d.AuthorizationRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(&r); err != nil {
+		if err := d.BodyElement.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(&r); err != nil {
+		if err := d.CableCheckReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(&r); err != nil {
+		if err := d.CableCheckRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(&r); err != nil {
+		if err := d.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(&r); err != nil {
+		if err := d.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(&r); err != nil {
+		if err := d.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(&r); err != nil {
+		if err := d.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(&r); err != nil {
+		if err := d.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(&r); err != nil {
+		if err := d.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(&r); err != nil {
+		if err := d.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(&r); err != nil {
+		if err := d.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(&r); err != nil {
+		if err := d.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(&r); err != nil {
+		if err := d.DC_EVStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r); err != nil {
+		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
@@ -263,37 +537,37 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 27:
 		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.EVChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+		if err := d.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(&r); err != nil {
+		if err := d.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(&r); err != nil {
+		if err := d.EVSEStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(&r); err != nil {
+		if err := d.EVStatus.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(&r); err != nil {
+		if err := d.Entry.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r); err != nil {
+		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
@@ -314,22 +588,22 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 35:
 		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r); err != nil {
+		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r); err != nil {
+		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(&r); err != nil {
+		if err := d.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(&r); err != nil {
+		if err := d.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
@@ -350,202 +624,202 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 40:
 		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r); err != nil {
+		if err := d.Object.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r); err != nil {
+		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(&r); err != nil {
+		if err := d.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(&r); err != nil {
+		if err := d.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(&r); err != nil {
+		if err := d.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
-		if err := d.PaymentServiceSelectionReq.decodeEXI(&r); err != nil {
+		if err := d.PaymentServiceSelectionReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
-		if err := d.PaymentServiceSelectionRes.decodeEXI(&r); err != nil {
+		if err := d.PaymentServiceSelectionRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(&r); err != nil {
+		if err := d.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 48:
 		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(&r); err != nil {
+		if err := d.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 49:
 		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(&r); err != nil {
+		if err := d.PreChargeReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 50:
 		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(&r); err != nil {
+		if err := d.PreChargeRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 51:
 		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 52:
 		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r); err != nil {
+		if err := d.Reference.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 53:
 		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(&r); err != nil {
+		if err := d.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 54:
 		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 55:
 		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(&r); err != nil {
+		if err := d.SAScheduleList.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 56:
 		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(&r); err != nil {
+		if err := d.SASchedules.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 57:
 		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r); err != nil {
+		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 58:
 		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(&r); err != nil {
+		if err := d.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 59:
 		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(&r); err != nil {
+		if err := d.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 60:
 		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(&r); err != nil {
+		if err := d.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 61:
 		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 62:
 		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 63:
 		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(&r); err != nil {
+		if err := d.SessionSetupReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 64:
 		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(&r); err != nil {
+		if err := d.SessionSetupRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 65:
 		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(&r); err != nil {
+		if err := d.SessionStopReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 66:
 		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(&r); err != nil {
+		if err := d.SessionStopRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 67:
 		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r); err != nil {
+		if err := d.Signature.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 68:
 		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 69:
 		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 70:
 		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 71:
 		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r); err != nil {
+		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 72:
 		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r); err != nil {
+		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 73:
 		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(&r); err != nil {
+		if err := d.TimeInterval.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 74:
 		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r); err != nil {
+		if err := d.Transform.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 75:
 		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r); err != nil {
+		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 76:
 		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(&r); err != nil {
+		if err := d.V2G_Message.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 77:
 		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(&r); err != nil {
+		if err := d.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 78:
 		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(&r); err != nil {
+		if err := d.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 79:
 		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r); err != nil {
+		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 80:
@@ -1546,6 +1820,7 @@ type Fragment struct {
 // bytes it takes.
 func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
@@ -1562,7 +1837,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVChargeParameter twice")
 			}
 			f.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-			if err := f.AC_EVChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 1:
@@ -1570,7 +1845,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEChargeParameter twice")
 			}
 			f.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-			if err := f.AC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 2:
@@ -1578,7 +1853,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus.decodeEXI(&r); err != nil {
+			if err := f.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 3:
@@ -1586,7 +1861,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus2 = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus2.decodeEXI(&r); err != nil {
+			if err := f.AC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 4:
@@ -1594,7 +1869,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationReq twice")
 			}
 			f.AuthorizationReq = new(AuthorizationReqType)
-			if err := f.AuthorizationReq.decodeEXI(&r); err != nil {
+			if err := f.AuthorizationReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 5:
@@ -1602,7 +1877,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationRes twice")
 			}
 			f.AuthorizationRes = new(AuthorizationResType)
-			if err := f.AuthorizationRes.decodeEXI(&r); err != nil {
+			if err := f.AuthorizationRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 6:
@@ -1610,7 +1885,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Body twice")
 			}
 			f.Body = new(BodyType)
-			if err := f.Body.decodeEXI(&r); err != nil {
+			if err := f.Body.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 7:
@@ -1618,7 +1893,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds BodyElement twice")
 			}
 			f.BodyElement = new(BodyBaseType)
-			if err := f.BodyElement.decodeEXI(&r); err != nil {
+			if err := f.BodyElement.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 8:
@@ -1686,7 +1961,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckReq twice")
 			}
 			f.CableCheckReq = new(CableCheckReqType)
-			if err := f.CableCheckReq.decodeEXI(&r); err != nil {
+			if err := f.CableCheckReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -1694,7 +1969,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckRes twice")
 			}
 			f.CableCheckRes = new(CableCheckResType)
-			if err := f.CableCheckRes.decodeEXI(&r); err != nil {
+			if err := f.CableCheckRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 13:
@@ -1702,7 +1977,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
 			f.CanonicalizationMethod = new(CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.decodeEXI(&r); err != nil {
+			if err := f.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 14:
@@ -1728,7 +2003,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
 			}
 			f.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := f.CertificateInstallationReq.decodeEXI(&r); err != nil {
+			if err := f.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 16:
@@ -1736,7 +2011,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
 			}
 			f.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := f.CertificateInstallationRes.decodeEXI(&r); err != nil {
+			if err := f.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 17:
@@ -1744,7 +2019,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateReq twice")
 			}
 			f.CertificateUpdateReq = new(CertificateUpdateReqType)
-			if err := f.CertificateUpdateReq.decodeEXI(&r); err != nil {
+			if err := f.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 18:
@@ -1752,7 +2027,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateRes twice")
 			}
 			f.CertificateUpdateRes = new(CertificateUpdateResType)
-			if err := f.CertificateUpdateRes.decodeEXI(&r); err != nil {
+			if err := f.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 19:
@@ -1760,7 +2035,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryReq twice")
 			}
 			f.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-			if err := f.ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+			if err := f.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 20:
@@ -1768,7 +2043,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryRes twice")
 			}
 			f.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-			if err := f.ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+			if err := f.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 21:
@@ -1796,7 +2071,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeService twice")
 			}
 			f.ChargeService = new(ChargeServiceType)
-			if err := f.ChargeService.decodeEXI(&r); err != nil {
+			if err := f.ChargeService.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 23:
@@ -1844,7 +2119,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingProfile twice")
 			}
 			f.ChargingProfile = new(ChargingProfileType)
-			if err := f.ChargingProfile.decodeEXI(&r); err != nil {
+			if err := f.ChargingProfile.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 26:
@@ -1872,7 +2147,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingProfileEntryMaxPower twice")
 			}
 			f.ChargingProfileEntryMaxPower = new(PhysicalValueType)
-			if err := f.ChargingProfileEntryMaxPower.decodeEXI(&r); err != nil {
+			if err := f.ChargingProfileEntryMaxPower.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 28:
@@ -1920,7 +2195,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusReq twice")
 			}
 			f.ChargingStatusReq = new(ChargingStatusReqType)
-			if err := f.ChargingStatusReq.decodeEXI(&r); err != nil {
+			if err := f.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 31:
@@ -1928,7 +2203,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusRes twice")
 			}
 			f.ChargingStatusRes = new(ChargingStatusResType)
-			if err := f.ChargingStatusRes.decodeEXI(&r); err != nil {
+			if err := f.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 32:
@@ -1936,7 +2211,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ConsumptionCost twice")
 			}
 			f.ConsumptionCost = new(ConsumptionCostType)
-			if err := f.ConsumptionCost.decodeEXI(&r); err != nil {
+			if err := f.ConsumptionCost.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 33:
@@ -1944,7 +2219,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractSignatureCertChain twice")
 			}
 			f.ContractSignatureCertChain = new(CertificateChainType)
-			if err := f.ContractSignatureCertChain.decodeEXI(&r); err != nil {
+			if err := f.ContractSignatureCertChain.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 34:
@@ -1952,7 +2227,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractSignatureEncryptedPrivateKey twice")
 			}
 			f.ContractSignatureEncryptedPrivateKey = new(ContractSignatureEncryptedPrivateKeyType)
-			if err := f.ContractSignatureEncryptedPrivateKey.decodeEXI(&r); err != nil {
+			if err := f.ContractSignatureEncryptedPrivateKey.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 35:
@@ -1960,7 +2235,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Cost twice")
 			}
 			f.Cost = new(CostType)
-			if err := f.Cost.decodeEXI(&r); err != nil {
+			if err := f.Cost.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 36:
@@ -1968,7 +2243,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandReq twice")
 			}
 			f.CurrentDemandReq = new(CurrentDemandReqType)
-			if err := f.CurrentDemandReq.decodeEXI(&r); err != nil {
+			if err := f.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 37:
@@ -1976,7 +2251,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandRes twice")
 			}
 			f.CurrentDemandRes = new(CurrentDemandResType)
-			if err := f.CurrentDemandRes.decodeEXI(&r); err != nil {
+			if err := f.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 38:
@@ -1984,7 +2259,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVChargeParameter twice")
 			}
 			f.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-			if err := f.DC_EVChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 39:
@@ -1992,7 +2267,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVPowerDeliveryParameter twice")
 			}
 			f.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 40:
@@ -2000,7 +2275,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEChargeParameter twice")
 			}
 			f.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-			if err := f.DC_EVSEChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 41:
@@ -2008,7 +2283,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus.decodeEXI(&r); err != nil {
+			if err := f.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 42:
@@ -2016,7 +2291,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus2 = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus2.decodeEXI(&r); err != nil {
+			if err := f.DC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 43:
@@ -2024,7 +2299,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus = new(DC_EVStatusType)
-			if err := f.DC_EVStatus.decodeEXI(&r); err != nil {
+			if err := f.DC_EVStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 44:
@@ -2032,7 +2307,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus2 = new(DC_EVStatusType)
-			if err := f.DC_EVStatus2.decodeEXI(&r); err != nil {
+			if err := f.DC_EVStatus2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 45:
@@ -2040,7 +2315,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DHpublickey twice")
 			}
 			f.DHpublickey = new(DiffieHellmanPublickeyType)
-			if err := f.DHpublickey.decodeEXI(&r); err != nil {
+			if err := f.DHpublickey.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 46:
@@ -2048,7 +2323,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
 			f.DSAKeyValue = new(DSAKeyValueType)
-			if err := f.DSAKeyValue.decodeEXI(&r); err != nil {
+			if err := f.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 47:
@@ -2076,7 +2351,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
 			f.DigestMethod = new(DigestMethodType)
-			if err := f.DigestMethod.decodeEXI(&r); err != nil {
+			if err := f.DigestMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 49:
@@ -2102,7 +2377,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EAmount twice")
 			}
 			f.EAmount = new(PhysicalValueType)
-			if err := f.EAmount.decodeEXI(&r); err != nil {
+			if err := f.EAmount.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 51:
@@ -2148,7 +2423,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVChargeParameter twice")
 			}
 			f.EVChargeParameter = new(EVChargeParameterType)
-			if err := f.EVChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.EVChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 54:
@@ -2156,7 +2431,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyCapacity twice")
 			}
 			f.EVEnergyCapacity = new(PhysicalValueType)
-			if err := f.EVEnergyCapacity.decodeEXI(&r); err != nil {
+			if err := f.EVEnergyCapacity.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 55:
@@ -2164,7 +2439,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyRequest twice")
 			}
 			f.EVEnergyRequest = new(PhysicalValueType)
-			if err := f.EVEnergyRequest.decodeEXI(&r); err != nil {
+			if err := f.EVEnergyRequest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 56:
@@ -2192,7 +2467,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxCurrent twice")
 			}
 			f.EVMaxCurrent = new(PhysicalValueType)
-			if err := f.EVMaxCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVMaxCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 58:
@@ -2200,7 +2475,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxVoltage twice")
 			}
 			f.EVMaxVoltage = new(PhysicalValueType)
-			if err := f.EVMaxVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVMaxVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 59:
@@ -2208,7 +2483,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 60:
@@ -2216,7 +2491,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 61:
@@ -2224,7 +2499,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 62:
@@ -2232,7 +2507,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 63:
@@ -2240,7 +2515,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 64:
@@ -2248,7 +2523,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 65:
@@ -2256,7 +2531,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinCurrent twice")
 			}
 			f.EVMinCurrent = new(PhysicalValueType)
-			if err := f.EVMinCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVMinCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 66:
@@ -2264,7 +2539,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerDeliveryParameter twice")
 			}
 			f.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-			if err := f.EVPowerDeliveryParameter.decodeEXI(&r); err != nil {
+			if err := f.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 67:
@@ -2312,7 +2587,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEChargeParameter twice")
 			}
 			f.EVSEChargeParameter = new(EVSEChargeParameterType)
-			if err := f.EVSEChargeParameter.decodeEXI(&r); err != nil {
+			if err := f.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 70:
@@ -2340,7 +2615,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSECurrentRegulationTolerance twice")
 			}
 			f.EVSECurrentRegulationTolerance = new(PhysicalValueType)
-			if err := f.EVSECurrentRegulationTolerance.decodeEXI(&r); err != nil {
+			if err := f.EVSECurrentRegulationTolerance.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 72:
@@ -2348,7 +2623,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEEnergyToBeDelivered twice")
 			}
 			f.EVSEEnergyToBeDelivered = new(PhysicalValueType)
-			if err := f.EVSEEnergyToBeDelivered.decodeEXI(&r); err != nil {
+			if err := f.EVSEEnergyToBeDelivered.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 73:
@@ -2396,7 +2671,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaxCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 76:
@@ -2404,7 +2679,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent2 = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaxCurrent2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 77:
@@ -2412,7 +2687,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 78:
@@ -2420,7 +2695,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 79:
@@ -2428,7 +2703,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 80:
@@ -2436,7 +2711,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 81:
@@ -2444,7 +2719,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 82:
@@ -2452,7 +2727,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(&r); err != nil {
+			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 83:
@@ -2460,7 +2735,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumCurrentLimit twice")
 			}
 			f.EVSEMinimumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumCurrentLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMinimumCurrentLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 84:
@@ -2468,7 +2743,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumVoltageLimit twice")
 			}
 			f.EVSEMinimumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumVoltageLimit.decodeEXI(&r); err != nil {
+			if err := f.EVSEMinimumVoltageLimit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 85:
@@ -2476,7 +2751,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSENominalVoltage twice")
 			}
 			f.EVSENominalVoltage = new(PhysicalValueType)
-			if err := f.EVSENominalVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVSENominalVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 86:
@@ -2504,7 +2779,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPeakCurrentRipple twice")
 			}
 			f.EVSEPeakCurrentRipple = new(PhysicalValueType)
-			if err := f.EVSEPeakCurrentRipple.decodeEXI(&r); err != nil {
+			if err := f.EVSEPeakCurrentRipple.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 88:
@@ -2532,7 +2807,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentCurrent twice")
 			}
 			f.EVSEPresentCurrent = new(PhysicalValueType)
-			if err := f.EVSEPresentCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVSEPresentCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 90:
@@ -2540,7 +2815,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentVoltage twice")
 			}
 			f.EVSEPresentVoltage = new(PhysicalValueType)
-			if err := f.EVSEPresentVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVSEPresentVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 91:
@@ -2568,7 +2843,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus = new(EVSEStatusType)
-			if err := f.EVSEStatus.decodeEXI(&r); err != nil {
+			if err := f.EVSEStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 93:
@@ -2636,7 +2911,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVStatus twice")
 			}
 			f.EVStatus = new(EVStatusType)
-			if err := f.EVStatus.decodeEXI(&r); err != nil {
+			if err := f.EVStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 97:
@@ -2644,7 +2919,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetCurrent twice")
 			}
 			f.EVTargetCurrent = new(PhysicalValueType)
-			if err := f.EVTargetCurrent.decodeEXI(&r); err != nil {
+			if err := f.EVTargetCurrent.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 98:
@@ -2652,7 +2927,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetVoltage twice")
 			}
 			f.EVTargetVoltage = new(PhysicalValueType)
-			if err := f.EVTargetVoltage.decodeEXI(&r); err != nil {
+			if err := f.EVTargetVoltage.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 99:
@@ -2680,7 +2955,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Entry twice")
 			}
 			f.Entry = new(EntryType)
-			if err := f.Entry.decodeEXI(&r); err != nil {
+			if err := f.Entry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 101:
@@ -2842,7 +3117,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Header twice")
 			}
 			f.Header = new(MessageHeaderType)
-			if err := f.Header.decodeEXI(&r); err != nil {
+			if err := f.Header.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 110:
@@ -2868,7 +3143,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
 			f.KeyInfo = new(KeyInfoType)
-			if err := f.KeyInfo.decodeEXI(&r); err != nil {
+			if err := f.KeyInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 112:
@@ -2896,7 +3171,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
 			f.KeyValue = new(KeyValueType)
-			if err := f.KeyValue.decodeEXI(&r); err != nil {
+			if err := f.KeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -2904,7 +3179,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
 			}
 			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
-			if err := f.ListOfRootCertificateIDs.decodeEXI(&r); err != nil {
+			if err := f.ListOfRootCertificateIDs.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 115:
@@ -2912,7 +3187,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
 			f.Manifest = new(ManifestType)
-			if err := f.Manifest.decodeEXI(&r); err != nil {
+			if err := f.Manifest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 116:
@@ -2960,7 +3235,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo = new(MeterInfoType)
-			if err := f.MeterInfo.decodeEXI(&r); err != nil {
+			if err := f.MeterInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 119:
@@ -3008,7 +3283,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptReq twice")
 			}
 			f.MeteringReceiptReq = new(MeteringReceiptReqType)
-			if err := f.MeteringReceiptReq.decodeEXI(&r); err != nil {
+			if err := f.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 122:
@@ -3016,7 +3291,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptRes twice")
 			}
 			f.MeteringReceiptRes = new(MeteringReceiptResType)
-			if err := f.MeteringReceiptRes.decodeEXI(&r); err != nil {
+			if err := f.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 123:
@@ -3082,7 +3357,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Notification twice")
 			}
 			f.Notification = new(NotificationType)
-			if err := f.Notification.decodeEXI(&r); err != nil {
+			if err := f.Notification.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 127:
@@ -3148,7 +3423,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
 			f.Object = new(ObjectType)
-			if err := f.Object.decodeEXI(&r); err != nil {
+			if err := f.Object.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 131:
@@ -3174,7 +3449,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
 			f.PGPData = new(PGPDataType)
-			if err := f.PGPData.decodeEXI(&r); err != nil {
+			if err := f.PGPData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 133:
@@ -3218,7 +3493,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMax twice")
 			}
 			f.PMax = new(PhysicalValueType)
-			if err := f.PMax.decodeEXI(&r); err != nil {
+			if err := f.PMax.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 136:
@@ -3226,7 +3501,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxSchedule twice")
 			}
 			f.PMaxSchedule = new(PMaxScheduleType)
-			if err := f.PMaxSchedule.decodeEXI(&r); err != nil {
+			if err := f.PMaxSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 137:
@@ -3234,7 +3509,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxScheduleEntry twice")
 			}
 			f.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-			if err := f.PMaxScheduleEntry.decodeEXI(&r); err != nil {
+			if err := f.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 138:
@@ -3242,7 +3517,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Parameter twice")
 			}
 			f.Parameter = new(ParameterType)
-			if err := f.Parameter.decodeEXI(&r); err != nil {
+			if err := f.Parameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 139:
@@ -3250,7 +3525,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParameterSet twice")
 			}
 			f.ParameterSet = new(ParameterSetType)
-			if err := f.ParameterSet.decodeEXI(&r); err != nil {
+			if err := f.ParameterSet.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 140:
@@ -3278,7 +3553,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsReq twice")
 			}
 			f.PaymentDetailsReq = new(PaymentDetailsReqType)
-			if err := f.PaymentDetailsReq.decodeEXI(&r); err != nil {
+			if err := f.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 142:
@@ -3286,7 +3561,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsRes twice")
 			}
 			f.PaymentDetailsRes = new(PaymentDetailsResType)
-			if err := f.PaymentDetailsRes.decodeEXI(&r); err != nil {
+			if err := f.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 143:
@@ -3314,7 +3589,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentOptionList twice")
 			}
 			f.PaymentOptionList = new(PaymentOptionListType)
-			if err := f.PaymentOptionList.decodeEXI(&r); err != nil {
+			if err := f.PaymentOptionList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 145:
@@ -3322,7 +3597,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentServiceSelectionReq twice")
 			}
 			f.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
-			if err := f.PaymentServiceSelectionReq.decodeEXI(&r); err != nil {
+			if err := f.PaymentServiceSelectionReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 146:
@@ -3330,7 +3605,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentServiceSelectionRes twice")
 			}
 			f.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
-			if err := f.PaymentServiceSelectionRes.decodeEXI(&r); err != nil {
+			if err := f.PaymentServiceSelectionRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 147:
@@ -3356,7 +3631,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
 			}
 			f.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := f.PowerDeliveryReq.decodeEXI(&r); err != nil {
+			if err := f.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 149:
@@ -3364,7 +3639,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
 			}
 			f.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := f.PowerDeliveryRes.decodeEXI(&r); err != nil {
+			if err := f.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 150:
@@ -3372,7 +3647,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeReq twice")
 			}
 			f.PreChargeReq = new(PreChargeReqType)
-			if err := f.PreChargeReq.decodeEXI(&r); err != nil {
+			if err := f.PreChargeReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 151:
@@ -3380,7 +3655,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeRes twice")
 			}
 			f.PreChargeRes = new(PreChargeResType)
-			if err := f.PreChargeRes.decodeEXI(&r); err != nil {
+			if err := f.PreChargeRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 152:
@@ -3388,7 +3663,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ProfileEntry twice")
 			}
 			f.ProfileEntry = new(ProfileEntryType)
-			if err := f.ProfileEntry.decodeEXI(&r); err != nil {
+			if err := f.ProfileEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 153:
@@ -3434,7 +3709,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
 			f.RSAKeyValue = new(RSAKeyValueType)
-			if err := f.RSAKeyValue.decodeEXI(&r); err != nil {
+			if err := f.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 156:
@@ -3462,7 +3737,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
 			f.Reference = new(ReferenceType)
-			if err := f.Reference.decodeEXI(&r); err != nil {
+			if err := f.Reference.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 158:
@@ -3470,7 +3745,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RelativeTimeInterval twice")
 			}
 			f.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := f.RelativeTimeInterval.decodeEXI(&r); err != nil {
+			if err := f.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 159:
@@ -3478,7 +3753,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToBulkSoC twice")
 			}
 			f.RemainingTimeToBulkSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToBulkSoC.decodeEXI(&r); err != nil {
+			if err := f.RemainingTimeToBulkSoC.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 160:
@@ -3486,7 +3761,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToFullSoC twice")
 			}
 			f.RemainingTimeToFullSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToFullSoC.decodeEXI(&r); err != nil {
+			if err := f.RemainingTimeToFullSoC.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 161:
@@ -3534,7 +3809,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
 			f.RetrievalMethod = new(RetrievalMethodType)
-			if err := f.RetrievalMethod.decodeEXI(&r); err != nil {
+			if err := f.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 164:
@@ -3562,7 +3837,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RootCertificateID twice")
 			}
 			f.RootCertificateID = new(X509IssuerSerialType)
-			if err := f.RootCertificateID.decodeEXI(&r); err != nil {
+			if err := f.RootCertificateID.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 166:
@@ -3570,7 +3845,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAProvisioningCertificateChain twice")
 			}
 			f.SAProvisioningCertificateChain = new(CertificateChainType)
-			if err := f.SAProvisioningCertificateChain.decodeEXI(&r); err != nil {
+			if err := f.SAProvisioningCertificateChain.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 167:
@@ -3578,7 +3853,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleList twice")
 			}
 			f.SAScheduleList = new(SAScheduleListType)
-			if err := f.SAScheduleList.decodeEXI(&r); err != nil {
+			if err := f.SAScheduleList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 168:
@@ -3586,7 +3861,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleTuple twice")
 			}
 			f.SAScheduleTuple = new(SAScheduleTupleType)
-			if err := f.SAScheduleTuple.decodeEXI(&r); err != nil {
+			if err := f.SAScheduleTuple.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 169:
@@ -3634,7 +3909,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SASchedules twice")
 			}
 			f.SASchedules = new(SASchedulesType)
-			if err := f.SASchedules.decodeEXI(&r); err != nil {
+			if err := f.SASchedules.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 172:
@@ -3642,7 +3917,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
 			f.SPKIData = new(SPKIDataType)
-			if err := f.SPKIData.decodeEXI(&r); err != nil {
+			if err := f.SPKIData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -3668,7 +3943,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariff twice")
 			}
 			f.SalesTariff = new(SalesTariffType)
-			if err := f.SalesTariff.decodeEXI(&r); err != nil {
+			if err := f.SalesTariff.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 175:
@@ -3696,7 +3971,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariffEntry twice")
 			}
 			f.SalesTariffEntry = new(SalesTariffEntryType)
-			if err := f.SalesTariffEntry.decodeEXI(&r); err != nil {
+			if err := f.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 177:
@@ -3762,7 +4037,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedService twice")
 			}
 			f.SelectedService = new(SelectedServiceType)
-			if err := f.SelectedService.decodeEXI(&r); err != nil {
+			if err := f.SelectedService.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 181:
@@ -3770,7 +4045,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedServiceList twice")
 			}
 			f.SelectedServiceList = new(SelectedServiceListType)
-			if err := f.SelectedServiceList.decodeEXI(&r); err != nil {
+			if err := f.SelectedServiceList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 182:
@@ -3778,7 +4053,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Service twice")
 			}
 			f.Service = new(ServiceType)
-			if err := f.Service.decodeEXI(&r); err != nil {
+			if err := f.Service.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 183:
@@ -3826,7 +4101,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
 			}
 			f.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := f.ServiceDetailReq.decodeEXI(&r); err != nil {
+			if err := f.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 186:
@@ -3834,7 +4109,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
 			}
 			f.ServiceDetailRes = new(ServiceDetailResType)
-			if err := f.ServiceDetailRes.decodeEXI(&r); err != nil {
+			if err := f.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 187:
@@ -3842,7 +4117,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
 			}
 			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := f.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+			if err := f.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 188:
@@ -3850,7 +4125,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
 			}
 			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := f.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+			if err := f.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 189:
@@ -3898,7 +4173,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceList twice")
 			}
 			f.ServiceList = new(ServiceListType)
-			if err := f.ServiceList.decodeEXI(&r); err != nil {
+			if err := f.ServiceList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 192:
@@ -3926,7 +4201,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceParameterList twice")
 			}
 			f.ServiceParameterList = new(ServiceParameterListType)
-			if err := f.ServiceParameterList.decodeEXI(&r); err != nil {
+			if err := f.ServiceParameterList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 194:
@@ -4010,7 +4285,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupReq twice")
 			}
 			f.SessionSetupReq = new(SessionSetupReqType)
-			if err := f.SessionSetupReq.decodeEXI(&r); err != nil {
+			if err := f.SessionSetupReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 199:
@@ -4018,7 +4293,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupRes twice")
 			}
 			f.SessionSetupRes = new(SessionSetupResType)
-			if err := f.SessionSetupRes.decodeEXI(&r); err != nil {
+			if err := f.SessionSetupRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 200:
@@ -4026,7 +4301,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopReq twice")
 			}
 			f.SessionStopReq = new(SessionStopReqType)
-			if err := f.SessionStopReq.decodeEXI(&r); err != nil {
+			if err := f.SessionStopReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 201:
@@ -4034,7 +4309,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopRes twice")
 			}
 			f.SessionStopRes = new(SessionStopResType)
-			if err := f.SessionStopRes.decodeEXI(&r); err != nil {
+			if err := f.SessionStopRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 202:
@@ -4060,7 +4335,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
 			f.Signature = new(SignatureType)
-			if err := f.Signature.decodeEXI(&r); err != nil {
+			if err := f.Signature.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 204:
@@ -4068,7 +4343,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
 			f.SignatureMethod = new(SignatureMethodType)
-			if err := f.SignatureMethod.decodeEXI(&r); err != nil {
+			if err := f.SignatureMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 205:
@@ -4076,7 +4351,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
 			f.SignatureProperties = new(SignaturePropertiesType)
-			if err := f.SignatureProperties.decodeEXI(&r); err != nil {
+			if err := f.SignatureProperties.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 206:
@@ -4084,7 +4359,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
 			f.SignatureProperty = new(SignaturePropertyType)
-			if err := f.SignatureProperty.decodeEXI(&r); err != nil {
+			if err := f.SignatureProperty.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 207:
@@ -4092,7 +4367,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
 			f.SignatureValue = new(SignatureValueType)
-			if err := f.SignatureValue.decodeEXI(&r); err != nil {
+			if err := f.SignatureValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 208:
@@ -4100,7 +4375,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
 			f.SignedInfo = new(SignedInfoType)
-			if err := f.SignedInfo.decodeEXI(&r); err != nil {
+			if err := f.SignedInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 209:
@@ -4108,7 +4383,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SubCertificates twice")
 			}
 			f.SubCertificates = new(SubCertificatesType)
-			if err := f.SubCertificates.decodeEXI(&r); err != nil {
+			if err := f.SubCertificates.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 210:
@@ -4116,7 +4391,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SupportedEnergyTransferMode twice")
 			}
 			f.SupportedEnergyTransferMode = new(SupportedEnergyTransferModeType)
-			if err := f.SupportedEnergyTransferMode.decodeEXI(&r); err != nil {
+			if err := f.SupportedEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 211:
@@ -4144,7 +4419,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TimeInterval twice")
 			}
 			f.TimeInterval = new(IntervalType)
-			if err := f.TimeInterval.decodeEXI(&r); err != nil {
+			if err := f.TimeInterval.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 213:
@@ -4152,7 +4427,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
 			f.Transform = new(TransformType)
-			if err := f.Transform.decodeEXI(&r); err != nil {
+			if err := f.Transform.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 214:
@@ -4160,7 +4435,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
 			f.Transforms = new(TransformsType)
-			if err := f.Transforms.decodeEXI(&r); err != nil {
+			if err := f.Transforms.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 215:
@@ -4188,7 +4463,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds V2G_Message twice")
 			}
 			f.V2G_Message = new(V2G_Message)
-			if err := f.V2G_Message.decodeEXI(&r); err != nil {
+			if err := f.V2G_Message.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 217:
@@ -4216,7 +4491,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionReq twice")
 			}
 			f.WeldingDetectionReq = new(WeldingDetectionReqType)
-			if err := f.WeldingDetectionReq.decodeEXI(&r); err != nil {
+			if err := f.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 219:
@@ -4224,7 +4499,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionRes twice")
 			}
 			f.WeldingDetectionRes = new(WeldingDetectionResType)
-			if err := f.WeldingDetectionRes.decodeEXI(&r); err != nil {
+			if err := f.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 220:
@@ -4268,7 +4543,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
 			f.X509Data = new(X509DataType)
-			if err := f.X509Data.decodeEXI(&r); err != nil {
+			if err := f.X509Data.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 223:
@@ -4296,7 +4571,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
 			f.X509IssuerSerial = new(X509IssuerSerialType)
-			if err := f.X509IssuerSerial.decodeEXI(&r); err != nil {
+			if err := f.X509IssuerSerial.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 225:
@@ -4542,7 +4817,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds physicalValue twice")
 			}
 			f.PhysicalValue = new(PhysicalValueType)
-			if err := f.PhysicalValue.decodeEXI(&r); err != nil {
+			if err := f.PhysicalValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 239:
@@ -4590,7 +4865,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds startValue twice")
 			}
 			f.StartValue = new(PhysicalValueType)
-			if err := f.StartValue.decodeEXI(&r); err != nil {
+			if err := f.StartValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 242:
@@ -6836,7 +7111,7 @@ var grammarAC_EVChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_EVChargeParameterType, &state, nil)
@@ -6864,19 +7139,19 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EAmount
-			if err := x.EAmount.decodeEXI(r); err != nil {
+			if err := x.EAmount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaxVoltage
-			if err := x.EVMaxVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMaxVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaxCurrent
-			if err := x.EVMaxCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaxCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMinCurrent
-			if err := x.EVMinCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMinCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6945,7 +7220,7 @@ var grammarPhysicalValueType = exi.Grammar{
 	},
 }
 
-func (x *PhysicalValueType) decodeEXI(r *exi.Reader) error {
+func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPhysicalValueType, &state, nil)
@@ -6956,33 +7231,23 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Multiplier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(3, -3, 3)
-					if err != nil {
-						return err
-					}
-					x.Multiplier = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(3, -3, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Multiplier = int8(v)
 				}
 			}
 		case 2: // Unit
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 7)
-					if err != nil {
-						return err
-					}
-					x.Unit = UnitSymbolType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 7)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Unit = UnitSymbolType(v)
 				}
 			}
 		case 3: // Value
@@ -7058,7 +7323,7 @@ var grammarAC_EVSEChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_EVSEChargeParameterType, &state, nil)
@@ -7069,15 +7334,15 @@ func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // AC_EVSEStatus
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSENominalVoltage
-			if err := x.EVSENominalVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSENominalVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaxCurrent
-			if err := x.EVSEMaxCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaxCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7132,7 +7397,7 @@ var grammarAC_EVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_EVSEStatusType, &state, nil)
@@ -7158,33 +7423,23 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EVSENotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EVSENotificationType(v)
 				}
 			}
 		case 3: // RCD
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.RCD = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.RCD = v
 				}
 			}
 		}
@@ -7239,7 +7494,7 @@ var grammarAuthorizationReqType = exi.Grammar{
 	},
 }
 
-func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
+func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAuthorizationReqType, &state, nil)
@@ -7322,7 +7577,7 @@ var grammarAuthorizationResType = exi.Grammar{
 	},
 }
 
-func (x *AuthorizationResType) decodeEXI(r *exi.Reader) error {
+func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAuthorizationResType, &state, nil)
@@ -7333,33 +7588,23 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = EVSEProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = EVSEProcessingType(v)
 				}
 			}
 		}
@@ -7405,7 +7650,7 @@ var grammarBodyBaseType = exi.Grammar{
 	},
 }
 
-func (x *BodyBaseType) decodeEXI(r *exi.Reader) error {
+func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBodyBaseType, &state, nil)
@@ -7443,7 +7688,7 @@ var grammarCableCheckReqType = exi.Grammar{
 	},
 }
 
-func (x *CableCheckReqType) decodeEXI(r *exi.Reader) error {
+func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCableCheckReqType, &state, nil)
@@ -7454,7 +7699,7 @@ func (x *CableCheckReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7497,7 +7742,7 @@ var grammarDC_EVStatusType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVStatusType, &state, nil)
@@ -7508,48 +7753,33 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVReady
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVReady = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVReady = v
 				}
 			}
 		case 2: // EVErrorCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(4, 12)
-					if err != nil {
-						return err
-					}
-					x.EVErrorCode = DC_EVErrorCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(4, 12)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVErrorCode = DC_EVErrorCodeType(v)
 				}
 			}
 		case 3: // EVRESSSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
-					x.EVRESSSOC = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVRESSSOC = int8(v)
 				}
 			}
 		}
@@ -7610,7 +7840,7 @@ var grammarCableCheckResType = exi.Grammar{
 	},
 }
 
-func (x *CableCheckResType) decodeEXI(r *exi.Reader) error {
+func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCableCheckResType, &state, nil)
@@ -7621,37 +7851,27 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = EVSEProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = EVSEProcessingType(v)
 				}
 			}
 		}
@@ -7715,7 +7935,7 @@ var grammarDC_EVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVSEStatusType, &state, nil)
@@ -7741,50 +7961,35 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EVSENotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EVSENotificationType(v)
 				}
 			}
 		case 3: // EVSEIsolationStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 5)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(3, 5)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := (*IsolationLevelType)(r.NewUint8())
 					*p = IsolationLevelType(v)
 					x.EVSEIsolationStatus = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // EVSEStatusCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(4, 12)
-					if err != nil {
-						return err
-					}
-					x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(4, 12)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEStatusCode = DC_EVSEStatusCodeType(v)
 				}
 			}
 		}
@@ -7850,7 +8055,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	},
 }
 
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader) error {
+func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
@@ -7906,7 +8111,7 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 	},
 }
 
-func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateInstallationReqType, &state, nil)
@@ -7940,7 +8145,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // ListOfRootCertificateIDs
-			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
+			if err := x.ListOfRootCertificateIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7992,7 +8197,7 @@ var grammarListOfRootCertificateIDsType = exi.Grammar{
 	},
 }
 
-func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
+func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -8008,7 +8213,7 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RootCertificateID = append(x.RootCertificateID, X509IssuerSerialType{})
-			if err := x.RootCertificateID[len(x.RootCertificateID)-1].decodeEXI(r); err != nil {
+			if err := x.RootCertificateID[len(x.RootCertificateID)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8054,7 +8259,7 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	},
 }
 
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
+func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
@@ -8149,7 +8354,7 @@ var grammarCertificateInstallationResType = exi.Grammar{
 	},
 }
 
-func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateInstallationResType, &state, nil)
@@ -8160,38 +8365,33 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // SAProvisioningCertificateChain
-			if err := x.SAProvisioningCertificateChain.decodeEXI(r); err != nil {
+			if err := x.SAProvisioningCertificateChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
-			if err := x.ContractSignatureEncryptedPrivateKey.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureEncryptedPrivateKey.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DHpublickey
-			if err := x.DHpublickey.decodeEXI(r); err != nil {
+			if err := x.DHpublickey.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EMAID
-			if err := x.EMAID.decodeEXI(r); err != nil {
+			if err := x.EMAID.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8267,7 +8467,7 @@ var grammarCertificateChainType = exi.Grammar{
 	},
 }
 
-func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateChainType, &state, nil)
@@ -8307,7 +8507,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SubCertificates = new(SubCertificatesType)
-			if err := x.SubCertificates.decodeEXI(r); err != nil {
+			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8363,7 +8563,7 @@ var grammarSubCertificatesType = exi.Grammar{
 	},
 }
 
-func (x *SubCertificatesType) decodeEXI(r *exi.Reader) error {
+func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -8438,7 +8638,7 @@ var grammarContractSignatureEncryptedPrivateKeyType = exi.Grammar{
 	},
 }
 
-func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader) error {
+func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarContractSignatureEncryptedPrivateKeyType, &state, nil)
@@ -8508,7 +8708,7 @@ var grammarDiffieHellmanPublickeyType = exi.Grammar{
 	},
 }
 
-func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader) error {
+func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDiffieHellmanPublickeyType, &state, nil)
@@ -8578,7 +8778,7 @@ var grammarEMAIDType = exi.Grammar{
 	},
 }
 
-func (x *EMAIDType) decodeEXI(r *exi.Reader) error {
+func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEMAIDType, &state, nil)
@@ -8652,7 +8852,7 @@ var grammarCertificateUpdateReqType = exi.Grammar{
 	},
 }
 
-func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateUpdateReqType, &state, nil)
@@ -8671,7 +8871,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EMAID
@@ -8690,7 +8890,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // ListOfRootCertificateIDs
-			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
+			if err := x.ListOfRootCertificateIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8764,7 +8964,7 @@ var grammarCertificateUpdateResType = exi.Grammar{
 	},
 }
 
-func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateUpdateResType, &state, nil)
@@ -8775,38 +8975,33 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // SAProvisioningCertificateChain
-			if err := x.SAProvisioningCertificateChain.decodeEXI(r); err != nil {
+			if err := x.SAProvisioningCertificateChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
-			if err := x.ContractSignatureEncryptedPrivateKey.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureEncryptedPrivateKey.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DHpublickey
-			if err := x.DHpublickey.decodeEXI(r); err != nil {
+			if err := x.DHpublickey.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EMAID
-			if err := x.EMAID.decodeEXI(r); err != nil {
+			if err := x.EMAID.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // RetryCounter
@@ -8909,7 +9104,7 @@ var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargeParameterDiscoveryReqType, &state, nil)
@@ -8937,18 +9132,13 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // RequestedEnergyTransferMode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
-					x.RequestedEnergyTransferMode = EnergyTransferModeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.RequestedEnergyTransferMode = EnergyTransferModeType(v)
 				}
 			}
 		case 3: // AC_EVChargeParameter
@@ -8956,7 +9146,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-			if err := x.AC_EVChargeParameter.decodeEXI(r); err != nil {
+			if err := x.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // DC_EVChargeParameter
@@ -8964,7 +9154,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-			if err := x.DC_EVChargeParameter.decodeEXI(r); err != nil {
+			if err := x.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVChargeParameter
@@ -8972,7 +9162,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVChargeParameter = new(EVChargeParameterType)
-			if err := x.EVChargeParameter.decodeEXI(r); err != nil {
+			if err := x.EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9068,7 +9258,7 @@ var grammarDC_EVChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVChargeParameterType, &state, nil)
@@ -9096,73 +9286,63 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumCurrentLimit
-			if err := x.EVMaximumCurrentLimit.decodeEXI(r); err != nil {
+			if err := x.EVMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaximumPowerLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := x.EVMaximumPowerLimit.decodeEXI(r); err != nil {
+			x.EVMaximumPowerLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumVoltageLimit
-			if err := x.EVMaximumVoltageLimit.decodeEXI(r); err != nil {
+			if err := x.EVMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVEnergyCapacity
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVEnergyCapacity = new(PhysicalValueType)
-			if err := x.EVEnergyCapacity.decodeEXI(r); err != nil {
+			x.EVEnergyCapacity = a.newPhysicalValueType()
+			if err := x.EVEnergyCapacity.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVEnergyRequest = new(PhysicalValueType)
-			if err := x.EVEnergyRequest.decodeEXI(r); err != nil {
+			x.EVEnergyRequest = a.newPhysicalValueType()
+			if err := x.EVEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // FullSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.FullSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 9: // BulkSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.BulkSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -9265,7 +9445,7 @@ var grammarEVChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *EVChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVChargeParameterType, &state, nil)
@@ -9340,7 +9520,7 @@ var grammarChargeParameterDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargeParameterDiscoveryResType, &state, nil)
@@ -9351,33 +9531,23 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = EVSEProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = EVSEProcessingType(v)
 				}
 			}
 		case 3: // SAScheduleList
@@ -9385,7 +9555,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SAScheduleList = new(SAScheduleListType)
-			if err := x.SAScheduleList.decodeEXI(r); err != nil {
+			if err := x.SAScheduleList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // SASchedules
@@ -9393,7 +9563,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SASchedules = new(SASchedulesType)
-			if err := x.SASchedules.decodeEXI(r); err != nil {
+			if err := x.SASchedules.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // AC_EVSEChargeParameter
@@ -9401,7 +9571,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-			if err := x.AC_EVSEChargeParameter.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DC_EVSEChargeParameter
@@ -9409,7 +9579,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-			if err := x.DC_EVSEChargeParameter.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEChargeParameter
@@ -9417,7 +9587,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEChargeParameter = new(EVSEChargeParameterType)
-			if err := x.EVSEChargeParameter.decodeEXI(r); err != nil {
+			if err := x.EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9508,7 +9678,7 @@ var grammarSAScheduleListType = exi.Grammar{
 	},
 }
 
-func (x *SAScheduleListType) decodeEXI(r *exi.Reader) error {
+func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -9524,7 +9694,7 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SAScheduleTuple = append(x.SAScheduleTuple, SAScheduleTupleType{})
-			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r); err != nil {
+			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9573,7 +9743,7 @@ var grammarSAScheduleTupleType = exi.Grammar{
 	},
 }
 
-func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
+func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSAScheduleTupleType, &state, nil)
@@ -9584,22 +9754,17 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 1, 255)
-					if err != nil {
-						return err
-					}
-					x.SAScheduleTupleID = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 1, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SAScheduleTupleID = uint8(v)
 				}
 			}
 		case 2: // PMaxSchedule
-			if err := x.PMaxSchedule.decodeEXI(r); err != nil {
+			if err := x.PMaxSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SalesTariff
@@ -9607,7 +9772,7 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SalesTariff = new(SalesTariffType)
-			if err := x.SalesTariff.decodeEXI(r); err != nil {
+			if err := x.SalesTariff.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9663,7 +9828,7 @@ var grammarPMaxScheduleType = exi.Grammar{
 	},
 }
 
-func (x *PMaxScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -9679,7 +9844,7 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
-			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r); err != nil {
+			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9726,7 +9891,7 @@ var grammarPMaxScheduleEntryType = exi.Grammar{
 	},
 }
 
-func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader) error {
+func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPMaxScheduleEntryType, &state, nil)
@@ -9740,20 +9905,20 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
 			}
-			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
+			x.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+			if err := x.RelativeTimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
 			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
 				return err
 			}
-			x.TimeInterval = new(IntervalType)
-			if err := x.TimeInterval.decodeEXI(r); err != nil {
+			x.TimeInterval = a.newIntervalType()
+			if err := x.TimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // PMax
-			if err := x.PMax.decodeEXI(r); err != nil {
+			if err := x.PMax.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9809,7 +9974,7 @@ var grammarRelativeTimeIntervalType = exi.Grammar{
 	},
 }
 
-func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader) error {
+func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRelativeTimeIntervalType, &state, nil)
@@ -9896,7 +10061,7 @@ var grammarIntervalType = exi.Grammar{
 	},
 }
 
-func (x *IntervalType) decodeEXI(r *exi.Reader) error {
+func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarIntervalType, &state, nil)
@@ -9948,7 +10113,7 @@ var grammarSalesTariffType = exi.Grammar{
 	},
 }
 
-func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
+func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -9970,18 +10135,13 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // SalesTariffID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 1, 255)
-					if err != nil {
-						return err
-					}
-					x.SalesTariffID = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 1, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SalesTariffID = uint8(v)
 				}
 			}
 		case 3: // SalesTariffDescription
@@ -10002,20 +10162,15 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // NumEPriceLevels
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewUint8()
 					*p = uint8(v)
 					x.NumEPriceLevels = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 5: // SalesTariffEntry
@@ -10023,7 +10178,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
-			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r); err != nil {
+			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10107,7 +10262,7 @@ var grammarSalesTariffEntryType = exi.Grammar{
 	},
 }
 
-func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
+func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -10122,33 +10277,28 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
 			}
-			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
+			x.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+			if err := x.RelativeTimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
 			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
 				return err
 			}
-			x.TimeInterval = new(IntervalType)
-			if err := x.TimeInterval.decodeEXI(r); err != nil {
+			x.TimeInterval = a.newIntervalType()
+			if err := x.TimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EPriceLevel
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewUint8()
 					*p = uint8(v)
 					x.EPriceLevel = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // ConsumptionCost
@@ -10156,7 +10306,7 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
-			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r); err != nil {
+			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10228,7 +10378,7 @@ var grammarConsumptionCostType = exi.Grammar{
 	},
 }
 
-func (x *ConsumptionCostType) decodeEXI(r *exi.Reader) error {
+func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -10240,7 +10390,7 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // StartValue
-			if err := x.StartValue.decodeEXI(r); err != nil {
+			if err := x.StartValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // Cost
@@ -10248,7 +10398,7 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Cost = append(x.Cost, CostType{})
-			if err := x.Cost[len(x.Cost)-1].decodeEXI(r); err != nil {
+			if err := x.Cost[len(x.Cost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10303,7 +10453,7 @@ var grammarCostType = exi.Grammar{
 	},
 }
 
-func (x *CostType) decodeEXI(r *exi.Reader) error {
+func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCostType, &state, nil)
@@ -10314,18 +10464,13 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // CostKind
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.CostKind = CostKindType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.CostKind = CostKindType(v)
 				}
 			}
 		case 2: // Amount
@@ -10344,20 +10489,15 @@ func (x *CostType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // AmountMultiplier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(3, -3, 3)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(3, -3, 3)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.AmountMultiplier = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -10411,7 +10551,7 @@ var grammarSASchedulesType = exi.Grammar{
 	},
 }
 
-func (x *SASchedulesType) decodeEXI(r *exi.Reader) error {
+func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSASchedulesType, &state, nil)
@@ -10473,7 +10613,7 @@ var grammarDC_EVSEChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVSEChargeParameterType, &state, nil)
@@ -10484,47 +10624,47 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMaximumCurrentLimit
-			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumPowerLimit
-			if err := x.EVSEMaximumPowerLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltageLimit
-			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSEMinimumCurrentLimit
-			if err := x.EVSEMinimumCurrentLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumVoltageLimit
-			if err := x.EVSEMinimumVoltageLimit.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSECurrentRegulationTolerance
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSECurrentRegulationTolerance = new(PhysicalValueType)
-			if err := x.EVSECurrentRegulationTolerance.decodeEXI(r); err != nil {
+			x.EVSECurrentRegulationTolerance = a.newPhysicalValueType()
+			if err := x.EVSECurrentRegulationTolerance.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEPeakCurrentRipple
-			if err := x.EVSEPeakCurrentRipple.decodeEXI(r); err != nil {
+			if err := x.EVSEPeakCurrentRipple.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEEnergyToBeDelivered
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEEnergyToBeDelivered = new(PhysicalValueType)
-			if err := x.EVSEEnergyToBeDelivered.decodeEXI(r); err != nil {
+			x.EVSEEnergyToBeDelivered = a.newPhysicalValueType()
+			if err := x.EVSEEnergyToBeDelivered.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10610,7 +10750,7 @@ var grammarEVSEChargeParameterType = exi.Grammar{
 	},
 }
 
-func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEChargeParameterType, &state, nil)
@@ -10645,7 +10785,7 @@ var grammarChargingStatusReqType = exi.Grammar{
 	},
 }
 
-func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader) error {
+func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargingStatusReqType, &state, nil)
@@ -10701,7 +10841,7 @@ var grammarChargingStatusResType = exi.Grammar{
 	},
 }
 
-func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
+func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargingStatusResType, &state, nil)
@@ -10712,18 +10852,13 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEID
@@ -10742,26 +10877,21 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 1, 255)
-					if err != nil {
-						return err
-					}
-					x.SAScheduleTupleID = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 1, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SAScheduleTupleID = uint8(v)
 				}
 			}
 		case 4: // EVSEMaxCurrent
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaxCurrent = new(PhysicalValueType)
-			if err := x.EVSEMaxCurrent.decodeEXI(r); err != nil {
+			x.EVSEMaxCurrent = a.newPhysicalValueType()
+			if err := x.EVSEMaxCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // MeterInfo
@@ -10769,28 +10899,23 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // ReceiptRequired
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.ReceiptRequired = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 7: // AC_EVSEStatus
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10890,7 +11015,7 @@ var grammarMeterInfoType = exi.Grammar{
 	},
 }
 
-func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
+func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
@@ -11083,7 +11208,7 @@ var grammarCurrentDemandReqType = exi.Grammar{
 	},
 }
 
-func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
+func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCurrentDemandReqType, &state, nil)
@@ -11094,87 +11219,77 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r); err != nil {
+			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumVoltageLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltageLimit = new(PhysicalValueType)
-			if err := x.EVMaximumVoltageLimit.decodeEXI(r); err != nil {
+			x.EVMaximumVoltageLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaximumCurrentLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumCurrentLimit = new(PhysicalValueType)
-			if err := x.EVMaximumCurrentLimit.decodeEXI(r); err != nil {
+			x.EVMaximumCurrentLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumPowerLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := x.EVMaximumPowerLimit.decodeEXI(r); err != nil {
+			x.EVMaximumPowerLimit = a.newPhysicalValueType()
+			if err := x.EVMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // BulkChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.BulkChargingComplete = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 7: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.ChargingComplete = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargingComplete = v
 				}
 			}
 		case 8: // RemainingTimeToFullSoC
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.RemainingTimeToFullSoC = new(PhysicalValueType)
-			if err := x.RemainingTimeToFullSoC.decodeEXI(r); err != nil {
+			x.RemainingTimeToFullSoC = a.newPhysicalValueType()
+			if err := x.RemainingTimeToFullSoC.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // RemainingTimeToBulkSoC
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.RemainingTimeToBulkSoC = new(PhysicalValueType)
-			if err := x.RemainingTimeToBulkSoC.decodeEXI(r); err != nil {
+			x.RemainingTimeToBulkSoC = a.newPhysicalValueType()
+			if err := x.RemainingTimeToBulkSoC.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r); err != nil {
+			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11316,7 +11431,7 @@ var grammarCurrentDemandResType = exi.Grammar{
 	},
 }
 
-func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
+func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCurrentDemandResType, &state, nil)
@@ -11327,99 +11442,79 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEPresentCurrent
-			if err := x.EVSEPresentCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSECurrentLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSECurrentLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSECurrentLimitAchieved = v
 				}
 			}
 		case 6: // EVSEVoltageLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSEVoltageLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEVoltageLimitAchieved = v
 				}
 			}
 		case 7: // EVSEPowerLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSEPowerLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEPowerLimitAchieved = v
 				}
 			}
 		case 8: // EVSEMaximumVoltageLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltageLimit = new(PhysicalValueType)
-			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r); err != nil {
+			x.EVSEMaximumVoltageLimit = a.newPhysicalValueType()
+			if err := x.EVSEMaximumVoltageLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEMaximumCurrentLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumCurrentLimit = new(PhysicalValueType)
-			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r); err != nil {
+			x.EVSEMaximumCurrentLimit = a.newPhysicalValueType()
+			if err := x.EVSEMaximumCurrentLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSEMaximumPowerLimit
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumPowerLimit = new(PhysicalValueType)
-			if err := x.EVSEMaximumPowerLimit.decodeEXI(r); err != nil {
+			x.EVSEMaximumPowerLimit = a.newPhysicalValueType()
+			if err := x.EVSEMaximumPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVSEID
@@ -11438,18 +11533,13 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 12: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 1, 255)
-					if err != nil {
-						return err
-					}
-					x.SAScheduleTupleID = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 1, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SAScheduleTupleID = uint8(v)
 				}
 			}
 		case 13: // MeterInfo
@@ -11457,24 +11547,19 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // ReceiptRequired
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.ReceiptRequired = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -11614,7 +11699,7 @@ var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 	},
 }
 
-func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
+func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_EVPowerDeliveryParameterType, &state, nil)
@@ -11625,39 +11710,29 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // BulkChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.BulkChargingComplete = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.ChargingComplete = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargingComplete = v
 				}
 			}
 		}
@@ -11726,7 +11801,7 @@ var grammarDSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
@@ -11923,7 +11998,7 @@ var grammarDigestMethodType = exi.Grammar{
 	},
 }
 
-func (x *DigestMethodType) decodeEXI(r *exi.Reader) error {
+func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
@@ -11970,7 +12045,7 @@ var grammarEVPowerDeliveryParameterType = exi.Grammar{
 	},
 }
 
-func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader) error {
+func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVPowerDeliveryParameterType, &state, nil)
@@ -12011,7 +12086,7 @@ var grammarEVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
@@ -12037,18 +12112,13 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EVSENotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EVSENotificationType(v)
 				}
 			}
 		}
@@ -12091,7 +12161,7 @@ var grammarEVStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVStatusType, &state, nil)
@@ -12130,7 +12200,7 @@ var grammarEntryType = exi.Grammar{
 	},
 }
 
-func (x *EntryType) decodeEXI(r *exi.Reader) error {
+func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEntryType, &state, nil)
@@ -12144,16 +12214,16 @@ func (x *EntryType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
 			}
-			x.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := x.RelativeTimeInterval.decodeEXI(r); err != nil {
+			x.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+			if err := x.RelativeTimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // TimeInterval
 			if err := r.Alloc(unsafe.Sizeof(IntervalType{})); err != nil {
 				return err
 			}
-			x.TimeInterval = new(IntervalType)
-			if err := x.TimeInterval.decodeEXI(r); err != nil {
+			x.TimeInterval = a.newIntervalType()
+			if err := x.TimeInterval.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12209,7 +12279,7 @@ var grammarKeyInfoType = exi.Grammar{
 	},
 }
 
-func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
+func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
@@ -12252,7 +12322,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
+			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
@@ -12260,7 +12330,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
+			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // X509Data
@@ -12268,7 +12338,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
+			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PGPData
@@ -12276,7 +12346,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
+			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SPKIData
@@ -12284,7 +12354,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
+			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MgmtData
@@ -12396,7 +12466,7 @@ var grammarKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyValueType, &state, nil)
@@ -12411,7 +12481,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
@@ -12419,7 +12489,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12469,7 +12539,7 @@ var grammarRSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
@@ -12555,7 +12625,7 @@ var grammarRetrievalMethodType = exi.Grammar{
 	},
 }
 
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
+func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
@@ -12590,7 +12660,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12641,7 +12711,7 @@ var grammarTransformsType = exi.Grammar{
 	},
 }
 
-func (x *TransformsType) decodeEXI(r *exi.Reader) error {
+func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformsType, &state, nil)
@@ -12656,7 +12726,7 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
+			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12696,7 +12766,7 @@ var grammarTransformType = exi.Grammar{
 	},
 }
 
-func (x *TransformType) decodeEXI(r *exi.Reader) error {
+func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformType, &state, nil)
@@ -12776,7 +12846,7 @@ var grammarX509DataType = exi.Grammar{
 	},
 }
 
-func (x *X509DataType) decodeEXI(r *exi.Reader) error {
+func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509DataType, &state, nil)
@@ -12791,7 +12861,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
+			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // X509SKI
@@ -12939,7 +13009,7 @@ var grammarPGPDataType = exi.Grammar{
 	},
 }
 
-func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
+func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPGPDataType, &state, nil)
@@ -13027,7 +13097,7 @@ var grammarSPKIDataType = exi.Grammar{
 	},
 }
 
-func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
+func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
@@ -13094,7 +13164,7 @@ var grammarManifestType = exi.Grammar{
 	},
 }
 
-func (x *ManifestType) decodeEXI(r *exi.Reader) error {
+func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarManifestType, &state, nil)
@@ -13119,7 +13189,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13179,7 +13249,7 @@ var grammarReferenceType = exi.Grammar{
 	},
 }
 
-func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
+func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarReferenceType, &state, nil)
@@ -13224,11 +13294,11 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r); err != nil {
+			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DigestValue
@@ -13321,7 +13391,7 @@ var grammarMeteringReceiptReqType = exi.Grammar{
 	},
 }
 
-func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
+func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeteringReceiptReqType, &state, nil)
@@ -13357,24 +13427,19 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 1, 255)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, 1, 255)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewUint8()
 					*p = uint8(v)
 					x.SAScheduleTupleID = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // MeterInfo
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13442,7 +13507,7 @@ var grammarMeteringReceiptResType = exi.Grammar{
 	},
 }
 
-func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
+func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeteringReceiptResType, &state, nil)
@@ -13453,18 +13518,13 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // AC_EVSEStatus
@@ -13472,7 +13532,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_EVSEStatus = new(AC_EVSEStatusType)
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // DC_EVSEStatus
@@ -13480,7 +13540,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVSEStatus = new(DC_EVSEStatusType)
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEStatus
@@ -13488,7 +13548,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13558,7 +13618,7 @@ var grammarObjectType = exi.Grammar{
 	},
 }
 
-func (x *ObjectType) decodeEXI(r *exi.Reader) error {
+func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarObjectType, &state, nil)
@@ -13647,7 +13707,7 @@ var grammarPaymentDetailsReqType = exi.Grammar{
 	},
 }
 
-func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPaymentDetailsReqType, &state, nil)
@@ -13673,7 +13733,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ContractSignatureCertChain
-			if err := x.ContractSignatureCertChain.decodeEXI(r); err != nil {
+			if err := x.ContractSignatureCertChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13725,7 +13785,7 @@ var grammarPaymentDetailsResType = exi.Grammar{
 	},
 }
 
-func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPaymentDetailsResType, &state, nil)
@@ -13736,18 +13796,13 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // GenChallenge
@@ -13835,7 +13890,7 @@ var grammarPaymentServiceSelectionReqType = exi.Grammar{
 	},
 }
 
-func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPaymentServiceSelectionReqType, &state, nil)
@@ -13846,22 +13901,17 @@ func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SelectedPaymentOption
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.SelectedPaymentOption = PaymentOptionType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SelectedPaymentOption = PaymentOptionType(v)
 				}
 			}
 		case 2: // SelectedServiceList
-			if err := x.SelectedServiceList.decodeEXI(r); err != nil {
+			if err := x.SelectedServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13909,7 +13959,7 @@ var grammarSelectedServiceListType = exi.Grammar{
 	},
 }
 
-func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
+func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -13925,7 +13975,7 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
-			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r); err != nil {
+			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13971,7 +14021,7 @@ var grammarSelectedServiceType = exi.Grammar{
 	},
 }
 
-func (x *SelectedServiceType) decodeEXI(r *exi.Reader) error {
+func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSelectedServiceType, &state, nil)
@@ -14055,7 +14105,7 @@ var grammarPaymentServiceSelectionResType = exi.Grammar{
 	},
 }
 
-func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPaymentServiceSelectionResType, &state, nil)
@@ -14066,18 +14116,13 @@ func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		}
@@ -14127,7 +14172,7 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 	},
 }
 
-func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerDeliveryReqType, &state, nil)
@@ -14138,33 +14183,23 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ChargeProgress
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.ChargeProgress = ChargeProgressType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargeProgress = ChargeProgressType(v)
 				}
 			}
 		case 2: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 1, 255)
-					if err != nil {
-						return err
-					}
-					x.SAScheduleTupleID = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 1, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SAScheduleTupleID = uint8(v)
 				}
 			}
 		case 3: // ChargingProfile
@@ -14172,7 +14207,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargingProfile = new(ChargingProfileType)
-			if err := x.ChargingProfile.decodeEXI(r); err != nil {
+			if err := x.ChargingProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // DC_EVPowerDeliveryParameter
@@ -14180,7 +14215,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r); err != nil {
+			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVPowerDeliveryParameter
@@ -14188,7 +14223,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-			if err := x.EVPowerDeliveryParameter.decodeEXI(r); err != nil {
+			if err := x.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14263,7 +14298,7 @@ var grammarChargingProfileType = exi.Grammar{
 	},
 }
 
-func (x *ChargingProfileType) decodeEXI(r *exi.Reader) error {
+func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -14279,7 +14314,7 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
-			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r); err != nil {
+			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14328,7 +14363,7 @@ var grammarProfileEntryType = exi.Grammar{
 	},
 }
 
-func (x *ProfileEntryType) decodeEXI(r *exi.Reader) error {
+func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarProfileEntryType, &state, nil)
@@ -14354,24 +14389,19 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ChargingProfileEntryMaxPower
-			if err := x.ChargingProfileEntryMaxPower.decodeEXI(r); err != nil {
+			if err := x.ChargingProfileEntryMaxPower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ChargingProfileEntryMaxNumberOfPhasesInUse
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(2, 1, 3)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(2, 1, 3)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.ChargingProfileEntryMaxNumberOfPhasesInUse = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -14430,7 +14460,7 @@ var grammarPowerDeliveryResType = exi.Grammar{
 	},
 }
 
-func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
+func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerDeliveryResType, &state, nil)
@@ -14441,18 +14471,13 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // AC_EVSEStatus
@@ -14460,7 +14485,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_EVSEStatus = new(AC_EVSEStatusType)
-			if err := x.AC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // DC_EVSEStatus
@@ -14468,7 +14493,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_EVSEStatus = new(DC_EVSEStatusType)
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEStatus
@@ -14476,7 +14501,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14546,7 +14571,7 @@ var grammarPreChargeReqType = exi.Grammar{
 	},
 }
 
-func (x *PreChargeReqType) decodeEXI(r *exi.Reader) error {
+func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPreChargeReqType, &state, nil)
@@ -14557,15 +14582,15 @@ func (x *PreChargeReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r); err != nil {
+			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r); err != nil {
+			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14620,7 +14645,7 @@ var grammarPreChargeResType = exi.Grammar{
 	},
 }
 
-func (x *PreChargeResType) decodeEXI(r *exi.Reader) error {
+func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPreChargeResType, &state, nil)
@@ -14631,26 +14656,21 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14702,7 +14722,7 @@ var grammarServiceDetailReqType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDetailReqType, &state, nil)
@@ -14767,7 +14787,7 @@ var grammarServiceDetailResType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDetailResType, &state, nil)
@@ -14778,18 +14798,13 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // ServiceID
@@ -14812,7 +14827,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceParameterList = new(ServiceParameterListType)
-			if err := x.ServiceParameterList.decodeEXI(r); err != nil {
+			if err := x.ServiceParameterList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14868,7 +14883,7 @@ var grammarServiceParameterListType = exi.Grammar{
 	},
 }
 
-func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -14884,7 +14899,7 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
-			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r); err != nil {
+			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14932,7 +14947,7 @@ var grammarParameterSetType = exi.Grammar{
 	},
 }
 
-func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
+func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -14963,7 +14978,7 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Parameter = append(x.Parameter, ParameterType{})
-			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r); err != nil {
+			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15020,7 +15035,7 @@ var grammarParameterType = exi.Grammar{
 	},
 }
 
-func (x *ParameterType) decodeEXI(r *exi.Reader) error {
+func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarParameterType, &state, nil)
@@ -15039,37 +15054,27 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				x.Name = v
 			}
 		case 2: // BoolValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.BoolValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // ByteValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, -128, 127)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, -128, 127)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.ByteValue = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // ShortValue
@@ -15110,8 +15115,8 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(PhysicalValueType{})); err != nil {
 				return err
 			}
-			x.PhysicalValue = new(PhysicalValueType)
-			if err := x.PhysicalValue.decodeEXI(r); err != nil {
+			x.PhysicalValue = a.newPhysicalValueType()
+			if err := x.PhysicalValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // StringValue
@@ -15214,7 +15219,7 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDiscoveryReqType, &state, nil)
@@ -15242,20 +15247,15 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ServiceCategory
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := (*ServiceCategoryType)(r.NewUint8())
 					*p = ServiceCategoryType(v)
 					x.ServiceCategory = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -15317,7 +15317,7 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDiscoveryResType, &state, nil)
@@ -15328,26 +15328,21 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // PaymentOptionList
-			if err := x.PaymentOptionList.decodeEXI(r); err != nil {
+			if err := x.PaymentOptionList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ChargeService
-			if err := x.ChargeService.decodeEXI(r); err != nil {
+			if err := x.ChargeService.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // ServiceList
@@ -15355,7 +15350,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceList = new(ServiceListType)
-			if err := x.ServiceList.decodeEXI(r); err != nil {
+			if err := x.ServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15417,7 +15412,7 @@ var grammarPaymentOptionListType = exi.Grammar{
 	},
 }
 
-func (x *PaymentOptionListType) decodeEXI(r *exi.Reader) error {
+func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15429,21 +15424,16 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PaymentOption
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.PaymentOption = append(x.PaymentOption, PaymentOptionType(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -15504,7 +15494,7 @@ var grammarChargeServiceType = exi.Grammar{
 	},
 }
 
-func (x *ChargeServiceType) decodeEXI(r *exi.Reader) error {
+func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargeServiceType, &state, nil)
@@ -15547,18 +15537,13 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // ServiceCategory
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
-					x.ServiceCategory = ServiceCategoryType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ServiceCategory = ServiceCategoryType(v)
 				}
 			}
 		case 4: // ServiceScope
@@ -15579,22 +15564,17 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // FreeService
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.FreeService = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.FreeService = v
 				}
 			}
 		case 6: // SupportedEnergyTransferMode
-			if err := x.SupportedEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.SupportedEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15676,7 +15656,7 @@ var grammarSupportedEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15688,21 +15668,16 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EnergyTransferMode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.EnergyTransferMode = append(x.EnergyTransferMode, EnergyTransferModeType(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -15750,7 +15725,7 @@ var grammarServiceListType = exi.Grammar{
 	},
 }
 
-func (x *ServiceListType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15766,7 +15741,7 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Service = append(x.Service, ServiceType{})
-			if err := x.Service[len(x.Service)-1].decodeEXI(r); err != nil {
+			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15821,7 +15796,7 @@ var grammarServiceType = exi.Grammar{
 	},
 }
 
-func (x *ServiceType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceType, &state, nil)
@@ -15864,18 +15839,13 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // ServiceCategory
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
-					x.ServiceCategory = ServiceCategoryType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ServiceCategory = ServiceCategoryType(v)
 				}
 			}
 		case 4: // ServiceScope
@@ -15896,18 +15866,13 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // FreeService
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.FreeService = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.FreeService = v
 				}
 			}
 		}
@@ -15981,7 +15946,7 @@ var grammarSessionSetupReqType = exi.Grammar{
 	},
 }
 
-func (x *SessionSetupReqType) decodeEXI(r *exi.Reader) error {
+func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionSetupReqType, &state, nil)
@@ -16049,7 +16014,7 @@ var grammarSessionSetupResType = exi.Grammar{
 	},
 }
 
-func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
+func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionSetupResType, &state, nil)
@@ -16060,18 +16025,13 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // EVSEID
@@ -16160,7 +16120,7 @@ var grammarSessionStopReqType = exi.Grammar{
 	},
 }
 
-func (x *SessionStopReqType) decodeEXI(r *exi.Reader) error {
+func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionStopReqType, &state, nil)
@@ -16171,18 +16131,13 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ChargingSession
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.ChargingSession = ChargingSessionType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargingSession = ChargingSessionType(v)
 				}
 			}
 		}
@@ -16222,7 +16177,7 @@ var grammarSessionStopResType = exi.Grammar{
 	},
 }
 
-func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
+func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionStopResType, &state, nil)
@@ -16233,18 +16188,13 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		}
@@ -16294,7 +16244,7 @@ var grammarSignatureType = exi.Grammar{
 	},
 }
 
-func (x *SignatureType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureType, &state, nil)
@@ -16315,11 +16265,11 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r); err != nil {
+			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r); err != nil {
+			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // KeyInfo
@@ -16327,7 +16277,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r); err != nil {
+			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Object
@@ -16335,7 +16285,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
+			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16409,7 +16359,7 @@ var grammarSignedInfoType = exi.Grammar{
 	},
 }
 
-func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
+func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
@@ -16430,11 +16380,11 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
+			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r); err != nil {
+			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Reference
@@ -16442,7 +16392,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16502,7 +16452,7 @@ var grammarSignatureMethodType = exi.Grammar{
 	},
 }
 
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
@@ -16580,7 +16530,7 @@ var grammarSignatureValueType = exi.Grammar{
 	},
 }
 
-func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
@@ -16651,7 +16601,7 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
@@ -16676,7 +16626,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
+			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16726,7 +16676,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
@@ -16795,7 +16745,7 @@ var grammarV2G_Message = exi.Grammar{
 	},
 }
 
-func (x *V2G_Message) decodeEXI(r *exi.Reader) error {
+func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarV2G_Message, &state, nil)
@@ -16806,11 +16756,11 @@ func (x *V2G_Message) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // Body
-			if err := x.Body.decodeEXI(r); err != nil {
+			if err := x.Body.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16859,7 +16809,7 @@ var grammarMessageHeaderType = exi.Grammar{
 	},
 }
 
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
+func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
@@ -16889,7 +16839,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Notification = new(NotificationType)
-			if err := x.Notification.decodeEXI(r); err != nil {
+			if err := x.Notification.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // Signature
@@ -16897,7 +16847,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r); err != nil {
+			if err := x.Signature.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16956,7 +16906,7 @@ var grammarNotificationType = exi.Grammar{
 	},
 }
 
-func (x *NotificationType) decodeEXI(r *exi.Reader) error {
+func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarNotificationType, &state, nil)
@@ -16967,18 +16917,13 @@ func (x *NotificationType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // FaultCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.FaultCode = FaultCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.FaultCode = FaultCodeType(v)
 				}
 			}
 		case 2: // FaultMsg
@@ -17080,7 +17025,7 @@ var grammarBodyType = exi.Grammar{
 	},
 }
 
-func (x *BodyType) decodeEXI(r *exi.Reader) error {
+func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBodyType, &state, nil)
@@ -17095,7 +17040,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AuthorizationReq = new(AuthorizationReqType)
-			if err := x.AuthorizationReq.decodeEXI(r); err != nil {
+			if err := x.AuthorizationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // AuthorizationRes
@@ -17103,7 +17048,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AuthorizationRes = new(AuthorizationResType)
-			if err := x.AuthorizationRes.decodeEXI(r); err != nil {
+			if err := x.AuthorizationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // BodyElement
@@ -17111,7 +17056,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BodyElement = new(BodyBaseType)
-			if err := x.BodyElement.decodeEXI(r); err != nil {
+			if err := x.BodyElement.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // CableCheckReq
@@ -17119,7 +17064,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CableCheckReq = new(CableCheckReqType)
-			if err := x.CableCheckReq.decodeEXI(r); err != nil {
+			if err := x.CableCheckReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // CableCheckRes
@@ -17127,7 +17072,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CableCheckRes = new(CableCheckResType)
-			if err := x.CableCheckRes.decodeEXI(r); err != nil {
+			if err := x.CableCheckRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // CertificateInstallationReq
@@ -17135,7 +17080,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := x.CertificateInstallationReq.decodeEXI(r); err != nil {
+			if err := x.CertificateInstallationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // CertificateInstallationRes
@@ -17143,7 +17088,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := x.CertificateInstallationRes.decodeEXI(r); err != nil {
+			if err := x.CertificateInstallationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // CertificateUpdateReq
@@ -17151,7 +17096,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateUpdateReq = new(CertificateUpdateReqType)
-			if err := x.CertificateUpdateReq.decodeEXI(r); err != nil {
+			if err := x.CertificateUpdateReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // CertificateUpdateRes
@@ -17159,7 +17104,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CertificateUpdateRes = new(CertificateUpdateResType)
-			if err := x.CertificateUpdateRes.decodeEXI(r); err != nil {
+			if err := x.CertificateUpdateRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // ChargeParameterDiscoveryReq
@@ -17167,7 +17112,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r); err != nil {
+			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // ChargeParameterDiscoveryRes
@@ -17175,7 +17120,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r); err != nil {
+			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // ChargingStatusReq
@@ -17183,7 +17128,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargingStatusReq = new(ChargingStatusReqType)
-			if err := x.ChargingStatusReq.decodeEXI(r); err != nil {
+			if err := x.ChargingStatusReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // ChargingStatusRes
@@ -17191,7 +17136,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ChargingStatusRes = new(ChargingStatusResType)
-			if err := x.ChargingStatusRes.decodeEXI(r); err != nil {
+			if err := x.ChargingStatusRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // CurrentDemandReq
@@ -17199,7 +17144,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CurrentDemandReq = new(CurrentDemandReqType)
-			if err := x.CurrentDemandReq.decodeEXI(r); err != nil {
+			if err := x.CurrentDemandReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // CurrentDemandRes
@@ -17207,7 +17152,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CurrentDemandRes = new(CurrentDemandResType)
-			if err := x.CurrentDemandRes.decodeEXI(r); err != nil {
+			if err := x.CurrentDemandRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 16: // MeteringReceiptReq
@@ -17215,7 +17160,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeteringReceiptReq = new(MeteringReceiptReqType)
-			if err := x.MeteringReceiptReq.decodeEXI(r); err != nil {
+			if err := x.MeteringReceiptReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 17: // MeteringReceiptRes
@@ -17223,7 +17168,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeteringReceiptRes = new(MeteringReceiptResType)
-			if err := x.MeteringReceiptRes.decodeEXI(r); err != nil {
+			if err := x.MeteringReceiptRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 18: // PaymentDetailsReq
@@ -17231,7 +17176,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PaymentDetailsReq = new(PaymentDetailsReqType)
-			if err := x.PaymentDetailsReq.decodeEXI(r); err != nil {
+			if err := x.PaymentDetailsReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 19: // PaymentDetailsRes
@@ -17239,7 +17184,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PaymentDetailsRes = new(PaymentDetailsResType)
-			if err := x.PaymentDetailsRes.decodeEXI(r); err != nil {
+			if err := x.PaymentDetailsRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 20: // PaymentServiceSelectionReq
@@ -17247,7 +17192,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
-			if err := x.PaymentServiceSelectionReq.decodeEXI(r); err != nil {
+			if err := x.PaymentServiceSelectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 21: // PaymentServiceSelectionRes
@@ -17255,7 +17200,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
-			if err := x.PaymentServiceSelectionRes.decodeEXI(r); err != nil {
+			if err := x.PaymentServiceSelectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 22: // PowerDeliveryReq
@@ -17263,7 +17208,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := x.PowerDeliveryReq.decodeEXI(r); err != nil {
+			if err := x.PowerDeliveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 23: // PowerDeliveryRes
@@ -17271,7 +17216,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := x.PowerDeliveryRes.decodeEXI(r); err != nil {
+			if err := x.PowerDeliveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 24: // PreChargeReq
@@ -17279,7 +17224,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PreChargeReq = new(PreChargeReqType)
-			if err := x.PreChargeReq.decodeEXI(r); err != nil {
+			if err := x.PreChargeReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 25: // PreChargeRes
@@ -17287,7 +17232,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PreChargeRes = new(PreChargeResType)
-			if err := x.PreChargeRes.decodeEXI(r); err != nil {
+			if err := x.PreChargeRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 26: // ServiceDetailReq
@@ -17295,7 +17240,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := x.ServiceDetailReq.decodeEXI(r); err != nil {
+			if err := x.ServiceDetailReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 27: // ServiceDetailRes
@@ -17303,7 +17248,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDetailRes = new(ServiceDetailResType)
-			if err := x.ServiceDetailRes.decodeEXI(r); err != nil {
+			if err := x.ServiceDetailRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 28: // ServiceDiscoveryReq
@@ -17311,7 +17256,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := x.ServiceDiscoveryReq.decodeEXI(r); err != nil {
+			if err := x.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 29: // ServiceDiscoveryRes
@@ -17319,7 +17264,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := x.ServiceDiscoveryRes.decodeEXI(r); err != nil {
+			if err := x.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 30: // SessionSetupReq
@@ -17327,7 +17272,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionSetupReq = new(SessionSetupReqType)
-			if err := x.SessionSetupReq.decodeEXI(r); err != nil {
+			if err := x.SessionSetupReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 31: // SessionSetupRes
@@ -17335,7 +17280,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionSetupRes = new(SessionSetupResType)
-			if err := x.SessionSetupRes.decodeEXI(r); err != nil {
+			if err := x.SessionSetupRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 32: // SessionStopReq
@@ -17343,7 +17288,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionStopReq = new(SessionStopReqType)
-			if err := x.SessionStopReq.decodeEXI(r); err != nil {
+			if err := x.SessionStopReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 33: // SessionStopRes
@@ -17351,7 +17296,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SessionStopRes = new(SessionStopResType)
-			if err := x.SessionStopRes.decodeEXI(r); err != nil {
+			if err := x.SessionStopRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 34: // WeldingDetectionReq
@@ -17359,7 +17304,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.WeldingDetectionReq = new(WeldingDetectionReqType)
-			if err := x.WeldingDetectionReq.decodeEXI(r); err != nil {
+			if err := x.WeldingDetectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 35: // WeldingDetectionRes
@@ -17367,7 +17312,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.WeldingDetectionRes = new(WeldingDetectionResType)
-			if err := x.WeldingDetectionRes.decodeEXI(r); err != nil {
+			if err := x.WeldingDetectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17678,7 +17623,7 @@ var grammarWeldingDetectionReqType = exi.Grammar{
 	},
 }
 
-func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader) error {
+func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWeldingDetectionReqType, &state, nil)
@@ -17689,7 +17634,7 @@ func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // DC_EVStatus
-			if err := x.DC_EVStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17732,7 +17677,7 @@ var grammarWeldingDetectionResType = exi.Grammar{
 	},
 }
 
-func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
+func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWeldingDetectionResType, &state, nil)
@@ -17743,26 +17688,21 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(5, 26)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(5, 26)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 2: // DC_EVSEStatus
-			if err := x.DC_EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}

@@ -17,6 +17,30 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
+// arena hands out the optional values of one document in blocks.
+type arena struct {
+	bDetailedCostType   []DetailedCostType
+	bRationalNumberType []RationalNumberType
+}
+
+func (a *arena) newDetailedCostType() *DetailedCostType {
+	if len(a.bDetailedCostType) == 0 {
+		a.bDetailedCostType = make([]DetailedCostType, 4)
+	}
+	p := &a.bDetailedCostType[0]
+	a.bDetailedCostType = a.bDetailedCostType[1:]
+	return p
+}
+
+func (a *arena) newRationalNumberType() *RationalNumberType {
+	if len(a.bRationalNumberType) == 0 {
+		a.bRationalNumberType = make([]RationalNumberType, 4)
+	}
+	p := &a.bRationalNumberType[0]
+	a.bRationalNumberType = a.bRationalNumberType[1:]
+	return p
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -81,69 +105,231 @@ type Document struct {
 // left unread, so n < len(b) reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
+	}
+	if d.AuthorizationReq != nil {
+		d.AuthorizationReq = nil
+	}
+	if d.AuthorizationRes != nil {
+		d.AuthorizationRes = nil
+	}
+	if d.AuthorizationSetupReq != nil {
+		d.AuthorizationSetupReq = nil
+	}
+	if d.AuthorizationSetupRes != nil {
+		d.AuthorizationSetupRes = nil
+	}
+	if d.CLReqControlMode != nil {
+		d.CLReqControlMode = nil
+	}
+	if d.CLResControlMode != nil {
+		d.CLResControlMode = nil
+	}
+	if d.CanonicalizationMethod != nil {
+		d.CanonicalizationMethod = nil
+	}
+	if d.CertificateInstallationReq != nil {
+		d.CertificateInstallationReq = nil
+	}
+	if d.CertificateInstallationRes != nil {
+		d.CertificateInstallationRes = nil
+	}
+	if d.DSAKeyValue != nil {
+		d.DSAKeyValue = nil
+	}
+	if d.DigestMethod != nil {
+		d.DigestMethod = nil
+	}
+	if d.DigestValue != nil {
+		d.DigestValue = nil
+	}
+	if d.KeyInfo != nil {
+		d.KeyInfo = nil
+	}
+	if d.KeyName != nil {
+		d.KeyName = nil
+	}
+	if d.KeyValue != nil {
+		d.KeyValue = nil
+	}
+	if d.Manifest != nil {
+		d.Manifest = nil
+	}
+	if d.MeteringConfirmationReq != nil {
+		d.MeteringConfirmationReq = nil
+	}
+	if d.MeteringConfirmationRes != nil {
+		d.MeteringConfirmationRes = nil
+	}
+	if d.MgmtData != nil {
+		d.MgmtData = nil
+	}
+	if d.Object != nil {
+		d.Object = nil
+	}
+	if d.PGPData != nil {
+		d.PGPData = nil
+	}
+	if d.PowerDeliveryReq != nil {
+		d.PowerDeliveryReq = nil
+	}
+	if d.PowerDeliveryRes != nil {
+		d.PowerDeliveryRes = nil
+	}
+	if d.RSAKeyValue != nil {
+		d.RSAKeyValue = nil
+	}
+	if d.Reference != nil {
+		d.Reference = nil
+	}
+	if d.RetrievalMethod != nil {
+		d.RetrievalMethod = nil
+	}
+	if d.SPKIData != nil {
+		d.SPKIData = nil
+	}
+	if d.ScheduleExchangeReq != nil {
+		d.ScheduleExchangeReq = nil
+	}
+	if d.ScheduleExchangeRes != nil {
+		d.ScheduleExchangeRes = nil
+	}
+	if d.ServiceDetailReq != nil {
+		d.ServiceDetailReq = nil
+	}
+	if d.ServiceDetailRes != nil {
+		d.ServiceDetailRes = nil
+	}
+	if d.ServiceDiscoveryReq != nil {
+		d.ServiceDiscoveryReq = nil
+	}
+	if d.ServiceDiscoveryRes != nil {
+		d.ServiceDiscoveryRes = nil
+	}
+	if d.ServiceSelectionReq != nil {
+		d.ServiceSelectionReq = nil
+	}
+	if d.ServiceSelectionRes != nil {
+		d.ServiceSelectionRes = nil
+	}
+	if d.SessionSetupReq != nil {
+		d.SessionSetupReq = nil
+	}
+	if d.SessionSetupRes != nil {
+		d.SessionSetupRes = nil
+	}
+	if d.SessionStopReq != nil {
+		d.SessionStopReq = nil
+	}
+	if d.SessionStopRes != nil {
+		d.SessionStopRes = nil
+	}
+	if d.Signature != nil {
+		d.Signature = nil
+	}
+	if d.SignatureMethod != nil {
+		d.SignatureMethod = nil
+	}
+	if d.SignatureProperties != nil {
+		d.SignatureProperties = nil
+	}
+	if d.SignatureProperty != nil {
+		d.SignatureProperty = nil
+	}
+	if d.SignatureValue != nil {
+		d.SignatureValue = nil
+	}
+	if d.SignedInfo != nil {
+		d.SignedInfo = nil
+	}
+	if d.SignedInstallationData != nil {
+		d.SignedInstallationData = nil
+	}
+	if d.SignedMeteringData != nil {
+		d.SignedMeteringData = nil
+	}
+	if d.Transform != nil {
+		d.Transform = nil
+	}
+	if d.Transforms != nil {
+		d.Transforms = nil
+	}
+	if d.VehicleCheckInReq != nil {
+		d.VehicleCheckInReq = nil
+	}
+	if d.VehicleCheckInRes != nil {
+		d.VehicleCheckInRes = nil
+	}
+	if d.VehicleCheckOutReq != nil {
+		d.VehicleCheckOutReq = nil
+	}
+	if d.VehicleCheckOutRes != nil {
+		d.VehicleCheckOutRes = nil
+	}
+	if d.X509Data != nil {
+		d.X509Data = nil
 	}
 	c, err := r.Bits(6)
 	if err != nil {
 		return 0, err
 	}
-	*d = Document{}
 	switch c {
 	case 0:
 		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(&r); err != nil {
+		if err := d.AuthorizationReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(&r); err != nil {
+		if err := d.AuthorizationRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AuthorizationSetupReq = new(AuthorizationSetupReqType)
-		if err := d.AuthorizationSetupReq.decodeEXI(&r); err != nil {
+		if err := d.AuthorizationSetupReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.AuthorizationSetupRes = new(AuthorizationSetupResType)
-		if err := d.AuthorizationSetupRes.decodeEXI(&r); err != nil {
+		if err := d.AuthorizationSetupRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(&r); err != nil {
+		if err := d.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(&r); err != nil {
+		if err := d.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r); err != nil {
+		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
@@ -162,7 +348,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 12:
 		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r); err != nil {
+		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
@@ -183,22 +369,22 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 14:
 		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r); err != nil {
+		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r); err != nil {
+		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.MeteringConfirmationReq = new(MeteringConfirmationReqType)
-		if err := d.MeteringConfirmationReq.decodeEXI(&r); err != nil {
+		if err := d.MeteringConfirmationReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.MeteringConfirmationRes = new(MeteringConfirmationResType)
-		if err := d.MeteringConfirmationRes.decodeEXI(&r); err != nil {
+		if err := d.MeteringConfirmationRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
@@ -219,177 +405,177 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 19:
 		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r); err != nil {
+		if err := d.Object.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r); err != nil {
+		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(&r); err != nil {
+		if err := d.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(&r); err != nil {
+		if err := d.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r); err != nil {
+		if err := d.Reference.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r); err != nil {
+		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 27:
 		d.ScheduleExchangeReq = new(ScheduleExchangeReqType)
-		if err := d.ScheduleExchangeReq.decodeEXI(&r); err != nil {
+		if err := d.ScheduleExchangeReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.ScheduleExchangeRes = new(ScheduleExchangeResType)
-		if err := d.ScheduleExchangeRes.decodeEXI(&r); err != nil {
+		if err := d.ScheduleExchangeRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(&r); err != nil {
+		if err := d.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(&r); err != nil {
+		if err := d.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.ServiceSelectionReq = new(ServiceSelectionReqType)
-		if err := d.ServiceSelectionReq.decodeEXI(&r); err != nil {
+		if err := d.ServiceSelectionReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.ServiceSelectionRes = new(ServiceSelectionResType)
-		if err := d.ServiceSelectionRes.decodeEXI(&r); err != nil {
+		if err := d.ServiceSelectionRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(&r); err != nil {
+		if err := d.SessionSetupReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(&r); err != nil {
+		if err := d.SessionSetupRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(&r); err != nil {
+		if err := d.SessionStopReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(&r); err != nil {
+		if err := d.SessionStopRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
 		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r); err != nil {
+		if err := d.Signature.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 40:
 		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r); err != nil {
+		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r); err != nil {
+		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.SignedInstallationData = new(SignedInstallationDataType)
-		if err := d.SignedInstallationData.decodeEXI(&r); err != nil {
+		if err := d.SignedInstallationData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.SignedMeteringData = new(SignedMeteringDataType)
-		if err := d.SignedMeteringData.decodeEXI(&r); err != nil {
+		if err := d.SignedMeteringData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r); err != nil {
+		if err := d.Transform.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 48:
 		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r); err != nil {
+		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 49:
 		d.VehicleCheckInReq = new(VehicleCheckInReqType)
-		if err := d.VehicleCheckInReq.decodeEXI(&r); err != nil {
+		if err := d.VehicleCheckInReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 50:
 		d.VehicleCheckInRes = new(VehicleCheckInResType)
-		if err := d.VehicleCheckInRes.decodeEXI(&r); err != nil {
+		if err := d.VehicleCheckInRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 51:
 		d.VehicleCheckOutReq = new(VehicleCheckOutReqType)
-		if err := d.VehicleCheckOutReq.decodeEXI(&r); err != nil {
+		if err := d.VehicleCheckOutReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 52:
 		d.VehicleCheckOutRes = new(VehicleCheckOutResType)
-		if err := d.VehicleCheckOutRes.decodeEXI(&r); err != nil {
+		if err := d.VehicleCheckOutRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 53:
 		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r); err != nil {
+		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 54:
@@ -1195,6 +1381,7 @@ type Fragment struct {
 // bytes it takes.
 func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
@@ -1211,7 +1398,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AbsolutePriceSchedule twice")
 			}
 			f.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
-			if err := f.AbsolutePriceSchedule.decodeEXI(&r); err != nil {
+			if err := f.AbsolutePriceSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 1:
@@ -1239,7 +1426,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AdditionalSelectedServices twice")
 			}
 			f.AdditionalSelectedServices = new(AdditionalServiceListType)
-			if err := f.AdditionalSelectedServices.decodeEXI(&r); err != nil {
+			if err := f.AdditionalSelectedServices.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 3:
@@ -1247,7 +1434,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AdditionalService twice")
 			}
 			f.AdditionalService = new(AdditionalServiceType)
-			if err := f.AdditionalService.decodeEXI(&r); err != nil {
+			if err := f.AdditionalService.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 4:
@@ -1255,7 +1442,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AdditionalServicesCosts twice")
 			}
 			f.AdditionalServicesCosts = new(DetailedCostType)
-			if err := f.AdditionalServicesCosts.decodeEXI(&r); err != nil {
+			if err := f.AdditionalServicesCosts.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 5:
@@ -1263,7 +1450,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Amount twice")
 			}
 			f.Amount = new(RationalNumberType)
-			if err := f.Amount.decodeEXI(&r); err != nil {
+			if err := f.Amount.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 6:
@@ -1351,7 +1538,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationReq twice")
 			}
 			f.AuthorizationReq = new(AuthorizationReqType)
-			if err := f.AuthorizationReq.decodeEXI(&r); err != nil {
+			if err := f.AuthorizationReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 11:
@@ -1359,7 +1546,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationRes twice")
 			}
 			f.AuthorizationRes = new(AuthorizationResType)
-			if err := f.AuthorizationRes.decodeEXI(&r); err != nil {
+			if err := f.AuthorizationRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -1387,7 +1574,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationSetupReq twice")
 			}
 			f.AuthorizationSetupReq = new(AuthorizationSetupReqType)
-			if err := f.AuthorizationSetupReq.decodeEXI(&r); err != nil {
+			if err := f.AuthorizationSetupReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 14:
@@ -1395,7 +1582,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationSetupRes twice")
 			}
 			f.AuthorizationSetupRes = new(AuthorizationSetupResType)
-			if err := f.AuthorizationSetupRes.decodeEXI(&r); err != nil {
+			if err := f.AuthorizationSetupRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 15:
@@ -1403,7 +1590,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AvailableEnergy twice")
 			}
 			f.AvailableEnergy = new(RationalNumberType)
-			if err := f.AvailableEnergy.decodeEXI(&r); err != nil {
+			if err := f.AvailableEnergy.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 16:
@@ -1471,7 +1658,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds BatteryEnergyCapacity twice")
 			}
 			f.BatteryEnergyCapacity = new(RationalNumberType)
-			if err := f.BatteryEnergyCapacity.decodeEXI(&r); err != nil {
+			if err := f.BatteryEnergyCapacity.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 20:
@@ -1479,7 +1666,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CLReqControlMode twice")
 			}
 			f.CLReqControlMode = new(CLReqControlModeType)
-			if err := f.CLReqControlMode.decodeEXI(&r); err != nil {
+			if err := f.CLReqControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 21:
@@ -1487,7 +1674,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CLResControlMode twice")
 			}
 			f.CLResControlMode = new(CLResControlModeType)
-			if err := f.CLResControlMode.decodeEXI(&r); err != nil {
+			if err := f.CLResControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 22:
@@ -1495,7 +1682,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CPSCertificateChain twice")
 			}
 			f.CPSCertificateChain = new(CertificateChainType)
-			if err := f.CPSCertificateChain.decodeEXI(&r); err != nil {
+			if err := f.CPSCertificateChain.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 23:
@@ -1503,7 +1690,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
 			f.CanonicalizationMethod = new(CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.decodeEXI(&r); err != nil {
+			if err := f.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 24:
@@ -1569,7 +1756,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
 			}
 			f.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := f.CertificateInstallationReq.decodeEXI(&r); err != nil {
+			if err := f.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 28:
@@ -1577,7 +1764,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
 			}
 			f.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := f.CertificateInstallationRes.decodeEXI(&r); err != nil {
+			if err := f.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 29:
@@ -1665,7 +1852,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingSchedule twice")
 			}
 			f.ChargingSchedule = new(ChargingScheduleType)
-			if err := f.ChargingSchedule.decodeEXI(&r); err != nil {
+			if err := f.ChargingSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 34:
@@ -1713,7 +1900,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractCertificateChain twice")
 			}
 			f.ContractCertificateChain = new(ContractCertificateChainType)
-			if err := f.ContractCertificateChain.decodeEXI(&r); err != nil {
+			if err := f.ContractCertificateChain.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 37:
@@ -1721,7 +1908,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CostPerUnit twice")
 			}
 			f.CostPerUnit = new(RationalNumberType)
-			if err := f.CostPerUnit.decodeEXI(&r); err != nil {
+			if err := f.CostPerUnit.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 38:
@@ -1767,7 +1954,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
 			f.DSAKeyValue = new(DSAKeyValueType)
-			if err := f.DSAKeyValue.decodeEXI(&r); err != nil {
+			if err := f.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 41:
@@ -1855,7 +2042,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
 			f.DigestMethod = new(DigestMethodType)
-			if err := f.DigestMethod.decodeEXI(&r); err != nil {
+			if err := f.DigestMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 46:
@@ -1881,7 +2068,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DischargingSchedule twice")
 			}
 			f.DischargingSchedule = new(ChargingScheduleType)
-			if err := f.DischargingSchedule.decodeEXI(&r); err != nil {
+			if err := f.DischargingSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 48:
@@ -1889,7 +2076,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DisplayParameters twice")
 			}
 			f.DisplayParameters = new(DisplayParametersType)
-			if err := f.DisplayParameters.decodeEXI(&r); err != nil {
+			if err := f.DisplayParameters.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 49:
@@ -1917,7 +2104,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_EVPPTControlMode twice")
 			}
 			f.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
-			if err := f.Dynamic_EVPPTControlMode.decodeEXI(&r); err != nil {
+			if err := f.Dynamic_EVPPTControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 51:
@@ -1925,7 +2112,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_SEReqControlMode twice")
 			}
 			f.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
-			if err := f.Dynamic_SEReqControlMode.decodeEXI(&r); err != nil {
+			if err := f.Dynamic_SEReqControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 52:
@@ -1933,7 +2120,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_SEResControlMode twice")
 			}
 			f.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
-			if err := f.Dynamic_SEResControlMode.decodeEXI(&r); err != nil {
+			if err := f.Dynamic_SEResControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 53:
@@ -1941,7 +2128,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_SMDTControlMode twice")
 			}
 			f.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
-			if err := f.Dynamic_SMDTControlMode.decodeEXI(&r); err != nil {
+			if err := f.Dynamic_SMDTControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 54:
@@ -1969,7 +2156,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EIM_AReqAuthorizationMode twice")
 			}
 			f.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
-			if err := f.EIM_AReqAuthorizationMode.decodeEXI(&r); err != nil {
+			if err := f.EIM_AReqAuthorizationMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 56:
@@ -1977,7 +2164,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EIM_ASResAuthorizationMode twice")
 			}
 			f.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
-			if err := f.EIM_ASResAuthorizationMode.decodeEXI(&r); err != nil {
+			if err := f.EIM_ASResAuthorizationMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 57:
@@ -2005,7 +2192,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVAbsolutePriceSchedule twice")
 			}
 			f.EVAbsolutePriceSchedule = new(EVAbsolutePriceScheduleType)
-			if err := f.EVAbsolutePriceSchedule.decodeEXI(&r); err != nil {
+			if err := f.EVAbsolutePriceSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 59:
@@ -2073,7 +2260,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyOffer twice")
 			}
 			f.EVEnergyOffer = new(EVEnergyOfferType)
-			if err := f.EVEnergyOffer.decodeEXI(&r); err != nil {
+			if err := f.EVEnergyOffer.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 63:
@@ -2081,7 +2268,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumEnergyRequest twice")
 			}
 			f.EVMaximumEnergyRequest = new(RationalNumberType)
-			if err := f.EVMaximumEnergyRequest.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumEnergyRequest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 64:
@@ -2089,7 +2276,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumEnergyRequest twice")
 			}
 			f.EVMaximumEnergyRequest2 = new(RationalNumberType)
-			if err := f.EVMaximumEnergyRequest2.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumEnergyRequest2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 65:
@@ -2097,7 +2284,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumV2XEnergyRequest twice")
 			}
 			f.EVMaximumV2XEnergyRequest = new(RationalNumberType)
-			if err := f.EVMaximumV2XEnergyRequest.decodeEXI(&r); err != nil {
+			if err := f.EVMaximumV2XEnergyRequest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 66:
@@ -2105,7 +2292,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinimumEnergyRequest twice")
 			}
 			f.EVMinimumEnergyRequest = new(RationalNumberType)
-			if err := f.EVMinimumEnergyRequest.decodeEXI(&r); err != nil {
+			if err := f.EVMinimumEnergyRequest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 67:
@@ -2113,7 +2300,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinimumEnergyRequest twice")
 			}
 			f.EVMinimumEnergyRequest2 = new(RationalNumberType)
-			if err := f.EVMinimumEnergyRequest2.decodeEXI(&r); err != nil {
+			if err := f.EVMinimumEnergyRequest2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 68:
@@ -2121,7 +2308,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinimumV2XEnergyRequest twice")
 			}
 			f.EVMinimumV2XEnergyRequest = new(RationalNumberType)
-			if err := f.EVMinimumV2XEnergyRequest.decodeEXI(&r); err != nil {
+			if err := f.EVMinimumV2XEnergyRequest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 69:
@@ -2129,7 +2316,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerProfile twice")
 			}
 			f.EVPowerProfile = new(EVPowerProfileType)
-			if err := f.EVPowerProfile.decodeEXI(&r); err != nil {
+			if err := f.EVPowerProfile.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 70:
@@ -2137,7 +2324,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerProfileEntries twice")
 			}
 			f.EVPowerProfileEntries = new(EVPowerProfileEntryListType)
-			if err := f.EVPowerProfileEntries.decodeEXI(&r); err != nil {
+			if err := f.EVPowerProfileEntries.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 71:
@@ -2145,7 +2332,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerProfileEntry twice")
 			}
 			f.EVPowerProfileEntry = new(PowerScheduleEntryType)
-			if err := f.EVPowerProfileEntry.decodeEXI(&r); err != nil {
+			if err := f.EVPowerProfileEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 72:
@@ -2153,7 +2340,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerSchedule twice")
 			}
 			f.EVPowerSchedule = new(EVPowerScheduleType)
-			if err := f.EVPowerSchedule.decodeEXI(&r); err != nil {
+			if err := f.EVPowerSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 73:
@@ -2161,7 +2348,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerScheduleEntries twice")
 			}
 			f.EVPowerScheduleEntries = new(EVPowerScheduleEntryListType)
-			if err := f.EVPowerScheduleEntries.decodeEXI(&r); err != nil {
+			if err := f.EVPowerScheduleEntries.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 74:
@@ -2169,7 +2356,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerScheduleEntry twice")
 			}
 			f.EVPowerScheduleEntry = new(EVPowerScheduleEntryType)
-			if err := f.EVPowerScheduleEntry.decodeEXI(&r); err != nil {
+			if err := f.EVPowerScheduleEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 75:
@@ -2177,7 +2364,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPriceRule twice")
 			}
 			f.EVPriceRule = new(EVPriceRuleType)
-			if err := f.EVPriceRule.decodeEXI(&r); err != nil {
+			if err := f.EVPriceRule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 76:
@@ -2185,7 +2372,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPriceRuleStack twice")
 			}
 			f.EVPriceRuleStack = new(EVPriceRuleStackType)
-			if err := f.EVPriceRuleStack.decodeEXI(&r); err != nil {
+			if err := f.EVPriceRuleStack.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 77:
@@ -2193,7 +2380,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPriceRuleStacks twice")
 			}
 			f.EVPriceRuleStacks = new(EVPriceRuleStackListType)
-			if err := f.EVPriceRuleStacks.decodeEXI(&r); err != nil {
+			if err := f.EVPriceRuleStacks.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 78:
@@ -2301,7 +2488,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus = new(EVSEStatusType)
-			if err := f.EVSEStatus.decodeEXI(&r); err != nil {
+			if err := f.EVSEStatus.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 84:
@@ -2309,7 +2496,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus2 = new(EVSEStatusType)
-			if err := f.EVSEStatus2.decodeEXI(&r); err != nil {
+			if err := f.EVSEStatus2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 85:
@@ -2317,7 +2504,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetEnergyRequest twice")
 			}
 			f.EVTargetEnergyRequest = new(RationalNumberType)
-			if err := f.EVTargetEnergyRequest.decodeEXI(&r); err != nil {
+			if err := f.EVTargetEnergyRequest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 86:
@@ -2325,7 +2512,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetEnergyRequest twice")
 			}
 			f.EVTargetEnergyRequest2 = new(RationalNumberType)
-			if err := f.EVTargetEnergyRequest2.decodeEXI(&r); err != nil {
+			if err := f.EVTargetEnergyRequest2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 87:
@@ -2373,7 +2560,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EnergyCosts twice")
 			}
 			f.EnergyCosts = new(DetailedCostType)
-			if err := f.EnergyCosts.decodeEXI(&r); err != nil {
+			if err := f.EnergyCosts.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 90:
@@ -2381,7 +2568,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EnergyFee twice")
 			}
 			f.EnergyFee = new(RationalNumberType)
-			if err := f.EnergyFee.decodeEXI(&r); err != nil {
+			if err := f.EnergyFee.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 91:
@@ -2389,7 +2576,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EnergyTransferServiceList twice")
 			}
 			f.EnergyTransferServiceList = new(ServiceListType)
-			if err := f.EnergyTransferServiceList.decodeEXI(&r); err != nil {
+			if err := f.EnergyTransferServiceList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 92:
@@ -2531,7 +2718,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Header twice")
 			}
 			f.Header = new(MessageHeaderType)
-			if err := f.Header.decodeEXI(&r); err != nil {
+			if err := f.Header.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 100:
@@ -2577,7 +2764,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
 			f.KeyInfo = new(KeyInfoType)
-			if err := f.KeyInfo.decodeEXI(&r); err != nil {
+			if err := f.KeyInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 103:
@@ -2605,7 +2792,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
 			f.KeyValue = new(KeyValueType)
-			if err := f.KeyValue.decodeEXI(&r); err != nil {
+			if err := f.KeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 105:
@@ -2633,7 +2820,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
 			}
 			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
-			if err := f.ListOfRootCertificateIDs.decodeEXI(&r); err != nil {
+			if err := f.ListOfRootCertificateIDs.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 107:
@@ -2641,7 +2828,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
 			f.Manifest = new(ManifestType)
-			if err := f.Manifest.decodeEXI(&r); err != nil {
+			if err := f.Manifest.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 108:
@@ -2669,7 +2856,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MaximumCost twice")
 			}
 			f.MaximumCost = new(RationalNumberType)
-			if err := f.MaximumCost.decodeEXI(&r); err != nil {
+			if err := f.MaximumCost.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 110:
@@ -2737,7 +2924,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo = new(MeterInfoType)
-			if err := f.MeterInfo.decodeEXI(&r); err != nil {
+			if err := f.MeterInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -2745,7 +2932,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo2 = new(MeterInfoType)
-			if err := f.MeterInfo2.decodeEXI(&r); err != nil {
+			if err := f.MeterInfo2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 115:
@@ -2831,7 +3018,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringConfirmationReq twice")
 			}
 			f.MeteringConfirmationReq = new(MeteringConfirmationReqType)
-			if err := f.MeteringConfirmationReq.decodeEXI(&r); err != nil {
+			if err := f.MeteringConfirmationReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 120:
@@ -2839,7 +3026,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringConfirmationRes twice")
 			}
 			f.MeteringConfirmationRes = new(MeteringConfirmationResType)
-			if err := f.MeteringConfirmationRes.decodeEXI(&r); err != nil {
+			if err := f.MeteringConfirmationRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 121:
@@ -2867,7 +3054,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MinimumCost twice")
 			}
 			f.MinimumCost = new(RationalNumberType)
-			if err := f.MinimumCost.decodeEXI(&r); err != nil {
+			if err := f.MinimumCost.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 123:
@@ -2973,7 +3160,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OEMProvisioningCertificateChain twice")
 			}
 			f.OEMProvisioningCertificateChain = new(SignedCertificateChainType)
-			if err := f.OEMProvisioningCertificateChain.decodeEXI(&r); err != nil {
+			if err := f.OEMProvisioningCertificateChain.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 129:
@@ -2981,7 +3168,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
 			f.Object = new(ObjectType)
-			if err := f.Object.decodeEXI(&r); err != nil {
+			if err := f.Object.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 130:
@@ -2989,7 +3176,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OccupancyCosts twice")
 			}
 			f.OccupancyCosts = new(DetailedCostType)
-			if err := f.OccupancyCosts.decodeEXI(&r); err != nil {
+			if err := f.OccupancyCosts.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 131:
@@ -2997,7 +3184,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayCosts twice")
 			}
 			f.OverstayCosts = new(DetailedCostType)
-			if err := f.OverstayCosts.decodeEXI(&r); err != nil {
+			if err := f.OverstayCosts.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 132:
@@ -3005,7 +3192,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayFee twice")
 			}
 			f.OverstayFee = new(RationalNumberType)
-			if err := f.OverstayFee.decodeEXI(&r); err != nil {
+			if err := f.OverstayFee.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 133:
@@ -3033,7 +3220,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayPowerThreshold twice")
 			}
 			f.OverstayPowerThreshold = new(RationalNumberType)
-			if err := f.OverstayPowerThreshold.decodeEXI(&r); err != nil {
+			if err := f.OverstayPowerThreshold.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 135:
@@ -3041,7 +3228,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayRule twice")
 			}
 			f.OverstayRule = new(OverstayRuleType)
-			if err := f.OverstayRule.decodeEXI(&r); err != nil {
+			if err := f.OverstayRule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 136:
@@ -3069,7 +3256,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayRules twice")
 			}
 			f.OverstayRules = new(OverstayRuleListType)
-			if err := f.OverstayRules.decodeEXI(&r); err != nil {
+			if err := f.OverstayRules.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 138:
@@ -3115,7 +3302,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
 			f.PGPData = new(PGPDataType)
-			if err := f.PGPData.decodeEXI(&r); err != nil {
+			if err := f.PGPData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 141:
@@ -3159,7 +3346,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Parameter twice")
 			}
 			f.Parameter = new(ParameterType)
-			if err := f.Parameter.decodeEXI(&r); err != nil {
+			if err := f.Parameter.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 144:
@@ -3167,7 +3354,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParameterSet twice")
 			}
 			f.ParameterSet = new(ParameterSetType)
-			if err := f.ParameterSet.decodeEXI(&r); err != nil {
+			if err := f.ParameterSet.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 145:
@@ -3195,7 +3382,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParkingFee twice")
 			}
 			f.ParkingFee = new(RationalNumberType)
-			if err := f.ParkingFee.decodeEXI(&r); err != nil {
+			if err := f.ParkingFee.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 147:
@@ -3281,7 +3468,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PnC_AReqAuthorizationMode twice")
 			}
 			f.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
-			if err := f.PnC_AReqAuthorizationMode.decodeEXI(&r); err != nil {
+			if err := f.PnC_AReqAuthorizationMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 152:
@@ -3289,7 +3476,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PnC_ASResAuthorizationMode twice")
 			}
 			f.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
-			if err := f.PnC_ASResAuthorizationMode.decodeEXI(&r); err != nil {
+			if err := f.PnC_ASResAuthorizationMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 153:
@@ -3297,7 +3484,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Power twice")
 			}
 			f.Power = new(RationalNumberType)
-			if err := f.Power.decodeEXI(&r); err != nil {
+			if err := f.Power.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 154:
@@ -3305,7 +3492,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
 			}
 			f.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := f.PowerDeliveryReq.decodeEXI(&r); err != nil {
+			if err := f.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 155:
@@ -3313,7 +3500,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
 			}
 			f.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := f.PowerDeliveryRes.decodeEXI(&r); err != nil {
+			if err := f.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 156:
@@ -3321,7 +3508,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerRangeStart twice")
 			}
 			f.PowerRangeStart = new(RationalNumberType)
-			if err := f.PowerRangeStart.decodeEXI(&r); err != nil {
+			if err := f.PowerRangeStart.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 157:
@@ -3329,7 +3516,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerSchedule twice")
 			}
 			f.PowerSchedule = new(PowerScheduleType)
-			if err := f.PowerSchedule.decodeEXI(&r); err != nil {
+			if err := f.PowerSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 158:
@@ -3337,7 +3524,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerScheduleEntries twice")
 			}
 			f.PowerScheduleEntries = new(PowerScheduleEntryListType)
-			if err := f.PowerScheduleEntries.decodeEXI(&r); err != nil {
+			if err := f.PowerScheduleEntries.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 159:
@@ -3345,7 +3532,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerScheduleEntry twice")
 			}
 			f.PowerScheduleEntry = new(PowerScheduleEntryType)
-			if err := f.PowerScheduleEntry.decodeEXI(&r); err != nil {
+			if err := f.PowerScheduleEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 160:
@@ -3353,7 +3540,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerTolerance twice")
 			}
 			f.PowerTolerance = new(RationalNumberType)
-			if err := f.PowerTolerance.decodeEXI(&r); err != nil {
+			if err := f.PowerTolerance.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 161:
@@ -3381,7 +3568,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Power_L2 twice")
 			}
 			f.Power_L2 = new(RationalNumberType)
-			if err := f.Power_L2.decodeEXI(&r); err != nil {
+			if err := f.Power_L2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 163:
@@ -3389,7 +3576,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Power_L3 twice")
 			}
 			f.Power_L3 = new(RationalNumberType)
-			if err := f.Power_L3.decodeEXI(&r); err != nil {
+			if err := f.Power_L3.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 164:
@@ -3457,7 +3644,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceLevelSchedule twice")
 			}
 			f.PriceLevelSchedule = new(PriceLevelScheduleType)
-			if err := f.PriceLevelSchedule.decodeEXI(&r); err != nil {
+			if err := f.PriceLevelSchedule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 168:
@@ -3465,7 +3652,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceLevelScheduleEntries twice")
 			}
 			f.PriceLevelScheduleEntries = new(PriceLevelScheduleEntryListType)
-			if err := f.PriceLevelScheduleEntries.decodeEXI(&r); err != nil {
+			if err := f.PriceLevelScheduleEntries.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 169:
@@ -3473,7 +3660,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceLevelScheduleEntry twice")
 			}
 			f.PriceLevelScheduleEntry = new(PriceLevelScheduleEntryType)
-			if err := f.PriceLevelScheduleEntry.decodeEXI(&r); err != nil {
+			if err := f.PriceLevelScheduleEntry.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 170:
@@ -3481,7 +3668,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceRule twice")
 			}
 			f.PriceRule = new(PriceRuleType)
-			if err := f.PriceRule.decodeEXI(&r); err != nil {
+			if err := f.PriceRule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 171:
@@ -3489,7 +3676,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceRuleStack twice")
 			}
 			f.PriceRuleStack = new(PriceRuleStackType)
-			if err := f.PriceRuleStack.decodeEXI(&r); err != nil {
+			if err := f.PriceRuleStack.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 172:
@@ -3497,7 +3684,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceRuleStacks twice")
 			}
 			f.PriceRuleStacks = new(PriceRuleStackListType)
-			if err := f.PriceRuleStacks.decodeEXI(&r); err != nil {
+			if err := f.PriceRuleStacks.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -3545,7 +3732,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PrioritizedEMAIDs twice")
 			}
 			f.PrioritizedEMAIDs = new(EMAIDListType)
-			if err := f.PrioritizedEMAIDs.decodeEXI(&r); err != nil {
+			if err := f.PrioritizedEMAIDs.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 176:
@@ -3591,7 +3778,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
 			f.RSAKeyValue = new(RSAKeyValueType)
-			if err := f.RSAKeyValue.decodeEXI(&r); err != nil {
+			if err := f.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 179:
@@ -3599,7 +3786,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Receipt twice")
 			}
 			f.Receipt = new(ReceiptType)
-			if err := f.Receipt.decodeEXI(&r); err != nil {
+			if err := f.Receipt.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 180:
@@ -3607,7 +3794,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Receipt twice")
 			}
 			f.Receipt2 = new(ReceiptType)
-			if err := f.Receipt2.decodeEXI(&r); err != nil {
+			if err := f.Receipt2.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 181:
@@ -3615,7 +3802,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
 			f.Reference = new(ReferenceType)
-			if err := f.Reference.decodeEXI(&r); err != nil {
+			if err := f.Reference.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 182:
@@ -3743,7 +3930,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
 			f.RetrievalMethod = new(RetrievalMethodType)
-			if err := f.RetrievalMethod.decodeEXI(&r); err != nil {
+			if err := f.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 189:
@@ -3751,7 +3938,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RootCertificateID twice")
 			}
 			f.RootCertificateID = new(X509IssuerSerialType)
-			if err := f.RootCertificateID.decodeEXI(&r); err != nil {
+			if err := f.RootCertificateID.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 190:
@@ -3777,7 +3964,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
 			f.SPKIData = new(SPKIDataType)
-			if err := f.SPKIData.decodeEXI(&r); err != nil {
+			if err := f.SPKIData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 192:
@@ -3803,7 +3990,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ScheduleExchangeReq twice")
 			}
 			f.ScheduleExchangeReq = new(ScheduleExchangeReqType)
-			if err := f.ScheduleExchangeReq.decodeEXI(&r); err != nil {
+			if err := f.ScheduleExchangeReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 194:
@@ -3811,7 +3998,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ScheduleExchangeRes twice")
 			}
 			f.ScheduleExchangeRes = new(ScheduleExchangeResType)
-			if err := f.ScheduleExchangeRes.decodeEXI(&r); err != nil {
+			if err := f.ScheduleExchangeRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 195:
@@ -3819,7 +4006,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ScheduleTuple twice")
 			}
 			f.ScheduleTuple = new(ScheduleTupleType)
-			if err := f.ScheduleTuple.decodeEXI(&r); err != nil {
+			if err := f.ScheduleTuple.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 196:
@@ -3847,7 +4034,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_EVPPTControlMode twice")
 			}
 			f.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
-			if err := f.Scheduled_EVPPTControlMode.decodeEXI(&r); err != nil {
+			if err := f.Scheduled_EVPPTControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 198:
@@ -3855,7 +4042,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_SEReqControlMode twice")
 			}
 			f.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
-			if err := f.Scheduled_SEReqControlMode.decodeEXI(&r); err != nil {
+			if err := f.Scheduled_SEReqControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 199:
@@ -3863,7 +4050,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_SEResControlMode twice")
 			}
 			f.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
-			if err := f.Scheduled_SEResControlMode.decodeEXI(&r); err != nil {
+			if err := f.Scheduled_SEResControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 200:
@@ -3871,7 +4058,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_SMDTControlMode twice")
 			}
 			f.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
-			if err := f.Scheduled_SMDTControlMode.decodeEXI(&r); err != nil {
+			if err := f.Scheduled_SMDTControlMode.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 201:
@@ -3917,7 +4104,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedEnergyTransferService twice")
 			}
 			f.SelectedEnergyTransferService = new(SelectedServiceType)
-			if err := f.SelectedEnergyTransferService.decodeEXI(&r); err != nil {
+			if err := f.SelectedEnergyTransferService.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 204:
@@ -3945,7 +4132,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedService twice")
 			}
 			f.SelectedService = new(SelectedServiceType)
-			if err := f.SelectedService.decodeEXI(&r); err != nil {
+			if err := f.SelectedService.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 206:
@@ -3953,7 +4140,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedVASList twice")
 			}
 			f.SelectedVASList = new(SelectedServiceListType)
-			if err := f.SelectedVASList.decodeEXI(&r); err != nil {
+			if err := f.SelectedVASList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 207:
@@ -3961,7 +4148,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Service twice")
 			}
 			f.Service = new(ServiceType)
-			if err := f.Service.decodeEXI(&r); err != nil {
+			if err := f.Service.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 208:
@@ -3969,7 +4156,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
 			}
 			f.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := f.ServiceDetailReq.decodeEXI(&r); err != nil {
+			if err := f.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 209:
@@ -3977,7 +4164,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
 			}
 			f.ServiceDetailRes = new(ServiceDetailResType)
-			if err := f.ServiceDetailRes.decodeEXI(&r); err != nil {
+			if err := f.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 210:
@@ -3985,7 +4172,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
 			}
 			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := f.ServiceDiscoveryReq.decodeEXI(&r); err != nil {
+			if err := f.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 211:
@@ -3993,7 +4180,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
 			}
 			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := f.ServiceDiscoveryRes.decodeEXI(&r); err != nil {
+			if err := f.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 212:
@@ -4001,7 +4188,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceFee twice")
 			}
 			f.ServiceFee = new(RationalNumberType)
-			if err := f.ServiceFee.decodeEXI(&r); err != nil {
+			if err := f.ServiceFee.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 213:
@@ -4049,7 +4236,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceParameterList twice")
 			}
 			f.ServiceParameterList = new(ServiceParameterListType)
-			if err := f.ServiceParameterList.decodeEXI(&r); err != nil {
+			if err := f.ServiceParameterList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 216:
@@ -4077,7 +4264,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceSelectionReq twice")
 			}
 			f.ServiceSelectionReq = new(ServiceSelectionReqType)
-			if err := f.ServiceSelectionReq.decodeEXI(&r); err != nil {
+			if err := f.ServiceSelectionReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 218:
@@ -4085,7 +4272,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceSelectionRes twice")
 			}
 			f.ServiceSelectionRes = new(ServiceSelectionResType)
-			if err := f.ServiceSelectionRes.decodeEXI(&r); err != nil {
+			if err := f.ServiceSelectionRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 219:
@@ -4129,7 +4316,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupReq twice")
 			}
 			f.SessionSetupReq = new(SessionSetupReqType)
-			if err := f.SessionSetupReq.decodeEXI(&r); err != nil {
+			if err := f.SessionSetupReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 222:
@@ -4137,7 +4324,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupRes twice")
 			}
 			f.SessionSetupRes = new(SessionSetupResType)
-			if err := f.SessionSetupRes.decodeEXI(&r); err != nil {
+			if err := f.SessionSetupRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 223:
@@ -4145,7 +4332,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopReq twice")
 			}
 			f.SessionStopReq = new(SessionStopReqType)
-			if err := f.SessionStopReq.decodeEXI(&r); err != nil {
+			if err := f.SessionStopReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 224:
@@ -4153,7 +4340,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopRes twice")
 			}
 			f.SessionStopRes = new(SessionStopResType)
-			if err := f.SessionStopRes.decodeEXI(&r); err != nil {
+			if err := f.SessionStopRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 225:
@@ -4161,7 +4348,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
 			f.Signature = new(SignatureType)
-			if err := f.Signature.decodeEXI(&r); err != nil {
+			if err := f.Signature.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 226:
@@ -4169,7 +4356,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
 			f.SignatureMethod = new(SignatureMethodType)
-			if err := f.SignatureMethod.decodeEXI(&r); err != nil {
+			if err := f.SignatureMethod.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 227:
@@ -4177,7 +4364,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
 			f.SignatureProperties = new(SignaturePropertiesType)
-			if err := f.SignatureProperties.decodeEXI(&r); err != nil {
+			if err := f.SignatureProperties.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 228:
@@ -4185,7 +4372,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
 			f.SignatureProperty = new(SignaturePropertyType)
-			if err := f.SignatureProperty.decodeEXI(&r); err != nil {
+			if err := f.SignatureProperty.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 229:
@@ -4193,7 +4380,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
 			f.SignatureValue = new(SignatureValueType)
-			if err := f.SignatureValue.decodeEXI(&r); err != nil {
+			if err := f.SignatureValue.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 230:
@@ -4201,7 +4388,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
 			f.SignedInfo = new(SignedInfoType)
-			if err := f.SignedInfo.decodeEXI(&r); err != nil {
+			if err := f.SignedInfo.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 231:
@@ -4209,7 +4396,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInstallationData twice")
 			}
 			f.SignedInstallationData = new(SignedInstallationDataType)
-			if err := f.SignedInstallationData.decodeEXI(&r); err != nil {
+			if err := f.SignedInstallationData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 232:
@@ -4217,7 +4404,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedMeteringData twice")
 			}
 			f.SignedMeteringData = new(SignedMeteringDataType)
-			if err := f.SignedMeteringData.decodeEXI(&r); err != nil {
+			if err := f.SignedMeteringData.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 233:
@@ -4245,7 +4432,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SubCertificates twice")
 			}
 			f.SubCertificates = new(SubCertificatesType)
-			if err := f.SubCertificates.decodeEXI(&r); err != nil {
+			if err := f.SubCertificates.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 235:
@@ -4253,7 +4440,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SupportedProviders twice")
 			}
 			f.SupportedProviders = new(SupportedProvidersListType)
-			if err := f.SupportedProviders.decodeEXI(&r); err != nil {
+			if err := f.SupportedProviders.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 236:
@@ -4261,7 +4448,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SupportedServiceIDs twice")
 			}
 			f.SupportedServiceIDs = new(ServiceIDListType)
-			if err := f.SupportedServiceIDs.decodeEXI(&r); err != nil {
+			if err := f.SupportedServiceIDs.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 237:
@@ -4387,7 +4574,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxCosts twice")
 			}
 			f.TaxCosts = new(DetailedTaxType)
-			if err := f.TaxCosts.decodeEXI(&r); err != nil {
+			if err := f.TaxCosts.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 244:
@@ -4415,7 +4602,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxRate twice")
 			}
 			f.TaxRate = new(RationalNumberType)
-			if err := f.TaxRate.decodeEXI(&r); err != nil {
+			if err := f.TaxRate.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 246:
@@ -4423,7 +4610,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxRule twice")
 			}
 			f.TaxRule = new(TaxRuleType)
-			if err := f.TaxRule.decodeEXI(&r); err != nil {
+			if err := f.TaxRule.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 247:
@@ -4491,7 +4678,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxRules twice")
 			}
 			f.TaxRules = new(TaxRuleListType)
-			if err := f.TaxRules.decodeEXI(&r); err != nil {
+			if err := f.TaxRules.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 251:
@@ -4559,7 +4746,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
 			f.Transform = new(TransformType)
-			if err := f.Transform.decodeEXI(&r); err != nil {
+			if err := f.Transform.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 255:
@@ -4567,7 +4754,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
 			f.Transforms = new(TransformsType)
-			if err := f.Transforms.decodeEXI(&r); err != nil {
+			if err := f.Transforms.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 256:
@@ -4575,7 +4762,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VASList twice")
 			}
 			f.VASList = new(ServiceListType)
-			if err := f.VASList.decodeEXI(&r); err != nil {
+			if err := f.VASList.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 257:
@@ -4603,7 +4790,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckInReq twice")
 			}
 			f.VehicleCheckInReq = new(VehicleCheckInReqType)
-			if err := f.VehicleCheckInReq.decodeEXI(&r); err != nil {
+			if err := f.VehicleCheckInReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 259:
@@ -4611,7 +4798,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckInRes twice")
 			}
 			f.VehicleCheckInRes = new(VehicleCheckInResType)
-			if err := f.VehicleCheckInRes.decodeEXI(&r); err != nil {
+			if err := f.VehicleCheckInRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 260:
@@ -4619,7 +4806,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckOutReq twice")
 			}
 			f.VehicleCheckOutReq = new(VehicleCheckOutReqType)
-			if err := f.VehicleCheckOutReq.decodeEXI(&r); err != nil {
+			if err := f.VehicleCheckOutReq.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 261:
@@ -4627,7 +4814,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckOutRes twice")
 			}
 			f.VehicleCheckOutRes = new(VehicleCheckOutResType)
-			if err := f.VehicleCheckOutRes.decodeEXI(&r); err != nil {
+			if err := f.VehicleCheckOutRes.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 262:
@@ -4729,7 +4916,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
 			f.X509Data = new(X509DataType)
-			if err := f.X509Data.decodeEXI(&r); err != nil {
+			if err := f.X509Data.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 268:
@@ -4757,7 +4944,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
 			f.X509IssuerSerial = new(X509IssuerSerialType)
-			if err := f.X509IssuerSerial.decodeEXI(&r); err != nil {
+			if err := f.X509IssuerSerial.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 270:
@@ -4941,7 +5128,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds rationalNumber twice")
 			}
 			f.RationalNumber = new(RationalNumberType)
-			if err := f.RationalNumber.decodeEXI(&r); err != nil {
+			if err := f.RationalNumber.decodeEXI(&r, &a); err != nil {
 				return 0, err
 			}
 		case 280:
@@ -7415,7 +7602,7 @@ var grammarAuthorizationReqType = exi.Grammar{
 	},
 }
 
-func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
+func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAuthorizationReqType, &state, nil)
@@ -7426,22 +7613,17 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // SelectedAuthorizationService
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.SelectedAuthorizationService = AuthorizationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SelectedAuthorizationService = AuthorizationType(v)
 				}
 			}
 		case 3: // EIM_AReqAuthorizationMode
@@ -7449,7 +7631,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
-			if err := x.EIM_AReqAuthorizationMode.decodeEXI(r); err != nil {
+			if err := x.EIM_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // PnC_AReqAuthorizationMode
@@ -7457,7 +7639,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
-			if err := x.PnC_AReqAuthorizationMode.decodeEXI(r); err != nil {
+			if err := x.PnC_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7525,7 +7707,7 @@ var grammarMessageHeaderType = exi.Grammar{
 	},
 }
 
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
+func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
@@ -7570,7 +7752,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r); err != nil {
+			if err := x.Signature.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7637,7 +7819,7 @@ var grammarSignatureType = exi.Grammar{
 	},
 }
 
-func (x *SignatureType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureType, &state, nil)
@@ -7658,11 +7840,11 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r); err != nil {
+			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r); err != nil {
+			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // KeyInfo
@@ -7670,7 +7852,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r); err != nil {
+			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Object
@@ -7678,7 +7860,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
+			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7752,7 +7934,7 @@ var grammarSignedInfoType = exi.Grammar{
 	},
 }
 
-func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
+func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
@@ -7773,11 +7955,11 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
+			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r); err != nil {
+			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Reference
@@ -7785,7 +7967,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7842,7 +8024,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	},
 }
 
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader) error {
+func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
@@ -7895,7 +8077,7 @@ var grammarSignatureMethodType = exi.Grammar{
 	},
 }
 
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
@@ -7985,7 +8167,7 @@ var grammarReferenceType = exi.Grammar{
 	},
 }
 
-func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
+func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarReferenceType, &state, nil)
@@ -8030,11 +8212,11 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r); err != nil {
+			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DigestValue
@@ -8118,7 +8300,7 @@ var grammarTransformsType = exi.Grammar{
 	},
 }
 
-func (x *TransformsType) decodeEXI(r *exi.Reader) error {
+func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformsType, &state, nil)
@@ -8133,7 +8315,7 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
+			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8173,7 +8355,7 @@ var grammarTransformType = exi.Grammar{
 	},
 }
 
-func (x *TransformType) decodeEXI(r *exi.Reader) error {
+func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformType, &state, nil)
@@ -8249,7 +8431,7 @@ var grammarDigestMethodType = exi.Grammar{
 	},
 }
 
-func (x *DigestMethodType) decodeEXI(r *exi.Reader) error {
+func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
@@ -8302,7 +8484,7 @@ var grammarSignatureValueType = exi.Grammar{
 	},
 }
 
-func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
@@ -8379,7 +8561,7 @@ var grammarKeyInfoType = exi.Grammar{
 	},
 }
 
-func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
+func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
@@ -8422,7 +8604,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
+			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
@@ -8430,7 +8612,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
+			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // X509Data
@@ -8438,7 +8620,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
+			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PGPData
@@ -8446,7 +8628,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
+			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SPKIData
@@ -8454,7 +8636,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
+			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MgmtData
@@ -8566,7 +8748,7 @@ var grammarKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyValueType, &state, nil)
@@ -8581,7 +8763,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
@@ -8589,7 +8771,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8654,7 +8836,7 @@ var grammarDSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
@@ -8854,7 +9036,7 @@ var grammarRSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
@@ -8940,7 +9122,7 @@ var grammarRetrievalMethodType = exi.Grammar{
 	},
 }
 
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
+func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
@@ -8975,7 +9157,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9030,7 +9212,7 @@ var grammarX509DataType = exi.Grammar{
 	},
 }
 
-func (x *X509DataType) decodeEXI(r *exi.Reader) error {
+func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509DataType, &state, nil)
@@ -9045,7 +9227,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
+			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // X509SKI
@@ -9191,7 +9373,7 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	},
 }
 
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
+func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
@@ -9276,7 +9458,7 @@ var grammarPGPDataType = exi.Grammar{
 	},
 }
 
-func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
+func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPGPDataType, &state, nil)
@@ -9364,7 +9546,7 @@ var grammarSPKIDataType = exi.Grammar{
 	},
 }
 
-func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
+func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
@@ -9434,7 +9616,7 @@ var grammarObjectType = exi.Grammar{
 	},
 }
 
-func (x *ObjectType) decodeEXI(r *exi.Reader) error {
+func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarObjectType, &state, nil)
@@ -9517,7 +9699,7 @@ var grammarEIM_AReqAuthorizationModeType = exi.Grammar{
 	},
 }
 
-func (x *EIM_AReqAuthorizationModeType) decodeEXI(r *exi.Reader) error {
+func (x *EIM_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEIM_AReqAuthorizationModeType, &state, nil)
@@ -9561,7 +9743,7 @@ var grammarPnC_AReqAuthorizationModeType = exi.Grammar{
 	},
 }
 
-func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader) error {
+func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPnC_AReqAuthorizationModeType, &state, nil)
@@ -9595,7 +9777,7 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // ContractCertificateChain
-			if err := x.ContractCertificateChain.decodeEXI(r); err != nil {
+			if err := x.ContractCertificateChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9648,7 +9830,7 @@ var grammarContractCertificateChainType = exi.Grammar{
 	},
 }
 
-func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader) error {
+func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarContractCertificateChainType, &state, nil)
@@ -9674,7 +9856,7 @@ func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // SubCertificates
-			if err := x.SubCertificates.decodeEXI(r); err != nil {
+			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9722,7 +9904,7 @@ var grammarSubCertificatesType = exi.Grammar{
 	},
 }
 
-func (x *SubCertificatesType) decodeEXI(r *exi.Reader) error {
+func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -9800,7 +9982,7 @@ var grammarAuthorizationResType = exi.Grammar{
 	},
 }
 
-func (x *AuthorizationResType) decodeEXI(r *exi.Reader) error {
+func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAuthorizationResType, &state, nil)
@@ -9811,37 +9993,27 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = ProcessingType(v)
 				}
 			}
 		}
@@ -9896,7 +10068,7 @@ var grammarAuthorizationSetupReqType = exi.Grammar{
 	},
 }
 
-func (x *AuthorizationSetupReqType) decodeEXI(r *exi.Reader) error {
+func (x *AuthorizationSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAuthorizationSetupReqType, &state, nil)
@@ -9907,7 +10079,7 @@ func (x *AuthorizationSetupReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -9959,7 +10131,7 @@ var grammarAuthorizationSetupResType = exi.Grammar{
 	},
 }
 
-func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader) error {
+func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -9971,55 +10143,40 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // AuthorizationServices
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.AuthorizationServices = append(x.AuthorizationServices, AuthorizationType(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // CertificateInstallationService
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.CertificateInstallationService = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.CertificateInstallationService = v
 				}
 			}
 		case 5: // EIM_ASResAuthorizationMode
@@ -10027,7 +10184,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
-			if err := x.EIM_ASResAuthorizationMode.decodeEXI(r); err != nil {
+			if err := x.EIM_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PnC_ASResAuthorizationMode
@@ -10035,7 +10192,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
-			if err := x.PnC_ASResAuthorizationMode.decodeEXI(r); err != nil {
+			if err := x.PnC_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10115,7 +10272,7 @@ var grammarEIM_ASResAuthorizationModeType = exi.Grammar{
 	},
 }
 
-func (x *EIM_ASResAuthorizationModeType) decodeEXI(r *exi.Reader) error {
+func (x *EIM_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEIM_ASResAuthorizationModeType, &state, nil)
@@ -10156,7 +10313,7 @@ var grammarPnC_ASResAuthorizationModeType = exi.Grammar{
 	},
 }
 
-func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader) error {
+func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPnC_ASResAuthorizationModeType, &state, nil)
@@ -10186,7 +10343,7 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SupportedProviders = new(SupportedProvidersListType)
-			if err := x.SupportedProviders.decodeEXI(r); err != nil {
+			if err := x.SupportedProviders.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10236,7 +10393,7 @@ var grammarSupportedProvidersListType = exi.Grammar{
 	},
 }
 
-func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader) error {
+func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -10305,7 +10462,7 @@ var grammarCLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
@@ -10340,7 +10497,7 @@ var grammarCLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
@@ -10390,7 +10547,7 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 	},
 }
 
-func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateInstallationReqType, &state, nil)
@@ -10401,30 +10558,25 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // OEMProvisioningCertificateChain
-			if err := x.OEMProvisioningCertificateChain.decodeEXI(r); err != nil {
+			if err := x.OEMProvisioningCertificateChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ListOfRootCertificateIDs
-			if err := x.ListOfRootCertificateIDs.decodeEXI(r); err != nil {
+			if err := x.ListOfRootCertificateIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // MaximumContractCertificateChains
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.MaximumContractCertificateChains = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.MaximumContractCertificateChains = uint8(v)
 				}
 			}
 		case 5: // PrioritizedEMAIDs
@@ -10432,7 +10584,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PrioritizedEMAIDs = new(EMAIDListType)
-			if err := x.PrioritizedEMAIDs.decodeEXI(r); err != nil {
+			if err := x.PrioritizedEMAIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10501,7 +10653,7 @@ var grammarSignedCertificateChainType = exi.Grammar{
 	},
 }
 
-func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader) error {
+func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedCertificateChainType, &state, nil)
@@ -10539,7 +10691,7 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SubCertificates = new(SubCertificatesType)
-			if err := x.SubCertificates.decodeEXI(r); err != nil {
+			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10593,7 +10745,7 @@ var grammarListOfRootCertificateIDsType = exi.Grammar{
 	},
 }
 
-func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
+func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -10609,7 +10761,7 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RootCertificateID = append(x.RootCertificateID, X509IssuerSerialType{})
-			if err := x.RootCertificateID[len(x.RootCertificateID)-1].decodeEXI(r); err != nil {
+			if err := x.RootCertificateID[len(x.RootCertificateID)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10654,7 +10806,7 @@ var grammarEMAIDListType = exi.Grammar{
 	},
 }
 
-func (x *EMAIDListType) decodeEXI(r *exi.Reader) error {
+func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -10741,7 +10893,7 @@ var grammarCertificateInstallationResType = exi.Grammar{
 	},
 }
 
-func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateInstallationResType, &state, nil)
@@ -10752,60 +10904,45 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = ProcessingType(v)
 				}
 			}
 		case 4: // CPSCertificateChain
-			if err := x.CPSCertificateChain.decodeEXI(r); err != nil {
+			if err := x.CPSCertificateChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // SignedInstallationData
-			if err := x.SignedInstallationData.decodeEXI(r); err != nil {
+			if err := x.SignedInstallationData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // RemainingContractCertificateChains
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.RemainingContractCertificateChains = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.RemainingContractCertificateChains = uint8(v)
 				}
 			}
 		}
@@ -10881,7 +11018,7 @@ var grammarCertificateChainType = exi.Grammar{
 	},
 }
 
-func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
+func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCertificateChainType, &state, nil)
@@ -10911,7 +11048,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SubCertificates = new(SubCertificatesType)
-			if err := x.SubCertificates.decodeEXI(r); err != nil {
+			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -10973,7 +11110,7 @@ var grammarSignedInstallationDataType = exi.Grammar{
 	},
 }
 
-func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader) error {
+func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedInstallationDataType, &state, nil)
@@ -10992,22 +11129,17 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader) error {
 				x.Id = v
 			}
 		case 2: // ContractCertificateChain
-			if err := x.ContractCertificateChain.decodeEXI(r); err != nil {
+			if err := x.ContractCertificateChain.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ECDHCurve
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.ECDHCurve = EcdhCurveType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ECDHCurve = EcdhCurveType(v)
 				}
 			}
 		case 4: // DHPublicKey
@@ -11162,7 +11294,7 @@ var grammarManifestType = exi.Grammar{
 	},
 }
 
-func (x *ManifestType) decodeEXI(r *exi.Reader) error {
+func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarManifestType, &state, nil)
@@ -11187,7 +11319,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11235,7 +11367,7 @@ var grammarMeteringConfirmationReqType = exi.Grammar{
 	},
 }
 
-func (x *MeteringConfirmationReqType) decodeEXI(r *exi.Reader) error {
+func (x *MeteringConfirmationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeteringConfirmationReqType, &state, nil)
@@ -11246,11 +11378,11 @@ func (x *MeteringConfirmationReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // SignedMeteringData
-			if err := x.SignedMeteringData.decodeEXI(r); err != nil {
+			if err := x.SignedMeteringData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11306,7 +11438,7 @@ var grammarSignedMeteringDataType = exi.Grammar{
 	},
 }
 
-func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader) error {
+func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedMeteringDataType, &state, nil)
@@ -11340,7 +11472,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // MeterInfo
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Receipt
@@ -11348,7 +11480,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Receipt = new(ReceiptType)
-			if err := x.Receipt.decodeEXI(r); err != nil {
+			if err := x.Receipt.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Dynamic_SMDTControlMode
@@ -11356,7 +11488,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
-			if err := x.Dynamic_SMDTControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // Scheduled_SMDTControlMode
@@ -11364,7 +11496,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
-			if err := x.Scheduled_SMDTControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11459,7 +11591,7 @@ var grammarMeterInfoType = exi.Grammar{
 	},
 }
 
-func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
+func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
@@ -11723,7 +11855,7 @@ var grammarReceiptType = exi.Grammar{
 	},
 }
 
-func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
+func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -11753,32 +11885,32 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.EnergyCosts = new(DetailedCostType)
-			if err := x.EnergyCosts.decodeEXI(r); err != nil {
+			x.EnergyCosts = a.newDetailedCostType()
+			if err := x.EnergyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OccupancyCosts = new(DetailedCostType)
-			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
+			x.OccupancyCosts = a.newDetailedCostType()
+			if err := x.OccupancyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.AdditionalServicesCosts = new(DetailedCostType)
-			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
+			x.AdditionalServicesCosts = a.newDetailedCostType()
+			if err := x.AdditionalServicesCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OverstayCosts = new(DetailedCostType)
-			if err := x.OverstayCosts.decodeEXI(r); err != nil {
+			x.OverstayCosts = a.newDetailedCostType()
+			if err := x.OverstayCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
@@ -11786,7 +11918,7 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
-			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
+			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11873,7 +12005,7 @@ var grammarDetailedCostType = exi.Grammar{
 	},
 }
 
-func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
@@ -11884,11 +12016,11 @@ func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // CostPerUnit
-			if err := x.CostPerUnit.decodeEXI(r); err != nil {
+			if err := x.CostPerUnit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -11934,7 +12066,7 @@ var grammarRationalNumberType = exi.Grammar{
 	},
 }
 
-func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
+func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
@@ -11945,18 +12077,13 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, -128, 127)
-					if err != nil {
-						return err
-					}
-					x.Exponent = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, -128, 127)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Exponent = int8(v)
 				}
 			}
 		case 2: // Value
@@ -12017,7 +12144,7 @@ var grammarDetailedTaxType = exi.Grammar{
 	},
 }
 
-func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
@@ -12043,7 +12170,7 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12086,7 +12213,7 @@ var grammarDynamic_SMDTControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_SMDTControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_SMDTControlModeType, &state, nil)
@@ -12124,7 +12251,7 @@ var grammarScheduled_SMDTControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduled_SMDTControlModeType, &state, nil)
@@ -12189,7 +12316,7 @@ var grammarMeteringConfirmationResType = exi.Grammar{
 	},
 }
 
-func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader) error {
+func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeteringConfirmationResType, &state, nil)
@@ -12200,22 +12327,17 @@ func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		}
@@ -12273,7 +12395,7 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 	},
 }
 
-func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerDeliveryReqType, &state, nil)
@@ -12284,37 +12406,27 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVProcessing = ProcessingType(v)
 				}
 			}
 		case 3: // ChargeProgress
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
-					x.ChargeProgress = ChargeProgressType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargeProgress = ChargeProgressType(v)
 				}
 			}
 		case 4: // EVPowerProfile
@@ -12322,24 +12434,19 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPowerProfile = new(EVPowerProfileType)
-			if err := x.EVPowerProfile.decodeEXI(r); err != nil {
+			if err := x.EVPowerProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // BPT_ChannelSelection
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := (*ChannelSelectionType)(r.NewUint8())
 					*p = ChannelSelectionType(v)
 					x.BPT_ChannelSelection = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -12420,7 +12527,7 @@ var grammarEVPowerProfileType = exi.Grammar{
 	},
 }
 
-func (x *EVPowerProfileType) decodeEXI(r *exi.Reader) error {
+func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVPowerProfileType, &state, nil)
@@ -12450,7 +12557,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
-			if err := x.Dynamic_EVPPTControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // Scheduled_EVPPTControlMode
@@ -12458,11 +12565,11 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
-			if err := x.Scheduled_EVPPTControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVPowerProfileEntries
-			if err := x.EVPowerProfileEntries.decodeEXI(r); err != nil {
+			if err := x.EVPowerProfileEntries.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12521,7 +12628,7 @@ var grammarDynamic_EVPPTControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_EVPPTControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_EVPPTControlModeType, &state, nil)
@@ -12562,7 +12669,7 @@ var grammarScheduled_EVPPTControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduled_EVPPTControlModeType, &state, nil)
@@ -12588,20 +12695,15 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // PowerToleranceAcceptance
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := (*PowerToleranceAcceptanceType)(r.NewUint8())
 					*p = PowerToleranceAcceptanceType(v)
 					x.PowerToleranceAcceptance = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -12654,7 +12756,7 @@ var grammarEVPowerProfileEntryListType = exi.Grammar{
 	},
 }
 
-func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader) error {
+func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -12670,7 +12772,7 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPowerProfileEntry = append(x.EVPowerProfileEntry, PowerScheduleEntryType{})
-			if err := x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].decodeEXI(r); err != nil {
+			if err := x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12722,7 +12824,7 @@ var grammarPowerScheduleEntryType = exi.Grammar{
 	},
 }
 
-func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader) error {
+func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerScheduleEntryType, &state, nil)
@@ -12748,23 +12850,23 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Power
-			if err := x.Power.decodeEXI(r); err != nil {
+			if err := x.Power.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // Power_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.Power_L2 = new(RationalNumberType)
-			if err := x.Power_L2.decodeEXI(r); err != nil {
+			x.Power_L2 = a.newRationalNumberType()
+			if err := x.Power_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Power_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.Power_L3 = new(RationalNumberType)
-			if err := x.Power_L3.decodeEXI(r); err != nil {
+			x.Power_L3 = a.newRationalNumberType()
+			if err := x.Power_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12829,7 +12931,7 @@ var grammarPowerDeliveryResType = exi.Grammar{
 	},
 }
 
-func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
+func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerDeliveryResType, &state, nil)
@@ -12840,22 +12942,17 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEStatus
@@ -12863,7 +12960,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -12920,7 +13017,7 @@ var grammarEVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
@@ -12946,18 +13043,13 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EvseNotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EvseNotificationType(v)
 				}
 			}
 		}
@@ -13010,7 +13102,7 @@ var grammarScheduleExchangeReqType = exi.Grammar{
 	},
 }
 
-func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader) error {
+func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduleExchangeReqType, &state, nil)
@@ -13021,22 +13113,17 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // MaximumSupportingPoints
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(10, 12, 1024)
-					if err != nil {
-						return err
-					}
-					x.MaximumSupportingPoints = uint16(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(10, 12, 1024)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.MaximumSupportingPoints = uint16(v)
 				}
 			}
 		case 3: // Dynamic_SEReqControlMode
@@ -13044,7 +13131,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
-			if err := x.Dynamic_SEReqControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Scheduled_SEReqControlMode
@@ -13052,7 +13139,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
-			if err := x.Scheduled_SEReqControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13135,7 +13222,7 @@ var grammarDynamic_SEReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_SEReqControlModeType, &state, nil)
@@ -13161,65 +13248,55 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMaximumV2XEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumV2XEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMinimumV2XEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumV2XEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13324,7 +13401,7 @@ var grammarScheduled_SEReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduled_SEReqControlModeType, &state, nil)
@@ -13355,24 +13432,24 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(RationalNumberType)
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			x.EVTargetEnergyRequest = a.newRationalNumberType()
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVEnergyOffer
@@ -13380,7 +13457,7 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVEnergyOffer = new(EVEnergyOfferType)
-			if err := x.EVEnergyOffer.decodeEXI(r); err != nil {
+			if err := x.EVEnergyOffer.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13454,7 +13531,7 @@ var grammarEVEnergyOfferType = exi.Grammar{
 	},
 }
 
-func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader) error {
+func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVEnergyOfferType, &state, nil)
@@ -13465,11 +13542,11 @@ func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVPowerSchedule
-			if err := x.EVPowerSchedule.decodeEXI(r); err != nil {
+			if err := x.EVPowerSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVAbsolutePriceSchedule
-			if err := x.EVAbsolutePriceSchedule.decodeEXI(r); err != nil {
+			if err := x.EVAbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13515,7 +13592,7 @@ var grammarEVPowerScheduleType = exi.Grammar{
 	},
 }
 
-func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVPowerScheduleType, &state, nil)
@@ -13541,7 +13618,7 @@ func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVPowerScheduleEntries
-			if err := x.EVPowerScheduleEntries.decodeEXI(r); err != nil {
+			if err := x.EVPowerScheduleEntries.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13589,7 +13666,7 @@ var grammarEVPowerScheduleEntryListType = exi.Grammar{
 	},
 }
 
-func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader) error {
+func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -13605,7 +13682,7 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPowerScheduleEntry = append(x.EVPowerScheduleEntry, EVPowerScheduleEntryType{})
-			if err := x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].decodeEXI(r); err != nil {
+			if err := x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13651,7 +13728,7 @@ var grammarEVPowerScheduleEntryType = exi.Grammar{
 	},
 }
 
-func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader) error {
+func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVPowerScheduleEntryType, &state, nil)
@@ -13677,7 +13754,7 @@ func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Power
-			if err := x.Power.decodeEXI(r); err != nil {
+			if err := x.Power.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13729,7 +13806,7 @@ var grammarEVAbsolutePriceScheduleType = exi.Grammar{
 	},
 }
 
-func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVAbsolutePriceScheduleType, &state, nil)
@@ -13785,7 +13862,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // EVPriceRuleStacks
-			if err := x.EVPriceRuleStacks.decodeEXI(r); err != nil {
+			if err := x.EVPriceRuleStacks.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13851,7 +13928,7 @@ var grammarEVPriceRuleStackListType = exi.Grammar{
 	},
 }
 
-func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader) error {
+func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -13867,7 +13944,7 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPriceRuleStack = append(x.EVPriceRuleStack, EVPriceRuleStackType{})
-			if err := x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].decodeEXI(r); err != nil {
+			if err := x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13915,7 +13992,7 @@ var grammarEVPriceRuleStackType = exi.Grammar{
 	},
 }
 
-func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader) error {
+func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -13946,7 +14023,7 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPriceRule = append(x.EVPriceRule, EVPriceRuleType{})
-			if err := x.EVPriceRule[len(x.EVPriceRule)-1].decodeEXI(r); err != nil {
+			if err := x.EVPriceRule[len(x.EVPriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -13998,7 +14075,7 @@ var grammarEVPriceRuleType = exi.Grammar{
 	},
 }
 
-func (x *EVPriceRuleType) decodeEXI(r *exi.Reader) error {
+func (x *EVPriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVPriceRuleType, &state, nil)
@@ -14009,11 +14086,11 @@ func (x *EVPriceRuleType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EnergyFee
-			if err := x.EnergyFee.decodeEXI(r); err != nil {
+			if err := x.EnergyFee.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // PowerRangeStart
-			if err := x.PowerRangeStart.decodeEXI(r); err != nil {
+			if err := x.PowerRangeStart.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14069,7 +14146,7 @@ var grammarScheduleExchangeResType = exi.Grammar{
 	},
 }
 
-func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader) error {
+func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduleExchangeResType, &state, nil)
@@ -14080,54 +14157,39 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = ProcessingType(v)
 				}
 			}
 		case 4: // GoToPause
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.GoToPause = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 5: // Dynamic_SEResControlMode
@@ -14135,7 +14197,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
-			if err := x.Dynamic_SEResControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // Scheduled_SEResControlMode
@@ -14143,7 +14205,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
-			if err := x.Scheduled_SEResControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14232,7 +14294,7 @@ var grammarDynamic_SEResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_SEResControlModeType, &state, nil)
@@ -14260,37 +14322,27 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // AbsolutePriceSchedule
@@ -14298,7 +14350,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
-			if err := x.AbsolutePriceSchedule.decodeEXI(r); err != nil {
+			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // PriceLevelSchedule
@@ -14306,7 +14358,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PriceLevelSchedule = new(PriceLevelScheduleType)
-			if err := x.PriceLevelSchedule.decodeEXI(r); err != nil {
+			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14419,7 +14471,7 @@ var grammarAbsolutePriceScheduleType = exi.Grammar{
 	},
 }
 
-func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAbsolutePriceScheduleType, &state, nil)
@@ -14535,16 +14587,16 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MinimumCost = new(RationalNumberType)
-			if err := x.MinimumCost.decodeEXI(r); err != nil {
+			x.MinimumCost = a.newRationalNumberType()
+			if err := x.MinimumCost.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // MaximumCost
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumCost = new(RationalNumberType)
-			if err := x.MaximumCost.decodeEXI(r); err != nil {
+			x.MaximumCost = a.newRationalNumberType()
+			if err := x.MaximumCost.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // TaxRules
@@ -14552,11 +14604,11 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TaxRules = new(TaxRuleListType)
-			if err := x.TaxRules.decodeEXI(r); err != nil {
+			if err := x.TaxRules.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // PriceRuleStacks
-			if err := x.PriceRuleStacks.decodeEXI(r); err != nil {
+			if err := x.PriceRuleStacks.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // OverstayRules
@@ -14564,7 +14616,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.OverstayRules = new(OverstayRuleListType)
-			if err := x.OverstayRules.decodeEXI(r); err != nil {
+			if err := x.OverstayRules.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // AdditionalSelectedServices
@@ -14572,7 +14624,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AdditionalSelectedServices = new(AdditionalServiceListType)
-			if err := x.AdditionalSelectedServices.decodeEXI(r); err != nil {
+			if err := x.AdditionalSelectedServices.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14713,7 +14765,7 @@ var grammarTaxRuleListType = exi.Grammar{
 	},
 }
 
-func (x *TaxRuleListType) decodeEXI(r *exi.Reader) error {
+func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -14729,7 +14781,7 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TaxRule = append(x.TaxRule, TaxRuleType{})
-			if err := x.TaxRule[len(x.TaxRule)-1].decodeEXI(r); err != nil {
+			if err := x.TaxRule[len(x.TaxRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -14793,7 +14845,7 @@ var grammarTaxRuleType = exi.Grammar{
 	},
 }
 
-func (x *TaxRuleType) decodeEXI(r *exi.Reader) error {
+func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTaxRuleType, &state, nil)
@@ -14836,84 +14888,59 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // TaxRate
-			if err := x.TaxRate.decodeEXI(r); err != nil {
+			if err := x.TaxRate.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // TaxIncludedInPrice
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.TaxIncludedInPrice = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 5: // AppliesToEnergyFee
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.AppliesToEnergyFee = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.AppliesToEnergyFee = v
 				}
 			}
 		case 6: // AppliesToParkingFee
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.AppliesToParkingFee = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.AppliesToParkingFee = v
 				}
 			}
 		case 7: // AppliesToOverstayFee
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.AppliesToOverstayFee = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.AppliesToOverstayFee = v
 				}
 			}
 		case 8: // AppliesMinimumMaximumCost
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.AppliesMinimumMaximumCost = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.AppliesMinimumMaximumCost = v
 				}
 			}
 		}
@@ -15004,7 +15031,7 @@ var grammarPriceRuleStackListType = exi.Grammar{
 	},
 }
 
-func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader) error {
+func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15020,7 +15047,7 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PriceRuleStack = append(x.PriceRuleStack, PriceRuleStackType{})
-			if err := x.PriceRuleStack[len(x.PriceRuleStack)-1].decodeEXI(r); err != nil {
+			if err := x.PriceRuleStack[len(x.PriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15068,7 +15095,7 @@ var grammarPriceRuleStackType = exi.Grammar{
 	},
 }
 
-func (x *PriceRuleStackType) decodeEXI(r *exi.Reader) error {
+func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15099,7 +15126,7 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PriceRule = append(x.PriceRule, PriceRuleType{})
-			if err := x.PriceRule[len(x.PriceRule)-1].decodeEXI(r); err != nil {
+			if err := x.PriceRule[len(x.PriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15163,7 +15190,7 @@ var grammarPriceRuleType = exi.Grammar{
 	},
 }
 
-func (x *PriceRuleType) decodeEXI(r *exi.Reader) error {
+func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPriceRuleType, &state, nil)
@@ -15174,15 +15201,15 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EnergyFee
-			if err := x.EnergyFee.decodeEXI(r); err != nil {
+			if err := x.EnergyFee.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ParkingFee
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.ParkingFee = new(RationalNumberType)
-			if err := x.ParkingFee.decodeEXI(r); err != nil {
+			x.ParkingFee = a.newRationalNumberType()
+			if err := x.ParkingFee.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // ParkingFeePeriod
@@ -15220,24 +15247,19 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // RenewableGenerationPercentage
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewUint8()
 					*p = uint8(v)
 					x.RenewableGenerationPercentage = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 6: // PowerRangeStart
-			if err := x.PowerRangeStart.decodeEXI(r); err != nil {
+			if err := x.PowerRangeStart.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15320,7 +15342,7 @@ var grammarOverstayRuleListType = exi.Grammar{
 	},
 }
 
-func (x *OverstayRuleListType) decodeEXI(r *exi.Reader) error {
+func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15352,8 +15374,8 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.OverstayPowerThreshold = new(RationalNumberType)
-			if err := x.OverstayPowerThreshold.decodeEXI(r); err != nil {
+			x.OverstayPowerThreshold = a.newRationalNumberType()
+			if err := x.OverstayPowerThreshold.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // OverstayRule
@@ -15361,7 +15383,7 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.OverstayRule = append(x.OverstayRule, OverstayRuleType{})
-			if err := x.OverstayRule[len(x.OverstayRule)-1].decodeEXI(r); err != nil {
+			if err := x.OverstayRule[len(x.OverstayRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15429,7 +15451,7 @@ var grammarOverstayRuleType = exi.Grammar{
 	},
 }
 
-func (x *OverstayRuleType) decodeEXI(r *exi.Reader) error {
+func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarOverstayRuleType, &state, nil)
@@ -15472,7 +15494,7 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 3: // OverstayFee
-			if err := x.OverstayFee.decodeEXI(r); err != nil {
+			if err := x.OverstayFee.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // OverstayFeePeriod
@@ -15549,7 +15571,7 @@ var grammarAdditionalServiceListType = exi.Grammar{
 	},
 }
 
-func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader) error {
+func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15565,7 +15587,7 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AdditionalService = append(x.AdditionalService, AdditionalServiceType{})
-			if err := x.AdditionalService[len(x.AdditionalService)-1].decodeEXI(r); err != nil {
+			if err := x.AdditionalService[len(x.AdditionalService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15611,7 +15633,7 @@ var grammarAdditionalServiceType = exi.Grammar{
 	},
 }
 
-func (x *AdditionalServiceType) decodeEXI(r *exi.Reader) error {
+func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAdditionalServiceType, &state, nil)
@@ -15637,7 +15659,7 @@ func (x *AdditionalServiceType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ServiceFee
-			if err := x.ServiceFee.decodeEXI(r); err != nil {
+			if err := x.ServiceFee.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15698,7 +15720,7 @@ var grammarPriceLevelScheduleType = exi.Grammar{
 	},
 }
 
-func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPriceLevelScheduleType, &state, nil)
@@ -15766,22 +15788,17 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // NumberOfPriceLevels
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.NumberOfPriceLevels = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.NumberOfPriceLevels = uint8(v)
 				}
 			}
 		case 6: // PriceLevelScheduleEntries
-			if err := x.PriceLevelScheduleEntries.decodeEXI(r); err != nil {
+			if err := x.PriceLevelScheduleEntries.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15861,7 +15878,7 @@ var grammarPriceLevelScheduleEntryListType = exi.Grammar{
 	},
 }
 
-func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader) error {
+func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -15877,7 +15894,7 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PriceLevelScheduleEntry = append(x.PriceLevelScheduleEntry, PriceLevelScheduleEntryType{})
-			if err := x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].decodeEXI(r); err != nil {
+			if err := x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -15923,7 +15940,7 @@ var grammarPriceLevelScheduleEntryType = exi.Grammar{
 	},
 }
 
-func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader) error {
+func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPriceLevelScheduleEntryType, &state, nil)
@@ -15949,18 +15966,13 @@ func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // PriceLevel
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.PriceLevel = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.PriceLevel = uint8(v)
 				}
 			}
 		}
@@ -16005,7 +16017,7 @@ var grammarScheduled_SEResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -16021,7 +16033,7 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ScheduleTuple = append(x.ScheduleTuple, ScheduleTupleType{})
-			if err := x.ScheduleTuple[len(x.ScheduleTuple)-1].decodeEXI(r); err != nil {
+			if err := x.ScheduleTuple[len(x.ScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16070,7 +16082,7 @@ var grammarScheduleTupleType = exi.Grammar{
 	},
 }
 
-func (x *ScheduleTupleType) decodeEXI(r *exi.Reader) error {
+func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduleTupleType, &state, nil)
@@ -16096,7 +16108,7 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // ChargingSchedule
-			if err := x.ChargingSchedule.decodeEXI(r); err != nil {
+			if err := x.ChargingSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // DischargingSchedule
@@ -16104,7 +16116,7 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DischargingSchedule = new(ChargingScheduleType)
-			if err := x.DischargingSchedule.decodeEXI(r); err != nil {
+			if err := x.DischargingSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16162,7 +16174,7 @@ var grammarChargingScheduleType = exi.Grammar{
 	},
 }
 
-func (x *ChargingScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarChargingScheduleType, &state, nil)
@@ -16173,7 +16185,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PowerSchedule
-			if err := x.PowerSchedule.decodeEXI(r); err != nil {
+			if err := x.PowerSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // AbsolutePriceSchedule
@@ -16181,7 +16193,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
-			if err := x.AbsolutePriceSchedule.decodeEXI(r); err != nil {
+			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // PriceLevelSchedule
@@ -16189,7 +16201,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PriceLevelSchedule = new(PriceLevelScheduleType)
-			if err := x.PriceLevelSchedule.decodeEXI(r); err != nil {
+			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16251,7 +16263,7 @@ var grammarPowerScheduleType = exi.Grammar{
 	},
 }
 
-func (x *PowerScheduleType) decodeEXI(r *exi.Reader) error {
+func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPowerScheduleType, &state, nil)
@@ -16280,20 +16292,20 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.AvailableEnergy = new(RationalNumberType)
-			if err := x.AvailableEnergy.decodeEXI(r); err != nil {
+			x.AvailableEnergy = a.newRationalNumberType()
+			if err := x.AvailableEnergy.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // PowerTolerance
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.PowerTolerance = new(RationalNumberType)
-			if err := x.PowerTolerance.decodeEXI(r); err != nil {
+			x.PowerTolerance = a.newRationalNumberType()
+			if err := x.PowerTolerance.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // PowerScheduleEntries
-			if err := x.PowerScheduleEntries.decodeEXI(r); err != nil {
+			if err := x.PowerScheduleEntries.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16357,7 +16369,7 @@ var grammarPowerScheduleEntryListType = exi.Grammar{
 	},
 }
 
-func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader) error {
+func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -16373,7 +16385,7 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PowerScheduleEntry = append(x.PowerScheduleEntry, PowerScheduleEntryType{})
-			if err := x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].decodeEXI(r); err != nil {
+			if err := x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16419,7 +16431,7 @@ var grammarServiceDetailReqType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDetailReqType, &state, nil)
@@ -16430,7 +16442,7 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ServiceID
@@ -16497,7 +16509,7 @@ var grammarServiceDetailResType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDetailResType, &state, nil)
@@ -16508,22 +16520,17 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // ServiceID
@@ -16542,7 +16549,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // ServiceParameterList
-			if err := x.ServiceParameterList.decodeEXI(r); err != nil {
+			if err := x.ServiceParameterList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16602,7 +16609,7 @@ var grammarServiceParameterListType = exi.Grammar{
 	},
 }
 
-func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -16618,7 +16625,7 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
-			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r); err != nil {
+			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16666,7 +16673,7 @@ var grammarParameterSetType = exi.Grammar{
 	},
 }
 
-func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
+func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -16697,7 +16704,7 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Parameter = append(x.Parameter, ParameterType{})
-			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r); err != nil {
+			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -16754,7 +16761,7 @@ var grammarParameterType = exi.Grammar{
 	},
 }
 
-func (x *ParameterType) decodeEXI(r *exi.Reader) error {
+func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarParameterType, &state, nil)
@@ -16773,37 +16780,27 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 				x.Name = v
 			}
 		case 2: // BoolValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.BoolValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // ByteValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, -128, 127)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(8, -128, 127)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.ByteValue = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // ShortValue
@@ -16844,8 +16841,8 @@ func (x *ParameterType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.RationalNumber = new(RationalNumberType)
-			if err := x.RationalNumber.decodeEXI(r); err != nil {
+			x.RationalNumber = a.newRationalNumberType()
+			if err := x.RationalNumber.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // FiniteString
@@ -16954,7 +16951,7 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDiscoveryReqType, &state, nil)
@@ -16965,7 +16962,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // SupportedServiceIDs
@@ -16973,7 +16970,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SupportedServiceIDs = new(ServiceIDListType)
-			if err := x.SupportedServiceIDs.decodeEXI(r); err != nil {
+			if err := x.SupportedServiceIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17020,7 +17017,7 @@ var grammarServiceIDListType = exi.Grammar{
 	},
 }
 
-func (x *ServiceIDListType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -17101,7 +17098,7 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceDiscoveryResType, &state, nil)
@@ -17112,41 +17109,31 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // ServiceRenegotiationSupported
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.ServiceRenegotiationSupported = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ServiceRenegotiationSupported = v
 				}
 			}
 		case 4: // EnergyTransferServiceList
-			if err := x.EnergyTransferServiceList.decodeEXI(r); err != nil {
+			if err := x.EnergyTransferServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // VASList
@@ -17154,7 +17141,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.VASList = new(ServiceListType)
-			if err := x.VASList.decodeEXI(r); err != nil {
+			if err := x.VASList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17222,7 +17209,7 @@ var grammarServiceListType = exi.Grammar{
 	},
 }
 
-func (x *ServiceListType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -17238,7 +17225,7 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Service = append(x.Service, ServiceType{})
-			if err := x.Service[len(x.Service)-1].decodeEXI(r); err != nil {
+			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17284,7 +17271,7 @@ var grammarServiceType = exi.Grammar{
 	},
 }
 
-func (x *ServiceType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceType, &state, nil)
@@ -17310,18 +17297,13 @@ func (x *ServiceType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // FreeService
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.FreeService = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.FreeService = v
 				}
 			}
 		}
@@ -17370,7 +17352,7 @@ var grammarServiceSelectionReqType = exi.Grammar{
 	},
 }
 
-func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceSelectionReqType, &state, nil)
@@ -17381,11 +17363,11 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // SelectedEnergyTransferService
-			if err := x.SelectedEnergyTransferService.decodeEXI(r); err != nil {
+			if err := x.SelectedEnergyTransferService.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SelectedVASList
@@ -17393,7 +17375,7 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SelectedVASList = new(SelectedServiceListType)
-			if err := x.SelectedVASList.decodeEXI(r); err != nil {
+			if err := x.SelectedVASList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17447,7 +17429,7 @@ var grammarSelectedServiceType = exi.Grammar{
 	},
 }
 
-func (x *SelectedServiceType) decodeEXI(r *exi.Reader) error {
+func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSelectedServiceType, &state, nil)
@@ -17529,7 +17511,7 @@ var grammarSelectedServiceListType = exi.Grammar{
 	},
 }
 
-func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
+func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -17545,7 +17527,7 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
-			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r); err != nil {
+			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -17591,7 +17573,7 @@ var grammarServiceSelectionResType = exi.Grammar{
 	},
 }
 
-func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader) error {
+func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarServiceSelectionResType, &state, nil)
@@ -17602,22 +17584,17 @@ func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		}
@@ -17666,7 +17643,7 @@ var grammarSessionSetupReqType = exi.Grammar{
 	},
 }
 
-func (x *SessionSetupReqType) decodeEXI(r *exi.Reader) error {
+func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionSetupReqType, &state, nil)
@@ -17677,7 +17654,7 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVCCID
@@ -17744,7 +17721,7 @@ var grammarSessionSetupResType = exi.Grammar{
 	},
 }
 
-func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
+func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionSetupResType, &state, nil)
@@ -17755,22 +17732,17 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEID
@@ -17849,7 +17821,7 @@ var grammarSessionStopReqType = exi.Grammar{
 	},
 }
 
-func (x *SessionStopReqType) decodeEXI(r *exi.Reader) error {
+func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionStopReqType, &state, nil)
@@ -17860,22 +17832,17 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ChargingSession
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.ChargingSession = ChargingSessionType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ChargingSession = ChargingSessionType(v)
 				}
 			}
 		case 3: // EVTerminationCode
@@ -17980,7 +17947,7 @@ var grammarSessionStopResType = exi.Grammar{
 	},
 }
 
-func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
+func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSessionStopResType, &state, nil)
@@ -17991,22 +17958,17 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		}
@@ -18055,7 +18017,7 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
@@ -18080,7 +18042,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
+			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -18130,7 +18092,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
@@ -18211,7 +18173,7 @@ var grammarVehicleCheckInReqType = exi.Grammar{
 	},
 }
 
-func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader) error {
+func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarVehicleCheckInReqType, &state, nil)
@@ -18222,37 +18184,27 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVCheckInStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVCheckInStatus = EvCheckInStatusType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVCheckInStatus = EvCheckInStatusType(v)
 				}
 			}
 		case 3: // ParkingMethod
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.ParkingMethod = ParkingMethodType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ParkingMethod = ParkingMethodType(v)
 				}
 			}
 		case 4: // VehicleFrame
@@ -18394,7 +18346,7 @@ var grammarVehicleCheckInResType = exi.Grammar{
 	},
 }
 
-func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader) error {
+func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarVehicleCheckInResType, &state, nil)
@@ -18405,22 +18357,17 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // ParkingSpace
@@ -18547,7 +18494,7 @@ var grammarVehicleCheckOutReqType = exi.Grammar{
 	},
 }
 
-func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader) error {
+func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarVehicleCheckOutReqType, &state, nil)
@@ -18558,22 +18505,17 @@ func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVCheckOutStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVCheckOutStatus = EvCheckOutStatusType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVCheckOutStatus = EvCheckOutStatusType(v)
 				}
 			}
 		case 3: // CheckOutTime
@@ -18649,7 +18591,7 @@ var grammarVehicleCheckOutResType = exi.Grammar{
 	},
 }
 
-func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader) error {
+func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarVehicleCheckOutResType, &state, nil)
@@ -18660,37 +18602,27 @@ func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSECheckOutStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(1, 2)
-					if err != nil {
-						return err
-					}
-					x.EVSECheckOutStatus = EvseCheckOutStatusType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(1, 2)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSECheckOutStatus = EvseCheckOutStatusType(v)
 				}
 			}
 		}
@@ -18772,7 +18704,7 @@ var grammarDisplayParametersType = exi.Grammar{
 	},
 }
 
-func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
+func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
@@ -18783,71 +18715,51 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PresentSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.PresentSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // MaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MaximumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 5: // RemainingTimeToMinimumSOC
@@ -18902,45 +18814,35 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.ChargingComplete = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 9: // BatteryEnergyCapacity
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.BatteryEnergyCapacity = new(RationalNumberType)
-			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
+			x.BatteryEnergyCapacity = a.newRationalNumberType()
+			if err := x.BatteryEnergyCapacity.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // InletHot
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.InletHot = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}

@@ -17,6 +17,30 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
+// arena hands out the optional values of one document in blocks.
+type arena struct {
+	bRationalNumberType []RationalNumberType
+	bDetailedCostType   []DetailedCostType
+}
+
+func (a *arena) newRationalNumberType() *RationalNumberType {
+	if len(a.bRationalNumberType) == 0 {
+		a.bRationalNumberType = make([]RationalNumberType, 4)
+	}
+	p := &a.bRationalNumberType[0]
+	a.bRationalNumberType = a.bRationalNumberType[1:]
+	return p
+}
+
+func (a *arena) newDetailedCostType() *DetailedCostType {
+	if len(a.bDetailedCostType) == 0 {
+		a.bDetailedCostType = make([]DetailedCostType, 4)
+	}
+	p := &a.bDetailedCostType[0]
+	a.bDetailedCostType = a.bDetailedCostType[1:]
+	return p
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -69,99 +93,225 @@ type Document struct {
 // left unread, so n < len(b) reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
+	}
+	if d.AC_CPDReqEnergyTransferMode != nil {
+		d.AC_CPDReqEnergyTransferMode = nil
+	}
+	if d.AC_CPDResEnergyTransferMode != nil {
+		d.AC_CPDResEnergyTransferMode = nil
+	}
+	if d.AC_ChargeLoopReq != nil {
+		d.AC_ChargeLoopReq = nil
+	}
+	if d.AC_ChargeLoopRes != nil {
+		d.AC_ChargeLoopRes = nil
+	}
+	if d.AC_ChargeParameterDiscoveryReq != nil {
+		d.AC_ChargeParameterDiscoveryReq = nil
+	}
+	if d.AC_ChargeParameterDiscoveryRes != nil {
+		d.AC_ChargeParameterDiscoveryRes = nil
+	}
+	if d.BPT_AC_CPDReqEnergyTransferMode != nil {
+		d.BPT_AC_CPDReqEnergyTransferMode = nil
+	}
+	if d.BPT_AC_CPDResEnergyTransferMode != nil {
+		d.BPT_AC_CPDResEnergyTransferMode = nil
+	}
+	if d.BPT_Dynamic_AC_CLReqControlMode != nil {
+		d.BPT_Dynamic_AC_CLReqControlMode = nil
+	}
+	if d.BPT_Dynamic_AC_CLResControlMode != nil {
+		d.BPT_Dynamic_AC_CLResControlMode = nil
+	}
+	if d.BPT_Scheduled_AC_CLReqControlMode != nil {
+		d.BPT_Scheduled_AC_CLReqControlMode = nil
+	}
+	if d.BPT_Scheduled_AC_CLResControlMode != nil {
+		d.BPT_Scheduled_AC_CLResControlMode = nil
+	}
+	if d.CLReqControlMode != nil {
+		d.CLReqControlMode = nil
+	}
+	if d.CLResControlMode != nil {
+		d.CLResControlMode = nil
+	}
+	if d.CanonicalizationMethod != nil {
+		d.CanonicalizationMethod = nil
+	}
+	if d.DSAKeyValue != nil {
+		d.DSAKeyValue = nil
+	}
+	if d.DigestMethod != nil {
+		d.DigestMethod = nil
+	}
+	if d.DigestValue != nil {
+		d.DigestValue = nil
+	}
+	if d.Dynamic_AC_CLReqControlMode != nil {
+		d.Dynamic_AC_CLReqControlMode = nil
+	}
+	if d.Dynamic_AC_CLResControlMode != nil {
+		d.Dynamic_AC_CLResControlMode = nil
+	}
+	if d.KeyInfo != nil {
+		d.KeyInfo = nil
+	}
+	if d.KeyName != nil {
+		d.KeyName = nil
+	}
+	if d.KeyValue != nil {
+		d.KeyValue = nil
+	}
+	if d.Manifest != nil {
+		d.Manifest = nil
+	}
+	if d.MgmtData != nil {
+		d.MgmtData = nil
+	}
+	if d.Object != nil {
+		d.Object = nil
+	}
+	if d.PGPData != nil {
+		d.PGPData = nil
+	}
+	if d.RSAKeyValue != nil {
+		d.RSAKeyValue = nil
+	}
+	if d.Reference != nil {
+		d.Reference = nil
+	}
+	if d.RetrievalMethod != nil {
+		d.RetrievalMethod = nil
+	}
+	if d.SPKIData != nil {
+		d.SPKIData = nil
+	}
+	if d.Scheduled_AC_CLReqControlMode != nil {
+		d.Scheduled_AC_CLReqControlMode = nil
+	}
+	if d.Scheduled_AC_CLResControlMode != nil {
+		d.Scheduled_AC_CLResControlMode = nil
+	}
+	if d.Signature != nil {
+		d.Signature = nil
+	}
+	if d.SignatureMethod != nil {
+		d.SignatureMethod = nil
+	}
+	if d.SignatureProperties != nil {
+		d.SignatureProperties = nil
+	}
+	if d.SignatureProperty != nil {
+		d.SignatureProperty = nil
+	}
+	if d.SignatureValue != nil {
+		d.SignatureValue = nil
+	}
+	if d.SignedInfo != nil {
+		d.SignedInfo = nil
+	}
+	if d.Transform != nil {
+		d.Transform = nil
+	}
+	if d.Transforms != nil {
+		d.Transforms = nil
+	}
+	if d.X509Data != nil {
+		d.X509Data = nil
 	}
 	c, err := r.Bits(6)
 	if err != nil {
 		return 0, err
 	}
-	*d = Document{}
 	switch c {
 	case 0:
 		d.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
-		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
-		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AC_ChargeLoopReq = new(AC_ChargeLoopReqType)
-		if err := d.AC_ChargeLoopReq.decodeEXI(&r); err != nil {
+		if err := d.AC_ChargeLoopReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.AC_ChargeLoopRes = new(AC_ChargeLoopResType)
-		if err := d.AC_ChargeLoopRes.decodeEXI(&r); err != nil {
+		if err := d.AC_ChargeLoopRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.AC_ChargeParameterDiscoveryReq = new(AC_ChargeParameterDiscoveryReqType)
-		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.AC_ChargeParameterDiscoveryRes = new(AC_ChargeParameterDiscoveryResType)
-		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
-		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
-		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
-		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r); err != nil {
+		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
@@ -180,17 +330,17 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 18:
 		d.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
-		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
-		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r); err != nil {
+		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
@@ -211,12 +361,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 22:
 		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r); err != nil {
+		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r); err != nil {
+		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
@@ -237,87 +387,87 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 25:
 		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r); err != nil {
+		if err := d.Object.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r); err != nil {
+		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 27:
 		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r); err != nil {
+		if err := d.Reference.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r); err != nil {
+		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
-		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
-		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r); err != nil {
+		if err := d.Signature.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r); err != nil {
+		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r); err != nil {
+		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
 		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r); err != nil {
+		if err := d.Transform.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 40:
 		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r); err != nil {
+		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r); err != nil {
+		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 42:
@@ -873,7 +1023,7 @@ var grammarAC_CPDReqEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, nil)
@@ -884,43 +1034,43 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -998,7 +1148,7 @@ var grammarRationalNumberType = exi.Grammar{
 	},
 }
 
-func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
+func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
@@ -1009,18 +1159,13 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, -128, 127)
-					if err != nil {
-						return err
-					}
-					x.Exponent = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, -128, 127)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Exponent = int8(v)
 				}
 			}
 		case 2: // Value
@@ -1111,7 +1256,7 @@ var grammarAC_CPDResEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_CPDResEnergyTransferModeType, &state, nil)
@@ -1122,87 +1267,87 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSEMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVSEMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVSEMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSENominalFrequency
-			if err := x.EVSENominalFrequency.decodeEXI(r); err != nil {
+			if err := x.EVSENominalFrequency.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MaximumPowerAsymmetry
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(RationalNumberType)
-			if err := x.MaximumPowerAsymmetry.decodeEXI(r); err != nil {
+			x.MaximumPowerAsymmetry = a.newRationalNumberType()
+			if err := x.MaximumPowerAsymmetry.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEPowerRampLimitation
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(RationalNumberType)
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
+			x.EVSEPowerRampLimitation = a.newRationalNumberType()
+			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSEPresentActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1336,7 +1481,7 @@ var grammarAC_ChargeLoopReqType = exi.Grammar{
 	},
 }
 
-func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
+func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_ChargeLoopReqType, &state, nil)
@@ -1347,7 +1492,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // DisplayParameters
@@ -1355,22 +1500,17 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DisplayParameters = new(DisplayParametersType)
-			if err := x.DisplayParameters.decodeEXI(r); err != nil {
+			if err := x.DisplayParameters.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // MeterInfoRequested
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.MeterInfoRequested = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.MeterInfoRequested = v
 				}
 			}
 		case 4: // BPT_Dynamic_AC_CLReqControlMode
@@ -1378,7 +1518,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
-			if err := x.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // BPT_Scheduled_AC_CLReqControlMode
@@ -1386,7 +1526,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
-			if err := x.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // CLReqControlMode
@@ -1394,7 +1534,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CLReqControlMode = new(CLReqControlModeType)
-			if err := x.CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // Dynamic_AC_CLReqControlMode
@@ -1402,7 +1542,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
-			if err := x.Dynamic_AC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // Scheduled_AC_CLReqControlMode
@@ -1410,7 +1550,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
-			if err := x.Scheduled_AC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1507,7 +1647,7 @@ var grammarMessageHeaderType = exi.Grammar{
 	},
 }
 
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
+func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
@@ -1552,7 +1692,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r); err != nil {
+			if err := x.Signature.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1619,7 +1759,7 @@ var grammarSignatureType = exi.Grammar{
 	},
 }
 
-func (x *SignatureType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureType, &state, nil)
@@ -1640,11 +1780,11 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r); err != nil {
+			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r); err != nil {
+			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // KeyInfo
@@ -1652,7 +1792,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r); err != nil {
+			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Object
@@ -1660,7 +1800,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
+			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1734,7 +1874,7 @@ var grammarSignedInfoType = exi.Grammar{
 	},
 }
 
-func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
+func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
@@ -1755,11 +1895,11 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
+			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r); err != nil {
+			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Reference
@@ -1767,7 +1907,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1824,7 +1964,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	},
 }
 
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader) error {
+func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
@@ -1877,7 +2017,7 @@ var grammarSignatureMethodType = exi.Grammar{
 	},
 }
 
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
@@ -1967,7 +2107,7 @@ var grammarReferenceType = exi.Grammar{
 	},
 }
 
-func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
+func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarReferenceType, &state, nil)
@@ -2012,11 +2152,11 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r); err != nil {
+			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DigestValue
@@ -2100,7 +2240,7 @@ var grammarTransformsType = exi.Grammar{
 	},
 }
 
-func (x *TransformsType) decodeEXI(r *exi.Reader) error {
+func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformsType, &state, nil)
@@ -2115,7 +2255,7 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
+			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2155,7 +2295,7 @@ var grammarTransformType = exi.Grammar{
 	},
 }
 
-func (x *TransformType) decodeEXI(r *exi.Reader) error {
+func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformType, &state, nil)
@@ -2231,7 +2371,7 @@ var grammarDigestMethodType = exi.Grammar{
 	},
 }
 
-func (x *DigestMethodType) decodeEXI(r *exi.Reader) error {
+func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
@@ -2284,7 +2424,7 @@ var grammarSignatureValueType = exi.Grammar{
 	},
 }
 
-func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
@@ -2361,7 +2501,7 @@ var grammarKeyInfoType = exi.Grammar{
 	},
 }
 
-func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
+func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
@@ -2404,7 +2544,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
+			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
@@ -2412,7 +2552,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
+			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // X509Data
@@ -2420,7 +2560,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
+			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PGPData
@@ -2428,7 +2568,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
+			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SPKIData
@@ -2436,7 +2576,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
+			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MgmtData
@@ -2548,7 +2688,7 @@ var grammarKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyValueType, &state, nil)
@@ -2563,7 +2703,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
@@ -2571,7 +2711,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2636,7 +2776,7 @@ var grammarDSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
@@ -2836,7 +2976,7 @@ var grammarRSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
@@ -2922,7 +3062,7 @@ var grammarRetrievalMethodType = exi.Grammar{
 	},
 }
 
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
+func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
@@ -2957,7 +3097,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3012,7 +3152,7 @@ var grammarX509DataType = exi.Grammar{
 	},
 }
 
-func (x *X509DataType) decodeEXI(r *exi.Reader) error {
+func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509DataType, &state, nil)
@@ -3027,7 +3167,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
+			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // X509SKI
@@ -3173,7 +3313,7 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	},
 }
 
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
+func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
@@ -3258,7 +3398,7 @@ var grammarPGPDataType = exi.Grammar{
 	},
 }
 
-func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
+func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPGPDataType, &state, nil)
@@ -3346,7 +3486,7 @@ var grammarSPKIDataType = exi.Grammar{
 	},
 }
 
-func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
+func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
@@ -3416,7 +3556,7 @@ var grammarObjectType = exi.Grammar{
 	},
 }
 
-func (x *ObjectType) decodeEXI(r *exi.Reader) error {
+func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarObjectType, &state, nil)
@@ -3529,7 +3669,7 @@ var grammarDisplayParametersType = exi.Grammar{
 	},
 }
 
-func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
+func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
@@ -3540,71 +3680,51 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PresentSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.PresentSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // MaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MaximumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 5: // RemainingTimeToMinimumSOC
@@ -3659,45 +3779,35 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.ChargingComplete = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 9: // BatteryEnergyCapacity
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.BatteryEnergyCapacity = new(RationalNumberType)
-			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
+			x.BatteryEnergyCapacity = a.newRationalNumberType()
+			if err := x.BatteryEnergyCapacity.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // InletHot
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.InletHot = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -3889,7 +3999,7 @@ var grammarBPT_Dynamic_AC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, nil)
@@ -3917,151 +4027,151 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r); err != nil {
+			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower
-			if err := x.EVPresentReactivePower.decodeEXI(r); err != nil {
+			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 16: // EVPresentReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 17: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 18: // EVMaximumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 19: // EVMaximumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 20: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 21: // EVMinimumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 22: // EVMinimumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 23: // EVMaximumV2XEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumV2XEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 24: // EVMinimumV2XEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumV2XEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -4326,7 +4436,7 @@ var grammarBPT_Scheduled_AC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, nil)
@@ -4340,164 +4450,164 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(RationalNumberType)
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			x.EVTargetEnergyRequest = a.newRationalNumberType()
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaximumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(RationalNumberType)
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(RationalNumberType)
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r); err != nil {
+			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVPresentReactivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(RationalNumberType)
-			if err := x.EVPresentReactivePower.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 16: // EVMaximumDischargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 17: // EVMaximumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 18: // EVMaximumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 19: // EVMinimumDischargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 20: // EVMinimumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 21: // EVMinimumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -4691,7 +4801,7 @@ var grammarCLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
@@ -4774,7 +4884,7 @@ var grammarDynamic_AC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_AC_CLReqControlModeType, &state, nil)
@@ -4802,95 +4912,95 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r); err != nil {
+			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower
-			if err := x.EVPresentReactivePower.decodeEXI(r); err != nil {
+			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 16: // EVPresentReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5077,7 +5187,7 @@ var grammarScheduled_AC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduled_AC_CLReqControlModeType, &state, nil)
@@ -5091,116 +5201,116 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(RationalNumberType)
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			x.EVTargetEnergyRequest = a.newRationalNumberType()
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMaximumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(RationalNumberType)
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(RationalNumberType)
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r); err != nil {
+			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVPresentReactivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(RationalNumberType)
-			if err := x.EVPresentReactivePower.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5371,7 +5481,7 @@ var grammarAC_ChargeLoopResType = exi.Grammar{
 	},
 }
 
-func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
+func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_ChargeLoopResType, &state, nil)
@@ -5382,22 +5492,17 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEStatus
@@ -5405,7 +5510,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
@@ -5413,7 +5518,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Receipt
@@ -5421,15 +5526,15 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Receipt = new(ReceiptType)
-			if err := x.Receipt.decodeEXI(r); err != nil {
+			if err := x.Receipt.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSETargetFrequency
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetFrequency = new(RationalNumberType)
-			if err := x.EVSETargetFrequency.decodeEXI(r); err != nil {
+			x.EVSETargetFrequency = a.newRationalNumberType()
+			if err := x.EVSETargetFrequency.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // BPT_Dynamic_AC_CLResControlMode
@@ -5437,7 +5542,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
-			if err := x.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // BPT_Scheduled_AC_CLResControlMode
@@ -5445,7 +5550,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
-			if err := x.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // CLResControlMode
@@ -5453,7 +5558,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CLResControlMode = new(CLResControlModeType)
-			if err := x.CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // Dynamic_AC_CLResControlMode
@@ -5461,7 +5566,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
-			if err := x.Dynamic_AC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // Scheduled_AC_CLResControlMode
@@ -5469,7 +5574,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
-			if err := x.Scheduled_AC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5590,7 +5695,7 @@ var grammarEVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
@@ -5616,18 +5721,13 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EvseNotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EvseNotificationType(v)
 				}
 			}
 		}
@@ -5694,7 +5794,7 @@ var grammarMeterInfoType = exi.Grammar{
 	},
 }
 
-func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
+func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
@@ -5958,7 +6058,7 @@ var grammarReceiptType = exi.Grammar{
 	},
 }
 
-func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
+func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -5988,32 +6088,32 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.EnergyCosts = new(DetailedCostType)
-			if err := x.EnergyCosts.decodeEXI(r); err != nil {
+			x.EnergyCosts = a.newDetailedCostType()
+			if err := x.EnergyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OccupancyCosts = new(DetailedCostType)
-			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
+			x.OccupancyCosts = a.newDetailedCostType()
+			if err := x.OccupancyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.AdditionalServicesCosts = new(DetailedCostType)
-			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
+			x.AdditionalServicesCosts = a.newDetailedCostType()
+			if err := x.AdditionalServicesCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OverstayCosts = new(DetailedCostType)
-			if err := x.OverstayCosts.decodeEXI(r); err != nil {
+			x.OverstayCosts = a.newDetailedCostType()
+			if err := x.OverstayCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
@@ -6021,7 +6121,7 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
-			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
+			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6108,7 +6208,7 @@ var grammarDetailedCostType = exi.Grammar{
 	},
 }
 
-func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
@@ -6119,11 +6219,11 @@ func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // CostPerUnit
-			if err := x.CostPerUnit.decodeEXI(r); err != nil {
+			if err := x.CostPerUnit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6169,7 +6269,7 @@ var grammarDetailedTaxType = exi.Grammar{
 	},
 }
 
-func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
@@ -6195,7 +6295,7 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6277,7 +6377,7 @@ var grammarBPT_Dynamic_AC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, nil)
@@ -6305,37 +6405,27 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // AckMaxDelay
@@ -6356,71 +6446,71 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // EVSETargetActivePower
-			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
+			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSETargetActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSETargetActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSETargetReactivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSETargetReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSETargetReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVSEPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6583,7 +6673,7 @@ var grammarBPT_Scheduled_AC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, nil)
@@ -6597,72 +6687,72 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(RationalNumberType)
-			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSETargetActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSETargetActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSETargetReactivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSETargetReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSETargetReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6762,7 +6852,7 @@ var grammarCLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
@@ -6836,7 +6926,7 @@ var grammarDynamic_AC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_AC_CLResControlModeType, &state, nil)
@@ -6864,37 +6954,27 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // AckMaxDelay
@@ -6915,71 +6995,71 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // EVSETargetActivePower
-			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
+			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSETargetActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSETargetActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSETargetReactivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSETargetReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSETargetReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVSEPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7142,7 +7222,7 @@ var grammarScheduled_AC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduled_AC_CLResControlModeType, &state, nil)
@@ -7156,72 +7236,72 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(RationalNumberType)
-			if err := x.EVSETargetActivePower.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSETargetActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSETargetActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSETargetReactivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSETargetReactivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSETargetReactivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(RationalNumberType)
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r); err != nil {
+			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7328,7 +7408,7 @@ var grammarAC_ChargeParameterDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_ChargeParameterDiscoveryReqType, &state, nil)
@@ -7339,7 +7419,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // AC_CPDReqEnergyTransferMode
@@ -7347,7 +7427,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
-			if err := x.AC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // BPT_AC_CPDReqEnergyTransferMode
@@ -7355,7 +7435,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
-			if err := x.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7441,7 +7521,7 @@ var grammarBPT_AC_CPDReqEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, nil)
@@ -7452,83 +7532,83 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMaximumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMaximumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVMinimumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVMinimumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7654,7 +7734,7 @@ var grammarAC_ChargeParameterDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAC_ChargeParameterDiscoveryResType, &state, nil)
@@ -7665,22 +7745,17 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // AC_CPDResEnergyTransferMode
@@ -7688,7 +7763,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
-			if err := x.AC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // BPT_AC_CPDResEnergyTransferMode
@@ -7696,7 +7771,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
-			if err := x.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7809,7 +7884,7 @@ var grammarBPT_AC_CPDResEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, nil)
@@ -7820,127 +7895,127 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMaximumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSEMinimumChargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(RationalNumberType)
-			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r); err != nil {
+			x.EVSEMinimumChargePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(RationalNumberType)
-			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r); err != nil {
+			x.EVSEMinimumChargePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSENominalFrequency
-			if err := x.EVSENominalFrequency.decodeEXI(r); err != nil {
+			if err := x.EVSENominalFrequency.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MaximumPowerAsymmetry
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(RationalNumberType)
-			if err := x.MaximumPowerAsymmetry.decodeEXI(r); err != nil {
+			x.MaximumPowerAsymmetry = a.newRationalNumberType()
+			if err := x.MaximumPowerAsymmetry.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEPowerRampLimitation
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(RationalNumberType)
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
+			x.EVSEPowerRampLimitation = a.newRationalNumberType()
+			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSEPresentActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(RationalNumberType)
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r); err != nil {
+			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVSEMaximumDischargePower
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // EVSEMaximumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVSEMaximumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVSEMaximumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // EVSEMaximumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVSEMaximumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVSEMaximumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 16: // EVSEMinimumDischargePower
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 17: // EVSEMinimumDischargePower_L2
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L2 = new(RationalNumberType)
-			if err := x.EVSEMinimumDischargePower_L2.decodeEXI(r); err != nil {
+			x.EVSEMinimumDischargePower_L2 = a.newRationalNumberType()
+			if err := x.EVSEMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 18: // EVSEMinimumDischargePower_L3
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L3 = new(RationalNumberType)
-			if err := x.EVSEMinimumDischargePower_L3.decodeEXI(r); err != nil {
+			x.EVSEMinimumDischargePower_L3 = a.newRationalNumberType()
+			if err := x.EVSEMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8108,7 +8183,7 @@ var grammarManifestType = exi.Grammar{
 	},
 }
 
-func (x *ManifestType) decodeEXI(r *exi.Reader) error {
+func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarManifestType, &state, nil)
@@ -8133,7 +8208,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8181,7 +8256,7 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
@@ -8206,7 +8281,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
+			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8256,7 +8331,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)

@@ -17,6 +17,30 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
+// arena hands out the optional values of one document in blocks.
+type arena struct {
+	bRationalNumberType []RationalNumberType
+	bDetailedCostType   []DetailedCostType
+}
+
+func (a *arena) newRationalNumberType() *RationalNumberType {
+	if len(a.bRationalNumberType) == 0 {
+		a.bRationalNumberType = make([]RationalNumberType, 4)
+	}
+	p := &a.bRationalNumberType[0]
+	a.bRationalNumberType = a.bRationalNumberType[1:]
+	return p
+}
+
+func (a *arena) newDetailedCostType() *DetailedCostType {
+	if len(a.bDetailedCostType) == 0 {
+		a.bDetailedCostType = make([]DetailedCostType, 4)
+	}
+	p := &a.bDetailedCostType[0]
+	a.bDetailedCostType = a.bDetailedCostType[1:]
+	return p
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -75,129 +99,273 @@ type Document struct {
 // left unread, so n < len(b) reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
+	}
+	if d.BPT_DC_CPDReqEnergyTransferMode != nil {
+		d.BPT_DC_CPDReqEnergyTransferMode = nil
+	}
+	if d.BPT_DC_CPDResEnergyTransferMode != nil {
+		d.BPT_DC_CPDResEnergyTransferMode = nil
+	}
+	if d.BPT_Dynamic_DC_CLReqControlMode != nil {
+		d.BPT_Dynamic_DC_CLReqControlMode = nil
+	}
+	if d.BPT_Dynamic_DC_CLResControlMode != nil {
+		d.BPT_Dynamic_DC_CLResControlMode = nil
+	}
+	if d.BPT_Scheduled_DC_CLReqControlMode != nil {
+		d.BPT_Scheduled_DC_CLReqControlMode = nil
+	}
+	if d.BPT_Scheduled_DC_CLResControlMode != nil {
+		d.BPT_Scheduled_DC_CLResControlMode = nil
+	}
+	if d.CLReqControlMode != nil {
+		d.CLReqControlMode = nil
+	}
+	if d.CLResControlMode != nil {
+		d.CLResControlMode = nil
+	}
+	if d.CanonicalizationMethod != nil {
+		d.CanonicalizationMethod = nil
+	}
+	if d.DC_CPDReqEnergyTransferMode != nil {
+		d.DC_CPDReqEnergyTransferMode = nil
+	}
+	if d.DC_CPDResEnergyTransferMode != nil {
+		d.DC_CPDResEnergyTransferMode = nil
+	}
+	if d.DC_CableCheckReq != nil {
+		d.DC_CableCheckReq = nil
+	}
+	if d.DC_CableCheckRes != nil {
+		d.DC_CableCheckRes = nil
+	}
+	if d.DC_ChargeLoopReq != nil {
+		d.DC_ChargeLoopReq = nil
+	}
+	if d.DC_ChargeLoopRes != nil {
+		d.DC_ChargeLoopRes = nil
+	}
+	if d.DC_ChargeParameterDiscoveryReq != nil {
+		d.DC_ChargeParameterDiscoveryReq = nil
+	}
+	if d.DC_ChargeParameterDiscoveryRes != nil {
+		d.DC_ChargeParameterDiscoveryRes = nil
+	}
+	if d.DC_PreChargeReq != nil {
+		d.DC_PreChargeReq = nil
+	}
+	if d.DC_PreChargeRes != nil {
+		d.DC_PreChargeRes = nil
+	}
+	if d.DC_WeldingDetectionReq != nil {
+		d.DC_WeldingDetectionReq = nil
+	}
+	if d.DC_WeldingDetectionRes != nil {
+		d.DC_WeldingDetectionRes = nil
+	}
+	if d.DSAKeyValue != nil {
+		d.DSAKeyValue = nil
+	}
+	if d.DigestMethod != nil {
+		d.DigestMethod = nil
+	}
+	if d.DigestValue != nil {
+		d.DigestValue = nil
+	}
+	if d.Dynamic_DC_CLReqControlMode != nil {
+		d.Dynamic_DC_CLReqControlMode = nil
+	}
+	if d.Dynamic_DC_CLResControlMode != nil {
+		d.Dynamic_DC_CLResControlMode = nil
+	}
+	if d.KeyInfo != nil {
+		d.KeyInfo = nil
+	}
+	if d.KeyName != nil {
+		d.KeyName = nil
+	}
+	if d.KeyValue != nil {
+		d.KeyValue = nil
+	}
+	if d.Manifest != nil {
+		d.Manifest = nil
+	}
+	if d.MgmtData != nil {
+		d.MgmtData = nil
+	}
+	if d.Object != nil {
+		d.Object = nil
+	}
+	if d.PGPData != nil {
+		d.PGPData = nil
+	}
+	if d.RSAKeyValue != nil {
+		d.RSAKeyValue = nil
+	}
+	if d.Reference != nil {
+		d.Reference = nil
+	}
+	if d.RetrievalMethod != nil {
+		d.RetrievalMethod = nil
+	}
+	if d.SPKIData != nil {
+		d.SPKIData = nil
+	}
+	if d.Scheduled_DC_CLReqControlMode != nil {
+		d.Scheduled_DC_CLReqControlMode = nil
+	}
+	if d.Scheduled_DC_CLResControlMode != nil {
+		d.Scheduled_DC_CLResControlMode = nil
+	}
+	if d.Signature != nil {
+		d.Signature = nil
+	}
+	if d.SignatureMethod != nil {
+		d.SignatureMethod = nil
+	}
+	if d.SignatureProperties != nil {
+		d.SignatureProperties = nil
+	}
+	if d.SignatureProperty != nil {
+		d.SignatureProperty = nil
+	}
+	if d.SignatureValue != nil {
+		d.SignatureValue = nil
+	}
+	if d.SignedInfo != nil {
+		d.SignedInfo = nil
+	}
+	if d.Transform != nil {
+		d.Transform = nil
+	}
+	if d.Transforms != nil {
+		d.Transforms = nil
+	}
+	if d.X509Data != nil {
+		d.X509Data = nil
 	}
 	c, err := r.Bits(6)
 	if err != nil {
 		return 0, err
 	}
-	*d = Document{}
 	switch c {
 	case 0:
 		d.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
-		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
-		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
-		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
-		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
-		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(&r); err != nil {
+		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.DC_CableCheckReq = new(DC_CableCheckReqType)
-		if err := d.DC_CableCheckReq.decodeEXI(&r); err != nil {
+		if err := d.DC_CableCheckReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.DC_CableCheckRes = new(DC_CableCheckResType)
-		if err := d.DC_CableCheckRes.decodeEXI(&r); err != nil {
+		if err := d.DC_CableCheckRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.DC_ChargeLoopReq = new(DC_ChargeLoopReqType)
-		if err := d.DC_ChargeLoopReq.decodeEXI(&r); err != nil {
+		if err := d.DC_ChargeLoopReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.DC_ChargeLoopRes = new(DC_ChargeLoopResType)
-		if err := d.DC_ChargeLoopRes.decodeEXI(&r); err != nil {
+		if err := d.DC_ChargeLoopRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.DC_ChargeParameterDiscoveryReq = new(DC_ChargeParameterDiscoveryReqType)
-		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.DC_ChargeParameterDiscoveryRes = new(DC_ChargeParameterDiscoveryResType)
-		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.DC_PreChargeReq = new(DC_PreChargeReqType)
-		if err := d.DC_PreChargeReq.decodeEXI(&r); err != nil {
+		if err := d.DC_PreChargeReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.DC_PreChargeRes = new(DC_PreChargeResType)
-		if err := d.DC_PreChargeRes.decodeEXI(&r); err != nil {
+		if err := d.DC_PreChargeRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.DC_WeldingDetectionReq = new(DC_WeldingDetectionReqType)
-		if err := d.DC_WeldingDetectionReq.decodeEXI(&r); err != nil {
+		if err := d.DC_WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.DC_WeldingDetectionRes = new(DC_WeldingDetectionResType)
-		if err := d.DC_WeldingDetectionRes.decodeEXI(&r); err != nil {
+		if err := d.DC_WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r); err != nil {
+		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
@@ -216,17 +384,17 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 24:
 		d.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
-		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
-		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r); err != nil {
+		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 27:
@@ -247,12 +415,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 28:
 		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r); err != nil {
+		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r); err != nil {
+		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
@@ -273,87 +441,87 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 31:
 		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r); err != nil {
+		if err := d.Object.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r); err != nil {
+		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r); err != nil {
+		if err := d.Reference.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r); err != nil {
+		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
-		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
-		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
 		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r); err != nil {
+		if err := d.Signature.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 40:
 		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r); err != nil {
+		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r); err != nil {
+		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r); err != nil {
+		if err := d.Transform.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r); err != nil {
+		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r); err != nil {
+		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 48:
@@ -1017,7 +1185,7 @@ var grammarBPT_DC_CPDReqEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, nil)
@@ -1028,60 +1196,55 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargeCurrent
-			if err := x.EVMinimumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 8: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVMaximumDischargeCurrent
-			if err := x.EVMaximumDischargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVMinimumDischargeCurrent
-			if err := x.EVMinimumDischargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMinimumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1186,7 +1349,7 @@ var grammarRationalNumberType = exi.Grammar{
 	},
 }
 
-func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
+func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
@@ -1197,18 +1360,13 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, -128, 127)
-					if err != nil {
-						return err
-					}
-					x.Exponent = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, -128, 127)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Exponent = int8(v)
 				}
 			}
 		case 2: // Value
@@ -1296,7 +1454,7 @@ var grammarBPT_DC_CPDResEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, nil)
@@ -1307,51 +1465,51 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargeCurrent
-			if err := x.EVSEMinimumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumVoltage
-			if err := x.EVSEMinimumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEPowerRampLimitation
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(RationalNumberType)
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
+			x.EVSEPowerRampLimitation = a.newRationalNumberType()
+			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEMaximumDischargePower
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEMinimumDischargePower
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSEMaximumDischargeCurrent
-			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVSEMinimumDischargeCurrent
-			if err := x.EVSEMinimumDischargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1489,7 +1647,7 @@ var grammarBPT_Dynamic_DC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, nil)
@@ -1517,63 +1675,63 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVMaximumDischargeCurrent
-			if err := x.EVMaximumDischargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVMaximumV2XEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumV2XEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // EVMinimumV2XEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumV2XEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1727,7 +1885,7 @@ var grammarBPT_Dynamic_DC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, nil)
@@ -1755,37 +1913,27 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // AckMaxDelay
@@ -1806,35 +1954,35 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVSEMaximumDischargePower
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVSEMinimumDischargePower
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVSEMaximumDischargeCurrent
-			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVSEMinimumVoltage
-			if err := x.EVSEMinimumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1987,7 +2135,7 @@ var grammarBPT_Scheduled_DC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, nil)
@@ -2001,96 +2149,96 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(RationalNumberType)
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			x.EVTargetEnergyRequest = a.newRationalNumberType()
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r); err != nil {
+			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r); err != nil {
+			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(RationalNumberType)
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(RationalNumberType)
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMaximumChargeCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = new(RationalNumberType)
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
+			x.EVMaximumChargeCurrent = a.newRationalNumberType()
+			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMaximumVoltage
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = new(RationalNumberType)
-			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
+			x.EVMaximumVoltage = a.newRationalNumberType()
+			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVMinimumVoltage
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = new(RationalNumberType)
-			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
+			x.EVMinimumVoltage = a.newRationalNumberType()
+			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 11: // EVMaximumDischargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = new(RationalNumberType)
-			if err := x.EVMaximumDischargePower.decodeEXI(r); err != nil {
+			x.EVMaximumDischargePower = a.newRationalNumberType()
+			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // EVMinimumDischargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = new(RationalNumberType)
-			if err := x.EVMinimumDischargePower.decodeEXI(r); err != nil {
+			x.EVMinimumDischargePower = a.newRationalNumberType()
+			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // EVMaximumDischargeCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargeCurrent = new(RationalNumberType)
-			if err := x.EVMaximumDischargeCurrent.decodeEXI(r); err != nil {
+			x.EVMaximumDischargeCurrent = a.newRationalNumberType()
+			if err := x.EVMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2242,7 +2390,7 @@ var grammarBPT_Scheduled_DC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, nil)
@@ -2256,64 +2404,64 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = new(RationalNumberType)
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargePower = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = new(RationalNumberType)
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			x.EVSEMinimumChargePower = a.newRationalNumberType()
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = new(RationalNumberType)
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargeCurrent = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltage
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = new(RationalNumberType)
-			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
+			x.EVSEMaximumVoltage = a.newRationalNumberType()
+			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSEMaximumDischargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower = new(RationalNumberType)
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r); err != nil {
+			x.EVSEMaximumDischargePower = a.newRationalNumberType()
+			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumDischargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower = new(RationalNumberType)
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r); err != nil {
+			x.EVSEMinimumDischargePower = a.newRationalNumberType()
+			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEMaximumDischargeCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargeCurrent = new(RationalNumberType)
-			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r); err != nil {
+			x.EVSEMaximumDischargeCurrent = a.newRationalNumberType()
+			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEMinimumVoltage
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumVoltage = new(RationalNumberType)
-			if err := x.EVSEMinimumVoltage.decodeEXI(r); err != nil {
+			x.EVSEMinimumVoltage = a.newRationalNumberType()
+			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2405,7 +2553,7 @@ var grammarCLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
@@ -2440,7 +2588,7 @@ var grammarCLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
@@ -2478,7 +2626,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	},
 }
 
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader) error {
+func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
@@ -2546,7 +2694,7 @@ var grammarDC_CPDReqEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, nil)
@@ -2557,44 +2705,39 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargeCurrent
-			if err := x.EVMinimumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -2690,7 +2833,7 @@ var grammarDC_CPDResEnergyTransferModeType = exi.Grammar{
 	},
 }
 
-func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
+func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_CPDResEnergyTransferModeType, &state, nil)
@@ -2701,35 +2844,35 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargeCurrent
-			if err := x.EVSEMinimumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumVoltage
-			if err := x.EVSEMinimumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEPowerRampLimitation
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(RationalNumberType)
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r); err != nil {
+			x.EVSEPowerRampLimitation = a.newRationalNumberType()
+			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2804,7 +2947,7 @@ var grammarDC_CableCheckReqType = exi.Grammar{
 	},
 }
 
-func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader) error {
+func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_CableCheckReqType, &state, nil)
@@ -2815,7 +2958,7 @@ func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2858,7 +3001,7 @@ var grammarMessageHeaderType = exi.Grammar{
 	},
 }
 
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
+func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
@@ -2903,7 +3046,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r); err != nil {
+			if err := x.Signature.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2970,7 +3113,7 @@ var grammarSignatureType = exi.Grammar{
 	},
 }
 
-func (x *SignatureType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureType, &state, nil)
@@ -2991,11 +3134,11 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r); err != nil {
+			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r); err != nil {
+			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // KeyInfo
@@ -3003,7 +3146,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r); err != nil {
+			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Object
@@ -3011,7 +3154,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
+			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3085,7 +3228,7 @@ var grammarSignedInfoType = exi.Grammar{
 	},
 }
 
-func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
+func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
@@ -3106,11 +3249,11 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
+			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r); err != nil {
+			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Reference
@@ -3118,7 +3261,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3178,7 +3321,7 @@ var grammarSignatureMethodType = exi.Grammar{
 	},
 }
 
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
@@ -3268,7 +3411,7 @@ var grammarReferenceType = exi.Grammar{
 	},
 }
 
-func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
+func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarReferenceType, &state, nil)
@@ -3313,11 +3456,11 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r); err != nil {
+			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DigestValue
@@ -3401,7 +3544,7 @@ var grammarTransformsType = exi.Grammar{
 	},
 }
 
-func (x *TransformsType) decodeEXI(r *exi.Reader) error {
+func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformsType, &state, nil)
@@ -3416,7 +3559,7 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
+			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3456,7 +3599,7 @@ var grammarTransformType = exi.Grammar{
 	},
 }
 
-func (x *TransformType) decodeEXI(r *exi.Reader) error {
+func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformType, &state, nil)
@@ -3532,7 +3675,7 @@ var grammarDigestMethodType = exi.Grammar{
 	},
 }
 
-func (x *DigestMethodType) decodeEXI(r *exi.Reader) error {
+func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
@@ -3585,7 +3728,7 @@ var grammarSignatureValueType = exi.Grammar{
 	},
 }
 
-func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
@@ -3662,7 +3805,7 @@ var grammarKeyInfoType = exi.Grammar{
 	},
 }
 
-func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
+func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
@@ -3705,7 +3848,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
+			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
@@ -3713,7 +3856,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
+			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // X509Data
@@ -3721,7 +3864,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
+			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PGPData
@@ -3729,7 +3872,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
+			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SPKIData
@@ -3737,7 +3880,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
+			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MgmtData
@@ -3849,7 +3992,7 @@ var grammarKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyValueType, &state, nil)
@@ -3864,7 +4007,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
@@ -3872,7 +4015,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3937,7 +4080,7 @@ var grammarDSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
@@ -4137,7 +4280,7 @@ var grammarRSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
@@ -4223,7 +4366,7 @@ var grammarRetrievalMethodType = exi.Grammar{
 	},
 }
 
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
+func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
@@ -4258,7 +4401,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -4313,7 +4456,7 @@ var grammarX509DataType = exi.Grammar{
 	},
 }
 
-func (x *X509DataType) decodeEXI(r *exi.Reader) error {
+func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509DataType, &state, nil)
@@ -4328,7 +4471,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
+			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // X509SKI
@@ -4474,7 +4617,7 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	},
 }
 
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
+func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
@@ -4559,7 +4702,7 @@ var grammarPGPDataType = exi.Grammar{
 	},
 }
 
-func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
+func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPGPDataType, &state, nil)
@@ -4647,7 +4790,7 @@ var grammarSPKIDataType = exi.Grammar{
 	},
 }
 
-func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
+func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
@@ -4717,7 +4860,7 @@ var grammarObjectType = exi.Grammar{
 	},
 }
 
-func (x *ObjectType) decodeEXI(r *exi.Reader) error {
+func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarObjectType, &state, nil)
@@ -4809,7 +4952,7 @@ var grammarDC_CableCheckResType = exi.Grammar{
 	},
 }
 
-func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader) error {
+func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_CableCheckResType, &state, nil)
@@ -4820,37 +4963,27 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = ProcessingType(v)
 				}
 			}
 		}
@@ -4921,7 +5054,7 @@ var grammarDC_ChargeLoopReqType = exi.Grammar{
 	},
 }
 
-func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
+func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_ChargeLoopReqType, &state, nil)
@@ -4932,7 +5065,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // DisplayParameters
@@ -4940,26 +5073,21 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DisplayParameters = new(DisplayParametersType)
-			if err := x.DisplayParameters.decodeEXI(r); err != nil {
+			if err := x.DisplayParameters.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // MeterInfoRequested
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.MeterInfoRequested = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.MeterInfoRequested = v
 				}
 			}
 		case 4: // EVPresentVoltage
-			if err := x.EVPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // BPT_Dynamic_DC_CLReqControlMode
@@ -4967,7 +5095,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
-			if err := x.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // BPT_Scheduled_DC_CLReqControlMode
@@ -4975,7 +5103,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
-			if err := x.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // CLReqControlMode
@@ -4983,7 +5111,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CLReqControlMode = new(CLReqControlModeType)
-			if err := x.CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // Dynamic_DC_CLReqControlMode
@@ -4991,7 +5119,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
-			if err := x.Dynamic_DC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // Scheduled_DC_CLReqControlMode
@@ -4999,7 +5127,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
-			if err := x.Scheduled_DC_CLReqControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5123,7 +5251,7 @@ var grammarDisplayParametersType = exi.Grammar{
 	},
 }
 
-func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
+func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
@@ -5134,71 +5262,51 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PresentSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.PresentSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // MaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MaximumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 5: // RemainingTimeToMinimumSOC
@@ -5253,45 +5361,35 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.ChargingComplete = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 9: // BatteryEnergyCapacity
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.BatteryEnergyCapacity = new(RationalNumberType)
-			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
+			x.BatteryEnergyCapacity = a.newRationalNumberType()
+			if err := x.BatteryEnergyCapacity.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // InletHot
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.InletHot = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -5438,7 +5536,7 @@ var grammarDynamic_DC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_DC_CLReqControlModeType, &state, nil)
@@ -5466,35 +5564,35 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5608,7 +5706,7 @@ var grammarScheduled_DC_CLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduled_DC_CLReqControlModeType, &state, nil)
@@ -5622,72 +5720,72 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(RationalNumberType)
-			if err := x.EVTargetEnergyRequest.decodeEXI(r); err != nil {
+			x.EVTargetEnergyRequest = a.newRationalNumberType()
+			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMaximumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(RationalNumberType)
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r); err != nil {
+			x.EVMinimumEnergyRequest = a.newRationalNumberType()
+			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r); err != nil {
+			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r); err != nil {
+			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(RationalNumberType)
-			if err := x.EVMaximumChargePower.decodeEXI(r); err != nil {
+			x.EVMaximumChargePower = a.newRationalNumberType()
+			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(RationalNumberType)
-			if err := x.EVMinimumChargePower.decodeEXI(r); err != nil {
+			x.EVMinimumChargePower = a.newRationalNumberType()
+			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVMaximumChargeCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = new(RationalNumberType)
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r); err != nil {
+			x.EVMaximumChargeCurrent = a.newRationalNumberType()
+			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // EVMaximumVoltage
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = new(RationalNumberType)
-			if err := x.EVMaximumVoltage.decodeEXI(r); err != nil {
+			x.EVMaximumVoltage = a.newRationalNumberType()
+			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // EVMinimumVoltage
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = new(RationalNumberType)
-			if err := x.EVMinimumVoltage.decodeEXI(r); err != nil {
+			x.EVMinimumVoltage = a.newRationalNumberType()
+			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5828,7 +5926,7 @@ var grammarDC_ChargeLoopResType = exi.Grammar{
 	},
 }
 
-func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
+func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_ChargeLoopResType, &state, nil)
@@ -5839,22 +5937,17 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEStatus
@@ -5862,7 +5955,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
@@ -5870,7 +5963,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Receipt
@@ -5878,60 +5971,45 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Receipt = new(ReceiptType)
-			if err := x.Receipt.decodeEXI(r); err != nil {
+			if err := x.Receipt.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEPresentCurrent
-			if err := x.EVSEPresentCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEPowerLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSEPowerLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEPowerLimitAchieved = v
 				}
 			}
 		case 9: // EVSECurrentLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSECurrentLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSECurrentLimitAchieved = v
 				}
 			}
 		case 10: // EVSEVoltageLimitAchieved
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVSEVoltageLimitAchieved = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEVoltageLimitAchieved = v
 				}
 			}
 		case 11: // BPT_Dynamic_DC_CLResControlMode
@@ -5939,7 +6017,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
-			if err := x.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // BPT_Scheduled_DC_CLResControlMode
@@ -5947,7 +6025,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
-			if err := x.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // CLResControlMode
@@ -5955,7 +6033,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.CLResControlMode = new(CLResControlModeType)
-			if err := x.CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 14: // Dynamic_DC_CLResControlMode
@@ -5963,7 +6041,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
-			if err := x.Dynamic_DC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 15: // Scheduled_DC_CLResControlMode
@@ -5971,7 +6049,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
-			if err := x.Scheduled_DC_CLResControlMode.decodeEXI(r); err != nil {
+			if err := x.Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6114,7 +6192,7 @@ var grammarEVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
@@ -6140,18 +6218,13 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EvseNotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EvseNotificationType(v)
 				}
 			}
 		}
@@ -6218,7 +6291,7 @@ var grammarMeterInfoType = exi.Grammar{
 	},
 }
 
-func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
+func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
@@ -6482,7 +6555,7 @@ var grammarReceiptType = exi.Grammar{
 	},
 }
 
-func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
+func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -6512,32 +6585,32 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.EnergyCosts = new(DetailedCostType)
-			if err := x.EnergyCosts.decodeEXI(r); err != nil {
+			x.EnergyCosts = a.newDetailedCostType()
+			if err := x.EnergyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OccupancyCosts = new(DetailedCostType)
-			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
+			x.OccupancyCosts = a.newDetailedCostType()
+			if err := x.OccupancyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.AdditionalServicesCosts = new(DetailedCostType)
-			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
+			x.AdditionalServicesCosts = a.newDetailedCostType()
+			if err := x.AdditionalServicesCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OverstayCosts = new(DetailedCostType)
-			if err := x.OverstayCosts.decodeEXI(r); err != nil {
+			x.OverstayCosts = a.newDetailedCostType()
+			if err := x.OverstayCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
@@ -6545,7 +6618,7 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
-			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
+			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6632,7 +6705,7 @@ var grammarDetailedCostType = exi.Grammar{
 	},
 }
 
-func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
@@ -6643,11 +6716,11 @@ func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // CostPerUnit
-			if err := x.CostPerUnit.decodeEXI(r); err != nil {
+			if err := x.CostPerUnit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6693,7 +6766,7 @@ var grammarDetailedTaxType = exi.Grammar{
 	},
 }
 
-func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
@@ -6719,7 +6792,7 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6786,7 +6859,7 @@ var grammarDynamic_DC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDynamic_DC_CLResControlModeType, &state, nil)
@@ -6814,37 +6887,27 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 4: // AckMaxDelay
@@ -6865,19 +6928,19 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6979,7 +7042,7 @@ var grammarScheduled_DC_CLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarScheduled_DC_CLResControlModeType, &state, nil)
@@ -6993,32 +7056,32 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = new(RationalNumberType)
-			if err := x.EVSEMaximumChargePower.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargePower = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = new(RationalNumberType)
-			if err := x.EVSEMinimumChargePower.decodeEXI(r); err != nil {
+			x.EVSEMinimumChargePower = a.newRationalNumberType()
+			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = new(RationalNumberType)
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r); err != nil {
+			x.EVSEMaximumChargeCurrent = a.newRationalNumberType()
+			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltage
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = new(RationalNumberType)
-			if err := x.EVSEMaximumVoltage.decodeEXI(r); err != nil {
+			x.EVSEMaximumVoltage = a.newRationalNumberType()
+			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7085,7 +7148,7 @@ var grammarDC_ChargeParameterDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_ChargeParameterDiscoveryReqType, &state, nil)
@@ -7096,7 +7159,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // BPT_DC_CPDReqEnergyTransferMode
@@ -7104,7 +7167,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
-			if err := x.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // DC_CPDReqEnergyTransferMode
@@ -7112,7 +7175,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
-			if err := x.DC_CPDReqEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7172,7 +7235,7 @@ var grammarDC_ChargeParameterDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_ChargeParameterDiscoveryResType, &state, nil)
@@ -7183,22 +7246,17 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // BPT_DC_CPDResEnergyTransferMode
@@ -7206,7 +7264,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
-			if err := x.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // DC_CPDResEnergyTransferMode
@@ -7214,7 +7272,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
-			if err := x.DC_CPDResEnergyTransferMode.decodeEXI(r); err != nil {
+			if err := x.DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7285,7 +7343,7 @@ var grammarDC_PreChargeReqType = exi.Grammar{
 	},
 }
 
-func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader) error {
+func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_PreChargeReqType, &state, nil)
@@ -7296,30 +7354,25 @@ func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVProcessing = ProcessingType(v)
 				}
 			}
 		case 3: // EVPresentVoltage
-			if err := x.EVPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r); err != nil {
+			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7383,7 +7436,7 @@ var grammarDC_PreChargeResType = exi.Grammar{
 	},
 }
 
-func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader) error {
+func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_PreChargeResType, &state, nil)
@@ -7394,26 +7447,21 @@ func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7468,7 +7516,7 @@ var grammarDC_WeldingDetectionReqType = exi.Grammar{
 	},
 }
 
-func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader) error {
+func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_WeldingDetectionReqType, &state, nil)
@@ -7479,22 +7527,17 @@ func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVProcessing = ProcessingType(v)
 				}
 			}
 		}
@@ -7546,7 +7589,7 @@ var grammarDC_WeldingDetectionResType = exi.Grammar{
 	},
 }
 
-func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
+func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDC_WeldingDetectionResType, &state, nil)
@@ -7557,26 +7600,21 @@ func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r); err != nil {
+			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7631,7 +7669,7 @@ var grammarManifestType = exi.Grammar{
 	},
 }
 
-func (x *ManifestType) decodeEXI(r *exi.Reader) error {
+func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarManifestType, &state, nil)
@@ -7656,7 +7694,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7704,7 +7742,7 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
@@ -7729,7 +7767,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
+			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7779,7 +7817,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)

@@ -17,6 +17,30 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
+// arena hands out the optional values of one document in blocks.
+type arena struct {
+	bRationalNumberType []RationalNumberType
+	bDetailedCostType   []DetailedCostType
+}
+
+func (a *arena) newRationalNumberType() *RationalNumberType {
+	if len(a.bRationalNumberType) == 0 {
+		a.bRationalNumberType = make([]RationalNumberType, 4)
+	}
+	p := &a.bRationalNumberType[0]
+	a.bRationalNumberType = a.bRationalNumberType[1:]
+	return p
+}
+
+func (a *arena) newDetailedCostType() *DetailedCostType {
+	if len(a.bDetailedCostType) == 0 {
+		a.bDetailedCostType = make([]DetailedCostType, 4)
+	}
+	p := &a.bDetailedCostType[0]
+	a.bDetailedCostType = a.bDetailedCostType[1:]
+	return p
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -65,39 +89,153 @@ type Document struct {
 // left unread, so n < len(b) reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
 		return 0, err
+	}
+	if d.CLReqControlMode != nil {
+		d.CLReqControlMode = nil
+	}
+	if d.CLResControlMode != nil {
+		d.CLResControlMode = nil
+	}
+	if d.CanonicalizationMethod != nil {
+		d.CanonicalizationMethod = nil
+	}
+	if d.DSAKeyValue != nil {
+		d.DSAKeyValue = nil
+	}
+	if d.DigestMethod != nil {
+		d.DigestMethod = nil
+	}
+	if d.DigestValue != nil {
+		d.DigestValue = nil
+	}
+	if d.KeyInfo != nil {
+		d.KeyInfo = nil
+	}
+	if d.KeyName != nil {
+		d.KeyName = nil
+	}
+	if d.KeyValue != nil {
+		d.KeyValue = nil
+	}
+	if d.Manifest != nil {
+		d.Manifest = nil
+	}
+	if d.MgmtData != nil {
+		d.MgmtData = nil
+	}
+	if d.Object != nil {
+		d.Object = nil
+	}
+	if d.PGPData != nil {
+		d.PGPData = nil
+	}
+	if d.RSAKeyValue != nil {
+		d.RSAKeyValue = nil
+	}
+	if d.Reference != nil {
+		d.Reference = nil
+	}
+	if d.RetrievalMethod != nil {
+		d.RetrievalMethod = nil
+	}
+	if d.SPKIData != nil {
+		d.SPKIData = nil
+	}
+	if d.Signature != nil {
+		d.Signature = nil
+	}
+	if d.SignatureMethod != nil {
+		d.SignatureMethod = nil
+	}
+	if d.SignatureProperties != nil {
+		d.SignatureProperties = nil
+	}
+	if d.SignatureProperty != nil {
+		d.SignatureProperty = nil
+	}
+	if d.SignatureValue != nil {
+		d.SignatureValue = nil
+	}
+	if d.SignedInfo != nil {
+		d.SignedInfo = nil
+	}
+	if d.Transform != nil {
+		d.Transform = nil
+	}
+	if d.Transforms != nil {
+		d.Transforms = nil
+	}
+	if d.WPT_AlignmentCheckReq != nil {
+		d.WPT_AlignmentCheckReq = nil
+	}
+	if d.WPT_AlignmentCheckRes != nil {
+		d.WPT_AlignmentCheckRes = nil
+	}
+	if d.WPT_ChargeLoopReq != nil {
+		d.WPT_ChargeLoopReq = nil
+	}
+	if d.WPT_ChargeLoopRes != nil {
+		d.WPT_ChargeLoopRes = nil
+	}
+	if d.WPT_ChargeParameterDiscoveryReq != nil {
+		d.WPT_ChargeParameterDiscoveryReq = nil
+	}
+	if d.WPT_ChargeParameterDiscoveryRes != nil {
+		d.WPT_ChargeParameterDiscoveryRes = nil
+	}
+	if d.WPT_FinePositioningReq != nil {
+		d.WPT_FinePositioningReq = nil
+	}
+	if d.WPT_FinePositioningRes != nil {
+		d.WPT_FinePositioningRes = nil
+	}
+	if d.WPT_FinePositioningSetupReq != nil {
+		d.WPT_FinePositioningSetupReq = nil
+	}
+	if d.WPT_FinePositioningSetupRes != nil {
+		d.WPT_FinePositioningSetupRes = nil
+	}
+	if d.WPT_PairingReq != nil {
+		d.WPT_PairingReq = nil
+	}
+	if d.WPT_PairingRes != nil {
+		d.WPT_PairingRes = nil
+	}
+	if d.X509Data != nil {
+		d.X509Data = nil
 	}
 	c, err := r.Bits(6)
 	if err != nil {
 		return 0, err
 	}
-	*d = Document{}
 	switch c {
 	case 0:
 		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r); err != nil {
+		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
@@ -116,7 +254,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 6:
 		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r); err != nil {
+		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
@@ -137,12 +275,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 8:
 		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r); err != nil {
+		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r); err != nil {
+		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
@@ -163,137 +301,137 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 11:
 		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r); err != nil {
+		if err := d.Object.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r); err != nil {
+		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r); err != nil {
+		if err := d.Reference.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r); err != nil {
+		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r); err != nil {
+		if err := d.Signature.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r); err != nil {
+		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r); err != nil {
+		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r); err != nil {
+		if err := d.Transform.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r); err != nil {
+		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.WPT_AlignmentCheckReq = new(WPT_AlignmentCheckReqType)
-		if err := d.WPT_AlignmentCheckReq.decodeEXI(&r); err != nil {
+		if err := d.WPT_AlignmentCheckReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.WPT_AlignmentCheckRes = new(WPT_AlignmentCheckResType)
-		if err := d.WPT_AlignmentCheckRes.decodeEXI(&r); err != nil {
+		if err := d.WPT_AlignmentCheckRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 27:
 		d.WPT_ChargeLoopReq = new(WPT_ChargeLoopReqType)
-		if err := d.WPT_ChargeLoopReq.decodeEXI(&r); err != nil {
+		if err := d.WPT_ChargeLoopReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.WPT_ChargeLoopRes = new(WPT_ChargeLoopResType)
-		if err := d.WPT_ChargeLoopRes.decodeEXI(&r); err != nil {
+		if err := d.WPT_ChargeLoopRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.WPT_ChargeParameterDiscoveryReq = new(WPT_ChargeParameterDiscoveryReqType)
-		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(&r); err != nil {
+		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.WPT_ChargeParameterDiscoveryRes = new(WPT_ChargeParameterDiscoveryResType)
-		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(&r); err != nil {
+		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.WPT_FinePositioningReq = new(WPT_FinePositioningReqType)
-		if err := d.WPT_FinePositioningReq.decodeEXI(&r); err != nil {
+		if err := d.WPT_FinePositioningReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.WPT_FinePositioningRes = new(WPT_FinePositioningResType)
-		if err := d.WPT_FinePositioningRes.decodeEXI(&r); err != nil {
+		if err := d.WPT_FinePositioningRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.WPT_FinePositioningSetupReq = new(WPT_FinePositioningSetupReqType)
-		if err := d.WPT_FinePositioningSetupReq.decodeEXI(&r); err != nil {
+		if err := d.WPT_FinePositioningSetupReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.WPT_FinePositioningSetupRes = new(WPT_FinePositioningSetupResType)
-		if err := d.WPT_FinePositioningSetupRes.decodeEXI(&r); err != nil {
+		if err := d.WPT_FinePositioningSetupRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.WPT_PairingReq = new(WPT_PairingReqType)
-		if err := d.WPT_PairingReq.decodeEXI(&r); err != nil {
+		if err := d.WPT_PairingReq.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.WPT_PairingRes = new(WPT_PairingResType)
-		if err := d.WPT_PairingRes.decodeEXI(&r); err != nil {
+		if err := d.WPT_PairingRes.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r); err != nil {
+		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
@@ -1117,7 +1255,7 @@ var grammarCLReqControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLReqControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
@@ -1152,7 +1290,7 @@ var grammarCLResControlModeType = exi.Grammar{
 	},
 }
 
-func (x *CLResControlModeType) decodeEXI(r *exi.Reader) error {
+func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
@@ -1190,7 +1328,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 	},
 }
 
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader) error {
+func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
@@ -1258,7 +1396,7 @@ var grammarDSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
@@ -1455,7 +1593,7 @@ var grammarDigestMethodType = exi.Grammar{
 	},
 }
 
-func (x *DigestMethodType) decodeEXI(r *exi.Reader) error {
+func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
@@ -1514,7 +1652,7 @@ var grammarKeyInfoType = exi.Grammar{
 	},
 }
 
-func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
+func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
@@ -1557,7 +1695,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r); err != nil {
+			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // RetrievalMethod
@@ -1565,7 +1703,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r); err != nil {
+			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // X509Data
@@ -1573,7 +1711,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r); err != nil {
+			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // PGPData
@@ -1581,7 +1719,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r); err != nil {
+			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SPKIData
@@ -1589,7 +1727,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r); err != nil {
+			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // MgmtData
@@ -1701,7 +1839,7 @@ var grammarKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarKeyValueType, &state, nil)
@@ -1716,7 +1854,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // RSAKeyValue
@@ -1724,7 +1862,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r); err != nil {
+			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1774,7 +1912,7 @@ var grammarRSAKeyValueType = exi.Grammar{
 	},
 }
 
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader) error {
+func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
@@ -1860,7 +1998,7 @@ var grammarRetrievalMethodType = exi.Grammar{
 	},
 }
 
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
+func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
@@ -1895,7 +2033,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -1946,7 +2084,7 @@ var grammarTransformsType = exi.Grammar{
 	},
 }
 
-func (x *TransformsType) decodeEXI(r *exi.Reader) error {
+func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformsType, &state, nil)
@@ -1961,7 +2099,7 @@ func (x *TransformsType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r); err != nil {
+			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2001,7 +2139,7 @@ var grammarTransformType = exi.Grammar{
 	},
 }
 
-func (x *TransformType) decodeEXI(r *exi.Reader) error {
+func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarTransformType, &state, nil)
@@ -2081,7 +2219,7 @@ var grammarX509DataType = exi.Grammar{
 	},
 }
 
-func (x *X509DataType) decodeEXI(r *exi.Reader) error {
+func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509DataType, &state, nil)
@@ -2096,7 +2234,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r); err != nil {
+			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // X509SKI
@@ -2242,7 +2380,7 @@ var grammarX509IssuerSerialType = exi.Grammar{
 	},
 }
 
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader) error {
+func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
@@ -2327,7 +2465,7 @@ var grammarPGPDataType = exi.Grammar{
 	},
 }
 
-func (x *PGPDataType) decodeEXI(r *exi.Reader) error {
+func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarPGPDataType, &state, nil)
@@ -2415,7 +2553,7 @@ var grammarSPKIDataType = exi.Grammar{
 	},
 }
 
-func (x *SPKIDataType) decodeEXI(r *exi.Reader) error {
+func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
@@ -2482,7 +2620,7 @@ var grammarManifestType = exi.Grammar{
 	},
 }
 
-func (x *ManifestType) decodeEXI(r *exi.Reader) error {
+func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarManifestType, &state, nil)
@@ -2507,7 +2645,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2567,7 +2705,7 @@ var grammarReferenceType = exi.Grammar{
 	},
 }
 
-func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
+func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarReferenceType, &state, nil)
@@ -2612,11 +2750,11 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r); err != nil {
+			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r); err != nil {
+			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // DigestValue
@@ -2706,7 +2844,7 @@ var grammarObjectType = exi.Grammar{
 	},
 }
 
-func (x *ObjectType) decodeEXI(r *exi.Reader) error {
+func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarObjectType, &state, nil)
@@ -2802,7 +2940,7 @@ var grammarSignatureType = exi.Grammar{
 	},
 }
 
-func (x *SignatureType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureType, &state, nil)
@@ -2823,11 +2961,11 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r); err != nil {
+			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r); err != nil {
+			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // KeyInfo
@@ -2835,7 +2973,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r); err != nil {
+			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Object
@@ -2843,7 +2981,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r); err != nil {
+			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -2917,7 +3055,7 @@ var grammarSignedInfoType = exi.Grammar{
 	},
 }
 
-func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
+func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
@@ -2938,11 +3076,11 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				x.Id = p
 			}
 		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r); err != nil {
+			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r); err != nil {
+			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // Reference
@@ -2950,7 +3088,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r); err != nil {
+			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3010,7 +3148,7 @@ var grammarSignatureMethodType = exi.Grammar{
 	},
 }
 
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
@@ -3088,7 +3226,7 @@ var grammarSignatureValueType = exi.Grammar{
 	},
 }
 
-func (x *SignatureValueType) decodeEXI(r *exi.Reader) error {
+func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
@@ -3159,7 +3297,7 @@ var grammarSignaturePropertiesType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
@@ -3184,7 +3322,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r); err != nil {
+			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3234,7 +3372,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 	},
 }
 
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader) error {
+func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
@@ -3312,7 +3450,7 @@ var grammarWPT_AlignmentCheckReqType = exi.Grammar{
 	},
 }
 
-func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -3324,45 +3462,35 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVProcessing = ProcessingType(v)
 				}
 			}
 		case 3: // TargetCoilCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.TargetCoilCurrent = new(RationalNumberType)
-			if err := x.TargetCoilCurrent.decodeEXI(r); err != nil {
+			x.TargetCoilCurrent = a.newRationalNumberType()
+			if err := x.TargetCoilCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVResultCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVResultCode = WPT_EVResultType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVResultCode = WPT_EVResultType(v)
 				}
 			}
 		case 5: // VendorSpecificDataContainer
@@ -3464,7 +3592,7 @@ var grammarMessageHeaderType = exi.Grammar{
 	},
 }
 
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
+func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
@@ -3509,7 +3637,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r); err != nil {
+			if err := x.Signature.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -3569,7 +3697,7 @@ var grammarRationalNumberType = exi.Grammar{
 	},
 }
 
-func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
+func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
@@ -3580,18 +3708,13 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, -128, 127)
-					if err != nil {
-						return err
-					}
-					x.Exponent = int8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, -128, 127)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.Exponent = int8(v)
 				}
 			}
 		case 2: // Value
@@ -3664,7 +3787,7 @@ var grammarWPT_AlignmentCheckResType = exi.Grammar{
 	},
 }
 
-func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -3676,53 +3799,43 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = ProcessingType(v)
 				}
 			}
 		case 4: // PowerTransmitted
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.PowerTransmitted = new(RationalNumberType)
-			if err := x.PowerTransmitted.decodeEXI(r); err != nil {
+			x.PowerTransmitted = a.newRationalNumberType()
+			if err := x.PowerTransmitted.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // SupplyDeviceCurrent
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SupplyDeviceCurrent = new(RationalNumberType)
-			if err := x.SupplyDeviceCurrent.decodeEXI(r); err != nil {
+			x.SupplyDeviceCurrent = a.newRationalNumberType()
+			if err := x.SupplyDeviceCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // VendorSpecificDataContainer
@@ -3850,7 +3963,7 @@ var grammarWPT_ChargeLoopReqType = exi.Grammar{
 	},
 }
 
-func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -3862,7 +3975,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // DisplayParameters
@@ -3870,53 +3983,43 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.DisplayParameters = new(DisplayParametersType)
-			if err := x.DisplayParameters.decodeEXI(r); err != nil {
+			if err := x.DisplayParameters.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // MeterInfoRequested
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.MeterInfoRequested = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.MeterInfoRequested = v
 				}
 			}
 		case 4: // EVPCPowerRequest
-			if err := x.EVPCPowerRequest.decodeEXI(r); err != nil {
+			if err := x.EVPCPowerRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVPCPowerOutput
-			if err := x.EVPCPowerOutput.decodeEXI(r); err != nil {
+			if err := x.EVPCPowerOutput.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVPCChargeDiagnostics
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
-					x.EVPCChargeDiagnostics = WPT_EVPCChargeDiagnosticsType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVPCChargeDiagnostics = WPT_EVPCChargeDiagnosticsType(v)
 				}
 			}
 		case 7: // EVPCOperatingFrequency
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPCOperatingFrequency = new(RationalNumberType)
-			if err := x.EVPCOperatingFrequency.decodeEXI(r); err != nil {
+			x.EVPCOperatingFrequency = a.newRationalNumberType()
+			if err := x.EVPCOperatingFrequency.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // EVPCPowerControlParameter
@@ -3924,7 +4027,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVPCPowerControlParameter = new(WPT_EVPCPowerControlParameterType)
-			if err := x.EVPCPowerControlParameter.decodeEXI(r); err != nil {
+			if err := x.EVPCPowerControlParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // ManufacturerSpecificDataContainer
@@ -4072,7 +4175,7 @@ var grammarDisplayParametersType = exi.Grammar{
 	},
 }
 
-func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
+func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
@@ -4083,71 +4186,51 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PresentSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.PresentSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 2: // MinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 3: // TargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.TargetSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
 			}
 		case 4: // MaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(7, 0, 100)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafNBit(7, 0, 100)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewInt8()
 					*p = int8(v)
 					x.MaximumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 5: // RemainingTimeToMinimumSOC
@@ -4202,45 +4285,35 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // ChargingComplete
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.ChargingComplete = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		case 9: // BatteryEnergyCapacity
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.BatteryEnergyCapacity = new(RationalNumberType)
-			if err := x.BatteryEnergyCapacity.decodeEXI(r); err != nil {
+			x.BatteryEnergyCapacity = a.newRationalNumberType()
+			if err := x.BatteryEnergyCapacity.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // InletHot
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
+					return err
+				}
+				if !empty {
 					p := r.NewBool()
 					*p = v
 					x.InletHot = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -4372,7 +4445,7 @@ var grammarWPT_EVPCPowerControlParameterType = exi.Grammar{
 	},
 }
 
-func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_EVPCPowerControlParameterType, &state, nil)
@@ -4383,19 +4456,19 @@ func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // EVPCCoilCurrentRequest
-			if err := x.EVPCCoilCurrentRequest.decodeEXI(r); err != nil {
+			if err := x.EVPCCoilCurrentRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVPCCoilCurrentInformation
-			if err := x.EVPCCoilCurrentInformation.decodeEXI(r); err != nil {
+			if err := x.EVPCCoilCurrentInformation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // EVPCCurrentOutputInformation
-			if err := x.EVPCCurrentOutputInformation.decodeEXI(r); err != nil {
+			if err := x.EVPCCurrentOutputInformation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVPCVoltageOutputInformation
-			if err := x.EVPCVoltageOutputInformation.decodeEXI(r); err != nil {
+			if err := x.EVPCVoltageOutputInformation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -4486,7 +4559,7 @@ var grammarWPT_ChargeLoopResType = exi.Grammar{
 	},
 }
 
-func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -4498,22 +4571,17 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEStatus
@@ -4521,7 +4589,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r); err != nil {
+			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
@@ -4529,7 +4597,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r); err != nil {
+			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // Receipt
@@ -4537,50 +4605,45 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.Receipt = new(ReceiptType)
-			if err := x.Receipt.decodeEXI(r); err != nil {
+			if err := x.Receipt.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVPCPowerRequest
-			if err := x.EVPCPowerRequest.decodeEXI(r); err != nil {
+			if err := x.EVPCPowerRequest.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 7: // SDPowerInput
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SDPowerInput = new(RationalNumberType)
-			if err := x.SDPowerInput.decodeEXI(r); err != nil {
+			x.SDPowerInput = a.newRationalNumberType()
+			if err := x.SDPowerInput.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 8: // SPCMaxOutputPowerLimit
-			if err := x.SPCMaxOutputPowerLimit.decodeEXI(r); err != nil {
+			if err := x.SPCMaxOutputPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // SPCMinOutputPowerLimit
-			if err := x.SPCMinOutputPowerLimit.decodeEXI(r); err != nil {
+			if err := x.SPCMinOutputPowerLimit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // SPCChargeDiagnostics
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
-					x.SPCChargeDiagnostics = WPT_SPCChargeDiagnosticsType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.SPCChargeDiagnostics = WPT_SPCChargeDiagnosticsType(v)
 				}
 			}
 		case 11: // SPCOperatingFrequency
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SPCOperatingFrequency = new(RationalNumberType)
-			if err := x.SPCOperatingFrequency.decodeEXI(r); err != nil {
+			x.SPCOperatingFrequency = a.newRationalNumberType()
+			if err := x.SPCOperatingFrequency.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 12: // SPCPowerControlParameter
@@ -4588,7 +4651,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.SPCPowerControlParameter = new(WPT_SPCPowerControlParameterType)
-			if err := x.SPCPowerControlParameter.decodeEXI(r); err != nil {
+			if err := x.SPCPowerControlParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 13: // ManufacturerSpecificDataContainer
@@ -4745,7 +4808,7 @@ var grammarEVSEStatusType = exi.Grammar{
 	},
 }
 
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
+func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
@@ -4771,18 +4834,13 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EVSENotification
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
-					x.EVSENotification = EvseNotificationType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSENotification = EvseNotificationType(v)
 				}
 			}
 		}
@@ -4849,7 +4907,7 @@ var grammarMeterInfoType = exi.Grammar{
 	},
 }
 
-func (x *MeterInfoType) decodeEXI(r *exi.Reader) error {
+func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
@@ -5113,7 +5171,7 @@ var grammarReceiptType = exi.Grammar{
 	},
 }
 
-func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
+func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -5143,32 +5201,32 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.EnergyCosts = new(DetailedCostType)
-			if err := x.EnergyCosts.decodeEXI(r); err != nil {
+			x.EnergyCosts = a.newDetailedCostType()
+			if err := x.EnergyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // OccupancyCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OccupancyCosts = new(DetailedCostType)
-			if err := x.OccupancyCosts.decodeEXI(r); err != nil {
+			x.OccupancyCosts = a.newDetailedCostType()
+			if err := x.OccupancyCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // AdditionalServicesCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.AdditionalServicesCosts = new(DetailedCostType)
-			if err := x.AdditionalServicesCosts.decodeEXI(r); err != nil {
+			x.AdditionalServicesCosts = a.newDetailedCostType()
+			if err := x.AdditionalServicesCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // OverstayCosts
 			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
 				return err
 			}
-			x.OverstayCosts = new(DetailedCostType)
-			if err := x.OverstayCosts.decodeEXI(r); err != nil {
+			x.OverstayCosts = a.newDetailedCostType()
+			if err := x.OverstayCosts.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // TaxCosts
@@ -5176,7 +5234,7 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
-			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r); err != nil {
+			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5263,7 +5321,7 @@ var grammarDetailedCostType = exi.Grammar{
 	},
 }
 
-func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
@@ -5274,11 +5332,11 @@ func (x *DetailedCostType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // CostPerUnit
-			if err := x.CostPerUnit.decodeEXI(r); err != nil {
+			if err := x.CostPerUnit.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5324,7 +5382,7 @@ var grammarDetailedTaxType = exi.Grammar{
 	},
 }
 
-func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
+func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
@@ -5350,7 +5408,7 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // Amount
-			if err := x.Amount.decodeEXI(r); err != nil {
+			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5396,7 +5454,7 @@ var grammarWPT_SPCPowerControlParameterType = exi.Grammar{
 	},
 }
 
-func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_SPCPowerControlParameterType, &state, nil)
@@ -5407,7 +5465,7 @@ func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // SPCPrimaryDeviceCoilCurrentInformation
-			if err := x.SPCPrimaryDeviceCoilCurrentInformation.decodeEXI(r); err != nil {
+			if err := x.SPCPrimaryDeviceCoilCurrentInformation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -5462,7 +5520,7 @@ var grammarWPT_ChargeParameterDiscoveryReqType = exi.Grammar{
 	},
 }
 
-func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -5474,11 +5532,11 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVPCMaxReceivablePower
-			if err := x.EVPCMaxReceivablePower.decodeEXI(r); err != nil {
+			if err := x.EVPCMaxReceivablePower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // SDMaxGroundClearence
@@ -5512,22 +5570,17 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 5: // EVPCNaturalFrequency
-			if err := x.EVPCNaturalFrequency.decodeEXI(r); err != nil {
+			if err := x.EVPCNaturalFrequency.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // EVPCDeviceLocalControl
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Bool()
-					if err != nil {
-						return err
-					}
-					x.EVPCDeviceLocalControl = v
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafBool()
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVPCDeviceLocalControl = v
 				}
 			}
 		case 7: // VendorSpecificDataContainer
@@ -5654,7 +5707,7 @@ var grammarWPT_ChargeParameterDiscoveryResType = exi.Grammar{
 	},
 }
 
-func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -5666,45 +5719,35 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // PDInputPowerClass
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 4)
-					if err != nil {
-						return err
-					}
-					x.PDInputPowerClass = WPT_PowerClassType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 4)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.PDInputPowerClass = WPT_PowerClassType(v)
 				}
 			}
 		case 4: // SDMinOutputPower
-			if err := x.SDMinOutputPower.decodeEXI(r); err != nil {
+			if err := x.SDMinOutputPower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // SDMaxOutputPower
-			if err := x.SDMaxOutputPower.decodeEXI(r); err != nil {
+			if err := x.SDMaxOutputPower.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // SDMaxGroundClearanceSupport
@@ -5738,11 +5781,11 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 8: // PDMinCoilCurrent
-			if err := x.PDMinCoilCurrent.decodeEXI(r); err != nil {
+			if err := x.PDMinCoilCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 9: // PDMaxCoilCurrent
-			if err := x.PDMaxCoilCurrent.decodeEXI(r); err != nil {
+			if err := x.PDMaxCoilCurrent.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 10: // SDManufacturerSpecificDataContainer
@@ -5878,7 +5921,7 @@ var grammarWPT_FinePositioningReqType = exi.Grammar{
 	},
 }
 
-func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -5890,37 +5933,27 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVProcessing = ProcessingType(v)
 				}
 			}
 		case 3: // EVResultCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVResultCode = WPT_EVResultType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVResultCode = WPT_EVResultType(v)
 				}
 			}
 		case 4: // VendorSpecificDataContainer
@@ -5946,7 +5979,7 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
-			if err := x.WPT_LF_DataPackageList.decodeEXI(r); err != nil {
+			if err := x.WPT_LF_DataPackageList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6027,7 +6060,7 @@ var grammarWPT_LF_DataPackageListType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_DataPackageListType, &state, nil)
@@ -6038,22 +6071,17 @@ func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NumPackages
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.NumPackages = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.NumPackages = uint8(v)
 				}
 			}
 		case 2: // WPT_LF_DataPackage
-			if err := x.WPT_LF_DataPackage.decodeEXI(r); err != nil {
+			if err := x.WPT_LF_DataPackage.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6100,7 +6128,7 @@ var grammarWPT_LF_DataPackageType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_DataPackageType, &state, nil)
@@ -6111,18 +6139,13 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // PackageIndex
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.PackageIndex = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.PackageIndex = uint8(v)
 				}
 			}
 		case 2: // LF_TxData
@@ -6130,7 +6153,7 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.LF_TxData = new(WPT_LF_TxDataListType)
-			if err := x.LF_TxData.decodeEXI(r); err != nil {
+			if err := x.LF_TxData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // LF_RxData
@@ -6138,7 +6161,7 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.LF_RxData = new(WPT_LF_RxDataListType)
-			if err := x.LF_RxData.decodeEXI(r); err != nil {
+			if err := x.LF_RxData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6191,7 +6214,7 @@ var grammarWPT_LF_TxDataListType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_TxDataListType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_TxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_TxDataListType, &state, nil)
@@ -6202,7 +6225,7 @@ func (x *WPT_LF_TxDataListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_LF_TxDataList
-			if err := x.WPT_LF_TxDataList.decodeEXI(r); err != nil {
+			if err := x.WPT_LF_TxDataList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6242,7 +6265,7 @@ var grammarWPT_LF_TxDataType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_TxDataType, &state, nil)
@@ -6268,7 +6291,7 @@ func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // EIRP
-			if err := x.EIRP.decodeEXI(r); err != nil {
+			if err := x.EIRP.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6314,7 +6337,7 @@ var grammarWPT_LF_RxDataListType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_RxDataListType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_RxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_RxDataListType, &state, nil)
@@ -6325,7 +6348,7 @@ func (x *WPT_LF_RxDataListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_LF_RxDataList
-			if err := x.WPT_LF_RxDataList.decodeEXI(r); err != nil {
+			if err := x.WPT_LF_RxDataList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6365,7 +6388,7 @@ var grammarWPT_LF_RxDataType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_RxDataType, &state, nil)
@@ -6391,7 +6414,7 @@ func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // RSSIData
-			if err := x.RSSIData.decodeEXI(r); err != nil {
+			if err := x.RSSIData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6437,7 +6460,7 @@ var grammarWPT_LF_RxRSSIListType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_RxRSSIListType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_RxRSSIListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_RxRSSIListType, &state, nil)
@@ -6448,7 +6471,7 @@ func (x *WPT_LF_RxRSSIListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // RSSIDataList
-			if err := x.RSSIDataList.decodeEXI(r); err != nil {
+			if err := x.RSSIDataList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6488,7 +6511,7 @@ var grammarWPT_LF_RxRSSIType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_RxRSSIType, &state, nil)
@@ -6514,7 +6537,7 @@ func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // RSSI
-			if err := x.RSSI.decodeEXI(r); err != nil {
+			if err := x.RSSI.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6572,7 +6595,7 @@ var grammarWPT_FinePositioningResType = exi.Grammar{
 	},
 }
 
-func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -6584,37 +6607,27 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = ProcessingType(v)
 				}
 			}
 		case 4: // VendorSpecificDataContainer
@@ -6640,7 +6653,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
-			if err := x.WPT_LF_DataPackageList.decodeEXI(r); err != nil {
+			if err := x.WPT_LF_DataPackageList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6739,7 +6752,7 @@ var grammarWPT_FinePositioningSetupReqType = exi.Grammar{
 	},
 }
 
-func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -6751,34 +6764,29 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVProcessing = ProcessingType(v)
 				}
 			}
 		case 3: // EVDeviceFinePositioningMethodList
-			if err := x.EVDeviceFinePositioningMethodList.decodeEXI(r); err != nil {
+			if err := x.EVDeviceFinePositioningMethodList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // EVDevicePairingMethodList
-			if err := x.EVDevicePairingMethodList.decodeEXI(r); err != nil {
+			if err := x.EVDevicePairingMethodList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // EVDeviceAlignmentCheckMethodList
-			if err := x.EVDeviceAlignmentCheckMethodList.decodeEXI(r); err != nil {
+			if err := x.EVDeviceAlignmentCheckMethodList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // NaturalOffset
@@ -6819,7 +6827,7 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
-			if err := x.LF_SystemSetupData.decodeEXI(r); err != nil {
+			if err := x.LF_SystemSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -6914,7 +6922,7 @@ var grammarWPT_FinePositioningMethodListType = exi.Grammar{
 	},
 }
 
-func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -6926,21 +6934,16 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_FinePositioningMethod
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 5)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(3, 5)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.WPT_FinePositioningMethod = append(x.WPT_FinePositioningMethod, WPT_FinePositioningMethodType(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -6988,7 +6991,7 @@ var grammarWPT_PairingMethodListType = exi.Grammar{
 	},
 }
 
-func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -7000,21 +7003,16 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_PairingMethod
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(3, 6)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(3, 6)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.WPT_PairingMethod = append(x.WPT_PairingMethod, WPT_PairingMethodType(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -7062,7 +7060,7 @@ var grammarWPT_AlignmentCheckMethodListType = exi.Grammar{
 	},
 }
 
-func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -7074,21 +7072,16 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // WPT_AlignmentCheckMethod
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
+					return err
+				}
+				if !empty {
 					if err := r.Alloc(16); err != nil {
 						return err
 					}
 					x.WPT_AlignmentCheckMethod = append(x.WPT_AlignmentCheckMethod, WPT_AlignmentCheckMethodType(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
 				}
 			}
 		}
@@ -7135,7 +7128,7 @@ var grammarWPT_LF_SystemSetupDataType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_LF_SystemSetupDataType, &state, nil)
@@ -7150,7 +7143,7 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.LF_TransmitterSetupData = new(WPT_LF_TransmitterDataType)
-			if err := x.LF_TransmitterSetupData.decodeEXI(r); err != nil {
+			if err := x.LF_TransmitterSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // LF_ReceiverSetupData
@@ -7158,7 +7151,7 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.LF_ReceiverSetupData = new(WPT_LF_ReceiverDataType)
-			if err := x.LF_ReceiverSetupData.decodeEXI(r); err != nil {
+			if err := x.LF_ReceiverSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7218,7 +7211,7 @@ var grammarWPT_LF_TransmitterDataType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -7230,22 +7223,17 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NumberOfTransmitters
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.NumberOfTransmitters = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.NumberOfTransmitters = uint8(v)
 				}
 			}
 		case 2: // SignalFrequency
-			if err := x.SignalFrequency.decodeEXI(r); err != nil {
+			if err := x.SignalFrequency.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // TxSpecData
@@ -7253,7 +7241,7 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TxSpecData = append(x.TxSpecData, WPT_TxRxSpecDataType{})
-			if err := x.TxSpecData[len(x.TxSpecData)-1].decodeEXI(r); err != nil {
+			if err := x.TxSpecData[len(x.TxSpecData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // TxPackageSpecData
@@ -7261,7 +7249,7 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.TxPackageSpecData = new(WPT_TxRxPackageSpecDataType)
-			if err := x.TxPackageSpecData.decodeEXI(r); err != nil {
+			if err := x.TxPackageSpecData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7330,7 +7318,7 @@ var grammarWPT_TxRxSpecDataType = exi.Grammar{
 	},
 }
 
-func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_TxRxSpecDataType, &state, nil)
@@ -7356,11 +7344,11 @@ func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 2: // TxRxPosition
-			if err := x.TxRxPosition.decodeEXI(r); err != nil {
+			if err := x.TxRxPosition.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 3: // TxRxOrientation
-			if err := x.TxRxOrientation.decodeEXI(r); err != nil {
+			if err := x.TxRxOrientation.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7418,7 +7406,7 @@ var grammarWPT_CoordinateXYZType = exi.Grammar{
 	},
 }
 
-func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_CoordinateXYZType, &state, nil)
@@ -7532,7 +7520,7 @@ var grammarWPT_TxRxPackageSpecDataType = exi.Grammar{
 	},
 }
 
-func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -7548,7 +7536,7 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.PulseSequenceOrder = append(x.PulseSequenceOrder, WPT_TxRxPulseOrderType{})
-			if err := x.PulseSequenceOrder[len(x.PulseSequenceOrder)-1].decodeEXI(r); err != nil {
+			if err := x.PulseSequenceOrder[len(x.PulseSequenceOrder)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // PulseSeparationTime
@@ -7657,7 +7645,7 @@ var grammarWPT_TxRxPulseOrderType = exi.Grammar{
 	},
 }
 
-func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarWPT_TxRxPulseOrderType, &state, nil)
@@ -7747,7 +7735,7 @@ var grammarWPT_LF_ReceiverDataType = exi.Grammar{
 	},
 }
 
-func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -7759,18 +7747,13 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // NumberOfReceivers
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.NBit(8, 0, 255)
-					if err != nil {
-						return err
-					}
-					x.NumberOfReceivers = uint8(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafNBit(8, 0, 255)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.NumberOfReceivers = uint8(v)
 				}
 			}
 		case 2: // RxSpecData
@@ -7778,7 +7761,7 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.RxSpecData = append(x.RxSpecData, WPT_TxRxSpecDataType{})
-			if err := x.RxSpecData[len(x.RxSpecData)-1].decodeEXI(r); err != nil {
+			if err := x.RxSpecData[len(x.RxSpecData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -7848,7 +7831,7 @@ var grammarWPT_FinePositioningSetupResType = exi.Grammar{
 	},
 }
 
-func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -7860,34 +7843,29 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // PrimaryDeviceFinePositioningMethodList
-			if err := x.PrimaryDeviceFinePositioningMethodList.decodeEXI(r); err != nil {
+			if err := x.PrimaryDeviceFinePositioningMethodList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 4: // PrimaryDevicePairingMethodList
-			if err := x.PrimaryDevicePairingMethodList.decodeEXI(r); err != nil {
+			if err := x.PrimaryDevicePairingMethodList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 5: // PrimaryDeviceAlignmentCheckMethodList
-			if err := x.PrimaryDeviceAlignmentCheckMethodList.decodeEXI(r); err != nil {
+			if err := x.PrimaryDeviceAlignmentCheckMethodList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // NaturalOffset
@@ -7928,7 +7906,7 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
-			if err := x.LF_SystemSetupData.decodeEXI(r); err != nil {
+			if err := x.LF_SystemSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8033,7 +8011,7 @@ var grammarWPT_PairingReqType = exi.Grammar{
 	},
 }
 
-func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -8045,22 +8023,17 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVProcessing = ProcessingType(v)
 				}
 			}
 		case 3: // ObservedIDCode
@@ -8081,18 +8054,13 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader) error {
 				}
 			}
 		case 4: // EVResultCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVResultCode = WPT_EVResultType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVResultCode = WPT_EVResultType(v)
 				}
 			}
 		case 5: // VendorSpecificDataContainer
@@ -8206,7 +8174,7 @@ var grammarWPT_PairingResType = exi.Grammar{
 	},
 }
 
-func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
+func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -8218,37 +8186,27 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
 		case exi.EventEE:
 			return nil
 		case 1: // Header
-			if err := x.Header.decodeEXI(r); err != nil {
+			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(6, 40)
-					if err != nil {
-						return err
-					}
-					x.ResponseCode = ResponseCodeType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(6, 40)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.ResponseCode = ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Enum(2, 3)
-					if err != nil {
-						return err
-					}
-					x.EVSEProcessing = ProcessingType(v)
-				}
-				if err := r.LeafEnd(); err != nil {
+			{
+				v, empty, err := r.LeafEnum(2, 3)
+				if err != nil {
 					return err
+				}
+				if !empty {
+					x.EVSEProcessing = ProcessingType(v)
 				}
 			}
 		case 4: // ObservedIDCode
@@ -8273,7 +8231,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AlternativeSECCList = new(AlternativeSECCListType)
-			if err := x.AlternativeSECCList.decodeEXI(r); err != nil {
+			if err := x.AlternativeSECCList.decodeEXI(r, a); err != nil {
 				return err
 			}
 		case 6: // VendorSpecificDataContainer
@@ -8382,7 +8340,7 @@ var grammarAlternativeSECCListType = exi.Grammar{
 	},
 }
 
-func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader) error {
+func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
@@ -8398,7 +8356,7 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader) error {
 				return err
 			}
 			x.AlternativeSECC = append(x.AlternativeSECC, AlternativeSECCType{})
-			if err := x.AlternativeSECC[len(x.AlternativeSECC)-1].decodeEXI(r); err != nil {
+			if err := x.AlternativeSECC[len(x.AlternativeSECC)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
 		}
@@ -8450,7 +8408,7 @@ var grammarAlternativeSECCType = exi.Grammar{
 	},
 }
 
-func (x *AlternativeSECCType) decodeEXI(r *exi.Reader) error {
+func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
 		ev, err := r.Event(&grammarAlternativeSECCType, &state, nil)
