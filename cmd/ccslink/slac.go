@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ccslink/ccslink/homeplug"
@@ -66,6 +68,18 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 	rep := slacReport{Role: *role}
 	res, err := matchOnce(ctx, *iface, *role, *emulate, log)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The time is up: say so in words, not as a context error.
+		who := "no car started matching"
+		if *role == "pev" {
+			who = "no charger answered"
+		}
+		var detail string
+		if i := strings.Index(err.Error(), "(last attempt: "); i >= 0 {
+			detail = " " + err.Error()[i:]
+		}
+		err = fmt.Errorf("%s within %v%s", who, *timeout, detail)
+	}
 	if err == nil {
 		rep.Matched = true
 		rep.EVMAC, rep.EVSEMAC = res.EVMAC.String(), res.EVSEMAC.String()
@@ -123,11 +137,19 @@ func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.
 	// Like a real car, start again after a failed attempt (the charger may
 	// not listen yet) until the time is up.
 	var res slac.Result
+	var last error
 	for {
 		res, err = slac.MatchPEV(ctx, port, slac.RealClock{}, slac.PEVConfig{MAC: mac, Log: log})
-		if err == nil || ctx.Err() != nil {
+		if err == nil {
 			break
 		}
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			if last != nil {
+				err = fmt.Errorf("%w (last attempt: %v)", context.DeadlineExceeded, last)
+			}
+			break
+		}
+		last = err
 		log.Info("matching failed, starting again", "err", err)
 	}
 	if err == nil && e != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -83,4 +84,48 @@ func TestSLACOverVeth(t *testing.T) {
 		t.Errorf("charger %+v\ncar %+v", e, p)
 	}
 	t.Logf("matched in %d ms (charger, MATCH.CNF), link up on both sides", e.DurationMS)
+}
+
+// TestSLACNoCar: a charger alone on its link gives up after --timeout and
+// says why in words, with exit status 1.
+func TestSLACNoCar(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces; skipped")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip command (iproute2)")
+	}
+	ns := fmt.Sprintf("ccsN%d", os.Getpid()%100000)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range [][]string{
+		{"-n", ns, "link", "add", "lone0", "type", "veth", "peer", "name", "lone1"},
+		{"-n", ns, "link", "set", "lone0", "up"},
+		{"-n", ns, "link", "set", "lone1", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "ccslink")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "slac", "--iface", "lone0", "--timeout", "300ms", "--json")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1", err)
+	}
+	want := `{"matched":false,"role":"evse","sounds":0,"attenuation_db":0,"link_up":false,"duration_ms":0,"error":"no car started matching within 300ms"}` + "\n"
+	if out.String() != want {
+		t.Errorf("stdout %q, want %q", out.String(), want)
+	}
+	if !strings.Contains(errb.String(), "ccslink slac: no match: no car started matching within 300ms") {
+		t.Errorf("stderr %q", errb.String())
+	}
 }
