@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -114,57 +113,18 @@ func fuzzSeeds(tb testing.TB, schema string) [][]byte {
 			}
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "vectors", "*.jsonl"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			var v valueVector
-			if err := json.Unmarshal(line, &v); err != nil {
-				tb.Fatalf("%s: %v", f, err)
-			}
-			if fuzzVectorSchema(v) == schema {
+	vs, err := loadVectors(filepath.Join(dir, "vectors"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, v := range vs {
+		if s, _, ok := schemaOf(v); ok {
+			if c, ok := Lookup(s); ok && c.Name == schema {
 				add(v.Hex) // known-bad vectors too: they are interesting inputs
 			}
 		}
 	}
 	return out
-}
-
-// fuzzVectorSchema tells which codec a jsonl vector is for ("" for none).
-func fuzzVectorSchema(v valueVector) string {
-	b, _ := hex.DecodeString(v.Hex)
-	if len(b) > 8 && b[0] == 0x01 && b[1] == 0xfe {
-		b = b[8:]
-	}
-	var s string
-	switch {
-	case v.Schema != "":
-		s = v.Schema
-	case strings.Contains(v.File, "app_hand"):
-		s = "apphand"
-	case strings.Contains(v.File, "/din/"):
-		s = "din"
-	case strings.Contains(v.File, "iso20/ac_"):
-		s = "iso20ac"
-	case strings.Contains(v.File, "iso20/dc_"):
-		s = "iso20dc"
-	case strings.Contains(v.File, "iso20/"):
-		s = "iso20"
-	case len(b) > 1 && b[1] == 0x98:
-		s = "iso2"
-	case len(b) > 1:
-		s = "apphand"
-	}
-	if c, ok := Lookup(s); ok {
-		return c.Name
-	}
-	return ""
 }
 
 func fuzzCodec(f *testing.F, schema string) {

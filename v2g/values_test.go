@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -560,51 +559,6 @@ func TestIoniqChargeParameterDiscovery(t *testing.T) {
 // ---------------------------------------------------------------------------
 // (b) the check: lines of the jsonl vectors, by hand, for a spread of them.
 
-type valueVector struct {
-	ID     string   `json:"id"`
-	Schema string   `json:"schema"`
-	Hex    string   `json:"hex"`
-	File   string   `json:"file"`
-	Case   string   `json:"case"`
-	Checks []string `json:"meaning_assertions"`
-}
-
-// key names a vector as the table below does: the id of a curated vector,
-// else "<file name>: <case>".
-func (v valueVector) key() string {
-	if v.ID != "" {
-		return v.ID
-	}
-	return path.Base(v.File) + ": " + v.Case
-}
-
-func readValueVectors(t *testing.T) []valueVector {
-	t.Helper()
-	dir := shared.Path(t, "vectors")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	var out []valueVector
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			var v valueVector
-			if err := json.Unmarshal(line, &v); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			out = append(out, v)
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("no vectors in", dir)
-	}
-	return out
-}
-
 // valueCase is one vector and the values its source asserts. check is a
 // func(*testing.T, *D) for the Document type D of the vector's schema set.
 type valueCase struct {
@@ -647,8 +601,8 @@ func runValueCheck(t *testing.T, b []byte, check any) {
 
 // TestVectorValues runs the hand-written checks of valueCases.
 func TestVectorValues(t *testing.T) {
-	byKey := map[string][]valueVector{}
-	for _, v := range readValueVectors(t) {
+	byKey := map[string][]vector{}
+	for _, v := range readVectors(t) {
 		byKey[v.key()] = append(byKey[v.key()], v)
 	}
 	schemas := map[string]int{}
@@ -1498,30 +1452,4 @@ func TestJSONRoundTripFrames(t *testing.T) {
 		t.Fatal("no EXI frames")
 	}
 	t.Logf("frames through JSON and back, per schema: %v", perSchema)
-}
-
-// readFrameTable reads a tab-separated table with a header line.
-func readFrameTable(t testing.TB, path string) []map[string]string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var head []string
-	var rows []map[string]string
-	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-		cols := strings.Split(strings.TrimRight(line, "\r"), "\t")
-		if head == nil {
-			head = cols
-			continue
-		}
-		r := make(map[string]string, len(head))
-		for i, c := range cols {
-			if i < len(head) {
-				r[head[i]] = c
-			}
-		}
-		rows = append(rows, r)
-	}
-	return rows
 }

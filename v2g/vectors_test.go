@@ -1,12 +1,9 @@
 package v2g
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,7 +46,7 @@ func TestLabeledFrames(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			rows := readTSV(t, f)
+			rows := readFrameTable(t, f)
 			counts := map[string]int{}
 			failed, trailing := 0, 0
 			for _, r := range rows {
@@ -82,105 +79,6 @@ func TestLabeledFrames(t *testing.T) {
 	}
 }
 
-func readTSV(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var head []string
-	var rows []map[string]string
-	for sc.Scan() {
-		cols := strings.Split(sc.Text(), "\t")
-		if head == nil {
-			head = cols
-			continue
-		}
-		r := map[string]string{}
-		for i, c := range cols {
-			if i < len(head) {
-				r[head[i]] = c
-			}
-		}
-		rows = append(rows, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rows
-}
-
-// vector is one line of the jsonl vector files.
-type vector struct {
-	ID         string   `json:"id"`
-	Schema     string   `json:"schema"`
-	Hex        string   `json:"hex"`
-	Meaning    string   `json:"meaning"`
-	File       string   `json:"file"`
-	Case       string   `json:"case"`
-	Assertions []string `json:"meaning_assertions"`
-	Warning    string   `json:"warning"`
-}
-
-func readVectors(t *testing.T) []vector {
-	dir := shared.Path(t, "vectors")
-	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
-	var out []vector
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if len(bytes.TrimSpace(line)) == 0 {
-				continue
-			}
-			var v vector
-			if err := json.Unmarshal(line, &v); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			if v.ID == "" {
-				v.ID = filepath.Base(v.File) + ": " + v.Case
-			}
-			out = append(out, v)
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("no vectors in", dir)
-	}
-	return out
-}
-
-// schemaOf tells which schema set a vector belongs to, and its EXI bytes.
-func schemaOf(v vector) (schema string, b []byte, known bool) {
-	b, _ = hex.DecodeString(v.Hex)
-	if len(b) > 8 && b[0] == 0x01 && b[1] == 0xfe {
-		b = b[8:]
-	}
-	switch {
-	case v.Schema != "":
-		return v.Schema, b, true
-	case strings.Contains(v.File, "app_hand"):
-		return "apphand", b, true
-	case strings.Contains(v.File, "/din/"):
-		return "din", b, true
-	case strings.Contains(v.File, "iso20/ac_"):
-		return "iso20ac", b, true
-	case strings.Contains(v.File, "iso20/dc_"):
-		return "iso20dc", b, true
-	case strings.Contains(v.File, "iso20/"):
-		return "iso20", b, true
-	case len(b) > 1 && b[1] == 0x98:
-		return "iso2", b, true
-	case len(b) > 1 && b[1]&0x80 == 0:
-		return "apphand", b, true
-	}
-	return "", b, false
-}
-
 // badVectors are vectors that are not valid documents of our schemas, each
 // with the reason; the vector files say so in their notes.
 var badVectors = map[string]string{
@@ -197,7 +95,7 @@ var badVectors = map[string]string{
 
 // knownBad reports vectors the files mark as invalid or from other schemas.
 func knownBad(v vector) bool {
-	return strings.Contains(v.Schema, "2016") || strings.Contains(v.ID, "BUGGY") || v.Warning != "" || badVectors[v.ID] != ""
+	return strings.Contains(v.Schema, "2016") || strings.Contains(v.key(), "BUGGY") || v.Warning != "" || badVectors[v.key()] != ""
 }
 
 // TestVectors decodes and re-encodes every vector of the jsonl files; the
@@ -210,11 +108,11 @@ func TestVectors(t *testing.T) {
 			continue // see TestFragments
 		}
 		if !known {
-			t.Errorf("%s: cannot tell the schema", v.ID)
+			t.Errorf("%s: cannot tell the schema", v.key())
 			continue
 		}
 		if _, found := Lookup(schema); !found && !knownBad(v) {
-			t.Errorf("%s: unknown schema %q", v.ID, schema)
+			t.Errorf("%s: unknown schema %q", v.key(), schema)
 			continue
 		}
 		if knownBad(v) {
@@ -227,19 +125,19 @@ func TestVectors(t *testing.T) {
 			var xe *exi.Error
 			switch {
 			case err == nil && len(bytes.Trim(rest, "\x00")) == 0:
-				t.Errorf("%s: known-bad vector decoded and re-encoded", v.ID)
+				t.Errorf("%s: known-bad vector decoded and re-encoded", v.key())
 			case err == nil:
 				// Read as a shorter valid document: the rest is reported.
 			case doc == nil && !errors.As(err, &xe):
-				t.Errorf("%s: decode error without a bit position: %v", v.ID, err)
+				t.Errorf("%s: decode error without a bit position: %v", v.key(), err)
 			}
 			continue
 		}
 		ok++
 		if _, rest, err := roundTrip(t, schema, b); err != nil {
-			t.Errorf("%s (%s): %v", v.ID, schema, err)
+			t.Errorf("%s (%s): %v", v.key(), schema, err)
 		} else if len(rest) > 0 {
-			t.Logf("%s: %d bytes after the document: %x", v.ID, len(rest), rest)
+			t.Logf("%s: %d bytes after the document: %x", v.key(), len(rest), rest)
 		}
 	}
 	t.Logf("%d vectors round-tripped, %d known-bad rejected", ok, bad)
