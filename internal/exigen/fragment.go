@@ -1,9 +1,6 @@
 package exigen
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // fragElem is one entry of the fragment grammar (§8.5.2): a unique element
 // qname of the schema set; Type is nil when declarations disagree on the
@@ -148,15 +145,4 @@ func (g *gen) emitFragment() {
 		g.p("}\n")
 	}
 	g.p("w.Bits(%d, %d)\nreturn w.Bytes(), nil\n}\n\n", n+1, w)
-}
-
-// fragmentNote describes the fragment grammar for the package comment.
-func fragmentNote(fs []*fragElem) string {
-	var clashes []string
-	for _, f := range fs {
-		if f.Type == nil {
-			clashes = append(clashes, f.Q.Local)
-		}
-	}
-	return strings.Join(clashes, ", ")
 }

@@ -10,7 +10,6 @@ import (
 	"go/format"
 	"math"
 	"math/big"
-	"sort"
 	"strings"
 	"unicode"
 )
@@ -520,11 +519,7 @@ func (g *gen) fieldType(f *Field) string {
 	switch {
 	case f.Max != 1:
 		return "[]" + gt
-	case f.Min == 1 && f.Kind != evAT:
-		return gt
-	case f.Min == 1 && f.Kind == evAT:
-		return gt
-	case gt == "exi.Bytes":
+	case f.Min == 1 || gt == "exi.Bytes": // binary: nil is absent
 		return gt
 	}
 	return "*" + gt
@@ -735,5 +730,3 @@ func typeName(t *Type) string {
 	}
 	return t.elemName.Local
 }
-
-var _ = sort.Strings

@@ -200,7 +200,7 @@ func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
 	g := &nfa{s: s, elems: map[QName]*Element{}, attrs: map[QName]*Attribute{}}
 	end := g.add()
 	g.prod(end, event{kind: evEE}, -1, -1)
-	first := g.add() // marks where content states begin
+	first := len(g.states) // where the content's states begin
 	var start int
 	switch {
 	case t.SimpleContent != nil:
