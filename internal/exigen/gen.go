@@ -611,7 +611,27 @@ func (g *gen) emitType(t *Type) {
 	if gr.NumCounters > 0 {
 		g.p("var counts [%d]int\n", gr.NumCounters)
 	}
-	g.p("state := 0\nfor {\nev, err := r.Event(&%s, &state, %s)\nif err != nil {\nreturn err\n}\nswitch ev {\ncase exi.EventEE:\nreturn nil\n", gv, counts)
+	// The grammar's states as code: constant widths and productions, no
+	// table walk per event (the encoder walks the table; it is fast enough).
+	g.p("state := 0\nfor {\nvar ev int\nswitch state {\n")
+	for i, st := range gr.States {
+		g.p("case %d:\nc, err := r.Bits(%d)\nif err != nil {\nreturn err\n}\nswitch c {\n", i, st.Width)
+		for c, pr := range st.Prods {
+			g.p("case %d: // %s\n", c, pr.Label)
+			switch {
+			case pr.Event < 0:
+				g.p("return r.Unsupported(&%s, %d, %d)\n", gv, st.Width, pr.Event)
+			case pr.Counter >= 0:
+				g.p("ev = %d\ncounts[%d]++\nif counts[%d] >= %d {\nstate = %d\n} else {\nstate = %d\n}\n", pr.Event, pr.Counter, pr.Counter, pr.Max, pr.Exit, pr.Next)
+			case pr.Event == 0:
+				g.p("return nil\n")
+			default:
+				g.p("ev, state = %d, %d\n", pr.Event, pr.Next)
+			}
+		}
+		g.p("default:\nif ev, err := r.Escape(&%s, %d, int(c)); err != nil || ev == exi.EventEE {\nreturn err\n}\n}\n", gv, i)
+	}
+	g.p("}\nswitch ev {\n")
 	for _, f := range gr.Fields {
 		g.p("case %d: // %s\n", f.Event, f.GoName)
 		ft := g.fieldType(f)

@@ -164,13 +164,63 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSupportedAppProtocolReq, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AppProtocol)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 20 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSupportedAppProtocolReq, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AppProtocol)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 20 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedAppProtocolReq, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedAppProtocolReq, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // AppProtocol
 			if err := r.Alloc(unsafe.Sizeof(AppProtocolType{})); err != nil {
 				return err
@@ -234,13 +284,88 @@ var grammarAppProtocolType = exi.Grammar{
 func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAppProtocolType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ProtocolNamespace)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAppProtocolType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VersionNumberMajor)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAppProtocolType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VersionNumberMinor)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAppProtocolType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SchemaID)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAppProtocolType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Priority)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarAppProtocolType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAppProtocolType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ProtocolNamespace
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -376,13 +501,51 @@ var grammarSupportedAppProtocolRes = exi.Grammar{
 func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSupportedAppProtocolRes, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSupportedAppProtocolRes, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SchemaID)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedAppProtocolRes, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedAppProtocolRes, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(2, 3)

@@ -7246,13 +7246,88 @@ var grammarAC_EVChargeParameterType = exi.Grammar{
 func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_EVChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EAmount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaxVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaxCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinCurrent)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7351,13 +7426,64 @@ var grammarPhysicalValueType = exi.Grammar{
 func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPhysicalValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Multiplier)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Unit)
+				ev, state = 2, 2
+			case 1: // SE(Value)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Value)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Multiplier
 			{
 				v, empty, err := r.LeafNBit(3, -3, 3)
@@ -7461,13 +7587,75 @@ var grammarAC_EVSEChargeParameterType = exi.Grammar{
 func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_EVSEChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaxVoltage)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaxCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // AC_EVSEStatus
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -7548,13 +7736,75 @@ var grammarAC_EVSEStatusType = exi.Grammar{
 func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_EVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerSwitchClosed)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RCD)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PowerSwitchClosed
 			{
 				v, empty, err := r.LeafBool()
@@ -7655,13 +7905,23 @@ var grammarBodyBaseType = exi.Grammar{
 func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBodyBaseType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBodyBaseType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -7693,13 +7953,36 @@ var grammarCableCheckReqType = exi.Grammar{
 func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCableCheckReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCableCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCableCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -7753,13 +8036,94 @@ var grammarDC_EVStatusType = exi.Grammar{
 func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVReady)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVCabinConditioning)
+				ev, state = 2, 2
+			case 1: // SE(EVRESSConditioning)
+				ev, state = 3, 3
+			case 2: // SE(EVErrorCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVRESSConditioning)
+				ev, state = 3, 3
+			case 1: // SE(EVErrorCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVErrorCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVRESSSOC)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVReady
 			{
 				v, empty, err := r.LeafBool()
@@ -7891,13 +8255,62 @@ var grammarCableCheckResType = exi.Grammar{
 func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCableCheckResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -7986,13 +8399,77 @@ var grammarDC_EVSEStatusType = exi.Grammar{
 func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEIsolationStatus)
+				ev, state = 1, 1
+			case 1: // SE(EVSEStatusCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEStatusCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSEIsolationStatus
 			{
 				v, empty, err := r.LeafEnum(2, 4)
@@ -8106,13 +8583,40 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -8165,13 +8669,77 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateInstallationReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(OEMProvisioningCert)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OEMProvisioningCert)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ListOfRootCertificateIDs)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DHParams)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -8277,13 +8845,38 @@ var grammarListOfRootCertificateIDsType = exi.Grammar{
 func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarListOfRootCertificateIDsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RootCertificateID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RootCertificateID)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RootCertificateID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -8359,13 +8952,101 @@ var grammarCertificateInstallationResType = exi.Grammar{
 func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateInstallationResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureEncryptedPrivateKey)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DHParams)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractID)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -8513,13 +9194,51 @@ var grammarCertificateChainType = exi.Grammar{
 func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateChainType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SubCertificates)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Certificate
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -8591,13 +9310,38 @@ var grammarSubCertificatesType = exi.Grammar{
 func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSubCertificatesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Certificate
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -8670,13 +9414,90 @@ var grammarCertificateUpdateReqType = exi.Grammar{
 func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateUpdateReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(ContractSignatureCertChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ListOfRootCertificateIDs)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DHParams)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -8810,13 +9631,114 @@ var grammarCertificateUpdateResType = exi.Grammar{
 func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateUpdateResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureEncryptedPrivateKey)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DHParams)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractID)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RetryCounter)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -8987,13 +9909,53 @@ var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargeParameterDiscoveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVRequestedEnergyTransferType)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVChargeParameter)
+				ev, state = 2, 2
+			case 1: // SE(DC_EVChargeParameter)
+				ev, state = 3, 2
+			case 2: // SE(EVChargeParameter)
+				ev, state = 4, 2
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVRequestedEnergyTransferType
 			{
 				v, empty, err := r.LeafEnum(3, 6)
@@ -9113,13 +10075,149 @@ var grammarDC_EVChargeParameterType = exi.Grammar{
 func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumCurrentLimit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumPowerLimit)
+				ev, state = 3, 3
+			case 1: // SE(EVMaximumVoltageLimit)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltageLimit)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVEnergyCapacity)
+				ev, state = 5, 5
+			case 1: // SE(EVEnergyRequest)
+				ev, state = 6, 6
+			case 2: // SE(FullSOC)
+				ev, state = 7, 7
+			case 3: // SE(BulkSOC)
+				ev, state = 8, 8
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVEnergyRequest)
+				ev, state = 6, 6
+			case 1: // SE(FullSOC)
+				ev, state = 7, 7
+			case 2: // SE(BulkSOC)
+				ev, state = 8, 8
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FullSOC)
+				ev, state = 7, 7
+			case 1: // SE(BulkSOC)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BulkSOC)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -9272,13 +10370,23 @@ var grammarEVChargeParameterType = exi.Grammar{
 func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -9322,13 +10430,81 @@ var grammarChargeParameterDiscoveryResType = exi.Grammar{
 func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargeParameterDiscoveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleList)
+				ev, state = 3, 3
+			case 1: // SE(SASchedules)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEChargeParameter)
+				ev, state = 5, 4
+			case 1: // SE(DC_EVSEChargeParameter)
+				ev, state = 6, 4
+			case 2: // SE(EVSEChargeParameter)
+				ev, state = 7, 4
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -9478,13 +10654,38 @@ var grammarSAScheduleListType = exi.Grammar{
 func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSAScheduleListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTuple)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTuple)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SAScheduleTuple
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleTupleType{})); err != nil {
 				return err
@@ -9538,13 +10739,64 @@ var grammarSAScheduleTupleType = exi.Grammar{
 func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSAScheduleTupleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMaxSchedule)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariff)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SAScheduleTupleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9626,13 +10878,51 @@ var grammarPMaxScheduleType = exi.Grammar{
 func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPMaxScheduleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMaxScheduleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMaxScheduleEntry)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMaxScheduleEntry)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PMaxScheduleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9705,13 +10995,51 @@ var grammarPMaxScheduleEntryType = exi.Grammar{
 func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPMaxScheduleEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RelativeTimeInterval)
+				ev, state = 1, 1
+			case 1: // SE(TimeInterval)
+				ev, state = 2, 1
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMax)
+				ev, state = 3, 2
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RelativeTimeInterval
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
@@ -9799,13 +11127,51 @@ var grammarRelativeTimeIntervalType = exi.Grammar{
 func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRelativeTimeIntervalType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(start)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(duration)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Start
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9880,13 +11246,23 @@ var grammarIntervalType = exi.Grammar{
 func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarIntervalType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -9930,13 +11306,92 @@ var grammarSalesTariffType = exi.Grammar{
 func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSalesTariffType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffDescription)
+				ev, state = 3, 3
+			case 1: // SE(NumEPriceLevels)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NumEPriceLevels)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffEntry)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffEntry)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -10066,13 +11521,53 @@ var grammarSalesTariffEntryType = exi.Grammar{
 func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSalesTariffEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RelativeTimeInterval)
+				ev, state = 1, 1
+			case 1: // SE(TimeInterval)
+				ev, state = 2, 1
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EPriceLevel)
+				ev, state = 3, 2
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ConsumptionCost)
+				ev, state = 4, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RelativeTimeInterval
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
@@ -10169,13 +11664,38 @@ var grammarConsumptionCostType = exi.Grammar{
 func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarConsumptionCostType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(startValue)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarConsumptionCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Cost)
+				ev, state = 2, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarConsumptionCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // StartValue
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -10250,13 +11770,64 @@ var grammarCostType = exi.Grammar{
 func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCostType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(costKind)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(amount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(amountMultiplier)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCostType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCostType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // CostKind
 			{
 				v, empty, err := r.LeafEnum(2, 3)
@@ -10348,13 +11919,23 @@ var grammarSASchedulesType = exi.Grammar{
 func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSASchedulesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSASchedulesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10410,13 +11991,146 @@ var grammarDC_EVSEChargeParameterType = exi.Grammar{
 func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVSEChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumCurrentLimit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumPowerLimit)
+				ev, state = 3, 3
+			case 1: // SE(EVSEMaximumVoltageLimit)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltageLimit)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumCurrentLimit)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumVoltageLimit)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSECurrentRegulationTolerance)
+				ev, state = 7, 7
+			case 1: // SE(EVSEPeakCurrentRipple)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPeakCurrentRipple)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEEnergyToBeDelivered)
+				ev, state = 9, 9
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -10553,13 +12267,23 @@ var grammarEVSEChargeParameterType = exi.Grammar{
 func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10588,13 +12312,23 @@ var grammarChargingStatusReqType = exi.Grammar{
 func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargingStatusReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10644,13 +12378,120 @@ var grammarChargingStatusResType = exi.Grammar{
 func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargingStatusResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaxCurrent)
+				ev, state = 4, 4
+			case 1: // SE(MeterInfo)
+				ev, state = 5, 5
+			case 2: // SE(ReceiptRequired)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 5, 5
+			case 1: // SE(ReceiptRequired)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ReceiptRequired)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -10816,13 +12657,108 @@ var grammarMeterInfoType = exi.Grammar{
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterReading)
+				ev, state = 2, 2
+			case 1: // SE(SigMeterReading)
+				ev, state = 3, 3
+			case 2: // SE(MeterStatus)
+				ev, state = 4, 4
+			case 3: // SE(TMeter)
+				ev, state = 5, 5
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SigMeterReading)
+				ev, state = 3, 3
+			case 1: // SE(MeterStatus)
+				ev, state = 4, 4
+			case 2: // SE(TMeter)
+				ev, state = 5, 5
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterStatus)
+				ev, state = 4, 4
+			case 1: // SE(TMeter)
+				ev, state = 5, 5
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TMeter)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // MeterID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -10973,13 +12909,55 @@ var grammarContractAuthenticationReqType = exi.Grammar{
 func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarContractAuthenticationReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(GenChallenge)
+				ev, state = 2, 2
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarContractAuthenticationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(GenChallenge)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarContractAuthenticationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarContractAuthenticationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -11055,13 +13033,49 @@ var grammarContractAuthenticationResType = exi.Grammar{
 func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarContractAuthenticationResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarContractAuthenticationResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarContractAuthenticationResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarContractAuthenticationResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -11158,13 +13172,179 @@ var grammarCurrentDemandReqType = exi.Grammar{
 func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCurrentDemandReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetCurrent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltageLimit)
+				ev, state = 3, 3
+			case 1: // SE(EVMaximumCurrentLimit)
+				ev, state = 4, 4
+			case 2: // SE(EVMaximumPowerLimit)
+				ev, state = 5, 5
+			case 3: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 4: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumCurrentLimit)
+				ev, state = 4, 4
+			case 1: // SE(EVMaximumPowerLimit)
+				ev, state = 5, 5
+			case 2: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 3: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumPowerLimit)
+				ev, state = 5, 5
+			case 1: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 2: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 1: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToFullSoC)
+				ev, state = 8, 8
+			case 1: // SE(RemainingTimeToBulkSoC)
+				ev, state = 9, 9
+			case 2: // SE(EVTargetVoltage)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToBulkSoC)
+				ev, state = 9, 9
+			case 1: // SE(EVTargetVoltage)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetVoltage)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -11369,13 +13549,165 @@ var grammarCurrentDemandResType = exi.Grammar{
 func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCurrentDemandResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSECurrentLimitAchieved)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEVoltageLimitAchieved)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPowerLimitAchieved)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltageLimit)
+				ev, state = 8, 8
+			case 1: // SE(EVSEMaximumCurrentLimit)
+				ev, state = 9, 9
+			case 2: // SE(EVSEMaximumPowerLimit)
+				ev, state = 10, 10
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumCurrentLimit)
+				ev, state = 9, 9
+			case 1: // SE(EVSEMaximumPowerLimit)
+				ev, state = 10, 10
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumPowerLimit)
+				ev, state = 10, 10
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -11558,13 +13890,64 @@ var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVPowerDeliveryParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BulkChargingComplete)
+				ev, state = 2, 2
+			case 1: // SE(ChargingComplete)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -11660,13 +14043,126 @@ var grammarDSAKeyValueType = exi.Grammar{
 func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(P)
+				ev, state = 1, 1
+			case 1: // SE(G)
+				ev, state = 3, 2
+			case 2: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Q)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(J)
+				ev, state = 5, 5
+			case 1: // SE(Seed)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(G)
+				ev, state = 3, 2
+			case 1: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Seed)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PgenCounter)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // P
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -11857,13 +14353,40 @@ var grammarDigestMethodType = exi.Grammar{
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -11904,13 +14427,23 @@ var grammarEVPowerDeliveryParameterType = exi.Grammar{
 func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPowerDeliveryParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -11939,13 +14472,23 @@ var grammarEVSEStatusType = exi.Grammar{
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -11974,13 +14517,23 @@ var grammarEVStatusType = exi.Grammar{
 func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -12013,13 +14566,38 @@ var grammarEntryType = exi.Grammar{
 func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RelativeTimeInterval)
+				ev, state = 1, 1
+			case 1: // SE(TimeInterval)
+				ev, state = 2, 1
+			default:
+				if ev, err := r.Escape(&grammarEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RelativeTimeInterval
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
@@ -12092,13 +14670,101 @@ var grammarKeyInfoType = exi.Grammar{
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(KeyName)
+				ev, state = 2, 2
+			case 2: // SE(KeyValue)
+				ev, state = 3, 2
+			case 3: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 4: // SE(X509Data)
+				ev, state = 5, 2
+			case 5: // SE(PGPData)
+				ev, state = 6, 2
+			case 6: // SE(SPKIData)
+				ev, state = 7, 2
+			case 7: // SE(MgmtData)
+				ev, state = 8, 2
+			case 8: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // EE
+				return nil
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -12279,13 +14945,44 @@ var grammarKeyValueType = exi.Grammar{
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DSAKeyValue)
+				ev, state = 1, 1
+			case 1: // SE(RSAKeyValue)
+				ev, state = 2, 1
+			case 2: // SE(*)
+				return r.Unsupported(&grammarKeyValueType, 3, -1)
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DSAKeyValue
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
@@ -12352,13 +15049,49 @@ var grammarRSAKeyValueType = exi.Grammar{
 func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Modulus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Modulus
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12438,13 +15171,74 @@ var grammarRetrievalMethodType = exi.Grammar{
 func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 1, 1
+			case 1: // AT(URI)
+				ev, state = 2, 2
+			case 2: // SE(Transforms)
+				ev, state = 3, 3
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 2, 2
+			case 1: // SE(Transforms)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Type
 			{
 				v, err := r.String(-1, 8)
@@ -12524,13 +15318,38 @@ var grammarTransformsType = exi.Grammar{
 func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Transform
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
@@ -12579,13 +15398,42 @@ var grammarTransformType = exi.Grammar{
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(XPath)
+				ev, state = 2, 1
+			case 1: // SE(*)
+				return r.Unsupported(&grammarTransformType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarTransformType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -12659,13 +15507,58 @@ var grammarX509DataType = exi.Grammar{
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509DataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerSerial
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -12820,13 +15713,49 @@ var grammarX509IssuerSerialType = exi.Grammar{
 func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerName)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509SerialNumber)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerName
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12905,13 +15834,72 @@ var grammarPGPDataType = exi.Grammar{
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPGPDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyID)
+				ev, state = 1, 1
+			case 1: // SE(PGPKeyPacket)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyPacket)
+				ev, state = 2, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PGPKeyID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12993,13 +15981,72 @@ var grammarSPKIDataType = exi.Grammar{
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SPKISexp
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13060,13 +16107,53 @@ var grammarManifestType = exi.Grammar{
 func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarManifestType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -13145,13 +16232,121 @@ var grammarReferenceType = exi.Grammar{
 func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReferenceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Type)
+				ev, state = 2, 2
+			case 2: // AT(URI)
+				ev, state = 3, 3
+			case 3: // SE(Transforms)
+				ev, state = 4, 4
+			case 4: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 2, 2
+			case 1: // AT(URI)
+				ev, state = 3, 3
+			case 2: // SE(Transforms)
+				ev, state = 4, 4
+			case 3: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 3, 3
+			case 1: // SE(Transforms)
+				ev, state = 4, 4
+			case 2: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 4, 4
+			case 1: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestValue)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -13287,13 +16482,79 @@ var grammarMeteringReceiptReqType = exi.Grammar{
 func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeteringReceiptReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SessionID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 3, 3
+			case 1: // SE(MeterInfo)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -13403,13 +16664,49 @@ var grammarMeteringReceiptResType = exi.Grammar{
 func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeteringReceiptResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -13476,13 +16773,90 @@ var grammarObjectType = exi.Grammar{
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarObjectType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Encoding)
+				ev, state = 1, 1
+			case 1: // AT(Id)
+				ev, state = 2, 2
+			case 2: // AT(MimeType)
+				ev, state = 3, 3
+			case 3: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 4: // EE
+				return nil
+			case 5: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 2, 2
+			case 1: // AT(MimeType)
+				ev, state = 3, 3
+			case 2: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 3: // EE
+				return nil
+			case 4: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(MimeType)
+				ev, state = 3, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarObjectType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, 14)
@@ -13565,13 +16939,49 @@ var grammarPaymentDetailsReqType = exi.Grammar{
 func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentDetailsReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ContractID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13643,13 +17053,62 @@ var grammarPaymentDetailsResType = exi.Grammar{
 func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentDetailsResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(GenChallenge)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DateTimeNow)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -13749,13 +17208,72 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerDeliveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ReadyToChargeState)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingProfile)
+				ev, state = 2, 2
+			case 1: // SE(DC_EVPowerDeliveryParameter)
+				ev, state = 3, 3
+			case 2: // SE(EVPowerDeliveryParameter)
+				ev, state = 4, 3
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVPowerDeliveryParameter)
+				ev, state = 3, 3
+			case 1: // SE(EVPowerDeliveryParameter)
+				ev, state = 4, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ReadyToChargeState
 			{
 				v, empty, err := r.LeafBool()
@@ -13854,13 +17372,51 @@ var grammarChargingProfileType = exi.Grammar{
 func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargingProfileType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargingProfileType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ProfileEntry)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarChargingProfileType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ProfileEntry)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingProfileType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SAScheduleTupleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13932,13 +17488,49 @@ var grammarProfileEntryType = exi.Grammar{
 func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarProfileEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingProfileEntryStart)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarProfileEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingProfileEntryMaxPower)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarProfileEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarProfileEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ChargingProfileEntryStart
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14017,13 +17609,53 @@ var grammarPowerDeliveryResType = exi.Grammar{
 func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerDeliveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 2, 2
+			case 1: // SE(DC_EVSEStatus)
+				ev, state = 3, 2
+			case 2: // SE(EVSEStatus)
+				ev, state = 4, 2
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -14128,13 +17760,62 @@ var grammarPreChargeReqType = exi.Grammar{
 func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPreChargeReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetVoltage)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -14202,13 +17883,62 @@ var grammarPreChargeResType = exi.Grammar{
 func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPreChargeResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -14285,13 +18015,62 @@ var grammarServiceChargeType = exi.Grammar{
 func (x *ServiceChargeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceChargeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceTag)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceChargeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FreeService)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceChargeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyTransferType)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceChargeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceChargeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceTag
 			if err := x.ServiceTag.decodeEXI(r, a); err != nil {
 				return err
@@ -14377,13 +18156,79 @@ var grammarServiceTagType = exi.Grammar{
 func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceTagType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceTagType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceName)
+				ev, state = 2, 2
+			case 1: // SE(ServiceCategory)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceTagType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceCategory)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceTagType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceScope)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceTagType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceTagType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14511,13 +18356,36 @@ var grammarServiceDetailReqType = exi.Grammar{
 func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDetailReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14576,13 +18444,64 @@ var grammarServiceDetailResType = exi.Grammar{
 func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDetailResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceParameterList)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -14670,13 +18589,38 @@ var grammarServiceParameterListType = exi.Grammar{
 func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceParameterListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSet)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSet)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ParameterSet
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
@@ -14727,13 +18671,51 @@ var grammarParameterSetType = exi.Grammar{
 func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarParameterSetType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSetID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Parameter)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Parameter)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ParameterSetID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14813,13 +18795,72 @@ var grammarParameterType = exi.Grammar{
 func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Name)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(ValueType)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(boolValue)
+				ev, state = 3, 3
+			case 1: // SE(byteValue)
+				ev, state = 4, 3
+			case 2: // SE(shortValue)
+				ev, state = 5, 3
+			case 3: // SE(intValue)
+				ev, state = 6, 3
+			case 4: // SE(physicalValue)
+				ev, state = 7, 3
+			case 5: // SE(stringValue)
+				ev, state = 8, 3
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Name
 			{
 				v, err := r.String(-1, 18)
@@ -15012,13 +19053,55 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDiscoveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceScope)
+				ev, state = 1, 1
+			case 1: // SE(ServiceCategory)
+				ev, state = 2, 2
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceCategory)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceScope
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15110,13 +19193,77 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDiscoveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PaymentOptions)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargeService)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceList)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -15203,13 +19350,38 @@ var grammarPaymentOptionsType = exi.Grammar{
 func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentOptionsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PaymentOption)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPaymentOptionsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PaymentOption)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentOptionsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PaymentOption
 			{
 				v, empty, err := r.LeafEnum(1, 2)
@@ -15265,13 +19437,38 @@ var grammarServiceTagListType = exi.Grammar{
 func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceTagListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Service)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceTagListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Service)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceTagListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Service
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
@@ -15322,13 +19519,49 @@ var grammarServiceType = exi.Grammar{
 func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceTag)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FreeService)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceTag
 			if err := x.ServiceTag.decodeEXI(r, a); err != nil {
 				return err
@@ -15389,13 +19622,49 @@ var grammarServicePaymentSelectionReqType = exi.Grammar{
 func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServicePaymentSelectionReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedPaymentOption)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServicePaymentSelectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedServiceList)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServicePaymentSelectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServicePaymentSelectionReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SelectedPaymentOption
 			{
 				v, empty, err := r.LeafEnum(1, 2)
@@ -15456,13 +19725,38 @@ var grammarSelectedServiceListType = exi.Grammar{
 func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSelectedServiceListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedService)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedService)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SelectedService
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
@@ -15513,13 +19807,51 @@ var grammarSelectedServiceType = exi.Grammar{
 func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSelectedServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSetID)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15597,13 +19929,36 @@ var grammarServicePaymentSelectionResType = exi.Grammar{
 func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServicePaymentSelectionResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServicePaymentSelectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServicePaymentSelectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -15654,13 +20009,36 @@ var grammarSessionSetupReqType = exi.Grammar{
 func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionSetupReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVCCID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVCCID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15722,13 +20100,64 @@ var grammarSessionSetupResType = exi.Grammar{
 func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionSetupResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DateTimeNow)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -15825,13 +20254,23 @@ var grammarSessionStopType = exi.Grammar{
 func (x *SessionStopType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionStopType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -15863,13 +20302,36 @@ var grammarSessionStopResType = exi.Grammar{
 func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionStopResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionStopResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)
@@ -15930,13 +20392,83 @@ var grammarSignatureType = exi.Grammar{
 func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureValue)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyInfo)
+				ev, state = 4, 4
+			case 1: // SE(Object)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Object)
+				ev, state = 5, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -16045,13 +20577,79 @@ var grammarSignedInfoType = exi.Grammar{
 func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureMethod)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -16138,13 +20736,59 @@ var grammarSignatureMethodType = exi.Grammar{
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(HMACOutputLength)
+				ev, state = 2, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -16216,13 +20860,51 @@ var grammarSignatureValueType = exi.Grammar{
 func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -16287,13 +20969,53 @@ var grammarSignaturePropertiesType = exi.Grammar{
 func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -16362,13 +21084,70 @@ var grammarSignaturePropertyType = exi.Grammar{
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -16431,13 +21210,49 @@ var grammarV2G_Message = exi.Grammar{
 func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarV2G_Message, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarV2G_Message, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Body)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarV2G_Message, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarV2G_Message, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -16495,13 +21310,68 @@ var grammarMessageHeaderType = exi.Grammar{
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Notification)
+				ev, state = 2, 2
+			case 1: // SE(Signature)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Signature)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -16592,13 +21462,51 @@ var grammarNotificationType = exi.Grammar{
 func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarNotificationType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FaultCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarNotificationType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FaultMsg)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarNotificationType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarNotificationType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // FaultCode
 			{
 				v, empty, err := r.LeafEnum(2, 3)
@@ -16711,13 +21619,106 @@ var grammarBodyType = exi.Grammar{
 func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBodyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(6)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BodyElement)
+				ev, state = 1, 1
+			case 1: // SE(CableCheckReq)
+				ev, state = 2, 1
+			case 2: // SE(CableCheckRes)
+				ev, state = 3, 1
+			case 3: // SE(CertificateInstallationReq)
+				ev, state = 4, 1
+			case 4: // SE(CertificateInstallationRes)
+				ev, state = 5, 1
+			case 5: // SE(CertificateUpdateReq)
+				ev, state = 6, 1
+			case 6: // SE(CertificateUpdateRes)
+				ev, state = 7, 1
+			case 7: // SE(ChargeParameterDiscoveryReq)
+				ev, state = 8, 1
+			case 8: // SE(ChargeParameterDiscoveryRes)
+				ev, state = 9, 1
+			case 9: // SE(ChargingStatusReq)
+				ev, state = 10, 1
+			case 10: // SE(ChargingStatusRes)
+				ev, state = 11, 1
+			case 11: // SE(ContractAuthenticationReq)
+				ev, state = 12, 1
+			case 12: // SE(ContractAuthenticationRes)
+				ev, state = 13, 1
+			case 13: // SE(CurrentDemandReq)
+				ev, state = 14, 1
+			case 14: // SE(CurrentDemandRes)
+				ev, state = 15, 1
+			case 15: // SE(MeteringReceiptReq)
+				ev, state = 16, 1
+			case 16: // SE(MeteringReceiptRes)
+				ev, state = 17, 1
+			case 17: // SE(PaymentDetailsReq)
+				ev, state = 18, 1
+			case 18: // SE(PaymentDetailsRes)
+				ev, state = 19, 1
+			case 19: // SE(PowerDeliveryReq)
+				ev, state = 20, 1
+			case 20: // SE(PowerDeliveryRes)
+				ev, state = 21, 1
+			case 21: // SE(PreChargeReq)
+				ev, state = 22, 1
+			case 22: // SE(PreChargeRes)
+				ev, state = 23, 1
+			case 23: // SE(ServiceDetailReq)
+				ev, state = 24, 1
+			case 24: // SE(ServiceDetailRes)
+				ev, state = 25, 1
+			case 25: // SE(ServiceDiscoveryReq)
+				ev, state = 26, 1
+			case 26: // SE(ServiceDiscoveryRes)
+				ev, state = 27, 1
+			case 27: // SE(ServicePaymentSelectionReq)
+				ev, state = 28, 1
+			case 28: // SE(ServicePaymentSelectionRes)
+				ev, state = 29, 1
+			case 29: // SE(SessionSetupReq)
+				ev, state = 30, 1
+			case 30: // SE(SessionSetupRes)
+				ev, state = 31, 1
+			case 31: // SE(SessionStopReq)
+				ev, state = 32, 1
+			case 32: // SE(SessionStopRes)
+				ev, state = 33, 1
+			case 33: // SE(WeldingDetectionReq)
+				ev, state = 34, 1
+			case 34: // SE(WeldingDetectionRes)
+				ev, state = 35, 1
+			case 35: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBodyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBodyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // BodyElement
 			if err := r.Alloc(unsafe.Sizeof(BodyBaseType{})); err != nil {
 				return err
@@ -17309,13 +22310,36 @@ var grammarWeldingDetectionReqType = exi.Grammar{
 func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWeldingDetectionReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -17363,13 +22387,62 @@ var grammarWeldingDetectionResType = exi.Grammar{
 func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWeldingDetectionResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 23)

@@ -7114,13 +7114,90 @@ var grammarAC_EVChargeParameterType = exi.Grammar{
 func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_EVChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(EAmount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EAmount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaxVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaxCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinCurrent)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7223,13 +7300,62 @@ var grammarPhysicalValueType = exi.Grammar{
 func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPhysicalValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Multiplier)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Unit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Value)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPhysicalValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Multiplier
 			{
 				v, empty, err := r.LeafNBit(3, -3, 3)
@@ -7326,13 +7452,62 @@ var grammarAC_EVSEChargeParameterType = exi.Grammar{
 func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_EVSEChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENominalVoltage)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaxCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // AC_EVSEStatus
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -7400,13 +7575,62 @@ var grammarAC_EVSEStatusType = exi.Grammar{
 func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_EVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RCD)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NotificationMaxDelay
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7497,13 +7721,55 @@ var grammarAuthorizationReqType = exi.Grammar{
 func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAuthorizationReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(GenChallenge)
+				ev, state = 2, 2
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(GenChallenge)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -7580,13 +7846,49 @@ var grammarAuthorizationResType = exi.Grammar{
 func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAuthorizationResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -7653,13 +7955,23 @@ var grammarBodyBaseType = exi.Grammar{
 func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBodyBaseType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBodyBaseType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -7691,13 +8003,36 @@ var grammarCableCheckReqType = exi.Grammar{
 func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCableCheckReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCableCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCableCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -7745,13 +8080,62 @@ var grammarDC_EVStatusType = exi.Grammar{
 func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVReady)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVErrorCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVRESSSOC)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVReady
 			{
 				v, empty, err := r.LeafBool()
@@ -7843,13 +8227,62 @@ var grammarCableCheckResType = exi.Grammar{
 func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCableCheckResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCableCheckResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -7938,13 +8371,77 @@ var grammarDC_EVSEStatusType = exi.Grammar{
 func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEIsolationStatus)
+				ev, state = 3, 3
+			case 1: // SE(EVSEStatusCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEStatusCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NotificationMaxDelay
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -8058,13 +8555,40 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -8114,13 +8638,62 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateInstallationReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OEMProvisioningCert)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ListOfRootCertificateIDs)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8201,13 +8774,63 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarListOfRootCertificateIDsType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RootCertificateID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 20 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RootCertificateID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 20 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RootCertificateID
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -8262,13 +8885,49 @@ var grammarX509IssuerSerialType = exi.Grammar{
 func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerName)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509SerialNumber)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerName
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -8357,13 +9016,101 @@ var grammarCertificateInstallationResType = exi.Grammar{
 func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateInstallationResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAProvisioningCertificateChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureEncryptedPrivateKey)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DHpublickey)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(eMAID)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -8470,13 +9217,66 @@ var grammarCertificateChainType = exi.Grammar{
 func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateChainType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(Certificate)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SubCertificates)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 3)
@@ -8567,13 +9367,63 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSubCertificatesType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 4 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 4 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Certificate
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -8641,13 +9491,49 @@ var grammarContractSignatureEncryptedPrivateKeyType = exi.Grammar{
 func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarContractSignatureEncryptedPrivateKeyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarContractSignatureEncryptedPrivateKeyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarContractSignatureEncryptedPrivateKeyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarContractSignatureEncryptedPrivateKeyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 3)
@@ -8711,13 +9597,49 @@ var grammarDiffieHellmanPublickeyType = exi.Grammar{
 func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDiffieHellmanPublickeyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDiffieHellmanPublickeyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDiffieHellmanPublickeyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDiffieHellmanPublickeyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 3)
@@ -8781,13 +9703,49 @@ var grammarEMAIDType = exi.Grammar{
 func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEMAIDType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEMAIDType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEMAIDType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEMAIDType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 3)
@@ -8855,13 +9813,75 @@ var grammarCertificateUpdateReqType = exi.Grammar{
 func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateUpdateReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(eMAID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ListOfRootCertificateIDs)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8967,13 +9987,116 @@ var grammarCertificateUpdateResType = exi.Grammar{
 func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateUpdateResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAProvisioningCertificateChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureEncryptedPrivateKey)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DHpublickey)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(eMAID)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RetryCounter)
+				ev, state = 7, 7
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateUpdateResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -9107,13 +10230,68 @@ var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargeParameterDiscoveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaxEntriesSAScheduleTuple)
+				ev, state = 1, 1
+			case 1: // SE(RequestedEnergyTransferMode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RequestedEnergyTransferMode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVChargeParameter)
+				ev, state = 3, 3
+			case 1: // SE(DC_EVChargeParameter)
+				ev, state = 4, 3
+			case 2: // SE(EVChargeParameter)
+				ev, state = 5, 3
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // MaxEntriesSAScheduleTuple
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9261,13 +10439,164 @@ var grammarDC_EVChargeParameterType = exi.Grammar{
 func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(DC_EVStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumCurrentLimit)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumPowerLimit)
+				ev, state = 4, 4
+			case 1: // SE(EVMaximumVoltageLimit)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltageLimit)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVEnergyCapacity)
+				ev, state = 6, 6
+			case 1: // SE(EVEnergyRequest)
+				ev, state = 7, 7
+			case 2: // SE(FullSOC)
+				ev, state = 8, 8
+			case 3: // SE(BulkSOC)
+				ev, state = 9, 9
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVEnergyRequest)
+				ev, state = 7, 7
+			case 1: // SE(FullSOC)
+				ev, state = 8, 8
+			case 2: // SE(BulkSOC)
+				ev, state = 9, 9
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FullSOC)
+				ev, state = 8, 8
+			case 1: // SE(BulkSOC)
+				ev, state = 9, 9
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BulkSOC)
+				ev, state = 9, 9
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9448,13 +10777,38 @@ var grammarEVChargeParameterType = exi.Grammar{
 func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9523,13 +10877,87 @@ var grammarChargeParameterDiscoveryResType = exi.Grammar{
 func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargeParameterDiscoveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleList)
+				ev, state = 3, 3
+			case 1: // SE(SASchedules)
+				ev, state = 4, 3
+			case 2: // SE(AC_EVSEChargeParameter)
+				ev, state = 5, 4
+			case 3: // SE(DC_EVSEChargeParameter)
+				ev, state = 6, 4
+			case 4: // SE(EVSEChargeParameter)
+				ev, state = 7, 4
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEChargeParameter)
+				ev, state = 5, 4
+			case 1: // SE(DC_EVSEChargeParameter)
+				ev, state = 6, 4
+			case 2: // SE(EVSEChargeParameter)
+				ev, state = 7, 4
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -9682,13 +11110,63 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSAScheduleListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTuple)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTuple)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SAScheduleTuple
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleTupleType{})); err != nil {
 				return err
@@ -9746,13 +11224,64 @@ var grammarSAScheduleTupleType = exi.Grammar{
 func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSAScheduleTupleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMaxSchedule)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariff)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSAScheduleTupleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SAScheduleTupleID
 			{
 				v, empty, err := r.LeafNBit(8, 1, 255)
@@ -9832,13 +11361,63 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPMaxScheduleType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMaxScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMaxScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PMaxScheduleEntry
 			if err := r.Alloc(unsafe.Sizeof(PMaxScheduleEntryType{})); err != nil {
 				return err
@@ -9894,13 +11473,51 @@ var grammarPMaxScheduleEntryType = exi.Grammar{
 func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPMaxScheduleEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RelativeTimeInterval)
+				ev, state = 1, 1
+			case 1: // SE(TimeInterval)
+				ev, state = 2, 1
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PMax)
+				ev, state = 3, 2
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RelativeTimeInterval
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
@@ -9977,13 +11594,51 @@ var grammarRelativeTimeIntervalType = exi.Grammar{
 func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRelativeTimeIntervalType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(start)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(duration)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Start
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -10064,13 +11719,23 @@ var grammarIntervalType = exi.Grammar{
 func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarIntervalType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10117,13 +11782,135 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSalesTariffType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SalesTariffID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffDescription)
+				ev, state = 3, 3
+			case 1: // SE(NumEPriceLevels)
+				ev, state = 4, 4
+			case 2: // SE(SalesTariffEntry)
+				ev = 5
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 6
+				} else {
+					state = 5
+				}
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NumEPriceLevels)
+				ev, state = 4, 4
+			case 1: // SE(SalesTariffEntry)
+				ev = 5
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 6
+				} else {
+					state = 5
+				}
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffEntry)
+				ev = 5
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 6
+				} else {
+					state = 5
+				}
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SalesTariffEntry)
+				ev = 5
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 3)
@@ -10266,13 +12053,82 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSalesTariffEntryType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RelativeTimeInterval)
+				ev, state = 1, 1
+			case 1: // SE(TimeInterval)
+				ev, state = 2, 1
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EPriceLevel)
+				ev, state = 3, 2
+			case 1: // SE(ConsumptionCost)
+				ev = 4
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ConsumptionCost)
+				ev = 4
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSalesTariffEntryType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RelativeTimeInterval
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
@@ -10382,13 +12238,76 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarConsumptionCostType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(startValue)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarConsumptionCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Cost)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 3
+				} else {
+					state = 2
+				}
+			default:
+				if ev, err := r.Escape(&grammarConsumptionCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Cost)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarConsumptionCostType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarConsumptionCostType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // StartValue
 			if err := x.StartValue.decodeEXI(r, a); err != nil {
 				return err
@@ -10456,13 +12375,64 @@ var grammarCostType = exi.Grammar{
 func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCostType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(costKind)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(amount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(amountMultiplier)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCostType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCostType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // CostKind
 			{
 				v, empty, err := r.LeafEnum(2, 3)
@@ -10554,13 +12524,23 @@ var grammarSASchedulesType = exi.Grammar{
 func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSASchedulesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSASchedulesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10616,13 +12596,144 @@ var grammarDC_EVSEChargeParameterType = exi.Grammar{
 func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVSEChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumCurrentLimit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumPowerLimit)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltageLimit)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumCurrentLimit)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumVoltageLimit)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSECurrentRegulationTolerance)
+				ev, state = 7, 7
+			case 1: // SE(EVSEPeakCurrentRipple)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPeakCurrentRipple)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEEnergyToBeDelivered)
+				ev, state = 9, 9
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVSEStatus
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -10753,13 +12864,23 @@ var grammarEVSEChargeParameterType = exi.Grammar{
 func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEChargeParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10788,13 +12909,23 @@ var grammarChargingStatusReqType = exi.Grammar{
 func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargingStatusReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10844,13 +12975,126 @@ var grammarChargingStatusResType = exi.Grammar{
 func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargingStatusResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaxCurrent)
+				ev, state = 4, 4
+			case 1: // SE(MeterInfo)
+				ev, state = 5, 5
+			case 2: // SE(ReceiptRequired)
+				ev, state = 6, 6
+			case 3: // SE(AC_EVSEStatus)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 5, 5
+			case 1: // SE(ReceiptRequired)
+				ev, state = 6, 6
+			case 2: // SE(AC_EVSEStatus)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ReceiptRequired)
+				ev, state = 6, 6
+			case 1: // SE(AC_EVSEStatus)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingStatusResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -11018,13 +13262,108 @@ var grammarMeterInfoType = exi.Grammar{
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterReading)
+				ev, state = 2, 2
+			case 1: // SE(SigMeterReading)
+				ev, state = 3, 3
+			case 2: // SE(MeterStatus)
+				ev, state = 4, 4
+			case 3: // SE(TMeter)
+				ev, state = 5, 5
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SigMeterReading)
+				ev, state = 3, 3
+			case 1: // SE(MeterStatus)
+				ev, state = 4, 4
+			case 2: // SE(TMeter)
+				ev, state = 5, 5
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterStatus)
+				ev, state = 4, 4
+			case 1: // SE(TMeter)
+				ev, state = 5, 5
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TMeter)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // MeterID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -11211,13 +13550,179 @@ var grammarCurrentDemandReqType = exi.Grammar{
 func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCurrentDemandReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetCurrent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltageLimit)
+				ev, state = 3, 3
+			case 1: // SE(EVMaximumCurrentLimit)
+				ev, state = 4, 4
+			case 2: // SE(EVMaximumPowerLimit)
+				ev, state = 5, 5
+			case 3: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 4: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumCurrentLimit)
+				ev, state = 4, 4
+			case 1: // SE(EVMaximumPowerLimit)
+				ev, state = 5, 5
+			case 2: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 3: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumPowerLimit)
+				ev, state = 5, 5
+			case 1: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 2: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BulkChargingComplete)
+				ev, state = 6, 6
+			case 1: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToFullSoC)
+				ev, state = 8, 8
+			case 1: // SE(RemainingTimeToBulkSoC)
+				ev, state = 9, 9
+			case 2: // SE(EVTargetVoltage)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToBulkSoC)
+				ev, state = 9, 9
+			case 1: // SE(EVTargetVoltage)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetVoltage)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandReqType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -11434,13 +13939,223 @@ var grammarCurrentDemandResType = exi.Grammar{
 func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCurrentDemandResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSECurrentLimitAchieved)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEVoltageLimitAchieved)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPowerLimitAchieved)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltageLimit)
+				ev, state = 8, 8
+			case 1: // SE(EVSEMaximumCurrentLimit)
+				ev, state = 9, 9
+			case 2: // SE(EVSEMaximumPowerLimit)
+				ev, state = 10, 10
+			case 3: // SE(EVSEID)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumCurrentLimit)
+				ev, state = 9, 9
+			case 1: // SE(EVSEMaximumPowerLimit)
+				ev, state = 10, 10
+			case 2: // SE(EVSEID)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumPowerLimit)
+				ev, state = 10, 10
+			case 1: // SE(EVSEID)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEID)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 12, 12
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 13, 13
+			case 1: // SE(ReceiptRequired)
+				ev, state = 14, 14
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ReceiptRequired)
+				ev, state = 14, 14
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 14:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCurrentDemandResType, 14, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -11702,13 +14417,64 @@ var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_EVPowerDeliveryParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BulkChargingComplete)
+				ev, state = 2, 2
+			case 1: // SE(ChargingComplete)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -11804,13 +14570,126 @@ var grammarDSAKeyValueType = exi.Grammar{
 func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(P)
+				ev, state = 1, 1
+			case 1: // SE(G)
+				ev, state = 3, 2
+			case 2: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Q)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(J)
+				ev, state = 5, 5
+			case 1: // SE(Seed)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(G)
+				ev, state = 3, 2
+			case 1: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Seed)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PgenCounter)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // P
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12001,13 +14880,40 @@ var grammarDigestMethodType = exi.Grammar{
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -12048,13 +14954,23 @@ var grammarEVPowerDeliveryParameterType = exi.Grammar{
 func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPowerDeliveryParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -12089,13 +15005,49 @@ var grammarEVSEStatusType = exi.Grammar{
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NotificationMaxDelay
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12164,13 +15116,23 @@ var grammarEVStatusType = exi.Grammar{
 func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -12203,13 +15165,38 @@ var grammarEntryType = exi.Grammar{
 func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RelativeTimeInterval)
+				ev, state = 1, 1
+			case 1: // SE(TimeInterval)
+				ev, state = 2, 1
+			default:
+				if ev, err := r.Escape(&grammarEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RelativeTimeInterval
 			if err := r.Alloc(unsafe.Sizeof(RelativeTimeIntervalType{})); err != nil {
 				return err
@@ -12282,13 +15269,101 @@ var grammarKeyInfoType = exi.Grammar{
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(KeyName)
+				ev, state = 2, 2
+			case 2: // SE(KeyValue)
+				ev, state = 3, 2
+			case 3: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 4: // SE(X509Data)
+				ev, state = 5, 2
+			case 5: // SE(PGPData)
+				ev, state = 6, 2
+			case 6: // SE(SPKIData)
+				ev, state = 7, 2
+			case 7: // SE(MgmtData)
+				ev, state = 8, 2
+			case 8: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // EE
+				return nil
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -12469,13 +15544,44 @@ var grammarKeyValueType = exi.Grammar{
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DSAKeyValue)
+				ev, state = 1, 1
+			case 1: // SE(RSAKeyValue)
+				ev, state = 2, 1
+			case 2: // SE(*)
+				return r.Unsupported(&grammarKeyValueType, 3, -1)
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DSAKeyValue
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
@@ -12542,13 +15648,49 @@ var grammarRSAKeyValueType = exi.Grammar{
 func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Modulus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Modulus
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12628,13 +15770,74 @@ var grammarRetrievalMethodType = exi.Grammar{
 func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 1, 1
+			case 1: // AT(URI)
+				ev, state = 2, 2
+			case 2: // SE(Transforms)
+				ev, state = 3, 3
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 2, 2
+			case 1: // SE(Transforms)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Type
 			{
 				v, err := r.String(-1, 10)
@@ -12714,13 +15917,38 @@ var grammarTransformsType = exi.Grammar{
 func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Transform
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
@@ -12769,13 +15997,42 @@ var grammarTransformType = exi.Grammar{
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(XPath)
+				ev, state = 2, 1
+			case 1: // SE(*)
+				return r.Unsupported(&grammarTransformType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarTransformType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -12849,13 +16106,58 @@ var grammarX509DataType = exi.Grammar{
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509DataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerSerial
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -13012,13 +16314,72 @@ var grammarPGPDataType = exi.Grammar{
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPGPDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyID)
+				ev, state = 1, 1
+			case 1: // SE(PGPKeyPacket)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyPacket)
+				ev, state = 2, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PGPKeyID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13100,13 +16461,72 @@ var grammarSPKIDataType = exi.Grammar{
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SPKISexp
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13167,13 +16587,53 @@ var grammarManifestType = exi.Grammar{
 func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarManifestType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -13252,13 +16712,121 @@ var grammarReferenceType = exi.Grammar{
 func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReferenceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Type)
+				ev, state = 2, 2
+			case 2: // AT(URI)
+				ev, state = 3, 3
+			case 3: // SE(Transforms)
+				ev, state = 4, 4
+			case 4: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 2, 2
+			case 1: // AT(URI)
+				ev, state = 3, 3
+			case 2: // SE(Transforms)
+				ev, state = 4, 4
+			case 3: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 3, 3
+			case 1: // SE(Transforms)
+				ev, state = 4, 4
+			case 2: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 4, 4
+			case 1: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestValue)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -13394,13 +16962,79 @@ var grammarMeteringReceiptReqType = exi.Grammar{
 func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeteringReceiptReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SessionID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 3, 3
+			case 1: // SE(MeterInfo)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -13510,13 +17144,53 @@ var grammarMeteringReceiptResType = exi.Grammar{
 func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeteringReceiptResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 2, 2
+			case 1: // SE(DC_EVSEStatus)
+				ev, state = 3, 2
+			case 2: // SE(EVSEStatus)
+				ev, state = 4, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeteringReceiptResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -13621,13 +17295,90 @@ var grammarObjectType = exi.Grammar{
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarObjectType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Encoding)
+				ev, state = 1, 1
+			case 1: // AT(Id)
+				ev, state = 2, 2
+			case 2: // AT(MimeType)
+				ev, state = 3, 3
+			case 3: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 4: // EE
+				return nil
+			case 5: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 2, 2
+			case 1: // AT(MimeType)
+				ev, state = 3, 3
+			case 2: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 3: // EE
+				return nil
+			case 4: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(MimeType)
+				ev, state = 3, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarObjectType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, 15)
@@ -13710,13 +17461,49 @@ var grammarPaymentDetailsReqType = exi.Grammar{
 func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentDetailsReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(eMAID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractSignatureCertChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EMAID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13788,13 +17575,62 @@ var grammarPaymentDetailsResType = exi.Grammar{
 func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentDetailsResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(GenChallenge)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETimeStamp)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentDetailsResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -13893,13 +17729,49 @@ var grammarPaymentServiceSelectionReqType = exi.Grammar{
 func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentServiceSelectionReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedPaymentOption)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPaymentServiceSelectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedServiceList)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPaymentServiceSelectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentServiceSelectionReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SelectedPaymentOption
 			{
 				v, empty, err := r.LeafEnum(1, 2)
@@ -13963,13 +17835,63 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSelectedServiceListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedService)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedService)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SelectedService
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
@@ -14024,13 +17946,51 @@ var grammarSelectedServiceType = exi.Grammar{
 func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSelectedServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSetID)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14108,13 +18068,36 @@ var grammarPaymentServiceSelectionResType = exi.Grammar{
 func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentServiceSelectionResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPaymentServiceSelectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentServiceSelectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -14175,13 +18158,85 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerDeliveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargeProgress)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SAScheduleTupleID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingProfile)
+				ev, state = 3, 3
+			case 1: // SE(DC_EVPowerDeliveryParameter)
+				ev, state = 4, 4
+			case 2: // SE(EVPowerDeliveryParameter)
+				ev, state = 5, 4
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVPowerDeliveryParameter)
+				ev, state = 4, 4
+			case 1: // SE(EVPowerDeliveryParameter)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ChargeProgress
 			{
 				v, empty, err := r.LeafEnum(2, 3)
@@ -14302,13 +18357,63 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargingProfileType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ProfileEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 24 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarChargingProfileType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ProfileEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 24 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingProfileType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingProfileType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ProfileEntry
 			if err := r.Alloc(unsafe.Sizeof(ProfileEntryType{})); err != nil {
 				return err
@@ -14366,13 +18471,64 @@ var grammarProfileEntryType = exi.Grammar{
 func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarProfileEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingProfileEntryStart)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarProfileEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingProfileEntryMaxPower)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarProfileEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingProfileEntryMaxNumberOfPhasesInUse)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarProfileEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarProfileEntryType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ChargingProfileEntryStart
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14463,13 +18619,53 @@ var grammarPowerDeliveryResType = exi.Grammar{
 func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerDeliveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_EVSEStatus)
+				ev, state = 2, 2
+			case 1: // SE(DC_EVSEStatus)
+				ev, state = 3, 2
+			case 2: // SE(EVSEStatus)
+				ev, state = 4, 2
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -14574,13 +18770,62 @@ var grammarPreChargeReqType = exi.Grammar{
 func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPreChargeReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetVoltage)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPreChargeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -14648,13 +18893,62 @@ var grammarPreChargeResType = exi.Grammar{
 func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPreChargeResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPreChargeResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -14725,13 +19019,36 @@ var grammarServiceDetailReqType = exi.Grammar{
 func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDetailReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14790,13 +19107,64 @@ var grammarServiceDetailResType = exi.Grammar{
 func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDetailResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceParameterList)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -14887,13 +19255,63 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceParameterListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSet)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSet)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ParameterSet
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
@@ -14951,13 +19369,76 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarParameterSetType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSetID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Parameter)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 3
+				} else {
+					state = 2
+				}
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Parameter)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ParameterSetID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15038,13 +19519,59 @@ var grammarParameterType = exi.Grammar{
 func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Name)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(boolValue)
+				ev, state = 2, 2
+			case 1: // SE(byteValue)
+				ev, state = 3, 2
+			case 2: // SE(shortValue)
+				ev, state = 4, 2
+			case 3: // SE(intValue)
+				ev, state = 5, 2
+			case 4: // SE(physicalValue)
+				ev, state = 6, 2
+			case 5: // SE(stringValue)
+				ev, state = 7, 2
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Name
 			{
 				v, err := r.String(-1, 17)
@@ -15222,13 +19749,55 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDiscoveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceScope)
+				ev, state = 1, 1
+			case 1: // SE(ServiceCategory)
+				ev, state = 2, 2
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceCategory)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceScope
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15320,13 +19889,77 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDiscoveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PaymentOptionList)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargeService)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceList)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -15416,13 +20049,63 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPaymentOptionListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PaymentOption)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 2 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarPaymentOptionListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PaymentOption)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 2 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentOptionListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPaymentOptionListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PaymentOption
 			{
 				v, empty, err := r.LeafEnum(1, 2)
@@ -15497,13 +20180,105 @@ var grammarChargeServiceType = exi.Grammar{
 func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargeServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargeServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceName)
+				ev, state = 2, 2
+			case 1: // SE(ServiceCategory)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarChargeServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceCategory)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarChargeServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceScope)
+				ev, state = 4, 4
+			case 1: // SE(FreeService)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarChargeServiceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FreeService)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarChargeServiceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SupportedEnergyTransferMode)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarChargeServiceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargeServiceType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15660,13 +20435,63 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSupportedEnergyTransferModeType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyTransferMode)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 6 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSupportedEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyTransferMode)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 6 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EnergyTransferMode
 			{
 				v, empty, err := r.LeafEnum(3, 6)
@@ -15729,13 +20554,63 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Service)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarServiceListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Service)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Service
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
@@ -15799,13 +20674,92 @@ var grammarServiceType = exi.Grammar{
 func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceName)
+				ev, state = 2, 2
+			case 1: // SE(ServiceCategory)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceCategory)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceScope)
+				ev, state = 4, 4
+			case 1: // SE(FreeService)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FreeService)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15949,13 +20903,36 @@ var grammarSessionSetupReqType = exi.Grammar{
 func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionSetupReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVCCID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVCCID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -16017,13 +20994,64 @@ var grammarSessionSetupResType = exi.Grammar{
 func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionSetupResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETimeStamp)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -16123,13 +21151,36 @@ var grammarSessionStopReqType = exi.Grammar{
 func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionStopReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingSession)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionStopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ChargingSession
 			{
 				v, empty, err := r.LeafEnum(1, 2)
@@ -16180,13 +21231,36 @@ var grammarSessionStopResType = exi.Grammar{
 func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionStopResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionStopResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)
@@ -16247,13 +21321,83 @@ var grammarSignatureType = exi.Grammar{
 func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureValue)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyInfo)
+				ev, state = 4, 4
+			case 1: // SE(Object)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Object)
+				ev, state = 5, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -16362,13 +21506,79 @@ var grammarSignedInfoType = exi.Grammar{
 func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureMethod)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -16455,13 +21665,59 @@ var grammarSignatureMethodType = exi.Grammar{
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(HMACOutputLength)
+				ev, state = 2, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -16533,13 +21789,51 @@ var grammarSignatureValueType = exi.Grammar{
 func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -16604,13 +21898,53 @@ var grammarSignaturePropertiesType = exi.Grammar{
 func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -16679,13 +22013,70 @@ var grammarSignaturePropertyType = exi.Grammar{
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 8)
@@ -16748,13 +22139,49 @@ var grammarV2G_Message = exi.Grammar{
 func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarV2G_Message, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarV2G_Message, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Body)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarV2G_Message, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarV2G_Message, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -16812,13 +22239,68 @@ var grammarMessageHeaderType = exi.Grammar{
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Notification)
+				ev, state = 2, 2
+			case 1: // SE(Signature)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Signature)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -16909,13 +22391,51 @@ var grammarNotificationType = exi.Grammar{
 func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarNotificationType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FaultCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarNotificationType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FaultMsg)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarNotificationType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarNotificationType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // FaultCode
 			{
 				v, empty, err := r.LeafEnum(2, 3)
@@ -17028,13 +22548,106 @@ var grammarBodyType = exi.Grammar{
 func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBodyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(6)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AuthorizationReq)
+				ev, state = 1, 1
+			case 1: // SE(AuthorizationRes)
+				ev, state = 2, 1
+			case 2: // SE(BodyElement)
+				ev, state = 3, 1
+			case 3: // SE(CableCheckReq)
+				ev, state = 4, 1
+			case 4: // SE(CableCheckRes)
+				ev, state = 5, 1
+			case 5: // SE(CertificateInstallationReq)
+				ev, state = 6, 1
+			case 6: // SE(CertificateInstallationRes)
+				ev, state = 7, 1
+			case 7: // SE(CertificateUpdateReq)
+				ev, state = 8, 1
+			case 8: // SE(CertificateUpdateRes)
+				ev, state = 9, 1
+			case 9: // SE(ChargeParameterDiscoveryReq)
+				ev, state = 10, 1
+			case 10: // SE(ChargeParameterDiscoveryRes)
+				ev, state = 11, 1
+			case 11: // SE(ChargingStatusReq)
+				ev, state = 12, 1
+			case 12: // SE(ChargingStatusRes)
+				ev, state = 13, 1
+			case 13: // SE(CurrentDemandReq)
+				ev, state = 14, 1
+			case 14: // SE(CurrentDemandRes)
+				ev, state = 15, 1
+			case 15: // SE(MeteringReceiptReq)
+				ev, state = 16, 1
+			case 16: // SE(MeteringReceiptRes)
+				ev, state = 17, 1
+			case 17: // SE(PaymentDetailsReq)
+				ev, state = 18, 1
+			case 18: // SE(PaymentDetailsRes)
+				ev, state = 19, 1
+			case 19: // SE(PaymentServiceSelectionReq)
+				ev, state = 20, 1
+			case 20: // SE(PaymentServiceSelectionRes)
+				ev, state = 21, 1
+			case 21: // SE(PowerDeliveryReq)
+				ev, state = 22, 1
+			case 22: // SE(PowerDeliveryRes)
+				ev, state = 23, 1
+			case 23: // SE(PreChargeReq)
+				ev, state = 24, 1
+			case 24: // SE(PreChargeRes)
+				ev, state = 25, 1
+			case 25: // SE(ServiceDetailReq)
+				ev, state = 26, 1
+			case 26: // SE(ServiceDetailRes)
+				ev, state = 27, 1
+			case 27: // SE(ServiceDiscoveryReq)
+				ev, state = 28, 1
+			case 28: // SE(ServiceDiscoveryRes)
+				ev, state = 29, 1
+			case 29: // SE(SessionSetupReq)
+				ev, state = 30, 1
+			case 30: // SE(SessionSetupRes)
+				ev, state = 31, 1
+			case 31: // SE(SessionStopReq)
+				ev, state = 32, 1
+			case 32: // SE(SessionStopRes)
+				ev, state = 33, 1
+			case 33: // SE(WeldingDetectionReq)
+				ev, state = 34, 1
+			case 34: // SE(WeldingDetectionRes)
+				ev, state = 35, 1
+			case 35: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBodyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBodyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // AuthorizationReq
 			if err := r.Alloc(unsafe.Sizeof(AuthorizationReqType{})); err != nil {
 				return err
@@ -17626,13 +23239,36 @@ var grammarWeldingDetectionReqType = exi.Grammar{
 func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWeldingDetectionReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVStatus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DC_EVStatus
 			if err := x.DC_EVStatus.decodeEXI(r, a); err != nil {
 				return err
@@ -17680,13 +23316,62 @@ var grammarWeldingDetectionResType = exi.Grammar{
 func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWeldingDetectionResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DC_EVSEStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWeldingDetectionResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ResponseCode
 			{
 				v, empty, err := r.LeafEnum(5, 26)

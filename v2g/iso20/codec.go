@@ -7605,13 +7605,64 @@ var grammarAuthorizationReqType = exi.Grammar{
 func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAuthorizationReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedAuthorizationService)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EIM_AReqAuthorizationMode)
+				ev, state = 3, 3
+			case 1: // SE(PnC_AReqAuthorizationMode)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7710,13 +7761,64 @@ var grammarMessageHeaderType = exi.Grammar{
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeStamp)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Signature)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7822,13 +7924,83 @@ var grammarSignatureType = exi.Grammar{
 func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureValue)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyInfo)
+				ev, state = 4, 4
+			case 1: // SE(Object)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Object)
+				ev, state = 5, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -7937,13 +8109,79 @@ var grammarSignedInfoType = exi.Grammar{
 func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureMethod)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8027,13 +8265,40 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -8080,13 +8345,59 @@ var grammarSignatureMethodType = exi.Grammar{
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(HMACOutputLength)
+				ev, state = 2, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -8170,13 +8481,121 @@ var grammarReferenceType = exi.Grammar{
 func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReferenceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Type)
+				ev, state = 2, 2
+			case 2: // AT(URI)
+				ev, state = 3, 3
+			case 3: // SE(Transforms)
+				ev, state = 4, 4
+			case 4: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 2, 2
+			case 1: // AT(URI)
+				ev, state = 3, 3
+			case 2: // SE(Transforms)
+				ev, state = 4, 4
+			case 3: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 3, 3
+			case 1: // SE(Transforms)
+				ev, state = 4, 4
+			case 2: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 4, 4
+			case 1: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestValue)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8303,13 +8722,38 @@ var grammarTransformsType = exi.Grammar{
 func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Transform
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
@@ -8358,13 +8802,42 @@ var grammarTransformType = exi.Grammar{
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(XPath)
+				ev, state = 2, 1
+			case 1: // SE(*)
+				return r.Unsupported(&grammarTransformType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarTransformType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -8434,13 +8907,40 @@ var grammarDigestMethodType = exi.Grammar{
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -8487,13 +8987,51 @@ var grammarSignatureValueType = exi.Grammar{
 func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8564,13 +9102,101 @@ var grammarKeyInfoType = exi.Grammar{
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(KeyName)
+				ev, state = 2, 2
+			case 2: // SE(KeyValue)
+				ev, state = 3, 2
+			case 3: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 4: // SE(X509Data)
+				ev, state = 5, 2
+			case 5: // SE(PGPData)
+				ev, state = 6, 2
+			case 6: // SE(SPKIData)
+				ev, state = 7, 2
+			case 7: // SE(MgmtData)
+				ev, state = 8, 2
+			case 8: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // EE
+				return nil
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8751,13 +9377,44 @@ var grammarKeyValueType = exi.Grammar{
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DSAKeyValue)
+				ev, state = 1, 1
+			case 1: // SE(RSAKeyValue)
+				ev, state = 2, 1
+			case 2: // SE(*)
+				return r.Unsupported(&grammarKeyValueType, 3, -1)
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DSAKeyValue
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
@@ -8839,13 +9496,126 @@ var grammarDSAKeyValueType = exi.Grammar{
 func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(P)
+				ev, state = 1, 1
+			case 1: // SE(G)
+				ev, state = 3, 2
+			case 2: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Q)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(J)
+				ev, state = 5, 5
+			case 1: // SE(Seed)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(G)
+				ev, state = 3, 2
+			case 1: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Seed)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PgenCounter)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // P
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9039,13 +9809,49 @@ var grammarRSAKeyValueType = exi.Grammar{
 func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Modulus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Modulus
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9125,13 +9931,74 @@ var grammarRetrievalMethodType = exi.Grammar{
 func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 1, 1
+			case 1: // AT(URI)
+				ev, state = 2, 2
+			case 2: // SE(Transforms)
+				ev, state = 3, 3
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 2, 2
+			case 1: // SE(Transforms)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Type
 			{
 				v, err := r.String(-1, 2)
@@ -9215,13 +10082,58 @@ var grammarX509DataType = exi.Grammar{
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509DataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerSerial
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -9376,13 +10288,49 @@ var grammarX509IssuerSerialType = exi.Grammar{
 func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerName)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509SerialNumber)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerName
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9461,13 +10409,72 @@ var grammarPGPDataType = exi.Grammar{
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPGPDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyID)
+				ev, state = 1, 1
+			case 1: // SE(PGPKeyPacket)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyPacket)
+				ev, state = 2, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PGPKeyID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9549,13 +10556,72 @@ var grammarSPKIDataType = exi.Grammar{
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SPKISexp
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9619,13 +10685,90 @@ var grammarObjectType = exi.Grammar{
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarObjectType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Encoding)
+				ev, state = 1, 1
+			case 1: // AT(Id)
+				ev, state = 2, 2
+			case 2: // AT(MimeType)
+				ev, state = 3, 3
+			case 3: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 4: // EE
+				return nil
+			case 5: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 2, 2
+			case 1: // AT(MimeType)
+				ev, state = 3, 3
+			case 2: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 3: // EE
+				return nil
+			case 4: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(MimeType)
+				ev, state = 3, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarObjectType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, 9)
@@ -9702,13 +10845,23 @@ var grammarEIM_AReqAuthorizationModeType = exi.Grammar{
 func (x *EIM_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEIM_AReqAuthorizationModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEIM_AReqAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -9746,13 +10899,62 @@ var grammarPnC_AReqAuthorizationModeType = exi.Grammar{
 func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPnC_AReqAuthorizationModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(GenChallenge)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractCertificateChain)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 11)
@@ -9833,13 +11035,49 @@ var grammarContractCertificateChainType = exi.Grammar{
 func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarContractCertificateChainType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarContractCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SubCertificates)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarContractCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarContractCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Certificate
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9908,13 +11146,63 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSubCertificatesType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSubCertificatesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Certificate
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -9985,13 +11273,62 @@ var grammarAuthorizationResType = exi.Grammar{
 func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAuthorizationResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -10071,13 +11408,36 @@ var grammarAuthorizationSetupReqType = exi.Grammar{
 func (x *AuthorizationSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAuthorizationSetupReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -10135,13 +11495,117 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAuthorizationSetupResType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AuthorizationServices)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 2 {
+					state = 4
+				} else {
+					state = 3
+				}
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AuthorizationServices)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 2 {
+					state = 4
+				} else {
+					state = 3
+				}
+			case 1: // SE(CertificateInstallationService)
+				ev, state = 4, 5
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CertificateInstallationService)
+				ev, state = 4, 5
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EIM_ASResAuthorizationMode)
+				ev, state = 5, 6
+			case 1: // SE(PnC_ASResAuthorizationMode)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -10275,13 +11739,23 @@ var grammarEIM_ASResAuthorizationModeType = exi.Grammar{
 func (x *EIM_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEIM_ASResAuthorizationModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEIM_ASResAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10316,13 +11790,51 @@ var grammarPnC_ASResAuthorizationModeType = exi.Grammar{
 func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPnC_ASResAuthorizationModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(GenChallenge)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPnC_ASResAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SupportedProviders)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPnC_ASResAuthorizationModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPnC_ASResAuthorizationModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // GenChallenge
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -10397,13 +11909,63 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSupportedProvidersListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ProviderID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 128 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSupportedProvidersListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ProviderID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 128 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedProvidersListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSupportedProvidersListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ProviderID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -10465,13 +12027,23 @@ var grammarCLReqControlModeType = exi.Grammar{
 func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10500,13 +12072,23 @@ var grammarCLResControlModeType = exi.Grammar{
 func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -10550,13 +12132,90 @@ var grammarCertificateInstallationReqType = exi.Grammar{
 func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateInstallationReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OEMProvisioningCertificateChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ListOfRootCertificateIDs)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumContractCertificateChains)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PrioritizedEMAIDs)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -10656,13 +12315,64 @@ var grammarSignedCertificateChainType = exi.Grammar{
 func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedCertificateChainType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignedCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SubCertificates)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedCertificateChainType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 11)
@@ -10749,13 +12459,63 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarListOfRootCertificateIDsType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RootCertificateID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 20 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RootCertificateID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 20 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RootCertificateID
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -10810,13 +12570,63 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEMAIDListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EMAID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarEMAIDListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EMAID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEMAIDListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEMAIDListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EMAID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -10896,13 +12706,101 @@ var grammarCertificateInstallationResType = exi.Grammar{
 func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateInstallationResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CPSCertificateChain)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedInstallationData)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingContractCertificateChains)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateInstallationResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -11021,13 +12919,51 @@ var grammarCertificateChainType = exi.Grammar{
 func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCertificateChainType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Certificate)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SubCertificates)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Certificate
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -11113,13 +13049,92 @@ var grammarSignedInstallationDataType = exi.Grammar{
 func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedInstallationDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignedInstallationDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ContractCertificateChain)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInstallationDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ECDHCurve)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedInstallationDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DHPublicKey)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSignedInstallationDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SECP521_EncryptedPrivateKey)
+				ev, state = 5, 5
+			case 1: // SE(X448_EncryptedPrivateKey)
+				ev, state = 6, 5
+			case 2: // SE(TPM_EncryptedPrivateKey)
+				ev, state = 7, 5
+			default:
+				if ev, err := r.Escape(&grammarSignedInstallationDataType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedInstallationDataType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 11)
@@ -11297,13 +13312,53 @@ var grammarManifestType = exi.Grammar{
 func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarManifestType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -11370,13 +13425,49 @@ var grammarMeteringConfirmationReqType = exi.Grammar{
 func (x *MeteringConfirmationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeteringConfirmationReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeteringConfirmationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedMeteringData)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringConfirmationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeteringConfirmationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -11441,13 +13532,94 @@ var grammarSignedMeteringDataType = exi.Grammar{
 func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedMeteringDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignedMeteringDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedMeteringDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedMeteringDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Receipt)
+				ev, state = 4, 4
+			case 1: // SE(Dynamic_SMDTControlMode)
+				ev, state = 5, 5
+			case 2: // SE(Scheduled_SMDTControlMode)
+				ev, state = 6, 5
+			default:
+				if ev, err := r.Escape(&grammarSignedMeteringDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Dynamic_SMDTControlMode)
+				ev, state = 5, 5
+			case 1: // SE(Scheduled_SMDTControlMode)
+				ev, state = 6, 5
+			default:
+				if ev, err := r.Escape(&grammarSignedMeteringDataType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedMeteringDataType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 11)
@@ -11594,13 +13766,169 @@ var grammarMeterInfoType = exi.Grammar{
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargedEnergyReadingWh)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_DischargedEnergyReadingWh)
+				ev, state = 3, 3
+			case 1: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 2: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 3: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 4: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 5: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 1: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 2: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 3: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 4: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 1: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 2: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 3: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 1: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 2: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 1: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // MeterID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -11859,13 +14187,161 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReceiptType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyCosts)
+				ev, state = 2, 2
+			case 1: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 2: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 3: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 4: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 1: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 2: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 3: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 1: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 2: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 1: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12008,13 +14484,49 @@ var grammarDetailedCostType = exi.Grammar{
 func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CostPerUnit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Amount
 			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
@@ -12069,13 +14581,49 @@ var grammarRationalNumberType = exi.Grammar{
 func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Value)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Exponent
 			{
 				v, empty, err := r.LeafNBit(8, -128, 127)
@@ -12147,13 +14695,49 @@ var grammarDetailedTaxType = exi.Grammar{
 func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRuleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TaxRuleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12216,13 +14800,23 @@ var grammarDynamic_SMDTControlModeType = exi.Grammar{
 func (x *Dynamic_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_SMDTControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SMDTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -12254,13 +14848,36 @@ var grammarScheduled_SMDTControlModeType = exi.Grammar{
 func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_SMDTControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedScheduleTupleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SMDTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SMDTControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SelectedScheduleTupleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12319,13 +14936,49 @@ var grammarMeteringConfirmationResType = exi.Grammar{
 func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeteringConfirmationResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeteringConfirmationResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeteringConfirmationResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeteringConfirmationResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -12398,13 +15051,94 @@ var grammarPowerDeliveryReqType = exi.Grammar{
 func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerDeliveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargeProgress)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerProfile)
+				ev, state = 4, 4
+			case 1: // SE(BPT_ChannelSelection)
+				ev, state = 5, 5
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_ChannelSelection)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -12530,13 +15264,64 @@ var grammarEVPowerProfileType = exi.Grammar{
 func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPowerProfileType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVPowerProfileType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Dynamic_EVPPTControlMode)
+				ev, state = 2, 2
+			case 1: // SE(Scheduled_EVPPTControlMode)
+				ev, state = 3, 2
+			default:
+				if ev, err := r.Escape(&grammarEVPowerProfileType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerProfileEntries)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarEVPowerProfileType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerProfileType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12631,13 +15416,23 @@ var grammarDynamic_EVPPTControlModeType = exi.Grammar{
 func (x *Dynamic_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_EVPPTControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_EVPPTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -12672,13 +15467,51 @@ var grammarScheduled_EVPPTControlModeType = exi.Grammar{
 func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_EVPPTControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedScheduleTupleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarScheduled_EVPPTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerToleranceAcceptance)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_EVPPTControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_EVPPTControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SelectedScheduleTupleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12760,13 +15593,63 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPowerProfileEntryListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerProfileEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 2048 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarEVPowerProfileEntryListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerProfileEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 2048 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerProfileEntryListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerProfileEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVPowerProfileEntry
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
@@ -12827,13 +15710,81 @@ var grammarPowerScheduleEntryType = exi.Grammar{
 func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerScheduleEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Duration)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Power)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Power_L2)
+				ev, state = 3, 3
+			case 1: // SE(Power_L3)
+				ev, state = 4, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Power_L3)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Duration
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -12934,13 +15885,64 @@ var grammarPowerDeliveryResType = exi.Grammar{
 func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerDeliveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEStatus)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerDeliveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -13020,13 +16022,49 @@ var grammarEVSEStatusType = exi.Grammar{
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NotificationMaxDelay
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13105,13 +16143,64 @@ var grammarScheduleExchangeReqType = exi.Grammar{
 func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduleExchangeReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumSupportingPoints)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Dynamic_SEReqControlMode)
+				ev, state = 3, 3
+			case 1: // SE(Scheduled_SEReqControlMode)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -13225,13 +16314,139 @@ var grammarDynamic_SEReqControlModeType = exi.Grammar{
 func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_SEReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(EVTargetEnergyRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(EVTargetEnergyRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumV2XEnergyRequest)
+				ev, state = 7, 7
+			case 1: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13404,13 +16619,118 @@ var grammarScheduled_SEReqControlModeType = exi.Grammar{
 func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_SEReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			case 2: // SE(EVMaximumEnergyRequest)
+				ev, state = 3, 3
+			case 3: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			case 4: // SE(EVEnergyOffer)
+				ev, state = 5, 5
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			case 1: // SE(EVMaximumEnergyRequest)
+				ev, state = 3, 3
+			case 2: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			case 3: // SE(EVEnergyOffer)
+				ev, state = 5, 5
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 3, 3
+			case 1: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			case 2: // SE(EVEnergyOffer)
+				ev, state = 5, 5
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			case 1: // SE(EVEnergyOffer)
+				ev, state = 5, 5
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVEnergyOffer)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13534,13 +16854,49 @@ var grammarEVEnergyOfferType = exi.Grammar{
 func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVEnergyOfferType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerSchedule)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVEnergyOfferType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVAbsolutePriceSchedule)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVEnergyOfferType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVEnergyOfferType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVPowerSchedule
 			if err := x.EVPowerSchedule.decodeEXI(r, a); err != nil {
 				return err
@@ -13595,13 +16951,49 @@ var grammarEVPowerScheduleType = exi.Grammar{
 func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPowerScheduleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerScheduleEntries)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13670,13 +17062,63 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPowerScheduleEntryListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleEntryListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPowerScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleEntryListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVPowerScheduleEntry
 			if err := r.Alloc(unsafe.Sizeof(EVPowerScheduleEntryType{})); err != nil {
 				return err
@@ -13731,13 +17173,49 @@ var grammarEVPowerScheduleEntryType = exi.Grammar{
 func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPowerScheduleEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Duration)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Power)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPowerScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Duration
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13809,13 +17287,75 @@ var grammarEVAbsolutePriceScheduleType = exi.Grammar{
 func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVAbsolutePriceScheduleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Currency)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceAlgorithm)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPriceRuleStacks)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -13932,13 +17472,63 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPriceRuleStackListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPriceRuleStack)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleStackListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPriceRuleStack)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleStackListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleStackListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVPriceRuleStack
 			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleStackType{})); err != nil {
 				return err
@@ -13996,13 +17586,76 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPriceRuleStackType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Duration)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleStackType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPriceRule)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 3
+				} else {
+					state = 2
+				}
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleStackType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPriceRule)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleStackType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleStackType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Duration
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14078,13 +17731,49 @@ var grammarEVPriceRuleType = exi.Grammar{
 func (x *EVPriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVPriceRuleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyFee)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerRangeStart)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVPriceRuleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EnergyFee
 			if err := x.EnergyFee.decodeEXI(r, a); err != nil {
 				return err
@@ -14149,13 +17838,94 @@ var grammarScheduleExchangeResType = exi.Grammar{
 func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduleExchangeResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(GoToPause)
+				ev, state = 4, 4
+			case 1: // SE(Dynamic_SEResControlMode)
+				ev, state = 5, 5
+			case 2: // SE(Scheduled_SEResControlMode)
+				ev, state = 6, 5
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Dynamic_SEResControlMode)
+				ev, state = 5, 5
+			case 1: // SE(Scheduled_SEResControlMode)
+				ev, state = 6, 5
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduleExchangeResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -14297,13 +18067,103 @@ var grammarDynamic_SEResControlModeType = exi.Grammar{
 func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_SEResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(AbsolutePriceSchedule)
+				ev, state = 4, 4
+			case 4: // SE(PriceLevelSchedule)
+				ev, state = 5, 4
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(AbsolutePriceSchedule)
+				ev, state = 4, 4
+			case 3: // SE(PriceLevelSchedule)
+				ev, state = 5, 4
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(AbsolutePriceSchedule)
+				ev, state = 4, 4
+			case 2: // SE(PriceLevelSchedule)
+				ev, state = 5, 4
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AbsolutePriceSchedule)
+				ev, state = 4, 4
+			case 1: // SE(PriceLevelSchedule)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_SEResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -14474,13 +18334,214 @@ var grammarAbsolutePriceScheduleType = exi.Grammar{
 func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAbsolutePriceScheduleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(TimeAnchor)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceScheduleID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceScheduleDescription)
+				ev, state = 4, 4
+			case 1: // SE(Currency)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Currency)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Language)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceAlgorithm)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumCost)
+				ev, state = 8, 8
+			case 1: // SE(MaximumCost)
+				ev, state = 9, 9
+			case 2: // SE(TaxRules)
+				ev, state = 10, 10
+			case 3: // SE(PriceRuleStacks)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumCost)
+				ev, state = 9, 9
+			case 1: // SE(TaxRules)
+				ev, state = 10, 10
+			case 2: // SE(PriceRuleStacks)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRules)
+				ev, state = 10, 10
+			case 1: // SE(PriceRuleStacks)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceRuleStacks)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayRules)
+				ev, state = 12, 12
+			case 1: // SE(AdditionalSelectedServices)
+				ev, state = 13, 13
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AdditionalSelectedServices)
+				ev, state = 13, 13
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 11)
@@ -14769,13 +18830,63 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTaxRuleListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRule)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRule)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TaxRule
 			if err := r.Alloc(unsafe.Sizeof(TaxRuleType{})); err != nil {
 				return err
@@ -14848,13 +18959,131 @@ var grammarTaxRuleType = exi.Grammar{
 func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTaxRuleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRuleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRuleName)
+				ev, state = 2, 2
+			case 1: // SE(TaxRate)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRate)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxIncludedInPrice)
+				ev, state = 4, 4
+			case 1: // SE(AppliesToEnergyFee)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AppliesToEnergyFee)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AppliesToParkingFee)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AppliesToOverstayFee)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AppliesMinimumMaximumCost)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTaxRuleType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TaxRuleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15035,13 +19264,63 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPriceRuleStackListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceRuleStack)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleStackListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceRuleStack)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleStackListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleStackListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PriceRuleStack
 			if err := r.Alloc(unsafe.Sizeof(PriceRuleStackType{})); err != nil {
 				return err
@@ -15099,13 +19378,76 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPriceRuleStackType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Duration)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleStackType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceRule)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 3
+				} else {
+					state = 2
+				}
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleStackType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceRule)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleStackType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleStackType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Duration
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15193,13 +19535,121 @@ var grammarPriceRuleType = exi.Grammar{
 func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPriceRuleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyFee)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParkingFee)
+				ev, state = 2, 2
+			case 1: // SE(ParkingFeePeriod)
+				ev, state = 3, 3
+			case 2: // SE(CarbonDioxideEmission)
+				ev, state = 4, 4
+			case 3: // SE(RenewableGenerationPercentage)
+				ev, state = 5, 5
+			case 4: // SE(PowerRangeStart)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParkingFeePeriod)
+				ev, state = 3, 3
+			case 1: // SE(CarbonDioxideEmission)
+				ev, state = 4, 4
+			case 2: // SE(RenewableGenerationPercentage)
+				ev, state = 5, 5
+			case 3: // SE(PowerRangeStart)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CarbonDioxideEmission)
+				ev, state = 4, 4
+			case 1: // SE(RenewableGenerationPercentage)
+				ev, state = 5, 5
+			case 2: // SE(PowerRangeStart)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RenewableGenerationPercentage)
+				ev, state = 5, 5
+			case 1: // SE(PowerRangeStart)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerRangeStart)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceRuleType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EnergyFee
 			if err := x.EnergyFee.decodeEXI(r, a); err != nil {
 				return err
@@ -15346,13 +19796,107 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarOverstayRuleListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayTimeThreshold)
+				ev, state = 1, 1
+			case 1: // SE(OverstayPowerThreshold)
+				ev, state = 2, 2
+			case 2: // SE(OverstayRule)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 5 {
+					state = 4
+				} else {
+					state = 3
+				}
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayPowerThreshold)
+				ev, state = 2, 2
+			case 1: // SE(OverstayRule)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 5 {
+					state = 4
+				} else {
+					state = 3
+				}
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayRule)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 5 {
+					state = 4
+				} else {
+					state = 3
+				}
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayRule)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 5 {
+					state = 4
+				} else {
+					state = 3
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleListType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleListType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // OverstayTimeThreshold
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15454,13 +19998,77 @@ var grammarOverstayRuleType = exi.Grammar{
 func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarOverstayRuleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayRuleDescription)
+				ev, state = 1, 1
+			case 1: // SE(StartTime)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(StartTime)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayFee)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayFeePeriod)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarOverstayRuleType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // OverstayRuleDescription
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15575,13 +20183,63 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAdditionalServiceListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AdditionalService)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 5 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarAdditionalServiceListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AdditionalService)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 5 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAdditionalServiceListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAdditionalServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // AdditionalService
 			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceType{})); err != nil {
 				return err
@@ -15636,13 +20294,49 @@ var grammarAdditionalServiceType = exi.Grammar{
 func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAdditionalServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceName)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAdditionalServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceFee)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAdditionalServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAdditionalServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceName
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -15723,13 +20417,105 @@ var grammarPriceLevelScheduleType = exi.Grammar{
 func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPriceLevelScheduleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(TimeAnchor)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceScheduleID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceScheduleDescription)
+				ev, state = 4, 4
+			case 1: // SE(NumberOfPriceLevels)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NumberOfPriceLevels)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceLevelScheduleEntries)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 11)
@@ -15882,13 +20668,63 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPriceLevelScheduleEntryListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceLevelScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceLevelScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PriceLevelScheduleEntry
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleEntryType{})); err != nil {
 				return err
@@ -15943,13 +20779,49 @@ var grammarPriceLevelScheduleEntryType = exi.Grammar{
 func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPriceLevelScheduleEntryType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Duration)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PriceLevel)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Duration
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -16021,13 +20893,63 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_SEResControlModeType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ScheduleTuple)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ScheduleTuple)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 3 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_SEResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ScheduleTuple
 			if err := r.Alloc(unsafe.Sizeof(ScheduleTupleType{})); err != nil {
 				return err
@@ -16085,13 +21007,64 @@ var grammarScheduleTupleType = exi.Grammar{
 func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduleTupleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ScheduleTupleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarScheduleTupleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingSchedule)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarScheduleTupleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DischargingSchedule)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduleTupleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduleTupleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ScheduleTupleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -16177,13 +21150,53 @@ var grammarChargingScheduleType = exi.Grammar{
 func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarChargingScheduleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerSchedule)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarChargingScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AbsolutePriceSchedule)
+				ev, state = 2, 2
+			case 1: // SE(PriceLevelSchedule)
+				ev, state = 3, 2
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarChargingScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PowerSchedule
 			if err := x.PowerSchedule.decodeEXI(r, a); err != nil {
 				return err
@@ -16266,13 +21279,81 @@ var grammarPowerScheduleType = exi.Grammar{
 func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerScheduleType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AvailableEnergy)
+				ev, state = 2, 2
+			case 1: // SE(PowerTolerance)
+				ev, state = 3, 3
+			case 2: // SE(PowerScheduleEntries)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerTolerance)
+				ev, state = 3, 3
+			case 1: // SE(PowerScheduleEntries)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerScheduleEntries)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -16373,13 +21454,63 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPowerScheduleEntryListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerScheduleEntry)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 1024 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPowerScheduleEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PowerScheduleEntry
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
@@ -16434,13 +21565,49 @@ var grammarServiceDetailReqType = exi.Grammar{
 func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDetailReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -16512,13 +21679,75 @@ var grammarServiceDetailResType = exi.Grammar{
 func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDetailResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceParameterList)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDetailResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -16613,13 +21842,63 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceParameterListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSet)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 32 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSet)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 32 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceParameterListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ParameterSet
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
@@ -16677,13 +21956,76 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarParameterSetType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSetID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Parameter)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 32 {
+					state = 3
+				} else {
+					state = 2
+				}
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Parameter)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 32 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterSetType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ParameterSetID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -16764,13 +22106,59 @@ var grammarParameterType = exi.Grammar{
 func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Name)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(boolValue)
+				ev, state = 2, 2
+			case 1: // SE(byteValue)
+				ev, state = 3, 2
+			case 2: // SE(shortValue)
+				ev, state = 4, 2
+			case 3: // SE(intValue)
+				ev, state = 5, 2
+			case 4: // SE(rationalNumber)
+				ev, state = 6, 2
+			case 5: // SE(finiteString)
+				ev, state = 7, 2
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Name
 			{
 				v, err := r.String(-1, 22)
@@ -16954,13 +22342,51 @@ var grammarServiceDiscoveryReqType = exi.Grammar{
 func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDiscoveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SupportedServiceIDs)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -17021,13 +22447,63 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceIDListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarServiceIDListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceIDListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceIDListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -17101,13 +22577,90 @@ var grammarServiceDiscoveryResType = exi.Grammar{
 func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceDiscoveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceRenegotiationSupported)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyTransferServiceList)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VASList)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -17213,13 +22766,63 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Service)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarServiceListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Service)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Service
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
@@ -17274,13 +22877,49 @@ var grammarServiceType = exi.Grammar{
 func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(FreeService)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -17355,13 +22994,64 @@ var grammarServiceSelectionReqType = exi.Grammar{
 func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceSelectionReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceSelectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedEnergyTransferService)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceSelectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedVASList)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceSelectionReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceSelectionReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -17432,13 +23122,49 @@ var grammarSelectedServiceType = exi.Grammar{
 func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSelectedServiceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ServiceID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParameterSetID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // ServiceID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -17515,13 +23241,63 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSelectedServiceListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedService)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SelectedService)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSelectedServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SelectedService
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
@@ -17576,13 +23352,49 @@ var grammarServiceSelectionResType = exi.Grammar{
 func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarServiceSelectionResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarServiceSelectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarServiceSelectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarServiceSelectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -17646,13 +23458,49 @@ var grammarSessionSetupReqType = exi.Grammar{
 func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionSetupReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVCCID)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -17724,13 +23572,62 @@ var grammarSessionSetupResType = exi.Grammar{
 func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionSetupResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEID)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -17824,13 +23721,81 @@ var grammarSessionStopReqType = exi.Grammar{
 func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionStopReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionStopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingSession)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSessionStopReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTerminationCode)
+				ev, state = 3, 3
+			case 1: // SE(EVTerminationExplanation)
+				ev, state = 4, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTerminationExplanation)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -17950,13 +23915,49 @@ var grammarSessionStopResType = exi.Grammar{
 func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSessionStopResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSessionStopResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSessionStopResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSessionStopResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -18020,13 +24021,53 @@ var grammarSignaturePropertiesType = exi.Grammar{
 func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -18095,13 +24136,70 @@ var grammarSignaturePropertyType = exi.Grammar{
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -18176,13 +24274,113 @@ var grammarVehicleCheckInReqType = exi.Grammar{
 func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarVehicleCheckInReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVCheckInStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParkingMethod)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VehicleFrame)
+				ev, state = 4, 4
+			case 1: // SE(DeviceOffset)
+				ev, state = 5, 5
+			case 2: // SE(VehicleTravel)
+				ev, state = 6, 6
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DeviceOffset)
+				ev, state = 5, 5
+			case 1: // SE(VehicleTravel)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VehicleTravel)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -18349,13 +24547,100 @@ var grammarVehicleCheckInResType = exi.Grammar{
 func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarVehicleCheckInResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ParkingSpace)
+				ev, state = 3, 3
+			case 1: // SE(DeviceLocation)
+				ev, state = 4, 4
+			case 2: // SE(TargetDistance)
+				ev, state = 5, 5
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DeviceLocation)
+				ev, state = 4, 4
+			case 1: // SE(TargetDistance)
+				ev, state = 5, 5
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetDistance)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckInResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -18497,13 +24782,62 @@ var grammarVehicleCheckOutReqType = exi.Grammar{
 func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarVehicleCheckOutReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVCheckOutStatus)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CheckOutTime)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -18594,13 +24928,62 @@ var grammarVehicleCheckOutResType = exi.Grammar{
 func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarVehicleCheckOutResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSECheckOutStatus)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -18707,13 +25090,263 @@ var grammarDisplayParametersType = exi.Grammar{
 func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PresentSOC)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 4: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 5: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 6: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 7: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 8: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 9: // SE(InletHot)
+				ev, state = 10, 10
+			case 10: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 3: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 4: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 5: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 6: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 7: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 8: // SE(InletHot)
+				ev, state = 10, 10
+			case 9: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 2: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 3: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 4: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 5: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 6: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 7: // SE(InletHot)
+				ev, state = 10, 10
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 1: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 2: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 3: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 4: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 5: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 6: // SE(InletHot)
+				ev, state = 10, 10
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 1: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 2: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 3: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 4: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 5: // SE(InletHot)
+				ev, state = 10, 10
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 1: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 2: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 3: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 4: // SE(InletHot)
+				ev, state = 10, 10
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 1: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 2: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 3: // SE(InletHot)
+				ev, state = 10, 10
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 1: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 2: // SE(InletHot)
+				ev, state = 10, 10
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 1: // SE(InletHot)
+				ev, state = 10, 10
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(InletHot)
+				ev, state = 10, 10
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PresentSOC
 			{
 				v, empty, err := r.LeafNBit(7, 0, 100)

@@ -1026,13 +1026,113 @@ var grammarAC_CPDReqEnergyTransferModeType = exi.Grammar{
 func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L2)
+				ev, state = 2, 2
+			case 1: // SE(EVMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 2: // SE(EVMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVMaximumChargePower
 			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -1151,13 +1251,49 @@ var grammarRationalNumberType = exi.Grammar{
 func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Value)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Exponent
 			{
 				v, empty, err := r.LeafNBit(8, -128, 127)
@@ -1259,13 +1395,221 @@ var grammarAC_CPDResEnergyTransferModeType = exi.Grammar{
 func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_CPDResEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower_L2)
+				ev, state = 2, 2
+			case 1: // SE(EVSEMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 2: // SE(EVSEMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 1: // SE(EVSEMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVSEMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 2: // SE(EVSENominalFrequency)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 1: // SE(EVSENominalFrequency)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENominalFrequency)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumPowerAsymmetry)
+				ev, state = 8, 8
+			case 1: // SE(EVSEPowerRampLimitation)
+				ev, state = 9, 9
+			case 2: // SE(EVSEPresentActivePower)
+				ev, state = 10, 10
+			case 3: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 4: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPowerRampLimitation)
+				ev, state = 9, 9
+			case 1: // SE(EVSEPresentActivePower)
+				ev, state = 10, 10
+			case 2: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 3: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower)
+				ev, state = 10, 10
+			case 1: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 2: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 1: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSEMaximumChargePower
 			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -1484,13 +1828,85 @@ var grammarAC_ChargeLoopReqType = exi.Grammar{
 func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_ChargeLoopReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DisplayParameters)
+				ev, state = 2, 2
+			case 1: // SE(MeterInfoRequested)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfoRequested)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_Dynamic_AC_CLReqControlMode)
+				ev, state = 4, 4
+			case 1: // SE(BPT_Scheduled_AC_CLReqControlMode)
+				ev, state = 5, 4
+			case 2: // SE(CLReqControlMode)
+				ev, state = 6, 4
+			case 3: // SE(Dynamic_AC_CLReqControlMode)
+				ev, state = 7, 4
+			case 4: // SE(Scheduled_AC_CLReqControlMode)
+				ev, state = 8, 4
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -1650,13 +2066,64 @@ var grammarMessageHeaderType = exi.Grammar{
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeStamp)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Signature)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -1762,13 +2229,83 @@ var grammarSignatureType = exi.Grammar{
 func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureValue)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyInfo)
+				ev, state = 4, 4
+			case 1: // SE(Object)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Object)
+				ev, state = 5, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -1877,13 +2414,79 @@ var grammarSignedInfoType = exi.Grammar{
 func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureMethod)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -1967,13 +2570,40 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -2020,13 +2650,59 @@ var grammarSignatureMethodType = exi.Grammar{
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(HMACOutputLength)
+				ev, state = 2, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -2110,13 +2786,121 @@ var grammarReferenceType = exi.Grammar{
 func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReferenceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Type)
+				ev, state = 2, 2
+			case 2: // AT(URI)
+				ev, state = 3, 3
+			case 3: // SE(Transforms)
+				ev, state = 4, 4
+			case 4: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 2, 2
+			case 1: // AT(URI)
+				ev, state = 3, 3
+			case 2: // SE(Transforms)
+				ev, state = 4, 4
+			case 3: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 3, 3
+			case 1: // SE(Transforms)
+				ev, state = 4, 4
+			case 2: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 4, 4
+			case 1: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestValue)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -2243,13 +3027,38 @@ var grammarTransformsType = exi.Grammar{
 func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Transform
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
@@ -2298,13 +3107,42 @@ var grammarTransformType = exi.Grammar{
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(XPath)
+				ev, state = 2, 1
+			case 1: // SE(*)
+				return r.Unsupported(&grammarTransformType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarTransformType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -2374,13 +3212,40 @@ var grammarDigestMethodType = exi.Grammar{
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 1)
@@ -2427,13 +3292,51 @@ var grammarSignatureValueType = exi.Grammar{
 func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -2504,13 +3407,101 @@ var grammarKeyInfoType = exi.Grammar{
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(KeyName)
+				ev, state = 2, 2
+			case 2: // SE(KeyValue)
+				ev, state = 3, 2
+			case 3: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 4: // SE(X509Data)
+				ev, state = 5, 2
+			case 5: // SE(PGPData)
+				ev, state = 6, 2
+			case 6: // SE(SPKIData)
+				ev, state = 7, 2
+			case 7: // SE(MgmtData)
+				ev, state = 8, 2
+			case 8: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // EE
+				return nil
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -2691,13 +3682,44 @@ var grammarKeyValueType = exi.Grammar{
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DSAKeyValue)
+				ev, state = 1, 1
+			case 1: // SE(RSAKeyValue)
+				ev, state = 2, 1
+			case 2: // SE(*)
+				return r.Unsupported(&grammarKeyValueType, 3, -1)
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DSAKeyValue
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
@@ -2779,13 +3801,126 @@ var grammarDSAKeyValueType = exi.Grammar{
 func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(P)
+				ev, state = 1, 1
+			case 1: // SE(G)
+				ev, state = 3, 2
+			case 2: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Q)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(J)
+				ev, state = 5, 5
+			case 1: // SE(Seed)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(G)
+				ev, state = 3, 2
+			case 1: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Seed)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PgenCounter)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // P
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -2979,13 +4114,49 @@ var grammarRSAKeyValueType = exi.Grammar{
 func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Modulus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Modulus
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -3065,13 +4236,74 @@ var grammarRetrievalMethodType = exi.Grammar{
 func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 1, 1
+			case 1: // AT(URI)
+				ev, state = 2, 2
+			case 2: // SE(Transforms)
+				ev, state = 3, 3
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 2, 2
+			case 1: // SE(Transforms)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Type
 			{
 				v, err := r.String(-1, 2)
@@ -3155,13 +4387,58 @@ var grammarX509DataType = exi.Grammar{
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509DataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerSerial
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -3316,13 +4593,49 @@ var grammarX509IssuerSerialType = exi.Grammar{
 func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerName)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509SerialNumber)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerName
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -3401,13 +4714,72 @@ var grammarPGPDataType = exi.Grammar{
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPGPDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyID)
+				ev, state = 1, 1
+			case 1: // SE(PGPKeyPacket)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyPacket)
+				ev, state = 2, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PGPKeyID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -3489,13 +4861,72 @@ var grammarSPKIDataType = exi.Grammar{
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SPKISexp
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -3559,13 +4990,90 @@ var grammarObjectType = exi.Grammar{
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarObjectType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Encoding)
+				ev, state = 1, 1
+			case 1: // AT(Id)
+				ev, state = 2, 2
+			case 2: // AT(MimeType)
+				ev, state = 3, 3
+			case 3: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 4: // EE
+				return nil
+			case 5: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 2, 2
+			case 1: // AT(MimeType)
+				ev, state = 3, 3
+			case 2: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 3: // EE
+				return nil
+			case 4: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(MimeType)
+				ev, state = 3, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarObjectType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, 9)
@@ -3672,13 +5180,263 @@ var grammarDisplayParametersType = exi.Grammar{
 func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PresentSOC)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 4: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 5: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 6: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 7: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 8: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 9: // SE(InletHot)
+				ev, state = 10, 10
+			case 10: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 3: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 4: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 5: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 6: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 7: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 8: // SE(InletHot)
+				ev, state = 10, 10
+			case 9: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 2: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 3: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 4: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 5: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 6: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 7: // SE(InletHot)
+				ev, state = 10, 10
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 1: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 2: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 3: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 4: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 5: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 6: // SE(InletHot)
+				ev, state = 10, 10
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 1: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 2: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 3: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 4: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 5: // SE(InletHot)
+				ev, state = 10, 10
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 1: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 2: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 3: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 4: // SE(InletHot)
+				ev, state = 10, 10
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 1: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 2: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 3: // SE(InletHot)
+				ev, state = 10, 10
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 1: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 2: // SE(InletHot)
+				ev, state = 10, 10
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 1: // SE(InletHot)
+				ev, state = 10, 10
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(InletHot)
+				ev, state = 10, 10
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PresentSOC
 			{
 				v, empty, err := r.LeafNBit(7, 0, 100)
@@ -4002,13 +5760,387 @@ var grammarBPT_Dynamic_AC_CLReqControlModeType = exi.Grammar{
 func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L2)
+				ev, state = 6, 6
+			case 1: // SE(EVMaximumChargePower_L3)
+				ev, state = 7, 7
+			case 2: // SE(EVMinimumChargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L3)
+				ev, state = 7, 7
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L2)
+				ev, state = 9, 9
+			case 1: // SE(EVMinimumChargePower_L3)
+				ev, state = 10, 10
+			case 2: // SE(EVPresentActivePower)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L3)
+				ev, state = 10, 10
+			case 1: // SE(EVPresentActivePower)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L2)
+				ev, state = 12, 12
+			case 1: // SE(EVPresentActivePower_L3)
+				ev, state = 13, 13
+			case 2: // SE(EVPresentReactivePower)
+				ev, state = 14, 14
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L3)
+				ev, state = 13, 13
+			case 1: // SE(EVPresentReactivePower)
+				ev, state = 14, 14
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower)
+				ev, state = 14, 14
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 14:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L2)
+				ev, state = 15, 15
+			case 1: // SE(EVPresentReactivePower_L3)
+				ev, state = 16, 16
+			case 2: // SE(EVMaximumDischargePower)
+				ev, state = 17, 17
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 14, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 15:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L3)
+				ev, state = 16, 16
+			case 1: // SE(EVMaximumDischargePower)
+				ev, state = 17, 17
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 15, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 16:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower)
+				ev, state = 17, 17
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 16, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 17:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower_L2)
+				ev, state = 18, 18
+			case 1: // SE(EVMaximumDischargePower_L3)
+				ev, state = 19, 19
+			case 2: // SE(EVMinimumDischargePower)
+				ev, state = 20, 20
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 17, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 18:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower_L3)
+				ev, state = 19, 19
+			case 1: // SE(EVMinimumDischargePower)
+				ev, state = 20, 20
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 18, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 19:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower)
+				ev, state = 20, 20
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 19, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 20:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower_L2)
+				ev, state = 21, 21
+			case 1: // SE(EVMinimumDischargePower_L3)
+				ev, state = 22, 22
+			case 2: // SE(EVMaximumV2XEnergyRequest)
+				ev, state = 23, 23
+			case 3: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 24, 24
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 20, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 21:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower_L3)
+				ev, state = 22, 22
+			case 1: // SE(EVMaximumV2XEnergyRequest)
+				ev, state = 23, 23
+			case 2: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 24, 24
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 21, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 22:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumV2XEnergyRequest)
+				ev, state = 23, 23
+			case 1: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 24, 24
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 22, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 23:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 24, 24
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 23, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 24:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 24, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -4439,13 +6571,518 @@ var grammarBPT_Scheduled_AC_CLReqControlModeType = exi.Grammar{
 func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 1, 1
+			case 1: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 2: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 3: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 4: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 5: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 6: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 7: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 8: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 9: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 1: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 2: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 3: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 4: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 5: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 6: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 7: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 8: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 1: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 2: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 3: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 4: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 5: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 6: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 7: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 1: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 2: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 3: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 4: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 5: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 6: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 2: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 3: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 4: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 5: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 2: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 3: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 4: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 1: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 2: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 3: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 1: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 2: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 1: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L2)
+				ev, state = 11, 11
+			case 1: // SE(EVPresentActivePower_L3)
+				ev, state = 12, 12
+			case 2: // SE(EVPresentReactivePower)
+				ev, state = 13, 13
+			case 3: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 4: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 5: // SE(EVMaximumDischargePower)
+				ev, state = 16, 16
+			case 6: // SE(EVMaximumDischargePower_L2)
+				ev, state = 17, 17
+			case 7: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 8: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 9: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 10: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 11: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L3)
+				ev, state = 12, 12
+			case 1: // SE(EVPresentReactivePower)
+				ev, state = 13, 13
+			case 2: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 3: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 4: // SE(EVMaximumDischargePower)
+				ev, state = 16, 16
+			case 5: // SE(EVMaximumDischargePower_L2)
+				ev, state = 17, 17
+			case 6: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 7: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 8: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 9: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 10: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower)
+				ev, state = 13, 13
+			case 1: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 2: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 3: // SE(EVMaximumDischargePower)
+				ev, state = 16, 16
+			case 4: // SE(EVMaximumDischargePower_L2)
+				ev, state = 17, 17
+			case 5: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 6: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 7: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 8: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 9: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 1: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 2: // SE(EVMaximumDischargePower)
+				ev, state = 16, 16
+			case 3: // SE(EVMaximumDischargePower_L2)
+				ev, state = 17, 17
+			case 4: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 5: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 6: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 7: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 14:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 1: // SE(EVMaximumDischargePower)
+				ev, state = 16, 16
+			case 2: // SE(EVMaximumDischargePower_L2)
+				ev, state = 17, 17
+			case 3: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 4: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 5: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 6: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 14, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 15:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower)
+				ev, state = 16, 16
+			case 1: // SE(EVMaximumDischargePower_L2)
+				ev, state = 17, 17
+			case 2: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 3: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 4: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 5: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 15, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 16:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower_L2)
+				ev, state = 17, 17
+			case 1: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 2: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 3: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 4: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 16, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 17:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower_L3)
+				ev, state = 18, 18
+			case 1: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 2: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 3: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 17, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 18:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower)
+				ev, state = 19, 19
+			case 1: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 2: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 18, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 19:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower_L2)
+				ev, state = 20, 20
+			case 1: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 19, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 20:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower_L3)
+				ev, state = 21, 21
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 20, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 21:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 21, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVTargetEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -4804,13 +7441,23 @@ var grammarCLReqControlModeType = exi.Grammar{
 func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -4887,13 +7534,257 @@ var grammarDynamic_AC_CLReqControlModeType = exi.Grammar{
 func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_AC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L2)
+				ev, state = 6, 6
+			case 1: // SE(EVMaximumChargePower_L3)
+				ev, state = 7, 7
+			case 2: // SE(EVMinimumChargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L3)
+				ev, state = 7, 7
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L2)
+				ev, state = 9, 9
+			case 1: // SE(EVMinimumChargePower_L3)
+				ev, state = 10, 10
+			case 2: // SE(EVPresentActivePower)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L3)
+				ev, state = 10, 10
+			case 1: // SE(EVPresentActivePower)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L2)
+				ev, state = 12, 12
+			case 1: // SE(EVPresentActivePower_L3)
+				ev, state = 13, 13
+			case 2: // SE(EVPresentReactivePower)
+				ev, state = 14, 14
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L3)
+				ev, state = 13, 13
+			case 1: // SE(EVPresentReactivePower)
+				ev, state = 14, 14
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower)
+				ev, state = 14, 14
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 14:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L2)
+				ev, state = 15, 15
+			case 1: // SE(EVPresentReactivePower_L3)
+				ev, state = 16, 16
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 14, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 15:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L3)
+				ev, state = 16, 16
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 15, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 16:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 16, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -5190,13 +8081,338 @@ var grammarScheduled_AC_CLReqControlModeType = exi.Grammar{
 func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_AC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 1, 1
+			case 1: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 2: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 3: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 4: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 5: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 6: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 7: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 8: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 9: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 1: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 2: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 3: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 4: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 5: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 6: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 7: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 8: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 1: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 2: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 3: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 4: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 5: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 6: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 7: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 4, 4
+			case 1: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 2: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 3: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 4: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 5: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 6: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 2: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 3: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 4: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 5: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L3)
+				ev, state = 6, 6
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 2: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 3: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 4: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 1: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 2: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 3: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L2)
+				ev, state = 8, 8
+			case 1: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 2: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L3)
+				ev, state = 9, 9
+			case 1: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L2)
+				ev, state = 11, 11
+			case 1: // SE(EVPresentActivePower_L3)
+				ev, state = 12, 12
+			case 2: // SE(EVPresentReactivePower)
+				ev, state = 13, 13
+			case 3: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 4: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentActivePower_L3)
+				ev, state = 12, 12
+			case 1: // SE(EVPresentReactivePower)
+				ev, state = 13, 13
+			case 2: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 3: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower)
+				ev, state = 13, 13
+			case 1: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 2: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L2)
+				ev, state = 14, 14
+			case 1: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 14:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentReactivePower_L3)
+				ev, state = 15, 15
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 14, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 15:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 15, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVTargetEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -5484,13 +8700,174 @@ var grammarAC_ChargeLoopResType = exi.Grammar{
 func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_ChargeLoopResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEStatus)
+				ev, state = 3, 3
+			case 1: // SE(MeterInfo)
+				ev, state = 4, 4
+			case 2: // SE(Receipt)
+				ev, state = 5, 5
+			case 3: // SE(EVSETargetFrequency)
+				ev, state = 6, 6
+			case 4: // SE(BPT_Dynamic_AC_CLResControlMode)
+				ev, state = 7, 7
+			case 5: // SE(BPT_Scheduled_AC_CLResControlMode)
+				ev, state = 8, 7
+			case 6: // SE(CLResControlMode)
+				ev, state = 9, 7
+			case 7: // SE(Dynamic_AC_CLResControlMode)
+				ev, state = 10, 7
+			case 8: // SE(Scheduled_AC_CLResControlMode)
+				ev, state = 11, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 4, 4
+			case 1: // SE(Receipt)
+				ev, state = 5, 5
+			case 2: // SE(EVSETargetFrequency)
+				ev, state = 6, 6
+			case 3: // SE(BPT_Dynamic_AC_CLResControlMode)
+				ev, state = 7, 7
+			case 4: // SE(BPT_Scheduled_AC_CLResControlMode)
+				ev, state = 8, 7
+			case 5: // SE(CLResControlMode)
+				ev, state = 9, 7
+			case 6: // SE(Dynamic_AC_CLResControlMode)
+				ev, state = 10, 7
+			case 7: // SE(Scheduled_AC_CLResControlMode)
+				ev, state = 11, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Receipt)
+				ev, state = 5, 5
+			case 1: // SE(EVSETargetFrequency)
+				ev, state = 6, 6
+			case 2: // SE(BPT_Dynamic_AC_CLResControlMode)
+				ev, state = 7, 7
+			case 3: // SE(BPT_Scheduled_AC_CLResControlMode)
+				ev, state = 8, 7
+			case 4: // SE(CLResControlMode)
+				ev, state = 9, 7
+			case 5: // SE(Dynamic_AC_CLResControlMode)
+				ev, state = 10, 7
+			case 6: // SE(Scheduled_AC_CLResControlMode)
+				ev, state = 11, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetFrequency)
+				ev, state = 6, 6
+			case 1: // SE(BPT_Dynamic_AC_CLResControlMode)
+				ev, state = 7, 7
+			case 2: // SE(BPT_Scheduled_AC_CLResControlMode)
+				ev, state = 8, 7
+			case 3: // SE(CLResControlMode)
+				ev, state = 9, 7
+			case 4: // SE(Dynamic_AC_CLResControlMode)
+				ev, state = 10, 7
+			case 5: // SE(Scheduled_AC_CLResControlMode)
+				ev, state = 11, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_Dynamic_AC_CLResControlMode)
+				ev, state = 7, 7
+			case 1: // SE(BPT_Scheduled_AC_CLResControlMode)
+				ev, state = 8, 7
+			case 2: // SE(CLResControlMode)
+				ev, state = 9, 7
+			case 3: // SE(Dynamic_AC_CLResControlMode)
+				ev, state = 10, 7
+			case 4: // SE(Scheduled_AC_CLResControlMode)
+				ev, state = 11, 7
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -5698,13 +9075,49 @@ var grammarEVSEStatusType = exi.Grammar{
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NotificationMaxDelay
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -5797,13 +9210,169 @@ var grammarMeterInfoType = exi.Grammar{
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargedEnergyReadingWh)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_DischargedEnergyReadingWh)
+				ev, state = 3, 3
+			case 1: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 2: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 3: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 4: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 5: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 1: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 2: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 3: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 4: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 1: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 2: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 3: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 1: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 2: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 1: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // MeterID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6062,13 +9631,161 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReceiptType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyCosts)
+				ev, state = 2, 2
+			case 1: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 2: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 3: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 4: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 1: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 2: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 3: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 1: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 2: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 1: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6211,13 +9928,49 @@ var grammarDetailedCostType = exi.Grammar{
 func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CostPerUnit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Amount
 			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
@@ -6272,13 +10025,49 @@ var grammarDetailedTaxType = exi.Grammar{
 func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRuleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TaxRuleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6380,13 +10169,284 @@ var grammarBPT_Dynamic_AC_CLResControlModeType = exi.Grammar{
 func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 4: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 3: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 2: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 1: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L2)
+				ev, state = 6, 6
+			case 1: // SE(EVSETargetActivePower_L3)
+				ev, state = 7, 7
+			case 2: // SE(EVSETargetReactivePower)
+				ev, state = 8, 8
+			case 3: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 4: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 5: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 6: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 7: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L3)
+				ev, state = 7, 7
+			case 1: // SE(EVSETargetReactivePower)
+				ev, state = 8, 8
+			case 2: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 3: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 4: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 5: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 6: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower)
+				ev, state = 8, 8
+			case 1: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 2: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 3: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 4: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 5: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 1: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 2: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 3: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 4: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 1: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 2: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 3: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 1: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 2: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 1: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6676,13 +10736,230 @@ var grammarBPT_Scheduled_AC_CLResControlModeType = exi.Grammar{
 func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower)
+				ev, state = 1, 1
+			case 1: // SE(EVSETargetActivePower_L2)
+				ev, state = 2, 2
+			case 2: // SE(EVSETargetActivePower_L3)
+				ev, state = 3, 3
+			case 3: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 4: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 5: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 6: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 7: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 8: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 9: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L2)
+				ev, state = 2, 2
+			case 1: // SE(EVSETargetActivePower_L3)
+				ev, state = 3, 3
+			case 2: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 3: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 4: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 5: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 6: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 7: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L3)
+				ev, state = 3, 3
+			case 1: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 2: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 3: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 4: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 5: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 6: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 1: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 2: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 3: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 4: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 5: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 2: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 3: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 4: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 1: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 2: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 3: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 1: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 2: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 1: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSETargetActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -6855,13 +11132,23 @@ var grammarCLResControlModeType = exi.Grammar{
 func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -6929,13 +11216,284 @@ var grammarDynamic_AC_CLResControlModeType = exi.Grammar{
 func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_AC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 4: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 3: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 2: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 1: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L2)
+				ev, state = 6, 6
+			case 1: // SE(EVSETargetActivePower_L3)
+				ev, state = 7, 7
+			case 2: // SE(EVSETargetReactivePower)
+				ev, state = 8, 8
+			case 3: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 4: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 5: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 6: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 7: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L3)
+				ev, state = 7, 7
+			case 1: // SE(EVSETargetReactivePower)
+				ev, state = 8, 8
+			case 2: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 3: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 4: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 5: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 6: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower)
+				ev, state = 8, 8
+			case 1: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 2: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 3: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 4: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 5: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L2)
+				ev, state = 9, 9
+			case 1: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 2: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 3: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 4: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L3)
+				ev, state = 10, 10
+			case 1: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 2: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 3: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower)
+				ev, state = 11, 11
+			case 1: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 2: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L2)
+				ev, state = 12, 12
+			case 1: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L3)
+				ev, state = 13, 13
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7225,13 +11783,230 @@ var grammarScheduled_AC_CLResControlModeType = exi.Grammar{
 func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_AC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower)
+				ev, state = 1, 1
+			case 1: // SE(EVSETargetActivePower_L2)
+				ev, state = 2, 2
+			case 2: // SE(EVSETargetActivePower_L3)
+				ev, state = 3, 3
+			case 3: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 4: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 5: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 6: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 7: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 8: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 9: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L2)
+				ev, state = 2, 2
+			case 1: // SE(EVSETargetActivePower_L3)
+				ev, state = 3, 3
+			case 2: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 3: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 4: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 5: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 6: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 7: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetActivePower_L3)
+				ev, state = 3, 3
+			case 1: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 2: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 3: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 4: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 5: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 6: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower)
+				ev, state = 4, 4
+			case 1: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 2: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 3: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 4: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 5: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 2: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 3: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 4: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSETargetReactivePower_L3)
+				ev, state = 6, 6
+			case 1: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 2: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 3: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower)
+				ev, state = 7, 7
+			case 1: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 2: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L2)
+				ev, state = 8, 8
+			case 1: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L3)
+				ev, state = 9, 9
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSETargetActivePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -7411,13 +12186,51 @@ var grammarAC_ChargeParameterDiscoveryReqType = exi.Grammar{
 func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_ChargeParameterDiscoveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_CPDReqEnergyTransferMode)
+				ev, state = 2, 2
+			case 1: // SE(BPT_AC_CPDReqEnergyTransferMode)
+				ev, state = 3, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7524,13 +12337,203 @@ var grammarBPT_AC_CPDReqEnergyTransferModeType = exi.Grammar{
 func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L2)
+				ev, state = 2, 2
+			case 1: // SE(EVMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 2: // SE(EVMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 2: // SE(EVMaximumDischargePower)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 1: // SE(EVMaximumDischargePower)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower_L2)
+				ev, state = 8, 8
+			case 1: // SE(EVMaximumDischargePower_L3)
+				ev, state = 9, 9
+			case 2: // SE(EVMinimumDischargePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower_L3)
+				ev, state = 9, 9
+			case 1: // SE(EVMinimumDischargePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower_L2)
+				ev, state = 11, 11
+			case 1: // SE(EVMinimumDischargePower_L3)
+				ev, state = 12, 12
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower_L3)
+				ev, state = 12, 12
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVMaximumChargePower
 			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -7737,13 +12740,64 @@ var grammarAC_ChargeParameterDiscoveryResType = exi.Grammar{
 func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAC_ChargeParameterDiscoveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AC_CPDResEnergyTransferMode)
+				ev, state = 3, 3
+			case 1: // SE(BPT_AC_CPDResEnergyTransferMode)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7887,13 +12941,311 @@ var grammarBPT_AC_CPDResEnergyTransferModeType = exi.Grammar{
 func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower_L2)
+				ev, state = 2, 2
+			case 1: // SE(EVSEMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 2: // SE(EVSEMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower_L3)
+				ev, state = 3, 3
+			case 1: // SE(EVSEMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower_L2)
+				ev, state = 5, 5
+			case 1: // SE(EVSEMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 2: // SE(EVSENominalFrequency)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower_L3)
+				ev, state = 6, 6
+			case 1: // SE(EVSENominalFrequency)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENominalFrequency)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumPowerAsymmetry)
+				ev, state = 8, 8
+			case 1: // SE(EVSEPowerRampLimitation)
+				ev, state = 9, 9
+			case 2: // SE(EVSEPresentActivePower)
+				ev, state = 10, 10
+			case 3: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 4: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 5: // SE(EVSEMaximumDischargePower)
+				ev, state = 13, 13
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPowerRampLimitation)
+				ev, state = 9, 9
+			case 1: // SE(EVSEPresentActivePower)
+				ev, state = 10, 10
+			case 2: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 3: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 4: // SE(EVSEMaximumDischargePower)
+				ev, state = 13, 13
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower)
+				ev, state = 10, 10
+			case 1: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 2: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 3: // SE(EVSEMaximumDischargePower)
+				ev, state = 13, 13
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L2)
+				ev, state = 11, 11
+			case 1: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 2: // SE(EVSEMaximumDischargePower)
+				ev, state = 13, 13
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentActivePower_L3)
+				ev, state = 12, 12
+			case 1: // SE(EVSEMaximumDischargePower)
+				ev, state = 13, 13
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargePower)
+				ev, state = 13, 13
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargePower_L2)
+				ev, state = 14, 14
+			case 1: // SE(EVSEMaximumDischargePower_L3)
+				ev, state = 15, 15
+			case 2: // SE(EVSEMinimumDischargePower)
+				ev, state = 16, 16
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 14:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargePower_L3)
+				ev, state = 15, 15
+			case 1: // SE(EVSEMinimumDischargePower)
+				ev, state = 16, 16
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 14, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 15:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumDischargePower)
+				ev, state = 16, 16
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 15, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 16:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumDischargePower_L2)
+				ev, state = 17, 17
+			case 1: // SE(EVSEMinimumDischargePower_L3)
+				ev, state = 18, 18
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 16, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 17:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumDischargePower_L3)
+				ev, state = 18, 18
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 17, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 18:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 18, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSEMaximumChargePower
 			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -8186,13 +13538,53 @@ var grammarManifestType = exi.Grammar{
 func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarManifestType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8259,13 +13651,53 @@ var grammarSignaturePropertiesType = exi.Grammar{
 func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)
@@ -8334,13 +13766,70 @@ var grammarSignaturePropertyType = exi.Grammar{
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 0)

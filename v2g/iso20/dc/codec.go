@@ -1188,13 +1188,168 @@ var grammarBPT_DC_CPDReqEnergyTransferModeType = exi.Grammar{
 func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargeCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargeCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltage)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumVoltage)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 7, 7
+			case 1: // SE(EVMaximumDischargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargeCurrent)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargeCurrent)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVMaximumChargePower
 			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -1352,13 +1507,49 @@ var grammarRationalNumberType = exi.Grammar{
 func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Value)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Exponent
 			{
 				v, empty, err := r.LeafNBit(8, -128, 127)
@@ -1457,13 +1648,168 @@ var grammarBPT_DC_CPDResEnergyTransferModeType = exi.Grammar{
 func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargeCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltage)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumVoltage)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPowerRampLimitation)
+				ev, state = 7, 7
+			case 1: // SE(EVSEMaximumDischargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargePower)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumDischargePower)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumDischargeCurrent)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSEMaximumChargePower
 			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -1650,13 +1996,213 @@ var grammarBPT_Dynamic_DC_CLReqControlModeType = exi.Grammar{
 func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargeCurrent)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltage)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumVoltage)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargeCurrent)
+				ev, state = 12, 12
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumV2XEnergyRequest)
+				ev, state = 13, 13
+			case 1: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 14, 14
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumV2XEnergyRequest)
+				ev, state = 14, 14
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 14:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 14, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -1888,13 +2434,199 @@ var grammarBPT_Dynamic_DC_CLResControlModeType = exi.Grammar{
 func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 4: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 3: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 2: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 1: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltage)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargePower)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumDischargePower)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 11, 11
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumVoltage)
+				ev, state = 12, 12
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -2138,13 +2870,276 @@ var grammarBPT_Scheduled_DC_CLReqControlModeType = exi.Grammar{
 func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 1, 1
+			case 1: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 2: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 3: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 1: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 2: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 1: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetVoltage)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 6, 6
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 2: // SE(EVMaximumChargeCurrent)
+				ev, state = 8, 8
+			case 3: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 4: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 5: // SE(EVMaximumDischargePower)
+				ev, state = 11, 11
+			case 6: // SE(EVMinimumDischargePower)
+				ev, state = 12, 12
+			case 7: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 1: // SE(EVMaximumChargeCurrent)
+				ev, state = 8, 8
+			case 2: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 3: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 4: // SE(EVMaximumDischargePower)
+				ev, state = 11, 11
+			case 5: // SE(EVMinimumDischargePower)
+				ev, state = 12, 12
+			case 6: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargeCurrent)
+				ev, state = 8, 8
+			case 1: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 2: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 3: // SE(EVMaximumDischargePower)
+				ev, state = 11, 11
+			case 4: // SE(EVMinimumDischargePower)
+				ev, state = 12, 12
+			case 5: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 1: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 2: // SE(EVMaximumDischargePower)
+				ev, state = 11, 11
+			case 3: // SE(EVMinimumDischargePower)
+				ev, state = 12, 12
+			case 4: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 1: // SE(EVMaximumDischargePower)
+				ev, state = 11, 11
+			case 2: // SE(EVMinimumDischargePower)
+				ev, state = 12, 12
+			case 3: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargePower)
+				ev, state = 11, 11
+			case 1: // SE(EVMinimumDischargePower)
+				ev, state = 12, 12
+			case 2: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumDischargePower)
+				ev, state = 12, 12
+			case 1: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumDischargeCurrent)
+				ev, state = 13, 13
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVTargetEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -2393,13 +3388,199 @@ var grammarBPT_Scheduled_DC_CLResControlModeType = exi.Grammar{
 func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 1, 1
+			case 1: // SE(EVSEMinimumChargePower)
+				ev, state = 2, 2
+			case 2: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			case 3: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 4: // SE(EVSEMaximumDischargePower)
+				ev, state = 5, 5
+			case 5: // SE(EVSEMinimumDischargePower)
+				ev, state = 6, 6
+			case 6: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 7, 7
+			case 7: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 2, 2
+			case 1: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			case 2: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 3: // SE(EVSEMaximumDischargePower)
+				ev, state = 5, 5
+			case 4: // SE(EVSEMinimumDischargePower)
+				ev, state = 6, 6
+			case 5: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 7, 7
+			case 6: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			case 1: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 2: // SE(EVSEMaximumDischargePower)
+				ev, state = 5, 5
+			case 3: // SE(EVSEMinimumDischargePower)
+				ev, state = 6, 6
+			case 4: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 7, 7
+			case 5: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 1: // SE(EVSEMaximumDischargePower)
+				ev, state = 5, 5
+			case 2: // SE(EVSEMinimumDischargePower)
+				ev, state = 6, 6
+			case 3: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 7, 7
+			case 4: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargePower)
+				ev, state = 5, 5
+			case 1: // SE(EVSEMinimumDischargePower)
+				ev, state = 6, 6
+			case 2: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 7, 7
+			case 3: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumDischargePower)
+				ev, state = 6, 6
+			case 1: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 7, 7
+			case 2: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumDischargeCurrent)
+				ev, state = 7, 7
+			case 1: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumVoltage)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSEMaximumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -2556,13 +3737,23 @@ var grammarCLReqControlModeType = exi.Grammar{
 func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -2591,13 +3782,23 @@ var grammarCLResControlModeType = exi.Grammar{
 func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -2629,13 +3830,40 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -2697,13 +3925,116 @@ var grammarDC_CPDReqEnergyTransferModeType = exi.Grammar{
 func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargeCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargeCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltage)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumVoltage)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 7, 7
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVMaximumChargePower
 			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -2836,13 +4167,116 @@ var grammarDC_CPDResEnergyTransferModeType = exi.Grammar{
 func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_CPDResEnergyTransferModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargeCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltage)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumVoltage)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPowerRampLimitation)
+				ev, state = 7, 7
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSEMaximumChargePower
 			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
 				return err
@@ -2950,13 +4384,36 @@ var grammarDC_CableCheckReqType = exi.Grammar{
 func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_CableCheckReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_CableCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_CableCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -3004,13 +4461,64 @@ var grammarMessageHeaderType = exi.Grammar{
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeStamp)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Signature)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -3116,13 +4624,83 @@ var grammarSignatureType = exi.Grammar{
 func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureValue)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyInfo)
+				ev, state = 4, 4
+			case 1: // SE(Object)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Object)
+				ev, state = 5, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3231,13 +4809,79 @@ var grammarSignedInfoType = exi.Grammar{
 func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureMethod)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3324,13 +4968,59 @@ var grammarSignatureMethodType = exi.Grammar{
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(HMACOutputLength)
+				ev, state = 2, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -3414,13 +5104,121 @@ var grammarReferenceType = exi.Grammar{
 func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReferenceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Type)
+				ev, state = 2, 2
+			case 2: // AT(URI)
+				ev, state = 3, 3
+			case 3: // SE(Transforms)
+				ev, state = 4, 4
+			case 4: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 2, 2
+			case 1: // AT(URI)
+				ev, state = 3, 3
+			case 2: // SE(Transforms)
+				ev, state = 4, 4
+			case 3: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 3, 3
+			case 1: // SE(Transforms)
+				ev, state = 4, 4
+			case 2: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 4, 4
+			case 1: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestValue)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3547,13 +5345,38 @@ var grammarTransformsType = exi.Grammar{
 func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Transform
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
@@ -3602,13 +5425,42 @@ var grammarTransformType = exi.Grammar{
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(XPath)
+				ev, state = 2, 1
+			case 1: // SE(*)
+				return r.Unsupported(&grammarTransformType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarTransformType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -3678,13 +5530,40 @@ var grammarDigestMethodType = exi.Grammar{
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -3731,13 +5610,51 @@ var grammarSignatureValueType = exi.Grammar{
 func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3808,13 +5725,101 @@ var grammarKeyInfoType = exi.Grammar{
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(KeyName)
+				ev, state = 2, 2
+			case 2: // SE(KeyValue)
+				ev, state = 3, 2
+			case 3: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 4: // SE(X509Data)
+				ev, state = 5, 2
+			case 5: // SE(PGPData)
+				ev, state = 6, 2
+			case 6: // SE(SPKIData)
+				ev, state = 7, 2
+			case 7: // SE(MgmtData)
+				ev, state = 8, 2
+			case 8: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // EE
+				return nil
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3995,13 +6000,44 @@ var grammarKeyValueType = exi.Grammar{
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DSAKeyValue)
+				ev, state = 1, 1
+			case 1: // SE(RSAKeyValue)
+				ev, state = 2, 1
+			case 2: // SE(*)
+				return r.Unsupported(&grammarKeyValueType, 3, -1)
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DSAKeyValue
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
@@ -4083,13 +6119,126 @@ var grammarDSAKeyValueType = exi.Grammar{
 func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(P)
+				ev, state = 1, 1
+			case 1: // SE(G)
+				ev, state = 3, 2
+			case 2: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Q)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(J)
+				ev, state = 5, 5
+			case 1: // SE(Seed)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(G)
+				ev, state = 3, 2
+			case 1: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Seed)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PgenCounter)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // P
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -4283,13 +6432,49 @@ var grammarRSAKeyValueType = exi.Grammar{
 func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Modulus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Modulus
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -4369,13 +6554,74 @@ var grammarRetrievalMethodType = exi.Grammar{
 func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 1, 1
+			case 1: // AT(URI)
+				ev, state = 2, 2
+			case 2: // SE(Transforms)
+				ev, state = 3, 3
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 2, 2
+			case 1: // SE(Transforms)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Type
 			{
 				v, err := r.String(-1, 2)
@@ -4459,13 +6705,58 @@ var grammarX509DataType = exi.Grammar{
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509DataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerSerial
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -4620,13 +6911,49 @@ var grammarX509IssuerSerialType = exi.Grammar{
 func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerName)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509SerialNumber)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerName
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -4705,13 +7032,72 @@ var grammarPGPDataType = exi.Grammar{
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPGPDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyID)
+				ev, state = 1, 1
+			case 1: // SE(PGPKeyPacket)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyPacket)
+				ev, state = 2, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PGPKeyID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -4793,13 +7179,72 @@ var grammarSPKIDataType = exi.Grammar{
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SPKISexp
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -4863,13 +7308,90 @@ var grammarObjectType = exi.Grammar{
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarObjectType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Encoding)
+				ev, state = 1, 1
+			case 1: // AT(Id)
+				ev, state = 2, 2
+			case 2: // AT(MimeType)
+				ev, state = 3, 3
+			case 3: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 4: // EE
+				return nil
+			case 5: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 2, 2
+			case 1: // AT(MimeType)
+				ev, state = 3, 3
+			case 2: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 3: // EE
+				return nil
+			case 4: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(MimeType)
+				ev, state = 3, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarObjectType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, 9)
@@ -4955,13 +7477,62 @@ var grammarDC_CableCheckResType = exi.Grammar{
 func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_CableCheckResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_CableCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_CableCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_CableCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_CableCheckResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -5057,13 +7628,98 @@ var grammarDC_ChargeLoopReqType = exi.Grammar{
 func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_ChargeLoopReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DisplayParameters)
+				ev, state = 2, 2
+			case 1: // SE(MeterInfoRequested)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfoRequested)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentVoltage)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_Dynamic_DC_CLReqControlMode)
+				ev, state = 5, 5
+			case 1: // SE(BPT_Scheduled_DC_CLReqControlMode)
+				ev, state = 6, 5
+			case 2: // SE(CLReqControlMode)
+				ev, state = 7, 5
+			case 3: // SE(Dynamic_DC_CLReqControlMode)
+				ev, state = 8, 5
+			case 4: // SE(Scheduled_DC_CLReqControlMode)
+				ev, state = 9, 5
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -5254,13 +7910,263 @@ var grammarDisplayParametersType = exi.Grammar{
 func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PresentSOC)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 4: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 5: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 6: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 7: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 8: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 9: // SE(InletHot)
+				ev, state = 10, 10
+			case 10: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 3: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 4: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 5: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 6: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 7: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 8: // SE(InletHot)
+				ev, state = 10, 10
+			case 9: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 2: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 3: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 4: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 5: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 6: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 7: // SE(InletHot)
+				ev, state = 10, 10
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 1: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 2: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 3: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 4: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 5: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 6: // SE(InletHot)
+				ev, state = 10, 10
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 1: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 2: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 3: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 4: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 5: // SE(InletHot)
+				ev, state = 10, 10
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 1: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 2: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 3: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 4: // SE(InletHot)
+				ev, state = 10, 10
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 1: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 2: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 3: // SE(InletHot)
+				ev, state = 10, 10
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 1: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 2: // SE(InletHot)
+				ev, state = 10, 10
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 1: // SE(InletHot)
+				ev, state = 10, 10
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(InletHot)
+				ev, state = 10, 10
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PresentSOC
 			{
 				v, empty, err := r.LeafNBit(7, 0, 100)
@@ -5539,13 +8445,142 @@ var grammarDynamic_DC_CLReqControlModeType = exi.Grammar{
 func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_DC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargeCurrent)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltage)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumVoltage)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -5709,13 +8744,195 @@ var grammarScheduled_DC_CLReqControlModeType = exi.Grammar{
 func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_DC_CLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetEnergyRequest)
+				ev, state = 1, 1
+			case 1: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 2: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 3: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumEnergyRequest)
+				ev, state = 2, 2
+			case 1: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 2: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumEnergyRequest)
+				ev, state = 3, 3
+			case 1: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetCurrent)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetVoltage)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargePower)
+				ev, state = 6, 6
+			case 1: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 2: // SE(EVMaximumChargeCurrent)
+				ev, state = 8, 8
+			case 3: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 4: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumChargePower)
+				ev, state = 7, 7
+			case 1: // SE(EVMaximumChargeCurrent)
+				ev, state = 8, 8
+			case 2: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 3: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumChargeCurrent)
+				ev, state = 8, 8
+			case 1: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 2: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMaximumVoltage)
+				ev, state = 9, 9
+			case 1: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVMinimumVoltage)
+				ev, state = 10, 10
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVTargetEnergyRequest
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -5929,13 +9146,186 @@ var grammarDC_ChargeLoopResType = exi.Grammar{
 func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_ChargeLoopResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEStatus)
+				ev, state = 3, 3
+			case 1: // SE(MeterInfo)
+				ev, state = 4, 4
+			case 2: // SE(Receipt)
+				ev, state = 5, 5
+			case 3: // SE(EVSEPresentCurrent)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 4, 4
+			case 1: // SE(Receipt)
+				ev, state = 5, 5
+			case 2: // SE(EVSEPresentCurrent)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Receipt)
+				ev, state = 5, 5
+			case 1: // SE(EVSEPresentCurrent)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentCurrent)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPowerLimitAchieved)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSECurrentLimitAchieved)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEVoltageLimitAchieved)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_Dynamic_DC_CLResControlMode)
+				ev, state = 11, 11
+			case 1: // SE(BPT_Scheduled_DC_CLResControlMode)
+				ev, state = 12, 11
+			case 2: // SE(CLResControlMode)
+				ev, state = 13, 11
+			case 3: // SE(Dynamic_DC_CLResControlMode)
+				ev, state = 14, 11
+			case 4: // SE(Scheduled_DC_CLResControlMode)
+				ev, state = 15, 11
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -6195,13 +9585,49 @@ var grammarEVSEStatusType = exi.Grammar{
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NotificationMaxDelay
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6294,13 +9720,169 @@ var grammarMeterInfoType = exi.Grammar{
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargedEnergyReadingWh)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_DischargedEnergyReadingWh)
+				ev, state = 3, 3
+			case 1: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 2: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 3: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 4: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 5: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 1: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 2: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 3: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 4: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 1: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 2: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 3: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 1: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 2: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 1: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // MeterID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6559,13 +10141,161 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReceiptType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyCosts)
+				ev, state = 2, 2
+			case 1: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 2: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 3: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 4: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 1: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 2: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 3: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 1: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 2: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 1: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6708,13 +10438,49 @@ var grammarDetailedCostType = exi.Grammar{
 func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CostPerUnit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Amount
 			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
@@ -6769,13 +10535,49 @@ var grammarDetailedTaxType = exi.Grammar{
 func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRuleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TaxRuleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6862,13 +10664,147 @@ var grammarDynamic_DC_CLResControlModeType = exi.Grammar{
 func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDynamic_DC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DepartureTime)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 4: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 3: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 2: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AckMaxDelay)
+				ev, state = 4, 4
+			case 1: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltage)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DepartureTime
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7045,13 +10981,95 @@ var grammarScheduled_DC_CLResControlModeType = exi.Grammar{
 func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarScheduled_DC_CLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargePower)
+				ev, state = 1, 1
+			case 1: // SE(EVSEMinimumChargePower)
+				ev, state = 2, 2
+			case 2: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			case 3: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMinimumChargePower)
+				ev, state = 2, 2
+			case 1: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			case 2: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLResControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumChargeCurrent)
+				ev, state = 3, 3
+			case 1: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEMaximumVoltage)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLResControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarScheduled_DC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVSEMaximumChargePower
 			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
 				return err
@@ -7151,13 +11169,51 @@ var grammarDC_ChargeParameterDiscoveryReqType = exi.Grammar{
 func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_ChargeParameterDiscoveryReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_DC_CPDReqEnergyTransferMode)
+				ev, state = 2, 2
+			case 1: // SE(DC_CPDReqEnergyTransferMode)
+				ev, state = 3, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7238,13 +11294,64 @@ var grammarDC_ChargeParameterDiscoveryResType = exi.Grammar{
 func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_ChargeParameterDiscoveryResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_DC_CPDResEnergyTransferMode)
+				ev, state = 3, 3
+			case 1: // SE(DC_CPDResEnergyTransferMode)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7346,13 +11453,75 @@ var grammarDC_PreChargeReqType = exi.Grammar{
 func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_PreChargeReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVTargetVoltage)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7439,13 +11608,62 @@ var grammarDC_PreChargeResType = exi.Grammar{
 func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_PreChargeResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_PreChargeResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7519,13 +11737,49 @@ var grammarDC_WeldingDetectionReqType = exi.Grammar{
 func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_WeldingDetectionReqType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_WeldingDetectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_WeldingDetectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_WeldingDetectionReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7592,13 +11846,62 @@ var grammarDC_WeldingDetectionResType = exi.Grammar{
 func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDC_WeldingDetectionResType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEPresentVoltage)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -7672,13 +11975,53 @@ var grammarManifestType = exi.Grammar{
 func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarManifestType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -7745,13 +12088,53 @@ var grammarSignaturePropertiesType = exi.Grammar{
 func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -7820,13 +12203,70 @@ var grammarSignaturePropertyType = exi.Grammar{
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)

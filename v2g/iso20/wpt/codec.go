@@ -1258,13 +1258,23 @@ var grammarCLReqControlModeType = exi.Grammar{
 func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLReqControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -1293,13 +1303,23 @@ var grammarCLResControlModeType = exi.Grammar{
 func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCLResControlModeType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		}
 	}
 }
@@ -1331,13 +1351,40 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarCanonicalizationMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -1399,13 +1446,126 @@ var grammarDSAKeyValueType = exi.Grammar{
 func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(P)
+				ev, state = 1, 1
+			case 1: // SE(G)
+				ev, state = 3, 2
+			case 2: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Q)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(J)
+				ev, state = 5, 5
+			case 1: // SE(Seed)
+				ev, state = 6, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(G)
+				ev, state = 3, 2
+			case 1: // SE(Y)
+				ev, state = 4, 3
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Seed)
+				ev, state = 6, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PgenCounter)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // P
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -1596,13 +1756,40 @@ var grammarDigestMethodType = exi.Grammar{
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDigestMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -1655,13 +1842,101 @@ var grammarKeyInfoType = exi.Grammar{
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(KeyName)
+				ev, state = 2, 2
+			case 2: // SE(KeyValue)
+				ev, state = 3, 2
+			case 3: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 4: // SE(X509Data)
+				ev, state = 5, 2
+			case 5: // SE(PGPData)
+				ev, state = 6, 2
+			case 6: // SE(SPKIData)
+				ev, state = 7, 2
+			case 7: // SE(MgmtData)
+				ev, state = 8, 2
+			case 8: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyName)
+				ev, state = 2, 2
+			case 1: // SE(KeyValue)
+				ev, state = 3, 2
+			case 2: // SE(RetrievalMethod)
+				ev, state = 4, 2
+			case 3: // SE(X509Data)
+				ev, state = 5, 2
+			case 4: // SE(PGPData)
+				ev, state = 6, 2
+			case 5: // SE(SPKIData)
+				ev, state = 7, 2
+			case 6: // SE(MgmtData)
+				ev, state = 8, 2
+			case 7: // SE(*)
+				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+			case 8: // EE
+				return nil
+			case 9: // CH[untyped]
+				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -1842,13 +2117,44 @@ var grammarKeyValueType = exi.Grammar{
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DSAKeyValue)
+				ev, state = 1, 1
+			case 1: // SE(RSAKeyValue)
+				ev, state = 2, 1
+			case 2: // SE(*)
+				return r.Unsupported(&grammarKeyValueType, 3, -1)
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarKeyValueType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // DSAKeyValue
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
@@ -1915,13 +2221,49 @@ var grammarRSAKeyValueType = exi.Grammar{
 func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRSAKeyValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Modulus)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Modulus
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -2001,13 +2343,74 @@ var grammarRetrievalMethodType = exi.Grammar{
 func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRetrievalMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 1, 1
+			case 1: // AT(URI)
+				ev, state = 2, 2
+			case 2: // SE(Transforms)
+				ev, state = 3, 3
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 2, 2
+			case 1: // SE(Transforms)
+				ev, state = 3, 3
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Type
 			{
 				v, err := r.String(-1, 3)
@@ -2087,13 +2490,38 @@ var grammarTransformsType = exi.Grammar{
 func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformsType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transform)
+				ev, state = 1, 1
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Transform
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
@@ -2142,13 +2570,42 @@ var grammarTransformType = exi.Grammar{
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarTransformType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(XPath)
+				ev, state = 2, 1
+			case 1: // SE(*)
+				return r.Unsupported(&grammarTransformType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarTransformType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -2222,13 +2679,58 @@ var grammarX509DataType = exi.Grammar{
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509DataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerSerial)
+				ev, state = 1, 1
+			case 1: // SE(X509SKI)
+				ev, state = 2, 1
+			case 2: // SE(X509SubjectName)
+				ev, state = 3, 1
+			case 3: // SE(X509Certificate)
+				ev, state = 4, 1
+			case 4: // SE(X509CRL)
+				ev, state = 5, 1
+			case 5: // SE(*)
+				return r.Unsupported(&grammarX509DataType, 3, -1)
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerSerial
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
@@ -2383,13 +2885,49 @@ var grammarX509IssuerSerialType = exi.Grammar{
 func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarX509IssuerSerialType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509IssuerName)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(X509SerialNumber)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // X509IssuerName
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -2468,13 +3006,72 @@ var grammarPGPDataType = exi.Grammar{
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarPGPDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyID)
+				ev, state = 1, 1
+			case 1: // SE(PGPKeyPacket)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PGPKeyPacket)
+				ev, state = 2, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarPGPDataType, 2, -1)
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PGPKeyID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -2556,13 +3153,72 @@ var grammarSPKIDataType = exi.Grammar{
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSPKIDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPKISexp)
+				ev, state = 1, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SPKISexp
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -2623,13 +3279,53 @@ var grammarManifestType = exi.Grammar{
 func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarManifestType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -2708,13 +3404,121 @@ var grammarReferenceType = exi.Grammar{
 func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReferenceType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Type)
+				ev, state = 2, 2
+			case 2: // AT(URI)
+				ev, state = 3, 3
+			case 3: // SE(Transforms)
+				ev, state = 4, 4
+			case 4: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Type)
+				ev, state = 2, 2
+			case 1: // AT(URI)
+				ev, state = 3, 3
+			case 2: // SE(Transforms)
+				ev, state = 4, 4
+			case 3: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(URI)
+				ev, state = 3, 3
+			case 1: // SE(Transforms)
+				ev, state = 4, 4
+			case 2: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Transforms)
+				ev, state = 4, 4
+			case 1: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestMethod)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DigestValue)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -2847,13 +3651,90 @@ var grammarObjectType = exi.Grammar{
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarObjectType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Encoding)
+				ev, state = 1, 1
+			case 1: // AT(Id)
+				ev, state = 2, 2
+			case 2: // AT(MimeType)
+				ev, state = 3, 3
+			case 3: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 4: // EE
+				return nil
+			case 5: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 2, 2
+			case 1: // AT(MimeType)
+				ev, state = 3, 3
+			case 2: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 3: // EE
+				return nil
+			case 4: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(MimeType)
+				ev, state = 3, 3
+			case 1: // SE(*)
+				return r.Unsupported(&grammarObjectType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarObjectType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarObjectType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, 9)
@@ -2943,13 +3824,83 @@ var grammarSignatureType = exi.Grammar{
 func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignedInfo)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureValue)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(KeyInfo)
+				ev, state = 4, 4
+			case 1: // SE(Object)
+				ev, state = 5, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Object)
+				ev, state = 5, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3058,13 +4009,79 @@ var grammarSignedInfoType = exi.Grammar{
 func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignedInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CanonicalizationMethod)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureMethod)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Reference)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3151,13 +4168,59 @@ var grammarSignatureMethodType = exi.Grammar{
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureMethodType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Algorithm)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(HMACOutputLength)
+				ev, state = 2, 2
+			case 1: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+			case 2: // EE
+				return nil
+			case 3: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, 0)
@@ -3229,13 +4292,51 @@ var grammarSignatureValueType = exi.Grammar{
 func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignatureValueType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // CH
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3300,13 +4401,53 @@ var grammarSignaturePropertiesType = exi.Grammar{
 func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertiesType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignatureProperty)
+				ev, state = 2, 2
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3375,13 +4516,70 @@ var grammarSignaturePropertyType = exi.Grammar{
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarSignaturePropertyType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Id)
+				ev, state = 1, 1
+			case 1: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // AT(Target)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(*)
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+			case 1: // EE
+				return nil
+			case 2: // CH[untyped]
+				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+			default:
+				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Id
 			{
 				v, err := r.String(-1, 1)
@@ -3454,13 +4652,98 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_AlignmentCheckReqType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetCoilCurrent)
+				ev, state = 3, 3
+			case 1: // SE(EVResultCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVResultCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 5
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 5
+				} else {
+					state = 4
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -3595,13 +4878,64 @@ var grammarMessageHeaderType = exi.Grammar{
 func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMessageHeaderType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SessionID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeStamp)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Signature)
+				ev, state = 3, 3
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SessionID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -3700,13 +5034,49 @@ var grammarRationalNumberType = exi.Grammar{
 func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarRationalNumberType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Exponent)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Value)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Exponent
 			{
 				v, empty, err := r.LeafNBit(8, -128, 127)
@@ -3791,13 +5161,131 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_AlignmentCheckResType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PowerTransmitted)
+				ev, state = 4, 4
+			case 1: // SE(SupplyDeviceCurrent)
+				ev, state = 5, 5
+			case 2: // SE(VendorSpecificDataContainer)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SupplyDeviceCurrent)
+				ev, state = 5, 5
+			case 1: // SE(VendorSpecificDataContainer)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -3967,13 +5455,172 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_ChargeLoopReqType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(DisplayParameters)
+				ev, state = 2, 2
+			case 1: // SE(MeterInfoRequested)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfoRequested)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCPowerRequest)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCPowerOutput)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCChargeDiagnostics)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCOperatingFrequency)
+				ev, state = 7, 7
+			case 1: // SE(EVPCPowerControlParameter)
+				ev, state = 8, 8
+			case 2: // SE(ManufacturerSpecificDataContainer)
+				ev = 9
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 9
+				} else {
+					state = 8
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCPowerControlParameter)
+				ev, state = 8, 8
+			case 1: // SE(ManufacturerSpecificDataContainer)
+				ev = 9
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 9
+				} else {
+					state = 8
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ManufacturerSpecificDataContainer)
+				ev = 9
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 9
+				} else {
+					state = 8
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -4178,13 +5825,263 @@ var grammarDisplayParametersType = exi.Grammar{
 func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDisplayParametersType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PresentSOC)
+				ev, state = 1, 1
+			case 1: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 2: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 3: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 4: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 5: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 6: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 7: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 8: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 9: // SE(InletHot)
+				ev, state = 10, 10
+			case 10: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MinimumSOC)
+				ev, state = 2, 2
+			case 1: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 2: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 3: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 4: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 5: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 6: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 7: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 8: // SE(InletHot)
+				ev, state = 10, 10
+			case 9: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TargetSOC)
+				ev, state = 3, 3
+			case 1: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 2: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 3: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 4: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 5: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 6: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 7: // SE(InletHot)
+				ev, state = 10, 10
+			case 8: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(4)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MaximumSOC)
+				ev, state = 4, 4
+			case 1: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 2: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 3: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 4: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 5: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 6: // SE(InletHot)
+				ev, state = 10, 10
+			case 7: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMinimumSOC)
+				ev, state = 5, 5
+			case 1: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 2: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 3: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 4: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 5: // SE(InletHot)
+				ev, state = 10, 10
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToTargetSOC)
+				ev, state = 6, 6
+			case 1: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 2: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 3: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 4: // SE(InletHot)
+				ev, state = 10, 10
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RemainingTimeToMaximumSOC)
+				ev, state = 7, 7
+			case 1: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 2: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 3: // SE(InletHot)
+				ev, state = 10, 10
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargingComplete)
+				ev, state = 8, 8
+			case 1: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 2: // SE(InletHot)
+				ev, state = 10, 10
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BatteryEnergyCapacity)
+				ev, state = 9, 9
+			case 1: // SE(InletHot)
+				ev, state = 10, 10
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(InletHot)
+				ev, state = 10, 10
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PresentSOC
 			{
 				v, empty, err := r.LeafNBit(7, 0, 100)
@@ -4448,13 +6345,75 @@ var grammarWPT_EVPCPowerControlParameterType = exi.Grammar{
 func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_EVPCPowerControlParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCCoilCurrentRequest)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCCoilCurrentInformation)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCCurrentOutputInformation)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCVoltageOutputInformation)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // EVPCCoilCurrentRequest
 			if err := x.EVPCCoilCurrentRequest.decodeEXI(r, a); err != nil {
 				return err
@@ -4563,13 +6522,236 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_ChargeLoopResType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEStatus)
+				ev, state = 3, 3
+			case 1: // SE(MeterInfo)
+				ev, state = 4, 4
+			case 2: // SE(Receipt)
+				ev, state = 5, 5
+			case 3: // SE(EVPCPowerRequest)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterInfo)
+				ev, state = 4, 4
+			case 1: // SE(Receipt)
+				ev, state = 5, 5
+			case 2: // SE(EVPCPowerRequest)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Receipt)
+				ev, state = 5, 5
+			case 1: // SE(EVPCPowerRequest)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCPowerRequest)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDPowerInput)
+				ev, state = 7, 7
+			case 1: // SE(SPCMaxOutputPowerLimit)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPCMaxOutputPowerLimit)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPCMinOutputPowerLimit)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPCChargeDiagnostics)
+				ev, state = 10, 10
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPCOperatingFrequency)
+				ev, state = 11, 11
+			case 1: // SE(SPCPowerControlParameter)
+				ev, state = 12, 12
+			case 2: // SE(ManufacturerSpecificDataContainer)
+				ev = 13
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 13
+				} else {
+					state = 12
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 11:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPCPowerControlParameter)
+				ev, state = 12, 12
+			case 1: // SE(ManufacturerSpecificDataContainer)
+				ev = 13
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 13
+				} else {
+					state = 12
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 11, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 12:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ManufacturerSpecificDataContainer)
+				ev = 13
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 13
+				} else {
+					state = 12
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 12, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 13:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 13, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -4811,13 +6993,49 @@ var grammarEVSEStatusType = exi.Grammar{
 func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarEVSEStatusType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NotificationMaxDelay)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSENotification)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NotificationMaxDelay
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -4910,13 +7128,169 @@ var grammarMeterInfoType = exi.Grammar{
 func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarMeterInfoType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ChargedEnergyReadingWh)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_DischargedEnergyReadingWh)
+				ev, state = 3, 3
+			case 1: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 2: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 3: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 4: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 5: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 6: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CapacitiveEnergyReadingVARh)
+				ev, state = 4, 4
+			case 1: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 2: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 3: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 4: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BPT_InductiveEnergyReadingVARh)
+				ev, state = 5, 5
+			case 1: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 2: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 3: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterSignature)
+				ev, state = 6, 6
+			case 1: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 2: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterStatus)
+				ev, state = 7, 7
+			case 1: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(MeterTimestamp)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // MeterID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -5175,13 +7549,161 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarReceiptType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TimeAnchor)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EnergyCosts)
+				ev, state = 2, 2
+			case 1: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 2: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 3: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 4: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 5: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OccupancyCosts)
+				ev, state = 3, 3
+			case 1: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 2: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 3: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AdditionalServicesCosts)
+				ev, state = 4, 4
+			case 1: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 2: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(OverstayCosts)
+				ev, state = 5, 5
+			case 1: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxCosts)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 10 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TimeAnchor
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -5324,13 +7846,49 @@ var grammarDetailedCostType = exi.Grammar{
 func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedCostType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(CostPerUnit)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Amount
 			if err := x.Amount.decodeEXI(r, a); err != nil {
 				return err
@@ -5385,13 +7943,49 @@ var grammarDetailedTaxType = exi.Grammar{
 func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarDetailedTaxType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TaxRuleID)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Amount)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TaxRuleID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -5457,13 +8051,36 @@ var grammarWPT_SPCPowerControlParameterType = exi.Grammar{
 func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_SPCPowerControlParameterType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SPCPrimaryDeviceCoilCurrentInformation)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_SPCPowerControlParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_SPCPowerControlParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SPCPrimaryDeviceCoilCurrentInformation
 			if err := x.SPCPrimaryDeviceCoilCurrentInformation.decodeEXI(r, a); err != nil {
 				return err
@@ -5524,13 +8141,122 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_ChargeParameterDiscoveryReqType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCMaxReceivablePower)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDMaxGroundClearence)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDMinGroundClearence)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCNaturalFrequency)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVPCDeviceLocalControl)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 7
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 7
+				} else {
+					state = 6
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -5711,13 +8437,161 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PDInputPowerClass)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDMinOutputPower)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDMaxOutputPower)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDMaxGroundClearanceSupport)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDMinGroundClearanceSupport)
+				ev, state = 7, 7
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PDMinCoilCurrent)
+				ev, state = 8, 8
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PDMaxCoilCurrent)
+				ev, state = 9, 9
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 9:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SDManufacturerSpecificDataContainer)
+				ev = 10
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 10
+				} else {
+					state = 9
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 9, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 10:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 10, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -5925,13 +8799,100 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_FinePositioningReqType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVResultCode)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 4
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 4
+				} else {
+					state = 3
+				}
+			case 1: // SE(WPT_LF_DataPackageList)
+				ev, state = 5, 5
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_LF_DataPackageList)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -6063,13 +9024,49 @@ var grammarWPT_LF_DataPackageListType = exi.Grammar{
 func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_DataPackageListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NumPackages)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_DataPackageListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_LF_DataPackage)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_DataPackageListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_DataPackageListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NumPackages
 			{
 				v, empty, err := r.LeafNBit(8, 0, 255)
@@ -6131,13 +9128,51 @@ var grammarWPT_LF_DataPackageType = exi.Grammar{
 func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_DataPackageType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PackageIndex)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_DataPackageType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(LF_TxData)
+				ev, state = 2, 2
+			case 1: // SE(LF_RxData)
+				ev, state = 3, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_DataPackageType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_DataPackageType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PackageIndex
 			{
 				v, empty, err := r.LeafNBit(8, 0, 255)
@@ -6217,13 +9252,36 @@ var grammarWPT_LF_TxDataListType = exi.Grammar{
 func (x *WPT_LF_TxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_TxDataListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_LF_TxDataList)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TxDataListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TxDataListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // WPT_LF_TxDataList
 			if err := x.WPT_LF_TxDataList.decodeEXI(r, a); err != nil {
 				return err
@@ -6268,13 +9326,49 @@ var grammarWPT_LF_TxDataType = exi.Grammar{
 func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_TxDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxIdentifier)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TxDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EIRP)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TxDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TxDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TxIdentifier
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6340,13 +9434,36 @@ var grammarWPT_LF_RxDataListType = exi.Grammar{
 func (x *WPT_LF_RxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_RxDataListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_LF_RxDataList)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxDataListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxDataListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // WPT_LF_RxDataList
 			if err := x.WPT_LF_RxDataList.decodeEXI(r, a); err != nil {
 				return err
@@ -6391,13 +9508,49 @@ var grammarWPT_LF_RxDataType = exi.Grammar{
 func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_RxDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RxIdentifier)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RSSIData)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RxIdentifier
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6463,13 +9616,36 @@ var grammarWPT_LF_RxRSSIListType = exi.Grammar{
 func (x *WPT_LF_RxRSSIListType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_RxRSSIListType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RSSIDataList)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // RSSIDataList
 			if err := x.RSSIDataList.decodeEXI(r, a); err != nil {
 				return err
@@ -6514,13 +9690,49 @@ var grammarWPT_LF_RxRSSIType = exi.Grammar{
 func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_RxRSSIType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxIdentifier)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RSSI)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TxIdentifier
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -6599,13 +9811,100 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_FinePositioningResType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 4
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 4
+				} else {
+					state = 3
+				}
+			case 1: // SE(WPT_LF_DataPackageList)
+				ev, state = 5, 5
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_LF_DataPackageList)
+				ev, state = 5, 5
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -6756,13 +10055,139 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_FinePositioningSetupReqType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVDeviceFinePositioningMethodList)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVDevicePairingMethodList)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVDeviceAlignmentCheckMethodList)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NaturalOffset)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 7
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 7
+				} else {
+					state = 6
+				}
+			case 1: // SE(LF_SystemSetupData)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(LF_SystemSetupData)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -6926,13 +10351,63 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_FinePositioningMethodListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_FinePositioningMethod)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningMethodListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_FinePositioningMethod)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningMethodListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningMethodListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // WPT_FinePositioningMethod
 			{
 				v, empty, err := r.LeafEnum(3, 5)
@@ -6995,13 +10470,63 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_PairingMethodListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_PairingMethod)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingMethodListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_PairingMethod)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingMethodListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingMethodListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // WPT_PairingMethod
 			{
 				v, empty, err := r.LeafEnum(3, 6)
@@ -7064,13 +10589,63 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_AlignmentCheckMethodListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_AlignmentCheckMethod)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckMethodListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(WPT_AlignmentCheckMethod)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckMethodListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_AlignmentCheckMethodListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // WPT_AlignmentCheckMethod
 			{
 				v, empty, err := r.LeafEnum(2, 3)
@@ -7131,13 +10706,38 @@ var grammarWPT_LF_SystemSetupDataType = exi.Grammar{
 func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_SystemSetupDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(LF_TransmitterSetupData)
+				ev, state = 1, 1
+			case 1: // SE(LF_ReceiverSetupData)
+				ev, state = 2, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_SystemSetupDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_SystemSetupDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // LF_TransmitterSetupData
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_TransmitterDataType{})); err != nil {
 				return err
@@ -7215,13 +10815,125 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_TransmitterDataType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NumberOfTransmitters)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SignalFrequency)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxSpecData)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 3
+				} else {
+					state = 3
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxSpecData)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 5
+				} else {
+					state = 4
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxSpecData)
+				ev = 3
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 5
+				} else {
+					state = 4
+				}
+			case 1: // SE(TxPackageSpecData)
+				ev, state = 4, 6
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxPackageSpecData)
+				ev, state = 4, 6
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NumberOfTransmitters
 			{
 				v, empty, err := r.LeafNBit(8, 0, 255)
@@ -7321,13 +11033,62 @@ var grammarWPT_TxRxSpecDataType = exi.Grammar{
 func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_TxRxSpecDataType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxRxIdentifier)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxRxPosition)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxRxOrientation)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // TxRxIdentifier
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7409,13 +11170,62 @@ var grammarWPT_CoordinateXYZType = exi.Grammar{
 func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_CoordinateXYZType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Coord_X)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Coord_Y)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Coord_Z)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Coord_X
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7524,13 +11334,121 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_TxRxPackageSpecDataType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PulseSequenceOrder)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 1
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PulseSequenceOrder)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 3
+				} else {
+					state = 2
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PulseSequenceOrder)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 3
+				} else {
+					state = 2
+				}
+			case 1: // SE(PulseSeparationTime)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PulseSeparationTime)
+				ev, state = 2, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PulseDuration)
+				ev, state = 3, 5
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PackageSeparationTime)
+				ev, state = 4, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // PulseSequenceOrder
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxPulseOrderType{})); err != nil {
 				return err
@@ -7648,13 +11566,49 @@ var grammarWPT_TxRxPulseOrderType = exi.Grammar{
 func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_TxRxPulseOrderType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(IndexNumber)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPulseOrderType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(TxRxIdentifier)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPulseOrderType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_TxRxPulseOrderType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // IndexNumber
 			if empty, err := r.LeafStart(); err != nil {
 				return err
@@ -7739,13 +11693,95 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_LF_ReceiverDataType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NumberOfReceivers)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_ReceiverDataType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RxSpecData)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 2
+				} else {
+					state = 2
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_ReceiverDataType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RxSpecData)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 4
+				} else {
+					state = 3
+				}
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_ReceiverDataType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(RxSpecData)
+				ev = 2
+				counts[0]++
+				if counts[0] >= 255 {
+					state = 4
+				} else {
+					state = 3
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_ReceiverDataType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_LF_ReceiverDataType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // NumberOfReceivers
 			{
 				v, empty, err := r.LeafNBit(8, 0, 255)
@@ -7835,13 +11871,139 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_FinePositioningSetupResType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PrimaryDeviceFinePositioningMethodList)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PrimaryDevicePairingMethodList)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(PrimaryDeviceAlignmentCheckMethodList)
+				ev, state = 5, 5
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(NaturalOffset)
+				ev, state = 6, 6
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 7
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 7
+				} else {
+					state = 6
+				}
+			case 1: // SE(LF_SystemSetupData)
+				ev, state = 8, 8
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 7:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(LF_SystemSetupData)
+				ev, state = 8, 8
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 7, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 8:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 8, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -8015,13 +12177,98 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_PairingReqType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingReqType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVProcessing)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingReqType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ObservedIDCode)
+				ev, state = 3, 3
+			case 1: // SE(EVResultCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingReqType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVResultCode)
+				ev, state = 4, 4
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingReqType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 5
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 5
+				} else {
+					state = 4
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingReqType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingReqType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -8178,13 +12425,131 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarWPT_PairingResType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Header)
+				ev, state = 1, 1
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingResType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ResponseCode)
+				ev, state = 2, 2
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingResType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(EVSEProcessing)
+				ev, state = 3, 3
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingResType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(ObservedIDCode)
+				ev, state = 4, 4
+			case 1: // SE(AlternativeSECCList)
+				ev, state = 5, 5
+			case 2: // SE(VendorSpecificDataContainer)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingResType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AlternativeSECCList)
+				ev, state = 5, 5
+			case 1: // SE(VendorSpecificDataContainer)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingResType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 5:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(VendorSpecificDataContainer)
+				ev = 6
+				counts[0]++
+				if counts[0] >= 16 {
+					state = 6
+				} else {
+					state = 5
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingResType, 5, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 6:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarWPT_PairingResType, 6, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // Header
 			if err := x.Header.decodeEXI(r, a); err != nil {
 				return err
@@ -8344,13 +12709,63 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 	var counts [1]int
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAlternativeSECCListType, &state, counts[:])
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AlternativeSECC)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCListType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(AlternativeSECC)
+				ev = 1
+				counts[0]++
+				if counts[0] >= 8 {
+					state = 2
+				} else {
+					state = 1
+				}
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCListType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCListType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // AlternativeSECC
 			if err := r.Alloc(unsafe.Sizeof(AlternativeSECCType{})); err != nil {
 				return err
@@ -8411,13 +12826,95 @@ var grammarAlternativeSECCType = exi.Grammar{
 func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 	state := 0
 	for {
-		ev, err := r.Event(&grammarAlternativeSECCType, &state, nil)
-		if err != nil {
-			return err
+		var ev int
+		switch state {
+		case 0:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(SSID)
+				ev, state = 1, 1
+			case 1: // SE(BSSID)
+				ev, state = 2, 2
+			case 2: // SE(IPAddress)
+				ev, state = 3, 3
+			case 3: // SE(Port)
+				ev, state = 4, 4
+			case 4: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCType, 0, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 1:
+			c, err := r.Bits(3)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(BSSID)
+				ev, state = 2, 2
+			case 1: // SE(IPAddress)
+				ev, state = 3, 3
+			case 2: // SE(Port)
+				ev, state = 4, 4
+			case 3: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCType, 1, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 2:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(IPAddress)
+				ev, state = 3, 3
+			case 1: // SE(Port)
+				ev, state = 4, 4
+			case 2: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCType, 2, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 3:
+			c, err := r.Bits(2)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // SE(Port)
+				ev, state = 4, 4
+			case 1: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCType, 3, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
+		case 4:
+			c, err := r.Bits(1)
+			if err != nil {
+				return err
+			}
+			switch c {
+			case 0: // EE
+				return nil
+			default:
+				if ev, err := r.Escape(&grammarAlternativeSECCType, 4, int(c)); err != nil || ev == exi.EventEE {
+					return err
+				}
+			}
 		}
 		switch ev {
-		case exi.EventEE:
-			return nil
 		case 1: // SSID
 			if empty, err := r.LeafStart(); err != nil {
 				return err
