@@ -345,7 +345,7 @@ func TestStringLiteral(t *testing.T) {
 	var r exi.Reader
 	r.Reset(b)
 	for _, want := range []string{"", "aé", "€", "😀", "DIN"} {
-		s, err := r.String(-1, 1)
+		s, err := r.String(-1, "q1")
 		if err != nil || s != want {
 			t.Fatalf("String = %q, %v; want %q", s, err, want)
 		}
@@ -356,19 +356,19 @@ func TestStringLiteral(t *testing.T) {
 
 	// Schema length limit: "DIN" with max 2.
 	r.Reset(mustHex(t, "0544494e"))
-	if _, err := r.String(2, 1); err == nil {
+	if _, err := r.String(2, "q1"); err == nil {
 		t.Error("string over maxLength: no error")
 	} else if xe := exiErr(t, err); xe.Bit != 0 {
 		t.Errorf("maxLength error at bit %d", xe.Bit)
 	}
 	// A surrogate code point is not a character.
 	r.Reset(mustHex(t, "0380b003")) // length 1, U+D800
-	if _, err := r.String(-1, 1); err == nil {
+	if _, err := r.String(-1, "q1"); err == nil {
 		t.Error("surrogate code point: no error")
 	}
 	// A length beyond the input fails before allocating.
 	r.Reset(mustHex(t, "ffffffff0f41"))
-	if _, err := r.String(-1, 1); !errors.Is(err, exi.ErrEOF) {
+	if _, err := r.String(-1, "q1"); !errors.Is(err, exi.ErrEOF) {
 		t.Errorf("string longer than the input: %v, want ErrEOF", err)
 	}
 }
@@ -392,16 +392,16 @@ func TestStringTable(t *testing.T) {
 	var r exi.Reader
 	r.Reset(b)
 	for i, c := range []struct {
-		qname int
+		qname string
 		want  string
-	}{{5, "ab"}, {6, "cd"}, {5, "ef"}, {5, "ef"}, {6, "cd"}, {9, "ab"}, {9, "ef"}} {
+	}{{"q5", "ab"}, {"q6", "cd"}, {"q5", "ef"}, {"q5", "ef"}, {"q6", "cd"}, {"q9", "ab"}, {"q9", "ef"}} {
 		s, err := r.String(-1, c.qname)
 		if err != nil || s != c.want {
-			t.Fatalf("string %d (qname %d) = %q, %v; want %q", i, c.qname, s, err, c.want)
+			t.Fatalf("string %d (qname %s) = %q, %v; want %q", i, c.qname, s, err, c.want)
 		}
 	}
 	start := r.Pos()
-	_, err := r.String(-1, 7)
+	_, err := r.String(-1, "q7")
 	if err == nil {
 		t.Fatal("local hit in an empty table: no error")
 	}
@@ -418,17 +418,17 @@ func TestStringTable(t *testing.T) {
 	w.Bits(3, 2)
 	r.Reset(w.Bytes())
 	for range 3 {
-		if _, err := r.String(-1, 1); err != nil {
+		if _, err := r.String(-1, "q1"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.String(-1, 1); err == nil {
+	if _, err := r.String(-1, "q1"); err == nil {
 		t.Error("global index out of range: no error")
 	}
 
 	// Reset empties the tables.
 	r.Reset(mustHex(t, "01"))
-	if _, err := r.String(-1, 1); err == nil {
+	if _, err := r.String(-1, "q1"); err == nil {
 		t.Error("global hit after Reset: no error")
 	}
 }

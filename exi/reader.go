@@ -15,7 +15,7 @@ type Reader struct {
 	// String value tables (EXI 1.0 §7.3.3), filled only when a string is
 	// decoded. Peers write literals, but a conformant stream may refer back.
 	global []string
-	local  map[int][]string
+	local  map[string][]string
 
 	sc scalars // storage of optional simple values, never reused
 
@@ -264,9 +264,10 @@ func (r *Reader) Binary(max int) ([]byte, error) {
 }
 
 // String reads a string value of at most max characters (max < 0: no
-// schema limit). qname identifies the element or attribute for the local
-// value table. Length 0 and 1 refer to the local and global value tables.
-func (r *Reader) String(max int, qname int) (string, error) {
+// schema limit). qname ("{namespace}local") names the element or attribute
+// whose local value table it uses. Length 0 and 1 refer to the local and
+// global value tables.
+func (r *Reader) String(max int, qname string) (string, error) {
 	start := r.pos
 	n, err := r.Uint()
 	if err != nil {
@@ -323,7 +324,7 @@ func (r *Reader) String(max int, qname int) (string, error) {
 	if n > 0 {
 		r.global = append(r.global, s)
 		if r.local == nil {
-			r.local = make(map[int][]string)
+			r.local = make(map[string][]string)
 		}
 		r.local[qname] = append(r.local[qname], s)
 	}

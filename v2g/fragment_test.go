@@ -76,3 +76,48 @@ func TestAnnexJFragments(t *testing.T) {
 		t.Errorf("sha256 of SignedInfo = %x", got)
 	}
 }
+
+// TestSignedMessageFragments takes a signed ISO-2 message (EXIficient)
+// apart as a verifier would: the header's SignedInfo goes to the xmldsig
+// fragment codec as it is (the codecs share the signature types), and the
+// referenced SalesTariff encodes as an ISO-2 fragment that decodes back to
+// the same value. (The example's DigestValue is not the SHA-256 of that
+// fragment: the data file carries a placeholder digest and no signature.)
+func TestSignedMessageFragments(t *testing.T) {
+	b := curated(t, "iso2-cpdres-signed-salestariff")
+	var d iso2.Document
+	if _, err := iso2.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	sig := d.V2G_Message.Header.Signature
+	res := d.V2G_Message.Body.ChargeParameterDiscoveryRes
+	if sig == nil || res == nil || len(sig.SignedInfo.Reference) != 1 {
+		t.Fatalf("not a signed ChargeParameterDiscoveryRes: %+v", d.V2G_Message)
+	}
+	ref := sig.SignedInfo.Reference[0]
+	if res.SAScheduleList == nil || len(res.SAScheduleList.SAScheduleTuple) == 0 || res.SAScheduleList.SAScheduleTuple[0].SalesTariff == nil {
+		t.Fatalf("no SalesTariff: %+v", res)
+	}
+	tariff := res.SAScheduleList.SAScheduleTuple[0].SalesTariff
+	if ref.URI == nil || tariff.Id == nil || *ref.URI != "#"+*tariff.Id {
+		t.Fatalf("reference %v does not name the SalesTariff (Id %v)", ref.URI, tariff.Id)
+	}
+	frag, err := iso2.AppendFragment(nil, &iso2.Fragment{SalesTariff: tariff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back iso2.Fragment
+	if _, err := iso2.UnmarshalFragment(frag, &back); err != nil || back.SalesTariff == nil || *back.SalesTariff.Id != "id1" ||
+		len(back.SalesTariff.SalesTariffEntry) != len(tariff.SalesTariffEntry) {
+		t.Fatalf("SalesTariff fragment %x decodes to %+v, %v", frag, back.SalesTariff, err)
+	}
+	si, err := xmldsig.AppendFragment(nil, &xmldsig.Fragment{SignedInfo: &sig.SignedInfo})
+	if err != nil {
+		t.Fatalf("SignedInfo fragment: %v", err)
+	}
+	var sb xmldsig.Fragment
+	if _, err := xmldsig.UnmarshalFragment(si, &sb); err != nil || sb.SignedInfo == nil ||
+		!bytes.Equal(sb.SignedInfo.Reference[0].DigestValue, ref.DigestValue) {
+		t.Fatalf("SignedInfo fragment %x decodes to %+v, %v", si, sb.SignedInfo, err)
+	}
+}

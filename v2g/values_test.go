@@ -24,6 +24,7 @@ import (
 	"github.com/ccslink/ccslink/v2g/iso20"
 	"github.com/ccslink/ccslink/v2g/iso20/ac"
 	"github.com/ccslink/ccslink/v2g/iso20/dc"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 // This file checks decoded *values*, not just round trips: against the
@@ -984,8 +985,8 @@ var valueCases = []valueCase{
 		valHex(t, "provisioning", req.OEMProvisioningCert, "010203040506")
 		certs := req.ListOfRootCertificateIDs.RootCertificateID
 		valCount(t, "certs_list", len(certs), 2)
-		valEq(t, "certs[0]", certs[0], iso2.X509IssuerSerialType{X509IssuerName: "IoT.bzh", X509SerialNumber: 1234})
-		valEq(t, "certs[1]", certs[1], iso2.X509IssuerSerialType{X509IssuerName: "Redpesk.bzh", X509SerialNumber: 5678})
+		valEq(t, "certs[0]", certs[0], xmldsig.X509IssuerSerialType{X509IssuerName: "IoT.bzh", X509SerialNumber: 1234})
+		valEq(t, "certs[1]", certs[1], xmldsig.X509IssuerSerialType{X509IssuerName: "Redpesk.bzh", X509SerialNumber: 5678})
 	}},
 	{key: "iso2-sessionsetupres-sessionid-1byte-josev242", check: func(t *testing.T, d *iso2.Document) {
 		m := valMust(t, "V2G_Message", d.V2G_Message)

@@ -117,7 +117,7 @@ func (g *gen) emitFragment() {
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n}\n")
 		} else {
-			g.p("f.%s = new(%s)\nif err := f.%s.decodeEXI(&r, &a); err != nil {\nreturn 0, err\n}\n", f.GoName, f.Type.GoName, f.GoName)
+			g.p("f.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", f.GoName, g.goType(f.Type), g.decodeCall(f.Type, "f."+f.GoName, "&r", "&a"))
 		}
 	}
 	g.p("case %d:\nreturn 0, r.Errorf(\"fragment element outside the schema (SE(*)) is not supported\")\n", n)
@@ -140,7 +140,7 @@ func (g *gen) emitFragment() {
 			g.encodeValue(f.Type, v, f.GoName, "nil, ")
 			g.p("w.Leaf()\n")
 		} else {
-			g.p("if err := f.%s.encodeEXI(&w); err != nil {\nreturn nil, err\n}\n", f.GoName)
+			g.p("if err := %s; err != nil {\nreturn nil, err\n}\n", g.encodeCall(f.Type, "f."+f.GoName, "&w"))
 		}
 		g.p("}\n")
 	}

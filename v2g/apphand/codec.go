@@ -371,7 +371,7 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 0)
+					v, err := r.String(-1, "ProtocolNamespace")
 					if err != nil {
 						return err
 					}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 var (
@@ -54,87 +55,87 @@ func (a *arena) newIntervalType() *IntervalType {
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
-	AC_EVChargeParameter        *AC_EVChargeParameterType        `json:"AC_EVChargeParameter,omitempty"`
-	AC_EVSEChargeParameter      *AC_EVSEChargeParameterType      `json:"AC_EVSEChargeParameter,omitempty"`
-	AC_EVSEStatus               *AC_EVSEStatusType               `json:"AC_EVSEStatus,omitempty"`
-	BodyElement                 *BodyBaseType                    `json:"BodyElement,omitempty"`
-	CableCheckReq               *CableCheckReqType               `json:"CableCheckReq,omitempty"`
-	CableCheckRes               *CableCheckResType               `json:"CableCheckRes,omitempty"`
-	CanonicalizationMethod      *CanonicalizationMethodType      `json:"CanonicalizationMethod,omitempty"`
-	CertificateInstallationReq  *CertificateInstallationReqType  `json:"CertificateInstallationReq,omitempty"`
-	CertificateInstallationRes  *CertificateInstallationResType  `json:"CertificateInstallationRes,omitempty"`
-	CertificateUpdateReq        *CertificateUpdateReqType        `json:"CertificateUpdateReq,omitempty"`
-	CertificateUpdateRes        *CertificateUpdateResType        `json:"CertificateUpdateRes,omitempty"`
-	ChargeParameterDiscoveryReq *ChargeParameterDiscoveryReqType `json:"ChargeParameterDiscoveryReq,omitempty"`
-	ChargeParameterDiscoveryRes *ChargeParameterDiscoveryResType `json:"ChargeParameterDiscoveryRes,omitempty"`
-	ChargingStatusReq           *ChargingStatusReqType           `json:"ChargingStatusReq,omitempty"`
-	ChargingStatusRes           *ChargingStatusResType           `json:"ChargingStatusRes,omitempty"`
-	ContractAuthenticationReq   *ContractAuthenticationReqType   `json:"ContractAuthenticationReq,omitempty"`
-	ContractAuthenticationRes   *ContractAuthenticationResType   `json:"ContractAuthenticationRes,omitempty"`
-	CurrentDemandReq            *CurrentDemandReqType            `json:"CurrentDemandReq,omitempty"`
-	CurrentDemandRes            *CurrentDemandResType            `json:"CurrentDemandRes,omitempty"`
-	DC_EVChargeParameter        *DC_EVChargeParameterType        `json:"DC_EVChargeParameter,omitempty"`
-	DC_EVPowerDeliveryParameter *DC_EVPowerDeliveryParameterType `json:"DC_EVPowerDeliveryParameter,omitempty"`
-	DC_EVSEChargeParameter      *DC_EVSEChargeParameterType      `json:"DC_EVSEChargeParameter,omitempty"`
-	DC_EVSEStatus               *DC_EVSEStatusType               `json:"DC_EVSEStatus,omitempty"`
-	DC_EVStatus                 *DC_EVStatusType                 `json:"DC_EVStatus,omitempty"`
-	DSAKeyValue                 *DSAKeyValueType                 `json:"DSAKeyValue,omitempty"`
-	DigestMethod                *DigestMethodType                `json:"DigestMethod,omitempty"`
-	DigestValue                 exi.Bytes                        `json:"DigestValue,omitempty"`
-	EVChargeParameter           *EVChargeParameterType           `json:"EVChargeParameter,omitempty"`
-	EVPowerDeliveryParameter    *EVPowerDeliveryParameterType    `json:"EVPowerDeliveryParameter,omitempty"`
-	EVSEChargeParameter         *EVSEChargeParameterType         `json:"EVSEChargeParameter,omitempty"`
-	EVSEStatus                  *EVSEStatusType                  `json:"EVSEStatus,omitempty"`
-	EVStatus                    *EVStatusType                    `json:"EVStatus,omitempty"`
-	Entry                       *EntryType                       `json:"Entry,omitempty"`
-	KeyInfo                     *KeyInfoType                     `json:"KeyInfo,omitempty"`
-	KeyName                     *string                          `json:"KeyName,omitempty"`
-	KeyValue                    *KeyValueType                    `json:"KeyValue,omitempty"`
-	Manifest                    *ManifestType                    `json:"Manifest,omitempty"`
-	MeteringReceiptReq          *MeteringReceiptReqType          `json:"MeteringReceiptReq,omitempty"`
-	MeteringReceiptRes          *MeteringReceiptResType          `json:"MeteringReceiptRes,omitempty"`
-	MgmtData                    *string                          `json:"MgmtData,omitempty"`
-	Object                      *ObjectType                      `json:"Object,omitempty"`
-	PGPData                     *PGPDataType                     `json:"PGPData,omitempty"`
-	PMaxScheduleEntry           *PMaxScheduleEntryType           `json:"PMaxScheduleEntry,omitempty"`
-	PaymentDetailsReq           *PaymentDetailsReqType           `json:"PaymentDetailsReq,omitempty"`
-	PaymentDetailsRes           *PaymentDetailsResType           `json:"PaymentDetailsRes,omitempty"`
-	PowerDeliveryReq            *PowerDeliveryReqType            `json:"PowerDeliveryReq,omitempty"`
-	PowerDeliveryRes            *PowerDeliveryResType            `json:"PowerDeliveryRes,omitempty"`
-	PreChargeReq                *PreChargeReqType                `json:"PreChargeReq,omitempty"`
-	PreChargeRes                *PreChargeResType                `json:"PreChargeRes,omitempty"`
-	RSAKeyValue                 *RSAKeyValueType                 `json:"RSAKeyValue,omitempty"`
-	Reference                   *ReferenceType                   `json:"Reference,omitempty"`
-	RelativeTimeInterval        *RelativeTimeIntervalType        `json:"RelativeTimeInterval,omitempty"`
-	RetrievalMethod             *RetrievalMethodType             `json:"RetrievalMethod,omitempty"`
-	SAScheduleList              *SAScheduleListType              `json:"SAScheduleList,omitempty"`
-	SASchedules                 *SASchedulesType                 `json:"SASchedules,omitempty"`
-	SPKIData                    *SPKIDataType                    `json:"SPKIData,omitempty"`
-	SalesTariffEntry            *SalesTariffEntryType            `json:"SalesTariffEntry,omitempty"`
-	ServiceCharge               *ServiceChargeType               `json:"ServiceCharge,omitempty"`
-	ServiceDetailReq            *ServiceDetailReqType            `json:"ServiceDetailReq,omitempty"`
-	ServiceDetailRes            *ServiceDetailResType            `json:"ServiceDetailRes,omitempty"`
-	ServiceDiscoveryReq         *ServiceDiscoveryReqType         `json:"ServiceDiscoveryReq,omitempty"`
-	ServiceDiscoveryRes         *ServiceDiscoveryResType         `json:"ServiceDiscoveryRes,omitempty"`
-	ServicePaymentSelectionReq  *ServicePaymentSelectionReqType  `json:"ServicePaymentSelectionReq,omitempty"`
-	ServicePaymentSelectionRes  *ServicePaymentSelectionResType  `json:"ServicePaymentSelectionRes,omitempty"`
-	SessionSetupReq             *SessionSetupReqType             `json:"SessionSetupReq,omitempty"`
-	SessionSetupRes             *SessionSetupResType             `json:"SessionSetupRes,omitempty"`
-	SessionStopReq              *SessionStopType                 `json:"SessionStopReq,omitempty"`
-	SessionStopRes              *SessionStopResType              `json:"SessionStopRes,omitempty"`
-	Signature                   *SignatureType                   `json:"Signature,omitempty"`
-	SignatureMethod             *SignatureMethodType             `json:"SignatureMethod,omitempty"`
-	SignatureProperties         *SignaturePropertiesType         `json:"SignatureProperties,omitempty"`
-	SignatureProperty           *SignaturePropertyType           `json:"SignatureProperty,omitempty"`
-	SignatureValue              *SignatureValueType              `json:"SignatureValue,omitempty"`
-	SignedInfo                  *SignedInfoType                  `json:"SignedInfo,omitempty"`
-	TimeInterval                *IntervalType                    `json:"TimeInterval,omitempty"`
-	Transform                   *TransformType                   `json:"Transform,omitempty"`
-	Transforms                  *TransformsType                  `json:"Transforms,omitempty"`
-	V2G_Message                 *V2G_Message                     `json:"V2G_Message,omitempty"`
-	WeldingDetectionReq         *WeldingDetectionReqType         `json:"WeldingDetectionReq,omitempty"`
-	WeldingDetectionRes         *WeldingDetectionResType         `json:"WeldingDetectionRes,omitempty"`
-	X509Data                    *X509DataType                    `json:"X509Data,omitempty"`
+	AC_EVChargeParameter        *AC_EVChargeParameterType           `json:"AC_EVChargeParameter,omitempty"`
+	AC_EVSEChargeParameter      *AC_EVSEChargeParameterType         `json:"AC_EVSEChargeParameter,omitempty"`
+	AC_EVSEStatus               *AC_EVSEStatusType                  `json:"AC_EVSEStatus,omitempty"`
+	BodyElement                 *BodyBaseType                       `json:"BodyElement,omitempty"`
+	CableCheckReq               *CableCheckReqType                  `json:"CableCheckReq,omitempty"`
+	CableCheckRes               *CableCheckResType                  `json:"CableCheckRes,omitempty"`
+	CanonicalizationMethod      *xmldsig.CanonicalizationMethodType `json:"CanonicalizationMethod,omitempty"`
+	CertificateInstallationReq  *CertificateInstallationReqType     `json:"CertificateInstallationReq,omitempty"`
+	CertificateInstallationRes  *CertificateInstallationResType     `json:"CertificateInstallationRes,omitempty"`
+	CertificateUpdateReq        *CertificateUpdateReqType           `json:"CertificateUpdateReq,omitempty"`
+	CertificateUpdateRes        *CertificateUpdateResType           `json:"CertificateUpdateRes,omitempty"`
+	ChargeParameterDiscoveryReq *ChargeParameterDiscoveryReqType    `json:"ChargeParameterDiscoveryReq,omitempty"`
+	ChargeParameterDiscoveryRes *ChargeParameterDiscoveryResType    `json:"ChargeParameterDiscoveryRes,omitempty"`
+	ChargingStatusReq           *ChargingStatusReqType              `json:"ChargingStatusReq,omitempty"`
+	ChargingStatusRes           *ChargingStatusResType              `json:"ChargingStatusRes,omitempty"`
+	ContractAuthenticationReq   *ContractAuthenticationReqType      `json:"ContractAuthenticationReq,omitempty"`
+	ContractAuthenticationRes   *ContractAuthenticationResType      `json:"ContractAuthenticationRes,omitempty"`
+	CurrentDemandReq            *CurrentDemandReqType               `json:"CurrentDemandReq,omitempty"`
+	CurrentDemandRes            *CurrentDemandResType               `json:"CurrentDemandRes,omitempty"`
+	DC_EVChargeParameter        *DC_EVChargeParameterType           `json:"DC_EVChargeParameter,omitempty"`
+	DC_EVPowerDeliveryParameter *DC_EVPowerDeliveryParameterType    `json:"DC_EVPowerDeliveryParameter,omitempty"`
+	DC_EVSEChargeParameter      *DC_EVSEChargeParameterType         `json:"DC_EVSEChargeParameter,omitempty"`
+	DC_EVSEStatus               *DC_EVSEStatusType                  `json:"DC_EVSEStatus,omitempty"`
+	DC_EVStatus                 *DC_EVStatusType                    `json:"DC_EVStatus,omitempty"`
+	DSAKeyValue                 *xmldsig.DSAKeyValueType            `json:"DSAKeyValue,omitempty"`
+	DigestMethod                *xmldsig.DigestMethodType           `json:"DigestMethod,omitempty"`
+	DigestValue                 exi.Bytes                           `json:"DigestValue,omitempty"`
+	EVChargeParameter           *EVChargeParameterType              `json:"EVChargeParameter,omitempty"`
+	EVPowerDeliveryParameter    *EVPowerDeliveryParameterType       `json:"EVPowerDeliveryParameter,omitempty"`
+	EVSEChargeParameter         *EVSEChargeParameterType            `json:"EVSEChargeParameter,omitempty"`
+	EVSEStatus                  *EVSEStatusType                     `json:"EVSEStatus,omitempty"`
+	EVStatus                    *EVStatusType                       `json:"EVStatus,omitempty"`
+	Entry                       *EntryType                          `json:"Entry,omitempty"`
+	KeyInfo                     *xmldsig.KeyInfoType                `json:"KeyInfo,omitempty"`
+	KeyName                     *string                             `json:"KeyName,omitempty"`
+	KeyValue                    *xmldsig.KeyValueType               `json:"KeyValue,omitempty"`
+	Manifest                    *xmldsig.ManifestType               `json:"Manifest,omitempty"`
+	MeteringReceiptReq          *MeteringReceiptReqType             `json:"MeteringReceiptReq,omitempty"`
+	MeteringReceiptRes          *MeteringReceiptResType             `json:"MeteringReceiptRes,omitempty"`
+	MgmtData                    *string                             `json:"MgmtData,omitempty"`
+	Object                      *xmldsig.ObjectType                 `json:"Object,omitempty"`
+	PGPData                     *xmldsig.PGPDataType                `json:"PGPData,omitempty"`
+	PMaxScheduleEntry           *PMaxScheduleEntryType              `json:"PMaxScheduleEntry,omitempty"`
+	PaymentDetailsReq           *PaymentDetailsReqType              `json:"PaymentDetailsReq,omitempty"`
+	PaymentDetailsRes           *PaymentDetailsResType              `json:"PaymentDetailsRes,omitempty"`
+	PowerDeliveryReq            *PowerDeliveryReqType               `json:"PowerDeliveryReq,omitempty"`
+	PowerDeliveryRes            *PowerDeliveryResType               `json:"PowerDeliveryRes,omitempty"`
+	PreChargeReq                *PreChargeReqType                   `json:"PreChargeReq,omitempty"`
+	PreChargeRes                *PreChargeResType                   `json:"PreChargeRes,omitempty"`
+	RSAKeyValue                 *xmldsig.RSAKeyValueType            `json:"RSAKeyValue,omitempty"`
+	Reference                   *xmldsig.ReferenceType              `json:"Reference,omitempty"`
+	RelativeTimeInterval        *RelativeTimeIntervalType           `json:"RelativeTimeInterval,omitempty"`
+	RetrievalMethod             *xmldsig.RetrievalMethodType        `json:"RetrievalMethod,omitempty"`
+	SAScheduleList              *SAScheduleListType                 `json:"SAScheduleList,omitempty"`
+	SASchedules                 *SASchedulesType                    `json:"SASchedules,omitempty"`
+	SPKIData                    *xmldsig.SPKIDataType               `json:"SPKIData,omitempty"`
+	SalesTariffEntry            *SalesTariffEntryType               `json:"SalesTariffEntry,omitempty"`
+	ServiceCharge               *ServiceChargeType                  `json:"ServiceCharge,omitempty"`
+	ServiceDetailReq            *ServiceDetailReqType               `json:"ServiceDetailReq,omitempty"`
+	ServiceDetailRes            *ServiceDetailResType               `json:"ServiceDetailRes,omitempty"`
+	ServiceDiscoveryReq         *ServiceDiscoveryReqType            `json:"ServiceDiscoveryReq,omitempty"`
+	ServiceDiscoveryRes         *ServiceDiscoveryResType            `json:"ServiceDiscoveryRes,omitempty"`
+	ServicePaymentSelectionReq  *ServicePaymentSelectionReqType     `json:"ServicePaymentSelectionReq,omitempty"`
+	ServicePaymentSelectionRes  *ServicePaymentSelectionResType     `json:"ServicePaymentSelectionRes,omitempty"`
+	SessionSetupReq             *SessionSetupReqType                `json:"SessionSetupReq,omitempty"`
+	SessionSetupRes             *SessionSetupResType                `json:"SessionSetupRes,omitempty"`
+	SessionStopReq              *SessionStopType                    `json:"SessionStopReq,omitempty"`
+	SessionStopRes              *SessionStopResType                 `json:"SessionStopRes,omitempty"`
+	Signature                   *xmldsig.SignatureType              `json:"Signature,omitempty"`
+	SignatureMethod             *xmldsig.SignatureMethodType        `json:"SignatureMethod,omitempty"`
+	SignatureProperties         *xmldsig.SignaturePropertiesType    `json:"SignatureProperties,omitempty"`
+	SignatureProperty           *xmldsig.SignaturePropertyType      `json:"SignatureProperty,omitempty"`
+	SignatureValue              *xmldsig.SignatureValueType         `json:"SignatureValue,omitempty"`
+	SignedInfo                  *xmldsig.SignedInfoType             `json:"SignedInfo,omitempty"`
+	TimeInterval                *IntervalType                       `json:"TimeInterval,omitempty"`
+	Transform                   *xmldsig.TransformType              `json:"Transform,omitempty"`
+	Transforms                  *xmldsig.TransformsType             `json:"Transforms,omitempty"`
+	V2G_Message                 *V2G_Message                        `json:"V2G_Message,omitempty"`
+	WeldingDetectionReq         *WeldingDetectionReqType            `json:"WeldingDetectionReq,omitempty"`
+	WeldingDetectionRes         *WeldingDetectionResType            `json:"WeldingDetectionRes,omitempty"`
+	X509Data                    *xmldsig.X509DataType               `json:"X509Data,omitempty"`
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -426,8 +427,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 6:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 7:
@@ -516,13 +517,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 24:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 25:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
+		d.DigestMethod = new(xmldsig.DigestMethodType)
+		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 26:
@@ -570,8 +571,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 33:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
+		d.KeyInfo = new(xmldsig.KeyInfoType)
+		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 34:
@@ -579,7 +580,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 7)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -591,13 +592,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 35:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
+		d.KeyValue = new(xmldsig.KeyValueType)
+		if err := d.KeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 36:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
+		d.Manifest = new(xmldsig.ManifestType)
+		if err := d.Manifest.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 37:
@@ -615,7 +616,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 13)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -627,13 +628,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 40:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r, &a); err != nil {
+		d.Object = new(xmldsig.ObjectType)
+		if err := d.Object.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 41:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
+		d.PGPData = new(xmldsig.PGPDataType)
+		if err := d.PGPData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 42:
@@ -672,13 +673,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 49:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 50:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r, &a); err != nil {
+		d.Reference = new(xmldsig.ReferenceType)
+		if err := d.Reference.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 51:
@@ -687,8 +688,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 52:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 53:
@@ -702,8 +703,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 55:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
+		d.SPKIData = new(xmldsig.SPKIDataType)
+		if err := d.SPKIData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 56:
@@ -767,33 +768,33 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 68:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r, &a); err != nil {
+		d.Signature = new(xmldsig.SignatureType)
+		if err := d.Signature.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 69:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
+		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 70:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 71:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 72:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
+		d.SignatureValue = new(xmldsig.SignatureValueType)
+		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 73:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
+		d.SignedInfo = new(xmldsig.SignedInfoType)
+		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 74:
@@ -802,13 +803,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 75:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r, &a); err != nil {
+		d.Transform = new(xmldsig.TransformType)
+		if err := d.Transform.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 76:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
+		d.Transforms = new(xmldsig.TransformsType)
+		if err := d.Transforms.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 77:
@@ -827,8 +828,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 80:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
+		d.X509Data = new(xmldsig.X509DataType)
+		if err := d.X509Data.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 81:
@@ -909,7 +910,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(6, 7)
-			if err := d.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1071,7 +1072,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(24, 7)
-			if err := d.DSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1080,7 +1081,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(25, 7)
-			if err := d.DigestMethod.encodeEXI(&w); err != nil {
+			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1152,7 +1153,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(33, 7)
-			if err := d.KeyInfo.encodeEXI(&w); err != nil {
+			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1170,7 +1171,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(35, 7)
-			if err := d.KeyValue.encodeEXI(&w); err != nil {
+			if err := d.KeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1179,7 +1180,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(36, 7)
-			if err := d.Manifest.encodeEXI(&w); err != nil {
+			if err := d.Manifest.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1215,7 +1216,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(40, 7)
-			if err := d.Object.encodeEXI(&w); err != nil {
+			if err := d.Object.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1224,7 +1225,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(41, 7)
-			if err := d.PGPData.encodeEXI(&w); err != nil {
+			if err := d.PGPData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1296,7 +1297,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(49, 7)
-			if err := d.RSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1305,7 +1306,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(50, 7)
-			if err := d.Reference.encodeEXI(&w); err != nil {
+			if err := d.Reference.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1323,7 +1324,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(52, 7)
-			if err := d.RetrievalMethod.encodeEXI(&w); err != nil {
+			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1350,7 +1351,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(55, 7)
-			if err := d.SPKIData.encodeEXI(&w); err != nil {
+			if err := d.SPKIData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1467,7 +1468,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(68, 7)
-			if err := d.Signature.encodeEXI(&w); err != nil {
+			if err := d.Signature.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1476,7 +1477,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(69, 7)
-			if err := d.SignatureMethod.encodeEXI(&w); err != nil {
+			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1485,7 +1486,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(70, 7)
-			if err := d.SignatureProperties.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1494,7 +1495,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(71, 7)
-			if err := d.SignatureProperty.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1503,7 +1504,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(72, 7)
-			if err := d.SignatureValue.encodeEXI(&w); err != nil {
+			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1512,7 +1513,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(73, 7)
-			if err := d.SignedInfo.encodeEXI(&w); err != nil {
+			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1530,7 +1531,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(75, 7)
-			if err := d.Transform.encodeEXI(&w); err != nil {
+			if err := d.Transform.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1539,7 +1540,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(76, 7)
-			if err := d.Transforms.encodeEXI(&w); err != nil {
+			if err := d.Transforms.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1575,7 +1576,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(80, 7)
-			if err := d.X509Data.encodeEXI(&w); err != nil {
+			if err := d.X509Data.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1590,251 +1591,251 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 // signatures digest them: any sequence of elements, here at most one of
 // each, encoded in code order.
 type Fragment struct {
-	AC_EVChargeParameter                 *AC_EVChargeParameterType        `json:"AC_EVChargeParameter,omitempty"`
-	AC_EVSEChargeParameter               *AC_EVSEChargeParameterType      `json:"AC_EVSEChargeParameter,omitempty"`
-	AC_EVSEStatus                        *AC_EVSEStatusType               `json:"AC_EVSEStatus,omitempty"`
-	AC_EVSEStatus2                       *AC_EVSEStatusType               `json:"AC_EVSEStatus2,omitempty"`
-	Body                                 *BodyType                        `json:"Body,omitempty"`
-	BodyElement                          *BodyBaseType                    `json:"BodyElement,omitempty"`
-	BulkChargingComplete                 *bool                            `json:"BulkChargingComplete,omitempty"`
-	BulkChargingComplete2                *bool                            `json:"BulkChargingComplete2,omitempty"`
-	BulkSOC                              *int8                            `json:"BulkSOC,omitempty"`
-	CableCheckReq                        *CableCheckReqType               `json:"CableCheckReq,omitempty"`
-	CableCheckRes                        *CableCheckResType               `json:"CableCheckRes,omitempty"`
-	CanonicalizationMethod               *CanonicalizationMethodType      `json:"CanonicalizationMethod,omitempty"`
-	Certificate                          exi.Bytes                        `json:"Certificate,omitempty"`
-	CertificateInstallationReq           *CertificateInstallationReqType  `json:"CertificateInstallationReq,omitempty"`
-	CertificateInstallationRes           *CertificateInstallationResType  `json:"CertificateInstallationRes,omitempty"`
-	CertificateUpdateReq                 *CertificateUpdateReqType        `json:"CertificateUpdateReq,omitempty"`
-	CertificateUpdateRes                 *CertificateUpdateResType        `json:"CertificateUpdateRes,omitempty"`
-	ChargeParameterDiscoveryReq          *ChargeParameterDiscoveryReqType `json:"ChargeParameterDiscoveryReq,omitempty"`
-	ChargeParameterDiscoveryRes          *ChargeParameterDiscoveryResType `json:"ChargeParameterDiscoveryRes,omitempty"`
-	ChargeService                        *ServiceChargeType               `json:"ChargeService,omitempty"`
-	ChargingComplete                     *bool                            `json:"ChargingComplete,omitempty"`
-	ChargingComplete2                    *bool                            `json:"ChargingComplete2,omitempty"`
-	ChargingProfile                      *ChargingProfileType             `json:"ChargingProfile,omitempty"`
-	ChargingProfileEntryMaxPower         *int16                           `json:"ChargingProfileEntryMaxPower,omitempty"`
-	ChargingProfileEntryStart            *uint32                          `json:"ChargingProfileEntryStart,omitempty"`
-	ChargingStatusReq                    *ChargingStatusReqType           `json:"ChargingStatusReq,omitempty"`
-	ChargingStatusRes                    *ChargingStatusResType           `json:"ChargingStatusRes,omitempty"`
-	ConsumptionCost                      *ConsumptionCostType             `json:"ConsumptionCost,omitempty"`
-	ContractAuthenticationReq            *ContractAuthenticationReqType   `json:"ContractAuthenticationReq,omitempty"`
-	ContractAuthenticationRes            *ContractAuthenticationResType   `json:"ContractAuthenticationRes,omitempty"`
-	ContractID                           *string                          `json:"ContractID,omitempty"`
-	ContractSignatureCertChain           *CertificateChainType            `json:"ContractSignatureCertChain,omitempty"`
-	ContractSignatureEncryptedPrivateKey exi.Bytes                        `json:"ContractSignatureEncryptedPrivateKey,omitempty"`
-	Cost                                 *CostType                        `json:"Cost,omitempty"`
-	CurrentDemandReq                     *CurrentDemandReqType            `json:"CurrentDemandReq,omitempty"`
-	CurrentDemandRes                     *CurrentDemandResType            `json:"CurrentDemandRes,omitempty"`
-	DC_EVChargeParameter                 *DC_EVChargeParameterType        `json:"DC_EVChargeParameter,omitempty"`
-	DC_EVPowerDeliveryParameter          *DC_EVPowerDeliveryParameterType `json:"DC_EVPowerDeliveryParameter,omitempty"`
-	DC_EVSEChargeParameter               *DC_EVSEChargeParameterType      `json:"DC_EVSEChargeParameter,omitempty"`
-	DC_EVSEStatus                        *DC_EVSEStatusType               `json:"DC_EVSEStatus,omitempty"`
-	DC_EVSEStatus2                       *DC_EVSEStatusType               `json:"DC_EVSEStatus2,omitempty"`
-	DC_EVStatus                          *DC_EVStatusType                 `json:"DC_EVStatus,omitempty"`
-	DC_EVStatus2                         *DC_EVStatusType                 `json:"DC_EVStatus2,omitempty"`
-	DHParams                             exi.Bytes                        `json:"DHParams,omitempty"`
-	DSAKeyValue                          *DSAKeyValueType                 `json:"DSAKeyValue,omitempty"`
-	DateTimeNow                          *int64                           `json:"DateTimeNow,omitempty"`
-	DepartureTime                        *uint32                          `json:"DepartureTime,omitempty"`
-	DigestMethod                         *DigestMethodType                `json:"DigestMethod,omitempty"`
-	DigestValue                          exi.Bytes                        `json:"DigestValue,omitempty"`
-	EAmount                              *PhysicalValueType               `json:"EAmount,omitempty"`
-	EPriceLevel                          *uint8                           `json:"EPriceLevel,omitempty"`
-	EVCCID                               exi.Bytes                        `json:"EVCCID,omitempty"`
-	EVCabinConditioning                  *bool                            `json:"EVCabinConditioning,omitempty"`
-	EVChargeParameter                    *EVChargeParameterType           `json:"EVChargeParameter,omitempty"`
-	EVEnergyCapacity                     *PhysicalValueType               `json:"EVEnergyCapacity,omitempty"`
-	EVEnergyRequest                      *PhysicalValueType               `json:"EVEnergyRequest,omitempty"`
-	EVErrorCode                          *DC_EVErrorCodeType              `json:"EVErrorCode,omitempty"`
-	EVMaxCurrent                         *PhysicalValueType               `json:"EVMaxCurrent,omitempty"`
-	EVMaxVoltage                         *PhysicalValueType               `json:"EVMaxVoltage,omitempty"`
-	EVMaximumCurrentLimit                *PhysicalValueType               `json:"EVMaximumCurrentLimit,omitempty"`
-	EVMaximumCurrentLimit2               *PhysicalValueType               `json:"EVMaximumCurrentLimit2,omitempty"`
-	EVMaximumPowerLimit                  *PhysicalValueType               `json:"EVMaximumPowerLimit,omitempty"`
-	EVMaximumPowerLimit2                 *PhysicalValueType               `json:"EVMaximumPowerLimit2,omitempty"`
-	EVMaximumVoltageLimit                *PhysicalValueType               `json:"EVMaximumVoltageLimit,omitempty"`
-	EVMaximumVoltageLimit2               *PhysicalValueType               `json:"EVMaximumVoltageLimit2,omitempty"`
-	EVMinCurrent                         *PhysicalValueType               `json:"EVMinCurrent,omitempty"`
-	EVPowerDeliveryParameter             *EVPowerDeliveryParameterType    `json:"EVPowerDeliveryParameter,omitempty"`
-	EVRESSConditioning                   *bool                            `json:"EVRESSConditioning,omitempty"`
-	EVRESSSOC                            *int8                            `json:"EVRESSSOC,omitempty"`
-	EVReady                              *bool                            `json:"EVReady,omitempty"`
-	EVRequestedEnergyTransferType        *EVRequestedEnergyTransferType   `json:"EVRequestedEnergyTransferType,omitempty"`
-	EVSEChargeParameter                  *EVSEChargeParameterType         `json:"EVSEChargeParameter,omitempty"`
-	EVSECurrentLimitAchieved             *bool                            `json:"EVSECurrentLimitAchieved,omitempty"`
-	EVSECurrentRegulationTolerance       *PhysicalValueType               `json:"EVSECurrentRegulationTolerance,omitempty"`
-	EVSEEnergyToBeDelivered              *PhysicalValueType               `json:"EVSEEnergyToBeDelivered,omitempty"`
-	EVSEID                               exi.Bytes                        `json:"EVSEID,omitempty"`
-	EVSEIsolationStatus                  *IsolationLevelType              `json:"EVSEIsolationStatus,omitempty"`
-	EVSEMaxCurrent                       *PhysicalValueType               `json:"EVSEMaxCurrent,omitempty"`
-	EVSEMaxCurrent2                      *PhysicalValueType               `json:"EVSEMaxCurrent2,omitempty"`
-	EVSEMaxVoltage                       *PhysicalValueType               `json:"EVSEMaxVoltage,omitempty"`
-	EVSEMaximumCurrentLimit              *PhysicalValueType               `json:"EVSEMaximumCurrentLimit,omitempty"`
-	EVSEMaximumCurrentLimit2             *PhysicalValueType               `json:"EVSEMaximumCurrentLimit2,omitempty"`
-	EVSEMaximumPowerLimit                *PhysicalValueType               `json:"EVSEMaximumPowerLimit,omitempty"`
-	EVSEMaximumPowerLimit2               *PhysicalValueType               `json:"EVSEMaximumPowerLimit2,omitempty"`
-	EVSEMaximumVoltageLimit              *PhysicalValueType               `json:"EVSEMaximumVoltageLimit,omitempty"`
-	EVSEMaximumVoltageLimit2             *PhysicalValueType               `json:"EVSEMaximumVoltageLimit2,omitempty"`
-	EVSEMinCurrent                       *PhysicalValueType               `json:"EVSEMinCurrent,omitempty"`
-	EVSEMinimumCurrentLimit              *PhysicalValueType               `json:"EVSEMinimumCurrentLimit,omitempty"`
-	EVSEMinimumVoltageLimit              *PhysicalValueType               `json:"EVSEMinimumVoltageLimit,omitempty"`
-	EVSENotification                     *EVSENotificationType            `json:"EVSENotification,omitempty"`
-	EVSEPeakCurrentRipple                *PhysicalValueType               `json:"EVSEPeakCurrentRipple,omitempty"`
-	EVSEPowerLimitAchieved               *bool                            `json:"EVSEPowerLimitAchieved,omitempty"`
-	EVSEPresentCurrent                   *PhysicalValueType               `json:"EVSEPresentCurrent,omitempty"`
-	EVSEPresentVoltage                   *PhysicalValueType               `json:"EVSEPresentVoltage,omitempty"`
-	EVSEProcessing                       *EVSEProcessingType              `json:"EVSEProcessing,omitempty"`
-	EVSEStatus                           *EVSEStatusType                  `json:"EVSEStatus,omitempty"`
-	EVSEStatusCode                       *DC_EVSEStatusCodeType           `json:"EVSEStatusCode,omitempty"`
-	EVSEVoltageLimitAchieved             *bool                            `json:"EVSEVoltageLimitAchieved,omitempty"`
-	EVStatus                             *EVStatusType                    `json:"EVStatus,omitempty"`
-	EVTargetCurrent                      *PhysicalValueType               `json:"EVTargetCurrent,omitempty"`
-	EVTargetVoltage                      *PhysicalValueType               `json:"EVTargetVoltage,omitempty"`
-	EnergyTransferType                   *EVSESupportedEnergyTransferType `json:"EnergyTransferType,omitempty"`
-	Entry                                *EntryType                       `json:"Entry,omitempty"`
-	Exponent                             exi.Bytes                        `json:"Exponent,omitempty"`
-	FaultCode                            *FaultCodeType                   `json:"FaultCode,omitempty"`
-	FaultMsg                             *string                          `json:"FaultMsg,omitempty"`
-	FreeService                          *bool                            `json:"FreeService,omitempty"`
-	FullSOC                              *int8                            `json:"FullSOC,omitempty"`
-	G                                    exi.Bytes                        `json:"G,omitempty"`
-	GenChallenge                         *string                          `json:"GenChallenge,omitempty"`
-	HMACOutputLength                     *int64                           `json:"HMACOutputLength,omitempty"`
-	Header                               *MessageHeaderType               `json:"Header,omitempty"`
-	J                                    exi.Bytes                        `json:"J,omitempty"`
-	KeyInfo                              *KeyInfoType                     `json:"KeyInfo,omitempty"`
-	KeyName                              *string                          `json:"KeyName,omitempty"`
-	KeyValue                             *KeyValueType                    `json:"KeyValue,omitempty"`
-	ListOfRootCertificateIDs             *ListOfRootCertificateIDsType    `json:"ListOfRootCertificateIDs,omitempty"`
-	Manifest                             *ManifestType                    `json:"Manifest,omitempty"`
-	MeterID                              *string                          `json:"MeterID,omitempty"`
-	MeterInfo                            *MeterInfoType                   `json:"MeterInfo,omitempty"`
-	MeterReading                         *PhysicalValueType               `json:"MeterReading,omitempty"`
-	MeterStatus                          *int16                           `json:"MeterStatus,omitempty"`
-	MeteringReceiptReq                   *MeteringReceiptReqType          `json:"MeteringReceiptReq,omitempty"`
-	MeteringReceiptRes                   *MeteringReceiptResType          `json:"MeteringReceiptRes,omitempty"`
-	MgmtData                             *string                          `json:"MgmtData,omitempty"`
-	Modulus                              exi.Bytes                        `json:"Modulus,omitempty"`
-	Multiplier                           *int8                            `json:"Multiplier,omitempty"`
-	Notification                         *NotificationType                `json:"Notification,omitempty"`
-	NotificationMaxDelay                 *uint32                          `json:"NotificationMaxDelay,omitempty"`
-	NumEPriceLevels                      *uint8                           `json:"NumEPriceLevels,omitempty"`
-	OEMProvisioningCert                  exi.Bytes                        `json:"OEMProvisioningCert,omitempty"`
-	Object                               *ObjectType                      `json:"Object,omitempty"`
-	P                                    exi.Bytes                        `json:"P,omitempty"`
-	PGPData                              *PGPDataType                     `json:"PGPData,omitempty"`
-	PGPKeyID                             exi.Bytes                        `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket                         exi.Bytes                        `json:"PGPKeyPacket,omitempty"`
-	PMax                                 *int16                           `json:"PMax,omitempty"`
-	PMaxSchedule                         *PMaxScheduleType                `json:"PMaxSchedule,omitempty"`
-	PMaxScheduleEntry                    *PMaxScheduleEntryType           `json:"PMaxScheduleEntry,omitempty"`
-	PMaxScheduleID                       *int16                           `json:"PMaxScheduleID,omitempty"`
-	Parameter                            *ParameterType                   `json:"Parameter,omitempty"`
-	ParameterSet                         *ParameterSetType                `json:"ParameterSet,omitempty"`
-	ParameterSetID                       *int16                           `json:"ParameterSetID,omitempty"`
-	PaymentDetailsReq                    *PaymentDetailsReqType           `json:"PaymentDetailsReq,omitempty"`
-	PaymentDetailsRes                    *PaymentDetailsResType           `json:"PaymentDetailsRes,omitempty"`
-	PaymentOption                        *PaymentOptionType               `json:"PaymentOption,omitempty"`
-	PaymentOptions                       *PaymentOptionsType              `json:"PaymentOptions,omitempty"`
-	PgenCounter                          exi.Bytes                        `json:"PgenCounter,omitempty"`
-	PowerDeliveryReq                     *PowerDeliveryReqType            `json:"PowerDeliveryReq,omitempty"`
-	PowerDeliveryRes                     *PowerDeliveryResType            `json:"PowerDeliveryRes,omitempty"`
-	PowerSwitchClosed                    *bool                            `json:"PowerSwitchClosed,omitempty"`
-	PreChargeReq                         *PreChargeReqType                `json:"PreChargeReq,omitempty"`
-	PreChargeRes                         *PreChargeResType                `json:"PreChargeRes,omitempty"`
-	ProfileEntry                         *ProfileEntryType                `json:"ProfileEntry,omitempty"`
-	Q                                    exi.Bytes                        `json:"Q,omitempty"`
-	RCD                                  *bool                            `json:"RCD,omitempty"`
-	RSAKeyValue                          *RSAKeyValueType                 `json:"RSAKeyValue,omitempty"`
-	ReadyToChargeState                   *bool                            `json:"ReadyToChargeState,omitempty"`
-	ReceiptRequired                      *bool                            `json:"ReceiptRequired,omitempty"`
-	Reference                            *ReferenceType                   `json:"Reference,omitempty"`
-	RelativeTimeInterval                 *RelativeTimeIntervalType        `json:"RelativeTimeInterval,omitempty"`
-	RemainingTimeToBulkSoC               *PhysicalValueType               `json:"RemainingTimeToBulkSoC,omitempty"`
-	RemainingTimeToFullSoC               *PhysicalValueType               `json:"RemainingTimeToFullSoC,omitempty"`
-	ResponseCode                         *ResponseCodeType                `json:"ResponseCode,omitempty"`
-	RetrievalMethod                      *RetrievalMethodType             `json:"RetrievalMethod,omitempty"`
-	RetryCounter                         *int16                           `json:"RetryCounter,omitempty"`
-	RootCertificateID                    *string                          `json:"RootCertificateID,omitempty"`
-	SAScheduleList                       *SAScheduleListType              `json:"SAScheduleList,omitempty"`
-	SAScheduleTuple                      *SAScheduleTupleType             `json:"SAScheduleTuple,omitempty"`
-	SAScheduleTupleID                    *int16                           `json:"SAScheduleTupleID,omitempty"`
-	SAScheduleTupleID2                   *int16                           `json:"SAScheduleTupleID2,omitempty"`
-	SASchedules                          *SASchedulesType                 `json:"SASchedules,omitempty"`
-	SPKIData                             *SPKIDataType                    `json:"SPKIData,omitempty"`
-	SPKISexp                             exi.Bytes                        `json:"SPKISexp,omitempty"`
-	SalesTariff                          *SalesTariffType                 `json:"SalesTariff,omitempty"`
-	SalesTariffDescription               *string                          `json:"SalesTariffDescription,omitempty"`
-	SalesTariffEntry                     *SalesTariffEntryType            `json:"SalesTariffEntry,omitempty"`
-	SalesTariffID                        *int16                           `json:"SalesTariffID,omitempty"`
-	Seed                                 exi.Bytes                        `json:"Seed,omitempty"`
-	SelectedPaymentOption                *PaymentOptionType               `json:"SelectedPaymentOption,omitempty"`
-	SelectedService                      *SelectedServiceType             `json:"SelectedService,omitempty"`
-	SelectedServiceList                  *SelectedServiceListType         `json:"SelectedServiceList,omitempty"`
-	Service                              *ServiceType                     `json:"Service,omitempty"`
-	ServiceCategory                      *ServiceCategoryType             `json:"ServiceCategory,omitempty"`
-	ServiceCategory2                     *ServiceCategoryType             `json:"ServiceCategory2,omitempty"`
-	ServiceCharge                        *ServiceChargeType               `json:"ServiceCharge,omitempty"`
-	ServiceDetailReq                     *ServiceDetailReqType            `json:"ServiceDetailReq,omitempty"`
-	ServiceDetailRes                     *ServiceDetailResType            `json:"ServiceDetailRes,omitempty"`
-	ServiceDiscoveryReq                  *ServiceDiscoveryReqType         `json:"ServiceDiscoveryReq,omitempty"`
-	ServiceDiscoveryRes                  *ServiceDiscoveryResType         `json:"ServiceDiscoveryRes,omitempty"`
-	ServiceID                            *uint16                          `json:"ServiceID,omitempty"`
-	ServiceID2                           *uint16                          `json:"ServiceID2,omitempty"`
-	ServiceList                          *ServiceTagListType              `json:"ServiceList,omitempty"`
-	ServiceName                          *string                          `json:"ServiceName,omitempty"`
-	ServiceParameterList                 *ServiceParameterListType        `json:"ServiceParameterList,omitempty"`
-	ServicePaymentSelectionReq           *ServicePaymentSelectionReqType  `json:"ServicePaymentSelectionReq,omitempty"`
-	ServicePaymentSelectionRes           *ServicePaymentSelectionResType  `json:"ServicePaymentSelectionRes,omitempty"`
-	ServiceScope                         *string                          `json:"ServiceScope,omitempty"`
-	ServiceScope2                        *string                          `json:"ServiceScope2,omitempty"`
-	ServiceTag                           *ServiceTagType                  `json:"ServiceTag,omitempty"`
-	SessionID                            exi.Bytes                        `json:"SessionID,omitempty"`
-	SessionID2                           exi.Bytes                        `json:"SessionID2,omitempty"`
-	SessionSetupReq                      *SessionSetupReqType             `json:"SessionSetupReq,omitempty"`
-	SessionSetupRes                      *SessionSetupResType             `json:"SessionSetupRes,omitempty"`
-	SessionStopReq                       *SessionStopType                 `json:"SessionStopReq,omitempty"`
-	SessionStopRes                       *SessionStopResType              `json:"SessionStopRes,omitempty"`
-	SigMeterReading                      exi.Bytes                        `json:"SigMeterReading,omitempty"`
-	Signature                            *SignatureType                   `json:"Signature,omitempty"`
-	SignatureMethod                      *SignatureMethodType             `json:"SignatureMethod,omitempty"`
-	SignatureProperties                  *SignaturePropertiesType         `json:"SignatureProperties,omitempty"`
-	SignatureProperty                    *SignaturePropertyType           `json:"SignatureProperty,omitempty"`
-	SignatureValue                       *SignatureValueType              `json:"SignatureValue,omitempty"`
-	SignedInfo                           *SignedInfoType                  `json:"SignedInfo,omitempty"`
-	SubCertificates                      *SubCertificatesType             `json:"SubCertificates,omitempty"`
-	TMeter                               *int64                           `json:"TMeter,omitempty"`
-	TimeInterval                         *IntervalType                    `json:"TimeInterval,omitempty"`
-	Transform                            *TransformType                   `json:"Transform,omitempty"`
-	Transforms                           *TransformsType                  `json:"Transforms,omitempty"`
-	Unit                                 *UnitSymbolType                  `json:"Unit,omitempty"`
-	V2G_Message                          *V2G_Message                     `json:"V2G_Message,omitempty"`
-	Value                                *int16                           `json:"Value,omitempty"`
-	WeldingDetectionReq                  *WeldingDetectionReqType         `json:"WeldingDetectionReq,omitempty"`
-	WeldingDetectionRes                  *WeldingDetectionResType         `json:"WeldingDetectionRes,omitempty"`
-	X509CRL                              exi.Bytes                        `json:"X509CRL,omitempty"`
-	X509Certificate                      exi.Bytes                        `json:"X509Certificate,omitempty"`
-	X509Data                             *X509DataType                    `json:"X509Data,omitempty"`
-	X509IssuerName                       *string                          `json:"X509IssuerName,omitempty"`
-	X509IssuerSerial                     *X509IssuerSerialType            `json:"X509IssuerSerial,omitempty"`
-	X509SKI                              exi.Bytes                        `json:"X509SKI,omitempty"`
-	X509SerialNumber                     *int64                           `json:"X509SerialNumber,omitempty"`
-	X509SubjectName                      *string                          `json:"X509SubjectName,omitempty"`
-	XPath                                *string                          `json:"XPath,omitempty"`
-	Y                                    exi.Bytes                        `json:"Y,omitempty"`
-	Amount                               *uint32                          `json:"amount,omitempty"`
-	AmountMultiplier                     *int8                            `json:"amountMultiplier,omitempty"`
-	BoolValue                            *bool                            `json:"boolValue,omitempty"`
-	ByteValue                            *int8                            `json:"byteValue,omitempty"`
-	CostKind                             *CostKindType                    `json:"costKind,omitempty"`
-	Duration                             *uint32                          `json:"duration,omitempty"`
-	IntValue                             *int32                           `json:"intValue,omitempty"`
-	PhysicalValue                        *PhysicalValueType               `json:"physicalValue,omitempty"`
-	ShortValue                           *int16                           `json:"shortValue,omitempty"`
-	Start                                *uint32                          `json:"start,omitempty"`
-	StartValue                           *uint32                          `json:"startValue,omitempty"`
-	StringValue                          *string                          `json:"stringValue,omitempty"`
+	AC_EVChargeParameter                 *AC_EVChargeParameterType           `json:"AC_EVChargeParameter,omitempty"`
+	AC_EVSEChargeParameter               *AC_EVSEChargeParameterType         `json:"AC_EVSEChargeParameter,omitempty"`
+	AC_EVSEStatus                        *AC_EVSEStatusType                  `json:"AC_EVSEStatus,omitempty"`
+	AC_EVSEStatus2                       *AC_EVSEStatusType                  `json:"AC_EVSEStatus2,omitempty"`
+	Body                                 *BodyType                           `json:"Body,omitempty"`
+	BodyElement                          *BodyBaseType                       `json:"BodyElement,omitempty"`
+	BulkChargingComplete                 *bool                               `json:"BulkChargingComplete,omitempty"`
+	BulkChargingComplete2                *bool                               `json:"BulkChargingComplete2,omitempty"`
+	BulkSOC                              *int8                               `json:"BulkSOC,omitempty"`
+	CableCheckReq                        *CableCheckReqType                  `json:"CableCheckReq,omitempty"`
+	CableCheckRes                        *CableCheckResType                  `json:"CableCheckRes,omitempty"`
+	CanonicalizationMethod               *xmldsig.CanonicalizationMethodType `json:"CanonicalizationMethod,omitempty"`
+	Certificate                          exi.Bytes                           `json:"Certificate,omitempty"`
+	CertificateInstallationReq           *CertificateInstallationReqType     `json:"CertificateInstallationReq,omitempty"`
+	CertificateInstallationRes           *CertificateInstallationResType     `json:"CertificateInstallationRes,omitempty"`
+	CertificateUpdateReq                 *CertificateUpdateReqType           `json:"CertificateUpdateReq,omitempty"`
+	CertificateUpdateRes                 *CertificateUpdateResType           `json:"CertificateUpdateRes,omitempty"`
+	ChargeParameterDiscoveryReq          *ChargeParameterDiscoveryReqType    `json:"ChargeParameterDiscoveryReq,omitempty"`
+	ChargeParameterDiscoveryRes          *ChargeParameterDiscoveryResType    `json:"ChargeParameterDiscoveryRes,omitempty"`
+	ChargeService                        *ServiceChargeType                  `json:"ChargeService,omitempty"`
+	ChargingComplete                     *bool                               `json:"ChargingComplete,omitempty"`
+	ChargingComplete2                    *bool                               `json:"ChargingComplete2,omitempty"`
+	ChargingProfile                      *ChargingProfileType                `json:"ChargingProfile,omitempty"`
+	ChargingProfileEntryMaxPower         *int16                              `json:"ChargingProfileEntryMaxPower,omitempty"`
+	ChargingProfileEntryStart            *uint32                             `json:"ChargingProfileEntryStart,omitempty"`
+	ChargingStatusReq                    *ChargingStatusReqType              `json:"ChargingStatusReq,omitempty"`
+	ChargingStatusRes                    *ChargingStatusResType              `json:"ChargingStatusRes,omitempty"`
+	ConsumptionCost                      *ConsumptionCostType                `json:"ConsumptionCost,omitempty"`
+	ContractAuthenticationReq            *ContractAuthenticationReqType      `json:"ContractAuthenticationReq,omitempty"`
+	ContractAuthenticationRes            *ContractAuthenticationResType      `json:"ContractAuthenticationRes,omitempty"`
+	ContractID                           *string                             `json:"ContractID,omitempty"`
+	ContractSignatureCertChain           *CertificateChainType               `json:"ContractSignatureCertChain,omitempty"`
+	ContractSignatureEncryptedPrivateKey exi.Bytes                           `json:"ContractSignatureEncryptedPrivateKey,omitempty"`
+	Cost                                 *CostType                           `json:"Cost,omitempty"`
+	CurrentDemandReq                     *CurrentDemandReqType               `json:"CurrentDemandReq,omitempty"`
+	CurrentDemandRes                     *CurrentDemandResType               `json:"CurrentDemandRes,omitempty"`
+	DC_EVChargeParameter                 *DC_EVChargeParameterType           `json:"DC_EVChargeParameter,omitempty"`
+	DC_EVPowerDeliveryParameter          *DC_EVPowerDeliveryParameterType    `json:"DC_EVPowerDeliveryParameter,omitempty"`
+	DC_EVSEChargeParameter               *DC_EVSEChargeParameterType         `json:"DC_EVSEChargeParameter,omitempty"`
+	DC_EVSEStatus                        *DC_EVSEStatusType                  `json:"DC_EVSEStatus,omitempty"`
+	DC_EVSEStatus2                       *DC_EVSEStatusType                  `json:"DC_EVSEStatus2,omitempty"`
+	DC_EVStatus                          *DC_EVStatusType                    `json:"DC_EVStatus,omitempty"`
+	DC_EVStatus2                         *DC_EVStatusType                    `json:"DC_EVStatus2,omitempty"`
+	DHParams                             exi.Bytes                           `json:"DHParams,omitempty"`
+	DSAKeyValue                          *xmldsig.DSAKeyValueType            `json:"DSAKeyValue,omitempty"`
+	DateTimeNow                          *int64                              `json:"DateTimeNow,omitempty"`
+	DepartureTime                        *uint32                             `json:"DepartureTime,omitempty"`
+	DigestMethod                         *xmldsig.DigestMethodType           `json:"DigestMethod,omitempty"`
+	DigestValue                          exi.Bytes                           `json:"DigestValue,omitempty"`
+	EAmount                              *PhysicalValueType                  `json:"EAmount,omitempty"`
+	EPriceLevel                          *uint8                              `json:"EPriceLevel,omitempty"`
+	EVCCID                               exi.Bytes                           `json:"EVCCID,omitempty"`
+	EVCabinConditioning                  *bool                               `json:"EVCabinConditioning,omitempty"`
+	EVChargeParameter                    *EVChargeParameterType              `json:"EVChargeParameter,omitempty"`
+	EVEnergyCapacity                     *PhysicalValueType                  `json:"EVEnergyCapacity,omitempty"`
+	EVEnergyRequest                      *PhysicalValueType                  `json:"EVEnergyRequest,omitempty"`
+	EVErrorCode                          *DC_EVErrorCodeType                 `json:"EVErrorCode,omitempty"`
+	EVMaxCurrent                         *PhysicalValueType                  `json:"EVMaxCurrent,omitempty"`
+	EVMaxVoltage                         *PhysicalValueType                  `json:"EVMaxVoltage,omitempty"`
+	EVMaximumCurrentLimit                *PhysicalValueType                  `json:"EVMaximumCurrentLimit,omitempty"`
+	EVMaximumCurrentLimit2               *PhysicalValueType                  `json:"EVMaximumCurrentLimit2,omitempty"`
+	EVMaximumPowerLimit                  *PhysicalValueType                  `json:"EVMaximumPowerLimit,omitempty"`
+	EVMaximumPowerLimit2                 *PhysicalValueType                  `json:"EVMaximumPowerLimit2,omitempty"`
+	EVMaximumVoltageLimit                *PhysicalValueType                  `json:"EVMaximumVoltageLimit,omitempty"`
+	EVMaximumVoltageLimit2               *PhysicalValueType                  `json:"EVMaximumVoltageLimit2,omitempty"`
+	EVMinCurrent                         *PhysicalValueType                  `json:"EVMinCurrent,omitempty"`
+	EVPowerDeliveryParameter             *EVPowerDeliveryParameterType       `json:"EVPowerDeliveryParameter,omitempty"`
+	EVRESSConditioning                   *bool                               `json:"EVRESSConditioning,omitempty"`
+	EVRESSSOC                            *int8                               `json:"EVRESSSOC,omitempty"`
+	EVReady                              *bool                               `json:"EVReady,omitempty"`
+	EVRequestedEnergyTransferType        *EVRequestedEnergyTransferType      `json:"EVRequestedEnergyTransferType,omitempty"`
+	EVSEChargeParameter                  *EVSEChargeParameterType            `json:"EVSEChargeParameter,omitempty"`
+	EVSECurrentLimitAchieved             *bool                               `json:"EVSECurrentLimitAchieved,omitempty"`
+	EVSECurrentRegulationTolerance       *PhysicalValueType                  `json:"EVSECurrentRegulationTolerance,omitempty"`
+	EVSEEnergyToBeDelivered              *PhysicalValueType                  `json:"EVSEEnergyToBeDelivered,omitempty"`
+	EVSEID                               exi.Bytes                           `json:"EVSEID,omitempty"`
+	EVSEIsolationStatus                  *IsolationLevelType                 `json:"EVSEIsolationStatus,omitempty"`
+	EVSEMaxCurrent                       *PhysicalValueType                  `json:"EVSEMaxCurrent,omitempty"`
+	EVSEMaxCurrent2                      *PhysicalValueType                  `json:"EVSEMaxCurrent2,omitempty"`
+	EVSEMaxVoltage                       *PhysicalValueType                  `json:"EVSEMaxVoltage,omitempty"`
+	EVSEMaximumCurrentLimit              *PhysicalValueType                  `json:"EVSEMaximumCurrentLimit,omitempty"`
+	EVSEMaximumCurrentLimit2             *PhysicalValueType                  `json:"EVSEMaximumCurrentLimit2,omitempty"`
+	EVSEMaximumPowerLimit                *PhysicalValueType                  `json:"EVSEMaximumPowerLimit,omitempty"`
+	EVSEMaximumPowerLimit2               *PhysicalValueType                  `json:"EVSEMaximumPowerLimit2,omitempty"`
+	EVSEMaximumVoltageLimit              *PhysicalValueType                  `json:"EVSEMaximumVoltageLimit,omitempty"`
+	EVSEMaximumVoltageLimit2             *PhysicalValueType                  `json:"EVSEMaximumVoltageLimit2,omitempty"`
+	EVSEMinCurrent                       *PhysicalValueType                  `json:"EVSEMinCurrent,omitempty"`
+	EVSEMinimumCurrentLimit              *PhysicalValueType                  `json:"EVSEMinimumCurrentLimit,omitempty"`
+	EVSEMinimumVoltageLimit              *PhysicalValueType                  `json:"EVSEMinimumVoltageLimit,omitempty"`
+	EVSENotification                     *EVSENotificationType               `json:"EVSENotification,omitempty"`
+	EVSEPeakCurrentRipple                *PhysicalValueType                  `json:"EVSEPeakCurrentRipple,omitempty"`
+	EVSEPowerLimitAchieved               *bool                               `json:"EVSEPowerLimitAchieved,omitempty"`
+	EVSEPresentCurrent                   *PhysicalValueType                  `json:"EVSEPresentCurrent,omitempty"`
+	EVSEPresentVoltage                   *PhysicalValueType                  `json:"EVSEPresentVoltage,omitempty"`
+	EVSEProcessing                       *EVSEProcessingType                 `json:"EVSEProcessing,omitempty"`
+	EVSEStatus                           *EVSEStatusType                     `json:"EVSEStatus,omitempty"`
+	EVSEStatusCode                       *DC_EVSEStatusCodeType              `json:"EVSEStatusCode,omitempty"`
+	EVSEVoltageLimitAchieved             *bool                               `json:"EVSEVoltageLimitAchieved,omitempty"`
+	EVStatus                             *EVStatusType                       `json:"EVStatus,omitempty"`
+	EVTargetCurrent                      *PhysicalValueType                  `json:"EVTargetCurrent,omitempty"`
+	EVTargetVoltage                      *PhysicalValueType                  `json:"EVTargetVoltage,omitempty"`
+	EnergyTransferType                   *EVSESupportedEnergyTransferType    `json:"EnergyTransferType,omitempty"`
+	Entry                                *EntryType                          `json:"Entry,omitempty"`
+	Exponent                             exi.Bytes                           `json:"Exponent,omitempty"`
+	FaultCode                            *FaultCodeType                      `json:"FaultCode,omitempty"`
+	FaultMsg                             *string                             `json:"FaultMsg,omitempty"`
+	FreeService                          *bool                               `json:"FreeService,omitempty"`
+	FullSOC                              *int8                               `json:"FullSOC,omitempty"`
+	G                                    exi.Bytes                           `json:"G,omitempty"`
+	GenChallenge                         *string                             `json:"GenChallenge,omitempty"`
+	HMACOutputLength                     *int64                              `json:"HMACOutputLength,omitempty"`
+	Header                               *MessageHeaderType                  `json:"Header,omitempty"`
+	J                                    exi.Bytes                           `json:"J,omitempty"`
+	KeyInfo                              *xmldsig.KeyInfoType                `json:"KeyInfo,omitempty"`
+	KeyName                              *string                             `json:"KeyName,omitempty"`
+	KeyValue                             *xmldsig.KeyValueType               `json:"KeyValue,omitempty"`
+	ListOfRootCertificateIDs             *ListOfRootCertificateIDsType       `json:"ListOfRootCertificateIDs,omitempty"`
+	Manifest                             *xmldsig.ManifestType               `json:"Manifest,omitempty"`
+	MeterID                              *string                             `json:"MeterID,omitempty"`
+	MeterInfo                            *MeterInfoType                      `json:"MeterInfo,omitempty"`
+	MeterReading                         *PhysicalValueType                  `json:"MeterReading,omitempty"`
+	MeterStatus                          *int16                              `json:"MeterStatus,omitempty"`
+	MeteringReceiptReq                   *MeteringReceiptReqType             `json:"MeteringReceiptReq,omitempty"`
+	MeteringReceiptRes                   *MeteringReceiptResType             `json:"MeteringReceiptRes,omitempty"`
+	MgmtData                             *string                             `json:"MgmtData,omitempty"`
+	Modulus                              exi.Bytes                           `json:"Modulus,omitempty"`
+	Multiplier                           *int8                               `json:"Multiplier,omitempty"`
+	Notification                         *NotificationType                   `json:"Notification,omitempty"`
+	NotificationMaxDelay                 *uint32                             `json:"NotificationMaxDelay,omitempty"`
+	NumEPriceLevels                      *uint8                              `json:"NumEPriceLevels,omitempty"`
+	OEMProvisioningCert                  exi.Bytes                           `json:"OEMProvisioningCert,omitempty"`
+	Object                               *xmldsig.ObjectType                 `json:"Object,omitempty"`
+	P                                    exi.Bytes                           `json:"P,omitempty"`
+	PGPData                              *xmldsig.PGPDataType                `json:"PGPData,omitempty"`
+	PGPKeyID                             exi.Bytes                           `json:"PGPKeyID,omitempty"`
+	PGPKeyPacket                         exi.Bytes                           `json:"PGPKeyPacket,omitempty"`
+	PMax                                 *int16                              `json:"PMax,omitempty"`
+	PMaxSchedule                         *PMaxScheduleType                   `json:"PMaxSchedule,omitempty"`
+	PMaxScheduleEntry                    *PMaxScheduleEntryType              `json:"PMaxScheduleEntry,omitempty"`
+	PMaxScheduleID                       *int16                              `json:"PMaxScheduleID,omitempty"`
+	Parameter                            *ParameterType                      `json:"Parameter,omitempty"`
+	ParameterSet                         *ParameterSetType                   `json:"ParameterSet,omitempty"`
+	ParameterSetID                       *int16                              `json:"ParameterSetID,omitempty"`
+	PaymentDetailsReq                    *PaymentDetailsReqType              `json:"PaymentDetailsReq,omitempty"`
+	PaymentDetailsRes                    *PaymentDetailsResType              `json:"PaymentDetailsRes,omitempty"`
+	PaymentOption                        *PaymentOptionType                  `json:"PaymentOption,omitempty"`
+	PaymentOptions                       *PaymentOptionsType                 `json:"PaymentOptions,omitempty"`
+	PgenCounter                          exi.Bytes                           `json:"PgenCounter,omitempty"`
+	PowerDeliveryReq                     *PowerDeliveryReqType               `json:"PowerDeliveryReq,omitempty"`
+	PowerDeliveryRes                     *PowerDeliveryResType               `json:"PowerDeliveryRes,omitempty"`
+	PowerSwitchClosed                    *bool                               `json:"PowerSwitchClosed,omitempty"`
+	PreChargeReq                         *PreChargeReqType                   `json:"PreChargeReq,omitempty"`
+	PreChargeRes                         *PreChargeResType                   `json:"PreChargeRes,omitempty"`
+	ProfileEntry                         *ProfileEntryType                   `json:"ProfileEntry,omitempty"`
+	Q                                    exi.Bytes                           `json:"Q,omitempty"`
+	RCD                                  *bool                               `json:"RCD,omitempty"`
+	RSAKeyValue                          *xmldsig.RSAKeyValueType            `json:"RSAKeyValue,omitempty"`
+	ReadyToChargeState                   *bool                               `json:"ReadyToChargeState,omitempty"`
+	ReceiptRequired                      *bool                               `json:"ReceiptRequired,omitempty"`
+	Reference                            *xmldsig.ReferenceType              `json:"Reference,omitempty"`
+	RelativeTimeInterval                 *RelativeTimeIntervalType           `json:"RelativeTimeInterval,omitempty"`
+	RemainingTimeToBulkSoC               *PhysicalValueType                  `json:"RemainingTimeToBulkSoC,omitempty"`
+	RemainingTimeToFullSoC               *PhysicalValueType                  `json:"RemainingTimeToFullSoC,omitempty"`
+	ResponseCode                         *ResponseCodeType                   `json:"ResponseCode,omitempty"`
+	RetrievalMethod                      *xmldsig.RetrievalMethodType        `json:"RetrievalMethod,omitempty"`
+	RetryCounter                         *int16                              `json:"RetryCounter,omitempty"`
+	RootCertificateID                    *string                             `json:"RootCertificateID,omitempty"`
+	SAScheduleList                       *SAScheduleListType                 `json:"SAScheduleList,omitempty"`
+	SAScheduleTuple                      *SAScheduleTupleType                `json:"SAScheduleTuple,omitempty"`
+	SAScheduleTupleID                    *int16                              `json:"SAScheduleTupleID,omitempty"`
+	SAScheduleTupleID2                   *int16                              `json:"SAScheduleTupleID2,omitempty"`
+	SASchedules                          *SASchedulesType                    `json:"SASchedules,omitempty"`
+	SPKIData                             *xmldsig.SPKIDataType               `json:"SPKIData,omitempty"`
+	SPKISexp                             exi.Bytes                           `json:"SPKISexp,omitempty"`
+	SalesTariff                          *SalesTariffType                    `json:"SalesTariff,omitempty"`
+	SalesTariffDescription               *string                             `json:"SalesTariffDescription,omitempty"`
+	SalesTariffEntry                     *SalesTariffEntryType               `json:"SalesTariffEntry,omitempty"`
+	SalesTariffID                        *int16                              `json:"SalesTariffID,omitempty"`
+	Seed                                 exi.Bytes                           `json:"Seed,omitempty"`
+	SelectedPaymentOption                *PaymentOptionType                  `json:"SelectedPaymentOption,omitempty"`
+	SelectedService                      *SelectedServiceType                `json:"SelectedService,omitempty"`
+	SelectedServiceList                  *SelectedServiceListType            `json:"SelectedServiceList,omitempty"`
+	Service                              *ServiceType                        `json:"Service,omitempty"`
+	ServiceCategory                      *ServiceCategoryType                `json:"ServiceCategory,omitempty"`
+	ServiceCategory2                     *ServiceCategoryType                `json:"ServiceCategory2,omitempty"`
+	ServiceCharge                        *ServiceChargeType                  `json:"ServiceCharge,omitempty"`
+	ServiceDetailReq                     *ServiceDetailReqType               `json:"ServiceDetailReq,omitempty"`
+	ServiceDetailRes                     *ServiceDetailResType               `json:"ServiceDetailRes,omitempty"`
+	ServiceDiscoveryReq                  *ServiceDiscoveryReqType            `json:"ServiceDiscoveryReq,omitempty"`
+	ServiceDiscoveryRes                  *ServiceDiscoveryResType            `json:"ServiceDiscoveryRes,omitempty"`
+	ServiceID                            *uint16                             `json:"ServiceID,omitempty"`
+	ServiceID2                           *uint16                             `json:"ServiceID2,omitempty"`
+	ServiceList                          *ServiceTagListType                 `json:"ServiceList,omitempty"`
+	ServiceName                          *string                             `json:"ServiceName,omitempty"`
+	ServiceParameterList                 *ServiceParameterListType           `json:"ServiceParameterList,omitempty"`
+	ServicePaymentSelectionReq           *ServicePaymentSelectionReqType     `json:"ServicePaymentSelectionReq,omitempty"`
+	ServicePaymentSelectionRes           *ServicePaymentSelectionResType     `json:"ServicePaymentSelectionRes,omitempty"`
+	ServiceScope                         *string                             `json:"ServiceScope,omitempty"`
+	ServiceScope2                        *string                             `json:"ServiceScope2,omitempty"`
+	ServiceTag                           *ServiceTagType                     `json:"ServiceTag,omitempty"`
+	SessionID                            exi.Bytes                           `json:"SessionID,omitempty"`
+	SessionID2                           exi.Bytes                           `json:"SessionID2,omitempty"`
+	SessionSetupReq                      *SessionSetupReqType                `json:"SessionSetupReq,omitempty"`
+	SessionSetupRes                      *SessionSetupResType                `json:"SessionSetupRes,omitempty"`
+	SessionStopReq                       *SessionStopType                    `json:"SessionStopReq,omitempty"`
+	SessionStopRes                       *SessionStopResType                 `json:"SessionStopRes,omitempty"`
+	SigMeterReading                      exi.Bytes                           `json:"SigMeterReading,omitempty"`
+	Signature                            *xmldsig.SignatureType              `json:"Signature,omitempty"`
+	SignatureMethod                      *xmldsig.SignatureMethodType        `json:"SignatureMethod,omitempty"`
+	SignatureProperties                  *xmldsig.SignaturePropertiesType    `json:"SignatureProperties,omitempty"`
+	SignatureProperty                    *xmldsig.SignaturePropertyType      `json:"SignatureProperty,omitempty"`
+	SignatureValue                       *xmldsig.SignatureValueType         `json:"SignatureValue,omitempty"`
+	SignedInfo                           *xmldsig.SignedInfoType             `json:"SignedInfo,omitempty"`
+	SubCertificates                      *SubCertificatesType                `json:"SubCertificates,omitempty"`
+	TMeter                               *int64                              `json:"TMeter,omitempty"`
+	TimeInterval                         *IntervalType                       `json:"TimeInterval,omitempty"`
+	Transform                            *xmldsig.TransformType              `json:"Transform,omitempty"`
+	Transforms                           *xmldsig.TransformsType             `json:"Transforms,omitempty"`
+	Unit                                 *UnitSymbolType                     `json:"Unit,omitempty"`
+	V2G_Message                          *V2G_Message                        `json:"V2G_Message,omitempty"`
+	Value                                *int16                              `json:"Value,omitempty"`
+	WeldingDetectionReq                  *WeldingDetectionReqType            `json:"WeldingDetectionReq,omitempty"`
+	WeldingDetectionRes                  *WeldingDetectionResType            `json:"WeldingDetectionRes,omitempty"`
+	X509CRL                              exi.Bytes                           `json:"X509CRL,omitempty"`
+	X509Certificate                      exi.Bytes                           `json:"X509Certificate,omitempty"`
+	X509Data                             *xmldsig.X509DataType               `json:"X509Data,omitempty"`
+	X509IssuerName                       *string                             `json:"X509IssuerName,omitempty"`
+	X509IssuerSerial                     *xmldsig.X509IssuerSerialType       `json:"X509IssuerSerial,omitempty"`
+	X509SKI                              exi.Bytes                           `json:"X509SKI,omitempty"`
+	X509SerialNumber                     *int64                              `json:"X509SerialNumber,omitempty"`
+	X509SubjectName                      *string                             `json:"X509SubjectName,omitempty"`
+	XPath                                *string                             `json:"XPath,omitempty"`
+	Y                                    exi.Bytes                           `json:"Y,omitempty"`
+	Amount                               *uint32                             `json:"amount,omitempty"`
+	AmountMultiplier                     *int8                               `json:"amountMultiplier,omitempty"`
+	BoolValue                            *bool                               `json:"boolValue,omitempty"`
+	ByteValue                            *int8                               `json:"byteValue,omitempty"`
+	CostKind                             *CostKindType                       `json:"costKind,omitempty"`
+	Duration                             *uint32                             `json:"duration,omitempty"`
+	IntValue                             *int32                              `json:"intValue,omitempty"`
+	PhysicalValue                        *PhysicalValueType                  `json:"physicalValue,omitempty"`
+	ShortValue                           *int16                              `json:"shortValue,omitempty"`
+	Start                                *uint32                             `json:"start,omitempty"`
+	StartValue                           *uint32                             `json:"startValue,omitempty"`
+	StringValue                          *string                             `json:"stringValue,omitempty"`
 }
 
 // UnmarshalFragment decodes the EXI fragment in b into f and returns the
@@ -1981,8 +1982,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.CanonicalizationMethod != nil {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
-			f.CanonicalizationMethod = new(CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+			f.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+			if err := f.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -2195,7 +2196,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 3)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return 0, err
 					}
@@ -2335,8 +2336,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.DSAKeyValue != nil {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
-			f.DSAKeyValue = new(DSAKeyValueType)
-			if err := f.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+			f.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+			if err := f.DSAKeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 45:
@@ -2383,8 +2384,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.DigestMethod != nil {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
-			f.DigestMethod = new(DigestMethodType)
-			if err := f.DigestMethod.decodeEXI(&r, &a); err != nil {
+			f.DigestMethod = new(xmldsig.DigestMethodType)
+			if err := f.DigestMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 48:
@@ -3083,7 +3084,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 22)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return 0, err
 					}
@@ -3161,7 +3162,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
 					if err != nil {
 						return 0, err
 					}
@@ -3223,8 +3224,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.KeyInfo != nil {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
-			f.KeyInfo = new(KeyInfoType)
-			if err := f.KeyInfo.decodeEXI(&r, &a); err != nil {
+			f.KeyInfo = new(xmldsig.KeyInfoType)
+			if err := f.KeyInfo.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -3235,7 +3236,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 7)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -3251,8 +3252,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.KeyValue != nil {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
-			f.KeyValue = new(KeyValueType)
-			if err := f.KeyValue.decodeEXI(&r, &a); err != nil {
+			f.KeyValue = new(xmldsig.KeyValueType)
+			if err := f.KeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 116:
@@ -3267,8 +3268,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Manifest != nil {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
-			f.Manifest = new(ManifestType)
-			if err := f.Manifest.decodeEXI(&r, &a); err != nil {
+			f.Manifest = new(xmldsig.ManifestType)
+			if err := f.Manifest.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 118:
@@ -3279,7 +3280,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 5)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3351,7 +3352,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 13)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -3471,8 +3472,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Object != nil {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
-			f.Object = new(ObjectType)
-			if err := f.Object.decodeEXI(&r, &a); err != nil {
+			f.Object = new(xmldsig.ObjectType)
+			if err := f.Object.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 132:
@@ -3497,8 +3498,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.PGPData != nil {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
-			f.PGPData = new(PGPDataType)
-			if err := f.PGPData.decodeEXI(&r, &a); err != nil {
+			f.PGPData = new(xmldsig.PGPDataType)
+			if err := f.PGPData.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 134:
@@ -3793,8 +3794,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.RSAKeyValue != nil {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
-			f.RSAKeyValue = new(RSAKeyValueType)
-			if err := f.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+			f.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+			if err := f.RSAKeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 157:
@@ -3841,8 +3842,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Reference != nil {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
-			f.Reference = new(ReferenceType)
-			if err := f.Reference.decodeEXI(&r, &a); err != nil {
+			f.Reference = new(xmldsig.ReferenceType)
+			if err := f.Reference.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 160:
@@ -3893,8 +3894,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.RetrievalMethod != nil {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
-			f.RetrievalMethod = new(RetrievalMethodType)
-			if err := f.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+			f.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+			if err := f.RetrievalMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 165:
@@ -3925,7 +3926,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 2)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
 					if err != nil {
 						return 0, err
 					}
@@ -4005,8 +4006,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.SPKIData != nil {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
-			f.SPKIData = new(SPKIDataType)
-			if err := f.SPKIData.decodeEXI(&r, &a); err != nil {
+			f.SPKIData = new(xmldsig.SPKIDataType)
+			if err := f.SPKIData.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -4043,7 +4044,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 4)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -4281,7 +4282,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 16)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4325,7 +4326,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 20)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4345,7 +4346,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 17)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4455,48 +4456,48 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Signature != nil {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
-			f.Signature = new(SignatureType)
-			if err := f.Signature.decodeEXI(&r, &a); err != nil {
+			f.Signature = new(xmldsig.SignatureType)
+			if err := f.Signature.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 208:
 			if f.SignatureMethod != nil {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
-			f.SignatureMethod = new(SignatureMethodType)
-			if err := f.SignatureMethod.decodeEXI(&r, &a); err != nil {
+			f.SignatureMethod = new(xmldsig.SignatureMethodType)
+			if err := f.SignatureMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 209:
 			if f.SignatureProperties != nil {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
-			f.SignatureProperties = new(SignaturePropertiesType)
-			if err := f.SignatureProperties.decodeEXI(&r, &a); err != nil {
+			f.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+			if err := f.SignatureProperties.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 210:
 			if f.SignatureProperty != nil {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
-			f.SignatureProperty = new(SignaturePropertyType)
-			if err := f.SignatureProperty.decodeEXI(&r, &a); err != nil {
+			f.SignatureProperty = new(xmldsig.SignaturePropertyType)
+			if err := f.SignatureProperty.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 211:
 			if f.SignatureValue != nil {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
-			f.SignatureValue = new(SignatureValueType)
-			if err := f.SignatureValue.decodeEXI(&r, &a); err != nil {
+			f.SignatureValue = new(xmldsig.SignatureValueType)
+			if err := f.SignatureValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 212:
 			if f.SignedInfo != nil {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
-			f.SignedInfo = new(SignedInfoType)
-			if err := f.SignedInfo.decodeEXI(&r, &a); err != nil {
+			f.SignedInfo = new(xmldsig.SignedInfoType)
+			if err := f.SignedInfo.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 213:
@@ -4539,16 +4540,16 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Transform != nil {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
-			f.Transform = new(TransformType)
-			if err := f.Transform.decodeEXI(&r, &a); err != nil {
+			f.Transform = new(xmldsig.TransformType)
+			if err := f.Transform.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 217:
 			if f.Transforms != nil {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
-			f.Transforms = new(TransformsType)
-			if err := f.Transforms.decodeEXI(&r, &a); err != nil {
+			f.Transforms = new(xmldsig.TransformsType)
+			if err := f.Transforms.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 218:
@@ -4655,8 +4656,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.X509Data != nil {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
-			f.X509Data = new(X509DataType)
-			if err := f.X509Data.decodeEXI(&r, &a); err != nil {
+			f.X509Data = new(xmldsig.X509DataType)
+			if err := f.X509Data.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 226:
@@ -4667,7 +4668,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 11)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -4683,8 +4684,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.X509IssuerSerial != nil {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
-			f.X509IssuerSerial = new(X509IssuerSerialType)
-			if err := f.X509IssuerSerial.decodeEXI(&r, &a); err != nil {
+			f.X509IssuerSerial = new(xmldsig.X509IssuerSerialType)
+			if err := f.X509IssuerSerial.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 228:
@@ -4733,7 +4734,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 12)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -4753,7 +4754,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 10)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -4999,7 +5000,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 19)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}stringValue")
 					if err != nil {
 						return 0, err
 					}
@@ -5097,7 +5098,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.CanonicalizationMethod != nil {
 		w.Bits(11, 8)
-		if err := f.CanonicalizationMethod.encodeEXI(&w); err != nil {
+		if err := f.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5307,7 +5308,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.DSAKeyValue != nil {
 		w.Bits(44, 8)
-		if err := f.DSAKeyValue.encodeEXI(&w); err != nil {
+		if err := f.DSAKeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5325,7 +5326,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.DigestMethod != nil {
 		w.Bits(47, 8)
-		if err := f.DigestMethod.encodeEXI(&w); err != nil {
+		if err := f.DigestMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5760,7 +5761,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.KeyInfo != nil {
 		w.Bits(113, 8)
-		if err := f.KeyInfo.encodeEXI(&w); err != nil {
+		if err := f.KeyInfo.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5772,7 +5773,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.KeyValue != nil {
 		w.Bits(115, 8)
-		if err := f.KeyValue.encodeEXI(&w); err != nil {
+		if err := f.KeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5784,7 +5785,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Manifest != nil {
 		w.Bits(117, 8)
-		if err := f.Manifest.encodeEXI(&w); err != nil {
+		if err := f.Manifest.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5877,7 +5878,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Object != nil {
 		w.Bits(131, 8)
-		if err := f.Object.encodeEXI(&w); err != nil {
+		if err := f.Object.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5889,7 +5890,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.PGPData != nil {
 		w.Bits(133, 8)
-		if err := f.PGPData.encodeEXI(&w); err != nil {
+		if err := f.PGPData.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6030,7 +6031,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.RSAKeyValue != nil {
 		w.Bits(156, 8)
-		if err := f.RSAKeyValue.encodeEXI(&w); err != nil {
+		if err := f.RSAKeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6048,7 +6049,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Reference != nil {
 		w.Bits(159, 8)
-		if err := f.Reference.encodeEXI(&w); err != nil {
+		if err := f.Reference.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6081,7 +6082,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.RetrievalMethod != nil {
 		w.Bits(164, 8)
-		if err := f.RetrievalMethod.encodeEXI(&w); err != nil {
+		if err := f.RetrievalMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6132,7 +6133,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.SPKIData != nil {
 		w.Bits(172, 8)
-		if err := f.SPKIData.encodeEXI(&w); err != nil {
+		if err := f.SPKIData.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6372,37 +6373,37 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Signature != nil {
 		w.Bits(207, 8)
-		if err := f.Signature.encodeEXI(&w); err != nil {
+		if err := f.Signature.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureMethod != nil {
 		w.Bits(208, 8)
-		if err := f.SignatureMethod.encodeEXI(&w); err != nil {
+		if err := f.SignatureMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureProperties != nil {
 		w.Bits(209, 8)
-		if err := f.SignatureProperties.encodeEXI(&w); err != nil {
+		if err := f.SignatureProperties.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureProperty != nil {
 		w.Bits(210, 8)
-		if err := f.SignatureProperty.encodeEXI(&w); err != nil {
+		if err := f.SignatureProperty.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureValue != nil {
 		w.Bits(211, 8)
-		if err := f.SignatureValue.encodeEXI(&w); err != nil {
+		if err := f.SignatureValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignedInfo != nil {
 		w.Bits(212, 8)
-		if err := f.SignedInfo.encodeEXI(&w); err != nil {
+		if err := f.SignedInfo.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6426,13 +6427,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Transform != nil {
 		w.Bits(216, 8)
-		if err := f.Transform.encodeEXI(&w); err != nil {
+		if err := f.Transform.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.Transforms != nil {
 		w.Bits(217, 8)
-		if err := f.Transforms.encodeEXI(&w); err != nil {
+		if err := f.Transforms.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6483,7 +6484,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.X509Data != nil {
 		w.Bits(225, 8)
-		if err := f.X509Data.encodeEXI(&w); err != nil {
+		if err := f.X509Data.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6495,7 +6496,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.X509IssuerSerial != nil {
 		w.Bits(227, 8)
-		if err := f.X509IssuerSerial.encodeEXI(&w); err != nil {
+		if err := f.X509IssuerSerial.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -8564,83 +8565,6 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
-type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarCanonicalizationMethodType = exi.Grammar{
-	Name:   "CanonicalizationMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // CertificateInstallationReqType is the schema type {urn:din:70121:2012:MsgBody}CertificateInstallationReqType.
 type CertificateInstallationReqType struct {
 	Id                       *string                      `json:"Id,omitempty"`
@@ -8742,7 +8666,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -8882,7 +8806,7 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 2)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
 					if err != nil {
 						return err
 					}
@@ -9049,7 +8973,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -9104,7 +9028,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 3)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -9500,7 +9424,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -9517,7 +9441,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 3)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -9741,7 +9665,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -9796,7 +9720,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 3)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -11394,7 +11318,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -11420,7 +11344,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 4)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return err
 					}
@@ -12764,7 +12688,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 5)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}MeterID")
 					if err != nil {
 						return err
 					}
@@ -12960,7 +12884,7 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -12973,7 +12897,7 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -14006,411 +13930,6 @@ func (x *DC_EVPowerDeliveryParameterType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
-type DSAKeyValueType struct {
-	P           exi.Bytes `json:"P,omitempty"`
-	Q           exi.Bytes `json:"Q,omitempty"`
-	G           exi.Bytes `json:"G,omitempty"`
-	Y           exi.Bytes `json:"Y"`
-	J           exi.Bytes `json:"J,omitempty"`
-	Seed        exi.Bytes `json:"Seed,omitempty"`
-	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
-}
-
-var grammarDSAKeyValueType = exi.Grammar{
-	Name:   "DSAKeyValueType",
-	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
-	States: []exi.State{
-		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 1: SE(Q)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
-		// 2: SE(Y)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
-		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(G) | SE(Y)
-		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 5: SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(PgenCounter)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
-		// 7: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(P)
-				ev, state = 1, 1
-			case 1: // SE(G)
-				ev, state = 3, 2
-			case 2: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Q)
-				ev, state = 2, 4
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(J)
-				ev, state = 5, 5
-			case 1: // SE(Seed)
-				ev, state = 6, 6
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(G)
-				ev, state = 3, 2
-			case 1: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Seed)
-				ev, state = 6, 6
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PgenCounter)
-				ev, state = 7, 7
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // P
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.P = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Q
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Q = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // G
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.G = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Y = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // J
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.J = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // Seed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Seed = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // PgenCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PgenCounter = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.P != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.P)
-		w.Leaf()
-	}
-	if x.Q != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Q)
-		w.Leaf()
-	}
-	if x.G != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.G)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 4, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Y)
-	w.Leaf()
-	if x.J != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.J)
-		w.Leaf()
-	}
-	if x.Seed != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Seed)
-		w.Leaf()
-	}
-	if x.PgenCounter != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PgenCounter)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
-type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarDigestMethodType = exi.Grammar{
-	Name:   "DigestMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // EVPowerDeliveryParameterType is the schema type {urn:din:70121:2012:MsgDataTypes}EVPowerDeliveryParameterType.
 type EVPowerDeliveryParameterType struct {
 }
@@ -14642,1818 +14161,6 @@ func (x *EntryType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
-type KeyInfoType struct {
-	Id              *string               `json:"Id,omitempty"`
-	KeyName         []string              `json:"KeyName,omitempty"`
-	KeyValue        []KeyValueType        `json:"KeyValue,omitempty"`
-	RetrievalMethod []RetrievalMethodType `json:"RetrievalMethod,omitempty"`
-	X509Data        []X509DataType        `json:"X509Data,omitempty"`
-	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
-	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
-	MgmtData        []string              `json:"MgmtData,omitempty"`
-}
-
-var grammarKeyInfoType = exi.Grammar{
-	Name:   "KeyInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(KeyName)
-				ev, state = 2, 2
-			case 2: // SE(KeyValue)
-				ev, state = 3, 2
-			case 3: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 4: // SE(X509Data)
-				ev, state = 5, 2
-			case 5: // SE(PGPData)
-				ev, state = 6, 2
-			case 6: // SE(SPKIData)
-				ev, state = 7, 2
-			case 7: // SE(MgmtData)
-				ev, state = 8, 2
-			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // EE
-				return nil
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // KeyName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 7)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.KeyName = append(x.KeyName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // KeyValue
-			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
-				return err
-			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // RetrievalMethod
-			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
-				return err
-			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // X509Data
-			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
-				return err
-			}
-			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // PGPData
-			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
-				return err
-			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 7: // SPKIData
-			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
-				return err
-			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 8: // MgmtData
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 13)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.MgmtData = append(x.MgmtData, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.KeyName {
-		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.KeyName[i])
-		w.Leaf()
-	}
-	for i := range x.KeyValue {
-		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := (&x.KeyValue[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.RetrievalMethod {
-		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.RetrievalMethod[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509Data {
-		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509Data[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.PGPData {
-		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		if err := (&x.PGPData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.SPKIData {
-		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		if err := (&x.SPKIData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.MgmtData {
-		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.MgmtData[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
-type KeyValueType struct {
-	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
-	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
-}
-
-var grammarKeyValueType = exi.Grammar{
-	Name:   "KeyValueType",
-	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
-	States: []exi.State{
-		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
-		// 1: EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DSAKeyValue)
-				ev, state = 1, 1
-			case 1: // SE(RSAKeyValue)
-				ev, state = 2, 1
-			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // DSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // RSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.DSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := x.DSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.RSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
-type RSAKeyValueType struct {
-	Modulus  exi.Bytes `json:"Modulus"`
-	Exponent exi.Bytes `json:"Exponent"`
-}
-
-var grammarRSAKeyValueType = exi.Grammar{
-	Name:   "RSAKeyValueType",
-	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
-	States: []exi.State{
-		// 0: SE(Modulus)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Exponent)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Modulus)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Modulus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Modulus = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Exponent = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRSAKeyValueType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Modulus)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Exponent)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RetrievalMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType.
-type RetrievalMethodType struct {
-	Type       *string         `json:"Type,omitempty"`
-	URI        *string         `json:"URI,omitempty"`
-	Transforms *TransformsType `json:"Transforms,omitempty"`
-}
-
-var grammarRetrievalMethodType = exi.Grammar{
-	Name:   "RetrievalMethodType",
-	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
-	States: []exi.State{
-		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 1, 1
-			case 1: // AT(URI)
-				ev, state = 2, 2
-			case 2: // SE(Transforms)
-				ev, state = 3, 3
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 2, 2
-			case 1: // SE(Transforms)
-				ev, state = 3, 3
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Type
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 2: // URI
-			{
-				v, err := r.String(-1, 9)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 3: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Type != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarRetrievalMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformsType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformsType.
-type TransformsType struct {
-	Transform []TransformType `json:"Transform,omitempty"`
-}
-
-var grammarTransformsType = exi.Grammar{
-	Name:   "TransformsType",
-	Events: []string{"EE", "SE(Transform)"},
-	States: []exi.State{
-		// 0: SE(Transform)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Transform) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Transform
-			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
-				return err
-			}
-			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *TransformsType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.Transform {
-		if err := w.Event(&grammarTransformsType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.Transform[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarTransformsType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
-type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
-}
-
-var grammarTransformType = exi.Grammar{
-	Name:   "TransformType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(XPath)
-				ev, state = 2, 1
-			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // XPath
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 10)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.XPath = append(x.XPath, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *TransformType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	for i := range x.XPath {
-		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.XPath[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
-type X509DataType struct {
-	X509IssuerSerial []X509IssuerSerialType `json:"X509IssuerSerial,omitempty"`
-	X509SKI          []exi.Bytes            `json:"X509SKI,omitempty"`
-	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
-	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
-	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
-}
-
-var grammarX509DataType = exi.Grammar{
-	Name:   "X509DataType",
-	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
-		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerSerial
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
-				return err
-			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // X509SKI
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // X509SubjectName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 12)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SubjectName = append(x.X509SubjectName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // X509Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // X509CRL
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509DataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.X509IssuerSerial {
-		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509IssuerSerial[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509SKI {
-		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509SKI[i])
-		w.Leaf()
-	}
-	for i := range x.X509SubjectName {
-		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.X509SubjectName[i])
-		w.Leaf()
-	}
-	for i := range x.X509Certificate {
-		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509Certificate[i])
-		w.Leaf()
-	}
-	for i := range x.X509CRL {
-		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509CRL[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
-type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
-}
-
-var grammarX509IssuerSerialType = exi.Grammar{
-	Name:   "X509IssuerSerialType",
-	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerName)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(X509SerialNumber)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerName)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509SerialNumber)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 11)
-					if err != nil {
-						return err
-					}
-					x.X509IssuerName = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // X509SerialNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					x.X509SerialNumber = int64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.String(x.X509IssuerName)
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
-type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
-}
-
-var grammarPGPDataType = exi.Grammar{
-	Name:   "PGPDataType",
-	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
-	States: []exi.State{
-		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyID)
-				ev, state = 1, 1
-			case 1: // SE(PGPKeyPacket)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyPacket)
-				ev, state = 2, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PGPKeyID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // PGPKeyPacket
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyPacket = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PGPKeyID != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyID)
-		w.Leaf()
-	}
-	if x.PGPKeyPacket != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyPacket)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
-type SPKIDataType struct {
-	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
-}
-
-var grammarSPKIDataType = exi.Grammar{
-	Name:   "SPKIDataType",
-	Events: []string{"EE", "SE(SPKISexp)"},
-	States: []exi.State{
-		// 0: SE(SPKISexp)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(SPKISexp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SPKISexp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.SPKISexp {
-		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.SPKISexp[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
-type ManifestType struct {
-	Id        *string         `json:"Id,omitempty"`
-	Reference []ReferenceType `json:"Reference,omitempty"`
-}
-
-var grammarManifestType = exi.Grammar{
-	Name:   "ManifestType",
-	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(Reference)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ManifestType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarManifestType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarManifestType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarManifestType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReferenceType is the schema type {http://www.w3.org/2000/09/xmldsig#}ReferenceType.
-type ReferenceType struct {
-	Id           *string          `json:"Id,omitempty"`
-	Type         *string          `json:"Type,omitempty"`
-	URI          *string          `json:"URI,omitempty"`
-	Transforms   *TransformsType  `json:"Transforms,omitempty"`
-	DigestMethod DigestMethodType `json:"DigestMethod"`
-	DigestValue  exi.Bytes        `json:"DigestValue"`
-}
-
-var grammarReferenceType = exi.Grammar{
-	Name:   "ReferenceType",
-	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 4: SE(DigestMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
-		// 5: SE(DigestValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Type)
-				ev, state = 2, 2
-			case 2: // AT(URI)
-				ev, state = 3, 3
-			case 3: // SE(Transforms)
-				ev, state = 4, 4
-			case 4: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 2, 2
-			case 1: // AT(URI)
-				ev, state = 3, 3
-			case 2: // SE(Transforms)
-				ev, state = 4, 4
-			case 3: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 3, 3
-			case 1: // SE(Transforms)
-				ev, state = 4, 4
-			case 2: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 4, 4
-			case 1: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestValue)
-				ev, state = 6, 6
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Type
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 3: // URI
-			{
-				v, err := r.String(-1, 9)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 4: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // DigestValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.DigestValue = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarReferenceType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Type != nil {
-		if err := w.Event(&grammarReferenceType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarReferenceType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarReferenceType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReferenceType, &state, 5, nil); err != nil {
-		return err
-	}
-	if err := (&x.DigestMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarReferenceType, &state, 6, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.DigestValue)
-	w.Leaf()
-	if err := w.Event(&grammarReferenceType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // MeteringReceiptReqType is the schema type {urn:din:70121:2012:MsgBody}MeteringReceiptReqType.
 type MeteringReceiptReqType struct {
 	Id                *string       `json:"Id,omitempty"`
@@ -16557,7 +14264,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -16748,175 +14455,6 @@ func (x *MeteringReceiptResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
-type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
-}
-
-var grammarObjectType = exi.Grammar{
-	Name:   "ObjectType",
-	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
-	States: []exi.State{
-		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Encoding)
-				ev, state = 1, 1
-			case 1: // AT(Id)
-				ev, state = 2, 2
-			case 2: // AT(MimeType)
-				ev, state = 3, 3
-			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 4: // EE
-				return nil
-			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 2, 2
-			case 1: // AT(MimeType)
-				ev, state = 3, 3
-			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 3: // EE
-				return nil
-			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(MimeType)
-				ev, state = 3, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Encoding
-			{
-				v, err := r.String(-1, 14)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Encoding = p
-			}
-		case 2: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 3: // MimeType
-			{
-				v, err := r.String(-1, 15)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.MimeType = p
-			}
-		}
-	}
-}
-
-func (x *ObjectType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Encoding != nil {
-		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Encoding)
-	}
-	if x.Id != nil {
-		if err := w.Event(&grammarObjectType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.MimeType != nil {
-		if err := w.Event(&grammarObjectType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.MimeType)
-	}
-	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // PaymentDetailsReqType is the schema type {urn:din:70121:2012:MsgBody}PaymentDetailsReqType.
 type PaymentDetailsReqType struct {
 	ContractID                 string               `json:"ContractID"`
@@ -16987,7 +14525,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 3)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -17124,7 +14662,7 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -18249,7 +15787,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 16)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -18276,7 +15814,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 17)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -18863,7 +16401,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Name
 			{
-				v, err := r.String(-1, 18)
+				v, err := r.String(-1, "Name")
 				if err != nil {
 					return err
 				}
@@ -18948,7 +16486,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 19)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}stringValue")
 					if err != nil {
 						return err
 					}
@@ -19107,7 +16645,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 20)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -20363,831 +17901,6 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
-type SignatureType struct {
-	Id             *string            `json:"Id,omitempty"`
-	SignedInfo     SignedInfoType     `json:"SignedInfo"`
-	SignatureValue SignatureValueType `json:"SignatureValue"`
-	KeyInfo        *KeyInfoType       `json:"KeyInfo,omitempty"`
-	Object         []ObjectType       `json:"Object,omitempty"`
-}
-
-var grammarSignatureType = exi.Grammar{
-	Name:   "SignatureType",
-	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignedInfo)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureValue)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyInfo)
-				ev, state = 4, 4
-			case 1: // SE(Object)
-				ev, state = 5, 4
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Object)
-				ev, state = 5, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // KeyInfo
-			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
-				return err
-			}
-			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // Object
-			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
-				return err
-			}
-			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignatureType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignatureType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignedInfo).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignatureType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureValue).encodeEXI(w); err != nil {
-		return err
-	}
-	if x.KeyInfo != nil {
-		if err := w.Event(&grammarSignatureType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.KeyInfo.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.Object {
-		if err := w.Event(&grammarSignatureType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.Object[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignatureType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignedInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignedInfoType.
-type SignedInfoType struct {
-	Id                     *string                    `json:"Id,omitempty"`
-	CanonicalizationMethod CanonicalizationMethodType `json:"CanonicalizationMethod"`
-	SignatureMethod        SignatureMethodType        `json:"SignatureMethod"`
-	Reference              []ReferenceType            `json:"Reference,omitempty"`
-}
-
-var grammarSignedInfoType = exi.Grammar{
-	Name:   "SignedInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(Reference)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
-		// 4: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureMethod)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignedInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CanonicalizationMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarSignedInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
-type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
-}
-
-var grammarSignatureMethodType = exi.Grammar{
-	Name:   "SignatureMethodType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(HMACOutputLength)
-				ev, state = 2, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // HMACOutputLength
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if x.HMACOutputLength != nil {
-		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
-type SignatureValueType struct {
-	Id    *string   `json:"Id,omitempty"`
-	Value exi.Bytes `json:"Value"`
-}
-
-var grammarSignatureValueType = exi.Grammar{
-	Name:   "SignatureValueType",
-	Events: []string{"EE", "AT(Id)", "CH"},
-	States: []exi.State{
-		// 0: AT(Id) | CH
-		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: CH
-		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Value
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
-					return err
-				}
-				x.Value = exi.Bytes(v)
-			}
-		}
-	}
-}
-
-func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Value != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Binary(x.Value)
-	}
-	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertiesType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType.
-type SignaturePropertiesType struct {
-	Id                *string                 `json:"Id,omitempty"`
-	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
-}
-
-var grammarSignaturePropertiesType = exi.Grammar{
-	Name:   "SignaturePropertiesType",
-	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignatureProperty)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignatureProperty
-			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
-				return err
-			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.SignatureProperty {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.SignatureProperty[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignaturePropertiesType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
-type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
-}
-
-var grammarSignaturePropertyType = exi.Grammar{
-	Name:   "SignaturePropertyType",
-	Events: []string{"EE", "AT(Id)", "AT(Target)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Target)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: AT(Target)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(*) | CH[untyped]
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Target
-			{
-				v, err := r.String(-1, 21)
-				if err != nil {
-					return err
-				}
-				x.Target = v
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignaturePropertyType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.String(x.Target)
-	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // V2G_Message is the schema type anonymous type of {urn:din:70121:2012:MsgDef}V2G_Message.
 type V2G_Message struct {
 	Header MessageHeaderType `json:"Header"`
@@ -21287,9 +18000,9 @@ func (x *V2G_Message) encodeEXI(w *exi.Writer) error {
 
 // MessageHeaderType is the schema type {urn:din:70121:2012:MsgHeader}MessageHeaderType.
 type MessageHeaderType struct {
-	SessionID    exi.Bytes         `json:"SessionID"`
-	Notification *NotificationType `json:"Notification,omitempty"`
-	Signature    *SignatureType    `json:"Signature,omitempty"`
+	SessionID    exi.Bytes              `json:"SessionID"`
+	Notification *NotificationType      `json:"Notification,omitempty"`
+	Signature    *xmldsig.SignatureType `json:"Signature,omitempty"`
 }
 
 var grammarMessageHeaderType = exi.Grammar{
@@ -21396,11 +18109,11 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 3: // Signature
-			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r, a); err != nil {
+			x.Signature = new(xmldsig.SignatureType)
+			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -21430,7 +18143,7 @@ func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarMessageHeaderType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.Signature.encodeEXI(w); err != nil {
+		if err := x.Signature.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -21522,7 +18235,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 22)
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return err
 					}

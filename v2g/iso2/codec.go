@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 var (
@@ -54,86 +55,86 @@ func (a *arena) newIntervalType() *IntervalType {
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
-	AC_EVChargeParameter        *AC_EVChargeParameterType        `json:"AC_EVChargeParameter,omitempty"`
-	AC_EVSEChargeParameter      *AC_EVSEChargeParameterType      `json:"AC_EVSEChargeParameter,omitempty"`
-	AC_EVSEStatus               *AC_EVSEStatusType               `json:"AC_EVSEStatus,omitempty"`
-	AuthorizationReq            *AuthorizationReqType            `json:"AuthorizationReq,omitempty"`
-	AuthorizationRes            *AuthorizationResType            `json:"AuthorizationRes,omitempty"`
-	BodyElement                 *BodyBaseType                    `json:"BodyElement,omitempty"`
-	CableCheckReq               *CableCheckReqType               `json:"CableCheckReq,omitempty"`
-	CableCheckRes               *CableCheckResType               `json:"CableCheckRes,omitempty"`
-	CanonicalizationMethod      *CanonicalizationMethodType      `json:"CanonicalizationMethod,omitempty"`
-	CertificateInstallationReq  *CertificateInstallationReqType  `json:"CertificateInstallationReq,omitempty"`
-	CertificateInstallationRes  *CertificateInstallationResType  `json:"CertificateInstallationRes,omitempty"`
-	CertificateUpdateReq        *CertificateUpdateReqType        `json:"CertificateUpdateReq,omitempty"`
-	CertificateUpdateRes        *CertificateUpdateResType        `json:"CertificateUpdateRes,omitempty"`
-	ChargeParameterDiscoveryReq *ChargeParameterDiscoveryReqType `json:"ChargeParameterDiscoveryReq,omitempty"`
-	ChargeParameterDiscoveryRes *ChargeParameterDiscoveryResType `json:"ChargeParameterDiscoveryRes,omitempty"`
-	ChargingStatusReq           *ChargingStatusReqType           `json:"ChargingStatusReq,omitempty"`
-	ChargingStatusRes           *ChargingStatusResType           `json:"ChargingStatusRes,omitempty"`
-	CurrentDemandReq            *CurrentDemandReqType            `json:"CurrentDemandReq,omitempty"`
-	CurrentDemandRes            *CurrentDemandResType            `json:"CurrentDemandRes,omitempty"`
-	DC_EVChargeParameter        *DC_EVChargeParameterType        `json:"DC_EVChargeParameter,omitempty"`
-	DC_EVPowerDeliveryParameter *DC_EVPowerDeliveryParameterType `json:"DC_EVPowerDeliveryParameter,omitempty"`
-	DC_EVSEChargeParameter      *DC_EVSEChargeParameterType      `json:"DC_EVSEChargeParameter,omitempty"`
-	DC_EVSEStatus               *DC_EVSEStatusType               `json:"DC_EVSEStatus,omitempty"`
-	DC_EVStatus                 *DC_EVStatusType                 `json:"DC_EVStatus,omitempty"`
-	DSAKeyValue                 *DSAKeyValueType                 `json:"DSAKeyValue,omitempty"`
-	DigestMethod                *DigestMethodType                `json:"DigestMethod,omitempty"`
-	DigestValue                 exi.Bytes                        `json:"DigestValue,omitempty"`
-	EVChargeParameter           *EVChargeParameterType           `json:"EVChargeParameter,omitempty"`
-	EVPowerDeliveryParameter    *EVPowerDeliveryParameterType    `json:"EVPowerDeliveryParameter,omitempty"`
-	EVSEChargeParameter         *EVSEChargeParameterType         `json:"EVSEChargeParameter,omitempty"`
-	EVSEStatus                  *EVSEStatusType                  `json:"EVSEStatus,omitempty"`
-	EVStatus                    *EVStatusType                    `json:"EVStatus,omitempty"`
-	Entry                       *EntryType                       `json:"Entry,omitempty"`
-	KeyInfo                     *KeyInfoType                     `json:"KeyInfo,omitempty"`
-	KeyName                     *string                          `json:"KeyName,omitempty"`
-	KeyValue                    *KeyValueType                    `json:"KeyValue,omitempty"`
-	Manifest                    *ManifestType                    `json:"Manifest,omitempty"`
-	MeteringReceiptReq          *MeteringReceiptReqType          `json:"MeteringReceiptReq,omitempty"`
-	MeteringReceiptRes          *MeteringReceiptResType          `json:"MeteringReceiptRes,omitempty"`
-	MgmtData                    *string                          `json:"MgmtData,omitempty"`
-	Object                      *ObjectType                      `json:"Object,omitempty"`
-	PGPData                     *PGPDataType                     `json:"PGPData,omitempty"`
-	PMaxScheduleEntry           *PMaxScheduleEntryType           `json:"PMaxScheduleEntry,omitempty"`
-	PaymentDetailsReq           *PaymentDetailsReqType           `json:"PaymentDetailsReq,omitempty"`
-	PaymentDetailsRes           *PaymentDetailsResType           `json:"PaymentDetailsRes,omitempty"`
-	PaymentServiceSelectionReq  *PaymentServiceSelectionReqType  `json:"PaymentServiceSelectionReq,omitempty"`
-	PaymentServiceSelectionRes  *PaymentServiceSelectionResType  `json:"PaymentServiceSelectionRes,omitempty"`
-	PowerDeliveryReq            *PowerDeliveryReqType            `json:"PowerDeliveryReq,omitempty"`
-	PowerDeliveryRes            *PowerDeliveryResType            `json:"PowerDeliveryRes,omitempty"`
-	PreChargeReq                *PreChargeReqType                `json:"PreChargeReq,omitempty"`
-	PreChargeRes                *PreChargeResType                `json:"PreChargeRes,omitempty"`
-	RSAKeyValue                 *RSAKeyValueType                 `json:"RSAKeyValue,omitempty"`
-	Reference                   *ReferenceType                   `json:"Reference,omitempty"`
-	RelativeTimeInterval        *RelativeTimeIntervalType        `json:"RelativeTimeInterval,omitempty"`
-	RetrievalMethod             *RetrievalMethodType             `json:"RetrievalMethod,omitempty"`
-	SAScheduleList              *SAScheduleListType              `json:"SAScheduleList,omitempty"`
-	SASchedules                 *SASchedulesType                 `json:"SASchedules,omitempty"`
-	SPKIData                    *SPKIDataType                    `json:"SPKIData,omitempty"`
-	SalesTariffEntry            *SalesTariffEntryType            `json:"SalesTariffEntry,omitempty"`
-	ServiceDetailReq            *ServiceDetailReqType            `json:"ServiceDetailReq,omitempty"`
-	ServiceDetailRes            *ServiceDetailResType            `json:"ServiceDetailRes,omitempty"`
-	ServiceDiscoveryReq         *ServiceDiscoveryReqType         `json:"ServiceDiscoveryReq,omitempty"`
-	ServiceDiscoveryRes         *ServiceDiscoveryResType         `json:"ServiceDiscoveryRes,omitempty"`
-	SessionSetupReq             *SessionSetupReqType             `json:"SessionSetupReq,omitempty"`
-	SessionSetupRes             *SessionSetupResType             `json:"SessionSetupRes,omitempty"`
-	SessionStopReq              *SessionStopReqType              `json:"SessionStopReq,omitempty"`
-	SessionStopRes              *SessionStopResType              `json:"SessionStopRes,omitempty"`
-	Signature                   *SignatureType                   `json:"Signature,omitempty"`
-	SignatureMethod             *SignatureMethodType             `json:"SignatureMethod,omitempty"`
-	SignatureProperties         *SignaturePropertiesType         `json:"SignatureProperties,omitempty"`
-	SignatureProperty           *SignaturePropertyType           `json:"SignatureProperty,omitempty"`
-	SignatureValue              *SignatureValueType              `json:"SignatureValue,omitempty"`
-	SignedInfo                  *SignedInfoType                  `json:"SignedInfo,omitempty"`
-	TimeInterval                *IntervalType                    `json:"TimeInterval,omitempty"`
-	Transform                   *TransformType                   `json:"Transform,omitempty"`
-	Transforms                  *TransformsType                  `json:"Transforms,omitempty"`
-	V2G_Message                 *V2G_Message                     `json:"V2G_Message,omitempty"`
-	WeldingDetectionReq         *WeldingDetectionReqType         `json:"WeldingDetectionReq,omitempty"`
-	WeldingDetectionRes         *WeldingDetectionResType         `json:"WeldingDetectionRes,omitempty"`
-	X509Data                    *X509DataType                    `json:"X509Data,omitempty"`
+	AC_EVChargeParameter        *AC_EVChargeParameterType           `json:"AC_EVChargeParameter,omitempty"`
+	AC_EVSEChargeParameter      *AC_EVSEChargeParameterType         `json:"AC_EVSEChargeParameter,omitempty"`
+	AC_EVSEStatus               *AC_EVSEStatusType                  `json:"AC_EVSEStatus,omitempty"`
+	AuthorizationReq            *AuthorizationReqType               `json:"AuthorizationReq,omitempty"`
+	AuthorizationRes            *AuthorizationResType               `json:"AuthorizationRes,omitempty"`
+	BodyElement                 *BodyBaseType                       `json:"BodyElement,omitempty"`
+	CableCheckReq               *CableCheckReqType                  `json:"CableCheckReq,omitempty"`
+	CableCheckRes               *CableCheckResType                  `json:"CableCheckRes,omitempty"`
+	CanonicalizationMethod      *xmldsig.CanonicalizationMethodType `json:"CanonicalizationMethod,omitempty"`
+	CertificateInstallationReq  *CertificateInstallationReqType     `json:"CertificateInstallationReq,omitempty"`
+	CertificateInstallationRes  *CertificateInstallationResType     `json:"CertificateInstallationRes,omitempty"`
+	CertificateUpdateReq        *CertificateUpdateReqType           `json:"CertificateUpdateReq,omitempty"`
+	CertificateUpdateRes        *CertificateUpdateResType           `json:"CertificateUpdateRes,omitempty"`
+	ChargeParameterDiscoveryReq *ChargeParameterDiscoveryReqType    `json:"ChargeParameterDiscoveryReq,omitempty"`
+	ChargeParameterDiscoveryRes *ChargeParameterDiscoveryResType    `json:"ChargeParameterDiscoveryRes,omitempty"`
+	ChargingStatusReq           *ChargingStatusReqType              `json:"ChargingStatusReq,omitempty"`
+	ChargingStatusRes           *ChargingStatusResType              `json:"ChargingStatusRes,omitempty"`
+	CurrentDemandReq            *CurrentDemandReqType               `json:"CurrentDemandReq,omitempty"`
+	CurrentDemandRes            *CurrentDemandResType               `json:"CurrentDemandRes,omitempty"`
+	DC_EVChargeParameter        *DC_EVChargeParameterType           `json:"DC_EVChargeParameter,omitempty"`
+	DC_EVPowerDeliveryParameter *DC_EVPowerDeliveryParameterType    `json:"DC_EVPowerDeliveryParameter,omitempty"`
+	DC_EVSEChargeParameter      *DC_EVSEChargeParameterType         `json:"DC_EVSEChargeParameter,omitempty"`
+	DC_EVSEStatus               *DC_EVSEStatusType                  `json:"DC_EVSEStatus,omitempty"`
+	DC_EVStatus                 *DC_EVStatusType                    `json:"DC_EVStatus,omitempty"`
+	DSAKeyValue                 *xmldsig.DSAKeyValueType            `json:"DSAKeyValue,omitempty"`
+	DigestMethod                *xmldsig.DigestMethodType           `json:"DigestMethod,omitempty"`
+	DigestValue                 exi.Bytes                           `json:"DigestValue,omitempty"`
+	EVChargeParameter           *EVChargeParameterType              `json:"EVChargeParameter,omitempty"`
+	EVPowerDeliveryParameter    *EVPowerDeliveryParameterType       `json:"EVPowerDeliveryParameter,omitempty"`
+	EVSEChargeParameter         *EVSEChargeParameterType            `json:"EVSEChargeParameter,omitempty"`
+	EVSEStatus                  *EVSEStatusType                     `json:"EVSEStatus,omitempty"`
+	EVStatus                    *EVStatusType                       `json:"EVStatus,omitempty"`
+	Entry                       *EntryType                          `json:"Entry,omitempty"`
+	KeyInfo                     *xmldsig.KeyInfoType                `json:"KeyInfo,omitempty"`
+	KeyName                     *string                             `json:"KeyName,omitempty"`
+	KeyValue                    *xmldsig.KeyValueType               `json:"KeyValue,omitempty"`
+	Manifest                    *xmldsig.ManifestType               `json:"Manifest,omitempty"`
+	MeteringReceiptReq          *MeteringReceiptReqType             `json:"MeteringReceiptReq,omitempty"`
+	MeteringReceiptRes          *MeteringReceiptResType             `json:"MeteringReceiptRes,omitempty"`
+	MgmtData                    *string                             `json:"MgmtData,omitempty"`
+	Object                      *xmldsig.ObjectType                 `json:"Object,omitempty"`
+	PGPData                     *xmldsig.PGPDataType                `json:"PGPData,omitempty"`
+	PMaxScheduleEntry           *PMaxScheduleEntryType              `json:"PMaxScheduleEntry,omitempty"`
+	PaymentDetailsReq           *PaymentDetailsReqType              `json:"PaymentDetailsReq,omitempty"`
+	PaymentDetailsRes           *PaymentDetailsResType              `json:"PaymentDetailsRes,omitempty"`
+	PaymentServiceSelectionReq  *PaymentServiceSelectionReqType     `json:"PaymentServiceSelectionReq,omitempty"`
+	PaymentServiceSelectionRes  *PaymentServiceSelectionResType     `json:"PaymentServiceSelectionRes,omitempty"`
+	PowerDeliveryReq            *PowerDeliveryReqType               `json:"PowerDeliveryReq,omitempty"`
+	PowerDeliveryRes            *PowerDeliveryResType               `json:"PowerDeliveryRes,omitempty"`
+	PreChargeReq                *PreChargeReqType                   `json:"PreChargeReq,omitempty"`
+	PreChargeRes                *PreChargeResType                   `json:"PreChargeRes,omitempty"`
+	RSAKeyValue                 *xmldsig.RSAKeyValueType            `json:"RSAKeyValue,omitempty"`
+	Reference                   *xmldsig.ReferenceType              `json:"Reference,omitempty"`
+	RelativeTimeInterval        *RelativeTimeIntervalType           `json:"RelativeTimeInterval,omitempty"`
+	RetrievalMethod             *xmldsig.RetrievalMethodType        `json:"RetrievalMethod,omitempty"`
+	SAScheduleList              *SAScheduleListType                 `json:"SAScheduleList,omitempty"`
+	SASchedules                 *SASchedulesType                    `json:"SASchedules,omitempty"`
+	SPKIData                    *xmldsig.SPKIDataType               `json:"SPKIData,omitempty"`
+	SalesTariffEntry            *SalesTariffEntryType               `json:"SalesTariffEntry,omitempty"`
+	ServiceDetailReq            *ServiceDetailReqType               `json:"ServiceDetailReq,omitempty"`
+	ServiceDetailRes            *ServiceDetailResType               `json:"ServiceDetailRes,omitempty"`
+	ServiceDiscoveryReq         *ServiceDiscoveryReqType            `json:"ServiceDiscoveryReq,omitempty"`
+	ServiceDiscoveryRes         *ServiceDiscoveryResType            `json:"ServiceDiscoveryRes,omitempty"`
+	SessionSetupReq             *SessionSetupReqType                `json:"SessionSetupReq,omitempty"`
+	SessionSetupRes             *SessionSetupResType                `json:"SessionSetupRes,omitempty"`
+	SessionStopReq              *SessionStopReqType                 `json:"SessionStopReq,omitempty"`
+	SessionStopRes              *SessionStopResType                 `json:"SessionStopRes,omitempty"`
+	Signature                   *xmldsig.SignatureType              `json:"Signature,omitempty"`
+	SignatureMethod             *xmldsig.SignatureMethodType        `json:"SignatureMethod,omitempty"`
+	SignatureProperties         *xmldsig.SignaturePropertiesType    `json:"SignatureProperties,omitempty"`
+	SignatureProperty           *xmldsig.SignaturePropertyType      `json:"SignatureProperty,omitempty"`
+	SignatureValue              *xmldsig.SignatureValueType         `json:"SignatureValue,omitempty"`
+	SignedInfo                  *xmldsig.SignedInfoType             `json:"SignedInfo,omitempty"`
+	TimeInterval                *IntervalType                       `json:"TimeInterval,omitempty"`
+	Transform                   *xmldsig.TransformType              `json:"Transform,omitempty"`
+	Transforms                  *xmldsig.TransformsType             `json:"Transforms,omitempty"`
+	V2G_Message                 *V2G_Message                        `json:"V2G_Message,omitempty"`
+	WeldingDetectionReq         *WeldingDetectionReqType            `json:"WeldingDetectionReq,omitempty"`
+	WeldingDetectionRes         *WeldingDetectionResType            `json:"WeldingDetectionRes,omitempty"`
+	X509Data                    *xmldsig.X509DataType               `json:"X509Data,omitempty"`
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -432,8 +433,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 8:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 9:
@@ -512,13 +513,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 24:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 25:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
+		d.DigestMethod = new(xmldsig.DigestMethodType)
+		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 26:
@@ -566,8 +567,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 33:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
+		d.KeyInfo = new(xmldsig.KeyInfoType)
+		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 34:
@@ -575,7 +576,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 9)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -587,13 +588,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 35:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
+		d.KeyValue = new(xmldsig.KeyValueType)
+		if err := d.KeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 36:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
+		d.Manifest = new(xmldsig.ManifestType)
+		if err := d.Manifest.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 37:
@@ -611,7 +612,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 14)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -623,13 +624,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 40:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r, &a); err != nil {
+		d.Object = new(xmldsig.ObjectType)
+		if err := d.Object.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 41:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
+		d.PGPData = new(xmldsig.PGPDataType)
+		if err := d.PGPData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 42:
@@ -678,13 +679,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 51:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 52:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r, &a); err != nil {
+		d.Reference = new(xmldsig.ReferenceType)
+		if err := d.Reference.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 53:
@@ -693,8 +694,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 54:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 55:
@@ -708,8 +709,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 57:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
+		d.SPKIData = new(xmldsig.SPKIDataType)
+		if err := d.SPKIData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 58:
@@ -758,33 +759,33 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 67:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r, &a); err != nil {
+		d.Signature = new(xmldsig.SignatureType)
+		if err := d.Signature.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 68:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
+		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 69:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 70:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 71:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
+		d.SignatureValue = new(xmldsig.SignatureValueType)
+		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 72:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
+		d.SignedInfo = new(xmldsig.SignedInfoType)
+		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 73:
@@ -793,13 +794,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 74:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r, &a); err != nil {
+		d.Transform = new(xmldsig.TransformType)
+		if err := d.Transform.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 75:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
+		d.Transforms = new(xmldsig.TransformsType)
+		if err := d.Transforms.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 76:
@@ -818,8 +819,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 79:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
+		d.X509Data = new(xmldsig.X509DataType)
+		if err := d.X509Data.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 80:
@@ -918,7 +919,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(8, 7)
-			if err := d.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1062,7 +1063,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(24, 7)
-			if err := d.DSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1071,7 +1072,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(25, 7)
-			if err := d.DigestMethod.encodeEXI(&w); err != nil {
+			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1143,7 +1144,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(33, 7)
-			if err := d.KeyInfo.encodeEXI(&w); err != nil {
+			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1161,7 +1162,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(35, 7)
-			if err := d.KeyValue.encodeEXI(&w); err != nil {
+			if err := d.KeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1170,7 +1171,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(36, 7)
-			if err := d.Manifest.encodeEXI(&w); err != nil {
+			if err := d.Manifest.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1206,7 +1207,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(40, 7)
-			if err := d.Object.encodeEXI(&w); err != nil {
+			if err := d.Object.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1215,7 +1216,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(41, 7)
-			if err := d.PGPData.encodeEXI(&w); err != nil {
+			if err := d.PGPData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1305,7 +1306,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(51, 7)
-			if err := d.RSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1314,7 +1315,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(52, 7)
-			if err := d.Reference.encodeEXI(&w); err != nil {
+			if err := d.Reference.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1332,7 +1333,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(54, 7)
-			if err := d.RetrievalMethod.encodeEXI(&w); err != nil {
+			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1359,7 +1360,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(57, 7)
-			if err := d.SPKIData.encodeEXI(&w); err != nil {
+			if err := d.SPKIData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1449,7 +1450,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(67, 7)
-			if err := d.Signature.encodeEXI(&w); err != nil {
+			if err := d.Signature.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1458,7 +1459,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(68, 7)
-			if err := d.SignatureMethod.encodeEXI(&w); err != nil {
+			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1467,7 +1468,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(69, 7)
-			if err := d.SignatureProperties.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1476,7 +1477,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(70, 7)
-			if err := d.SignatureProperty.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1485,7 +1486,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(71, 7)
-			if err := d.SignatureValue.encodeEXI(&w); err != nil {
+			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1494,7 +1495,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(72, 7)
-			if err := d.SignedInfo.encodeEXI(&w); err != nil {
+			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1512,7 +1513,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(74, 7)
-			if err := d.Transform.encodeEXI(&w); err != nil {
+			if err := d.Transform.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1521,7 +1522,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(75, 7)
-			if err := d.Transforms.encodeEXI(&w); err != nil {
+			if err := d.Transforms.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1557,7 +1558,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(79, 7)
-			if err := d.X509Data.encodeEXI(&w); err != nil {
+			if err := d.X509Data.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1585,7 +1586,7 @@ type Fragment struct {
 	BulkSOC                                    *int8                                     `json:"BulkSOC,omitempty"`
 	CableCheckReq                              *CableCheckReqType                        `json:"CableCheckReq,omitempty"`
 	CableCheckRes                              *CableCheckResType                        `json:"CableCheckRes,omitempty"`
-	CanonicalizationMethod                     *CanonicalizationMethodType               `json:"CanonicalizationMethod,omitempty"`
+	CanonicalizationMethod                     *xmldsig.CanonicalizationMethodType       `json:"CanonicalizationMethod,omitempty"`
 	Certificate                                exi.Bytes                                 `json:"Certificate,omitempty"`
 	CertificateInstallationReq                 *CertificateInstallationReqType           `json:"CertificateInstallationReq,omitempty"`
 	CertificateInstallationRes                 *CertificateInstallationResType           `json:"CertificateInstallationRes,omitempty"`
@@ -1618,9 +1619,9 @@ type Fragment struct {
 	DC_EVStatus                                *DC_EVStatusType                          `json:"DC_EVStatus,omitempty"`
 	DC_EVStatus2                               *DC_EVStatusType                          `json:"DC_EVStatus2,omitempty"`
 	DHpublickey                                *DiffieHellmanPublickeyType               `json:"DHpublickey,omitempty"`
-	DSAKeyValue                                *DSAKeyValueType                          `json:"DSAKeyValue,omitempty"`
+	DSAKeyValue                                *xmldsig.DSAKeyValueType                  `json:"DSAKeyValue,omitempty"`
 	DepartureTime                              *uint32                                   `json:"DepartureTime,omitempty"`
-	DigestMethod                               *DigestMethodType                         `json:"DigestMethod,omitempty"`
+	DigestMethod                               *xmldsig.DigestMethodType                 `json:"DigestMethod,omitempty"`
 	DigestValue                                exi.Bytes                                 `json:"DigestValue,omitempty"`
 	EAmount                                    *PhysicalValueType                        `json:"EAmount,omitempty"`
 	EPriceLevel                                *uint8                                    `json:"EPriceLevel,omitempty"`
@@ -1683,11 +1684,11 @@ type Fragment struct {
 	HMACOutputLength                           *int64                                    `json:"HMACOutputLength,omitempty"`
 	Header                                     *MessageHeaderType                        `json:"Header,omitempty"`
 	J                                          exi.Bytes                                 `json:"J,omitempty"`
-	KeyInfo                                    *KeyInfoType                              `json:"KeyInfo,omitempty"`
+	KeyInfo                                    *xmldsig.KeyInfoType                      `json:"KeyInfo,omitempty"`
 	KeyName                                    *string                                   `json:"KeyName,omitempty"`
-	KeyValue                                   *KeyValueType                             `json:"KeyValue,omitempty"`
+	KeyValue                                   *xmldsig.KeyValueType                     `json:"KeyValue,omitempty"`
 	ListOfRootCertificateIDs                   *ListOfRootCertificateIDsType             `json:"ListOfRootCertificateIDs,omitempty"`
-	Manifest                                   *ManifestType                             `json:"Manifest,omitempty"`
+	Manifest                                   *xmldsig.ManifestType                     `json:"Manifest,omitempty"`
 	MaxEntriesSAScheduleTuple                  *uint16                                   `json:"MaxEntriesSAScheduleTuple,omitempty"`
 	MeterID                                    *string                                   `json:"MeterID,omitempty"`
 	MeterInfo                                  *MeterInfoType                            `json:"MeterInfo,omitempty"`
@@ -1702,9 +1703,9 @@ type Fragment struct {
 	NotificationMaxDelay                       *uint16                                   `json:"NotificationMaxDelay,omitempty"`
 	NumEPriceLevels                            *uint8                                    `json:"NumEPriceLevels,omitempty"`
 	OEMProvisioningCert                        exi.Bytes                                 `json:"OEMProvisioningCert,omitempty"`
-	Object                                     *ObjectType                               `json:"Object,omitempty"`
+	Object                                     *xmldsig.ObjectType                       `json:"Object,omitempty"`
 	P                                          exi.Bytes                                 `json:"P,omitempty"`
-	PGPData                                    *PGPDataType                              `json:"PGPData,omitempty"`
+	PGPData                                    *xmldsig.PGPDataType                      `json:"PGPData,omitempty"`
 	PGPKeyID                                   exi.Bytes                                 `json:"PGPKeyID,omitempty"`
 	PGPKeyPacket                               exi.Bytes                                 `json:"PGPKeyPacket,omitempty"`
 	PMax                                       *PhysicalValueType                        `json:"PMax,omitempty"`
@@ -1727,24 +1728,24 @@ type Fragment struct {
 	ProfileEntry                               *ProfileEntryType                         `json:"ProfileEntry,omitempty"`
 	Q                                          exi.Bytes                                 `json:"Q,omitempty"`
 	RCD                                        *bool                                     `json:"RCD,omitempty"`
-	RSAKeyValue                                *RSAKeyValueType                          `json:"RSAKeyValue,omitempty"`
+	RSAKeyValue                                *xmldsig.RSAKeyValueType                  `json:"RSAKeyValue,omitempty"`
 	ReceiptRequired                            *bool                                     `json:"ReceiptRequired,omitempty"`
-	Reference                                  *ReferenceType                            `json:"Reference,omitempty"`
+	Reference                                  *xmldsig.ReferenceType                    `json:"Reference,omitempty"`
 	RelativeTimeInterval                       *RelativeTimeIntervalType                 `json:"RelativeTimeInterval,omitempty"`
 	RemainingTimeToBulkSoC                     *PhysicalValueType                        `json:"RemainingTimeToBulkSoC,omitempty"`
 	RemainingTimeToFullSoC                     *PhysicalValueType                        `json:"RemainingTimeToFullSoC,omitempty"`
 	RequestedEnergyTransferMode                *EnergyTransferModeType                   `json:"RequestedEnergyTransferMode,omitempty"`
 	ResponseCode                               *ResponseCodeType                         `json:"ResponseCode,omitempty"`
-	RetrievalMethod                            *RetrievalMethodType                      `json:"RetrievalMethod,omitempty"`
+	RetrievalMethod                            *xmldsig.RetrievalMethodType              `json:"RetrievalMethod,omitempty"`
 	RetryCounter                               *int16                                    `json:"RetryCounter,omitempty"`
-	RootCertificateID                          *X509IssuerSerialType                     `json:"RootCertificateID,omitempty"`
+	RootCertificateID                          *xmldsig.X509IssuerSerialType             `json:"RootCertificateID,omitempty"`
 	SAProvisioningCertificateChain             *CertificateChainType                     `json:"SAProvisioningCertificateChain,omitempty"`
 	SAScheduleList                             *SAScheduleListType                       `json:"SAScheduleList,omitempty"`
 	SAScheduleTuple                            *SAScheduleTupleType                      `json:"SAScheduleTuple,omitempty"`
 	SAScheduleTupleID                          *uint8                                    `json:"SAScheduleTupleID,omitempty"`
 	SAScheduleTupleID2                         *uint8                                    `json:"SAScheduleTupleID2,omitempty"`
 	SASchedules                                *SASchedulesType                          `json:"SASchedules,omitempty"`
-	SPKIData                                   *SPKIDataType                             `json:"SPKIData,omitempty"`
+	SPKIData                                   *xmldsig.SPKIDataType                     `json:"SPKIData,omitempty"`
 	SPKISexp                                   exi.Bytes                                 `json:"SPKISexp,omitempty"`
 	SalesTariff                                *SalesTariffType                          `json:"SalesTariff,omitempty"`
 	SalesTariffDescription                     *string                                   `json:"SalesTariffDescription,omitempty"`
@@ -1775,18 +1776,18 @@ type Fragment struct {
 	SessionStopReq                             *SessionStopReqType                       `json:"SessionStopReq,omitempty"`
 	SessionStopRes                             *SessionStopResType                       `json:"SessionStopRes,omitempty"`
 	SigMeterReading                            exi.Bytes                                 `json:"SigMeterReading,omitempty"`
-	Signature                                  *SignatureType                            `json:"Signature,omitempty"`
-	SignatureMethod                            *SignatureMethodType                      `json:"SignatureMethod,omitempty"`
-	SignatureProperties                        *SignaturePropertiesType                  `json:"SignatureProperties,omitempty"`
-	SignatureProperty                          *SignaturePropertyType                    `json:"SignatureProperty,omitempty"`
-	SignatureValue                             *SignatureValueType                       `json:"SignatureValue,omitempty"`
-	SignedInfo                                 *SignedInfoType                           `json:"SignedInfo,omitempty"`
+	Signature                                  *xmldsig.SignatureType                    `json:"Signature,omitempty"`
+	SignatureMethod                            *xmldsig.SignatureMethodType              `json:"SignatureMethod,omitempty"`
+	SignatureProperties                        *xmldsig.SignaturePropertiesType          `json:"SignatureProperties,omitempty"`
+	SignatureProperty                          *xmldsig.SignaturePropertyType            `json:"SignatureProperty,omitempty"`
+	SignatureValue                             *xmldsig.SignatureValueType               `json:"SignatureValue,omitempty"`
+	SignedInfo                                 *xmldsig.SignedInfoType                   `json:"SignedInfo,omitempty"`
 	SubCertificates                            *SubCertificatesType                      `json:"SubCertificates,omitempty"`
 	SupportedEnergyTransferMode                *SupportedEnergyTransferModeType          `json:"SupportedEnergyTransferMode,omitempty"`
 	TMeter                                     *int64                                    `json:"TMeter,omitempty"`
 	TimeInterval                               *IntervalType                             `json:"TimeInterval,omitempty"`
-	Transform                                  *TransformType                            `json:"Transform,omitempty"`
-	Transforms                                 *TransformsType                           `json:"Transforms,omitempty"`
+	Transform                                  *xmldsig.TransformType                    `json:"Transform,omitempty"`
+	Transforms                                 *xmldsig.TransformsType                   `json:"Transforms,omitempty"`
 	Unit                                       *UnitSymbolType                           `json:"Unit,omitempty"`
 	V2G_Message                                *V2G_Message                              `json:"V2G_Message,omitempty"`
 	Value                                      *int16                                    `json:"Value,omitempty"`
@@ -1794,9 +1795,9 @@ type Fragment struct {
 	WeldingDetectionRes                        *WeldingDetectionResType                  `json:"WeldingDetectionRes,omitempty"`
 	X509CRL                                    exi.Bytes                                 `json:"X509CRL,omitempty"`
 	X509Certificate                            exi.Bytes                                 `json:"X509Certificate,omitempty"`
-	X509Data                                   *X509DataType                             `json:"X509Data,omitempty"`
+	X509Data                                   *xmldsig.X509DataType                     `json:"X509Data,omitempty"`
 	X509IssuerName                             *string                                   `json:"X509IssuerName,omitempty"`
-	X509IssuerSerial                           *X509IssuerSerialType                     `json:"X509IssuerSerial,omitempty"`
+	X509IssuerSerial                           *xmldsig.X509IssuerSerialType             `json:"X509IssuerSerial,omitempty"`
 	X509SKI                                    exi.Bytes                                 `json:"X509SKI,omitempty"`
 	X509SerialNumber                           *int64                                    `json:"X509SerialNumber,omitempty"`
 	X509SubjectName                            *string                                   `json:"X509SubjectName,omitempty"`
@@ -1976,8 +1977,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.CanonicalizationMethod != nil {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
-			f.CanonicalizationMethod = new(CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+			f.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+			if err := f.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 14:
@@ -2322,8 +2323,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.DSAKeyValue != nil {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
-			f.DSAKeyValue = new(DSAKeyValueType)
-			if err := f.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+			f.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+			if err := f.DSAKeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 47:
@@ -2350,8 +2351,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.DigestMethod != nil {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
-			f.DigestMethod = new(DigestMethodType)
-			if err := f.DigestMethod.decodeEXI(&r, &a); err != nil {
+			f.DigestMethod = new(xmldsig.DigestMethodType)
+			if err := f.DigestMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 49:
@@ -2634,7 +2635,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return 0, err
 					}
@@ -3004,7 +3005,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 23)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return 0, err
 					}
@@ -3142,8 +3143,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.KeyInfo != nil {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
-			f.KeyInfo = new(KeyInfoType)
-			if err := f.KeyInfo.decodeEXI(&r, &a); err != nil {
+			f.KeyInfo = new(xmldsig.KeyInfoType)
+			if err := f.KeyInfo.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 112:
@@ -3154,7 +3155,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 9)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -3170,8 +3171,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.KeyValue != nil {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
-			f.KeyValue = new(KeyValueType)
-			if err := f.KeyValue.decodeEXI(&r, &a); err != nil {
+			f.KeyValue = new(xmldsig.KeyValueType)
+			if err := f.KeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -3186,8 +3187,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Manifest != nil {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
-			f.Manifest = new(ManifestType)
-			if err := f.Manifest.decodeEXI(&r, &a); err != nil {
+			f.Manifest = new(xmldsig.ManifestType)
+			if err := f.Manifest.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 116:
@@ -3218,7 +3219,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 7)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3302,7 +3303,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 14)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -3422,8 +3423,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Object != nil {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
-			f.Object = new(ObjectType)
-			if err := f.Object.decodeEXI(&r, &a); err != nil {
+			f.Object = new(xmldsig.ObjectType)
+			if err := f.Object.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 131:
@@ -3448,8 +3449,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.PGPData != nil {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
-			f.PGPData = new(PGPDataType)
-			if err := f.PGPData.decodeEXI(&r, &a); err != nil {
+			f.PGPData = new(xmldsig.PGPDataType)
+			if err := f.PGPData.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 133:
@@ -3708,8 +3709,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.RSAKeyValue != nil {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
-			f.RSAKeyValue = new(RSAKeyValueType)
-			if err := f.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+			f.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+			if err := f.RSAKeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 156:
@@ -3736,8 +3737,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Reference != nil {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
-			f.Reference = new(ReferenceType)
-			if err := f.Reference.decodeEXI(&r, &a); err != nil {
+			f.Reference = new(xmldsig.ReferenceType)
+			if err := f.Reference.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 158:
@@ -3808,8 +3809,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.RetrievalMethod != nil {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
-			f.RetrievalMethod = new(RetrievalMethodType)
-			if err := f.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+			f.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+			if err := f.RetrievalMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 164:
@@ -3836,8 +3837,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.RootCertificateID != nil {
 				return 0, r.Errorf("fragment holds RootCertificateID twice")
 			}
-			f.RootCertificateID = new(X509IssuerSerialType)
-			if err := f.RootCertificateID.decodeEXI(&r, &a); err != nil {
+			f.RootCertificateID = new(xmldsig.X509IssuerSerialType)
+			if err := f.RootCertificateID.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 166:
@@ -3916,8 +3917,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.SPKIData != nil {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
-			f.SPKIData = new(SPKIDataType)
-			if err := f.SPKIData.decodeEXI(&r, &a); err != nil {
+			f.SPKIData = new(xmldsig.SPKIDataType)
+			if err := f.SPKIData.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -3954,7 +3955,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 5)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -4184,7 +4185,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 20)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4212,7 +4213,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 19)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4232,7 +4233,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 21)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4334,48 +4335,48 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Signature != nil {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
-			f.Signature = new(SignatureType)
-			if err := f.Signature.decodeEXI(&r, &a); err != nil {
+			f.Signature = new(xmldsig.SignatureType)
+			if err := f.Signature.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 204:
 			if f.SignatureMethod != nil {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
-			f.SignatureMethod = new(SignatureMethodType)
-			if err := f.SignatureMethod.decodeEXI(&r, &a); err != nil {
+			f.SignatureMethod = new(xmldsig.SignatureMethodType)
+			if err := f.SignatureMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 205:
 			if f.SignatureProperties != nil {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
-			f.SignatureProperties = new(SignaturePropertiesType)
-			if err := f.SignatureProperties.decodeEXI(&r, &a); err != nil {
+			f.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+			if err := f.SignatureProperties.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 206:
 			if f.SignatureProperty != nil {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
-			f.SignatureProperty = new(SignaturePropertyType)
-			if err := f.SignatureProperty.decodeEXI(&r, &a); err != nil {
+			f.SignatureProperty = new(xmldsig.SignaturePropertyType)
+			if err := f.SignatureProperty.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 207:
 			if f.SignatureValue != nil {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
-			f.SignatureValue = new(SignatureValueType)
-			if err := f.SignatureValue.decodeEXI(&r, &a); err != nil {
+			f.SignatureValue = new(xmldsig.SignatureValueType)
+			if err := f.SignatureValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 208:
 			if f.SignedInfo != nil {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
-			f.SignedInfo = new(SignedInfoType)
-			if err := f.SignedInfo.decodeEXI(&r, &a); err != nil {
+			f.SignedInfo = new(xmldsig.SignedInfoType)
+			if err := f.SignedInfo.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 209:
@@ -4426,16 +4427,16 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Transform != nil {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
-			f.Transform = new(TransformType)
-			if err := f.Transform.decodeEXI(&r, &a); err != nil {
+			f.Transform = new(xmldsig.TransformType)
+			if err := f.Transform.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 214:
 			if f.Transforms != nil {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
-			f.Transforms = new(TransformsType)
-			if err := f.Transforms.decodeEXI(&r, &a); err != nil {
+			f.Transforms = new(xmldsig.TransformsType)
+			if err := f.Transforms.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 215:
@@ -4542,8 +4543,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.X509Data != nil {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
-			f.X509Data = new(X509DataType)
-			if err := f.X509Data.decodeEXI(&r, &a); err != nil {
+			f.X509Data = new(xmldsig.X509DataType)
+			if err := f.X509Data.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 223:
@@ -4554,7 +4555,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 2)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -4570,8 +4571,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.X509IssuerSerial != nil {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
-			f.X509IssuerSerial = new(X509IssuerSerialType)
-			if err := f.X509IssuerSerial.decodeEXI(&r, &a); err != nil {
+			f.X509IssuerSerial = new(xmldsig.X509IssuerSerialType)
+			if err := f.X509IssuerSerial.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 225:
@@ -4620,7 +4621,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 13)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -4640,7 +4641,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 12)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -4876,7 +4877,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 18)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}stringValue")
 					if err != nil {
 						return 0, err
 					}
@@ -4986,7 +4987,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.CanonicalizationMethod != nil {
 		w.Bits(13, 8)
-		if err := f.CanonicalizationMethod.encodeEXI(&w); err != nil {
+		if err := f.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5196,7 +5197,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.DSAKeyValue != nil {
 		w.Bits(46, 8)
-		if err := f.DSAKeyValue.encodeEXI(&w); err != nil {
+		if err := f.DSAKeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5208,7 +5209,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.DigestMethod != nil {
 		w.Bits(48, 8)
-		if err := f.DigestMethod.encodeEXI(&w); err != nil {
+		if err := f.DigestMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5625,7 +5626,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.KeyInfo != nil {
 		w.Bits(111, 8)
-		if err := f.KeyInfo.encodeEXI(&w); err != nil {
+		if err := f.KeyInfo.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5637,7 +5638,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.KeyValue != nil {
 		w.Bits(113, 8)
-		if err := f.KeyValue.encodeEXI(&w); err != nil {
+		if err := f.KeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5649,7 +5650,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Manifest != nil {
 		w.Bits(115, 8)
-		if err := f.Manifest.encodeEXI(&w); err != nil {
+		if err := f.Manifest.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5751,7 +5752,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Object != nil {
 		w.Bits(130, 8)
-		if err := f.Object.encodeEXI(&w); err != nil {
+		if err := f.Object.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5763,7 +5764,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.PGPData != nil {
 		w.Bits(132, 8)
-		if err := f.PGPData.encodeEXI(&w); err != nil {
+		if err := f.PGPData.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5904,7 +5905,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.RSAKeyValue != nil {
 		w.Bits(155, 8)
-		if err := f.RSAKeyValue.encodeEXI(&w); err != nil {
+		if err := f.RSAKeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5916,7 +5917,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Reference != nil {
 		w.Bits(157, 8)
-		if err := f.Reference.encodeEXI(&w); err != nil {
+		if err := f.Reference.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5958,7 +5959,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.RetrievalMethod != nil {
 		w.Bits(163, 8)
-		if err := f.RetrievalMethod.encodeEXI(&w); err != nil {
+		if err := f.RetrievalMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5970,7 +5971,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.RootCertificateID != nil {
 		w.Bits(165, 8)
-		if err := f.RootCertificateID.encodeEXI(&w); err != nil {
+		if err := f.RootCertificateID.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6018,7 +6019,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.SPKIData != nil {
 		w.Bits(172, 8)
-		if err := f.SPKIData.encodeEXI(&w); err != nil {
+		if err := f.SPKIData.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6237,37 +6238,37 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Signature != nil {
 		w.Bits(203, 8)
-		if err := f.Signature.encodeEXI(&w); err != nil {
+		if err := f.Signature.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureMethod != nil {
 		w.Bits(204, 8)
-		if err := f.SignatureMethod.encodeEXI(&w); err != nil {
+		if err := f.SignatureMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureProperties != nil {
 		w.Bits(205, 8)
-		if err := f.SignatureProperties.encodeEXI(&w); err != nil {
+		if err := f.SignatureProperties.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureProperty != nil {
 		w.Bits(206, 8)
-		if err := f.SignatureProperty.encodeEXI(&w); err != nil {
+		if err := f.SignatureProperty.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureValue != nil {
 		w.Bits(207, 8)
-		if err := f.SignatureValue.encodeEXI(&w); err != nil {
+		if err := f.SignatureValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignedInfo != nil {
 		w.Bits(208, 8)
-		if err := f.SignedInfo.encodeEXI(&w); err != nil {
+		if err := f.SignedInfo.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6297,13 +6298,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Transform != nil {
 		w.Bits(213, 8)
-		if err := f.Transform.encodeEXI(&w); err != nil {
+		if err := f.Transform.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.Transforms != nil {
 		w.Bits(214, 8)
-		if err := f.Transforms.encodeEXI(&w); err != nil {
+		if err := f.Transforms.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6354,7 +6355,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.X509Data != nil {
 		w.Bits(222, 8)
-		if err := f.X509Data.encodeEXI(&w); err != nil {
+		if err := f.X509Data.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6366,7 +6367,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.X509IssuerSerial != nil {
 		w.Bits(224, 8)
-		if err := f.X509IssuerSerial.encodeEXI(&w); err != nil {
+		if err := f.X509IssuerSerial.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -7772,7 +7773,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
 				if err != nil {
 					return err
 				}
@@ -8536,83 +8537,6 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
-type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarCanonicalizationMethodType = exi.Grammar{
-	Name:   "CanonicalizationMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // CertificateInstallationReqType is the schema type {urn:iso:15118:2:2013:MsgBody}CertificateInstallationReqType.
 type CertificateInstallationReqType struct {
 	Id                       string                       `json:"Id"`
@@ -8696,7 +8620,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
 				if err != nil {
 					return err
 				}
@@ -8754,7 +8678,7 @@ func (x *CertificateInstallationReqType) encodeEXI(w *exi.Writer) error {
 
 // ListOfRootCertificateIDsType is the schema type {urn:iso:15118:2:2013:MsgDataTypes}ListOfRootCertificateIDsType.
 type ListOfRootCertificateIDsType struct {
-	RootCertificateID []X509IssuerSerialType `json:"RootCertificateID,omitempty"`
+	RootCertificateID []xmldsig.X509IssuerSerialType `json:"RootCertificateID,omitempty"`
 }
 
 var grammarListOfRootCertificateIDsType = exi.Grammar{
@@ -8832,11 +8756,11 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		}
 		switch ev {
 		case 1: // RootCertificateID
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(xmldsig.X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.RootCertificateID = append(x.RootCertificateID, X509IssuerSerialType{})
-			if err := x.RootCertificateID[len(x.RootCertificateID)-1].decodeEXI(r, a); err != nil {
+			x.RootCertificateID = append(x.RootCertificateID, xmldsig.X509IssuerSerialType{})
+			if err := x.RootCertificateID[len(x.RootCertificateID)-1].DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -8853,130 +8777,11 @@ func (x *ListOfRootCertificateIDsType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarListOfRootCertificateIDsType, &state, 1, counts[:]); err != nil {
 			return err
 		}
-		if err := (&x.RootCertificateID[i]).encodeEXI(w); err != nil {
+		if err := (&x.RootCertificateID[i]).EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarListOfRootCertificateIDsType, &state, 0, counts[:]); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
-type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
-}
-
-var grammarX509IssuerSerialType = exi.Grammar{
-	Name:   "X509IssuerSerialType",
-	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerName)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(X509SerialNumber)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerName)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509SerialNumber)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 2)
-					if err != nil {
-						return err
-					}
-					x.X509IssuerName = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // X509SerialNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					x.X509SerialNumber = int64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.String(x.X509IssuerName)
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
@@ -9279,7 +9084,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 3)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
 				if err != nil {
 					return err
 				}
@@ -9536,7 +9341,7 @@ func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *a
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 3)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
 				if err != nil {
 					return err
 				}
@@ -9642,7 +9447,7 @@ func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 3)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
 				if err != nil {
 					return err
 				}
@@ -9748,7 +9553,7 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 3)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
 				if err != nil {
 					return err
 				}
@@ -9756,7 +9561,7 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Value
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "")
 				if err != nil {
 					return err
 				}
@@ -9884,7 +9689,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
 				if err != nil {
 					return err
 				}
@@ -9899,7 +9704,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 4)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}eMAID")
 					if err != nil {
 						return err
 					}
@@ -11913,7 +11718,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 3)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
 				if err != nil {
 					return err
 				}
@@ -11936,7 +11741,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 5)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return err
 					}
@@ -13110,7 +12915,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -13369,7 +13174,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 7)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
 					if err != nil {
 						return err
 					}
@@ -14237,7 +14042,7 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -14528,411 +14333,6 @@ func (x *DC_EVPowerDeliveryParameterType) encodeEXI(w *exi.Writer) error {
 	w.Bool(x.ChargingComplete)
 	w.Leaf()
 	if err := w.Event(&grammarDC_EVPowerDeliveryParameterType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
-type DSAKeyValueType struct {
-	P           exi.Bytes `json:"P,omitempty"`
-	Q           exi.Bytes `json:"Q,omitempty"`
-	G           exi.Bytes `json:"G,omitempty"`
-	Y           exi.Bytes `json:"Y"`
-	J           exi.Bytes `json:"J,omitempty"`
-	Seed        exi.Bytes `json:"Seed,omitempty"`
-	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
-}
-
-var grammarDSAKeyValueType = exi.Grammar{
-	Name:   "DSAKeyValueType",
-	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
-	States: []exi.State{
-		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 1: SE(Q)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
-		// 2: SE(Y)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
-		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(G) | SE(Y)
-		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 5: SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(PgenCounter)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
-		// 7: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(P)
-				ev, state = 1, 1
-			case 1: // SE(G)
-				ev, state = 3, 2
-			case 2: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Q)
-				ev, state = 2, 4
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(J)
-				ev, state = 5, 5
-			case 1: // SE(Seed)
-				ev, state = 6, 6
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(G)
-				ev, state = 3, 2
-			case 1: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Seed)
-				ev, state = 6, 6
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PgenCounter)
-				ev, state = 7, 7
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // P
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.P = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Q
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Q = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // G
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.G = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Y = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // J
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.J = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // Seed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Seed = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // PgenCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PgenCounter = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.P != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.P)
-		w.Leaf()
-	}
-	if x.Q != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Q)
-		w.Leaf()
-	}
-	if x.G != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.G)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 4, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Y)
-	w.Leaf()
-	if x.J != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.J)
-		w.Leaf()
-	}
-	if x.Seed != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Seed)
-		w.Leaf()
-	}
-	if x.PgenCounter != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PgenCounter)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
-type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarDigestMethodType = exi.Grammar{
-	Name:   "DigestMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
@@ -15241,1699 +14641,6 @@ func (x *EntryType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
-type KeyInfoType struct {
-	Id              *string               `json:"Id,omitempty"`
-	KeyName         []string              `json:"KeyName,omitempty"`
-	KeyValue        []KeyValueType        `json:"KeyValue,omitempty"`
-	RetrievalMethod []RetrievalMethodType `json:"RetrievalMethod,omitempty"`
-	X509Data        []X509DataType        `json:"X509Data,omitempty"`
-	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
-	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
-	MgmtData        []string              `json:"MgmtData,omitempty"`
-}
-
-var grammarKeyInfoType = exi.Grammar{
-	Name:   "KeyInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(KeyName)
-				ev, state = 2, 2
-			case 2: // SE(KeyValue)
-				ev, state = 3, 2
-			case 3: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 4: // SE(X509Data)
-				ev, state = 5, 2
-			case 5: // SE(PGPData)
-				ev, state = 6, 2
-			case 6: // SE(SPKIData)
-				ev, state = 7, 2
-			case 7: // SE(MgmtData)
-				ev, state = 8, 2
-			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // EE
-				return nil
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // KeyName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 9)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.KeyName = append(x.KeyName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // KeyValue
-			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
-				return err
-			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // RetrievalMethod
-			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
-				return err
-			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // X509Data
-			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
-				return err
-			}
-			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // PGPData
-			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
-				return err
-			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 7: // SPKIData
-			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
-				return err
-			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 8: // MgmtData
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 14)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.MgmtData = append(x.MgmtData, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.KeyName {
-		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.KeyName[i])
-		w.Leaf()
-	}
-	for i := range x.KeyValue {
-		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := (&x.KeyValue[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.RetrievalMethod {
-		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.RetrievalMethod[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509Data {
-		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509Data[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.PGPData {
-		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		if err := (&x.PGPData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.SPKIData {
-		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		if err := (&x.SPKIData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.MgmtData {
-		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.MgmtData[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
-type KeyValueType struct {
-	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
-	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
-}
-
-var grammarKeyValueType = exi.Grammar{
-	Name:   "KeyValueType",
-	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
-	States: []exi.State{
-		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
-		// 1: EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DSAKeyValue)
-				ev, state = 1, 1
-			case 1: // SE(RSAKeyValue)
-				ev, state = 2, 1
-			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // DSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // RSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.DSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := x.DSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.RSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
-type RSAKeyValueType struct {
-	Modulus  exi.Bytes `json:"Modulus"`
-	Exponent exi.Bytes `json:"Exponent"`
-}
-
-var grammarRSAKeyValueType = exi.Grammar{
-	Name:   "RSAKeyValueType",
-	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
-	States: []exi.State{
-		// 0: SE(Modulus)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Exponent)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Modulus)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Modulus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Modulus = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Exponent = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRSAKeyValueType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Modulus)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Exponent)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RetrievalMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType.
-type RetrievalMethodType struct {
-	Type       *string         `json:"Type,omitempty"`
-	URI        *string         `json:"URI,omitempty"`
-	Transforms *TransformsType `json:"Transforms,omitempty"`
-}
-
-var grammarRetrievalMethodType = exi.Grammar{
-	Name:   "RetrievalMethodType",
-	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
-	States: []exi.State{
-		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 1, 1
-			case 1: // AT(URI)
-				ev, state = 2, 2
-			case 2: // SE(Transforms)
-				ev, state = 3, 3
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 2, 2
-			case 1: // SE(Transforms)
-				ev, state = 3, 3
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Type
-			{
-				v, err := r.String(-1, 10)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 2: // URI
-			{
-				v, err := r.String(-1, 11)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 3: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Type != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarRetrievalMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformsType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformsType.
-type TransformsType struct {
-	Transform []TransformType `json:"Transform,omitempty"`
-}
-
-var grammarTransformsType = exi.Grammar{
-	Name:   "TransformsType",
-	Events: []string{"EE", "SE(Transform)"},
-	States: []exi.State{
-		// 0: SE(Transform)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Transform) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Transform
-			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
-				return err
-			}
-			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *TransformsType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.Transform {
-		if err := w.Event(&grammarTransformsType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.Transform[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarTransformsType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
-type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
-}
-
-var grammarTransformType = exi.Grammar{
-	Name:   "TransformType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(XPath)
-				ev, state = 2, 1
-			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // XPath
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 12)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.XPath = append(x.XPath, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *TransformType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	for i := range x.XPath {
-		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.XPath[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
-type X509DataType struct {
-	X509IssuerSerial []X509IssuerSerialType `json:"X509IssuerSerial,omitempty"`
-	X509SKI          []exi.Bytes            `json:"X509SKI,omitempty"`
-	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
-	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
-	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
-}
-
-var grammarX509DataType = exi.Grammar{
-	Name:   "X509DataType",
-	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
-		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerSerial
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
-				return err
-			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // X509SKI
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // X509SubjectName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 13)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SubjectName = append(x.X509SubjectName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // X509Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // X509CRL
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509DataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.X509IssuerSerial {
-		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509IssuerSerial[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509SKI {
-		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509SKI[i])
-		w.Leaf()
-	}
-	for i := range x.X509SubjectName {
-		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.X509SubjectName[i])
-		w.Leaf()
-	}
-	for i := range x.X509Certificate {
-		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509Certificate[i])
-		w.Leaf()
-	}
-	for i := range x.X509CRL {
-		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509CRL[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
-type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
-}
-
-var grammarPGPDataType = exi.Grammar{
-	Name:   "PGPDataType",
-	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
-	States: []exi.State{
-		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyID)
-				ev, state = 1, 1
-			case 1: // SE(PGPKeyPacket)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyPacket)
-				ev, state = 2, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PGPKeyID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // PGPKeyPacket
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyPacket = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PGPKeyID != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyID)
-		w.Leaf()
-	}
-	if x.PGPKeyPacket != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyPacket)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
-type SPKIDataType struct {
-	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
-}
-
-var grammarSPKIDataType = exi.Grammar{
-	Name:   "SPKIDataType",
-	Events: []string{"EE", "SE(SPKISexp)"},
-	States: []exi.State{
-		// 0: SE(SPKISexp)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(SPKISexp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SPKISexp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.SPKISexp {
-		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.SPKISexp[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
-type ManifestType struct {
-	Id        *string         `json:"Id,omitempty"`
-	Reference []ReferenceType `json:"Reference,omitempty"`
-}
-
-var grammarManifestType = exi.Grammar{
-	Name:   "ManifestType",
-	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(Reference)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ManifestType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarManifestType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarManifestType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarManifestType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReferenceType is the schema type {http://www.w3.org/2000/09/xmldsig#}ReferenceType.
-type ReferenceType struct {
-	Id           *string          `json:"Id,omitempty"`
-	Type         *string          `json:"Type,omitempty"`
-	URI          *string          `json:"URI,omitempty"`
-	Transforms   *TransformsType  `json:"Transforms,omitempty"`
-	DigestMethod DigestMethodType `json:"DigestMethod"`
-	DigestValue  exi.Bytes        `json:"DigestValue"`
-}
-
-var grammarReferenceType = exi.Grammar{
-	Name:   "ReferenceType",
-	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 4: SE(DigestMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
-		// 5: SE(DigestValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Type)
-				ev, state = 2, 2
-			case 2: // AT(URI)
-				ev, state = 3, 3
-			case 3: // SE(Transforms)
-				ev, state = 4, 4
-			case 4: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 2, 2
-			case 1: // AT(URI)
-				ev, state = 3, 3
-			case 2: // SE(Transforms)
-				ev, state = 4, 4
-			case 3: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 3, 3
-			case 1: // SE(Transforms)
-				ev, state = 4, 4
-			case 2: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 4, 4
-			case 1: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestValue)
-				ev, state = 6, 6
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Type
-			{
-				v, err := r.String(-1, 10)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 3: // URI
-			{
-				v, err := r.String(-1, 11)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 4: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // DigestValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.DigestValue = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarReferenceType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Type != nil {
-		if err := w.Event(&grammarReferenceType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarReferenceType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarReferenceType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReferenceType, &state, 5, nil); err != nil {
-		return err
-	}
-	if err := (&x.DigestMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarReferenceType, &state, 6, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.DigestValue)
-	w.Leaf()
-	if err := w.Event(&grammarReferenceType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // MeteringReceiptReqType is the schema type {urn:iso:15118:2:2013:MsgBody}MeteringReceiptReqType.
 type MeteringReceiptReqType struct {
 	Id                *string       `json:"Id,omitempty"`
@@ -17037,7 +14744,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
 				if err != nil {
 					return err
 				}
@@ -17270,175 +14977,6 @@ func (x *MeteringReceiptResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
-type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
-}
-
-var grammarObjectType = exi.Grammar{
-	Name:   "ObjectType",
-	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
-	States: []exi.State{
-		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Encoding)
-				ev, state = 1, 1
-			case 1: // AT(Id)
-				ev, state = 2, 2
-			case 2: // AT(MimeType)
-				ev, state = 3, 3
-			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 4: // EE
-				return nil
-			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 2, 2
-			case 1: // AT(MimeType)
-				ev, state = 3, 3
-			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 3: // EE
-				return nil
-			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(MimeType)
-				ev, state = 3, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Encoding
-			{
-				v, err := r.String(-1, 15)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Encoding = p
-			}
-		case 2: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 3: // MimeType
-			{
-				v, err := r.String(-1, 16)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.MimeType = p
-			}
-		}
-	}
-}
-
-func (x *ObjectType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Encoding != nil {
-		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Encoding)
-	}
-	if x.Id != nil {
-		if err := w.Event(&grammarObjectType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.MimeType != nil {
-		if err := w.Event(&grammarObjectType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.MimeType)
-	}
-	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // PaymentDetailsReqType is the schema type {urn:iso:15118:2:2013:MsgBody}PaymentDetailsReqType.
 type PaymentDetailsReqType struct {
 	EMAID                      string               `json:"eMAID"`
@@ -17509,7 +15047,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 4)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}eMAID")
 					if err != nil {
 						return err
 					}
@@ -19574,7 +17112,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Name
 			{
-				v, err := r.String(-1, 17)
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Name")
 				if err != nil {
 					return err
 				}
@@ -19651,7 +17189,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 18)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}stringValue")
 					if err != nil {
 						return err
 					}
@@ -19803,7 +17341,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 19)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -20299,7 +17837,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 20)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -20326,7 +17864,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 21)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -20780,7 +18318,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 20)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -20807,7 +18345,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 21)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -21067,7 +18605,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -21292,831 +18830,6 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
-type SignatureType struct {
-	Id             *string            `json:"Id,omitempty"`
-	SignedInfo     SignedInfoType     `json:"SignedInfo"`
-	SignatureValue SignatureValueType `json:"SignatureValue"`
-	KeyInfo        *KeyInfoType       `json:"KeyInfo,omitempty"`
-	Object         []ObjectType       `json:"Object,omitempty"`
-}
-
-var grammarSignatureType = exi.Grammar{
-	Name:   "SignatureType",
-	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignedInfo)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureValue)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyInfo)
-				ev, state = 4, 4
-			case 1: // SE(Object)
-				ev, state = 5, 4
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Object)
-				ev, state = 5, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // KeyInfo
-			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
-				return err
-			}
-			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // Object
-			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
-				return err
-			}
-			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignatureType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignatureType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignedInfo).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignatureType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureValue).encodeEXI(w); err != nil {
-		return err
-	}
-	if x.KeyInfo != nil {
-		if err := w.Event(&grammarSignatureType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.KeyInfo.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.Object {
-		if err := w.Event(&grammarSignatureType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.Object[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignatureType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignedInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignedInfoType.
-type SignedInfoType struct {
-	Id                     *string                    `json:"Id,omitempty"`
-	CanonicalizationMethod CanonicalizationMethodType `json:"CanonicalizationMethod"`
-	SignatureMethod        SignatureMethodType        `json:"SignatureMethod"`
-	Reference              []ReferenceType            `json:"Reference,omitempty"`
-}
-
-var grammarSignedInfoType = exi.Grammar{
-	Name:   "SignedInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(Reference)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
-		// 4: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureMethod)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignedInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CanonicalizationMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarSignedInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
-type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
-}
-
-var grammarSignatureMethodType = exi.Grammar{
-	Name:   "SignatureMethodType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(HMACOutputLength)
-				ev, state = 2, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // HMACOutputLength
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if x.HMACOutputLength != nil {
-		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
-type SignatureValueType struct {
-	Id    *string   `json:"Id,omitempty"`
-	Value exi.Bytes `json:"Value"`
-}
-
-var grammarSignatureValueType = exi.Grammar{
-	Name:   "SignatureValueType",
-	Events: []string{"EE", "AT(Id)", "CH"},
-	States: []exi.State{
-		// 0: AT(Id) | CH
-		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: CH
-		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Value
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
-					return err
-				}
-				x.Value = exi.Bytes(v)
-			}
-		}
-	}
-}
-
-func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Value != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Binary(x.Value)
-	}
-	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertiesType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType.
-type SignaturePropertiesType struct {
-	Id                *string                 `json:"Id,omitempty"`
-	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
-}
-
-var grammarSignaturePropertiesType = exi.Grammar{
-	Name:   "SignaturePropertiesType",
-	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignatureProperty)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignatureProperty
-			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
-				return err
-			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.SignatureProperty {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.SignatureProperty[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignaturePropertiesType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
-type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
-}
-
-var grammarSignaturePropertyType = exi.Grammar{
-	Name:   "SignaturePropertyType",
-	Events: []string{"EE", "AT(Id)", "AT(Target)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Target)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: AT(Target)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(*) | CH[untyped]
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 8)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Target
-			{
-				v, err := r.String(-1, 22)
-				if err != nil {
-					return err
-				}
-				x.Target = v
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignaturePropertyType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.String(x.Target)
-	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // V2G_Message is the schema type anonymous type of {urn:iso:15118:2:2013:MsgDef}V2G_Message.
 type V2G_Message struct {
 	Header MessageHeaderType `json:"Header"`
@@ -22216,9 +18929,9 @@ func (x *V2G_Message) encodeEXI(w *exi.Writer) error {
 
 // MessageHeaderType is the schema type {urn:iso:15118:2:2013:MsgHeader}MessageHeaderType.
 type MessageHeaderType struct {
-	SessionID    exi.Bytes         `json:"SessionID"`
-	Notification *NotificationType `json:"Notification,omitempty"`
-	Signature    *SignatureType    `json:"Signature,omitempty"`
+	SessionID    exi.Bytes              `json:"SessionID"`
+	Notification *NotificationType      `json:"Notification,omitempty"`
+	Signature    *xmldsig.SignatureType `json:"Signature,omitempty"`
 }
 
 var grammarMessageHeaderType = exi.Grammar{
@@ -22325,11 +19038,11 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 3: // Signature
-			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r, a); err != nil {
+			x.Signature = new(xmldsig.SignatureType)
+			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -22359,7 +19072,7 @@ func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarMessageHeaderType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.Signature.encodeEXI(w); err != nil {
+		if err := x.Signature.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -22451,7 +19164,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 23)
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return err
 					}

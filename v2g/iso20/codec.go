@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 var (
@@ -44,60 +45,60 @@ func (a *arena) newRationalNumberType() *RationalNumberType {
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
-	AuthorizationReq           *AuthorizationReqType           `json:"AuthorizationReq,omitempty"`
-	AuthorizationRes           *AuthorizationResType           `json:"AuthorizationRes,omitempty"`
-	AuthorizationSetupReq      *AuthorizationSetupReqType      `json:"AuthorizationSetupReq,omitempty"`
-	AuthorizationSetupRes      *AuthorizationSetupResType      `json:"AuthorizationSetupRes,omitempty"`
-	CLReqControlMode           *CLReqControlModeType           `json:"CLReqControlMode,omitempty"`
-	CLResControlMode           *CLResControlModeType           `json:"CLResControlMode,omitempty"`
-	CanonicalizationMethod     *CanonicalizationMethodType     `json:"CanonicalizationMethod,omitempty"`
-	CertificateInstallationReq *CertificateInstallationReqType `json:"CertificateInstallationReq,omitempty"`
-	CertificateInstallationRes *CertificateInstallationResType `json:"CertificateInstallationRes,omitempty"`
-	DSAKeyValue                *DSAKeyValueType                `json:"DSAKeyValue,omitempty"`
-	DigestMethod               *DigestMethodType               `json:"DigestMethod,omitempty"`
-	DigestValue                exi.Bytes                       `json:"DigestValue,omitempty"`
-	KeyInfo                    *KeyInfoType                    `json:"KeyInfo,omitempty"`
-	KeyName                    *string                         `json:"KeyName,omitempty"`
-	KeyValue                   *KeyValueType                   `json:"KeyValue,omitempty"`
-	Manifest                   *ManifestType                   `json:"Manifest,omitempty"`
-	MeteringConfirmationReq    *MeteringConfirmationReqType    `json:"MeteringConfirmationReq,omitempty"`
-	MeteringConfirmationRes    *MeteringConfirmationResType    `json:"MeteringConfirmationRes,omitempty"`
-	MgmtData                   *string                         `json:"MgmtData,omitempty"`
-	Object                     *ObjectType                     `json:"Object,omitempty"`
-	PGPData                    *PGPDataType                    `json:"PGPData,omitempty"`
-	PowerDeliveryReq           *PowerDeliveryReqType           `json:"PowerDeliveryReq,omitempty"`
-	PowerDeliveryRes           *PowerDeliveryResType           `json:"PowerDeliveryRes,omitempty"`
-	RSAKeyValue                *RSAKeyValueType                `json:"RSAKeyValue,omitempty"`
-	Reference                  *ReferenceType                  `json:"Reference,omitempty"`
-	RetrievalMethod            *RetrievalMethodType            `json:"RetrievalMethod,omitempty"`
-	SPKIData                   *SPKIDataType                   `json:"SPKIData,omitempty"`
-	ScheduleExchangeReq        *ScheduleExchangeReqType        `json:"ScheduleExchangeReq,omitempty"`
-	ScheduleExchangeRes        *ScheduleExchangeResType        `json:"ScheduleExchangeRes,omitempty"`
-	ServiceDetailReq           *ServiceDetailReqType           `json:"ServiceDetailReq,omitempty"`
-	ServiceDetailRes           *ServiceDetailResType           `json:"ServiceDetailRes,omitempty"`
-	ServiceDiscoveryReq        *ServiceDiscoveryReqType        `json:"ServiceDiscoveryReq,omitempty"`
-	ServiceDiscoveryRes        *ServiceDiscoveryResType        `json:"ServiceDiscoveryRes,omitempty"`
-	ServiceSelectionReq        *ServiceSelectionReqType        `json:"ServiceSelectionReq,omitempty"`
-	ServiceSelectionRes        *ServiceSelectionResType        `json:"ServiceSelectionRes,omitempty"`
-	SessionSetupReq            *SessionSetupReqType            `json:"SessionSetupReq,omitempty"`
-	SessionSetupRes            *SessionSetupResType            `json:"SessionSetupRes,omitempty"`
-	SessionStopReq             *SessionStopReqType             `json:"SessionStopReq,omitempty"`
-	SessionStopRes             *SessionStopResType             `json:"SessionStopRes,omitempty"`
-	Signature                  *SignatureType                  `json:"Signature,omitempty"`
-	SignatureMethod            *SignatureMethodType            `json:"SignatureMethod,omitempty"`
-	SignatureProperties        *SignaturePropertiesType        `json:"SignatureProperties,omitempty"`
-	SignatureProperty          *SignaturePropertyType          `json:"SignatureProperty,omitempty"`
-	SignatureValue             *SignatureValueType             `json:"SignatureValue,omitempty"`
-	SignedInfo                 *SignedInfoType                 `json:"SignedInfo,omitempty"`
-	SignedInstallationData     *SignedInstallationDataType     `json:"SignedInstallationData,omitempty"`
-	SignedMeteringData         *SignedMeteringDataType         `json:"SignedMeteringData,omitempty"`
-	Transform                  *TransformType                  `json:"Transform,omitempty"`
-	Transforms                 *TransformsType                 `json:"Transforms,omitempty"`
-	VehicleCheckInReq          *VehicleCheckInReqType          `json:"VehicleCheckInReq,omitempty"`
-	VehicleCheckInRes          *VehicleCheckInResType          `json:"VehicleCheckInRes,omitempty"`
-	VehicleCheckOutReq         *VehicleCheckOutReqType         `json:"VehicleCheckOutReq,omitempty"`
-	VehicleCheckOutRes         *VehicleCheckOutResType         `json:"VehicleCheckOutRes,omitempty"`
-	X509Data                   *X509DataType                   `json:"X509Data,omitempty"`
+	AuthorizationReq           *AuthorizationReqType               `json:"AuthorizationReq,omitempty"`
+	AuthorizationRes           *AuthorizationResType               `json:"AuthorizationRes,omitempty"`
+	AuthorizationSetupReq      *AuthorizationSetupReqType          `json:"AuthorizationSetupReq,omitempty"`
+	AuthorizationSetupRes      *AuthorizationSetupResType          `json:"AuthorizationSetupRes,omitempty"`
+	CLReqControlMode           *CLReqControlModeType               `json:"CLReqControlMode,omitempty"`
+	CLResControlMode           *CLResControlModeType               `json:"CLResControlMode,omitempty"`
+	CanonicalizationMethod     *xmldsig.CanonicalizationMethodType `json:"CanonicalizationMethod,omitempty"`
+	CertificateInstallationReq *CertificateInstallationReqType     `json:"CertificateInstallationReq,omitempty"`
+	CertificateInstallationRes *CertificateInstallationResType     `json:"CertificateInstallationRes,omitempty"`
+	DSAKeyValue                *xmldsig.DSAKeyValueType            `json:"DSAKeyValue,omitempty"`
+	DigestMethod               *xmldsig.DigestMethodType           `json:"DigestMethod,omitempty"`
+	DigestValue                exi.Bytes                           `json:"DigestValue,omitempty"`
+	KeyInfo                    *xmldsig.KeyInfoType                `json:"KeyInfo,omitempty"`
+	KeyName                    *string                             `json:"KeyName,omitempty"`
+	KeyValue                   *xmldsig.KeyValueType               `json:"KeyValue,omitempty"`
+	Manifest                   *xmldsig.ManifestType               `json:"Manifest,omitempty"`
+	MeteringConfirmationReq    *MeteringConfirmationReqType        `json:"MeteringConfirmationReq,omitempty"`
+	MeteringConfirmationRes    *MeteringConfirmationResType        `json:"MeteringConfirmationRes,omitempty"`
+	MgmtData                   *string                             `json:"MgmtData,omitempty"`
+	Object                     *xmldsig.ObjectType                 `json:"Object,omitempty"`
+	PGPData                    *xmldsig.PGPDataType                `json:"PGPData,omitempty"`
+	PowerDeliveryReq           *PowerDeliveryReqType               `json:"PowerDeliveryReq,omitempty"`
+	PowerDeliveryRes           *PowerDeliveryResType               `json:"PowerDeliveryRes,omitempty"`
+	RSAKeyValue                *xmldsig.RSAKeyValueType            `json:"RSAKeyValue,omitempty"`
+	Reference                  *xmldsig.ReferenceType              `json:"Reference,omitempty"`
+	RetrievalMethod            *xmldsig.RetrievalMethodType        `json:"RetrievalMethod,omitempty"`
+	SPKIData                   *xmldsig.SPKIDataType               `json:"SPKIData,omitempty"`
+	ScheduleExchangeReq        *ScheduleExchangeReqType            `json:"ScheduleExchangeReq,omitempty"`
+	ScheduleExchangeRes        *ScheduleExchangeResType            `json:"ScheduleExchangeRes,omitempty"`
+	ServiceDetailReq           *ServiceDetailReqType               `json:"ServiceDetailReq,omitempty"`
+	ServiceDetailRes           *ServiceDetailResType               `json:"ServiceDetailRes,omitempty"`
+	ServiceDiscoveryReq        *ServiceDiscoveryReqType            `json:"ServiceDiscoveryReq,omitempty"`
+	ServiceDiscoveryRes        *ServiceDiscoveryResType            `json:"ServiceDiscoveryRes,omitempty"`
+	ServiceSelectionReq        *ServiceSelectionReqType            `json:"ServiceSelectionReq,omitempty"`
+	ServiceSelectionRes        *ServiceSelectionResType            `json:"ServiceSelectionRes,omitempty"`
+	SessionSetupReq            *SessionSetupReqType                `json:"SessionSetupReq,omitempty"`
+	SessionSetupRes            *SessionSetupResType                `json:"SessionSetupRes,omitempty"`
+	SessionStopReq             *SessionStopReqType                 `json:"SessionStopReq,omitempty"`
+	SessionStopRes             *SessionStopResType                 `json:"SessionStopRes,omitempty"`
+	Signature                  *xmldsig.SignatureType              `json:"Signature,omitempty"`
+	SignatureMethod            *xmldsig.SignatureMethodType        `json:"SignatureMethod,omitempty"`
+	SignatureProperties        *xmldsig.SignaturePropertiesType    `json:"SignatureProperties,omitempty"`
+	SignatureProperty          *xmldsig.SignaturePropertyType      `json:"SignatureProperty,omitempty"`
+	SignatureValue             *xmldsig.SignatureValueType         `json:"SignatureValue,omitempty"`
+	SignedInfo                 *xmldsig.SignedInfoType             `json:"SignedInfo,omitempty"`
+	SignedInstallationData     *SignedInstallationDataType         `json:"SignedInstallationData,omitempty"`
+	SignedMeteringData         *SignedMeteringDataType             `json:"SignedMeteringData,omitempty"`
+	Transform                  *xmldsig.TransformType              `json:"Transform,omitempty"`
+	Transforms                 *xmldsig.TransformsType             `json:"Transforms,omitempty"`
+	VehicleCheckInReq          *VehicleCheckInReqType              `json:"VehicleCheckInReq,omitempty"`
+	VehicleCheckInRes          *VehicleCheckInResType              `json:"VehicleCheckInRes,omitempty"`
+	VehicleCheckOutReq         *VehicleCheckOutReqType             `json:"VehicleCheckOutReq,omitempty"`
+	VehicleCheckOutRes         *VehicleCheckOutResType             `json:"VehicleCheckOutRes,omitempty"`
+	X509Data                   *xmldsig.X509DataType               `json:"X509Data,omitempty"`
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -308,8 +309,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 6:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 7:
@@ -323,13 +324,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 9:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 10:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
+		d.DigestMethod = new(xmldsig.DigestMethodType)
+		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 11:
@@ -347,8 +348,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 12:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
+		d.KeyInfo = new(xmldsig.KeyInfoType)
+		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 13:
@@ -356,7 +357,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 5)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -368,13 +369,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 14:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
+		d.KeyValue = new(xmldsig.KeyValueType)
+		if err := d.KeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 15:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
+		d.Manifest = new(xmldsig.ManifestType)
+		if err := d.Manifest.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 16:
@@ -392,7 +393,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 8)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -404,13 +405,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 19:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r, &a); err != nil {
+		d.Object = new(xmldsig.ObjectType)
+		if err := d.Object.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 20:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
+		d.PGPData = new(xmldsig.PGPDataType)
+		if err := d.PGPData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 21:
@@ -424,23 +425,23 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 23:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 24:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r, &a); err != nil {
+		d.Reference = new(xmldsig.ReferenceType)
+		if err := d.Reference.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 25:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 26:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
+		d.SPKIData = new(xmldsig.SPKIDataType)
+		if err := d.SPKIData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 27:
@@ -504,33 +505,33 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 39:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r, &a); err != nil {
+		d.Signature = new(xmldsig.SignatureType)
+		if err := d.Signature.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 40:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
+		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 41:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 42:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 43:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
+		d.SignatureValue = new(xmldsig.SignatureValueType)
+		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 44:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
+		d.SignedInfo = new(xmldsig.SignedInfoType)
+		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 45:
@@ -544,13 +545,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 47:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r, &a); err != nil {
+		d.Transform = new(xmldsig.TransformType)
+		if err := d.Transform.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 48:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
+		d.Transforms = new(xmldsig.TransformsType)
+		if err := d.Transforms.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 49:
@@ -574,8 +575,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 53:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
+		d.X509Data = new(xmldsig.X509DataType)
+		if err := d.X509Data.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 54:
@@ -656,7 +657,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(6, 6)
-			if err := d.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -683,7 +684,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(9, 6)
-			if err := d.DSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -692,7 +693,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(10, 6)
-			if err := d.DigestMethod.encodeEXI(&w); err != nil {
+			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -710,7 +711,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(12, 6)
-			if err := d.KeyInfo.encodeEXI(&w); err != nil {
+			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -728,7 +729,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(14, 6)
-			if err := d.KeyValue.encodeEXI(&w); err != nil {
+			if err := d.KeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -737,7 +738,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(15, 6)
-			if err := d.Manifest.encodeEXI(&w); err != nil {
+			if err := d.Manifest.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -773,7 +774,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(19, 6)
-			if err := d.Object.encodeEXI(&w); err != nil {
+			if err := d.Object.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -782,7 +783,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(20, 6)
-			if err := d.PGPData.encodeEXI(&w); err != nil {
+			if err := d.PGPData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -809,7 +810,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(23, 6)
-			if err := d.RSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -818,7 +819,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(24, 6)
-			if err := d.Reference.encodeEXI(&w); err != nil {
+			if err := d.Reference.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -827,7 +828,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(25, 6)
-			if err := d.RetrievalMethod.encodeEXI(&w); err != nil {
+			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -836,7 +837,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(26, 6)
-			if err := d.SPKIData.encodeEXI(&w); err != nil {
+			if err := d.SPKIData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -953,7 +954,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(39, 6)
-			if err := d.Signature.encodeEXI(&w); err != nil {
+			if err := d.Signature.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -962,7 +963,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(40, 6)
-			if err := d.SignatureMethod.encodeEXI(&w); err != nil {
+			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -971,7 +972,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(41, 6)
-			if err := d.SignatureProperties.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -980,7 +981,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(42, 6)
-			if err := d.SignatureProperty.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -989,7 +990,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(43, 6)
-			if err := d.SignatureValue.encodeEXI(&w); err != nil {
+			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -998,7 +999,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(44, 6)
-			if err := d.SignedInfo.encodeEXI(&w); err != nil {
+			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1025,7 +1026,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(47, 6)
-			if err := d.Transform.encodeEXI(&w); err != nil {
+			if err := d.Transform.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1034,7 +1035,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(48, 6)
-			if err := d.Transforms.encodeEXI(&w); err != nil {
+			if err := d.Transforms.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1079,7 +1080,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(53, 6)
-			if err := d.X509Data.encodeEXI(&w); err != nil {
+			if err := d.X509Data.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -1094,287 +1095,287 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 // signatures digest them: any sequence of elements, here at most one of
 // each, encoded in code order.
 type Fragment struct {
-	AbsolutePriceSchedule              *AbsolutePriceScheduleType       `json:"AbsolutePriceSchedule,omitempty"`
-	AckMaxDelay                        *uint16                          `json:"AckMaxDelay,omitempty"`
-	AdditionalSelectedServices         *AdditionalServiceListType       `json:"AdditionalSelectedServices,omitempty"`
-	AdditionalService                  *AdditionalServiceType           `json:"AdditionalService,omitempty"`
-	AdditionalServicesCosts            *DetailedCostType                `json:"AdditionalServicesCosts,omitempty"`
-	Amount                             *RationalNumberType              `json:"Amount,omitempty"`
-	AppliesMinimumMaximumCost          *bool                            `json:"AppliesMinimumMaximumCost,omitempty"`
-	AppliesToEnergyFee                 *bool                            `json:"AppliesToEnergyFee,omitempty"`
-	AppliesToOverstayFee               *bool                            `json:"AppliesToOverstayFee,omitempty"`
-	AppliesToParkingFee                *bool                            `json:"AppliesToParkingFee,omitempty"`
-	AuthorizationReq                   *AuthorizationReqType            `json:"AuthorizationReq,omitempty"`
-	AuthorizationRes                   *AuthorizationResType            `json:"AuthorizationRes,omitempty"`
-	AuthorizationServices              *AuthorizationType               `json:"AuthorizationServices,omitempty"`
-	AuthorizationSetupReq              *AuthorizationSetupReqType       `json:"AuthorizationSetupReq,omitempty"`
-	AuthorizationSetupRes              *AuthorizationSetupResType       `json:"AuthorizationSetupRes,omitempty"`
-	AvailableEnergy                    *RationalNumberType              `json:"AvailableEnergy,omitempty"`
-	BPT_ChannelSelection               *ChannelSelectionType            `json:"BPT_ChannelSelection,omitempty"`
-	BPT_DischargedEnergyReadingWh      *uint64                          `json:"BPT_DischargedEnergyReadingWh,omitempty"`
-	BPT_InductiveEnergyReadingVARh     *uint64                          `json:"BPT_InductiveEnergyReadingVARh,omitempty"`
-	BatteryEnergyCapacity              *RationalNumberType              `json:"BatteryEnergyCapacity,omitempty"`
-	CLReqControlMode                   *CLReqControlModeType            `json:"CLReqControlMode,omitempty"`
-	CLResControlMode                   *CLResControlModeType            `json:"CLResControlMode,omitempty"`
-	CPSCertificateChain                *CertificateChainType            `json:"CPSCertificateChain,omitempty"`
-	CanonicalizationMethod             *CanonicalizationMethodType      `json:"CanonicalizationMethod,omitempty"`
-	CapacitiveEnergyReadingVARh        *uint64                          `json:"CapacitiveEnergyReadingVARh,omitempty"`
-	CarbonDioxideEmission              *uint16                          `json:"CarbonDioxideEmission,omitempty"`
-	Certificate                        exi.Bytes                        `json:"Certificate,omitempty"`
-	CertificateInstallationReq         *CertificateInstallationReqType  `json:"CertificateInstallationReq,omitempty"`
-	CertificateInstallationRes         *CertificateInstallationResType  `json:"CertificateInstallationRes,omitempty"`
-	CertificateInstallationService     *bool                            `json:"CertificateInstallationService,omitempty"`
-	ChargeProgress                     *ChargeProgressType              `json:"ChargeProgress,omitempty"`
-	ChargedEnergyReadingWh             *uint64                          `json:"ChargedEnergyReadingWh,omitempty"`
-	ChargingComplete                   *bool                            `json:"ChargingComplete,omitempty"`
-	ChargingSchedule                   *ChargingScheduleType            `json:"ChargingSchedule,omitempty"`
-	ChargingSession                    *ChargingSessionType             `json:"ChargingSession,omitempty"`
-	CheckOutTime                       *uint64                          `json:"CheckOutTime,omitempty"`
-	ContractCertificateChain           *ContractCertificateChainType    `json:"ContractCertificateChain,omitempty"`
-	CostPerUnit                        *RationalNumberType              `json:"CostPerUnit,omitempty"`
-	Currency                           *string                          `json:"Currency,omitempty"`
-	DHPublicKey                        exi.Bytes                        `json:"DHPublicKey,omitempty"`
-	DSAKeyValue                        *DSAKeyValueType                 `json:"DSAKeyValue,omitempty"`
-	DepartureTime                      *uint32                          `json:"DepartureTime,omitempty"`
-	DepartureTime2                     *uint32                          `json:"DepartureTime2,omitempty"`
-	DeviceLocation                     *int16                           `json:"DeviceLocation,omitempty"`
-	DeviceOffset                       *int16                           `json:"DeviceOffset,omitempty"`
-	DigestMethod                       *DigestMethodType                `json:"DigestMethod,omitempty"`
-	DigestValue                        exi.Bytes                        `json:"DigestValue,omitempty"`
-	DischargingSchedule                *ChargingScheduleType            `json:"DischargingSchedule,omitempty"`
-	DisplayParameters                  *DisplayParametersType           `json:"DisplayParameters,omitempty"`
-	Duration                           *uint32                          `json:"Duration,omitempty"`
-	Dynamic_EVPPTControlMode           *Dynamic_EVPPTControlModeType    `json:"Dynamic_EVPPTControlMode,omitempty"`
-	Dynamic_SEReqControlMode           *Dynamic_SEReqControlModeType    `json:"Dynamic_SEReqControlMode,omitempty"`
-	Dynamic_SEResControlMode           *Dynamic_SEResControlModeType    `json:"Dynamic_SEResControlMode,omitempty"`
-	Dynamic_SMDTControlMode            *Dynamic_SMDTControlModeType     `json:"Dynamic_SMDTControlMode,omitempty"`
-	ECDHCurve                          *EcdhCurveType                   `json:"ECDHCurve,omitempty"`
-	EIM_AReqAuthorizationMode          *EIM_AReqAuthorizationModeType   `json:"EIM_AReqAuthorizationMode,omitempty"`
-	EIM_ASResAuthorizationMode         *EIM_ASResAuthorizationModeType  `json:"EIM_ASResAuthorizationMode,omitempty"`
-	EMAID                              *string                          `json:"EMAID,omitempty"`
-	EVAbsolutePriceSchedule            *EVAbsolutePriceScheduleType     `json:"EVAbsolutePriceSchedule,omitempty"`
-	EVCCID                             *string                          `json:"EVCCID,omitempty"`
-	EVCheckInStatus                    *EvCheckInStatusType             `json:"EVCheckInStatus,omitempty"`
-	EVCheckOutStatus                   *EvCheckOutStatusType            `json:"EVCheckOutStatus,omitempty"`
-	EVEnergyOffer                      *EVEnergyOfferType               `json:"EVEnergyOffer,omitempty"`
-	EVMaximumEnergyRequest             *RationalNumberType              `json:"EVMaximumEnergyRequest,omitempty"`
-	EVMaximumEnergyRequest2            *RationalNumberType              `json:"EVMaximumEnergyRequest2,omitempty"`
-	EVMaximumV2XEnergyRequest          *RationalNumberType              `json:"EVMaximumV2XEnergyRequest,omitempty"`
-	EVMinimumEnergyRequest             *RationalNumberType              `json:"EVMinimumEnergyRequest,omitempty"`
-	EVMinimumEnergyRequest2            *RationalNumberType              `json:"EVMinimumEnergyRequest2,omitempty"`
-	EVMinimumV2XEnergyRequest          *RationalNumberType              `json:"EVMinimumV2XEnergyRequest,omitempty"`
-	EVPowerProfile                     *EVPowerProfileType              `json:"EVPowerProfile,omitempty"`
-	EVPowerProfileEntries              *EVPowerProfileEntryListType     `json:"EVPowerProfileEntries,omitempty"`
-	EVPowerProfileEntry                *PowerScheduleEntryType          `json:"EVPowerProfileEntry,omitempty"`
-	EVPowerSchedule                    *EVPowerScheduleType             `json:"EVPowerSchedule,omitempty"`
-	EVPowerScheduleEntries             *EVPowerScheduleEntryListType    `json:"EVPowerScheduleEntries,omitempty"`
-	EVPowerScheduleEntry               *EVPowerScheduleEntryType        `json:"EVPowerScheduleEntry,omitempty"`
-	EVPriceRule                        *EVPriceRuleType                 `json:"EVPriceRule,omitempty"`
-	EVPriceRuleStack                   *EVPriceRuleStackType            `json:"EVPriceRuleStack,omitempty"`
-	EVPriceRuleStacks                  *EVPriceRuleStackListType        `json:"EVPriceRuleStacks,omitempty"`
-	EVProcessing                       *ProcessingType                  `json:"EVProcessing,omitempty"`
-	EVSECheckOutStatus                 *EvseCheckOutStatusType          `json:"EVSECheckOutStatus,omitempty"`
-	EVSEID                             *string                          `json:"EVSEID,omitempty"`
-	EVSENotification                   *EvseNotificationType            `json:"EVSENotification,omitempty"`
-	EVSEProcessing                     *ProcessingType                  `json:"EVSEProcessing,omitempty"`
-	EVSEStatus                         *EVSEStatusType                  `json:"EVSEStatus,omitempty"`
-	EVSEStatus2                        *EVSEStatusType                  `json:"EVSEStatus2,omitempty"`
-	EVTargetEnergyRequest              *RationalNumberType              `json:"EVTargetEnergyRequest,omitempty"`
-	EVTargetEnergyRequest2             *RationalNumberType              `json:"EVTargetEnergyRequest2,omitempty"`
-	EVTerminationCode                  *string                          `json:"EVTerminationCode,omitempty"`
-	EVTerminationExplanation           *string                          `json:"EVTerminationExplanation,omitempty"`
-	EnergyCosts                        *DetailedCostType                `json:"EnergyCosts,omitempty"`
-	EnergyFee                          *RationalNumberType              `json:"EnergyFee,omitempty"`
-	EnergyTransferServiceList          *ServiceListType                 `json:"EnergyTransferServiceList,omitempty"`
-	Exponent                           exi.Bytes                        `json:"Exponent,omitempty"`
-	Exponent2                          *int8                            `json:"Exponent2,omitempty"`
-	FreeService                        *bool                            `json:"FreeService,omitempty"`
-	G                                  exi.Bytes                        `json:"G,omitempty"`
-	GenChallenge                       exi.Bytes                        `json:"GenChallenge,omitempty"`
-	GoToPause                          *bool                            `json:"GoToPause,omitempty"`
-	HMACOutputLength                   *int64                           `json:"HMACOutputLength,omitempty"`
-	Header                             *MessageHeaderType               `json:"Header,omitempty"`
-	InletHot                           *bool                            `json:"InletHot,omitempty"`
-	J                                  exi.Bytes                        `json:"J,omitempty"`
-	KeyInfo                            *KeyInfoType                     `json:"KeyInfo,omitempty"`
-	KeyName                            *string                          `json:"KeyName,omitempty"`
-	KeyValue                           *KeyValueType                    `json:"KeyValue,omitempty"`
-	Language                           *string                          `json:"Language,omitempty"`
-	ListOfRootCertificateIDs           *ListOfRootCertificateIDsType    `json:"ListOfRootCertificateIDs,omitempty"`
-	Manifest                           *ManifestType                    `json:"Manifest,omitempty"`
-	MaximumContractCertificateChains   *uint8                           `json:"MaximumContractCertificateChains,omitempty"`
-	MaximumCost                        *RationalNumberType              `json:"MaximumCost,omitempty"`
-	MaximumSOC                         *int8                            `json:"MaximumSOC,omitempty"`
-	MaximumSupportingPoints            *uint16                          `json:"MaximumSupportingPoints,omitempty"`
-	MeterID                            *string                          `json:"MeterID,omitempty"`
-	MeterInfo                          *MeterInfoType                   `json:"MeterInfo,omitempty"`
-	MeterInfo2                         *MeterInfoType                   `json:"MeterInfo2,omitempty"`
-	MeterInfoRequested                 *bool                            `json:"MeterInfoRequested,omitempty"`
-	MeterSignature                     exi.Bytes                        `json:"MeterSignature,omitempty"`
-	MeterStatus                        *int16                           `json:"MeterStatus,omitempty"`
-	MeterTimestamp                     *uint64                          `json:"MeterTimestamp,omitempty"`
-	MeteringConfirmationReq            *MeteringConfirmationReqType     `json:"MeteringConfirmationReq,omitempty"`
-	MeteringConfirmationRes            *MeteringConfirmationResType     `json:"MeteringConfirmationRes,omitempty"`
-	MgmtData                           *string                          `json:"MgmtData,omitempty"`
-	MinimumCost                        *RationalNumberType              `json:"MinimumCost,omitempty"`
-	MinimumSOC                         *int8                            `json:"MinimumSOC,omitempty"`
-	MinimumSOC2                        *int8                            `json:"MinimumSOC2,omitempty"`
-	Modulus                            exi.Bytes                        `json:"Modulus,omitempty"`
-	NotificationMaxDelay               *uint16                          `json:"NotificationMaxDelay,omitempty"`
-	NumberOfPriceLevels                *uint8                           `json:"NumberOfPriceLevels,omitempty"`
-	OEMProvisioningCertificateChain    *SignedCertificateChainType      `json:"OEMProvisioningCertificateChain,omitempty"`
-	Object                             *ObjectType                      `json:"Object,omitempty"`
-	OccupancyCosts                     *DetailedCostType                `json:"OccupancyCosts,omitempty"`
-	OverstayCosts                      *DetailedCostType                `json:"OverstayCosts,omitempty"`
-	OverstayFee                        *RationalNumberType              `json:"OverstayFee,omitempty"`
-	OverstayFeePeriod                  *uint32                          `json:"OverstayFeePeriod,omitempty"`
-	OverstayPowerThreshold             *RationalNumberType              `json:"OverstayPowerThreshold,omitempty"`
-	OverstayRule                       *OverstayRuleType                `json:"OverstayRule,omitempty"`
-	OverstayRuleDescription            *string                          `json:"OverstayRuleDescription,omitempty"`
-	OverstayRules                      *OverstayRuleListType            `json:"OverstayRules,omitempty"`
-	OverstayTimeThreshold              *uint32                          `json:"OverstayTimeThreshold,omitempty"`
-	P                                  exi.Bytes                        `json:"P,omitempty"`
-	PGPData                            *PGPDataType                     `json:"PGPData,omitempty"`
-	PGPKeyID                           exi.Bytes                        `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket                       exi.Bytes                        `json:"PGPKeyPacket,omitempty"`
-	Parameter                          *ParameterType                   `json:"Parameter,omitempty"`
-	ParameterSet                       *ParameterSetType                `json:"ParameterSet,omitempty"`
-	ParameterSetID                     *uint16                          `json:"ParameterSetID,omitempty"`
-	ParkingFee                         *RationalNumberType              `json:"ParkingFee,omitempty"`
-	ParkingFeePeriod                   *uint32                          `json:"ParkingFeePeriod,omitempty"`
-	ParkingMethod                      *ParkingMethodType               `json:"ParkingMethod,omitempty"`
-	ParkingSpace                       *int16                           `json:"ParkingSpace,omitempty"`
-	PgenCounter                        exi.Bytes                        `json:"PgenCounter,omitempty"`
-	PnC_AReqAuthorizationMode          *PnC_AReqAuthorizationModeType   `json:"PnC_AReqAuthorizationMode,omitempty"`
-	PnC_ASResAuthorizationMode         *PnC_ASResAuthorizationModeType  `json:"PnC_ASResAuthorizationMode,omitempty"`
-	Power                              *RationalNumberType              `json:"Power,omitempty"`
-	PowerDeliveryReq                   *PowerDeliveryReqType            `json:"PowerDeliveryReq,omitempty"`
-	PowerDeliveryRes                   *PowerDeliveryResType            `json:"PowerDeliveryRes,omitempty"`
-	PowerRangeStart                    *RationalNumberType              `json:"PowerRangeStart,omitempty"`
-	PowerSchedule                      *PowerScheduleType               `json:"PowerSchedule,omitempty"`
-	PowerScheduleEntries               *PowerScheduleEntryListType      `json:"PowerScheduleEntries,omitempty"`
-	PowerScheduleEntry                 *PowerScheduleEntryType          `json:"PowerScheduleEntry,omitempty"`
-	PowerTolerance                     *RationalNumberType              `json:"PowerTolerance,omitempty"`
-	PowerToleranceAcceptance           *PowerToleranceAcceptanceType    `json:"PowerToleranceAcceptance,omitempty"`
-	Power_L2                           *RationalNumberType              `json:"Power_L2,omitempty"`
-	Power_L3                           *RationalNumberType              `json:"Power_L3,omitempty"`
-	PresentSOC                         *int8                            `json:"PresentSOC,omitempty"`
-	PriceAlgorithm                     *string                          `json:"PriceAlgorithm,omitempty"`
-	PriceLevel                         *uint8                           `json:"PriceLevel,omitempty"`
-	PriceLevelSchedule                 *PriceLevelScheduleType          `json:"PriceLevelSchedule,omitempty"`
-	PriceLevelScheduleEntries          *PriceLevelScheduleEntryListType `json:"PriceLevelScheduleEntries,omitempty"`
-	PriceLevelScheduleEntry            *PriceLevelScheduleEntryType     `json:"PriceLevelScheduleEntry,omitempty"`
-	PriceRule                          *PriceRuleType                   `json:"PriceRule,omitempty"`
-	PriceRuleStack                     *PriceRuleStackType              `json:"PriceRuleStack,omitempty"`
-	PriceRuleStacks                    *PriceRuleStackListType          `json:"PriceRuleStacks,omitempty"`
-	PriceScheduleDescription           *string                          `json:"PriceScheduleDescription,omitempty"`
-	PriceScheduleID                    *uint32                          `json:"PriceScheduleID,omitempty"`
-	PrioritizedEMAIDs                  *EMAIDListType                   `json:"PrioritizedEMAIDs,omitempty"`
-	ProviderID                         *string                          `json:"ProviderID,omitempty"`
-	Q                                  exi.Bytes                        `json:"Q,omitempty"`
-	RSAKeyValue                        *RSAKeyValueType                 `json:"RSAKeyValue,omitempty"`
-	Receipt                            *ReceiptType                     `json:"Receipt,omitempty"`
-	Receipt2                           *ReceiptType                     `json:"Receipt2,omitempty"`
-	Reference                          *ReferenceType                   `json:"Reference,omitempty"`
-	RemainingContractCertificateChains *uint8                           `json:"RemainingContractCertificateChains,omitempty"`
-	RemainingTimeToMaximumSOC          *uint32                          `json:"RemainingTimeToMaximumSOC,omitempty"`
-	RemainingTimeToMinimumSOC          *uint32                          `json:"RemainingTimeToMinimumSOC,omitempty"`
-	RemainingTimeToTargetSOC           *uint32                          `json:"RemainingTimeToTargetSOC,omitempty"`
-	RenewableGenerationPercentage      *uint8                           `json:"RenewableGenerationPercentage,omitempty"`
-	ResponseCode                       *ResponseCodeType                `json:"ResponseCode,omitempty"`
-	RetrievalMethod                    *RetrievalMethodType             `json:"RetrievalMethod,omitempty"`
-	RootCertificateID                  *X509IssuerSerialType            `json:"RootCertificateID,omitempty"`
-	SECP521_EncryptedPrivateKey        exi.Bytes                        `json:"SECP521_EncryptedPrivateKey,omitempty"`
-	SPKIData                           *SPKIDataType                    `json:"SPKIData,omitempty"`
-	SPKISexp                           exi.Bytes                        `json:"SPKISexp,omitempty"`
-	ScheduleExchangeReq                *ScheduleExchangeReqType         `json:"ScheduleExchangeReq,omitempty"`
-	ScheduleExchangeRes                *ScheduleExchangeResType         `json:"ScheduleExchangeRes,omitempty"`
-	ScheduleTuple                      *ScheduleTupleType               `json:"ScheduleTuple,omitempty"`
-	ScheduleTupleID                    *uint32                          `json:"ScheduleTupleID,omitempty"`
-	Scheduled_EVPPTControlMode         *Scheduled_EVPPTControlModeType  `json:"Scheduled_EVPPTControlMode,omitempty"`
-	Scheduled_SEReqControlMode         *Scheduled_SEReqControlModeType  `json:"Scheduled_SEReqControlMode,omitempty"`
-	Scheduled_SEResControlMode         *Scheduled_SEResControlModeType  `json:"Scheduled_SEResControlMode,omitempty"`
-	Scheduled_SMDTControlMode          *Scheduled_SMDTControlModeType   `json:"Scheduled_SMDTControlMode,omitempty"`
-	Seed                               exi.Bytes                        `json:"Seed,omitempty"`
-	SelectedAuthorizationService       *AuthorizationType               `json:"SelectedAuthorizationService,omitempty"`
-	SelectedEnergyTransferService      *SelectedServiceType             `json:"SelectedEnergyTransferService,omitempty"`
-	SelectedScheduleTupleID            *uint32                          `json:"SelectedScheduleTupleID,omitempty"`
-	SelectedService                    *SelectedServiceType             `json:"SelectedService,omitempty"`
-	SelectedVASList                    *SelectedServiceListType         `json:"SelectedVASList,omitempty"`
-	Service                            *ServiceType                     `json:"Service,omitempty"`
-	ServiceDetailReq                   *ServiceDetailReqType            `json:"ServiceDetailReq,omitempty"`
-	ServiceDetailRes                   *ServiceDetailResType            `json:"ServiceDetailRes,omitempty"`
-	ServiceDiscoveryReq                *ServiceDiscoveryReqType         `json:"ServiceDiscoveryReq,omitempty"`
-	ServiceDiscoveryRes                *ServiceDiscoveryResType         `json:"ServiceDiscoveryRes,omitempty"`
-	ServiceFee                         *RationalNumberType              `json:"ServiceFee,omitempty"`
-	ServiceID                          *uint16                          `json:"ServiceID,omitempty"`
-	ServiceName                        *string                          `json:"ServiceName,omitempty"`
-	ServiceParameterList               *ServiceParameterListType        `json:"ServiceParameterList,omitempty"`
-	ServiceRenegotiationSupported      *bool                            `json:"ServiceRenegotiationSupported,omitempty"`
-	ServiceSelectionReq                *ServiceSelectionReqType         `json:"ServiceSelectionReq,omitempty"`
-	ServiceSelectionRes                *ServiceSelectionResType         `json:"ServiceSelectionRes,omitempty"`
-	SessionID                          exi.Bytes                        `json:"SessionID,omitempty"`
-	SessionID2                         exi.Bytes                        `json:"SessionID2,omitempty"`
-	SessionSetupReq                    *SessionSetupReqType             `json:"SessionSetupReq,omitempty"`
-	SessionSetupRes                    *SessionSetupResType             `json:"SessionSetupRes,omitempty"`
-	SessionStopReq                     *SessionStopReqType              `json:"SessionStopReq,omitempty"`
-	SessionStopRes                     *SessionStopResType              `json:"SessionStopRes,omitempty"`
-	Signature                          *SignatureType                   `json:"Signature,omitempty"`
-	SignatureMethod                    *SignatureMethodType             `json:"SignatureMethod,omitempty"`
-	SignatureProperties                *SignaturePropertiesType         `json:"SignatureProperties,omitempty"`
-	SignatureProperty                  *SignaturePropertyType           `json:"SignatureProperty,omitempty"`
-	SignatureValue                     *SignatureValueType              `json:"SignatureValue,omitempty"`
-	SignedInfo                         *SignedInfoType                  `json:"SignedInfo,omitempty"`
-	SignedInstallationData             *SignedInstallationDataType      `json:"SignedInstallationData,omitempty"`
-	SignedMeteringData                 *SignedMeteringDataType          `json:"SignedMeteringData,omitempty"`
-	StartTime                          *uint32                          `json:"StartTime,omitempty"`
-	SubCertificates                    *SubCertificatesType             `json:"SubCertificates,omitempty"`
-	SupportedProviders                 *SupportedProvidersListType      `json:"SupportedProviders,omitempty"`
-	SupportedServiceIDs                *ServiceIDListType               `json:"SupportedServiceIDs,omitempty"`
-	TPM_EncryptedPrivateKey            exi.Bytes                        `json:"TPM_EncryptedPrivateKey,omitempty"`
-	TargetDistance                     *int16                           `json:"TargetDistance,omitempty"`
-	TargetOffsetX                      *uint16                          `json:"TargetOffsetX,omitempty"`
-	TargetOffsetY                      *uint16                          `json:"TargetOffsetY,omitempty"`
-	TargetSOC                          *int8                            `json:"TargetSOC,omitempty"`
-	TargetSOC2                         *int8                            `json:"TargetSOC2,omitempty"`
-	TaxCosts                           *DetailedTaxType                 `json:"TaxCosts,omitempty"`
-	TaxIncludedInPrice                 *bool                            `json:"TaxIncludedInPrice,omitempty"`
-	TaxRate                            *RationalNumberType              `json:"TaxRate,omitempty"`
-	TaxRule                            *TaxRuleType                     `json:"TaxRule,omitempty"`
-	TaxRuleID                          *uint32                          `json:"TaxRuleID,omitempty"`
-	TaxRuleID2                         *uint32                          `json:"TaxRuleID2,omitempty"`
-	TaxRuleName                        *string                          `json:"TaxRuleName,omitempty"`
-	TaxRules                           *TaxRuleListType                 `json:"TaxRules,omitempty"`
-	TimeAnchor                         *uint64                          `json:"TimeAnchor,omitempty"`
-	TimeAnchor2                        *uint64                          `json:"TimeAnchor2,omitempty"`
-	TimeStamp                          *uint64                          `json:"TimeStamp,omitempty"`
-	Transform                          *TransformType                   `json:"Transform,omitempty"`
-	Transforms                         *TransformsType                  `json:"Transforms,omitempty"`
-	VASList                            *ServiceListType                 `json:"VASList,omitempty"`
-	Value                              *int16                           `json:"Value,omitempty"`
-	VehicleCheckInReq                  *VehicleCheckInReqType           `json:"VehicleCheckInReq,omitempty"`
-	VehicleCheckInRes                  *VehicleCheckInResType           `json:"VehicleCheckInRes,omitempty"`
-	VehicleCheckOutReq                 *VehicleCheckOutReqType          `json:"VehicleCheckOutReq,omitempty"`
-	VehicleCheckOutRes                 *VehicleCheckOutResType          `json:"VehicleCheckOutRes,omitempty"`
-	VehicleFrame                       *int16                           `json:"VehicleFrame,omitempty"`
-	VehicleTravel                      *int16                           `json:"VehicleTravel,omitempty"`
-	X448_EncryptedPrivateKey           exi.Bytes                        `json:"X448_EncryptedPrivateKey,omitempty"`
-	X509CRL                            exi.Bytes                        `json:"X509CRL,omitempty"`
-	X509Certificate                    exi.Bytes                        `json:"X509Certificate,omitempty"`
-	X509Data                           *X509DataType                    `json:"X509Data,omitempty"`
-	X509IssuerName                     *string                          `json:"X509IssuerName,omitempty"`
-	X509IssuerSerial                   *X509IssuerSerialType            `json:"X509IssuerSerial,omitempty"`
-	X509SKI                            exi.Bytes                        `json:"X509SKI,omitempty"`
-	X509SerialNumber                   *int64                           `json:"X509SerialNumber,omitempty"`
-	X509SubjectName                    *string                          `json:"X509SubjectName,omitempty"`
-	XPath                              *string                          `json:"XPath,omitempty"`
-	Y                                  exi.Bytes                        `json:"Y,omitempty"`
-	BoolValue                          *bool                            `json:"boolValue,omitempty"`
-	ByteValue                          *int8                            `json:"byteValue,omitempty"`
-	FiniteString                       *string                          `json:"finiteString,omitempty"`
-	IntValue                           *int32                           `json:"intValue,omitempty"`
-	RationalNumber                     *RationalNumberType              `json:"rationalNumber,omitempty"`
-	ShortValue                         *int16                           `json:"shortValue,omitempty"`
+	AbsolutePriceSchedule              *AbsolutePriceScheduleType          `json:"AbsolutePriceSchedule,omitempty"`
+	AckMaxDelay                        *uint16                             `json:"AckMaxDelay,omitempty"`
+	AdditionalSelectedServices         *AdditionalServiceListType          `json:"AdditionalSelectedServices,omitempty"`
+	AdditionalService                  *AdditionalServiceType              `json:"AdditionalService,omitempty"`
+	AdditionalServicesCosts            *DetailedCostType                   `json:"AdditionalServicesCosts,omitempty"`
+	Amount                             *RationalNumberType                 `json:"Amount,omitempty"`
+	AppliesMinimumMaximumCost          *bool                               `json:"AppliesMinimumMaximumCost,omitempty"`
+	AppliesToEnergyFee                 *bool                               `json:"AppliesToEnergyFee,omitempty"`
+	AppliesToOverstayFee               *bool                               `json:"AppliesToOverstayFee,omitempty"`
+	AppliesToParkingFee                *bool                               `json:"AppliesToParkingFee,omitempty"`
+	AuthorizationReq                   *AuthorizationReqType               `json:"AuthorizationReq,omitempty"`
+	AuthorizationRes                   *AuthorizationResType               `json:"AuthorizationRes,omitempty"`
+	AuthorizationServices              *AuthorizationType                  `json:"AuthorizationServices,omitempty"`
+	AuthorizationSetupReq              *AuthorizationSetupReqType          `json:"AuthorizationSetupReq,omitempty"`
+	AuthorizationSetupRes              *AuthorizationSetupResType          `json:"AuthorizationSetupRes,omitempty"`
+	AvailableEnergy                    *RationalNumberType                 `json:"AvailableEnergy,omitempty"`
+	BPT_ChannelSelection               *ChannelSelectionType               `json:"BPT_ChannelSelection,omitempty"`
+	BPT_DischargedEnergyReadingWh      *uint64                             `json:"BPT_DischargedEnergyReadingWh,omitempty"`
+	BPT_InductiveEnergyReadingVARh     *uint64                             `json:"BPT_InductiveEnergyReadingVARh,omitempty"`
+	BatteryEnergyCapacity              *RationalNumberType                 `json:"BatteryEnergyCapacity,omitempty"`
+	CLReqControlMode                   *CLReqControlModeType               `json:"CLReqControlMode,omitempty"`
+	CLResControlMode                   *CLResControlModeType               `json:"CLResControlMode,omitempty"`
+	CPSCertificateChain                *CertificateChainType               `json:"CPSCertificateChain,omitempty"`
+	CanonicalizationMethod             *xmldsig.CanonicalizationMethodType `json:"CanonicalizationMethod,omitempty"`
+	CapacitiveEnergyReadingVARh        *uint64                             `json:"CapacitiveEnergyReadingVARh,omitempty"`
+	CarbonDioxideEmission              *uint16                             `json:"CarbonDioxideEmission,omitempty"`
+	Certificate                        exi.Bytes                           `json:"Certificate,omitempty"`
+	CertificateInstallationReq         *CertificateInstallationReqType     `json:"CertificateInstallationReq,omitempty"`
+	CertificateInstallationRes         *CertificateInstallationResType     `json:"CertificateInstallationRes,omitempty"`
+	CertificateInstallationService     *bool                               `json:"CertificateInstallationService,omitempty"`
+	ChargeProgress                     *ChargeProgressType                 `json:"ChargeProgress,omitempty"`
+	ChargedEnergyReadingWh             *uint64                             `json:"ChargedEnergyReadingWh,omitempty"`
+	ChargingComplete                   *bool                               `json:"ChargingComplete,omitempty"`
+	ChargingSchedule                   *ChargingScheduleType               `json:"ChargingSchedule,omitempty"`
+	ChargingSession                    *ChargingSessionType                `json:"ChargingSession,omitempty"`
+	CheckOutTime                       *uint64                             `json:"CheckOutTime,omitempty"`
+	ContractCertificateChain           *ContractCertificateChainType       `json:"ContractCertificateChain,omitempty"`
+	CostPerUnit                        *RationalNumberType                 `json:"CostPerUnit,omitempty"`
+	Currency                           *string                             `json:"Currency,omitempty"`
+	DHPublicKey                        exi.Bytes                           `json:"DHPublicKey,omitempty"`
+	DSAKeyValue                        *xmldsig.DSAKeyValueType            `json:"DSAKeyValue,omitempty"`
+	DepartureTime                      *uint32                             `json:"DepartureTime,omitempty"`
+	DepartureTime2                     *uint32                             `json:"DepartureTime2,omitempty"`
+	DeviceLocation                     *int16                              `json:"DeviceLocation,omitempty"`
+	DeviceOffset                       *int16                              `json:"DeviceOffset,omitempty"`
+	DigestMethod                       *xmldsig.DigestMethodType           `json:"DigestMethod,omitempty"`
+	DigestValue                        exi.Bytes                           `json:"DigestValue,omitempty"`
+	DischargingSchedule                *ChargingScheduleType               `json:"DischargingSchedule,omitempty"`
+	DisplayParameters                  *DisplayParametersType              `json:"DisplayParameters,omitempty"`
+	Duration                           *uint32                             `json:"Duration,omitempty"`
+	Dynamic_EVPPTControlMode           *Dynamic_EVPPTControlModeType       `json:"Dynamic_EVPPTControlMode,omitempty"`
+	Dynamic_SEReqControlMode           *Dynamic_SEReqControlModeType       `json:"Dynamic_SEReqControlMode,omitempty"`
+	Dynamic_SEResControlMode           *Dynamic_SEResControlModeType       `json:"Dynamic_SEResControlMode,omitempty"`
+	Dynamic_SMDTControlMode            *Dynamic_SMDTControlModeType        `json:"Dynamic_SMDTControlMode,omitempty"`
+	ECDHCurve                          *EcdhCurveType                      `json:"ECDHCurve,omitempty"`
+	EIM_AReqAuthorizationMode          *EIM_AReqAuthorizationModeType      `json:"EIM_AReqAuthorizationMode,omitempty"`
+	EIM_ASResAuthorizationMode         *EIM_ASResAuthorizationModeType     `json:"EIM_ASResAuthorizationMode,omitempty"`
+	EMAID                              *string                             `json:"EMAID,omitempty"`
+	EVAbsolutePriceSchedule            *EVAbsolutePriceScheduleType        `json:"EVAbsolutePriceSchedule,omitempty"`
+	EVCCID                             *string                             `json:"EVCCID,omitempty"`
+	EVCheckInStatus                    *EvCheckInStatusType                `json:"EVCheckInStatus,omitempty"`
+	EVCheckOutStatus                   *EvCheckOutStatusType               `json:"EVCheckOutStatus,omitempty"`
+	EVEnergyOffer                      *EVEnergyOfferType                  `json:"EVEnergyOffer,omitempty"`
+	EVMaximumEnergyRequest             *RationalNumberType                 `json:"EVMaximumEnergyRequest,omitempty"`
+	EVMaximumEnergyRequest2            *RationalNumberType                 `json:"EVMaximumEnergyRequest2,omitempty"`
+	EVMaximumV2XEnergyRequest          *RationalNumberType                 `json:"EVMaximumV2XEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest             *RationalNumberType                 `json:"EVMinimumEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest2            *RationalNumberType                 `json:"EVMinimumEnergyRequest2,omitempty"`
+	EVMinimumV2XEnergyRequest          *RationalNumberType                 `json:"EVMinimumV2XEnergyRequest,omitempty"`
+	EVPowerProfile                     *EVPowerProfileType                 `json:"EVPowerProfile,omitempty"`
+	EVPowerProfileEntries              *EVPowerProfileEntryListType        `json:"EVPowerProfileEntries,omitempty"`
+	EVPowerProfileEntry                *PowerScheduleEntryType             `json:"EVPowerProfileEntry,omitempty"`
+	EVPowerSchedule                    *EVPowerScheduleType                `json:"EVPowerSchedule,omitempty"`
+	EVPowerScheduleEntries             *EVPowerScheduleEntryListType       `json:"EVPowerScheduleEntries,omitempty"`
+	EVPowerScheduleEntry               *EVPowerScheduleEntryType           `json:"EVPowerScheduleEntry,omitempty"`
+	EVPriceRule                        *EVPriceRuleType                    `json:"EVPriceRule,omitempty"`
+	EVPriceRuleStack                   *EVPriceRuleStackType               `json:"EVPriceRuleStack,omitempty"`
+	EVPriceRuleStacks                  *EVPriceRuleStackListType           `json:"EVPriceRuleStacks,omitempty"`
+	EVProcessing                       *ProcessingType                     `json:"EVProcessing,omitempty"`
+	EVSECheckOutStatus                 *EvseCheckOutStatusType             `json:"EVSECheckOutStatus,omitempty"`
+	EVSEID                             *string                             `json:"EVSEID,omitempty"`
+	EVSENotification                   *EvseNotificationType               `json:"EVSENotification,omitempty"`
+	EVSEProcessing                     *ProcessingType                     `json:"EVSEProcessing,omitempty"`
+	EVSEStatus                         *EVSEStatusType                     `json:"EVSEStatus,omitempty"`
+	EVSEStatus2                        *EVSEStatusType                     `json:"EVSEStatus2,omitempty"`
+	EVTargetEnergyRequest              *RationalNumberType                 `json:"EVTargetEnergyRequest,omitempty"`
+	EVTargetEnergyRequest2             *RationalNumberType                 `json:"EVTargetEnergyRequest2,omitempty"`
+	EVTerminationCode                  *string                             `json:"EVTerminationCode,omitempty"`
+	EVTerminationExplanation           *string                             `json:"EVTerminationExplanation,omitempty"`
+	EnergyCosts                        *DetailedCostType                   `json:"EnergyCosts,omitempty"`
+	EnergyFee                          *RationalNumberType                 `json:"EnergyFee,omitempty"`
+	EnergyTransferServiceList          *ServiceListType                    `json:"EnergyTransferServiceList,omitempty"`
+	Exponent                           exi.Bytes                           `json:"Exponent,omitempty"`
+	Exponent2                          *int8                               `json:"Exponent2,omitempty"`
+	FreeService                        *bool                               `json:"FreeService,omitempty"`
+	G                                  exi.Bytes                           `json:"G,omitempty"`
+	GenChallenge                       exi.Bytes                           `json:"GenChallenge,omitempty"`
+	GoToPause                          *bool                               `json:"GoToPause,omitempty"`
+	HMACOutputLength                   *int64                              `json:"HMACOutputLength,omitempty"`
+	Header                             *MessageHeaderType                  `json:"Header,omitempty"`
+	InletHot                           *bool                               `json:"InletHot,omitempty"`
+	J                                  exi.Bytes                           `json:"J,omitempty"`
+	KeyInfo                            *xmldsig.KeyInfoType                `json:"KeyInfo,omitempty"`
+	KeyName                            *string                             `json:"KeyName,omitempty"`
+	KeyValue                           *xmldsig.KeyValueType               `json:"KeyValue,omitempty"`
+	Language                           *string                             `json:"Language,omitempty"`
+	ListOfRootCertificateIDs           *ListOfRootCertificateIDsType       `json:"ListOfRootCertificateIDs,omitempty"`
+	Manifest                           *xmldsig.ManifestType               `json:"Manifest,omitempty"`
+	MaximumContractCertificateChains   *uint8                              `json:"MaximumContractCertificateChains,omitempty"`
+	MaximumCost                        *RationalNumberType                 `json:"MaximumCost,omitempty"`
+	MaximumSOC                         *int8                               `json:"MaximumSOC,omitempty"`
+	MaximumSupportingPoints            *uint16                             `json:"MaximumSupportingPoints,omitempty"`
+	MeterID                            *string                             `json:"MeterID,omitempty"`
+	MeterInfo                          *MeterInfoType                      `json:"MeterInfo,omitempty"`
+	MeterInfo2                         *MeterInfoType                      `json:"MeterInfo2,omitempty"`
+	MeterInfoRequested                 *bool                               `json:"MeterInfoRequested,omitempty"`
+	MeterSignature                     exi.Bytes                           `json:"MeterSignature,omitempty"`
+	MeterStatus                        *int16                              `json:"MeterStatus,omitempty"`
+	MeterTimestamp                     *uint64                             `json:"MeterTimestamp,omitempty"`
+	MeteringConfirmationReq            *MeteringConfirmationReqType        `json:"MeteringConfirmationReq,omitempty"`
+	MeteringConfirmationRes            *MeteringConfirmationResType        `json:"MeteringConfirmationRes,omitempty"`
+	MgmtData                           *string                             `json:"MgmtData,omitempty"`
+	MinimumCost                        *RationalNumberType                 `json:"MinimumCost,omitempty"`
+	MinimumSOC                         *int8                               `json:"MinimumSOC,omitempty"`
+	MinimumSOC2                        *int8                               `json:"MinimumSOC2,omitempty"`
+	Modulus                            exi.Bytes                           `json:"Modulus,omitempty"`
+	NotificationMaxDelay               *uint16                             `json:"NotificationMaxDelay,omitempty"`
+	NumberOfPriceLevels                *uint8                              `json:"NumberOfPriceLevels,omitempty"`
+	OEMProvisioningCertificateChain    *SignedCertificateChainType         `json:"OEMProvisioningCertificateChain,omitempty"`
+	Object                             *xmldsig.ObjectType                 `json:"Object,omitempty"`
+	OccupancyCosts                     *DetailedCostType                   `json:"OccupancyCosts,omitempty"`
+	OverstayCosts                      *DetailedCostType                   `json:"OverstayCosts,omitempty"`
+	OverstayFee                        *RationalNumberType                 `json:"OverstayFee,omitempty"`
+	OverstayFeePeriod                  *uint32                             `json:"OverstayFeePeriod,omitempty"`
+	OverstayPowerThreshold             *RationalNumberType                 `json:"OverstayPowerThreshold,omitempty"`
+	OverstayRule                       *OverstayRuleType                   `json:"OverstayRule,omitempty"`
+	OverstayRuleDescription            *string                             `json:"OverstayRuleDescription,omitempty"`
+	OverstayRules                      *OverstayRuleListType               `json:"OverstayRules,omitempty"`
+	OverstayTimeThreshold              *uint32                             `json:"OverstayTimeThreshold,omitempty"`
+	P                                  exi.Bytes                           `json:"P,omitempty"`
+	PGPData                            *xmldsig.PGPDataType                `json:"PGPData,omitempty"`
+	PGPKeyID                           exi.Bytes                           `json:"PGPKeyID,omitempty"`
+	PGPKeyPacket                       exi.Bytes                           `json:"PGPKeyPacket,omitempty"`
+	Parameter                          *ParameterType                      `json:"Parameter,omitempty"`
+	ParameterSet                       *ParameterSetType                   `json:"ParameterSet,omitempty"`
+	ParameterSetID                     *uint16                             `json:"ParameterSetID,omitempty"`
+	ParkingFee                         *RationalNumberType                 `json:"ParkingFee,omitempty"`
+	ParkingFeePeriod                   *uint32                             `json:"ParkingFeePeriod,omitempty"`
+	ParkingMethod                      *ParkingMethodType                  `json:"ParkingMethod,omitempty"`
+	ParkingSpace                       *int16                              `json:"ParkingSpace,omitempty"`
+	PgenCounter                        exi.Bytes                           `json:"PgenCounter,omitempty"`
+	PnC_AReqAuthorizationMode          *PnC_AReqAuthorizationModeType      `json:"PnC_AReqAuthorizationMode,omitempty"`
+	PnC_ASResAuthorizationMode         *PnC_ASResAuthorizationModeType     `json:"PnC_ASResAuthorizationMode,omitempty"`
+	Power                              *RationalNumberType                 `json:"Power,omitempty"`
+	PowerDeliveryReq                   *PowerDeliveryReqType               `json:"PowerDeliveryReq,omitempty"`
+	PowerDeliveryRes                   *PowerDeliveryResType               `json:"PowerDeliveryRes,omitempty"`
+	PowerRangeStart                    *RationalNumberType                 `json:"PowerRangeStart,omitempty"`
+	PowerSchedule                      *PowerScheduleType                  `json:"PowerSchedule,omitempty"`
+	PowerScheduleEntries               *PowerScheduleEntryListType         `json:"PowerScheduleEntries,omitempty"`
+	PowerScheduleEntry                 *PowerScheduleEntryType             `json:"PowerScheduleEntry,omitempty"`
+	PowerTolerance                     *RationalNumberType                 `json:"PowerTolerance,omitempty"`
+	PowerToleranceAcceptance           *PowerToleranceAcceptanceType       `json:"PowerToleranceAcceptance,omitempty"`
+	Power_L2                           *RationalNumberType                 `json:"Power_L2,omitempty"`
+	Power_L3                           *RationalNumberType                 `json:"Power_L3,omitempty"`
+	PresentSOC                         *int8                               `json:"PresentSOC,omitempty"`
+	PriceAlgorithm                     *string                             `json:"PriceAlgorithm,omitempty"`
+	PriceLevel                         *uint8                              `json:"PriceLevel,omitempty"`
+	PriceLevelSchedule                 *PriceLevelScheduleType             `json:"PriceLevelSchedule,omitempty"`
+	PriceLevelScheduleEntries          *PriceLevelScheduleEntryListType    `json:"PriceLevelScheduleEntries,omitempty"`
+	PriceLevelScheduleEntry            *PriceLevelScheduleEntryType        `json:"PriceLevelScheduleEntry,omitempty"`
+	PriceRule                          *PriceRuleType                      `json:"PriceRule,omitempty"`
+	PriceRuleStack                     *PriceRuleStackType                 `json:"PriceRuleStack,omitempty"`
+	PriceRuleStacks                    *PriceRuleStackListType             `json:"PriceRuleStacks,omitempty"`
+	PriceScheduleDescription           *string                             `json:"PriceScheduleDescription,omitempty"`
+	PriceScheduleID                    *uint32                             `json:"PriceScheduleID,omitempty"`
+	PrioritizedEMAIDs                  *EMAIDListType                      `json:"PrioritizedEMAIDs,omitempty"`
+	ProviderID                         *string                             `json:"ProviderID,omitempty"`
+	Q                                  exi.Bytes                           `json:"Q,omitempty"`
+	RSAKeyValue                        *xmldsig.RSAKeyValueType            `json:"RSAKeyValue,omitempty"`
+	Receipt                            *ReceiptType                        `json:"Receipt,omitempty"`
+	Receipt2                           *ReceiptType                        `json:"Receipt2,omitempty"`
+	Reference                          *xmldsig.ReferenceType              `json:"Reference,omitempty"`
+	RemainingContractCertificateChains *uint8                              `json:"RemainingContractCertificateChains,omitempty"`
+	RemainingTimeToMaximumSOC          *uint32                             `json:"RemainingTimeToMaximumSOC,omitempty"`
+	RemainingTimeToMinimumSOC          *uint32                             `json:"RemainingTimeToMinimumSOC,omitempty"`
+	RemainingTimeToTargetSOC           *uint32                             `json:"RemainingTimeToTargetSOC,omitempty"`
+	RenewableGenerationPercentage      *uint8                              `json:"RenewableGenerationPercentage,omitempty"`
+	ResponseCode                       *ResponseCodeType                   `json:"ResponseCode,omitempty"`
+	RetrievalMethod                    *xmldsig.RetrievalMethodType        `json:"RetrievalMethod,omitempty"`
+	RootCertificateID                  *xmldsig.X509IssuerSerialType       `json:"RootCertificateID,omitempty"`
+	SECP521_EncryptedPrivateKey        exi.Bytes                           `json:"SECP521_EncryptedPrivateKey,omitempty"`
+	SPKIData                           *xmldsig.SPKIDataType               `json:"SPKIData,omitempty"`
+	SPKISexp                           exi.Bytes                           `json:"SPKISexp,omitempty"`
+	ScheduleExchangeReq                *ScheduleExchangeReqType            `json:"ScheduleExchangeReq,omitempty"`
+	ScheduleExchangeRes                *ScheduleExchangeResType            `json:"ScheduleExchangeRes,omitempty"`
+	ScheduleTuple                      *ScheduleTupleType                  `json:"ScheduleTuple,omitempty"`
+	ScheduleTupleID                    *uint32                             `json:"ScheduleTupleID,omitempty"`
+	Scheduled_EVPPTControlMode         *Scheduled_EVPPTControlModeType     `json:"Scheduled_EVPPTControlMode,omitempty"`
+	Scheduled_SEReqControlMode         *Scheduled_SEReqControlModeType     `json:"Scheduled_SEReqControlMode,omitempty"`
+	Scheduled_SEResControlMode         *Scheduled_SEResControlModeType     `json:"Scheduled_SEResControlMode,omitempty"`
+	Scheduled_SMDTControlMode          *Scheduled_SMDTControlModeType      `json:"Scheduled_SMDTControlMode,omitempty"`
+	Seed                               exi.Bytes                           `json:"Seed,omitempty"`
+	SelectedAuthorizationService       *AuthorizationType                  `json:"SelectedAuthorizationService,omitempty"`
+	SelectedEnergyTransferService      *SelectedServiceType                `json:"SelectedEnergyTransferService,omitempty"`
+	SelectedScheduleTupleID            *uint32                             `json:"SelectedScheduleTupleID,omitempty"`
+	SelectedService                    *SelectedServiceType                `json:"SelectedService,omitempty"`
+	SelectedVASList                    *SelectedServiceListType            `json:"SelectedVASList,omitempty"`
+	Service                            *ServiceType                        `json:"Service,omitempty"`
+	ServiceDetailReq                   *ServiceDetailReqType               `json:"ServiceDetailReq,omitempty"`
+	ServiceDetailRes                   *ServiceDetailResType               `json:"ServiceDetailRes,omitempty"`
+	ServiceDiscoveryReq                *ServiceDiscoveryReqType            `json:"ServiceDiscoveryReq,omitempty"`
+	ServiceDiscoveryRes                *ServiceDiscoveryResType            `json:"ServiceDiscoveryRes,omitempty"`
+	ServiceFee                         *RationalNumberType                 `json:"ServiceFee,omitempty"`
+	ServiceID                          *uint16                             `json:"ServiceID,omitempty"`
+	ServiceName                        *string                             `json:"ServiceName,omitempty"`
+	ServiceParameterList               *ServiceParameterListType           `json:"ServiceParameterList,omitempty"`
+	ServiceRenegotiationSupported      *bool                               `json:"ServiceRenegotiationSupported,omitempty"`
+	ServiceSelectionReq                *ServiceSelectionReqType            `json:"ServiceSelectionReq,omitempty"`
+	ServiceSelectionRes                *ServiceSelectionResType            `json:"ServiceSelectionRes,omitempty"`
+	SessionID                          exi.Bytes                           `json:"SessionID,omitempty"`
+	SessionID2                         exi.Bytes                           `json:"SessionID2,omitempty"`
+	SessionSetupReq                    *SessionSetupReqType                `json:"SessionSetupReq,omitempty"`
+	SessionSetupRes                    *SessionSetupResType                `json:"SessionSetupRes,omitempty"`
+	SessionStopReq                     *SessionStopReqType                 `json:"SessionStopReq,omitempty"`
+	SessionStopRes                     *SessionStopResType                 `json:"SessionStopRes,omitempty"`
+	Signature                          *xmldsig.SignatureType              `json:"Signature,omitempty"`
+	SignatureMethod                    *xmldsig.SignatureMethodType        `json:"SignatureMethod,omitempty"`
+	SignatureProperties                *xmldsig.SignaturePropertiesType    `json:"SignatureProperties,omitempty"`
+	SignatureProperty                  *xmldsig.SignaturePropertyType      `json:"SignatureProperty,omitempty"`
+	SignatureValue                     *xmldsig.SignatureValueType         `json:"SignatureValue,omitempty"`
+	SignedInfo                         *xmldsig.SignedInfoType             `json:"SignedInfo,omitempty"`
+	SignedInstallationData             *SignedInstallationDataType         `json:"SignedInstallationData,omitempty"`
+	SignedMeteringData                 *SignedMeteringDataType             `json:"SignedMeteringData,omitempty"`
+	StartTime                          *uint32                             `json:"StartTime,omitempty"`
+	SubCertificates                    *SubCertificatesType                `json:"SubCertificates,omitempty"`
+	SupportedProviders                 *SupportedProvidersListType         `json:"SupportedProviders,omitempty"`
+	SupportedServiceIDs                *ServiceIDListType                  `json:"SupportedServiceIDs,omitempty"`
+	TPM_EncryptedPrivateKey            exi.Bytes                           `json:"TPM_EncryptedPrivateKey,omitempty"`
+	TargetDistance                     *int16                              `json:"TargetDistance,omitempty"`
+	TargetOffsetX                      *uint16                             `json:"TargetOffsetX,omitempty"`
+	TargetOffsetY                      *uint16                             `json:"TargetOffsetY,omitempty"`
+	TargetSOC                          *int8                               `json:"TargetSOC,omitempty"`
+	TargetSOC2                         *int8                               `json:"TargetSOC2,omitempty"`
+	TaxCosts                           *DetailedTaxType                    `json:"TaxCosts,omitempty"`
+	TaxIncludedInPrice                 *bool                               `json:"TaxIncludedInPrice,omitempty"`
+	TaxRate                            *RationalNumberType                 `json:"TaxRate,omitempty"`
+	TaxRule                            *TaxRuleType                        `json:"TaxRule,omitempty"`
+	TaxRuleID                          *uint32                             `json:"TaxRuleID,omitempty"`
+	TaxRuleID2                         *uint32                             `json:"TaxRuleID2,omitempty"`
+	TaxRuleName                        *string                             `json:"TaxRuleName,omitempty"`
+	TaxRules                           *TaxRuleListType                    `json:"TaxRules,omitempty"`
+	TimeAnchor                         *uint64                             `json:"TimeAnchor,omitempty"`
+	TimeAnchor2                        *uint64                             `json:"TimeAnchor2,omitempty"`
+	TimeStamp                          *uint64                             `json:"TimeStamp,omitempty"`
+	Transform                          *xmldsig.TransformType              `json:"Transform,omitempty"`
+	Transforms                         *xmldsig.TransformsType             `json:"Transforms,omitempty"`
+	VASList                            *ServiceListType                    `json:"VASList,omitempty"`
+	Value                              *int16                              `json:"Value,omitempty"`
+	VehicleCheckInReq                  *VehicleCheckInReqType              `json:"VehicleCheckInReq,omitempty"`
+	VehicleCheckInRes                  *VehicleCheckInResType              `json:"VehicleCheckInRes,omitempty"`
+	VehicleCheckOutReq                 *VehicleCheckOutReqType             `json:"VehicleCheckOutReq,omitempty"`
+	VehicleCheckOutRes                 *VehicleCheckOutResType             `json:"VehicleCheckOutRes,omitempty"`
+	VehicleFrame                       *int16                              `json:"VehicleFrame,omitempty"`
+	VehicleTravel                      *int16                              `json:"VehicleTravel,omitempty"`
+	X448_EncryptedPrivateKey           exi.Bytes                           `json:"X448_EncryptedPrivateKey,omitempty"`
+	X509CRL                            exi.Bytes                           `json:"X509CRL,omitempty"`
+	X509Certificate                    exi.Bytes                           `json:"X509Certificate,omitempty"`
+	X509Data                           *xmldsig.X509DataType               `json:"X509Data,omitempty"`
+	X509IssuerName                     *string                             `json:"X509IssuerName,omitempty"`
+	X509IssuerSerial                   *xmldsig.X509IssuerSerialType       `json:"X509IssuerSerial,omitempty"`
+	X509SKI                            exi.Bytes                           `json:"X509SKI,omitempty"`
+	X509SerialNumber                   *int64                              `json:"X509SerialNumber,omitempty"`
+	X509SubjectName                    *string                             `json:"X509SubjectName,omitempty"`
+	XPath                              *string                             `json:"XPath,omitempty"`
+	Y                                  exi.Bytes                           `json:"Y,omitempty"`
+	BoolValue                          *bool                               `json:"boolValue,omitempty"`
+	ByteValue                          *int8                               `json:"byteValue,omitempty"`
+	FiniteString                       *string                             `json:"finiteString,omitempty"`
+	IntValue                           *int32                              `json:"intValue,omitempty"`
+	RationalNumber                     *RationalNumberType                 `json:"rationalNumber,omitempty"`
+	ShortValue                         *int16                              `json:"shortValue,omitempty"`
 }
 
 // UnmarshalFragment decodes the EXI fragment in b into f and returns the
@@ -1689,8 +1690,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.CanonicalizationMethod != nil {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
-			f.CanonicalizationMethod = new(CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+			f.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+			if err := f.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 24:
@@ -1919,7 +1920,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 15)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
 						return 0, err
 					}
@@ -1953,8 +1954,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.DSAKeyValue != nil {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
-			f.DSAKeyValue = new(DSAKeyValueType)
-			if err := f.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+			f.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+			if err := f.DSAKeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 41:
@@ -2041,8 +2042,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.DigestMethod != nil {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
-			f.DigestMethod = new(DigestMethodType)
-			if err := f.DigestMethod.decodeEXI(&r, &a); err != nil {
+			f.DigestMethod = new(xmldsig.DigestMethodType)
+			if err := f.DigestMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 46:
@@ -2175,7 +2176,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 13)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
 					if err != nil {
 						return 0, err
 					}
@@ -2203,7 +2204,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 24)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
 					if err != nil {
 						return 0, err
 					}
@@ -2431,7 +2432,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 25)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
 					if err != nil {
 						return 0, err
 					}
@@ -2523,7 +2524,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 26)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
 					if err != nil {
 						return 0, err
 					}
@@ -2543,7 +2544,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 27)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
 					if err != nil {
 						return 0, err
 					}
@@ -2763,8 +2764,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.KeyInfo != nil {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
-			f.KeyInfo = new(KeyInfoType)
-			if err := f.KeyInfo.decodeEXI(&r, &a); err != nil {
+			f.KeyInfo = new(xmldsig.KeyInfoType)
+			if err := f.KeyInfo.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 103:
@@ -2775,7 +2776,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 5)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -2791,8 +2792,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.KeyValue != nil {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
-			f.KeyValue = new(KeyValueType)
-			if err := f.KeyValue.decodeEXI(&r, &a); err != nil {
+			f.KeyValue = new(xmldsig.KeyValueType)
+			if err := f.KeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 105:
@@ -2803,7 +2804,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 18)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
 					if err != nil {
 						return 0, err
 					}
@@ -2827,8 +2828,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Manifest != nil {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
-			f.Manifest = new(ManifestType)
-			if err := f.Manifest.decodeEXI(&r, &a); err != nil {
+			f.Manifest = new(xmldsig.ManifestType)
+			if err := f.Manifest.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 108:
@@ -2907,7 +2908,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 14)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3037,7 +3038,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 8)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -3167,8 +3168,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Object != nil {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
-			f.Object = new(ObjectType)
-			if err := f.Object.decodeEXI(&r, &a); err != nil {
+			f.Object = new(xmldsig.ObjectType)
+			if err := f.Object.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 130:
@@ -3239,7 +3240,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 20)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -3301,8 +3302,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.PGPData != nil {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
-			f.PGPData = new(PGPDataType)
-			if err := f.PGPData.decodeEXI(&r, &a); err != nil {
+			f.PGPData = new(xmldsig.PGPDataType)
+			if err := f.PGPData.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 141:
@@ -3607,7 +3608,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 16)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
 						return 0, err
 					}
@@ -3695,7 +3696,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 17)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -3743,7 +3744,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 12)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
 					if err != nil {
 						return 0, err
 					}
@@ -3777,8 +3778,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.RSAKeyValue != nil {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
-			f.RSAKeyValue = new(RSAKeyValueType)
-			if err := f.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+			f.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+			if err := f.RSAKeyValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 179:
@@ -3801,8 +3802,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Reference != nil {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
-			f.Reference = new(ReferenceType)
-			if err := f.Reference.decodeEXI(&r, &a); err != nil {
+			f.Reference = new(xmldsig.ReferenceType)
+			if err := f.Reference.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 182:
@@ -3929,16 +3930,16 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.RetrievalMethod != nil {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
-			f.RetrievalMethod = new(RetrievalMethodType)
-			if err := f.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+			f.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+			if err := f.RetrievalMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 189:
 			if f.RootCertificateID != nil {
 				return 0, r.Errorf("fragment holds RootCertificateID twice")
 			}
-			f.RootCertificateID = new(X509IssuerSerialType)
-			if err := f.RootCertificateID.decodeEXI(&r, &a); err != nil {
+			f.RootCertificateID = new(xmldsig.X509IssuerSerialType)
+			if err := f.RootCertificateID.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 190:
@@ -3963,8 +3964,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.SPKIData != nil {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
-			f.SPKIData = new(SPKIDataType)
-			if err := f.SPKIData.decodeEXI(&r, &a); err != nil {
+			f.SPKIData = new(xmldsig.SPKIDataType)
+			if err := f.SPKIData.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 192:
@@ -4219,7 +4220,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 21)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4347,48 +4348,48 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Signature != nil {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
-			f.Signature = new(SignatureType)
-			if err := f.Signature.decodeEXI(&r, &a); err != nil {
+			f.Signature = new(xmldsig.SignatureType)
+			if err := f.Signature.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 226:
 			if f.SignatureMethod != nil {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
-			f.SignatureMethod = new(SignatureMethodType)
-			if err := f.SignatureMethod.decodeEXI(&r, &a); err != nil {
+			f.SignatureMethod = new(xmldsig.SignatureMethodType)
+			if err := f.SignatureMethod.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 227:
 			if f.SignatureProperties != nil {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
-			f.SignatureProperties = new(SignaturePropertiesType)
-			if err := f.SignatureProperties.decodeEXI(&r, &a); err != nil {
+			f.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+			if err := f.SignatureProperties.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 228:
 			if f.SignatureProperty != nil {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
-			f.SignatureProperty = new(SignaturePropertyType)
-			if err := f.SignatureProperty.decodeEXI(&r, &a); err != nil {
+			f.SignatureProperty = new(xmldsig.SignaturePropertyType)
+			if err := f.SignatureProperty.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 229:
 			if f.SignatureValue != nil {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
-			f.SignatureValue = new(SignatureValueType)
-			if err := f.SignatureValue.decodeEXI(&r, &a); err != nil {
+			f.SignatureValue = new(xmldsig.SignatureValueType)
+			if err := f.SignatureValue.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 230:
 			if f.SignedInfo != nil {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
-			f.SignedInfo = new(SignedInfoType)
-			if err := f.SignedInfo.decodeEXI(&r, &a); err != nil {
+			f.SignedInfo = new(xmldsig.SignedInfoType)
+			if err := f.SignedInfo.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 231:
@@ -4661,7 +4662,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 19)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
 					if err != nil {
 						return 0, err
 					}
@@ -4745,16 +4746,16 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.Transform != nil {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
-			f.Transform = new(TransformType)
-			if err := f.Transform.decodeEXI(&r, &a); err != nil {
+			f.Transform = new(xmldsig.TransformType)
+			if err := f.Transform.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 255:
 			if f.Transforms != nil {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
-			f.Transforms = new(TransformsType)
-			if err := f.Transforms.decodeEXI(&r, &a); err != nil {
+			f.Transforms = new(xmldsig.TransformsType)
+			if err := f.Transforms.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 256:
@@ -4915,8 +4916,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.X509Data != nil {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
-			f.X509Data = new(X509DataType)
-			if err := f.X509Data.decodeEXI(&r, &a); err != nil {
+			f.X509Data = new(xmldsig.X509DataType)
+			if err := f.X509Data.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 268:
@@ -4927,7 +4928,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -4943,8 +4944,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 			if f.X509IssuerSerial != nil {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
-			f.X509IssuerSerial = new(X509IssuerSerialType)
-			if err := f.X509IssuerSerial.decodeEXI(&r, &a); err != nil {
+			f.X509IssuerSerial = new(xmldsig.X509IssuerSerialType)
+			if err := f.X509IssuerSerial.DecodeEXI(&r); err != nil {
 				return 0, err
 			}
 		case 270:
@@ -4993,7 +4994,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 7)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -5013,7 +5014,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 4)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -5091,7 +5092,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 23)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
 					if err != nil {
 						return 0, err
 					}
@@ -5318,7 +5319,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.CanonicalizationMethod != nil {
 		w.Bits(23, 9)
-		if err := f.CanonicalizationMethod.encodeEXI(&w); err != nil {
+		if err := f.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5444,7 +5445,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.DSAKeyValue != nil {
 		w.Bits(40, 9)
-		if err := f.DSAKeyValue.encodeEXI(&w); err != nil {
+		if err := f.DSAKeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5474,7 +5475,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.DigestMethod != nil {
 		w.Bits(45, 9)
-		if err := f.DigestMethod.encodeEXI(&w); err != nil {
+		if err := f.DigestMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5855,7 +5856,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.KeyInfo != nil {
 		w.Bits(102, 9)
-		if err := f.KeyInfo.encodeEXI(&w); err != nil {
+		if err := f.KeyInfo.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5867,7 +5868,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.KeyValue != nil {
 		w.Bits(104, 9)
-		if err := f.KeyValue.encodeEXI(&w); err != nil {
+		if err := f.KeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -5888,7 +5889,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Manifest != nil {
 		w.Bits(107, 9)
-		if err := f.Manifest.encodeEXI(&w); err != nil {
+		if err := f.Manifest.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6041,7 +6042,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Object != nil {
 		w.Bits(129, 9)
-		if err := f.Object.encodeEXI(&w); err != nil {
+		if err := f.Object.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6110,7 +6111,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.PGPData != nil {
 		w.Bits(140, 9)
-		if err := f.PGPData.encodeEXI(&w); err != nil {
+		if err := f.PGPData.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6359,7 +6360,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.RSAKeyValue != nil {
 		w.Bits(178, 9)
-		if err := f.RSAKeyValue.encodeEXI(&w); err != nil {
+		if err := f.RSAKeyValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6377,7 +6378,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Reference != nil {
 		w.Bits(181, 9)
-		if err := f.Reference.encodeEXI(&w); err != nil {
+		if err := f.Reference.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6422,13 +6423,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.RetrievalMethod != nil {
 		w.Bits(188, 9)
-		if err := f.RetrievalMethod.encodeEXI(&w); err != nil {
+		if err := f.RetrievalMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.RootCertificateID != nil {
 		w.Bits(189, 9)
-		if err := f.RootCertificateID.encodeEXI(&w); err != nil {
+		if err := f.RootCertificateID.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6443,7 +6444,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.SPKIData != nil {
 		w.Bits(191, 9)
-		if err := f.SPKIData.encodeEXI(&w); err != nil {
+		if err := f.SPKIData.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6665,37 +6666,37 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Signature != nil {
 		w.Bits(225, 9)
-		if err := f.Signature.encodeEXI(&w); err != nil {
+		if err := f.Signature.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureMethod != nil {
 		w.Bits(226, 9)
-		if err := f.SignatureMethod.encodeEXI(&w); err != nil {
+		if err := f.SignatureMethod.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureProperties != nil {
 		w.Bits(227, 9)
-		if err := f.SignatureProperties.encodeEXI(&w); err != nil {
+		if err := f.SignatureProperties.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureProperty != nil {
 		w.Bits(228, 9)
-		if err := f.SignatureProperty.encodeEXI(&w); err != nil {
+		if err := f.SignatureProperty.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignatureValue != nil {
 		w.Bits(229, 9)
-		if err := f.SignatureValue.encodeEXI(&w); err != nil {
+		if err := f.SignatureValue.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.SignedInfo != nil {
 		w.Bits(230, 9)
-		if err := f.SignedInfo.encodeEXI(&w); err != nil {
+		if err := f.SignedInfo.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6866,13 +6867,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.Transform != nil {
 		w.Bits(254, 9)
-		if err := f.Transform.encodeEXI(&w); err != nil {
+		if err := f.Transform.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
 	if f.Transforms != nil {
 		w.Bits(255, 9)
-		if err := f.Transforms.encodeEXI(&w); err != nil {
+		if err := f.Transforms.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6947,7 +6948,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.X509Data != nil {
 		w.Bits(267, 9)
-		if err := f.X509Data.encodeEXI(&w); err != nil {
+		if err := f.X509Data.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -6959,7 +6960,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	}
 	if f.X509IssuerSerial != nil {
 		w.Bits(269, 9)
-		if err := f.X509IssuerSerial.encodeEXI(&w); err != nil {
+		if err := f.X509IssuerSerial.EncodeEXI(&w); err != nil {
 			return nil, err
 		}
 	}
@@ -7736,11 +7737,23 @@ func (x *AuthorizationReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *AuthorizationReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // MessageHeaderType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType.
 type MessageHeaderType struct {
-	SessionID exi.Bytes      `json:"SessionID"`
-	TimeStamp uint64         `json:"TimeStamp"`
-	Signature *SignatureType `json:"Signature,omitempty"`
+	SessionID exi.Bytes              `json:"SessionID"`
+	TimeStamp uint64                 `json:"TimeStamp"`
+	Signature *xmldsig.SignatureType `json:"Signature,omitempty"`
 }
 
 var grammarMessageHeaderType = exi.Grammar{
@@ -7850,11 +7863,11 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // Signature
-			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r, a); err != nil {
+			x.Signature = new(xmldsig.SignatureType)
+			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -7885,7 +7898,7 @@ func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarMessageHeaderType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.Signature.encodeEXI(w); err != nil {
+		if err := x.Signature.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7895,2938 +7908,16 @@ func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
-type SignatureType struct {
-	Id             *string            `json:"Id,omitempty"`
-	SignedInfo     SignedInfoType     `json:"SignedInfo"`
-	SignatureValue SignatureValueType `json:"SignatureValue"`
-	KeyInfo        *KeyInfoType       `json:"KeyInfo,omitempty"`
-	Object         []ObjectType       `json:"Object,omitempty"`
-}
-
-var grammarSignatureType = exi.Grammar{
-	Name:   "SignatureType",
-	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignedInfo)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureValue)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyInfo)
-				ev, state = 4, 4
-			case 1: // SE(Object)
-				ev, state = 5, 4
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Object)
-				ev, state = 5, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // KeyInfo
-			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
-				return err
-			}
-			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // Object
-			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
-				return err
-			}
-			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignatureType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignatureType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignedInfo).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignatureType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureValue).encodeEXI(w); err != nil {
-		return err
-	}
-	if x.KeyInfo != nil {
-		if err := w.Event(&grammarSignatureType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.KeyInfo.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.Object {
-		if err := w.Event(&grammarSignatureType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.Object[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignatureType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignedInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignedInfoType.
-type SignedInfoType struct {
-	Id                     *string                    `json:"Id,omitempty"`
-	CanonicalizationMethod CanonicalizationMethodType `json:"CanonicalizationMethod"`
-	SignatureMethod        SignatureMethodType        `json:"SignatureMethod"`
-	Reference              []ReferenceType            `json:"Reference,omitempty"`
-}
-
-var grammarSignedInfoType = exi.Grammar{
-	Name:   "SignedInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(Reference)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
-		// 4: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureMethod)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignedInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CanonicalizationMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarSignedInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
-type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarCanonicalizationMethodType = exi.Grammar{
-	Name:   "CanonicalizationMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
-type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
-}
-
-var grammarSignatureMethodType = exi.Grammar{
-	Name:   "SignatureMethodType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(HMACOutputLength)
-				ev, state = 2, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // HMACOutputLength
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if x.HMACOutputLength != nil {
-		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReferenceType is the schema type {http://www.w3.org/2000/09/xmldsig#}ReferenceType.
-type ReferenceType struct {
-	Id           *string          `json:"Id,omitempty"`
-	Type         *string          `json:"Type,omitempty"`
-	URI          *string          `json:"URI,omitempty"`
-	Transforms   *TransformsType  `json:"Transforms,omitempty"`
-	DigestMethod DigestMethodType `json:"DigestMethod"`
-	DigestValue  exi.Bytes        `json:"DigestValue"`
-}
-
-var grammarReferenceType = exi.Grammar{
-	Name:   "ReferenceType",
-	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 4: SE(DigestMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
-		// 5: SE(DigestValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Type)
-				ev, state = 2, 2
-			case 2: // AT(URI)
-				ev, state = 3, 3
-			case 3: // SE(Transforms)
-				ev, state = 4, 4
-			case 4: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 2, 2
-			case 1: // AT(URI)
-				ev, state = 3, 3
-			case 2: // SE(Transforms)
-				ev, state = 4, 4
-			case 3: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 3, 3
-			case 1: // SE(Transforms)
-				ev, state = 4, 4
-			case 2: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 4, 4
-			case 1: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestValue)
-				ev, state = 6, 6
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Type
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 3: // URI
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 4: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // DigestValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.DigestValue = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarReferenceType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Type != nil {
-		if err := w.Event(&grammarReferenceType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarReferenceType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarReferenceType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReferenceType, &state, 5, nil); err != nil {
-		return err
-	}
-	if err := (&x.DigestMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarReferenceType, &state, 6, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.DigestValue)
-	w.Leaf()
-	if err := w.Event(&grammarReferenceType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformsType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformsType.
-type TransformsType struct {
-	Transform []TransformType `json:"Transform,omitempty"`
-}
-
-var grammarTransformsType = exi.Grammar{
-	Name:   "TransformsType",
-	Events: []string{"EE", "SE(Transform)"},
-	States: []exi.State{
-		// 0: SE(Transform)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Transform) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Transform
-			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
-				return err
-			}
-			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *TransformsType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.Transform {
-		if err := w.Event(&grammarTransformsType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.Transform[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarTransformsType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
-type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
-}
-
-var grammarTransformType = exi.Grammar{
-	Name:   "TransformType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(XPath)
-				ev, state = 2, 1
-			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // XPath
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 4)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.XPath = append(x.XPath, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *TransformType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	for i := range x.XPath {
-		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.XPath[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
-type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarDigestMethodType = exi.Grammar{
-	Name:   "DigestMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
-type SignatureValueType struct {
-	Id    *string   `json:"Id,omitempty"`
-	Value exi.Bytes `json:"Value"`
-}
-
-var grammarSignatureValueType = exi.Grammar{
-	Name:   "SignatureValueType",
-	Events: []string{"EE", "AT(Id)", "CH"},
-	States: []exi.State{
-		// 0: AT(Id) | CH
-		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: CH
-		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Value
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
-					return err
-				}
-				x.Value = exi.Bytes(v)
-			}
-		}
-	}
-}
-
-func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Value != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Binary(x.Value)
-	}
-	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
-type KeyInfoType struct {
-	Id              *string               `json:"Id,omitempty"`
-	KeyName         []string              `json:"KeyName,omitempty"`
-	KeyValue        []KeyValueType        `json:"KeyValue,omitempty"`
-	RetrievalMethod []RetrievalMethodType `json:"RetrievalMethod,omitempty"`
-	X509Data        []X509DataType        `json:"X509Data,omitempty"`
-	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
-	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
-	MgmtData        []string              `json:"MgmtData,omitempty"`
-}
-
-var grammarKeyInfoType = exi.Grammar{
-	Name:   "KeyInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(KeyName)
-				ev, state = 2, 2
-			case 2: // SE(KeyValue)
-				ev, state = 3, 2
-			case 3: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 4: // SE(X509Data)
-				ev, state = 5, 2
-			case 5: // SE(PGPData)
-				ev, state = 6, 2
-			case 6: // SE(SPKIData)
-				ev, state = 7, 2
-			case 7: // SE(MgmtData)
-				ev, state = 8, 2
-			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // EE
-				return nil
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // KeyName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 5)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.KeyName = append(x.KeyName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // KeyValue
-			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
-				return err
-			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // RetrievalMethod
-			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
-				return err
-			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // X509Data
-			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
-				return err
-			}
-			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // PGPData
-			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
-				return err
-			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 7: // SPKIData
-			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
-				return err
-			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 8: // MgmtData
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 8)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.MgmtData = append(x.MgmtData, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.KeyName {
-		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.KeyName[i])
-		w.Leaf()
-	}
-	for i := range x.KeyValue {
-		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := (&x.KeyValue[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.RetrievalMethod {
-		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.RetrievalMethod[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509Data {
-		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509Data[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.PGPData {
-		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		if err := (&x.PGPData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.SPKIData {
-		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		if err := (&x.SPKIData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.MgmtData {
-		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.MgmtData[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
-type KeyValueType struct {
-	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
-	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
-}
-
-var grammarKeyValueType = exi.Grammar{
-	Name:   "KeyValueType",
-	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
-	States: []exi.State{
-		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
-		// 1: EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DSAKeyValue)
-				ev, state = 1, 1
-			case 1: // SE(RSAKeyValue)
-				ev, state = 2, 1
-			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // DSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // RSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.DSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := x.DSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.RSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
-type DSAKeyValueType struct {
-	P           exi.Bytes `json:"P,omitempty"`
-	Q           exi.Bytes `json:"Q,omitempty"`
-	G           exi.Bytes `json:"G,omitempty"`
-	Y           exi.Bytes `json:"Y"`
-	J           exi.Bytes `json:"J,omitempty"`
-	Seed        exi.Bytes `json:"Seed,omitempty"`
-	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
-}
-
-var grammarDSAKeyValueType = exi.Grammar{
-	Name:   "DSAKeyValueType",
-	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
-	States: []exi.State{
-		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 1: SE(Q)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
-		// 2: SE(Y)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
-		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(G) | SE(Y)
-		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 5: SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(PgenCounter)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
-		// 7: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(P)
-				ev, state = 1, 1
-			case 1: // SE(G)
-				ev, state = 3, 2
-			case 2: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Q)
-				ev, state = 2, 4
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(J)
-				ev, state = 5, 5
-			case 1: // SE(Seed)
-				ev, state = 6, 6
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(G)
-				ev, state = 3, 2
-			case 1: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Seed)
-				ev, state = 6, 6
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PgenCounter)
-				ev, state = 7, 7
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // P
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.P = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Q
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Q = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // G
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.G = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Y = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // J
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.J = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // Seed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Seed = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // PgenCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PgenCounter = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.P != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.P)
-		w.Leaf()
-	}
-	if x.Q != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Q)
-		w.Leaf()
-	}
-	if x.G != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.G)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 4, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Y)
-	w.Leaf()
-	if x.J != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.J)
-		w.Leaf()
-	}
-	if x.Seed != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Seed)
-		w.Leaf()
-	}
-	if x.PgenCounter != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PgenCounter)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
-type RSAKeyValueType struct {
-	Modulus  exi.Bytes `json:"Modulus"`
-	Exponent exi.Bytes `json:"Exponent"`
-}
-
-var grammarRSAKeyValueType = exi.Grammar{
-	Name:   "RSAKeyValueType",
-	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
-	States: []exi.State{
-		// 0: SE(Modulus)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Exponent)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Modulus)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Modulus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Modulus = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Exponent = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRSAKeyValueType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Modulus)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Exponent)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RetrievalMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType.
-type RetrievalMethodType struct {
-	Type       *string         `json:"Type,omitempty"`
-	URI        *string         `json:"URI,omitempty"`
-	Transforms *TransformsType `json:"Transforms,omitempty"`
-}
-
-var grammarRetrievalMethodType = exi.Grammar{
-	Name:   "RetrievalMethodType",
-	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
-	States: []exi.State{
-		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 1, 1
-			case 1: // AT(URI)
-				ev, state = 2, 2
-			case 2: // SE(Transforms)
-				ev, state = 3, 3
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 2, 2
-			case 1: // SE(Transforms)
-				ev, state = 3, 3
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Type
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 2: // URI
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 3: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Type != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarRetrievalMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
-type X509DataType struct {
-	X509IssuerSerial []X509IssuerSerialType `json:"X509IssuerSerial,omitempty"`
-	X509SKI          []exi.Bytes            `json:"X509SKI,omitempty"`
-	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
-	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
-	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
-}
-
-var grammarX509DataType = exi.Grammar{
-	Name:   "X509DataType",
-	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
-		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerSerial
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
-				return err
-			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // X509SKI
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // X509SubjectName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 7)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SubjectName = append(x.X509SubjectName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // X509Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // X509CRL
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509DataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.X509IssuerSerial {
-		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509IssuerSerial[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509SKI {
-		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509SKI[i])
-		w.Leaf()
-	}
-	for i := range x.X509SubjectName {
-		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.X509SubjectName[i])
-		w.Leaf()
-	}
-	for i := range x.X509Certificate {
-		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509Certificate[i])
-		w.Leaf()
-	}
-	for i := range x.X509CRL {
-		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509CRL[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
-type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
-}
-
-var grammarX509IssuerSerialType = exi.Grammar{
-	Name:   "X509IssuerSerialType",
-	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerName)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(X509SerialNumber)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerName)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509SerialNumber)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 6)
-					if err != nil {
-						return err
-					}
-					x.X509IssuerName = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // X509SerialNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					x.X509SerialNumber = int64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.String(x.X509IssuerName)
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
-type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
-}
-
-var grammarPGPDataType = exi.Grammar{
-	Name:   "PGPDataType",
-	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
-	States: []exi.State{
-		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyID)
-				ev, state = 1, 1
-			case 1: // SE(PGPKeyPacket)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyPacket)
-				ev, state = 2, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PGPKeyID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // PGPKeyPacket
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyPacket = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PGPKeyID != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyID)
-		w.Leaf()
-	}
-	if x.PGPKeyPacket != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyPacket)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
-type SPKIDataType struct {
-	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
-}
-
-var grammarSPKIDataType = exi.Grammar{
-	Name:   "SPKIDataType",
-	Events: []string{"EE", "SE(SPKISexp)"},
-	States: []exi.State{
-		// 0: SE(SPKISexp)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(SPKISexp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SPKISexp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.SPKISexp {
-		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.SPKISexp[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
-type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
-}
-
-var grammarObjectType = exi.Grammar{
-	Name:   "ObjectType",
-	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
-	States: []exi.State{
-		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Encoding)
-				ev, state = 1, 1
-			case 1: // AT(Id)
-				ev, state = 2, 2
-			case 2: // AT(MimeType)
-				ev, state = 3, 3
-			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 4: // EE
-				return nil
-			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 2, 2
-			case 1: // AT(MimeType)
-				ev, state = 3, 3
-			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 3: // EE
-				return nil
-			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(MimeType)
-				ev, state = 3, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Encoding
-			{
-				v, err := r.String(-1, 9)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Encoding = p
-			}
-		case 2: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 3: // MimeType
-			{
-				v, err := r.String(-1, 10)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.MimeType = p
-			}
-		}
-	}
-}
-
-func (x *ObjectType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Encoding != nil {
-		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Encoding)
-	}
-	if x.Id != nil {
-		if err := w.Event(&grammarObjectType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.MimeType != nil {
-		if err := w.Event(&grammarObjectType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.MimeType)
-	}
-	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MessageHeaderType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *MessageHeaderType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // EIM_AReqAuthorizationModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EIM_AReqAuthorizationModeType.
@@ -10872,6 +7963,18 @@ func (x *EIM_AReqAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EIM_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EIM_AReqAuthorizationModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PnC_AReqAuthorizationModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PnC_AReqAuthorizationModeType.
@@ -10957,7 +8060,7 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 11)
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
 				if err != nil {
 					return err
 				}
@@ -11011,6 +8114,18 @@ func (x *PnC_AReqAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PnC_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PnC_AReqAuthorizationModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ContractCertificateChainType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ContractCertificateChainType.
@@ -11122,6 +8237,18 @@ func (x *ContractCertificateChainType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ContractCertificateChainType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ContractCertificateChainType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SubCertificatesType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SubCertificatesType.
@@ -11246,6 +8373,18 @@ func (x *SubCertificatesType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SubCertificatesType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SubCertificatesType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // AuthorizationResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationResType.
@@ -11389,6 +8528,18 @@ func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *AuthorizationResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // AuthorizationSetupReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupReqType.
 type AuthorizationSetupReqType struct {
 	Header MessageHeaderType `json:"Header"`
@@ -11458,6 +8609,18 @@ func (x *AuthorizationSetupReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationSetupReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *AuthorizationSetupReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // AuthorizationSetupResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}AuthorizationSetupResType.
@@ -11723,6 +8886,18 @@ func (x *AuthorizationSetupResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationSetupResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *AuthorizationSetupResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EIM_ASResAuthorizationModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EIM_ASResAuthorizationModeType.
 type EIM_ASResAuthorizationModeType struct {
 }
@@ -11766,6 +8941,18 @@ func (x *EIM_ASResAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EIM_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EIM_ASResAuthorizationModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PnC_ASResAuthorizationModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PnC_ASResAuthorizationModeType.
@@ -11887,6 +9074,18 @@ func (x *PnC_ASResAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PnC_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PnC_ASResAuthorizationModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // SupportedProvidersListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SupportedProvidersListType.
 type SupportedProvidersListType struct {
 	ProviderID []string `json:"ProviderID,omitempty"`
@@ -11971,7 +9170,7 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 12)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
 					if err != nil {
 						return err
 					}
@@ -12009,6 +9208,18 @@ func (x *SupportedProvidersListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SupportedProvidersListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SupportedProvidersListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType.
@@ -12056,6 +9267,18 @@ func (x *CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CLReqControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *CLReqControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType.
 type CLResControlModeType struct {
 }
@@ -12099,6 +9322,18 @@ func (x *CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CLResControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *CLResControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // CertificateInstallationReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationReqType.
@@ -12290,6 +9525,18 @@ func (x *CertificateInstallationReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CertificateInstallationReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *CertificateInstallationReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // SignedCertificateChainType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SignedCertificateChainType.
 type SignedCertificateChainType struct {
 	Id              string               `json:"Id"`
@@ -12375,7 +9622,7 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 11)
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
 				if err != nil {
 					return err
 				}
@@ -12437,9 +9684,21 @@ func (x *SignedCertificateChainType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedCertificateChainType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignedCertificateChainType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ListOfRootCertificateIDsType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType.
 type ListOfRootCertificateIDsType struct {
-	RootCertificateID []X509IssuerSerialType `json:"RootCertificateID,omitempty"`
+	RootCertificateID []xmldsig.X509IssuerSerialType `json:"RootCertificateID,omitempty"`
 }
 
 var grammarListOfRootCertificateIDsType = exi.Grammar{
@@ -12517,11 +9776,11 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		}
 		switch ev {
 		case 1: // RootCertificateID
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(xmldsig.X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.RootCertificateID = append(x.RootCertificateID, X509IssuerSerialType{})
-			if err := x.RootCertificateID[len(x.RootCertificateID)-1].decodeEXI(r, a); err != nil {
+			x.RootCertificateID = append(x.RootCertificateID, xmldsig.X509IssuerSerialType{})
+			if err := x.RootCertificateID[len(x.RootCertificateID)-1].DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -12538,7 +9797,7 @@ func (x *ListOfRootCertificateIDsType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarListOfRootCertificateIDsType, &state, 1, counts[:]); err != nil {
 			return err
 		}
-		if err := (&x.RootCertificateID[i]).encodeEXI(w); err != nil {
+		if err := (&x.RootCertificateID[i]).EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12546,6 +9805,18 @@ func (x *ListOfRootCertificateIDsType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ListOfRootCertificateIDsType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ListOfRootCertificateIDsType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // EMAIDListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EMAIDListType.
@@ -12632,7 +9903,7 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 13)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
 					if err != nil {
 						return err
 					}
@@ -12670,6 +9941,18 @@ func (x *EMAIDListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EMAIDListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EMAIDListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // CertificateInstallationResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}CertificateInstallationResType.
@@ -12897,6 +10180,18 @@ func (x *CertificateInstallationResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CertificateInstallationResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *CertificateInstallationResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // CertificateChainType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}CertificateChainType.
 type CertificateChainType struct {
 	Certificate     exi.Bytes            `json:"Certificate"`
@@ -13014,6 +10309,18 @@ func (x *CertificateChainType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CertificateChainType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *CertificateChainType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignedInstallationDataType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SignedInstallationDataType.
@@ -13137,7 +10444,7 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 11)
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
 				if err != nil {
 					return err
 				}
@@ -13290,117 +10597,16 @@ func (x *SignedInstallationDataType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
-type ManifestType struct {
-	Id        *string         `json:"Id,omitempty"`
-	Reference []ReferenceType `json:"Reference,omitempty"`
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedInstallationDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
 }
 
-var grammarManifestType = exi.Grammar{
-	Name:   "ManifestType",
-	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(Reference)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ManifestType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarManifestType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarManifestType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarManifestType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignedInstallationDataType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // MeteringConfirmationReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationReqType.
@@ -13498,6 +10704,18 @@ func (x *MeteringConfirmationReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MeteringConfirmationReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *MeteringConfirmationReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignedMeteringDataType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SignedMeteringDataType.
@@ -13622,7 +10840,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 11)
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
 				if err != nil {
 					return err
 				}
@@ -13724,6 +10942,18 @@ func (x *SignedMeteringDataType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedMeteringDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignedMeteringDataType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // MeterInfoType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType.
@@ -13934,7 +11164,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 14)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
 					if err != nil {
 						return err
 					}
@@ -14150,6 +11380,18 @@ func (x *MeterInfoType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MeterInfoType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *MeterInfoType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ReceiptType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType.
@@ -14462,6 +11704,18 @@ func (x *ReceiptType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ReceiptType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ReceiptType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // DetailedCostType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType.
 type DetailedCostType struct {
 	Amount      RationalNumberType `json:"Amount"`
@@ -14557,6 +11811,18 @@ func (x *DetailedCostType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DetailedCostType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *DetailedCostType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // RationalNumberType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType.
@@ -14673,6 +11939,18 @@ func (x *RationalNumberType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *RationalNumberType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *RationalNumberType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // DetailedTaxType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType.
 type DetailedTaxType struct {
 	TaxRuleID uint32             `json:"TaxRuleID"`
@@ -14784,6 +12062,18 @@ func (x *DetailedTaxType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DetailedTaxType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *DetailedTaxType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // Dynamic_SMDTControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SMDTControlModeType.
 type Dynamic_SMDTControlModeType struct {
 }
@@ -14827,6 +12117,18 @@ func (x *Dynamic_SMDTControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Dynamic_SMDTControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // Scheduled_SMDTControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SMDTControlModeType.
@@ -14912,6 +12214,18 @@ func (x *Scheduled_SMDTControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Scheduled_SMDTControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // MeteringConfirmationResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}MeteringConfirmationResType.
@@ -15018,6 +12332,18 @@ func (x *MeteringConfirmationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MeteringConfirmationResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *MeteringConfirmationResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PowerDeliveryReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryReqType.
@@ -15238,6 +12564,18 @@ func (x *PowerDeliveryReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerDeliveryReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PowerDeliveryReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EVPowerProfileType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerProfileType.
 type EVPowerProfileType struct {
 	TimeAnchor                 uint64                          `json:"TimeAnchor"`
@@ -15400,6 +12738,18 @@ func (x *EVPowerProfileType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerProfileType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPowerProfileType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // Dynamic_EVPPTControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_EVPPTControlModeType.
 type Dynamic_EVPPTControlModeType struct {
 }
@@ -15443,6 +12793,18 @@ func (x *Dynamic_EVPPTControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Dynamic_EVPPTControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // Scheduled_EVPPTControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_EVPPTControlModeType.
@@ -15571,6 +12933,18 @@ func (x *Scheduled_EVPPTControlModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Scheduled_EVPPTControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EVPowerProfileEntryListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerProfileEntryListType.
 type EVPowerProfileEntryListType struct {
 	EVPowerProfileEntry []PowerScheduleEntryType `json:"EVPowerProfileEntry,omitempty"`
@@ -15680,6 +13054,18 @@ func (x *EVPowerProfileEntryListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerProfileEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPowerProfileEntryListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PowerScheduleEntryType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleEntryType.
@@ -15860,6 +13246,18 @@ func (x *PowerScheduleEntryType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PowerScheduleEntryType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // PowerDeliveryResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PowerDeliveryResType.
 type PowerDeliveryResType struct {
 	Header       MessageHeaderType `json:"Header"`
@@ -16000,6 +13398,18 @@ func (x *PowerDeliveryResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerDeliveryResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PowerDeliveryResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EVSEStatusType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType.
 type EVSEStatusType struct {
 	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
@@ -16115,6 +13525,18 @@ func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVSEStatusType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVSEStatusType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ScheduleExchangeReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeReqType.
@@ -16272,6 +13694,18 @@ func (x *ScheduleExchangeReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ScheduleExchangeReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ScheduleExchangeReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // Dynamic_SEReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SEReqControlModeType.
@@ -16588,6 +14022,18 @@ func (x *Dynamic_SEReqControlModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Dynamic_SEReqControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // Scheduled_SEReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SEReqControlModeType.
 type Scheduled_SEReqControlModeType struct {
 	DepartureTime          *uint32             `json:"DepartureTime,omitempty"`
@@ -16832,6 +14278,18 @@ func (x *Scheduled_SEReqControlModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Scheduled_SEReqControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EVEnergyOfferType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVEnergyOfferType.
 type EVEnergyOfferType struct {
 	EVPowerSchedule         EVPowerScheduleType         `json:"EVPowerSchedule"`
@@ -16927,6 +14385,18 @@ func (x *EVEnergyOfferType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVEnergyOfferType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVEnergyOfferType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // EVPowerScheduleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleType.
@@ -17040,6 +14510,18 @@ func (x *EVPowerScheduleType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPowerScheduleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EVPowerScheduleEntryListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleEntryListType.
 type EVPowerScheduleEntryListType struct {
 	EVPowerScheduleEntry []EVPowerScheduleEntryType `json:"EVPowerScheduleEntry,omitempty"`
@@ -17151,6 +14633,18 @@ func (x *EVPowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPowerScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EVPowerScheduleEntryType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPowerScheduleEntryType.
 type EVPowerScheduleEntryType struct {
 	Duration uint32             `json:"Duration"`
@@ -17257,6 +14751,18 @@ func (x *EVPowerScheduleEntryType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPowerScheduleEntryType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // EVAbsolutePriceScheduleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVAbsolutePriceScheduleType.
@@ -17376,7 +14882,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 15)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
 						return err
 					}
@@ -17391,7 +14897,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 16)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
 						return err
 					}
@@ -17448,6 +14954,18 @@ func (x *EVAbsolutePriceScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVAbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVAbsolutePriceScheduleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // EVPriceRuleStackListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleStackListType.
@@ -17559,6 +15077,18 @@ func (x *EVPriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPriceRuleStackListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // EVPriceRuleStackType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleStackType.
@@ -17709,6 +15239,18 @@ func (x *EVPriceRuleStackType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPriceRuleStackType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPriceRuleStackType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // EVPriceRuleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EVPriceRuleType.
 type EVPriceRuleType struct {
 	EnergyFee       RationalNumberType `json:"EnergyFee"`
@@ -17804,6 +15346,18 @@ func (x *EVPriceRuleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPriceRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *EVPriceRuleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ScheduleExchangeResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleExchangeResType.
@@ -18036,6 +15590,18 @@ func (x *ScheduleExchangeResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ScheduleExchangeResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ScheduleExchangeResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // Dynamic_SEResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Dynamic_SEResControlModeType.
@@ -18277,6 +15843,18 @@ func (x *Dynamic_SEResControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Dynamic_SEResControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // AbsolutePriceScheduleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}AbsolutePriceScheduleType.
@@ -18544,7 +16122,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 11)
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
 				if err != nil {
 					return err
 				}
@@ -18587,7 +16165,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 17)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
 						return err
 					}
@@ -18604,7 +16182,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 15)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
 						return err
 					}
@@ -18619,7 +16197,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 18)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
 					if err != nil {
 						return err
 					}
@@ -18634,7 +16212,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 16)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
 						return err
 					}
@@ -18808,6 +16386,18 @@ func (x *AbsolutePriceScheduleType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *AbsolutePriceScheduleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // TaxRuleListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleListType.
 type TaxRuleListType struct {
 	TaxRule []TaxRuleType `json:"TaxRule,omitempty"`
@@ -18917,6 +16507,18 @@ func (x *TaxRuleListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TaxRuleListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *TaxRuleListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // TaxRuleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleType.
@@ -19104,7 +16706,7 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 19)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
 					if err != nil {
 						return err
 					}
@@ -19242,6 +16844,18 @@ func (x *TaxRuleType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TaxRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *TaxRuleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // PriceRuleStackListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleStackListType.
 type PriceRuleStackListType struct {
 	PriceRuleStack []PriceRuleStackType `json:"PriceRuleStack,omitempty"`
@@ -19351,6 +16965,18 @@ func (x *PriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PriceRuleStackListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PriceRuleStackType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleStackType.
@@ -19499,6 +17125,18 @@ func (x *PriceRuleStackType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceRuleStackType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PriceRuleStackType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PriceRuleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PriceRuleType.
@@ -19768,6 +17406,18 @@ func (x *PriceRuleType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PriceRuleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // OverstayRuleListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleListType.
 type OverstayRuleListType struct {
 	OverstayTimeThreshold  *uint32             `json:"OverstayTimeThreshold,omitempty"`
@@ -19970,6 +17620,18 @@ func (x *OverstayRuleListType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *OverstayRuleListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *OverstayRuleListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // OverstayRuleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleType.
 type OverstayRuleType struct {
 	OverstayRuleDescription *string            `json:"OverstayRuleDescription,omitempty"`
@@ -20074,7 +17736,7 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 20)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
 					if err != nil {
 						return err
 					}
@@ -20159,6 +17821,18 @@ func (x *OverstayRuleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *OverstayRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *OverstayRuleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // AdditionalServiceListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}AdditionalServiceListType.
@@ -20272,6 +17946,18 @@ func (x *AdditionalServiceListType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AdditionalServiceListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *AdditionalServiceListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // AdditionalServiceType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}AdditionalServiceType.
 type AdditionalServiceType struct {
 	ServiceName string             `json:"ServiceName"`
@@ -20342,7 +18028,7 @@ func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 21)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -20381,6 +18067,18 @@ func (x *AdditionalServiceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AdditionalServiceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *AdditionalServiceType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PriceLevelScheduleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleType.
@@ -20518,7 +18216,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 11)
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
 				if err != nil {
 					return err
 				}
@@ -20561,7 +18259,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 17)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
 						return err
 					}
@@ -20644,6 +18342,18 @@ func (x *PriceLevelScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceLevelScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PriceLevelScheduleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PriceLevelScheduleEntryListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleEntryListType.
@@ -20755,6 +18465,18 @@ func (x *PriceLevelScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceLevelScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PriceLevelScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PriceLevelScheduleEntryType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PriceLevelScheduleEntryType.
@@ -20871,6 +18593,18 @@ func (x *PriceLevelScheduleEntryType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceLevelScheduleEntryType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PriceLevelScheduleEntryType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // Scheduled_SEResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SEResControlModeType.
 type Scheduled_SEResControlModeType struct {
 	ScheduleTuple []ScheduleTupleType `json:"ScheduleTuple,omitempty"`
@@ -20980,6 +18714,18 @@ func (x *Scheduled_SEResControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *Scheduled_SEResControlModeType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ScheduleTupleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ScheduleTupleType.
@@ -21127,6 +18873,18 @@ func (x *ScheduleTupleType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ScheduleTupleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ScheduleTupleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ChargingScheduleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ChargingScheduleType.
 type ChargingScheduleType struct {
 	PowerSchedule         PowerScheduleType          `json:"PowerSchedule"`
@@ -21249,6 +19007,18 @@ func (x *ChargingScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ChargingScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ChargingScheduleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PowerScheduleType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleType.
@@ -21432,6 +19202,18 @@ func (x *PowerScheduleType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PowerScheduleType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // PowerScheduleEntryListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}PowerScheduleEntryListType.
 type PowerScheduleEntryListType struct {
 	PowerScheduleEntry []PowerScheduleEntryType `json:"PowerScheduleEntry,omitempty"`
@@ -21543,6 +19325,18 @@ func (x *PowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PowerScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ServiceDetailReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailReqType.
 type ServiceDetailReqType struct {
 	Header    MessageHeaderType `json:"Header"`
@@ -21649,6 +19443,18 @@ func (x *ServiceDetailReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDetailReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceDetailReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ServiceDetailResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDetailResType.
@@ -21820,6 +19626,18 @@ func (x *ServiceDetailResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDetailResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceDetailResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ServiceParameterListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceParameterListType.
 type ServiceParameterListType struct {
 	ParameterSet []ParameterSetType `json:"ParameterSet,omitempty"`
@@ -21929,6 +19747,18 @@ func (x *ServiceParameterListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceParameterListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceParameterListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ParameterSetType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ParameterSetType.
@@ -22079,6 +19909,18 @@ func (x *ParameterSetType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ParameterSetType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ParameterSetType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ParameterType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ParameterType.
 type ParameterType struct {
 	Name           string              `json:"Name"`
@@ -22161,7 +20003,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Name
 			{
-				v, err := r.String(-1, 22)
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Name")
 				if err != nil {
 					return err
 				}
@@ -22238,7 +20080,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 23)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
 					if err != nil {
 						return err
 					}
@@ -22318,6 +20160,18 @@ func (x *ParameterType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ParameterType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ParameterType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ServiceDiscoveryReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryReqType.
@@ -22423,6 +20277,18 @@ func (x *ServiceDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDiscoveryReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceDiscoveryReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ServiceIDListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceIDListType.
@@ -22544,6 +20410,18 @@ func (x *ServiceIDListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceIDListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceIDListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ServiceDiscoveryResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceDiscoveryResType.
@@ -22744,6 +20622,18 @@ func (x *ServiceDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDiscoveryResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceDiscoveryResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ServiceListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceListType.
 type ServiceListType struct {
 	Service []ServiceType `json:"Service,omitempty"`
@@ -22853,6 +20743,18 @@ func (x *ServiceListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ServiceType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceType.
@@ -22967,6 +20869,18 @@ func (x *ServiceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ServiceSelectionReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionReqType.
@@ -23100,6 +21014,18 @@ func (x *ServiceSelectionReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceSelectionReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceSelectionReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // SelectedServiceType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SelectedServiceType.
 type SelectedServiceType struct {
 	ServiceID      uint16 `json:"ServiceID"`
@@ -23219,6 +21145,18 @@ func (x *SelectedServiceType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SelectedServiceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SelectedServiceType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // SelectedServiceListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SelectedServiceListType.
 type SelectedServiceListType struct {
 	SelectedService []SelectedServiceType `json:"SelectedService,omitempty"`
@@ -23330,6 +21268,18 @@ func (x *SelectedServiceListType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SelectedServiceListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SelectedServiceListType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ServiceSelectionResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceSelectionResType.
 type ServiceSelectionResType struct {
 	Header       MessageHeaderType `json:"Header"`
@@ -23436,6 +21386,18 @@ func (x *ServiceSelectionResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceSelectionResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ServiceSelectionResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // SessionSetupReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupReqType.
 type SessionSetupReqType struct {
 	Header MessageHeaderType `json:"Header"`
@@ -23510,7 +21472,7 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 24)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
 					if err != nil {
 						return err
 					}
@@ -23545,6 +21507,18 @@ func (x *SessionSetupReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionSetupReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SessionSetupReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SessionSetupResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SessionSetupResType.
@@ -23647,7 +21621,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 25)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -23691,6 +21665,18 @@ func (x *SessionSetupResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionSetupResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SessionSetupResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SessionStopReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SessionStopReqType.
@@ -23815,7 +21801,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 26)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
 					if err != nil {
 						return err
 					}
@@ -23832,7 +21818,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 27)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
 					if err != nil {
 						return err
 					}
@@ -23891,6 +21877,18 @@ func (x *SessionStopReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionStopReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SessionStopReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SessionStopResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SessionStopResType.
@@ -23999,245 +21997,16 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// SignaturePropertiesType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType.
-type SignaturePropertiesType struct {
-	Id                *string                 `json:"Id,omitempty"`
-	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionStopResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
 }
 
-var grammarSignaturePropertiesType = exi.Grammar{
-	Name:   "SignaturePropertiesType",
-	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignatureProperty)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignatureProperty
-			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
-				return err
-			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.SignatureProperty {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.SignatureProperty[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignaturePropertiesType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
-type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
-}
-
-var grammarSignaturePropertyType = exi.Grammar{
-	Name:   "SignaturePropertyType",
-	Events: []string{"EE", "AT(Id)", "AT(Target)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Target)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: AT(Target)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(*) | CH[untyped]
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Target
-			{
-				v, err := r.String(-1, 28)
-				if err != nil {
-					return err
-				}
-				x.Target = v
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignaturePropertyType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.String(x.Target)
-	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
+// EncodeEXI encodes the content of an element of this type.
+func (x *SessionStopResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // VehicleCheckInReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInReqType.
@@ -24516,6 +22285,18 @@ func (x *VehicleCheckInReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckInReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *VehicleCheckInReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // VehicleCheckInResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckInResType.
 type VehicleCheckInResType struct {
 	Header         MessageHeaderType `json:"Header"`
@@ -24757,6 +22538,18 @@ func (x *VehicleCheckInResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckInResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *VehicleCheckInResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // VehicleCheckOutReqType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutReqType.
 type VehicleCheckOutReqType struct {
 	Header           MessageHeaderType    `json:"Header"`
@@ -24903,6 +22696,18 @@ func (x *VehicleCheckOutReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckOutReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *VehicleCheckOutReqType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // VehicleCheckOutResType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}VehicleCheckOutResType.
 type VehicleCheckOutResType struct {
 	Header             MessageHeaderType      `json:"Header"`
@@ -25042,6 +22847,18 @@ func (x *VehicleCheckOutResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckOutResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *VehicleCheckOutResType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // DisplayParametersType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType.
@@ -25580,4 +23397,16 @@ func (x *DisplayParametersType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DisplayParametersType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *DisplayParametersType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }

@@ -2,6 +2,7 @@
 
 // Package xmldsig is the EXI codec of XML Signature elements; ISO 15118-2
 // Annex J signs the EXI fragment of SignedInfo encoded with this schema alone.
+// The DIN, ISO-2 and ISO-20 codecs use its types for their signatures.
 package xmldsig
 
 import (
@@ -176,7 +177,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 2)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -202,7 +203,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 8)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -729,7 +730,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 2)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -765,7 +766,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 8)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -1085,7 +1086,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -1151,7 +1152,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 7)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -1171,7 +1172,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 5)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -1545,7 +1546,7 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -1565,6 +1566,18 @@ func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CanonicalizationMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *CanonicalizationMethodType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
@@ -1895,6 +1908,18 @@ func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DSAKeyValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *DSAKeyValueType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
 type DigestMethodType struct {
 	Algorithm string `json:"Algorithm"`
@@ -1950,7 +1975,7 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -1970,6 +1995,18 @@ func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DigestMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *DigestMethodType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
@@ -2097,7 +2134,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -2110,7 +2147,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 2)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 					if err != nil {
 						return err
 					}
@@ -2168,7 +2205,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 8)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 					if err != nil {
 						return err
 					}
@@ -2253,6 +2290,18 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *KeyInfoType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *KeyInfoType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
@@ -2355,6 +2404,18 @@ func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *KeyValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *KeyValueType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
@@ -2476,6 +2537,18 @@ func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *RSAKeyValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *RSAKeyValueType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // RetrievalMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType.
 type RetrievalMethodType struct {
 	Type       *string         `json:"Type,omitempty"`
@@ -2571,7 +2644,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Type
 			{
-				v, err := r.String(-1, 3)
+				v, err := r.String(-1, "Type")
 				if err != nil {
 					return err
 				}
@@ -2581,7 +2654,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // URI
 			{
-				v, err := r.String(-1, 4)
+				v, err := r.String(-1, "URI")
 				if err != nil {
 					return err
 				}
@@ -2627,6 +2700,18 @@ func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *RetrievalMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *RetrievalMethodType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // TransformsType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformsType.
@@ -2708,6 +2793,18 @@ func (x *TransformsType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TransformsType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *TransformsType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
 type TransformType struct {
 	Algorithm string   `json:"Algorithm"`
@@ -2766,7 +2863,7 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -2777,7 +2874,7 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 5)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
 					if err != nil {
 						return err
 					}
@@ -2812,6 +2909,18 @@ func (x *TransformType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TransformType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *TransformType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
@@ -2920,7 +3029,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 7)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
 					if err != nil {
 						return err
 					}
@@ -3021,6 +3130,18 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *X509DataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *X509DataType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
 type X509IssuerSerialType struct {
 	X509IssuerName   string `json:"X509IssuerName"`
@@ -3091,7 +3212,7 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 6)
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
 					if err != nil {
 						return err
 					}
@@ -3138,6 +3259,18 @@ func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *X509IssuerSerialType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *X509IssuerSerialType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
@@ -3288,6 +3421,18 @@ func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PGPDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *PGPDataType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
 type SPKIDataType struct {
 	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
@@ -3415,6 +3560,18 @@ func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SPKIDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SPKIDataType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
+}
+
 // ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
 type ManifestType struct {
 	Id        *string         `json:"Id,omitempty"`
@@ -3486,7 +3643,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -3526,6 +3683,18 @@ func (x *ManifestType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ManifestType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ManifestType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ReferenceType is the schema type {http://www.w3.org/2000/09/xmldsig#}ReferenceType.
@@ -3679,7 +3848,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -3689,7 +3858,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Type
 			{
-				v, err := r.String(-1, 3)
+				v, err := r.String(-1, "Type")
 				if err != nil {
 					return err
 				}
@@ -3699,7 +3868,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // URI
 			{
-				v, err := r.String(-1, 4)
+				v, err := r.String(-1, "URI")
 				if err != nil {
 					return err
 				}
@@ -3782,6 +3951,18 @@ func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ReferenceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ReferenceType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
@@ -3895,7 +4076,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Encoding
 			{
-				v, err := r.String(-1, 9)
+				v, err := r.String(-1, "Encoding")
 				if err != nil {
 					return err
 				}
@@ -3905,7 +4086,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -3915,7 +4096,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // MimeType
 			{
-				v, err := r.String(-1, 10)
+				v, err := r.String(-1, "MimeType")
 				if err != nil {
 					return err
 				}
@@ -3951,6 +4132,18 @@ func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ObjectType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *ObjectType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
@@ -4061,7 +4254,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -4137,6 +4330,18 @@ func (x *SignatureType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignatureType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignatureType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignedInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignedInfoType.
@@ -4242,7 +4447,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -4302,6 +4507,18 @@ func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedInfoType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignedInfoType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
@@ -4381,7 +4598,7 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, 0)
+				v, err := r.String(-1, "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -4426,6 +4643,18 @@ func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignatureMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignatureMethodType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
@@ -4497,7 +4726,7 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -4535,6 +4764,18 @@ func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignatureValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignatureValueType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignaturePropertiesType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType.
@@ -4608,7 +4849,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -4648,6 +4889,18 @@ func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignaturePropertiesType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignaturePropertiesType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }
 
 // SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
@@ -4740,7 +4993,7 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, 1)
+				v, err := r.String(-1, "Id")
 				if err != nil {
 					return err
 				}
@@ -4750,7 +5003,7 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Target
 			{
-				v, err := r.String(-1, 11)
+				v, err := r.String(-1, "Target")
 				if err != nil {
 					return err
 				}
@@ -4776,4 +5029,16 @@ func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignaturePropertyType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
+// EncodeEXI encodes the content of an element of this type.
+func (x *SignaturePropertyType) EncodeEXI(w *exi.Writer) error {
+	return x.encodeEXI(w)
 }

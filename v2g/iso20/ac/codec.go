@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 var (
@@ -19,26 +21,6 @@ var (
 
 // arena hands out the optional values of one document in blocks.
 type arena struct {
-	bRationalNumberType []RationalNumberType
-	bDetailedCostType   []DetailedCostType
-}
-
-func (a *arena) newRationalNumberType() *RationalNumberType {
-	if len(a.bRationalNumberType) == 0 {
-		a.bRationalNumberType = make([]RationalNumberType, 4)
-	}
-	p := &a.bRationalNumberType[0]
-	a.bRationalNumberType = a.bRationalNumberType[1:]
-	return p
-}
-
-func (a *arena) newDetailedCostType() *DetailedCostType {
-	if len(a.bDetailedCostType) == 0 {
-		a.bDetailedCostType = make([]DetailedCostType, 4)
-	}
-	p := &a.bDetailedCostType[0]
-	a.bDetailedCostType = a.bDetailedCostType[1:]
-	return p
 }
 
 // Document is an EXI document of this schema set: exactly one of its
@@ -56,36 +38,36 @@ type Document struct {
 	BPT_Dynamic_AC_CLResControlMode   *BPT_Dynamic_AC_CLResControlModeType   `json:"BPT_Dynamic_AC_CLResControlMode,omitempty"`
 	BPT_Scheduled_AC_CLReqControlMode *BPT_Scheduled_AC_CLReqControlModeType `json:"BPT_Scheduled_AC_CLReqControlMode,omitempty"`
 	BPT_Scheduled_AC_CLResControlMode *BPT_Scheduled_AC_CLResControlModeType `json:"BPT_Scheduled_AC_CLResControlMode,omitempty"`
-	CLReqControlMode                  *CLReqControlModeType                  `json:"CLReqControlMode,omitempty"`
-	CLResControlMode                  *CLResControlModeType                  `json:"CLResControlMode,omitempty"`
-	CanonicalizationMethod            *CanonicalizationMethodType            `json:"CanonicalizationMethod,omitempty"`
-	DSAKeyValue                       *DSAKeyValueType                       `json:"DSAKeyValue,omitempty"`
-	DigestMethod                      *DigestMethodType                      `json:"DigestMethod,omitempty"`
+	CLReqControlMode                  *iso20.CLReqControlModeType            `json:"CLReqControlMode,omitempty"`
+	CLResControlMode                  *iso20.CLResControlModeType            `json:"CLResControlMode,omitempty"`
+	CanonicalizationMethod            *xmldsig.CanonicalizationMethodType    `json:"CanonicalizationMethod,omitempty"`
+	DSAKeyValue                       *xmldsig.DSAKeyValueType               `json:"DSAKeyValue,omitempty"`
+	DigestMethod                      *xmldsig.DigestMethodType              `json:"DigestMethod,omitempty"`
 	DigestValue                       exi.Bytes                              `json:"DigestValue,omitempty"`
 	Dynamic_AC_CLReqControlMode       *Dynamic_AC_CLReqControlModeType       `json:"Dynamic_AC_CLReqControlMode,omitempty"`
 	Dynamic_AC_CLResControlMode       *Dynamic_AC_CLResControlModeType       `json:"Dynamic_AC_CLResControlMode,omitempty"`
-	KeyInfo                           *KeyInfoType                           `json:"KeyInfo,omitempty"`
+	KeyInfo                           *xmldsig.KeyInfoType                   `json:"KeyInfo,omitempty"`
 	KeyName                           *string                                `json:"KeyName,omitempty"`
-	KeyValue                          *KeyValueType                          `json:"KeyValue,omitempty"`
-	Manifest                          *ManifestType                          `json:"Manifest,omitempty"`
+	KeyValue                          *xmldsig.KeyValueType                  `json:"KeyValue,omitempty"`
+	Manifest                          *xmldsig.ManifestType                  `json:"Manifest,omitempty"`
 	MgmtData                          *string                                `json:"MgmtData,omitempty"`
-	Object                            *ObjectType                            `json:"Object,omitempty"`
-	PGPData                           *PGPDataType                           `json:"PGPData,omitempty"`
-	RSAKeyValue                       *RSAKeyValueType                       `json:"RSAKeyValue,omitempty"`
-	Reference                         *ReferenceType                         `json:"Reference,omitempty"`
-	RetrievalMethod                   *RetrievalMethodType                   `json:"RetrievalMethod,omitempty"`
-	SPKIData                          *SPKIDataType                          `json:"SPKIData,omitempty"`
+	Object                            *xmldsig.ObjectType                    `json:"Object,omitempty"`
+	PGPData                           *xmldsig.PGPDataType                   `json:"PGPData,omitempty"`
+	RSAKeyValue                       *xmldsig.RSAKeyValueType               `json:"RSAKeyValue,omitempty"`
+	Reference                         *xmldsig.ReferenceType                 `json:"Reference,omitempty"`
+	RetrievalMethod                   *xmldsig.RetrievalMethodType           `json:"RetrievalMethod,omitempty"`
+	SPKIData                          *xmldsig.SPKIDataType                  `json:"SPKIData,omitempty"`
 	Scheduled_AC_CLReqControlMode     *Scheduled_AC_CLReqControlModeType     `json:"Scheduled_AC_CLReqControlMode,omitempty"`
 	Scheduled_AC_CLResControlMode     *Scheduled_AC_CLResControlModeType     `json:"Scheduled_AC_CLResControlMode,omitempty"`
-	Signature                         *SignatureType                         `json:"Signature,omitempty"`
-	SignatureMethod                   *SignatureMethodType                   `json:"SignatureMethod,omitempty"`
-	SignatureProperties               *SignaturePropertiesType               `json:"SignatureProperties,omitempty"`
-	SignatureProperty                 *SignaturePropertyType                 `json:"SignatureProperty,omitempty"`
-	SignatureValue                    *SignatureValueType                    `json:"SignatureValue,omitempty"`
-	SignedInfo                        *SignedInfoType                        `json:"SignedInfo,omitempty"`
-	Transform                         *TransformType                         `json:"Transform,omitempty"`
-	Transforms                        *TransformsType                        `json:"Transforms,omitempty"`
-	X509Data                          *X509DataType                          `json:"X509Data,omitempty"`
+	Signature                         *xmldsig.SignatureType                 `json:"Signature,omitempty"`
+	SignatureMethod                   *xmldsig.SignatureMethodType           `json:"SignatureMethod,omitempty"`
+	SignatureProperties               *xmldsig.SignaturePropertiesType       `json:"SignatureProperties,omitempty"`
+	SignatureProperty                 *xmldsig.SignaturePropertyType         `json:"SignatureProperty,omitempty"`
+	SignatureValue                    *xmldsig.SignatureValueType            `json:"SignatureValue,omitempty"`
+	SignedInfo                        *xmldsig.SignedInfoType                `json:"SignedInfo,omitempty"`
+	Transform                         *xmldsig.TransformType                 `json:"Transform,omitempty"`
+	Transforms                        *xmldsig.TransformsType                `json:"Transforms,omitempty"`
+	X509Data                          *xmldsig.X509DataType                  `json:"X509Data,omitempty"`
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -290,28 +272,28 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 12:
-		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		if err := d.CLReqControlMode.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 13:
-		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
+		d.CLResControlMode = new(iso20.CLResControlModeType)
+		if err := d.CLResControlMode.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 14:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 15:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 16:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
+		d.DigestMethod = new(xmldsig.DigestMethodType)
+		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 17:
@@ -339,8 +321,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 20:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
+		d.KeyInfo = new(xmldsig.KeyInfoType)
+		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 21:
@@ -348,7 +330,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 5)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -360,13 +342,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 22:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
+		d.KeyValue = new(xmldsig.KeyValueType)
+		if err := d.KeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 23:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
+		d.Manifest = new(xmldsig.ManifestType)
+		if err := d.Manifest.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 24:
@@ -374,7 +356,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 8)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -386,33 +368,33 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 25:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r, &a); err != nil {
+		d.Object = new(xmldsig.ObjectType)
+		if err := d.Object.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 26:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
+		d.PGPData = new(xmldsig.PGPDataType)
+		if err := d.PGPData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 27:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 28:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r, &a); err != nil {
+		d.Reference = new(xmldsig.ReferenceType)
+		if err := d.Reference.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 29:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 30:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
+		d.SPKIData = new(xmldsig.SPKIDataType)
+		if err := d.SPKIData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 31:
@@ -426,48 +408,48 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 33:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r, &a); err != nil {
+		d.Signature = new(xmldsig.SignatureType)
+		if err := d.Signature.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 34:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
+		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 35:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 36:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 37:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
+		d.SignatureValue = new(xmldsig.SignatureValueType)
+		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 38:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
+		d.SignedInfo = new(xmldsig.SignedInfoType)
+		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 39:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r, &a); err != nil {
+		d.Transform = new(xmldsig.TransformType)
+		if err := d.Transform.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 40:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
+		d.Transforms = new(xmldsig.TransformsType)
+		if err := d.Transforms.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 41:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
+		d.X509Data = new(xmldsig.X509DataType)
+		if err := d.X509Data.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 42:
@@ -602,7 +584,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(12, 6)
-			if err := d.CLReqControlMode.encodeEXI(&w); err != nil {
+			if err := d.CLReqControlMode.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -611,7 +593,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(13, 6)
-			if err := d.CLResControlMode.encodeEXI(&w); err != nil {
+			if err := d.CLResControlMode.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -620,7 +602,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(14, 6)
-			if err := d.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -629,7 +611,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(15, 6)
-			if err := d.DSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -638,7 +620,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(16, 6)
-			if err := d.DigestMethod.encodeEXI(&w); err != nil {
+			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -674,7 +656,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(20, 6)
-			if err := d.KeyInfo.encodeEXI(&w); err != nil {
+			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -692,7 +674,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(22, 6)
-			if err := d.KeyValue.encodeEXI(&w); err != nil {
+			if err := d.KeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -701,7 +683,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(23, 6)
-			if err := d.Manifest.encodeEXI(&w); err != nil {
+			if err := d.Manifest.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -719,7 +701,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(25, 6)
-			if err := d.Object.encodeEXI(&w); err != nil {
+			if err := d.Object.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -728,7 +710,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(26, 6)
-			if err := d.PGPData.encodeEXI(&w); err != nil {
+			if err := d.PGPData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -737,7 +719,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(27, 6)
-			if err := d.RSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -746,7 +728,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(28, 6)
-			if err := d.Reference.encodeEXI(&w); err != nil {
+			if err := d.Reference.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -755,7 +737,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(29, 6)
-			if err := d.RetrievalMethod.encodeEXI(&w); err != nil {
+			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -764,7 +746,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(30, 6)
-			if err := d.SPKIData.encodeEXI(&w); err != nil {
+			if err := d.SPKIData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -791,7 +773,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(33, 6)
-			if err := d.Signature.encodeEXI(&w); err != nil {
+			if err := d.Signature.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -800,7 +782,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(34, 6)
-			if err := d.SignatureMethod.encodeEXI(&w); err != nil {
+			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -809,7 +791,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(35, 6)
-			if err := d.SignatureProperties.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -818,7 +800,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(36, 6)
-			if err := d.SignatureProperty.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -827,7 +809,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(37, 6)
-			if err := d.SignatureValue.encodeEXI(&w); err != nil {
+			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -836,7 +818,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(38, 6)
-			if err := d.SignedInfo.encodeEXI(&w); err != nil {
+			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -845,7 +827,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(39, 6)
-			if err := d.Transform.encodeEXI(&w); err != nil {
+			if err := d.Transform.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -854,7 +836,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(40, 6)
-			if err := d.Transforms.encodeEXI(&w); err != nil {
+			if err := d.Transforms.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -863,7 +845,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(41, 6)
-			if err := d.X509Data.encodeEXI(&w); err != nil {
+			if err := d.X509Data.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -874,132 +856,14 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 	return w.Bytes(), nil
 }
 
-// ResponseCodeType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}responseCodeType.
-type ResponseCodeType uint8
-
-// Values of ResponseCodeType, in schema order.
-const (
-	ResponseCodeOK ResponseCodeType = iota
-	ResponseCodeOK_CertificateExpiresSoon
-	ResponseCodeOK_NewSessionEstablished
-	ResponseCodeOK_OldSessionJoined
-	ResponseCodeOK_PowerToleranceConfirmed
-	ResponseCodeWARNING_AuthorizationSelectionInvalid
-	ResponseCodeWARNING_CertificateExpired
-	ResponseCodeWARNING_CertificateNotYetValid
-	ResponseCodeWARNING_CertificateRevoked
-	ResponseCodeWARNING_CertificateValidationError
-	ResponseCodeWARNING_ChallengeInvalid
-	ResponseCodeWARNING_EIMAuthorizationFailure
-	ResponseCodeWARNING_eMSPUnknown
-	ResponseCodeWARNING_EVPowerProfileViolation
-	ResponseCodeWARNING_GeneralPnCAuthorizationError
-	ResponseCodeWARNING_NoCertificateAvailable
-	ResponseCodeWARNING_NoContractMatchingPCIDFound
-	ResponseCodeWARNING_PowerToleranceNotConfirmed
-	ResponseCodeWARNING_ScheduleRenegotiationFailed
-	ResponseCodeWARNING_StandbyNotAllowed
-	ResponseCodeWARNING_WPT
-	ResponseCodeFAILED
-	ResponseCodeFAILED_AssociationError
-	ResponseCodeFAILED_ContactorError
-	ResponseCodeFAILED_EVPowerProfileInvalid
-	ResponseCodeFAILED_EVPowerProfileViolation
-	ResponseCodeFAILED_MeteringSignatureNotValid
-	ResponseCodeFAILED_NoEnergyTransferServiceSelected
-	ResponseCodeFAILED_NoServiceRenegotiationSupported
-	ResponseCodeFAILED_PauseNotAllowed
-	ResponseCodeFAILED_PowerDeliveryNotApplied
-	ResponseCodeFAILED_PowerToleranceNotConfirmed
-	ResponseCodeFAILED_ScheduleRenegotiation
-	ResponseCodeFAILED_ScheduleSelectionInvalid
-	ResponseCodeFAILED_SequenceError
-	ResponseCodeFAILED_ServiceIDInvalid
-	ResponseCodeFAILED_ServiceSelectionInvalid
-	ResponseCodeFAILED_SignatureError
-	ResponseCodeFAILED_UnknownSession
-	ResponseCodeFAILED_WrongChargeParameter
-)
-
-var namesResponseCodeType = [...]string{"OK", "OK_CertificateExpiresSoon", "OK_NewSessionEstablished", "OK_OldSessionJoined", "OK_PowerToleranceConfirmed", "WARNING_AuthorizationSelectionInvalid", "WARNING_CertificateExpired", "WARNING_CertificateNotYetValid", "WARNING_CertificateRevoked", "WARNING_CertificateValidationError", "WARNING_ChallengeInvalid", "WARNING_EIMAuthorizationFailure", "WARNING_eMSPUnknown", "WARNING_EVPowerProfileViolation", "WARNING_GeneralPnCAuthorizationError", "WARNING_NoCertificateAvailable", "WARNING_NoContractMatchingPCIDFound", "WARNING_PowerToleranceNotConfirmed", "WARNING_ScheduleRenegotiationFailed", "WARNING_StandbyNotAllowed", "WARNING_WPT", "FAILED", "FAILED_AssociationError", "FAILED_ContactorError", "FAILED_EVPowerProfileInvalid", "FAILED_EVPowerProfileViolation", "FAILED_MeteringSignatureNotValid", "FAILED_NoEnergyTransferServiceSelected", "FAILED_NoServiceRenegotiationSupported", "FAILED_PauseNotAllowed", "FAILED_PowerDeliveryNotApplied", "FAILED_PowerToleranceNotConfirmed", "FAILED_ScheduleRenegotiation", "FAILED_ScheduleSelectionInvalid", "FAILED_SequenceError", "FAILED_ServiceIDInvalid", "FAILED_ServiceSelectionInvalid", "FAILED_SignatureError", "FAILED_UnknownSession", "FAILED_WrongChargeParameter"}
-
-// String returns the schema name of v.
-func (v ResponseCodeType) String() string {
-	if int(v) < len(namesResponseCodeType) {
-		return namesResponseCodeType[v]
-	}
-	return "ResponseCodeType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v ResponseCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesResponseCodeType) {
-		return nil, fmt.Errorf("invalid ResponseCodeType value %d", int(v))
-	}
-	return []byte(namesResponseCodeType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *ResponseCodeType) UnmarshalText(b []byte) error {
-	for i, n := range namesResponseCodeType {
-		if n == string(b) {
-			*v = ResponseCodeType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a ResponseCodeType value", b)
-}
-
-// EvseNotificationType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}evseNotificationType.
-type EvseNotificationType uint8
-
-// Values of EvseNotificationType, in schema order.
-const (
-	EvseNotificationPause EvseNotificationType = iota
-	EvseNotificationExitStandby
-	EvseNotificationTerminate
-	EvseNotificationScheduleRenegotiation
-	EvseNotificationServiceRenegotiation
-	EvseNotificationMeteringConfirmation
-)
-
-var namesEvseNotificationType = [...]string{"Pause", "ExitStandby", "Terminate", "ScheduleRenegotiation", "ServiceRenegotiation", "MeteringConfirmation"}
-
-// String returns the schema name of v.
-func (v EvseNotificationType) String() string {
-	if int(v) < len(namesEvseNotificationType) {
-		return namesEvseNotificationType[v]
-	}
-	return "EvseNotificationType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v EvseNotificationType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEvseNotificationType) {
-		return nil, fmt.Errorf("invalid EvseNotificationType value %d", int(v))
-	}
-	return []byte(namesEvseNotificationType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *EvseNotificationType) UnmarshalText(b []byte) error {
-	for i, n := range namesEvseNotificationType {
-		if n == string(b) {
-			*v = EvseNotificationType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a EvseNotificationType value", b)
-}
-
 // AC_CPDReqEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:AC}AC_CPDReqEnergyTransferModeType.
 type AC_CPDReqEnergyTransferModeType struct {
-	EVMaximumChargePower    RationalNumberType  `json:"EVMaximumChargePower"`
-	EVMaximumChargePower_L2 *RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
-	EVMaximumChargePower_L3 *RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
-	EVMinimumChargePower    RationalNumberType  `json:"EVMinimumChargePower"`
-	EVMinimumChargePower_L2 *RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
-	EVMinimumChargePower_L3 *RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
+	EVMaximumChargePower    iso20.RationalNumberType  `json:"EVMaximumChargePower"`
+	EVMaximumChargePower_L2 *iso20.RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
+	EVMaximumChargePower_L3 *iso20.RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
+	EVMinimumChargePower    iso20.RationalNumberType  `json:"EVMinimumChargePower"`
+	EVMinimumChargePower_L2 *iso20.RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
+	EVMinimumChargePower_L3 *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
 }
 
 var grammarAC_CPDReqEnergyTransferModeType = exi.Grammar{
@@ -1134,43 +998,43 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -1182,14 +1046,14 @@ func (x *AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumChargePower_L2 != nil {
 		if err := w.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1197,21 +1061,21 @@ func (x *AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMinimumChargePower_L2 != nil {
 		if err := w.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1219,7 +1083,7 @@ func (x *AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDReqEnergyTransferModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1229,134 +1093,20 @@ func (x *AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// RationalNumberType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType.
-type RationalNumberType struct {
-	Exponent int8  `json:"Exponent"`
-	Value    int16 `json:"Value"`
-}
-
-var grammarRationalNumberType = exi.Grammar{
-	Name:   "RationalNumberType",
-	Events: []string{"EE", "SE(Exponent)", "SE(Value)"},
-	States: []exi.State{
-		// 0: SE(Exponent)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Value)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Value)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Exponent
-			{
-				v, empty, err := r.LeafNBit(8, -128, 127)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					x.Exponent = int8(v)
-				}
-			}
-		case 2: // Value
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-32768, 32767)
-					if err != nil {
-						return err
-					}
-					x.Value = int16(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RationalNumberType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRationalNumberType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.NBit(int64(x.Exponent), -128, 8)
-	w.Leaf()
-	if err := w.Event(&grammarRationalNumberType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.Value))
-	w.Leaf()
-	if err := w.Event(&grammarRationalNumberType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // AC_CPDResEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:AC}AC_CPDResEnergyTransferModeType.
 type AC_CPDResEnergyTransferModeType struct {
-	EVSEMaximumChargePower    RationalNumberType  `json:"EVSEMaximumChargePower"`
-	EVSEMaximumChargePower_L2 *RationalNumberType `json:"EVSEMaximumChargePower_L2,omitempty"`
-	EVSEMaximumChargePower_L3 *RationalNumberType `json:"EVSEMaximumChargePower_L3,omitempty"`
-	EVSEMinimumChargePower    RationalNumberType  `json:"EVSEMinimumChargePower"`
-	EVSEMinimumChargePower_L2 *RationalNumberType `json:"EVSEMinimumChargePower_L2,omitempty"`
-	EVSEMinimumChargePower_L3 *RationalNumberType `json:"EVSEMinimumChargePower_L3,omitempty"`
-	EVSENominalFrequency      RationalNumberType  `json:"EVSENominalFrequency"`
-	MaximumPowerAsymmetry     *RationalNumberType `json:"MaximumPowerAsymmetry,omitempty"`
-	EVSEPowerRampLimitation   *RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
-	EVSEPresentActivePower    *RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
-	EVSEPresentActivePower_L2 *RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
-	EVSEPresentActivePower_L3 *RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+	EVSEMaximumChargePower    iso20.RationalNumberType  `json:"EVSEMaximumChargePower"`
+	EVSEMaximumChargePower_L2 *iso20.RationalNumberType `json:"EVSEMaximumChargePower_L2,omitempty"`
+	EVSEMaximumChargePower_L3 *iso20.RationalNumberType `json:"EVSEMaximumChargePower_L3,omitempty"`
+	EVSEMinimumChargePower    iso20.RationalNumberType  `json:"EVSEMinimumChargePower"`
+	EVSEMinimumChargePower_L2 *iso20.RationalNumberType `json:"EVSEMinimumChargePower_L2,omitempty"`
+	EVSEMinimumChargePower_L3 *iso20.RationalNumberType `json:"EVSEMinimumChargePower_L3,omitempty"`
+	EVSENominalFrequency      iso20.RationalNumberType  `json:"EVSENominalFrequency"`
+	MaximumPowerAsymmetry     *iso20.RationalNumberType `json:"MaximumPowerAsymmetry,omitempty"`
+	EVSEPowerRampLimitation   *iso20.RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
+	EVSEPresentActivePower    *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
+	EVSEPresentActivePower_L2 *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
+	EVSEPresentActivePower_L3 *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
 var grammarAC_CPDResEnergyTransferModeType = exi.Grammar{
@@ -1611,87 +1361,87 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSEMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSENominalFrequency
-			if err := x.EVSENominalFrequency.decodeEXI(r, a); err != nil {
+			if err := x.EVSENominalFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // MaximumPowerAsymmetry
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = a.newRationalNumberType()
-			if err := x.MaximumPowerAsymmetry.decodeEXI(r, a); err != nil {
+			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPowerRampLimitation
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = a.newRationalNumberType()
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
+			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSEPresentActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -1703,14 +1453,14 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEMaximumChargePower_L2 != nil {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1718,21 +1468,21 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEMinimumChargePower_L2 != nil {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1740,21 +1490,21 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSENominalFrequency).encodeEXI(w); err != nil {
+	if err := (&x.EVSENominalFrequency).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.MaximumPowerAsymmetry != nil {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.MaximumPowerAsymmetry.encodeEXI(w); err != nil {
+		if err := x.MaximumPowerAsymmetry.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1762,7 +1512,7 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPowerRampLimitation.encodeEXI(w); err != nil {
+		if err := x.EVSEPowerRampLimitation.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1770,7 +1520,7 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1778,7 +1528,7 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1786,7 +1536,7 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_CPDResEnergyTransferModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -1798,12 +1548,12 @@ func (x *AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 
 // AC_ChargeLoopReqType is the schema type {urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopReqType.
 type AC_ChargeLoopReqType struct {
-	Header                            MessageHeaderType                      `json:"Header"`
-	DisplayParameters                 *DisplayParametersType                 `json:"DisplayParameters,omitempty"`
+	Header                            iso20.MessageHeaderType                `json:"Header"`
+	DisplayParameters                 *iso20.DisplayParametersType           `json:"DisplayParameters,omitempty"`
 	MeterInfoRequested                bool                                   `json:"MeterInfoRequested"`
 	BPT_Dynamic_AC_CLReqControlMode   *BPT_Dynamic_AC_CLReqControlModeType   `json:"BPT_Dynamic_AC_CLReqControlMode,omitempty"`
 	BPT_Scheduled_AC_CLReqControlMode *BPT_Scheduled_AC_CLReqControlModeType `json:"BPT_Scheduled_AC_CLReqControlMode,omitempty"`
-	CLReqControlMode                  *CLReqControlModeType                  `json:"CLReqControlMode,omitempty"`
+	CLReqControlMode                  *iso20.CLReqControlModeType            `json:"CLReqControlMode,omitempty"`
 	Dynamic_AC_CLReqControlMode       *Dynamic_AC_CLReqControlModeType       `json:"Dynamic_AC_CLReqControlMode,omitempty"`
 	Scheduled_AC_CLReqControlMode     *Scheduled_AC_CLReqControlModeType     `json:"Scheduled_AC_CLReqControlMode,omitempty"`
 }
@@ -1908,15 +1658,15 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // DisplayParameters
-			if err := r.Alloc(unsafe.Sizeof(DisplayParametersType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(DisplayParametersType)
-			if err := x.DisplayParameters.decodeEXI(r, a); err != nil {
+			x.DisplayParameters = new(iso20.DisplayParametersType)
+			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // MeterInfoRequested
@@ -1946,11 +1696,11 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 6: // CLReqControlMode
-			if err := r.Alloc(unsafe.Sizeof(CLReqControlModeType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.CLReqControlMode = new(CLReqControlModeType)
-			if err := x.CLReqControlMode.decodeEXI(r, a); err != nil {
+			x.CLReqControlMode = new(iso20.CLReqControlModeType)
+			if err := x.CLReqControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // Dynamic_AC_CLReqControlMode
@@ -1978,14 +1728,14 @@ func (x *AC_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarAC_ChargeLoopReqType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.DisplayParameters != nil {
 		if err := w.Event(&grammarAC_ChargeLoopReqType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.DisplayParameters.encodeEXI(w); err != nil {
+		if err := x.DisplayParameters.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -2015,7 +1765,7 @@ func (x *AC_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_ChargeLoopReqType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.CLReqControlMode.encodeEXI(w); err != nil {
+		if err := x.CLReqControlMode.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -2041,3663 +1791,32 @@ func (x *AC_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// MessageHeaderType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType.
-type MessageHeaderType struct {
-	SessionID exi.Bytes      `json:"SessionID"`
-	TimeStamp uint64         `json:"TimeStamp"`
-	Signature *SignatureType `json:"Signature,omitempty"`
-}
-
-var grammarMessageHeaderType = exi.Grammar{
-	Name:   "MessageHeaderType",
-	Events: []string{"EE", "SE(SessionID)", "SE(TimeStamp)", "SE(Signature)"},
-	States: []exi.State{
-		// 0: SE(SessionID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(TimeStamp)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Signature) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeStamp)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Signature)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(8)
-					if err != nil {
-						return err
-					}
-					x.SessionID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // TimeStamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.TimeStamp = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // Signature
-			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
-				return err
-			}
-			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarMessageHeaderType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckBinary("MessageHeaderType.SessionID", x.SessionID, 8); err != nil {
-		return err
-	}
-	w.Binary(x.SessionID)
-	w.Leaf()
-	if err := w.Event(&grammarMessageHeaderType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("MessageHeaderType.TimeStamp", uint64(x.TimeStamp), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TimeStamp))
-	w.Leaf()
-	if x.Signature != nil {
-		if err := w.Event(&grammarMessageHeaderType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Signature.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarMessageHeaderType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
-type SignatureType struct {
-	Id             *string            `json:"Id,omitempty"`
-	SignedInfo     SignedInfoType     `json:"SignedInfo"`
-	SignatureValue SignatureValueType `json:"SignatureValue"`
-	KeyInfo        *KeyInfoType       `json:"KeyInfo,omitempty"`
-	Object         []ObjectType       `json:"Object,omitempty"`
-}
-
-var grammarSignatureType = exi.Grammar{
-	Name:   "SignatureType",
-	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignedInfo)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureValue)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyInfo)
-				ev, state = 4, 4
-			case 1: // SE(Object)
-				ev, state = 5, 4
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Object)
-				ev, state = 5, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // KeyInfo
-			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
-				return err
-			}
-			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // Object
-			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
-				return err
-			}
-			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignatureType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignatureType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignedInfo).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignatureType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureValue).encodeEXI(w); err != nil {
-		return err
-	}
-	if x.KeyInfo != nil {
-		if err := w.Event(&grammarSignatureType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.KeyInfo.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.Object {
-		if err := w.Event(&grammarSignatureType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.Object[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignatureType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignedInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignedInfoType.
-type SignedInfoType struct {
-	Id                     *string                    `json:"Id,omitempty"`
-	CanonicalizationMethod CanonicalizationMethodType `json:"CanonicalizationMethod"`
-	SignatureMethod        SignatureMethodType        `json:"SignatureMethod"`
-	Reference              []ReferenceType            `json:"Reference,omitempty"`
-}
-
-var grammarSignedInfoType = exi.Grammar{
-	Name:   "SignedInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(Reference)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
-		// 4: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureMethod)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignedInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CanonicalizationMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarSignedInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
-type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarCanonicalizationMethodType = exi.Grammar{
-	Name:   "CanonicalizationMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
-type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
-}
-
-var grammarSignatureMethodType = exi.Grammar{
-	Name:   "SignatureMethodType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(HMACOutputLength)
-				ev, state = 2, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // HMACOutputLength
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if x.HMACOutputLength != nil {
-		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReferenceType is the schema type {http://www.w3.org/2000/09/xmldsig#}ReferenceType.
-type ReferenceType struct {
-	Id           *string          `json:"Id,omitempty"`
-	Type         *string          `json:"Type,omitempty"`
-	URI          *string          `json:"URI,omitempty"`
-	Transforms   *TransformsType  `json:"Transforms,omitempty"`
-	DigestMethod DigestMethodType `json:"DigestMethod"`
-	DigestValue  exi.Bytes        `json:"DigestValue"`
-}
-
-var grammarReferenceType = exi.Grammar{
-	Name:   "ReferenceType",
-	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 4: SE(DigestMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
-		// 5: SE(DigestValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Type)
-				ev, state = 2, 2
-			case 2: // AT(URI)
-				ev, state = 3, 3
-			case 3: // SE(Transforms)
-				ev, state = 4, 4
-			case 4: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 2, 2
-			case 1: // AT(URI)
-				ev, state = 3, 3
-			case 2: // SE(Transforms)
-				ev, state = 4, 4
-			case 3: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 3, 3
-			case 1: // SE(Transforms)
-				ev, state = 4, 4
-			case 2: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 4, 4
-			case 1: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestValue)
-				ev, state = 6, 6
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Type
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 3: // URI
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 4: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // DigestValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.DigestValue = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarReferenceType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Type != nil {
-		if err := w.Event(&grammarReferenceType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarReferenceType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarReferenceType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReferenceType, &state, 5, nil); err != nil {
-		return err
-	}
-	if err := (&x.DigestMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarReferenceType, &state, 6, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.DigestValue)
-	w.Leaf()
-	if err := w.Event(&grammarReferenceType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformsType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformsType.
-type TransformsType struct {
-	Transform []TransformType `json:"Transform,omitempty"`
-}
-
-var grammarTransformsType = exi.Grammar{
-	Name:   "TransformsType",
-	Events: []string{"EE", "SE(Transform)"},
-	States: []exi.State{
-		// 0: SE(Transform)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Transform) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Transform
-			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
-				return err
-			}
-			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *TransformsType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.Transform {
-		if err := w.Event(&grammarTransformsType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.Transform[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarTransformsType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
-type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
-}
-
-var grammarTransformType = exi.Grammar{
-	Name:   "TransformType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(XPath)
-				ev, state = 2, 1
-			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // XPath
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 4)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.XPath = append(x.XPath, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *TransformType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	for i := range x.XPath {
-		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.XPath[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
-type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarDigestMethodType = exi.Grammar{
-	Name:   "DigestMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
-type SignatureValueType struct {
-	Id    *string   `json:"Id,omitempty"`
-	Value exi.Bytes `json:"Value"`
-}
-
-var grammarSignatureValueType = exi.Grammar{
-	Name:   "SignatureValueType",
-	Events: []string{"EE", "AT(Id)", "CH"},
-	States: []exi.State{
-		// 0: AT(Id) | CH
-		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: CH
-		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Value
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
-					return err
-				}
-				x.Value = exi.Bytes(v)
-			}
-		}
-	}
-}
-
-func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Value != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Binary(x.Value)
-	}
-	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
-type KeyInfoType struct {
-	Id              *string               `json:"Id,omitempty"`
-	KeyName         []string              `json:"KeyName,omitempty"`
-	KeyValue        []KeyValueType        `json:"KeyValue,omitempty"`
-	RetrievalMethod []RetrievalMethodType `json:"RetrievalMethod,omitempty"`
-	X509Data        []X509DataType        `json:"X509Data,omitempty"`
-	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
-	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
-	MgmtData        []string              `json:"MgmtData,omitempty"`
-}
-
-var grammarKeyInfoType = exi.Grammar{
-	Name:   "KeyInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(KeyName)
-				ev, state = 2, 2
-			case 2: // SE(KeyValue)
-				ev, state = 3, 2
-			case 3: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 4: // SE(X509Data)
-				ev, state = 5, 2
-			case 5: // SE(PGPData)
-				ev, state = 6, 2
-			case 6: // SE(SPKIData)
-				ev, state = 7, 2
-			case 7: // SE(MgmtData)
-				ev, state = 8, 2
-			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // EE
-				return nil
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // KeyName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 5)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.KeyName = append(x.KeyName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // KeyValue
-			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
-				return err
-			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // RetrievalMethod
-			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
-				return err
-			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // X509Data
-			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
-				return err
-			}
-			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // PGPData
-			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
-				return err
-			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 7: // SPKIData
-			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
-				return err
-			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 8: // MgmtData
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 8)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.MgmtData = append(x.MgmtData, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.KeyName {
-		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.KeyName[i])
-		w.Leaf()
-	}
-	for i := range x.KeyValue {
-		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := (&x.KeyValue[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.RetrievalMethod {
-		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.RetrievalMethod[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509Data {
-		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509Data[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.PGPData {
-		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		if err := (&x.PGPData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.SPKIData {
-		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		if err := (&x.SPKIData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.MgmtData {
-		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.MgmtData[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
-type KeyValueType struct {
-	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
-	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
-}
-
-var grammarKeyValueType = exi.Grammar{
-	Name:   "KeyValueType",
-	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
-	States: []exi.State{
-		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
-		// 1: EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DSAKeyValue)
-				ev, state = 1, 1
-			case 1: // SE(RSAKeyValue)
-				ev, state = 2, 1
-			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // DSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // RSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.DSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := x.DSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.RSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
-type DSAKeyValueType struct {
-	P           exi.Bytes `json:"P,omitempty"`
-	Q           exi.Bytes `json:"Q,omitempty"`
-	G           exi.Bytes `json:"G,omitempty"`
-	Y           exi.Bytes `json:"Y"`
-	J           exi.Bytes `json:"J,omitempty"`
-	Seed        exi.Bytes `json:"Seed,omitempty"`
-	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
-}
-
-var grammarDSAKeyValueType = exi.Grammar{
-	Name:   "DSAKeyValueType",
-	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
-	States: []exi.State{
-		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 1: SE(Q)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
-		// 2: SE(Y)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
-		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(G) | SE(Y)
-		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 5: SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(PgenCounter)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
-		// 7: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(P)
-				ev, state = 1, 1
-			case 1: // SE(G)
-				ev, state = 3, 2
-			case 2: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Q)
-				ev, state = 2, 4
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(J)
-				ev, state = 5, 5
-			case 1: // SE(Seed)
-				ev, state = 6, 6
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(G)
-				ev, state = 3, 2
-			case 1: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Seed)
-				ev, state = 6, 6
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PgenCounter)
-				ev, state = 7, 7
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // P
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.P = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Q
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Q = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // G
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.G = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Y = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // J
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.J = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // Seed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Seed = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // PgenCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PgenCounter = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.P != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.P)
-		w.Leaf()
-	}
-	if x.Q != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Q)
-		w.Leaf()
-	}
-	if x.G != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.G)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 4, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Y)
-	w.Leaf()
-	if x.J != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.J)
-		w.Leaf()
-	}
-	if x.Seed != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Seed)
-		w.Leaf()
-	}
-	if x.PgenCounter != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PgenCounter)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
-type RSAKeyValueType struct {
-	Modulus  exi.Bytes `json:"Modulus"`
-	Exponent exi.Bytes `json:"Exponent"`
-}
-
-var grammarRSAKeyValueType = exi.Grammar{
-	Name:   "RSAKeyValueType",
-	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
-	States: []exi.State{
-		// 0: SE(Modulus)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Exponent)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Modulus)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Modulus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Modulus = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Exponent = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRSAKeyValueType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Modulus)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Exponent)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RetrievalMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType.
-type RetrievalMethodType struct {
-	Type       *string         `json:"Type,omitempty"`
-	URI        *string         `json:"URI,omitempty"`
-	Transforms *TransformsType `json:"Transforms,omitempty"`
-}
-
-var grammarRetrievalMethodType = exi.Grammar{
-	Name:   "RetrievalMethodType",
-	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
-	States: []exi.State{
-		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 1, 1
-			case 1: // AT(URI)
-				ev, state = 2, 2
-			case 2: // SE(Transforms)
-				ev, state = 3, 3
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 2, 2
-			case 1: // SE(Transforms)
-				ev, state = 3, 3
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Type
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 2: // URI
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 3: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Type != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarRetrievalMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
-type X509DataType struct {
-	X509IssuerSerial []X509IssuerSerialType `json:"X509IssuerSerial,omitempty"`
-	X509SKI          []exi.Bytes            `json:"X509SKI,omitempty"`
-	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
-	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
-	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
-}
-
-var grammarX509DataType = exi.Grammar{
-	Name:   "X509DataType",
-	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
-		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerSerial
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
-				return err
-			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // X509SKI
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // X509SubjectName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 7)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SubjectName = append(x.X509SubjectName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // X509Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // X509CRL
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509DataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.X509IssuerSerial {
-		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509IssuerSerial[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509SKI {
-		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509SKI[i])
-		w.Leaf()
-	}
-	for i := range x.X509SubjectName {
-		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.X509SubjectName[i])
-		w.Leaf()
-	}
-	for i := range x.X509Certificate {
-		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509Certificate[i])
-		w.Leaf()
-	}
-	for i := range x.X509CRL {
-		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509CRL[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
-type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
-}
-
-var grammarX509IssuerSerialType = exi.Grammar{
-	Name:   "X509IssuerSerialType",
-	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerName)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(X509SerialNumber)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerName)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509SerialNumber)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 6)
-					if err != nil {
-						return err
-					}
-					x.X509IssuerName = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // X509SerialNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					x.X509SerialNumber = int64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.String(x.X509IssuerName)
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
-type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
-}
-
-var grammarPGPDataType = exi.Grammar{
-	Name:   "PGPDataType",
-	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
-	States: []exi.State{
-		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyID)
-				ev, state = 1, 1
-			case 1: // SE(PGPKeyPacket)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyPacket)
-				ev, state = 2, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PGPKeyID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // PGPKeyPacket
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyPacket = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PGPKeyID != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyID)
-		w.Leaf()
-	}
-	if x.PGPKeyPacket != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyPacket)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
-type SPKIDataType struct {
-	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
-}
-
-var grammarSPKIDataType = exi.Grammar{
-	Name:   "SPKIDataType",
-	Events: []string{"EE", "SE(SPKISexp)"},
-	States: []exi.State{
-		// 0: SE(SPKISexp)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(SPKISexp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SPKISexp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.SPKISexp {
-		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.SPKISexp[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
-type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
-}
-
-var grammarObjectType = exi.Grammar{
-	Name:   "ObjectType",
-	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
-	States: []exi.State{
-		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Encoding)
-				ev, state = 1, 1
-			case 1: // AT(Id)
-				ev, state = 2, 2
-			case 2: // AT(MimeType)
-				ev, state = 3, 3
-			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 4: // EE
-				return nil
-			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 2, 2
-			case 1: // AT(MimeType)
-				ev, state = 3, 3
-			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 3: // EE
-				return nil
-			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(MimeType)
-				ev, state = 3, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Encoding
-			{
-				v, err := r.String(-1, 9)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Encoding = p
-			}
-		case 2: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 3: // MimeType
-			{
-				v, err := r.String(-1, 10)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.MimeType = p
-			}
-		}
-	}
-}
-
-func (x *ObjectType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Encoding != nil {
-		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Encoding)
-	}
-	if x.Id != nil {
-		if err := w.Event(&grammarObjectType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.MimeType != nil {
-		if err := w.Event(&grammarObjectType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.MimeType)
-	}
-	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DisplayParametersType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType.
-type DisplayParametersType struct {
-	PresentSOC                *int8               `json:"PresentSOC,omitempty"`
-	MinimumSOC                *int8               `json:"MinimumSOC,omitempty"`
-	TargetSOC                 *int8               `json:"TargetSOC,omitempty"`
-	MaximumSOC                *int8               `json:"MaximumSOC,omitempty"`
-	RemainingTimeToMinimumSOC *uint32             `json:"RemainingTimeToMinimumSOC,omitempty"`
-	RemainingTimeToTargetSOC  *uint32             `json:"RemainingTimeToTargetSOC,omitempty"`
-	RemainingTimeToMaximumSOC *uint32             `json:"RemainingTimeToMaximumSOC,omitempty"`
-	ChargingComplete          *bool               `json:"ChargingComplete,omitempty"`
-	BatteryEnergyCapacity     *RationalNumberType `json:"BatteryEnergyCapacity,omitempty"`
-	InletHot                  *bool               `json:"InletHot,omitempty"`
-}
-
-var grammarDisplayParametersType = exi.Grammar{
-	Name:   "DisplayParametersType",
-	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
-	States: []exi.State{
-		// 0: SE(PresentSOC) | SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 7: SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 8: SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 9: SE(InletHot) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 10: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PresentSOC)
-				ev, state = 1, 1
-			case 1: // SE(MinimumSOC)
-				ev, state = 2, 2
-			case 2: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 3: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 4: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 5: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 6: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 7: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 8: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 9: // SE(InletHot)
-				ev, state = 10, 10
-			case 10: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MinimumSOC)
-				ev, state = 2, 2
-			case 1: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 2: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 3: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 4: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 5: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 6: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 7: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 8: // SE(InletHot)
-				ev, state = 10, 10
-			case 9: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 1: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 2: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 3: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 4: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 5: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 6: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 7: // SE(InletHot)
-				ev, state = 10, 10
-			case 8: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 1: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 2: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 3: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 4: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 5: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 6: // SE(InletHot)
-				ev, state = 10, 10
-			case 7: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 1: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 2: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 3: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 4: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 5: // SE(InletHot)
-				ev, state = 10, 10
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 1: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 2: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 3: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 4: // SE(InletHot)
-				ev, state = 10, 10
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 1: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 2: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 3: // SE(InletHot)
-				ev, state = 10, 10
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 1: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 2: // SE(InletHot)
-				ev, state = 10, 10
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 1: // SE(InletHot)
-				ev, state = 10, 10
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(InletHot)
-				ev, state = 10, 10
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PresentSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.PresentSOC = p
-				}
-			}
-		case 2: // MinimumSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.MinimumSOC = p
-				}
-			}
-		case 3: // TargetSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.TargetSOC = p
-				}
-			}
-		case 4: // MaximumSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.MaximumSOC = p
-				}
-			}
-		case 5: // RemainingTimeToMinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToMinimumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // RemainingTimeToTargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToTargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // RemainingTimeToMaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToMaximumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 8: // ChargingComplete
-			{
-				v, empty, err := r.LeafBool()
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewBool()
-					*p = v
-					x.ChargingComplete = p
-				}
-			}
-		case 9: // BatteryEnergyCapacity
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
-				return err
-			}
-			x.BatteryEnergyCapacity = a.newRationalNumberType()
-			if err := x.BatteryEnergyCapacity.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 10: // InletHot
-			{
-				v, empty, err := r.LeafBool()
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewBool()
-					*p = v
-					x.InletHot = p
-				}
-			}
-		}
-	}
-}
-
-func (x *DisplayParametersType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PresentSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.PresentSOC", int64(*x.PresentSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.PresentSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.MinimumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.MinimumSOC", int64(*x.MinimumSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.MinimumSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.TargetSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.TargetSOC", int64(*x.TargetSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.TargetSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.MaximumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.MaximumSOC", int64(*x.MaximumSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.MaximumSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.RemainingTimeToMinimumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToMinimumSOC))
-		w.Leaf()
-	}
-	if x.RemainingTimeToTargetSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToTargetSOC))
-		w.Leaf()
-	}
-	if x.RemainingTimeToMaximumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToMaximumSOC))
-		w.Leaf()
-	}
-	if x.ChargingComplete != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Bool(*x.ChargingComplete)
-		w.Leaf()
-	}
-	if x.BatteryEnergyCapacity != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 9, nil); err != nil {
-			return err
-		}
-		if err := x.BatteryEnergyCapacity.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.InletHot != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 10, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Bool(*x.InletHot)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDisplayParametersType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // BPT_Dynamic_AC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLReqControlModeType.
 type BPT_Dynamic_AC_CLReqControlModeType struct {
-	DepartureTime              *uint32             `json:"DepartureTime,omitempty"`
-	EVTargetEnergyRequest      RationalNumberType  `json:"EVTargetEnergyRequest"`
-	EVMaximumEnergyRequest     RationalNumberType  `json:"EVMaximumEnergyRequest"`
-	EVMinimumEnergyRequest     RationalNumberType  `json:"EVMinimumEnergyRequest"`
-	EVMaximumChargePower       RationalNumberType  `json:"EVMaximumChargePower"`
-	EVMaximumChargePower_L2    *RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
-	EVMaximumChargePower_L3    *RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
-	EVMinimumChargePower       RationalNumberType  `json:"EVMinimumChargePower"`
-	EVMinimumChargePower_L2    *RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
-	EVMinimumChargePower_L3    *RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
-	EVPresentActivePower       RationalNumberType  `json:"EVPresentActivePower"`
-	EVPresentActivePower_L2    *RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
-	EVPresentActivePower_L3    *RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
-	EVPresentReactivePower     RationalNumberType  `json:"EVPresentReactivePower"`
-	EVPresentReactivePower_L2  *RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
-	EVPresentReactivePower_L3  *RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
-	EVMaximumDischargePower    RationalNumberType  `json:"EVMaximumDischargePower"`
-	EVMaximumDischargePower_L2 *RationalNumberType `json:"EVMaximumDischargePower_L2,omitempty"`
-	EVMaximumDischargePower_L3 *RationalNumberType `json:"EVMaximumDischargePower_L3,omitempty"`
-	EVMinimumDischargePower    RationalNumberType  `json:"EVMinimumDischargePower"`
-	EVMinimumDischargePower_L2 *RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
-	EVMinimumDischargePower_L3 *RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
-	EVMaximumV2XEnergyRequest  *RationalNumberType `json:"EVMaximumV2XEnergyRequest,omitempty"`
-	EVMinimumV2XEnergyRequest  *RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
+	DepartureTime              *uint32                   `json:"DepartureTime,omitempty"`
+	EVTargetEnergyRequest      iso20.RationalNumberType  `json:"EVTargetEnergyRequest"`
+	EVMaximumEnergyRequest     iso20.RationalNumberType  `json:"EVMaximumEnergyRequest"`
+	EVMinimumEnergyRequest     iso20.RationalNumberType  `json:"EVMinimumEnergyRequest"`
+	EVMaximumChargePower       iso20.RationalNumberType  `json:"EVMaximumChargePower"`
+	EVMaximumChargePower_L2    *iso20.RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
+	EVMaximumChargePower_L3    *iso20.RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
+	EVMinimumChargePower       iso20.RationalNumberType  `json:"EVMinimumChargePower"`
+	EVMinimumChargePower_L2    *iso20.RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
+	EVMinimumChargePower_L3    *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
+	EVPresentActivePower       iso20.RationalNumberType  `json:"EVPresentActivePower"`
+	EVPresentActivePower_L2    *iso20.RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
+	EVPresentActivePower_L3    *iso20.RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
+	EVPresentReactivePower     iso20.RationalNumberType  `json:"EVPresentReactivePower"`
+	EVPresentReactivePower_L2  *iso20.RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
+	EVPresentReactivePower_L3  *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
+	EVMaximumDischargePower    iso20.RationalNumberType  `json:"EVMaximumDischargePower"`
+	EVMaximumDischargePower_L2 *iso20.RationalNumberType `json:"EVMaximumDischargePower_L2,omitempty"`
+	EVMaximumDischargePower_L3 *iso20.RationalNumberType `json:"EVMaximumDischargePower_L3,omitempty"`
+	EVMinimumDischargePower    iso20.RationalNumberType  `json:"EVMinimumDischargePower"`
+	EVMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
+	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
+	EVMaximumV2XEnergyRequest  *iso20.RationalNumberType `json:"EVMaximumV2XEnergyRequest,omitempty"`
+	EVMinimumV2XEnergyRequest  *iso20.RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
 }
 
 var grammarBPT_Dynamic_AC_CLReqControlModeType = exi.Grammar{
@@ -6159,151 +2278,151 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower
-			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // EVPresentReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 17: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 18: // EVMaximumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 19: // EVMaximumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 20: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 21: // EVMinimumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 22: // EVMinimumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 23: // EVMaximumV2XEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMaximumV2XEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMaximumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 24: // EVMinimumV2XEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMinimumV2XEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMinimumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -6323,32 +2442,32 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumChargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6356,21 +2475,21 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMinimumChargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6378,21 +2497,21 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 11, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentActivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentActivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVPresentActivePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6400,21 +2519,21 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 14, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentReactivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentReactivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVPresentReactivePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 15, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6422,21 +2541,21 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 16, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 17, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumDischargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 18, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6444,21 +2563,21 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 19, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 20, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMinimumDischargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 21, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6466,7 +2585,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 22, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6474,7 +2593,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 23, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumV2XEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMaximumV2XEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6482,7 +2601,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLReqControlModeType, &state, 24, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumV2XEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMinimumV2XEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6494,27 +2613,27 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 
 // BPT_Scheduled_AC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLReqControlModeType.
 type BPT_Scheduled_AC_CLReqControlModeType struct {
-	EVTargetEnergyRequest      *RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
-	EVMaximumEnergyRequest     *RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
-	EVMinimumEnergyRequest     *RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
-	EVMaximumChargePower       *RationalNumberType `json:"EVMaximumChargePower,omitempty"`
-	EVMaximumChargePower_L2    *RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
-	EVMaximumChargePower_L3    *RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
-	EVMinimumChargePower       *RationalNumberType `json:"EVMinimumChargePower,omitempty"`
-	EVMinimumChargePower_L2    *RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
-	EVMinimumChargePower_L3    *RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
-	EVPresentActivePower       RationalNumberType  `json:"EVPresentActivePower"`
-	EVPresentActivePower_L2    *RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
-	EVPresentActivePower_L3    *RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
-	EVPresentReactivePower     *RationalNumberType `json:"EVPresentReactivePower,omitempty"`
-	EVPresentReactivePower_L2  *RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
-	EVPresentReactivePower_L3  *RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
-	EVMaximumDischargePower    *RationalNumberType `json:"EVMaximumDischargePower,omitempty"`
-	EVMaximumDischargePower_L2 *RationalNumberType `json:"EVMaximumDischargePower_L2,omitempty"`
-	EVMaximumDischargePower_L3 *RationalNumberType `json:"EVMaximumDischargePower_L3,omitempty"`
-	EVMinimumDischargePower    *RationalNumberType `json:"EVMinimumDischargePower,omitempty"`
-	EVMinimumDischargePower_L2 *RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
-	EVMinimumDischargePower_L3 *RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
+	EVTargetEnergyRequest      *iso20.RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
+	EVMaximumEnergyRequest     *iso20.RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest     *iso20.RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
+	EVMaximumChargePower       *iso20.RationalNumberType `json:"EVMaximumChargePower,omitempty"`
+	EVMaximumChargePower_L2    *iso20.RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
+	EVMaximumChargePower_L3    *iso20.RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
+	EVMinimumChargePower       *iso20.RationalNumberType `json:"EVMinimumChargePower,omitempty"`
+	EVMinimumChargePower_L2    *iso20.RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
+	EVMinimumChargePower_L3    *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
+	EVPresentActivePower       iso20.RationalNumberType  `json:"EVPresentActivePower"`
+	EVPresentActivePower_L2    *iso20.RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
+	EVPresentActivePower_L3    *iso20.RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
+	EVPresentReactivePower     *iso20.RationalNumberType `json:"EVPresentReactivePower,omitempty"`
+	EVPresentReactivePower_L2  *iso20.RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
+	EVPresentReactivePower_L3  *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
+	EVMaximumDischargePower    *iso20.RationalNumberType `json:"EVMaximumDischargePower,omitempty"`
+	EVMaximumDischargePower_L2 *iso20.RationalNumberType `json:"EVMaximumDischargePower_L2,omitempty"`
+	EVMaximumDischargePower_L3 *iso20.RationalNumberType `json:"EVMaximumDischargePower_L3,omitempty"`
+	EVMinimumDischargePower    *iso20.RationalNumberType `json:"EVMinimumDischargePower,omitempty"`
+	EVMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
+	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
 }
 
 var grammarBPT_Scheduled_AC_CLReqControlModeType = exi.Grammar{
@@ -7084,167 +3203,167 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = a.newRationalNumberType()
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMaximumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentReactivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // EVMaximumDischargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 17: // EVMaximumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 18: // EVMaximumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 19: // EVMinimumDischargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 20: // EVMinimumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 21: // EVMinimumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -7257,7 +3376,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVTargetEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVTargetEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7265,7 +3384,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMaximumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7273,7 +3392,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMinimumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7281,7 +3400,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7289,7 +3408,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7297,7 +3416,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7305,7 +3424,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7313,7 +3432,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7321,21 +3440,21 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 10, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentActivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentActivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVPresentActivePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7343,7 +3462,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7351,7 +3470,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7359,7 +3478,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 14, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7367,7 +3486,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 15, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7375,7 +3494,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 16, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7383,7 +3502,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 17, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7391,7 +3510,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 18, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7399,7 +3518,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 19, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7407,7 +3526,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 20, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7415,7 +3534,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLReqControlModeType, &state, 21, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7425,69 +3544,24 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType.
-type CLReqControlModeType struct {
-}
-
-var grammarCLReqControlModeType = exi.Grammar{
-	Name:   "CLReqControlModeType",
-	Events: []string{"EE"},
-	States: []exi.State{
-		// 0: EE
-		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		}
-	}
-}
-
-func (x *CLReqControlModeType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCLReqControlModeType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // Dynamic_AC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLReqControlModeType.
 type Dynamic_AC_CLReqControlModeType struct {
-	DepartureTime             *uint32             `json:"DepartureTime,omitempty"`
-	EVTargetEnergyRequest     RationalNumberType  `json:"EVTargetEnergyRequest"`
-	EVMaximumEnergyRequest    RationalNumberType  `json:"EVMaximumEnergyRequest"`
-	EVMinimumEnergyRequest    RationalNumberType  `json:"EVMinimumEnergyRequest"`
-	EVMaximumChargePower      RationalNumberType  `json:"EVMaximumChargePower"`
-	EVMaximumChargePower_L2   *RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
-	EVMaximumChargePower_L3   *RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
-	EVMinimumChargePower      RationalNumberType  `json:"EVMinimumChargePower"`
-	EVMinimumChargePower_L2   *RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
-	EVMinimumChargePower_L3   *RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
-	EVPresentActivePower      RationalNumberType  `json:"EVPresentActivePower"`
-	EVPresentActivePower_L2   *RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
-	EVPresentActivePower_L3   *RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
-	EVPresentReactivePower    RationalNumberType  `json:"EVPresentReactivePower"`
-	EVPresentReactivePower_L2 *RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
-	EVPresentReactivePower_L3 *RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
+	DepartureTime             *uint32                   `json:"DepartureTime,omitempty"`
+	EVTargetEnergyRequest     iso20.RationalNumberType  `json:"EVTargetEnergyRequest"`
+	EVMaximumEnergyRequest    iso20.RationalNumberType  `json:"EVMaximumEnergyRequest"`
+	EVMinimumEnergyRequest    iso20.RationalNumberType  `json:"EVMinimumEnergyRequest"`
+	EVMaximumChargePower      iso20.RationalNumberType  `json:"EVMaximumChargePower"`
+	EVMaximumChargePower_L2   *iso20.RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
+	EVMaximumChargePower_L3   *iso20.RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
+	EVMinimumChargePower      iso20.RationalNumberType  `json:"EVMinimumChargePower"`
+	EVMinimumChargePower_L2   *iso20.RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
+	EVMinimumChargePower_L3   *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
+	EVPresentActivePower      iso20.RationalNumberType  `json:"EVPresentActivePower"`
+	EVPresentActivePower_L2   *iso20.RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
+	EVPresentActivePower_L3   *iso20.RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
+	EVPresentReactivePower    iso20.RationalNumberType  `json:"EVPresentReactivePower"`
+	EVPresentReactivePower_L2 *iso20.RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
+	EVPresentReactivePower_L3 *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
 }
 
 var grammarDynamic_AC_CLReqControlModeType = exi.Grammar{
@@ -7803,95 +3877,95 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower
-			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // EVPresentReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -7911,32 +3985,32 @@ func (x *Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumChargePower_L2 != nil {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7944,21 +4018,21 @@ func (x *Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMinimumChargePower_L2 != nil {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7966,21 +4040,21 @@ func (x *Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 11, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentActivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentActivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVPresentActivePower_L2 != nil {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7988,21 +4062,21 @@ func (x *Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 14, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentReactivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentReactivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVPresentReactivePower_L2 != nil {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 15, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8010,7 +4084,7 @@ func (x *Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLReqControlModeType, &state, 16, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8022,21 +4096,21 @@ func (x *Dynamic_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 
 // Scheduled_AC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLReqControlModeType.
 type Scheduled_AC_CLReqControlModeType struct {
-	EVTargetEnergyRequest     *RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
-	EVMaximumEnergyRequest    *RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
-	EVMinimumEnergyRequest    *RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
-	EVMaximumChargePower      *RationalNumberType `json:"EVMaximumChargePower,omitempty"`
-	EVMaximumChargePower_L2   *RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
-	EVMaximumChargePower_L3   *RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
-	EVMinimumChargePower      *RationalNumberType `json:"EVMinimumChargePower,omitempty"`
-	EVMinimumChargePower_L2   *RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
-	EVMinimumChargePower_L3   *RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
-	EVPresentActivePower      RationalNumberType  `json:"EVPresentActivePower"`
-	EVPresentActivePower_L2   *RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
-	EVPresentActivePower_L3   *RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
-	EVPresentReactivePower    *RationalNumberType `json:"EVPresentReactivePower,omitempty"`
-	EVPresentReactivePower_L2 *RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
-	EVPresentReactivePower_L3 *RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
+	EVTargetEnergyRequest     *iso20.RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
+	EVMaximumEnergyRequest    *iso20.RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest    *iso20.RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
+	EVMaximumChargePower      *iso20.RationalNumberType `json:"EVMaximumChargePower,omitempty"`
+	EVMaximumChargePower_L2   *iso20.RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
+	EVMaximumChargePower_L3   *iso20.RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
+	EVMinimumChargePower      *iso20.RationalNumberType `json:"EVMinimumChargePower,omitempty"`
+	EVMinimumChargePower_L2   *iso20.RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
+	EVMinimumChargePower_L3   *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
+	EVPresentActivePower      iso20.RationalNumberType  `json:"EVPresentActivePower"`
+	EVPresentActivePower_L2   *iso20.RationalNumberType `json:"EVPresentActivePower_L2,omitempty"`
+	EVPresentActivePower_L3   *iso20.RationalNumberType `json:"EVPresentActivePower_L3,omitempty"`
+	EVPresentReactivePower    *iso20.RationalNumberType `json:"EVPresentReactivePower,omitempty"`
+	EVPresentReactivePower_L2 *iso20.RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
+	EVPresentReactivePower_L3 *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
 }
 
 var grammarScheduled_AC_CLReqControlModeType = exi.Grammar{
@@ -8414,119 +4488,119 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = a.newRationalNumberType()
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMaximumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVPresentActivePower
-			if err := x.EVPresentActivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVPresentReactivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVPresentReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVPresentReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVPresentReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -8539,7 +4613,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVTargetEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVTargetEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8547,7 +4621,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMaximumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8555,7 +4629,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMinimumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8563,7 +4637,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8571,7 +4645,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8579,7 +4653,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8587,7 +4661,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8595,7 +4669,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8603,21 +4677,21 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 10, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentActivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentActivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVPresentActivePower_L2 != nil {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8625,7 +4699,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8633,7 +4707,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8641,7 +4715,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 14, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8649,7 +4723,7 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLReqControlModeType, &state, 15, nil); err != nil {
 			return err
 		}
-		if err := x.EVPresentReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVPresentReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8661,15 +4735,15 @@ func (x *Scheduled_AC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 
 // AC_ChargeLoopResType is the schema type {urn:iso:std:iso:15118:-20:AC}AC_ChargeLoopResType.
 type AC_ChargeLoopResType struct {
-	Header                            MessageHeaderType                      `json:"Header"`
-	ResponseCode                      ResponseCodeType                       `json:"ResponseCode"`
-	EVSEStatus                        *EVSEStatusType                        `json:"EVSEStatus,omitempty"`
-	MeterInfo                         *MeterInfoType                         `json:"MeterInfo,omitempty"`
-	Receipt                           *ReceiptType                           `json:"Receipt,omitempty"`
-	EVSETargetFrequency               *RationalNumberType                    `json:"EVSETargetFrequency,omitempty"`
+	Header                            iso20.MessageHeaderType                `json:"Header"`
+	ResponseCode                      iso20.ResponseCodeType                 `json:"ResponseCode"`
+	EVSEStatus                        *iso20.EVSEStatusType                  `json:"EVSEStatus,omitempty"`
+	MeterInfo                         *iso20.MeterInfoType                   `json:"MeterInfo,omitempty"`
+	Receipt                           *iso20.ReceiptType                     `json:"Receipt,omitempty"`
+	EVSETargetFrequency               *iso20.RationalNumberType              `json:"EVSETargetFrequency,omitempty"`
 	BPT_Dynamic_AC_CLResControlMode   *BPT_Dynamic_AC_CLResControlModeType   `json:"BPT_Dynamic_AC_CLResControlMode,omitempty"`
 	BPT_Scheduled_AC_CLResControlMode *BPT_Scheduled_AC_CLResControlModeType `json:"BPT_Scheduled_AC_CLResControlMode,omitempty"`
-	CLResControlMode                  *CLResControlModeType                  `json:"CLResControlMode,omitempty"`
+	CLResControlMode                  *iso20.CLResControlModeType            `json:"CLResControlMode,omitempty"`
 	Dynamic_AC_CLResControlMode       *Dynamic_AC_CLResControlModeType       `json:"Dynamic_AC_CLResControlMode,omitempty"`
 	Scheduled_AC_CLResControlMode     *Scheduled_AC_CLResControlModeType     `json:"Scheduled_AC_CLResControlMode,omitempty"`
 }
@@ -8869,7 +4943,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -8879,39 +4953,39 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEStatus
-			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
+			x.EVSEStatus = new(iso20.EVSEStatusType)
+			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
-			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
+			x.MeterInfo = new(iso20.MeterInfoType)
+			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Receipt
-			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(ReceiptType)
-			if err := x.Receipt.decodeEXI(r, a); err != nil {
+			x.Receipt = new(iso20.ReceiptType)
+			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetFrequency
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetFrequency = a.newRationalNumberType()
-			if err := x.EVSETargetFrequency.decodeEXI(r, a); err != nil {
+			x.EVSETargetFrequency = new(iso20.RationalNumberType)
+			if err := x.EVSETargetFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // BPT_Dynamic_AC_CLResControlMode
@@ -8931,11 +5005,11 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 9: // CLResControlMode
-			if err := r.Alloc(unsafe.Sizeof(CLResControlModeType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.CLResControlMode = new(CLResControlModeType)
-			if err := x.CLResControlMode.decodeEXI(r, a); err != nil {
+			x.CLResControlMode = new(iso20.CLResControlModeType)
+			if err := x.CLResControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // Dynamic_AC_CLResControlMode
@@ -8963,7 +5037,7 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarAC_ChargeLoopResType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarAC_ChargeLoopResType, &state, 2, nil); err != nil {
@@ -8971,7 +5045,7 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("AC_ChargeLoopResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("AC_ChargeLoopResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -8979,7 +5053,7 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_ChargeLoopResType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEStatus.encodeEXI(w); err != nil {
+		if err := x.EVSEStatus.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8987,7 +5061,7 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_ChargeLoopResType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.MeterInfo.encodeEXI(w); err != nil {
+		if err := x.MeterInfo.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -8995,7 +5069,7 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_ChargeLoopResType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.Receipt.encodeEXI(w); err != nil {
+		if err := x.Receipt.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9003,7 +5077,7 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_ChargeLoopResType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetFrequency.encodeEXI(w); err != nil {
+		if err := x.EVSETargetFrequency.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9027,7 +5101,7 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarAC_ChargeLoopResType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.CLResControlMode.encodeEXI(w); err != nil {
+		if err := x.CLResControlMode.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9053,1082 +5127,21 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// EVSEStatusType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType.
-type EVSEStatusType struct {
-	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
-	EVSENotification     EvseNotificationType `json:"EVSENotification"`
-}
-
-var grammarEVSEStatusType = exi.Grammar{
-	Name:   "EVSEStatusType",
-	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
-	States: []exi.State{
-		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(EVSENotification)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 65535)
-					if err != nil {
-						return err
-					}
-					x.NotificationMaxDelay = uint16(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // EVSENotification
-			{
-				v, empty, err := r.LeafEnum(3, 6)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					x.EVSENotification = EvseNotificationType(v)
-				}
-			}
-		}
-	}
-}
-
-func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarEVSEStatusType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Uint(uint64(x.NotificationMaxDelay))
-	w.Leaf()
-	if err := w.Event(&grammarEVSEStatusType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if uint64(x.EVSENotification) >= 6 {
-		return fmt.Errorf("EVSEStatusType.EVSENotification: invalid EvseNotificationType value %d", x.EVSENotification)
-	}
-	w.Bits(uint32(x.EVSENotification), 3)
-	w.Leaf()
-	if err := w.Event(&grammarEVSEStatusType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MeterInfoType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType.
-type MeterInfoType struct {
-	MeterID                        string    `json:"MeterID"`
-	ChargedEnergyReadingWh         uint64    `json:"ChargedEnergyReadingWh"`
-	BPT_DischargedEnergyReadingWh  *uint64   `json:"BPT_DischargedEnergyReadingWh,omitempty"`
-	CapacitiveEnergyReadingVARh    *uint64   `json:"CapacitiveEnergyReadingVARh,omitempty"`
-	BPT_InductiveEnergyReadingVARh *uint64   `json:"BPT_InductiveEnergyReadingVARh,omitempty"`
-	MeterSignature                 exi.Bytes `json:"MeterSignature,omitempty"`
-	MeterStatus                    *int16    `json:"MeterStatus,omitempty"`
-	MeterTimestamp                 *uint64   `json:"MeterTimestamp,omitempty"`
-}
-
-var grammarMeterInfoType = exi.Grammar{
-	Name:   "MeterInfoType",
-	Events: []string{"EE", "SE(MeterID)", "SE(ChargedEnergyReadingWh)", "SE(BPT_DischargedEnergyReadingWh)", "SE(CapacitiveEnergyReadingVARh)", "SE(BPT_InductiveEnergyReadingVARh)", "SE(MeterSignature)", "SE(MeterStatus)", "SE(MeterTimestamp)"},
-	States: []exi.State{
-		// 0: SE(MeterID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(ChargedEnergyReadingWh)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(BPT_DischargedEnergyReadingWh) | SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 7: SE(MeterTimestamp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 8: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargedEnergyReadingWh)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BPT_DischargedEnergyReadingWh)
-				ev, state = 3, 3
-			case 1: // SE(CapacitiveEnergyReadingVARh)
-				ev, state = 4, 4
-			case 2: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 3: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 4: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 5: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CapacitiveEnergyReadingVARh)
-				ev, state = 4, 4
-			case 1: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 2: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 3: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 4: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 1: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 2: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 3: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 1: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 2: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 1: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // MeterID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 11)
-					if err != nil {
-						return err
-					}
-					x.MeterID = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // ChargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.ChargedEnergyReadingWh = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // BPT_DischargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.BPT_DischargedEnergyReadingWh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // CapacitiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.CapacitiveEnergyReadingVARh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // BPT_InductiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.BPT_InductiveEnergyReadingVARh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // MeterSignature
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(64)
-					if err != nil {
-						return err
-					}
-					x.MeterSignature = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // MeterStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-32768, 32767)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt16()
-					*p = int16(v)
-					x.MeterStatus = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 8: // MeterTimestamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.MeterTimestamp = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *MeterInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarMeterInfoType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckString("MeterInfoType.MeterID", x.MeterID, 32); err != nil {
-		return err
-	}
-	w.String(x.MeterID)
-	w.Leaf()
-	if err := w.Event(&grammarMeterInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("MeterInfoType.ChargedEnergyReadingWh", uint64(x.ChargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.ChargedEnergyReadingWh))
-	w.Leaf()
-	if x.BPT_DischargedEnergyReadingWh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.BPT_DischargedEnergyReadingWh", uint64(*x.BPT_DischargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.BPT_DischargedEnergyReadingWh))
-		w.Leaf()
-	}
-	if x.CapacitiveEnergyReadingVARh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.CapacitiveEnergyReadingVARh", uint64(*x.CapacitiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.CapacitiveEnergyReadingVARh))
-		w.Leaf()
-	}
-	if x.BPT_InductiveEnergyReadingVARh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.BPT_InductiveEnergyReadingVARh", uint64(*x.BPT_InductiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.BPT_InductiveEnergyReadingVARh))
-		w.Leaf()
-	}
-	if x.MeterSignature != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckBinary("MeterInfoType.MeterSignature", x.MeterSignature, 64); err != nil {
-			return err
-		}
-		w.Binary(x.MeterSignature)
-		w.Leaf()
-	}
-	if x.MeterStatus != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.MeterStatus))
-		w.Leaf()
-	}
-	if x.MeterTimestamp != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.MeterTimestamp", uint64(*x.MeterTimestamp), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.MeterTimestamp))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarMeterInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReceiptType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType.
-type ReceiptType struct {
-	TimeAnchor              uint64            `json:"TimeAnchor"`
-	EnergyCosts             *DetailedCostType `json:"EnergyCosts,omitempty"`
-	OccupancyCosts          *DetailedCostType `json:"OccupancyCosts,omitempty"`
-	AdditionalServicesCosts *DetailedCostType `json:"AdditionalServicesCosts,omitempty"`
-	OverstayCosts           *DetailedCostType `json:"OverstayCosts,omitempty"`
-	TaxCosts                []DetailedTaxType `json:"TaxCosts,omitempty"`
-}
-
-var grammarReceiptType = exi.Grammar{
-	Name:   "ReceiptType",
-	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
-	States: []exi.State{
-		// 0: SE(TimeAnchor)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(EnergyCosts) | SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(TaxCosts) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
-	var counts [1]int
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EnergyCosts)
-				ev, state = 2, 2
-			case 1: // SE(OccupancyCosts)
-				ev, state = 3, 3
-			case 2: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 3: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 4: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OccupancyCosts)
-				ev, state = 3, 3
-			case 1: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 2: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 3: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 1: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 2: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 1: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.TimeAnchor = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // EnergyCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.EnergyCosts = a.newDetailedCostType()
-			if err := x.EnergyCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // OccupancyCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.OccupancyCosts = a.newDetailedCostType()
-			if err := x.OccupancyCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // AdditionalServicesCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.AdditionalServicesCosts = a.newDetailedCostType()
-			if err := x.AdditionalServicesCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // OverstayCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.OverstayCosts = a.newDetailedCostType()
-			if err := x.OverstayCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // TaxCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
-				return err
-			}
-			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
-			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ReceiptType) encodeEXI(w *exi.Writer) error {
-	var counts [1]int
-	state := 0
-	if err := w.Event(&grammarReceiptType, &state, 1, counts[:]); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("ReceiptType.TimeAnchor", uint64(x.TimeAnchor), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TimeAnchor))
-	w.Leaf()
-	if x.EnergyCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 2, counts[:]); err != nil {
-			return err
-		}
-		if err := x.EnergyCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.OccupancyCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 3, counts[:]); err != nil {
-			return err
-		}
-		if err := x.OccupancyCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.AdditionalServicesCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 4, counts[:]); err != nil {
-			return err
-		}
-		if err := x.AdditionalServicesCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.OverstayCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 5, counts[:]); err != nil {
-			return err
-		}
-		if err := x.OverstayCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if len(x.TaxCosts) > 10 {
-		return fmt.Errorf("ReceiptType.TaxCosts: %d items, schema allows 10", len(x.TaxCosts))
-	}
-	for i := range x.TaxCosts {
-		if err := w.Event(&grammarReceiptType, &state, 6, counts[:]); err != nil {
-			return err
-		}
-		if err := (&x.TaxCosts[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReceiptType, &state, 0, counts[:]); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DetailedCostType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType.
-type DetailedCostType struct {
-	Amount      RationalNumberType `json:"Amount"`
-	CostPerUnit RationalNumberType `json:"CostPerUnit"`
-}
-
-var grammarDetailedCostType = exi.Grammar{
-	Name:   "DetailedCostType",
-	Events: []string{"EE", "SE(Amount)", "SE(CostPerUnit)"},
-	States: []exi.State{
-		// 0: SE(Amount)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(CostPerUnit)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CostPerUnit)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Amount
-			if err := x.Amount.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // CostPerUnit
-			if err := x.CostPerUnit.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *DetailedCostType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDetailedCostType, &state, 1, nil); err != nil {
-		return err
-	}
-	if err := (&x.Amount).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedCostType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CostPerUnit).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedCostType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DetailedTaxType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType.
-type DetailedTaxType struct {
-	TaxRuleID uint32             `json:"TaxRuleID"`
-	Amount    RationalNumberType `json:"Amount"`
-}
-
-var grammarDetailedTaxType = exi.Grammar{
-	Name:   "DetailedTaxType",
-	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
-	States: []exi.State{
-		// 0: SE(TaxRuleID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Amount)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxRuleID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // TaxRuleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(1, 4294967295)
-					if err != nil {
-						return err
-					}
-					x.TaxRuleID = uint32(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Amount
-			if err := x.Amount.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *DetailedTaxType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDetailedTaxType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("DetailedTaxType.TaxRuleID", uint64(x.TaxRuleID), 1, 4294967295); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TaxRuleID))
-	w.Leaf()
-	if err := w.Event(&grammarDetailedTaxType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.Amount).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedTaxType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // BPT_Dynamic_AC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}BPT_Dynamic_AC_CLResControlModeType.
 type BPT_Dynamic_AC_CLResControlModeType struct {
-	DepartureTime              *uint32             `json:"DepartureTime,omitempty"`
-	MinimumSOC                 *int8               `json:"MinimumSOC,omitempty"`
-	TargetSOC                  *int8               `json:"TargetSOC,omitempty"`
-	AckMaxDelay                *uint16             `json:"AckMaxDelay,omitempty"`
-	EVSETargetActivePower      RationalNumberType  `json:"EVSETargetActivePower"`
-	EVSETargetActivePower_L2   *RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
-	EVSETargetActivePower_L3   *RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
-	EVSETargetReactivePower    *RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
-	EVSETargetReactivePower_L2 *RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
-	EVSETargetReactivePower_L3 *RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
-	EVSEPresentActivePower     *RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
-	EVSEPresentActivePower_L2  *RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
-	EVSEPresentActivePower_L3  *RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+	DepartureTime              *uint32                   `json:"DepartureTime,omitempty"`
+	MinimumSOC                 *int8                     `json:"MinimumSOC,omitempty"`
+	TargetSOC                  *int8                     `json:"TargetSOC,omitempty"`
+	AckMaxDelay                *uint16                   `json:"AckMaxDelay,omitempty"`
+	EVSETargetActivePower      iso20.RationalNumberType  `json:"EVSETargetActivePower"`
+	EVSETargetActivePower_L2   *iso20.RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
+	EVSETargetActivePower_L3   *iso20.RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
+	EVSETargetReactivePower    *iso20.RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
+	EVSETargetReactivePower_L2 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
+	EVSETargetReactivePower_L3 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
+	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
+	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
+	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
 var grammarBPT_Dynamic_AC_CLResControlModeType = exi.Grammar{
@@ -10506,71 +5519,71 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5: // EVSETargetActivePower
-			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSETargetActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSETargetReactivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSETargetReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSETargetReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVSEPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -10620,14 +5633,14 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSETargetActivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSETargetActivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSETargetActivePower_L2 != nil {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10635,7 +5648,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10643,7 +5656,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10651,7 +5664,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10659,7 +5672,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10667,7 +5680,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10675,7 +5688,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10683,7 +5696,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_AC_CLResControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -10695,15 +5708,15 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 
 // BPT_Scheduled_AC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}BPT_Scheduled_AC_CLResControlModeType.
 type BPT_Scheduled_AC_CLResControlModeType struct {
-	EVSETargetActivePower      *RationalNumberType `json:"EVSETargetActivePower,omitempty"`
-	EVSETargetActivePower_L2   *RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
-	EVSETargetActivePower_L3   *RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
-	EVSETargetReactivePower    *RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
-	EVSETargetReactivePower_L2 *RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
-	EVSETargetReactivePower_L3 *RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
-	EVSEPresentActivePower     *RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
-	EVSEPresentActivePower_L2  *RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
-	EVSEPresentActivePower_L3  *RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+	EVSETargetActivePower      *iso20.RationalNumberType `json:"EVSETargetActivePower,omitempty"`
+	EVSETargetActivePower_L2   *iso20.RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
+	EVSETargetActivePower_L3   *iso20.RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
+	EVSETargetReactivePower    *iso20.RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
+	EVSETargetReactivePower_L2 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
+	EVSETargetReactivePower_L3 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
+	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
+	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
+	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
 var grammarBPT_Scheduled_AC_CLResControlModeType = exi.Grammar{
@@ -10961,75 +5974,75 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		}
 		switch ev {
 		case 1: // EVSETargetActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSETargetActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSETargetActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSETargetReactivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSETargetReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -11042,7 +6055,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11050,7 +6063,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11058,7 +6071,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11066,7 +6079,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11074,7 +6087,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11082,7 +6095,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11090,7 +6103,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11098,7 +6111,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11106,7 +6119,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_AC_CLResControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11116,66 +6129,21 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType.
-type CLResControlModeType struct {
-}
-
-var grammarCLResControlModeType = exi.Grammar{
-	Name:   "CLResControlModeType",
-	Events: []string{"EE"},
-	States: []exi.State{
-		// 0: EE
-		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		}
-	}
-}
-
-func (x *CLResControlModeType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCLResControlModeType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // Dynamic_AC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}Dynamic_AC_CLResControlModeType.
 type Dynamic_AC_CLResControlModeType struct {
-	DepartureTime              *uint32             `json:"DepartureTime,omitempty"`
-	MinimumSOC                 *int8               `json:"MinimumSOC,omitempty"`
-	TargetSOC                  *int8               `json:"TargetSOC,omitempty"`
-	AckMaxDelay                *uint16             `json:"AckMaxDelay,omitempty"`
-	EVSETargetActivePower      RationalNumberType  `json:"EVSETargetActivePower"`
-	EVSETargetActivePower_L2   *RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
-	EVSETargetActivePower_L3   *RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
-	EVSETargetReactivePower    *RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
-	EVSETargetReactivePower_L2 *RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
-	EVSETargetReactivePower_L3 *RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
-	EVSEPresentActivePower     *RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
-	EVSEPresentActivePower_L2  *RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
-	EVSEPresentActivePower_L3  *RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+	DepartureTime              *uint32                   `json:"DepartureTime,omitempty"`
+	MinimumSOC                 *int8                     `json:"MinimumSOC,omitempty"`
+	TargetSOC                  *int8                     `json:"TargetSOC,omitempty"`
+	AckMaxDelay                *uint16                   `json:"AckMaxDelay,omitempty"`
+	EVSETargetActivePower      iso20.RationalNumberType  `json:"EVSETargetActivePower"`
+	EVSETargetActivePower_L2   *iso20.RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
+	EVSETargetActivePower_L3   *iso20.RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
+	EVSETargetReactivePower    *iso20.RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
+	EVSETargetReactivePower_L2 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
+	EVSETargetReactivePower_L3 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
+	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
+	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
+	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
 var grammarDynamic_AC_CLResControlModeType = exi.Grammar{
@@ -11553,71 +6521,71 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5: // EVSETargetActivePower
-			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSETargetActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSETargetReactivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSETargetReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSETargetReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVSEPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -11667,14 +6635,14 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSETargetActivePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSETargetActivePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSETargetActivePower_L2 != nil {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11682,7 +6650,7 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11690,7 +6658,7 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11698,7 +6666,7 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11706,7 +6674,7 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11714,7 +6682,7 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11722,7 +6690,7 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11730,7 +6698,7 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDynamic_AC_CLResControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11742,15 +6710,15 @@ func (x *Dynamic_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 
 // Scheduled_AC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:AC}Scheduled_AC_CLResControlModeType.
 type Scheduled_AC_CLResControlModeType struct {
-	EVSETargetActivePower      *RationalNumberType `json:"EVSETargetActivePower,omitempty"`
-	EVSETargetActivePower_L2   *RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
-	EVSETargetActivePower_L3   *RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
-	EVSETargetReactivePower    *RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
-	EVSETargetReactivePower_L2 *RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
-	EVSETargetReactivePower_L3 *RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
-	EVSEPresentActivePower     *RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
-	EVSEPresentActivePower_L2  *RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
-	EVSEPresentActivePower_L3  *RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+	EVSETargetActivePower      *iso20.RationalNumberType `json:"EVSETargetActivePower,omitempty"`
+	EVSETargetActivePower_L2   *iso20.RationalNumberType `json:"EVSETargetActivePower_L2,omitempty"`
+	EVSETargetActivePower_L3   *iso20.RationalNumberType `json:"EVSETargetActivePower_L3,omitempty"`
+	EVSETargetReactivePower    *iso20.RationalNumberType `json:"EVSETargetReactivePower,omitempty"`
+	EVSETargetReactivePower_L2 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L2,omitempty"`
+	EVSETargetReactivePower_L3 *iso20.RationalNumberType `json:"EVSETargetReactivePower_L3,omitempty"`
+	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
+	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
+	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
 var grammarScheduled_AC_CLResControlModeType = exi.Grammar{
@@ -12008,75 +6976,75 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		}
 		switch ev {
 		case 1: // EVSETargetActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSETargetActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSETargetActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSETargetReactivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSETargetReactivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSETargetReactivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSETargetReactivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -12089,7 +7057,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12097,7 +7065,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12105,7 +7073,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12113,7 +7081,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12121,7 +7089,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12129,7 +7097,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSETargetReactivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSETargetReactivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12137,7 +7105,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12145,7 +7113,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12153,7 +7121,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_AC_CLResControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12165,7 +7133,7 @@ func (x *Scheduled_AC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 
 // AC_ChargeParameterDiscoveryReqType is the schema type {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryReqType.
 type AC_ChargeParameterDiscoveryReqType struct {
-	Header                          MessageHeaderType                    `json:"Header"`
+	Header                          iso20.MessageHeaderType              `json:"Header"`
 	AC_CPDReqEnergyTransferMode     *AC_CPDReqEnergyTransferModeType     `json:"AC_CPDReqEnergyTransferMode,omitempty"`
 	BPT_AC_CPDReqEnergyTransferMode *BPT_AC_CPDReqEnergyTransferModeType `json:"BPT_AC_CPDReqEnergyTransferMode,omitempty"`
 }
@@ -12232,7 +7200,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // AC_CPDReqEnergyTransferMode
@@ -12260,7 +7228,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarAC_ChargeParameterDiscoveryReqType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.AC_CPDReqEnergyTransferMode != nil {
@@ -12287,18 +7255,18 @@ func (x *AC_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 
 // BPT_AC_CPDReqEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDReqEnergyTransferModeType.
 type BPT_AC_CPDReqEnergyTransferModeType struct {
-	EVMaximumChargePower       RationalNumberType  `json:"EVMaximumChargePower"`
-	EVMaximumChargePower_L2    *RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
-	EVMaximumChargePower_L3    *RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
-	EVMinimumChargePower       RationalNumberType  `json:"EVMinimumChargePower"`
-	EVMinimumChargePower_L2    *RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
-	EVMinimumChargePower_L3    *RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
-	EVMaximumDischargePower    RationalNumberType  `json:"EVMaximumDischargePower"`
-	EVMaximumDischargePower_L2 *RationalNumberType `json:"EVMaximumDischargePower_L2,omitempty"`
-	EVMaximumDischargePower_L3 *RationalNumberType `json:"EVMaximumDischargePower_L3,omitempty"`
-	EVMinimumDischargePower    RationalNumberType  `json:"EVMinimumDischargePower"`
-	EVMinimumDischargePower_L2 *RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
-	EVMinimumDischargePower_L3 *RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
+	EVMaximumChargePower       iso20.RationalNumberType  `json:"EVMaximumChargePower"`
+	EVMaximumChargePower_L2    *iso20.RationalNumberType `json:"EVMaximumChargePower_L2,omitempty"`
+	EVMaximumChargePower_L3    *iso20.RationalNumberType `json:"EVMaximumChargePower_L3,omitempty"`
+	EVMinimumChargePower       iso20.RationalNumberType  `json:"EVMinimumChargePower"`
+	EVMinimumChargePower_L2    *iso20.RationalNumberType `json:"EVMinimumChargePower_L2,omitempty"`
+	EVMinimumChargePower_L3    *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
+	EVMaximumDischargePower    iso20.RationalNumberType  `json:"EVMaximumDischargePower"`
+	EVMaximumDischargePower_L2 *iso20.RationalNumberType `json:"EVMaximumDischargePower_L2,omitempty"`
+	EVMaximumDischargePower_L3 *iso20.RationalNumberType `json:"EVMaximumDischargePower_L3,omitempty"`
+	EVMinimumDischargePower    iso20.RationalNumberType  `json:"EVMinimumDischargePower"`
+	EVMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
+	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
 }
 
 var grammarBPT_AC_CPDReqEnergyTransferModeType = exi.Grammar{
@@ -12535,83 +7503,83 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMaximumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMaximumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVMinimumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVMinimumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -12623,14 +7591,14 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumChargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12638,21 +7606,21 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMinimumChargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12660,21 +7628,21 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumDischargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12682,21 +7650,21 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 10, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMinimumDischargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12704,7 +7672,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDReqEnergyTransferModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -12716,8 +7684,8 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 
 // AC_ChargeParameterDiscoveryResType is the schema type {urn:iso:std:iso:15118:-20:AC}AC_ChargeParameterDiscoveryResType.
 type AC_ChargeParameterDiscoveryResType struct {
-	Header                          MessageHeaderType                    `json:"Header"`
-	ResponseCode                    ResponseCodeType                     `json:"ResponseCode"`
+	Header                          iso20.MessageHeaderType              `json:"Header"`
+	ResponseCode                    iso20.ResponseCodeType               `json:"ResponseCode"`
 	AC_CPDResEnergyTransferMode     *AC_CPDResEnergyTransferModeType     `json:"AC_CPDResEnergyTransferMode,omitempty"`
 	BPT_AC_CPDResEnergyTransferMode *BPT_AC_CPDResEnergyTransferModeType `json:"BPT_AC_CPDResEnergyTransferMode,omitempty"`
 }
@@ -12799,7 +7767,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -12809,7 +7777,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // AC_CPDResEnergyTransferMode
@@ -12837,7 +7805,7 @@ func (x *AC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarAC_ChargeParameterDiscoveryResType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarAC_ChargeParameterDiscoveryResType, &state, 2, nil); err != nil {
@@ -12845,7 +7813,7 @@ func (x *AC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("AC_ChargeParameterDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("AC_ChargeParameterDiscoveryResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -12873,24 +7841,24 @@ func (x *AC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 
 // BPT_AC_CPDResEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:AC}BPT_AC_CPDResEnergyTransferModeType.
 type BPT_AC_CPDResEnergyTransferModeType struct {
-	EVSEMaximumChargePower       RationalNumberType  `json:"EVSEMaximumChargePower"`
-	EVSEMaximumChargePower_L2    *RationalNumberType `json:"EVSEMaximumChargePower_L2,omitempty"`
-	EVSEMaximumChargePower_L3    *RationalNumberType `json:"EVSEMaximumChargePower_L3,omitempty"`
-	EVSEMinimumChargePower       RationalNumberType  `json:"EVSEMinimumChargePower"`
-	EVSEMinimumChargePower_L2    *RationalNumberType `json:"EVSEMinimumChargePower_L2,omitempty"`
-	EVSEMinimumChargePower_L3    *RationalNumberType `json:"EVSEMinimumChargePower_L3,omitempty"`
-	EVSENominalFrequency         RationalNumberType  `json:"EVSENominalFrequency"`
-	MaximumPowerAsymmetry        *RationalNumberType `json:"MaximumPowerAsymmetry,omitempty"`
-	EVSEPowerRampLimitation      *RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
-	EVSEPresentActivePower       *RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
-	EVSEPresentActivePower_L2    *RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
-	EVSEPresentActivePower_L3    *RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
-	EVSEMaximumDischargePower    RationalNumberType  `json:"EVSEMaximumDischargePower"`
-	EVSEMaximumDischargePower_L2 *RationalNumberType `json:"EVSEMaximumDischargePower_L2,omitempty"`
-	EVSEMaximumDischargePower_L3 *RationalNumberType `json:"EVSEMaximumDischargePower_L3,omitempty"`
-	EVSEMinimumDischargePower    RationalNumberType  `json:"EVSEMinimumDischargePower"`
-	EVSEMinimumDischargePower_L2 *RationalNumberType `json:"EVSEMinimumDischargePower_L2,omitempty"`
-	EVSEMinimumDischargePower_L3 *RationalNumberType `json:"EVSEMinimumDischargePower_L3,omitempty"`
+	EVSEMaximumChargePower       iso20.RationalNumberType  `json:"EVSEMaximumChargePower"`
+	EVSEMaximumChargePower_L2    *iso20.RationalNumberType `json:"EVSEMaximumChargePower_L2,omitempty"`
+	EVSEMaximumChargePower_L3    *iso20.RationalNumberType `json:"EVSEMaximumChargePower_L3,omitempty"`
+	EVSEMinimumChargePower       iso20.RationalNumberType  `json:"EVSEMinimumChargePower"`
+	EVSEMinimumChargePower_L2    *iso20.RationalNumberType `json:"EVSEMinimumChargePower_L2,omitempty"`
+	EVSEMinimumChargePower_L3    *iso20.RationalNumberType `json:"EVSEMinimumChargePower_L3,omitempty"`
+	EVSENominalFrequency         iso20.RationalNumberType  `json:"EVSENominalFrequency"`
+	MaximumPowerAsymmetry        *iso20.RationalNumberType `json:"MaximumPowerAsymmetry,omitempty"`
+	EVSEPowerRampLimitation      *iso20.RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
+	EVSEPresentActivePower       *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
+	EVSEPresentActivePower_L2    *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
+	EVSEPresentActivePower_L3    *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+	EVSEMaximumDischargePower    iso20.RationalNumberType  `json:"EVSEMaximumDischargePower"`
+	EVSEMaximumDischargePower_L2 *iso20.RationalNumberType `json:"EVSEMaximumDischargePower_L2,omitempty"`
+	EVSEMaximumDischargePower_L3 *iso20.RationalNumberType `json:"EVSEMaximumDischargePower_L3,omitempty"`
+	EVSEMinimumDischargePower    iso20.RationalNumberType  `json:"EVSEMinimumDischargePower"`
+	EVSEMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVSEMinimumDischargePower_L2,omitempty"`
+	EVSEMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVSEMinimumDischargePower_L3,omitempty"`
 }
 
 var grammarBPT_AC_CPDResEnergyTransferModeType = exi.Grammar{
@@ -13247,127 +8215,127 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMaximumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSEMinimumChargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEMinimumChargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEMinimumChargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSENominalFrequency
-			if err := x.EVSENominalFrequency.decodeEXI(r, a); err != nil {
+			if err := x.EVSENominalFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // MaximumPowerAsymmetry
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = a.newRationalNumberType()
-			if err := x.MaximumPowerAsymmetry.decodeEXI(r, a); err != nil {
+			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEPowerRampLimitation
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = a.newRationalNumberType()
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
+			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSEPresentActivePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEPresentActivePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEPresentActivePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEPresentActivePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVSEMaximumDischargePower
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVSEMaximumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEMaximumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 15: // EVSEMaximumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEMaximumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 16: // EVSEMinimumDischargePower
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 17: // EVSEMinimumDischargePower_L2
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L2 = a.newRationalNumberType()
-			if err := x.EVSEMinimumDischargePower_L2.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 18: // EVSEMinimumDischargePower_L3
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L3 = a.newRationalNumberType()
-			if err := x.EVSEMinimumDischargePower_L3.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -13379,14 +8347,14 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEMaximumChargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13394,21 +8362,21 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEMinimumChargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumChargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumChargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13416,21 +8384,21 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumChargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumChargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSENominalFrequency).encodeEXI(w); err != nil {
+	if err := (&x.EVSENominalFrequency).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.MaximumPowerAsymmetry != nil {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.MaximumPowerAsymmetry.encodeEXI(w); err != nil {
+		if err := x.MaximumPowerAsymmetry.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13438,7 +8406,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPowerRampLimitation.encodeEXI(w); err != nil {
+		if err := x.EVSEPowerRampLimitation.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13446,7 +8414,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13454,7 +8422,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13462,21 +8430,21 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPresentActivePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEPresentActivePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 13, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEMaximumDischargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 14, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13484,21 +8452,21 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 15, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 16, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEMinimumDischargePower_L2 != nil {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 17, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumDischargePower_L2.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumDischargePower_L2.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -13506,365 +8474,11 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 18, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumDischargePower_L3.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumDischargePower_L3.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_AC_CPDResEnergyTransferModeType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
-type ManifestType struct {
-	Id        *string         `json:"Id,omitempty"`
-	Reference []ReferenceType `json:"Reference,omitempty"`
-}
-
-var grammarManifestType = exi.Grammar{
-	Name:   "ManifestType",
-	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(Reference)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ManifestType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarManifestType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarManifestType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarManifestType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertiesType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType.
-type SignaturePropertiesType struct {
-	Id                *string                 `json:"Id,omitempty"`
-	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
-}
-
-var grammarSignaturePropertiesType = exi.Grammar{
-	Name:   "SignaturePropertiesType",
-	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignatureProperty)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignatureProperty
-			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
-				return err
-			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.SignatureProperty {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.SignatureProperty[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignaturePropertiesType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
-type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
-}
-
-var grammarSignaturePropertyType = exi.Grammar{
-	Name:   "SignaturePropertyType",
-	Events: []string{"EE", "AT(Id)", "AT(Target)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Target)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: AT(Target)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(*) | CH[untyped]
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Target
-			{
-				v, err := r.String(-1, 12)
-				if err != nil {
-					return err
-				}
-				x.Target = v
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignaturePropertyType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.String(x.Target)
-	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 var (
@@ -19,26 +21,6 @@ var (
 
 // arena hands out the optional values of one document in blocks.
 type arena struct {
-	bRationalNumberType []RationalNumberType
-	bDetailedCostType   []DetailedCostType
-}
-
-func (a *arena) newRationalNumberType() *RationalNumberType {
-	if len(a.bRationalNumberType) == 0 {
-		a.bRationalNumberType = make([]RationalNumberType, 4)
-	}
-	p := &a.bRationalNumberType[0]
-	a.bRationalNumberType = a.bRationalNumberType[1:]
-	return p
-}
-
-func (a *arena) newDetailedCostType() *DetailedCostType {
-	if len(a.bDetailedCostType) == 0 {
-		a.bDetailedCostType = make([]DetailedCostType, 4)
-	}
-	p := &a.bDetailedCostType[0]
-	a.bDetailedCostType = a.bDetailedCostType[1:]
-	return p
 }
 
 // Document is an EXI document of this schema set: exactly one of its
@@ -50,9 +32,9 @@ type Document struct {
 	BPT_Dynamic_DC_CLResControlMode   *BPT_Dynamic_DC_CLResControlModeType   `json:"BPT_Dynamic_DC_CLResControlMode,omitempty"`
 	BPT_Scheduled_DC_CLReqControlMode *BPT_Scheduled_DC_CLReqControlModeType `json:"BPT_Scheduled_DC_CLReqControlMode,omitempty"`
 	BPT_Scheduled_DC_CLResControlMode *BPT_Scheduled_DC_CLResControlModeType `json:"BPT_Scheduled_DC_CLResControlMode,omitempty"`
-	CLReqControlMode                  *CLReqControlModeType                  `json:"CLReqControlMode,omitempty"`
-	CLResControlMode                  *CLResControlModeType                  `json:"CLResControlMode,omitempty"`
-	CanonicalizationMethod            *CanonicalizationMethodType            `json:"CanonicalizationMethod,omitempty"`
+	CLReqControlMode                  *iso20.CLReqControlModeType            `json:"CLReqControlMode,omitempty"`
+	CLResControlMode                  *iso20.CLResControlModeType            `json:"CLResControlMode,omitempty"`
+	CanonicalizationMethod            *xmldsig.CanonicalizationMethodType    `json:"CanonicalizationMethod,omitempty"`
 	DC_CPDReqEnergyTransferMode       *DC_CPDReqEnergyTransferModeType       `json:"DC_CPDReqEnergyTransferMode,omitempty"`
 	DC_CPDResEnergyTransferMode       *DC_CPDResEnergyTransferModeType       `json:"DC_CPDResEnergyTransferMode,omitempty"`
 	DC_CableCheckReq                  *DC_CableCheckReqType                  `json:"DC_CableCheckReq,omitempty"`
@@ -65,33 +47,33 @@ type Document struct {
 	DC_PreChargeRes                   *DC_PreChargeResType                   `json:"DC_PreChargeRes,omitempty"`
 	DC_WeldingDetectionReq            *DC_WeldingDetectionReqType            `json:"DC_WeldingDetectionReq,omitempty"`
 	DC_WeldingDetectionRes            *DC_WeldingDetectionResType            `json:"DC_WeldingDetectionRes,omitempty"`
-	DSAKeyValue                       *DSAKeyValueType                       `json:"DSAKeyValue,omitempty"`
-	DigestMethod                      *DigestMethodType                      `json:"DigestMethod,omitempty"`
+	DSAKeyValue                       *xmldsig.DSAKeyValueType               `json:"DSAKeyValue,omitempty"`
+	DigestMethod                      *xmldsig.DigestMethodType              `json:"DigestMethod,omitempty"`
 	DigestValue                       exi.Bytes                              `json:"DigestValue,omitempty"`
 	Dynamic_DC_CLReqControlMode       *Dynamic_DC_CLReqControlModeType       `json:"Dynamic_DC_CLReqControlMode,omitempty"`
 	Dynamic_DC_CLResControlMode       *Dynamic_DC_CLResControlModeType       `json:"Dynamic_DC_CLResControlMode,omitempty"`
-	KeyInfo                           *KeyInfoType                           `json:"KeyInfo,omitempty"`
+	KeyInfo                           *xmldsig.KeyInfoType                   `json:"KeyInfo,omitempty"`
 	KeyName                           *string                                `json:"KeyName,omitempty"`
-	KeyValue                          *KeyValueType                          `json:"KeyValue,omitempty"`
-	Manifest                          *ManifestType                          `json:"Manifest,omitempty"`
+	KeyValue                          *xmldsig.KeyValueType                  `json:"KeyValue,omitempty"`
+	Manifest                          *xmldsig.ManifestType                  `json:"Manifest,omitempty"`
 	MgmtData                          *string                                `json:"MgmtData,omitempty"`
-	Object                            *ObjectType                            `json:"Object,omitempty"`
-	PGPData                           *PGPDataType                           `json:"PGPData,omitempty"`
-	RSAKeyValue                       *RSAKeyValueType                       `json:"RSAKeyValue,omitempty"`
-	Reference                         *ReferenceType                         `json:"Reference,omitempty"`
-	RetrievalMethod                   *RetrievalMethodType                   `json:"RetrievalMethod,omitempty"`
-	SPKIData                          *SPKIDataType                          `json:"SPKIData,omitempty"`
+	Object                            *xmldsig.ObjectType                    `json:"Object,omitempty"`
+	PGPData                           *xmldsig.PGPDataType                   `json:"PGPData,omitempty"`
+	RSAKeyValue                       *xmldsig.RSAKeyValueType               `json:"RSAKeyValue,omitempty"`
+	Reference                         *xmldsig.ReferenceType                 `json:"Reference,omitempty"`
+	RetrievalMethod                   *xmldsig.RetrievalMethodType           `json:"RetrievalMethod,omitempty"`
+	SPKIData                          *xmldsig.SPKIDataType                  `json:"SPKIData,omitempty"`
 	Scheduled_DC_CLReqControlMode     *Scheduled_DC_CLReqControlModeType     `json:"Scheduled_DC_CLReqControlMode,omitempty"`
 	Scheduled_DC_CLResControlMode     *Scheduled_DC_CLResControlModeType     `json:"Scheduled_DC_CLResControlMode,omitempty"`
-	Signature                         *SignatureType                         `json:"Signature,omitempty"`
-	SignatureMethod                   *SignatureMethodType                   `json:"SignatureMethod,omitempty"`
-	SignatureProperties               *SignaturePropertiesType               `json:"SignatureProperties,omitempty"`
-	SignatureProperty                 *SignaturePropertyType                 `json:"SignatureProperty,omitempty"`
-	SignatureValue                    *SignatureValueType                    `json:"SignatureValue,omitempty"`
-	SignedInfo                        *SignedInfoType                        `json:"SignedInfo,omitempty"`
-	Transform                         *TransformType                         `json:"Transform,omitempty"`
-	Transforms                        *TransformsType                        `json:"Transforms,omitempty"`
-	X509Data                          *X509DataType                          `json:"X509Data,omitempty"`
+	Signature                         *xmldsig.SignatureType                 `json:"Signature,omitempty"`
+	SignatureMethod                   *xmldsig.SignatureMethodType           `json:"SignatureMethod,omitempty"`
+	SignatureProperties               *xmldsig.SignaturePropertiesType       `json:"SignatureProperties,omitempty"`
+	SignatureProperty                 *xmldsig.SignaturePropertyType         `json:"SignatureProperty,omitempty"`
+	SignatureValue                    *xmldsig.SignatureValueType            `json:"SignatureValue,omitempty"`
+	SignedInfo                        *xmldsig.SignedInfoType                `json:"SignedInfo,omitempty"`
+	Transform                         *xmldsig.TransformType                 `json:"Transform,omitempty"`
+	Transforms                        *xmldsig.TransformsType                `json:"Transforms,omitempty"`
+	X509Data                          *xmldsig.X509DataType                  `json:"X509Data,omitempty"`
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -284,18 +266,18 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 6:
-		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		if err := d.CLReqControlMode.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 7:
-		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
+		d.CLResControlMode = new(iso20.CLResControlModeType)
+		if err := d.CLResControlMode.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 8:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 9:
@@ -359,13 +341,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 21:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 22:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
+		d.DigestMethod = new(xmldsig.DigestMethodType)
+		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 23:
@@ -393,8 +375,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 26:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
+		d.KeyInfo = new(xmldsig.KeyInfoType)
+		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 27:
@@ -402,7 +384,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 5)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -414,13 +396,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 28:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
+		d.KeyValue = new(xmldsig.KeyValueType)
+		if err := d.KeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 29:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
+		d.Manifest = new(xmldsig.ManifestType)
+		if err := d.Manifest.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 30:
@@ -428,7 +410,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 8)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -440,33 +422,33 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 31:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r, &a); err != nil {
+		d.Object = new(xmldsig.ObjectType)
+		if err := d.Object.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 32:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
+		d.PGPData = new(xmldsig.PGPDataType)
+		if err := d.PGPData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 33:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 34:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r, &a); err != nil {
+		d.Reference = new(xmldsig.ReferenceType)
+		if err := d.Reference.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 35:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 36:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
+		d.SPKIData = new(xmldsig.SPKIDataType)
+		if err := d.SPKIData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 37:
@@ -480,48 +462,48 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 39:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r, &a); err != nil {
+		d.Signature = new(xmldsig.SignatureType)
+		if err := d.Signature.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 40:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
+		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 41:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 42:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 43:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
+		d.SignatureValue = new(xmldsig.SignatureValueType)
+		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 44:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
+		d.SignedInfo = new(xmldsig.SignedInfoType)
+		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 45:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r, &a); err != nil {
+		d.Transform = new(xmldsig.TransformType)
+		if err := d.Transform.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 46:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
+		d.Transforms = new(xmldsig.TransformsType)
+		if err := d.Transforms.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 47:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
+		d.X509Data = new(xmldsig.X509DataType)
+		if err := d.X509Data.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 48:
@@ -602,7 +584,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(6, 6)
-			if err := d.CLReqControlMode.encodeEXI(&w); err != nil {
+			if err := d.CLReqControlMode.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -611,7 +593,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(7, 6)
-			if err := d.CLResControlMode.encodeEXI(&w); err != nil {
+			if err := d.CLResControlMode.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -620,7 +602,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(8, 6)
-			if err := d.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -737,7 +719,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(21, 6)
-			if err := d.DSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -746,7 +728,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(22, 6)
-			if err := d.DigestMethod.encodeEXI(&w); err != nil {
+			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -782,7 +764,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(26, 6)
-			if err := d.KeyInfo.encodeEXI(&w); err != nil {
+			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -800,7 +782,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(28, 6)
-			if err := d.KeyValue.encodeEXI(&w); err != nil {
+			if err := d.KeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -809,7 +791,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(29, 6)
-			if err := d.Manifest.encodeEXI(&w); err != nil {
+			if err := d.Manifest.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -827,7 +809,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(31, 6)
-			if err := d.Object.encodeEXI(&w); err != nil {
+			if err := d.Object.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -836,7 +818,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(32, 6)
-			if err := d.PGPData.encodeEXI(&w); err != nil {
+			if err := d.PGPData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -845,7 +827,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(33, 6)
-			if err := d.RSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -854,7 +836,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(34, 6)
-			if err := d.Reference.encodeEXI(&w); err != nil {
+			if err := d.Reference.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -863,7 +845,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(35, 6)
-			if err := d.RetrievalMethod.encodeEXI(&w); err != nil {
+			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -872,7 +854,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(36, 6)
-			if err := d.SPKIData.encodeEXI(&w); err != nil {
+			if err := d.SPKIData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -899,7 +881,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(39, 6)
-			if err := d.Signature.encodeEXI(&w); err != nil {
+			if err := d.Signature.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -908,7 +890,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(40, 6)
-			if err := d.SignatureMethod.encodeEXI(&w); err != nil {
+			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -917,7 +899,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(41, 6)
-			if err := d.SignatureProperties.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -926,7 +908,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(42, 6)
-			if err := d.SignatureProperty.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -935,7 +917,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(43, 6)
-			if err := d.SignatureValue.encodeEXI(&w); err != nil {
+			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -944,7 +926,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(44, 6)
-			if err := d.SignedInfo.encodeEXI(&w); err != nil {
+			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -953,7 +935,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(45, 6)
-			if err := d.Transform.encodeEXI(&w); err != nil {
+			if err := d.Transform.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -962,7 +944,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(46, 6)
-			if err := d.Transforms.encodeEXI(&w); err != nil {
+			if err := d.Transforms.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -971,7 +953,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(47, 6)
-			if err := d.X509Data.encodeEXI(&w); err != nil {
+			if err := d.X509Data.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -982,176 +964,19 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 	return w.Bytes(), nil
 }
 
-// ResponseCodeType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}responseCodeType.
-type ResponseCodeType uint8
-
-// Values of ResponseCodeType, in schema order.
-const (
-	ResponseCodeOK ResponseCodeType = iota
-	ResponseCodeOK_CertificateExpiresSoon
-	ResponseCodeOK_NewSessionEstablished
-	ResponseCodeOK_OldSessionJoined
-	ResponseCodeOK_PowerToleranceConfirmed
-	ResponseCodeWARNING_AuthorizationSelectionInvalid
-	ResponseCodeWARNING_CertificateExpired
-	ResponseCodeWARNING_CertificateNotYetValid
-	ResponseCodeWARNING_CertificateRevoked
-	ResponseCodeWARNING_CertificateValidationError
-	ResponseCodeWARNING_ChallengeInvalid
-	ResponseCodeWARNING_EIMAuthorizationFailure
-	ResponseCodeWARNING_eMSPUnknown
-	ResponseCodeWARNING_EVPowerProfileViolation
-	ResponseCodeWARNING_GeneralPnCAuthorizationError
-	ResponseCodeWARNING_NoCertificateAvailable
-	ResponseCodeWARNING_NoContractMatchingPCIDFound
-	ResponseCodeWARNING_PowerToleranceNotConfirmed
-	ResponseCodeWARNING_ScheduleRenegotiationFailed
-	ResponseCodeWARNING_StandbyNotAllowed
-	ResponseCodeWARNING_WPT
-	ResponseCodeFAILED
-	ResponseCodeFAILED_AssociationError
-	ResponseCodeFAILED_ContactorError
-	ResponseCodeFAILED_EVPowerProfileInvalid
-	ResponseCodeFAILED_EVPowerProfileViolation
-	ResponseCodeFAILED_MeteringSignatureNotValid
-	ResponseCodeFAILED_NoEnergyTransferServiceSelected
-	ResponseCodeFAILED_NoServiceRenegotiationSupported
-	ResponseCodeFAILED_PauseNotAllowed
-	ResponseCodeFAILED_PowerDeliveryNotApplied
-	ResponseCodeFAILED_PowerToleranceNotConfirmed
-	ResponseCodeFAILED_ScheduleRenegotiation
-	ResponseCodeFAILED_ScheduleSelectionInvalid
-	ResponseCodeFAILED_SequenceError
-	ResponseCodeFAILED_ServiceIDInvalid
-	ResponseCodeFAILED_ServiceSelectionInvalid
-	ResponseCodeFAILED_SignatureError
-	ResponseCodeFAILED_UnknownSession
-	ResponseCodeFAILED_WrongChargeParameter
-)
-
-var namesResponseCodeType = [...]string{"OK", "OK_CertificateExpiresSoon", "OK_NewSessionEstablished", "OK_OldSessionJoined", "OK_PowerToleranceConfirmed", "WARNING_AuthorizationSelectionInvalid", "WARNING_CertificateExpired", "WARNING_CertificateNotYetValid", "WARNING_CertificateRevoked", "WARNING_CertificateValidationError", "WARNING_ChallengeInvalid", "WARNING_EIMAuthorizationFailure", "WARNING_eMSPUnknown", "WARNING_EVPowerProfileViolation", "WARNING_GeneralPnCAuthorizationError", "WARNING_NoCertificateAvailable", "WARNING_NoContractMatchingPCIDFound", "WARNING_PowerToleranceNotConfirmed", "WARNING_ScheduleRenegotiationFailed", "WARNING_StandbyNotAllowed", "WARNING_WPT", "FAILED", "FAILED_AssociationError", "FAILED_ContactorError", "FAILED_EVPowerProfileInvalid", "FAILED_EVPowerProfileViolation", "FAILED_MeteringSignatureNotValid", "FAILED_NoEnergyTransferServiceSelected", "FAILED_NoServiceRenegotiationSupported", "FAILED_PauseNotAllowed", "FAILED_PowerDeliveryNotApplied", "FAILED_PowerToleranceNotConfirmed", "FAILED_ScheduleRenegotiation", "FAILED_ScheduleSelectionInvalid", "FAILED_SequenceError", "FAILED_ServiceIDInvalid", "FAILED_ServiceSelectionInvalid", "FAILED_SignatureError", "FAILED_UnknownSession", "FAILED_WrongChargeParameter"}
-
-// String returns the schema name of v.
-func (v ResponseCodeType) String() string {
-	if int(v) < len(namesResponseCodeType) {
-		return namesResponseCodeType[v]
-	}
-	return "ResponseCodeType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v ResponseCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesResponseCodeType) {
-		return nil, fmt.Errorf("invalid ResponseCodeType value %d", int(v))
-	}
-	return []byte(namesResponseCodeType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *ResponseCodeType) UnmarshalText(b []byte) error {
-	for i, n := range namesResponseCodeType {
-		if n == string(b) {
-			*v = ResponseCodeType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a ResponseCodeType value", b)
-}
-
-// ProcessingType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}processingType.
-type ProcessingType uint8
-
-// Values of ProcessingType, in schema order.
-const (
-	ProcessingFinished ProcessingType = iota
-	ProcessingOngoing
-	ProcessingOngoing_WaitingForCustomerInteraction
-)
-
-var namesProcessingType = [...]string{"Finished", "Ongoing", "Ongoing_WaitingForCustomerInteraction"}
-
-// String returns the schema name of v.
-func (v ProcessingType) String() string {
-	if int(v) < len(namesProcessingType) {
-		return namesProcessingType[v]
-	}
-	return "ProcessingType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v ProcessingType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesProcessingType) {
-		return nil, fmt.Errorf("invalid ProcessingType value %d", int(v))
-	}
-	return []byte(namesProcessingType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *ProcessingType) UnmarshalText(b []byte) error {
-	for i, n := range namesProcessingType {
-		if n == string(b) {
-			*v = ProcessingType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a ProcessingType value", b)
-}
-
-// EvseNotificationType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}evseNotificationType.
-type EvseNotificationType uint8
-
-// Values of EvseNotificationType, in schema order.
-const (
-	EvseNotificationPause EvseNotificationType = iota
-	EvseNotificationExitStandby
-	EvseNotificationTerminate
-	EvseNotificationScheduleRenegotiation
-	EvseNotificationServiceRenegotiation
-	EvseNotificationMeteringConfirmation
-)
-
-var namesEvseNotificationType = [...]string{"Pause", "ExitStandby", "Terminate", "ScheduleRenegotiation", "ServiceRenegotiation", "MeteringConfirmation"}
-
-// String returns the schema name of v.
-func (v EvseNotificationType) String() string {
-	if int(v) < len(namesEvseNotificationType) {
-		return namesEvseNotificationType[v]
-	}
-	return "EvseNotificationType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v EvseNotificationType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEvseNotificationType) {
-		return nil, fmt.Errorf("invalid EvseNotificationType value %d", int(v))
-	}
-	return []byte(namesEvseNotificationType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *EvseNotificationType) UnmarshalText(b []byte) error {
-	for i, n := range namesEvseNotificationType {
-		if n == string(b) {
-			*v = EvseNotificationType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a EvseNotificationType value", b)
-}
-
 // BPT_DC_CPDReqEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDReqEnergyTransferModeType.
 type BPT_DC_CPDReqEnergyTransferModeType struct {
-	EVMaximumChargePower      RationalNumberType `json:"EVMaximumChargePower"`
-	EVMinimumChargePower      RationalNumberType `json:"EVMinimumChargePower"`
-	EVMaximumChargeCurrent    RationalNumberType `json:"EVMaximumChargeCurrent"`
-	EVMinimumChargeCurrent    RationalNumberType `json:"EVMinimumChargeCurrent"`
-	EVMaximumVoltage          RationalNumberType `json:"EVMaximumVoltage"`
-	EVMinimumVoltage          RationalNumberType `json:"EVMinimumVoltage"`
-	TargetSOC                 *int8              `json:"TargetSOC,omitempty"`
-	EVMaximumDischargePower   RationalNumberType `json:"EVMaximumDischargePower"`
-	EVMinimumDischargePower   RationalNumberType `json:"EVMinimumDischargePower"`
-	EVMaximumDischargeCurrent RationalNumberType `json:"EVMaximumDischargeCurrent"`
-	EVMinimumDischargeCurrent RationalNumberType `json:"EVMinimumDischargeCurrent"`
+	EVMaximumChargePower      iso20.RationalNumberType `json:"EVMaximumChargePower"`
+	EVMinimumChargePower      iso20.RationalNumberType `json:"EVMinimumChargePower"`
+	EVMaximumChargeCurrent    iso20.RationalNumberType `json:"EVMaximumChargeCurrent"`
+	EVMinimumChargeCurrent    iso20.RationalNumberType `json:"EVMinimumChargeCurrent"`
+	EVMaximumVoltage          iso20.RationalNumberType `json:"EVMaximumVoltage"`
+	EVMinimumVoltage          iso20.RationalNumberType `json:"EVMinimumVoltage"`
+	TargetSOC                 *int8                    `json:"TargetSOC,omitempty"`
+	EVMaximumDischargePower   iso20.RationalNumberType `json:"EVMaximumDischargePower"`
+	EVMinimumDischargePower   iso20.RationalNumberType `json:"EVMinimumDischargePower"`
+	EVMaximumDischargeCurrent iso20.RationalNumberType `json:"EVMaximumDischargeCurrent"`
+	EVMinimumDischargeCurrent iso20.RationalNumberType `json:"EVMinimumDischargeCurrent"`
 }
 
 var grammarBPT_DC_CPDReqEnergyTransferModeType = exi.Grammar{
@@ -1351,27 +1176,27 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargeCurrent
-			if err := x.EVMinimumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // TargetSOC
@@ -1387,19 +1212,19 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMaximumDischargeCurrent
-			if err := x.EVMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVMinimumDischargeCurrent
-			if err := x.EVMinimumDischargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -1411,37 +1236,37 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.TargetSOC != nil {
@@ -1458,25 +1283,25 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 9, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 10, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumDischargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumDischargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 11, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumDischargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumDischargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDReqEnergyTransferModeType, &state, 0, nil); err != nil {
@@ -1485,133 +1310,19 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// RationalNumberType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType.
-type RationalNumberType struct {
-	Exponent int8  `json:"Exponent"`
-	Value    int16 `json:"Value"`
-}
-
-var grammarRationalNumberType = exi.Grammar{
-	Name:   "RationalNumberType",
-	Events: []string{"EE", "SE(Exponent)", "SE(Value)"},
-	States: []exi.State{
-		// 0: SE(Exponent)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Value)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Value)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Exponent
-			{
-				v, empty, err := r.LeafNBit(8, -128, 127)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					x.Exponent = int8(v)
-				}
-			}
-		case 2: // Value
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-32768, 32767)
-					if err != nil {
-						return err
-					}
-					x.Value = int16(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RationalNumberType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRationalNumberType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.NBit(int64(x.Exponent), -128, 8)
-	w.Leaf()
-	if err := w.Event(&grammarRationalNumberType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.Value))
-	w.Leaf()
-	if err := w.Event(&grammarRationalNumberType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // BPT_DC_CPDResEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:DC}BPT_DC_CPDResEnergyTransferModeType.
 type BPT_DC_CPDResEnergyTransferModeType struct {
-	EVSEMaximumChargePower      RationalNumberType  `json:"EVSEMaximumChargePower"`
-	EVSEMinimumChargePower      RationalNumberType  `json:"EVSEMinimumChargePower"`
-	EVSEMaximumChargeCurrent    RationalNumberType  `json:"EVSEMaximumChargeCurrent"`
-	EVSEMinimumChargeCurrent    RationalNumberType  `json:"EVSEMinimumChargeCurrent"`
-	EVSEMaximumVoltage          RationalNumberType  `json:"EVSEMaximumVoltage"`
-	EVSEMinimumVoltage          RationalNumberType  `json:"EVSEMinimumVoltage"`
-	EVSEPowerRampLimitation     *RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
-	EVSEMaximumDischargePower   RationalNumberType  `json:"EVSEMaximumDischargePower"`
-	EVSEMinimumDischargePower   RationalNumberType  `json:"EVSEMinimumDischargePower"`
-	EVSEMaximumDischargeCurrent RationalNumberType  `json:"EVSEMaximumDischargeCurrent"`
-	EVSEMinimumDischargeCurrent RationalNumberType  `json:"EVSEMinimumDischargeCurrent"`
+	EVSEMaximumChargePower      iso20.RationalNumberType  `json:"EVSEMaximumChargePower"`
+	EVSEMinimumChargePower      iso20.RationalNumberType  `json:"EVSEMinimumChargePower"`
+	EVSEMaximumChargeCurrent    iso20.RationalNumberType  `json:"EVSEMaximumChargeCurrent"`
+	EVSEMinimumChargeCurrent    iso20.RationalNumberType  `json:"EVSEMinimumChargeCurrent"`
+	EVSEMaximumVoltage          iso20.RationalNumberType  `json:"EVSEMaximumVoltage"`
+	EVSEMinimumVoltage          iso20.RationalNumberType  `json:"EVSEMinimumVoltage"`
+	EVSEPowerRampLimitation     *iso20.RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
+	EVSEMaximumDischargePower   iso20.RationalNumberType  `json:"EVSEMaximumDischargePower"`
+	EVSEMinimumDischargePower   iso20.RationalNumberType  `json:"EVSEMinimumDischargePower"`
+	EVSEMaximumDischargeCurrent iso20.RationalNumberType  `json:"EVSEMaximumDischargeCurrent"`
+	EVSEMinimumDischargeCurrent iso20.RationalNumberType  `json:"EVSEMinimumDischargeCurrent"`
 }
 
 var grammarBPT_DC_CPDResEnergyTransferModeType = exi.Grammar{
@@ -1811,51 +1522,51 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargeCurrent
-			if err := x.EVSEMinimumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumVoltage
-			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEPowerRampLimitation
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = a.newRationalNumberType()
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
+			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEMaximumDischargePower
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEMinimumDischargePower
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSEMaximumDischargeCurrent
-			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEMinimumDischargeCurrent
-			if err := x.EVSEMinimumDischargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -1867,69 +1578,69 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEPowerRampLimitation != nil {
 		if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPowerRampLimitation.encodeEXI(w); err != nil {
+		if err := x.EVSEPowerRampLimitation.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 9, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 10, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumDischargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumDischargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 11, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumDischargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumDischargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_DC_CPDResEnergyTransferModeType, &state, 0, nil); err != nil {
@@ -1940,20 +1651,20 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 
 // BPT_Dynamic_DC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLReqControlModeType.
 type BPT_Dynamic_DC_CLReqControlModeType struct {
-	DepartureTime             *uint32             `json:"DepartureTime,omitempty"`
-	EVTargetEnergyRequest     RationalNumberType  `json:"EVTargetEnergyRequest"`
-	EVMaximumEnergyRequest    RationalNumberType  `json:"EVMaximumEnergyRequest"`
-	EVMinimumEnergyRequest    RationalNumberType  `json:"EVMinimumEnergyRequest"`
-	EVMaximumChargePower      RationalNumberType  `json:"EVMaximumChargePower"`
-	EVMinimumChargePower      RationalNumberType  `json:"EVMinimumChargePower"`
-	EVMaximumChargeCurrent    RationalNumberType  `json:"EVMaximumChargeCurrent"`
-	EVMaximumVoltage          RationalNumberType  `json:"EVMaximumVoltage"`
-	EVMinimumVoltage          RationalNumberType  `json:"EVMinimumVoltage"`
-	EVMaximumDischargePower   RationalNumberType  `json:"EVMaximumDischargePower"`
-	EVMinimumDischargePower   RationalNumberType  `json:"EVMinimumDischargePower"`
-	EVMaximumDischargeCurrent RationalNumberType  `json:"EVMaximumDischargeCurrent"`
-	EVMaximumV2XEnergyRequest *RationalNumberType `json:"EVMaximumV2XEnergyRequest,omitempty"`
-	EVMinimumV2XEnergyRequest *RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
+	DepartureTime             *uint32                   `json:"DepartureTime,omitempty"`
+	EVTargetEnergyRequest     iso20.RationalNumberType  `json:"EVTargetEnergyRequest"`
+	EVMaximumEnergyRequest    iso20.RationalNumberType  `json:"EVMaximumEnergyRequest"`
+	EVMinimumEnergyRequest    iso20.RationalNumberType  `json:"EVMinimumEnergyRequest"`
+	EVMaximumChargePower      iso20.RationalNumberType  `json:"EVMaximumChargePower"`
+	EVMinimumChargePower      iso20.RationalNumberType  `json:"EVMinimumChargePower"`
+	EVMaximumChargeCurrent    iso20.RationalNumberType  `json:"EVMaximumChargeCurrent"`
+	EVMaximumVoltage          iso20.RationalNumberType  `json:"EVMaximumVoltage"`
+	EVMinimumVoltage          iso20.RationalNumberType  `json:"EVMinimumVoltage"`
+	EVMaximumDischargePower   iso20.RationalNumberType  `json:"EVMaximumDischargePower"`
+	EVMinimumDischargePower   iso20.RationalNumberType  `json:"EVMinimumDischargePower"`
+	EVMaximumDischargeCurrent iso20.RationalNumberType  `json:"EVMaximumDischargeCurrent"`
+	EVMaximumV2XEnergyRequest *iso20.RationalNumberType `json:"EVMaximumV2XEnergyRequest,omitempty"`
+	EVMinimumV2XEnergyRequest *iso20.RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
 }
 
 var grammarBPT_Dynamic_DC_CLReqControlModeType = exi.Grammar{
@@ -2221,63 +1932,63 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMaximumDischargePower
-			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVMinimumDischargePower
-			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVMaximumDischargeCurrent
-			if err := x.EVMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVMaximumV2XEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMaximumV2XEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMaximumV2XEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMaximumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // EVMinimumV2XEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMinimumV2XEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMinimumV2XEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMinimumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -2297,74 +2008,74 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 9, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 10, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 11, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 12, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumDischargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumDischargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumV2XEnergyRequest != nil {
 		if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumV2XEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMaximumV2XEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -2372,7 +2083,7 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Dynamic_DC_CLReqControlModeType, &state, 14, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumV2XEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMinimumV2XEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -2384,18 +2095,18 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 
 // BPT_Dynamic_DC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}BPT_Dynamic_DC_CLResControlModeType.
 type BPT_Dynamic_DC_CLResControlModeType struct {
-	DepartureTime               *uint32            `json:"DepartureTime,omitempty"`
-	MinimumSOC                  *int8              `json:"MinimumSOC,omitempty"`
-	TargetSOC                   *int8              `json:"TargetSOC,omitempty"`
-	AckMaxDelay                 *uint16            `json:"AckMaxDelay,omitempty"`
-	EVSEMaximumChargePower      RationalNumberType `json:"EVSEMaximumChargePower"`
-	EVSEMinimumChargePower      RationalNumberType `json:"EVSEMinimumChargePower"`
-	EVSEMaximumChargeCurrent    RationalNumberType `json:"EVSEMaximumChargeCurrent"`
-	EVSEMaximumVoltage          RationalNumberType `json:"EVSEMaximumVoltage"`
-	EVSEMaximumDischargePower   RationalNumberType `json:"EVSEMaximumDischargePower"`
-	EVSEMinimumDischargePower   RationalNumberType `json:"EVSEMinimumDischargePower"`
-	EVSEMaximumDischargeCurrent RationalNumberType `json:"EVSEMaximumDischargeCurrent"`
-	EVSEMinimumVoltage          RationalNumberType `json:"EVSEMinimumVoltage"`
+	DepartureTime               *uint32                  `json:"DepartureTime,omitempty"`
+	MinimumSOC                  *int8                    `json:"MinimumSOC,omitempty"`
+	TargetSOC                   *int8                    `json:"TargetSOC,omitempty"`
+	AckMaxDelay                 *uint16                  `json:"AckMaxDelay,omitempty"`
+	EVSEMaximumChargePower      iso20.RationalNumberType `json:"EVSEMaximumChargePower"`
+	EVSEMinimumChargePower      iso20.RationalNumberType `json:"EVSEMinimumChargePower"`
+	EVSEMaximumChargeCurrent    iso20.RationalNumberType `json:"EVSEMaximumChargeCurrent"`
+	EVSEMaximumVoltage          iso20.RationalNumberType `json:"EVSEMaximumVoltage"`
+	EVSEMaximumDischargePower   iso20.RationalNumberType `json:"EVSEMaximumDischargePower"`
+	EVSEMinimumDischargePower   iso20.RationalNumberType `json:"EVSEMinimumDischargePower"`
+	EVSEMaximumDischargeCurrent iso20.RationalNumberType `json:"EVSEMaximumDischargeCurrent"`
+	EVSEMinimumVoltage          iso20.RationalNumberType `json:"EVSEMinimumVoltage"`
 }
 
 var grammarBPT_Dynamic_DC_CLResControlModeType = exi.Grammar{
@@ -2686,35 +2397,35 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVSEMaximumDischargePower
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVSEMinimumDischargePower
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVSEMaximumDischargeCurrent
-			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVSEMinimumVoltage
-			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -2764,49 +2475,49 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 9, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 10, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumDischargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumDischargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 11, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumDischargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumDischargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 12, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Dynamic_DC_CLResControlModeType, &state, 0, nil); err != nil {
@@ -2817,19 +2528,19 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 
 // BPT_Scheduled_DC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLReqControlModeType.
 type BPT_Scheduled_DC_CLReqControlModeType struct {
-	EVTargetEnergyRequest     *RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
-	EVMaximumEnergyRequest    *RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
-	EVMinimumEnergyRequest    *RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
-	EVTargetCurrent           RationalNumberType  `json:"EVTargetCurrent"`
-	EVTargetVoltage           RationalNumberType  `json:"EVTargetVoltage"`
-	EVMaximumChargePower      *RationalNumberType `json:"EVMaximumChargePower,omitempty"`
-	EVMinimumChargePower      *RationalNumberType `json:"EVMinimumChargePower,omitempty"`
-	EVMaximumChargeCurrent    *RationalNumberType `json:"EVMaximumChargeCurrent,omitempty"`
-	EVMaximumVoltage          *RationalNumberType `json:"EVMaximumVoltage,omitempty"`
-	EVMinimumVoltage          *RationalNumberType `json:"EVMinimumVoltage,omitempty"`
-	EVMaximumDischargePower   *RationalNumberType `json:"EVMaximumDischargePower,omitempty"`
-	EVMinimumDischargePower   *RationalNumberType `json:"EVMinimumDischargePower,omitempty"`
-	EVMaximumDischargeCurrent *RationalNumberType `json:"EVMaximumDischargeCurrent,omitempty"`
+	EVTargetEnergyRequest     *iso20.RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
+	EVMaximumEnergyRequest    *iso20.RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest    *iso20.RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
+	EVTargetCurrent           iso20.RationalNumberType  `json:"EVTargetCurrent"`
+	EVTargetVoltage           iso20.RationalNumberType  `json:"EVTargetVoltage"`
+	EVMaximumChargePower      *iso20.RationalNumberType `json:"EVMaximumChargePower,omitempty"`
+	EVMinimumChargePower      *iso20.RationalNumberType `json:"EVMinimumChargePower,omitempty"`
+	EVMaximumChargeCurrent    *iso20.RationalNumberType `json:"EVMaximumChargeCurrent,omitempty"`
+	EVMaximumVoltage          *iso20.RationalNumberType `json:"EVMaximumVoltage,omitempty"`
+	EVMinimumVoltage          *iso20.RationalNumberType `json:"EVMinimumVoltage,omitempty"`
+	EVMaximumDischargePower   *iso20.RationalNumberType `json:"EVMaximumDischargePower,omitempty"`
+	EVMinimumDischargePower   *iso20.RationalNumberType `json:"EVMinimumDischargePower,omitempty"`
+	EVMaximumDischargeCurrent *iso20.RationalNumberType `json:"EVMaximumDischargeCurrent,omitempty"`
 }
 
 var grammarBPT_Scheduled_DC_CLReqControlModeType = exi.Grammar{
@@ -3141,99 +2852,99 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = a.newRationalNumberType()
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMaximumChargeCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = a.newRationalNumberType()
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargeCurrent = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMaximumVoltage
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = a.newRationalNumberType()
-			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
+			x.EVMaximumVoltage = new(iso20.RationalNumberType)
+			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumVoltage
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = a.newRationalNumberType()
-			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
+			x.EVMinimumVoltage = new(iso20.RationalNumberType)
+			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 11: // EVMaximumDischargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = a.newRationalNumberType()
-			if err := x.EVMaximumDischargePower.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargePower = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // EVMinimumDischargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = a.newRationalNumberType()
-			if err := x.EVMinimumDischargePower.decodeEXI(r, a); err != nil {
+			x.EVMinimumDischargePower = new(iso20.RationalNumberType)
+			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 13: // EVMaximumDischargeCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargeCurrent = a.newRationalNumberType()
-			if err := x.EVMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
+			x.EVMaximumDischargeCurrent = new(iso20.RationalNumberType)
+			if err := x.EVMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -3246,7 +2957,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVTargetEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVTargetEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3254,7 +2965,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMaximumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3262,27 +2973,27 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMinimumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumChargePower != nil {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3290,7 +3001,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3298,7 +3009,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargeCurrent.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargeCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3306,7 +3017,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumVoltage.encodeEXI(w); err != nil {
+		if err := x.EVMaximumVoltage.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3314,7 +3025,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumVoltage.encodeEXI(w); err != nil {
+		if err := x.EVMinimumVoltage.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3322,7 +3033,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 11, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargePower.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3330,7 +3041,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 12, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumDischargePower.encodeEXI(w); err != nil {
+		if err := x.EVMinimumDischargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3338,7 +3049,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLReqControlModeType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumDischargeCurrent.encodeEXI(w); err != nil {
+		if err := x.EVMaximumDischargeCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3350,14 +3061,14 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 
 // BPT_Scheduled_DC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}BPT_Scheduled_DC_CLResControlModeType.
 type BPT_Scheduled_DC_CLResControlModeType struct {
-	EVSEMaximumChargePower      *RationalNumberType `json:"EVSEMaximumChargePower,omitempty"`
-	EVSEMinimumChargePower      *RationalNumberType `json:"EVSEMinimumChargePower,omitempty"`
-	EVSEMaximumChargeCurrent    *RationalNumberType `json:"EVSEMaximumChargeCurrent,omitempty"`
-	EVSEMaximumVoltage          *RationalNumberType `json:"EVSEMaximumVoltage,omitempty"`
-	EVSEMaximumDischargePower   *RationalNumberType `json:"EVSEMaximumDischargePower,omitempty"`
-	EVSEMinimumDischargePower   *RationalNumberType `json:"EVSEMinimumDischargePower,omitempty"`
-	EVSEMaximumDischargeCurrent *RationalNumberType `json:"EVSEMaximumDischargeCurrent,omitempty"`
-	EVSEMinimumVoltage          *RationalNumberType `json:"EVSEMinimumVoltage,omitempty"`
+	EVSEMaximumChargePower      *iso20.RationalNumberType `json:"EVSEMaximumChargePower,omitempty"`
+	EVSEMinimumChargePower      *iso20.RationalNumberType `json:"EVSEMinimumChargePower,omitempty"`
+	EVSEMaximumChargeCurrent    *iso20.RationalNumberType `json:"EVSEMaximumChargeCurrent,omitempty"`
+	EVSEMaximumVoltage          *iso20.RationalNumberType `json:"EVSEMaximumVoltage,omitempty"`
+	EVSEMaximumDischargePower   *iso20.RationalNumberType `json:"EVSEMaximumDischargePower,omitempty"`
+	EVSEMinimumDischargePower   *iso20.RationalNumberType `json:"EVSEMinimumDischargePower,omitempty"`
+	EVSEMaximumDischargeCurrent *iso20.RationalNumberType `json:"EVSEMaximumDischargeCurrent,omitempty"`
+	EVSEMinimumVoltage          *iso20.RationalNumberType `json:"EVSEMinimumVoltage,omitempty"`
 }
 
 var grammarBPT_Scheduled_DC_CLResControlModeType = exi.Grammar{
@@ -3582,67 +3293,67 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = a.newRationalNumberType()
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargeCurrent = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltage
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = a.newRationalNumberType()
-			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumVoltage = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSEMaximumDischargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower = a.newRationalNumberType()
-			if err := x.EVSEMaximumDischargePower.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumDischargePower = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumDischargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower = a.newRationalNumberType()
-			if err := x.EVSEMinimumDischargePower.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumDischargePower = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEMaximumDischargeCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargeCurrent = a.newRationalNumberType()
-			if err := x.EVSEMaximumDischargeCurrent.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumDischargeCurrent = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEMinimumVoltage
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumVoltage = a.newRationalNumberType()
-			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumVoltage = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -3655,7 +3366,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3663,7 +3374,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3671,7 +3382,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargeCurrent.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargeCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3679,7 +3390,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumVoltage.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumVoltage.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3687,7 +3398,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumDischargePower.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumDischargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3695,7 +3406,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumDischargePower.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumDischargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3703,7 +3414,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumDischargeCurrent.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumDischargeCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3711,7 +3422,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarBPT_Scheduled_DC_CLResControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumVoltage.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumVoltage.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -3721,182 +3432,15 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType.
-type CLReqControlModeType struct {
-}
-
-var grammarCLReqControlModeType = exi.Grammar{
-	Name:   "CLReqControlModeType",
-	Events: []string{"EE"},
-	States: []exi.State{
-		// 0: EE
-		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		}
-	}
-}
-
-func (x *CLReqControlModeType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCLReqControlModeType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType.
-type CLResControlModeType struct {
-}
-
-var grammarCLResControlModeType = exi.Grammar{
-	Name:   "CLResControlModeType",
-	Events: []string{"EE"},
-	States: []exi.State{
-		// 0: EE
-		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		}
-	}
-}
-
-func (x *CLResControlModeType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCLResControlModeType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
-type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarCanonicalizationMethodType = exi.Grammar{
-	Name:   "CanonicalizationMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // DC_CPDReqEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_CPDReqEnergyTransferModeType.
 type DC_CPDReqEnergyTransferModeType struct {
-	EVMaximumChargePower   RationalNumberType `json:"EVMaximumChargePower"`
-	EVMinimumChargePower   RationalNumberType `json:"EVMinimumChargePower"`
-	EVMaximumChargeCurrent RationalNumberType `json:"EVMaximumChargeCurrent"`
-	EVMinimumChargeCurrent RationalNumberType `json:"EVMinimumChargeCurrent"`
-	EVMaximumVoltage       RationalNumberType `json:"EVMaximumVoltage"`
-	EVMinimumVoltage       RationalNumberType `json:"EVMinimumVoltage"`
-	TargetSOC              *int8              `json:"TargetSOC,omitempty"`
+	EVMaximumChargePower   iso20.RationalNumberType `json:"EVMaximumChargePower"`
+	EVMinimumChargePower   iso20.RationalNumberType `json:"EVMinimumChargePower"`
+	EVMaximumChargeCurrent iso20.RationalNumberType `json:"EVMaximumChargeCurrent"`
+	EVMinimumChargeCurrent iso20.RationalNumberType `json:"EVMinimumChargeCurrent"`
+	EVMaximumVoltage       iso20.RationalNumberType `json:"EVMaximumVoltage"`
+	EVMinimumVoltage       iso20.RationalNumberType `json:"EVMinimumVoltage"`
+	TargetSOC              *int8                    `json:"TargetSOC,omitempty"`
 }
 
 var grammarDC_CPDReqEnergyTransferModeType = exi.Grammar{
@@ -4036,27 +3580,27 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumChargeCurrent
-			if err := x.EVMinimumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // TargetSOC
@@ -4080,37 +3624,37 @@ func (x *DC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDReqEnergyTransferModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.TargetSOC != nil {
@@ -4132,13 +3676,13 @@ func (x *DC_CPDReqEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 
 // DC_CPDResEnergyTransferModeType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_CPDResEnergyTransferModeType.
 type DC_CPDResEnergyTransferModeType struct {
-	EVSEMaximumChargePower   RationalNumberType  `json:"EVSEMaximumChargePower"`
-	EVSEMinimumChargePower   RationalNumberType  `json:"EVSEMinimumChargePower"`
-	EVSEMaximumChargeCurrent RationalNumberType  `json:"EVSEMaximumChargeCurrent"`
-	EVSEMinimumChargeCurrent RationalNumberType  `json:"EVSEMinimumChargeCurrent"`
-	EVSEMaximumVoltage       RationalNumberType  `json:"EVSEMaximumVoltage"`
-	EVSEMinimumVoltage       RationalNumberType  `json:"EVSEMinimumVoltage"`
-	EVSEPowerRampLimitation  *RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
+	EVSEMaximumChargePower   iso20.RationalNumberType  `json:"EVSEMaximumChargePower"`
+	EVSEMinimumChargePower   iso20.RationalNumberType  `json:"EVSEMinimumChargePower"`
+	EVSEMaximumChargeCurrent iso20.RationalNumberType  `json:"EVSEMaximumChargeCurrent"`
+	EVSEMinimumChargeCurrent iso20.RationalNumberType  `json:"EVSEMinimumChargeCurrent"`
+	EVSEMaximumVoltage       iso20.RationalNumberType  `json:"EVSEMaximumVoltage"`
+	EVSEMinimumVoltage       iso20.RationalNumberType  `json:"EVSEMinimumVoltage"`
+	EVSEPowerRampLimitation  *iso20.RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
 }
 
 var grammarDC_CPDResEnergyTransferModeType = exi.Grammar{
@@ -4278,35 +3822,35 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMinimumChargeCurrent
-			if err := x.EVSEMinimumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumVoltage
-			if err := x.EVSEMinimumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEPowerRampLimitation
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = a.newRationalNumberType()
-			if err := x.EVSEPowerRampLimitation.decodeEXI(r, a); err != nil {
+			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -4318,44 +3862,44 @@ func (x *DC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_CPDResEnergyTransferModeType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDResEnergyTransferModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDResEnergyTransferModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDResEnergyTransferModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDResEnergyTransferModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CPDResEnergyTransferModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVSEPowerRampLimitation != nil {
 		if err := w.Event(&grammarDC_CPDResEnergyTransferModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEPowerRampLimitation.encodeEXI(w); err != nil {
+		if err := x.EVSEPowerRampLimitation.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -4367,7 +3911,7 @@ func (x *DC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 
 // DC_CableCheckReqType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_CableCheckReqType.
 type DC_CableCheckReqType struct {
-	Header MessageHeaderType `json:"Header"`
+	Header iso20.MessageHeaderType `json:"Header"`
 }
 
 var grammarDC_CableCheckReqType = exi.Grammar{
@@ -4415,7 +3959,7 @@ func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -4427,7 +3971,7 @@ func (x *DC_CableCheckReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_CableCheckReqType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CableCheckReqType, &state, 0, nil); err != nil {
@@ -4436,3027 +3980,11 @@ func (x *DC_CableCheckReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// MessageHeaderType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType.
-type MessageHeaderType struct {
-	SessionID exi.Bytes      `json:"SessionID"`
-	TimeStamp uint64         `json:"TimeStamp"`
-	Signature *SignatureType `json:"Signature,omitempty"`
-}
-
-var grammarMessageHeaderType = exi.Grammar{
-	Name:   "MessageHeaderType",
-	Events: []string{"EE", "SE(SessionID)", "SE(TimeStamp)", "SE(Signature)"},
-	States: []exi.State{
-		// 0: SE(SessionID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(TimeStamp)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Signature) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeStamp)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Signature)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(8)
-					if err != nil {
-						return err
-					}
-					x.SessionID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // TimeStamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.TimeStamp = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // Signature
-			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
-				return err
-			}
-			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarMessageHeaderType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckBinary("MessageHeaderType.SessionID", x.SessionID, 8); err != nil {
-		return err
-	}
-	w.Binary(x.SessionID)
-	w.Leaf()
-	if err := w.Event(&grammarMessageHeaderType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("MessageHeaderType.TimeStamp", uint64(x.TimeStamp), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TimeStamp))
-	w.Leaf()
-	if x.Signature != nil {
-		if err := w.Event(&grammarMessageHeaderType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Signature.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarMessageHeaderType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
-type SignatureType struct {
-	Id             *string            `json:"Id,omitempty"`
-	SignedInfo     SignedInfoType     `json:"SignedInfo"`
-	SignatureValue SignatureValueType `json:"SignatureValue"`
-	KeyInfo        *KeyInfoType       `json:"KeyInfo,omitempty"`
-	Object         []ObjectType       `json:"Object,omitempty"`
-}
-
-var grammarSignatureType = exi.Grammar{
-	Name:   "SignatureType",
-	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignedInfo)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureValue)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyInfo)
-				ev, state = 4, 4
-			case 1: // SE(Object)
-				ev, state = 5, 4
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Object)
-				ev, state = 5, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // KeyInfo
-			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
-				return err
-			}
-			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // Object
-			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
-				return err
-			}
-			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignatureType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignatureType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignedInfo).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignatureType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureValue).encodeEXI(w); err != nil {
-		return err
-	}
-	if x.KeyInfo != nil {
-		if err := w.Event(&grammarSignatureType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.KeyInfo.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.Object {
-		if err := w.Event(&grammarSignatureType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.Object[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignatureType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignedInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignedInfoType.
-type SignedInfoType struct {
-	Id                     *string                    `json:"Id,omitempty"`
-	CanonicalizationMethod CanonicalizationMethodType `json:"CanonicalizationMethod"`
-	SignatureMethod        SignatureMethodType        `json:"SignatureMethod"`
-	Reference              []ReferenceType            `json:"Reference,omitempty"`
-}
-
-var grammarSignedInfoType = exi.Grammar{
-	Name:   "SignedInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(Reference)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
-		// 4: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureMethod)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignedInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CanonicalizationMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarSignedInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
-type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
-}
-
-var grammarSignatureMethodType = exi.Grammar{
-	Name:   "SignatureMethodType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(HMACOutputLength)
-				ev, state = 2, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // HMACOutputLength
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if x.HMACOutputLength != nil {
-		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReferenceType is the schema type {http://www.w3.org/2000/09/xmldsig#}ReferenceType.
-type ReferenceType struct {
-	Id           *string          `json:"Id,omitempty"`
-	Type         *string          `json:"Type,omitempty"`
-	URI          *string          `json:"URI,omitempty"`
-	Transforms   *TransformsType  `json:"Transforms,omitempty"`
-	DigestMethod DigestMethodType `json:"DigestMethod"`
-	DigestValue  exi.Bytes        `json:"DigestValue"`
-}
-
-var grammarReferenceType = exi.Grammar{
-	Name:   "ReferenceType",
-	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 4: SE(DigestMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
-		// 5: SE(DigestValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Type)
-				ev, state = 2, 2
-			case 2: // AT(URI)
-				ev, state = 3, 3
-			case 3: // SE(Transforms)
-				ev, state = 4, 4
-			case 4: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 2, 2
-			case 1: // AT(URI)
-				ev, state = 3, 3
-			case 2: // SE(Transforms)
-				ev, state = 4, 4
-			case 3: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 3, 3
-			case 1: // SE(Transforms)
-				ev, state = 4, 4
-			case 2: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 4, 4
-			case 1: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestValue)
-				ev, state = 6, 6
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Type
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 3: // URI
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 4: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // DigestValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.DigestValue = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarReferenceType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Type != nil {
-		if err := w.Event(&grammarReferenceType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarReferenceType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarReferenceType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReferenceType, &state, 5, nil); err != nil {
-		return err
-	}
-	if err := (&x.DigestMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarReferenceType, &state, 6, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.DigestValue)
-	w.Leaf()
-	if err := w.Event(&grammarReferenceType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformsType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformsType.
-type TransformsType struct {
-	Transform []TransformType `json:"Transform,omitempty"`
-}
-
-var grammarTransformsType = exi.Grammar{
-	Name:   "TransformsType",
-	Events: []string{"EE", "SE(Transform)"},
-	States: []exi.State{
-		// 0: SE(Transform)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Transform) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Transform
-			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
-				return err
-			}
-			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *TransformsType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.Transform {
-		if err := w.Event(&grammarTransformsType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.Transform[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarTransformsType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
-type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
-}
-
-var grammarTransformType = exi.Grammar{
-	Name:   "TransformType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(XPath)
-				ev, state = 2, 1
-			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // XPath
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 4)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.XPath = append(x.XPath, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *TransformType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	for i := range x.XPath {
-		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.XPath[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
-type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarDigestMethodType = exi.Grammar{
-	Name:   "DigestMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
-type SignatureValueType struct {
-	Id    *string   `json:"Id,omitempty"`
-	Value exi.Bytes `json:"Value"`
-}
-
-var grammarSignatureValueType = exi.Grammar{
-	Name:   "SignatureValueType",
-	Events: []string{"EE", "AT(Id)", "CH"},
-	States: []exi.State{
-		// 0: AT(Id) | CH
-		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: CH
-		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Value
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
-					return err
-				}
-				x.Value = exi.Bytes(v)
-			}
-		}
-	}
-}
-
-func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Value != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Binary(x.Value)
-	}
-	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
-type KeyInfoType struct {
-	Id              *string               `json:"Id,omitempty"`
-	KeyName         []string              `json:"KeyName,omitempty"`
-	KeyValue        []KeyValueType        `json:"KeyValue,omitempty"`
-	RetrievalMethod []RetrievalMethodType `json:"RetrievalMethod,omitempty"`
-	X509Data        []X509DataType        `json:"X509Data,omitempty"`
-	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
-	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
-	MgmtData        []string              `json:"MgmtData,omitempty"`
-}
-
-var grammarKeyInfoType = exi.Grammar{
-	Name:   "KeyInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(KeyName)
-				ev, state = 2, 2
-			case 2: // SE(KeyValue)
-				ev, state = 3, 2
-			case 3: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 4: // SE(X509Data)
-				ev, state = 5, 2
-			case 5: // SE(PGPData)
-				ev, state = 6, 2
-			case 6: // SE(SPKIData)
-				ev, state = 7, 2
-			case 7: // SE(MgmtData)
-				ev, state = 8, 2
-			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // EE
-				return nil
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // KeyName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 5)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.KeyName = append(x.KeyName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // KeyValue
-			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
-				return err
-			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // RetrievalMethod
-			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
-				return err
-			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // X509Data
-			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
-				return err
-			}
-			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // PGPData
-			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
-				return err
-			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 7: // SPKIData
-			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
-				return err
-			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 8: // MgmtData
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 8)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.MgmtData = append(x.MgmtData, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.KeyName {
-		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.KeyName[i])
-		w.Leaf()
-	}
-	for i := range x.KeyValue {
-		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := (&x.KeyValue[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.RetrievalMethod {
-		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.RetrievalMethod[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509Data {
-		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509Data[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.PGPData {
-		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		if err := (&x.PGPData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.SPKIData {
-		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		if err := (&x.SPKIData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.MgmtData {
-		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.MgmtData[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
-type KeyValueType struct {
-	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
-	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
-}
-
-var grammarKeyValueType = exi.Grammar{
-	Name:   "KeyValueType",
-	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
-	States: []exi.State{
-		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
-		// 1: EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DSAKeyValue)
-				ev, state = 1, 1
-			case 1: // SE(RSAKeyValue)
-				ev, state = 2, 1
-			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // DSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // RSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.DSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := x.DSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.RSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
-type DSAKeyValueType struct {
-	P           exi.Bytes `json:"P,omitempty"`
-	Q           exi.Bytes `json:"Q,omitempty"`
-	G           exi.Bytes `json:"G,omitempty"`
-	Y           exi.Bytes `json:"Y"`
-	J           exi.Bytes `json:"J,omitempty"`
-	Seed        exi.Bytes `json:"Seed,omitempty"`
-	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
-}
-
-var grammarDSAKeyValueType = exi.Grammar{
-	Name:   "DSAKeyValueType",
-	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
-	States: []exi.State{
-		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 1: SE(Q)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
-		// 2: SE(Y)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
-		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(G) | SE(Y)
-		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 5: SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(PgenCounter)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
-		// 7: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(P)
-				ev, state = 1, 1
-			case 1: // SE(G)
-				ev, state = 3, 2
-			case 2: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Q)
-				ev, state = 2, 4
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(J)
-				ev, state = 5, 5
-			case 1: // SE(Seed)
-				ev, state = 6, 6
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(G)
-				ev, state = 3, 2
-			case 1: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Seed)
-				ev, state = 6, 6
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PgenCounter)
-				ev, state = 7, 7
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // P
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.P = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Q
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Q = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // G
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.G = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Y = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // J
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.J = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // Seed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Seed = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // PgenCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PgenCounter = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.P != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.P)
-		w.Leaf()
-	}
-	if x.Q != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Q)
-		w.Leaf()
-	}
-	if x.G != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.G)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 4, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Y)
-	w.Leaf()
-	if x.J != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.J)
-		w.Leaf()
-	}
-	if x.Seed != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Seed)
-		w.Leaf()
-	}
-	if x.PgenCounter != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PgenCounter)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
-type RSAKeyValueType struct {
-	Modulus  exi.Bytes `json:"Modulus"`
-	Exponent exi.Bytes `json:"Exponent"`
-}
-
-var grammarRSAKeyValueType = exi.Grammar{
-	Name:   "RSAKeyValueType",
-	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
-	States: []exi.State{
-		// 0: SE(Modulus)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Exponent)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Modulus)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Modulus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Modulus = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Exponent = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRSAKeyValueType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Modulus)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Exponent)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RetrievalMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType.
-type RetrievalMethodType struct {
-	Type       *string         `json:"Type,omitempty"`
-	URI        *string         `json:"URI,omitempty"`
-	Transforms *TransformsType `json:"Transforms,omitempty"`
-}
-
-var grammarRetrievalMethodType = exi.Grammar{
-	Name:   "RetrievalMethodType",
-	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
-	States: []exi.State{
-		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 1, 1
-			case 1: // AT(URI)
-				ev, state = 2, 2
-			case 2: // SE(Transforms)
-				ev, state = 3, 3
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 2, 2
-			case 1: // SE(Transforms)
-				ev, state = 3, 3
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Type
-			{
-				v, err := r.String(-1, 2)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 2: // URI
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 3: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Type != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarRetrievalMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
-type X509DataType struct {
-	X509IssuerSerial []X509IssuerSerialType `json:"X509IssuerSerial,omitempty"`
-	X509SKI          []exi.Bytes            `json:"X509SKI,omitempty"`
-	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
-	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
-	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
-}
-
-var grammarX509DataType = exi.Grammar{
-	Name:   "X509DataType",
-	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
-		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerSerial
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
-				return err
-			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // X509SKI
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // X509SubjectName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 7)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SubjectName = append(x.X509SubjectName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // X509Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // X509CRL
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509DataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.X509IssuerSerial {
-		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509IssuerSerial[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509SKI {
-		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509SKI[i])
-		w.Leaf()
-	}
-	for i := range x.X509SubjectName {
-		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.X509SubjectName[i])
-		w.Leaf()
-	}
-	for i := range x.X509Certificate {
-		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509Certificate[i])
-		w.Leaf()
-	}
-	for i := range x.X509CRL {
-		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509CRL[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
-type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
-}
-
-var grammarX509IssuerSerialType = exi.Grammar{
-	Name:   "X509IssuerSerialType",
-	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerName)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(X509SerialNumber)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerName)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509SerialNumber)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 6)
-					if err != nil {
-						return err
-					}
-					x.X509IssuerName = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // X509SerialNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					x.X509SerialNumber = int64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.String(x.X509IssuerName)
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
-type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
-}
-
-var grammarPGPDataType = exi.Grammar{
-	Name:   "PGPDataType",
-	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
-	States: []exi.State{
-		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyID)
-				ev, state = 1, 1
-			case 1: // SE(PGPKeyPacket)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyPacket)
-				ev, state = 2, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PGPKeyID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // PGPKeyPacket
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyPacket = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PGPKeyID != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyID)
-		w.Leaf()
-	}
-	if x.PGPKeyPacket != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyPacket)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
-type SPKIDataType struct {
-	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
-}
-
-var grammarSPKIDataType = exi.Grammar{
-	Name:   "SPKIDataType",
-	Events: []string{"EE", "SE(SPKISexp)"},
-	States: []exi.State{
-		// 0: SE(SPKISexp)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(SPKISexp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SPKISexp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.SPKISexp {
-		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.SPKISexp[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
-type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
-}
-
-var grammarObjectType = exi.Grammar{
-	Name:   "ObjectType",
-	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
-	States: []exi.State{
-		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Encoding)
-				ev, state = 1, 1
-			case 1: // AT(Id)
-				ev, state = 2, 2
-			case 2: // AT(MimeType)
-				ev, state = 3, 3
-			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 4: // EE
-				return nil
-			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 2, 2
-			case 1: // AT(MimeType)
-				ev, state = 3, 3
-			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 3: // EE
-				return nil
-			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(MimeType)
-				ev, state = 3, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Encoding
-			{
-				v, err := r.String(-1, 9)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Encoding = p
-			}
-		case 2: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 3: // MimeType
-			{
-				v, err := r.String(-1, 10)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.MimeType = p
-			}
-		}
-	}
-}
-
-func (x *ObjectType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Encoding != nil {
-		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Encoding)
-	}
-	if x.Id != nil {
-		if err := w.Event(&grammarObjectType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.MimeType != nil {
-		if err := w.Event(&grammarObjectType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.MimeType)
-	}
-	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // DC_CableCheckResType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_CableCheckResType.
 type DC_CableCheckResType struct {
-	Header         MessageHeaderType `json:"Header"`
-	ResponseCode   ResponseCodeType  `json:"ResponseCode"`
-	EVSEProcessing ProcessingType    `json:"EVSEProcessing"`
+	Header         iso20.MessageHeaderType `json:"Header"`
+	ResponseCode   iso20.ResponseCodeType  `json:"ResponseCode"`
+	EVSEProcessing iso20.ProcessingType    `json:"EVSEProcessing"`
 }
 
 var grammarDC_CableCheckResType = exi.Grammar{
@@ -7534,7 +4062,7 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -7544,7 +4072,7 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
@@ -7554,7 +4082,7 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVSEProcessing = ProcessingType(v)
+					x.EVSEProcessing = iso20.ProcessingType(v)
 				}
 			}
 		}
@@ -7566,7 +4094,7 @@ func (x *DC_CableCheckResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_CableCheckResType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_CableCheckResType, &state, 2, nil); err != nil {
@@ -7574,7 +4102,7 @@ func (x *DC_CableCheckResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_CableCheckResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("DC_CableCheckResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -7583,7 +4111,7 @@ func (x *DC_CableCheckResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("DC_CableCheckResType.EVSEProcessing: invalid ProcessingType value %d", x.EVSEProcessing)
+		return fmt.Errorf("DC_CableCheckResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -7595,13 +4123,13 @@ func (x *DC_CableCheckResType) encodeEXI(w *exi.Writer) error {
 
 // DC_ChargeLoopReqType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopReqType.
 type DC_ChargeLoopReqType struct {
-	Header                            MessageHeaderType                      `json:"Header"`
-	DisplayParameters                 *DisplayParametersType                 `json:"DisplayParameters,omitempty"`
+	Header                            iso20.MessageHeaderType                `json:"Header"`
+	DisplayParameters                 *iso20.DisplayParametersType           `json:"DisplayParameters,omitempty"`
 	MeterInfoRequested                bool                                   `json:"MeterInfoRequested"`
-	EVPresentVoltage                  RationalNumberType                     `json:"EVPresentVoltage"`
+	EVPresentVoltage                  iso20.RationalNumberType               `json:"EVPresentVoltage"`
 	BPT_Dynamic_DC_CLReqControlMode   *BPT_Dynamic_DC_CLReqControlModeType   `json:"BPT_Dynamic_DC_CLReqControlMode,omitempty"`
 	BPT_Scheduled_DC_CLReqControlMode *BPT_Scheduled_DC_CLReqControlModeType `json:"BPT_Scheduled_DC_CLReqControlMode,omitempty"`
-	CLReqControlMode                  *CLReqControlModeType                  `json:"CLReqControlMode,omitempty"`
+	CLReqControlMode                  *iso20.CLReqControlModeType            `json:"CLReqControlMode,omitempty"`
 	Dynamic_DC_CLReqControlMode       *Dynamic_DC_CLReqControlModeType       `json:"Dynamic_DC_CLReqControlMode,omitempty"`
 	Scheduled_DC_CLReqControlMode     *Scheduled_DC_CLReqControlModeType     `json:"Scheduled_DC_CLReqControlMode,omitempty"`
 }
@@ -7721,15 +4249,15 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // DisplayParameters
-			if err := r.Alloc(unsafe.Sizeof(DisplayParametersType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(DisplayParametersType)
-			if err := x.DisplayParameters.decodeEXI(r, a); err != nil {
+			x.DisplayParameters = new(iso20.DisplayParametersType)
+			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // MeterInfoRequested
@@ -7743,7 +4271,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // EVPresentVoltage
-			if err := x.EVPresentVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // BPT_Dynamic_DC_CLReqControlMode
@@ -7763,11 +4291,11 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 7: // CLReqControlMode
-			if err := r.Alloc(unsafe.Sizeof(CLReqControlModeType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.CLReqControlMode = new(CLReqControlModeType)
-			if err := x.CLReqControlMode.decodeEXI(r, a); err != nil {
+			x.CLReqControlMode = new(iso20.CLReqControlModeType)
+			if err := x.CLReqControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // Dynamic_DC_CLReqControlMode
@@ -7795,14 +4323,14 @@ func (x *DC_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_ChargeLoopReqType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.DisplayParameters != nil {
 		if err := w.Event(&grammarDC_ChargeLoopReqType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.DisplayParameters.encodeEXI(w); err != nil {
+		if err := x.DisplayParameters.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7815,7 +4343,7 @@ func (x *DC_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_ChargeLoopReqType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.BPT_Dynamic_DC_CLReqControlMode != nil {
@@ -7838,7 +4366,7 @@ func (x *DC_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDC_ChargeLoopReqType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.CLReqControlMode.encodeEXI(w); err != nil {
+		if err := x.CLReqControlMode.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -7864,555 +4392,17 @@ func (x *DC_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// DisplayParametersType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType.
-type DisplayParametersType struct {
-	PresentSOC                *int8               `json:"PresentSOC,omitempty"`
-	MinimumSOC                *int8               `json:"MinimumSOC,omitempty"`
-	TargetSOC                 *int8               `json:"TargetSOC,omitempty"`
-	MaximumSOC                *int8               `json:"MaximumSOC,omitempty"`
-	RemainingTimeToMinimumSOC *uint32             `json:"RemainingTimeToMinimumSOC,omitempty"`
-	RemainingTimeToTargetSOC  *uint32             `json:"RemainingTimeToTargetSOC,omitempty"`
-	RemainingTimeToMaximumSOC *uint32             `json:"RemainingTimeToMaximumSOC,omitempty"`
-	ChargingComplete          *bool               `json:"ChargingComplete,omitempty"`
-	BatteryEnergyCapacity     *RationalNumberType `json:"BatteryEnergyCapacity,omitempty"`
-	InletHot                  *bool               `json:"InletHot,omitempty"`
-}
-
-var grammarDisplayParametersType = exi.Grammar{
-	Name:   "DisplayParametersType",
-	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
-	States: []exi.State{
-		// 0: SE(PresentSOC) | SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 7: SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 8: SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 9: SE(InletHot) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 10: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PresentSOC)
-				ev, state = 1, 1
-			case 1: // SE(MinimumSOC)
-				ev, state = 2, 2
-			case 2: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 3: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 4: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 5: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 6: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 7: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 8: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 9: // SE(InletHot)
-				ev, state = 10, 10
-			case 10: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MinimumSOC)
-				ev, state = 2, 2
-			case 1: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 2: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 3: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 4: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 5: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 6: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 7: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 8: // SE(InletHot)
-				ev, state = 10, 10
-			case 9: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 1: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 2: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 3: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 4: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 5: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 6: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 7: // SE(InletHot)
-				ev, state = 10, 10
-			case 8: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 1: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 2: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 3: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 4: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 5: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 6: // SE(InletHot)
-				ev, state = 10, 10
-			case 7: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 1: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 2: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 3: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 4: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 5: // SE(InletHot)
-				ev, state = 10, 10
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 1: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 2: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 3: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 4: // SE(InletHot)
-				ev, state = 10, 10
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 1: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 2: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 3: // SE(InletHot)
-				ev, state = 10, 10
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 1: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 2: // SE(InletHot)
-				ev, state = 10, 10
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 1: // SE(InletHot)
-				ev, state = 10, 10
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(InletHot)
-				ev, state = 10, 10
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PresentSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.PresentSOC = p
-				}
-			}
-		case 2: // MinimumSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.MinimumSOC = p
-				}
-			}
-		case 3: // TargetSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.TargetSOC = p
-				}
-			}
-		case 4: // MaximumSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.MaximumSOC = p
-				}
-			}
-		case 5: // RemainingTimeToMinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToMinimumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // RemainingTimeToTargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToTargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // RemainingTimeToMaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToMaximumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 8: // ChargingComplete
-			{
-				v, empty, err := r.LeafBool()
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewBool()
-					*p = v
-					x.ChargingComplete = p
-				}
-			}
-		case 9: // BatteryEnergyCapacity
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
-				return err
-			}
-			x.BatteryEnergyCapacity = a.newRationalNumberType()
-			if err := x.BatteryEnergyCapacity.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 10: // InletHot
-			{
-				v, empty, err := r.LeafBool()
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewBool()
-					*p = v
-					x.InletHot = p
-				}
-			}
-		}
-	}
-}
-
-func (x *DisplayParametersType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PresentSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.PresentSOC", int64(*x.PresentSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.PresentSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.MinimumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.MinimumSOC", int64(*x.MinimumSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.MinimumSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.TargetSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.TargetSOC", int64(*x.TargetSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.TargetSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.MaximumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.MaximumSOC", int64(*x.MaximumSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.MaximumSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.RemainingTimeToMinimumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToMinimumSOC))
-		w.Leaf()
-	}
-	if x.RemainingTimeToTargetSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToTargetSOC))
-		w.Leaf()
-	}
-	if x.RemainingTimeToMaximumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToMaximumSOC))
-		w.Leaf()
-	}
-	if x.ChargingComplete != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Bool(*x.ChargingComplete)
-		w.Leaf()
-	}
-	if x.BatteryEnergyCapacity != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 9, nil); err != nil {
-			return err
-		}
-		if err := x.BatteryEnergyCapacity.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.InletHot != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 10, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Bool(*x.InletHot)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDisplayParametersType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // Dynamic_DC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLReqControlModeType.
 type Dynamic_DC_CLReqControlModeType struct {
-	DepartureTime          *uint32            `json:"DepartureTime,omitempty"`
-	EVTargetEnergyRequest  RationalNumberType `json:"EVTargetEnergyRequest"`
-	EVMaximumEnergyRequest RationalNumberType `json:"EVMaximumEnergyRequest"`
-	EVMinimumEnergyRequest RationalNumberType `json:"EVMinimumEnergyRequest"`
-	EVMaximumChargePower   RationalNumberType `json:"EVMaximumChargePower"`
-	EVMinimumChargePower   RationalNumberType `json:"EVMinimumChargePower"`
-	EVMaximumChargeCurrent RationalNumberType `json:"EVMaximumChargeCurrent"`
-	EVMaximumVoltage       RationalNumberType `json:"EVMaximumVoltage"`
-	EVMinimumVoltage       RationalNumberType `json:"EVMinimumVoltage"`
+	DepartureTime          *uint32                  `json:"DepartureTime,omitempty"`
+	EVTargetEnergyRequest  iso20.RationalNumberType `json:"EVTargetEnergyRequest"`
+	EVMaximumEnergyRequest iso20.RationalNumberType `json:"EVMaximumEnergyRequest"`
+	EVMinimumEnergyRequest iso20.RationalNumberType `json:"EVMinimumEnergyRequest"`
+	EVMaximumChargePower   iso20.RationalNumberType `json:"EVMaximumChargePower"`
+	EVMinimumChargePower   iso20.RationalNumberType `json:"EVMinimumChargePower"`
+	EVMaximumChargeCurrent iso20.RationalNumberType `json:"EVMaximumChargeCurrent"`
+	EVMaximumVoltage       iso20.RationalNumberType `json:"EVMaximumVoltage"`
+	EVMinimumVoltage       iso20.RationalNumberType `json:"EVMinimumVoltage"`
 }
 
 var grammarDynamic_DC_CLReqControlModeType = exi.Grammar{
@@ -8599,35 +4589,35 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2: // EVTargetEnergyRequest
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMaximumEnergyRequest
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVMinimumEnergyRequest
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVMaximumChargePower
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMinimumChargePower
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMaximumChargeCurrent
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMaximumVoltage
-			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMinimumVoltage
-			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -8647,49 +4637,49 @@ func (x *Dynamic_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumEnergyRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumEnergyRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 9, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVMinimumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVMinimumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLReqControlModeType, &state, 0, nil); err != nil {
@@ -8700,16 +4690,16 @@ func (x *Dynamic_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 
 // Scheduled_DC_CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLReqControlModeType.
 type Scheduled_DC_CLReqControlModeType struct {
-	EVTargetEnergyRequest  *RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
-	EVMaximumEnergyRequest *RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
-	EVMinimumEnergyRequest *RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
-	EVTargetCurrent        RationalNumberType  `json:"EVTargetCurrent"`
-	EVTargetVoltage        RationalNumberType  `json:"EVTargetVoltage"`
-	EVMaximumChargePower   *RationalNumberType `json:"EVMaximumChargePower,omitempty"`
-	EVMinimumChargePower   *RationalNumberType `json:"EVMinimumChargePower,omitempty"`
-	EVMaximumChargeCurrent *RationalNumberType `json:"EVMaximumChargeCurrent,omitempty"`
-	EVMaximumVoltage       *RationalNumberType `json:"EVMaximumVoltage,omitempty"`
-	EVMinimumVoltage       *RationalNumberType `json:"EVMinimumVoltage,omitempty"`
+	EVTargetEnergyRequest  *iso20.RationalNumberType `json:"EVTargetEnergyRequest,omitempty"`
+	EVMaximumEnergyRequest *iso20.RationalNumberType `json:"EVMaximumEnergyRequest,omitempty"`
+	EVMinimumEnergyRequest *iso20.RationalNumberType `json:"EVMinimumEnergyRequest,omitempty"`
+	EVTargetCurrent        iso20.RationalNumberType  `json:"EVTargetCurrent"`
+	EVTargetVoltage        iso20.RationalNumberType  `json:"EVTargetVoltage"`
+	EVMaximumChargePower   *iso20.RationalNumberType `json:"EVMaximumChargePower,omitempty"`
+	EVMinimumChargePower   *iso20.RationalNumberType `json:"EVMinimumChargePower,omitempty"`
+	EVMaximumChargeCurrent *iso20.RationalNumberType `json:"EVMaximumChargeCurrent,omitempty"`
+	EVMaximumVoltage       *iso20.RationalNumberType `json:"EVMaximumVoltage,omitempty"`
+	EVMinimumVoltage       *iso20.RationalNumberType `json:"EVMinimumVoltage,omitempty"`
 }
 
 var grammarScheduled_DC_CLReqControlModeType = exi.Grammar{
@@ -8934,75 +4924,75 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = a.newRationalNumberType()
-			if err := x.EVTargetEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVMaximumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMaximumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVMinimumEnergyRequest
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = a.newRationalNumberType()
-			if err := x.EVMinimumEnergyRequest.decodeEXI(r, a); err != nil {
+			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVTargetCurrent
-			if err := x.EVTargetCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVMaximumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = a.newRationalNumberType()
-			if err := x.EVMaximumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVMinimumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = a.newRationalNumberType()
-			if err := x.EVMinimumChargePower.decodeEXI(r, a); err != nil {
+			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVMaximumChargeCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = a.newRationalNumberType()
-			if err := x.EVMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			x.EVMaximumChargeCurrent = new(iso20.RationalNumberType)
+			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // EVMaximumVoltage
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = a.newRationalNumberType()
-			if err := x.EVMaximumVoltage.decodeEXI(r, a); err != nil {
+			x.EVMaximumVoltage = new(iso20.RationalNumberType)
+			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // EVMinimumVoltage
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = a.newRationalNumberType()
-			if err := x.EVMinimumVoltage.decodeEXI(r, a); err != nil {
+			x.EVMinimumVoltage = new(iso20.RationalNumberType)
+			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -9015,7 +5005,7 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVTargetEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVTargetEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9023,7 +5013,7 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMaximumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9031,27 +5021,27 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumEnergyRequest.encodeEXI(w); err != nil {
+		if err := x.EVMinimumEnergyRequest.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.EVMaximumChargePower != nil {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 6, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9059,7 +5049,7 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 7, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVMinimumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9067,7 +5057,7 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 8, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumChargeCurrent.encodeEXI(w); err != nil {
+		if err := x.EVMaximumChargeCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9075,7 +5065,7 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 9, nil); err != nil {
 			return err
 		}
-		if err := x.EVMaximumVoltage.encodeEXI(w); err != nil {
+		if err := x.EVMaximumVoltage.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9083,7 +5073,7 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLReqControlModeType, &state, 10, nil); err != nil {
 			return err
 		}
-		if err := x.EVMinimumVoltage.encodeEXI(w); err != nil {
+		if err := x.EVMinimumVoltage.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9095,19 +5085,19 @@ func (x *Scheduled_DC_CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 
 // DC_ChargeLoopResType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_ChargeLoopResType.
 type DC_ChargeLoopResType struct {
-	Header                            MessageHeaderType                      `json:"Header"`
-	ResponseCode                      ResponseCodeType                       `json:"ResponseCode"`
-	EVSEStatus                        *EVSEStatusType                        `json:"EVSEStatus,omitempty"`
-	MeterInfo                         *MeterInfoType                         `json:"MeterInfo,omitempty"`
-	Receipt                           *ReceiptType                           `json:"Receipt,omitempty"`
-	EVSEPresentCurrent                RationalNumberType                     `json:"EVSEPresentCurrent"`
-	EVSEPresentVoltage                RationalNumberType                     `json:"EVSEPresentVoltage"`
+	Header                            iso20.MessageHeaderType                `json:"Header"`
+	ResponseCode                      iso20.ResponseCodeType                 `json:"ResponseCode"`
+	EVSEStatus                        *iso20.EVSEStatusType                  `json:"EVSEStatus,omitempty"`
+	MeterInfo                         *iso20.MeterInfoType                   `json:"MeterInfo,omitempty"`
+	Receipt                           *iso20.ReceiptType                     `json:"Receipt,omitempty"`
+	EVSEPresentCurrent                iso20.RationalNumberType               `json:"EVSEPresentCurrent"`
+	EVSEPresentVoltage                iso20.RationalNumberType               `json:"EVSEPresentVoltage"`
 	EVSEPowerLimitAchieved            bool                                   `json:"EVSEPowerLimitAchieved"`
 	EVSECurrentLimitAchieved          bool                                   `json:"EVSECurrentLimitAchieved"`
 	EVSEVoltageLimitAchieved          bool                                   `json:"EVSEVoltageLimitAchieved"`
 	BPT_Dynamic_DC_CLResControlMode   *BPT_Dynamic_DC_CLResControlModeType   `json:"BPT_Dynamic_DC_CLResControlMode,omitempty"`
 	BPT_Scheduled_DC_CLResControlMode *BPT_Scheduled_DC_CLResControlModeType `json:"BPT_Scheduled_DC_CLResControlMode,omitempty"`
-	CLResControlMode                  *CLResControlModeType                  `json:"CLResControlMode,omitempty"`
+	CLResControlMode                  *iso20.CLResControlModeType            `json:"CLResControlMode,omitempty"`
 	Dynamic_DC_CLResControlMode       *Dynamic_DC_CLResControlModeType       `json:"Dynamic_DC_CLResControlMode,omitempty"`
 	Scheduled_DC_CLResControlMode     *Scheduled_DC_CLResControlModeType     `json:"Scheduled_DC_CLResControlMode,omitempty"`
 }
@@ -9327,7 +5317,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -9337,39 +5327,39 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEStatus
-			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
+			x.EVSEStatus = new(iso20.EVSEStatusType)
+			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
-			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
+			x.MeterInfo = new(iso20.MeterInfoType)
+			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Receipt
-			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(ReceiptType)
-			if err := x.Receipt.decodeEXI(r, a); err != nil {
+			x.Receipt = new(iso20.ReceiptType)
+			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEPresentCurrent
-			if err := x.EVSEPresentCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEPresentCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEPresentVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEPowerLimitAchieved
@@ -9419,11 +5409,11 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 13: // CLResControlMode
-			if err := r.Alloc(unsafe.Sizeof(CLResControlModeType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.CLResControlMode = new(CLResControlModeType)
-			if err := x.CLResControlMode.decodeEXI(r, a); err != nil {
+			x.CLResControlMode = new(iso20.CLResControlModeType)
+			if err := x.CLResControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 14: // Dynamic_DC_CLResControlMode
@@ -9451,7 +5441,7 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_ChargeLoopResType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_ChargeLoopResType, &state, 2, nil); err != nil {
@@ -9459,7 +5449,7 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_ChargeLoopResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("DC_ChargeLoopResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -9467,7 +5457,7 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDC_ChargeLoopResType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEStatus.encodeEXI(w); err != nil {
+		if err := x.EVSEStatus.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9475,7 +5465,7 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDC_ChargeLoopResType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.MeterInfo.encodeEXI(w); err != nil {
+		if err := x.MeterInfo.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9483,20 +5473,20 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDC_ChargeLoopResType, &state, 5, nil); err != nil {
 			return err
 		}
-		if err := x.Receipt.encodeEXI(w); err != nil {
+		if err := x.Receipt.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarDC_ChargeLoopResType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEPresentCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEPresentCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_ChargeLoopResType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEPresentVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEPresentVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_ChargeLoopResType, &state, 8, nil); err != nil {
@@ -9537,7 +5527,7 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarDC_ChargeLoopResType, &state, 13, nil); err != nil {
 			return err
 		}
-		if err := x.CLResControlMode.encodeEXI(w); err != nil {
+		if err := x.CLResControlMode.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -9563,1077 +5553,16 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// EVSEStatusType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType.
-type EVSEStatusType struct {
-	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
-	EVSENotification     EvseNotificationType `json:"EVSENotification"`
-}
-
-var grammarEVSEStatusType = exi.Grammar{
-	Name:   "EVSEStatusType",
-	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
-	States: []exi.State{
-		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(EVSENotification)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 65535)
-					if err != nil {
-						return err
-					}
-					x.NotificationMaxDelay = uint16(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // EVSENotification
-			{
-				v, empty, err := r.LeafEnum(3, 6)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					x.EVSENotification = EvseNotificationType(v)
-				}
-			}
-		}
-	}
-}
-
-func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarEVSEStatusType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Uint(uint64(x.NotificationMaxDelay))
-	w.Leaf()
-	if err := w.Event(&grammarEVSEStatusType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if uint64(x.EVSENotification) >= 6 {
-		return fmt.Errorf("EVSEStatusType.EVSENotification: invalid EvseNotificationType value %d", x.EVSENotification)
-	}
-	w.Bits(uint32(x.EVSENotification), 3)
-	w.Leaf()
-	if err := w.Event(&grammarEVSEStatusType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MeterInfoType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType.
-type MeterInfoType struct {
-	MeterID                        string    `json:"MeterID"`
-	ChargedEnergyReadingWh         uint64    `json:"ChargedEnergyReadingWh"`
-	BPT_DischargedEnergyReadingWh  *uint64   `json:"BPT_DischargedEnergyReadingWh,omitempty"`
-	CapacitiveEnergyReadingVARh    *uint64   `json:"CapacitiveEnergyReadingVARh,omitempty"`
-	BPT_InductiveEnergyReadingVARh *uint64   `json:"BPT_InductiveEnergyReadingVARh,omitempty"`
-	MeterSignature                 exi.Bytes `json:"MeterSignature,omitempty"`
-	MeterStatus                    *int16    `json:"MeterStatus,omitempty"`
-	MeterTimestamp                 *uint64   `json:"MeterTimestamp,omitempty"`
-}
-
-var grammarMeterInfoType = exi.Grammar{
-	Name:   "MeterInfoType",
-	Events: []string{"EE", "SE(MeterID)", "SE(ChargedEnergyReadingWh)", "SE(BPT_DischargedEnergyReadingWh)", "SE(CapacitiveEnergyReadingVARh)", "SE(BPT_InductiveEnergyReadingVARh)", "SE(MeterSignature)", "SE(MeterStatus)", "SE(MeterTimestamp)"},
-	States: []exi.State{
-		// 0: SE(MeterID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(ChargedEnergyReadingWh)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(BPT_DischargedEnergyReadingWh) | SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 7: SE(MeterTimestamp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 8: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargedEnergyReadingWh)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BPT_DischargedEnergyReadingWh)
-				ev, state = 3, 3
-			case 1: // SE(CapacitiveEnergyReadingVARh)
-				ev, state = 4, 4
-			case 2: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 3: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 4: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 5: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CapacitiveEnergyReadingVARh)
-				ev, state = 4, 4
-			case 1: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 2: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 3: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 4: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 1: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 2: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 3: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 1: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 2: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 1: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // MeterID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 11)
-					if err != nil {
-						return err
-					}
-					x.MeterID = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // ChargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.ChargedEnergyReadingWh = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // BPT_DischargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.BPT_DischargedEnergyReadingWh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // CapacitiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.CapacitiveEnergyReadingVARh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // BPT_InductiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.BPT_InductiveEnergyReadingVARh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // MeterSignature
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(64)
-					if err != nil {
-						return err
-					}
-					x.MeterSignature = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // MeterStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-32768, 32767)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt16()
-					*p = int16(v)
-					x.MeterStatus = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 8: // MeterTimestamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.MeterTimestamp = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *MeterInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarMeterInfoType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckString("MeterInfoType.MeterID", x.MeterID, 32); err != nil {
-		return err
-	}
-	w.String(x.MeterID)
-	w.Leaf()
-	if err := w.Event(&grammarMeterInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("MeterInfoType.ChargedEnergyReadingWh", uint64(x.ChargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.ChargedEnergyReadingWh))
-	w.Leaf()
-	if x.BPT_DischargedEnergyReadingWh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.BPT_DischargedEnergyReadingWh", uint64(*x.BPT_DischargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.BPT_DischargedEnergyReadingWh))
-		w.Leaf()
-	}
-	if x.CapacitiveEnergyReadingVARh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.CapacitiveEnergyReadingVARh", uint64(*x.CapacitiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.CapacitiveEnergyReadingVARh))
-		w.Leaf()
-	}
-	if x.BPT_InductiveEnergyReadingVARh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.BPT_InductiveEnergyReadingVARh", uint64(*x.BPT_InductiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.BPT_InductiveEnergyReadingVARh))
-		w.Leaf()
-	}
-	if x.MeterSignature != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckBinary("MeterInfoType.MeterSignature", x.MeterSignature, 64); err != nil {
-			return err
-		}
-		w.Binary(x.MeterSignature)
-		w.Leaf()
-	}
-	if x.MeterStatus != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.MeterStatus))
-		w.Leaf()
-	}
-	if x.MeterTimestamp != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.MeterTimestamp", uint64(*x.MeterTimestamp), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.MeterTimestamp))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarMeterInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReceiptType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType.
-type ReceiptType struct {
-	TimeAnchor              uint64            `json:"TimeAnchor"`
-	EnergyCosts             *DetailedCostType `json:"EnergyCosts,omitempty"`
-	OccupancyCosts          *DetailedCostType `json:"OccupancyCosts,omitempty"`
-	AdditionalServicesCosts *DetailedCostType `json:"AdditionalServicesCosts,omitempty"`
-	OverstayCosts           *DetailedCostType `json:"OverstayCosts,omitempty"`
-	TaxCosts                []DetailedTaxType `json:"TaxCosts,omitempty"`
-}
-
-var grammarReceiptType = exi.Grammar{
-	Name:   "ReceiptType",
-	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
-	States: []exi.State{
-		// 0: SE(TimeAnchor)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(EnergyCosts) | SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(TaxCosts) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
-	var counts [1]int
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EnergyCosts)
-				ev, state = 2, 2
-			case 1: // SE(OccupancyCosts)
-				ev, state = 3, 3
-			case 2: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 3: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 4: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OccupancyCosts)
-				ev, state = 3, 3
-			case 1: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 2: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 3: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 1: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 2: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 1: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.TimeAnchor = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // EnergyCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.EnergyCosts = a.newDetailedCostType()
-			if err := x.EnergyCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // OccupancyCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.OccupancyCosts = a.newDetailedCostType()
-			if err := x.OccupancyCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // AdditionalServicesCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.AdditionalServicesCosts = a.newDetailedCostType()
-			if err := x.AdditionalServicesCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // OverstayCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.OverstayCosts = a.newDetailedCostType()
-			if err := x.OverstayCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // TaxCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
-				return err
-			}
-			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
-			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ReceiptType) encodeEXI(w *exi.Writer) error {
-	var counts [1]int
-	state := 0
-	if err := w.Event(&grammarReceiptType, &state, 1, counts[:]); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("ReceiptType.TimeAnchor", uint64(x.TimeAnchor), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TimeAnchor))
-	w.Leaf()
-	if x.EnergyCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 2, counts[:]); err != nil {
-			return err
-		}
-		if err := x.EnergyCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.OccupancyCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 3, counts[:]); err != nil {
-			return err
-		}
-		if err := x.OccupancyCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.AdditionalServicesCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 4, counts[:]); err != nil {
-			return err
-		}
-		if err := x.AdditionalServicesCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.OverstayCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 5, counts[:]); err != nil {
-			return err
-		}
-		if err := x.OverstayCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if len(x.TaxCosts) > 10 {
-		return fmt.Errorf("ReceiptType.TaxCosts: %d items, schema allows 10", len(x.TaxCosts))
-	}
-	for i := range x.TaxCosts {
-		if err := w.Event(&grammarReceiptType, &state, 6, counts[:]); err != nil {
-			return err
-		}
-		if err := (&x.TaxCosts[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReceiptType, &state, 0, counts[:]); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DetailedCostType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType.
-type DetailedCostType struct {
-	Amount      RationalNumberType `json:"Amount"`
-	CostPerUnit RationalNumberType `json:"CostPerUnit"`
-}
-
-var grammarDetailedCostType = exi.Grammar{
-	Name:   "DetailedCostType",
-	Events: []string{"EE", "SE(Amount)", "SE(CostPerUnit)"},
-	States: []exi.State{
-		// 0: SE(Amount)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(CostPerUnit)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CostPerUnit)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Amount
-			if err := x.Amount.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // CostPerUnit
-			if err := x.CostPerUnit.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *DetailedCostType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDetailedCostType, &state, 1, nil); err != nil {
-		return err
-	}
-	if err := (&x.Amount).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedCostType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CostPerUnit).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedCostType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DetailedTaxType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType.
-type DetailedTaxType struct {
-	TaxRuleID uint32             `json:"TaxRuleID"`
-	Amount    RationalNumberType `json:"Amount"`
-}
-
-var grammarDetailedTaxType = exi.Grammar{
-	Name:   "DetailedTaxType",
-	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
-	States: []exi.State{
-		// 0: SE(TaxRuleID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Amount)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxRuleID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // TaxRuleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(1, 4294967295)
-					if err != nil {
-						return err
-					}
-					x.TaxRuleID = uint32(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Amount
-			if err := x.Amount.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *DetailedTaxType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDetailedTaxType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("DetailedTaxType.TaxRuleID", uint64(x.TaxRuleID), 1, 4294967295); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TaxRuleID))
-	w.Leaf()
-	if err := w.Event(&grammarDetailedTaxType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.Amount).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedTaxType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // Dynamic_DC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}Dynamic_DC_CLResControlModeType.
 type Dynamic_DC_CLResControlModeType struct {
-	DepartureTime            *uint32            `json:"DepartureTime,omitempty"`
-	MinimumSOC               *int8              `json:"MinimumSOC,omitempty"`
-	TargetSOC                *int8              `json:"TargetSOC,omitempty"`
-	AckMaxDelay              *uint16            `json:"AckMaxDelay,omitempty"`
-	EVSEMaximumChargePower   RationalNumberType `json:"EVSEMaximumChargePower"`
-	EVSEMinimumChargePower   RationalNumberType `json:"EVSEMinimumChargePower"`
-	EVSEMaximumChargeCurrent RationalNumberType `json:"EVSEMaximumChargeCurrent"`
-	EVSEMaximumVoltage       RationalNumberType `json:"EVSEMaximumVoltage"`
+	DepartureTime            *uint32                  `json:"DepartureTime,omitempty"`
+	MinimumSOC               *int8                    `json:"MinimumSOC,omitempty"`
+	TargetSOC                *int8                    `json:"TargetSOC,omitempty"`
+	AckMaxDelay              *uint16                  `json:"AckMaxDelay,omitempty"`
+	EVSEMaximumChargePower   iso20.RationalNumberType `json:"EVSEMaximumChargePower"`
+	EVSEMinimumChargePower   iso20.RationalNumberType `json:"EVSEMinimumChargePower"`
+	EVSEMaximumChargeCurrent iso20.RationalNumberType `json:"EVSEMaximumChargeCurrent"`
+	EVSEMaximumVoltage       iso20.RationalNumberType `json:"EVSEMaximumVoltage"`
 }
 
 var grammarDynamic_DC_CLResControlModeType = exi.Grammar{
@@ -10864,19 +5793,19 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5: // EVSEMaximumChargePower
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVSEMinimumChargePower
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // EVSEMaximumChargeCurrent
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVSEMaximumVoltage
-			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -10926,25 +5855,25 @@ func (x *Dynamic_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDynamic_DC_CLResControlModeType, &state, 5, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLResControlModeType, &state, 6, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMinimumChargePower).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMinimumChargePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLResControlModeType, &state, 7, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumChargeCurrent).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumChargeCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLResControlModeType, &state, 8, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEMaximumVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEMaximumVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDynamic_DC_CLResControlModeType, &state, 0, nil); err != nil {
@@ -10955,10 +5884,10 @@ func (x *Dynamic_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 
 // Scheduled_DC_CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:DC}Scheduled_DC_CLResControlModeType.
 type Scheduled_DC_CLResControlModeType struct {
-	EVSEMaximumChargePower   *RationalNumberType `json:"EVSEMaximumChargePower,omitempty"`
-	EVSEMinimumChargePower   *RationalNumberType `json:"EVSEMinimumChargePower,omitempty"`
-	EVSEMaximumChargeCurrent *RationalNumberType `json:"EVSEMaximumChargeCurrent,omitempty"`
-	EVSEMaximumVoltage       *RationalNumberType `json:"EVSEMaximumVoltage,omitempty"`
+	EVSEMaximumChargePower   *iso20.RationalNumberType `json:"EVSEMaximumChargePower,omitempty"`
+	EVSEMinimumChargePower   *iso20.RationalNumberType `json:"EVSEMinimumChargePower,omitempty"`
+	EVSEMaximumChargeCurrent *iso20.RationalNumberType `json:"EVSEMaximumChargeCurrent,omitempty"`
+	EVSEMaximumVoltage       *iso20.RationalNumberType `json:"EVSEMaximumVoltage,omitempty"`
 }
 
 var grammarScheduled_DC_CLResControlModeType = exi.Grammar{
@@ -11071,35 +6000,35 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargePower.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVSEMinimumChargePower
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = a.newRationalNumberType()
-			if err := x.EVSEMinimumChargePower.decodeEXI(r, a); err != nil {
+			x.EVSEMinimumChargePower = new(iso20.RationalNumberType)
+			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVSEMaximumChargeCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = a.newRationalNumberType()
-			if err := x.EVSEMaximumChargeCurrent.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumChargeCurrent = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVSEMaximumVoltage
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = a.newRationalNumberType()
-			if err := x.EVSEMaximumVoltage.decodeEXI(r, a); err != nil {
+			x.EVSEMaximumVoltage = new(iso20.RationalNumberType)
+			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -11112,7 +6041,7 @@ func (x *Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLResControlModeType, &state, 1, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11120,7 +6049,7 @@ func (x *Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLResControlModeType, &state, 2, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMinimumChargePower.encodeEXI(w); err != nil {
+		if err := x.EVSEMinimumChargePower.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11128,7 +6057,7 @@ func (x *Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLResControlModeType, &state, 3, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumChargeCurrent.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumChargeCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11136,7 +6065,7 @@ func (x *Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarScheduled_DC_CLResControlModeType, &state, 4, nil); err != nil {
 			return err
 		}
-		if err := x.EVSEMaximumVoltage.encodeEXI(w); err != nil {
+		if err := x.EVSEMaximumVoltage.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -11148,7 +6077,7 @@ func (x *Scheduled_DC_CLResControlModeType) encodeEXI(w *exi.Writer) error {
 
 // DC_ChargeParameterDiscoveryReqType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryReqType.
 type DC_ChargeParameterDiscoveryReqType struct {
-	Header                          MessageHeaderType                    `json:"Header"`
+	Header                          iso20.MessageHeaderType              `json:"Header"`
 	BPT_DC_CPDReqEnergyTransferMode *BPT_DC_CPDReqEnergyTransferModeType `json:"BPT_DC_CPDReqEnergyTransferMode,omitempty"`
 	DC_CPDReqEnergyTransferMode     *DC_CPDReqEnergyTransferModeType     `json:"DC_CPDReqEnergyTransferMode,omitempty"`
 }
@@ -11215,7 +6144,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // BPT_DC_CPDReqEnergyTransferMode
@@ -11243,7 +6172,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_ChargeParameterDiscoveryReqType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.BPT_DC_CPDReqEnergyTransferMode != nil {
@@ -11270,8 +6199,8 @@ func (x *DC_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 
 // DC_ChargeParameterDiscoveryResType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_ChargeParameterDiscoveryResType.
 type DC_ChargeParameterDiscoveryResType struct {
-	Header                          MessageHeaderType                    `json:"Header"`
-	ResponseCode                    ResponseCodeType                     `json:"ResponseCode"`
+	Header                          iso20.MessageHeaderType              `json:"Header"`
+	ResponseCode                    iso20.ResponseCodeType               `json:"ResponseCode"`
 	BPT_DC_CPDResEnergyTransferMode *BPT_DC_CPDResEnergyTransferModeType `json:"BPT_DC_CPDResEnergyTransferMode,omitempty"`
 	DC_CPDResEnergyTransferMode     *DC_CPDResEnergyTransferModeType     `json:"DC_CPDResEnergyTransferMode,omitempty"`
 }
@@ -11353,7 +6282,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -11363,7 +6292,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // BPT_DC_CPDResEnergyTransferMode
@@ -11391,7 +6320,7 @@ func (x *DC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_ChargeParameterDiscoveryResType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_ChargeParameterDiscoveryResType, &state, 2, nil); err != nil {
@@ -11399,7 +6328,7 @@ func (x *DC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_ChargeParameterDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("DC_ChargeParameterDiscoveryResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -11427,10 +6356,10 @@ func (x *DC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 
 // DC_PreChargeReqType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_PreChargeReqType.
 type DC_PreChargeReqType struct {
-	Header           MessageHeaderType  `json:"Header"`
-	EVProcessing     ProcessingType     `json:"EVProcessing"`
-	EVPresentVoltage RationalNumberType `json:"EVPresentVoltage"`
-	EVTargetVoltage  RationalNumberType `json:"EVTargetVoltage"`
+	Header           iso20.MessageHeaderType  `json:"Header"`
+	EVProcessing     iso20.ProcessingType     `json:"EVProcessing"`
+	EVPresentVoltage iso20.RationalNumberType `json:"EVPresentVoltage"`
+	EVTargetVoltage  iso20.RationalNumberType `json:"EVTargetVoltage"`
 }
 
 var grammarDC_PreChargeReqType = exi.Grammar{
@@ -11523,7 +6452,7 @@ func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
@@ -11533,15 +6462,15 @@ func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVProcessing = ProcessingType(v)
+					x.EVProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 3: // EVPresentVoltage
-			if err := x.EVPresentVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVPresentVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVTargetVoltage
-			if err := x.EVTargetVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVTargetVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -11553,7 +6482,7 @@ func (x *DC_PreChargeReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_PreChargeReqType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_PreChargeReqType, &state, 2, nil); err != nil {
@@ -11561,20 +6490,20 @@ func (x *DC_PreChargeReqType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("DC_PreChargeReqType.EVProcessing: invalid ProcessingType value %d", x.EVProcessing)
+		return fmt.Errorf("DC_PreChargeReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
 	if err := w.Event(&grammarDC_PreChargeReqType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPresentVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVPresentVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_PreChargeReqType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVTargetVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVTargetVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_PreChargeReqType, &state, 0, nil); err != nil {
@@ -11585,9 +6514,9 @@ func (x *DC_PreChargeReqType) encodeEXI(w *exi.Writer) error {
 
 // DC_PreChargeResType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_PreChargeResType.
 type DC_PreChargeResType struct {
-	Header             MessageHeaderType  `json:"Header"`
-	ResponseCode       ResponseCodeType   `json:"ResponseCode"`
-	EVSEPresentVoltage RationalNumberType `json:"EVSEPresentVoltage"`
+	Header             iso20.MessageHeaderType  `json:"Header"`
+	ResponseCode       iso20.ResponseCodeType   `json:"ResponseCode"`
+	EVSEPresentVoltage iso20.RationalNumberType `json:"EVSEPresentVoltage"`
 }
 
 var grammarDC_PreChargeResType = exi.Grammar{
@@ -11665,7 +6594,7 @@ func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -11675,11 +6604,11 @@ func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEPresentVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -11691,7 +6620,7 @@ func (x *DC_PreChargeResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_PreChargeResType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_PreChargeResType, &state, 2, nil); err != nil {
@@ -11699,14 +6628,14 @@ func (x *DC_PreChargeResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_PreChargeResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("DC_PreChargeResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
 	if err := w.Event(&grammarDC_PreChargeResType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEPresentVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEPresentVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_PreChargeResType, &state, 0, nil); err != nil {
@@ -11717,8 +6646,8 @@ func (x *DC_PreChargeResType) encodeEXI(w *exi.Writer) error {
 
 // DC_WeldingDetectionReqType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionReqType.
 type DC_WeldingDetectionReqType struct {
-	Header       MessageHeaderType `json:"Header"`
-	EVProcessing ProcessingType    `json:"EVProcessing"`
+	Header       iso20.MessageHeaderType `json:"Header"`
+	EVProcessing iso20.ProcessingType    `json:"EVProcessing"`
 }
 
 var grammarDC_WeldingDetectionReqType = exi.Grammar{
@@ -11781,7 +6710,7 @@ func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
@@ -11791,7 +6720,7 @@ func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVProcessing = ProcessingType(v)
+					x.EVProcessing = iso20.ProcessingType(v)
 				}
 			}
 		}
@@ -11803,7 +6732,7 @@ func (x *DC_WeldingDetectionReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_WeldingDetectionReqType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_WeldingDetectionReqType, &state, 2, nil); err != nil {
@@ -11811,7 +6740,7 @@ func (x *DC_WeldingDetectionReqType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("DC_WeldingDetectionReqType.EVProcessing: invalid ProcessingType value %d", x.EVProcessing)
+		return fmt.Errorf("DC_WeldingDetectionReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -11823,9 +6752,9 @@ func (x *DC_WeldingDetectionReqType) encodeEXI(w *exi.Writer) error {
 
 // DC_WeldingDetectionResType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_WeldingDetectionResType.
 type DC_WeldingDetectionResType struct {
-	Header             MessageHeaderType  `json:"Header"`
-	ResponseCode       ResponseCodeType   `json:"ResponseCode"`
-	EVSEPresentVoltage RationalNumberType `json:"EVSEPresentVoltage"`
+	Header             iso20.MessageHeaderType  `json:"Header"`
+	ResponseCode       iso20.ResponseCodeType   `json:"ResponseCode"`
+	EVSEPresentVoltage iso20.RationalNumberType `json:"EVSEPresentVoltage"`
 }
 
 var grammarDC_WeldingDetectionResType = exi.Grammar{
@@ -11903,7 +6832,7 @@ func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -11913,11 +6842,11 @@ func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEPresentVoltage
-			if err := x.EVSEPresentVoltage.decodeEXI(r, a); err != nil {
+			if err := x.EVSEPresentVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -11929,7 +6858,7 @@ func (x *DC_WeldingDetectionResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarDC_WeldingDetectionResType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_WeldingDetectionResType, &state, 2, nil); err != nil {
@@ -11937,371 +6866,17 @@ func (x *DC_WeldingDetectionResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_WeldingDetectionResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("DC_WeldingDetectionResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
 	if err := w.Event(&grammarDC_WeldingDetectionResType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVSEPresentVoltage).encodeEXI(w); err != nil {
+	if err := (&x.EVSEPresentVoltage).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarDC_WeldingDetectionResType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
-type ManifestType struct {
-	Id        *string         `json:"Id,omitempty"`
-	Reference []ReferenceType `json:"Reference,omitempty"`
-}
-
-var grammarManifestType = exi.Grammar{
-	Name:   "ManifestType",
-	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(Reference)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ManifestType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarManifestType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarManifestType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarManifestType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertiesType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType.
-type SignaturePropertiesType struct {
-	Id                *string                 `json:"Id,omitempty"`
-	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
-}
-
-var grammarSignaturePropertiesType = exi.Grammar{
-	Name:   "SignaturePropertiesType",
-	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignatureProperty)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignatureProperty
-			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
-				return err
-			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.SignatureProperty {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.SignatureProperty[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignaturePropertiesType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
-type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
-}
-
-var grammarSignaturePropertyType = exi.Grammar{
-	Name:   "SignaturePropertyType",
-	Events: []string{"EE", "AT(Id)", "AT(Target)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Target)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: AT(Target)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(*) | CH[untyped]
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Target
-			{
-				v, err := r.String(-1, 12)
-				if err != nil {
-					return err
-				}
-				x.Target = v
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignaturePropertyType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.String(x.Target)
-	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
+	"github.com/ccslink/ccslink/v2g/iso20"
+	"github.com/ccslink/ccslink/v2g/xmldsig"
 )
 
 var (
@@ -19,56 +21,36 @@ var (
 
 // arena hands out the optional values of one document in blocks.
 type arena struct {
-	bRationalNumberType []RationalNumberType
-	bDetailedCostType   []DetailedCostType
-}
-
-func (a *arena) newRationalNumberType() *RationalNumberType {
-	if len(a.bRationalNumberType) == 0 {
-		a.bRationalNumberType = make([]RationalNumberType, 4)
-	}
-	p := &a.bRationalNumberType[0]
-	a.bRationalNumberType = a.bRationalNumberType[1:]
-	return p
-}
-
-func (a *arena) newDetailedCostType() *DetailedCostType {
-	if len(a.bDetailedCostType) == 0 {
-		a.bDetailedCostType = make([]DetailedCostType, 4)
-	}
-	p := &a.bDetailedCostType[0]
-	a.bDetailedCostType = a.bDetailedCostType[1:]
-	return p
 }
 
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
-	CLReqControlMode                *CLReqControlModeType                `json:"CLReqControlMode,omitempty"`
-	CLResControlMode                *CLResControlModeType                `json:"CLResControlMode,omitempty"`
-	CanonicalizationMethod          *CanonicalizationMethodType          `json:"CanonicalizationMethod,omitempty"`
-	DSAKeyValue                     *DSAKeyValueType                     `json:"DSAKeyValue,omitempty"`
-	DigestMethod                    *DigestMethodType                    `json:"DigestMethod,omitempty"`
+	CLReqControlMode                *iso20.CLReqControlModeType          `json:"CLReqControlMode,omitempty"`
+	CLResControlMode                *iso20.CLResControlModeType          `json:"CLResControlMode,omitempty"`
+	CanonicalizationMethod          *xmldsig.CanonicalizationMethodType  `json:"CanonicalizationMethod,omitempty"`
+	DSAKeyValue                     *xmldsig.DSAKeyValueType             `json:"DSAKeyValue,omitempty"`
+	DigestMethod                    *xmldsig.DigestMethodType            `json:"DigestMethod,omitempty"`
 	DigestValue                     exi.Bytes                            `json:"DigestValue,omitempty"`
-	KeyInfo                         *KeyInfoType                         `json:"KeyInfo,omitempty"`
+	KeyInfo                         *xmldsig.KeyInfoType                 `json:"KeyInfo,omitempty"`
 	KeyName                         *string                              `json:"KeyName,omitempty"`
-	KeyValue                        *KeyValueType                        `json:"KeyValue,omitempty"`
-	Manifest                        *ManifestType                        `json:"Manifest,omitempty"`
+	KeyValue                        *xmldsig.KeyValueType                `json:"KeyValue,omitempty"`
+	Manifest                        *xmldsig.ManifestType                `json:"Manifest,omitempty"`
 	MgmtData                        *string                              `json:"MgmtData,omitempty"`
-	Object                          *ObjectType                          `json:"Object,omitempty"`
-	PGPData                         *PGPDataType                         `json:"PGPData,omitempty"`
-	RSAKeyValue                     *RSAKeyValueType                     `json:"RSAKeyValue,omitempty"`
-	Reference                       *ReferenceType                       `json:"Reference,omitempty"`
-	RetrievalMethod                 *RetrievalMethodType                 `json:"RetrievalMethod,omitempty"`
-	SPKIData                        *SPKIDataType                        `json:"SPKIData,omitempty"`
-	Signature                       *SignatureType                       `json:"Signature,omitempty"`
-	SignatureMethod                 *SignatureMethodType                 `json:"SignatureMethod,omitempty"`
-	SignatureProperties             *SignaturePropertiesType             `json:"SignatureProperties,omitempty"`
-	SignatureProperty               *SignaturePropertyType               `json:"SignatureProperty,omitempty"`
-	SignatureValue                  *SignatureValueType                  `json:"SignatureValue,omitempty"`
-	SignedInfo                      *SignedInfoType                      `json:"SignedInfo,omitempty"`
-	Transform                       *TransformType                       `json:"Transform,omitempty"`
-	Transforms                      *TransformsType                      `json:"Transforms,omitempty"`
+	Object                          *xmldsig.ObjectType                  `json:"Object,omitempty"`
+	PGPData                         *xmldsig.PGPDataType                 `json:"PGPData,omitempty"`
+	RSAKeyValue                     *xmldsig.RSAKeyValueType             `json:"RSAKeyValue,omitempty"`
+	Reference                       *xmldsig.ReferenceType               `json:"Reference,omitempty"`
+	RetrievalMethod                 *xmldsig.RetrievalMethodType         `json:"RetrievalMethod,omitempty"`
+	SPKIData                        *xmldsig.SPKIDataType                `json:"SPKIData,omitempty"`
+	Signature                       *xmldsig.SignatureType               `json:"Signature,omitempty"`
+	SignatureMethod                 *xmldsig.SignatureMethodType         `json:"SignatureMethod,omitempty"`
+	SignatureProperties             *xmldsig.SignaturePropertiesType     `json:"SignatureProperties,omitempty"`
+	SignatureProperty               *xmldsig.SignaturePropertyType       `json:"SignatureProperty,omitempty"`
+	SignatureValue                  *xmldsig.SignatureValueType          `json:"SignatureValue,omitempty"`
+	SignedInfo                      *xmldsig.SignedInfoType              `json:"SignedInfo,omitempty"`
+	Transform                       *xmldsig.TransformType               `json:"Transform,omitempty"`
+	Transforms                      *xmldsig.TransformsType              `json:"Transforms,omitempty"`
 	WPT_AlignmentCheckReq           *WPT_AlignmentCheckReqType           `json:"WPT_AlignmentCheckReq,omitempty"`
 	WPT_AlignmentCheckRes           *WPT_AlignmentCheckResType           `json:"WPT_AlignmentCheckRes,omitempty"`
 	WPT_ChargeLoopReq               *WPT_ChargeLoopReqType               `json:"WPT_ChargeLoopReq,omitempty"`
@@ -81,7 +63,7 @@ type Document struct {
 	WPT_FinePositioningSetupRes     *WPT_FinePositioningSetupResType     `json:"WPT_FinePositioningSetupRes,omitempty"`
 	WPT_PairingReq                  *WPT_PairingReqType                  `json:"WPT_PairingReq,omitempty"`
 	WPT_PairingRes                  *WPT_PairingResType                  `json:"WPT_PairingRes,omitempty"`
-	X509Data                        *X509DataType                        `json:"X509Data,omitempty"`
+	X509Data                        *xmldsig.X509DataType                `json:"X509Data,omitempty"`
 }
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
@@ -214,28 +196,28 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	}
 	switch c {
 	case 0:
-		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		if err := d.CLReqControlMode.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 1:
-		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
+		d.CLResControlMode = new(iso20.CLResControlModeType)
+		if err := d.CLResControlMode.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 2:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 3:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 4:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
+		d.DigestMethod = new(xmldsig.DigestMethodType)
+		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 5:
@@ -253,8 +235,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 6:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
+		d.KeyInfo = new(xmldsig.KeyInfoType)
+		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 7:
@@ -262,7 +244,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 2)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -274,13 +256,13 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 8:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
+		d.KeyValue = new(xmldsig.KeyValueType)
+		if err := d.KeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 9:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
+		d.Manifest = new(xmldsig.ManifestType)
+		if err := d.Manifest.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 10:
@@ -288,7 +270,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, 8)
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -300,73 +282,73 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 11:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r, &a); err != nil {
+		d.Object = new(xmldsig.ObjectType)
+		if err := d.Object.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 12:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
+		d.PGPData = new(xmldsig.PGPDataType)
+		if err := d.PGPData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 13:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 14:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r, &a); err != nil {
+		d.Reference = new(xmldsig.ReferenceType)
+		if err := d.Reference.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 15:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 16:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
+		d.SPKIData = new(xmldsig.SPKIDataType)
+		if err := d.SPKIData.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 17:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r, &a); err != nil {
+		d.Signature = new(xmldsig.SignatureType)
+		if err := d.Signature.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 18:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
+		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 19:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 20:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
+		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 21:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
+		d.SignatureValue = new(xmldsig.SignatureValueType)
+		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 22:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
+		d.SignedInfo = new(xmldsig.SignedInfoType)
+		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 23:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r, &a); err != nil {
+		d.Transform = new(xmldsig.TransformType)
+		if err := d.Transform.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 24:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
+		d.Transforms = new(xmldsig.TransformsType)
+		if err := d.Transforms.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 25:
@@ -430,8 +412,8 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 37:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
+		d.X509Data = new(xmldsig.X509DataType)
+		if err := d.X509Data.DecodeEXI(&r); err != nil {
 			return 0, err
 		}
 	case 38:
@@ -458,7 +440,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(0, 6)
-			if err := d.CLReqControlMode.encodeEXI(&w); err != nil {
+			if err := d.CLReqControlMode.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -467,7 +449,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(1, 6)
-			if err := d.CLResControlMode.encodeEXI(&w); err != nil {
+			if err := d.CLResControlMode.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -476,7 +458,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(2, 6)
-			if err := d.CanonicalizationMethod.encodeEXI(&w); err != nil {
+			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -485,7 +467,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(3, 6)
-			if err := d.DSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -494,7 +476,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(4, 6)
-			if err := d.DigestMethod.encodeEXI(&w); err != nil {
+			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -512,7 +494,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(6, 6)
-			if err := d.KeyInfo.encodeEXI(&w); err != nil {
+			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -530,7 +512,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(8, 6)
-			if err := d.KeyValue.encodeEXI(&w); err != nil {
+			if err := d.KeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -539,7 +521,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(9, 6)
-			if err := d.Manifest.encodeEXI(&w); err != nil {
+			if err := d.Manifest.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -557,7 +539,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(11, 6)
-			if err := d.Object.encodeEXI(&w); err != nil {
+			if err := d.Object.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -566,7 +548,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(12, 6)
-			if err := d.PGPData.encodeEXI(&w); err != nil {
+			if err := d.PGPData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -575,7 +557,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(13, 6)
-			if err := d.RSAKeyValue.encodeEXI(&w); err != nil {
+			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -584,7 +566,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(14, 6)
-			if err := d.Reference.encodeEXI(&w); err != nil {
+			if err := d.Reference.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -593,7 +575,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(15, 6)
-			if err := d.RetrievalMethod.encodeEXI(&w); err != nil {
+			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -602,7 +584,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(16, 6)
-			if err := d.SPKIData.encodeEXI(&w); err != nil {
+			if err := d.SPKIData.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -611,7 +593,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(17, 6)
-			if err := d.Signature.encodeEXI(&w); err != nil {
+			if err := d.Signature.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -620,7 +602,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(18, 6)
-			if err := d.SignatureMethod.encodeEXI(&w); err != nil {
+			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -629,7 +611,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(19, 6)
-			if err := d.SignatureProperties.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -638,7 +620,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(20, 6)
-			if err := d.SignatureProperty.encodeEXI(&w); err != nil {
+			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -647,7 +629,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(21, 6)
-			if err := d.SignatureValue.encodeEXI(&w); err != nil {
+			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -656,7 +638,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(22, 6)
-			if err := d.SignedInfo.encodeEXI(&w); err != nil {
+			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -665,7 +647,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(23, 6)
-			if err := d.Transform.encodeEXI(&w); err != nil {
+			if err := d.Transform.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -674,7 +656,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(24, 6)
-			if err := d.Transforms.encodeEXI(&w); err != nil {
+			if err := d.Transforms.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -791,7 +773,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		set++
 		if set == 1 {
 			w.Bits(37, 6)
-			if err := d.X509Data.encodeEXI(&w); err != nil {
+			if err := d.X509Data.EncodeEXI(&w); err != nil {
 				return nil, err
 			}
 		}
@@ -800,45 +782,6 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		return nil, fmt.Errorf("wpt: a document has exactly one root element, %d are set", set)
 	}
 	return w.Bytes(), nil
-}
-
-// ProcessingType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}processingType.
-type ProcessingType uint8
-
-// Values of ProcessingType, in schema order.
-const (
-	ProcessingFinished ProcessingType = iota
-	ProcessingOngoing
-	ProcessingOngoing_WaitingForCustomerInteraction
-)
-
-var namesProcessingType = [...]string{"Finished", "Ongoing", "Ongoing_WaitingForCustomerInteraction"}
-
-// String returns the schema name of v.
-func (v ProcessingType) String() string {
-	if int(v) < len(namesProcessingType) {
-		return namesProcessingType[v]
-	}
-	return "ProcessingType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v ProcessingType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesProcessingType) {
-		return nil, fmt.Errorf("invalid ProcessingType value %d", int(v))
-	}
-	return []byte(namesProcessingType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *ProcessingType) UnmarshalText(b []byte) error {
-	for i, n := range namesProcessingType {
-		if n == string(b) {
-			*v = ProcessingType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a ProcessingType value", b)
 }
 
 // WPT_EVResultType is the enumeration {urn:iso:std:iso:15118:-20:WPT}WPT_EVResultType.
@@ -880,82 +823,6 @@ func (v *WPT_EVResultType) UnmarshalText(b []byte) error {
 	return fmt.Errorf("%q is not a WPT_EVResultType value", b)
 }
 
-// ResponseCodeType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}responseCodeType.
-type ResponseCodeType uint8
-
-// Values of ResponseCodeType, in schema order.
-const (
-	ResponseCodeOK ResponseCodeType = iota
-	ResponseCodeOK_CertificateExpiresSoon
-	ResponseCodeOK_NewSessionEstablished
-	ResponseCodeOK_OldSessionJoined
-	ResponseCodeOK_PowerToleranceConfirmed
-	ResponseCodeWARNING_AuthorizationSelectionInvalid
-	ResponseCodeWARNING_CertificateExpired
-	ResponseCodeWARNING_CertificateNotYetValid
-	ResponseCodeWARNING_CertificateRevoked
-	ResponseCodeWARNING_CertificateValidationError
-	ResponseCodeWARNING_ChallengeInvalid
-	ResponseCodeWARNING_EIMAuthorizationFailure
-	ResponseCodeWARNING_eMSPUnknown
-	ResponseCodeWARNING_EVPowerProfileViolation
-	ResponseCodeWARNING_GeneralPnCAuthorizationError
-	ResponseCodeWARNING_NoCertificateAvailable
-	ResponseCodeWARNING_NoContractMatchingPCIDFound
-	ResponseCodeWARNING_PowerToleranceNotConfirmed
-	ResponseCodeWARNING_ScheduleRenegotiationFailed
-	ResponseCodeWARNING_StandbyNotAllowed
-	ResponseCodeWARNING_WPT
-	ResponseCodeFAILED
-	ResponseCodeFAILED_AssociationError
-	ResponseCodeFAILED_ContactorError
-	ResponseCodeFAILED_EVPowerProfileInvalid
-	ResponseCodeFAILED_EVPowerProfileViolation
-	ResponseCodeFAILED_MeteringSignatureNotValid
-	ResponseCodeFAILED_NoEnergyTransferServiceSelected
-	ResponseCodeFAILED_NoServiceRenegotiationSupported
-	ResponseCodeFAILED_PauseNotAllowed
-	ResponseCodeFAILED_PowerDeliveryNotApplied
-	ResponseCodeFAILED_PowerToleranceNotConfirmed
-	ResponseCodeFAILED_ScheduleRenegotiation
-	ResponseCodeFAILED_ScheduleSelectionInvalid
-	ResponseCodeFAILED_SequenceError
-	ResponseCodeFAILED_ServiceIDInvalid
-	ResponseCodeFAILED_ServiceSelectionInvalid
-	ResponseCodeFAILED_SignatureError
-	ResponseCodeFAILED_UnknownSession
-	ResponseCodeFAILED_WrongChargeParameter
-)
-
-var namesResponseCodeType = [...]string{"OK", "OK_CertificateExpiresSoon", "OK_NewSessionEstablished", "OK_OldSessionJoined", "OK_PowerToleranceConfirmed", "WARNING_AuthorizationSelectionInvalid", "WARNING_CertificateExpired", "WARNING_CertificateNotYetValid", "WARNING_CertificateRevoked", "WARNING_CertificateValidationError", "WARNING_ChallengeInvalid", "WARNING_EIMAuthorizationFailure", "WARNING_eMSPUnknown", "WARNING_EVPowerProfileViolation", "WARNING_GeneralPnCAuthorizationError", "WARNING_NoCertificateAvailable", "WARNING_NoContractMatchingPCIDFound", "WARNING_PowerToleranceNotConfirmed", "WARNING_ScheduleRenegotiationFailed", "WARNING_StandbyNotAllowed", "WARNING_WPT", "FAILED", "FAILED_AssociationError", "FAILED_ContactorError", "FAILED_EVPowerProfileInvalid", "FAILED_EVPowerProfileViolation", "FAILED_MeteringSignatureNotValid", "FAILED_NoEnergyTransferServiceSelected", "FAILED_NoServiceRenegotiationSupported", "FAILED_PauseNotAllowed", "FAILED_PowerDeliveryNotApplied", "FAILED_PowerToleranceNotConfirmed", "FAILED_ScheduleRenegotiation", "FAILED_ScheduleSelectionInvalid", "FAILED_SequenceError", "FAILED_ServiceIDInvalid", "FAILED_ServiceSelectionInvalid", "FAILED_SignatureError", "FAILED_UnknownSession", "FAILED_WrongChargeParameter"}
-
-// String returns the schema name of v.
-func (v ResponseCodeType) String() string {
-	if int(v) < len(namesResponseCodeType) {
-		return namesResponseCodeType[v]
-	}
-	return "ResponseCodeType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v ResponseCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesResponseCodeType) {
-		return nil, fmt.Errorf("invalid ResponseCodeType value %d", int(v))
-	}
-	return []byte(namesResponseCodeType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *ResponseCodeType) UnmarshalText(b []byte) error {
-	for i, n := range namesResponseCodeType {
-		if n == string(b) {
-			*v = ResponseCodeType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a ResponseCodeType value", b)
-}
-
 // WPT_EVPCChargeDiagnosticsType is the enumeration {urn:iso:std:iso:15118:-20:WPT}WPT_EVPCChargeDiagnosticsType.
 type WPT_EVPCChargeDiagnosticsType uint8
 
@@ -994,48 +861,6 @@ func (v *WPT_EVPCChargeDiagnosticsType) UnmarshalText(b []byte) error {
 		}
 	}
 	return fmt.Errorf("%q is not a WPT_EVPCChargeDiagnosticsType value", b)
-}
-
-// EvseNotificationType is the enumeration {urn:iso:std:iso:15118:-20:CommonTypes}evseNotificationType.
-type EvseNotificationType uint8
-
-// Values of EvseNotificationType, in schema order.
-const (
-	EvseNotificationPause EvseNotificationType = iota
-	EvseNotificationExitStandby
-	EvseNotificationTerminate
-	EvseNotificationScheduleRenegotiation
-	EvseNotificationServiceRenegotiation
-	EvseNotificationMeteringConfirmation
-)
-
-var namesEvseNotificationType = [...]string{"Pause", "ExitStandby", "Terminate", "ScheduleRenegotiation", "ServiceRenegotiation", "MeteringConfirmation"}
-
-// String returns the schema name of v.
-func (v EvseNotificationType) String() string {
-	if int(v) < len(namesEvseNotificationType) {
-		return namesEvseNotificationType[v]
-	}
-	return "EvseNotificationType(" + strconv.Itoa(int(v)) + ")"
-}
-
-// MarshalText returns the schema name of v.
-func (v EvseNotificationType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEvseNotificationType) {
-		return nil, fmt.Errorf("invalid EvseNotificationType value %d", int(v))
-	}
-	return []byte(namesEvseNotificationType[v]), nil
-}
-
-// UnmarshalText parses a schema name.
-func (v *EvseNotificationType) UnmarshalText(b []byte) error {
-	for i, n := range namesEvseNotificationType {
-		if n == string(b) {
-			*v = EvseNotificationType(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("%q is not a EvseNotificationType value", b)
 }
 
 // WPT_SPCChargeDiagnosticsType is the enumeration {urn:iso:std:iso:15118:-20:WPT}WPT_SPCChargeDiagnosticsType.
@@ -1242,3391 +1067,13 @@ func (v *WPT_AlignmentCheckMethodType) UnmarshalText(b []byte) error {
 	return fmt.Errorf("%q is not a WPT_AlignmentCheckMethodType value", b)
 }
 
-// CLReqControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLReqControlModeType.
-type CLReqControlModeType struct {
-}
-
-var grammarCLReqControlModeType = exi.Grammar{
-	Name:   "CLReqControlModeType",
-	Events: []string{"EE"},
-	States: []exi.State{
-		// 0: EE
-		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		}
-	}
-}
-
-func (x *CLReqControlModeType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCLReqControlModeType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType.
-type CLResControlModeType struct {
-}
-
-var grammarCLResControlModeType = exi.Grammar{
-	Name:   "CLResControlModeType",
-	Events: []string{"EE"},
-	States: []exi.State{
-		// 0: EE
-		{Width: 1, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		}
-	}
-}
-
-func (x *CLResControlModeType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCLResControlModeType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
-type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarCanonicalizationMethodType = exi.Grammar{
-	Name:   "CanonicalizationMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}DSAKeyValueType.
-type DSAKeyValueType struct {
-	P           exi.Bytes `json:"P,omitempty"`
-	Q           exi.Bytes `json:"Q,omitempty"`
-	G           exi.Bytes `json:"G,omitempty"`
-	Y           exi.Bytes `json:"Y"`
-	J           exi.Bytes `json:"J,omitempty"`
-	Seed        exi.Bytes `json:"Seed,omitempty"`
-	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
-}
-
-var grammarDSAKeyValueType = exi.Grammar{
-	Name:   "DSAKeyValueType",
-	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
-	States: []exi.State{
-		// 0: SE(P) | SE(G) | SE(Y)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 1: SE(Q)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 4, Counter: -1}}},
-		// 2: SE(Y)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 3, Counter: -1}}},
-		// 3: SE(J) | SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(G) | SE(Y)
-		{Width: 2, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 3, Counter: -1}}},
-		// 5: SE(Seed) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(PgenCounter)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}}},
-		// 7: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(P)
-				ev, state = 1, 1
-			case 1: // SE(G)
-				ev, state = 3, 2
-			case 2: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Q)
-				ev, state = 2, 4
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(J)
-				ev, state = 5, 5
-			case 1: // SE(Seed)
-				ev, state = 6, 6
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(G)
-				ev, state = 3, 2
-			case 1: // SE(Y)
-				ev, state = 4, 3
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Seed)
-				ev, state = 6, 6
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PgenCounter)
-				ev, state = 7, 7
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // P
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.P = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Q
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Q = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // G
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.G = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Y = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // J
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.J = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // Seed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Seed = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // PgenCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PgenCounter = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.P != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.P)
-		w.Leaf()
-	}
-	if x.Q != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Q)
-		w.Leaf()
-	}
-	if x.G != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.G)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 4, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Y)
-	w.Leaf()
-	if x.J != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.J)
-		w.Leaf()
-	}
-	if x.Seed != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.Seed)
-		w.Leaf()
-	}
-	if x.PgenCounter != nil {
-		if err := w.Event(&grammarDSAKeyValueType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PgenCounter)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
-type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
-}
-
-var grammarDigestMethodType = exi.Grammar{
-	Name:   "DigestMethodType",
-	Events: []string{"EE", "AT(Algorithm)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		}
-	}
-}
-
-func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyInfoType.
-type KeyInfoType struct {
-	Id              *string               `json:"Id,omitempty"`
-	KeyName         []string              `json:"KeyName,omitempty"`
-	KeyValue        []KeyValueType        `json:"KeyValue,omitempty"`
-	RetrievalMethod []RetrievalMethodType `json:"RetrievalMethod,omitempty"`
-	X509Data        []X509DataType        `json:"X509Data,omitempty"`
-	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
-	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
-	MgmtData        []string              `json:"MgmtData,omitempty"`
-}
-
-var grammarKeyInfoType = exi.Grammar{
-	Name:   "KeyInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 1: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | CH[untyped]
-		{Width: 4, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(KeyName) | SE(KeyValue) | SE(RetrievalMethod) | SE(X509Data) | SE(PGPData) | SE(SPKIData) | SE(MgmtData) | SE(*) | EE | CH[untyped]
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 2, Counter: -1}, {Event: 4, Next: 2, Counter: -1}, {Event: 5, Next: 2, Counter: -1}, {Event: 6, Next: 2, Counter: -1}, {Event: 7, Next: 2, Counter: -1}, {Event: 8, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(KeyName)
-				ev, state = 2, 2
-			case 2: // SE(KeyValue)
-				ev, state = 3, 2
-			case 3: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 4: // SE(X509Data)
-				ev, state = 5, 2
-			case 5: // SE(PGPData)
-				ev, state = 6, 2
-			case 6: // SE(SPKIData)
-				ev, state = 7, 2
-			case 7: // SE(MgmtData)
-				ev, state = 8, 2
-			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyName)
-				ev, state = 2, 2
-			case 1: // SE(KeyValue)
-				ev, state = 3, 2
-			case 2: // SE(RetrievalMethod)
-				ev, state = 4, 2
-			case 3: // SE(X509Data)
-				ev, state = 5, 2
-			case 4: // SE(PGPData)
-				ev, state = 6, 2
-			case 5: // SE(SPKIData)
-				ev, state = 7, 2
-			case 6: // SE(MgmtData)
-				ev, state = 8, 2
-			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
-			case 8: // EE
-				return nil
-			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // KeyName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 2)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.KeyName = append(x.KeyName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // KeyValue
-			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
-				return err
-			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
-			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // RetrievalMethod
-			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
-				return err
-			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
-			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // X509Data
-			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
-				return err
-			}
-			x.X509Data = append(x.X509Data, X509DataType{})
-			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // PGPData
-			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
-				return err
-			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
-			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 7: // SPKIData
-			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
-				return err
-			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
-			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 8: // MgmtData
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 8)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.MgmtData = append(x.MgmtData, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.KeyName {
-		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.KeyName[i])
-		w.Leaf()
-	}
-	for i := range x.KeyValue {
-		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := (&x.KeyValue[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.RetrievalMethod {
-		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.RetrievalMethod[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509Data {
-		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509Data[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.PGPData {
-		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		if err := (&x.PGPData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.SPKIData {
-		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		if err := (&x.SPKIData[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.MgmtData {
-		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.MgmtData[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// KeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}KeyValueType.
-type KeyValueType struct {
-	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
-	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
-}
-
-var grammarKeyValueType = exi.Grammar{
-	Name:   "KeyValueType",
-	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
-	States: []exi.State{
-		// 0: SE(DSAKeyValue) | SE(RSAKeyValue) | SE(*) | CH[untyped]
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: -2, Next: 0, Counter: -1}}},
-		// 1: EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DSAKeyValue)
-				ev, state = 1, 1
-			case 1: // SE(RSAKeyValue)
-				ev, state = 2, 1
-			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // DSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.DSAKeyValue = new(DSAKeyValueType)
-			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // RSAKeyValue
-			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
-				return err
-			}
-			x.RSAKeyValue = new(RSAKeyValueType)
-			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.DSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := x.DSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.RSAKeyValue != nil {
-		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RSAKeyValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}RSAKeyValueType.
-type RSAKeyValueType struct {
-	Modulus  exi.Bytes `json:"Modulus"`
-	Exponent exi.Bytes `json:"Exponent"`
-}
-
-var grammarRSAKeyValueType = exi.Grammar{
-	Name:   "RSAKeyValueType",
-	Events: []string{"EE", "SE(Modulus)", "SE(Exponent)"},
-	States: []exi.State{
-		// 0: SE(Modulus)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Exponent)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Modulus)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Modulus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Modulus = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.Exponent = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRSAKeyValueType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Modulus)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.Exponent)
-	w.Leaf()
-	if err := w.Event(&grammarRSAKeyValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RetrievalMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}RetrievalMethodType.
-type RetrievalMethodType struct {
-	Type       *string         `json:"Type,omitempty"`
-	URI        *string         `json:"URI,omitempty"`
-	Transforms *TransformsType `json:"Transforms,omitempty"`
-}
-
-var grammarRetrievalMethodType = exi.Grammar{
-	Name:   "RetrievalMethodType",
-	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
-	States: []exi.State{
-		// 0: AT(Type) | AT(URI) | SE(Transforms) | EE
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: AT(URI) | SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(Transforms) | EE
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 1, 1
-			case 1: // AT(URI)
-				ev, state = 2, 2
-			case 2: // SE(Transforms)
-				ev, state = 3, 3
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 2, 2
-			case 1: // SE(Transforms)
-				ev, state = 3, 3
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Type
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 2: // URI
-			{
-				v, err := r.String(-1, 4)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 3: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Type != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarRetrievalMethodType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarRetrievalMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformsType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformsType.
-type TransformsType struct {
-	Transform []TransformType `json:"Transform,omitempty"`
-}
-
-var grammarTransformsType = exi.Grammar{
-	Name:   "TransformsType",
-	Events: []string{"EE", "SE(Transform)"},
-	States: []exi.State{
-		// 0: SE(Transform)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Transform) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTransformsType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Transform
-			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
-				return err
-			}
-			x.Transform = append(x.Transform, TransformType{})
-			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *TransformsType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.Transform {
-		if err := w.Event(&grammarTransformsType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.Transform[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarTransformsType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
-type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
-}
-
-var grammarTransformType = exi.Grammar{
-	Name:   "TransformType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(XPath) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-	},
-}
-
-func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(XPath)
-				ev, state = 2, 1
-			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // XPath
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 5)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.XPath = append(x.XPath, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *TransformType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	for i := range x.XPath {
-		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.XPath[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509DataType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509DataType.
-type X509DataType struct {
-	X509IssuerSerial []X509IssuerSerialType `json:"X509IssuerSerial,omitempty"`
-	X509SKI          []exi.Bytes            `json:"X509SKI,omitempty"`
-	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
-	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
-	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
-}
-
-var grammarX509DataType = exi.Grammar{
-	Name:   "X509DataType",
-	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}}},
-		// 1: SE(X509IssuerSerial) | SE(X509SKI) | SE(X509SubjectName) | SE(X509Certificate) | SE(X509CRL) | SE(*) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 1, Counter: -1}, {Event: 3, Next: 1, Counter: -1}, {Event: 4, Next: 1, Counter: -1}, {Event: 5, Next: 1, Counter: -1}, {Event: -1, Next: 1, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerSerial)
-				ev, state = 1, 1
-			case 1: // SE(X509SKI)
-				ev, state = 2, 1
-			case 2: // SE(X509SubjectName)
-				ev, state = 3, 1
-			case 3: // SE(X509Certificate)
-				ev, state = 4, 1
-			case 4: // SE(X509CRL)
-				ev, state = 5, 1
-			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509DataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerSerial
-			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
-				return err
-			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
-			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // X509SKI
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // X509SubjectName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 7)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509SubjectName = append(x.X509SubjectName, v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // X509Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // X509CRL
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509DataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.X509IssuerSerial {
-		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
-			return err
-		}
-		if err := (&x.X509IssuerSerial[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.X509SKI {
-		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509SKI[i])
-		w.Leaf()
-	}
-	for i := range x.X509SubjectName {
-		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.String(x.X509SubjectName[i])
-		w.Leaf()
-	}
-	for i := range x.X509Certificate {
-		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509Certificate[i])
-		w.Leaf()
-	}
-	for i := range x.X509CRL {
-		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.X509CRL[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
-type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
-}
-
-var grammarX509IssuerSerialType = exi.Grammar{
-	Name:   "X509IssuerSerialType",
-	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
-	States: []exi.State{
-		// 0: SE(X509IssuerName)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(X509SerialNumber)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerName)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509SerialNumber)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // X509IssuerName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 6)
-					if err != nil {
-						return err
-					}
-					x.X509IssuerName = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // X509SerialNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					x.X509SerialNumber = int64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.String(x.X509IssuerName)
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
-	w.Leaf()
-	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
-type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
-}
-
-var grammarPGPDataType = exi.Grammar{
-	Name:   "PGPDataType",
-	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
-	States: []exi.State{
-		// 0: SE(PGPKeyID) | SE(PGPKeyPacket)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(PGPKeyPacket) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyID)
-				ev, state = 1, 1
-			case 1: // SE(PGPKeyPacket)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PGPKeyPacket)
-				ev, state = 2, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPGPDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PGPKeyID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // PGPKeyPacket
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.PGPKeyPacket = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PGPKeyID != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyID)
-		w.Leaf()
-	}
-	if x.PGPKeyPacket != nil {
-		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.PGPKeyPacket)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
-type SPKIDataType struct {
-	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
-}
-
-var grammarSPKIDataType = exi.Grammar{
-	Name:   "SPKIDataType",
-	Events: []string{"EE", "SE(SPKISexp)"},
-	States: []exi.State{
-		// 0: SE(SPKISexp)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(SPKISexp) | SE(*) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(SPKISexp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSPKIDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SPKISexp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					if err := r.Alloc(16); err != nil {
-						return err
-					}
-					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	for i := range x.SPKISexp {
-		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Binary(x.SPKISexp[i])
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ManifestType is the schema type {http://www.w3.org/2000/09/xmldsig#}ManifestType.
-type ManifestType struct {
-	Id        *string         `json:"Id,omitempty"`
-	Reference []ReferenceType `json:"Reference,omitempty"`
-}
-
-var grammarManifestType = exi.Grammar{
-	Name:   "ManifestType",
-	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(Reference)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(Reference)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarManifestType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ManifestType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarManifestType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarManifestType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarManifestType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReferenceType is the schema type {http://www.w3.org/2000/09/xmldsig#}ReferenceType.
-type ReferenceType struct {
-	Id           *string          `json:"Id,omitempty"`
-	Type         *string          `json:"Type,omitempty"`
-	URI          *string          `json:"URI,omitempty"`
-	Transforms   *TransformsType  `json:"Transforms,omitempty"`
-	DigestMethod DigestMethodType `json:"DigestMethod"`
-	DigestValue  exi.Bytes        `json:"DigestValue"`
-}
-
-var grammarReferenceType = exi.Grammar{
-	Name:   "ReferenceType",
-	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 1: AT(Type) | AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 3, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 2: AT(URI) | SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 3: SE(Transforms) | SE(DigestMethod)
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}}},
-		// 4: SE(DigestMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}}},
-		// 5: SE(DigestValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Type)
-				ev, state = 2, 2
-			case 2: // AT(URI)
-				ev, state = 3, 3
-			case 3: // SE(Transforms)
-				ev, state = 4, 4
-			case 4: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Type)
-				ev, state = 2, 2
-			case 1: // AT(URI)
-				ev, state = 3, 3
-			case 2: // SE(Transforms)
-				ev, state = 4, 4
-			case 3: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(URI)
-				ev, state = 3, 3
-			case 1: // SE(Transforms)
-				ev, state = 4, 4
-			case 2: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transforms)
-				ev, state = 4, 4
-			case 1: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestValue)
-				ev, state = 6, 6
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Type
-			{
-				v, err := r.String(-1, 3)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Type = p
-			}
-		case 3: // URI
-			{
-				v, err := r.String(-1, 4)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.URI = p
-			}
-		case 4: // Transforms
-			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
-				return err
-			}
-			x.Transforms = new(TransformsType)
-			if err := x.Transforms.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // DigestMethod
-			if err := x.DigestMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // DigestValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(-1)
-					if err != nil {
-						return err
-					}
-					x.DigestValue = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarReferenceType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Type != nil {
-		if err := w.Event(&grammarReferenceType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Type)
-	}
-	if x.URI != nil {
-		if err := w.Event(&grammarReferenceType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.URI)
-	}
-	if x.Transforms != nil {
-		if err := w.Event(&grammarReferenceType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.Transforms.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReferenceType, &state, 5, nil); err != nil {
-		return err
-	}
-	if err := (&x.DigestMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarReferenceType, &state, 6, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Binary(x.DigestValue)
-	w.Leaf()
-	if err := w.Event(&grammarReferenceType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
-type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
-}
-
-var grammarObjectType = exi.Grammar{
-	Name:   "ObjectType",
-	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
-	States: []exi.State{
-		// 0: AT(Encoding) | AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 1: AT(Id) | AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 2: AT(MimeType) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Encoding)
-				ev, state = 1, 1
-			case 1: // AT(Id)
-				ev, state = 2, 2
-			case 2: // AT(MimeType)
-				ev, state = 3, 3
-			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 4: // EE
-				return nil
-			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 2, 2
-			case 1: // AT(MimeType)
-				ev, state = 3, 3
-			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 3: // EE
-				return nil
-			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(MimeType)
-				ev, state = 3, 3
-			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Encoding
-			{
-				v, err := r.String(-1, 9)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Encoding = p
-			}
-		case 2: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 3: // MimeType
-			{
-				v, err := r.String(-1, 10)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.MimeType = p
-			}
-		}
-	}
-}
-
-func (x *ObjectType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Encoding != nil {
-		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Encoding)
-	}
-	if x.Id != nil {
-		if err := w.Event(&grammarObjectType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.MimeType != nil {
-		if err := w.Event(&grammarObjectType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.String(*x.MimeType)
-	}
-	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureType.
-type SignatureType struct {
-	Id             *string            `json:"Id,omitempty"`
-	SignedInfo     SignedInfoType     `json:"SignedInfo"`
-	SignatureValue SignatureValueType `json:"SignatureValue"`
-	KeyInfo        *KeyInfoType       `json:"KeyInfo,omitempty"`
-	Object         []ObjectType       `json:"Object,omitempty"`
-}
-
-var grammarSignatureType = exi.Grammar{
-	Name:   "SignatureType",
-	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignedInfo)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignedInfo)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureValue)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(KeyInfo) | SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(Object) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureValue)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(KeyInfo)
-				ev, state = 4, 4
-			case 1: // SE(Object)
-				ev, state = 5, 4
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Object)
-				ev, state = 5, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignedInfo
-			if err := x.SignedInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureValue
-			if err := x.SignatureValue.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // KeyInfo
-			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
-				return err
-			}
-			x.KeyInfo = new(KeyInfoType)
-			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // Object
-			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
-				return err
-			}
-			x.Object = append(x.Object, ObjectType{})
-			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignatureType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignatureType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignedInfo).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignatureType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureValue).encodeEXI(w); err != nil {
-		return err
-	}
-	if x.KeyInfo != nil {
-		if err := w.Event(&grammarSignatureType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := x.KeyInfo.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	for i := range x.Object {
-		if err := w.Event(&grammarSignatureType, &state, 5, nil); err != nil {
-			return err
-		}
-		if err := (&x.Object[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignatureType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignedInfoType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignedInfoType.
-type SignedInfoType struct {
-	Id                     *string                    `json:"Id,omitempty"`
-	CanonicalizationMethod CanonicalizationMethodType `json:"CanonicalizationMethod"`
-	SignatureMethod        SignatureMethodType        `json:"SignatureMethod"`
-	Reference              []ReferenceType            `json:"Reference,omitempty"`
-}
-
-var grammarSignedInfoType = exi.Grammar{
-	Name:   "SignedInfoType",
-	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(CanonicalizationMethod)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(CanonicalizationMethod)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureMethod)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}}},
-		// 3: SE(Reference)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}}},
-		// 4: SE(Reference) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureMethod)
-				ev, state = 3, 3
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // CanonicalizationMethod
-			if err := x.CanonicalizationMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // SignatureMethod
-			if err := x.SignatureMethod.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // Reference
-			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
-				return err
-			}
-			x.Reference = append(x.Reference, ReferenceType{})
-			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignedInfoType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CanonicalizationMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 3, nil); err != nil {
-		return err
-	}
-	if err := (&x.SignatureMethod).encodeEXI(w); err != nil {
-		return err
-	}
-	for i := range x.Reference {
-		if err := w.Event(&grammarSignedInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		if err := (&x.Reference[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignedInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
-type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
-}
-
-var grammarSignatureMethodType = exi.Grammar{
-	Name:   "SignatureMethodType",
-	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
-	States: []exi.State{
-		// 0: AT(Algorithm)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(HMACOutputLength) | SE(*) | EE | CH[untyped]
-		{Width: 3, Level2: 4, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 1, Counter: -1}}},
-		// 2: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-	},
-}
-
-func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(HMACOutputLength)
-				ev, state = 2, 2
-			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
-			case 2: // EE
-				return nil
-			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Algorithm
-			{
-				v, err := r.String(-1, 0)
-				if err != nil {
-					return err
-				}
-				x.Algorithm = v
-			}
-		case 2: // HMACOutputLength
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.String(x.Algorithm)
-	if x.HMACOutputLength != nil {
-		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignatureValueType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureValueType.
-type SignatureValueType struct {
-	Id    *string   `json:"Id,omitempty"`
-	Value exi.Bytes `json:"Value"`
-}
-
-var grammarSignatureValueType = exi.Grammar{
-	Name:   "SignatureValueType",
-	Events: []string{"EE", "AT(Id)", "CH"},
-	States: []exi.State{
-		// 0: AT(Id) | CH
-		{Width: 2, Level2: 7, EE2: true, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: CH
-		{Width: 1, Level2: 5, EE2: true, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Value
-			{
-				v, err := r.Binary(-1)
-				if err != nil {
-					return err
-				}
-				x.Value = exi.Bytes(v)
-			}
-		}
-	}
-}
-
-func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if x.Value != nil {
-		if err := w.Event(&grammarSignatureValueType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Binary(x.Value)
-	}
-	if err := w.Event(&grammarSignatureValueType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertiesType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertiesType.
-type SignaturePropertiesType struct {
-	Id                *string                 `json:"Id,omitempty"`
-	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
-}
-
-var grammarSignaturePropertiesType = exi.Grammar{
-	Name:   "SignaturePropertiesType",
-	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
-	States: []exi.State{
-		// 0: AT(Id) | SE(SignatureProperty)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: SE(SignatureProperty)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(SignatureProperty) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertiesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // SignatureProperty
-			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
-				return err
-			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
-			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	for i := range x.SignatureProperty {
-		if err := w.Event(&grammarSignaturePropertiesType, &state, 2, nil); err != nil {
-			return err
-		}
-		if err := (&x.SignatureProperty[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarSignaturePropertiesType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
-type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
-}
-
-var grammarSignaturePropertyType = exi.Grammar{
-	Name:   "SignaturePropertyType",
-	Events: []string{"EE", "AT(Id)", "AT(Target)"},
-	States: []exi.State{
-		// 0: AT(Id) | AT(Target)
-		{Width: 2, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}}},
-		// 1: AT(Target)
-		{Width: 1, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(*) | CH[untyped]
-		{Width: 2, Level2: 5, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: -2, Next: 2, Counter: -1}}},
-		// 3: SE(*) | EE | CH[untyped]
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: -1, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}, {Event: -2, Next: 3, Counter: -1}}},
-	},
-}
-
-func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			case 1: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Target)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
-			case 1: // EE
-				return nil
-			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
-			default:
-				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Id
-			{
-				v, err := r.String(-1, 1)
-				if err != nil {
-					return err
-				}
-				p := r.NewString()
-				*p = v
-				x.Id = p
-			}
-		case 2: // Target
-			{
-				v, err := r.String(-1, 11)
-				if err != nil {
-					return err
-				}
-				x.Target = v
-			}
-		}
-	}
-}
-
-func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.Id != nil {
-		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.String(*x.Id)
-	}
-	if err := w.Event(&grammarSignaturePropertyType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.String(x.Target)
-	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // WPT_AlignmentCheckReqType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckReqType.
 type WPT_AlignmentCheckReqType struct {
-	Header                      MessageHeaderType   `json:"Header"`
-	EVProcessing                ProcessingType      `json:"EVProcessing"`
-	TargetCoilCurrent           *RationalNumberType `json:"TargetCoilCurrent,omitempty"`
-	EVResultCode                WPT_EVResultType    `json:"EVResultCode"`
-	VendorSpecificDataContainer []exi.Bytes         `json:"VendorSpecificDataContainer,omitempty"`
+	Header                      iso20.MessageHeaderType   `json:"Header"`
+	EVProcessing                iso20.ProcessingType      `json:"EVProcessing"`
+	TargetCoilCurrent           *iso20.RationalNumberType `json:"TargetCoilCurrent,omitempty"`
+	EVResultCode                WPT_EVResultType          `json:"EVResultCode"`
+	VendorSpecificDataContainer []exi.Bytes               `json:"VendorSpecificDataContainer,omitempty"`
 }
 
 var grammarWPT_AlignmentCheckReqType = exi.Grammar{
@@ -4745,7 +1192,7 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
@@ -4755,15 +1202,15 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVProcessing = ProcessingType(v)
+					x.EVProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 3: // TargetCoilCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.TargetCoilCurrent = a.newRationalNumberType()
-			if err := x.TargetCoilCurrent.decodeEXI(r, a); err != nil {
+			x.TargetCoilCurrent = new(iso20.RationalNumberType)
+			if err := x.TargetCoilCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVResultCode
@@ -4804,7 +1251,7 @@ func (x *WPT_AlignmentCheckReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_AlignmentCheckReqType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_AlignmentCheckReqType, &state, 2, counts[:]); err != nil {
@@ -4812,7 +1259,7 @@ func (x *WPT_AlignmentCheckReqType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_AlignmentCheckReqType.EVProcessing: invalid ProcessingType value %d", x.EVProcessing)
+		return fmt.Errorf("WPT_AlignmentCheckReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -4820,7 +1267,7 @@ func (x *WPT_AlignmentCheckReqType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_AlignmentCheckReqType, &state, 3, counts[:]); err != nil {
 			return err
 		}
-		if err := x.TargetCoilCurrent.encodeEXI(w); err != nil {
+		if err := x.TargetCoilCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -4853,287 +1300,14 @@ func (x *WPT_AlignmentCheckReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// MessageHeaderType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MessageHeaderType.
-type MessageHeaderType struct {
-	SessionID exi.Bytes      `json:"SessionID"`
-	TimeStamp uint64         `json:"TimeStamp"`
-	Signature *SignatureType `json:"Signature,omitempty"`
-}
-
-var grammarMessageHeaderType = exi.Grammar{
-	Name:   "MessageHeaderType",
-	Events: []string{"EE", "SE(SessionID)", "SE(TimeStamp)", "SE(Signature)"},
-	States: []exi.State{
-		// 0: SE(SessionID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(TimeStamp)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(Signature) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeStamp)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Signature)
-				ev, state = 3, 3
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(8)
-					if err != nil {
-						return err
-					}
-					x.SessionID = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // TimeStamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.TimeStamp = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // Signature
-			if err := r.Alloc(unsafe.Sizeof(SignatureType{})); err != nil {
-				return err
-			}
-			x.Signature = new(SignatureType)
-			if err := x.Signature.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarMessageHeaderType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckBinary("MessageHeaderType.SessionID", x.SessionID, 8); err != nil {
-		return err
-	}
-	w.Binary(x.SessionID)
-	w.Leaf()
-	if err := w.Event(&grammarMessageHeaderType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("MessageHeaderType.TimeStamp", uint64(x.TimeStamp), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TimeStamp))
-	w.Leaf()
-	if x.Signature != nil {
-		if err := w.Event(&grammarMessageHeaderType, &state, 3, nil); err != nil {
-			return err
-		}
-		if err := x.Signature.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarMessageHeaderType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// RationalNumberType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}RationalNumberType.
-type RationalNumberType struct {
-	Exponent int8  `json:"Exponent"`
-	Value    int16 `json:"Value"`
-}
-
-var grammarRationalNumberType = exi.Grammar{
-	Name:   "RationalNumberType",
-	Events: []string{"EE", "SE(Exponent)", "SE(Value)"},
-	States: []exi.State{
-		// 0: SE(Exponent)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Value)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Value)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Exponent
-			{
-				v, empty, err := r.LeafNBit(8, -128, 127)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					x.Exponent = int8(v)
-				}
-			}
-		case 2: // Value
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-32768, 32767)
-					if err != nil {
-						return err
-					}
-					x.Value = int16(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *RationalNumberType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarRationalNumberType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.NBit(int64(x.Exponent), -128, 8)
-	w.Leaf()
-	if err := w.Event(&grammarRationalNumberType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Int(int64(x.Value))
-	w.Leaf()
-	if err := w.Event(&grammarRationalNumberType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // WPT_AlignmentCheckResType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckResType.
 type WPT_AlignmentCheckResType struct {
-	Header                      MessageHeaderType   `json:"Header"`
-	ResponseCode                ResponseCodeType    `json:"ResponseCode"`
-	EVSEProcessing              ProcessingType      `json:"EVSEProcessing"`
-	PowerTransmitted            *RationalNumberType `json:"PowerTransmitted,omitempty"`
-	SupplyDeviceCurrent         *RationalNumberType `json:"SupplyDeviceCurrent,omitempty"`
-	VendorSpecificDataContainer []exi.Bytes         `json:"VendorSpecificDataContainer,omitempty"`
+	Header                      iso20.MessageHeaderType   `json:"Header"`
+	ResponseCode                iso20.ResponseCodeType    `json:"ResponseCode"`
+	EVSEProcessing              iso20.ProcessingType      `json:"EVSEProcessing"`
+	PowerTransmitted            *iso20.RationalNumberType `json:"PowerTransmitted,omitempty"`
+	SupplyDeviceCurrent         *iso20.RationalNumberType `json:"SupplyDeviceCurrent,omitempty"`
+	VendorSpecificDataContainer []exi.Bytes               `json:"VendorSpecificDataContainer,omitempty"`
 }
 
 var grammarWPT_AlignmentCheckResType = exi.Grammar{
@@ -5287,7 +1461,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -5297,7 +1471,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
@@ -5307,23 +1481,23 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVSEProcessing = ProcessingType(v)
+					x.EVSEProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 4: // PowerTransmitted
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.PowerTransmitted = a.newRationalNumberType()
-			if err := x.PowerTransmitted.decodeEXI(r, a); err != nil {
+			x.PowerTransmitted = new(iso20.RationalNumberType)
+			if err := x.PowerTransmitted.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // SupplyDeviceCurrent
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SupplyDeviceCurrent = a.newRationalNumberType()
-			if err := x.SupplyDeviceCurrent.decodeEXI(r, a); err != nil {
+			x.SupplyDeviceCurrent = new(iso20.RationalNumberType)
+			if err := x.SupplyDeviceCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // VendorSpecificDataContainer
@@ -5354,7 +1528,7 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_AlignmentCheckResType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_AlignmentCheckResType, &state, 2, counts[:]); err != nil {
@@ -5362,7 +1536,7 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_AlignmentCheckResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("WPT_AlignmentCheckResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -5371,7 +1545,7 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("WPT_AlignmentCheckResType.EVSEProcessing: invalid ProcessingType value %d", x.EVSEProcessing)
+		return fmt.Errorf("WPT_AlignmentCheckResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -5379,7 +1553,7 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_AlignmentCheckResType, &state, 4, counts[:]); err != nil {
 			return err
 		}
-		if err := x.PowerTransmitted.encodeEXI(w); err != nil {
+		if err := x.PowerTransmitted.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -5387,7 +1561,7 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_AlignmentCheckResType, &state, 5, counts[:]); err != nil {
 			return err
 		}
-		if err := x.SupplyDeviceCurrent.encodeEXI(w); err != nil {
+		if err := x.SupplyDeviceCurrent.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -5413,13 +1587,13 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 
 // WPT_ChargeLoopReqType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopReqType.
 type WPT_ChargeLoopReqType struct {
-	Header                            MessageHeaderType                  `json:"Header"`
-	DisplayParameters                 *DisplayParametersType             `json:"DisplayParameters,omitempty"`
+	Header                            iso20.MessageHeaderType            `json:"Header"`
+	DisplayParameters                 *iso20.DisplayParametersType       `json:"DisplayParameters,omitempty"`
 	MeterInfoRequested                bool                               `json:"MeterInfoRequested"`
-	EVPCPowerRequest                  RationalNumberType                 `json:"EVPCPowerRequest"`
-	EVPCPowerOutput                   RationalNumberType                 `json:"EVPCPowerOutput"`
+	EVPCPowerRequest                  iso20.RationalNumberType           `json:"EVPCPowerRequest"`
+	EVPCPowerOutput                   iso20.RationalNumberType           `json:"EVPCPowerOutput"`
 	EVPCChargeDiagnostics             WPT_EVPCChargeDiagnosticsType      `json:"EVPCChargeDiagnostics"`
-	EVPCOperatingFrequency            *RationalNumberType                `json:"EVPCOperatingFrequency,omitempty"`
+	EVPCOperatingFrequency            *iso20.RationalNumberType          `json:"EVPCOperatingFrequency,omitempty"`
 	EVPCPowerControlParameter         *WPT_EVPCPowerControlParameterType `json:"EVPCPowerControlParameter,omitempty"`
 	ManufacturerSpecificDataContainer []exi.Bytes                        `json:"ManufacturerSpecificDataContainer,omitempty"`
 }
@@ -5622,15 +1796,15 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // DisplayParameters
-			if err := r.Alloc(unsafe.Sizeof(DisplayParametersType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(DisplayParametersType)
-			if err := x.DisplayParameters.decodeEXI(r, a); err != nil {
+			x.DisplayParameters = new(iso20.DisplayParametersType)
+			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // MeterInfoRequested
@@ -5644,11 +1818,11 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // EVPCPowerRequest
-			if err := x.EVPCPowerRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVPCPowerRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // EVPCPowerOutput
-			if err := x.EVPCPowerOutput.decodeEXI(r, a); err != nil {
+			if err := x.EVPCPowerOutput.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVPCChargeDiagnostics
@@ -5662,11 +1836,11 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7: // EVPCOperatingFrequency
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPCOperatingFrequency = a.newRationalNumberType()
-			if err := x.EVPCOperatingFrequency.decodeEXI(r, a); err != nil {
+			x.EVPCOperatingFrequency = new(iso20.RationalNumberType)
+			if err := x.EVPCOperatingFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // EVPCPowerControlParameter
@@ -5705,14 +1879,14 @@ func (x *WPT_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeLoopReqType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.DisplayParameters != nil {
 		if err := w.Event(&grammarWPT_ChargeLoopReqType, &state, 2, counts[:]); err != nil {
 			return err
 		}
-		if err := x.DisplayParameters.encodeEXI(w); err != nil {
+		if err := x.DisplayParameters.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -5725,13 +1899,13 @@ func (x *WPT_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeLoopReqType, &state, 4, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.EVPCPowerRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVPCPowerRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeLoopReqType, &state, 5, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.EVPCPowerOutput).encodeEXI(w); err != nil {
+	if err := (&x.EVPCPowerOutput).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeLoopReqType, &state, 6, counts[:]); err != nil {
@@ -5747,7 +1921,7 @@ func (x *WPT_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_ChargeLoopReqType, &state, 7, counts[:]); err != nil {
 			return err
 		}
-		if err := x.EVPCOperatingFrequency.encodeEXI(w); err != nil {
+		if err := x.EVPCOperatingFrequency.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -5779,550 +1953,12 @@ func (x *WPT_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// DisplayParametersType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DisplayParametersType.
-type DisplayParametersType struct {
-	PresentSOC                *int8               `json:"PresentSOC,omitempty"`
-	MinimumSOC                *int8               `json:"MinimumSOC,omitempty"`
-	TargetSOC                 *int8               `json:"TargetSOC,omitempty"`
-	MaximumSOC                *int8               `json:"MaximumSOC,omitempty"`
-	RemainingTimeToMinimumSOC *uint32             `json:"RemainingTimeToMinimumSOC,omitempty"`
-	RemainingTimeToTargetSOC  *uint32             `json:"RemainingTimeToTargetSOC,omitempty"`
-	RemainingTimeToMaximumSOC *uint32             `json:"RemainingTimeToMaximumSOC,omitempty"`
-	ChargingComplete          *bool               `json:"ChargingComplete,omitempty"`
-	BatteryEnergyCapacity     *RationalNumberType `json:"BatteryEnergyCapacity,omitempty"`
-	InletHot                  *bool               `json:"InletHot,omitempty"`
-}
-
-var grammarDisplayParametersType = exi.Grammar{
-	Name:   "DisplayParametersType",
-	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
-	States: []exi.State{
-		// 0: SE(PresentSOC) | SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 6, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}, {Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 1: SE(MinimumSOC) | SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(TargetSOC) | SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(MaximumSOC) | SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 4, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(RemainingTimeToMinimumSOC) | SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(RemainingTimeToTargetSOC) | SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(RemainingTimeToMaximumSOC) | SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 7: SE(ChargingComplete) | SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 8: SE(BatteryEnergyCapacity) | SE(InletHot) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 9, Next: 9, Counter: -1}, {Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 9: SE(InletHot) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 10, Next: 10, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 10: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PresentSOC)
-				ev, state = 1, 1
-			case 1: // SE(MinimumSOC)
-				ev, state = 2, 2
-			case 2: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 3: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 4: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 5: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 6: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 7: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 8: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 9: // SE(InletHot)
-				ev, state = 10, 10
-			case 10: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MinimumSOC)
-				ev, state = 2, 2
-			case 1: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 2: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 3: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 4: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 5: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 6: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 7: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 8: // SE(InletHot)
-				ev, state = 10, 10
-			case 9: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TargetSOC)
-				ev, state = 3, 3
-			case 1: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 2: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 3: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 4: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 5: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 6: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 7: // SE(InletHot)
-				ev, state = 10, 10
-			case 8: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MaximumSOC)
-				ev, state = 4, 4
-			case 1: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 2: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 3: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 4: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 5: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 6: // SE(InletHot)
-				ev, state = 10, 10
-			case 7: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToMinimumSOC)
-				ev, state = 5, 5
-			case 1: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 2: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 3: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 4: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 5: // SE(InletHot)
-				ev, state = 10, 10
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToTargetSOC)
-				ev, state = 6, 6
-			case 1: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 2: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 3: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 4: // SE(InletHot)
-				ev, state = 10, 10
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingTimeToMaximumSOC)
-				ev, state = 7, 7
-			case 1: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 2: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 3: // SE(InletHot)
-				ev, state = 10, 10
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingComplete)
-				ev, state = 8, 8
-			case 1: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 2: // SE(InletHot)
-				ev, state = 10, 10
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BatteryEnergyCapacity)
-				ev, state = 9, 9
-			case 1: // SE(InletHot)
-				ev, state = 10, 10
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(InletHot)
-				ev, state = 10, 10
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // PresentSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.PresentSOC = p
-				}
-			}
-		case 2: // MinimumSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.MinimumSOC = p
-				}
-			}
-		case 3: // TargetSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.TargetSOC = p
-				}
-			}
-		case 4: // MaximumSOC
-			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewInt8()
-					*p = int8(v)
-					x.MaximumSOC = p
-				}
-			}
-		case 5: // RemainingTimeToMinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToMinimumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // RemainingTimeToTargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToTargetSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // RemainingTimeToMaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 4294967295)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint32()
-					*p = uint32(v)
-					x.RemainingTimeToMaximumSOC = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 8: // ChargingComplete
-			{
-				v, empty, err := r.LeafBool()
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewBool()
-					*p = v
-					x.ChargingComplete = p
-				}
-			}
-		case 9: // BatteryEnergyCapacity
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
-				return err
-			}
-			x.BatteryEnergyCapacity = a.newRationalNumberType()
-			if err := x.BatteryEnergyCapacity.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 10: // InletHot
-			{
-				v, empty, err := r.LeafBool()
-				if err != nil {
-					return err
-				}
-				if !empty {
-					p := r.NewBool()
-					*p = v
-					x.InletHot = p
-				}
-			}
-		}
-	}
-}
-
-func (x *DisplayParametersType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if x.PresentSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 1, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.PresentSOC", int64(*x.PresentSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.PresentSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.MinimumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 2, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.MinimumSOC", int64(*x.MinimumSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.MinimumSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.TargetSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.TargetSOC", int64(*x.TargetSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.TargetSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.MaximumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckRange("DisplayParametersType.MaximumSOC", int64(*x.MaximumSOC), 0, 100); err != nil {
-			return err
-		}
-		w.NBit(int64(*x.MaximumSOC), 0, 7)
-		w.Leaf()
-	}
-	if x.RemainingTimeToMinimumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToMinimumSOC))
-		w.Leaf()
-	}
-	if x.RemainingTimeToTargetSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToTargetSOC))
-		w.Leaf()
-	}
-	if x.RemainingTimeToMaximumSOC != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Uint(uint64(*x.RemainingTimeToMaximumSOC))
-		w.Leaf()
-	}
-	if x.ChargingComplete != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Bool(*x.ChargingComplete)
-		w.Leaf()
-	}
-	if x.BatteryEnergyCapacity != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 9, nil); err != nil {
-			return err
-		}
-		if err := x.BatteryEnergyCapacity.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.InletHot != nil {
-		if err := w.Event(&grammarDisplayParametersType, &state, 10, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Bool(*x.InletHot)
-		w.Leaf()
-	}
-	if err := w.Event(&grammarDisplayParametersType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // WPT_EVPCPowerControlParameterType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_EVPCPowerControlParameterType.
 type WPT_EVPCPowerControlParameterType struct {
-	EVPCCoilCurrentRequest       RationalNumberType `json:"EVPCCoilCurrentRequest"`
-	EVPCCoilCurrentInformation   RationalNumberType `json:"EVPCCoilCurrentInformation"`
-	EVPCCurrentOutputInformation RationalNumberType `json:"EVPCCurrentOutputInformation"`
-	EVPCVoltageOutputInformation RationalNumberType `json:"EVPCVoltageOutputInformation"`
+	EVPCCoilCurrentRequest       iso20.RationalNumberType `json:"EVPCCoilCurrentRequest"`
+	EVPCCoilCurrentInformation   iso20.RationalNumberType `json:"EVPCCoilCurrentInformation"`
+	EVPCCurrentOutputInformation iso20.RationalNumberType `json:"EVPCCurrentOutputInformation"`
+	EVPCVoltageOutputInformation iso20.RationalNumberType `json:"EVPCVoltageOutputInformation"`
 }
 
 var grammarWPT_EVPCPowerControlParameterType = exi.Grammar{
@@ -6415,19 +2051,19 @@ func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) e
 		}
 		switch ev {
 		case 1: // EVPCCoilCurrentRequest
-			if err := x.EVPCCoilCurrentRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVPCCoilCurrentRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVPCCoilCurrentInformation
-			if err := x.EVPCCoilCurrentInformation.decodeEXI(r, a); err != nil {
+			if err := x.EVPCCoilCurrentInformation.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // EVPCCurrentOutputInformation
-			if err := x.EVPCCurrentOutputInformation.decodeEXI(r, a); err != nil {
+			if err := x.EVPCCurrentOutputInformation.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // EVPCVoltageOutputInformation
-			if err := x.EVPCVoltageOutputInformation.decodeEXI(r, a); err != nil {
+			if err := x.EVPCVoltageOutputInformation.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -6439,25 +2075,25 @@ func (x *WPT_EVPCPowerControlParameterType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_EVPCPowerControlParameterType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPCCoilCurrentRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVPCCoilCurrentRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_EVPCPowerControlParameterType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPCCoilCurrentInformation).encodeEXI(w); err != nil {
+	if err := (&x.EVPCCoilCurrentInformation).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_EVPCPowerControlParameterType, &state, 3, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPCCurrentOutputInformation).encodeEXI(w); err != nil {
+	if err := (&x.EVPCCurrentOutputInformation).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_EVPCPowerControlParameterType, &state, 4, nil); err != nil {
 		return err
 	}
-	if err := (&x.EVPCVoltageOutputInformation).encodeEXI(w); err != nil {
+	if err := (&x.EVPCVoltageOutputInformation).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_EVPCPowerControlParameterType, &state, 0, nil); err != nil {
@@ -6468,17 +2104,17 @@ func (x *WPT_EVPCPowerControlParameterType) encodeEXI(w *exi.Writer) error {
 
 // WPT_ChargeLoopResType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeLoopResType.
 type WPT_ChargeLoopResType struct {
-	Header                            MessageHeaderType                 `json:"Header"`
-	ResponseCode                      ResponseCodeType                  `json:"ResponseCode"`
-	EVSEStatus                        *EVSEStatusType                   `json:"EVSEStatus,omitempty"`
-	MeterInfo                         *MeterInfoType                    `json:"MeterInfo,omitempty"`
-	Receipt                           *ReceiptType                      `json:"Receipt,omitempty"`
-	EVPCPowerRequest                  RationalNumberType                `json:"EVPCPowerRequest"`
-	SDPowerInput                      *RationalNumberType               `json:"SDPowerInput,omitempty"`
-	SPCMaxOutputPowerLimit            RationalNumberType                `json:"SPCMaxOutputPowerLimit"`
-	SPCMinOutputPowerLimit            RationalNumberType                `json:"SPCMinOutputPowerLimit"`
+	Header                            iso20.MessageHeaderType           `json:"Header"`
+	ResponseCode                      iso20.ResponseCodeType            `json:"ResponseCode"`
+	EVSEStatus                        *iso20.EVSEStatusType             `json:"EVSEStatus,omitempty"`
+	MeterInfo                         *iso20.MeterInfoType              `json:"MeterInfo,omitempty"`
+	Receipt                           *iso20.ReceiptType                `json:"Receipt,omitempty"`
+	EVPCPowerRequest                  iso20.RationalNumberType          `json:"EVPCPowerRequest"`
+	SDPowerInput                      *iso20.RationalNumberType         `json:"SDPowerInput,omitempty"`
+	SPCMaxOutputPowerLimit            iso20.RationalNumberType          `json:"SPCMaxOutputPowerLimit"`
+	SPCMinOutputPowerLimit            iso20.RationalNumberType          `json:"SPCMinOutputPowerLimit"`
 	SPCChargeDiagnostics              WPT_SPCChargeDiagnosticsType      `json:"SPCChargeDiagnostics"`
-	SPCOperatingFrequency             *RationalNumberType               `json:"SPCOperatingFrequency,omitempty"`
+	SPCOperatingFrequency             *iso20.RationalNumberType         `json:"SPCOperatingFrequency,omitempty"`
 	SPCPowerControlParameter          *WPT_SPCPowerControlParameterType `json:"SPCPowerControlParameter,omitempty"`
 	ManufacturerSpecificDataContainer []exi.Bytes                       `json:"ManufacturerSpecificDataContainer,omitempty"`
 }
@@ -6753,7 +2389,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -6763,51 +2399,51 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEStatus
-			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
-			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
+			x.EVSEStatus = new(iso20.EVSEStatusType)
+			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 4: // MeterInfo
-			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
-			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
+			x.MeterInfo = new(iso20.MeterInfoType)
+			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // Receipt
-			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(ReceiptType)
-			if err := x.Receipt.decodeEXI(r, a); err != nil {
+			x.Receipt = new(iso20.ReceiptType)
+			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVPCPowerRequest
-			if err := x.EVPCPowerRequest.decodeEXI(r, a); err != nil {
+			if err := x.EVPCPowerRequest.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 7: // SDPowerInput
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SDPowerInput = a.newRationalNumberType()
-			if err := x.SDPowerInput.decodeEXI(r, a); err != nil {
+			x.SDPowerInput = new(iso20.RationalNumberType)
+			if err := x.SDPowerInput.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 8: // SPCMaxOutputPowerLimit
-			if err := x.SPCMaxOutputPowerLimit.decodeEXI(r, a); err != nil {
+			if err := x.SPCMaxOutputPowerLimit.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // SPCMinOutputPowerLimit
-			if err := x.SPCMinOutputPowerLimit.decodeEXI(r, a); err != nil {
+			if err := x.SPCMinOutputPowerLimit.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // SPCChargeDiagnostics
@@ -6821,11 +2457,11 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 11: // SPCOperatingFrequency
-			if err := r.Alloc(unsafe.Sizeof(RationalNumberType{})); err != nil {
+			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SPCOperatingFrequency = a.newRationalNumberType()
-			if err := x.SPCOperatingFrequency.decodeEXI(r, a); err != nil {
+			x.SPCOperatingFrequency = new(iso20.RationalNumberType)
+			if err := x.SPCOperatingFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 12: // SPCPowerControlParameter
@@ -6864,7 +2500,7 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 2, counts[:]); err != nil {
@@ -6872,7 +2508,7 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_ChargeLoopResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("WPT_ChargeLoopResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -6880,7 +2516,7 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 3, counts[:]); err != nil {
 			return err
 		}
-		if err := x.EVSEStatus.encodeEXI(w); err != nil {
+		if err := x.EVSEStatus.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6888,7 +2524,7 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 4, counts[:]); err != nil {
 			return err
 		}
-		if err := x.MeterInfo.encodeEXI(w); err != nil {
+		if err := x.MeterInfo.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6896,34 +2532,34 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 5, counts[:]); err != nil {
 			return err
 		}
-		if err := x.Receipt.encodeEXI(w); err != nil {
+		if err := x.Receipt.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 6, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.EVPCPowerRequest).encodeEXI(w); err != nil {
+	if err := (&x.EVPCPowerRequest).EncodeEXI(w); err != nil {
 		return err
 	}
 	if x.SDPowerInput != nil {
 		if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 7, counts[:]); err != nil {
 			return err
 		}
-		if err := x.SDPowerInput.encodeEXI(w); err != nil {
+		if err := x.SDPowerInput.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
 	if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 8, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.SPCMaxOutputPowerLimit).encodeEXI(w); err != nil {
+	if err := (&x.SPCMaxOutputPowerLimit).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 9, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.SPCMinOutputPowerLimit).encodeEXI(w); err != nil {
+	if err := (&x.SPCMinOutputPowerLimit).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 10, counts[:]); err != nil {
@@ -6939,7 +2575,7 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 11, counts[:]); err != nil {
 			return err
 		}
-		if err := x.SPCOperatingFrequency.encodeEXI(w); err != nil {
+		if err := x.SPCOperatingFrequency.EncodeEXI(w); err != nil {
 			return err
 		}
 	}
@@ -6971,1070 +2607,9 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// EVSEStatusType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}EVSEStatusType.
-type EVSEStatusType struct {
-	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
-	EVSENotification     EvseNotificationType `json:"EVSENotification"`
-}
-
-var grammarEVSEStatusType = exi.Grammar{
-	Name:   "EVSEStatusType",
-	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
-	States: []exi.State{
-		// 0: SE(NotificationMaxDelay)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(EVSENotification)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 65535)
-					if err != nil {
-						return err
-					}
-					x.NotificationMaxDelay = uint16(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // EVSENotification
-			{
-				v, empty, err := r.LeafEnum(3, 6)
-				if err != nil {
-					return err
-				}
-				if !empty {
-					x.EVSENotification = EvseNotificationType(v)
-				}
-			}
-		}
-	}
-}
-
-func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarEVSEStatusType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	w.Uint(uint64(x.NotificationMaxDelay))
-	w.Leaf()
-	if err := w.Event(&grammarEVSEStatusType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if uint64(x.EVSENotification) >= 6 {
-		return fmt.Errorf("EVSEStatusType.EVSENotification: invalid EvseNotificationType value %d", x.EVSENotification)
-	}
-	w.Bits(uint32(x.EVSENotification), 3)
-	w.Leaf()
-	if err := w.Event(&grammarEVSEStatusType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MeterInfoType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}MeterInfoType.
-type MeterInfoType struct {
-	MeterID                        string    `json:"MeterID"`
-	ChargedEnergyReadingWh         uint64    `json:"ChargedEnergyReadingWh"`
-	BPT_DischargedEnergyReadingWh  *uint64   `json:"BPT_DischargedEnergyReadingWh,omitempty"`
-	CapacitiveEnergyReadingVARh    *uint64   `json:"CapacitiveEnergyReadingVARh,omitempty"`
-	BPT_InductiveEnergyReadingVARh *uint64   `json:"BPT_InductiveEnergyReadingVARh,omitempty"`
-	MeterSignature                 exi.Bytes `json:"MeterSignature,omitempty"`
-	MeterStatus                    *int16    `json:"MeterStatus,omitempty"`
-	MeterTimestamp                 *uint64   `json:"MeterTimestamp,omitempty"`
-}
-
-var grammarMeterInfoType = exi.Grammar{
-	Name:   "MeterInfoType",
-	Events: []string{"EE", "SE(MeterID)", "SE(ChargedEnergyReadingWh)", "SE(BPT_DischargedEnergyReadingWh)", "SE(CapacitiveEnergyReadingVARh)", "SE(BPT_InductiveEnergyReadingVARh)", "SE(MeterSignature)", "SE(MeterStatus)", "SE(MeterTimestamp)"},
-	States: []exi.State{
-		// 0: SE(MeterID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(ChargedEnergyReadingWh)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: SE(BPT_DischargedEnergyReadingWh) | SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(CapacitiveEnergyReadingVARh) | SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(BPT_InductiveEnergyReadingVARh) | SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(MeterSignature) | SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 6, Counter: -1}, {Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: SE(MeterStatus) | SE(MeterTimestamp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 7, Next: 7, Counter: -1}, {Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 7: SE(MeterTimestamp) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 8, Next: 8, Counter: -1}, {Event: 0, Next: -1, Counter: -1}}},
-		// 8: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargedEnergyReadingWh)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BPT_DischargedEnergyReadingWh)
-				ev, state = 3, 3
-			case 1: // SE(CapacitiveEnergyReadingVARh)
-				ev, state = 4, 4
-			case 2: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 3: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 4: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 5: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 6: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CapacitiveEnergyReadingVARh)
-				ev, state = 4, 4
-			case 1: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 2: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 3: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 4: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(BPT_InductiveEnergyReadingVARh)
-				ev, state = 5, 5
-			case 1: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 2: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 3: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterSignature)
-				ev, state = 6, 6
-			case 1: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 2: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterStatus)
-				ev, state = 7, 7
-			case 1: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterTimestamp)
-				ev, state = 8, 8
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // MeterID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.String(-1, 12)
-					if err != nil {
-						return err
-					}
-					x.MeterID = v
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // ChargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.ChargedEnergyReadingWh = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 3: // BPT_DischargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.BPT_DischargedEnergyReadingWh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 4: // CapacitiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.CapacitiveEnergyReadingVARh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 5: // BPT_InductiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.BPT_InductiveEnergyReadingVARh = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 6: // MeterSignature
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.Binary(64)
-					if err != nil {
-						return err
-					}
-					x.MeterSignature = exi.Bytes(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 7: // MeterStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.IntRange(-32768, 32767)
-					if err != nil {
-						return err
-					}
-					p := r.NewInt16()
-					*p = int16(v)
-					x.MeterStatus = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 8: // MeterTimestamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					p := r.NewUint64()
-					*p = uint64(v)
-					x.MeterTimestamp = p
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-}
-
-func (x *MeterInfoType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarMeterInfoType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckString("MeterInfoType.MeterID", x.MeterID, 32); err != nil {
-		return err
-	}
-	w.String(x.MeterID)
-	w.Leaf()
-	if err := w.Event(&grammarMeterInfoType, &state, 2, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("MeterInfoType.ChargedEnergyReadingWh", uint64(x.ChargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.ChargedEnergyReadingWh))
-	w.Leaf()
-	if x.BPT_DischargedEnergyReadingWh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 3, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.BPT_DischargedEnergyReadingWh", uint64(*x.BPT_DischargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.BPT_DischargedEnergyReadingWh))
-		w.Leaf()
-	}
-	if x.CapacitiveEnergyReadingVARh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 4, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.CapacitiveEnergyReadingVARh", uint64(*x.CapacitiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.CapacitiveEnergyReadingVARh))
-		w.Leaf()
-	}
-	if x.BPT_InductiveEnergyReadingVARh != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 5, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.BPT_InductiveEnergyReadingVARh", uint64(*x.BPT_InductiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.BPT_InductiveEnergyReadingVARh))
-		w.Leaf()
-	}
-	if x.MeterSignature != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 6, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckBinary("MeterInfoType.MeterSignature", x.MeterSignature, 64); err != nil {
-			return err
-		}
-		w.Binary(x.MeterSignature)
-		w.Leaf()
-	}
-	if x.MeterStatus != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 7, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		w.Int(int64(*x.MeterStatus))
-		w.Leaf()
-	}
-	if x.MeterTimestamp != nil {
-		if err := w.Event(&grammarMeterInfoType, &state, 8, nil); err != nil {
-			return err
-		}
-		w.Leaf()
-		if err := exi.CheckURange("MeterInfoType.MeterTimestamp", uint64(*x.MeterTimestamp), 0, 18446744073709551615); err != nil {
-			return err
-		}
-		w.Uint(uint64(*x.MeterTimestamp))
-		w.Leaf()
-	}
-	if err := w.Event(&grammarMeterInfoType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// ReceiptType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}ReceiptType.
-type ReceiptType struct {
-	TimeAnchor              uint64            `json:"TimeAnchor"`
-	EnergyCosts             *DetailedCostType `json:"EnergyCosts,omitempty"`
-	OccupancyCosts          *DetailedCostType `json:"OccupancyCosts,omitempty"`
-	AdditionalServicesCosts *DetailedCostType `json:"AdditionalServicesCosts,omitempty"`
-	OverstayCosts           *DetailedCostType `json:"OverstayCosts,omitempty"`
-	TaxCosts                []DetailedTaxType `json:"TaxCosts,omitempty"`
-}
-
-var grammarReceiptType = exi.Grammar{
-	Name:   "ReceiptType",
-	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
-	States: []exi.State{
-		// 0: SE(TimeAnchor)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(EnergyCosts) | SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}, {Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 2: SE(OccupancyCosts) | SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 3, Next: 3, Counter: -1}, {Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 3: SE(AdditionalServicesCosts) | SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 3, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 4, Next: 4, Counter: -1}, {Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 4: SE(OverstayCosts) | SE(TaxCosts) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 5, Next: 5, Counter: -1}, {Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 5: SE(TaxCosts) | EE
-		{Width: 2, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 6, Next: 5, Counter: 0, Max: 10, Exit: 6}, {Event: 0, Next: -1, Counter: -1}}},
-		// 6: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
-	var counts [1]int
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EnergyCosts)
-				ev, state = 2, 2
-			case 1: // SE(OccupancyCosts)
-				ev, state = 3, 3
-			case 2: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 3: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 4: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 5: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OccupancyCosts)
-				ev, state = 3, 3
-			case 1: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 2: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 3: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 4: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AdditionalServicesCosts)
-				ev, state = 4, 4
-			case 1: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 2: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 3: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OverstayCosts)
-				ev, state = 5, 5
-			case 1: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 2: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxCosts)
-				ev = 6
-				counts[0]++
-				if counts[0] >= 10 {
-					state = 6
-				} else {
-					state = 5
-				}
-			case 1: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(0, 18446744073709551615)
-					if err != nil {
-						return err
-					}
-					x.TimeAnchor = uint64(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // EnergyCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.EnergyCosts = a.newDetailedCostType()
-			if err := x.EnergyCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 3: // OccupancyCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.OccupancyCosts = a.newDetailedCostType()
-			if err := x.OccupancyCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 4: // AdditionalServicesCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.AdditionalServicesCosts = a.newDetailedCostType()
-			if err := x.AdditionalServicesCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 5: // OverstayCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedCostType{})); err != nil {
-				return err
-			}
-			x.OverstayCosts = a.newDetailedCostType()
-			if err := x.OverstayCosts.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 6: // TaxCosts
-			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
-				return err
-			}
-			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
-			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *ReceiptType) encodeEXI(w *exi.Writer) error {
-	var counts [1]int
-	state := 0
-	if err := w.Event(&grammarReceiptType, &state, 1, counts[:]); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("ReceiptType.TimeAnchor", uint64(x.TimeAnchor), 0, 18446744073709551615); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TimeAnchor))
-	w.Leaf()
-	if x.EnergyCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 2, counts[:]); err != nil {
-			return err
-		}
-		if err := x.EnergyCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.OccupancyCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 3, counts[:]); err != nil {
-			return err
-		}
-		if err := x.OccupancyCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.AdditionalServicesCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 4, counts[:]); err != nil {
-			return err
-		}
-		if err := x.AdditionalServicesCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if x.OverstayCosts != nil {
-		if err := w.Event(&grammarReceiptType, &state, 5, counts[:]); err != nil {
-			return err
-		}
-		if err := x.OverstayCosts.encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if len(x.TaxCosts) > 10 {
-		return fmt.Errorf("ReceiptType.TaxCosts: %d items, schema allows 10", len(x.TaxCosts))
-	}
-	for i := range x.TaxCosts {
-		if err := w.Event(&grammarReceiptType, &state, 6, counts[:]); err != nil {
-			return err
-		}
-		if err := (&x.TaxCosts[i]).encodeEXI(w); err != nil {
-			return err
-		}
-	}
-	if err := w.Event(&grammarReceiptType, &state, 0, counts[:]); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DetailedCostType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedCostType.
-type DetailedCostType struct {
-	Amount      RationalNumberType `json:"Amount"`
-	CostPerUnit RationalNumberType `json:"CostPerUnit"`
-}
-
-var grammarDetailedCostType = exi.Grammar{
-	Name:   "DetailedCostType",
-	Events: []string{"EE", "SE(Amount)", "SE(CostPerUnit)"},
-	States: []exi.State{
-		// 0: SE(Amount)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(CostPerUnit)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CostPerUnit)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // Amount
-			if err := x.Amount.decodeEXI(r, a); err != nil {
-				return err
-			}
-		case 2: // CostPerUnit
-			if err := x.CostPerUnit.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *DetailedCostType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDetailedCostType, &state, 1, nil); err != nil {
-		return err
-	}
-	if err := (&x.Amount).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedCostType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.CostPerUnit).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedCostType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
-// DetailedTaxType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}DetailedTaxType.
-type DetailedTaxType struct {
-	TaxRuleID uint32             `json:"TaxRuleID"`
-	Amount    RationalNumberType `json:"Amount"`
-}
-
-var grammarDetailedTaxType = exi.Grammar{
-	Name:   "DetailedTaxType",
-	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
-	States: []exi.State{
-		// 0: SE(TaxRuleID)
-		{Width: 1, Level2: 7, EE2: false, Prods: []exi.Prod{{Event: 1, Next: 1, Counter: -1}}},
-		// 1: SE(Amount)
-		{Width: 1, Level2: 3, EE2: false, Prods: []exi.Prod{{Event: 2, Next: 2, Counter: -1}}},
-		// 2: EE
-		{Width: 1, Level2: 2, EE2: false, Prods: []exi.Prod{{Event: 0, Next: -1, Counter: -1}}},
-	},
-}
-
-func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
-	state := 0
-	for {
-		var ev int
-		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxRuleID)
-				ev, state = 1, 1
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 2, 2
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
-		}
-		switch ev {
-		case 1: // TaxRuleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
-				{
-					v, err := r.UintRange(1, 4294967295)
-					if err != nil {
-						return err
-					}
-					x.TaxRuleID = uint32(v)
-				}
-				if err := r.LeafEnd(); err != nil {
-					return err
-				}
-			}
-		case 2: // Amount
-			if err := x.Amount.decodeEXI(r, a); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-func (x *DetailedTaxType) encodeEXI(w *exi.Writer) error {
-	state := 0
-	if err := w.Event(&grammarDetailedTaxType, &state, 1, nil); err != nil {
-		return err
-	}
-	w.Leaf()
-	if err := exi.CheckURange("DetailedTaxType.TaxRuleID", uint64(x.TaxRuleID), 1, 4294967295); err != nil {
-		return err
-	}
-	w.Uint(uint64(x.TaxRuleID))
-	w.Leaf()
-	if err := w.Event(&grammarDetailedTaxType, &state, 2, nil); err != nil {
-		return err
-	}
-	if err := (&x.Amount).encodeEXI(w); err != nil {
-		return err
-	}
-	if err := w.Event(&grammarDetailedTaxType, &state, 0, nil); err != nil {
-		return err
-	}
-	return nil
-}
-
 // WPT_SPCPowerControlParameterType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_SPCPowerControlParameterType.
 type WPT_SPCPowerControlParameterType struct {
-	SPCPrimaryDeviceCoilCurrentInformation RationalNumberType `json:"SPCPrimaryDeviceCoilCurrentInformation"`
+	SPCPrimaryDeviceCoilCurrentInformation iso20.RationalNumberType `json:"SPCPrimaryDeviceCoilCurrentInformation"`
 }
 
 var grammarWPT_SPCPowerControlParameterType = exi.Grammar{
@@ -8082,7 +2657,7 @@ func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) er
 		}
 		switch ev {
 		case 1: // SPCPrimaryDeviceCoilCurrentInformation
-			if err := x.SPCPrimaryDeviceCoilCurrentInformation.decodeEXI(r, a); err != nil {
+			if err := x.SPCPrimaryDeviceCoilCurrentInformation.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -8094,7 +2669,7 @@ func (x *WPT_SPCPowerControlParameterType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_SPCPowerControlParameterType, &state, 1, nil); err != nil {
 		return err
 	}
-	if err := (&x.SPCPrimaryDeviceCoilCurrentInformation).encodeEXI(w); err != nil {
+	if err := (&x.SPCPrimaryDeviceCoilCurrentInformation).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_SPCPowerControlParameterType, &state, 0, nil); err != nil {
@@ -8105,13 +2680,13 @@ func (x *WPT_SPCPowerControlParameterType) encodeEXI(w *exi.Writer) error {
 
 // WPT_ChargeParameterDiscoveryReqType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryReqType.
 type WPT_ChargeParameterDiscoveryReqType struct {
-	Header                      MessageHeaderType  `json:"Header"`
-	EVPCMaxReceivablePower      RationalNumberType `json:"EVPCMaxReceivablePower"`
-	SDMaxGroundClearence        uint16             `json:"SDMaxGroundClearence"`
-	SDMinGroundClearence        uint16             `json:"SDMinGroundClearence"`
-	EVPCNaturalFrequency        RationalNumberType `json:"EVPCNaturalFrequency"`
-	EVPCDeviceLocalControl      bool               `json:"EVPCDeviceLocalControl"`
-	VendorSpecificDataContainer []exi.Bytes        `json:"VendorSpecificDataContainer,omitempty"`
+	Header                      iso20.MessageHeaderType  `json:"Header"`
+	EVPCMaxReceivablePower      iso20.RationalNumberType `json:"EVPCMaxReceivablePower"`
+	SDMaxGroundClearence        uint16                   `json:"SDMaxGroundClearence"`
+	SDMinGroundClearence        uint16                   `json:"SDMinGroundClearence"`
+	EVPCNaturalFrequency        iso20.RationalNumberType `json:"EVPCNaturalFrequency"`
+	EVPCDeviceLocalControl      bool                     `json:"EVPCDeviceLocalControl"`
+	VendorSpecificDataContainer []exi.Bytes              `json:"VendorSpecificDataContainer,omitempty"`
 }
 
 var grammarWPT_ChargeParameterDiscoveryReqType = exi.Grammar{
@@ -8258,11 +2833,11 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVPCMaxReceivablePower
-			if err := x.EVPCMaxReceivablePower.decodeEXI(r, a); err != nil {
+			if err := x.EVPCMaxReceivablePower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // SDMaxGroundClearence
@@ -8296,7 +2871,7 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5: // EVPCNaturalFrequency
-			if err := x.EVPCNaturalFrequency.decodeEXI(r, a); err != nil {
+			if err := x.EVPCNaturalFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // EVPCDeviceLocalControl
@@ -8337,13 +2912,13 @@ func (x *WPT_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryReqType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryReqType, &state, 2, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.EVPCMaxReceivablePower).encodeEXI(w); err != nil {
+	if err := (&x.EVPCMaxReceivablePower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryReqType, &state, 3, counts[:]); err != nil {
@@ -8361,7 +2936,7 @@ func (x *WPT_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryReqType, &state, 5, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.EVPCNaturalFrequency).encodeEXI(w); err != nil {
+	if err := (&x.EVPCNaturalFrequency).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryReqType, &state, 6, counts[:]); err != nil {
@@ -8392,16 +2967,16 @@ func (x *WPT_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 
 // WPT_ChargeParameterDiscoveryResType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_ChargeParameterDiscoveryResType.
 type WPT_ChargeParameterDiscoveryResType struct {
-	Header                              MessageHeaderType  `json:"Header"`
-	ResponseCode                        ResponseCodeType   `json:"ResponseCode"`
-	PDInputPowerClass                   WPT_PowerClassType `json:"PDInputPowerClass"`
-	SDMinOutputPower                    RationalNumberType `json:"SDMinOutputPower"`
-	SDMaxOutputPower                    RationalNumberType `json:"SDMaxOutputPower"`
-	SDMaxGroundClearanceSupport         uint16             `json:"SDMaxGroundClearanceSupport"`
-	SDMinGroundClearanceSupport         uint16             `json:"SDMinGroundClearanceSupport"`
-	PDMinCoilCurrent                    RationalNumberType `json:"PDMinCoilCurrent"`
-	PDMaxCoilCurrent                    RationalNumberType `json:"PDMaxCoilCurrent"`
-	SDManufacturerSpecificDataContainer []exi.Bytes        `json:"SDManufacturerSpecificDataContainer,omitempty"`
+	Header                              iso20.MessageHeaderType  `json:"Header"`
+	ResponseCode                        iso20.ResponseCodeType   `json:"ResponseCode"`
+	PDInputPowerClass                   WPT_PowerClassType       `json:"PDInputPowerClass"`
+	SDMinOutputPower                    iso20.RationalNumberType `json:"SDMinOutputPower"`
+	SDMaxOutputPower                    iso20.RationalNumberType `json:"SDMaxOutputPower"`
+	SDMaxGroundClearanceSupport         uint16                   `json:"SDMaxGroundClearanceSupport"`
+	SDMinGroundClearanceSupport         uint16                   `json:"SDMinGroundClearanceSupport"`
+	PDMinCoilCurrent                    iso20.RationalNumberType `json:"PDMinCoilCurrent"`
+	PDMaxCoilCurrent                    iso20.RationalNumberType `json:"PDMaxCoilCurrent"`
+	SDManufacturerSpecificDataContainer []exi.Bytes              `json:"SDManufacturerSpecificDataContainer,omitempty"`
 }
 
 var grammarWPT_ChargeParameterDiscoveryResType = exi.Grammar{
@@ -8593,7 +3168,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -8603,7 +3178,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // PDInputPowerClass
@@ -8617,11 +3192,11 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 4: // SDMinOutputPower
-			if err := x.SDMinOutputPower.decodeEXI(r, a); err != nil {
+			if err := x.SDMinOutputPower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 5: // SDMaxOutputPower
-			if err := x.SDMaxOutputPower.decodeEXI(r, a); err != nil {
+			if err := x.SDMaxOutputPower.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 6: // SDMaxGroundClearanceSupport
@@ -8655,11 +3230,11 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8: // PDMinCoilCurrent
-			if err := x.PDMinCoilCurrent.decodeEXI(r, a); err != nil {
+			if err := x.PDMinCoilCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 9: // PDMaxCoilCurrent
-			if err := x.PDMaxCoilCurrent.decodeEXI(r, a); err != nil {
+			if err := x.PDMaxCoilCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 10: // SDManufacturerSpecificDataContainer
@@ -8690,7 +3265,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 2, counts[:]); err != nil {
@@ -8698,7 +3273,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_ChargeParameterDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("WPT_ChargeParameterDiscoveryResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -8714,13 +3289,13 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 4, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.SDMinOutputPower).encodeEXI(w); err != nil {
+	if err := (&x.SDMinOutputPower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 5, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.SDMaxOutputPower).encodeEXI(w); err != nil {
+	if err := (&x.SDMaxOutputPower).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 6, counts[:]); err != nil {
@@ -8738,13 +3313,13 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 8, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.PDMinCoilCurrent).encodeEXI(w); err != nil {
+	if err := (&x.PDMinCoilCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 9, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.PDMaxCoilCurrent).encodeEXI(w); err != nil {
+	if err := (&x.PDMaxCoilCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
 	if len(x.SDManufacturerSpecificDataContainer) > 16 {
@@ -8769,8 +3344,8 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 
 // WPT_FinePositioningReqType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningReqType.
 type WPT_FinePositioningReqType struct {
-	Header                      MessageHeaderType           `json:"Header"`
-	EVProcessing                ProcessingType              `json:"EVProcessing"`
+	Header                      iso20.MessageHeaderType     `json:"Header"`
+	EVProcessing                iso20.ProcessingType        `json:"EVProcessing"`
 	EVResultCode                WPT_EVResultType            `json:"EVResultCode"`
 	VendorSpecificDataContainer []exi.Bytes                 `json:"VendorSpecificDataContainer,omitempty"`
 	WPT_LF_DataPackageList      *WPT_LF_DataPackageListType `json:"WPT_LF_DataPackageList,omitempty"`
@@ -8894,7 +3469,7 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
@@ -8904,7 +3479,7 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVProcessing = ProcessingType(v)
+					x.EVProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 3: // EVResultCode
@@ -8953,7 +3528,7 @@ func (x *WPT_FinePositioningReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_FinePositioningReqType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_FinePositioningReqType, &state, 2, counts[:]); err != nil {
@@ -8961,7 +3536,7 @@ func (x *WPT_FinePositioningReqType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_FinePositioningReqType.EVProcessing: invalid ProcessingType value %d", x.EVProcessing)
+		return fmt.Errorf("WPT_FinePositioningReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -9306,8 +3881,8 @@ func (x *WPT_LF_TxDataListType) encodeEXI(w *exi.Writer) error {
 
 // WPT_LF_TxDataType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_LF_TxDataType.
 type WPT_LF_TxDataType struct {
-	TxIdentifier uint32             `json:"TxIdentifier"`
-	EIRP         RationalNumberType `json:"EIRP"`
+	TxIdentifier uint32                   `json:"TxIdentifier"`
+	EIRP         iso20.RationalNumberType `json:"EIRP"`
 }
 
 var grammarWPT_LF_TxDataType = exi.Grammar{
@@ -9385,7 +3960,7 @@ func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // EIRP
-			if err := x.EIRP.decodeEXI(r, a); err != nil {
+			if err := x.EIRP.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -9406,7 +3981,7 @@ func (x *WPT_LF_TxDataType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_LF_TxDataType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.EIRP).encodeEXI(w); err != nil {
+	if err := (&x.EIRP).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_LF_TxDataType, &state, 0, nil); err != nil {
@@ -9670,8 +4245,8 @@ func (x *WPT_LF_RxRSSIListType) encodeEXI(w *exi.Writer) error {
 
 // WPT_LF_RxRSSIType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_LF_RxRSSIType.
 type WPT_LF_RxRSSIType struct {
-	TxIdentifier uint32             `json:"TxIdentifier"`
-	RSSI         RationalNumberType `json:"RSSI"`
+	TxIdentifier uint32                   `json:"TxIdentifier"`
+	RSSI         iso20.RationalNumberType `json:"RSSI"`
 }
 
 var grammarWPT_LF_RxRSSIType = exi.Grammar{
@@ -9749,7 +4324,7 @@ func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // RSSI
-			if err := x.RSSI.decodeEXI(r, a); err != nil {
+			if err := x.RSSI.DecodeEXI(r); err != nil {
 				return err
 			}
 		}
@@ -9770,7 +4345,7 @@ func (x *WPT_LF_RxRSSIType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_LF_RxRSSIType, &state, 2, nil); err != nil {
 		return err
 	}
-	if err := (&x.RSSI).encodeEXI(w); err != nil {
+	if err := (&x.RSSI).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_LF_RxRSSIType, &state, 0, nil); err != nil {
@@ -9781,9 +4356,9 @@ func (x *WPT_LF_RxRSSIType) encodeEXI(w *exi.Writer) error {
 
 // WPT_FinePositioningResType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningResType.
 type WPT_FinePositioningResType struct {
-	Header                      MessageHeaderType           `json:"Header"`
-	ResponseCode                ResponseCodeType            `json:"ResponseCode"`
-	EVSEProcessing              ProcessingType              `json:"EVSEProcessing"`
+	Header                      iso20.MessageHeaderType     `json:"Header"`
+	ResponseCode                iso20.ResponseCodeType      `json:"ResponseCode"`
+	EVSEProcessing              iso20.ProcessingType        `json:"EVSEProcessing"`
 	VendorSpecificDataContainer []exi.Bytes                 `json:"VendorSpecificDataContainer,omitempty"`
 	WPT_LF_DataPackageList      *WPT_LF_DataPackageListType `json:"WPT_LF_DataPackageList,omitempty"`
 }
@@ -9906,7 +4481,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -9916,7 +4491,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
@@ -9926,7 +4501,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVSEProcessing = ProcessingType(v)
+					x.EVSEProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 4: // VendorSpecificDataContainer
@@ -9965,7 +4540,7 @@ func (x *WPT_FinePositioningResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_FinePositioningResType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_FinePositioningResType, &state, 2, counts[:]); err != nil {
@@ -9973,7 +4548,7 @@ func (x *WPT_FinePositioningResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_FinePositioningResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("WPT_FinePositioningResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -9982,7 +4557,7 @@ func (x *WPT_FinePositioningResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("WPT_FinePositioningResType.EVSEProcessing: invalid ProcessingType value %d", x.EVSEProcessing)
+		return fmt.Errorf("WPT_FinePositioningResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -10016,8 +4591,8 @@ func (x *WPT_FinePositioningResType) encodeEXI(w *exi.Writer) error {
 
 // WPT_FinePositioningSetupReqType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupReqType.
 type WPT_FinePositioningSetupReqType struct {
-	Header                            MessageHeaderType                 `json:"Header"`
-	EVProcessing                      ProcessingType                    `json:"EVProcessing"`
+	Header                            iso20.MessageHeaderType           `json:"Header"`
+	EVProcessing                      iso20.ProcessingType              `json:"EVProcessing"`
 	EVDeviceFinePositioningMethodList WPT_FinePositioningMethodListType `json:"EVDeviceFinePositioningMethodList"`
 	EVDevicePairingMethodList         WPT_PairingMethodListType         `json:"EVDevicePairingMethodList"`
 	EVDeviceAlignmentCheckMethodList  WPT_AlignmentCheckMethodListType  `json:"EVDeviceAlignmentCheckMethodList"`
@@ -10189,7 +4764,7 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
@@ -10199,7 +4774,7 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 				if !empty {
-					x.EVProcessing = ProcessingType(v)
+					x.EVProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 3: // EVDeviceFinePositioningMethodList
@@ -10265,7 +4840,7 @@ func (x *WPT_FinePositioningSetupReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_FinePositioningSetupReqType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_FinePositioningSetupReqType, &state, 2, counts[:]); err != nil {
@@ -10273,7 +4848,7 @@ func (x *WPT_FinePositioningSetupReqType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_FinePositioningSetupReqType.EVProcessing: invalid ProcessingType value %d", x.EVProcessing)
+		return fmt.Errorf("WPT_FinePositioningSetupReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -10785,7 +5360,7 @@ func (x *WPT_LF_SystemSetupDataType) encodeEXI(w *exi.Writer) error {
 // WPT_LF_TransmitterDataType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_LF_TransmitterDataType.
 type WPT_LF_TransmitterDataType struct {
 	NumberOfTransmitters uint8                        `json:"NumberOfTransmitters"`
-	SignalFrequency      RationalNumberType           `json:"SignalFrequency"`
+	SignalFrequency      iso20.RationalNumberType     `json:"SignalFrequency"`
 	TxSpecData           []WPT_TxRxSpecDataType       `json:"TxSpecData,omitempty"`
 	TxPackageSpecData    *WPT_TxRxPackageSpecDataType `json:"TxPackageSpecData,omitempty"`
 }
@@ -10945,7 +5520,7 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // SignalFrequency
-			if err := x.SignalFrequency.decodeEXI(r, a); err != nil {
+			if err := x.SignalFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 3: // TxSpecData
@@ -10980,7 +5555,7 @@ func (x *WPT_LF_TransmitterDataType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_LF_TransmitterDataType, &state, 2, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.SignalFrequency).encodeEXI(w); err != nil {
+	if err := (&x.SignalFrequency).EncodeEXI(w); err != nil {
 		return err
 	}
 	if len(x.TxSpecData) > 255 {
@@ -11832,8 +6407,8 @@ func (x *WPT_LF_ReceiverDataType) encodeEXI(w *exi.Writer) error {
 
 // WPT_FinePositioningSetupResType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningSetupResType.
 type WPT_FinePositioningSetupResType struct {
-	Header                                 MessageHeaderType                 `json:"Header"`
-	ResponseCode                           ResponseCodeType                  `json:"ResponseCode"`
+	Header                                 iso20.MessageHeaderType           `json:"Header"`
+	ResponseCode                           iso20.ResponseCodeType            `json:"ResponseCode"`
 	PrimaryDeviceFinePositioningMethodList WPT_FinePositioningMethodListType `json:"PrimaryDeviceFinePositioningMethodList"`
 	PrimaryDevicePairingMethodList         WPT_PairingMethodListType         `json:"PrimaryDevicePairingMethodList"`
 	PrimaryDeviceAlignmentCheckMethodList  WPT_AlignmentCheckMethodListType  `json:"PrimaryDeviceAlignmentCheckMethodList"`
@@ -12005,7 +6580,7 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -12015,7 +6590,7 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // PrimaryDeviceFinePositioningMethodList
@@ -12081,7 +6656,7 @@ func (x *WPT_FinePositioningSetupResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_FinePositioningSetupResType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_FinePositioningSetupResType, &state, 2, counts[:]); err != nil {
@@ -12089,7 +6664,7 @@ func (x *WPT_FinePositioningSetupResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_FinePositioningSetupResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("WPT_FinePositioningSetupResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -12147,11 +6722,11 @@ func (x *WPT_FinePositioningSetupResType) encodeEXI(w *exi.Writer) error {
 
 // WPT_PairingReqType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_PairingReqType.
 type WPT_PairingReqType struct {
-	Header                      MessageHeaderType `json:"Header"`
-	EVProcessing                ProcessingType    `json:"EVProcessing"`
-	ObservedIDCode              *uint32           `json:"ObservedIDCode,omitempty"`
-	EVResultCode                WPT_EVResultType  `json:"EVResultCode"`
-	VendorSpecificDataContainer []exi.Bytes       `json:"VendorSpecificDataContainer,omitempty"`
+	Header                      iso20.MessageHeaderType `json:"Header"`
+	EVProcessing                iso20.ProcessingType    `json:"EVProcessing"`
+	ObservedIDCode              *uint32                 `json:"ObservedIDCode,omitempty"`
+	EVResultCode                WPT_EVResultType        `json:"EVResultCode"`
+	VendorSpecificDataContainer []exi.Bytes             `json:"VendorSpecificDataContainer,omitempty"`
 }
 
 var grammarWPT_PairingReqType = exi.Grammar{
@@ -12270,7 +6845,7 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // EVProcessing
@@ -12280,7 +6855,7 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVProcessing = ProcessingType(v)
+					x.EVProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 3: // ObservedIDCode
@@ -12338,7 +6913,7 @@ func (x *WPT_PairingReqType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_PairingReqType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_PairingReqType, &state, 2, counts[:]); err != nil {
@@ -12346,7 +6921,7 @@ func (x *WPT_PairingReqType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_PairingReqType.EVProcessing: invalid ProcessingType value %d", x.EVProcessing)
+		return fmt.Errorf("WPT_PairingReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -12392,9 +6967,9 @@ func (x *WPT_PairingReqType) encodeEXI(w *exi.Writer) error {
 
 // WPT_PairingResType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_PairingResType.
 type WPT_PairingResType struct {
-	Header                      MessageHeaderType        `json:"Header"`
-	ResponseCode                ResponseCodeType         `json:"ResponseCode"`
-	EVSEProcessing              ProcessingType           `json:"EVSEProcessing"`
+	Header                      iso20.MessageHeaderType  `json:"Header"`
+	ResponseCode                iso20.ResponseCodeType   `json:"ResponseCode"`
+	EVSEProcessing              iso20.ProcessingType     `json:"EVSEProcessing"`
 	ObservedIDCode              *uint32                  `json:"ObservedIDCode,omitempty"`
 	AlternativeSECCList         *AlternativeSECCListType `json:"AlternativeSECCList,omitempty"`
 	VendorSpecificDataContainer []exi.Bytes              `json:"VendorSpecificDataContainer,omitempty"`
@@ -12551,7 +7126,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Header
-			if err := x.Header.decodeEXI(r, a); err != nil {
+			if err := x.Header.DecodeEXI(r); err != nil {
 				return err
 			}
 		case 2: // ResponseCode
@@ -12561,7 +7136,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.ResponseCode = ResponseCodeType(v)
+					x.ResponseCode = iso20.ResponseCodeType(v)
 				}
 			}
 		case 3: // EVSEProcessing
@@ -12571,7 +7146,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 				if !empty {
-					x.EVSEProcessing = ProcessingType(v)
+					x.EVSEProcessing = iso20.ProcessingType(v)
 				}
 			}
 		case 4: // ObservedIDCode
@@ -12627,7 +7202,7 @@ func (x *WPT_PairingResType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarWPT_PairingResType, &state, 1, counts[:]); err != nil {
 		return err
 	}
-	if err := (&x.Header).encodeEXI(w); err != nil {
+	if err := (&x.Header).EncodeEXI(w); err != nil {
 		return err
 	}
 	if err := w.Event(&grammarWPT_PairingResType, &state, 2, counts[:]); err != nil {
@@ -12635,7 +7210,7 @@ func (x *WPT_PairingResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_PairingResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+		return fmt.Errorf("WPT_PairingResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -12644,7 +7219,7 @@ func (x *WPT_PairingResType) encodeEXI(w *exi.Writer) error {
 	}
 	w.Leaf()
 	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("WPT_PairingResType.EVSEProcessing: invalid ProcessingType value %d", x.EVSEProcessing)
+		return fmt.Errorf("WPT_PairingResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -12920,7 +7495,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 13)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}SSID")
 					if err != nil {
 						return err
 					}
@@ -12937,7 +7512,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 14)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}BSSID")
 					if err != nil {
 						return err
 					}
@@ -12954,7 +7529,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			} else if !empty {
 				{
-					v, err := r.String(-1, 15)
+					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}IPAddress")
 					if err != nil {
 						return err
 					}
