@@ -14,8 +14,9 @@ type Reader struct {
 
 	// String value tables (EXI 1.0 §7.3.3), filled only when a string is
 	// decoded. Peers write literals, but a conformant stream may refer back.
-	global []string
-	local  map[string][]string
+	// Every string value in order: the global table; those of one qname,
+	// in order, its local table. Documents hold few strings.
+	strs []strEntry
 
 	sc scalars // storage of optional simple values, never reused
 
@@ -23,6 +24,8 @@ type Reader struct {
 	// so that a few hostile bytes cannot ask for megabytes.
 	budget int
 }
+
+type strEntry struct{ q, s string }
 
 // AllocFactor and AllocSlack set the decoding memory budget of a document
 // of n bytes: AllocFactor*n + AllocSlack bytes of decoded values.
@@ -45,10 +48,7 @@ func (r *Reader) Reset(b []byte) {
 	r.buf, r.pos = b, 0
 	r.sc = scalars{} // handed-out storage belongs to earlier documents
 	r.budget = AllocFactor*len(b) + AllocSlack
-	r.global = r.global[:0]
-	for k := range r.local {
-		delete(r.local, k)
-	}
+	r.strs = r.strs[:0]
 }
 
 // Pos returns the bit position of the next bit to read.
@@ -275,24 +275,29 @@ func (r *Reader) String(max int, qname string) (string, error) {
 	}
 	switch n {
 	case 0:
-		t := r.local[qname]
-		i, err := r.Bits(bitsFor(len(t)))
+		var local []string
+		for _, e := range r.strs {
+			if e.q == qname {
+				local = append(local, e.s)
+			}
+		}
+		i, err := r.Bits(bitsFor(len(local)))
 		if err != nil {
 			return "", err
 		}
-		if int(i) >= len(t) {
-			return "", &Error{Bit: start, Msg: fmt.Sprintf("local string table index %d out of %d", i, len(t))}
+		if int(i) >= len(local) {
+			return "", &Error{Bit: start, Msg: fmt.Sprintf("local string table index %d out of %d", i, len(local))}
 		}
-		return t[i], nil
+		return local[i], nil
 	case 1:
-		i, err := r.Bits(bitsFor(len(r.global)))
+		i, err := r.Bits(bitsFor(len(r.strs)))
 		if err != nil {
 			return "", err
 		}
-		if int(i) >= len(r.global) {
-			return "", &Error{Bit: start, Msg: fmt.Sprintf("global string table index %d out of %d", i, len(r.global))}
+		if int(i) >= len(r.strs) {
+			return "", &Error{Bit: start, Msg: fmt.Sprintf("global string table index %d out of %d", i, len(r.strs))}
 		}
-		return r.global[i], nil
+		return r.strs[i].s, nil
 	}
 	n -= 2
 	if max >= 0 && n > uint64(max) {
@@ -322,11 +327,7 @@ func (r *Reader) String(max int, qname string) (string, error) {
 	}
 	s := string(b)
 	if n > 0 {
-		r.global = append(r.global, s)
-		if r.local == nil {
-			r.local = make(map[string][]string)
-		}
-		r.local[qname] = append(r.local[qname], s)
+		r.strs = append(r.strs, strEntry{qname, s})
 	}
 	return s, nil
 }
