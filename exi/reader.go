@@ -99,6 +99,17 @@ func (r *Reader) bitsTail(n int) (uint32, error) {
 	return uint32(w >> (64 - uint(n))), nil
 }
 
+// Zero reads the next bit if it is 0 and reports whether it was: the code
+// of a state with one production, the most common case, small enough to
+// be inlined. On false nothing is read.
+func (r *Reader) Zero() bool {
+	if i := r.pos >> 3; i < len(r.buf) && r.buf[i]<<uint(r.pos&7)&0x80 == 0 {
+		r.pos++
+		return true
+	}
+	return false
+}
+
 // Header reads the EXI header. V2G uses exactly 0x80: no cookie, no
 // options (they are agreed out of band), format version 1.
 func (r *Reader) Header() error {

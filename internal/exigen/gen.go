@@ -744,6 +744,18 @@ func (g *gen) emitType(t *Type) {
 	// table walk per event (the encoder walks the table; it is fast enough).
 	g.p("state := 0\nfor {\nvar ev int\nswitch state {\n")
 	for i, st := range gr.States {
+		if pr := st.Prods[0]; st.Width == 1 && len(st.Prods) == 1 && pr.Event > 0 && pr.Counter < 0 {
+			// One production: its code is a single 0 bit.
+			g.p("case %d: // %s\nif !r.Zero() {\nc, err := r.Bits(1)\nif err != nil {\nreturn err\n}\n", i, pr.Label)
+			g.p("if ev, err := r.Escape(&%s, %d, int(c)); err != nil || ev == exi.EventEE {\nreturn err\n}\n}\n", gv, i)
+			g.p("ev, state = %d, %d\n", pr.Event, pr.Next)
+			continue
+		}
+		if pr := st.Prods[0]; st.Width == 1 && len(st.Prods) == 1 && pr.Event == 0 {
+			g.p("case %d: // EE\nif r.Zero() {\nreturn nil\n}\nc, err := r.Bits(1)\nif err != nil {\nreturn err\n}\n", i)
+			g.p("_, err = r.Escape(&%s, %d, int(c))\nreturn err\n", gv, i)
+			continue
+		}
 		g.p("case %d:\nc, err := r.Bits(%d)\nif err != nil {\nreturn err\n}\nswitch c {\n", i, st.Width)
 		for c, pr := range st.Prods {
 			g.p("case %d: // %s\n", c, pr.Label)
@@ -779,11 +791,13 @@ func (g *gen) emitType(t *Type) {
 				continue
 			}
 			if f.Kind == evSE {
-				g.p("if empty, err := r.LeafStart(); err != nil {\nreturn err\n} else if !empty {\n")
+				// The CH and EE codes are almost always single 0 bits: Zero
+				// takes them inline, LeafStart and LeafEnd the rest.
+				g.p("empty := false\nif !r.Zero() {\nvar err error\nif empty, err = r.LeafStart(); err != nil {\nreturn err\n}\n}\nif !empty {\n")
 			}
 			g.decodeValue(f.Type, f.Q, assign, "")
 			if f.Kind == evSE {
-				g.p("if err := r.LeafEnd(); err != nil {\nreturn err\n}\n}\n")
+				g.p("if !r.Zero() {\nif err := r.LeafEnd(); err != nil {\nreturn err\n}\n}\n}\n")
 			}
 			continue
 		}

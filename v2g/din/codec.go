@@ -7249,90 +7249,82 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DepartureTime)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DepartureTime)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EAmount)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EAmount)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaxVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaxVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaxCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMaxCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinCurrent)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMinCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
+			ev, state = 5, 5
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_EVChargeParameterType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -7340,8 +7332,10 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.DepartureTime = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EAmount
@@ -7429,19 +7423,17 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Multiplier)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Multiplier)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPhysicalValueType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7457,32 +7449,27 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Value)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(Value)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPhysicalValueType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPhysicalValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPhysicalValueType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Multiplier
@@ -7508,9 +7495,14 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // Value
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -7518,8 +7510,10 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Value = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -7590,71 +7584,60 @@ func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AC_EVSEStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(AC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaxVoltage)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEMaxVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaxCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEMaxCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEMinCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_EVSEChargeParameterType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // AC_EVSEStatus
@@ -7739,71 +7722,60 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PowerSwitchClosed)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(PowerSwitchClosed)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RCD)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(RCD)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(NotificationMaxDelay)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSENotification)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_EVSEStatusType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PowerSwitchClosed
@@ -7827,9 +7799,14 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -7837,8 +7814,10 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.NotificationMaxDelay = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // EVSENotification
@@ -7908,19 +7887,16 @@ func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBodyBaseType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBodyBaseType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -7956,32 +7932,27 @@ func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCableCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCableCheckReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -8039,19 +8010,17 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVReady)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVReady)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -8084,45 +8053,38 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVErrorCode)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVErrorCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVRESSSOC)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVRESSSOC)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
+			ev, state = 5, 5
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVStatusType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVStatusType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVReady
@@ -8258,58 +8220,49 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCableCheckResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCableCheckResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -8417,58 +8370,49 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEStatusCode)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(EVSEStatusCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(NotificationMaxDelay)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSENotification)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVSEStatusType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSEIsolationStatus
@@ -8494,9 +8438,14 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -8504,8 +8453,10 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.NotificationMaxDelay = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // EVSENotification
@@ -8610,58 +8561,49 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OEMProvisioningCert)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(OEMProvisioningCert)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ListOfRootCertificateIDs)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ListOfRootCertificateIDs)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DHParams)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(DHParams)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateInstallationReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -8675,9 +8617,14 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 				x.Id = p
 			}
 		case 2: // OEMProvisioningCert
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(1200)
 					if err != nil {
@@ -8685,8 +8632,10 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.OEMProvisioningCert = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ListOfRootCertificateIDs
@@ -8694,9 +8643,14 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 				return err
 			}
 		case 4: // DHParams
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -8704,8 +8658,10 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.DHParams = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -8771,19 +8727,17 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RootCertificateID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(RootCertificateID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -8802,9 +8756,14 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		}
 		switch ev {
 		case 1: // RootCertificateID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
 					if err != nil {
@@ -8815,8 +8774,10 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 					}
 					x.RootCertificateID = append(x.RootCertificateID, v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -8878,97 +8839,82 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureEncryptedPrivateKey)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(ContractSignatureEncryptedPrivateKey)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DHParams)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(DHParams)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractID)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(ContractID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 6, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateInstallationResType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateInstallationResType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -8994,9 +8940,14 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(128)
 					if err != nil {
@@ -9004,14 +8955,21 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.ContractSignatureEncryptedPrivateKey = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // DHParams
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -9019,14 +8977,21 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.DHParams = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // ContractID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
@@ -9034,8 +8999,10 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.ContractID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -9120,19 +9087,17 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Certificate)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Certificate)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9148,25 +9113,27 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateChainType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(1200)
 					if err != nil {
@@ -9174,8 +9141,10 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Certificate = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // SubCertificates
@@ -9236,19 +9205,17 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Certificate)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Certificate)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSubCertificatesType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9267,9 +9234,14 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(1200)
 					if err != nil {
@@ -9280,8 +9252,10 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Certificate = append(x.Certificate, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -9355,71 +9329,60 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ContractID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ListOfRootCertificateIDs)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(ListOfRootCertificateIDs)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DHParams)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(DHParams)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
+			ev, state = 5, 5
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateUpdateReqType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9437,9 +9400,14 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 3: // ContractID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
@@ -9447,8 +9415,10 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ContractID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // ListOfRootCertificateIDs
@@ -9456,9 +9426,14 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 5: // DHParams
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -9466,8 +9441,10 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.DHParams = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -9557,110 +9534,93 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureEncryptedPrivateKey)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(ContractSignatureEncryptedPrivateKey)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DHParams)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(DHParams)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractID)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(ContractID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RetryCounter)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(RetryCounter)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
+			ev, state = 7, 7
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateUpdateResType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateUpdateResType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9686,9 +9646,14 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 4: // ContractSignatureEncryptedPrivateKey
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(128)
 					if err != nil {
@@ -9696,14 +9661,21 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ContractSignatureEncryptedPrivateKey = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // DHParams
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -9711,14 +9683,21 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.DHParams = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // ContractID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
@@ -9726,14 +9705,21 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ContractID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // RetryCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -9741,8 +9727,10 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.RetryCounter = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -9835,19 +9823,17 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVRequestedEnergyTransferType)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVRequestedEnergyTransferType)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9865,19 +9851,16 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargeParameterDiscoveryReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVRequestedEnergyTransferType
@@ -10001,32 +9984,28 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumCurrentLimit)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVMaximumCurrentLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10042,19 +10021,17 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumVoltageLimit)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVMaximumVoltageLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -10127,19 +10104,16 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 8:
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVChargeParameterType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -10296,19 +10270,16 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVChargeParameterType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -10356,32 +10327,28 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10414,19 +10381,16 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargeParameterDiscoveryResType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -10580,19 +10544,17 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTuple)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SAScheduleTuple)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSAScheduleListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10665,32 +10627,28 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTupleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SAScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSAScheduleTupleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PMaxSchedule)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(PMaxSchedule)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSAScheduleTupleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10706,25 +10664,27 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSAScheduleTupleType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSAScheduleTupleType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -10732,8 +10692,10 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SAScheduleTupleID = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // PMaxSchedule
@@ -10804,32 +10766,28 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PMaxScheduleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(PMaxScheduleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPMaxScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PMaxScheduleEntry)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(PMaxScheduleEntry)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPMaxScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10848,9 +10806,14 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // PMaxScheduleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -10858,8 +10821,10 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PMaxScheduleID = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // PMaxScheduleEntry
@@ -10936,32 +10901,27 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PMax)
-				ev, state = 3, 2
-			default:
+		case 1: // SE(PMax)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 3, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPMaxScheduleEntryType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RelativeTimeInterval
@@ -10981,9 +10941,14 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 3: // PMax
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -10991,8 +10956,10 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PMax = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -11053,19 +11020,17 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(start)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(start)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11081,25 +11046,27 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarRelativeTimeIntervalType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Start
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -11107,14 +11074,21 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Start = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Duration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -11124,8 +11098,10 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.Duration = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -11172,19 +11148,16 @@ func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarIntervalType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -11232,32 +11205,28 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSalesTariffType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SalesTariffID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SalesTariffID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSalesTariffType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11273,32 +11242,28 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NumEPriceLevels)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(NumEPriceLevels)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSalesTariffType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SalesTariffEntry)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(SalesTariffEntry)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSalesTariffType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11325,9 +11290,14 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = v
 			}
 		case 2: // SalesTariffID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -11335,14 +11305,21 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SalesTariffID = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SalesTariffDescription
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
@@ -11352,8 +11329,10 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.SalesTariffDescription = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // NumEPriceLevels
@@ -11462,19 +11441,17 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EPriceLevel)
-				ev, state = 3, 2
-			default:
+		case 1: // SE(EPriceLevel)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSalesTariffEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11590,19 +11567,17 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(startValue)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(startValue)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarConsumptionCostType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11621,9 +11596,14 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // StartValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -11631,8 +11611,10 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.StartValue = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Cost
@@ -11696,32 +11678,28 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(costKind)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(costKind)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCostType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(amount)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(amount)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCostType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11737,19 +11715,16 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCostType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCostType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // CostKind
@@ -11763,9 +11738,14 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // Amount
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -11773,8 +11753,10 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Amount = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // AmountMultiplier
@@ -11845,19 +11827,16 @@ func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSASchedulesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSASchedulesType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -11917,32 +11896,28 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumCurrentLimit)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEMaximumCurrentLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11958,45 +11933,39 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumVoltageLimit)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVSEMaximumVoltageLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumCurrentLimit)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSEMinimumCurrentLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumVoltageLimit)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEMinimumVoltageLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12012,19 +11981,17 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPeakCurrentRipple)
-				ev, state = 8, 8
-			default:
+		case 7: // SE(EVSEPeakCurrentRipple)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 8, 8
 		case 8:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12040,19 +12007,16 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 9:
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVSEChargeParameterType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVSEStatus
@@ -12193,19 +12157,16 @@ func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVSEChargeParameterType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -12238,19 +12199,16 @@ func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargingStatusReqType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargingStatusReqType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -12304,45 +12262,39 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTupleID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(SAScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12375,45 +12327,38 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ReceiptRequired)
-				ev, state = 6, 6
-			default:
+		case 5: // SE(ReceiptRequired)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AC_EVSEStatus)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(AC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
+			ev, state = 7, 7
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargingStatusResType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargingStatusResType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -12427,9 +12372,14 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // EVSEID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(32)
 					if err != nil {
@@ -12437,14 +12387,21 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVSEID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -12452,8 +12409,10 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SAScheduleTupleID = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // EVSEMaxCurrent
@@ -12583,19 +12542,17 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(MeterID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -12668,25 +12625,27 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeterInfoType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // MeterID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}MeterID")
 					if err != nil {
@@ -12694,8 +12653,10 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.MeterID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MeterReading
@@ -12707,9 +12668,14 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 3: // SigMeterReading
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(32)
 					if err != nil {
@@ -12717,14 +12683,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SigMeterReading = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // MeterStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -12734,14 +12707,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.MeterStatus = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // TMeter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 9223372036854775807)
 					if err != nil {
@@ -12751,8 +12731,10 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int64(v)
 					x.TMeter = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -12867,19 +12849,16 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarContractAuthenticationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarContractAuthenticationReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -12893,9 +12872,14 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 				x.Id = p
 			}
 		case 2: // GenChallenge
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
 					if err != nil {
@@ -12905,8 +12889,10 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 					*p = v
 					x.GenChallenge = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -12959,45 +12945,38 @@ func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader, a *arena) error
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarContractAuthenticationResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarContractAuthenticationResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarContractAuthenticationResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarContractAuthenticationResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -13098,32 +13077,28 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetCurrent)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVTargetCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -13196,19 +13171,17 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingComplete)
-				ev, state = 7, 7
-			default:
+		case 6: // SE(ChargingComplete)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13241,32 +13214,27 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetVoltage)
-				ev, state = 10, 10
-			default:
+		case 9: // SE(EVTargetVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 10:
+			ev, state = 10, 10
+		case 10: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCurrentDemandReqType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCurrentDemandReqType, 10, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -13475,97 +13443,83 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEPresentCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSECurrentLimitAchieved)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSECurrentLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEVoltageLimitAchieved)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEVoltageLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPowerLimitAchieved)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVSEPowerLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -13617,19 +13571,16 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 10:
+		case 10: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCurrentDemandResType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCurrentDemandResType, 10, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -13816,19 +13767,17 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13844,32 +13793,27 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingComplete)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(ChargingComplete)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVPowerDeliveryParameterType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -13948,19 +13892,16 @@ func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error 
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPowerDeliveryParameterType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -13993,19 +13934,16 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVSEStatusType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -14038,19 +13976,16 @@ func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVStatusType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -14102,19 +14037,16 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEntryType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RelativeTimeInterval
@@ -14206,19 +14138,17 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(SessionID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -14234,32 +14164,27 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterInfo)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(MeterInfo)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeteringReceiptReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -14273,9 +14198,14 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(8)
 					if err != nil {
@@ -14283,14 +14213,21 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SessionID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -14300,8 +14237,10 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.SAScheduleTupleID = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // MeterInfo
@@ -14373,45 +14312,38 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringReceiptResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(AC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringReceiptResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeteringReceiptResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeteringReceiptResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -14479,51 +14411,49 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ContractID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPaymentDetailsReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ContractID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
@@ -14531,8 +14461,10 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ContractID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ContractSignatureCertChain
@@ -14593,58 +14525,49 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(GenChallenge)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(GenChallenge)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DateTimeNow)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(DateTimeNow)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPaymentDetailsResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPaymentDetailsResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -14658,9 +14581,14 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // GenChallenge
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
 					if err != nil {
@@ -14668,14 +14596,21 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.GenChallenge = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // DateTimeNow
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 9223372036854775807)
 					if err != nil {
@@ -14683,8 +14618,10 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.DateTimeNow = int64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -14748,19 +14685,17 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ReadyToChargeState)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ReadyToChargeState)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -14797,19 +14732,16 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerDeliveryReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ReadyToChargeState
@@ -14912,32 +14844,28 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTupleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SAScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingProfileType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ProfileEntry)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ProfileEntry)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingProfileType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -14956,9 +14884,14 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // SAScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -14966,8 +14899,10 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SAScheduleTupleID = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ProfileEntry
@@ -15028,51 +14963,49 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingProfileEntryStart)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ChargingProfileEntryStart)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarProfileEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingProfileEntryMaxPower)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ChargingProfileEntryMaxPower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarProfileEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarProfileEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarProfileEntryType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ChargingProfileEntryStart
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -15080,14 +15013,21 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ChargingProfileEntryStart = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ChargingProfileEntryMaxPower
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -15095,8 +15035,10 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ChargingProfileEntryMaxPower = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -15149,19 +15091,17 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -15179,19 +15119,16 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerDeliveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerDeliveryResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -15300,58 +15237,49 @@ func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetVoltage)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVTargetVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVTargetCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPreChargeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPreChargeReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -15423,58 +15351,49 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPreChargeResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPreChargeResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -15555,58 +15474,49 @@ func (x *ServiceChargeType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceTag)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceTag)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceChargeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(FreeService)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(FreeService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceChargeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EnergyTransferType)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EnergyTransferType)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceChargeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceChargeType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceChargeType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceTag
@@ -15696,19 +15606,17 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceTagType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -15724,19 +15632,17 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceCategory)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(ServiceCategory)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceTagType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -15752,25 +15658,27 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceTagType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceTagType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -15778,14 +15686,21 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ServiceName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
 					if err != nil {
@@ -15795,8 +15710,10 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceName = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ServiceCategory
@@ -15810,9 +15727,14 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // ServiceScope
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
 					if err != nil {
@@ -15822,8 +15744,10 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceScope = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -15896,38 +15820,38 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDetailReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDetailReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -15935,8 +15859,10 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -15984,32 +15910,28 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16025,19 +15947,16 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDetailResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDetailResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -16051,9 +15970,14 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -16061,8 +15985,10 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ServiceParameterList
@@ -16129,19 +16055,17 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ParameterSet)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ParameterSet)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceParameterListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16211,32 +16135,28 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ParameterSetID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ParameterSetID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterSetType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Parameter)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Parameter)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterSetType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16255,9 +16175,14 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // ParameterSetID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -16265,8 +16190,10 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ParameterSetID = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Parameter
@@ -16335,32 +16262,28 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Name)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Name)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(ValueType)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // AT(ValueType)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -16384,19 +16307,16 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarParameterType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Name
@@ -16440,9 +16360,14 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5: // ShortValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -16452,14 +16377,21 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.ShortValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // IntValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-2147483648, 2147483647)
 					if err != nil {
@@ -16469,8 +16401,10 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int32(v)
 					x.IntValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // PhysicalValue
@@ -16482,9 +16416,14 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 8: // StringValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}stringValue")
 					if err != nil {
@@ -16494,8 +16433,10 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.StringValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -16625,25 +16566,27 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDiscoveryReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceScope
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ServiceScope")
 					if err != nil {
@@ -16653,8 +16596,10 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceScope = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ServiceCategory
@@ -16733,45 +16678,39 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PaymentOptions)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(PaymentOptions)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargeService)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ChargeService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16787,19 +16726,16 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDiscoveryResType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -16890,19 +16826,17 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PaymentOption)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(PaymentOption)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentOptionsType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16977,19 +16911,17 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Service)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Service)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceTagListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -17059,45 +16991,38 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceTag)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceTag)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(FreeService)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(FreeService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceTag
@@ -17162,45 +17087,38 @@ func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedPaymentOption)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SelectedPaymentOption)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServicePaymentSelectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedServiceList)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SelectedServiceList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServicePaymentSelectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServicePaymentSelectionReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServicePaymentSelectionReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SelectedPaymentOption
@@ -17265,19 +17183,17 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedService)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SelectedService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSelectedServiceListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -17347,19 +17263,17 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSelectedServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -17375,25 +17289,27 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSelectedServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSelectedServiceType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -17401,14 +17317,21 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ParameterSetID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -17418,8 +17341,10 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.ParameterSetID = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -17469,32 +17394,27 @@ func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServicePaymentSelectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServicePaymentSelectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServicePaymentSelectionResType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -17549,38 +17469,38 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVCCID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVCCID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionSetupReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVCCID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(8)
 					if err != nil {
@@ -17588,8 +17508,10 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVCCID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -17640,32 +17562,28 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -17681,19 +17599,16 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionSetupResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -17707,9 +17622,14 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // EVSEID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(32)
 					if err != nil {
@@ -17717,14 +17637,21 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVSEID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // DateTimeNow
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 9223372036854775807)
 					if err != nil {
@@ -17734,8 +17661,10 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int64(v)
 					x.DateTimeNow = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -17794,19 +17723,16 @@ func (x *SessionStopType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionStopType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionStopType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -17842,32 +17768,27 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionStopResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionStopResType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionStopResType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -17925,45 +17846,38 @@ func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarV2G_Message, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Body)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Body)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarV2G_Message, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarV2G_Message, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarV2G_Message, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -18025,19 +17939,17 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SessionID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18070,25 +17982,27 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMessageHeaderType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(8)
 					if err != nil {
@@ -18096,8 +18010,10 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SessionID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Notification
@@ -18177,19 +18093,17 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(FaultCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(FaultCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarNotificationType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18205,19 +18119,16 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarNotificationType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarNotificationType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // FaultCode
@@ -18231,9 +18142,14 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // FaultMsg
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
 					if err != nil {
@@ -18243,8 +18159,10 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.FaultMsg = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -18417,19 +18335,16 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBodyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBodyType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // BodyElement
@@ -19025,32 +18940,27 @@ func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWeldingDetectionReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -19102,58 +19012,49 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWeldingDetectionResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWeldingDetectionResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode

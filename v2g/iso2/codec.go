@@ -7132,77 +7132,71 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EAmount)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(EAmount)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaxVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaxVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaxCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMaxCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinCurrent)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMinCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
+			ev, state = 5, 5
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_EVChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_EVChargeParameterType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -7212,8 +7206,10 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EAmount
@@ -7303,58 +7299,49 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Multiplier)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Multiplier)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPhysicalValueType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Unit)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Unit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPhysicalValueType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Value)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(Value)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPhysicalValueType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPhysicalValueType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPhysicalValueType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Multiplier
@@ -7378,9 +7365,14 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // Value
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -7388,8 +7380,10 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Value = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -7455,58 +7449,49 @@ func (x *AC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AC_EVSEStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(AC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENominalVoltage)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSENominalVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaxCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEMaxCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_EVSEChargeParameterType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // AC_EVSEStatus
@@ -7578,64 +7563,60 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(NotificationMaxDelay)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSENotification)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RCD)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(RCD)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_EVSEStatusType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -7643,8 +7624,10 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.NotificationMaxDelay = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVSENotification
@@ -7756,19 +7739,16 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAuthorizationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAuthorizationReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -7782,9 +7762,14 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // GenChallenge
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(16)
 					if err != nil {
@@ -7792,8 +7777,10 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.GenChallenge = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -7849,45 +7836,38 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAuthorizationResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAuthorizationResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -7958,19 +7938,16 @@ func (x *BodyBaseType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBodyBaseType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBodyBaseType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -8006,32 +7983,27 @@ func (x *CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCableCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCableCheckReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -8083,58 +8055,49 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVReady)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVReady)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVErrorCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVErrorCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVRESSSOC)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVRESSSOC)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVStatusType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVReady
@@ -8230,58 +8193,49 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCableCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCableCheckResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCableCheckResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -8374,32 +8328,28 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(NotificationMaxDelay)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSENotification)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -8415,38 +8365,38 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEStatusCode)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVSEStatusCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVSEStatusType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVSEStatusType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -8454,8 +8404,10 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.NotificationMaxDelay = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVSENotification
@@ -8564,58 +8516,49 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OEMProvisioningCert)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(OEMProvisioningCert)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ListOfRootCertificateIDs)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ListOfRootCertificateIDs)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateInstallationReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -8627,9 +8570,14 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 				x.Id = v
 			}
 		case 2: // OEMProvisioningCert
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(800)
 					if err != nil {
@@ -8637,8 +8585,10 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.OEMProvisioningCert = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ListOfRootCertificateIDs
@@ -8740,19 +8690,16 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarListOfRootCertificateIDsType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RootCertificateID
@@ -8823,97 +8770,82 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAProvisioningCertificateChain)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SAProvisioningCertificateChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureEncryptedPrivateKey)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(ContractSignatureEncryptedPrivateKey)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DHpublickey)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(DHpublickey)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(eMAID)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(eMAID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 6, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateInstallationResType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateInstallationResType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -9039,19 +8971,17 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Certificate)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(Certificate)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9067,19 +8997,16 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateChainType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateChainType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9093,9 +9020,14 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(800)
 					if err != nil {
@@ -9103,8 +9035,10 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Certificate = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SubCertificates
@@ -9214,25 +9148,27 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSubCertificatesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSubCertificatesType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(800)
 					if err != nil {
@@ -9243,8 +9179,10 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Certificate = append(x.Certificate, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -9298,45 +9236,38 @@ func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *a
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarContractSignatureEncryptedPrivateKeyType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // CH
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarContractSignatureEncryptedPrivateKeyType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarContractSignatureEncryptedPrivateKeyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarContractSignatureEncryptedPrivateKeyType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9404,45 +9335,38 @@ func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDiffieHellmanPublickeyType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // CH
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDiffieHellmanPublickeyType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDiffieHellmanPublickeyType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDiffieHellmanPublickeyType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9510,45 +9434,38 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEMAIDType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // CH
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEMAIDType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEMAIDType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEMAIDType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9620,71 +9537,60 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(eMAID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(eMAID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ListOfRootCertificateIDs)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(ListOfRootCertificateIDs)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateUpdateReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateUpdateReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9700,9 +9606,14 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 3: // EMAID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}eMAID")
 					if err != nil {
@@ -9710,8 +9621,10 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EMAID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // ListOfRootCertificateIDs
@@ -9794,84 +9707,72 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAProvisioningCertificateChain)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SAProvisioningCertificateChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureEncryptedPrivateKey)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(ContractSignatureEncryptedPrivateKey)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DHpublickey)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(DHpublickey)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(eMAID)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(eMAID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateUpdateResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9887,19 +9788,16 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 7:
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateUpdateResType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateUpdateResType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -9933,9 +9831,14 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 7: // RetryCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -9945,8 +9848,10 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.RetryCounter = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -10052,19 +9957,17 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RequestedEnergyTransferMode)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(RequestedEnergyTransferMode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10082,25 +9985,27 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargeParameterDiscoveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargeParameterDiscoveryReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // MaxEntriesSAScheduleTuple
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -10110,8 +10015,10 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 					*p = uint16(v)
 					x.MaxEntriesSAScheduleTuple = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // RequestedEnergyTransferMode
@@ -10261,32 +10168,28 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumCurrentLimit)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaximumCurrentLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10302,19 +10205,17 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumVoltageLimit)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(EVMaximumVoltageLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -10387,25 +10288,27 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 9:
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVChargeParameterType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVChargeParameterType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -10415,8 +10318,10 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // DC_EVStatus
@@ -10599,25 +10504,27 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVChargeParameterType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -10627,8 +10534,10 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -10684,32 +10593,28 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -10748,19 +10653,16 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargeParameterDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargeParameterDiscoveryResType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -10957,19 +10859,16 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSAScheduleListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSAScheduleListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SAScheduleTuple
@@ -11031,32 +10930,28 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTupleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SAScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSAScheduleTupleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PMaxSchedule)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(PMaxSchedule)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSAScheduleTupleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11072,19 +10967,16 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSAScheduleTupleType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSAScheduleTupleType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SAScheduleTupleID
@@ -11208,19 +11100,16 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPMaxScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPMaxScheduleType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PMaxScheduleEntry
@@ -11295,32 +11184,27 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PMax)
-				ev, state = 3, 2
-			default:
+		case 1: // SE(PMax)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 3, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPMaxScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPMaxScheduleEntryType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RelativeTimeInterval
@@ -11401,19 +11285,17 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(start)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(start)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11429,25 +11311,27 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRelativeTimeIntervalType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarRelativeTimeIntervalType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Start
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 16777214)
 					if err != nil {
@@ -11455,14 +11339,21 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Start = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Duration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 86400)
 					if err != nil {
@@ -11472,8 +11363,10 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.Duration = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -11526,19 +11419,16 @@ func (x *IntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarIntervalType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarIntervalType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -11604,19 +11494,17 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SalesTariffID)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(SalesTariffID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSalesTariffType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -11701,19 +11589,16 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSalesTariffType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSalesTariffType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -11737,9 +11622,14 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // SalesTariffDescription
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
@@ -11749,8 +11639,10 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.SalesTariffDescription = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // NumEPriceLevels
@@ -11919,19 +11811,16 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSalesTariffEntryType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSalesTariffEntryType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RelativeTimeInterval
@@ -12045,19 +11934,17 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(startValue)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(startValue)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarConsumptionCostType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -12098,19 +11985,16 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarConsumptionCostType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarConsumptionCostType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // StartValue
@@ -12182,32 +12066,28 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(costKind)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(costKind)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCostType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(amount)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(amount)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCostType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12223,19 +12103,16 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCostType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCostType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // CostKind
@@ -12249,9 +12126,14 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // Amount
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -12259,8 +12141,10 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Amount = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // AmountMultiplier
@@ -12331,19 +12215,16 @@ func (x *SASchedulesType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSASchedulesType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSASchedulesType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -12403,84 +12284,72 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumCurrentLimit)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEMaximumCurrentLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumPowerLimit)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEMaximumPowerLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumVoltageLimit)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEMaximumVoltageLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumCurrentLimit)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSEMinimumCurrentLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumVoltageLimit)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEMinimumVoltageLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12496,19 +12365,17 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPeakCurrentRipple)
-				ev, state = 8, 8
-			default:
+		case 7: // SE(EVSEPeakCurrentRipple)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 8, 8
 		case 8:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12524,19 +12391,16 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 9:
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVSEChargeParameterType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVSEChargeParameterType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVSEStatus
@@ -12671,19 +12535,16 @@ func (x *EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEChargeParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVSEChargeParameterType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -12716,19 +12577,16 @@ func (x *ChargingStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargingStatusReqType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargingStatusReqType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -12782,45 +12640,39 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTupleID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(SAScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -12872,32 +12724,27 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AC_EVSEStatus)
-				ev, state = 7, 7
-			default:
+		case 6: // SE(AC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingStatusResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
+			ev, state = 7, 7
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargingStatusResType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargingStatusResType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -12911,9 +12758,14 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // EVSEID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
@@ -12921,8 +12773,10 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVSEID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SAScheduleTupleID
@@ -13069,19 +12923,17 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(MeterID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -13154,25 +13006,27 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeterInfoType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // MeterID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
 					if err != nil {
@@ -13180,14 +13034,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.MeterID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MeterReading
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -13197,14 +13058,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint64(v)
 					x.MeterReading = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SigMeterReading
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(64)
 					if err != nil {
@@ -13212,14 +13080,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SigMeterReading = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // MeterStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -13229,14 +13104,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.MeterStatus = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // TMeter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 9223372036854775807)
 					if err != nil {
@@ -13246,8 +13128,10 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int64(v)
 					x.TMeter = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -13357,32 +13241,28 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetCurrent)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVTargetCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -13455,19 +13335,17 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingComplete)
-				ev, state = 7, 7
-			default:
+		case 6: // SE(ChargingComplete)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13500,32 +13378,27 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetVoltage)
-				ev, state = 10, 10
-			default:
+		case 9: // SE(EVTargetVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandReqType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 10:
+			ev, state = 10, 10
+		case 10: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCurrentDemandReqType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCurrentDemandReqType, 10, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -13746,97 +13619,83 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEPresentCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSECurrentLimitAchieved)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSECurrentLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEVoltageLimitAchieved)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEVoltageLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPowerLimitAchieved)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVSEPowerLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -13888,32 +13747,28 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEID)
-				ev, state = 11, 11
-			default:
+		case 10: // SE(EVSEID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 11:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTupleID)
-				ev, state = 12, 12
-			default:
+			ev, state = 11, 11
+		case 11: // SE(SAScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCurrentDemandResType, 11, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 12, 12
 		case 12:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13946,19 +13801,16 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 14:
+		case 14: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCurrentDemandResType, 14, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCurrentDemandResType, 14, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -14038,9 +13890,14 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 11: // EVSEID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
@@ -14048,8 +13905,10 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVSEID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 12: // SAScheduleTupleID
@@ -14224,19 +14083,17 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -14252,32 +14109,27 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingComplete)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(ChargingComplete)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_EVPowerDeliveryParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_EVPowerDeliveryParameterType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -14356,19 +14208,16 @@ func (x *EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) error 
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPowerDeliveryParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPowerDeliveryParameterType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -14407,51 +14256,49 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(NotificationMaxDelay)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSENotification)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVSEStatusType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -14459,8 +14306,10 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.NotificationMaxDelay = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVSENotification
@@ -14518,19 +14367,16 @@ func (x *EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVStatusType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -14582,19 +14428,16 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEntryType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RelativeTimeInterval
@@ -14686,19 +14529,17 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(SessionID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -14714,32 +14555,27 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterInfo)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(MeterInfo)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeteringReceiptReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeteringReceiptReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -14753,9 +14589,14 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(8)
 					if err != nil {
@@ -14763,8 +14604,10 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SessionID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SAScheduleTupleID
@@ -14853,19 +14696,17 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringReceiptResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -14883,19 +14724,16 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeteringReceiptResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeteringReceiptResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -15001,51 +14839,49 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(eMAID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(eMAID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractSignatureCertChain)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ContractSignatureCertChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPaymentDetailsReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPaymentDetailsReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EMAID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}eMAID")
 					if err != nil {
@@ -15053,8 +14889,10 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EMAID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ContractSignatureCertChain
@@ -15115,58 +14953,49 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(GenChallenge)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(GenChallenge)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSETimeStamp)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSETimeStamp)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentDetailsResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPaymentDetailsResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPaymentDetailsResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -15180,9 +15009,14 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // GenChallenge
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(16)
 					if err != nil {
@@ -15190,14 +15024,21 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.GenChallenge = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // EVSETimeStamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 9223372036854775807)
 					if err != nil {
@@ -15205,8 +15046,10 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVSETimeStamp = int64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -15269,45 +15112,38 @@ func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedPaymentOption)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SelectedPaymentOption)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentServiceSelectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedServiceList)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SelectedServiceList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentServiceSelectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPaymentServiceSelectionReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPaymentServiceSelectionReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SelectedPaymentOption
@@ -15415,19 +15251,16 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSelectedServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSelectedServiceListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SelectedService
@@ -15486,19 +15319,17 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSelectedServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -15514,25 +15345,27 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSelectedServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSelectedServiceType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -15540,14 +15373,21 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ParameterSetID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -15557,8 +15397,10 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.ParameterSetID = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -15608,32 +15450,27 @@ func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPaymentServiceSelectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPaymentServiceSelectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPaymentServiceSelectionResType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -15698,32 +15535,28 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargeProgress)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ChargeProgress)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SAScheduleTupleID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SAScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -15760,19 +15593,16 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerDeliveryReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ChargeProgress
@@ -15937,19 +15767,16 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargingProfileType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargingProfileType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ProfileEntry
@@ -16011,32 +15838,28 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingProfileEntryStart)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ChargingProfileEntryStart)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarProfileEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingProfileEntryMaxPower)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ChargingProfileEntryMaxPower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarProfileEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16052,25 +15875,27 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarProfileEntryType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarProfileEntryType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ChargingProfileEntryStart
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -16078,8 +15903,10 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ChargingProfileEntryStart = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ChargingProfileEntryMaxPower
@@ -16159,19 +15986,17 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16189,19 +16014,16 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerDeliveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerDeliveryResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -16310,58 +16132,49 @@ func (x *PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetVoltage)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVTargetVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVTargetCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPreChargeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPreChargeReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -16433,58 +16246,49 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPreChargeResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPreChargeResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPreChargeResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -16559,38 +16363,38 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDetailReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDetailReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -16598,8 +16402,10 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -16647,32 +16453,28 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16688,19 +16490,16 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDetailResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDetailResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -16714,9 +16513,14 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -16724,8 +16528,10 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ServiceParameterList
@@ -16835,19 +16641,16 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceParameterListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceParameterListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ParameterSet
@@ -16909,19 +16712,17 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ParameterSetID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ParameterSetID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterSetType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -16962,25 +16763,27 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarParameterSetType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarParameterSetType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ParameterSetID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -16988,8 +16791,10 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ParameterSetID = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Parameter
@@ -17059,19 +16864,17 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Name)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Name)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -17095,19 +16898,16 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarParameterType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Name
@@ -17143,9 +16943,14 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // ShortValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -17155,14 +16960,21 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.ShortValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // IntValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-2147483648, 2147483647)
 					if err != nil {
@@ -17172,8 +16984,10 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int32(v)
 					x.IntValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // PhysicalValue
@@ -17185,9 +16999,14 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 7: // StringValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}stringValue")
 					if err != nil {
@@ -17197,8 +17016,10 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.StringValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -17321,25 +17142,27 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDiscoveryReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceScope
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
 					if err != nil {
@@ -17349,8 +17172,10 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceScope = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ServiceCategory
@@ -17429,45 +17254,39 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PaymentOptionList)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(PaymentOptionList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargeService)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ChargeService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -17483,19 +17302,16 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDiscoveryResType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -17629,19 +17445,16 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPaymentOptionListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPaymentOptionListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PaymentOption
@@ -17720,19 +17533,17 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -17748,19 +17559,17 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceCategory)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(ServiceCategory)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -17776,51 +17585,49 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(FreeService)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(FreeService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeServiceType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SupportedEnergyTransferMode)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(SupportedEnergyTransferMode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargeServiceType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 6, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargeServiceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargeServiceType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -17828,14 +17635,21 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ServiceName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
@@ -17845,8 +17659,10 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceName = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ServiceCategory
@@ -17860,9 +17676,14 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // ServiceScope
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
@@ -17872,8 +17693,10 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceScope = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // FreeService
@@ -18015,19 +17838,16 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSupportedEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSupportedEnergyTransferModeType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EnergyTransferMode
@@ -18134,19 +17954,16 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Service
@@ -18214,19 +18031,17 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18242,19 +18057,17 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceCategory)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(ServiceCategory)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18270,38 +18083,38 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(FreeService)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(FreeService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
+			ev, state = 5, 5
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -18309,14 +18122,21 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ServiceName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
@@ -18326,8 +18146,10 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceName = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ServiceCategory
@@ -18341,9 +18163,14 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // ServiceScope
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
@@ -18353,8 +18180,10 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.ServiceScope = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // FreeService
@@ -18443,38 +18272,38 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVCCID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVCCID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionSetupReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVCCID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(6)
 					if err != nil {
@@ -18482,8 +18311,10 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVCCID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -18534,32 +18365,28 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18575,19 +18402,16 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionSetupResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -18601,9 +18425,14 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // EVSEID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
@@ -18611,14 +18440,21 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVSEID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // EVSETimeStamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 9223372036854775807)
 					if err != nil {
@@ -18628,8 +18464,10 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int64(v)
 					x.EVSETimeStamp = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -18691,32 +18529,27 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingSession)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ChargingSession)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionStopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionStopReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionStopReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ChargingSession
@@ -18771,32 +18604,27 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionStopResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionStopResType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionStopResType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode
@@ -18854,45 +18682,38 @@ func (x *V2G_Message) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarV2G_Message, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Body)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Body)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarV2G_Message, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarV2G_Message, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarV2G_Message, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -18954,19 +18775,17 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SessionID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18999,25 +18818,27 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMessageHeaderType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(8)
 					if err != nil {
@@ -19025,8 +18846,10 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SessionID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Notification
@@ -19106,19 +18929,17 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(FaultCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(FaultCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarNotificationType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -19134,19 +18955,16 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarNotificationType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarNotificationType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // FaultCode
@@ -19160,9 +18978,14 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // FaultMsg
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
 					if err != nil {
@@ -19172,8 +18995,10 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.FaultMsg = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -19346,19 +19171,16 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBodyType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBodyType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // AuthorizationReq
@@ -19954,32 +19776,27 @@ func (x *WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVStatus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DC_EVStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWeldingDetectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWeldingDetectionReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DC_EVStatus
@@ -20031,58 +19848,49 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DC_EVSEStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(DC_EVSEStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWeldingDetectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWeldingDetectionResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWeldingDetectionResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ResponseCode

@@ -7608,32 +7608,28 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedAuthorizationService)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SelectedAuthorizationService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7649,19 +7645,16 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAuthorizationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAuthorizationReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -7776,32 +7769,28 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SessionID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMessageHeaderType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeStamp)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(TimeStamp)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMessageHeaderType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7817,25 +7806,27 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMessageHeaderType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMessageHeaderType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(8)
 					if err != nil {
@@ -7843,14 +7834,21 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SessionID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // TimeStamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -7858,8 +7856,10 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeStamp = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // Signature
@@ -7938,19 +7938,16 @@ func (x *EIM_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEIM_AReqAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEIM_AReqAuthorizationModeType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -8004,58 +8001,49 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(GenChallenge)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(GenChallenge)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractCertificateChain)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ContractCertificateChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPnC_AReqAuthorizationModeType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPnC_AReqAuthorizationModeType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -8067,9 +8055,14 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 				x.Id = v
 			}
 		case 2: // GenChallenge
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(16)
 					if err != nil {
@@ -8077,8 +8070,10 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 					}
 					x.GenChallenge = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // ContractCertificateChain
@@ -8152,51 +8147,49 @@ func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error 
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Certificate)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Certificate)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarContractCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SubCertificates)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SubCertificates)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarContractCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarContractCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarContractCertificateChainType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(1600)
 					if err != nil {
@@ -8204,8 +8197,10 @@ func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error 
 					}
 					x.Certificate = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // SubCertificates
@@ -8315,25 +8310,27 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSubCertificatesType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSubCertificatesType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(1600)
 					if err != nil {
@@ -8344,8 +8341,10 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Certificate = append(x.Certificate, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -8414,58 +8413,49 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAuthorizationResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAuthorizationResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -8561,32 +8551,27 @@ func (x *AuthorizationSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAuthorizationSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAuthorizationSetupReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -8660,32 +8645,28 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -8726,19 +8707,17 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CertificateInstallationService)
-				ev, state = 4, 5
-			default:
+		case 4: // SE(CertificateInstallationService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 5
 		case 5:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -8754,19 +8733,16 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAuthorizationSetupResType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAuthorizationSetupResType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -8916,19 +8892,16 @@ func (x *EIM_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEIM_ASResAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEIM_ASResAuthorizationModeType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -8979,19 +8952,17 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(GenChallenge)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(GenChallenge)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPnC_ASResAuthorizationModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9007,25 +8978,27 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPnC_ASResAuthorizationModeType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPnC_ASResAuthorizationModeType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // GenChallenge
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(16)
 					if err != nil {
@@ -9033,8 +9006,10 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.GenChallenge = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // SupportedProviders
@@ -9150,25 +9125,27 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSupportedProvidersListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSupportedProvidersListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ProviderID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
 					if err != nil {
@@ -9179,8 +9156,10 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ProviderID = append(x.ProviderID, v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -9240,19 +9219,16 @@ func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCLReqControlModeType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -9297,19 +9273,16 @@ func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCLResControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCLResControlModeType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -9369,58 +9342,50 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OEMProvisioningCertificateChain)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(OEMProvisioningCertificateChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ListOfRootCertificateIDs)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ListOfRootCertificateIDs)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MaximumContractCertificateChains)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(MaximumContractCertificateChains)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9436,19 +9401,16 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateInstallationReqType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateInstallationReqType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -9564,32 +9526,28 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Certificate)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Certificate)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedCertificateChainType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -9605,19 +9563,16 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedCertificateChainType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSignedCertificateChainType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -9629,9 +9584,14 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = v
 			}
 		case 2: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(1600)
 					if err != nil {
@@ -9639,8 +9599,10 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Certificate = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // SubCertificates
@@ -9760,19 +9722,16 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarListOfRootCertificateIDsType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarListOfRootCertificateIDsType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RootCertificateID
@@ -9883,25 +9842,27 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEMAIDListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEMAIDListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EMAID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
 					if err != nil {
@@ -9912,8 +9873,10 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EMAID = append(x.EMAID, v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -9991,97 +9954,82 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CPSCertificateChain)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(CPSCertificateChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInstallationData)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(SignedInstallationData)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RemainingContractCertificateChains)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(RemainingContractCertificateChains)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateInstallationResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 6, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateInstallationResType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateInstallationResType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -10216,19 +10164,17 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Certificate)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Certificate)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCertificateChainType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10244,25 +10190,27 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarCertificateChainType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarCertificateChainType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(1600)
 					if err != nil {
@@ -10270,8 +10218,10 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Certificate = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // SubCertificates
@@ -10358,58 +10308,50 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedInstallationDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContractCertificateChain)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ContractCertificateChain)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedInstallationDataType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ECDHCurve)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ECDHCurve)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedInstallationDataType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DHPublicKey)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(DHPublicKey)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedInstallationDataType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10427,19 +10369,16 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedInstallationDataType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSignedInstallationDataType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -10465,9 +10404,14 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // DHPublicKey
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(133)
 					if err != nil {
@@ -10475,14 +10419,21 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.DHPublicKey = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // SECP521_EncryptedPrivateKey
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(94)
 					if err != nil {
@@ -10490,14 +10441,21 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SECP521_EncryptedPrivateKey = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // X448_EncryptedPrivateKey
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(84)
 					if err != nil {
@@ -10505,14 +10463,21 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.X448_EncryptedPrivateKey = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // TPM_EncryptedPrivateKey
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(206)
 					if err != nil {
@@ -10520,8 +10485,10 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TPM_EncryptedPrivateKey = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -10633,45 +10600,38 @@ func (x *MeteringConfirmationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringConfirmationReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedMeteringData)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SignedMeteringData)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringConfirmationReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeteringConfirmationReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeteringConfirmationReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -10752,45 +10712,39 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Id)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Id)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedMeteringDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SessionID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SessionID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedMeteringDataType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterInfo)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(MeterInfo)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedMeteringDataType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -10823,19 +10777,16 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignedMeteringDataType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSignedMeteringDataType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -10847,9 +10798,14 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = v
 			}
 		case 2: // SessionID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(8)
 					if err != nil {
@@ -10857,8 +10813,10 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SessionID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // MeterInfo
@@ -10998,32 +10956,28 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(MeterID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeterInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargedEnergyReadingWh)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ChargedEnergyReadingWh)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeterInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -11144,25 +11098,27 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 8:
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeterInfoType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeterInfoType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // MeterID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
 					if err != nil {
@@ -11170,14 +11126,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.MeterID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ChargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -11185,14 +11148,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ChargedEnergyReadingWh = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // BPT_DischargedEnergyReadingWh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -11202,14 +11172,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint64(v)
 					x.BPT_DischargedEnergyReadingWh = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // CapacitiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -11219,14 +11196,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint64(v)
 					x.CapacitiveEnergyReadingVARh = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // BPT_InductiveEnergyReadingVARh
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -11236,14 +11220,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint64(v)
 					x.BPT_InductiveEnergyReadingVARh = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // MeterSignature
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(64)
 					if err != nil {
@@ -11251,14 +11242,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.MeterSignature = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // MeterStatus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -11268,14 +11266,21 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.MeterStatus = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 8: // MeterTimestamp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -11285,8 +11290,10 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint64(v)
 					x.MeterTimestamp = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -11431,19 +11438,17 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TimeAnchor)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarReceiptType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -11569,25 +11574,27 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReceiptType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarReceiptType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -11595,8 +11602,10 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeAnchor = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EnergyCosts
@@ -11740,45 +11749,38 @@ func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Amount)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDetailedCostType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CostPerUnit)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(CostPerUnit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDetailedCostType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedCostType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDetailedCostType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Amount
@@ -11849,45 +11851,38 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Exponent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarRationalNumberType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Value)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Value)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarRationalNumberType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRationalNumberType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarRationalNumberType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Exponent
@@ -11901,9 +11896,14 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // Value
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -11911,8 +11911,10 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Value = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -11975,51 +11977,49 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxRuleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TaxRuleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDetailedTaxType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Amount)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Amount)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDetailedTaxType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDetailedTaxType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDetailedTaxType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TaxRuleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -12027,8 +12027,10 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TaxRuleID = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Amount
@@ -12092,19 +12094,16 @@ func (x *Dynamic_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_SMDTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_SMDTControlModeType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -12152,38 +12151,38 @@ func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedScheduleTupleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SelectedScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduled_SMDTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_SMDTControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_SMDTControlModeType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SelectedScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -12191,8 +12190,10 @@ func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error
 					}
 					x.SelectedScheduleTupleID = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -12252,45 +12253,38 @@ func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringConfirmationResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarMeteringConfirmationResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarMeteringConfirmationResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarMeteringConfirmationResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -12379,45 +12373,39 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargeProgress)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ChargeProgress)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12450,19 +12438,16 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerDeliveryReqType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerDeliveryReqType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -12604,19 +12589,17 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TimeAnchor)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPowerProfileType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12632,38 +12615,38 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPowerProfileEntries)
-				ev, state = 4, 3
-			default:
+		case 2: // SE(EVPowerProfileEntries)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPowerProfileType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 4, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPowerProfileType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPowerProfileType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -12671,8 +12654,10 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeAnchor = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Dynamic_EVPPTControlMode
@@ -12768,19 +12753,16 @@ func (x *Dynamic_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 	for {
 		var ev int
 		switch state {
-		case 0:
+		case 0: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_EVPPTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_EVPPTControlModeType, 0, int(c))
+			return err
 		}
 		switch ev {
 		}
@@ -12831,19 +12813,17 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedScheduleTupleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SelectedScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduled_EVPPTControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -12859,25 +12839,27 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_EVPPTControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_EVPPTControlModeType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SelectedScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -12885,8 +12867,10 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.SelectedScheduleTupleID = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // PowerToleranceAcceptance
@@ -13009,19 +12993,16 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPowerProfileEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPowerProfileEntryListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVPowerProfileEntry
@@ -13098,32 +13079,28 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Duration)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Duration)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Power)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Power)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13156,25 +13133,27 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerScheduleEntryType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerScheduleEntryType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Duration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -13182,8 +13161,10 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Duration = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Power
@@ -13285,32 +13266,28 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerDeliveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13326,19 +13303,16 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerDeliveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerDeliveryResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -13434,51 +13408,49 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NotificationMaxDelay)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(NotificationMaxDelay)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVSEStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENotification)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSENotification)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVSEStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVSEStatusType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVSEStatusType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // NotificationMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -13486,8 +13458,10 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.NotificationMaxDelay = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVSENotification
@@ -13567,32 +13541,28 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduleExchangeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MaximumSupportingPoints)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(MaximumSupportingPoints)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduleExchangeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13608,19 +13578,16 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduleExchangeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduleExchangeReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -13750,19 +13717,17 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DepartureTime)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(DepartureTime)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13795,45 +13760,39 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetEnergyRequest)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVTargetEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumEnergyRequest)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMaximumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumEnergyRequest)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVMinimumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -13866,25 +13825,27 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 					return err
 				}
 			}
-		case 8:
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_SEReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_SEReqControlModeType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -13892,8 +13853,10 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 					}
 					x.DepartureTime = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MinimumSOC
@@ -14162,25 +14125,27 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_SEReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_SEReqControlModeType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -14190,8 +14155,10 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVTargetEnergyRequest
@@ -14314,45 +14281,38 @@ func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPowerSchedule)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVPowerSchedule)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVEnergyOfferType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVAbsolutePriceSchedule)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVAbsolutePriceSchedule)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVEnergyOfferType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVEnergyOfferType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVEnergyOfferType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVPowerSchedule
@@ -14423,51 +14383,49 @@ func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TimeAnchor)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPowerScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPowerScheduleEntries)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVPowerScheduleEntries)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPowerScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPowerScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPowerScheduleType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -14475,8 +14433,10 @@ func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeAnchor = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVPowerScheduleEntries
@@ -14586,19 +14546,16 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPowerScheduleEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPowerScheduleEntryListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVPowerScheduleEntry
@@ -14669,51 +14626,49 @@ func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Duration)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Duration)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPowerScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Power)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Power)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPowerScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPowerScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPowerScheduleEntryType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Duration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -14721,8 +14676,10 @@ func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Duration = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Power
@@ -14795,77 +14752,71 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TimeAnchor)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Currency)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Currency)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PriceAlgorithm)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(PriceAlgorithm)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPriceRuleStacks)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVPriceRuleStacks)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVAbsolutePriceScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVAbsolutePriceScheduleType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -14873,14 +14824,21 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeAnchor = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Currency
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
@@ -14888,14 +14846,21 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Currency = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // PriceAlgorithm
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
@@ -14903,8 +14868,10 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PriceAlgorithm = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // EVPriceRuleStacks
@@ -15032,19 +14999,16 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPriceRuleStackListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPriceRuleStackListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVPriceRuleStack
@@ -15118,19 +15082,17 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Duration)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Duration)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPriceRuleStackType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -15171,25 +15133,27 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPriceRuleStackType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPriceRuleStackType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Duration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -15197,8 +15161,10 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Duration = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVPriceRule
@@ -15275,45 +15241,38 @@ func (x *EVPriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EnergyFee)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EnergyFee)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPriceRuleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PowerRangeStart)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(PowerRangeStart)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVPriceRuleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVPriceRuleType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVPriceRuleType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EnergyFee
@@ -15394,45 +15353,39 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduleExchangeResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduleExchangeResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduleExchangeResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -15465,19 +15418,16 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduleExchangeResType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduleExchangeResType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -15715,25 +15665,27 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_SEResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_SEResControlModeType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -15743,8 +15695,10 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MinimumSOC
@@ -15929,32 +15883,28 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(TimeAnchor)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PriceScheduleID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(PriceScheduleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -15970,45 +15920,39 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Currency)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(Currency)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Language)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(Language)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PriceAlgorithm)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(PriceAlgorithm)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -16060,19 +16004,17 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PriceRuleStacks)
-				ev, state = 11, 11
-			default:
+		case 10: // SE(PriceRuleStacks)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 11, 11
 		case 11:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16105,19 +16047,16 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 13:
+		case 13: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAbsolutePriceScheduleType, 13, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAbsolutePriceScheduleType, 13, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -16131,9 +16070,14 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -16141,14 +16085,21 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeAnchor = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // PriceScheduleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -16156,14 +16107,21 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PriceScheduleID = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // PriceScheduleDescription
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
@@ -16173,14 +16131,21 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.PriceScheduleDescription = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // Currency
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
@@ -16188,14 +16153,21 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Currency = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // Language
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
 					if err != nil {
@@ -16203,14 +16175,21 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Language = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // PriceAlgorithm
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
@@ -16218,8 +16197,10 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PriceAlgorithm = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 8: // MinimumCost
@@ -16462,19 +16443,16 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTaxRuleListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarTaxRuleListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TaxRule
@@ -16563,19 +16541,17 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxRuleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TaxRuleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTaxRuleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16591,19 +16567,17 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TaxRate)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(TaxRate)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTaxRuleType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -16619,77 +16593,71 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AppliesToEnergyFee)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(AppliesToEnergyFee)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTaxRuleType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AppliesToParkingFee)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(AppliesToParkingFee)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTaxRuleType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AppliesToOverstayFee)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(AppliesToOverstayFee)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTaxRuleType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(AppliesMinimumMaximumCost)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(AppliesMinimumMaximumCost)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTaxRuleType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
+			ev, state = 8, 8
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarTaxRuleType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarTaxRuleType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TaxRuleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -16697,14 +16665,21 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TaxRuleID = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // TaxRuleName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
 					if err != nil {
@@ -16714,8 +16689,10 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.TaxRuleName = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // TaxRate
@@ -16920,19 +16897,16 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPriceRuleStackListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPriceRuleStackListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PriceRuleStack
@@ -17006,19 +16980,17 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Duration)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Duration)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceRuleStackType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -17059,25 +17031,27 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPriceRuleStackType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPriceRuleStackType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Duration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -17085,8 +17059,10 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Duration = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // PriceRule
@@ -17175,19 +17151,17 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EnergyFee)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EnergyFee)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceRuleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -17260,32 +17234,27 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PowerRangeStart)
-				ev, state = 6, 6
-			default:
+		case 5: // SE(PowerRangeStart)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceRuleType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 6, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPriceRuleType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPriceRuleType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EnergyFee
@@ -17301,9 +17270,14 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 3: // ParkingFeePeriod
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -17313,14 +17287,21 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.ParkingFeePeriod = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // CarbonDioxideEmission
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -17330,8 +17311,10 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint16(v)
 					x.CarbonDioxideEmission = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // RenewableGenerationPercentage
@@ -17532,25 +17515,27 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarOverstayRuleListType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarOverstayRuleListType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // OverstayTimeThreshold
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -17560,8 +17545,10 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.OverstayTimeThreshold = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // OverstayPowerThreshold
@@ -17677,64 +17664,60 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(StartTime)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(StartTime)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarOverstayRuleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OverstayFee)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(OverstayFee)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarOverstayRuleType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(OverstayFeePeriod)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(OverstayFeePeriod)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarOverstayRuleType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarOverstayRuleType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarOverstayRuleType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // OverstayRuleDescription
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
 					if err != nil {
@@ -17744,14 +17727,21 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.OverstayRuleDescription = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // StartTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -17759,8 +17749,10 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.StartTime = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // OverstayFee
@@ -17768,9 +17760,14 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 4: // OverstayFeePeriod
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -17778,8 +17775,10 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.OverstayFeePeriod = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -17899,19 +17898,16 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAdditionalServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAdditionalServiceListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // AdditionalService
@@ -17982,51 +17978,49 @@ func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceName)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceName)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAdditionalServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceFee)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ServiceFee)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAdditionalServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAdditionalServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAdditionalServiceType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
 					if err != nil {
@@ -18034,8 +18028,10 @@ func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceName = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ServiceFee
@@ -18132,32 +18128,28 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(TimeAnchor)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PriceScheduleID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(PriceScheduleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18173,45 +18165,38 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NumberOfPriceLevels)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(NumberOfPriceLevels)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PriceLevelScheduleEntries)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(PriceLevelScheduleEntries)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 6, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPriceLevelScheduleType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPriceLevelScheduleType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -18225,9 +18210,14 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -18235,14 +18225,21 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeAnchor = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // PriceScheduleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -18250,14 +18247,21 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PriceScheduleID = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // PriceScheduleDescription
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
@@ -18267,8 +18271,10 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.PriceScheduleDescription = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // NumberOfPriceLevels
@@ -18420,19 +18426,16 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPriceLevelScheduleEntryListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PriceLevelScheduleEntry
@@ -18503,51 +18506,49 @@ func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Duration)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Duration)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PriceLevel)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(PriceLevel)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPriceLevelScheduleEntryType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPriceLevelScheduleEntryType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Duration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -18555,8 +18556,10 @@ func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Duration = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // PriceLevel
@@ -18669,19 +18672,16 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_SEResControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_SEResControlModeType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ScheduleTuple
@@ -18755,32 +18755,28 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ScheduleTupleID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ScheduleTupleID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduleTupleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingSchedule)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ChargingSchedule)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduleTupleType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18796,25 +18792,27 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduleTupleType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduleTupleType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ScheduleTupleID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -18822,8 +18820,10 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ScheduleTupleID = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ChargingSchedule
@@ -18910,19 +18910,17 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PowerSchedule)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(PowerSchedule)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarChargingScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -18940,19 +18938,16 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarChargingScheduleType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarChargingScheduleType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PowerSchedule
@@ -19051,19 +19046,17 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TimeAnchor)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TimeAnchor)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerScheduleType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -19096,38 +19089,38 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PowerScheduleEntries)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(PowerScheduleEntries)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarPowerScheduleType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerScheduleType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerScheduleType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TimeAnchor
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -19135,8 +19128,10 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TimeAnchor = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // AvailableEnergy
@@ -19278,19 +19273,16 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarPowerScheduleEntryListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarPowerScheduleEntryListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PowerScheduleEntry
@@ -19361,45 +19353,38 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDetailReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDetailReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -19407,9 +19392,14 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -19417,8 +19407,10 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -19487,71 +19479,60 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceParameterList)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(ServiceParameterList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDetailResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDetailResType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDetailResType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -19569,9 +19550,14 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -19579,8 +19565,10 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // ServiceParameterList
@@ -19702,19 +19690,16 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceParameterListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceParameterListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ParameterSet
@@ -19788,19 +19773,17 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ParameterSetID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ParameterSetID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterSetType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -19841,25 +19824,27 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarParameterSetType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarParameterSetType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ParameterSetID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -19867,8 +19852,10 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ParameterSetID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Parameter
@@ -19950,19 +19937,17 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Name)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Name)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -19986,19 +19971,16 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarParameterType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Name
@@ -20034,9 +20016,14 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // ShortValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -20046,14 +20033,21 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.ShortValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // IntValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-2147483648, 2147483647)
 					if err != nil {
@@ -20063,8 +20057,10 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int32(v)
 					x.IntValue = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // RationalNumber
@@ -20076,9 +20072,14 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 7: // FiniteString
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
 					if err != nil {
@@ -20088,8 +20089,10 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.FiniteString = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -20198,19 +20201,17 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -20226,19 +20227,16 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDiscoveryReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -20355,25 +20353,27 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceIDListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceIDListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -20384,8 +20384,10 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = append(x.ServiceID, uint16(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -20457,58 +20459,50 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceRenegotiationSupported)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ServiceRenegotiationSupported)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EnergyTransferServiceList)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EnergyTransferServiceList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -20524,19 +20518,16 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceDiscoveryResType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceDiscoveryResType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -20698,19 +20689,16 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Service
@@ -20781,51 +20769,49 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(FreeService)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(FreeService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -20833,8 +20819,10 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // FreeService
@@ -20910,32 +20898,28 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceSelectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SelectedEnergyTransferService)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SelectedEnergyTransferService)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceSelectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -20951,19 +20935,16 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceSelectionReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceSelectionReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -21050,51 +21031,49 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ServiceID)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(ServiceID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSelectedServiceType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ParameterSetID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ParameterSetID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSelectedServiceType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSelectedServiceType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSelectedServiceType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // ServiceID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -21102,14 +21081,21 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ServiceID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // ParameterSetID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -21117,8 +21103,10 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ParameterSetID = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -21221,19 +21209,16 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSelectedServiceListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSelectedServiceListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SelectedService
@@ -21304,45 +21289,38 @@ func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceSelectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarServiceSelectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarServiceSelectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarServiceSelectionResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -21422,45 +21400,38 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVCCID)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVCCID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionSetupReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionSetupReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -21468,9 +21439,14 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // EVCCID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
 					if err != nil {
@@ -21478,8 +21454,10 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVCCID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -21548,58 +21526,49 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEID)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEID)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionSetupResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionSetupResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -21617,9 +21586,14 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // EVSEID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
 					if err != nil {
@@ -21627,8 +21601,10 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.EVSEID = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -21709,32 +21685,28 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionStopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ChargingSession)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ChargingSession)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionStopReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -21767,19 +21739,16 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionStopReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionStopReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -21797,9 +21766,14 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // EVTerminationCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
 					if err != nil {
@@ -21809,14 +21783,21 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.EVTerminationCode = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // EVTerminationExplanation
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
 					if err != nil {
@@ -21826,8 +21807,10 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.EVTerminationExplanation = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -21915,45 +21898,38 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionStopResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSessionStopResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSessionStopResType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSessionStopResType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -22045,45 +22021,39 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVCheckInStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVCheckInStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ParkingMethod)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(ParkingMethod)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -22135,19 +22105,16 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarVehicleCheckInReqType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarVehicleCheckInReqType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -22175,9 +22142,14 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // VehicleFrame
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -22187,14 +22159,21 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.VehicleFrame = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // DeviceOffset
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -22204,14 +22183,21 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.DeviceOffset = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // VehicleTravel
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -22221,8 +22207,10 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.VehicleTravel = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -22330,32 +22318,28 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckInResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckInResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -22407,19 +22391,16 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarVehicleCheckInResType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarVehicleCheckInResType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -22437,9 +22418,14 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // ParkingSpace
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -22449,14 +22435,21 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.ParkingSpace = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // DeviceLocation
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -22466,14 +22459,21 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.DeviceLocation = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // TargetDistance
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -22483,8 +22483,10 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int16(v)
 					x.TargetDistance = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -22577,58 +22579,49 @@ func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVCheckOutStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVCheckOutStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CheckOutTime)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(CheckOutTime)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarVehicleCheckOutReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarVehicleCheckOutReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -22646,9 +22639,14 @@ func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // CheckOutTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 18446744073709551615)
 					if err != nil {
@@ -22656,8 +22654,10 @@ func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.CheckOutTime = uint64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -22735,58 +22735,49 @@ func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSECheckOutStatus)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSECheckOutStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarVehicleCheckOutResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarVehicleCheckOutResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -23149,19 +23140,16 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 10:
+		case 10: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDisplayParametersType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDisplayParametersType, 10, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PresentSOC
@@ -23213,9 +23201,14 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5: // RemainingTimeToMinimumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -23225,14 +23218,21 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.RemainingTimeToMinimumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // RemainingTimeToTargetSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -23242,14 +23242,21 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.RemainingTimeToTargetSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // RemainingTimeToMaximumSOC
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -23259,8 +23266,10 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.RemainingTimeToMaximumSOC = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 8: // ChargingComplete

@@ -1512,19 +1512,17 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Algorithm)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1636,32 +1634,28 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Q)
-				ev, state = 2, 4
-			default:
+		case 1: // SE(Q)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Y)
-				ev, state = 4, 3
-			default:
+			ev, state = 2, 4
+		case 2: // SE(Y)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1709,38 +1703,38 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PgenCounter)
-				ev, state = 7, 7
-			default:
+		case 6: // SE(PgenCounter)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDSAKeyValueType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
+			ev, state = 7, 7
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDSAKeyValueType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDSAKeyValueType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // P
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -1748,14 +1742,21 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.P = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Q
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -1763,14 +1764,21 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Q = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // G
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -1778,14 +1786,21 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.G = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -1793,14 +1808,21 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Y = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // J
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -1808,14 +1830,21 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.J = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // Seed
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -1823,14 +1852,21 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Seed = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // PgenCounter
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -1838,8 +1874,10 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PgenCounter = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -1941,19 +1979,17 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Algorithm)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDigestMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2143,9 +2179,14 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // KeyName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
 					if err != nil {
@@ -2156,8 +2197,10 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.KeyName = append(x.KeyName, v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // KeyValue
@@ -2201,9 +2244,14 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 8: // MgmtData
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
 					if err != nil {
@@ -2214,8 +2262,10 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.MgmtData = append(x.MgmtData, v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -2442,51 +2492,49 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Modulus)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Modulus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarRSAKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Exponent)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Exponent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarRSAKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRSAKeyValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarRSAKeyValueType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Modulus
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -2494,14 +2542,21 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Modulus = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Exponent
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -2509,8 +2564,10 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Exponent = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -2627,19 +2684,16 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarRetrievalMethodType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarRetrievalMethodType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Type
@@ -2735,19 +2789,17 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Transform)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Transform)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTransformsType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2827,19 +2879,17 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Algorithm)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarTransformType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -2870,9 +2920,14 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
 					if err != nil {
@@ -2883,8 +2938,10 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.XPath = append(x.XPath, v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -3007,9 +3064,14 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // X509SKI
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -3020,14 +3082,21 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.X509SKI = append(x.X509SKI, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // X509SubjectName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
 					if err != nil {
@@ -3038,14 +3107,21 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.X509SubjectName = append(x.X509SubjectName, v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // X509Certificate
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -3056,14 +3132,21 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.X509Certificate = append(x.X509Certificate, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // X509CRL
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -3074,8 +3157,10 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.X509CRL = append(x.X509CRL, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -3166,51 +3251,49 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509IssuerName)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(X509IssuerName)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarX509IssuerSerialType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(X509SerialNumber)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(X509SerialNumber)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarX509IssuerSerialType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarX509IssuerSerialType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarX509IssuerSerialType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // X509IssuerName
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
 					if err != nil {
@@ -3218,14 +3301,21 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.X509IssuerName = v
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // X509SerialNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 1<<63-1)
 					if err != nil {
@@ -3233,8 +3323,10 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.X509SerialNumber = int64(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -3364,9 +3456,14 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // PGPKeyID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -3374,14 +3471,21 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PGPKeyID = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // PGPKeyPacket
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -3389,8 +3493,10 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PGPKeyPacket = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -3458,19 +3564,17 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPKISexp)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SPKISexp)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSPKIDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3523,9 +3627,14 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		}
 		switch ev {
 		case 1: // SPKISexp
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -3536,8 +3645,10 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.SPKISexp = append(x.SPKISexp, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -3611,19 +3722,17 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(Reference)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarManifestType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3805,45 +3914,38 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestMethod)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(DigestMethod)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarReferenceType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(DigestValue)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(DigestValue)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarReferenceType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 6, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarReferenceType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarReferenceType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -3889,9 +3991,14 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 6: // DigestValue
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(-1)
 					if err != nil {
@@ -3899,8 +4006,10 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.DigestValue = exi.Bytes(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -4192,32 +4301,28 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignedInfo)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(SignedInfo)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignatureType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureValue)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(SignatureValue)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignatureType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -4389,45 +4494,39 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(CanonicalizationMethod)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(CanonicalizationMethod)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureMethod)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(SignatureMethod)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Reference)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(Reference)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignedInfoType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -4545,19 +4644,17 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Algorithm)
-				ev, state = 1, 1
-			default:
+		case 0: // AT(Algorithm)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignatureMethodType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -4605,9 +4702,14 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-1<<63, 1<<63-1)
 					if err != nil {
@@ -4617,8 +4719,10 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = int64(v)
 					x.HMACOutputLength = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -4696,32 +4800,27 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // CH
-				ev, state = 2, 2
-			default:
+		case 1: // CH
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignatureValueType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarSignatureValueType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarSignatureValueType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Id
@@ -4817,19 +4916,17 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignatureProperty)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(SignatureProperty)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignaturePropertiesType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -4944,19 +5041,17 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // AT(Target)
-				ev, state = 2, 2
-			default:
+		case 1: // AT(Target)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarSignaturePropertyType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {

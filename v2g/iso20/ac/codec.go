@@ -892,19 +892,17 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -937,19 +935,17 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -982,19 +978,16 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_CPDReqEnergyTransferModeType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
@@ -1147,19 +1140,17 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVSEMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1192,19 +1183,17 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargePower)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVSEMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1237,19 +1226,17 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENominalFrequency)
-				ev, state = 7, 7
-			default:
+		case 6: // SE(EVSENominalFrequency)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -1345,19 +1332,16 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 12:
+		case 12: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_CPDResEnergyTransferModeType, 12, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_CPDResEnergyTransferModeType, 12, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
@@ -1580,19 +1564,17 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1608,19 +1590,17 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterInfoRequested)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(MeterInfoRequested)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -1642,19 +1622,16 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_ChargeLoopReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_ChargeLoopReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -1896,58 +1873,50 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetEnergyRequest)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(EVTargetEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumEnergyRequest)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaximumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumEnergyRequest)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMinimumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1980,19 +1949,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 8, 8
-			default:
+		case 7: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 8, 8
 		case 8:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2025,19 +1992,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentActivePower)
-				ev, state = 11, 11
-			default:
+		case 10: // SE(EVPresentActivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 11, 11
 		case 11:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2070,19 +2035,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 13:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentReactivePower)
-				ev, state = 14, 14
-			default:
+		case 13: // SE(EVPresentReactivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 14, 14
 		case 14:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2115,19 +2078,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 16:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumDischargePower)
-				ev, state = 17, 17
-			default:
+		case 16: // SE(EVMaximumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 16, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 17, 17
 		case 17:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2160,19 +2121,17 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 19:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumDischargePower)
-				ev, state = 20, 20
-			default:
+		case 19: // SE(EVMinimumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 19, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 20, 20
 		case 20:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -2245,25 +2204,27 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 24:
+		case 24: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 24, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Dynamic_AC_CLReqControlModeType, 24, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -2273,8 +2234,10 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVTargetEnergyRequest
@@ -2899,19 +2862,17 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentActivePower)
-				ev, state = 10, 10
-			default:
+		case 9: // SE(EVPresentActivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 10, 10
 		case 10:
 			c, err := r.Bits(4)
 			if err != nil {
@@ -3187,19 +3148,16 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 					return err
 				}
 			}
-		case 21:
+		case 21: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 21, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Scheduled_AC_CLReqControlModeType, 21, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
@@ -3625,58 +3583,50 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetEnergyRequest)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(EVTargetEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumEnergyRequest)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaximumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumEnergyRequest)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMinimumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3709,19 +3659,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 8, 8
-			default:
+		case 7: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 8, 8
 		case 8:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3754,19 +3702,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentActivePower)
-				ev, state = 11, 11
-			default:
+		case 10: // SE(EVPresentActivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 11, 11
 		case 11:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3799,19 +3745,17 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 13:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentReactivePower)
-				ev, state = 14, 14
-			default:
+		case 13: // SE(EVPresentReactivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 14, 14
 		case 14:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3844,25 +3788,27 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 16:
+		case 16: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_AC_CLReqControlModeType, 16, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_AC_CLReqControlModeType, 16, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -3872,8 +3818,10 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVTargetEnergyRequest
@@ -4364,19 +4312,17 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentActivePower)
-				ev, state = 10, 10
-			default:
+		case 9: // SE(EVPresentActivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 10, 10
 		case 10:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -4472,19 +4418,16 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 					return err
 				}
 			}
-		case 15:
+		case 15: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_AC_CLReqControlModeType, 15, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_AC_CLReqControlModeType, 15, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
@@ -4776,32 +4719,28 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(4)
 			if err != nil {
@@ -4927,19 +4866,16 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 7:
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_ChargeLoopResType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_ChargeLoopResType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -5256,19 +5192,17 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSETargetActivePower)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(EVSETargetActivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(4)
 			if err != nil {
@@ -5445,25 +5379,27 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 13:
+		case 13: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Dynamic_AC_CLResControlModeType, 13, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -5473,8 +5409,10 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MinimumSOC
@@ -5502,9 +5440,14 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 4: // AckMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -5514,8 +5457,10 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					*p = uint16(v)
 					x.AckMaxDelay = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // EVSETargetActivePower
@@ -5958,19 +5903,16 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 					return err
 				}
 			}
-		case 9:
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Scheduled_AC_CLResControlModeType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSETargetActivePower
@@ -6258,19 +6200,17 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSETargetActivePower)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(EVSETargetActivePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(4)
 			if err != nil {
@@ -6447,25 +6387,27 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 13:
+		case 13: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_AC_CLResControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_AC_CLResControlModeType, 13, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -6475,8 +6417,10 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MinimumSOC
@@ -6504,9 +6448,14 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 4: // AckMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -6516,8 +6465,10 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					*p = uint16(v)
 					x.AckMaxDelay = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // EVSETargetActivePower
@@ -6960,19 +6911,16 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 					return err
 				}
 			}
-		case 9:
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_AC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_AC_CLResControlModeType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSETargetActivePower
@@ -7156,19 +7104,17 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7184,19 +7130,16 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_ChargeParameterDiscoveryReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -7307,19 +7250,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7352,19 +7293,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7397,19 +7336,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumDischargePower)
-				ev, state = 7, 7
-			default:
+		case 6: // SE(EVMaximumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7442,19 +7379,17 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumDischargePower)
-				ev, state = 10, 10
-			default:
+		case 9: // SE(EVMinimumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 10, 10
 		case 10:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7487,19 +7422,16 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 12:
+		case 12: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 12, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_AC_CPDReqEnergyTransferModeType, 12, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
@@ -7710,32 +7642,28 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7751,19 +7679,16 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAC_ChargeParameterDiscoveryResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -7911,19 +7836,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVSEMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -7956,19 +7879,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargePower)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVSEMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -8001,19 +7922,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSENominalFrequency)
-				ev, state = 7, 7
-			default:
+		case 6: // SE(EVSENominalFrequency)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 7, 7
 		case 7:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -8109,19 +8028,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 12:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumDischargePower)
-				ev, state = 13, 13
-			default:
+		case 12: // SE(EVSEMaximumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 12, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 13, 13
 		case 13:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -8154,19 +8071,17 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 15:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumDischargePower)
-				ev, state = 16, 16
-			default:
+		case 15: // SE(EVSEMinimumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 15, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 16, 16
 		case 16:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -8199,19 +8114,16 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 18:
+		case 18: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 18, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_AC_CPDResEnergyTransferModeType, 18, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower

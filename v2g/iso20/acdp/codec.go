@@ -942,45 +942,38 @@ func (x *ACDP_ConnectReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_ConnectReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVElectricalChargingDeviceStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVElectricalChargingDeviceStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_ConnectReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarACDP_ConnectReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarACDP_ConnectReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -1057,84 +1050,71 @@ func (x *ACDP_ConnectResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_ConnectResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_ConnectResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_ConnectResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEElectricalChargingDeviceStatus)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEElectricalChargingDeviceStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_ConnectResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMechanicalChargingDeviceStatus)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSEMechanicalChargingDeviceStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_ConnectResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
+			ev, state = 5, 5
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarACDP_ConnectResType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarACDP_ConnectResType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -1259,45 +1239,38 @@ func (x *ACDP_SystemStatusReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTechnicalStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVTechnicalStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarACDP_SystemStatusReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarACDP_SystemStatusReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -1374,32 +1347,28 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVReadyToCharge)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVReadyToCharge)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVTechnicalStatusType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVImmobilizationRequest)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVImmobilizationRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarEVTechnicalStatusType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -1520,19 +1489,16 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 8:
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarEVTechnicalStatusType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarEVTechnicalStatusType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVReadyToCharge
@@ -1755,162 +1721,137 @@ func (x *ACDP_SystemStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMechanicalChargingDeviceStatus)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEMechanicalChargingDeviceStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEReadyToCharge)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEReadyToCharge)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEIsolationStatus)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSEIsolationStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEDisabled)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEDisabled)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEUtilityInterruptEvent)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVSEUtilityInterruptEvent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEEmergencyShutdown)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(EVSEEmergencyShutdown)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMalfunction)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVSEMalfunction)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVInChargePosition)
-				ev, state = 10, 10
-			default:
+			ev, state = 9, 9
+		case 9: // SE(EVInChargePosition)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVAssociationStatus)
-				ev, state = 11, 11
-			default:
+			ev, state = 10, 10
+		case 10: // SE(EVAssociationStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 11:
+			ev, state = 11, 11
+		case 11: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarACDP_SystemStatusResType, 11, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarACDP_SystemStatusResType, 11, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -2131,58 +2072,49 @@ func (x *ACDP_VehiclePositioningReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMobilityStatus)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVMobilityStatus)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPositioningSupport)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVPositioningSupport)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarACDP_VehiclePositioningReqType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarACDP_VehiclePositioningReqType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -2284,136 +2216,115 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPositioningSupport)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEPositioningSupport)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVRelativeXDeviation)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVRelativeXDeviation)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVRelativeYDeviation)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVRelativeYDeviation)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContactWindowXc)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(ContactWindowXc)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ContactWindowYc)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(ContactWindowYc)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVInChargePosition)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVInChargePosition)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
+			ev, state = 9, 9
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarACDP_VehiclePositioningResType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarACDP_VehiclePositioningResType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -2451,9 +2362,14 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 5: // EVRelativeXDeviation
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -2461,14 +2377,21 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.EVRelativeXDeviation = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 6: // EVRelativeYDeviation
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -2476,14 +2399,21 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.EVRelativeYDeviation = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // ContactWindowXc
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -2491,14 +2421,21 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.ContactWindowXc = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 8: // ContactWindowYc
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -2506,8 +2443,10 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 					}
 					x.ContactWindowYc = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 9: // EVInChargePosition

@@ -1015,84 +1015,72 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargeCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargeCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMinimumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumVoltage)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumVoltage)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVMinimumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1108,71 +1096,60 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumDischargePower)
-				ev, state = 8, 8
-			default:
+		case 7: // SE(EVMaximumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumDischargePower)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVMinimumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumDischargeCurrent)
-				ev, state = 10, 10
-			default:
+			ev, state = 9, 9
+		case 9: // SE(EVMaximumDischargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumDischargeCurrent)
-				ev, state = 11, 11
-			default:
+			ev, state = 10, 10
+		case 10: // SE(EVMinimumDischargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 11:
+			ev, state = 11, 11
+		case 11: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 11, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_DC_CPDReqEnergyTransferModeType, 11, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
@@ -1361,84 +1338,72 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVSEMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargePower)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargeCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargeCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEMinimumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumVoltage)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSEMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumVoltage)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEMinimumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1454,71 +1419,60 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumDischargePower)
-				ev, state = 8, 8
-			default:
+		case 7: // SE(EVSEMaximumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumDischargePower)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVSEMinimumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumDischargeCurrent)
-				ev, state = 10, 10
-			default:
+			ev, state = 9, 9
+		case 9: // SE(EVSEMaximumDischargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumDischargeCurrent)
-				ev, state = 11, 11
-			default:
+			ev, state = 10, 10
+		case 10: // SE(EVSEMinimumDischargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 11:
+			ev, state = 11, 11
+		case 11: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 11, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_DC_CPDResEnergyTransferModeType, 11, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
@@ -1724,149 +1678,127 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetEnergyRequest)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(EVTargetEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumEnergyRequest)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaximumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumEnergyRequest)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMinimumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargeCurrent)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumVoltage)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(EVMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumVoltage)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVMinimumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumDischargePower)
-				ev, state = 10, 10
-			default:
+			ev, state = 9, 9
+		case 9: // SE(EVMaximumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumDischargePower)
-				ev, state = 11, 11
-			default:
+			ev, state = 10, 10
+		case 10: // SE(EVMinimumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 11:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumDischargeCurrent)
-				ev, state = 12, 12
-			default:
+			ev, state = 11, 11
+		case 11: // SE(EVMaximumDischargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 12, 12
 		case 12:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1899,25 +1831,27 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 14:
+		case 14: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 14, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Dynamic_DC_CLReqControlModeType, 14, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -1927,8 +1861,10 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVTargetEnergyRequest
@@ -2219,129 +2155,115 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargePower)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(EVSEMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargePower)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargeCurrent)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVSEMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumVoltage)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(EVSEMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumDischargePower)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVSEMaximumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumDischargePower)
-				ev, state = 10, 10
-			default:
+			ev, state = 9, 9
+		case 9: // SE(EVSEMinimumDischargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 10:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumDischargeCurrent)
-				ev, state = 11, 11
-			default:
+			ev, state = 10, 10
+		case 10: // SE(EVSEMaximumDischargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 11:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumVoltage)
-				ev, state = 12, 12
-			default:
+			ev, state = 11, 11
+		case 11: // SE(EVSEMinimumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 11, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 12:
+			ev, state = 12, 12
+		case 12: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 12, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Dynamic_DC_CLResControlModeType, 12, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -2351,8 +2273,10 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MinimumSOC
@@ -2380,9 +2304,14 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 4: // AckMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -2392,8 +2321,10 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 					*p = uint16(v)
 					x.AckMaxDelay = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // EVSEMaximumChargePower
@@ -2634,32 +2565,28 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetCurrent)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVTargetCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetVoltage)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVTargetVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(4)
 			if err != nil {
@@ -2836,19 +2763,16 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 					return err
 				}
 			}
-		case 13:
+		case 13: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 13, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Scheduled_DC_CLReqControlModeType, 13, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
@@ -3277,19 +3201,16 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 					return err
 				}
 			}
-		case 8:
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarBPT_Scheduled_DC_CLResControlModeType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
@@ -3471,84 +3392,72 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargeCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargeCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMinimumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumVoltage)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumVoltage)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVMinimumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3564,19 +3473,16 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 7:
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_CPDReqEnergyTransferModeType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVMaximumChargePower
@@ -3713,84 +3619,72 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargePower)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVSEMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargePower)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVSEMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargeCurrent)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargeCurrent)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVSEMinimumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumVoltage)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVSEMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumVoltage)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEMinimumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3806,19 +3700,16 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 7:
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_CPDResEnergyTransferModeType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_CPDResEnergyTransferModeType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
@@ -3930,32 +3821,27 @@ func (x *DC_CableCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CableCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_CableCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_CableCheckReqType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -4007,58 +3893,49 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CableCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CableCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_CableCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_CableCheckResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_CableCheckResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -4158,19 +4035,17 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -4186,32 +4061,28 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterInfoRequested)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(MeterInfoRequested)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentVoltage)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -4233,19 +4104,16 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_ChargeLoopReqType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_ChargeLoopReqType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -4452,129 +4320,115 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetEnergyRequest)
-				ev, state = 2, 2
-			default:
+		case 1: // SE(EVTargetEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumEnergyRequest)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVMaximumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumEnergyRequest)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVMinimumEnergyRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargePower)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumChargePower)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumChargeCurrent)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMaximumVoltage)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(EVMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVMinimumVoltage)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVMinimumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
+			ev, state = 9, 9
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_DC_CLReqControlModeType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_DC_CLReqControlModeType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -4584,8 +4438,10 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EVTargetEnergyRequest
@@ -4787,32 +4643,28 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetCurrent)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVTargetCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetVoltage)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVTargetVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 5, 5
 		case 5:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -4908,19 +4760,16 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 					return err
 				}
 			}
-		case 10:
+		case 10: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_DC_CLReqControlModeType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_DC_CLReqControlModeType, 10, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVTargetEnergyRequest
@@ -5138,32 +4987,28 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -5215,71 +5060,61 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentCurrent)
-				ev, state = 6, 6
-			default:
+		case 5: // SE(EVSEPresentCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPowerLimitAchieved)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(EVSEPowerLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSECurrentLimitAchieved)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(EVSECurrentLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEVoltageLimitAchieved)
-				ev, state = 10, 10
-			default:
+			ev, state = 9, 9
+		case 9: // SE(EVSEVoltageLimitAchieved)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 10, 10
 		case 10:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -5301,19 +5136,16 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 11:
+		case 11: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_ChargeLoopResType, 11, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_ChargeLoopResType, 11, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -5667,77 +5499,71 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargePower)
-				ev, state = 5, 5
-			default:
+		case 4: // SE(EVSEMaximumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMinimumChargePower)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVSEMinimumChargePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumChargeCurrent)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(EVSEMaximumChargeCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEMaximumVoltage)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(EVSEMaximumVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
+			ev, state = 8, 8
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDynamic_DC_CLResControlModeType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDynamic_DC_CLResControlModeType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // DepartureTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 4294967295)
 					if err != nil {
@@ -5747,8 +5573,10 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					*p = uint32(v)
 					x.DepartureTime = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // MinimumSOC
@@ -5776,9 +5604,14 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 4: // AckMaxDelay
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -5788,8 +5621,10 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 					*p = uint16(v)
 					x.AckMaxDelay = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // EVSEMaximumChargePower
@@ -5984,19 +5819,16 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarScheduled_DC_CLResControlModeType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarScheduled_DC_CLResControlModeType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVSEMaximumChargePower
@@ -6100,19 +5932,17 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -6128,19 +5958,16 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_ChargeParameterDiscoveryReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -6225,32 +6052,28 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -6266,19 +6089,16 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 					return err
 				}
 			}
-		case 3:
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_ChargeParameterDiscoveryResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -6384,71 +6204,60 @@ func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVTargetVoltage)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVTargetVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_PreChargeReqType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_PreChargeReqType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -6539,58 +6348,49 @@ func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_PreChargeResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_PreChargeResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_PreChargeResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_PreChargeResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_PreChargeResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -6668,45 +6468,38 @@ func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_WeldingDetectionReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_WeldingDetectionReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_WeldingDetectionReqType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_WeldingDetectionReqType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -6777,58 +6570,49 @@ func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEPresentVoltage)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEPresentVoltage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarDC_WeldingDetectionResType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarDC_WeldingDetectionResType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header

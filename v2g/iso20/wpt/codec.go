@@ -1101,32 +1101,28 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1142,19 +1138,17 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVResultCode)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVResultCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1176,19 +1170,16 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_AlignmentCheckReqType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_AlignmentCheckReqType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -1224,9 +1215,14 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -1237,8 +1233,10 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -1337,45 +1335,39 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -1445,19 +1437,16 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_AlignmentCheckResType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_AlignmentCheckResType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -1501,9 +1490,14 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 6: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -1514,8 +1508,10 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -1631,19 +1627,17 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -1659,58 +1653,50 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(MeterInfoRequested)
-				ev, state = 3, 3
-			default:
+		case 2: // SE(MeterInfoRequested)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCPowerRequest)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVPCPowerRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCPowerOutput)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVPCPowerOutput)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCChargeDiagnostics)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVPCChargeDiagnostics)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -1780,19 +1766,16 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 9:
+		case 9: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_ChargeLoopReqType, 9, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_ChargeLoopReqType, 9, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -1852,9 +1835,14 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 9: // ManufacturerSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -1865,8 +1853,10 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -1983,71 +1973,60 @@ func (x *WPT_EVPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) e
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCCoilCurrentRequest)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(EVPCCoilCurrentRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCCoilCurrentInformation)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVPCCoilCurrentInformation)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCCurrentOutputInformation)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVPCCurrentOutputInformation)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCVoltageOutputInformation)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVPCVoltageOutputInformation)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
+			ev, state = 4, 4
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_EVPCPowerControlParameterType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_EVPCPowerControlParameterType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // EVPCCoilCurrentRequest
@@ -2160,32 +2139,28 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -2237,19 +2212,17 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCPowerRequest)
-				ev, state = 6, 6
-			default:
+		case 5: // SE(EVPCPowerRequest)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2265,45 +2238,39 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPCMaxOutputPowerLimit)
-				ev, state = 8, 8
-			default:
+		case 7: // SE(SPCMaxOutputPowerLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPCMinOutputPowerLimit)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(SPCMinOutputPowerLimit)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 9:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPCChargeDiagnostics)
-				ev, state = 10, 10
-			default:
+			ev, state = 9, 9
+		case 9: // SE(SPCChargeDiagnostics)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 9, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 10, 10
 		case 10:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -2373,19 +2340,16 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 13:
+		case 13: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_ChargeLoopResType, 13, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_ChargeLoopResType, 13, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -2473,9 +2437,14 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 13: // ManufacturerSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -2486,8 +2455,10 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.ManufacturerSpecificDataContainer = append(x.ManufacturerSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -2628,32 +2599,27 @@ func (x *WPT_SPCPowerControlParameterType) decodeEXI(r *exi.Reader, a *arena) er
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SPCPrimaryDeviceCoilCurrentInformation)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(SPCPrimaryDeviceCoilCurrentInformation)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_SPCPowerControlParameterType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_SPCPowerControlParameterType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_SPCPowerControlParameterType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SPCPrimaryDeviceCoilCurrentInformation
@@ -2718,84 +2684,72 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCMaxReceivablePower)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVPCMaxReceivablePower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SDMaxGroundClearence)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(SDMaxGroundClearence)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SDMinGroundClearence)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(SDMinGroundClearence)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCNaturalFrequency)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVPCNaturalFrequency)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVPCDeviceLocalControl)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(EVPCDeviceLocalControl)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -2817,19 +2771,16 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 7:
+		case 7: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 7, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_ChargeParameterDiscoveryReqType, 7, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -2841,9 +2792,14 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 				return err
 			}
 		case 3: // SDMaxGroundClearence
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -2851,14 +2807,21 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 					}
 					x.SDMaxGroundClearence = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // SDMinGroundClearence
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -2866,8 +2829,10 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 					}
 					x.SDMinGroundClearence = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // EVPCNaturalFrequency
@@ -2885,9 +2850,14 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 7: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -2898,8 +2868,10 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -3014,123 +2986,105 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PDInputPowerClass)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(PDInputPowerClass)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SDMinOutputPower)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(SDMinOutputPower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SDMaxOutputPower)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(SDMaxOutputPower)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SDMaxGroundClearanceSupport)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(SDMaxGroundClearanceSupport)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SDMinGroundClearanceSupport)
-				ev, state = 7, 7
-			default:
+			ev, state = 6, 6
+		case 6: // SE(SDMinGroundClearanceSupport)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 6, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 7:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PDMinCoilCurrent)
-				ev, state = 8, 8
-			default:
+			ev, state = 7, 7
+		case 7: // SE(PDMinCoilCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 7, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 8:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PDMaxCoilCurrent)
-				ev, state = 9, 9
-			default:
+			ev, state = 8, 8
+		case 8: // SE(PDMaxCoilCurrent)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 8, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 9, 9
 		case 9:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3152,19 +3106,16 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 					return err
 				}
 			}
-		case 10:
+		case 10: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 10, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_ChargeParameterDiscoveryResType, 10, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -3200,9 +3151,14 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 				return err
 			}
 		case 6: // SDMaxGroundClearanceSupport
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -3210,14 +3166,21 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 					}
 					x.SDMaxGroundClearanceSupport = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // SDMinGroundClearanceSupport
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -3225,8 +3188,10 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 					}
 					x.SDMinGroundClearanceSupport = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 8: // PDMinCoilCurrent
@@ -3238,9 +3203,14 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 				return err
 			}
 		case 10: // SDManufacturerSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -3251,8 +3221,10 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 					}
 					x.SDManufacturerSpecificDataContainer = append(x.SDManufacturerSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -3376,45 +3348,39 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVResultCode)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVResultCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3453,19 +3419,16 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_FinePositioningReqType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_FinePositioningReqType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -3493,9 +3456,14 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -3506,8 +3474,10 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // WPT_LF_DataPackageList
@@ -3601,45 +3571,38 @@ func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NumPackages)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(NumPackages)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_DataPackageListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(WPT_LF_DataPackage)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(WPT_LF_DataPackage)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_DataPackageListType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_DataPackageListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_DataPackageListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // NumPackages
@@ -3705,19 +3668,17 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PackageIndex)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(PackageIndex)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_DataPackageType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -3733,19 +3694,16 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_DataPackageType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_DataPackageType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PackageIndex
@@ -3829,32 +3787,27 @@ func (x *WPT_LF_TxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(WPT_LF_TxDataList)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(WPT_LF_TxDataList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_TxDataListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_TxDataListType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_TxDataListType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // WPT_LF_TxDataList
@@ -3903,51 +3856,49 @@ func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TxIdentifier)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TxIdentifier)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_TxDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EIRP)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EIRP)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_TxDataType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_TxDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_TxDataType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TxIdentifier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -3955,8 +3906,10 @@ func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TxIdentifier = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // EIRP
@@ -4011,32 +3964,27 @@ func (x *WPT_LF_RxDataListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(WPT_LF_RxDataList)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(WPT_LF_RxDataList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_RxDataListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_RxDataListType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_RxDataListType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // WPT_LF_RxDataList
@@ -4085,51 +4033,49 @@ func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RxIdentifier)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(RxIdentifier)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_RxDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RSSIData)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(RSSIData)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_RxDataType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_RxDataType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_RxDataType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RxIdentifier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -4137,8 +4083,10 @@ func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.RxIdentifier = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // RSSIData
@@ -4193,32 +4141,27 @@ func (x *WPT_LF_RxRSSIListType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RSSIDataList)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(RSSIDataList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIListType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
+			ev, state = 1, 1
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIListType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_RxRSSIListType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // RSSIDataList
@@ -4267,51 +4210,49 @@ func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TxIdentifier)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TxIdentifier)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(RSSI)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(RSSI)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_RxRSSIType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_RxRSSIType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TxIdentifier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -4319,8 +4260,10 @@ func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TxIdentifier = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // RSSI
@@ -4388,45 +4331,39 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -4465,19 +4402,16 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_FinePositioningResType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_FinePositioningResType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -4505,9 +4439,14 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -4518,8 +4457,10 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // WPT_LF_DataPackageList
@@ -4632,84 +4573,72 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVDeviceFinePositioningMethodList)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVDeviceFinePositioningMethodList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVDevicePairingMethodList)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(EVDevicePairingMethodList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVDeviceAlignmentCheckMethodList)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(EVDeviceAlignmentCheckMethodList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NaturalOffset)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(NaturalOffset)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -4748,19 +4677,16 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 8:
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupReqType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_FinePositioningSetupReqType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -4790,9 +4716,14 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 				return err
 			}
 		case 6: // NaturalOffset
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -4800,14 +4731,21 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 					}
 					x.NaturalOffset = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -4818,8 +4756,10 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 8: // LF_SystemSetupData
@@ -4968,19 +4908,16 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_FinePositioningMethodListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_FinePositioningMethodListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // WPT_FinePositioningMethod
@@ -5087,19 +5024,16 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_PairingMethodListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_PairingMethodListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // WPT_PairingMethod
@@ -5206,19 +5140,16 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_AlignmentCheckMethodListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_AlignmentCheckMethodListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // WPT_AlignmentCheckMethod
@@ -5298,19 +5229,16 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 1:
+		case 1: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_SystemSetupDataType, 1, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_SystemSetupDataType, 1, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // LF_TransmitterSetupData
@@ -5392,32 +5320,28 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NumberOfTransmitters)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(NumberOfTransmitters)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(SignalFrequency)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(SignalFrequency)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -5494,19 +5418,16 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_TransmitterDataType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_TransmitterDataType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // NumberOfTransmitters
@@ -5610,64 +5531,60 @@ func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TxRxIdentifier)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(TxRxIdentifier)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TxRxPosition)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(TxRxPosition)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TxRxOrientation)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(TxRxOrientation)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_TxRxSpecDataType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_TxRxSpecDataType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // TxRxIdentifier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -5675,8 +5592,10 @@ func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TxRxIdentifier = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // TxRxPosition
@@ -5747,64 +5666,60 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Coord_X)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Coord_X)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Coord_Y)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(Coord_Y)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Coord_Z)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(Coord_Z)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
+			ev, state = 3, 3
+		case 3: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_CoordinateXYZType, 3, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_CoordinateXYZType, 3, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Coord_X
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -5812,14 +5727,21 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Coord_X = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // Coord_Y
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -5827,14 +5749,21 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Coord_Y = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // Coord_Z
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.IntRange(-32768, 32767)
 					if err != nil {
@@ -5842,8 +5771,10 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.Coord_Z = int16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -5970,58 +5901,49 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PulseSeparationTime)
-				ev, state = 2, 4
-			default:
+		case 3: // SE(PulseSeparationTime)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PulseDuration)
-				ev, state = 3, 5
-			default:
+			ev, state = 2, 4
+		case 4: // SE(PulseDuration)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PackageSeparationTime)
-				ev, state = 4, 6
-			default:
+			ev, state = 3, 5
+		case 5: // SE(PackageSeparationTime)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 6:
+			ev, state = 4, 6
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_TxRxPackageSpecDataType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_TxRxPackageSpecDataType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // PulseSequenceOrder
@@ -6033,9 +5955,14 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // PulseSeparationTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -6043,14 +5970,21 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PulseSeparationTime = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // PulseDuration
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -6058,14 +5992,21 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PulseDuration = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // PackageSeparationTime
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -6073,8 +6014,10 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.PackageSeparationTime = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -6143,51 +6086,49 @@ func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(IndexNumber)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(IndexNumber)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxPulseOrderType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(TxRxIdentifier)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(TxRxIdentifier)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_TxRxPulseOrderType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
+			ev, state = 2, 2
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_TxRxPulseOrderType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_TxRxPulseOrderType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // IndexNumber
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -6195,14 +6136,21 @@ func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.IndexNumber = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // TxRxIdentifier
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -6210,8 +6158,10 @@ func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.TxRxIdentifier = uint32(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -6270,19 +6220,17 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NumberOfReceivers)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(NumberOfReceivers)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_LF_ReceiverDataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 1, 1
 		case 1:
 			c, err := r.Bits(1)
 			if err != nil {
@@ -6342,19 +6290,16 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_LF_ReceiverDataType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_LF_ReceiverDataType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // NumberOfReceivers
@@ -6448,84 +6393,72 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PrimaryDeviceFinePositioningMethodList)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(PrimaryDeviceFinePositioningMethodList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PrimaryDevicePairingMethodList)
-				ev, state = 4, 4
-			default:
+			ev, state = 3, 3
+		case 3: // SE(PrimaryDevicePairingMethodList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(PrimaryDeviceAlignmentCheckMethodList)
-				ev, state = 5, 5
-			default:
+			ev, state = 4, 4
+		case 4: // SE(PrimaryDeviceAlignmentCheckMethodList)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 4, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 5:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(NaturalOffset)
-				ev, state = 6, 6
-			default:
+			ev, state = 5, 5
+		case 5: // SE(NaturalOffset)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 5, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 6, 6
 		case 6:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -6564,19 +6497,16 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 					return err
 				}
 			}
-		case 8:
+		case 8: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_FinePositioningSetupResType, 8, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_FinePositioningSetupResType, 8, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -6606,9 +6536,14 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 				return err
 			}
 		case 6: // NaturalOffset
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -6616,14 +6551,21 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 					}
 					x.NaturalOffset = uint16(v)
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 7: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -6634,8 +6576,10 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 8: // LF_SystemSetupData
@@ -6754,32 +6698,28 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_PairingReqType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVProcessing)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(EVProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_PairingReqType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 2, 2
 		case 2:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -6795,19 +6735,17 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVResultCode)
-				ev, state = 4, 4
-			default:
+		case 3: // SE(EVResultCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_PairingReqType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 4, 4
 		case 4:
 			c, err := r.Bits(2)
 			if err != nil {
@@ -6829,19 +6767,16 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 5:
+		case 5: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_PairingReqType, 5, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_PairingReqType, 5, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -6859,9 +6794,14 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // ObservedIDCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -6871,8 +6811,10 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.ObservedIDCode = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // EVResultCode
@@ -6886,9 +6828,14 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -6899,8 +6846,10 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -7002,45 +6951,39 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 	for {
 		var ev int
 		switch state {
-		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(Header)
-				ev, state = 1, 1
-			default:
+		case 0: // SE(Header)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_PairingResType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(ResponseCode)
-				ev, state = 2, 2
-			default:
+			ev, state = 1, 1
+		case 1: // SE(ResponseCode)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_PairingResType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
-		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
-			}
-			switch c {
-			case 0: // SE(EVSEProcessing)
-				ev, state = 3, 3
-			default:
+			ev, state = 2, 2
+		case 2: // SE(EVSEProcessing)
+			if !r.Zero() {
+				c, err := r.Bits(1)
+				if err != nil {
+					return err
+				}
 				if ev, err := r.Escape(&grammarWPT_PairingResType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
 				}
 			}
+			ev, state = 3, 3
 		case 3:
 			c, err := r.Bits(3)
 			if err != nil {
@@ -7110,19 +7053,16 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 6:
+		case 6: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarWPT_PairingResType, 6, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarWPT_PairingResType, 6, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // Header
@@ -7150,9 +7090,14 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // ObservedIDCode
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(1, 4294967295)
 					if err != nil {
@@ -7162,8 +7107,10 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint32(v)
 					x.ObservedIDCode = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 5: // AlternativeSECCList
@@ -7175,9 +7122,14 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 6: // VendorSpecificDataContainer
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.Binary(256)
 					if err != nil {
@@ -7188,8 +7140,10 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 					}
 					x.VendorSpecificDataContainer = append(x.VendorSpecificDataContainer, exi.Bytes(v))
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -7326,19 +7280,16 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 2:
+		case 2: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAlternativeSECCListType, 2, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAlternativeSECCListType, 2, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // AlternativeSECC
@@ -7475,25 +7426,27 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 					return err
 				}
 			}
-		case 4:
+		case 4: // EE
+			if r.Zero() {
+				return nil
+			}
 			c, err := r.Bits(1)
 			if err != nil {
 				return err
 			}
-			switch c {
-			case 0: // EE
-				return nil
-			default:
-				if ev, err := r.Escape(&grammarAlternativeSECCType, 4, int(c)); err != nil || ev == exi.EventEE {
-					return err
-				}
-			}
+			_, err = r.Escape(&grammarAlternativeSECCType, 4, int(c))
+			return err
 		}
 		switch ev {
 		case 1: // SSID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}SSID")
 					if err != nil {
@@ -7503,14 +7456,21 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.SSID = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 2: // BSSID
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}BSSID")
 					if err != nil {
@@ -7520,14 +7480,21 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.BSSID = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 3: // IPAddress
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}IPAddress")
 					if err != nil {
@@ -7537,14 +7504,21 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = v
 					x.IPAddress = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		case 4: // Port
-			if empty, err := r.LeafStart(); err != nil {
-				return err
-			} else if !empty {
+			empty := false
+			if !r.Zero() {
+				var err error
+				if empty, err = r.LeafStart(); err != nil {
+					return err
+				}
+			}
+			if !empty {
 				{
 					v, err := r.UintRange(0, 65535)
 					if err != nil {
@@ -7554,8 +7528,10 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 					*p = uint16(v)
 					x.Port = p
 				}
-				if err := r.LeafEnd(); err != nil {
-					return err
+				if !r.Zero() {
+					if err := r.LeafEnd(); err != nil {
+						return err
+					}
 				}
 			}
 		}
