@@ -572,7 +572,7 @@ func TestErrorPositions(t *testing.T) {
 	}
 }
 
-// TestGrammarEvents drives Reader.Event and Writer.Event through a small
+// TestGrammarEvents drives Writer.Event and Reader.Escape through a small
 // grammar: two productions (2-bit codes with the escape), a bounded list,
 // and the second-level EE for absent content.
 func TestGrammarEvents(t *testing.T) {
@@ -614,33 +614,29 @@ func TestGrammarEvents(t *testing.T) {
 		t.Error("third item of a maxOccurs=2 list: no error")
 	}
 
+	// Decoders read a state's code themselves and call Escape for a code
+	// past its productions.
 	var r exi.Reader
-	r.Reset(mustHex(t, "00"))
-	st, counts = 0, []int{0}
-	for _, want := range []int{1, 1, 2, 0} {
-		ev, err := r.Event(g, &st, counts)
-		if err != nil || ev != want {
-			t.Fatalf("Reader.Event = %d, %v; want %d", ev, err, want)
+	escape := func(hex string, state, width int) (int, error) {
+		r.Reset(mustHex(t, hex))
+		c, err := r.Bits(width)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return r.Escape(g, state, int(c))
 	}
 	// Code 3 in a state with 2 productions is invalid (2 is the escape).
-	r.Reset(mustHex(t, "c0"))
-	st, counts = 0, []int{0}
-	if _, err := r.Event(g, &st, counts); err == nil {
+	if _, err := escape("c0", 0, 2); err == nil {
 		t.Error("invalid event code: no error")
 	} else if xe := exiErr(t, err); xe.Bit != 0 {
 		t.Errorf("invalid code at bit %d", xe.Bit)
 	}
 	// Escape (2) then second-level 0 in a state without EE2: unsupported.
-	r.Reset(mustHex(t, "80"))
-	st = 0
-	if _, err := r.Event(g, &st, counts); err == nil {
+	if _, err := escape("80", 0, 2); err == nil {
 		t.Error("second-level event: no error")
 	}
 	// In state 2 the escape then 0 is the second-level EE.
-	r.Reset(mustHex(t, "80")) // 1 000
-	st = 2
-	if ev, err := r.Event(g, &st, counts); err != nil || ev != exi.EventEE {
+	if ev, err := escape("80", 2, 1); err != nil || ev != exi.EventEE { // 1 000
 		t.Errorf("second-level EE = %d, %v", ev, err)
 	}
 }

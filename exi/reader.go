@@ -211,9 +211,19 @@ func (r *Reader) IntRange(lo, hi int64) (int64, error) {
 	start := r.pos
 	v, err := r.Int()
 	if err == nil && (v < lo || v > hi) {
-		err = &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+		err = outside(start, v, lo, hi)
 	}
 	return v, err
+}
+
+// outside is the error of an integer at bit outside its range [lo, hi].
+func outside(bit int, v, lo, hi int64) error {
+	return &Error{Bit: bit, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+}
+
+// badEnum is the error of an enumeration index at bit not below count.
+func badEnum(bit int, x uint32, count int) error {
+	return &Error{Bit: bit, Msg: fmt.Sprintf("enumeration index %d out of %d values", x, count)}
 }
 
 // NBit reads an n-bit integer holding value-lo and returns the value; the
@@ -226,7 +236,7 @@ func (r *Reader) NBit(n int, lo, hi int64) (int64, error) {
 	}
 	v := lo + int64(u)
 	if v > hi {
-		return 0, &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+		return 0, outside(start, v, lo, hi)
 	}
 	return v, nil
 }
@@ -239,7 +249,7 @@ func (r *Reader) Enum(n, count int) (int, error) {
 		return 0, err
 	}
 	if int(u) >= count {
-		return 0, &Error{Bit: start, Msg: fmt.Sprintf("enumeration index %d out of %d values", u, count)}
+		return 0, badEnum(start, u, count)
 	}
 	return int(u), nil
 }
@@ -358,8 +368,7 @@ func bitsFor(n int) int {
 // some encoders write an empty value) is understood: empty is then true
 // and the element is complete.
 func (r *Reader) LeafStart() (empty bool, err error) {
-	if i := r.pos >> 3; i < len(r.buf) && r.buf[i]&(0x80>>uint(r.pos&7)) == 0 {
-		r.pos++
+	if r.Zero() {
 		return false, nil
 	}
 	return r.leafStartSlow()
@@ -383,8 +392,7 @@ func (r *Reader) leafStartSlow() (bool, error) {
 
 // LeafEnd reads the EE code closing a simple-typed element (one bit, 0).
 func (r *Reader) LeafEnd() error {
-	if i := r.pos >> 3; i < len(r.buf) && r.buf[i]&(0x80>>uint(r.pos&7)) == 0 {
-		r.pos++
+	if r.Zero() {
 		return nil
 	}
 	return r.leafEndSlow()
@@ -396,32 +404,6 @@ func (r *Reader) leafEndSlow() error {
 		err = &Error{Bit: r.pos - 1, Msg: "second-level event after a simple value (undeclared content) is not supported"}
 	}
 	return err
-}
-
-// Event reads the event code of the given grammar state, moves *state to the
-// production's right-hand side, and returns the production's event.
-// counts holds the occurrence counters of the grammar's bounded lists.
-func (r *Reader) Event(g *Grammar, state *int, counts []int) (int, error) {
-	s := &g.States[*state]
-	c, err := r.Bits(int(s.Width))
-	if err != nil {
-		return 0, err
-	}
-	if int(c) >= len(s.Prods) {
-		return r.escape(g, s, int(c))
-	}
-	p := &s.Prods[c]
-	if p.Event < 0 {
-		return 0, &Error{Bit: r.pos - int(s.Width), Msg: fmt.Sprintf("%s: %s is not supported", g.Name, g.event(int(p.Event)))}
-	}
-	*state = int(p.Next)
-	if p.Counter >= 0 {
-		counts[p.Counter]++
-		if counts[p.Counter] >= int(p.Max) {
-			*state = int(p.Exit)
-		}
-	}
-	return int(p.Event), nil
 }
 
 // Escape handles a first-level code c past the productions of a state, for
@@ -484,7 +466,7 @@ func (r *Reader) LeafEnum(n, count int) (v int, empty bool, err error) {
 	start := r.pos + 1
 	x, empty, err := r.leafBits(n)
 	if err == nil && int(x) >= count {
-		err = &Error{Bit: start, Msg: fmt.Sprintf("enumeration index %d out of %d values", x, count)}
+		err = badEnum(start, x, count)
 	}
 	return int(x), empty, err
 }
@@ -496,7 +478,7 @@ func (r *Reader) LeafNBit(n int, lo, hi int64) (v int64, empty bool, err error) 
 	x, empty, err := r.leafBits(n)
 	v = lo + int64(x)
 	if err == nil && v > hi {
-		err = &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+		err = outside(start, v, lo, hi)
 	}
 	return v, empty, err
 }
