@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
 )
@@ -45,8 +46,8 @@ type EmulateConfig struct {
 	// ProfileDelay is the time from a sound to its CM_ATTEN_PROFILE.IND;
 	// zero means DefaultProfileDelay.
 	ProfileDelay time.Duration
-	// Clock times the delays; nil means RealClock.
-	Clock Clock
+	// Clock times the delays; nil means clock.Real.
+	Clock clock.Clock
 	// Events, if set, receives every decision, from the emulator's
 	// goroutine with the emulator locked: it must not block or call it.
 	Events func(Event)
@@ -66,7 +67,7 @@ type EmulateConfig struct {
 // past it, unfiltered.
 type Emulator struct {
 	cfg    EmulateConfig
-	clock  Clock
+	clock  clock.Clock
 	wire   link.Conn
 	port   *link.Port // the host's end
 	modem  *link.Port // the emulator's end of the host link
@@ -115,7 +116,7 @@ func Emulate(ctx context.Context, wire link.Conn, cfg EmulateConfig) (*Emulator,
 		mc.Name = "modem"
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Attenuation == nil {
 		cfg.Attenuation = flatProfile(DefaultAttenuationDB)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
@@ -15,7 +16,7 @@ import (
 // two ends of a veth pair.
 type cable struct {
 	t      *testing.T
-	clock  fakeClock
+	clock  *clock.Fake
 	a, b   *modemsim.Emulator
 	events chan modemsim.Event
 }
@@ -25,12 +26,12 @@ var (
 	hostB = homeplug.MAC{0x02, 0, 0, 0, 0xca, 0x01}
 )
 
-func newCable(t *testing.T, clock modemsim.Clock, a, b modemsim.EmulateConfig) *cable {
+func newCable(t *testing.T, clk clock.Clock, a, b modemsim.EmulateConfig) *cable {
 	t.Helper()
 	c := &cable{t: t, events: make(chan modemsim.Event, 4096)}
-	if clock == nil {
-		c.clock = fakeClock{slac.NewFakeClock(t0)}
-		clock = c.clock
+	if clk == nil {
+		c.clock = clock.NewFake(t0)
+		clk = c.clock
 	}
 	wa, wb, err := link.Pipe(hostA.HardwareAddr(), hostB.HardwareAddr())
 	if err != nil {
@@ -43,7 +44,7 @@ func newCable(t *testing.T, clock modemsim.Clock, a, b modemsim.EmulateConfig) *
 		}
 	}
 	for _, cfg := range []*modemsim.EmulateConfig{&a, &b} {
-		cfg.Clock, cfg.Events = clock, events
+		cfg.Clock, cfg.Events = clk, events
 	}
 	if c.a, err = modemsim.Emulate(context.Background(), wa, a); err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func TestEmulateSLAC(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about 2 s of real time")
 	}
-	c := newCable(t, modemsim.RealClock{},
+	c := newCable(t, clock.Real{},
 		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "evse", EVSE: true, RestartDelay: 100 * time.Millisecond}},
 		modemsim.EmulateConfig{Modem: modemsim.ModemConfig{Name: "ev", RestartDelay: 100 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -217,10 +218,10 @@ func TestEmulateSLAC(t *testing.T) {
 	}
 	pev := make(chan outcome, 1)
 	go func() {
-		r, err := slac.MatchPEV(ctx, c.b.Host(), slac.RealClock{}, slac.PEVConfig{MAC: hostB})
+		r, err := slac.MatchPEV(ctx, c.b.Host(), clock.Real{}, slac.PEVConfig{MAC: hostB})
 		pev <- outcome{r, err}
 	}()
-	r, err := slac.MatchEVSE(ctx, c.a.Host(), slac.RealClock{}, slac.Config{MAC: hostA, LinkPoll: 100 * time.Millisecond})
+	r, err := slac.MatchEVSE(ctx, c.a.Host(), clock.Real{}, slac.Config{MAC: hostA, LinkPoll: 100 * time.Millisecond})
 	p := <-pev
 	if err != nil || p.err != nil {
 		t.Fatalf("EVSE %v, PEV %v", err, p.err)
@@ -241,7 +242,7 @@ func TestEmulateSLAC(t *testing.T) {
 
 // TestEmulateDrops plays a bare peer on the wire, with no emulator of its own.
 func TestEmulateDrops(t *testing.T) {
-	clock := fakeClock{slac.NewFakeClock(t0)}
+	clk := clock.NewFake(t0)
 	wa, peer, err := link.Pipe(hostA.HardwareAddr(), hostB.HardwareAddr())
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +251,7 @@ func TestEmulateDrops(t *testing.T) {
 	events := make(chan modemsim.Event, 1024)
 	e, err := modemsim.Emulate(context.Background(), wa, modemsim.EmulateConfig{
 		Modem: modemsim.ModemConfig{Name: "evse", EVSE: true},
-		Clock: clock,
+		Clock: clk,
 		Events: func(ev modemsim.Event) {
 			select {
 			case events <- ev:
@@ -305,7 +306,7 @@ func TestEmulateDrops(t *testing.T) {
 	if ev := next("wire"); ev.Reason != modemsim.ReasonRestarting {
 		t.Errorf("wire during restart: %+v", ev)
 	}
-	clock.Advance(modemsim.DefaultRestartDelay)
+	clk.Advance(modemsim.DefaultRestartDelay)
 	// A peer that announces nothing never shares the AVLN.
 	send(t, peer, ipv6(hostA, hostB))
 	if ev := next("wire"); ev.Reason != modemsim.ReasonNoAVLN {
@@ -325,7 +326,7 @@ func TestEmulateDrops(t *testing.T) {
 	if f := readMsg(t, e.Host()); f.MMType != homeplug.CMMnbcSoundInd {
 		t.Fatalf("got %v", f.MMType)
 	}
-	clock.Advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if f := readMsg(t, e.Host()); f.MMType != homeplug.CMAttenProfileInd {
 		t.Fatalf("got %v", f.MMType)
 	}

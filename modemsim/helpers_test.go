@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
-	"github.com/ccslink/ccslink/slac"
 )
 
 // t0 is the start of every simulated session.
@@ -20,22 +20,17 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // waitLimit bounds a wait that only fails a broken test; nothing waits for it to pass.
 const waitLimit = 10 * time.Second
 
-// fakeClock adapts slac's FakeClock to modemsim.Clock.
-type fakeClock struct{ *slac.FakeClock }
-
-func (c fakeClock) NewTimer(d time.Duration) modemsim.Timer { return c.FakeClock.NewTimer(d) }
-
 // bench is a line on a fake clock whose events a test can wait for.
 type bench struct {
 	t      *testing.T
-	clock  fakeClock
+	clock  *clock.Fake
 	line   *modemsim.Line
 	events chan modemsim.Event
 }
 
 func newBench(t *testing.T, cfg modemsim.LineConfig) *bench {
 	t.Helper()
-	b := &bench{t: t, clock: fakeClock{slac.NewFakeClock(t0)}, events: make(chan modemsim.Event, 1<<16)}
+	b := &bench{t: t, clock: clock.NewFake(t0), events: make(chan modemsim.Event, 1<<16)}
 	cfg.Clock = b.clock
 	cfg.Events = func(e modemsim.Event) {
 		select {

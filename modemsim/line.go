@@ -9,14 +9,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
 )
 
 // LineConfig configures a Line; the zero value is a usable line on the real clock.
 type LineConfig struct {
-	// Clock times the modems' delays; nil means RealClock.
-	Clock Clock
+	// Clock times the modems' delays; nil means clock.Real.
+	Clock clock.Clock
 	// Attenuation is the profile (dB per carrier group) between modems
 	// without one of their own (SetAttenuation); nil means NumAttenGroups
 	// groups of DefaultAttenuationDB.
@@ -35,7 +36,7 @@ type LineConfig struct {
 // one order; it stops when the context given to NewLine ends or at Close.
 type Line struct {
 	cfg    LineConfig
-	clock  Clock
+	clock  clock.Clock
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -61,7 +62,7 @@ type hostFrame struct {
 // NewLine returns an empty line whose goroutine runs until ctx ends or Close.
 func NewLine(ctx context.Context, cfg LineConfig) *Line {
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Attenuation == nil {
 		cfg.Attenuation = flatProfile(DefaultAttenuationDB)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
@@ -217,10 +218,10 @@ func TestEmulateVeth(t *testing.T) {
 	}
 	pev := make(chan outcome, 1)
 	go func() {
-		r, err := slac.MatchPEV(ctx, eb.Host(), slac.RealClock{}, slac.PEVConfig{MAC: evMAC})
+		r, err := slac.MatchPEV(ctx, eb.Host(), clock.Real{}, slac.PEVConfig{MAC: evMAC})
 		pev <- outcome{r, err}
 	}()
-	r, err := slac.MatchEVSE(ctx, ea.Host(), slac.RealClock{}, slac.Config{MAC: evseMAC, LinkPoll: 100 * time.Millisecond})
+	r, err := slac.MatchEVSE(ctx, ea.Host(), clock.Real{}, slac.Config{MAC: evseMAC, LinkPoll: 100 * time.Millisecond})
 	p := <-pev
 	if err != nil || p.err != nil {
 		t.Fatalf("EVSE %v, PEV %v", err, p.err)

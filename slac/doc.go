@@ -8,7 +8,7 @@
 // Deadline says when the next one is; each returns the frames to send. They
 // never read a clock or block, so tests drive them frame by frame with any
 // timing. Run drives either one over a Port (a raw socket, an in-memory link)
-// with a Clock; FakeClock lets tests move time by hand.
+// with a clock.Clock; clock.Fake lets tests move time by hand.
 //
 // The matcher follows ISO 15118-3 and what real cars need:
 //   - attempts run in parallel, keyed by (EV MAC, RunID), at most

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 )
 
@@ -32,7 +33,7 @@ type Machine interface {
 
 // Run drives m with the frames of p and the timers of c until m is done, ctx
 // ends, or p fails. It returns nil when m is done; the outcome is m's.
-func Run(ctx context.Context, p Port, c Clock, m Machine) error {
+func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 	ctx, cancel := context.WithCancel(ctx)
 	type read struct {
 		frame []byte
@@ -84,7 +85,7 @@ func Run(ctx context.Context, p Port, c Clock, m Machine) error {
 			}
 			continue
 		}
-		var timer Timer
+		var timer clock.Timer
 		var fire <-chan time.Time
 		if ok {
 			timer = c.NewTimer(deadline.Sub(now))
@@ -121,7 +122,7 @@ func Run(ctx context.Context, p Port, c Clock, m Machine) error {
 // TT_match_join passed), no car came within TT_EVSE_SLAC_init, or ctx ends;
 // after a car's failed attempt it waits for the car to retry, so ctx should
 // carry a deadline.
-func MatchEVSE(ctx context.Context, p Port, c Clock, cfg Config) (Result, error) {
+func MatchEVSE(ctx context.Context, p Port, c clock.Clock, cfg Config) (Result, error) {
 	m := NewMatcher(cfg, c.Now())
 	if err := Run(ctx, p, c, m); err != nil {
 		r, ok := m.Result()
@@ -135,7 +136,7 @@ func MatchEVSE(ctx context.Context, p Port, c Clock, cfg Config) (Result, error)
 }
 
 // MatchPEV runs the car's side on p until it has matched and keyed its modem, or failed.
-func MatchPEV(ctx context.Context, p Port, c Clock, cfg PEVConfig) (Result, error) {
+func MatchPEV(ctx context.Context, p Port, c clock.Clock, cfg PEVConfig) (Result, error) {
 	m := NewPEV(cfg, c.Now())
 	if err := Run(ctx, p, c, m); err != nil {
 		r, _ := m.Result()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -48,7 +49,7 @@ func (p *chanPort) WriteFrame(ctx context.Context, f []byte) error {
 // plays the car (a PEV state machine) and the charger's modem. Nothing sleeps:
 // the test knows the Run loop is waiting again when it makes its next timer.
 func TestMatchEVSERun(t *testing.T) {
-	clock := slac.NewFakeClock(t0)
+	clock := clock.NewFake(t0)
 	port := newChanPort()
 	type outcome struct {
 		r   slac.Result
@@ -156,7 +157,7 @@ func TestMatchEVSERun(t *testing.T) {
 
 // TestRunCancel: Run ends when ctx ends, after its reader has returned.
 func TestRunCancel(t *testing.T) {
-	clock := slac.NewFakeClock(t0)
+	clock := clock.NewFake(t0)
 	port := newChanPort()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
@@ -178,7 +179,7 @@ func TestRunCancel(t *testing.T) {
 
 // TestMatchEVSENoCar: no car within TT_EVSE_SLAC_init gives ErrNoCar.
 func TestMatchEVSENoCar(t *testing.T) {
-	clock := slac.NewFakeClock(t0)
+	clock := clock.NewFake(t0)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := slac.MatchEVSE(context.Background(), newChanPort(), clock, slac.Config{MAC: evseMAC})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/slac"
@@ -65,7 +66,7 @@ func simulate(ctx context.Context, atten uint8, out io.Writer) error {
 	evse, car := make(chan outcome, 1), make(chan outcome, 1)
 	start := time.Now()
 	go func() {
-		r, err := slac.MatchEVSE(ctx, evseModem.Host(), slac.RealClock{}, slac.Config{MAC: evseModem.HostMAC()})
+		r, err := slac.MatchEVSE(ctx, evseModem.Host(), clock.Real{}, slac.Config{MAC: evseModem.HostMAC()})
 		evse <- outcome{r, err}
 	}()
 	go func() {
@@ -80,7 +81,7 @@ func simulate(ctx context.Context, atten uint8, out io.Writer) error {
 		case <-t.C:
 		}
 		fmt.Fprintln(out, "sim: car plugged in, SLAC starts")
-		r, err := slac.MatchPEV(ctx, carModem.Host(), slac.RealClock{}, slac.PEVConfig{MAC: carModem.HostMAC()})
+		r, err := slac.MatchPEV(ctx, carModem.Host(), clock.Real{}, slac.PEVConfig{MAC: carModem.HostMAC()})
 		car <- outcome{r, err}
 	}()
 	c, e := <-car, <-evse

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
 	"github.com/ccslink/ccslink/modemsim"
@@ -132,14 +133,14 @@ func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.
 		defer conn.Close()
 	}
 	if role == "evse" {
-		return slac.MatchEVSE(ctx, port, slac.RealClock{}, slac.Config{MAC: mac, Log: log})
+		return slac.MatchEVSE(ctx, port, clock.Real{}, slac.Config{MAC: mac, Log: log})
 	}
 	// Like a real car, start again after a failed attempt (the charger may
 	// not listen yet) until the time is up.
 	var res slac.Result
 	var last error
 	for {
-		res, err = slac.MatchPEV(ctx, port, slac.RealClock{}, slac.PEVConfig{MAC: mac, Log: log})
+		res, err = slac.MatchPEV(ctx, port, clock.Real{}, slac.PEVConfig{MAC: mac, Log: log})
 		if err == nil {
 			break
 		}

@@ -1,4 +1,6 @@
-package slac
+// Package clock is the time source of the timing-dependent packages: Real
+// in production, Fake in tests, which move time by hand and never sleep.
+package clock
 
 import (
 	"sort"
@@ -6,8 +8,7 @@ import (
 	"time"
 )
 
-// Clock tells the time and makes timers; Run takes one so that tests can
-// drive the ISO 15118-3 timers without waiting for them.
+// Clock tells the time and makes timers.
 type Clock interface {
 	// Now returns the current time.
 	Now() time.Time
@@ -23,23 +24,23 @@ type Timer interface {
 	Stop() bool
 }
 
-// RealClock is the Clock of package time.
-type RealClock struct{}
+// Real is the Clock of package time.
+type Real struct{}
 
 // Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
+func (Real) Now() time.Time { return time.Now() }
 
 // NewTimer returns a time.Timer.
-func (RealClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
 
 type realTimer struct{ t *time.Timer }
 
 func (t realTimer) C() <-chan time.Time { return t.t.C }
 func (t realTimer) Stop() bool          { return t.t.Stop() }
 
-// FakeClock is a Clock whose time moves only when Advance is called; its
-// timers fire during Advance. It is safe for concurrent use.
-type FakeClock struct {
+// Fake is a Clock whose time moves only when Advance or Set is called; its
+// timers fire then. It is safe for concurrent use.
+type Fake struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	now     time.Time
@@ -47,22 +48,22 @@ type FakeClock struct {
 	created int
 }
 
-// NewFakeClock returns a FakeClock set to start.
-func NewFakeClock(start time.Time) *FakeClock {
-	c := &FakeClock{now: start}
+// NewFake returns a Fake set to start.
+func NewFake(start time.Time) *Fake {
+	c := &Fake{now: start}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
 
 // Now returns the fake time.
-func (c *FakeClock) Now() time.Time {
+func (c *Fake) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // NewTimer returns a timer that fires when the fake time reaches Now()+d.
-func (c *FakeClock) NewTimer(d time.Duration) Timer {
+func (c *Fake) NewTimer(d time.Duration) Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: c, when: c.now.Add(d), ch: make(chan time.Time, 1)}
@@ -78,7 +79,7 @@ func (c *FakeClock) NewTimer(d time.Duration) Timer {
 
 // Advance moves the fake time forward by d and fires the timers that are due,
 // earliest first.
-func (c *FakeClock) Advance(d time.Duration) {
+func (c *Fake) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -96,22 +97,22 @@ func (c *FakeClock) Advance(d time.Duration) {
 }
 
 // Set moves the fake time to t (never backwards) and fires the timers that are due.
-func (c *FakeClock) Set(t time.Time) {
+func (c *Fake) Set(t time.Time) {
 	if d := t.Sub(c.Now()); d > 0 {
 		c.Advance(d)
 	}
 }
 
 // Created returns how many timers have been made so far; tests use it to know
-// that a Run loop has come back to waiting.
-func (c *FakeClock) Created() int {
+// that a loop has come back to waiting.
+func (c *Fake) Created() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.created
 }
 
 // WaitCreated blocks until more than n timers have been made, or done is closed.
-func (c *FakeClock) WaitCreated(n int, done <-chan struct{}) {
+func (c *Fake) WaitCreated(n int, done <-chan struct{}) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
@@ -136,7 +137,7 @@ func (c *FakeClock) WaitCreated(n int, done <-chan struct{}) {
 }
 
 // Next returns when the earliest pending timer fires; ok is false when none is pending.
-func (c *FakeClock) Next() (t time.Time, ok bool) {
+func (c *Fake) Next() (t time.Time, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, x := range c.timers {
@@ -148,14 +149,14 @@ func (c *FakeClock) Next() (t time.Time, ok bool) {
 }
 
 // Pending returns the number of timers that have not fired or been stopped.
-func (c *FakeClock) Pending() int {
+func (c *Fake) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.timers)
 }
 
 type fakeTimer struct {
-	c    *FakeClock
+	c    *Fake
 	when time.Time
 	ch   chan time.Time
 }

@@ -1,38 +1,10 @@
 package modemsim
 
-import "time"
+import (
+	"time"
 
-// Clock tells the time and makes timers, so tests can move the modems'
-// delays (restart, attenuation profile) by hand. slac's FakeClock fits it
-// through a one-line adapter.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// NewTimer returns a timer that sends the time on its channel once d has passed.
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is a one-shot timer made by a Clock.
-type Timer interface {
-	// C returns the channel the timer sends the time on when it fires.
-	C() <-chan time.Time
-	// Stop prevents the timer from firing; it reports whether it was still pending.
-	Stop() bool
-}
-
-// RealClock is the Clock of package time.
-type RealClock struct{}
-
-// Now returns time.Now().
-func (RealClock) Now() time.Time { return time.Now() }
-
-// NewTimer returns a time.Timer.
-func (RealClock) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
-
-type realTimer struct{ t *time.Timer }
-
-func (t realTimer) C() <-chan time.Time { return t.t.C }
-func (t realTimer) Stop() bool          { return t.t.Stop() }
+	"github.com/ccslink/ccslink/clock"
+)
 
 // job is one delayed action, such as a CM_ATTEN_PROFILE.IND due 1 ms after a sound.
 type job struct {
@@ -44,10 +16,10 @@ type job struct {
 // scheduler keeps the delayed actions of one event loop and a single timer
 // for the earliest. Only the loop's goroutine touches it.
 type scheduler struct {
-	clock   Clock
+	clock   clock.Clock
 	jobs    []job
 	seq     uint64
-	timer   Timer
+	timer   clock.Timer
 	timerAt time.Time
 }
 
