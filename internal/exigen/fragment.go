@@ -124,7 +124,7 @@ func (g *gen) emitFragment() {
 	g.p("case %d:\nreturn r.Len(), nil\n", n+1)
 	g.p("default:\nreturn 0, r.Errorf(\"invalid fragment element code %%d\", c)\n}\n}\n}\n\n")
 
-	g.p("// AppendFragment encodes f as an EXI fragment and appends it to dst.\n")
+	g.p("// AppendFragment encodes f as an EXI fragment and appends it to dst. On\n// error it returns dst unchanged.\n")
 	g.p("func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.Header()\n")
 	for i, f := range fs {
 		if f.Type == nil {
@@ -137,10 +137,10 @@ func (g *gen) emitFragment() {
 			if g.ptrType(f.Type) == "exi.Bytes" {
 				v = "f." + f.GoName
 			}
-			g.encodeValue(f.Type, v, f.GoName, "nil, ")
+			g.encodeValue(f.Type, v, f.GoName, "dst, ")
 			g.p("w.Leaf()\n")
 		} else {
-			g.p("if err := %s; err != nil {\nreturn nil, err\n}\n", g.encodeCall(f.Type, "f."+f.GoName, "&w"))
+			g.p("if err := %s; err != nil {\nreturn dst, err\n}\n", g.encodeCall(f.Type, "f."+f.GoName, "&w"))
 		}
 		g.p("}\n")
 	}

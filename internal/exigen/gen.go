@@ -164,7 +164,8 @@ func (g *gen) unique(base string) string {
 // name assigns Go names: schema type names, anonymous types after their
 // element, enumeration constants after their type.
 func (g *gen) name() {
-	for _, n := range []string{"Document", "Unmarshal", "Marshal", "Append", "Fragment", "UnmarshalFragment", "AppendFragment"} {
+	for _, n := range []string{"Document", "Unmarshal", "Marshal", "Append", "Fragment", "UnmarshalFragment", "AppendFragment",
+		"MessageKind", "NumMessageKinds", "KindNone"} {
 		g.names[n] = true
 	}
 	all := append(append([]*Type(nil), g.types...), g.enums...)
@@ -215,6 +216,9 @@ func (g *gen) emit() {
 	for _, t := range g.types {
 		if g.ext[t] == nil {
 			g.emitType(t)
+			if t.Name.Local == "BodyType" {
+				g.emitKinds(t)
+			}
 		}
 	}
 	body := bytes.Clone(g.buf.Bytes())
@@ -394,8 +398,8 @@ func (g *gen) emitDocument() {
 	g.p("case %d:\nreturn 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
 	g.p("default:\nreturn 0, r.Errorf(\"invalid root element code %%d\", c)\n}\nreturn r.Len(), nil\n}\n\n")
 
-	g.p("// Marshal encodes d as an EXI document into a new slice.\nfunc Marshal(d *Document) ([]byte, error) {\nreturn Append(make([]byte, 0, 256), d)\n}\n\n")
-	g.p("// Append encodes d as an EXI document and appends it to dst; it does not\n// allocate when dst has room.\n")
+	g.p("// Marshal encodes d as an EXI document into a new slice.\nfunc Marshal(d *Document) ([]byte, error) {\nb, err := Append(make([]byte, 0, 256), d)\nif err != nil {\nreturn nil, err\n}\nreturn b, nil\n}\n\n")
+	g.p("// Append encodes d as an EXI document and appends it to dst; it does not\n// allocate when dst has room. On error it returns dst unchanged.\n")
 	g.p("func Append(dst []byte, d *Document) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.Header()\nset := 0\n")
 	for i, e := range g.globals {
 		fn := goIdent(e.Name.Local)
@@ -403,17 +407,17 @@ func (g *gen) emitDocument() {
 		if e.Type.Simple != nil {
 			g.p("w.Leaf()\n")
 			if g.ptrType(e.Type) == "exi.Bytes" {
-				g.encodeValue(e.Type, "d."+fn, fn, "nil, ")
+				g.encodeValue(e.Type, "d."+fn, fn, "dst, ")
 			} else {
-				g.encodeValue(e.Type, "*d."+fn, fn, "nil, ")
+				g.encodeValue(e.Type, "*d."+fn, fn, "dst, ")
 			}
 			g.p("w.Leaf()\n")
 		} else {
-			g.p("if err := %s; err != nil {\nreturn nil, err\n}\n", g.encodeCall(e.Type, "d."+fn, "&w"))
+			g.p("if err := %s; err != nil {\nreturn dst, err\n}\n", g.encodeCall(e.Type, "d."+fn, "&w"))
 		}
 		g.p("}\n}\n")
 	}
-	g.p("if set != 1 {\nreturn nil, fmt.Errorf(\"%s: a document has exactly one root element, %%d are set\", set)\n}\nreturn w.Bytes(), nil\n}\n\n", g.cfg.Package)
+	g.p("if set != 1 {\nreturn dst, fmt.Errorf(\"%s: a document has exactly one root element, %%d are set\", set)\n}\nreturn w.Bytes(), nil\n}\n\n", g.cfg.Package)
 }
 
 // goType is the Go type of a value of t (simple or complex).
@@ -891,6 +895,33 @@ func (g *gen) emitType(t *Type) {
 		g.p("// EncodeEXI encodes the content of an element of this type.\n")
 		g.p("func (x *%s) EncodeEXI(w *exi.Writer) error {\nreturn x.encodeEXI(w)\n}\n\n", t.GoName)
 	}
+}
+
+// emitKinds writes MessageKind, one constant per field of the Body type (the
+// members of its substitution group, in field order), and Body.Kind, so
+// that a session can dispatch on a message and index tables by it.
+func (g *gen) emitKinds(t *Type) {
+	fs := g.gram[t].Fields
+	g.p("// MessageKind names one message of the Body substitution group.\ntype MessageKind uint8\n\n")
+	g.p("// Kinds of message, in the field order of %s.\nconst (\nKindNone MessageKind = iota // an empty Body\n", t.GoName)
+	for _, f := range fs {
+		g.p("Kind%s\n", f.GoName)
+	}
+	g.p("NumMessageKinds // the number of kinds, for tables indexed by kind\n)\n\n")
+	g.p("var namesMessageKind = [...]string{\"None\", ")
+	for _, f := range fs {
+		g.p("%q, ", f.GoName)
+	}
+	g.p("}\n\n")
+	g.p("// String returns the message name of k (its element name), or \"None\".\nfunc (k MessageKind) String() string {\nif int(k) < len(namesMessageKind) {\nreturn namesMessageKind[k]\n}\nreturn \"MessageKind(\" + strconv.Itoa(int(k)) + \")\"\n}\n\n")
+	g.p("// Kind returns the kind of the message the body holds: the first non-nil field.\nfunc (b *%s) Kind() MessageKind {\nswitch {\n", t.GoName)
+	for _, f := range fs {
+		if ft := g.fieldType(f); !strings.HasPrefix(ft, "*") && !strings.HasPrefix(ft, "[]") && ft != "exi.Bytes" {
+			panic("exigen: Body field " + f.GoName + " is not optional")
+		}
+		g.p("case b.%s != nil:\nreturn Kind%s\n", f.GoName, f.GoName)
+	}
+	g.p("}\nreturn KindNone\n}\n\n")
 }
 
 func typeName(t *Type) string {

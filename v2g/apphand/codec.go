@@ -69,11 +69,15 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 
 // Marshal encodes d as an EXI document into a new slice.
 func Marshal(d *Document) ([]byte, error) {
-	return Append(make([]byte, 0, 256), d)
+	b, err := Append(make([]byte, 0, 256), d)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Append encodes d as an EXI document and appends it to dst; it does not
-// allocate when dst has room.
+// allocate when dst has room. On error it returns dst unchanged.
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -84,7 +88,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(0, 2)
 			if err := d.SupportedAppProtocolReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -93,12 +97,12 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(1, 2)
 			if err := d.SupportedAppProtocolRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
 	if set != 1 {
-		return nil, fmt.Errorf("apphand: a document has exactly one root element, %d are set", set)
+		return dst, fmt.Errorf("apphand: a document has exactly one root element, %d are set", set)
 	}
 	return w.Bytes(), nil
 }

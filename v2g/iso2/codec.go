@@ -833,11 +833,15 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 
 // Marshal encodes d as an EXI document into a new slice.
 func Marshal(d *Document) ([]byte, error) {
-	return Append(make([]byte, 0, 256), d)
+	b, err := Append(make([]byte, 0, 256), d)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Append encodes d as an EXI document and appends it to dst; it does not
-// allocate when dst has room.
+// allocate when dst has room. On error it returns dst unchanged.
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -848,7 +852,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(0, 7)
 			if err := d.AC_EVChargeParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -857,7 +861,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(1, 7)
 			if err := d.AC_EVSEChargeParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -866,7 +870,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(2, 7)
 			if err := d.AC_EVSEStatus.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -875,7 +879,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(3, 7)
 			if err := d.AuthorizationReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -884,7 +888,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(4, 7)
 			if err := d.AuthorizationRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -893,7 +897,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(5, 7)
 			if err := d.BodyElement.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -902,7 +906,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(6, 7)
 			if err := d.CableCheckReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -911,7 +915,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(7, 7)
 			if err := d.CableCheckRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -920,7 +924,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(8, 7)
 			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -929,7 +933,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(9, 7)
 			if err := d.CertificateInstallationReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -938,7 +942,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(10, 7)
 			if err := d.CertificateInstallationRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -947,7 +951,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(11, 7)
 			if err := d.CertificateUpdateReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -956,7 +960,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(12, 7)
 			if err := d.CertificateUpdateRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -965,7 +969,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(13, 7)
 			if err := d.ChargeParameterDiscoveryReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -974,7 +978,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(14, 7)
 			if err := d.ChargeParameterDiscoveryRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -983,7 +987,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(15, 7)
 			if err := d.ChargingStatusReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -992,7 +996,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(16, 7)
 			if err := d.ChargingStatusRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1001,7 +1005,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(17, 7)
 			if err := d.CurrentDemandReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1010,7 +1014,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(18, 7)
 			if err := d.CurrentDemandRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1019,7 +1023,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(19, 7)
 			if err := d.DC_EVChargeParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1028,7 +1032,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(20, 7)
 			if err := d.DC_EVPowerDeliveryParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1037,7 +1041,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(21, 7)
 			if err := d.DC_EVSEChargeParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1046,7 +1050,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(22, 7)
 			if err := d.DC_EVSEStatus.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1055,7 +1059,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(23, 7)
 			if err := d.DC_EVStatus.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1064,7 +1068,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(24, 7)
 			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1073,7 +1077,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(25, 7)
 			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1091,7 +1095,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(27, 7)
 			if err := d.EVChargeParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1100,7 +1104,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(28, 7)
 			if err := d.EVPowerDeliveryParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1109,7 +1113,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(29, 7)
 			if err := d.EVSEChargeParameter.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1118,7 +1122,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(30, 7)
 			if err := d.EVSEStatus.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1127,7 +1131,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(31, 7)
 			if err := d.EVStatus.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1136,7 +1140,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(32, 7)
 			if err := d.Entry.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1145,7 +1149,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(33, 7)
 			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1163,7 +1167,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(35, 7)
 			if err := d.KeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1172,7 +1176,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(36, 7)
 			if err := d.Manifest.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1181,7 +1185,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(37, 7)
 			if err := d.MeteringReceiptReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1190,7 +1194,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(38, 7)
 			if err := d.MeteringReceiptRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1208,7 +1212,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(40, 7)
 			if err := d.Object.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1217,7 +1221,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(41, 7)
 			if err := d.PGPData.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1226,7 +1230,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(42, 7)
 			if err := d.PMaxScheduleEntry.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1235,7 +1239,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(43, 7)
 			if err := d.PaymentDetailsReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1244,7 +1248,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(44, 7)
 			if err := d.PaymentDetailsRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1253,7 +1257,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(45, 7)
 			if err := d.PaymentServiceSelectionReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1262,7 +1266,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(46, 7)
 			if err := d.PaymentServiceSelectionRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1271,7 +1275,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(47, 7)
 			if err := d.PowerDeliveryReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1280,7 +1284,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(48, 7)
 			if err := d.PowerDeliveryRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1289,7 +1293,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(49, 7)
 			if err := d.PreChargeReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1298,7 +1302,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(50, 7)
 			if err := d.PreChargeRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1307,7 +1311,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(51, 7)
 			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1316,7 +1320,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(52, 7)
 			if err := d.Reference.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1325,7 +1329,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(53, 7)
 			if err := d.RelativeTimeInterval.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1334,7 +1338,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(54, 7)
 			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1343,7 +1347,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(55, 7)
 			if err := d.SAScheduleList.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1352,7 +1356,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(56, 7)
 			if err := d.SASchedules.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1361,7 +1365,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(57, 7)
 			if err := d.SPKIData.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1370,7 +1374,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(58, 7)
 			if err := d.SalesTariffEntry.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1379,7 +1383,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(59, 7)
 			if err := d.ServiceDetailReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1388,7 +1392,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(60, 7)
 			if err := d.ServiceDetailRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1397,7 +1401,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(61, 7)
 			if err := d.ServiceDiscoveryReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1406,7 +1410,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(62, 7)
 			if err := d.ServiceDiscoveryRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1415,7 +1419,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(63, 7)
 			if err := d.SessionSetupReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1424,7 +1428,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(64, 7)
 			if err := d.SessionSetupRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1433,7 +1437,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(65, 7)
 			if err := d.SessionStopReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1442,7 +1446,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(66, 7)
 			if err := d.SessionStopRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1451,7 +1455,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(67, 7)
 			if err := d.Signature.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1460,7 +1464,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(68, 7)
 			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1469,7 +1473,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(69, 7)
 			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1478,7 +1482,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(70, 7)
 			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1487,7 +1491,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(71, 7)
 			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1496,7 +1500,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(72, 7)
 			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1505,7 +1509,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(73, 7)
 			if err := d.TimeInterval.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1514,7 +1518,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(74, 7)
 			if err := d.Transform.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1523,7 +1527,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(75, 7)
 			if err := d.Transforms.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1532,7 +1536,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(76, 7)
 			if err := d.V2G_Message.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1541,7 +1545,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(77, 7)
 			if err := d.WeldingDetectionReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1550,7 +1554,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(78, 7)
 			if err := d.WeldingDetectionRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1559,12 +1563,12 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(79, 7)
 			if err := d.X509Data.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
 	if set != 1 {
-		return nil, fmt.Errorf("iso2: a document has exactly one root element, %d are set", set)
+		return dst, fmt.Errorf("iso2: a document has exactly one root element, %d are set", set)
 	}
 	return w.Bytes(), nil
 }
@@ -4899,7 +4903,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	}
 }
 
-// AppendFragment encodes f as an EXI fragment and appends it to dst.
+// AppendFragment encodes f as an EXI fragment and appends it to dst. On
+// error it returns dst unchanged.
 func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -4907,49 +4912,49 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.AC_EVChargeParameter != nil {
 		w.Bits(0, 8)
 		if err := f.AC_EVChargeParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AC_EVSEChargeParameter != nil {
 		w.Bits(1, 8)
 		if err := f.AC_EVSEChargeParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AC_EVSEStatus != nil {
 		w.Bits(2, 8)
 		if err := f.AC_EVSEStatus.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AC_EVSEStatus2 != nil {
 		w.Bits(3, 8)
 		if err := f.AC_EVSEStatus2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AuthorizationReq != nil {
 		w.Bits(4, 8)
 		if err := f.AuthorizationReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AuthorizationRes != nil {
 		w.Bits(5, 8)
 		if err := f.AuthorizationRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Body != nil {
 		w.Bits(6, 8)
 		if err := f.Body.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.BodyElement != nil {
 		w.Bits(7, 8)
 		if err := f.BodyElement.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.BulkChargingComplete != nil {
@@ -4968,7 +4973,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(10, 8)
 		w.Leaf()
 		if err := exi.CheckRange("BulkSOC", int64(*f.BulkSOC), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.BulkSOC), 0, 7)
 		w.Leaf()
@@ -4976,26 +4981,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.CableCheckReq != nil {
 		w.Bits(11, 8)
 		if err := f.CableCheckReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CableCheckRes != nil {
 		w.Bits(12, 8)
 		if err := f.CableCheckRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CanonicalizationMethod != nil {
 		w.Bits(13, 8)
 		if err := f.CanonicalizationMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Certificate != nil {
 		w.Bits(14, 8)
 		w.Leaf()
 		if err := exi.CheckBinary("Certificate", f.Certificate, 800); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.Certificate)
 		w.Leaf()
@@ -5003,44 +5008,44 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.CertificateInstallationReq != nil {
 		w.Bits(15, 8)
 		if err := f.CertificateInstallationReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CertificateInstallationRes != nil {
 		w.Bits(16, 8)
 		if err := f.CertificateInstallationRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CertificateUpdateReq != nil {
 		w.Bits(17, 8)
 		if err := f.CertificateUpdateReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CertificateUpdateRes != nil {
 		w.Bits(18, 8)
 		if err := f.CertificateUpdateRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargeParameterDiscoveryReq != nil {
 		w.Bits(19, 8)
 		if err := f.ChargeParameterDiscoveryReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargeParameterDiscoveryRes != nil {
 		w.Bits(20, 8)
 		if err := f.ChargeParameterDiscoveryRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargeProgress != nil {
 		w.Bits(21, 8)
 		w.Leaf()
 		if uint64(*f.ChargeProgress) >= 3 {
-			return nil, fmt.Errorf("ChargeProgress: invalid ChargeProgressType value %d", *f.ChargeProgress)
+			return dst, fmt.Errorf("ChargeProgress: invalid ChargeProgressType value %d", *f.ChargeProgress)
 		}
 		w.Bits(uint32(*f.ChargeProgress), 2)
 		w.Leaf()
@@ -5048,7 +5053,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargeService != nil {
 		w.Bits(22, 8)
 		if err := f.ChargeService.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargingComplete != nil {
@@ -5066,14 +5071,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargingProfile != nil {
 		w.Bits(25, 8)
 		if err := f.ChargingProfile.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargingProfileEntryMaxNumberOfPhasesInUse != nil {
 		w.Bits(26, 8)
 		w.Leaf()
 		if err := exi.CheckRange("ChargingProfileEntryMaxNumberOfPhasesInUse", int64(*f.ChargingProfileEntryMaxNumberOfPhasesInUse), 1, 3); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.ChargingProfileEntryMaxNumberOfPhasesInUse), 1, 2)
 		w.Leaf()
@@ -5081,7 +5086,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargingProfileEntryMaxPower != nil {
 		w.Bits(27, 8)
 		if err := f.ChargingProfileEntryMaxPower.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargingProfileEntryStart != nil {
@@ -5094,7 +5099,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(29, 8)
 		w.Leaf()
 		if uint64(*f.ChargingSession) >= 2 {
-			return nil, fmt.Errorf("ChargingSession: invalid ChargingSessionType value %d", *f.ChargingSession)
+			return dst, fmt.Errorf("ChargingSession: invalid ChargingSessionType value %d", *f.ChargingSession)
 		}
 		w.Bits(uint32(*f.ChargingSession), 1)
 		w.Leaf()
@@ -5102,103 +5107,103 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargingStatusReq != nil {
 		w.Bits(30, 8)
 		if err := f.ChargingStatusReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargingStatusRes != nil {
 		w.Bits(31, 8)
 		if err := f.ChargingStatusRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ConsumptionCost != nil {
 		w.Bits(32, 8)
 		if err := f.ConsumptionCost.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ContractSignatureCertChain != nil {
 		w.Bits(33, 8)
 		if err := f.ContractSignatureCertChain.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ContractSignatureEncryptedPrivateKey != nil {
 		w.Bits(34, 8)
 		if err := f.ContractSignatureEncryptedPrivateKey.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Cost != nil {
 		w.Bits(35, 8)
 		if err := f.Cost.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CurrentDemandReq != nil {
 		w.Bits(36, 8)
 		if err := f.CurrentDemandReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CurrentDemandRes != nil {
 		w.Bits(37, 8)
 		if err := f.CurrentDemandRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DC_EVChargeParameter != nil {
 		w.Bits(38, 8)
 		if err := f.DC_EVChargeParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DC_EVPowerDeliveryParameter != nil {
 		w.Bits(39, 8)
 		if err := f.DC_EVPowerDeliveryParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DC_EVSEChargeParameter != nil {
 		w.Bits(40, 8)
 		if err := f.DC_EVSEChargeParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DC_EVSEStatus != nil {
 		w.Bits(41, 8)
 		if err := f.DC_EVSEStatus.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DC_EVSEStatus2 != nil {
 		w.Bits(42, 8)
 		if err := f.DC_EVSEStatus2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DC_EVStatus != nil {
 		w.Bits(43, 8)
 		if err := f.DC_EVStatus.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DC_EVStatus2 != nil {
 		w.Bits(44, 8)
 		if err := f.DC_EVStatus2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DHpublickey != nil {
 		w.Bits(45, 8)
 		if err := f.DHpublickey.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DSAKeyValue != nil {
 		w.Bits(46, 8)
 		if err := f.DSAKeyValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DepartureTime != nil {
@@ -5210,7 +5215,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.DigestMethod != nil {
 		w.Bits(48, 8)
 		if err := f.DigestMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DigestValue != nil {
@@ -5222,7 +5227,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EAmount != nil {
 		w.Bits(50, 8)
 		if err := f.EAmount.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EPriceLevel != nil {
@@ -5235,7 +5240,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(52, 8)
 		w.Leaf()
 		if err := exi.CheckBinary("EVCCID", f.EVCCID, 6); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.EVCCID)
 		w.Leaf()
@@ -5243,26 +5248,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVChargeParameter != nil {
 		w.Bits(53, 8)
 		if err := f.EVChargeParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVEnergyCapacity != nil {
 		w.Bits(54, 8)
 		if err := f.EVEnergyCapacity.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVEnergyRequest != nil {
 		w.Bits(55, 8)
 		if err := f.EVEnergyRequest.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVErrorCode != nil {
 		w.Bits(56, 8)
 		w.Leaf()
 		if uint64(*f.EVErrorCode) >= 12 {
-			return nil, fmt.Errorf("EVErrorCode: invalid DC_EVErrorCodeType value %d", *f.EVErrorCode)
+			return dst, fmt.Errorf("EVErrorCode: invalid DC_EVErrorCodeType value %d", *f.EVErrorCode)
 		}
 		w.Bits(uint32(*f.EVErrorCode), 4)
 		w.Leaf()
@@ -5270,68 +5275,68 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVMaxCurrent != nil {
 		w.Bits(57, 8)
 		if err := f.EVMaxCurrent.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaxVoltage != nil {
 		w.Bits(58, 8)
 		if err := f.EVMaxVoltage.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumCurrentLimit != nil {
 		w.Bits(59, 8)
 		if err := f.EVMaximumCurrentLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumCurrentLimit2 != nil {
 		w.Bits(60, 8)
 		if err := f.EVMaximumCurrentLimit2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumPowerLimit != nil {
 		w.Bits(61, 8)
 		if err := f.EVMaximumPowerLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumPowerLimit2 != nil {
 		w.Bits(62, 8)
 		if err := f.EVMaximumPowerLimit2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumVoltageLimit != nil {
 		w.Bits(63, 8)
 		if err := f.EVMaximumVoltageLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumVoltageLimit2 != nil {
 		w.Bits(64, 8)
 		if err := f.EVMaximumVoltageLimit2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMinCurrent != nil {
 		w.Bits(65, 8)
 		if err := f.EVMinCurrent.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPowerDeliveryParameter != nil {
 		w.Bits(66, 8)
 		if err := f.EVPowerDeliveryParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVRESSSOC != nil {
 		w.Bits(67, 8)
 		w.Leaf()
 		if err := exi.CheckRange("EVRESSSOC", int64(*f.EVRESSSOC), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.EVRESSSOC), 0, 7)
 		w.Leaf()
@@ -5345,7 +5350,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEChargeParameter != nil {
 		w.Bits(69, 8)
 		if err := f.EVSEChargeParameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSECurrentLimitAchieved != nil {
@@ -5357,20 +5362,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSECurrentRegulationTolerance != nil {
 		w.Bits(71, 8)
 		if err := f.EVSECurrentRegulationTolerance.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEEnergyToBeDelivered != nil {
 		w.Bits(72, 8)
 		if err := f.EVSEEnergyToBeDelivered.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEID != nil {
 		w.Bits(73, 8)
 		w.Leaf()
 		if err := exi.CheckString("EVSEID", *f.EVSEID, 37); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.EVSEID)
 		w.Leaf()
@@ -5379,7 +5384,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(74, 8)
 		w.Leaf()
 		if uint64(*f.EVSEIsolationStatus) >= 5 {
-			return nil, fmt.Errorf("EVSEIsolationStatus: invalid IsolationLevelType value %d", *f.EVSEIsolationStatus)
+			return dst, fmt.Errorf("EVSEIsolationStatus: invalid IsolationLevelType value %d", *f.EVSEIsolationStatus)
 		}
 		w.Bits(uint32(*f.EVSEIsolationStatus), 3)
 		w.Leaf()
@@ -5387,74 +5392,74 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEMaxCurrent != nil {
 		w.Bits(75, 8)
 		if err := f.EVSEMaxCurrent.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMaxCurrent2 != nil {
 		w.Bits(76, 8)
 		if err := f.EVSEMaxCurrent2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMaximumCurrentLimit != nil {
 		w.Bits(77, 8)
 		if err := f.EVSEMaximumCurrentLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMaximumCurrentLimit2 != nil {
 		w.Bits(78, 8)
 		if err := f.EVSEMaximumCurrentLimit2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMaximumPowerLimit != nil {
 		w.Bits(79, 8)
 		if err := f.EVSEMaximumPowerLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMaximumPowerLimit2 != nil {
 		w.Bits(80, 8)
 		if err := f.EVSEMaximumPowerLimit2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMaximumVoltageLimit != nil {
 		w.Bits(81, 8)
 		if err := f.EVSEMaximumVoltageLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMaximumVoltageLimit2 != nil {
 		w.Bits(82, 8)
 		if err := f.EVSEMaximumVoltageLimit2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMinimumCurrentLimit != nil {
 		w.Bits(83, 8)
 		if err := f.EVSEMinimumCurrentLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEMinimumVoltageLimit != nil {
 		w.Bits(84, 8)
 		if err := f.EVSEMinimumVoltageLimit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSENominalVoltage != nil {
 		w.Bits(85, 8)
 		if err := f.EVSENominalVoltage.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSENotification != nil {
 		w.Bits(86, 8)
 		w.Leaf()
 		if uint64(*f.EVSENotification) >= 3 {
-			return nil, fmt.Errorf("EVSENotification: invalid EVSENotificationType value %d", *f.EVSENotification)
+			return dst, fmt.Errorf("EVSENotification: invalid EVSENotificationType value %d", *f.EVSENotification)
 		}
 		w.Bits(uint32(*f.EVSENotification), 2)
 		w.Leaf()
@@ -5462,7 +5467,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEPeakCurrentRipple != nil {
 		w.Bits(87, 8)
 		if err := f.EVSEPeakCurrentRipple.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEPowerLimitAchieved != nil {
@@ -5474,20 +5479,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEPresentCurrent != nil {
 		w.Bits(89, 8)
 		if err := f.EVSEPresentCurrent.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEPresentVoltage != nil {
 		w.Bits(90, 8)
 		if err := f.EVSEPresentVoltage.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEProcessing != nil {
 		w.Bits(91, 8)
 		w.Leaf()
 		if uint64(*f.EVSEProcessing) >= 3 {
-			return nil, fmt.Errorf("EVSEProcessing: invalid EVSEProcessingType value %d", *f.EVSEProcessing)
+			return dst, fmt.Errorf("EVSEProcessing: invalid EVSEProcessingType value %d", *f.EVSEProcessing)
 		}
 		w.Bits(uint32(*f.EVSEProcessing), 2)
 		w.Leaf()
@@ -5495,14 +5500,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEStatus != nil {
 		w.Bits(92, 8)
 		if err := f.EVSEStatus.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEStatusCode != nil {
 		w.Bits(93, 8)
 		w.Leaf()
 		if uint64(*f.EVSEStatusCode) >= 12 {
-			return nil, fmt.Errorf("EVSEStatusCode: invalid DC_EVSEStatusCodeType value %d", *f.EVSEStatusCode)
+			return dst, fmt.Errorf("EVSEStatusCode: invalid DC_EVSEStatusCodeType value %d", *f.EVSEStatusCode)
 		}
 		w.Bits(uint32(*f.EVSEStatusCode), 4)
 		w.Leaf()
@@ -5522,26 +5527,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVStatus != nil {
 		w.Bits(96, 8)
 		if err := f.EVStatus.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVTargetCurrent != nil {
 		w.Bits(97, 8)
 		if err := f.EVTargetCurrent.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVTargetVoltage != nil {
 		w.Bits(98, 8)
 		if err := f.EVTargetVoltage.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EnergyTransferMode != nil {
 		w.Bits(99, 8)
 		w.Leaf()
 		if uint64(*f.EnergyTransferMode) >= 6 {
-			return nil, fmt.Errorf("EnergyTransferMode: invalid EnergyTransferModeType value %d", *f.EnergyTransferMode)
+			return dst, fmt.Errorf("EnergyTransferMode: invalid EnergyTransferModeType value %d", *f.EnergyTransferMode)
 		}
 		w.Bits(uint32(*f.EnergyTransferMode), 3)
 		w.Leaf()
@@ -5549,7 +5554,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Entry != nil {
 		w.Bits(100, 8)
 		if err := f.Entry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Exponent != nil {
@@ -5562,7 +5567,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(102, 8)
 		w.Leaf()
 		if uint64(*f.FaultCode) >= 3 {
-			return nil, fmt.Errorf("FaultCode: invalid FaultCodeType value %d", *f.FaultCode)
+			return dst, fmt.Errorf("FaultCode: invalid FaultCodeType value %d", *f.FaultCode)
 		}
 		w.Bits(uint32(*f.FaultCode), 2)
 		w.Leaf()
@@ -5571,7 +5576,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(103, 8)
 		w.Leaf()
 		if err := exi.CheckString("FaultMsg", *f.FaultMsg, 64); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.FaultMsg)
 		w.Leaf()
@@ -5586,7 +5591,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(105, 8)
 		w.Leaf()
 		if err := exi.CheckRange("FullSOC", int64(*f.FullSOC), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.FullSOC), 0, 7)
 		w.Leaf()
@@ -5601,7 +5606,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(107, 8)
 		w.Leaf()
 		if err := exi.CheckBinary("GenChallenge", f.GenChallenge, 16); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.GenChallenge)
 		w.Leaf()
@@ -5615,7 +5620,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Header != nil {
 		w.Bits(109, 8)
 		if err := f.Header.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.J != nil {
@@ -5627,7 +5632,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.KeyInfo != nil {
 		w.Bits(111, 8)
 		if err := f.KeyInfo.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.KeyName != nil {
@@ -5639,19 +5644,19 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.KeyValue != nil {
 		w.Bits(113, 8)
 		if err := f.KeyValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ListOfRootCertificateIDs != nil {
 		w.Bits(114, 8)
 		if err := f.ListOfRootCertificateIDs.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Manifest != nil {
 		w.Bits(115, 8)
 		if err := f.Manifest.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MaxEntriesSAScheduleTuple != nil {
@@ -5664,7 +5669,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(117, 8)
 		w.Leaf()
 		if err := exi.CheckString("MeterID", *f.MeterID, 32); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.MeterID)
 		w.Leaf()
@@ -5672,14 +5677,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.MeterInfo != nil {
 		w.Bits(118, 8)
 		if err := f.MeterInfo.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MeterReading != nil {
 		w.Bits(119, 8)
 		w.Leaf()
 		if err := exi.CheckURange("MeterReading", uint64(*f.MeterReading), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.MeterReading))
 		w.Leaf()
@@ -5693,13 +5698,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.MeteringReceiptReq != nil {
 		w.Bits(121, 8)
 		if err := f.MeteringReceiptReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MeteringReceiptRes != nil {
 		w.Bits(122, 8)
 		if err := f.MeteringReceiptRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MgmtData != nil {
@@ -5718,7 +5723,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(125, 8)
 		w.Leaf()
 		if err := exi.CheckRange("Multiplier", int64(*f.Multiplier), -3, 3); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.Multiplier), -3, 3)
 		w.Leaf()
@@ -5726,7 +5731,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Notification != nil {
 		w.Bits(126, 8)
 		if err := f.Notification.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.NotificationMaxDelay != nil {
@@ -5745,7 +5750,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(129, 8)
 		w.Leaf()
 		if err := exi.CheckBinary("OEMProvisioningCert", f.OEMProvisioningCert, 800); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.OEMProvisioningCert)
 		w.Leaf()
@@ -5753,7 +5758,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Object != nil {
 		w.Bits(130, 8)
 		if err := f.Object.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.P != nil {
@@ -5765,7 +5770,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PGPData != nil {
 		w.Bits(132, 8)
 		if err := f.PGPData.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PGPKeyID != nil {
@@ -5783,31 +5788,31 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PMax != nil {
 		w.Bits(135, 8)
 		if err := f.PMax.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PMaxSchedule != nil {
 		w.Bits(136, 8)
 		if err := f.PMaxSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PMaxScheduleEntry != nil {
 		w.Bits(137, 8)
 		if err := f.PMaxScheduleEntry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Parameter != nil {
 		w.Bits(138, 8)
 		if err := f.Parameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ParameterSet != nil {
 		w.Bits(139, 8)
 		if err := f.ParameterSet.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ParameterSetID != nil {
@@ -5819,20 +5824,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PaymentDetailsReq != nil {
 		w.Bits(141, 8)
 		if err := f.PaymentDetailsReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PaymentDetailsRes != nil {
 		w.Bits(142, 8)
 		if err := f.PaymentDetailsRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PaymentOption != nil {
 		w.Bits(143, 8)
 		w.Leaf()
 		if uint64(*f.PaymentOption) >= 2 {
-			return nil, fmt.Errorf("PaymentOption: invalid PaymentOptionType value %d", *f.PaymentOption)
+			return dst, fmt.Errorf("PaymentOption: invalid PaymentOptionType value %d", *f.PaymentOption)
 		}
 		w.Bits(uint32(*f.PaymentOption), 1)
 		w.Leaf()
@@ -5840,19 +5845,19 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PaymentOptionList != nil {
 		w.Bits(144, 8)
 		if err := f.PaymentOptionList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PaymentServiceSelectionReq != nil {
 		w.Bits(145, 8)
 		if err := f.PaymentServiceSelectionReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PaymentServiceSelectionRes != nil {
 		w.Bits(146, 8)
 		if err := f.PaymentServiceSelectionRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PgenCounter != nil {
@@ -5864,31 +5869,31 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PowerDeliveryReq != nil {
 		w.Bits(148, 8)
 		if err := f.PowerDeliveryReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerDeliveryRes != nil {
 		w.Bits(149, 8)
 		if err := f.PowerDeliveryRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PreChargeReq != nil {
 		w.Bits(150, 8)
 		if err := f.PreChargeReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PreChargeRes != nil {
 		w.Bits(151, 8)
 		if err := f.PreChargeRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ProfileEntry != nil {
 		w.Bits(152, 8)
 		if err := f.ProfileEntry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Q != nil {
@@ -5906,7 +5911,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RSAKeyValue != nil {
 		w.Bits(155, 8)
 		if err := f.RSAKeyValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ReceiptRequired != nil {
@@ -5918,32 +5923,32 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Reference != nil {
 		w.Bits(157, 8)
 		if err := f.Reference.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RelativeTimeInterval != nil {
 		w.Bits(158, 8)
 		if err := f.RelativeTimeInterval.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RemainingTimeToBulkSoC != nil {
 		w.Bits(159, 8)
 		if err := f.RemainingTimeToBulkSoC.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RemainingTimeToFullSoC != nil {
 		w.Bits(160, 8)
 		if err := f.RemainingTimeToFullSoC.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RequestedEnergyTransferMode != nil {
 		w.Bits(161, 8)
 		w.Leaf()
 		if uint64(*f.RequestedEnergyTransferMode) >= 6 {
-			return nil, fmt.Errorf("RequestedEnergyTransferMode: invalid EnergyTransferModeType value %d", *f.RequestedEnergyTransferMode)
+			return dst, fmt.Errorf("RequestedEnergyTransferMode: invalid EnergyTransferModeType value %d", *f.RequestedEnergyTransferMode)
 		}
 		w.Bits(uint32(*f.RequestedEnergyTransferMode), 3)
 		w.Leaf()
@@ -5952,7 +5957,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(162, 8)
 		w.Leaf()
 		if uint64(*f.ResponseCode) >= 26 {
-			return nil, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
+			return dst, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
 		}
 		w.Bits(uint32(*f.ResponseCode), 5)
 		w.Leaf()
@@ -5960,7 +5965,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RetrievalMethod != nil {
 		w.Bits(163, 8)
 		if err := f.RetrievalMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RetryCounter != nil {
@@ -5972,32 +5977,32 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RootCertificateID != nil {
 		w.Bits(165, 8)
 		if err := f.RootCertificateID.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SAProvisioningCertificateChain != nil {
 		w.Bits(166, 8)
 		if err := f.SAProvisioningCertificateChain.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SAScheduleList != nil {
 		w.Bits(167, 8)
 		if err := f.SAScheduleList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SAScheduleTuple != nil {
 		w.Bits(168, 8)
 		if err := f.SAScheduleTuple.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SAScheduleTupleID != nil {
 		w.Bits(169, 8)
 		w.Leaf()
 		if err := exi.CheckURange("SAScheduleTupleID", uint64(*f.SAScheduleTupleID), 1, 255); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.SAScheduleTupleID), 1, 8)
 		w.Leaf()
@@ -6006,7 +6011,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(170, 8)
 		w.Leaf()
 		if err := exi.CheckURange("SAScheduleTupleID2", uint64(*f.SAScheduleTupleID2), 1, 255); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.SAScheduleTupleID2), 1, 8)
 		w.Leaf()
@@ -6014,13 +6019,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SASchedules != nil {
 		w.Bits(171, 8)
 		if err := f.SASchedules.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SPKIData != nil {
 		w.Bits(172, 8)
 		if err := f.SPKIData.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SPKISexp != nil {
@@ -6032,14 +6037,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SalesTariff != nil {
 		w.Bits(174, 8)
 		if err := f.SalesTariff.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SalesTariffDescription != nil {
 		w.Bits(175, 8)
 		w.Leaf()
 		if err := exi.CheckString("SalesTariffDescription", *f.SalesTariffDescription, 32); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.SalesTariffDescription)
 		w.Leaf()
@@ -6047,14 +6052,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SalesTariffEntry != nil {
 		w.Bits(176, 8)
 		if err := f.SalesTariffEntry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SalesTariffID != nil {
 		w.Bits(177, 8)
 		w.Leaf()
 		if err := exi.CheckURange("SalesTariffID", uint64(*f.SalesTariffID), 1, 255); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.SalesTariffID), 1, 8)
 		w.Leaf()
@@ -6069,7 +6074,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(179, 8)
 		w.Leaf()
 		if uint64(*f.SelectedPaymentOption) >= 2 {
-			return nil, fmt.Errorf("SelectedPaymentOption: invalid PaymentOptionType value %d", *f.SelectedPaymentOption)
+			return dst, fmt.Errorf("SelectedPaymentOption: invalid PaymentOptionType value %d", *f.SelectedPaymentOption)
 		}
 		w.Bits(uint32(*f.SelectedPaymentOption), 1)
 		w.Leaf()
@@ -6077,26 +6082,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SelectedService != nil {
 		w.Bits(180, 8)
 		if err := f.SelectedService.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SelectedServiceList != nil {
 		w.Bits(181, 8)
 		if err := f.SelectedServiceList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Service != nil {
 		w.Bits(182, 8)
 		if err := f.Service.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceCategory != nil {
 		w.Bits(183, 8)
 		w.Leaf()
 		if uint64(*f.ServiceCategory) >= 4 {
-			return nil, fmt.Errorf("ServiceCategory: invalid ServiceCategoryType value %d", *f.ServiceCategory)
+			return dst, fmt.Errorf("ServiceCategory: invalid ServiceCategoryType value %d", *f.ServiceCategory)
 		}
 		w.Bits(uint32(*f.ServiceCategory), 2)
 		w.Leaf()
@@ -6105,7 +6110,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(184, 8)
 		w.Leaf()
 		if uint64(*f.ServiceCategory2) >= 4 {
-			return nil, fmt.Errorf("ServiceCategory2: invalid ServiceCategoryType value %d", *f.ServiceCategory2)
+			return dst, fmt.Errorf("ServiceCategory2: invalid ServiceCategoryType value %d", *f.ServiceCategory2)
 		}
 		w.Bits(uint32(*f.ServiceCategory2), 2)
 		w.Leaf()
@@ -6113,25 +6118,25 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceDetailReq != nil {
 		w.Bits(185, 8)
 		if err := f.ServiceDetailReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceDetailRes != nil {
 		w.Bits(186, 8)
 		if err := f.ServiceDetailRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceDiscoveryReq != nil {
 		w.Bits(187, 8)
 		if err := f.ServiceDiscoveryReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceDiscoveryRes != nil {
 		w.Bits(188, 8)
 		if err := f.ServiceDiscoveryRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceID != nil {
@@ -6149,14 +6154,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceList != nil {
 		w.Bits(191, 8)
 		if err := f.ServiceList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceName != nil {
 		w.Bits(192, 8)
 		w.Leaf()
 		if err := exi.CheckString("ServiceName", *f.ServiceName, 32); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.ServiceName)
 		w.Leaf()
@@ -6164,14 +6169,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceParameterList != nil {
 		w.Bits(193, 8)
 		if err := f.ServiceParameterList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceScope != nil {
 		w.Bits(194, 8)
 		w.Leaf()
 		if err := exi.CheckString("ServiceScope", *f.ServiceScope, 64); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.ServiceScope)
 		w.Leaf()
@@ -6180,7 +6185,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(195, 8)
 		w.Leaf()
 		if err := exi.CheckString("ServiceScope2", *f.ServiceScope2, 64); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.ServiceScope2)
 		w.Leaf()
@@ -6189,7 +6194,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(196, 8)
 		w.Leaf()
 		if err := exi.CheckBinary("SessionID", f.SessionID, 8); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.SessionID)
 		w.Leaf()
@@ -6198,7 +6203,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(197, 8)
 		w.Leaf()
 		if err := exi.CheckBinary("SessionID2", f.SessionID2, 8); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.SessionID2)
 		w.Leaf()
@@ -6206,32 +6211,32 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SessionSetupReq != nil {
 		w.Bits(198, 8)
 		if err := f.SessionSetupReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SessionSetupRes != nil {
 		w.Bits(199, 8)
 		if err := f.SessionSetupRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SessionStopReq != nil {
 		w.Bits(200, 8)
 		if err := f.SessionStopReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SessionStopRes != nil {
 		w.Bits(201, 8)
 		if err := f.SessionStopRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SigMeterReading != nil {
 		w.Bits(202, 8)
 		w.Leaf()
 		if err := exi.CheckBinary("SigMeterReading", f.SigMeterReading, 64); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.SigMeterReading)
 		w.Leaf()
@@ -6239,49 +6244,49 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Signature != nil {
 		w.Bits(203, 8)
 		if err := f.Signature.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureMethod != nil {
 		w.Bits(204, 8)
 		if err := f.SignatureMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureProperties != nil {
 		w.Bits(205, 8)
 		if err := f.SignatureProperties.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureProperty != nil {
 		w.Bits(206, 8)
 		if err := f.SignatureProperty.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureValue != nil {
 		w.Bits(207, 8)
 		if err := f.SignatureValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignedInfo != nil {
 		w.Bits(208, 8)
 		if err := f.SignedInfo.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SubCertificates != nil {
 		w.Bits(209, 8)
 		if err := f.SubCertificates.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SupportedEnergyTransferMode != nil {
 		w.Bits(210, 8)
 		if err := f.SupportedEnergyTransferMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.TMeter != nil {
@@ -6293,26 +6298,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.TimeInterval != nil {
 		w.Bits(212, 8)
 		if err := f.TimeInterval.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Transform != nil {
 		w.Bits(213, 8)
 		if err := f.Transform.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Transforms != nil {
 		w.Bits(214, 8)
 		if err := f.Transforms.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Unit != nil {
 		w.Bits(215, 8)
 		w.Leaf()
 		if uint64(*f.Unit) >= 7 {
-			return nil, fmt.Errorf("Unit: invalid UnitSymbolType value %d", *f.Unit)
+			return dst, fmt.Errorf("Unit: invalid UnitSymbolType value %d", *f.Unit)
 		}
 		w.Bits(uint32(*f.Unit), 3)
 		w.Leaf()
@@ -6320,7 +6325,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.V2G_Message != nil {
 		w.Bits(216, 8)
 		if err := f.V2G_Message.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Value != nil {
@@ -6332,13 +6337,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.WeldingDetectionReq != nil {
 		w.Bits(218, 8)
 		if err := f.WeldingDetectionReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.WeldingDetectionRes != nil {
 		w.Bits(219, 8)
 		if err := f.WeldingDetectionRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509CRL != nil {
@@ -6356,7 +6361,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509Data != nil {
 		w.Bits(222, 8)
 		if err := f.X509Data.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509IssuerName != nil {
@@ -6368,7 +6373,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509IssuerSerial != nil {
 		w.Bits(224, 8)
 		if err := f.X509IssuerSerial.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509SKI != nil {
@@ -6411,7 +6416,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(231, 8)
 		w.Leaf()
 		if err := exi.CheckRange("AmountMultiplier", int64(*f.AmountMultiplier), -3, 3); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.AmountMultiplier), -3, 3)
 		w.Leaf()
@@ -6432,7 +6437,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(234, 8)
 		w.Leaf()
 		if uint64(*f.CostKind) >= 3 {
-			return nil, fmt.Errorf("CostKind: invalid CostKindType value %d", *f.CostKind)
+			return dst, fmt.Errorf("CostKind: invalid CostKindType value %d", *f.CostKind)
 		}
 		w.Bits(uint32(*f.CostKind), 2)
 		w.Leaf()
@@ -6441,7 +6446,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(235, 8)
 		w.Leaf()
 		if err := exi.CheckURange("Duration", uint64(*f.Duration), 0, 86400); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.Duration))
 		w.Leaf()
@@ -6455,7 +6460,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PhysicalValue != nil {
 		w.Bits(238, 8)
 		if err := f.PhysicalValue.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ShortValue != nil {
@@ -6468,7 +6473,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(240, 8)
 		w.Leaf()
 		if err := exi.CheckURange("Start", uint64(*f.Start), 0, 16777214); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.Start))
 		w.Leaf()
@@ -6476,7 +6481,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.StartValue != nil {
 		w.Bits(241, 8)
 		if err := f.StartValue.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.StringValue != nil {
@@ -19753,6 +19758,137 @@ func (x *BodyType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// MessageKind names one message of the Body substitution group.
+type MessageKind uint8
+
+// Kinds of message, in the field order of BodyType.
+const (
+	KindNone MessageKind = iota // an empty Body
+	KindAuthorizationReq
+	KindAuthorizationRes
+	KindBodyElement
+	KindCableCheckReq
+	KindCableCheckRes
+	KindCertificateInstallationReq
+	KindCertificateInstallationRes
+	KindCertificateUpdateReq
+	KindCertificateUpdateRes
+	KindChargeParameterDiscoveryReq
+	KindChargeParameterDiscoveryRes
+	KindChargingStatusReq
+	KindChargingStatusRes
+	KindCurrentDemandReq
+	KindCurrentDemandRes
+	KindMeteringReceiptReq
+	KindMeteringReceiptRes
+	KindPaymentDetailsReq
+	KindPaymentDetailsRes
+	KindPaymentServiceSelectionReq
+	KindPaymentServiceSelectionRes
+	KindPowerDeliveryReq
+	KindPowerDeliveryRes
+	KindPreChargeReq
+	KindPreChargeRes
+	KindServiceDetailReq
+	KindServiceDetailRes
+	KindServiceDiscoveryReq
+	KindServiceDiscoveryRes
+	KindSessionSetupReq
+	KindSessionSetupRes
+	KindSessionStopReq
+	KindSessionStopRes
+	KindWeldingDetectionReq
+	KindWeldingDetectionRes
+	NumMessageKinds // the number of kinds, for tables indexed by kind
+)
+
+var namesMessageKind = [...]string{"None", "AuthorizationReq", "AuthorizationRes", "BodyElement", "CableCheckReq", "CableCheckRes", "CertificateInstallationReq", "CertificateInstallationRes", "CertificateUpdateReq", "CertificateUpdateRes", "ChargeParameterDiscoveryReq", "ChargeParameterDiscoveryRes", "ChargingStatusReq", "ChargingStatusRes", "CurrentDemandReq", "CurrentDemandRes", "MeteringReceiptReq", "MeteringReceiptRes", "PaymentDetailsReq", "PaymentDetailsRes", "PaymentServiceSelectionReq", "PaymentServiceSelectionRes", "PowerDeliveryReq", "PowerDeliveryRes", "PreChargeReq", "PreChargeRes", "ServiceDetailReq", "ServiceDetailRes", "ServiceDiscoveryReq", "ServiceDiscoveryRes", "SessionSetupReq", "SessionSetupRes", "SessionStopReq", "SessionStopRes", "WeldingDetectionReq", "WeldingDetectionRes"}
+
+// String returns the message name of k (its element name), or "None".
+func (k MessageKind) String() string {
+	if int(k) < len(namesMessageKind) {
+		return namesMessageKind[k]
+	}
+	return "MessageKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Kind returns the kind of the message the body holds: the first non-nil field.
+func (b *BodyType) Kind() MessageKind {
+	switch {
+	case b.AuthorizationReq != nil:
+		return KindAuthorizationReq
+	case b.AuthorizationRes != nil:
+		return KindAuthorizationRes
+	case b.BodyElement != nil:
+		return KindBodyElement
+	case b.CableCheckReq != nil:
+		return KindCableCheckReq
+	case b.CableCheckRes != nil:
+		return KindCableCheckRes
+	case b.CertificateInstallationReq != nil:
+		return KindCertificateInstallationReq
+	case b.CertificateInstallationRes != nil:
+		return KindCertificateInstallationRes
+	case b.CertificateUpdateReq != nil:
+		return KindCertificateUpdateReq
+	case b.CertificateUpdateRes != nil:
+		return KindCertificateUpdateRes
+	case b.ChargeParameterDiscoveryReq != nil:
+		return KindChargeParameterDiscoveryReq
+	case b.ChargeParameterDiscoveryRes != nil:
+		return KindChargeParameterDiscoveryRes
+	case b.ChargingStatusReq != nil:
+		return KindChargingStatusReq
+	case b.ChargingStatusRes != nil:
+		return KindChargingStatusRes
+	case b.CurrentDemandReq != nil:
+		return KindCurrentDemandReq
+	case b.CurrentDemandRes != nil:
+		return KindCurrentDemandRes
+	case b.MeteringReceiptReq != nil:
+		return KindMeteringReceiptReq
+	case b.MeteringReceiptRes != nil:
+		return KindMeteringReceiptRes
+	case b.PaymentDetailsReq != nil:
+		return KindPaymentDetailsReq
+	case b.PaymentDetailsRes != nil:
+		return KindPaymentDetailsRes
+	case b.PaymentServiceSelectionReq != nil:
+		return KindPaymentServiceSelectionReq
+	case b.PaymentServiceSelectionRes != nil:
+		return KindPaymentServiceSelectionRes
+	case b.PowerDeliveryReq != nil:
+		return KindPowerDeliveryReq
+	case b.PowerDeliveryRes != nil:
+		return KindPowerDeliveryRes
+	case b.PreChargeReq != nil:
+		return KindPreChargeReq
+	case b.PreChargeRes != nil:
+		return KindPreChargeRes
+	case b.ServiceDetailReq != nil:
+		return KindServiceDetailReq
+	case b.ServiceDetailRes != nil:
+		return KindServiceDetailRes
+	case b.ServiceDiscoveryReq != nil:
+		return KindServiceDiscoveryReq
+	case b.ServiceDiscoveryRes != nil:
+		return KindServiceDiscoveryRes
+	case b.SessionSetupReq != nil:
+		return KindSessionSetupReq
+	case b.SessionSetupRes != nil:
+		return KindSessionSetupRes
+	case b.SessionStopReq != nil:
+		return KindSessionStopReq
+	case b.SessionStopRes != nil:
+		return KindSessionStopRes
+	case b.WeldingDetectionReq != nil:
+		return KindWeldingDetectionReq
+	case b.WeldingDetectionRes != nil:
+		return KindWeldingDetectionRes
+	}
+	return KindNone
 }
 
 // WeldingDetectionReqType is the schema type {urn:iso:15118:2:2013:MsgBody}WeldingDetectionReqType.

@@ -589,11 +589,15 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 
 // Marshal encodes d as an EXI document into a new slice.
 func Marshal(d *Document) ([]byte, error) {
-	return Append(make([]byte, 0, 256), d)
+	b, err := Append(make([]byte, 0, 256), d)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Append encodes d as an EXI document and appends it to dst; it does not
-// allocate when dst has room.
+// allocate when dst has room. On error it returns dst unchanged.
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -604,7 +608,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(0, 6)
 			if err := d.AuthorizationReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -613,7 +617,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(1, 6)
 			if err := d.AuthorizationRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -622,7 +626,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(2, 6)
 			if err := d.AuthorizationSetupReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -631,7 +635,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(3, 6)
 			if err := d.AuthorizationSetupRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -640,7 +644,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(4, 6)
 			if err := d.CLReqControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -649,7 +653,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(5, 6)
 			if err := d.CLResControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -658,7 +662,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(6, 6)
 			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -667,7 +671,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(7, 6)
 			if err := d.CertificateInstallationReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -676,7 +680,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(8, 6)
 			if err := d.CertificateInstallationRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -685,7 +689,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(9, 6)
 			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -694,7 +698,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(10, 6)
 			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -712,7 +716,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(12, 6)
 			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -730,7 +734,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(14, 6)
 			if err := d.KeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -739,7 +743,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(15, 6)
 			if err := d.Manifest.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -748,7 +752,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(16, 6)
 			if err := d.MeteringConfirmationReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -757,7 +761,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(17, 6)
 			if err := d.MeteringConfirmationRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -775,7 +779,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(19, 6)
 			if err := d.Object.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -784,7 +788,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(20, 6)
 			if err := d.PGPData.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -793,7 +797,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(21, 6)
 			if err := d.PowerDeliveryReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -802,7 +806,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(22, 6)
 			if err := d.PowerDeliveryRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -811,7 +815,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(23, 6)
 			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -820,7 +824,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(24, 6)
 			if err := d.Reference.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -829,7 +833,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(25, 6)
 			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -838,7 +842,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(26, 6)
 			if err := d.SPKIData.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -847,7 +851,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(27, 6)
 			if err := d.ScheduleExchangeReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -856,7 +860,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(28, 6)
 			if err := d.ScheduleExchangeRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -865,7 +869,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(29, 6)
 			if err := d.ServiceDetailReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -874,7 +878,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(30, 6)
 			if err := d.ServiceDetailRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -883,7 +887,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(31, 6)
 			if err := d.ServiceDiscoveryReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -892,7 +896,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(32, 6)
 			if err := d.ServiceDiscoveryRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -901,7 +905,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(33, 6)
 			if err := d.ServiceSelectionReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -910,7 +914,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(34, 6)
 			if err := d.ServiceSelectionRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -919,7 +923,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(35, 6)
 			if err := d.SessionSetupReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -928,7 +932,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(36, 6)
 			if err := d.SessionSetupRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -937,7 +941,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(37, 6)
 			if err := d.SessionStopReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -946,7 +950,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(38, 6)
 			if err := d.SessionStopRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -955,7 +959,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(39, 6)
 			if err := d.Signature.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -964,7 +968,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(40, 6)
 			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -973,7 +977,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(41, 6)
 			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -982,7 +986,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(42, 6)
 			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -991,7 +995,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(43, 6)
 			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1000,7 +1004,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(44, 6)
 			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1009,7 +1013,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(45, 6)
 			if err := d.SignedInstallationData.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1018,7 +1022,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(46, 6)
 			if err := d.SignedMeteringData.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1027,7 +1031,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(47, 6)
 			if err := d.Transform.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1036,7 +1040,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(48, 6)
 			if err := d.Transforms.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1045,7 +1049,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(49, 6)
 			if err := d.VehicleCheckInReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1054,7 +1058,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(50, 6)
 			if err := d.VehicleCheckInRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1063,7 +1067,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(51, 6)
 			if err := d.VehicleCheckOutReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1072,7 +1076,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(52, 6)
 			if err := d.VehicleCheckOutRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -1081,12 +1085,12 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(53, 6)
 			if err := d.X509Data.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
 	if set != 1 {
-		return nil, fmt.Errorf("iso20: a document has exactly one root element, %d are set", set)
+		return dst, fmt.Errorf("iso20: a document has exactly one root element, %d are set", set)
 	}
 	return w.Bytes(), nil
 }
@@ -5162,7 +5166,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	}
 }
 
-// AppendFragment encodes f as an EXI fragment and appends it to dst.
+// AppendFragment encodes f as an EXI fragment and appends it to dst. On
+// error it returns dst unchanged.
 func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -5170,7 +5175,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.AbsolutePriceSchedule != nil {
 		w.Bits(0, 9)
 		if err := f.AbsolutePriceSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AckMaxDelay != nil {
@@ -5182,25 +5187,25 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.AdditionalSelectedServices != nil {
 		w.Bits(2, 9)
 		if err := f.AdditionalSelectedServices.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AdditionalService != nil {
 		w.Bits(3, 9)
 		if err := f.AdditionalService.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AdditionalServicesCosts != nil {
 		w.Bits(4, 9)
 		if err := f.AdditionalServicesCosts.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Amount != nil {
 		w.Bits(5, 9)
 		if err := f.Amount.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AppliesMinimumMaximumCost != nil {
@@ -5230,20 +5235,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.AuthorizationReq != nil {
 		w.Bits(10, 9)
 		if err := f.AuthorizationReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AuthorizationRes != nil {
 		w.Bits(11, 9)
 		if err := f.AuthorizationRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AuthorizationServices != nil {
 		w.Bits(12, 9)
 		w.Leaf()
 		if uint64(*f.AuthorizationServices) >= 2 {
-			return nil, fmt.Errorf("AuthorizationServices: invalid AuthorizationType value %d", *f.AuthorizationServices)
+			return dst, fmt.Errorf("AuthorizationServices: invalid AuthorizationType value %d", *f.AuthorizationServices)
 		}
 		w.Bits(uint32(*f.AuthorizationServices), 1)
 		w.Leaf()
@@ -5251,26 +5256,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.AuthorizationSetupReq != nil {
 		w.Bits(13, 9)
 		if err := f.AuthorizationSetupReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AuthorizationSetupRes != nil {
 		w.Bits(14, 9)
 		if err := f.AuthorizationSetupRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.AvailableEnergy != nil {
 		w.Bits(15, 9)
 		if err := f.AvailableEnergy.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.BPT_ChannelSelection != nil {
 		w.Bits(16, 9)
 		w.Leaf()
 		if uint64(*f.BPT_ChannelSelection) >= 2 {
-			return nil, fmt.Errorf("BPT_ChannelSelection: invalid ChannelSelectionType value %d", *f.BPT_ChannelSelection)
+			return dst, fmt.Errorf("BPT_ChannelSelection: invalid ChannelSelectionType value %d", *f.BPT_ChannelSelection)
 		}
 		w.Bits(uint32(*f.BPT_ChannelSelection), 1)
 		w.Leaf()
@@ -5279,7 +5284,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(17, 9)
 		w.Leaf()
 		if err := exi.CheckURange("BPT_DischargedEnergyReadingWh", uint64(*f.BPT_DischargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.BPT_DischargedEnergyReadingWh))
 		w.Leaf()
@@ -5288,7 +5293,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(18, 9)
 		w.Leaf()
 		if err := exi.CheckURange("BPT_InductiveEnergyReadingVARh", uint64(*f.BPT_InductiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.BPT_InductiveEnergyReadingVARh))
 		w.Leaf()
@@ -5296,38 +5301,38 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.BatteryEnergyCapacity != nil {
 		w.Bits(19, 9)
 		if err := f.BatteryEnergyCapacity.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CLReqControlMode != nil {
 		w.Bits(20, 9)
 		if err := f.CLReqControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CLResControlMode != nil {
 		w.Bits(21, 9)
 		if err := f.CLResControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CPSCertificateChain != nil {
 		w.Bits(22, 9)
 		if err := f.CPSCertificateChain.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CanonicalizationMethod != nil {
 		w.Bits(23, 9)
 		if err := f.CanonicalizationMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CapacitiveEnergyReadingVARh != nil {
 		w.Bits(24, 9)
 		w.Leaf()
 		if err := exi.CheckURange("CapacitiveEnergyReadingVARh", uint64(*f.CapacitiveEnergyReadingVARh), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.CapacitiveEnergyReadingVARh))
 		w.Leaf()
@@ -5342,7 +5347,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(26, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("Certificate", f.Certificate, 1600); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.Certificate)
 		w.Leaf()
@@ -5350,13 +5355,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.CertificateInstallationReq != nil {
 		w.Bits(27, 9)
 		if err := f.CertificateInstallationReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CertificateInstallationRes != nil {
 		w.Bits(28, 9)
 		if err := f.CertificateInstallationRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CertificateInstallationService != nil {
@@ -5369,7 +5374,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(30, 9)
 		w.Leaf()
 		if uint64(*f.ChargeProgress) >= 4 {
-			return nil, fmt.Errorf("ChargeProgress: invalid ChargeProgressType value %d", *f.ChargeProgress)
+			return dst, fmt.Errorf("ChargeProgress: invalid ChargeProgressType value %d", *f.ChargeProgress)
 		}
 		w.Bits(uint32(*f.ChargeProgress), 2)
 		w.Leaf()
@@ -5378,7 +5383,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(31, 9)
 		w.Leaf()
 		if err := exi.CheckURange("ChargedEnergyReadingWh", uint64(*f.ChargedEnergyReadingWh), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.ChargedEnergyReadingWh))
 		w.Leaf()
@@ -5392,14 +5397,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargingSchedule != nil {
 		w.Bits(33, 9)
 		if err := f.ChargingSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ChargingSession != nil {
 		w.Bits(34, 9)
 		w.Leaf()
 		if uint64(*f.ChargingSession) >= 3 {
-			return nil, fmt.Errorf("ChargingSession: invalid ChargingSessionType value %d", *f.ChargingSession)
+			return dst, fmt.Errorf("ChargingSession: invalid ChargingSessionType value %d", *f.ChargingSession)
 		}
 		w.Bits(uint32(*f.ChargingSession), 2)
 		w.Leaf()
@@ -5408,7 +5413,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(35, 9)
 		w.Leaf()
 		if err := exi.CheckURange("CheckOutTime", uint64(*f.CheckOutTime), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.CheckOutTime))
 		w.Leaf()
@@ -5416,20 +5421,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ContractCertificateChain != nil {
 		w.Bits(36, 9)
 		if err := f.ContractCertificateChain.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.CostPerUnit != nil {
 		w.Bits(37, 9)
 		if err := f.CostPerUnit.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Currency != nil {
 		w.Bits(38, 9)
 		w.Leaf()
 		if err := exi.CheckString("Currency", *f.Currency, 3); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.Currency)
 		w.Leaf()
@@ -5438,7 +5443,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(39, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("DHPublicKey", f.DHPublicKey, 133); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.DHPublicKey)
 		w.Leaf()
@@ -5446,7 +5451,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.DSAKeyValue != nil {
 		w.Bits(40, 9)
 		if err := f.DSAKeyValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DepartureTime != nil {
@@ -5476,7 +5481,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.DigestMethod != nil {
 		w.Bits(45, 9)
 		if err := f.DigestMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DigestValue != nil {
@@ -5488,13 +5493,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.DischargingSchedule != nil {
 		w.Bits(47, 9)
 		if err := f.DischargingSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DisplayParameters != nil {
 		w.Bits(48, 9)
 		if err := f.DisplayParameters.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Duration != nil {
@@ -5506,32 +5511,32 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Dynamic_EVPPTControlMode != nil {
 		w.Bits(50, 9)
 		if err := f.Dynamic_EVPPTControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Dynamic_SEReqControlMode != nil {
 		w.Bits(51, 9)
 		if err := f.Dynamic_SEReqControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Dynamic_SEResControlMode != nil {
 		w.Bits(52, 9)
 		if err := f.Dynamic_SEResControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Dynamic_SMDTControlMode != nil {
 		w.Bits(53, 9)
 		if err := f.Dynamic_SMDTControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ECDHCurve != nil {
 		w.Bits(54, 9)
 		w.Leaf()
 		if uint64(*f.ECDHCurve) >= 2 {
-			return nil, fmt.Errorf("ECDHCurve: invalid EcdhCurveType value %d", *f.ECDHCurve)
+			return dst, fmt.Errorf("ECDHCurve: invalid EcdhCurveType value %d", *f.ECDHCurve)
 		}
 		w.Bits(uint32(*f.ECDHCurve), 1)
 		w.Leaf()
@@ -5539,20 +5544,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EIM_AReqAuthorizationMode != nil {
 		w.Bits(55, 9)
 		if err := f.EIM_AReqAuthorizationMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EIM_ASResAuthorizationMode != nil {
 		w.Bits(56, 9)
 		if err := f.EIM_ASResAuthorizationMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EMAID != nil {
 		w.Bits(57, 9)
 		w.Leaf()
 		if err := exi.CheckString("EMAID", *f.EMAID, 255); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.EMAID)
 		w.Leaf()
@@ -5560,14 +5565,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVAbsolutePriceSchedule != nil {
 		w.Bits(58, 9)
 		if err := f.EVAbsolutePriceSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVCCID != nil {
 		w.Bits(59, 9)
 		w.Leaf()
 		if err := exi.CheckString("EVCCID", *f.EVCCID, 255); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.EVCCID)
 		w.Leaf()
@@ -5576,7 +5581,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(60, 9)
 		w.Leaf()
 		if uint64(*f.EVCheckInStatus) >= 3 {
-			return nil, fmt.Errorf("EVCheckInStatus: invalid EvCheckInStatusType value %d", *f.EVCheckInStatus)
+			return dst, fmt.Errorf("EVCheckInStatus: invalid EvCheckInStatusType value %d", *f.EVCheckInStatus)
 		}
 		w.Bits(uint32(*f.EVCheckInStatus), 2)
 		w.Leaf()
@@ -5585,7 +5590,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(61, 9)
 		w.Leaf()
 		if uint64(*f.EVCheckOutStatus) >= 3 {
-			return nil, fmt.Errorf("EVCheckOutStatus: invalid EvCheckOutStatusType value %d", *f.EVCheckOutStatus)
+			return dst, fmt.Errorf("EVCheckOutStatus: invalid EvCheckOutStatusType value %d", *f.EVCheckOutStatus)
 		}
 		w.Bits(uint32(*f.EVCheckOutStatus), 2)
 		w.Leaf()
@@ -5593,104 +5598,104 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVEnergyOffer != nil {
 		w.Bits(62, 9)
 		if err := f.EVEnergyOffer.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumEnergyRequest != nil {
 		w.Bits(63, 9)
 		if err := f.EVMaximumEnergyRequest.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumEnergyRequest2 != nil {
 		w.Bits(64, 9)
 		if err := f.EVMaximumEnergyRequest2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMaximumV2XEnergyRequest != nil {
 		w.Bits(65, 9)
 		if err := f.EVMaximumV2XEnergyRequest.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMinimumEnergyRequest != nil {
 		w.Bits(66, 9)
 		if err := f.EVMinimumEnergyRequest.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMinimumEnergyRequest2 != nil {
 		w.Bits(67, 9)
 		if err := f.EVMinimumEnergyRequest2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVMinimumV2XEnergyRequest != nil {
 		w.Bits(68, 9)
 		if err := f.EVMinimumV2XEnergyRequest.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPowerProfile != nil {
 		w.Bits(69, 9)
 		if err := f.EVPowerProfile.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPowerProfileEntries != nil {
 		w.Bits(70, 9)
 		if err := f.EVPowerProfileEntries.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPowerProfileEntry != nil {
 		w.Bits(71, 9)
 		if err := f.EVPowerProfileEntry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPowerSchedule != nil {
 		w.Bits(72, 9)
 		if err := f.EVPowerSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPowerScheduleEntries != nil {
 		w.Bits(73, 9)
 		if err := f.EVPowerScheduleEntries.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPowerScheduleEntry != nil {
 		w.Bits(74, 9)
 		if err := f.EVPowerScheduleEntry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPriceRule != nil {
 		w.Bits(75, 9)
 		if err := f.EVPriceRule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPriceRuleStack != nil {
 		w.Bits(76, 9)
 		if err := f.EVPriceRuleStack.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVPriceRuleStacks != nil {
 		w.Bits(77, 9)
 		if err := f.EVPriceRuleStacks.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVProcessing != nil {
 		w.Bits(78, 9)
 		w.Leaf()
 		if uint64(*f.EVProcessing) >= 3 {
-			return nil, fmt.Errorf("EVProcessing: invalid ProcessingType value %d", *f.EVProcessing)
+			return dst, fmt.Errorf("EVProcessing: invalid ProcessingType value %d", *f.EVProcessing)
 		}
 		w.Bits(uint32(*f.EVProcessing), 2)
 		w.Leaf()
@@ -5699,7 +5704,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(79, 9)
 		w.Leaf()
 		if uint64(*f.EVSECheckOutStatus) >= 2 {
-			return nil, fmt.Errorf("EVSECheckOutStatus: invalid EvseCheckOutStatusType value %d", *f.EVSECheckOutStatus)
+			return dst, fmt.Errorf("EVSECheckOutStatus: invalid EvseCheckOutStatusType value %d", *f.EVSECheckOutStatus)
 		}
 		w.Bits(uint32(*f.EVSECheckOutStatus), 1)
 		w.Leaf()
@@ -5708,7 +5713,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(80, 9)
 		w.Leaf()
 		if err := exi.CheckString("EVSEID", *f.EVSEID, 255); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.EVSEID)
 		w.Leaf()
@@ -5717,7 +5722,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(81, 9)
 		w.Leaf()
 		if uint64(*f.EVSENotification) >= 6 {
-			return nil, fmt.Errorf("EVSENotification: invalid EvseNotificationType value %d", *f.EVSENotification)
+			return dst, fmt.Errorf("EVSENotification: invalid EvseNotificationType value %d", *f.EVSENotification)
 		}
 		w.Bits(uint32(*f.EVSENotification), 3)
 		w.Leaf()
@@ -5726,7 +5731,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(82, 9)
 		w.Leaf()
 		if uint64(*f.EVSEProcessing) >= 3 {
-			return nil, fmt.Errorf("EVSEProcessing: invalid ProcessingType value %d", *f.EVSEProcessing)
+			return dst, fmt.Errorf("EVSEProcessing: invalid ProcessingType value %d", *f.EVSEProcessing)
 		}
 		w.Bits(uint32(*f.EVSEProcessing), 2)
 		w.Leaf()
@@ -5734,32 +5739,32 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEStatus != nil {
 		w.Bits(83, 9)
 		if err := f.EVSEStatus.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVSEStatus2 != nil {
 		w.Bits(84, 9)
 		if err := f.EVSEStatus2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVTargetEnergyRequest != nil {
 		w.Bits(85, 9)
 		if err := f.EVTargetEnergyRequest.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVTargetEnergyRequest2 != nil {
 		w.Bits(86, 9)
 		if err := f.EVTargetEnergyRequest2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EVTerminationCode != nil {
 		w.Bits(87, 9)
 		w.Leaf()
 		if err := exi.CheckString("EVTerminationCode", *f.EVTerminationCode, 80); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.EVTerminationCode)
 		w.Leaf()
@@ -5768,7 +5773,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(88, 9)
 		w.Leaf()
 		if err := exi.CheckString("EVTerminationExplanation", *f.EVTerminationExplanation, 160); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.EVTerminationExplanation)
 		w.Leaf()
@@ -5776,19 +5781,19 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EnergyCosts != nil {
 		w.Bits(89, 9)
 		if err := f.EnergyCosts.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EnergyFee != nil {
 		w.Bits(90, 9)
 		if err := f.EnergyFee.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.EnergyTransferServiceList != nil {
 		w.Bits(91, 9)
 		if err := f.EnergyTransferServiceList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Exponent != nil {
@@ -5819,7 +5824,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(96, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("GenChallenge", f.GenChallenge, 16); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.GenChallenge)
 		w.Leaf()
@@ -5839,7 +5844,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Header != nil {
 		w.Bits(99, 9)
 		if err := f.Header.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.InletHot != nil {
@@ -5857,7 +5862,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.KeyInfo != nil {
 		w.Bits(102, 9)
 		if err := f.KeyInfo.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.KeyName != nil {
@@ -5869,14 +5874,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.KeyValue != nil {
 		w.Bits(104, 9)
 		if err := f.KeyValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Language != nil {
 		w.Bits(105, 9)
 		w.Leaf()
 		if err := exi.CheckString("Language", *f.Language, 3); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.Language)
 		w.Leaf()
@@ -5884,13 +5889,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ListOfRootCertificateIDs != nil {
 		w.Bits(106, 9)
 		if err := f.ListOfRootCertificateIDs.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Manifest != nil {
 		w.Bits(107, 9)
 		if err := f.Manifest.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MaximumContractCertificateChains != nil {
@@ -5902,14 +5907,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.MaximumCost != nil {
 		w.Bits(109, 9)
 		if err := f.MaximumCost.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MaximumSOC != nil {
 		w.Bits(110, 9)
 		w.Leaf()
 		if err := exi.CheckRange("MaximumSOC", int64(*f.MaximumSOC), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.MaximumSOC), 0, 7)
 		w.Leaf()
@@ -5918,7 +5923,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(111, 9)
 		w.Leaf()
 		if err := exi.CheckURange("MaximumSupportingPoints", uint64(*f.MaximumSupportingPoints), 12, 1024); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.MaximumSupportingPoints), 12, 10)
 		w.Leaf()
@@ -5927,7 +5932,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(112, 9)
 		w.Leaf()
 		if err := exi.CheckString("MeterID", *f.MeterID, 32); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.MeterID)
 		w.Leaf()
@@ -5935,13 +5940,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.MeterInfo != nil {
 		w.Bits(113, 9)
 		if err := f.MeterInfo.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MeterInfo2 != nil {
 		w.Bits(114, 9)
 		if err := f.MeterInfo2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MeterInfoRequested != nil {
@@ -5954,7 +5959,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(116, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("MeterSignature", f.MeterSignature, 64); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.MeterSignature)
 		w.Leaf()
@@ -5969,7 +5974,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(118, 9)
 		w.Leaf()
 		if err := exi.CheckURange("MeterTimestamp", uint64(*f.MeterTimestamp), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.MeterTimestamp))
 		w.Leaf()
@@ -5977,13 +5982,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.MeteringConfirmationReq != nil {
 		w.Bits(119, 9)
 		if err := f.MeteringConfirmationReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MeteringConfirmationRes != nil {
 		w.Bits(120, 9)
 		if err := f.MeteringConfirmationRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MgmtData != nil {
@@ -5995,14 +6000,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.MinimumCost != nil {
 		w.Bits(122, 9)
 		if err := f.MinimumCost.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MinimumSOC != nil {
 		w.Bits(123, 9)
 		w.Leaf()
 		if err := exi.CheckRange("MinimumSOC", int64(*f.MinimumSOC), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.MinimumSOC), 0, 7)
 		w.Leaf()
@@ -6011,7 +6016,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(124, 9)
 		w.Leaf()
 		if err := exi.CheckRange("MinimumSOC2", int64(*f.MinimumSOC2), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.MinimumSOC2), 0, 7)
 		w.Leaf()
@@ -6037,31 +6042,31 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.OEMProvisioningCertificateChain != nil {
 		w.Bits(128, 9)
 		if err := f.OEMProvisioningCertificateChain.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Object != nil {
 		w.Bits(129, 9)
 		if err := f.Object.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.OccupancyCosts != nil {
 		w.Bits(130, 9)
 		if err := f.OccupancyCosts.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.OverstayCosts != nil {
 		w.Bits(131, 9)
 		if err := f.OverstayCosts.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.OverstayFee != nil {
 		w.Bits(132, 9)
 		if err := f.OverstayFee.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.OverstayFeePeriod != nil {
@@ -6073,20 +6078,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.OverstayPowerThreshold != nil {
 		w.Bits(134, 9)
 		if err := f.OverstayPowerThreshold.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.OverstayRule != nil {
 		w.Bits(135, 9)
 		if err := f.OverstayRule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.OverstayRuleDescription != nil {
 		w.Bits(136, 9)
 		w.Leaf()
 		if err := exi.CheckString("OverstayRuleDescription", *f.OverstayRuleDescription, 160); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.OverstayRuleDescription)
 		w.Leaf()
@@ -6094,7 +6099,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.OverstayRules != nil {
 		w.Bits(137, 9)
 		if err := f.OverstayRules.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.OverstayTimeThreshold != nil {
@@ -6112,7 +6117,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PGPData != nil {
 		w.Bits(140, 9)
 		if err := f.PGPData.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PGPKeyID != nil {
@@ -6130,13 +6135,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Parameter != nil {
 		w.Bits(143, 9)
 		if err := f.Parameter.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ParameterSet != nil {
 		w.Bits(144, 9)
 		if err := f.ParameterSet.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ParameterSetID != nil {
@@ -6148,7 +6153,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ParkingFee != nil {
 		w.Bits(146, 9)
 		if err := f.ParkingFee.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ParkingFeePeriod != nil {
@@ -6161,7 +6166,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(148, 9)
 		w.Leaf()
 		if uint64(*f.ParkingMethod) >= 3 {
-			return nil, fmt.Errorf("ParkingMethod: invalid ParkingMethodType value %d", *f.ParkingMethod)
+			return dst, fmt.Errorf("ParkingMethod: invalid ParkingMethodType value %d", *f.ParkingMethod)
 		}
 		w.Bits(uint32(*f.ParkingMethod), 2)
 		w.Leaf()
@@ -6181,68 +6186,68 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PnC_AReqAuthorizationMode != nil {
 		w.Bits(151, 9)
 		if err := f.PnC_AReqAuthorizationMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PnC_ASResAuthorizationMode != nil {
 		w.Bits(152, 9)
 		if err := f.PnC_ASResAuthorizationMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Power != nil {
 		w.Bits(153, 9)
 		if err := f.Power.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerDeliveryReq != nil {
 		w.Bits(154, 9)
 		if err := f.PowerDeliveryReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerDeliveryRes != nil {
 		w.Bits(155, 9)
 		if err := f.PowerDeliveryRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerRangeStart != nil {
 		w.Bits(156, 9)
 		if err := f.PowerRangeStart.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerSchedule != nil {
 		w.Bits(157, 9)
 		if err := f.PowerSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerScheduleEntries != nil {
 		w.Bits(158, 9)
 		if err := f.PowerScheduleEntries.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerScheduleEntry != nil {
 		w.Bits(159, 9)
 		if err := f.PowerScheduleEntry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerTolerance != nil {
 		w.Bits(160, 9)
 		if err := f.PowerTolerance.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PowerToleranceAcceptance != nil {
 		w.Bits(161, 9)
 		w.Leaf()
 		if uint64(*f.PowerToleranceAcceptance) >= 2 {
-			return nil, fmt.Errorf("PowerToleranceAcceptance: invalid PowerToleranceAcceptanceType value %d", *f.PowerToleranceAcceptance)
+			return dst, fmt.Errorf("PowerToleranceAcceptance: invalid PowerToleranceAcceptanceType value %d", *f.PowerToleranceAcceptance)
 		}
 		w.Bits(uint32(*f.PowerToleranceAcceptance), 1)
 		w.Leaf()
@@ -6250,20 +6255,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Power_L2 != nil {
 		w.Bits(162, 9)
 		if err := f.Power_L2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Power_L3 != nil {
 		w.Bits(163, 9)
 		if err := f.Power_L3.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PresentSOC != nil {
 		w.Bits(164, 9)
 		w.Leaf()
 		if err := exi.CheckRange("PresentSOC", int64(*f.PresentSOC), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.PresentSOC), 0, 7)
 		w.Leaf()
@@ -6272,7 +6277,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(165, 9)
 		w.Leaf()
 		if err := exi.CheckString("PriceAlgorithm", *f.PriceAlgorithm, 255); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.PriceAlgorithm)
 		w.Leaf()
@@ -6286,44 +6291,44 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PriceLevelSchedule != nil {
 		w.Bits(167, 9)
 		if err := f.PriceLevelSchedule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PriceLevelScheduleEntries != nil {
 		w.Bits(168, 9)
 		if err := f.PriceLevelScheduleEntries.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PriceLevelScheduleEntry != nil {
 		w.Bits(169, 9)
 		if err := f.PriceLevelScheduleEntry.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PriceRule != nil {
 		w.Bits(170, 9)
 		if err := f.PriceRule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PriceRuleStack != nil {
 		w.Bits(171, 9)
 		if err := f.PriceRuleStack.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PriceRuleStacks != nil {
 		w.Bits(172, 9)
 		if err := f.PriceRuleStacks.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PriceScheduleDescription != nil {
 		w.Bits(173, 9)
 		w.Leaf()
 		if err := exi.CheckString("PriceScheduleDescription", *f.PriceScheduleDescription, 160); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.PriceScheduleDescription)
 		w.Leaf()
@@ -6332,7 +6337,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(174, 9)
 		w.Leaf()
 		if err := exi.CheckURange("PriceScheduleID", uint64(*f.PriceScheduleID), 1, 4294967295); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.PriceScheduleID))
 		w.Leaf()
@@ -6340,14 +6345,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PrioritizedEMAIDs != nil {
 		w.Bits(175, 9)
 		if err := f.PrioritizedEMAIDs.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ProviderID != nil {
 		w.Bits(176, 9)
 		w.Leaf()
 		if err := exi.CheckString("ProviderID", *f.ProviderID, 80); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.ProviderID)
 		w.Leaf()
@@ -6361,25 +6366,25 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RSAKeyValue != nil {
 		w.Bits(178, 9)
 		if err := f.RSAKeyValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Receipt != nil {
 		w.Bits(179, 9)
 		if err := f.Receipt.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Receipt2 != nil {
 		w.Bits(180, 9)
 		if err := f.Receipt2.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Reference != nil {
 		w.Bits(181, 9)
 		if err := f.Reference.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RemainingContractCertificateChains != nil {
@@ -6416,7 +6421,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(187, 9)
 		w.Leaf()
 		if uint64(*f.ResponseCode) >= 40 {
-			return nil, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
+			return dst, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
 		}
 		w.Bits(uint32(*f.ResponseCode), 6)
 		w.Leaf()
@@ -6424,20 +6429,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RetrievalMethod != nil {
 		w.Bits(188, 9)
 		if err := f.RetrievalMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RootCertificateID != nil {
 		w.Bits(189, 9)
 		if err := f.RootCertificateID.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SECP521_EncryptedPrivateKey != nil {
 		w.Bits(190, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("SECP521_EncryptedPrivateKey", f.SECP521_EncryptedPrivateKey, 94); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.SECP521_EncryptedPrivateKey)
 		w.Leaf()
@@ -6445,7 +6450,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SPKIData != nil {
 		w.Bits(191, 9)
 		if err := f.SPKIData.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SPKISexp != nil {
@@ -6457,26 +6462,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ScheduleExchangeReq != nil {
 		w.Bits(193, 9)
 		if err := f.ScheduleExchangeReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ScheduleExchangeRes != nil {
 		w.Bits(194, 9)
 		if err := f.ScheduleExchangeRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ScheduleTuple != nil {
 		w.Bits(195, 9)
 		if err := f.ScheduleTuple.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ScheduleTupleID != nil {
 		w.Bits(196, 9)
 		w.Leaf()
 		if err := exi.CheckURange("ScheduleTupleID", uint64(*f.ScheduleTupleID), 1, 4294967295); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.ScheduleTupleID))
 		w.Leaf()
@@ -6484,25 +6489,25 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Scheduled_EVPPTControlMode != nil {
 		w.Bits(197, 9)
 		if err := f.Scheduled_EVPPTControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Scheduled_SEReqControlMode != nil {
 		w.Bits(198, 9)
 		if err := f.Scheduled_SEReqControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Scheduled_SEResControlMode != nil {
 		w.Bits(199, 9)
 		if err := f.Scheduled_SEResControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Scheduled_SMDTControlMode != nil {
 		w.Bits(200, 9)
 		if err := f.Scheduled_SMDTControlMode.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Seed != nil {
@@ -6515,7 +6520,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(202, 9)
 		w.Leaf()
 		if uint64(*f.SelectedAuthorizationService) >= 2 {
-			return nil, fmt.Errorf("SelectedAuthorizationService: invalid AuthorizationType value %d", *f.SelectedAuthorizationService)
+			return dst, fmt.Errorf("SelectedAuthorizationService: invalid AuthorizationType value %d", *f.SelectedAuthorizationService)
 		}
 		w.Bits(uint32(*f.SelectedAuthorizationService), 1)
 		w.Leaf()
@@ -6523,14 +6528,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SelectedEnergyTransferService != nil {
 		w.Bits(203, 9)
 		if err := f.SelectedEnergyTransferService.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SelectedScheduleTupleID != nil {
 		w.Bits(204, 9)
 		w.Leaf()
 		if err := exi.CheckURange("SelectedScheduleTupleID", uint64(*f.SelectedScheduleTupleID), 1, 4294967295); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.SelectedScheduleTupleID))
 		w.Leaf()
@@ -6538,49 +6543,49 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SelectedService != nil {
 		w.Bits(205, 9)
 		if err := f.SelectedService.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SelectedVASList != nil {
 		w.Bits(206, 9)
 		if err := f.SelectedVASList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Service != nil {
 		w.Bits(207, 9)
 		if err := f.Service.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceDetailReq != nil {
 		w.Bits(208, 9)
 		if err := f.ServiceDetailReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceDetailRes != nil {
 		w.Bits(209, 9)
 		if err := f.ServiceDetailRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceDiscoveryReq != nil {
 		w.Bits(210, 9)
 		if err := f.ServiceDiscoveryReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceDiscoveryRes != nil {
 		w.Bits(211, 9)
 		if err := f.ServiceDiscoveryRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceFee != nil {
 		w.Bits(212, 9)
 		if err := f.ServiceFee.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceID != nil {
@@ -6593,7 +6598,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(214, 9)
 		w.Leaf()
 		if err := exi.CheckString("ServiceName", *f.ServiceName, 80); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.ServiceName)
 		w.Leaf()
@@ -6601,7 +6606,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceParameterList != nil {
 		w.Bits(215, 9)
 		if err := f.ServiceParameterList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceRenegotiationSupported != nil {
@@ -6613,20 +6618,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceSelectionReq != nil {
 		w.Bits(217, 9)
 		if err := f.ServiceSelectionReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ServiceSelectionRes != nil {
 		w.Bits(218, 9)
 		if err := f.ServiceSelectionRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SessionID != nil {
 		w.Bits(219, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("SessionID", f.SessionID, 8); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.SessionID)
 		w.Leaf()
@@ -6635,7 +6640,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(220, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("SessionID2", f.SessionID2, 8); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.SessionID2)
 		w.Leaf()
@@ -6643,73 +6648,73 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SessionSetupReq != nil {
 		w.Bits(221, 9)
 		if err := f.SessionSetupReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SessionSetupRes != nil {
 		w.Bits(222, 9)
 		if err := f.SessionSetupRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SessionStopReq != nil {
 		w.Bits(223, 9)
 		if err := f.SessionStopReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SessionStopRes != nil {
 		w.Bits(224, 9)
 		if err := f.SessionStopRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Signature != nil {
 		w.Bits(225, 9)
 		if err := f.Signature.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureMethod != nil {
 		w.Bits(226, 9)
 		if err := f.SignatureMethod.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureProperties != nil {
 		w.Bits(227, 9)
 		if err := f.SignatureProperties.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureProperty != nil {
 		w.Bits(228, 9)
 		if err := f.SignatureProperty.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureValue != nil {
 		w.Bits(229, 9)
 		if err := f.SignatureValue.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignedInfo != nil {
 		w.Bits(230, 9)
 		if err := f.SignedInfo.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignedInstallationData != nil {
 		w.Bits(231, 9)
 		if err := f.SignedInstallationData.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignedMeteringData != nil {
 		w.Bits(232, 9)
 		if err := f.SignedMeteringData.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.StartTime != nil {
@@ -6721,26 +6726,26 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SubCertificates != nil {
 		w.Bits(234, 9)
 		if err := f.SubCertificates.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SupportedProviders != nil {
 		w.Bits(235, 9)
 		if err := f.SupportedProviders.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SupportedServiceIDs != nil {
 		w.Bits(236, 9)
 		if err := f.SupportedServiceIDs.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.TPM_EncryptedPrivateKey != nil {
 		w.Bits(237, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("TPM_EncryptedPrivateKey", f.TPM_EncryptedPrivateKey, 206); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.TPM_EncryptedPrivateKey)
 		w.Leaf()
@@ -6767,7 +6772,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(241, 9)
 		w.Leaf()
 		if err := exi.CheckRange("TargetSOC", int64(*f.TargetSOC), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.TargetSOC), 0, 7)
 		w.Leaf()
@@ -6776,7 +6781,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(242, 9)
 		w.Leaf()
 		if err := exi.CheckRange("TargetSOC2", int64(*f.TargetSOC2), 0, 100); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.NBit(int64(*f.TargetSOC2), 0, 7)
 		w.Leaf()
@@ -6784,7 +6789,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.TaxCosts != nil {
 		w.Bits(243, 9)
 		if err := f.TaxCosts.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.TaxIncludedInPrice != nil {
@@ -6796,20 +6801,20 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.TaxRate != nil {
 		w.Bits(245, 9)
 		if err := f.TaxRate.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.TaxRule != nil {
 		w.Bits(246, 9)
 		if err := f.TaxRule.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.TaxRuleID != nil {
 		w.Bits(247, 9)
 		w.Leaf()
 		if err := exi.CheckURange("TaxRuleID", uint64(*f.TaxRuleID), 1, 4294967295); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.TaxRuleID))
 		w.Leaf()
@@ -6818,7 +6823,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(248, 9)
 		w.Leaf()
 		if err := exi.CheckURange("TaxRuleID2", uint64(*f.TaxRuleID2), 1, 4294967295); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.TaxRuleID2))
 		w.Leaf()
@@ -6827,7 +6832,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(249, 9)
 		w.Leaf()
 		if err := exi.CheckString("TaxRuleName", *f.TaxRuleName, 80); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.TaxRuleName)
 		w.Leaf()
@@ -6835,14 +6840,14 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.TaxRules != nil {
 		w.Bits(250, 9)
 		if err := f.TaxRules.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.TimeAnchor != nil {
 		w.Bits(251, 9)
 		w.Leaf()
 		if err := exi.CheckURange("TimeAnchor", uint64(*f.TimeAnchor), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.TimeAnchor))
 		w.Leaf()
@@ -6851,7 +6856,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(252, 9)
 		w.Leaf()
 		if err := exi.CheckURange("TimeAnchor2", uint64(*f.TimeAnchor2), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.TimeAnchor2))
 		w.Leaf()
@@ -6860,7 +6865,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(253, 9)
 		w.Leaf()
 		if err := exi.CheckURange("TimeStamp", uint64(*f.TimeStamp), 0, 18446744073709551615); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Uint(uint64(*f.TimeStamp))
 		w.Leaf()
@@ -6868,19 +6873,19 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Transform != nil {
 		w.Bits(254, 9)
 		if err := f.Transform.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Transforms != nil {
 		w.Bits(255, 9)
 		if err := f.Transforms.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.VASList != nil {
 		w.Bits(256, 9)
 		if err := f.VASList.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Value != nil {
@@ -6892,25 +6897,25 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.VehicleCheckInReq != nil {
 		w.Bits(258, 9)
 		if err := f.VehicleCheckInReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.VehicleCheckInRes != nil {
 		w.Bits(259, 9)
 		if err := f.VehicleCheckInRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.VehicleCheckOutReq != nil {
 		w.Bits(260, 9)
 		if err := f.VehicleCheckOutReq.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.VehicleCheckOutRes != nil {
 		w.Bits(261, 9)
 		if err := f.VehicleCheckOutRes.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.VehicleFrame != nil {
@@ -6929,7 +6934,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(264, 9)
 		w.Leaf()
 		if err := exi.CheckBinary("X448_EncryptedPrivateKey", f.X448_EncryptedPrivateKey, 84); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.Binary(f.X448_EncryptedPrivateKey)
 		w.Leaf()
@@ -6949,7 +6954,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509Data != nil {
 		w.Bits(267, 9)
 		if err := f.X509Data.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509IssuerName != nil {
@@ -6961,7 +6966,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509IssuerSerial != nil {
 		w.Bits(269, 9)
 		if err := f.X509IssuerSerial.EncodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509SKI != nil {
@@ -7010,7 +7015,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		w.Bits(277, 9)
 		w.Leaf()
 		if err := exi.CheckString("FiniteString", *f.FiniteString, 80); err != nil {
-			return nil, err
+			return dst, err
 		}
 		w.String(*f.FiniteString)
 		w.Leaf()
@@ -7024,7 +7029,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RationalNumber != nil {
 		w.Bits(279, 9)
 		if err := f.RationalNumber.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.ShortValue != nil {

@@ -299,11 +299,15 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 
 // Marshal encodes d as an EXI document into a new slice.
 func Marshal(d *Document) ([]byte, error) {
-	return Append(make([]byte, 0, 256), d)
+	b, err := Append(make([]byte, 0, 256), d)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Append encodes d as an EXI document and appends it to dst; it does not
-// allocate when dst has room.
+// allocate when dst has room. On error it returns dst unchanged.
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -314,7 +318,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(0, 5)
 			if err := d.CanonicalizationMethod.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -323,7 +327,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(1, 5)
 			if err := d.DSAKeyValue.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -332,7 +336,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(2, 5)
 			if err := d.DigestMethod.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -350,7 +354,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(4, 5)
 			if err := d.KeyInfo.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -368,7 +372,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(6, 5)
 			if err := d.KeyValue.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -377,7 +381,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(7, 5)
 			if err := d.Manifest.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -395,7 +399,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(9, 5)
 			if err := d.Object.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -404,7 +408,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(10, 5)
 			if err := d.PGPData.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -413,7 +417,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(11, 5)
 			if err := d.RSAKeyValue.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -422,7 +426,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(12, 5)
 			if err := d.Reference.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -431,7 +435,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(13, 5)
 			if err := d.RetrievalMethod.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -440,7 +444,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(14, 5)
 			if err := d.SPKIData.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -449,7 +453,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(15, 5)
 			if err := d.Signature.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -458,7 +462,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(16, 5)
 			if err := d.SignatureMethod.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -467,7 +471,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(17, 5)
 			if err := d.SignatureProperties.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -476,7 +480,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(18, 5)
 			if err := d.SignatureProperty.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -485,7 +489,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(19, 5)
 			if err := d.SignatureValue.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -494,7 +498,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(20, 5)
 			if err := d.SignedInfo.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -503,7 +507,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(21, 5)
 			if err := d.Transform.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -512,7 +516,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(22, 5)
 			if err := d.Transforms.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -521,12 +525,12 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(23, 5)
 			if err := d.X509Data.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
 	if set != 1 {
-		return nil, fmt.Errorf("xmldsig: a document has exactly one root element, %d are set", set)
+		return dst, fmt.Errorf("xmldsig: a document has exactly one root element, %d are set", set)
 	}
 	return w.Bytes(), nil
 }
@@ -1212,7 +1216,8 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	}
 }
 
-// AppendFragment encodes f as an EXI fragment and appends it to dst.
+// AppendFragment encodes f as an EXI fragment and appends it to dst. On
+// error it returns dst unchanged.
 func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -1220,19 +1225,19 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.CanonicalizationMethod != nil {
 		w.Bits(0, 6)
 		if err := f.CanonicalizationMethod.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DSAKeyValue != nil {
 		w.Bits(1, 6)
 		if err := f.DSAKeyValue.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DigestMethod != nil {
 		w.Bits(2, 6)
 		if err := f.DigestMethod.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.DigestValue != nil {
@@ -1268,7 +1273,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.KeyInfo != nil {
 		w.Bits(8, 6)
 		if err := f.KeyInfo.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.KeyName != nil {
@@ -1280,13 +1285,13 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.KeyValue != nil {
 		w.Bits(10, 6)
 		if err := f.KeyValue.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Manifest != nil {
 		w.Bits(11, 6)
 		if err := f.Manifest.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.MgmtData != nil {
@@ -1304,7 +1309,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Object != nil {
 		w.Bits(14, 6)
 		if err := f.Object.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.P != nil {
@@ -1316,7 +1321,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PGPData != nil {
 		w.Bits(16, 6)
 		if err := f.PGPData.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.PGPKeyID != nil {
@@ -1346,25 +1351,25 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RSAKeyValue != nil {
 		w.Bits(21, 6)
 		if err := f.RSAKeyValue.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Reference != nil {
 		w.Bits(22, 6)
 		if err := f.Reference.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.RetrievalMethod != nil {
 		w.Bits(23, 6)
 		if err := f.RetrievalMethod.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SPKIData != nil {
 		w.Bits(24, 6)
 		if err := f.SPKIData.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SPKISexp != nil {
@@ -1382,49 +1387,49 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Signature != nil {
 		w.Bits(27, 6)
 		if err := f.Signature.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureMethod != nil {
 		w.Bits(28, 6)
 		if err := f.SignatureMethod.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureProperties != nil {
 		w.Bits(29, 6)
 		if err := f.SignatureProperties.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureProperty != nil {
 		w.Bits(30, 6)
 		if err := f.SignatureProperty.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignatureValue != nil {
 		w.Bits(31, 6)
 		if err := f.SignatureValue.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.SignedInfo != nil {
 		w.Bits(32, 6)
 		if err := f.SignedInfo.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Transform != nil {
 		w.Bits(33, 6)
 		if err := f.Transform.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.Transforms != nil {
 		w.Bits(34, 6)
 		if err := f.Transforms.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509CRL != nil {
@@ -1442,7 +1447,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509Data != nil {
 		w.Bits(37, 6)
 		if err := f.X509Data.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509IssuerName != nil {
@@ -1454,7 +1459,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509IssuerSerial != nil {
 		w.Bits(39, 6)
 		if err := f.X509IssuerSerial.encodeEXI(&w); err != nil {
-			return nil, err
+			return dst, err
 		}
 	}
 	if f.X509SKI != nil {

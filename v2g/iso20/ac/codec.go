@@ -462,11 +462,15 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 
 // Marshal encodes d as an EXI document into a new slice.
 func Marshal(d *Document) ([]byte, error) {
-	return Append(make([]byte, 0, 256), d)
+	b, err := Append(make([]byte, 0, 256), d)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Append encodes d as an EXI document and appends it to dst; it does not
-// allocate when dst has room.
+// allocate when dst has room. On error it returns dst unchanged.
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
@@ -477,7 +481,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(0, 6)
 			if err := d.AC_CPDReqEnergyTransferMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -486,7 +490,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(1, 6)
 			if err := d.AC_CPDResEnergyTransferMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -495,7 +499,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(2, 6)
 			if err := d.AC_ChargeLoopReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -504,7 +508,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(3, 6)
 			if err := d.AC_ChargeLoopRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -513,7 +517,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(4, 6)
 			if err := d.AC_ChargeParameterDiscoveryReq.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -522,7 +526,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(5, 6)
 			if err := d.AC_ChargeParameterDiscoveryRes.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -531,7 +535,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(6, 6)
 			if err := d.BPT_AC_CPDReqEnergyTransferMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -540,7 +544,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(7, 6)
 			if err := d.BPT_AC_CPDResEnergyTransferMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -549,7 +553,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(8, 6)
 			if err := d.BPT_Dynamic_AC_CLReqControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -558,7 +562,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(9, 6)
 			if err := d.BPT_Dynamic_AC_CLResControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -567,7 +571,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(10, 6)
 			if err := d.BPT_Scheduled_AC_CLReqControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -576,7 +580,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(11, 6)
 			if err := d.BPT_Scheduled_AC_CLResControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -585,7 +589,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(12, 6)
 			if err := d.CLReqControlMode.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -594,7 +598,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(13, 6)
 			if err := d.CLResControlMode.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -603,7 +607,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(14, 6)
 			if err := d.CanonicalizationMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -612,7 +616,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(15, 6)
 			if err := d.DSAKeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -621,7 +625,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(16, 6)
 			if err := d.DigestMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -639,7 +643,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(18, 6)
 			if err := d.Dynamic_AC_CLReqControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -648,7 +652,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(19, 6)
 			if err := d.Dynamic_AC_CLResControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -657,7 +661,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(20, 6)
 			if err := d.KeyInfo.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -675,7 +679,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(22, 6)
 			if err := d.KeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -684,7 +688,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(23, 6)
 			if err := d.Manifest.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -702,7 +706,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(25, 6)
 			if err := d.Object.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -711,7 +715,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(26, 6)
 			if err := d.PGPData.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -720,7 +724,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(27, 6)
 			if err := d.RSAKeyValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -729,7 +733,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(28, 6)
 			if err := d.Reference.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -738,7 +742,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(29, 6)
 			if err := d.RetrievalMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -747,7 +751,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(30, 6)
 			if err := d.SPKIData.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -756,7 +760,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(31, 6)
 			if err := d.Scheduled_AC_CLReqControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -765,7 +769,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(32, 6)
 			if err := d.Scheduled_AC_CLResControlMode.encodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -774,7 +778,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(33, 6)
 			if err := d.Signature.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -783,7 +787,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(34, 6)
 			if err := d.SignatureMethod.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -792,7 +796,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(35, 6)
 			if err := d.SignatureProperties.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -801,7 +805,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(36, 6)
 			if err := d.SignatureProperty.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -810,7 +814,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(37, 6)
 			if err := d.SignatureValue.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -819,7 +823,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(38, 6)
 			if err := d.SignedInfo.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -828,7 +832,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(39, 6)
 			if err := d.Transform.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -837,7 +841,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(40, 6)
 			if err := d.Transforms.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
@@ -846,12 +850,12 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		if set == 1 {
 			w.Bits(41, 6)
 			if err := d.X509Data.EncodeEXI(&w); err != nil {
-				return nil, err
+				return dst, err
 			}
 		}
 	}
 	if set != 1 {
-		return nil, fmt.Errorf("ac: a document has exactly one root element, %d are set", set)
+		return dst, fmt.Errorf("ac: a document has exactly one root element, %d are set", set)
 	}
 	return w.Bytes(), nil
 }
