@@ -8,7 +8,9 @@
 // message over several reads or join several into one; [Reader] hides that,
 // with a cap on the payload length so that a hostile peer cannot make it
 // allocate more than the caller allows. [Split] does the same for bytes
-// already in memory, such as a stream reassembled from a capture.
+// already in memory, such as a stream reassembled from a capture. [Writer]
+// sends each message in one write from a reused buffer, into which the
+// caller encodes the payload directly behind room left for the header.
 //
 // The package imports only the standard library.
 package v2gtp

@@ -104,6 +104,8 @@ func FuzzParse(f *testing.F) {
 		// must re-encode to the bytes it came from.
 		r := NewReader(iotest.HalfReader(bytes.NewReader(b)))
 		r.MaxPayload = 1 << 12
+		var out bytes.Buffer
+		w := NewWriter(&out)
 		rest := b
 		for {
 			h, p, next, serr := Split(rest)
@@ -125,6 +127,10 @@ func FuzzParse(f *testing.F) {
 			}
 			if enc := AppendMessage(nil, h.Type, p); !bytes.Equal(enc, rest[:len(enc)]) {
 				t.Fatalf("message re-encodes as %x", enc)
+			}
+			out.Reset()
+			if err := w.WriteMessage(h.Type, append(w.Buffer(), p...)); err != nil || !bytes.Equal(out.Bytes(), rest[:out.Len()]) {
+				t.Fatalf("Writer wrote %x, %v", out.Bytes(), err)
 			}
 			rest = next
 		}

@@ -79,6 +79,9 @@ func ParseHeader(b []byte) (Header, error) {
 		return Header{}, fmt.Errorf("%w: got %d", ErrShortHeader, len(b))
 	}
 	if b[0] != Version || b[1] != ^byte(Version) {
+		if b[0] == 0x16 && b[1] == 0x03 {
+			return Header{}, fmt.Errorf("%w: got %02x %02x, a TLS record (the peer expects TLS)", ErrVersion, b[0], b[1])
+		}
 		return Header{}, fmt.Errorf("%w: got %02x %02x", ErrVersion, b[0], b[1])
 	}
 	return Header{

@@ -38,6 +38,10 @@ func TestParseHeader(t *testing.T) {
 			t.Errorf("ParseHeader(%s) = %+v, %v; want %+v, %v", tc.in, h, err, tc.want, tc.err)
 		}
 	}
+	_, err := ParseHeader(unhex(t, "16030300c3010000"))
+	if want := "v2gtp: version bytes are not 01 fe: got 16 03, a TLS record (the peer expects TLS)"; err == nil || err.Error() != want {
+		t.Errorf("TLS record: %v, want %q", err, want)
+	}
 }
 
 func TestAppend(t *testing.T) {

@@ -19,6 +19,10 @@ const minBuffer = 2 << 10
 // bufio does, so that a broken io.Reader cannot make Next spin forever.
 const maxEmptyReads = 100
 
+// ErrBadCount reports an io.Reader that returned a byte count outside its
+// buffer, a bug in that reader.
+var ErrBadCount = errors.New("v2gtp: the underlying reader returned an invalid count")
+
 // Reader reads whole V2GTP messages from a byte stream such as a TCP
 // connection, however the stream splits or joins them. It buffers: bytes
 // it has read past the current message belong to the next one.
@@ -61,7 +65,7 @@ func (r *Reader) Next() (Header, []byte, error) {
 	}
 	if h.Length > limit || uint64(h.Length) > math.MaxInt-HeaderLen {
 		// The second test only matters where int has 32 bits.
-		return Header{}, nil, r.fail(fmt.Errorf("%w: %d > %d", ErrTooLong, h.Length, limit))
+		return Header{}, nil, r.fail(fmt.Errorf("%w: %d > %d bytes (Reader.MaxPayload)", ErrTooLong, h.Length, limit))
 	}
 	n := HeaderLen + int(h.Length)
 	if err := r.fill(n); err != nil {
@@ -109,7 +113,7 @@ func (r *Reader) fill(n int) error {
 		}
 		m, err := r.r.Read(r.buf[r.end:])
 		if m < 0 || m > len(r.buf)-r.end {
-			return errors.New("v2gtp: reader returned an invalid count")
+			return fmt.Errorf("%w: %d bytes into a buffer of %d", ErrBadCount, m, len(r.buf)-r.end)
 		}
 		r.end += m
 		if r.end-r.start >= n {

@@ -78,6 +78,11 @@ func (e *emptyReader) Read(p []byte) (int, error) {
 	return e.r.Read(p)
 }
 
+// liar claims more bytes than its buffer holds.
+type liar struct{}
+
+func (liar) Read(p []byte) (int, error) { return len(p) + 1, nil }
+
 type stuckReader struct{}
 
 func (stuckReader) Read([]byte) (int, error) { return 0, nil }
@@ -117,6 +122,9 @@ func TestReaderErrors(t *testing.T) {
 	}
 	if _, _, err := NewReader(stuckReader{}).Next(); err != io.ErrNoProgress {
 		t.Errorf("stuck reader: %v", err)
+	}
+	if _, _, err := NewReader(liar{}).Next(); !errors.Is(err, ErrBadCount) {
+		t.Errorf("lying reader: %v", err)
 	}
 }
 

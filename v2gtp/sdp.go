@@ -2,9 +2,14 @@ package v2gtp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 )
+
+// ErrSDPLength reports an SDP payload of the wrong length; ISO 15118-2
+// ignores such datagrams.
+var ErrSDPLength = errors.New("v2gtp: SDP payload of the wrong length")
 
 // SDP security and transport bytes of the SECC Discovery Protocol.
 const (
@@ -29,7 +34,7 @@ type SDPRequest struct {
 // ParseSDPRequest decodes an SDP request payload of exactly 2 bytes.
 func ParseSDPRequest(p []byte) (SDPRequest, error) {
 	if len(p) != SDPRequestLen {
-		return SDPRequest{}, fmt.Errorf("v2gtp: SDP request payload is %d bytes, want %d", len(p), SDPRequestLen)
+		return SDPRequest{}, fmt.Errorf("%w: request of %d bytes, want %d", ErrSDPLength, len(p), SDPRequestLen)
 	}
 	return SDPRequest{Security: p[0], Transport: p[1]}, nil
 }
@@ -50,7 +55,7 @@ type SDPResponse struct {
 // ParseSDPResponse decodes an SDP response payload of exactly 20 bytes.
 func ParseSDPResponse(p []byte) (SDPResponse, error) {
 	if len(p) != SDPResponseLen {
-		return SDPResponse{}, fmt.Errorf("v2gtp: SDP response payload is %d bytes, want %d", len(p), SDPResponseLen)
+		return SDPResponse{}, fmt.Errorf("%w: response of %d bytes, want %d", ErrSDPLength, len(p), SDPResponseLen)
 	}
 	return SDPResponse{
 		IP:        netip.AddrFrom16([16]byte(p[:16])),

@@ -2,6 +2,7 @@ package v2gtp
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"testing"
 )
@@ -16,7 +17,7 @@ func TestSDPRequest(t *testing.T) {
 		t.Errorf("encoded %x, want %x", got, want)
 	}
 	for _, bad := range []string{"", "10", "100000"} {
-		if _, err := ParseSDPRequest(unhex(t, bad)); err == nil {
+		if _, err := ParseSDPRequest(unhex(t, bad)); !errors.Is(err, ErrSDPLength) {
 			t.Errorf("ParseSDPRequest(%s) accepted", bad)
 		}
 	}
@@ -48,7 +49,7 @@ func TestSDPResponse(t *testing.T) {
 		t.Errorf("with zone: %x", got)
 	}
 	for _, n := range []int{0, 19, 21} {
-		if _, err := ParseSDPResponse(make([]byte, n)); err == nil {
+		if _, err := ParseSDPResponse(make([]byte, n)); !errors.Is(err, ErrSDPLength) {
 			t.Errorf("ParseSDPResponse accepted %d bytes", n)
 		}
 	}
