@@ -1,0 +1,390 @@
+// Package record holds what one plug-in produced: the values the car sent,
+// where each came from, the time of every phase, the charger's answer
+// times and how it ended. The session packages fill it through Events; the
+// outputs read it. It imports nothing of the project, so an output never
+// depends on a protocol package.
+package record
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kind says what an Event reports.
+type Kind uint8
+
+// Event kinds, in the order a plug-in produces them.
+const (
+	KindSLACStarted Kind = iota + 1 // the charger keyed its modem and waits for a car
+	KindMatched                     // SLAC matched a car (EVMAC set)
+	KindLinkUp                      // the car's modem joined the charger's network
+	KindSDP                         // the car found the charger (SDP request answered)
+	KindConnected                   // the car opened the TCP connection
+	KindHandshake                   // SupportedAppProtocol negotiated (Protocol, Namespace)
+	KindRequest                     // one request answered (Message, Code, Took)
+	KindSessionSetup                // SessionSetupReq: EVCCID
+	KindValues                      // the car's values (Values, Message)
+	KindEnded                       // the plug-in ended (End, Detail)
+)
+
+var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended"}
+
+// String returns the kind's name as used in JSON.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && k != 0 {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// MarshalText names the kind.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// End says how a plug-in ended.
+type End uint8
+
+// Ends of a plug-in.
+const (
+	EndNone        End = iota // still running
+	EndSessionStop            // the car sent SessionStopReq
+	EndCarClosed              // the car closed the TCP connection
+	EndLinkLost               // the car's modem left the network (unplugged)
+	EndTimeout                // the car went silent (a V2G timeout)
+	EndNoCar                  // no car matched
+	EndSLACFailed             // a car tried to match and failed
+	EndNoSession              // link up but the car never opened a V2G session
+	EndError                  // a protocol error (Detail says which)
+	EndStopped                // the daemon stopped
+)
+
+var endNames = [...]string{"", "session_stop", "car_closed", "link_lost", "timeout", "no_car", "slac_failed", "no_session", "error", "stopped"}
+
+var endWords = [...]string{
+	"still running",
+	"the car ended the session (SessionStop)",
+	"the car closed the connection",
+	"the car's modem left the network",
+	"the car went silent",
+	"no car matched",
+	"the car failed to match",
+	"the car never opened a V2G session",
+	"a protocol error",
+	"the charger stopped",
+}
+
+// String returns the end's name as used in JSON.
+func (e End) String() string {
+	if int(e) < len(endNames) {
+		return endNames[e]
+	}
+	return fmt.Sprintf("End(%d)", uint8(e))
+}
+
+// Words describes the end in plain words.
+func (e End) Words() string {
+	if int(e) < len(endWords) {
+		return endWords[e]
+	}
+	return e.String()
+}
+
+// MarshalText names the end.
+func (e End) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// Values are the numbers a car sends in one message; a nil field was not sent.
+type Values struct {
+	SoC              *int     // DC_EVStatus.EVRESSSOC, percent
+	FullSOC, BulkSOC *int     // percent
+	EnergyCapacityWh *float64 // EVEnergyCapacity, multiplier applied
+	EnergyRequestWh  *float64 // EVEnergyRequest, multiplier applied
+	MaxVoltageV      *float64 // EVMaximumVoltageLimit
+	MaxCurrentA      *float64 // EVMaximumCurrentLimit
+	MaxPowerW        *float64 // EVMaximumPowerLimit
+	TargetVoltageV   *float64 // PreCharge / CurrentDemand target
+	TargetCurrentA   *float64
+}
+
+// Event is one step of a plug-in, as a session package reports it.
+type Event struct {
+	Kind      Kind
+	At        time.Time
+	EVMAC     string        // KindMatched: aa:bb:cc:dd:ee:ff
+	Protocol  string        // KindHandshake: "din", "iso2"
+	Namespace string        // KindHandshake
+	EVCCID    []byte        // KindSessionSetup: raw bytes as sent
+	Message   string        // KindRequest, KindValues: the request's name, e.g. "ChargeParameterDiscoveryReq"
+	Code      string        // KindRequest: the answer's ResponseCode
+	Took      time.Duration // KindRequest: decode, decide and encode
+	Values    Values        // KindValues
+	End       End           // KindEnded
+	Detail    string        // KindEnded, KindRequest: words on what went wrong
+}
+
+// Int is an integer value with where it came from; Known is false until a car sent it.
+type Int struct {
+	Value int       `json:"value"`
+	Known bool      `json:"known"`
+	From  string    `json:"from,omitempty"`
+	At    time.Time `json:"at,omitzero"`
+}
+
+// Num is a physical value (Wh, V, A, W) with where it came from.
+type Num struct {
+	Value float64   `json:"value"`
+	Known bool      `json:"known"`
+	From  string    `json:"from,omitempty"`
+	At    time.Time `json:"at,omitzero"`
+}
+
+// OrMinus returns the value, or -1 when unknown (SmartEVSE's convention).
+func (i Int) OrMinus() int {
+	if !i.Known {
+		return -1
+	}
+	return i.Value
+}
+
+// OrMinus returns the value rounded to an integer, or -1 when unknown.
+func (n Num) OrMinus() int {
+	if !n.Known {
+		return -1
+	}
+	return int(n.Value + 0.5)
+}
+
+// offer takes v unless it would put a zero over a real value: a car that
+// sends 0 in a later message has not emptied its battery.
+func (i *Int) offer(v *int, from string, at time.Time, valid func(int) bool) bool {
+	if v == nil || !valid(*v) || (i.Known && *v == 0 && i.Value != 0) || (i.Known && *v == i.Value) {
+		return false
+	}
+	*i = Int{Value: *v, Known: true, From: from, At: at}
+	return true
+}
+
+func (n *Num) offer(v *float64, from string, at time.Time) bool {
+	if v == nil || *v < 0 || (n.Known && *v == 0 && n.Value != 0) || (n.Known && *v == n.Value) {
+		return false
+	}
+	*n = Num{Value: *v, Known: true, From: from, At: at}
+	return true
+}
+
+// EVCCID is the car's communication controller ID from SessionSetupReq.
+type EVCCID struct {
+	Raw []byte `json:"-"`
+	// Hex is lowercase hex of the six MAC bytes (DIN's 7-8 byte forms reduced
+	// to them), or of every byte when the ID is not MAC-shaped.
+	Hex string `json:"hex"`
+	// Random is set when the MAC is locally administered: VW cars draw a new one per session.
+	Random bool `json:"random"`
+}
+
+// ParseEVCCID interprets raw EVCCID bytes. DIN allows up to 8 bytes: a
+// 6-byte MAC, or the MAC padded with leading zeros, which some cars send.
+func ParseEVCCID(raw []byte) EVCCID {
+	id := EVCCID{Raw: append([]byte(nil), raw...)}
+	mac := raw
+	if len(raw) > 6 && len(raw) <= 8 && allZero(raw[:len(raw)-6]) {
+		mac = raw[len(raw)-6:]
+	}
+	id.Hex = hex.EncodeToString(mac)
+	if len(mac) == 6 {
+		id.Random = mac[0]&0x02 != 0
+	}
+	return id
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalJSON writes the ID with its raw bytes in hex.
+func (e EVCCID) MarshalJSON() ([]byte, error) {
+	if e.Raw == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(struct {
+		Hex    string `json:"hex"`
+		Raw    string `json:"raw"`
+		Random bool   `json:"random"`
+	}{e.Hex, hex.EncodeToString(e.Raw), e.Random})
+}
+
+// Phases are the times a plug-in reached each step; zero when it did not.
+type Phases struct {
+	SLACStart    time.Time `json:"slac_start,omitzero"`
+	Matched      time.Time `json:"matched,omitzero"`
+	LinkUp       time.Time `json:"link_up,omitzero"`
+	SDP          time.Time `json:"sdp,omitzero"`
+	TCP          time.Time `json:"tcp,omitzero"`
+	Handshake    time.Time `json:"handshake,omitzero"`
+	SessionSetup time.Time `json:"session_setup,omitzero"`
+	FirstCPD     time.Time `json:"first_charge_parameter_discovery,omitzero"`
+	Delivered    time.Time `json:"delivered,omitzero"`
+	Ended        time.Time `json:"ended,omitzero"`
+}
+
+// Answer is the charger's answer to one request.
+type Answer struct {
+	Message string        `json:"message"`
+	Code    string        `json:"code"`
+	At      time.Time     `json:"at"`
+	Took    time.Duration `json:"took_ns"`
+}
+
+// Session is the one authoritative record of a plug-in.
+type Session struct {
+	Protocol  string  `json:"protocol,omitempty"`
+	Namespace string  `json:"namespace,omitempty"`
+	EVMAC     string  `json:"ev_mac,omitempty"`
+	EVCCID    *EVCCID `json:"evccid,omitempty"`
+
+	SoC              Int `json:"soc"`
+	FullSOC          Int `json:"full_soc"`
+	BulkSOC          Int `json:"bulk_soc"`
+	EnergyCapacityWh Num `json:"energy_capacity_wh"`
+	EnergyRequestWh  Num `json:"energy_request_wh"`
+	MaxVoltageV      Num `json:"ev_max_voltage_v"`
+	MaxCurrentA      Num `json:"ev_max_current_a"`
+	MaxPowerW        Num `json:"ev_max_power_w"`
+
+	Phases  Phases   `json:"phases"`
+	Answers []Answer `json:"answers,omitempty"`
+	End     End      `json:"end"`
+	Detail  string   `json:"end_detail,omitempty"`
+}
+
+// MaxAnswers bounds the answers kept per plug-in: a car in a CurrentDemand
+// loop for hours must not grow the record without end.
+const MaxAnswers = 1024
+
+// Apply folds e into the record. It reports whether one of the car's values
+// (SoC, capacity, request, EVCCID) became known or changed.
+func (s *Session) Apply(e Event) (changed bool) {
+	switch e.Kind {
+	case KindSLACStarted:
+		s.Phases.SLACStart = e.At
+	case KindMatched:
+		s.Phases.Matched, s.EVMAC = e.At, e.EVMAC
+	case KindLinkUp:
+		s.Phases.LinkUp = e.At
+	case KindSDP:
+		setOnce(&s.Phases.SDP, e.At)
+	case KindConnected:
+		setOnce(&s.Phases.TCP, e.At)
+	case KindHandshake:
+		s.Phases.Handshake, s.Protocol, s.Namespace = e.At, e.Protocol, e.Namespace
+	case KindSessionSetup:
+		setOnce(&s.Phases.SessionSetup, e.At)
+		if len(e.EVCCID) > 0 && s.EVCCID == nil {
+			id := ParseEVCCID(e.EVCCID)
+			s.EVCCID = &id
+			changed = true
+		}
+	case KindRequest:
+		if len(s.Answers) < MaxAnswers {
+			s.Answers = append(s.Answers, Answer{Message: e.Message, Code: e.Code, At: e.At, Took: e.Took})
+		}
+	case KindValues:
+		if e.Message == "ChargeParameterDiscoveryReq" {
+			setOnce(&s.Phases.FirstCPD, e.At)
+		}
+		v, from, at := e.Values, e.Message, e.At
+		soc := func(x int) bool { return x >= 0 && x <= 100 }
+		changed = s.SoC.offer(v.SoC, from, at, soc)
+		changed = s.FullSOC.offer(v.FullSOC, from, at, soc) || changed
+		changed = s.BulkSOC.offer(v.BulkSOC, from, at, soc) || changed
+		changed = s.EnergyCapacityWh.offer(v.EnergyCapacityWh, from, at) || changed
+		changed = s.EnergyRequestWh.offer(v.EnergyRequestWh, from, at) || changed
+		s.MaxVoltageV.offer(v.MaxVoltageV, from, at)
+		s.MaxCurrentA.offer(v.MaxCurrentA, from, at)
+		s.MaxPowerW.offer(v.MaxPowerW, from, at)
+	case KindEnded:
+		// A car that reconnects ends its first connection and then its
+		// second: the last V2G end counts. The end of the plug-in itself
+		// (link lost, the daemon stopping) only fills in when none is known.
+		plugEnd := e.End == EndLinkLost || e.End == EndStopped || e.End == EndNoSession
+		if s.End == EndNone || !plugEnd {
+			s.End, s.Detail = e.End, e.Detail
+		}
+		s.Phases.Ended = e.At
+	}
+	return changed
+}
+
+func setOnce(t *time.Time, at time.Time) {
+	if t.IsZero() {
+		*t = at
+	}
+}
+
+// EVCCIDHex returns the EVCCID as lowercase hex, or "" when none was sent.
+func (s *Session) EVCCIDHex() string {
+	if s.EVCCID == nil {
+		return ""
+	}
+	return s.EVCCID.Hex
+}
+
+// Clone returns a deep copy, safe to hand to another goroutine.
+func (s *Session) Clone() *Session {
+	c := *s
+	c.Answers = append([]Answer(nil), s.Answers...)
+	if s.EVCCID != nil {
+		id := *s.EVCCID
+		id.Raw = append([]byte(nil), id.Raw...)
+		c.EVCCID = &id
+	}
+	return &c
+}
+
+// Summary describes the plug-in in one line of plain words, e.g.
+// "car 04:65:65:00:64:c3 (DIN): SoC 93 %, capacity 28.0 kWh".
+func (s *Session) Summary() string {
+	var b strings.Builder
+	b.WriteString("car")
+	if s.EVMAC != "" {
+		b.WriteString(" " + s.EVMAC)
+	}
+	if s.Protocol != "" {
+		fmt.Fprintf(&b, " (%s)", ProtocolName(s.Protocol))
+	}
+	b.WriteString(":")
+	var parts []string
+	if s.SoC.Known {
+		parts = append(parts, fmt.Sprintf("SoC %d %%", s.SoC.Value))
+	} else {
+		parts = append(parts, "no SoC")
+	}
+	if s.EnergyCapacityWh.Known {
+		parts = append(parts, fmt.Sprintf("capacity %.1f kWh", s.EnergyCapacityWh.Value/1000))
+	}
+	if s.EnergyRequestWh.Known {
+		parts = append(parts, fmt.Sprintf("wants %.1f kWh", s.EnergyRequestWh.Value/1000))
+	}
+	if id := s.EVCCIDHex(); id != "" {
+		parts = append(parts, "EVCCID "+id)
+	}
+	b.WriteString(" " + strings.Join(parts, ", "))
+	return b.String()
+}
+
+// ProtocolName returns the display name of a protocol id ("din" -> "DIN 70121").
+func ProtocolName(p string) string {
+	switch p {
+	case "din":
+		return "DIN 70121"
+	case "iso2":
+		return "ISO 15118-2"
+	}
+	return p
+}

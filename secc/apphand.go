@@ -1,0 +1,71 @@
+package secc
+
+import (
+	"github.com/ccslink/ccslink/v2g/apphand"
+)
+
+// Namespaces of SupportedAppProtocolReq.
+const (
+	NamespaceDIN   = "urn:din:70121:2012:MsgDef"
+	NamespaceISO2  = "urn:iso:15118:2:2013:MsgDef"
+	NamespaceTesla = "urn:tesla:din:2018:MsgDef" // Tesla's own, offered beside DIN; it speaks DIN
+)
+
+// Offer is the protocol the charger picked from a car's offer.
+type Offer struct {
+	Protocol  Protocol
+	Namespace string
+	SchemaID  uint8
+	Minor     bool // the car's minor version differs: OK_SuccessfulNegotiationWithMinorDeviation
+}
+
+func protocolOf(ns string, major uint32) Protocol {
+	switch {
+	case ns == NamespaceDIN && major == 2, ns == NamespaceTesla:
+		return ProtocolDIN
+	case ns == NamespaceISO2 && major == 2:
+		return ProtocolISO2
+	}
+	return ProtocolNone
+}
+
+// Negotiate picks the protocol of a SupportedAppProtocolReq: the first of
+// pref the car offers (among the car's entries for it, its highest priority,
+// i.e. lowest Priority value). ok is false when nothing fits.
+func Negotiate(req *apphand.SupportedAppProtocolReq, pref []Protocol) (o Offer, ok bool) {
+	if pref == nil {
+		pref = Config{}.withDefaults().Preference
+	}
+	for _, want := range pref {
+		best := -1
+		for i, ap := range req.AppProtocol {
+			if protocolOf(ap.ProtocolNamespace, ap.VersionNumberMajor) != want {
+				continue
+			}
+			// DIN's own namespace beats Tesla's at equal priority.
+			if best < 0 || ap.Priority < req.AppProtocol[best].Priority ||
+				ap.Priority == req.AppProtocol[best].Priority && ap.ProtocolNamespace == NamespaceDIN {
+				best = i
+			}
+		}
+		if best >= 0 {
+			ap := req.AppProtocol[best]
+			return Offer{Protocol: want, Namespace: ap.ProtocolNamespace, SchemaID: ap.SchemaID, Minor: ap.VersionNumberMinor != 0}, true
+		}
+	}
+	return Offer{}, false
+}
+
+// answerAppHand builds the SupportedAppProtocolRes for an offer.
+func answerAppHand(o Offer, ok bool) *apphand.Document {
+	res := &apphand.SupportedAppProtocolRes{ResponseCode: apphand.ResponseCodeFailed_NoNegotiation}
+	if ok {
+		id := o.SchemaID
+		res.SchemaID = &id
+		res.ResponseCode = apphand.ResponseCodeOK_SuccessfulNegotiation
+		if o.Minor {
+			res.ResponseCode = apphand.ResponseCodeOK_SuccessfulNegotiationWithMinorDeviation
+		}
+	}
+	return &apphand.Document{SupportedAppProtocolRes: res}
+}

@@ -1,0 +1,154 @@
+package secc
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Policy decides what the charger does with a car once it talks.
+type Policy uint8
+
+// Policies.
+const (
+	// PolicySoC answers as a DC charger until the car has sent its state of
+	// charge, then ends the DC attempt so that the car accepts AC charging.
+	PolicySoC Policy = iota
+	// PolicyDC runs a complete emulated DC session, for tests and benches.
+	PolicyDC
+	// PolicyAC runs a complete ISO 15118-2 AC session (EVCCID, no SoC).
+	PolicyAC
+)
+
+var policyNames = [...]string{"soc", "dc", "ac"}
+
+// String returns the policy's name as the command line spells it.
+func (p Policy) String() string {
+	if int(p) < len(policyNames) {
+		return policyNames[p]
+	}
+	return fmt.Sprintf("Policy(%d)", uint8(p))
+}
+
+// ParsePolicy reads a policy name: soc, dc or ac.
+func ParsePolicy(s string) (Policy, error) {
+	for i, n := range policyNames {
+		if n == s {
+			return Policy(i), nil
+		}
+	}
+	return 0, &PolicyError{Name: s}
+}
+
+// PolicyError reports an unknown policy name.
+type PolicyError struct{ Name string }
+
+func (e *PolicyError) Error() string {
+	return fmt.Sprintf("unknown policy %q: use soc, dc or ac", e.Name)
+}
+
+// Protocol is one of the V2G protocols the charger speaks.
+type Protocol uint8
+
+// Protocols.
+const (
+	ProtocolNone Protocol = iota
+	ProtocolDIN           // DIN SPEC 70121 (and Tesla's namespace for it)
+	ProtocolISO2          // ISO 15118-2:2013
+)
+
+// String returns "din" or "iso2".
+func (p Protocol) String() string {
+	switch p {
+	case ProtocolDIN:
+		return "din"
+	case ProtocolISO2:
+		return "iso2"
+	}
+	return "none"
+}
+
+// Limits are the charger's DC limits as it announces them.
+type Limits struct {
+	MaxVoltageV, MinVoltageV float64
+	MaxCurrentA, MinCurrentA float64
+	MaxPowerW                float64
+	PeakCurrentRippleA       float64
+}
+
+// DefaultLimits are plausible limits of a small DC charger; the soc policy
+// never delivers energy, so they only have to convince the car.
+var DefaultLimits = Limits{MaxVoltageV: 500, MinVoltageV: 150, MaxCurrentA: 125, MinCurrentA: 0, MaxPowerW: 50000, PeakCurrentRippleA: 2}
+
+// Timers named as ISO 15118-2 and DIN 70121 name them.
+const (
+	// V2G_SECC_Sequence_Timeout is the longest the charger waits for the car's next request.
+	V2G_SECC_Sequence_Timeout = 60 * time.Second
+	// V2G_SECC_CommunicationSetup_Performance_Time is the longest from TCP to the SessionSetupReq... DIN allows 20 s from link up.
+	V2G_SECC_CommunicationSetup_Performance_Time = 20 * time.Second
+)
+
+// DefaultMaxOngoing is how many Ongoing answers a car that ignores
+// EVSE_Shutdown gets before FAILED (an AC wallbox firmware uses 10).
+const DefaultMaxOngoing = 10
+
+// Config configures the charger's sessions; the zero value is a soc-policy
+// charger that prefers DIN, then ISO-2.
+type Config struct {
+	Policy Policy
+	// Preference lists the protocols in the order the charger prefers them;
+	// nil means DIN, then ISO-2 (the ac policy: ISO-2 only).
+	Preference []Protocol
+	// EVSEID identifies the charger: DIN sends it as bytes (a hex string
+	// here, e.g. "00"), ISO-2 as text such as "DE*ABC*E1234"; "" means ZZ00000.
+	EVSEID string
+	// Limits are the DC limits announced; the zero value means DefaultLimits.
+	Limits Limits
+	// MaxOngoing bounds the Ongoing answers after EVSE_Shutdown; zero means DefaultMaxOngoing.
+	MaxOngoing int
+	// SequenceTimeout overrides V2G_SECC_Sequence_Timeout.
+	SequenceTimeout time.Duration
+	// NewSessionID draws a SessionID; nil means 8 random non-zero bytes.
+	NewSessionID func() [8]byte
+	// Log receives the sessions' details (at debug level every request).
+	Log *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Preference == nil {
+		if c.Policy == PolicyAC {
+			c.Preference = []Protocol{ProtocolISO2}
+		} else {
+			c.Preference = []Protocol{ProtocolDIN, ProtocolISO2}
+		}
+	}
+	if c.EVSEID == "" {
+		c.EVSEID = "ZZ00000"
+	}
+	if c.Limits == (Limits{}) {
+		c.Limits = DefaultLimits
+	}
+	if c.MaxOngoing == 0 {
+		c.MaxOngoing = DefaultMaxOngoing
+	}
+	if c.SequenceTimeout == 0 {
+		c.SequenceTimeout = V2G_SECC_Sequence_Timeout
+	}
+	if c.NewSessionID == nil {
+		c.NewSessionID = RandomSessionID
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// RandomSessionID returns 8 random bytes that are not all zero (zero asks for a new session).
+func RandomSessionID() [8]byte {
+	var id [8]byte
+	for id == ([8]byte{}) {
+		rand.Read(id[:])
+	}
+	return id
+}

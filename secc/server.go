@@ -1,0 +1,215 @@
+package secc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/v2gtp"
+)
+
+// CloseWait is how long the charger waits, after SessionStop or a FAILED
+// answer, for the car to close the connection: VW cars ignore PWM changes
+// until replugged when the charger closes first.
+const CloseWait = 5 * time.Second
+
+// Server accepts the car's TCP connections and runs a Session on each. A
+// car that opens a second connection is served on the new one and the
+// old one is closed: the car has given up on it.
+type Server struct {
+	cfg  Config
+	emit func(record.Event)
+
+	mu    sync.Mutex
+	ids   sessionIDs // the plug-in's SessionID, kept across reconnects
+	cur   net.Conn
+	curID uint64
+	wg    sync.WaitGroup
+}
+
+// NewServer returns a server for cfg; emit receives every event of every
+// connection, from the connection's goroutine (nil: nobody listens).
+func NewServer(cfg Config, emit func(record.Event)) *Server {
+	if emit == nil {
+		emit = func(record.Event) {}
+	}
+	return &Server{cfg: cfg.withDefaults(), emit: emit}
+}
+
+// Reset forgets the SessionID of the last plug-in; call it before the next car.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	s.ids = sessionIDs{}
+	s.mu.Unlock()
+}
+
+// Serve accepts connections on ln until ctx ends or ln fails; it closes ln
+// and every connection before it returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	defer s.wg.Wait()
+	defer ln.Close()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return &ListenError{Op: "accept", Err: err}
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.ServeConn(ctx, c)
+		}()
+	}
+}
+
+// ListenError reports a failure of the TCP listener.
+type ListenError struct {
+	Op   string
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string {
+	if e.Addr != "" {
+		return fmt.Sprintf("V2G server: %s %s: %v", e.Op, e.Addr, e.Err)
+	}
+	return fmt.Sprintf("V2G server: %s: %v", e.Op, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }
+
+// ServeConn runs one session on c until the car closes it, it times out,
+// ctx ends or a newer connection replaces it; it closes c and returns how
+// the session ended (also emitted as a KindEnded event).
+func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string) {
+	s.mu.Lock()
+	if s.cur != nil {
+		s.cfg.Log.Info("the car opened a new connection; closing its old one", "old", s.cur.RemoteAddr(), "new", c.RemoteAddr())
+		s.cur.Close()
+	}
+	s.curID++
+	id := s.curID
+	s.cur = c
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.curID == id {
+			s.cur = nil
+		}
+		s.mu.Unlock()
+		c.Close()
+	}()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
+
+	end, detail := s.run(ctx, c)
+	s.emit(record.Event{Kind: record.KindEnded, At: time.Now(), End: end, Detail: detail})
+	return end, detail
+}
+
+func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
+	log := s.cfg.Log.With("car", c.RemoteAddr().String())
+	s.emit(record.Event{Kind: record.KindConnected, At: time.Now()})
+	sess := NewSession(s.cfg, time.Now(), s.emit)
+	s.mu.Lock()
+	sess.ids = &s.ids
+	s.mu.Unlock()
+	r := v2gtp.NewReader(c)
+	out := make([]byte, 0, 1024)
+	var last Step
+	for {
+		deadline := sess.Deadline()
+		if sess.Done() {
+			deadline = time.Now().Add(CloseWait)
+		}
+		c.SetReadDeadline(deadline)
+		h, payload, err := r.Next()
+		if err != nil {
+			return s.readEnd(ctx, sess, last, err, log)
+		}
+		start := time.Now()
+		var step Step
+		out, step, err = sess.Handle(start, h, payload, out[:0])
+		if len(out) > 0 {
+			c.SetWriteDeadline(start.Add(2 * time.Second))
+			if _, werr := c.Write(out); werr != nil {
+				return record.EndCarClosed, fmt.Sprintf("writing the answer to %s: %v", step.Request, werr)
+			}
+		}
+		took := time.Since(start)
+		if step.Request != "" && len(out) > 0 {
+			last = step
+			s.emit(record.Event{Kind: record.KindRequest, At: start, Message: step.Request, Code: step.Code, Took: took})
+			log.Debug("answered", "request", step.Request, "code", step.Code, "took", took)
+		}
+		if err != nil {
+			var re *RequestError
+			if errors.As(err, &re) && re.Hex != "" {
+				log.Warn("the car's request failed", "err", err)
+			} else {
+				log.Info("the car's request failed", "err", err)
+			}
+			if len(out) == 0 {
+				// Nothing to answer with: the stream can't go on.
+				return record.EndError, err.Error()
+			}
+		}
+	}
+}
+
+// readEnd says how a connection ended when reading the car's next message failed.
+func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err error, log *slog.Logger) (record.End, string) {
+	switch {
+	case ctx.Err() != nil:
+		return record.EndStopped, "the charger stopped"
+	case sess.Done() && last.Request == "SessionStopReq":
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return record.EndSessionStop, fmt.Sprintf("the car kept the connection open %v after SessionStop", CloseWait)
+		}
+		return record.EndSessionStop, ""
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		if sess.Done() {
+			return record.EndCarClosed, fmt.Sprintf("after %s answered %s", last.Request, last.Code)
+		}
+		return record.EndCarClosed, ""
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if sess.Done() {
+			return record.EndCarClosed, fmt.Sprintf("the car kept the connection open %v after %s answered %s", CloseWait, last.Request, last.Code)
+		}
+		return record.EndTimeout, fmt.Sprintf("no request within %v after %s", s.cfg.SequenceTimeout, nonEmpty(last.Request, "the connection opened"))
+	case errors.Is(err, v2gtp.ErrVersion), errors.Is(err, v2gtp.ErrTooLong):
+		log.Warn("bad V2GTP message; closing the connection", "err", err)
+		return record.EndError, fmt.Sprintf("bad V2GTP message: %v", err)
+	}
+	return record.EndCarClosed, err.Error()
+}
+
+func nonEmpty(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+// Listen opens the V2G TCP port on addr (an IPv6 link-local address with
+// its zone, e.g. "[fe80::1%eth1]:15118", or a port 0 for any free one).
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &ListenError{Op: "listen", Addr: addr, Err: err}
+	}
+	return ln, nil
+}
