@@ -18,16 +18,16 @@ type Kind uint8
 
 // Event kinds, in the order a plug-in produces them.
 const (
-	KindSLACStarted Kind = iota + 1 // the charger keyed its modem and waits for a car
-	KindMatched                     // SLAC matched a car (EVMAC set)
-	KindLinkUp                      // the car's modem joined the charger's network
-	KindSDP                         // the car found the charger (SDP request answered)
-	KindConnected                   // the car opened the TCP connection
-	KindHandshake                   // SupportedAppProtocol negotiated (Protocol, Namespace)
-	KindRequest                     // one request answered (Message, Code, Took)
-	KindSessionSetup                // SessionSetupReq: EVCCID
-	KindValues                      // the car's values (Values, Message)
-	KindEnded                       // the plug-in ended (End, Detail)
+	KindSLACStarted  Kind = iota + 1 // the charger keyed its modem and waits for a car
+	KindMatched                      // SLAC matched a car (EVMAC set)
+	KindLinkUp                       // the car's modem joined the charger's network
+	KindSDP                          // the car found the charger (SDP request answered)
+	KindConnected                    // the car opened the TCP connection
+	KindHandshake                    // SupportedAppProtocol negotiated (Protocol, Namespace)
+	KindRequest                      // one request answered (Message, Code, Took)
+	KindSessionSetup                 // SessionSetupReq: EVCCID
+	KindValues                       // the car's values (Values, Message)
+	KindEnded                        // the plug-in ended (End, Detail)
 )
 
 var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended"}
