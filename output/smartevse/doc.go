@@ -1,0 +1,36 @@
+// Package smartevse delivers what the car told the charger to a SmartEVSE
+// charge controller, the way its firmware expects it: one
+// POST /ev_state whose query string carries current_soc, full_soc,
+// energy_capacity, energy_request and evccid.
+//
+// SmartEVSE waits at most 60 s at 5 % PWM for a valid SoC, then disconnects
+// CP for a virtual re-plug, which ends the car's session. So a [Sender] never
+// makes the session wait: [Sender.Update] only records the car's state, and
+// the sender's own goroutine posts it, with a per-attempt timeout and a few
+// retries. While one delivery is in progress, newer states replace each
+// other: only the newest is sent next, so a SmartEVSE that is down never
+// grows a queue.
+//
+// # What is sent, and when
+//
+// The sender merges every update into what it knows of the plugged-in car.
+// A value only ever improves: a known value replaces an unknown one, a SoC
+// replaces another SoC (but never by 0 or -1), and full_soc,
+// energy_capacity and energy_request only go up, as the firmware stores
+// them. The first state with a known SoC (0..100) is posted at once, and so
+// is every later improvement. Each POST carries all that is known.
+//
+// A car that never gives a SoC (an AC-only session, or one that stops
+// before ChargeParameterDiscovery) still has an EVCCID the firmware can
+// check against its allow-list. That is held back until [Sender.Flush],
+// which the caller makes when the car's session ends, and then posted with
+// current_soc=-1 (which the firmware ignores). [Sender.NewPlugIn] forgets
+// the previous car and abandons what was still being sent for it.
+//
+// # Endpoint
+//
+// Users configure either the SmartEVSE's base URL (http://10.0.0.1) or the
+// full URL (http://10.0.0.1/ev_state); [Endpoint] accepts both. A 404
+// answer means the firmware was built without modem support (MODEM=1),
+// and the error says so.
+package smartevse

@@ -1,0 +1,102 @@
+package smartevse
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Outcomes of a delivery that failed; they come wrapped in a *DeliveryError.
+var (
+	// ErrNoModemSupport means the SmartEVSE answered 404: its firmware was
+	// built without MODEM=1, so POST /ev_state does not exist.
+	ErrNoModemSupport = errors.New("smartevse: the SmartEVSE firmware was built without modem support (MODEM=1): POST /ev_state does not exist")
+	// ErrRefused means nothing accepted the connection.
+	ErrRefused = errors.New("smartevse: connection refused")
+	// ErrTimeout means no answer came within the attempt's timeout.
+	ErrTimeout = errors.New("smartevse: no answer in time")
+	// ErrUnreachable means the connection failed otherwise (no route, unknown name, reset).
+	ErrUnreachable = errors.New("smartevse: cannot reach the SmartEVSE")
+	// ErrStatus means the SmartEVSE answered with a status other than 2xx or 404.
+	ErrStatus = errors.New("smartevse: unexpected HTTP status")
+	// ErrClosed means the delivery was abandoned because the Sender was closed.
+	ErrClosed = errors.New("smartevse: sender closed")
+	// ErrNewPlugIn means the delivery was abandoned because the next car was plugged in.
+	ErrNewPlugIn = errors.New("smartevse: abandoned for the next plug-in")
+)
+
+// DeliveryError is a POST to the SmartEVSE that did not succeed.
+type DeliveryError struct {
+	URL      string        // the POST target, without the query
+	Err      error         // one of the outcome errors above
+	Status   int           // the HTTP status, when an answer came
+	Location string        // where a redirect pointed, if one did
+	Timeout  time.Duration // the attempt's timeout, for ErrTimeout
+	Cause    error         // the transport's error, if any
+}
+
+func (e *DeliveryError) Error() string {
+	var b strings.Builder
+	b.WriteString("smartevse: POST ")
+	b.WriteString(e.URL)
+	b.WriteString(": ")
+	switch e.Err {
+	case ErrNoModemSupport:
+		b.WriteString("HTTP 404: the SmartEVSE firmware was built without modem support (MODEM=1): POST /ev_state does not exist; flash a build with MODEM=1")
+		if !strings.HasSuffix(e.URL, DefaultPath) {
+			b.WriteString(", or check the URL's path")
+		}
+	case ErrRefused:
+		b.WriteString("connection refused: nothing listens there; check that the SmartEVSE is on and its address and port are right")
+	case ErrTimeout:
+		b.WriteString("no answer within ")
+		b.WriteString(e.Timeout.String())
+		b.WriteString(": the SmartEVSE is off, out of reach or busy")
+	case ErrUnreachable:
+		b.WriteString("cannot reach the SmartEVSE")
+		if e.Cause != nil {
+			b.WriteString(": ")
+			b.WriteString(e.Cause.Error())
+		}
+	case ErrStatus:
+		b.WriteString("the SmartEVSE answered HTTP ")
+		b.WriteString(strconv.Itoa(e.Status))
+		if t := http.StatusText(e.Status); t != "" {
+			b.WriteString(" ")
+			b.WriteString(t)
+		}
+		if e.Location != "" {
+			b.WriteString(": it redirects to ")
+			b.WriteString(e.Location)
+			b.WriteString("; configure that URL instead")
+		}
+	case ErrClosed:
+		b.WriteString("abandoned: the sender was closed")
+	case ErrNewPlugIn:
+		b.WriteString("abandoned: the next car was plugged in")
+	default:
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the outcome and the transport's error.
+func (e *DeliveryError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
+
+// retry reports whether another attempt may succeed where this one failed.
+func (e *DeliveryError) retry() bool {
+	switch e.Err {
+	case ErrRefused, ErrTimeout, ErrUnreachable:
+		return true
+	case ErrStatus:
+		return e.Status >= 500
+	}
+	return false
+}
