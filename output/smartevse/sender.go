@@ -20,8 +20,10 @@ const (
 	MaxRetries     = 10
 )
 
-// DefaultBackoff is the wait before the first, second and every later retry.
-var DefaultBackoff = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second}
+// defaultBackoff is the wait before the first, second and every later retry.
+// With the other defaults a series ends within 4 x 2 s + 1.75 s, well inside
+// the firmware's 60 s wait for a SoC.
+var defaultBackoff = []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second}
 
 // Config configures a Sender; only URL is required.
 type Config struct {
@@ -33,7 +35,8 @@ type Config struct {
 	// DefaultRetries, negative none, at most MaxRetries. A 404 or another
 	// 4xx answer is final.
 	Retries int
-	// Backoff is the wait before each retry, the last repeating; nil means DefaultBackoff.
+	// Backoff is the wait before each retry, the last repeating; nil means
+	// 250 ms, 500 ms, then 1 s.
 	Backoff []time.Duration
 	// After waits for a backoff; nil means time.After.
 	After func(time.Duration) <-chan time.Time
@@ -120,7 +123,7 @@ func New(cfg Config) (*Sender, error) {
 		s.retries = MaxRetries
 	}
 	if len(s.backoff) == 0 {
-		s.backoff = DefaultBackoff
+		s.backoff = defaultBackoff
 	}
 	if s.after == nil {
 		s.after = time.After
