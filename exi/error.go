@@ -20,3 +20,13 @@ type eofError struct{ e Error }
 
 func (e *eofError) Error() string   { return e.e.Error() }
 func (e *eofError) Unwrap() []error { return []error{&e.e, ErrEOF} }
+
+// SchemaError is an encoding error: the document breaks its schema (a
+// facet, an enumeration, an occurrence bound or the content model) at
+// Field, so it is not encoded; a peer could not read it as meant.
+type SchemaError struct {
+	Field string // Type.Field of the value, or the type whose content is wrong
+	Msg   string // what the schema forbids
+}
+
+func (e *SchemaError) Error() string { return "exi: " + e.Field + ": " + e.Msg }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -247,23 +248,69 @@ func TestInt(t *testing.T) {
 	}
 }
 
+// wantNotes checks the notes of r against "bit field: msg" lines.
+func wantNotes(t *testing.T, r *exi.Reader, want ...string) {
+	t.Helper()
+	var got []string
+	for _, n := range r.Notes() {
+		got = append(got, fmt.Sprintf("%d %s: %s", n.Bit, n.Field, n.Msg))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("notes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestRanges(t *testing.T) {
 	var r exi.Reader
 	r.Reset(mustHex(t, "0a"))
-	if v, err := r.UintRange(10, 10); err != nil || v != 10 {
+	if v, err := r.UintRange(10, 10, 255, "f"); err != nil || v != 10 {
 		t.Errorf("UintRange: %d, %v", v, err)
 	}
+	wantNotes(t, &r)
+	// Outside the facets, inside the Go type: kept and noted.
 	r.Reset(mustHex(t, "0a"))
-	if _, err := r.UintRange(0, 9); err == nil {
-		t.Error("UintRange(0, 9) of 10: no error")
+	if v, err := r.UintRange(0, 9, 255, "f"); err != nil || v != 10 {
+		t.Errorf("UintRange(0, 9) of 10: %d, %v; want 10 kept", v, err)
+	}
+	wantNotes(t, &r, "0 f: value 10 outside [0, 9]")
+	// Beyond the Go type: an error.
+	r.Reset(mustHex(t, "8002")) // 256
+	if _, err := r.UintRange(0, 9, 255, "f"); err == nil || err.Error() != "exi: bit 0: f: value 256 does not fit (schema range [0, 9])" {
+		t.Errorf("UintRange of 256 into a uint8: %v", err)
 	}
 	r.Reset(mustHex(t, "8480")) // 1 0001001 -> -10
-	if v, err := r.IntRange(-10, 0); err != nil || v != -10 {
+	if v, err := r.IntRange(-10, 0, -128, 127, "g"); err != nil || v != -10 {
 		t.Errorf("IntRange: %d, %v", v, err)
 	}
+	wantNotes(t, &r)
 	r.Reset(mustHex(t, "8480"))
-	if _, err := r.IntRange(-9, 0); err == nil {
-		t.Error("IntRange(-9, 0) of -10: no error")
+	if v, err := r.IntRange(-9, 0, -128, 127, "g"); err != nil || v != -10 {
+		t.Errorf("IntRange(-9, 0) of -10: %d, %v; want -10 kept", v, err)
+	}
+	wantNotes(t, &r, "0 g: value -10 outside [-9, 0]")
+	r.Reset(mustHex(t, "8480"))
+	if _, err := r.IntRange(-9, 0, -9, 127, "g"); err == nil {
+		t.Errorf("IntRange of -10 into [-9, 127]: no error")
+	}
+	// Reset forgets the notes of the earlier document.
+	r.Reset(mustHex(t, "0a"))
+	wantNotes(t, &r)
+}
+
+// TestNotesBounded: a document full of deviations keeps MaxNotes of them.
+func TestNotesBounded(t *testing.T) {
+	var r exi.Reader
+	r.Reset(bytes.Repeat([]byte{0xff}, 100))
+	for i := 0; i < 100; i++ {
+		if v, err := r.NBit(8, 1, 255, "SAScheduleTupleID"); err != nil || v != 256 {
+			t.Fatalf("NBit %d: %d, %v", i, v, err)
+		}
+	}
+	if n := len(r.Notes()); n != exi.MaxNotes {
+		t.Fatalf("%d notes, want %d", n, exi.MaxNotes)
+	}
+	if got := r.Notes()[exi.MaxNotes-1].String(); got != "exi: bit 120: SAScheduleTupleID: value 256 outside [1, 255] (kept; the schema forbids it)" {
+		t.Errorf("last note %q", got)
 	}
 }
 
@@ -289,46 +336,52 @@ func TestNBit(t *testing.T) {
 		lo, hi int64
 		want   int64
 	}{{3, -3, 3, -3}, {3, -3, 3, 3}, {3, -3, 3, -1}, {7, 0, 100, 93}, {5, 1, 20, 20}} {
-		v, err := r.NBit(c.n, c.lo, c.hi)
+		v, err := r.NBit(c.n, c.lo, c.hi, "f")
 		if err != nil || v != c.want {
 			t.Fatalf("NBit(%d, %d, %d) = %d, %v; want %d", c.n, c.lo, c.hi, v, err, c.want)
 		}
 	}
 
-	// 3 bits can hold 7 = 4 above -3..3: an error at the value's first bit.
+	wantNotes(t, &r)
+
+	// 3 bits can hold 7 = 4 above -3..3: kept, noted at the value's first bit.
 	r.Reset(mustHex(t, "1e")) // 000 111 10
-	if _, err := r.NBit(3, -3, 3); err != nil {
+	if _, err := r.NBit(3, -3, 3, "Multiplier"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := r.NBit(3, -3, 3)
-	if err == nil {
-		t.Fatal("NBit value above hi: no error")
+	if v, err := r.NBit(3, -3, 3, "Multiplier"); err != nil || v != 4 {
+		t.Fatalf("NBit value above hi: %d, %v; want 4 kept", v, err)
 	}
-	if xe := exiErr(t, err); xe.Bit != 3 {
-		t.Errorf("NBit error at bit %d, want 3", xe.Bit)
+	wantNotes(t, &r, "3 Multiplier: value 4 outside [-3, 3]")
+
+	// The same as a simple element: CH 0, 111, EE 0.
+	r.Reset(mustHex(t, "70")) // 0 111 0 000
+	if v, empty, err := r.LeafNBit(3, -3, 3, "Multiplier"); err != nil || empty || v != 4 {
+		t.Fatalf("LeafNBit value above hi: %d, %v, %v; want 4 kept", v, empty, err)
 	}
+	wantNotes(t, &r, "1 Multiplier: value 4 outside [-3, 3]")
 }
 
 func TestEnum(t *testing.T) {
 	var r exi.Reader
 	r.Reset(mustHex(t, "4c")) // 01 0 011 00
-	if v, err := r.Enum(2, 3); err != nil || v != 1 {
+	if v, err := r.Enum(2, 3, "e"); err != nil || v != 1 {
 		t.Fatalf("Enum = %d, %v", v, err)
 	}
-	if v, err := r.Enum(1, 2); err != nil || v != 0 {
+	if v, err := r.Enum(1, 2, "e"); err != nil || v != 0 {
 		t.Fatalf("Enum = %d, %v", v, err)
 	}
-	_, err := r.Enum(3, 3) // index 3 of 3 values
-	if err == nil {
-		t.Fatal("Enum out of range: no error")
+	wantNotes(t, &r)
+	if v, err := r.Enum(3, 3, "ResponseCode"); err != nil || v != 3 { // index 3 of 3 values
+		t.Fatalf("Enum past the last value: %d, %v; want 3 kept", v, err)
 	}
-	xe := exiErr(t, err)
-	if xe.Bit != 3 || !strings.Contains(xe.Msg, "3") {
-		t.Errorf("Enum error %+v, want bit 3", xe)
+	wantNotes(t, &r, "3 ResponseCode: enumeration index 3 past the last of 3 values")
+
+	r.Reset(mustHex(t, "60")) // CH 0, 11, EE 0
+	if v, empty, err := r.LeafEnum(2, 3, "ChargeProgress"); err != nil || empty || v != 3 {
+		t.Fatalf("LeafEnum past the last value: %d, %v, %v; want 3 kept", v, empty, err)
 	}
-	if !strings.HasPrefix(err.Error(), "exi: bit 3: ") {
-		t.Errorf("Error() = %q", err.Error())
-	}
+	wantNotes(t, &r, "1 ChargeProgress: enumeration index 3 past the last of 3 values")
 }
 
 func TestStringLiteral(t *testing.T) {
@@ -354,13 +407,14 @@ func TestStringLiteral(t *testing.T) {
 		t.Errorf("Pos %d, want %d", r.Pos(), len(b)*8)
 	}
 
-	// Schema length limit: "DIN" with max 2.
+	wantNotes(t, &r)
+
+	// Schema length limit: "DIN" with max 2, kept and noted.
 	r.Reset(mustHex(t, "0544494e"))
-	if _, err := r.String(2, "q1"); err == nil {
-		t.Error("string over maxLength: no error")
-	} else if xe := exiErr(t, err); xe.Bit != 0 {
-		t.Errorf("maxLength error at bit %d", xe.Bit)
+	if s, err := r.String(2, "{urn:x}EVCCID"); err != nil || s != "DIN" {
+		t.Errorf("string over maxLength: %q, %v; want it kept", s, err)
 	}
+	wantNotes(t, &r, "0 EVCCID: string of 3 characters, schema allows 2")
 	// A surrogate code point is not a character.
 	r.Reset(mustHex(t, "0380b003")) // length 1, U+D800
 	if _, err := r.String(-1, "q1"); err == nil {
@@ -453,18 +507,18 @@ func TestBinary(t *testing.T) {
 			}
 			continue
 		}
-		got, err := r.Binary(-1)
+		got, err := r.Binary(-1, "b")
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("Binary = %x, %v; want %x", got, err, want)
 		}
 	}
-	// Schema limit.
+	wantNotes(t, &r)
+	// Schema limit: kept and noted.
 	r.Reset(mustHex(t, "02dead"))
-	if _, err := r.Binary(1); err == nil {
-		t.Error("binary over maxLength: no error")
-	} else if xe := exiErr(t, err); xe.Bit != 0 {
-		t.Errorf("maxLength error at bit %d", xe.Bit)
+	if v, err := r.Binary(1, "SessionID"); err != nil || !bytes.Equal(v, []byte{0xde, 0xad}) {
+		t.Errorf("binary over maxLength: %x, %v; want it kept", v, err)
 	}
+	wantNotes(t, &r, "0 SessionID: binary value of 2 octets, schema allows 1")
 }
 
 // TestBinaryHostileLength: a length field claiming 1 GiB in a few bytes of
@@ -485,7 +539,7 @@ func TestBinaryHostileLength(t *testing.T) {
 		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		v, err := r.Binary(-1)
+		v, err := r.Binary(-1, "b")
 		runtime.ReadMemStats(&after)
 		if err == nil {
 			t.Fatalf("1 GiB binary from %d bytes: no error (%d bytes)", len(b), len(v))

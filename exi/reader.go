@@ -20,6 +20,8 @@ type Reader struct {
 
 	sc scalars // storage of optional simple values, never reused
 
+	notes []Note // facet deviations accepted, see Notes
+
 	// budget bounds the memory a document may make the decoder allocate,
 	// so that a few hostile bytes cannot ask for megabytes.
 	budget int
@@ -49,6 +51,7 @@ func (r *Reader) Reset(b []byte) {
 	r.sc = scalars{} // handed-out storage belongs to earlier documents
 	r.budget = AllocFactor*len(b) + AllocSlack
 	r.strs = r.strs[:0]
+	r.notes = nil // handed out with the earlier document
 }
 
 // Pos returns the bit position of the next bit to read.
@@ -196,39 +199,52 @@ func (r *Reader) Int() (int64, error) {
 	return int64(u), nil
 }
 
-// UintRange reads an Unsigned Integer and checks it against [lo, hi].
-func (r *Reader) UintRange(lo, hi uint64) (uint64, error) {
+// The facet checks below keep a value the schema forbids but the bits and
+// the Go type can hold, and note it (see Notes): real peers send such
+// values, and one of them must not cost the whole message. A value the Go
+// type cannot hold is an error.
+
+// UintRange reads an Unsigned Integer of field whose facets allow [lo, hi]
+// and whose Go type holds at most max.
+func (r *Reader) UintRange(lo, hi, max uint64, field string) (uint64, error) {
 	start := r.pos
 	v, err := r.Uint()
 	if err == nil && (v < lo || v > hi) {
-		err = &Error{Bit: start, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+		if v > max {
+			return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: value %d does not fit (schema range [%d, %d])", field, v, lo, hi)}
+		}
+		r.note(start, field, "value %d outside [%d, %d]", v, lo, hi)
 	}
 	return v, err
 }
 
-// IntRange reads an Integer and checks it against [lo, hi].
-func (r *Reader) IntRange(lo, hi int64) (int64, error) {
+// IntRange reads an Integer of field whose facets allow [lo, hi] and whose
+// Go type holds [min, max].
+func (r *Reader) IntRange(lo, hi, min, max int64, field string) (int64, error) {
 	start := r.pos
 	v, err := r.Int()
 	if err == nil && (v < lo || v > hi) {
-		err = outside(start, v, lo, hi)
+		if v < min || v > max {
+			return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: value %d does not fit (schema range [%d, %d])", field, v, lo, hi)}
+		}
+		r.outside(start, field, v, lo, hi)
 	}
 	return v, err
 }
 
-// outside is the error of an integer at bit outside its range [lo, hi].
-func outside(bit int, v, lo, hi int64) error {
-	return &Error{Bit: bit, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+// outside notes an integer at bit outside its range [lo, hi].
+func (r *Reader) outside(bit int, field string, v, lo, hi int64) {
+	r.note(bit, field, "value %d outside [%d, %d]", v, lo, hi)
 }
 
-// badEnum is the error of an enumeration index at bit not below count.
-func badEnum(bit int, x uint32, count int) error {
-	return &Error{Bit: bit, Msg: fmt.Sprintf("enumeration index %d out of %d values", x, count)}
+// badEnum notes an enumeration index at bit not below count.
+func (r *Reader) badEnum(bit int, field string, x uint32, count int) {
+	r.note(bit, field, "enumeration index %d past the last of %d values", x, count)
 }
 
-// NBit reads an n-bit integer holding value-lo and returns the value; the
-// result is checked against hi because n bits can hold more than the range.
-func (r *Reader) NBit(n int, lo, hi int64) (int64, error) {
+// NBit reads an n-bit integer holding value-lo and returns the value; one
+// above hi (n bits can hold more than the range) is noted.
+func (r *Reader) NBit(n int, lo, hi int64, field string) (int64, error) {
 	start := r.pos
 	u, err := r.Bits(n)
 	if err != nil {
@@ -236,34 +252,35 @@ func (r *Reader) NBit(n int, lo, hi int64) (int64, error) {
 	}
 	v := lo + int64(u)
 	if v > hi {
-		return 0, outside(start, v, lo, hi)
+		r.outside(start, field, v, lo, hi)
 	}
 	return v, nil
 }
 
-// Enum reads an enumeration index of n bits and checks it is below count.
-func (r *Reader) Enum(n, count int) (int, error) {
+// Enum reads an enumeration index of n bits; one not below count is noted.
+func (r *Reader) Enum(n, count int, field string) (int, error) {
 	start := r.pos
 	u, err := r.Bits(n)
 	if err != nil {
 		return 0, err
 	}
 	if int(u) >= count {
-		return 0, badEnum(start, u, count)
+		r.badEnum(start, field, u, count)
 	}
 	return int(u), nil
 }
 
-// Binary reads a length-prefixed octet string of at most max octets
-// (max < 0: no schema limit). The input bounds the allocation.
-func (r *Reader) Binary(max int) ([]byte, error) {
+// Binary reads a length-prefixed octet string of field; one longer than
+// max octets (max < 0: no schema limit) is noted. The input bounds the
+// allocation.
+func (r *Reader) Binary(max int, field string) ([]byte, error) {
 	start := r.pos
 	n, err := r.Uint()
 	if err != nil {
 		return nil, err
 	}
-	if max >= 0 && n > uint64(max) {
-		return nil, &Error{Bit: start, Msg: fmt.Sprintf("binary value of %d octets, schema allows %d", n, max)}
+	if max >= 0 && n > uint64(max) && n <= uint64(r.left()/8) {
+		r.note(start, field, "binary value of %d octets, schema allows %d", n, max)
 	}
 	if n > uint64(r.left()/8) {
 		return nil, r.eof(fmt.Sprintf("binary value of %d octets", n))
@@ -284,10 +301,10 @@ func (r *Reader) Binary(max int) ([]byte, error) {
 	return b, nil
 }
 
-// String reads a string value of at most max characters (max < 0: no
-// schema limit). qname ("{namespace}local") names the element or attribute
-// whose local value table it uses. Length 0 and 1 refer to the local and
-// global value tables.
+// String reads a string value; one longer than max characters (max < 0:
+// no schema limit) is noted. qname ("{namespace}local") names the element
+// or attribute whose local value table it uses. Length 0 and 1 refer to the
+// local and global value tables.
 func (r *Reader) String(max int, qname string) (string, error) {
 	start := r.pos
 	n, err := r.Uint()
@@ -321,12 +338,12 @@ func (r *Reader) String(max int, qname string) (string, error) {
 		return r.strs[i].s, nil
 	}
 	n -= 2
-	if max >= 0 && n > uint64(max) {
-		return "", &Error{Bit: start, Msg: fmt.Sprintf("string of %d characters, schema allows %d", n, max)}
-	}
 	// Every character takes at least one octet.
 	if n > uint64(r.left()/8) {
 		return "", r.eof(fmt.Sprintf("string of %d characters", n))
+	}
+	if max >= 0 && n > uint64(max) {
+		r.note(start, localName(qname), "string of %d characters, schema allows %d", n, max)
 	}
 	if err := r.Alloc(uintptr(n)); err != nil {
 		return "", err
@@ -351,6 +368,16 @@ func (r *Reader) String(max int, qname string) (string, error) {
 		r.strs = append(r.strs, strEntry{qname, s})
 	}
 	return s, nil
+}
+
+// localName returns the local part of "{namespace}local".
+func localName(qname string) string {
+	for i := len(qname) - 1; i >= 0; i-- {
+		if qname[i] == '}' {
+			return qname[i+1:]
+		}
+	}
+	return qname
 }
 
 // bitsFor returns the width of a compact identifier over n values.
@@ -461,24 +488,25 @@ func (r *Reader) LeafBool() (v, empty bool, err error) {
 	return x == 1, empty, err
 }
 
-// LeafEnum reads a simple element holding an n-bit enumeration index below count.
-func (r *Reader) LeafEnum(n, count int) (v int, empty bool, err error) {
+// LeafEnum reads a simple element field holding an n-bit enumeration
+// index; one not below count is noted.
+func (r *Reader) LeafEnum(n, count int, field string) (v int, empty bool, err error) {
 	start := r.pos + 1
 	x, empty, err := r.leafBits(n)
-	if err == nil && int(x) >= count {
-		err = badEnum(start, x, count)
+	if err == nil && !empty && int(x) >= count {
+		r.badEnum(start, field, x, count)
 	}
 	return int(x), empty, err
 }
 
-// LeafNBit reads a simple element holding an n-bit integer offset from lo,
-// checked against hi.
-func (r *Reader) LeafNBit(n int, lo, hi int64) (v int64, empty bool, err error) {
+// LeafNBit reads a simple element field holding an n-bit integer offset
+// from lo; one above hi is noted.
+func (r *Reader) LeafNBit(n int, lo, hi int64, field string) (v int64, empty bool, err error) {
 	start := r.pos + 1
 	x, empty, err := r.leafBits(n)
 	v = lo + int64(x)
-	if err == nil && v > hi {
-		err = outside(start, v, lo, hi)
+	if err == nil && !empty && v > hi {
+		r.outside(start, field, v, lo, hi)
 	}
 	return v, empty, err
 }

@@ -123,15 +123,15 @@ func (w *Writer) Event(g *Grammar, state *int, ev int, counts []int) error {
 		return nil
 	}
 	if ev == EventEE {
-		return fmt.Errorf("exi: %s: content incomplete: a mandatory element is missing", g.Name)
+		return &SchemaError{Field: g.Name, Msg: "content incomplete: a mandatory element is missing"}
 	}
-	return fmt.Errorf("exi: %s: %s is not allowed here (missing element before it, two choices set, or too many items)", g.Name, g.event(ev))
+	return &SchemaError{Field: g.Name, Msg: g.event(ev) + " is not allowed here (missing element before it, two choices set, or too many items)"}
 }
 
 // CheckString reports a string longer than max characters (max < 0: none).
 func CheckString(field, s string, max int) error {
 	if max >= 0 && len(s) > max && utf8.RuneCountInString(s) > max {
-		return fmt.Errorf("exi: %s: %d characters, schema allows %d", field, utf8.RuneCountInString(s), max)
+		return &SchemaError{Field: field, Msg: fmt.Sprintf("%d characters, schema allows %d", utf8.RuneCountInString(s), max)}
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func CheckString(field, s string, max int) error {
 // CheckBinary reports a binary value longer than max octets (max < 0: none).
 func CheckBinary(field string, b []byte, max int) error {
 	if max >= 0 && len(b) > max {
-		return fmt.Errorf("exi: %s: %d octets, schema allows %d", field, len(b), max)
+		return &SchemaError{Field: field, Msg: fmt.Sprintf("%d octets, schema allows %d", len(b), max)}
 	}
 	return nil
 }
@@ -147,7 +147,7 @@ func CheckBinary(field string, b []byte, max int) error {
 // CheckRange reports an integer outside [lo, hi].
 func CheckRange(field string, v, lo, hi int64) error {
 	if v < lo || v > hi {
-		return fmt.Errorf("exi: %s: value %d outside [%d, %d]", field, v, lo, hi)
+		return &SchemaError{Field: field, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
 	}
 	return nil
 }
@@ -155,7 +155,29 @@ func CheckRange(field string, v, lo, hi int64) error {
 // CheckURange reports an unsigned integer outside [lo, hi].
 func CheckURange(field string, v, lo, hi uint64) error {
 	if v < lo || v > hi {
-		return fmt.Errorf("exi: %s: value %d outside [%d, %d]", field, v, lo, hi)
+		return &SchemaError{Field: field, Msg: fmt.Sprintf("value %d outside [%d, %d]", v, lo, hi)}
+	}
+	return nil
+}
+
+// CheckEnum reports an enumeration index of the type named typ that is not
+// below count, the number of its values.
+func CheckEnum(field, typ string, v uint64, count int) error {
+	if v >= uint64(count) {
+		return badEnumValue(field, typ, v, count)
+	}
+	return nil
+}
+
+// badEnumValue is out of CheckEnum, which is then small enough to inline.
+func badEnumValue(field, typ string, v uint64, count int) error {
+	return &SchemaError{Field: field, Msg: fmt.Sprintf("invalid %s value %d (it has %d)", typ, v, count)}
+}
+
+// CheckItems reports a list of n items, more than max.
+func CheckItems(field string, n, max int) error {
+	if n > max {
+		return &SchemaError{Field: field, Msg: fmt.Sprintf("%d items, schema allows %d", n, max)}
 	}
 	return nil
 }

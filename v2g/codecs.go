@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/ccslink/ccslink/exi"
+
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
@@ -23,6 +25,9 @@ type Codec struct {
 	New func() any
 	// Decode decodes b into doc (from New); n is the bytes the document took.
 	Decode func(b []byte, doc any) (n int, err error)
+	// DecodeNotes is Decode that also returns the values kept although a
+	// facet of the schema forbids them (see exi.Note).
+	DecodeNotes func(b []byte, doc any) (n int, notes []exi.Note, err error)
 	// Append encodes doc (from New) and appends it to dst.
 	Append func(dst []byte, doc any) ([]byte, error)
 	// Fragment is the codec of the schema set's EXI fragments (what
@@ -30,7 +35,7 @@ type Codec struct {
 	Fragment *Codec
 }
 
-func codec[D any](name string, dec func([]byte, *D) (int, error), app func([]byte, *D) ([]byte, error)) Codec {
+func codec[D any](name string, dec func([]byte, *D) (int, []exi.Note, error), app func([]byte, *D) ([]byte, error)) Codec {
 	return Codec{
 		Name: name,
 		New:  func() any { return new(D) },
@@ -38,6 +43,14 @@ func codec[D any](name string, dec func([]byte, *D) (int, error), app func([]byt
 			d, ok := doc.(*D)
 			if !ok {
 				return 0, fmt.Errorf("v2g: %s codec given %T", name, doc)
+			}
+			n, _, err := dec(b, d)
+			return n, err
+		},
+		DecodeNotes: func(b []byte, doc any) (int, []exi.Note, error) {
+			d, ok := doc.(*D)
+			if !ok {
+				return 0, nil, fmt.Errorf("v2g: %s codec given %T", name, doc)
 			}
 			return dec(b, d)
 		},
@@ -57,19 +70,19 @@ func withFragment(c, f Codec) Codec {
 }
 
 var codecs = map[string]Codec{
-	"apphand": codec("apphand", apphand.Unmarshal, apphand.Append),
-	"din": withFragment(codec("din", din.Unmarshal, din.Append),
-		codec("din fragment", din.UnmarshalFragment, din.AppendFragment)),
-	"iso2": withFragment(codec("iso2", iso2.Unmarshal, iso2.Append),
-		codec("iso2 fragment", iso2.UnmarshalFragment, iso2.AppendFragment)),
-	"iso20": withFragment(codec("iso20", iso20.Unmarshal, iso20.Append),
-		codec("iso20 fragment", iso20.UnmarshalFragment, iso20.AppendFragment)),
-	"xmldsig": withFragment(codec("xmldsig", xmldsig.Unmarshal, xmldsig.Append),
-		codec("xmldsig fragment", xmldsig.UnmarshalFragment, xmldsig.AppendFragment)),
-	"iso20ac":   codec("iso20ac", ac.Unmarshal, ac.Append),
-	"iso20dc":   codec("iso20dc", dc.Unmarshal, dc.Append),
-	"iso20acdp": codec("iso20acdp", acdp.Unmarshal, acdp.Append),
-	"iso20wpt":  codec("iso20wpt", wpt.Unmarshal, wpt.Append),
+	"apphand": codec("apphand", apphand.UnmarshalWithNotes, apphand.Append),
+	"din": withFragment(codec("din", din.UnmarshalWithNotes, din.Append),
+		codec("din fragment", din.UnmarshalFragmentWithNotes, din.AppendFragment)),
+	"iso2": withFragment(codec("iso2", iso2.UnmarshalWithNotes, iso2.Append),
+		codec("iso2 fragment", iso2.UnmarshalFragmentWithNotes, iso2.AppendFragment)),
+	"iso20": withFragment(codec("iso20", iso20.UnmarshalWithNotes, iso20.Append),
+		codec("iso20 fragment", iso20.UnmarshalFragmentWithNotes, iso20.AppendFragment)),
+	"xmldsig": withFragment(codec("xmldsig", xmldsig.UnmarshalWithNotes, xmldsig.Append),
+		codec("xmldsig fragment", xmldsig.UnmarshalFragmentWithNotes, xmldsig.AppendFragment)),
+	"iso20ac":   codec("iso20ac", ac.UnmarshalWithNotes, ac.Append),
+	"iso20dc":   codec("iso20dc", dc.UnmarshalWithNotes, dc.Append),
+	"iso20acdp": codec("iso20acdp", acdp.UnmarshalWithNotes, acdp.Append),
+	"iso20wpt":  codec("iso20wpt", wpt.UnmarshalWithNotes, wpt.Append),
 }
 
 // Lookup returns the codec of a schema set by name: apphand, din, iso2,

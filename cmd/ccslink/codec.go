@@ -63,9 +63,9 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer out.Flush()
 	failed := false
 	eachLine(fs.Args(), stdin, func(n int, line string) {
-		j, warn, err := decodeLine(c, line)
-		if warn != "" {
-			fmt.Fprintf(stderr, "line %d: %s\n", n, warn)
+		j, warns, err := decodeLine(c, line)
+		for _, w := range warns {
+			fmt.Fprintf(stderr, "line %d: %s\n", n, w)
 		}
 		if err != nil {
 			failed = true
@@ -84,33 +84,37 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// decodeLine decodes one hex document; warn reports bytes after the
-// document, which some cars send and which do not make the line fail.
-func decodeLine(c v2g.Codec, line string) (j []byte, warn string, err error) {
+// decodeLine decodes one hex document; warns report what some cars send and
+// what does not make the line fail: values the schema forbids (kept), and
+// bytes after the document.
+func decodeLine(c v2g.Codec, line string) (j []byte, warns []string, err error) {
 	b, err := hex.DecodeString(strings.Join(strings.Fields(line), ""))
 	if err != nil {
-		return nil, "", fmt.Errorf("not hex: %v", err)
+		return nil, nil, fmt.Errorf("not hex: %v", err)
 	}
 	// A V2GTP header (01 fe, type, length) may lead the EXI document.
 	if len(b) >= 8 && b[0] == 0x01 && b[1] == 0xfe {
 		b = b[8:]
 	}
 	doc := c.New()
-	n, err := c.Decode(b, doc)
+	n, notes, err := c.DecodeNotes(b, doc)
 	if err != nil {
 		var xe *exi.Error
 		if errors.As(err, &xe) {
-			return nil, "", fmt.Errorf("bit %d: %s", xe.Bit, xe.Msg)
+			return nil, nil, fmt.Errorf("bit %d: %s", xe.Bit, xe.Msg)
 		}
-		return nil, "", err
+		return nil, nil, err
 	}
 	if j, err = json.Marshal(doc); err != nil {
-		return nil, "", err
+		return nil, nil, err
+	}
+	for _, nt := range notes {
+		warns = append(warns, fmt.Sprintf("bit %d: %s: %s (kept; the schema forbids it, so it does not encode back)", nt.Bit, nt.Field, nt.Msg))
 	}
 	if n < len(b) {
-		warn = fmt.Sprintf("%d bytes after the end of the document: %x", len(b)-n, b[n:])
+		warns = append(warns, fmt.Sprintf("%d bytes after the end of the document: %x", len(b)-n, b[n:]))
 	}
-	return j, warn, nil
+	return j, warns, nil
 }
 
 func runEncode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

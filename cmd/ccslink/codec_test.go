@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ccslink/ccslink/v2g/iso2"
 )
 
 // Messages of the Hyundai Ioniq's DIN session (pyPLC capture 2023-05-24)
@@ -191,5 +195,46 @@ func TestDecodeHelp(t *testing.T) {
 	// Unknown flags are usage errors.
 	if _, _, code := runCLI(t, "", "decode", "--no-such-flag"); code != 2 {
 		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+}
+
+// TestDecodeNotesOutOfRange: a value the schema forbids but the bits carry
+// (SAScheduleTupleID 256 in its 8-bit field) decodes, exit 0, and stderr
+// names it; encoding the JSON back fails on that field.
+func TestDecodeNotesOutOfRange(t *testing.T) {
+	doc := func(id uint16) []byte {
+		b, err := iso2.Marshal(&iso2.Document{V2G_Message: &iso2.V2G_Message{
+			Header: iso2.MessageHeaderType{SessionID: []byte{1, 2, 3, 4}},
+			Body:   iso2.BodyType{PowerDeliveryReq: &iso2.PowerDeliveryReqType{SAScheduleTupleID: id}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// 1 is offset 0, 255 offset 254: the first differing bit starts the field.
+	one, top := doc(1), doc(255)
+	bit := 0
+	for (one[bit/8]^top[bit/8])<<(bit%8)&0x80 == 0 {
+		bit++
+	}
+	for i := bit; i < bit+8; i++ {
+		one[i/8] |= 0x80 >> (i % 8)
+	}
+	out, errs, code := runCLI(t, "", "decode", "--schema", "iso2", hex.EncodeToString(one))
+	if code != 0 {
+		t.Errorf("exit %d, want 0", code)
+	}
+	wantJSON := `{"V2G_Message":{"Header":{"SessionID":"01020304"},"Body":{"PowerDeliveryReq":{"ChargeProgress":"Start","SAScheduleTupleID":256}}}}`
+	if out != wantJSON+"\n" {
+		t.Errorf("stdout %q, want %q", out, wantJSON)
+	}
+	wantErr := fmt.Sprintf("line 1: bit %d: SAScheduleTupleID: value 256 outside [1, 255] (kept; the schema forbids it, so it does not encode back)\n", bit)
+	if errs != wantErr {
+		t.Errorf("stderr %q, want %q", errs, wantErr)
+	}
+	out, errs, code = runCLI(t, wantJSON+"\n", "encode", "--schema", "iso2")
+	if code != 1 || out != "\n" || errs != "line 1: exi: PowerDeliveryReqType.SAScheduleTupleID: value 256 outside [1, 255]\n" {
+		t.Errorf("encode: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }

@@ -98,8 +98,11 @@ func (g *gen) emitFragment() {
 		g.p("%s %s `json:\"%s,omitempty\"`\n", f.GoName, g.ptrType(f.Type), f.Key)
 	}
 	g.p("}\n\n")
-	g.p("// UnmarshalFragment decodes the EXI fragment in b into f and returns the\n// bytes it takes.\n")
-	g.p("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
+	g.p("// UnmarshalFragment decodes the EXI fragment in b into f and returns the\n// bytes it takes. Values that break a facet are kept, as by Unmarshal.\n")
+	g.p("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {\nvar r exi.Reader\nreturn unmarshalFragment(&r, b, f)\n}\n\n")
+	g.p("// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the\n// values it kept although a facet of the schema forbids them.\n")
+	g.p("func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshalFragment(&r, b, f)\nreturn n, r.Notes(), err\n}\n\n")
+	g.p("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
 	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
 	for i, f := range fs {
 		g.p("case %d:\n", i)
@@ -111,13 +114,13 @@ func (g *gen) emitFragment() {
 		if f.Type.Simple != nil {
 			g.p("if empty, err := r.LeafStart(); err != nil {\nreturn 0, err\n} else if !empty {\n")
 			if g.ptrType(f.Type) == "exi.Bytes" {
-				g.decodeValue(f.Type, f.Q, func(v string) string { return fmt.Sprintf("f.%s = %s", f.GoName, v) }, "0, ")
+				g.decodeValue(f.Type, f.Q, f.Q.Local, func(v string) string { return fmt.Sprintf("f.%s = %s", f.GoName, v) }, "0, ")
 			} else {
-				g.decodeValue(f.Type, f.Q, func(v string) string { return g.ptrAssign(f.Type, "f."+f.GoName, v) }, "0, ")
+				g.decodeValue(f.Type, f.Q, f.Q.Local, func(v string) string { return g.ptrAssign(f.Type, "f."+f.GoName, v) }, "0, ")
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n}\n")
 		} else {
-			g.p("f.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", f.GoName, g.goType(f.Type), g.decodeCall(f.Type, "f."+f.GoName, "&r", "&a"))
+			g.p("f.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", f.GoName, g.goType(f.Type), g.decodeCall(f.Type, "f."+f.GoName, "r", "&a"))
 		}
 	}
 	g.p("case %d:\nreturn 0, r.Errorf(\"fragment element outside the schema (SE(*)) is not supported\")\n", n)

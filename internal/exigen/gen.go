@@ -165,7 +165,7 @@ func (g *gen) unique(base string) string {
 // element, enumeration constants after their type.
 func (g *gen) name() {
 	for _, n := range []string{"Document", "Unmarshal", "Marshal", "Append", "Fragment", "UnmarshalFragment", "AppendFragment",
-		"MessageKind", "NumMessageKinds", "KindNone"} {
+		"MessageKind", "NumMessageKinds", "KindNone", "UnmarshalWithNotes", "UnmarshalFragmentWithNotes"} {
 		g.names[n] = true
 	}
 	all := append(append([]*Type(nil), g.types...), g.enums...)
@@ -371,8 +371,13 @@ func (g *gen) emitDocument() {
 	g.p("}\n\n")
 	w := bitsFor(n + 1)
 	g.p("// Unmarshal decodes the EXI document in b into d. It returns the number of\n")
-	g.p("// bytes the document takes; bytes after it (some cars send padding) are\n// left unread, so n < len(b) reports them.\n")
-	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
+	g.p("// bytes the document takes; bytes after it (some cars send padding) are\n// left unread, so n < len(b) reports them. A value that breaks a facet of\n")
+	g.p("// the schema but fits its field is kept; UnmarshalWithNotes reports them.\n")
+	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nreturn unmarshal(&r, b, d)\n}\n\n")
+	g.p("// UnmarshalWithNotes is Unmarshal that also returns the values it kept\n// although a facet of the schema forbids them (at most exi.MaxNotes, nil\n")
+	g.p("// for a valid document); Append refuses a document holding one.\n")
+	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshal(&r, b, d)\nreturn n, r.Notes(), err\n}\n\n")
+	g.p("func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
 	// Clear what an earlier document left without storing every field: a
 	// store of a pointer costs a write barrier while the collector runs.
 	for _, e := range g.globals {
@@ -386,13 +391,13 @@ func (g *gen) emitDocument() {
 		if e.Type.Simple != nil {
 			g.p("if empty, err := r.LeafStart(); err != nil || empty {\nreturn r.Len(), err\n}\n")
 			if g.ptrType(e.Type) == "exi.Bytes" {
-				g.decodeValue(e.Type, e.Name, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "0, ")
+				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "0, ")
 			} else {
-				g.decodeValue(e.Type, e.Name, func(v string) string { return g.ptrAssign(e.Type, "d."+fn, v) }, "0, ")
+				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return g.ptrAssign(e.Type, "d."+fn, v) }, "0, ")
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n")
 		} else {
-			g.p("d.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", fn, g.goType(e.Type), g.decodeCall(e.Type, "d."+fn, "&r", "&a"))
+			g.p("d.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", fn, g.goType(e.Type), g.decodeCall(e.Type, "d."+fn, "r", "&a"))
 		}
 	}
 	g.p("case %d:\nreturn 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
@@ -417,7 +422,7 @@ func (g *gen) emitDocument() {
 		}
 		g.p("}\n}\n")
 	}
-	g.p("if set != 1 {\nreturn dst, fmt.Errorf(\"%s: a document has exactly one root element, %%d are set\", set)\n}\nreturn w.Bytes(), nil\n}\n\n", g.cfg.Package)
+	g.p("if set != 1 {\nreturn dst, &exi.SchemaError{Field: \"%s.Document\", Msg: fmt.Sprintf(\"a document has exactly one root element, %%d are set\", set)}\n}\nreturn w.Bytes(), nil\n}\n\n", g.cfg.Package)
 }
 
 // goType is the Go type of a value of t (simple or complex).
@@ -439,23 +444,62 @@ func (g *gen) goType(t *Type) string {
 	case isString(st):
 		return "string"
 	}
+	gt := "uint64"
 	switch st.Builtin {
 	case "byte":
-		return "int8"
+		gt = "int8"
 	case "short":
-		return "int16"
+		gt = "int16"
 	case "int":
-		return "int32"
+		gt = "int32"
 	case "long", "integer":
-		return "int64"
+		gt = "int64"
 	case "unsignedByte":
-		return "uint8"
+		gt = "uint8"
 	case "unsignedShort":
-		return "uint16"
+		gt = "uint16"
 	case "unsignedInt":
-		return "uint32"
+		gt = "uint32"
 	}
-	return "uint64"
+	// An n-bit field can carry more than its range (SAIDType 1..255 in 8
+	// bits reaches 256); the decoder keeps such values, so the Go type
+	// must hold every value the bits can carry.
+	if rep, lo, _, width := intRepr(st); rep == repNBit {
+		top := new(big.Int).Add(lo, big.NewInt(1<<width-1))
+		for _, w := range widerTypes[gt] {
+			if tlo, thi := goBounds(w); lo.Cmp(tlo) >= 0 && top.Cmp(thi) <= 0 {
+				return w
+			}
+		}
+	}
+	return gt
+}
+
+// widerTypes lists a Go integer type and the wider ones of its signedness.
+var widerTypes = map[string][]string{
+	"int8": {"int8", "int16", "int32", "int64"}, "int16": {"int16", "int32", "int64"}, "int32": {"int32", "int64"},
+	"uint8": {"uint8", "uint16", "uint32", "uint64"}, "uint16": {"uint16", "uint32", "uint64"}, "uint32": {"uint32", "uint64"},
+}
+
+// goBounds returns the range of a Go integer type.
+func goBounds(gt string) (lo, hi *big.Int) {
+	bits := map[string]uint{"int8": 8, "int16": 16, "int32": 32, "int64": 64, "uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64}[gt]
+	one := big.NewInt(1)
+	if strings.HasPrefix(gt, "uint") {
+		hi = new(big.Int).Lsh(one, bits)
+		return big.NewInt(0), hi.Sub(hi, one)
+	}
+	hi = new(big.Int).Lsh(one, bits-1)
+	lo = new(big.Int).Neg(hi)
+	return lo, hi.Sub(hi, one)
+}
+
+// goLit writes an integer bound as a Go constant expression.
+func goLit(b *big.Int) string {
+	if b.IsInt64() && b.Int64() == math.MinInt64 {
+		return "-1<<63"
+	}
+	return b.String()
 }
 
 // ptrAssign stores v in storage from the Reader's scalar blocks and
@@ -533,36 +577,43 @@ func bigOr(b *big.Int, def string) string {
 
 // decodeValue emits the decoding of a simple value; assign turns the value
 // expression into the statement that stores it. ret prefixes the error return.
-func (g *gen) decodeValue(t *Type, q QName, assign func(string) string, ret string) {
+// field names the value in the notes of facet deviations.
+func (g *gen) decodeValue(t *Type, q QName, field string, assign func(string) string, ret string) {
 	st := t.Simple
 	gt := g.goType(t)
 	var call, conv string
 	switch {
 	case len(st.Enum) > 0:
-		call = fmt.Sprintf("r.Enum(%d, %d)", bitsFor(len(st.Enum)), len(st.Enum))
+		call = fmt.Sprintf("r.Enum(%d, %d, %q)", bitsFor(len(st.Enum)), len(st.Enum), field)
 		conv = gt + "(v)"
 	case st.Builtin == "boolean":
 		call, conv = "r.Bool()", "v"
 	case isBinary(st):
-		call, conv = fmt.Sprintf("r.Binary(%d)", st.MaxLen), "exi.Bytes(v)"
+		call, conv = fmt.Sprintf("r.Binary(%d, %q)", st.MaxLen, field), "exi.Bytes(v)"
 	case isString(st):
-		// maxLength is not enforced on input: peers send longer strings
-		// (the input bounds the allocation); Append enforces it.
-		call, conv = fmt.Sprintf("r.String(-1, %q)", q.String()), "v"
+		// A string over maxLength is kept and noted (peers send them; the
+		// input bounds the allocation); Append refuses it.
+		call, conv = fmt.Sprintf("r.String(%d, %q)", st.MaxLen, q.String()), "v"
 	default:
 		rep, lo, hi, width := intRepr(st)
 		conv = gt + "(v)"
+		tlo, thi := goBounds(gt)
 		switch rep {
 		case repNBit:
-			call = fmt.Sprintf("r.NBit(%d, %s, %s)", width, lo, hi)
+			call = fmt.Sprintf("r.NBit(%d, %s, %s, %q)", width, lo, hi, field)
 		case repUint:
-			call = fmt.Sprintf("r.UintRange(%s, %s)", lo, bigOr(hi, "1<<64-1"))
-		default:
-			lo := bigOr(lo, "-1<<63")
-			if lo == "math.MinInt64" {
-				lo = "-1<<63"
+			if hi == nil {
+				hi = thi
 			}
-			call = fmt.Sprintf("r.IntRange(%s, %s)", lo, bigOr(hi, "1<<63-1"))
+			call = fmt.Sprintf("r.UintRange(%s, %s, %s, %q)", lo, hi, thi, field)
+		default:
+			if lo == nil {
+				lo = tlo
+			}
+			if hi == nil {
+				hi = thi
+			}
+			call = fmt.Sprintf("r.IntRange(%s, %s, %s, %s, %q)", goLit(lo), goLit(hi), goLit(tlo), goLit(thi), field)
 		}
 	}
 	g.p("{\nv, err := %s\nif err != nil {\nreturn %serr\n}\n%s\n}\n", call, ret, assign(conv))
@@ -577,7 +628,7 @@ func (g *gen) leafFixed(t *Type, q QName, assign func(string) string) bool {
 	var call, conv string
 	switch {
 	case len(st.Enum) > 0:
-		call, conv = fmt.Sprintf("r.LeafEnum(%d, %d)", bitsFor(len(st.Enum)), len(st.Enum)), gt+"(v)"
+		call, conv = fmt.Sprintf("r.LeafEnum(%d, %d, %q)", bitsFor(len(st.Enum)), len(st.Enum), q.Local), gt+"(v)"
 	case st.Builtin == "boolean":
 		call, conv = "r.LeafBool()", "v"
 	case isBinary(st) || isString(st):
@@ -587,7 +638,7 @@ func (g *gen) leafFixed(t *Type, q QName, assign func(string) string) bool {
 		if rep != repNBit {
 			return false
 		}
-		call, conv = fmt.Sprintf("r.LeafNBit(%d, %s, %s)", width, lo, hi), gt+"(v)"
+		call, conv = fmt.Sprintf("r.LeafNBit(%d, %s, %s, %q)", width, lo, hi, q.Local), gt+"(v)"
 	}
 	g.p("{\nv, empty, err := %s\nif err != nil {\nreturn err\n}\nif !empty {\n%s\n}\n}\n", call, assign(conv))
 	return true
@@ -598,7 +649,7 @@ func (g *gen) encodeValue(t *Type, v, field, ret string) {
 	st := t.Simple
 	switch {
 	case len(st.Enum) > 0:
-		g.p("if uint64(%s) >= %d {\nreturn %sfmt.Errorf(\"%s: invalid %s value %%d\", %s)\n}\n", v, len(st.Enum), ret, field, t.GoName, v)
+		g.p("if err := exi.CheckEnum(%q, %q, uint64(%s), %d); err != nil {\nreturn %serr\n}\n", field, t.GoName, v, len(st.Enum), ret)
 		g.p("w.Bits(uint32(%s), %d)\n", v, bitsFor(len(st.Enum)))
 	case st.Builtin == "boolean":
 		g.p("w.Bool(%s)\n", v)
@@ -683,7 +734,7 @@ func (g *gen) emitEnum(t *Type) {
 	}
 	g.p("}\n\n")
 	g.p("// String returns the schema name of v.\nfunc (v %s) String() string {\nif int(v) < len(%s) {\nreturn %s[v]\n}\nreturn \"%s(\" + strconv.Itoa(int(v)) + \")\"\n}\n\n", t.GoName, lower, lower, t.GoName)
-	g.p("// MarshalText returns the schema name of v.\nfunc (v %s) MarshalText() ([]byte, error) {\nif int(v) >= len(%s) {\nreturn nil, fmt.Errorf(\"invalid %s value %%d\", int(v))\n}\nreturn []byte(%s[v]), nil\n}\n\n", t.GoName, lower, t.GoName, lower)
+	g.p("// MarshalText returns the schema name of v, or \"%s(index)\" for an\n// index past the last value (a decoder keeps what a peer sent).\nfunc (v %s) MarshalText() ([]byte, error) {\nreturn []byte(v.String()), nil\n}\n\n", t.GoName, t.GoName)
 	g.p("// UnmarshalText parses a schema name.\nfunc (v *%s) UnmarshalText(b []byte) error {\nfor i, n := range %s {\nif n == string(b) {\n*v = %s(i)\nreturn nil\n}\n}\nreturn fmt.Errorf(\"%%q is not a %s value\", b)\n}\n\n", t.GoName, lower, t.GoName, t.GoName)
 }
 
@@ -799,7 +850,11 @@ func (g *gen) emitType(t *Type) {
 				// takes them inline, LeafStart and LeafEnd the rest.
 				g.p("empty := false\nif !r.Zero() {\nvar err error\nif empty, err = r.LeafStart(); err != nil {\nreturn err\n}\n}\nif !empty {\n")
 			}
-			g.decodeValue(f.Type, f.Q, assign, "")
+			field := f.Q.Local
+			if f.Kind == evCH {
+				field = typeName(t)
+			}
+			g.decodeValue(f.Type, f.Q, field, assign, "")
 			if f.Kind == evSE {
 				g.p("if !r.Zero() {\nif err := r.LeafEnd(); err != nil {\nreturn err\n}\n}\n}\n")
 			}
@@ -853,7 +908,7 @@ func (g *gen) emitType(t *Type) {
 		switch {
 		case strings.HasPrefix(ft, "[]"):
 			if f.Max > 0 {
-				g.p("if len(%s) > %d {\nreturn fmt.Errorf(\"%s: %%d items, schema allows %d\", len(%s))\n}\n", dst, f.Max, field, f.Max, dst)
+				g.p("if err := exi.CheckItems(%q, len(%s), %d); err != nil {\nreturn err\n}\n", field, dst, f.Max)
 			}
 			g.p("for i := range %s {\n", dst)
 			if f.Type.Simple != nil {

@@ -30,9 +30,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -51,12 +65,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.SupportedAppProtocolReq = new(SupportedAppProtocolReq)
-		if err := d.SupportedAppProtocolReq.decodeEXI(&r, &a); err != nil {
+		if err := d.SupportedAppProtocolReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.SupportedAppProtocolRes = new(SupportedAppProtocolRes)
-		if err := d.SupportedAppProtocolRes.decodeEXI(&r, &a); err != nil {
+		if err := d.SupportedAppProtocolRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
@@ -102,7 +116,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("apphand: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "apphand.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -127,12 +141,10 @@ func (v ResponseCodeType) String() string {
 	return "ResponseCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ResponseCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ResponseCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesResponseCodeType) {
-		return nil, fmt.Errorf("invalid ResponseCodeType value %d", int(v))
-	}
-	return []byte(namesResponseCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -237,8 +249,8 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SupportedAppProtocolReq) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.AppProtocol) > 20 {
-		return fmt.Errorf("SupportedAppProtocolReq.AppProtocol: %d items, schema allows 20", len(x.AppProtocol))
+	if err := exi.CheckItems("SupportedAppProtocolReq.AppProtocol", len(x.AppProtocol), 20); err != nil {
+		return err
 	}
 	for i := range x.AppProtocol {
 		if err := w.Event(&grammarSupportedAppProtocolReq, &state, 1, counts[:]); err != nil {
@@ -364,7 +376,7 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "ProtocolNamespace")
+					v, err := r.String(100, "ProtocolNamespace")
 					if err != nil {
 						return err
 					}
@@ -386,7 +398,7 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "VersionNumberMajor")
 					if err != nil {
 						return err
 					}
@@ -408,7 +420,7 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "VersionNumberMinor")
 					if err != nil {
 						return err
 					}
@@ -422,7 +434,7 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // SchemaID
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "SchemaID")
 				if err != nil {
 					return err
 				}
@@ -432,7 +444,7 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // Priority
 			{
-				v, empty, err := r.LeafNBit(5, 1, 20)
+				v, empty, err := r.LeafNBit(5, 1, 20, "Priority")
 				if err != nil {
 					return err
 				}
@@ -552,7 +564,7 @@ func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -562,7 +574,7 @@ func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // SchemaID
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "SchemaID")
 				if err != nil {
 					return err
 				}
@@ -582,8 +594,8 @@ func (x *SupportedAppProtocolRes) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 3 {
-		return fmt.Errorf("SupportedAppProtocolRes.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("SupportedAppProtocolRes.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 2)
 	w.Leaf()

@@ -140,9 +140,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -398,132 +412,132 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(&r, &a); err != nil {
+		if err := d.BodyElement.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CableCheckReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CableCheckRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargingStatusReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargingStatusRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.ContractAuthenticationReq = new(ContractAuthenticationReqType)
-		if err := d.ContractAuthenticationReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ContractAuthenticationReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.ContractAuthenticationRes = new(ContractAuthenticationResType)
-		if err := d.ContractAuthenticationRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ContractAuthenticationRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CurrentDemandReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CurrentDemandRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.DigestMethod = new(xmldsig.DigestMethodType)
-		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
+		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 26:
@@ -531,7 +545,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -542,37 +556,37 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 27:
 		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.EVChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.EVSEStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.EVStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(&r, &a); err != nil {
+		if err := d.Entry.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.KeyInfo = new(xmldsig.KeyInfoType)
-		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
+		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 34:
@@ -593,22 +607,22 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 35:
 		d.KeyValue = new(xmldsig.KeyValueType)
-		if err := d.KeyValue.DecodeEXI(&r); err != nil {
+		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.Manifest = new(xmldsig.ManifestType)
-		if err := d.Manifest.DecodeEXI(&r); err != nil {
+		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
+		if err := d.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
+		if err := d.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
@@ -629,207 +643,207 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 40:
 		d.Object = new(xmldsig.ObjectType)
-		if err := d.Object.DecodeEXI(&r); err != nil {
+		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.PGPData = new(xmldsig.PGPDataType)
-		if err := d.PGPData.DecodeEXI(&r); err != nil {
+		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
+		if err := d.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PreChargeReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 48:
 		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PreChargeRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 49:
 		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 50:
 		d.Reference = new(xmldsig.ReferenceType)
-		if err := d.Reference.DecodeEXI(&r); err != nil {
+		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 51:
 		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
+		if err := d.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 52:
 		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 53:
 		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(&r, &a); err != nil {
+		if err := d.SAScheduleList.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 54:
 		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(&r, &a); err != nil {
+		if err := d.SASchedules.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 55:
 		d.SPKIData = new(xmldsig.SPKIDataType)
-		if err := d.SPKIData.DecodeEXI(&r); err != nil {
+		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 56:
 		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
+		if err := d.SalesTariffEntry.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 57:
 		d.ServiceCharge = new(ServiceChargeType)
-		if err := d.ServiceCharge.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceCharge.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 58:
 		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 59:
 		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 60:
 		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 61:
 		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 62:
 		d.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
-		if err := d.ServicePaymentSelectionReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServicePaymentSelectionReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 63:
 		d.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
-		if err := d.ServicePaymentSelectionRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServicePaymentSelectionRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 64:
 		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 65:
 		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 66:
 		d.SessionStopReq = new(SessionStopType)
-		if err := d.SessionStopReq.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 67:
 		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 68:
 		d.Signature = new(xmldsig.SignatureType)
-		if err := d.Signature.DecodeEXI(&r); err != nil {
+		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 69:
 		d.SignatureMethod = new(xmldsig.SignatureMethodType)
-		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 70:
 		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 71:
 		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
-		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 72:
 		d.SignatureValue = new(xmldsig.SignatureValueType)
-		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
+		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 73:
 		d.SignedInfo = new(xmldsig.SignedInfoType)
-		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
+		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 74:
 		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(&r, &a); err != nil {
+		if err := d.TimeInterval.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 75:
 		d.Transform = new(xmldsig.TransformType)
-		if err := d.Transform.DecodeEXI(&r); err != nil {
+		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 76:
 		d.Transforms = new(xmldsig.TransformsType)
-		if err := d.Transforms.DecodeEXI(&r); err != nil {
+		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 77:
 		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(&r, &a); err != nil {
+		if err := d.V2G_Message.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 78:
 		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 79:
 		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 80:
 		d.X509Data = new(xmldsig.X509DataType)
-		if err := d.X509Data.DecodeEXI(&r); err != nil {
+		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 81:
@@ -1586,7 +1600,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("din: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "din.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -1843,9 +1857,21 @@ type Fragment struct {
 }
 
 // UnmarshalFragment decodes the EXI fragment in b into f and returns the
-// bytes it takes.
+// bytes it takes. Values that break a facet are kept, as by Unmarshal.
 func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	var r exi.Reader
+	return unmarshalFragment(&r, b, f)
+}
+
+// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the
+// values it kept although a facet of the schema forbids them.
+func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshalFragment(&r, b, f)
+	return n, r.Notes(), err
+}
+
+func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -1863,7 +1889,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVChargeParameter twice")
 			}
 			f.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-			if err := f.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 1:
@@ -1871,7 +1897,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEChargeParameter twice")
 			}
 			f.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-			if err := f.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 2:
@@ -1879,7 +1905,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 3:
@@ -1887,7 +1913,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus2 = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVSEStatus2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 4:
@@ -1895,7 +1921,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Body twice")
 			}
 			f.Body = new(BodyType)
-			if err := f.Body.decodeEXI(&r, &a); err != nil {
+			if err := f.Body.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 5:
@@ -1903,7 +1929,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds BodyElement twice")
 			}
 			f.BodyElement = new(BodyBaseType)
-			if err := f.BodyElement.decodeEXI(&r, &a); err != nil {
+			if err := f.BodyElement.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 6:
@@ -1954,7 +1980,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "BulkSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -1971,7 +1997,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckReq twice")
 			}
 			f.CableCheckReq = new(CableCheckReqType)
-			if err := f.CableCheckReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CableCheckReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 10:
@@ -1979,7 +2005,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckRes twice")
 			}
 			f.CableCheckRes = new(CableCheckResType)
-			if err := f.CableCheckRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CableCheckRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 11:
@@ -1987,7 +2013,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
 			f.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+			if err := f.CanonicalizationMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -1998,7 +2024,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(1200)
+					v, err := r.Binary(1200, "Certificate")
 					if err != nil {
 						return 0, err
 					}
@@ -2013,7 +2039,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
 			}
 			f.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := f.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 14:
@@ -2021,7 +2047,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
 			}
 			f.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := f.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 15:
@@ -2029,7 +2055,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateReq twice")
 			}
 			f.CertificateUpdateReq = new(CertificateUpdateReqType)
-			if err := f.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 16:
@@ -2037,7 +2063,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateRes twice")
 			}
 			f.CertificateUpdateRes = new(CertificateUpdateResType)
-			if err := f.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 17:
@@ -2045,7 +2071,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryReq twice")
 			}
 			f.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-			if err := f.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 18:
@@ -2053,7 +2079,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryRes twice")
 			}
 			f.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-			if err := f.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 19:
@@ -2061,7 +2087,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeService twice")
 			}
 			f.ChargeService = new(ServiceChargeType)
-			if err := f.ChargeService.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargeService.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 20:
@@ -2109,7 +2135,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingProfile twice")
 			}
 			f.ChargingProfile = new(ChargingProfileType)
-			if err := f.ChargingProfile.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingProfile.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 23:
@@ -2120,7 +2146,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ChargingProfileEntryMaxPower")
 					if err != nil {
 						return 0, err
 					}
@@ -2140,7 +2166,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "ChargingProfileEntryStart")
 					if err != nil {
 						return 0, err
 					}
@@ -2157,7 +2183,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusReq twice")
 			}
 			f.ChargingStatusReq = new(ChargingStatusReqType)
-			if err := f.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingStatusReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 26:
@@ -2165,7 +2191,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusRes twice")
 			}
 			f.ChargingStatusRes = new(ChargingStatusResType)
-			if err := f.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingStatusRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 27:
@@ -2173,7 +2199,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ConsumptionCost twice")
 			}
 			f.ConsumptionCost = new(ConsumptionCostType)
-			if err := f.ConsumptionCost.decodeEXI(&r, &a); err != nil {
+			if err := f.ConsumptionCost.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 28:
@@ -2181,7 +2207,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractAuthenticationReq twice")
 			}
 			f.ContractAuthenticationReq = new(ContractAuthenticationReqType)
-			if err := f.ContractAuthenticationReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ContractAuthenticationReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 29:
@@ -2189,7 +2215,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractAuthenticationRes twice")
 			}
 			f.ContractAuthenticationRes = new(ContractAuthenticationResType)
-			if err := f.ContractAuthenticationRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ContractAuthenticationRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 30:
@@ -2200,7 +2226,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return 0, err
 					}
@@ -2217,7 +2243,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractSignatureCertChain twice")
 			}
 			f.ContractSignatureCertChain = new(CertificateChainType)
-			if err := f.ContractSignatureCertChain.decodeEXI(&r, &a); err != nil {
+			if err := f.ContractSignatureCertChain.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 32:
@@ -2228,7 +2254,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(128)
+					v, err := r.Binary(128, "ContractSignatureEncryptedPrivateKey")
 					if err != nil {
 						return 0, err
 					}
@@ -2243,7 +2269,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Cost twice")
 			}
 			f.Cost = new(CostType)
-			if err := f.Cost.decodeEXI(&r, &a); err != nil {
+			if err := f.Cost.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 34:
@@ -2251,7 +2277,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandReq twice")
 			}
 			f.CurrentDemandReq = new(CurrentDemandReqType)
-			if err := f.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CurrentDemandReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 35:
@@ -2259,7 +2285,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandRes twice")
 			}
 			f.CurrentDemandRes = new(CurrentDemandResType)
-			if err := f.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CurrentDemandRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 36:
@@ -2267,7 +2293,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVChargeParameter twice")
 			}
 			f.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-			if err := f.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 37:
@@ -2275,7 +2301,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVPowerDeliveryParameter twice")
 			}
 			f.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 38:
@@ -2283,7 +2309,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEChargeParameter twice")
 			}
 			f.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-			if err := f.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 39:
@@ -2291,7 +2317,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 40:
@@ -2299,7 +2325,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus2 = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVSEStatus2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 41:
@@ -2307,7 +2333,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus = new(DC_EVStatusType)
-			if err := f.DC_EVStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 42:
@@ -2315,7 +2341,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus2 = new(DC_EVStatusType)
-			if err := f.DC_EVStatus2.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVStatus2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 43:
@@ -2326,7 +2352,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "DHParams")
 					if err != nil {
 						return 0, err
 					}
@@ -2341,7 +2367,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
 			f.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-			if err := f.DSAKeyValue.DecodeEXI(&r); err != nil {
+			if err := f.DSAKeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 45:
@@ -2352,7 +2378,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "DateTimeNow")
 					if err != nil {
 						return 0, err
 					}
@@ -2372,7 +2398,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return 0, err
 					}
@@ -2389,7 +2415,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
 			f.DigestMethod = new(xmldsig.DigestMethodType)
-			if err := f.DigestMethod.DecodeEXI(&r); err != nil {
+			if err := f.DigestMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 48:
@@ -2400,7 +2426,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "DigestValue")
 					if err != nil {
 						return 0, err
 					}
@@ -2415,7 +2441,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EAmount twice")
 			}
 			f.EAmount = new(PhysicalValueType)
-			if err := f.EAmount.decodeEXI(&r, &a); err != nil {
+			if err := f.EAmount.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 50:
@@ -2426,7 +2452,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "EPriceLevel")
 					if err != nil {
 						return 0, err
 					}
@@ -2446,7 +2472,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "EVCCID")
 					if err != nil {
 						return 0, err
 					}
@@ -2481,7 +2507,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVChargeParameter twice")
 			}
 			f.EVChargeParameter = new(EVChargeParameterType)
-			if err := f.EVChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.EVChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 54:
@@ -2489,7 +2515,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyCapacity twice")
 			}
 			f.EVEnergyCapacity = new(PhysicalValueType)
-			if err := f.EVEnergyCapacity.decodeEXI(&r, &a); err != nil {
+			if err := f.EVEnergyCapacity.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 55:
@@ -2497,7 +2523,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyRequest twice")
 			}
 			f.EVEnergyRequest = new(PhysicalValueType)
-			if err := f.EVEnergyRequest.decodeEXI(&r, &a); err != nil {
+			if err := f.EVEnergyRequest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 56:
@@ -2508,7 +2534,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(4, 12)
+					v, err := r.Enum(4, 12, "EVErrorCode")
 					if err != nil {
 						return 0, err
 					}
@@ -2525,7 +2551,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxCurrent twice")
 			}
 			f.EVMaxCurrent = new(PhysicalValueType)
-			if err := f.EVMaxCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaxCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 58:
@@ -2533,7 +2559,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxVoltage twice")
 			}
 			f.EVMaxVoltage = new(PhysicalValueType)
-			if err := f.EVMaxVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaxVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 59:
@@ -2541,7 +2567,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumCurrentLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 60:
@@ -2549,7 +2575,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumCurrentLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 61:
@@ -2557,7 +2583,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumPowerLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 62:
@@ -2565,7 +2591,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumPowerLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 63:
@@ -2573,7 +2599,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumVoltageLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 64:
@@ -2581,7 +2607,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumVoltageLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 65:
@@ -2589,7 +2615,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinCurrent twice")
 			}
 			f.EVMinCurrent = new(PhysicalValueType)
-			if err := f.EVMinCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMinCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 66:
@@ -2597,7 +2623,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerDeliveryParameter twice")
 			}
 			f.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-			if err := f.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 67:
@@ -2628,7 +2654,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "EVRESSSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -2668,7 +2694,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(3, 6)
+					v, err := r.Enum(3, 6, "EVRequestedEnergyTransferType")
 					if err != nil {
 						return 0, err
 					}
@@ -2685,7 +2711,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEChargeParameter twice")
 			}
 			f.EVSEChargeParameter = new(EVSEChargeParameterType)
-			if err := f.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 72:
@@ -2713,7 +2739,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSECurrentRegulationTolerance twice")
 			}
 			f.EVSECurrentRegulationTolerance = new(PhysicalValueType)
-			if err := f.EVSECurrentRegulationTolerance.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSECurrentRegulationTolerance.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 74:
@@ -2721,7 +2747,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEEnergyToBeDelivered twice")
 			}
 			f.EVSEEnergyToBeDelivered = new(PhysicalValueType)
-			if err := f.EVSEEnergyToBeDelivered.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEEnergyToBeDelivered.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 75:
@@ -2732,7 +2758,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(32)
+					v, err := r.Binary(32, "EVSEID")
 					if err != nil {
 						return 0, err
 					}
@@ -2750,7 +2776,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 4)
+					v, err := r.Enum(2, 4, "EVSEIsolationStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -2767,7 +2793,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaxCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 78:
@@ -2775,7 +2801,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent2 = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaxCurrent2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 79:
@@ -2783,7 +2809,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxVoltage twice")
 			}
 			f.EVSEMaxVoltage = new(PhysicalValueType)
-			if err := f.EVSEMaxVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaxVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 80:
@@ -2791,7 +2817,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumCurrentLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 81:
@@ -2799,7 +2825,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 82:
@@ -2807,7 +2833,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumPowerLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 83:
@@ -2815,7 +2841,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumPowerLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 84:
@@ -2823,7 +2849,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumVoltageLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 85:
@@ -2831,7 +2857,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 86:
@@ -2839,7 +2865,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinCurrent twice")
 			}
 			f.EVSEMinCurrent = new(PhysicalValueType)
-			if err := f.EVSEMinCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMinCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 87:
@@ -2847,7 +2873,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumCurrentLimit twice")
 			}
 			f.EVSEMinimumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumCurrentLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMinimumCurrentLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 88:
@@ -2855,7 +2881,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumVoltageLimit twice")
 			}
 			f.EVSEMinimumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumVoltageLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMinimumVoltageLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 89:
@@ -2866,7 +2892,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "EVSENotification")
 					if err != nil {
 						return 0, err
 					}
@@ -2883,7 +2909,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPeakCurrentRipple twice")
 			}
 			f.EVSEPeakCurrentRipple = new(PhysicalValueType)
-			if err := f.EVSEPeakCurrentRipple.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEPeakCurrentRipple.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 91:
@@ -2911,7 +2937,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentCurrent twice")
 			}
 			f.EVSEPresentCurrent = new(PhysicalValueType)
-			if err := f.EVSEPresentCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEPresentCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 93:
@@ -2919,7 +2945,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentVoltage twice")
 			}
 			f.EVSEPresentVoltage = new(PhysicalValueType)
-			if err := f.EVSEPresentVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEPresentVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 94:
@@ -2930,7 +2956,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "EVSEProcessing")
 					if err != nil {
 						return 0, err
 					}
@@ -2947,7 +2973,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus = new(EVSEStatusType)
-			if err := f.EVSEStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 96:
@@ -2958,7 +2984,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(4, 12)
+					v, err := r.Enum(4, 12, "EVSEStatusCode")
 					if err != nil {
 						return 0, err
 					}
@@ -2995,7 +3021,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVStatus twice")
 			}
 			f.EVStatus = new(EVStatusType)
-			if err := f.EVStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.EVStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 99:
@@ -3003,7 +3029,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetCurrent twice")
 			}
 			f.EVTargetCurrent = new(PhysicalValueType)
-			if err := f.EVTargetCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVTargetCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 100:
@@ -3011,7 +3037,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetVoltage twice")
 			}
 			f.EVTargetVoltage = new(PhysicalValueType)
-			if err := f.EVTargetVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVTargetVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 101:
@@ -3022,7 +3048,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(4, 10)
+					v, err := r.Enum(4, 10, "EnergyTransferType")
 					if err != nil {
 						return 0, err
 					}
@@ -3039,7 +3065,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Entry twice")
 			}
 			f.Entry = new(EntryType)
-			if err := f.Entry.decodeEXI(&r, &a); err != nil {
+			if err := f.Entry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 103:
@@ -3050,7 +3076,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Exponent")
 					if err != nil {
 						return 0, err
 					}
@@ -3068,7 +3094,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "FaultCode")
 					if err != nil {
 						return 0, err
 					}
@@ -3088,7 +3114,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return 0, err
 					}
@@ -3128,7 +3154,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "FullSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3148,7 +3174,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "G")
 					if err != nil {
 						return 0, err
 					}
@@ -3186,7 +3212,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
 					if err != nil {
 						return 0, err
 					}
@@ -3203,7 +3229,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Header twice")
 			}
 			f.Header = new(MessageHeaderType)
-			if err := f.Header.decodeEXI(&r, &a); err != nil {
+			if err := f.Header.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 112:
@@ -3214,7 +3240,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "J")
 					if err != nil {
 						return 0, err
 					}
@@ -3229,7 +3255,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
 			f.KeyInfo = new(xmldsig.KeyInfoType)
-			if err := f.KeyInfo.DecodeEXI(&r); err != nil {
+			if err := f.KeyInfo.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -3257,7 +3283,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
 			f.KeyValue = new(xmldsig.KeyValueType)
-			if err := f.KeyValue.DecodeEXI(&r); err != nil {
+			if err := f.KeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 116:
@@ -3265,7 +3291,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
 			}
 			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
-			if err := f.ListOfRootCertificateIDs.decodeEXI(&r, &a); err != nil {
+			if err := f.ListOfRootCertificateIDs.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 117:
@@ -3273,7 +3299,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
 			f.Manifest = new(xmldsig.ManifestType)
-			if err := f.Manifest.DecodeEXI(&r); err != nil {
+			if err := f.Manifest.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 118:
@@ -3284,7 +3310,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3301,7 +3327,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo = new(MeterInfoType)
-			if err := f.MeterInfo.decodeEXI(&r, &a); err != nil {
+			if err := f.MeterInfo.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 120:
@@ -3309,7 +3335,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterReading twice")
 			}
 			f.MeterReading = new(PhysicalValueType)
-			if err := f.MeterReading.decodeEXI(&r, &a); err != nil {
+			if err := f.MeterReading.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 121:
@@ -3320,7 +3346,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "MeterStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -3337,7 +3363,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptReq twice")
 			}
 			f.MeteringReceiptReq = new(MeteringReceiptReqType)
-			if err := f.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
+			if err := f.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 123:
@@ -3345,7 +3371,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptRes twice")
 			}
 			f.MeteringReceiptRes = new(MeteringReceiptResType)
-			if err := f.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
+			if err := f.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 124:
@@ -3376,7 +3402,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Modulus")
 					if err != nil {
 						return 0, err
 					}
@@ -3394,7 +3420,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(3, -3, 3)
+					v, err := r.NBit(3, -3, 3, "Multiplier")
 					if err != nil {
 						return 0, err
 					}
@@ -3411,7 +3437,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Notification twice")
 			}
 			f.Notification = new(NotificationType)
-			if err := f.Notification.decodeEXI(&r, &a); err != nil {
+			if err := f.Notification.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 128:
@@ -3422,7 +3448,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "NotificationMaxDelay")
 					if err != nil {
 						return 0, err
 					}
@@ -3442,7 +3468,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "NumEPriceLevels")
 					if err != nil {
 						return 0, err
 					}
@@ -3462,7 +3488,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(1200)
+					v, err := r.Binary(1200, "OEMProvisioningCert")
 					if err != nil {
 						return 0, err
 					}
@@ -3477,7 +3503,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
 			f.Object = new(xmldsig.ObjectType)
-			if err := f.Object.DecodeEXI(&r); err != nil {
+			if err := f.Object.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 132:
@@ -3488,7 +3514,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "P")
 					if err != nil {
 						return 0, err
 					}
@@ -3503,7 +3529,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
 			f.PGPData = new(xmldsig.PGPDataType)
-			if err := f.PGPData.DecodeEXI(&r); err != nil {
+			if err := f.PGPData.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 134:
@@ -3514,7 +3540,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyID")
 					if err != nil {
 						return 0, err
 					}
@@ -3532,7 +3558,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyPacket")
 					if err != nil {
 						return 0, err
 					}
@@ -3550,7 +3576,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "PMax")
 					if err != nil {
 						return 0, err
 					}
@@ -3567,7 +3593,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxSchedule twice")
 			}
 			f.PMaxSchedule = new(PMaxScheduleType)
-			if err := f.PMaxSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.PMaxSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 138:
@@ -3575,7 +3601,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxScheduleEntry twice")
 			}
 			f.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-			if err := f.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 139:
@@ -3586,7 +3612,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "PMaxScheduleID")
 					if err != nil {
 						return 0, err
 					}
@@ -3603,7 +3629,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Parameter twice")
 			}
 			f.Parameter = new(ParameterType)
-			if err := f.Parameter.decodeEXI(&r, &a); err != nil {
+			if err := f.Parameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 141:
@@ -3611,7 +3637,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParameterSet twice")
 			}
 			f.ParameterSet = new(ParameterSetType)
-			if err := f.ParameterSet.decodeEXI(&r, &a); err != nil {
+			if err := f.ParameterSet.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 142:
@@ -3622,7 +3648,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParameterSetID")
 					if err != nil {
 						return 0, err
 					}
@@ -3639,7 +3665,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsReq twice")
 			}
 			f.PaymentDetailsReq = new(PaymentDetailsReqType)
-			if err := f.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 144:
@@ -3647,7 +3673,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsRes twice")
 			}
 			f.PaymentDetailsRes = new(PaymentDetailsResType)
-			if err := f.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 145:
@@ -3658,7 +3684,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "PaymentOption")
 					if err != nil {
 						return 0, err
 					}
@@ -3675,7 +3701,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentOptions twice")
 			}
 			f.PaymentOptions = new(PaymentOptionsType)
-			if err := f.PaymentOptions.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentOptions.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 147:
@@ -3686,7 +3712,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PgenCounter")
 					if err != nil {
 						return 0, err
 					}
@@ -3701,7 +3727,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
 			}
 			f.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := f.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 149:
@@ -3709,7 +3735,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
 			}
 			f.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := f.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 150:
@@ -3737,7 +3763,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeReq twice")
 			}
 			f.PreChargeReq = new(PreChargeReqType)
-			if err := f.PreChargeReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PreChargeReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 152:
@@ -3745,7 +3771,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeRes twice")
 			}
 			f.PreChargeRes = new(PreChargeResType)
-			if err := f.PreChargeRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PreChargeRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 153:
@@ -3753,7 +3779,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ProfileEntry twice")
 			}
 			f.ProfileEntry = new(ProfileEntryType)
-			if err := f.ProfileEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.ProfileEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 154:
@@ -3764,7 +3790,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Q")
 					if err != nil {
 						return 0, err
 					}
@@ -3799,7 +3825,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
 			f.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-			if err := f.RSAKeyValue.DecodeEXI(&r); err != nil {
+			if err := f.RSAKeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 157:
@@ -3847,7 +3873,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
 			f.Reference = new(xmldsig.ReferenceType)
-			if err := f.Reference.DecodeEXI(&r); err != nil {
+			if err := f.Reference.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 160:
@@ -3855,7 +3881,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RelativeTimeInterval twice")
 			}
 			f.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := f.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
+			if err := f.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 161:
@@ -3863,7 +3889,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToBulkSoC twice")
 			}
 			f.RemainingTimeToBulkSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToBulkSoC.decodeEXI(&r, &a); err != nil {
+			if err := f.RemainingTimeToBulkSoC.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 162:
@@ -3871,7 +3897,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToFullSoC twice")
 			}
 			f.RemainingTimeToFullSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToFullSoC.decodeEXI(&r, &a); err != nil {
+			if err := f.RemainingTimeToFullSoC.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 163:
@@ -3882,7 +3908,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(5, 23)
+					v, err := r.Enum(5, 23, "ResponseCode")
 					if err != nil {
 						return 0, err
 					}
@@ -3899,7 +3925,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
 			f.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-			if err := f.RetrievalMethod.DecodeEXI(&r); err != nil {
+			if err := f.RetrievalMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 165:
@@ -3910,7 +3936,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "RetryCounter")
 					if err != nil {
 						return 0, err
 					}
@@ -3930,7 +3956,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
+					v, err := r.String(40, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
 					if err != nil {
 						return 0, err
 					}
@@ -3947,7 +3973,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleList twice")
 			}
 			f.SAScheduleList = new(SAScheduleListType)
-			if err := f.SAScheduleList.decodeEXI(&r, &a); err != nil {
+			if err := f.SAScheduleList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 168:
@@ -3955,7 +3981,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleTuple twice")
 			}
 			f.SAScheduleTuple = new(SAScheduleTupleType)
-			if err := f.SAScheduleTuple.decodeEXI(&r, &a); err != nil {
+			if err := f.SAScheduleTuple.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 169:
@@ -3966,7 +3992,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SAScheduleTupleID")
 					if err != nil {
 						return 0, err
 					}
@@ -3986,7 +4012,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SAScheduleTupleID")
 					if err != nil {
 						return 0, err
 					}
@@ -4003,7 +4029,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SASchedules twice")
 			}
 			f.SASchedules = new(SASchedulesType)
-			if err := f.SASchedules.decodeEXI(&r, &a); err != nil {
+			if err := f.SASchedules.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 172:
@@ -4011,7 +4037,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
 			f.SPKIData = new(xmldsig.SPKIDataType)
-			if err := f.SPKIData.DecodeEXI(&r); err != nil {
+			if err := f.SPKIData.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -4022,7 +4048,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "SPKISexp")
 					if err != nil {
 						return 0, err
 					}
@@ -4037,7 +4063,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariff twice")
 			}
 			f.SalesTariff = new(SalesTariffType)
-			if err := f.SalesTariff.decodeEXI(&r, &a); err != nil {
+			if err := f.SalesTariff.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 175:
@@ -4048,7 +4074,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -4065,7 +4091,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariffEntry twice")
 			}
 			f.SalesTariffEntry = new(SalesTariffEntryType)
-			if err := f.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.SalesTariffEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 177:
@@ -4076,7 +4102,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SalesTariffID")
 					if err != nil {
 						return 0, err
 					}
@@ -4096,7 +4122,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Seed")
 					if err != nil {
 						return 0, err
 					}
@@ -4114,7 +4140,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "SelectedPaymentOption")
 					if err != nil {
 						return 0, err
 					}
@@ -4131,7 +4157,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedService twice")
 			}
 			f.SelectedService = new(SelectedServiceType)
-			if err := f.SelectedService.decodeEXI(&r, &a); err != nil {
+			if err := f.SelectedService.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 181:
@@ -4139,7 +4165,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedServiceList twice")
 			}
 			f.SelectedServiceList = new(SelectedServiceListType)
-			if err := f.SelectedServiceList.decodeEXI(&r, &a); err != nil {
+			if err := f.SelectedServiceList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 182:
@@ -4147,7 +4173,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Service twice")
 			}
 			f.Service = new(ServiceType)
-			if err := f.Service.decodeEXI(&r, &a); err != nil {
+			if err := f.Service.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 183:
@@ -4158,7 +4184,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 4)
+					v, err := r.Enum(2, 4, "ServiceCategory")
 					if err != nil {
 						return 0, err
 					}
@@ -4178,7 +4204,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 4)
+					v, err := r.Enum(2, 4, "ServiceCategory")
 					if err != nil {
 						return 0, err
 					}
@@ -4195,7 +4221,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceCharge twice")
 			}
 			f.ServiceCharge = new(ServiceChargeType)
-			if err := f.ServiceCharge.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceCharge.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 186:
@@ -4203,7 +4229,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
 			}
 			f.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := f.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDetailReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 187:
@@ -4211,7 +4237,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
 			}
 			f.ServiceDetailRes = new(ServiceDetailResType)
-			if err := f.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDetailRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 188:
@@ -4219,7 +4245,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
 			}
 			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := f.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 189:
@@ -4227,7 +4253,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
 			}
 			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := f.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 190:
@@ -4238,7 +4264,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return 0, err
 					}
@@ -4258,7 +4284,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return 0, err
 					}
@@ -4275,7 +4301,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceList twice")
 			}
 			f.ServiceList = new(ServiceTagListType)
-			if err := f.ServiceList.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 193:
@@ -4286,7 +4312,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4303,7 +4329,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceParameterList twice")
 			}
 			f.ServiceParameterList = new(ServiceParameterListType)
-			if err := f.ServiceParameterList.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceParameterList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 195:
@@ -4311,7 +4337,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServicePaymentSelectionReq twice")
 			}
 			f.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
-			if err := f.ServicePaymentSelectionReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServicePaymentSelectionReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 196:
@@ -4319,7 +4345,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServicePaymentSelectionRes twice")
 			}
 			f.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
-			if err := f.ServicePaymentSelectionRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServicePaymentSelectionRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 197:
@@ -4330,7 +4356,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgBody}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4350,7 +4376,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4367,7 +4393,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceTag twice")
 			}
 			f.ServiceTag = new(ServiceTagType)
-			if err := f.ServiceTag.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceTag.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 200:
@@ -4378,7 +4404,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return 0, err
 					}
@@ -4396,7 +4422,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return 0, err
 					}
@@ -4411,7 +4437,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupReq twice")
 			}
 			f.SessionSetupReq = new(SessionSetupReqType)
-			if err := f.SessionSetupReq.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionSetupReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 203:
@@ -4419,7 +4445,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupRes twice")
 			}
 			f.SessionSetupRes = new(SessionSetupResType)
-			if err := f.SessionSetupRes.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionSetupRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 204:
@@ -4427,7 +4453,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopReq twice")
 			}
 			f.SessionStopReq = new(SessionStopType)
-			if err := f.SessionStopReq.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionStopReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 205:
@@ -4435,7 +4461,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopRes twice")
 			}
 			f.SessionStopRes = new(SessionStopResType)
-			if err := f.SessionStopRes.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionStopRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 206:
@@ -4446,7 +4472,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(32)
+					v, err := r.Binary(32, "SigMeterReading")
 					if err != nil {
 						return 0, err
 					}
@@ -4461,7 +4487,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
 			f.Signature = new(xmldsig.SignatureType)
-			if err := f.Signature.DecodeEXI(&r); err != nil {
+			if err := f.Signature.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 208:
@@ -4469,7 +4495,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
 			f.SignatureMethod = new(xmldsig.SignatureMethodType)
-			if err := f.SignatureMethod.DecodeEXI(&r); err != nil {
+			if err := f.SignatureMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 209:
@@ -4477,7 +4503,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
 			f.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-			if err := f.SignatureProperties.DecodeEXI(&r); err != nil {
+			if err := f.SignatureProperties.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 210:
@@ -4485,7 +4511,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
 			f.SignatureProperty = new(xmldsig.SignaturePropertyType)
-			if err := f.SignatureProperty.DecodeEXI(&r); err != nil {
+			if err := f.SignatureProperty.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 211:
@@ -4493,7 +4519,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
 			f.SignatureValue = new(xmldsig.SignatureValueType)
-			if err := f.SignatureValue.DecodeEXI(&r); err != nil {
+			if err := f.SignatureValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 212:
@@ -4501,7 +4527,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
 			f.SignedInfo = new(xmldsig.SignedInfoType)
-			if err := f.SignedInfo.DecodeEXI(&r); err != nil {
+			if err := f.SignedInfo.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 213:
@@ -4509,7 +4535,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SubCertificates twice")
 			}
 			f.SubCertificates = new(SubCertificatesType)
-			if err := f.SubCertificates.decodeEXI(&r, &a); err != nil {
+			if err := f.SubCertificates.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 214:
@@ -4520,7 +4546,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "TMeter")
 					if err != nil {
 						return 0, err
 					}
@@ -4537,7 +4563,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TimeInterval twice")
 			}
 			f.TimeInterval = new(IntervalType)
-			if err := f.TimeInterval.decodeEXI(&r, &a); err != nil {
+			if err := f.TimeInterval.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 216:
@@ -4545,7 +4571,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
 			f.Transform = new(xmldsig.TransformType)
-			if err := f.Transform.DecodeEXI(&r); err != nil {
+			if err := f.Transform.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 217:
@@ -4553,7 +4579,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
 			f.Transforms = new(xmldsig.TransformsType)
-			if err := f.Transforms.DecodeEXI(&r); err != nil {
+			if err := f.Transforms.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 218:
@@ -4564,7 +4590,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(4, 10)
+					v, err := r.Enum(4, 10, "Unit")
 					if err != nil {
 						return 0, err
 					}
@@ -4581,7 +4607,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds V2G_Message twice")
 			}
 			f.V2G_Message = new(V2G_Message)
-			if err := f.V2G_Message.decodeEXI(&r, &a); err != nil {
+			if err := f.V2G_Message.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 220:
@@ -4592,7 +4618,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Value")
 					if err != nil {
 						return 0, err
 					}
@@ -4609,7 +4635,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionReq twice")
 			}
 			f.WeldingDetectionReq = new(WeldingDetectionReqType)
-			if err := f.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
+			if err := f.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 222:
@@ -4617,7 +4643,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionRes twice")
 			}
 			f.WeldingDetectionRes = new(WeldingDetectionResType)
-			if err := f.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
+			if err := f.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 223:
@@ -4628,7 +4654,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509CRL")
 					if err != nil {
 						return 0, err
 					}
@@ -4646,7 +4672,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509Certificate")
 					if err != nil {
 						return 0, err
 					}
@@ -4661,7 +4687,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
 			f.X509Data = new(xmldsig.X509DataType)
-			if err := f.X509Data.DecodeEXI(&r); err != nil {
+			if err := f.X509Data.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 226:
@@ -4689,7 +4715,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
 			f.X509IssuerSerial = new(xmldsig.X509IssuerSerialType)
-			if err := f.X509IssuerSerial.DecodeEXI(&r); err != nil {
+			if err := f.X509IssuerSerial.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 228:
@@ -4700,7 +4726,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509SKI")
 					if err != nil {
 						return 0, err
 					}
@@ -4718,7 +4744,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
 					if err != nil {
 						return 0, err
 					}
@@ -4778,7 +4804,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Y")
 					if err != nil {
 						return 0, err
 					}
@@ -4796,7 +4822,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "amount")
 					if err != nil {
 						return 0, err
 					}
@@ -4816,7 +4842,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(3, -3, 3)
+					v, err := r.NBit(3, -3, 3, "amountMultiplier")
 					if err != nil {
 						return 0, err
 					}
@@ -4856,7 +4882,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, -128, 127)
+					v, err := r.NBit(8, -128, 127, "byteValue")
 					if err != nil {
 						return 0, err
 					}
@@ -4876,7 +4902,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "costKind")
 					if err != nil {
 						return 0, err
 					}
@@ -4896,7 +4922,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "duration")
 					if err != nil {
 						return 0, err
 					}
@@ -4916,7 +4942,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-2147483648, 2147483647)
+					v, err := r.IntRange(-2147483648, 2147483647, -2147483648, 2147483647, "intValue")
 					if err != nil {
 						return 0, err
 					}
@@ -4933,7 +4959,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds physicalValue twice")
 			}
 			f.PhysicalValue = new(PhysicalValueType)
-			if err := f.PhysicalValue.decodeEXI(&r, &a); err != nil {
+			if err := f.PhysicalValue.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 241:
@@ -4944,7 +4970,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "shortValue")
 					if err != nil {
 						return 0, err
 					}
@@ -4964,7 +4990,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "start")
 					if err != nil {
 						return 0, err
 					}
@@ -4984,7 +5010,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "startValue")
 					if err != nil {
 						return 0, err
 					}
@@ -5389,8 +5415,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVErrorCode != nil {
 		w.Bits(56, 8)
 		w.Leaf()
-		if uint64(*f.EVErrorCode) >= 12 {
-			return dst, fmt.Errorf("EVErrorCode: invalid DC_EVErrorCodeType value %d", *f.EVErrorCode)
+		if err := exi.CheckEnum("EVErrorCode", "DC_EVErrorCodeType", uint64(*f.EVErrorCode), 12); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVErrorCode), 4)
 		w.Leaf()
@@ -5479,8 +5505,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVRequestedEnergyTransferType != nil {
 		w.Bits(70, 8)
 		w.Leaf()
-		if uint64(*f.EVRequestedEnergyTransferType) >= 6 {
-			return dst, fmt.Errorf("EVRequestedEnergyTransferType: invalid EVRequestedEnergyTransferType value %d", *f.EVRequestedEnergyTransferType)
+		if err := exi.CheckEnum("EVRequestedEnergyTransferType", "EVRequestedEnergyTransferType", uint64(*f.EVRequestedEnergyTransferType), 6); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVRequestedEnergyTransferType), 3)
 		w.Leaf()
@@ -5521,8 +5547,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEIsolationStatus != nil {
 		w.Bits(76, 8)
 		w.Leaf()
-		if uint64(*f.EVSEIsolationStatus) >= 4 {
-			return dst, fmt.Errorf("EVSEIsolationStatus: invalid IsolationLevelType value %d", *f.EVSEIsolationStatus)
+		if err := exi.CheckEnum("EVSEIsolationStatus", "IsolationLevelType", uint64(*f.EVSEIsolationStatus), 4); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSEIsolationStatus), 2)
 		w.Leaf()
@@ -5602,8 +5628,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSENotification != nil {
 		w.Bits(89, 8)
 		w.Leaf()
-		if uint64(*f.EVSENotification) >= 3 {
-			return dst, fmt.Errorf("EVSENotification: invalid EVSENotificationType value %d", *f.EVSENotification)
+		if err := exi.CheckEnum("EVSENotification", "EVSENotificationType", uint64(*f.EVSENotification), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSENotification), 2)
 		w.Leaf()
@@ -5635,8 +5661,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEProcessing != nil {
 		w.Bits(94, 8)
 		w.Leaf()
-		if uint64(*f.EVSEProcessing) >= 2 {
-			return dst, fmt.Errorf("EVSEProcessing: invalid EVSEProcessingType value %d", *f.EVSEProcessing)
+		if err := exi.CheckEnum("EVSEProcessing", "EVSEProcessingType", uint64(*f.EVSEProcessing), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSEProcessing), 1)
 		w.Leaf()
@@ -5650,8 +5676,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEStatusCode != nil {
 		w.Bits(96, 8)
 		w.Leaf()
-		if uint64(*f.EVSEStatusCode) >= 12 {
-			return dst, fmt.Errorf("EVSEStatusCode: invalid DC_EVSEStatusCodeType value %d", *f.EVSEStatusCode)
+		if err := exi.CheckEnum("EVSEStatusCode", "DC_EVSEStatusCodeType", uint64(*f.EVSEStatusCode), 12); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSEStatusCode), 4)
 		w.Leaf()
@@ -5683,8 +5709,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EnergyTransferType != nil {
 		w.Bits(101, 8)
 		w.Leaf()
-		if uint64(*f.EnergyTransferType) >= 10 {
-			return dst, fmt.Errorf("EnergyTransferType: invalid EVSESupportedEnergyTransferType value %d", *f.EnergyTransferType)
+		if err := exi.CheckEnum("EnergyTransferType", "EVSESupportedEnergyTransferType", uint64(*f.EnergyTransferType), 10); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EnergyTransferType), 4)
 		w.Leaf()
@@ -5704,8 +5730,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.FaultCode != nil {
 		w.Bits(104, 8)
 		w.Leaf()
-		if uint64(*f.FaultCode) >= 3 {
-			return dst, fmt.Errorf("FaultCode: invalid FaultCodeType value %d", *f.FaultCode)
+		if err := exi.CheckEnum("FaultCode", "FaultCodeType", uint64(*f.FaultCode), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.FaultCode), 2)
 		w.Leaf()
@@ -5968,8 +5994,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PaymentOption != nil {
 		w.Bits(145, 8)
 		w.Leaf()
-		if uint64(*f.PaymentOption) >= 2 {
-			return dst, fmt.Errorf("PaymentOption: invalid PaymentOptionType value %d", *f.PaymentOption)
+		if err := exi.CheckEnum("PaymentOption", "PaymentOptionType", uint64(*f.PaymentOption), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.PaymentOption), 1)
 		w.Leaf()
@@ -6079,8 +6105,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ResponseCode != nil {
 		w.Bits(163, 8)
 		w.Leaf()
-		if uint64(*f.ResponseCode) >= 23 {
-			return dst, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
+		if err := exi.CheckEnum("ResponseCode", "ResponseCodeType", uint64(*f.ResponseCode), 23); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ResponseCode), 5)
 		w.Leaf()
@@ -6184,8 +6210,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SelectedPaymentOption != nil {
 		w.Bits(179, 8)
 		w.Leaf()
-		if uint64(*f.SelectedPaymentOption) >= 2 {
-			return dst, fmt.Errorf("SelectedPaymentOption: invalid PaymentOptionType value %d", *f.SelectedPaymentOption)
+		if err := exi.CheckEnum("SelectedPaymentOption", "PaymentOptionType", uint64(*f.SelectedPaymentOption), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.SelectedPaymentOption), 1)
 		w.Leaf()
@@ -6211,8 +6237,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceCategory != nil {
 		w.Bits(183, 8)
 		w.Leaf()
-		if uint64(*f.ServiceCategory) >= 4 {
-			return dst, fmt.Errorf("ServiceCategory: invalid ServiceCategoryType value %d", *f.ServiceCategory)
+		if err := exi.CheckEnum("ServiceCategory", "ServiceCategoryType", uint64(*f.ServiceCategory), 4); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ServiceCategory), 2)
 		w.Leaf()
@@ -6220,8 +6246,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceCategory2 != nil {
 		w.Bits(184, 8)
 		w.Leaf()
-		if uint64(*f.ServiceCategory2) >= 4 {
-			return dst, fmt.Errorf("ServiceCategory2: invalid ServiceCategoryType value %d", *f.ServiceCategory2)
+		if err := exi.CheckEnum("ServiceCategory2", "ServiceCategoryType", uint64(*f.ServiceCategory2), 4); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ServiceCategory2), 2)
 		w.Leaf()
@@ -6445,8 +6471,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Unit != nil {
 		w.Bits(218, 8)
 		w.Leaf()
-		if uint64(*f.Unit) >= 10 {
-			return dst, fmt.Errorf("Unit: invalid UnitSymbolType value %d", *f.Unit)
+		if err := exi.CheckEnum("Unit", "UnitSymbolType", uint64(*f.Unit), 10); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.Unit), 4)
 		w.Leaf()
@@ -6565,8 +6591,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.CostKind != nil {
 		w.Bits(237, 8)
 		w.Leaf()
-		if uint64(*f.CostKind) >= 3 {
-			return dst, fmt.Errorf("CostKind: invalid CostKindType value %d", *f.CostKind)
+		if err := exi.CheckEnum("CostKind", "CostKindType", uint64(*f.CostKind), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.CostKind), 2)
 		w.Leaf()
@@ -6644,12 +6670,10 @@ func (v UnitSymbolType) String() string {
 	return "UnitSymbolType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "UnitSymbolType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v UnitSymbolType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesUnitSymbolType) {
-		return nil, fmt.Errorf("invalid UnitSymbolType value %d", int(v))
-	}
-	return []byte(namesUnitSymbolType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6683,12 +6707,10 @@ func (v EVSENotificationType) String() string {
 	return "EVSENotificationType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EVSENotificationType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EVSENotificationType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEVSENotificationType) {
-		return nil, fmt.Errorf("invalid EVSENotificationType value %d", int(v))
-	}
-	return []byte(namesEVSENotificationType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6731,12 +6753,10 @@ func (v DC_EVErrorCodeType) String() string {
 	return "DC_EVErrorCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "DC_EVErrorCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v DC_EVErrorCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesDC_EVErrorCodeType) {
-		return nil, fmt.Errorf("invalid DC_EVErrorCodeType value %d", int(v))
-	}
-	return []byte(namesDC_EVErrorCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6790,12 +6810,10 @@ func (v ResponseCodeType) String() string {
 	return "ResponseCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ResponseCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ResponseCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesResponseCodeType) {
-		return nil, fmt.Errorf("invalid ResponseCodeType value %d", int(v))
-	}
-	return []byte(namesResponseCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6830,12 +6848,10 @@ func (v IsolationLevelType) String() string {
 	return "IsolationLevelType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "IsolationLevelType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v IsolationLevelType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesIsolationLevelType) {
-		return nil, fmt.Errorf("invalid IsolationLevelType value %d", int(v))
-	}
-	return []byte(namesIsolationLevelType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6878,12 +6894,10 @@ func (v DC_EVSEStatusCodeType) String() string {
 	return "DC_EVSEStatusCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "DC_EVSEStatusCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v DC_EVSEStatusCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesDC_EVSEStatusCodeType) {
-		return nil, fmt.Errorf("invalid DC_EVSEStatusCodeType value %d", int(v))
-	}
-	return []byte(namesDC_EVSEStatusCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6916,12 +6930,10 @@ func (v EVSEProcessingType) String() string {
 	return "EVSEProcessingType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EVSEProcessingType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EVSEProcessingType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEVSEProcessingType) {
-		return nil, fmt.Errorf("invalid EVSEProcessingType value %d", int(v))
-	}
-	return []byte(namesEVSEProcessingType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6958,12 +6970,10 @@ func (v EVRequestedEnergyTransferType) String() string {
 	return "EVRequestedEnergyTransferType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EVRequestedEnergyTransferType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EVRequestedEnergyTransferType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEVRequestedEnergyTransferType) {
-		return nil, fmt.Errorf("invalid EVRequestedEnergyTransferType value %d", int(v))
-	}
-	return []byte(namesEVRequestedEnergyTransferType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6997,12 +7007,10 @@ func (v CostKindType) String() string {
 	return "CostKindType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "CostKindType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v CostKindType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesCostKindType) {
-		return nil, fmt.Errorf("invalid CostKindType value %d", int(v))
-	}
-	return []byte(namesCostKindType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7037,12 +7045,10 @@ func (v ServiceCategoryType) String() string {
 	return "ServiceCategoryType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ServiceCategoryType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ServiceCategoryType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesServiceCategoryType) {
-		return nil, fmt.Errorf("invalid ServiceCategoryType value %d", int(v))
-	}
-	return []byte(namesServiceCategoryType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7083,12 +7089,10 @@ func (v EVSESupportedEnergyTransferType) String() string {
 	return "EVSESupportedEnergyTransferType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EVSESupportedEnergyTransferType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EVSESupportedEnergyTransferType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEVSESupportedEnergyTransferType) {
-		return nil, fmt.Errorf("invalid EVSESupportedEnergyTransferType value %d", int(v))
-	}
-	return []byte(namesEVSESupportedEnergyTransferType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7125,12 +7129,10 @@ func (v ValueType) String() string {
 	return "ValueType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ValueType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ValueType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesValueType) {
-		return nil, fmt.Errorf("invalid ValueType value %d", int(v))
-	}
-	return []byte(namesValueType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7163,12 +7165,10 @@ func (v PaymentOptionType) String() string {
 	return "PaymentOptionType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "PaymentOptionType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v PaymentOptionType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesPaymentOptionType) {
-		return nil, fmt.Errorf("invalid PaymentOptionType value %d", int(v))
-	}
-	return []byte(namesPaymentOptionType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7202,12 +7202,10 @@ func (v FaultCodeType) String() string {
 	return "FaultCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "FaultCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v FaultCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesFaultCodeType) {
-		return nil, fmt.Errorf("invalid FaultCodeType value %d", int(v))
-	}
-	return []byte(namesFaultCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7331,7 +7329,7 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -7479,7 +7477,7 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Multiplier
 			{
-				v, empty, err := r.LeafNBit(3, -3, 3)
+				v, empty, err := r.LeafNBit(3, -3, 3, "Multiplier")
 				if err != nil {
 					return err
 				}
@@ -7489,7 +7487,7 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Unit
 			{
-				v, empty, err := r.LeafEnum(4, 10)
+				v, empty, err := r.LeafEnum(4, 10, "Unit")
 				if err != nil {
 					return err
 				}
@@ -7509,7 +7507,7 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Value")
 					if err != nil {
 						return err
 					}
@@ -7541,8 +7539,8 @@ func (x *PhysicalValueType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.Unit) >= 10 {
-			return fmt.Errorf("PhysicalValueType.Unit: invalid UnitSymbolType value %d", *x.Unit)
+		if err := exi.CheckEnum("PhysicalValueType.Unit", "UnitSymbolType", uint64(*x.Unit), 10); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.Unit), 4)
 		w.Leaf()
@@ -7813,7 +7811,7 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "NotificationMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -7827,7 +7825,7 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // EVSENotification
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSENotification")
 				if err != nil {
 					return err
 				}
@@ -7863,8 +7861,8 @@ func (x *AC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSENotification) >= 3 {
-		return fmt.Errorf("AC_EVSEStatusType.EVSENotification: invalid EVSENotificationType value %d", x.EVSENotification)
+	if err := exi.CheckEnum("AC_EVSEStatusType.EVSENotification", "EVSENotificationType", uint64(x.EVSENotification), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSENotification), 2)
 	w.Leaf()
@@ -8128,7 +8126,7 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // EVErrorCode
 			{
-				v, empty, err := r.LeafEnum(4, 12)
+				v, empty, err := r.LeafEnum(4, 12, "EVErrorCode")
 				if err != nil {
 					return err
 				}
@@ -8138,7 +8136,7 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // EVRESSSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "EVRESSSOC")
 				if err != nil {
 					return err
 				}
@@ -8178,8 +8176,8 @@ func (x *DC_EVStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVErrorCode) >= 12 {
-		return fmt.Errorf("DC_EVStatusType.EVErrorCode: invalid DC_EVErrorCodeType value %d", x.EVErrorCode)
+	if err := exi.CheckEnum("DC_EVStatusType.EVErrorCode", "DC_EVErrorCodeType", uint64(x.EVErrorCode), 12); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVErrorCode), 4)
 	w.Leaf()
@@ -8272,7 +8270,7 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -8286,7 +8284,7 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -8304,8 +8302,8 @@ func (x *CableCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("CableCheckResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CableCheckResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -8319,8 +8317,8 @@ func (x *CableCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 2 {
-		return fmt.Errorf("CableCheckResType.EVSEProcessing: invalid EVSEProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("CableCheckResType.EVSEProcessing", "EVSEProcessingType", uint64(x.EVSEProcessing), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 1)
 	w.Leaf()
@@ -8422,7 +8420,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // EVSEIsolationStatus
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "EVSEIsolationStatus")
 				if err != nil {
 					return err
 				}
@@ -8434,7 +8432,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVSEStatusCode
 			{
-				v, empty, err := r.LeafEnum(4, 12)
+				v, empty, err := r.LeafEnum(4, 12, "EVSEStatusCode")
 				if err != nil {
 					return err
 				}
@@ -8452,7 +8450,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "NotificationMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -8466,7 +8464,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // EVSENotification
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSENotification")
 				if err != nil {
 					return err
 				}
@@ -8485,8 +8483,8 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.EVSEIsolationStatus) >= 4 {
-			return fmt.Errorf("DC_EVSEStatusType.EVSEIsolationStatus: invalid IsolationLevelType value %d", *x.EVSEIsolationStatus)
+		if err := exi.CheckEnum("DC_EVSEStatusType.EVSEIsolationStatus", "IsolationLevelType", uint64(*x.EVSEIsolationStatus), 4); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.EVSEIsolationStatus), 2)
 		w.Leaf()
@@ -8495,8 +8493,8 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEStatusCode) >= 12 {
-		return fmt.Errorf("DC_EVSEStatusType.EVSEStatusCode: invalid DC_EVSEStatusCodeType value %d", x.EVSEStatusCode)
+	if err := exi.CheckEnum("DC_EVSEStatusType.EVSEStatusCode", "DC_EVSEStatusCodeType", uint64(x.EVSEStatusCode), 12); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEStatusCode), 4)
 	w.Leaf()
@@ -8510,8 +8508,8 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSENotification) >= 3 {
-		return fmt.Errorf("DC_EVSEStatusType.EVSENotification: invalid EVSENotificationType value %d", x.EVSENotification)
+	if err := exi.CheckEnum("DC_EVSEStatusType.EVSENotification", "EVSENotificationType", uint64(x.EVSENotification), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSENotification), 2)
 	w.Leaf()
@@ -8631,7 +8629,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.Binary(1200)
+					v, err := r.Binary(1200, "OEMProvisioningCert")
 					if err != nil {
 						return err
 					}
@@ -8657,7 +8655,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "DHParams")
 					if err != nil {
 						return err
 					}
@@ -8770,7 +8768,7 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
+					v, err := r.String(40, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
 					if err != nil {
 						return err
 					}
@@ -8932,7 +8930,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -8954,7 +8952,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.Binary(128)
+					v, err := r.Binary(128, "ContractSignatureEncryptedPrivateKey")
 					if err != nil {
 						return err
 					}
@@ -8976,7 +8974,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "DHParams")
 					if err != nil {
 						return err
 					}
@@ -8998,7 +8996,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -9024,8 +9022,8 @@ func (x *CertificateInstallationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("CertificateInstallationResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CertificateInstallationResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -9140,7 +9138,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(1200)
+					v, err := r.Binary(1200, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -9248,7 +9246,7 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(1200)
+					v, err := r.Binary(1200, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -9414,7 +9412,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -9440,7 +9438,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "DHParams")
 					if err != nil {
 						return err
 					}
@@ -9638,7 +9636,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -9660,7 +9658,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(128)
+					v, err := r.Binary(128, "ContractSignatureEncryptedPrivateKey")
 					if err != nil {
 						return err
 					}
@@ -9682,7 +9680,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "DHParams")
 					if err != nil {
 						return err
 					}
@@ -9704,7 +9702,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -9726,7 +9724,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "RetryCounter")
 					if err != nil {
 						return err
 					}
@@ -9752,8 +9750,8 @@ func (x *CertificateUpdateResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("CertificateUpdateResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CertificateUpdateResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -9870,7 +9868,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 		switch ev {
 		case 1: // EVRequestedEnergyTransferType
 			{
-				v, empty, err := r.LeafEnum(3, 6)
+				v, empty, err := r.LeafEnum(3, 6, "EVRequestedEnergyTransferType")
 				if err != nil {
 					return err
 				}
@@ -9912,8 +9910,8 @@ func (x *ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVRequestedEnergyTransferType) >= 6 {
-		return fmt.Errorf("ChargeParameterDiscoveryReqType.EVRequestedEnergyTransferType: invalid EVRequestedEnergyTransferType value %d", x.EVRequestedEnergyTransferType)
+	if err := exi.CheckEnum("ChargeParameterDiscoveryReqType.EVRequestedEnergyTransferType", "EVRequestedEnergyTransferType", uint64(x.EVRequestedEnergyTransferType), 6); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVRequestedEnergyTransferType), 3)
 	w.Leaf()
@@ -10159,7 +10157,7 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 7: // FullSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "FullSOC")
 				if err != nil {
 					return err
 				}
@@ -10171,7 +10169,7 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 8: // BulkSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "BulkSOC")
 				if err != nil {
 					return err
 				}
@@ -10400,7 +10398,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -10410,7 +10408,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 2: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -10468,8 +10466,8 @@ func (x *ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("ChargeParameterDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ChargeParameterDiscoveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -10477,8 +10475,8 @@ func (x *ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 2 {
-		return fmt.Errorf("ChargeParameterDiscoveryResType.EVSEProcessing: invalid EVSEProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("ChargeParameterDiscoveryResType.EVSEProcessing", "EVSEProcessingType", uint64(x.EVSEProcessing), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 1)
 	w.Leaf()
@@ -10691,7 +10689,7 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SAScheduleTupleID")
 					if err != nil {
 						return err
 					}
@@ -10820,7 +10818,7 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "PMaxScheduleID")
 					if err != nil {
 						return err
 					}
@@ -10955,7 +10953,7 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "PMax")
 					if err != nil {
 						return err
 					}
@@ -11073,7 +11071,7 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "start")
 					if err != nil {
 						return err
 					}
@@ -11095,7 +11093,7 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "duration")
 					if err != nil {
 						return err
 					}
@@ -11304,7 +11302,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SalesTariffID")
 					if err != nil {
 						return err
 					}
@@ -11326,7 +11324,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return err
 					}
@@ -11342,7 +11340,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // NumEPriceLevels
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "NumEPriceLevels")
 				if err != nil {
 					return err
 				}
@@ -11492,7 +11490,7 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EPriceLevel
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "EPriceLevel")
 				if err != nil {
 					return err
 				}
@@ -11610,7 +11608,7 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "startValue")
 					if err != nil {
 						return err
 					}
@@ -11734,7 +11732,7 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // CostKind
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "costKind")
 				if err != nil {
 					return err
 				}
@@ -11752,7 +11750,7 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "amount")
 					if err != nil {
 						return err
 					}
@@ -11766,7 +11764,7 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // AmountMultiplier
 			{
-				v, empty, err := r.LeafNBit(3, -3, 3)
+				v, empty, err := r.LeafNBit(3, -3, 3, "amountMultiplier")
 				if err != nil {
 					return err
 				}
@@ -11786,8 +11784,8 @@ func (x *CostType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.CostKind) >= 3 {
-		return fmt.Errorf("CostType.CostKind: invalid CostKindType value %d", x.CostKind)
+	if err := exi.CheckEnum("CostType.CostKind", "CostKindType", uint64(x.CostKind), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.CostKind), 2)
 	w.Leaf()
@@ -12368,7 +12366,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -12386,7 +12384,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(32)
+					v, err := r.Binary(32, "EVSEID")
 					if err != nil {
 						return err
 					}
@@ -12408,7 +12406,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SAScheduleTupleID")
 					if err != nil {
 						return err
 					}
@@ -12460,8 +12458,8 @@ func (x *ChargingStatusResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("ChargingStatusResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ChargingStatusResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -12652,7 +12650,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}MeterID")
 					if err != nil {
 						return err
 					}
@@ -12682,7 +12680,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(32)
+					v, err := r.Binary(32, "SigMeterReading")
 					if err != nil {
 						return err
 					}
@@ -12704,7 +12702,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "MeterStatus")
 					if err != nil {
 						return err
 					}
@@ -12728,7 +12726,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "TMeter")
 					if err != nil {
 						return err
 					}
@@ -12986,7 +12984,7 @@ func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader, a *arena) error
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -12996,7 +12994,7 @@ func (x *ContractAuthenticationResType) decodeEXI(r *exi.Reader, a *arena) error
 			}
 		case 2: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -13014,8 +13012,8 @@ func (x *ContractAuthenticationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("ContractAuthenticationResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ContractAuthenticationResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -13023,8 +13021,8 @@ func (x *ContractAuthenticationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 2 {
-		return fmt.Errorf("ContractAuthenticationResType.EVSEProcessing: invalid EVSEProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("ContractAuthenticationResType.EVSEProcessing", "EVSEProcessingType", uint64(x.EVSEProcessing), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 1)
 	w.Leaf()
@@ -13590,7 +13588,7 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -13674,8 +13672,8 @@ func (x *CurrentDemandResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("CurrentDemandResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CurrentDemandResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -14212,7 +14210,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return err
 					}
@@ -14234,7 +14232,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SAScheduleTupleID")
 					if err != nil {
 						return err
 					}
@@ -14353,7 +14351,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -14375,8 +14373,8 @@ func (x *MeteringReceiptResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("MeteringReceiptResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("MeteringReceiptResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -14460,7 +14458,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
 					if err != nil {
 						return err
 					}
@@ -14577,7 +14575,7 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -14617,7 +14615,7 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "DateTimeNow")
 					if err != nil {
 						return err
 					}
@@ -14639,8 +14637,8 @@ func (x *PaymentDetailsResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("PaymentDetailsResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PaymentDetailsResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -14898,7 +14896,7 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "SAScheduleTupleID")
 					if err != nil {
 						return err
 					}
@@ -15012,7 +15010,7 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "ChargingProfileEntryStart")
 					if err != nil {
 						return err
 					}
@@ -15034,7 +15032,7 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ChargingProfileEntryMaxPower")
 					if err != nil {
 						return err
 					}
@@ -15138,7 +15136,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -15180,8 +15178,8 @@ func (x *PowerDeliveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("PowerDeliveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PowerDeliveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -15403,7 +15401,7 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -15429,8 +15427,8 @@ func (x *PreChargeResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("PreChargeResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PreChargeResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -15540,7 +15538,7 @@ func (x *ServiceChargeType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EnergyTransferType
 			{
-				v, empty, err := r.LeafEnum(4, 10)
+				v, empty, err := r.LeafEnum(4, 10, "EnergyTransferType")
 				if err != nil {
 					return err
 				}
@@ -15570,8 +15568,8 @@ func (x *ServiceChargeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EnergyTransferType) >= 10 {
-		return fmt.Errorf("ServiceChargeType.EnergyTransferType: invalid EVSESupportedEnergyTransferType value %d", x.EnergyTransferType)
+	if err := exi.CheckEnum("ServiceChargeType.EnergyTransferType", "EVSESupportedEnergyTransferType", uint64(x.EnergyTransferType), 10); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EnergyTransferType), 4)
 	w.Leaf()
@@ -15685,7 +15683,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -15707,7 +15705,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -15723,7 +15721,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ServiceCategory
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "ServiceCategory")
 				if err != nil {
 					return err
 				}
@@ -15741,7 +15739,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -15782,8 +15780,8 @@ func (x *ServiceTagType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ServiceCategory) >= 4 {
-		return fmt.Errorf("ServiceTagType.ServiceCategory: invalid ServiceCategoryType value %d", x.ServiceCategory)
+	if err := exi.CheckEnum("ServiceTagType.ServiceCategory", "ServiceCategoryType", uint64(x.ServiceCategory), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ServiceCategory), 2)
 	w.Leaf()
@@ -15858,7 +15856,7 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -15966,7 +15964,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -15984,7 +15982,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -16014,8 +16012,8 @@ func (x *ServiceDetailResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("ServiceDetailResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServiceDetailResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -16189,7 +16187,7 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParameterSetID")
 					if err != nil {
 						return err
 					}
@@ -16334,7 +16332,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ValueType
 			{
-				v, err := r.Enum(3, 6)
+				v, err := r.Enum(3, 6, "ValueType")
 				if err != nil {
 					return err
 				}
@@ -16354,7 +16352,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // ByteValue
 			{
-				v, empty, err := r.LeafNBit(8, -128, 127)
+				v, empty, err := r.LeafNBit(8, -128, 127, "byteValue")
 				if err != nil {
 					return err
 				}
@@ -16374,7 +16372,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "shortValue")
 					if err != nil {
 						return err
 					}
@@ -16398,7 +16396,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-2147483648, 2147483647)
+					v, err := r.IntRange(-2147483648, 2147483647, -2147483648, 2147483647, "intValue")
 					if err != nil {
 						return err
 					}
@@ -16457,8 +16455,8 @@ func (x *ParameterType) encodeEXI(w *exi.Writer) error {
 	if err := w.Event(&grammarParameterType, &state, 2, nil); err != nil {
 		return err
 	}
-	if uint64(x.ValueType) >= 6 {
-		return fmt.Errorf("ParameterType.ValueType: invalid ValueType value %d", x.ValueType)
+	if err := exi.CheckEnum("ParameterType.ValueType", "ValueType", uint64(x.ValueType), 6); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ValueType), 3)
 	if x.BoolValue != nil {
@@ -16593,7 +16591,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgBody}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -16609,7 +16607,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ServiceCategory
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "ServiceCategory")
 				if err != nil {
 					return err
 				}
@@ -16641,8 +16639,8 @@ func (x *ServiceDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.ServiceCategory) >= 4 {
-			return fmt.Errorf("ServiceDiscoveryReqType.ServiceCategory: invalid ServiceCategoryType value %d", *x.ServiceCategory)
+		if err := exi.CheckEnum("ServiceDiscoveryReqType.ServiceCategory", "ServiceCategoryType", uint64(*x.ServiceCategory), 4); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.ServiceCategory), 2)
 		w.Leaf()
@@ -16745,7 +16743,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -16779,8 +16777,8 @@ func (x *ServiceDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("ServiceDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServiceDiscoveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -16861,7 +16859,7 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // PaymentOption
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "PaymentOption")
 				if err != nil {
 					return err
 				}
@@ -16883,8 +16881,8 @@ func (x *PaymentOptionsType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(x.PaymentOption[i]) >= 2 {
-			return fmt.Errorf("PaymentOptionsType.PaymentOption: invalid PaymentOptionType value %d", x.PaymentOption[i])
+		if err := exi.CheckEnum("PaymentOptionsType.PaymentOption", "PaymentOptionType", uint64(x.PaymentOption[i]), 2); err != nil {
+			return err
 		}
 		w.Bits(uint32(x.PaymentOption[i]), 1)
 		w.Leaf()
@@ -17128,7 +17126,7 @@ func (x *ServicePaymentSelectionReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // SelectedPaymentOption
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "SelectedPaymentOption")
 				if err != nil {
 					return err
 				}
@@ -17150,8 +17148,8 @@ func (x *ServicePaymentSelectionReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.SelectedPaymentOption) >= 2 {
-		return fmt.Errorf("ServicePaymentSelectionReqType.SelectedPaymentOption: invalid PaymentOptionType value %d", x.SelectedPaymentOption)
+	if err := exi.CheckEnum("ServicePaymentSelectionReqType.SelectedPaymentOption", "PaymentOptionType", uint64(x.SelectedPaymentOption), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.SelectedPaymentOption), 1)
 	w.Leaf()
@@ -17316,7 +17314,7 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -17338,7 +17336,7 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParameterSetID")
 					if err != nil {
 						return err
 					}
@@ -17424,7 +17422,7 @@ func (x *ServicePaymentSelectionResType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -17442,8 +17440,8 @@ func (x *ServicePaymentSelectionResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("ServicePaymentSelectionResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServicePaymentSelectionResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -17507,7 +17505,7 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "EVCCID")
 					if err != nil {
 						return err
 					}
@@ -17618,7 +17616,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -17636,7 +17634,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(32)
+					v, err := r.Binary(32, "EVSEID")
 					if err != nil {
 						return err
 					}
@@ -17658,7 +17656,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "DateTimeNow")
 					if err != nil {
 						return err
 					}
@@ -17682,8 +17680,8 @@ func (x *SessionSetupResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("SessionSetupResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("SessionSetupResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -17798,7 +17796,7 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -17816,8 +17814,8 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("SessionStopResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("SessionStopResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -18009,7 +18007,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return err
 					}
@@ -18138,7 +18136,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // FaultCode
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "FaultCode")
 				if err != nil {
 					return err
 				}
@@ -18156,7 +18154,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return err
 					}
@@ -18180,8 +18178,8 @@ func (x *NotificationType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.FaultCode) >= 3 {
-		return fmt.Errorf("NotificationType.FaultCode: invalid FaultCodeType value %d", x.FaultCode)
+	if err := exi.CheckEnum("NotificationType.FaultCode", "FaultCodeType", uint64(x.FaultCode), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.FaultCode), 2)
 	w.Leaf()
@@ -19195,7 +19193,7 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 23)
+				v, empty, err := r.LeafEnum(5, 23, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -19221,8 +19219,8 @@ func (x *WeldingDetectionResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 23 {
-		return fmt.Errorf("WeldingDetectionResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WeldingDetectionResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 23); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()

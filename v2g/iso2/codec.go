@@ -139,9 +139,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -394,132 +408,132 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(&r, &a); err != nil {
+		if err := d.AuthorizationReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(&r, &a); err != nil {
+		if err := d.AuthorizationRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(&r, &a); err != nil {
+		if err := d.BodyElement.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CableCheckReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CableCheckRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargingStatusReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ChargingStatusRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CurrentDemandReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CurrentDemandRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_EVStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.DigestMethod = new(xmldsig.DigestMethodType)
-		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
+		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 26:
@@ -527,7 +541,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -538,37 +552,37 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 27:
 		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.EVChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+		if err := d.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.EVSEStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(&r, &a); err != nil {
+		if err := d.EVStatus.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(&r, &a); err != nil {
+		if err := d.Entry.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.KeyInfo = new(xmldsig.KeyInfoType)
-		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
+		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 34:
@@ -589,22 +603,22 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 35:
 		d.KeyValue = new(xmldsig.KeyValueType)
-		if err := d.KeyValue.DecodeEXI(&r); err != nil {
+		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.Manifest = new(xmldsig.ManifestType)
-		if err := d.Manifest.DecodeEXI(&r); err != nil {
+		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
+		if err := d.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
+		if err := d.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
@@ -625,202 +639,202 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 40:
 		d.Object = new(xmldsig.ObjectType)
-		if err := d.Object.DecodeEXI(&r); err != nil {
+		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.PGPData = new(xmldsig.PGPDataType)
-		if err := d.PGPData.DecodeEXI(&r); err != nil {
+		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
+		if err := d.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
-		if err := d.PaymentServiceSelectionReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PaymentServiceSelectionReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
-		if err := d.PaymentServiceSelectionRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PaymentServiceSelectionRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 48:
 		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 49:
 		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PreChargeReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 50:
 		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PreChargeRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 51:
 		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 52:
 		d.Reference = new(xmldsig.ReferenceType)
-		if err := d.Reference.DecodeEXI(&r); err != nil {
+		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 53:
 		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
+		if err := d.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 54:
 		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 55:
 		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(&r, &a); err != nil {
+		if err := d.SAScheduleList.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 56:
 		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(&r, &a); err != nil {
+		if err := d.SASchedules.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 57:
 		d.SPKIData = new(xmldsig.SPKIDataType)
-		if err := d.SPKIData.DecodeEXI(&r); err != nil {
+		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 58:
 		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
+		if err := d.SalesTariffEntry.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 59:
 		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 60:
 		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 61:
 		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 62:
 		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 63:
 		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 64:
 		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 65:
 		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 66:
 		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 67:
 		d.Signature = new(xmldsig.SignatureType)
-		if err := d.Signature.DecodeEXI(&r); err != nil {
+		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 68:
 		d.SignatureMethod = new(xmldsig.SignatureMethodType)
-		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 69:
 		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 70:
 		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
-		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 71:
 		d.SignatureValue = new(xmldsig.SignatureValueType)
-		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
+		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 72:
 		d.SignedInfo = new(xmldsig.SignedInfoType)
-		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
+		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 73:
 		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(&r, &a); err != nil {
+		if err := d.TimeInterval.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 74:
 		d.Transform = new(xmldsig.TransformType)
-		if err := d.Transform.DecodeEXI(&r); err != nil {
+		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 75:
 		d.Transforms = new(xmldsig.TransformsType)
-		if err := d.Transforms.DecodeEXI(&r); err != nil {
+		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 76:
 		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(&r, &a); err != nil {
+		if err := d.V2G_Message.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 77:
 		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 78:
 		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 79:
 		d.X509Data = new(xmldsig.X509DataType)
-		if err := d.X509Data.DecodeEXI(&r); err != nil {
+		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 80:
@@ -1568,7 +1582,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("iso2: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "iso2.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -1746,15 +1760,15 @@ type Fragment struct {
 	SAProvisioningCertificateChain             *CertificateChainType                     `json:"SAProvisioningCertificateChain,omitempty"`
 	SAScheduleList                             *SAScheduleListType                       `json:"SAScheduleList,omitempty"`
 	SAScheduleTuple                            *SAScheduleTupleType                      `json:"SAScheduleTuple,omitempty"`
-	SAScheduleTupleID                          *uint8                                    `json:"SAScheduleTupleID,omitempty"`
-	SAScheduleTupleID2                         *uint8                                    `json:"SAScheduleTupleID2,omitempty"`
+	SAScheduleTupleID                          *uint16                                   `json:"SAScheduleTupleID,omitempty"`
+	SAScheduleTupleID2                         *uint16                                   `json:"SAScheduleTupleID2,omitempty"`
 	SASchedules                                *SASchedulesType                          `json:"SASchedules,omitempty"`
 	SPKIData                                   *xmldsig.SPKIDataType                     `json:"SPKIData,omitempty"`
 	SPKISexp                                   exi.Bytes                                 `json:"SPKISexp,omitempty"`
 	SalesTariff                                *SalesTariffType                          `json:"SalesTariff,omitempty"`
 	SalesTariffDescription                     *string                                   `json:"SalesTariffDescription,omitempty"`
 	SalesTariffEntry                           *SalesTariffEntryType                     `json:"SalesTariffEntry,omitempty"`
-	SalesTariffID                              *uint8                                    `json:"SalesTariffID,omitempty"`
+	SalesTariffID                              *uint16                                   `json:"SalesTariffID,omitempty"`
 	Seed                                       exi.Bytes                                 `json:"Seed,omitempty"`
 	SelectedPaymentOption                      *PaymentOptionType                        `json:"SelectedPaymentOption,omitempty"`
 	SelectedService                            *SelectedServiceType                      `json:"SelectedService,omitempty"`
@@ -1822,9 +1836,21 @@ type Fragment struct {
 }
 
 // UnmarshalFragment decodes the EXI fragment in b into f and returns the
-// bytes it takes.
+// bytes it takes. Values that break a facet are kept, as by Unmarshal.
 func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	var r exi.Reader
+	return unmarshalFragment(&r, b, f)
+}
+
+// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the
+// values it kept although a facet of the schema forbids them.
+func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshalFragment(&r, b, f)
+	return n, r.Notes(), err
+}
+
+func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -1842,7 +1868,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVChargeParameter twice")
 			}
 			f.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-			if err := f.AC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 1:
@@ -1850,7 +1876,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEChargeParameter twice")
 			}
 			f.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-			if err := f.AC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 2:
@@ -1858,7 +1884,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 3:
@@ -1866,7 +1892,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AC_EVSEStatus twice")
 			}
 			f.AC_EVSEStatus2 = new(AC_EVSEStatusType)
-			if err := f.AC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
+			if err := f.AC_EVSEStatus2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 4:
@@ -1874,7 +1900,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationReq twice")
 			}
 			f.AuthorizationReq = new(AuthorizationReqType)
-			if err := f.AuthorizationReq.decodeEXI(&r, &a); err != nil {
+			if err := f.AuthorizationReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 5:
@@ -1882,7 +1908,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationRes twice")
 			}
 			f.AuthorizationRes = new(AuthorizationResType)
-			if err := f.AuthorizationRes.decodeEXI(&r, &a); err != nil {
+			if err := f.AuthorizationRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 6:
@@ -1890,7 +1916,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Body twice")
 			}
 			f.Body = new(BodyType)
-			if err := f.Body.decodeEXI(&r, &a); err != nil {
+			if err := f.Body.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 7:
@@ -1898,7 +1924,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds BodyElement twice")
 			}
 			f.BodyElement = new(BodyBaseType)
-			if err := f.BodyElement.decodeEXI(&r, &a); err != nil {
+			if err := f.BodyElement.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 8:
@@ -1949,7 +1975,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "BulkSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -1966,7 +1992,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckReq twice")
 			}
 			f.CableCheckReq = new(CableCheckReqType)
-			if err := f.CableCheckReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CableCheckReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -1974,7 +2000,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CableCheckRes twice")
 			}
 			f.CableCheckRes = new(CableCheckResType)
-			if err := f.CableCheckRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CableCheckRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 13:
@@ -1982,7 +2008,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
 			f.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+			if err := f.CanonicalizationMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 14:
@@ -1993,7 +2019,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(800)
+					v, err := r.Binary(800, "Certificate")
 					if err != nil {
 						return 0, err
 					}
@@ -2008,7 +2034,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
 			}
 			f.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := f.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 16:
@@ -2016,7 +2042,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
 			}
 			f.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := f.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 17:
@@ -2024,7 +2050,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateReq twice")
 			}
 			f.CertificateUpdateReq = new(CertificateUpdateReqType)
-			if err := f.CertificateUpdateReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 18:
@@ -2032,7 +2058,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateUpdateRes twice")
 			}
 			f.CertificateUpdateRes = new(CertificateUpdateResType)
-			if err := f.CertificateUpdateRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 19:
@@ -2040,7 +2066,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryReq twice")
 			}
 			f.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-			if err := f.ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 20:
@@ -2048,7 +2074,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeParameterDiscoveryRes twice")
 			}
 			f.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-			if err := f.ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 21:
@@ -2059,7 +2085,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "ChargeProgress")
 					if err != nil {
 						return 0, err
 					}
@@ -2076,7 +2102,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargeService twice")
 			}
 			f.ChargeService = new(ChargeServiceType)
-			if err := f.ChargeService.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargeService.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 23:
@@ -2124,7 +2150,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingProfile twice")
 			}
 			f.ChargingProfile = new(ChargingProfileType)
-			if err := f.ChargingProfile.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingProfile.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 26:
@@ -2135,7 +2161,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(2, 1, 3)
+					v, err := r.NBit(2, 1, 3, "ChargingProfileEntryMaxNumberOfPhasesInUse")
 					if err != nil {
 						return 0, err
 					}
@@ -2152,7 +2178,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingProfileEntryMaxPower twice")
 			}
 			f.ChargingProfileEntryMaxPower = new(PhysicalValueType)
-			if err := f.ChargingProfileEntryMaxPower.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingProfileEntryMaxPower.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 28:
@@ -2163,7 +2189,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "ChargingProfileEntryStart")
 					if err != nil {
 						return 0, err
 					}
@@ -2183,7 +2209,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "ChargingSession")
 					if err != nil {
 						return 0, err
 					}
@@ -2200,7 +2226,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusReq twice")
 			}
 			f.ChargingStatusReq = new(ChargingStatusReqType)
-			if err := f.ChargingStatusReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingStatusReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 31:
@@ -2208,7 +2234,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingStatusRes twice")
 			}
 			f.ChargingStatusRes = new(ChargingStatusResType)
-			if err := f.ChargingStatusRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingStatusRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 32:
@@ -2216,7 +2242,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ConsumptionCost twice")
 			}
 			f.ConsumptionCost = new(ConsumptionCostType)
-			if err := f.ConsumptionCost.decodeEXI(&r, &a); err != nil {
+			if err := f.ConsumptionCost.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 33:
@@ -2224,7 +2250,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractSignatureCertChain twice")
 			}
 			f.ContractSignatureCertChain = new(CertificateChainType)
-			if err := f.ContractSignatureCertChain.decodeEXI(&r, &a); err != nil {
+			if err := f.ContractSignatureCertChain.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 34:
@@ -2232,7 +2258,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractSignatureEncryptedPrivateKey twice")
 			}
 			f.ContractSignatureEncryptedPrivateKey = new(ContractSignatureEncryptedPrivateKeyType)
-			if err := f.ContractSignatureEncryptedPrivateKey.decodeEXI(&r, &a); err != nil {
+			if err := f.ContractSignatureEncryptedPrivateKey.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 35:
@@ -2240,7 +2266,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Cost twice")
 			}
 			f.Cost = new(CostType)
-			if err := f.Cost.decodeEXI(&r, &a); err != nil {
+			if err := f.Cost.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 36:
@@ -2248,7 +2274,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandReq twice")
 			}
 			f.CurrentDemandReq = new(CurrentDemandReqType)
-			if err := f.CurrentDemandReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CurrentDemandReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 37:
@@ -2256,7 +2282,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CurrentDemandRes twice")
 			}
 			f.CurrentDemandRes = new(CurrentDemandResType)
-			if err := f.CurrentDemandRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CurrentDemandRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 38:
@@ -2264,7 +2290,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVChargeParameter twice")
 			}
 			f.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-			if err := f.DC_EVChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 39:
@@ -2272,7 +2298,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVPowerDeliveryParameter twice")
 			}
 			f.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 40:
@@ -2280,7 +2306,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEChargeParameter twice")
 			}
 			f.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-			if err := f.DC_EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 41:
@@ -2288,7 +2314,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 42:
@@ -2296,7 +2322,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVSEStatus twice")
 			}
 			f.DC_EVSEStatus2 = new(DC_EVSEStatusType)
-			if err := f.DC_EVSEStatus2.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVSEStatus2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 43:
@@ -2304,7 +2330,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus = new(DC_EVStatusType)
-			if err := f.DC_EVStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 44:
@@ -2312,7 +2338,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DC_EVStatus twice")
 			}
 			f.DC_EVStatus2 = new(DC_EVStatusType)
-			if err := f.DC_EVStatus2.decodeEXI(&r, &a); err != nil {
+			if err := f.DC_EVStatus2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 45:
@@ -2320,7 +2346,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DHpublickey twice")
 			}
 			f.DHpublickey = new(DiffieHellmanPublickeyType)
-			if err := f.DHpublickey.decodeEXI(&r, &a); err != nil {
+			if err := f.DHpublickey.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 46:
@@ -2328,7 +2354,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
 			f.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-			if err := f.DSAKeyValue.DecodeEXI(&r); err != nil {
+			if err := f.DSAKeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 47:
@@ -2339,7 +2365,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return 0, err
 					}
@@ -2356,7 +2382,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
 			f.DigestMethod = new(xmldsig.DigestMethodType)
-			if err := f.DigestMethod.DecodeEXI(&r); err != nil {
+			if err := f.DigestMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 49:
@@ -2367,7 +2393,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "DigestValue")
 					if err != nil {
 						return 0, err
 					}
@@ -2382,7 +2408,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EAmount twice")
 			}
 			f.EAmount = new(PhysicalValueType)
-			if err := f.EAmount.decodeEXI(&r, &a); err != nil {
+			if err := f.EAmount.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 51:
@@ -2393,7 +2419,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "EPriceLevel")
 					if err != nil {
 						return 0, err
 					}
@@ -2413,7 +2439,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(6)
+					v, err := r.Binary(6, "EVCCID")
 					if err != nil {
 						return 0, err
 					}
@@ -2428,7 +2454,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVChargeParameter twice")
 			}
 			f.EVChargeParameter = new(EVChargeParameterType)
-			if err := f.EVChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.EVChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 54:
@@ -2436,7 +2462,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyCapacity twice")
 			}
 			f.EVEnergyCapacity = new(PhysicalValueType)
-			if err := f.EVEnergyCapacity.decodeEXI(&r, &a); err != nil {
+			if err := f.EVEnergyCapacity.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 55:
@@ -2444,7 +2470,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyRequest twice")
 			}
 			f.EVEnergyRequest = new(PhysicalValueType)
-			if err := f.EVEnergyRequest.decodeEXI(&r, &a); err != nil {
+			if err := f.EVEnergyRequest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 56:
@@ -2455,7 +2481,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(4, 12)
+					v, err := r.Enum(4, 12, "EVErrorCode")
 					if err != nil {
 						return 0, err
 					}
@@ -2472,7 +2498,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxCurrent twice")
 			}
 			f.EVMaxCurrent = new(PhysicalValueType)
-			if err := f.EVMaxCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaxCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 58:
@@ -2480,7 +2506,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaxVoltage twice")
 			}
 			f.EVMaxVoltage = new(PhysicalValueType)
-			if err := f.EVMaxVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaxVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 59:
@@ -2488,7 +2514,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumCurrentLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 60:
@@ -2496,7 +2522,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumCurrentLimit twice")
 			}
 			f.EVMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumCurrentLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 61:
@@ -2504,7 +2530,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumPowerLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 62:
@@ -2512,7 +2538,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumPowerLimit twice")
 			}
 			f.EVMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumPowerLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 63:
@@ -2520,7 +2546,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumVoltageLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 64:
@@ -2528,7 +2554,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumVoltageLimit twice")
 			}
 			f.EVMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumVoltageLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 65:
@@ -2536,7 +2562,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinCurrent twice")
 			}
 			f.EVMinCurrent = new(PhysicalValueType)
-			if err := f.EVMinCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMinCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 66:
@@ -2544,7 +2570,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerDeliveryParameter twice")
 			}
 			f.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-			if err := f.EVPowerDeliveryParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 67:
@@ -2555,7 +2581,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "EVRESSSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -2592,7 +2618,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEChargeParameter twice")
 			}
 			f.EVSEChargeParameter = new(EVSEChargeParameterType)
-			if err := f.EVSEChargeParameter.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 70:
@@ -2620,7 +2646,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSECurrentRegulationTolerance twice")
 			}
 			f.EVSECurrentRegulationTolerance = new(PhysicalValueType)
-			if err := f.EVSECurrentRegulationTolerance.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSECurrentRegulationTolerance.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 72:
@@ -2628,7 +2654,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEEnergyToBeDelivered twice")
 			}
 			f.EVSEEnergyToBeDelivered = new(PhysicalValueType)
-			if err := f.EVSEEnergyToBeDelivered.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEEnergyToBeDelivered.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 73:
@@ -2639,7 +2665,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return 0, err
 					}
@@ -2659,7 +2685,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(3, 5)
+					v, err := r.Enum(3, 5, "EVSEIsolationStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -2676,7 +2702,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaxCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 76:
@@ -2684,7 +2710,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaxCurrent twice")
 			}
 			f.EVSEMaxCurrent2 = new(PhysicalValueType)
-			if err := f.EVSEMaxCurrent2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaxCurrent2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 77:
@@ -2692,7 +2718,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumCurrentLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 78:
@@ -2700,7 +2726,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumCurrentLimit twice")
 			}
 			f.EVSEMaximumCurrentLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumCurrentLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 79:
@@ -2708,7 +2734,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumPowerLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 80:
@@ -2716,7 +2742,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumPowerLimit twice")
 			}
 			f.EVSEMaximumPowerLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumPowerLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumPowerLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 81:
@@ -2724,7 +2750,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumVoltageLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 82:
@@ -2732,7 +2758,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMaximumVoltageLimit twice")
 			}
 			f.EVSEMaximumVoltageLimit2 = new(PhysicalValueType)
-			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMaximumVoltageLimit2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 83:
@@ -2740,7 +2766,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumCurrentLimit twice")
 			}
 			f.EVSEMinimumCurrentLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumCurrentLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMinimumCurrentLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 84:
@@ -2748,7 +2774,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEMinimumVoltageLimit twice")
 			}
 			f.EVSEMinimumVoltageLimit = new(PhysicalValueType)
-			if err := f.EVSEMinimumVoltageLimit.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEMinimumVoltageLimit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 85:
@@ -2756,7 +2782,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSENominalVoltage twice")
 			}
 			f.EVSENominalVoltage = new(PhysicalValueType)
-			if err := f.EVSENominalVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSENominalVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 86:
@@ -2767,7 +2793,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "EVSENotification")
 					if err != nil {
 						return 0, err
 					}
@@ -2784,7 +2810,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPeakCurrentRipple twice")
 			}
 			f.EVSEPeakCurrentRipple = new(PhysicalValueType)
-			if err := f.EVSEPeakCurrentRipple.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEPeakCurrentRipple.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 88:
@@ -2812,7 +2838,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentCurrent twice")
 			}
 			f.EVSEPresentCurrent = new(PhysicalValueType)
-			if err := f.EVSEPresentCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEPresentCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 90:
@@ -2820,7 +2846,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEPresentVoltage twice")
 			}
 			f.EVSEPresentVoltage = new(PhysicalValueType)
-			if err := f.EVSEPresentVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEPresentVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 91:
@@ -2831,7 +2857,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "EVSEProcessing")
 					if err != nil {
 						return 0, err
 					}
@@ -2848,7 +2874,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus = new(EVSEStatusType)
-			if err := f.EVSEStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 93:
@@ -2859,7 +2885,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(4, 12)
+					v, err := r.Enum(4, 12, "EVSEStatusCode")
 					if err != nil {
 						return 0, err
 					}
@@ -2879,7 +2905,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "EVSETimeStamp")
 					if err != nil {
 						return 0, err
 					}
@@ -2916,7 +2942,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVStatus twice")
 			}
 			f.EVStatus = new(EVStatusType)
-			if err := f.EVStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.EVStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 97:
@@ -2924,7 +2950,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetCurrent twice")
 			}
 			f.EVTargetCurrent = new(PhysicalValueType)
-			if err := f.EVTargetCurrent.decodeEXI(&r, &a); err != nil {
+			if err := f.EVTargetCurrent.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 98:
@@ -2932,7 +2958,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetVoltage twice")
 			}
 			f.EVTargetVoltage = new(PhysicalValueType)
-			if err := f.EVTargetVoltage.decodeEXI(&r, &a); err != nil {
+			if err := f.EVTargetVoltage.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 99:
@@ -2943,7 +2969,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(3, 6)
+					v, err := r.Enum(3, 6, "EnergyTransferMode")
 					if err != nil {
 						return 0, err
 					}
@@ -2960,7 +2986,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Entry twice")
 			}
 			f.Entry = new(EntryType)
-			if err := f.Entry.decodeEXI(&r, &a); err != nil {
+			if err := f.Entry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 101:
@@ -2971,7 +2997,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Exponent")
 					if err != nil {
 						return 0, err
 					}
@@ -2989,7 +3015,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "FaultCode")
 					if err != nil {
 						return 0, err
 					}
@@ -3009,7 +3035,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return 0, err
 					}
@@ -3049,7 +3075,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "FullSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3069,7 +3095,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "G")
 					if err != nil {
 						return 0, err
 					}
@@ -3087,7 +3113,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(16)
+					v, err := r.Binary(16, "GenChallenge")
 					if err != nil {
 						return 0, err
 					}
@@ -3105,7 +3131,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
 					if err != nil {
 						return 0, err
 					}
@@ -3122,7 +3148,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Header twice")
 			}
 			f.Header = new(MessageHeaderType)
-			if err := f.Header.decodeEXI(&r, &a); err != nil {
+			if err := f.Header.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 110:
@@ -3133,7 +3159,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "J")
 					if err != nil {
 						return 0, err
 					}
@@ -3148,7 +3174,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
 			f.KeyInfo = new(xmldsig.KeyInfoType)
-			if err := f.KeyInfo.DecodeEXI(&r); err != nil {
+			if err := f.KeyInfo.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 112:
@@ -3176,7 +3202,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
 			f.KeyValue = new(xmldsig.KeyValueType)
-			if err := f.KeyValue.DecodeEXI(&r); err != nil {
+			if err := f.KeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -3184,7 +3210,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
 			}
 			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
-			if err := f.ListOfRootCertificateIDs.decodeEXI(&r, &a); err != nil {
+			if err := f.ListOfRootCertificateIDs.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 115:
@@ -3192,7 +3218,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
 			f.Manifest = new(xmldsig.ManifestType)
-			if err := f.Manifest.DecodeEXI(&r); err != nil {
+			if err := f.Manifest.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 116:
@@ -3203,7 +3229,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "MaxEntriesSAScheduleTuple")
 					if err != nil {
 						return 0, err
 					}
@@ -3223,7 +3249,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3240,7 +3266,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo = new(MeterInfoType)
-			if err := f.MeterInfo.decodeEXI(&r, &a); err != nil {
+			if err := f.MeterInfo.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 119:
@@ -3251,7 +3277,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "MeterReading")
 					if err != nil {
 						return 0, err
 					}
@@ -3271,7 +3297,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "MeterStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -3288,7 +3314,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptReq twice")
 			}
 			f.MeteringReceiptReq = new(MeteringReceiptReqType)
-			if err := f.MeteringReceiptReq.decodeEXI(&r, &a); err != nil {
+			if err := f.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 122:
@@ -3296,7 +3322,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringReceiptRes twice")
 			}
 			f.MeteringReceiptRes = new(MeteringReceiptResType)
-			if err := f.MeteringReceiptRes.decodeEXI(&r, &a); err != nil {
+			if err := f.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 123:
@@ -3327,7 +3353,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Modulus")
 					if err != nil {
 						return 0, err
 					}
@@ -3345,7 +3371,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(3, -3, 3)
+					v, err := r.NBit(3, -3, 3, "Multiplier")
 					if err != nil {
 						return 0, err
 					}
@@ -3362,7 +3388,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Notification twice")
 			}
 			f.Notification = new(NotificationType)
-			if err := f.Notification.decodeEXI(&r, &a); err != nil {
+			if err := f.Notification.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 127:
@@ -3373,7 +3399,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NotificationMaxDelay")
 					if err != nil {
 						return 0, err
 					}
@@ -3393,7 +3419,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "NumEPriceLevels")
 					if err != nil {
 						return 0, err
 					}
@@ -3413,7 +3439,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(800)
+					v, err := r.Binary(800, "OEMProvisioningCert")
 					if err != nil {
 						return 0, err
 					}
@@ -3428,7 +3454,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
 			f.Object = new(xmldsig.ObjectType)
-			if err := f.Object.DecodeEXI(&r); err != nil {
+			if err := f.Object.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 131:
@@ -3439,7 +3465,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "P")
 					if err != nil {
 						return 0, err
 					}
@@ -3454,7 +3480,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
 			f.PGPData = new(xmldsig.PGPDataType)
-			if err := f.PGPData.DecodeEXI(&r); err != nil {
+			if err := f.PGPData.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 133:
@@ -3465,7 +3491,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyID")
 					if err != nil {
 						return 0, err
 					}
@@ -3483,7 +3509,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyPacket")
 					if err != nil {
 						return 0, err
 					}
@@ -3498,7 +3524,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMax twice")
 			}
 			f.PMax = new(PhysicalValueType)
-			if err := f.PMax.decodeEXI(&r, &a); err != nil {
+			if err := f.PMax.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 136:
@@ -3506,7 +3532,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxSchedule twice")
 			}
 			f.PMaxSchedule = new(PMaxScheduleType)
-			if err := f.PMaxSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.PMaxSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 137:
@@ -3514,7 +3540,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PMaxScheduleEntry twice")
 			}
 			f.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-			if err := f.PMaxScheduleEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 138:
@@ -3522,7 +3548,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Parameter twice")
 			}
 			f.Parameter = new(ParameterType)
-			if err := f.Parameter.decodeEXI(&r, &a); err != nil {
+			if err := f.Parameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 139:
@@ -3530,7 +3556,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParameterSet twice")
 			}
 			f.ParameterSet = new(ParameterSetType)
-			if err := f.ParameterSet.decodeEXI(&r, &a); err != nil {
+			if err := f.ParameterSet.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 140:
@@ -3541,7 +3567,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParameterSetID")
 					if err != nil {
 						return 0, err
 					}
@@ -3558,7 +3584,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsReq twice")
 			}
 			f.PaymentDetailsReq = new(PaymentDetailsReqType)
-			if err := f.PaymentDetailsReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 142:
@@ -3566,7 +3592,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentDetailsRes twice")
 			}
 			f.PaymentDetailsRes = new(PaymentDetailsResType)
-			if err := f.PaymentDetailsRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 143:
@@ -3577,7 +3603,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "PaymentOption")
 					if err != nil {
 						return 0, err
 					}
@@ -3594,7 +3620,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentOptionList twice")
 			}
 			f.PaymentOptionList = new(PaymentOptionListType)
-			if err := f.PaymentOptionList.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentOptionList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 145:
@@ -3602,7 +3628,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentServiceSelectionReq twice")
 			}
 			f.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
-			if err := f.PaymentServiceSelectionReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentServiceSelectionReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 146:
@@ -3610,7 +3636,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PaymentServiceSelectionRes twice")
 			}
 			f.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
-			if err := f.PaymentServiceSelectionRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PaymentServiceSelectionRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 147:
@@ -3621,7 +3647,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PgenCounter")
 					if err != nil {
 						return 0, err
 					}
@@ -3636,7 +3662,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
 			}
 			f.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := f.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 149:
@@ -3644,7 +3670,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
 			}
 			f.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := f.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 150:
@@ -3652,7 +3678,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeReq twice")
 			}
 			f.PreChargeReq = new(PreChargeReqType)
-			if err := f.PreChargeReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PreChargeReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 151:
@@ -3660,7 +3686,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PreChargeRes twice")
 			}
 			f.PreChargeRes = new(PreChargeResType)
-			if err := f.PreChargeRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PreChargeRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 152:
@@ -3668,7 +3694,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ProfileEntry twice")
 			}
 			f.ProfileEntry = new(ProfileEntryType)
-			if err := f.ProfileEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.ProfileEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 153:
@@ -3679,7 +3705,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Q")
 					if err != nil {
 						return 0, err
 					}
@@ -3714,7 +3740,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
 			f.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-			if err := f.RSAKeyValue.DecodeEXI(&r); err != nil {
+			if err := f.RSAKeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 156:
@@ -3742,7 +3768,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
 			f.Reference = new(xmldsig.ReferenceType)
-			if err := f.Reference.DecodeEXI(&r); err != nil {
+			if err := f.Reference.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 158:
@@ -3750,7 +3776,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RelativeTimeInterval twice")
 			}
 			f.RelativeTimeInterval = new(RelativeTimeIntervalType)
-			if err := f.RelativeTimeInterval.decodeEXI(&r, &a); err != nil {
+			if err := f.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 159:
@@ -3758,7 +3784,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToBulkSoC twice")
 			}
 			f.RemainingTimeToBulkSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToBulkSoC.decodeEXI(&r, &a); err != nil {
+			if err := f.RemainingTimeToBulkSoC.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 160:
@@ -3766,7 +3792,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RemainingTimeToFullSoC twice")
 			}
 			f.RemainingTimeToFullSoC = new(PhysicalValueType)
-			if err := f.RemainingTimeToFullSoC.decodeEXI(&r, &a); err != nil {
+			if err := f.RemainingTimeToFullSoC.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 161:
@@ -3777,7 +3803,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(3, 6)
+					v, err := r.Enum(3, 6, "RequestedEnergyTransferMode")
 					if err != nil {
 						return 0, err
 					}
@@ -3797,7 +3823,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(5, 26)
+					v, err := r.Enum(5, 26, "ResponseCode")
 					if err != nil {
 						return 0, err
 					}
@@ -3814,7 +3840,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
 			f.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-			if err := f.RetrievalMethod.DecodeEXI(&r); err != nil {
+			if err := f.RetrievalMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 164:
@@ -3825,7 +3851,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "RetryCounter")
 					if err != nil {
 						return 0, err
 					}
@@ -3842,7 +3868,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RootCertificateID twice")
 			}
 			f.RootCertificateID = new(xmldsig.X509IssuerSerialType)
-			if err := f.RootCertificateID.DecodeEXI(&r); err != nil {
+			if err := f.RootCertificateID.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 166:
@@ -3850,7 +3876,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAProvisioningCertificateChain twice")
 			}
 			f.SAProvisioningCertificateChain = new(CertificateChainType)
-			if err := f.SAProvisioningCertificateChain.decodeEXI(&r, &a); err != nil {
+			if err := f.SAProvisioningCertificateChain.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 167:
@@ -3858,7 +3884,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleList twice")
 			}
 			f.SAScheduleList = new(SAScheduleListType)
-			if err := f.SAScheduleList.decodeEXI(&r, &a); err != nil {
+			if err := f.SAScheduleList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 168:
@@ -3866,7 +3892,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SAScheduleTuple twice")
 			}
 			f.SAScheduleTuple = new(SAScheduleTupleType)
-			if err := f.SAScheduleTuple.decodeEXI(&r, &a); err != nil {
+			if err := f.SAScheduleTuple.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 169:
@@ -3877,12 +3903,12 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 1, 255)
+					v, err := r.NBit(8, 1, 255, "SAScheduleTupleID")
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewUint8()
-					*p = uint8(v)
+					p := r.NewUint16()
+					*p = uint16(v)
 					f.SAScheduleTupleID = p
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -3897,12 +3923,12 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 1, 255)
+					v, err := r.NBit(8, 1, 255, "SAScheduleTupleID")
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewUint8()
-					*p = uint8(v)
+					p := r.NewUint16()
+					*p = uint16(v)
 					f.SAScheduleTupleID2 = p
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -3914,7 +3940,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SASchedules twice")
 			}
 			f.SASchedules = new(SASchedulesType)
-			if err := f.SASchedules.decodeEXI(&r, &a); err != nil {
+			if err := f.SASchedules.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 172:
@@ -3922,7 +3948,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
 			f.SPKIData = new(xmldsig.SPKIDataType)
-			if err := f.SPKIData.DecodeEXI(&r); err != nil {
+			if err := f.SPKIData.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -3933,7 +3959,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "SPKISexp")
 					if err != nil {
 						return 0, err
 					}
@@ -3948,7 +3974,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariff twice")
 			}
 			f.SalesTariff = new(SalesTariffType)
-			if err := f.SalesTariff.decodeEXI(&r, &a); err != nil {
+			if err := f.SalesTariff.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 175:
@@ -3959,7 +3985,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -3976,7 +4002,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SalesTariffEntry twice")
 			}
 			f.SalesTariffEntry = new(SalesTariffEntryType)
-			if err := f.SalesTariffEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.SalesTariffEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 177:
@@ -3987,12 +4013,12 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 1, 255)
+					v, err := r.NBit(8, 1, 255, "SalesTariffID")
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewUint8()
-					*p = uint8(v)
+					p := r.NewUint16()
+					*p = uint16(v)
 					f.SalesTariffID = p
 				}
 				if err := r.LeafEnd(); err != nil {
@@ -4007,7 +4033,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Seed")
 					if err != nil {
 						return 0, err
 					}
@@ -4025,7 +4051,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "SelectedPaymentOption")
 					if err != nil {
 						return 0, err
 					}
@@ -4042,7 +4068,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedService twice")
 			}
 			f.SelectedService = new(SelectedServiceType)
-			if err := f.SelectedService.decodeEXI(&r, &a); err != nil {
+			if err := f.SelectedService.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 181:
@@ -4050,7 +4076,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedServiceList twice")
 			}
 			f.SelectedServiceList = new(SelectedServiceListType)
-			if err := f.SelectedServiceList.decodeEXI(&r, &a); err != nil {
+			if err := f.SelectedServiceList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 182:
@@ -4058,7 +4084,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Service twice")
 			}
 			f.Service = new(ServiceType)
-			if err := f.Service.decodeEXI(&r, &a); err != nil {
+			if err := f.Service.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 183:
@@ -4069,7 +4095,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 4)
+					v, err := r.Enum(2, 4, "ServiceCategory")
 					if err != nil {
 						return 0, err
 					}
@@ -4089,7 +4115,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 4)
+					v, err := r.Enum(2, 4, "ServiceCategory")
 					if err != nil {
 						return 0, err
 					}
@@ -4106,7 +4132,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
 			}
 			f.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := f.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDetailReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 186:
@@ -4114,7 +4140,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
 			}
 			f.ServiceDetailRes = new(ServiceDetailResType)
-			if err := f.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDetailRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 187:
@@ -4122,7 +4148,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
 			}
 			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := f.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 188:
@@ -4130,7 +4156,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
 			}
 			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := f.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 189:
@@ -4141,7 +4167,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return 0, err
 					}
@@ -4161,7 +4187,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return 0, err
 					}
@@ -4178,7 +4204,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceList twice")
 			}
 			f.ServiceList = new(ServiceListType)
-			if err := f.ServiceList.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 192:
@@ -4189,7 +4215,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4206,7 +4232,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceParameterList twice")
 			}
 			f.ServiceParameterList = new(ServiceParameterListType)
-			if err := f.ServiceParameterList.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceParameterList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 194:
@@ -4217,7 +4243,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4237,7 +4263,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4257,7 +4283,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return 0, err
 					}
@@ -4275,7 +4301,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return 0, err
 					}
@@ -4290,7 +4316,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupReq twice")
 			}
 			f.SessionSetupReq = new(SessionSetupReqType)
-			if err := f.SessionSetupReq.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionSetupReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 199:
@@ -4298,7 +4324,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupRes twice")
 			}
 			f.SessionSetupRes = new(SessionSetupResType)
-			if err := f.SessionSetupRes.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionSetupRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 200:
@@ -4306,7 +4332,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopReq twice")
 			}
 			f.SessionStopReq = new(SessionStopReqType)
-			if err := f.SessionStopReq.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionStopReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 201:
@@ -4314,7 +4340,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopRes twice")
 			}
 			f.SessionStopRes = new(SessionStopResType)
-			if err := f.SessionStopRes.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionStopRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 202:
@@ -4325,7 +4351,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(64)
+					v, err := r.Binary(64, "SigMeterReading")
 					if err != nil {
 						return 0, err
 					}
@@ -4340,7 +4366,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
 			f.Signature = new(xmldsig.SignatureType)
-			if err := f.Signature.DecodeEXI(&r); err != nil {
+			if err := f.Signature.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 204:
@@ -4348,7 +4374,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
 			f.SignatureMethod = new(xmldsig.SignatureMethodType)
-			if err := f.SignatureMethod.DecodeEXI(&r); err != nil {
+			if err := f.SignatureMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 205:
@@ -4356,7 +4382,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
 			f.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-			if err := f.SignatureProperties.DecodeEXI(&r); err != nil {
+			if err := f.SignatureProperties.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 206:
@@ -4364,7 +4390,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
 			f.SignatureProperty = new(xmldsig.SignaturePropertyType)
-			if err := f.SignatureProperty.DecodeEXI(&r); err != nil {
+			if err := f.SignatureProperty.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 207:
@@ -4372,7 +4398,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
 			f.SignatureValue = new(xmldsig.SignatureValueType)
-			if err := f.SignatureValue.DecodeEXI(&r); err != nil {
+			if err := f.SignatureValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 208:
@@ -4380,7 +4406,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
 			f.SignedInfo = new(xmldsig.SignedInfoType)
-			if err := f.SignedInfo.DecodeEXI(&r); err != nil {
+			if err := f.SignedInfo.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 209:
@@ -4388,7 +4414,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SubCertificates twice")
 			}
 			f.SubCertificates = new(SubCertificatesType)
-			if err := f.SubCertificates.decodeEXI(&r, &a); err != nil {
+			if err := f.SubCertificates.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 210:
@@ -4396,7 +4422,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SupportedEnergyTransferMode twice")
 			}
 			f.SupportedEnergyTransferMode = new(SupportedEnergyTransferModeType)
-			if err := f.SupportedEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+			if err := f.SupportedEnergyTransferMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 211:
@@ -4407,7 +4433,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "TMeter")
 					if err != nil {
 						return 0, err
 					}
@@ -4424,7 +4450,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TimeInterval twice")
 			}
 			f.TimeInterval = new(IntervalType)
-			if err := f.TimeInterval.decodeEXI(&r, &a); err != nil {
+			if err := f.TimeInterval.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 213:
@@ -4432,7 +4458,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
 			f.Transform = new(xmldsig.TransformType)
-			if err := f.Transform.DecodeEXI(&r); err != nil {
+			if err := f.Transform.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 214:
@@ -4440,7 +4466,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
 			f.Transforms = new(xmldsig.TransformsType)
-			if err := f.Transforms.DecodeEXI(&r); err != nil {
+			if err := f.Transforms.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 215:
@@ -4451,7 +4477,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(3, 7)
+					v, err := r.Enum(3, 7, "Unit")
 					if err != nil {
 						return 0, err
 					}
@@ -4468,7 +4494,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds V2G_Message twice")
 			}
 			f.V2G_Message = new(V2G_Message)
-			if err := f.V2G_Message.decodeEXI(&r, &a); err != nil {
+			if err := f.V2G_Message.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 217:
@@ -4479,7 +4505,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Value")
 					if err != nil {
 						return 0, err
 					}
@@ -4496,7 +4522,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionReq twice")
 			}
 			f.WeldingDetectionReq = new(WeldingDetectionReqType)
-			if err := f.WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
+			if err := f.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 219:
@@ -4504,7 +4530,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds WeldingDetectionRes twice")
 			}
 			f.WeldingDetectionRes = new(WeldingDetectionResType)
-			if err := f.WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
+			if err := f.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 220:
@@ -4515,7 +4541,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509CRL")
 					if err != nil {
 						return 0, err
 					}
@@ -4533,7 +4559,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509Certificate")
 					if err != nil {
 						return 0, err
 					}
@@ -4548,7 +4574,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
 			f.X509Data = new(xmldsig.X509DataType)
-			if err := f.X509Data.DecodeEXI(&r); err != nil {
+			if err := f.X509Data.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 223:
@@ -4576,7 +4602,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
 			f.X509IssuerSerial = new(xmldsig.X509IssuerSerialType)
-			if err := f.X509IssuerSerial.DecodeEXI(&r); err != nil {
+			if err := f.X509IssuerSerial.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 225:
@@ -4587,7 +4613,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509SKI")
 					if err != nil {
 						return 0, err
 					}
@@ -4605,7 +4631,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
 					if err != nil {
 						return 0, err
 					}
@@ -4665,7 +4691,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Y")
 					if err != nil {
 						return 0, err
 					}
@@ -4683,7 +4709,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "amount")
 					if err != nil {
 						return 0, err
 					}
@@ -4703,7 +4729,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(3, -3, 3)
+					v, err := r.NBit(3, -3, 3, "amountMultiplier")
 					if err != nil {
 						return 0, err
 					}
@@ -4743,7 +4769,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, -128, 127)
+					v, err := r.NBit(8, -128, 127, "byteValue")
 					if err != nil {
 						return 0, err
 					}
@@ -4763,7 +4789,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "costKind")
 					if err != nil {
 						return 0, err
 					}
@@ -4783,7 +4809,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 86400)
+					v, err := r.UintRange(0, 86400, 4294967295, "duration")
 					if err != nil {
 						return 0, err
 					}
@@ -4805,7 +4831,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-2147483648, 2147483647)
+					v, err := r.IntRange(-2147483648, 2147483647, -2147483648, 2147483647, "intValue")
 					if err != nil {
 						return 0, err
 					}
@@ -4822,7 +4848,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds physicalValue twice")
 			}
 			f.PhysicalValue = new(PhysicalValueType)
-			if err := f.PhysicalValue.decodeEXI(&r, &a); err != nil {
+			if err := f.PhysicalValue.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 239:
@@ -4833,7 +4859,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "shortValue")
 					if err != nil {
 						return 0, err
 					}
@@ -4853,7 +4879,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 16777214)
+					v, err := r.UintRange(0, 16777214, 4294967295, "start")
 					if err != nil {
 						return 0, err
 					}
@@ -4870,7 +4896,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds startValue twice")
 			}
 			f.StartValue = new(PhysicalValueType)
-			if err := f.StartValue.decodeEXI(&r, &a); err != nil {
+			if err := f.StartValue.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 242:
@@ -5044,8 +5070,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargeProgress != nil {
 		w.Bits(21, 8)
 		w.Leaf()
-		if uint64(*f.ChargeProgress) >= 3 {
-			return dst, fmt.Errorf("ChargeProgress: invalid ChargeProgressType value %d", *f.ChargeProgress)
+		if err := exi.CheckEnum("ChargeProgress", "ChargeProgressType", uint64(*f.ChargeProgress), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ChargeProgress), 2)
 		w.Leaf()
@@ -5098,8 +5124,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargingSession != nil {
 		w.Bits(29, 8)
 		w.Leaf()
-		if uint64(*f.ChargingSession) >= 2 {
-			return dst, fmt.Errorf("ChargingSession: invalid ChargingSessionType value %d", *f.ChargingSession)
+		if err := exi.CheckEnum("ChargingSession", "ChargingSessionType", uint64(*f.ChargingSession), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ChargingSession), 1)
 		w.Leaf()
@@ -5266,8 +5292,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVErrorCode != nil {
 		w.Bits(56, 8)
 		w.Leaf()
-		if uint64(*f.EVErrorCode) >= 12 {
-			return dst, fmt.Errorf("EVErrorCode: invalid DC_EVErrorCodeType value %d", *f.EVErrorCode)
+		if err := exi.CheckEnum("EVErrorCode", "DC_EVErrorCodeType", uint64(*f.EVErrorCode), 12); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVErrorCode), 4)
 		w.Leaf()
@@ -5383,8 +5409,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEIsolationStatus != nil {
 		w.Bits(74, 8)
 		w.Leaf()
-		if uint64(*f.EVSEIsolationStatus) >= 5 {
-			return dst, fmt.Errorf("EVSEIsolationStatus: invalid IsolationLevelType value %d", *f.EVSEIsolationStatus)
+		if err := exi.CheckEnum("EVSEIsolationStatus", "IsolationLevelType", uint64(*f.EVSEIsolationStatus), 5); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSEIsolationStatus), 3)
 		w.Leaf()
@@ -5458,8 +5484,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSENotification != nil {
 		w.Bits(86, 8)
 		w.Leaf()
-		if uint64(*f.EVSENotification) >= 3 {
-			return dst, fmt.Errorf("EVSENotification: invalid EVSENotificationType value %d", *f.EVSENotification)
+		if err := exi.CheckEnum("EVSENotification", "EVSENotificationType", uint64(*f.EVSENotification), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSENotification), 2)
 		w.Leaf()
@@ -5491,8 +5517,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEProcessing != nil {
 		w.Bits(91, 8)
 		w.Leaf()
-		if uint64(*f.EVSEProcessing) >= 3 {
-			return dst, fmt.Errorf("EVSEProcessing: invalid EVSEProcessingType value %d", *f.EVSEProcessing)
+		if err := exi.CheckEnum("EVSEProcessing", "EVSEProcessingType", uint64(*f.EVSEProcessing), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSEProcessing), 2)
 		w.Leaf()
@@ -5506,8 +5532,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEStatusCode != nil {
 		w.Bits(93, 8)
 		w.Leaf()
-		if uint64(*f.EVSEStatusCode) >= 12 {
-			return dst, fmt.Errorf("EVSEStatusCode: invalid DC_EVSEStatusCodeType value %d", *f.EVSEStatusCode)
+		if err := exi.CheckEnum("EVSEStatusCode", "DC_EVSEStatusCodeType", uint64(*f.EVSEStatusCode), 12); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSEStatusCode), 4)
 		w.Leaf()
@@ -5545,8 +5571,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EnergyTransferMode != nil {
 		w.Bits(99, 8)
 		w.Leaf()
-		if uint64(*f.EnergyTransferMode) >= 6 {
-			return dst, fmt.Errorf("EnergyTransferMode: invalid EnergyTransferModeType value %d", *f.EnergyTransferMode)
+		if err := exi.CheckEnum("EnergyTransferMode", "EnergyTransferModeType", uint64(*f.EnergyTransferMode), 6); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EnergyTransferMode), 3)
 		w.Leaf()
@@ -5566,8 +5592,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.FaultCode != nil {
 		w.Bits(102, 8)
 		w.Leaf()
-		if uint64(*f.FaultCode) >= 3 {
-			return dst, fmt.Errorf("FaultCode: invalid FaultCodeType value %d", *f.FaultCode)
+		if err := exi.CheckEnum("FaultCode", "FaultCodeType", uint64(*f.FaultCode), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.FaultCode), 2)
 		w.Leaf()
@@ -5836,8 +5862,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PaymentOption != nil {
 		w.Bits(143, 8)
 		w.Leaf()
-		if uint64(*f.PaymentOption) >= 2 {
-			return dst, fmt.Errorf("PaymentOption: invalid PaymentOptionType value %d", *f.PaymentOption)
+		if err := exi.CheckEnum("PaymentOption", "PaymentOptionType", uint64(*f.PaymentOption), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.PaymentOption), 1)
 		w.Leaf()
@@ -5947,8 +5973,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.RequestedEnergyTransferMode != nil {
 		w.Bits(161, 8)
 		w.Leaf()
-		if uint64(*f.RequestedEnergyTransferMode) >= 6 {
-			return dst, fmt.Errorf("RequestedEnergyTransferMode: invalid EnergyTransferModeType value %d", *f.RequestedEnergyTransferMode)
+		if err := exi.CheckEnum("RequestedEnergyTransferMode", "EnergyTransferModeType", uint64(*f.RequestedEnergyTransferMode), 6); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.RequestedEnergyTransferMode), 3)
 		w.Leaf()
@@ -5956,8 +5982,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ResponseCode != nil {
 		w.Bits(162, 8)
 		w.Leaf()
-		if uint64(*f.ResponseCode) >= 26 {
-			return dst, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
+		if err := exi.CheckEnum("ResponseCode", "ResponseCodeType", uint64(*f.ResponseCode), 26); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ResponseCode), 5)
 		w.Leaf()
@@ -6073,8 +6099,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SelectedPaymentOption != nil {
 		w.Bits(179, 8)
 		w.Leaf()
-		if uint64(*f.SelectedPaymentOption) >= 2 {
-			return dst, fmt.Errorf("SelectedPaymentOption: invalid PaymentOptionType value %d", *f.SelectedPaymentOption)
+		if err := exi.CheckEnum("SelectedPaymentOption", "PaymentOptionType", uint64(*f.SelectedPaymentOption), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.SelectedPaymentOption), 1)
 		w.Leaf()
@@ -6100,8 +6126,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceCategory != nil {
 		w.Bits(183, 8)
 		w.Leaf()
-		if uint64(*f.ServiceCategory) >= 4 {
-			return dst, fmt.Errorf("ServiceCategory: invalid ServiceCategoryType value %d", *f.ServiceCategory)
+		if err := exi.CheckEnum("ServiceCategory", "ServiceCategoryType", uint64(*f.ServiceCategory), 4); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ServiceCategory), 2)
 		w.Leaf()
@@ -6109,8 +6135,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ServiceCategory2 != nil {
 		w.Bits(184, 8)
 		w.Leaf()
-		if uint64(*f.ServiceCategory2) >= 4 {
-			return dst, fmt.Errorf("ServiceCategory2: invalid ServiceCategoryType value %d", *f.ServiceCategory2)
+		if err := exi.CheckEnum("ServiceCategory2", "ServiceCategoryType", uint64(*f.ServiceCategory2), 4); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ServiceCategory2), 2)
 		w.Leaf()
@@ -6316,8 +6342,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.Unit != nil {
 		w.Bits(215, 8)
 		w.Leaf()
-		if uint64(*f.Unit) >= 7 {
-			return dst, fmt.Errorf("Unit: invalid UnitSymbolType value %d", *f.Unit)
+		if err := exi.CheckEnum("Unit", "UnitSymbolType", uint64(*f.Unit), 7); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.Unit), 3)
 		w.Leaf()
@@ -6436,8 +6462,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.CostKind != nil {
 		w.Bits(234, 8)
 		w.Leaf()
-		if uint64(*f.CostKind) >= 3 {
-			return dst, fmt.Errorf("CostKind: invalid CostKindType value %d", *f.CostKind)
+		if err := exi.CheckEnum("CostKind", "CostKindType", uint64(*f.CostKind), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.CostKind), 2)
 		w.Leaf()
@@ -6518,12 +6544,10 @@ func (v UnitSymbolType) String() string {
 	return "UnitSymbolType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "UnitSymbolType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v UnitSymbolType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesUnitSymbolType) {
-		return nil, fmt.Errorf("invalid UnitSymbolType value %d", int(v))
-	}
-	return []byte(namesUnitSymbolType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6557,12 +6581,10 @@ func (v EVSENotificationType) String() string {
 	return "EVSENotificationType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EVSENotificationType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EVSENotificationType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEVSENotificationType) {
-		return nil, fmt.Errorf("invalid EVSENotificationType value %d", int(v))
-	}
-	return []byte(namesEVSENotificationType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6619,12 +6641,10 @@ func (v ResponseCodeType) String() string {
 	return "ResponseCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ResponseCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ResponseCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesResponseCodeType) {
-		return nil, fmt.Errorf("invalid ResponseCodeType value %d", int(v))
-	}
-	return []byte(namesResponseCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6658,12 +6678,10 @@ func (v EVSEProcessingType) String() string {
 	return "EVSEProcessingType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EVSEProcessingType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EVSEProcessingType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEVSEProcessingType) {
-		return nil, fmt.Errorf("invalid EVSEProcessingType value %d", int(v))
-	}
-	return []byte(namesEVSEProcessingType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6706,12 +6724,10 @@ func (v DC_EVErrorCodeType) String() string {
 	return "DC_EVErrorCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "DC_EVErrorCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v DC_EVErrorCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesDC_EVErrorCodeType) {
-		return nil, fmt.Errorf("invalid DC_EVErrorCodeType value %d", int(v))
-	}
-	return []byte(namesDC_EVErrorCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6747,12 +6763,10 @@ func (v IsolationLevelType) String() string {
 	return "IsolationLevelType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "IsolationLevelType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v IsolationLevelType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesIsolationLevelType) {
-		return nil, fmt.Errorf("invalid IsolationLevelType value %d", int(v))
-	}
-	return []byte(namesIsolationLevelType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6795,12 +6809,10 @@ func (v DC_EVSEStatusCodeType) String() string {
 	return "DC_EVSEStatusCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "DC_EVSEStatusCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v DC_EVSEStatusCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesDC_EVSEStatusCodeType) {
-		return nil, fmt.Errorf("invalid DC_EVSEStatusCodeType value %d", int(v))
-	}
-	return []byte(namesDC_EVSEStatusCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6837,12 +6849,10 @@ func (v EnergyTransferModeType) String() string {
 	return "EnergyTransferModeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EnergyTransferModeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EnergyTransferModeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEnergyTransferModeType) {
-		return nil, fmt.Errorf("invalid EnergyTransferModeType value %d", int(v))
-	}
-	return []byte(namesEnergyTransferModeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6876,12 +6886,10 @@ func (v CostKindType) String() string {
 	return "CostKindType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "CostKindType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v CostKindType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesCostKindType) {
-		return nil, fmt.Errorf("invalid CostKindType value %d", int(v))
-	}
-	return []byte(namesCostKindType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6914,12 +6922,10 @@ func (v PaymentOptionType) String() string {
 	return "PaymentOptionType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "PaymentOptionType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v PaymentOptionType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesPaymentOptionType) {
-		return nil, fmt.Errorf("invalid PaymentOptionType value %d", int(v))
-	}
-	return []byte(namesPaymentOptionType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6953,12 +6959,10 @@ func (v ChargeProgressType) String() string {
 	return "ChargeProgressType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ChargeProgressType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ChargeProgressType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesChargeProgressType) {
-		return nil, fmt.Errorf("invalid ChargeProgressType value %d", int(v))
-	}
-	return []byte(namesChargeProgressType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -6993,12 +6997,10 @@ func (v ServiceCategoryType) String() string {
 	return "ServiceCategoryType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ServiceCategoryType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ServiceCategoryType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesServiceCategoryType) {
-		return nil, fmt.Errorf("invalid ServiceCategoryType value %d", int(v))
-	}
-	return []byte(namesServiceCategoryType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7031,12 +7033,10 @@ func (v ChargingSessionType) String() string {
 	return "ChargingSessionType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ChargingSessionType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ChargingSessionType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesChargingSessionType) {
-		return nil, fmt.Errorf("invalid ChargingSessionType value %d", int(v))
-	}
-	return []byte(namesChargingSessionType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7070,12 +7070,10 @@ func (v FaultCodeType) String() string {
 	return "FaultCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "FaultCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v FaultCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesFaultCodeType) {
-		return nil, fmt.Errorf("invalid FaultCodeType value %d", int(v))
-	}
-	return []byte(namesFaultCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7203,7 +7201,7 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -7351,7 +7349,7 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Multiplier
 			{
-				v, empty, err := r.LeafNBit(3, -3, 3)
+				v, empty, err := r.LeafNBit(3, -3, 3, "Multiplier")
 				if err != nil {
 					return err
 				}
@@ -7361,7 +7359,7 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Unit
 			{
-				v, empty, err := r.LeafEnum(3, 7)
+				v, empty, err := r.LeafEnum(3, 7, "Unit")
 				if err != nil {
 					return err
 				}
@@ -7379,7 +7377,7 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Value")
 					if err != nil {
 						return err
 					}
@@ -7410,8 +7408,8 @@ func (x *PhysicalValueType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.Unit) >= 7 {
-		return fmt.Errorf("PhysicalValueType.Unit: invalid UnitSymbolType value %d", x.Unit)
+	if err := exi.CheckEnum("PhysicalValueType.Unit", "UnitSymbolType", uint64(x.Unit), 7); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.Unit), 3)
 	w.Leaf()
@@ -7623,7 +7621,7 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NotificationMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -7637,7 +7635,7 @@ func (x *AC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVSENotification
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSENotification")
 				if err != nil {
 					return err
 				}
@@ -7671,8 +7669,8 @@ func (x *AC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSENotification) >= 3 {
-		return fmt.Errorf("AC_EVSEStatusType.EVSENotification: invalid EVSENotificationType value %d", x.EVSENotification)
+	if err := exi.CheckEnum("AC_EVSEStatusType.EVSENotification", "EVSENotificationType", uint64(x.EVSENotification), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSENotification), 2)
 	w.Leaf()
@@ -7776,7 +7774,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(16)
+					v, err := r.Binary(16, "GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -7877,7 +7875,7 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -7887,7 +7885,7 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -7905,8 +7903,8 @@ func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("AuthorizationResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("AuthorizationResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -7914,8 +7912,8 @@ func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("AuthorizationResType.EVSEProcessing: invalid EVSEProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("AuthorizationResType.EVSEProcessing", "EVSEProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -8117,7 +8115,7 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVErrorCode
 			{
-				v, empty, err := r.LeafEnum(4, 12)
+				v, empty, err := r.LeafEnum(4, 12, "EVErrorCode")
 				if err != nil {
 					return err
 				}
@@ -8127,7 +8125,7 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVRESSSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "EVRESSSOC")
 				if err != nil {
 					return err
 				}
@@ -8151,8 +8149,8 @@ func (x *DC_EVStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVErrorCode) >= 12 {
-		return fmt.Errorf("DC_EVStatusType.EVErrorCode: invalid DC_EVErrorCodeType value %d", x.EVErrorCode)
+	if err := exi.CheckEnum("DC_EVStatusType.EVErrorCode", "DC_EVErrorCodeType", uint64(x.EVErrorCode), 12); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVErrorCode), 4)
 	w.Leaf()
@@ -8245,7 +8243,7 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -8259,7 +8257,7 @@ func (x *CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -8277,8 +8275,8 @@ func (x *CableCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("CableCheckResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CableCheckResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -8292,8 +8290,8 @@ func (x *CableCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("CableCheckResType.EVSEProcessing: invalid EVSEProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("CableCheckResType.EVSEProcessing", "EVSEProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -8403,7 +8401,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NotificationMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -8417,7 +8415,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVSENotification
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSENotification")
 				if err != nil {
 					return err
 				}
@@ -8427,7 +8425,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEIsolationStatus
 			{
-				v, empty, err := r.LeafEnum(3, 5)
+				v, empty, err := r.LeafEnum(3, 5, "EVSEIsolationStatus")
 				if err != nil {
 					return err
 				}
@@ -8439,7 +8437,7 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // EVSEStatusCode
 			{
-				v, empty, err := r.LeafEnum(4, 12)
+				v, empty, err := r.LeafEnum(4, 12, "EVSEStatusCode")
 				if err != nil {
 					return err
 				}
@@ -8463,8 +8461,8 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSENotification) >= 3 {
-		return fmt.Errorf("DC_EVSEStatusType.EVSENotification: invalid EVSENotificationType value %d", x.EVSENotification)
+	if err := exi.CheckEnum("DC_EVSEStatusType.EVSENotification", "EVSENotificationType", uint64(x.EVSENotification), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSENotification), 2)
 	w.Leaf()
@@ -8473,8 +8471,8 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.EVSEIsolationStatus) >= 5 {
-			return fmt.Errorf("DC_EVSEStatusType.EVSEIsolationStatus: invalid IsolationLevelType value %d", *x.EVSEIsolationStatus)
+		if err := exi.CheckEnum("DC_EVSEStatusType.EVSEIsolationStatus", "IsolationLevelType", uint64(*x.EVSEIsolationStatus), 5); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.EVSEIsolationStatus), 3)
 		w.Leaf()
@@ -8483,8 +8481,8 @@ func (x *DC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEStatusCode) >= 12 {
-		return fmt.Errorf("DC_EVSEStatusType.EVSEStatusCode: invalid DC_EVSEStatusCodeType value %d", x.EVSEStatusCode)
+	if err := exi.CheckEnum("DC_EVSEStatusType.EVSEStatusCode", "DC_EVSEStatusCodeType", uint64(x.EVSEStatusCode), 12); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEStatusCode), 4)
 	w.Leaf()
@@ -8584,7 +8582,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.Binary(800)
+					v, err := r.Binary(800, "OEMProvisioningCert")
 					if err != nil {
 						return err
 					}
@@ -8722,8 +8720,8 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 func (x *ListOfRootCertificateIDsType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.RootCertificateID) > 20 {
-		return fmt.Errorf("ListOfRootCertificateIDsType.RootCertificateID: %d items, schema allows 20", len(x.RootCertificateID))
+	if err := exi.CheckItems("ListOfRootCertificateIDsType.RootCertificateID", len(x.RootCertificateID), 20); err != nil {
+		return err
 	}
 	for i := range x.RootCertificateID {
 		if err := w.Event(&grammarListOfRootCertificateIDsType, &state, 1, counts[:]); err != nil {
@@ -8855,7 +8853,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -8893,8 +8891,8 @@ func (x *CertificateInstallationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("CertificateInstallationResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CertificateInstallationResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -9034,7 +9032,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(800)
+					v, err := r.Binary(800, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -9175,7 +9173,7 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(800)
+					v, err := r.Binary(800, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -9197,8 +9195,8 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SubCertificatesType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.Certificate) > 4 {
-		return fmt.Errorf("SubCertificatesType.Certificate: %d items, schema allows 4", len(x.Certificate))
+	if err := exi.CheckItems("SubCertificatesType.Certificate", len(x.Certificate), 4); err != nil {
+		return err
 	}
 	for i := range x.Certificate {
 		if err := w.Event(&grammarSubCertificatesType, &state, 1, counts[:]); err != nil {
@@ -9285,7 +9283,7 @@ func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *a
 			}
 		case 2: // Value
 			{
-				v, err := r.Binary(48)
+				v, err := r.Binary(48, "ContractSignatureEncryptedPrivateKeyType")
 				if err != nil {
 					return err
 				}
@@ -9384,7 +9382,7 @@ func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Value
 			{
-				v, err := r.Binary(65)
+				v, err := r.Binary(65, "DiffieHellmanPublickeyType")
 				if err != nil {
 					return err
 				}
@@ -9483,7 +9481,7 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Value
 			{
-				v, err := r.String(-1, "")
+				v, err := r.String(15, "")
 				if err != nil {
 					return err
 				}
@@ -9620,7 +9618,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}eMAID")
+					v, err := r.String(15, "{urn:iso:15118:2:2013:MsgBody}eMAID")
 					if err != nil {
 						return err
 					}
@@ -9807,7 +9805,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -9845,7 +9843,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "RetryCounter")
 					if err != nil {
 						return err
 					}
@@ -9869,8 +9867,8 @@ func (x *CertificateUpdateResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("CertificateUpdateResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CertificateUpdateResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -10012,7 +10010,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "MaxEntriesSAScheduleTuple")
 					if err != nil {
 						return err
 					}
@@ -10028,7 +10026,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 2: // RequestedEnergyTransferMode
 			{
-				v, empty, err := r.LeafEnum(3, 6)
+				v, empty, err := r.LeafEnum(3, 6, "RequestedEnergyTransferMode")
 				if err != nil {
 					return err
 				}
@@ -10078,8 +10076,8 @@ func (x *ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.RequestedEnergyTransferMode) >= 6 {
-		return fmt.Errorf("ChargeParameterDiscoveryReqType.RequestedEnergyTransferMode: invalid EnergyTransferModeType value %d", x.RequestedEnergyTransferMode)
+	if err := exi.CheckEnum("ChargeParameterDiscoveryReqType.RequestedEnergyTransferMode", "EnergyTransferModeType", uint64(x.RequestedEnergyTransferMode), 6); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.RequestedEnergyTransferMode), 3)
 	w.Leaf()
@@ -10315,7 +10313,7 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -10367,7 +10365,7 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 8: // FullSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "FullSOC")
 				if err != nil {
 					return err
 				}
@@ -10379,7 +10377,7 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 9: // BulkSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "BulkSOC")
 				if err != nil {
 					return err
 				}
@@ -10531,7 +10529,7 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -10672,7 +10670,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -10682,7 +10680,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 2: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -10740,8 +10738,8 @@ func (x *ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("ChargeParameterDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ChargeParameterDiscoveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -10749,8 +10747,8 @@ func (x *ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("ChargeParameterDiscoveryResType.EVSEProcessing: invalid EVSEProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("ChargeParameterDiscoveryResType.EVSEProcessing", "EVSEProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -10891,8 +10889,8 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SAScheduleListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.SAScheduleTuple) > 3 {
-		return fmt.Errorf("SAScheduleListType.SAScheduleTuple: %d items, schema allows 3", len(x.SAScheduleTuple))
+	if err := exi.CheckItems("SAScheduleListType.SAScheduleTuple", len(x.SAScheduleTuple), 3); err != nil {
+		return err
 	}
 	for i := range x.SAScheduleTuple {
 		if err := w.Event(&grammarSAScheduleListType, &state, 1, counts[:]); err != nil {
@@ -10910,7 +10908,7 @@ func (x *SAScheduleListType) encodeEXI(w *exi.Writer) error {
 
 // SAScheduleTupleType is the schema type {urn:iso:15118:2:2013:MsgDataTypes}SAScheduleTupleType.
 type SAScheduleTupleType struct {
-	SAScheduleTupleID uint8            `json:"SAScheduleTupleID"`
+	SAScheduleTupleID uint16           `json:"SAScheduleTupleID"`
 	PMaxSchedule      PMaxScheduleType `json:"PMaxSchedule"`
 	SalesTariff       *SalesTariffType `json:"SalesTariff,omitempty"`
 }
@@ -10986,12 +10984,12 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // SAScheduleTupleID
 			{
-				v, empty, err := r.LeafNBit(8, 1, 255)
+				v, empty, err := r.LeafNBit(8, 1, 255, "SAScheduleTupleID")
 				if err != nil {
 					return err
 				}
 				if !empty {
-					x.SAScheduleTupleID = uint8(v)
+					x.SAScheduleTupleID = uint16(v)
 				}
 			}
 		case 2: // PMaxSchedule
@@ -11132,8 +11130,8 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PMaxScheduleType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.PMaxScheduleEntry) > 1024 {
-		return fmt.Errorf("PMaxScheduleType.PMaxScheduleEntry: %d items, schema allows 1024", len(x.PMaxScheduleEntry))
+	if err := exi.CheckItems("PMaxScheduleType.PMaxScheduleEntry", len(x.PMaxScheduleEntry), 1024); err != nil {
+		return err
 	}
 	for i := range x.PMaxScheduleEntry {
 		if err := w.Event(&grammarPMaxScheduleType, &state, 1, counts[:]); err != nil {
@@ -11338,7 +11336,7 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 16777214)
+					v, err := r.UintRange(0, 16777214, 4294967295, "start")
 					if err != nil {
 						return err
 					}
@@ -11360,7 +11358,7 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 86400)
+					v, err := r.UintRange(0, 86400, 4294967295, "duration")
 					if err != nil {
 						return err
 					}
@@ -11451,7 +11449,7 @@ func (x *IntervalType) encodeEXI(w *exi.Writer) error {
 // SalesTariffType is the schema type {urn:iso:15118:2:2013:MsgDataTypes}SalesTariffType.
 type SalesTariffType struct {
 	Id                     *string                `json:"Id,omitempty"`
-	SalesTariffID          uint8                  `json:"SalesTariffID"`
+	SalesTariffID          uint16                 `json:"SalesTariffID"`
 	SalesTariffDescription *string                `json:"SalesTariffDescription,omitempty"`
 	NumEPriceLevels        *uint8                 `json:"NumEPriceLevels,omitempty"`
 	SalesTariffEntry       []SalesTariffEntryType `json:"SalesTariffEntry,omitempty"`
@@ -11618,12 +11616,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // SalesTariffID
 			{
-				v, empty, err := r.LeafNBit(8, 1, 255)
+				v, empty, err := r.LeafNBit(8, 1, 255, "SalesTariffID")
 				if err != nil {
 					return err
 				}
 				if !empty {
-					x.SalesTariffID = uint8(v)
+					x.SalesTariffID = uint16(v)
 				}
 			}
 		case 3: // SalesTariffDescription
@@ -11636,7 +11634,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
 					if err != nil {
 						return err
 					}
@@ -11652,7 +11650,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // NumEPriceLevels
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "NumEPriceLevels")
 				if err != nil {
 					return err
 				}
@@ -11711,8 +11709,8 @@ func (x *SalesTariffType) encodeEXI(w *exi.Writer) error {
 		w.NBit(int64(*x.NumEPriceLevels), 0, 8)
 		w.Leaf()
 	}
-	if len(x.SalesTariffEntry) > 1024 {
-		return fmt.Errorf("SalesTariffType.SalesTariffEntry: %d items, schema allows 1024", len(x.SalesTariffEntry))
+	if err := exi.CheckItems("SalesTariffType.SalesTariffEntry", len(x.SalesTariffEntry), 1024); err != nil {
+		return err
 	}
 	for i := range x.SalesTariffEntry {
 		if err := w.Event(&grammarSalesTariffType, &state, 5, counts[:]); err != nil {
@@ -11846,7 +11844,7 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EPriceLevel
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "EPriceLevel")
 				if err != nil {
 					return err
 				}
@@ -11895,8 +11893,8 @@ func (x *SalesTariffEntryType) encodeEXI(w *exi.Writer) error {
 		w.NBit(int64(*x.EPriceLevel), 0, 8)
 		w.Leaf()
 	}
-	if len(x.ConsumptionCost) > 3 {
-		return fmt.Errorf("SalesTariffEntryType.ConsumptionCost: %d items, schema allows 3", len(x.ConsumptionCost))
+	if err := exi.CheckItems("SalesTariffEntryType.ConsumptionCost", len(x.ConsumptionCost), 3); err != nil {
+		return err
 	}
 	for i := range x.ConsumptionCost {
 		if err := w.Event(&grammarSalesTariffEntryType, &state, 4, counts[:]); err != nil {
@@ -12027,8 +12025,8 @@ func (x *ConsumptionCostType) encodeEXI(w *exi.Writer) error {
 	if err := (&x.StartValue).encodeEXI(w); err != nil {
 		return err
 	}
-	if len(x.Cost) > 3 {
-		return fmt.Errorf("ConsumptionCostType.Cost: %d items, schema allows 3", len(x.Cost))
+	if err := exi.CheckItems("ConsumptionCostType.Cost", len(x.Cost), 3); err != nil {
+		return err
 	}
 	for i := range x.Cost {
 		if err := w.Event(&grammarConsumptionCostType, &state, 2, counts[:]); err != nil {
@@ -12122,7 +12120,7 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // CostKind
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "costKind")
 				if err != nil {
 					return err
 				}
@@ -12140,7 +12138,7 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "amount")
 					if err != nil {
 						return err
 					}
@@ -12154,7 +12152,7 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // AmountMultiplier
 			{
-				v, empty, err := r.LeafNBit(3, -3, 3)
+				v, empty, err := r.LeafNBit(3, -3, 3, "amountMultiplier")
 				if err != nil {
 					return err
 				}
@@ -12174,8 +12172,8 @@ func (x *CostType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.CostKind) >= 3 {
-		return fmt.Errorf("CostType.CostKind: invalid CostKindType value %d", x.CostKind)
+	if err := exi.CheckEnum("CostType.CostKind", "CostKindType", uint64(x.CostKind), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.CostKind), 2)
 	w.Leaf()
@@ -12610,7 +12608,7 @@ func (x *ChargingStatusReqType) encodeEXI(w *exi.Writer) error {
 type ChargingStatusResType struct {
 	ResponseCode      ResponseCodeType   `json:"ResponseCode"`
 	EVSEID            string             `json:"EVSEID"`
-	SAScheduleTupleID uint8              `json:"SAScheduleTupleID"`
+	SAScheduleTupleID uint16             `json:"SAScheduleTupleID"`
 	EVSEMaxCurrent    *PhysicalValueType `json:"EVSEMaxCurrent,omitempty"`
 	MeterInfo         *MeterInfoType     `json:"MeterInfo,omitempty"`
 	ReceiptRequired   *bool              `json:"ReceiptRequired,omitempty"`
@@ -12754,7 +12752,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -12772,7 +12770,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -12786,12 +12784,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // SAScheduleTupleID
 			{
-				v, empty, err := r.LeafNBit(8, 1, 255)
+				v, empty, err := r.LeafNBit(8, 1, 255, "SAScheduleTupleID")
 				if err != nil {
 					return err
 				}
 				if !empty {
-					x.SAScheduleTupleID = uint8(v)
+					x.SAScheduleTupleID = uint16(v)
 				}
 			}
 		case 4: // EVSEMaxCurrent
@@ -12836,8 +12834,8 @@ func (x *ChargingStatusResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("ChargingStatusResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ChargingStatusResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -13033,7 +13031,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
 					if err != nil {
 						return err
 					}
@@ -13055,7 +13053,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "MeterReading")
 					if err != nil {
 						return err
 					}
@@ -13079,7 +13077,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(64)
+					v, err := r.Binary(64, "SigMeterReading")
 					if err != nil {
 						return err
 					}
@@ -13101,7 +13099,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "MeterStatus")
 					if err != nil {
 						return err
 					}
@@ -13125,7 +13123,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "TMeter")
 					if err != nil {
 						return err
 					}
@@ -13577,7 +13575,7 @@ type CurrentDemandResType struct {
 	EVSEMaximumCurrentLimit  *PhysicalValueType `json:"EVSEMaximumCurrentLimit,omitempty"`
 	EVSEMaximumPowerLimit    *PhysicalValueType `json:"EVSEMaximumPowerLimit,omitempty"`
 	EVSEID                   string             `json:"EVSEID"`
-	SAScheduleTupleID        uint8              `json:"SAScheduleTupleID"`
+	SAScheduleTupleID        uint16             `json:"SAScheduleTupleID"`
 	MeterInfo                *MeterInfoType     `json:"MeterInfo,omitempty"`
 	ReceiptRequired          *bool              `json:"ReceiptRequired,omitempty"`
 }
@@ -13820,7 +13818,7 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -13904,7 +13902,7 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -13918,12 +13916,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 12: // SAScheduleTupleID
 			{
-				v, empty, err := r.LeafNBit(8, 1, 255)
+				v, empty, err := r.LeafNBit(8, 1, 255, "SAScheduleTupleID")
 				if err != nil {
 					return err
 				}
 				if !empty {
-					x.SAScheduleTupleID = uint8(v)
+					x.SAScheduleTupleID = uint16(v)
 				}
 			}
 		case 13: // MeterInfo
@@ -13956,8 +13954,8 @@ func (x *CurrentDemandResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("CurrentDemandResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CurrentDemandResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -14305,7 +14303,7 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NotificationMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -14319,7 +14317,7 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVSENotification
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSENotification")
 				if err != nil {
 					return err
 				}
@@ -14343,8 +14341,8 @@ func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSENotification) >= 3 {
-		return fmt.Errorf("EVSEStatusType.EVSENotification: invalid EVSENotificationType value %d", x.EVSENotification)
+	if err := exi.CheckEnum("EVSEStatusType.EVSENotification", "EVSENotificationType", uint64(x.EVSENotification), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSENotification), 2)
 	w.Leaf()
@@ -14493,7 +14491,7 @@ func (x *EntryType) encodeEXI(w *exi.Writer) error {
 type MeteringReceiptReqType struct {
 	Id                *string       `json:"Id,omitempty"`
 	SessionID         exi.Bytes     `json:"SessionID"`
-	SAScheduleTupleID *uint8        `json:"SAScheduleTupleID,omitempty"`
+	SAScheduleTupleID *uint16       `json:"SAScheduleTupleID,omitempty"`
 	MeterInfo         MeterInfoType `json:"MeterInfo"`
 }
 
@@ -14603,7 +14601,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return err
 					}
@@ -14617,13 +14615,13 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // SAScheduleTupleID
 			{
-				v, empty, err := r.LeafNBit(8, 1, 255)
+				v, empty, err := r.LeafNBit(8, 1, 255, "SAScheduleTupleID")
 				if err != nil {
 					return err
 				}
 				if !empty {
-					p := r.NewUint8()
-					*p = uint8(v)
+					p := r.NewUint16()
+					*p = uint16(v)
 					x.SAScheduleTupleID = p
 				}
 			}
@@ -14743,7 +14741,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -14785,8 +14783,8 @@ func (x *MeteringReceiptResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("MeteringReceiptResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("MeteringReceiptResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -14888,7 +14886,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}eMAID")
+					v, err := r.String(15, "{urn:iso:15118:2:2013:MsgBody}eMAID")
 					if err != nil {
 						return err
 					}
@@ -15005,7 +15003,7 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -15023,7 +15021,7 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(16)
+					v, err := r.Binary(16, "GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -15045,7 +15043,7 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "EVSETimeStamp")
 					if err != nil {
 						return err
 					}
@@ -15067,8 +15065,8 @@ func (x *PaymentDetailsResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("PaymentDetailsResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PaymentDetailsResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -15153,7 +15151,7 @@ func (x *PaymentServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // SelectedPaymentOption
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "SelectedPaymentOption")
 				if err != nil {
 					return err
 				}
@@ -15175,8 +15173,8 @@ func (x *PaymentServiceSelectionReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.SelectedPaymentOption) >= 2 {
-		return fmt.Errorf("PaymentServiceSelectionReqType.SelectedPaymentOption: invalid PaymentOptionType value %d", x.SelectedPaymentOption)
+	if err := exi.CheckEnum("PaymentServiceSelectionReqType.SelectedPaymentOption", "PaymentOptionType", uint64(x.SelectedPaymentOption), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.SelectedPaymentOption), 1)
 	w.Leaf()
@@ -15283,8 +15281,8 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SelectedServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.SelectedService) > 16 {
-		return fmt.Errorf("SelectedServiceListType.SelectedService: %d items, schema allows 16", len(x.SelectedService))
+	if err := exi.CheckItems("SelectedServiceListType.SelectedService", len(x.SelectedService), 16); err != nil {
+		return err
 	}
 	for i := range x.SelectedService {
 		if err := w.Event(&grammarSelectedServiceListType, &state, 1, counts[:]); err != nil {
@@ -15372,7 +15370,7 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -15394,7 +15392,7 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParameterSetID")
 					if err != nil {
 						return err
 					}
@@ -15480,7 +15478,7 @@ func (x *PaymentServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -15498,8 +15496,8 @@ func (x *PaymentServiceSelectionResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("PaymentServiceSelectionResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PaymentServiceSelectionResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -15512,7 +15510,7 @@ func (x *PaymentServiceSelectionResType) encodeEXI(w *exi.Writer) error {
 // PowerDeliveryReqType is the schema type {urn:iso:15118:2:2013:MsgBody}PowerDeliveryReqType.
 type PowerDeliveryReqType struct {
 	ChargeProgress              ChargeProgressType               `json:"ChargeProgress"`
-	SAScheduleTupleID           uint8                            `json:"SAScheduleTupleID"`
+	SAScheduleTupleID           uint16                           `json:"SAScheduleTupleID"`
 	ChargingProfile             *ChargingProfileType             `json:"ChargingProfile,omitempty"`
 	DC_EVPowerDeliveryParameter *DC_EVPowerDeliveryParameterType `json:"DC_EVPowerDeliveryParameter,omitempty"`
 	EVPowerDeliveryParameter    *EVPowerDeliveryParameterType    `json:"EVPowerDeliveryParameter,omitempty"`
@@ -15612,7 +15610,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ChargeProgress
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "ChargeProgress")
 				if err != nil {
 					return err
 				}
@@ -15622,12 +15620,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // SAScheduleTupleID
 			{
-				v, empty, err := r.LeafNBit(8, 1, 255)
+				v, empty, err := r.LeafNBit(8, 1, 255, "SAScheduleTupleID")
 				if err != nil {
 					return err
 				}
 				if !empty {
-					x.SAScheduleTupleID = uint8(v)
+					x.SAScheduleTupleID = uint16(v)
 				}
 			}
 		case 3: // ChargingProfile
@@ -15664,8 +15662,8 @@ func (x *PowerDeliveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ChargeProgress) >= 3 {
-		return fmt.Errorf("PowerDeliveryReqType.ChargeProgress: invalid ChargeProgressType value %d", x.ChargeProgress)
+	if err := exi.CheckEnum("PowerDeliveryReqType.ChargeProgress", "ChargeProgressType", uint64(x.ChargeProgress), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ChargeProgress), 2)
 	w.Leaf()
@@ -15799,8 +15797,8 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ChargingProfileType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.ProfileEntry) > 24 {
-		return fmt.Errorf("ChargingProfileType.ProfileEntry: %d items, schema allows 24", len(x.ProfileEntry))
+	if err := exi.CheckItems("ChargingProfileType.ProfileEntry", len(x.ProfileEntry), 24); err != nil {
+		return err
 	}
 	for i := range x.ProfileEntry {
 		if err := w.Event(&grammarChargingProfileType, &state, 1, counts[:]); err != nil {
@@ -15902,7 +15900,7 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "ChargingProfileEntryStart")
 					if err != nil {
 						return err
 					}
@@ -15920,7 +15918,7 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ChargingProfileEntryMaxNumberOfPhasesInUse
 			{
-				v, empty, err := r.LeafNBit(2, 1, 3)
+				v, empty, err := r.LeafNBit(2, 1, 3, "ChargingProfileEntryMaxNumberOfPhasesInUse")
 				if err != nil {
 					return err
 				}
@@ -16033,7 +16031,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -16075,8 +16073,8 @@ func (x *PowerDeliveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("PowerDeliveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PowerDeliveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -16298,7 +16296,7 @@ func (x *PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -16324,8 +16322,8 @@ func (x *PreChargeResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("PreChargeResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PreChargeResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -16401,7 +16399,7 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -16509,7 +16507,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -16527,7 +16525,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -16557,8 +16555,8 @@ func (x *ServiceDetailResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("ServiceDetailResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServiceDetailResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -16673,8 +16671,8 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceParameterListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.ParameterSet) > 255 {
-		return fmt.Errorf("ServiceParameterListType.ParameterSet: %d items, schema allows 255", len(x.ParameterSet))
+	if err := exi.CheckItems("ServiceParameterListType.ParameterSet", len(x.ParameterSet), 255); err != nil {
+		return err
 	}
 	for i := range x.ParameterSet {
 		if err := w.Event(&grammarServiceParameterListType, &state, 1, counts[:]); err != nil {
@@ -16790,7 +16788,7 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParameterSetID")
 					if err != nil {
 						return err
 					}
@@ -16823,8 +16821,8 @@ func (x *ParameterSetType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.Int(int64(x.ParameterSetID))
 	w.Leaf()
-	if len(x.Parameter) > 16 {
-		return fmt.Errorf("ParameterSetType.Parameter: %d items, schema allows 16", len(x.Parameter))
+	if err := exi.CheckItems("ParameterSetType.Parameter", len(x.Parameter), 16); err != nil {
+		return err
 	}
 	for i := range x.Parameter {
 		if err := w.Event(&grammarParameterSetType, &state, 2, counts[:]); err != nil {
@@ -16937,7 +16935,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ByteValue
 			{
-				v, empty, err := r.LeafNBit(8, -128, 127)
+				v, empty, err := r.LeafNBit(8, -128, 127, "byteValue")
 				if err != nil {
 					return err
 				}
@@ -16957,7 +16955,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "shortValue")
 					if err != nil {
 						return err
 					}
@@ -16981,7 +16979,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-2147483648, 2147483647)
+					v, err := r.IntRange(-2147483648, 2147483647, -2147483648, 2147483647, "intValue")
 					if err != nil {
 						return err
 					}
@@ -17169,7 +17167,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -17185,7 +17183,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ServiceCategory
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "ServiceCategory")
 				if err != nil {
 					return err
 				}
@@ -17217,8 +17215,8 @@ func (x *ServiceDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.ServiceCategory) >= 4 {
-			return fmt.Errorf("ServiceDiscoveryReqType.ServiceCategory: invalid ServiceCategoryType value %d", *x.ServiceCategory)
+		if err := exi.CheckEnum("ServiceDiscoveryReqType.ServiceCategory", "ServiceCategoryType", uint64(*x.ServiceCategory), 4); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.ServiceCategory), 2)
 		w.Leaf()
@@ -17321,7 +17319,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -17355,8 +17353,8 @@ func (x *ServiceDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("ServiceDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServiceDiscoveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -17464,7 +17462,7 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // PaymentOption
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "PaymentOption")
 				if err != nil {
 					return err
 				}
@@ -17482,16 +17480,16 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PaymentOptionListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.PaymentOption) > 2 {
-		return fmt.Errorf("PaymentOptionListType.PaymentOption: %d items, schema allows 2", len(x.PaymentOption))
+	if err := exi.CheckItems("PaymentOptionListType.PaymentOption", len(x.PaymentOption), 2); err != nil {
+		return err
 	}
 	for i := range x.PaymentOption {
 		if err := w.Event(&grammarPaymentOptionListType, &state, 1, counts[:]); err != nil {
 			return err
 		}
 		w.Leaf()
-		if uint64(x.PaymentOption[i]) >= 2 {
-			return fmt.Errorf("PaymentOptionListType.PaymentOption: invalid PaymentOptionType value %d", x.PaymentOption[i])
+		if err := exi.CheckEnum("PaymentOptionListType.PaymentOption", "PaymentOptionType", uint64(x.PaymentOption[i]), 2); err != nil {
+			return err
 		}
 		w.Bits(uint32(x.PaymentOption[i]), 1)
 		w.Leaf()
@@ -17634,7 +17632,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -17656,7 +17654,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -17672,7 +17670,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ServiceCategory
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "ServiceCategory")
 				if err != nil {
 					return err
 				}
@@ -17690,7 +17688,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -17745,8 +17743,8 @@ func (x *ChargeServiceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ServiceCategory) >= 4 {
-		return fmt.Errorf("ChargeServiceType.ServiceCategory: invalid ServiceCategoryType value %d", x.ServiceCategory)
+	if err := exi.CheckEnum("ChargeServiceType.ServiceCategory", "ServiceCategoryType", uint64(x.ServiceCategory), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ServiceCategory), 2)
 	w.Leaf()
@@ -17857,7 +17855,7 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		switch ev {
 		case 1: // EnergyTransferMode
 			{
-				v, empty, err := r.LeafEnum(3, 6)
+				v, empty, err := r.LeafEnum(3, 6, "EnergyTransferMode")
 				if err != nil {
 					return err
 				}
@@ -17875,16 +17873,16 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 func (x *SupportedEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.EnergyTransferMode) > 6 {
-		return fmt.Errorf("SupportedEnergyTransferModeType.EnergyTransferMode: %d items, schema allows 6", len(x.EnergyTransferMode))
+	if err := exi.CheckItems("SupportedEnergyTransferModeType.EnergyTransferMode", len(x.EnergyTransferMode), 6); err != nil {
+		return err
 	}
 	for i := range x.EnergyTransferMode {
 		if err := w.Event(&grammarSupportedEnergyTransferModeType, &state, 1, counts[:]); err != nil {
 			return err
 		}
 		w.Leaf()
-		if uint64(x.EnergyTransferMode[i]) >= 6 {
-			return fmt.Errorf("SupportedEnergyTransferModeType.EnergyTransferMode: invalid EnergyTransferModeType value %d", x.EnergyTransferMode[i])
+		if err := exi.CheckEnum("SupportedEnergyTransferModeType.EnergyTransferMode", "EnergyTransferModeType", uint64(x.EnergyTransferMode[i]), 6); err != nil {
+			return err
 		}
 		w.Bits(uint32(x.EnergyTransferMode[i]), 3)
 		w.Leaf()
@@ -17986,8 +17984,8 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.Service) > 8 {
-		return fmt.Errorf("ServiceListType.Service: %d items, schema allows 8", len(x.Service))
+	if err := exi.CheckItems("ServiceListType.Service", len(x.Service), 8); err != nil {
+		return err
 	}
 	for i := range x.Service {
 		if err := w.Event(&grammarServiceListType, &state, 1, counts[:]); err != nil {
@@ -18121,7 +18119,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -18143,7 +18141,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -18159,7 +18157,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ServiceCategory
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "ServiceCategory")
 				if err != nil {
 					return err
 				}
@@ -18177,7 +18175,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -18228,8 +18226,8 @@ func (x *ServiceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ServiceCategory) >= 4 {
-		return fmt.Errorf("ServiceType.ServiceCategory: invalid ServiceCategoryType value %d", x.ServiceCategory)
+	if err := exi.CheckEnum("ServiceType.ServiceCategory", "ServiceCategoryType", uint64(x.ServiceCategory), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ServiceCategory), 2)
 	w.Leaf()
@@ -18310,7 +18308,7 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(6)
+					v, err := r.Binary(6, "EVCCID")
 					if err != nil {
 						return err
 					}
@@ -18421,7 +18419,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -18439,7 +18437,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -18461,7 +18459,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "EVSETimeStamp")
 					if err != nil {
 						return err
 					}
@@ -18485,8 +18483,8 @@ func (x *SessionSetupResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("SessionSetupResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("SessionSetupResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -18559,7 +18557,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ChargingSession
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "ChargingSession")
 				if err != nil {
 					return err
 				}
@@ -18577,8 +18575,8 @@ func (x *SessionStopReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ChargingSession) >= 2 {
-		return fmt.Errorf("SessionStopReqType.ChargingSession: invalid ChargingSessionType value %d", x.ChargingSession)
+	if err := exi.CheckEnum("SessionStopReqType.ChargingSession", "ChargingSessionType", uint64(x.ChargingSession), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ChargingSession), 1)
 	w.Leaf()
@@ -18634,7 +18632,7 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -18652,8 +18650,8 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("SessionStopResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("SessionStopResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()
@@ -18845,7 +18843,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return err
 					}
@@ -18974,7 +18972,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // FaultCode
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "FaultCode")
 				if err != nil {
 					return err
 				}
@@ -18992,7 +18990,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
 					if err != nil {
 						return err
 					}
@@ -19016,8 +19014,8 @@ func (x *NotificationType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.FaultCode) >= 3 {
-		return fmt.Errorf("NotificationType.FaultCode: invalid FaultCodeType value %d", x.FaultCode)
+	if err := exi.CheckEnum("NotificationType.FaultCode", "FaultCodeType", uint64(x.FaultCode), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.FaultCode), 2)
 	w.Leaf()
@@ -20031,7 +20029,7 @@ func (x *WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(5, 26)
+				v, empty, err := r.LeafEnum(5, 26, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -20057,8 +20055,8 @@ func (x *WeldingDetectionResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 26 {
-		return fmt.Errorf("WeldingDetectionResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WeldingDetectionResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 26); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 5)
 	w.Leaf()

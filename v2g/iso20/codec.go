@@ -103,9 +103,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -280,57 +294,57 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(&r, &a); err != nil {
+		if err := d.AuthorizationReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(&r, &a); err != nil {
+		if err := d.AuthorizationRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AuthorizationSetupReq = new(AuthorizationSetupReqType)
-		if err := d.AuthorizationSetupReq.decodeEXI(&r, &a); err != nil {
+		if err := d.AuthorizationSetupReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.AuthorizationSetupRes = new(AuthorizationSetupResType)
-		if err := d.AuthorizationSetupRes.decodeEXI(&r, &a); err != nil {
+		if err := d.AuthorizationSetupRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
+		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.DigestMethod = new(xmldsig.DigestMethodType)
-		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
+		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 11:
@@ -338,7 +352,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -349,7 +363,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 12:
 		d.KeyInfo = new(xmldsig.KeyInfoType)
-		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
+		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 13:
@@ -370,22 +384,22 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 14:
 		d.KeyValue = new(xmldsig.KeyValueType)
-		if err := d.KeyValue.DecodeEXI(&r); err != nil {
+		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.Manifest = new(xmldsig.ManifestType)
-		if err := d.Manifest.DecodeEXI(&r); err != nil {
+		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.MeteringConfirmationReq = new(MeteringConfirmationReqType)
-		if err := d.MeteringConfirmationReq.decodeEXI(&r, &a); err != nil {
+		if err := d.MeteringConfirmationReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.MeteringConfirmationRes = new(MeteringConfirmationResType)
-		if err := d.MeteringConfirmationRes.decodeEXI(&r, &a); err != nil {
+		if err := d.MeteringConfirmationRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
@@ -406,177 +420,177 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 19:
 		d.Object = new(xmldsig.ObjectType)
-		if err := d.Object.DecodeEXI(&r); err != nil {
+		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.PGPData = new(xmldsig.PGPDataType)
-		if err := d.PGPData.DecodeEXI(&r); err != nil {
+		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.Reference = new(xmldsig.ReferenceType)
-		if err := d.Reference.DecodeEXI(&r); err != nil {
+		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.SPKIData = new(xmldsig.SPKIDataType)
-		if err := d.SPKIData.DecodeEXI(&r); err != nil {
+		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 27:
 		d.ScheduleExchangeReq = new(ScheduleExchangeReqType)
-		if err := d.ScheduleExchangeReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ScheduleExchangeReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.ScheduleExchangeRes = new(ScheduleExchangeResType)
-		if err := d.ScheduleExchangeRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ScheduleExchangeRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.ServiceSelectionReq = new(ServiceSelectionReqType)
-		if err := d.ServiceSelectionReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceSelectionReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.ServiceSelectionRes = new(ServiceSelectionResType)
-		if err := d.ServiceSelectionRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ServiceSelectionRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(&r, &a); err != nil {
+		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
 		d.Signature = new(xmldsig.SignatureType)
-		if err := d.Signature.DecodeEXI(&r); err != nil {
+		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 40:
 		d.SignatureMethod = new(xmldsig.SignatureMethodType)
-		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
-		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.SignatureValue = new(xmldsig.SignatureValueType)
-		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
+		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.SignedInfo = new(xmldsig.SignedInfoType)
-		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
+		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.SignedInstallationData = new(SignedInstallationDataType)
-		if err := d.SignedInstallationData.decodeEXI(&r, &a); err != nil {
+		if err := d.SignedInstallationData.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.SignedMeteringData = new(SignedMeteringDataType)
-		if err := d.SignedMeteringData.decodeEXI(&r, &a); err != nil {
+		if err := d.SignedMeteringData.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.Transform = new(xmldsig.TransformType)
-		if err := d.Transform.DecodeEXI(&r); err != nil {
+		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 48:
 		d.Transforms = new(xmldsig.TransformsType)
-		if err := d.Transforms.DecodeEXI(&r); err != nil {
+		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 49:
 		d.VehicleCheckInReq = new(VehicleCheckInReqType)
-		if err := d.VehicleCheckInReq.decodeEXI(&r, &a); err != nil {
+		if err := d.VehicleCheckInReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 50:
 		d.VehicleCheckInRes = new(VehicleCheckInResType)
-		if err := d.VehicleCheckInRes.decodeEXI(&r, &a); err != nil {
+		if err := d.VehicleCheckInRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 51:
 		d.VehicleCheckOutReq = new(VehicleCheckOutReqType)
-		if err := d.VehicleCheckOutReq.decodeEXI(&r, &a); err != nil {
+		if err := d.VehicleCheckOutReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 52:
 		d.VehicleCheckOutRes = new(VehicleCheckOutResType)
-		if err := d.VehicleCheckOutRes.decodeEXI(&r, &a); err != nil {
+		if err := d.VehicleCheckOutRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 53:
 		d.X509Data = new(xmldsig.X509DataType)
-		if err := d.X509Data.DecodeEXI(&r); err != nil {
+		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 54:
@@ -1090,7 +1104,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("iso20: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "iso20.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -1383,9 +1397,21 @@ type Fragment struct {
 }
 
 // UnmarshalFragment decodes the EXI fragment in b into f and returns the
-// bytes it takes.
+// bytes it takes. Values that break a facet are kept, as by Unmarshal.
 func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	var r exi.Reader
+	return unmarshalFragment(&r, b, f)
+}
+
+// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the
+// values it kept although a facet of the schema forbids them.
+func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshalFragment(&r, b, f)
+	return n, r.Notes(), err
+}
+
+func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -1403,7 +1429,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AbsolutePriceSchedule twice")
 			}
 			f.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
-			if err := f.AbsolutePriceSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.AbsolutePriceSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 1:
@@ -1414,7 +1440,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "AckMaxDelay")
 					if err != nil {
 						return 0, err
 					}
@@ -1431,7 +1457,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AdditionalSelectedServices twice")
 			}
 			f.AdditionalSelectedServices = new(AdditionalServiceListType)
-			if err := f.AdditionalSelectedServices.decodeEXI(&r, &a); err != nil {
+			if err := f.AdditionalSelectedServices.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 3:
@@ -1439,7 +1465,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AdditionalService twice")
 			}
 			f.AdditionalService = new(AdditionalServiceType)
-			if err := f.AdditionalService.decodeEXI(&r, &a); err != nil {
+			if err := f.AdditionalService.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 4:
@@ -1447,7 +1473,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AdditionalServicesCosts twice")
 			}
 			f.AdditionalServicesCosts = new(DetailedCostType)
-			if err := f.AdditionalServicesCosts.decodeEXI(&r, &a); err != nil {
+			if err := f.AdditionalServicesCosts.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 5:
@@ -1455,7 +1481,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Amount twice")
 			}
 			f.Amount = new(RationalNumberType)
-			if err := f.Amount.decodeEXI(&r, &a); err != nil {
+			if err := f.Amount.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 6:
@@ -1543,7 +1569,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationReq twice")
 			}
 			f.AuthorizationReq = new(AuthorizationReqType)
-			if err := f.AuthorizationReq.decodeEXI(&r, &a); err != nil {
+			if err := f.AuthorizationReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 11:
@@ -1551,7 +1577,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationRes twice")
 			}
 			f.AuthorizationRes = new(AuthorizationResType)
-			if err := f.AuthorizationRes.decodeEXI(&r, &a); err != nil {
+			if err := f.AuthorizationRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -1562,7 +1588,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "AuthorizationServices")
 					if err != nil {
 						return 0, err
 					}
@@ -1579,7 +1605,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationSetupReq twice")
 			}
 			f.AuthorizationSetupReq = new(AuthorizationSetupReqType)
-			if err := f.AuthorizationSetupReq.decodeEXI(&r, &a); err != nil {
+			if err := f.AuthorizationSetupReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 14:
@@ -1587,7 +1613,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AuthorizationSetupRes twice")
 			}
 			f.AuthorizationSetupRes = new(AuthorizationSetupResType)
-			if err := f.AuthorizationSetupRes.decodeEXI(&r, &a); err != nil {
+			if err := f.AuthorizationSetupRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 15:
@@ -1595,7 +1621,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds AvailableEnergy twice")
 			}
 			f.AvailableEnergy = new(RationalNumberType)
-			if err := f.AvailableEnergy.decodeEXI(&r, &a); err != nil {
+			if err := f.AvailableEnergy.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 16:
@@ -1606,7 +1632,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "BPT_ChannelSelection")
 					if err != nil {
 						return 0, err
 					}
@@ -1626,7 +1652,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "BPT_DischargedEnergyReadingWh")
 					if err != nil {
 						return 0, err
 					}
@@ -1646,7 +1672,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "BPT_InductiveEnergyReadingVARh")
 					if err != nil {
 						return 0, err
 					}
@@ -1663,7 +1689,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds BatteryEnergyCapacity twice")
 			}
 			f.BatteryEnergyCapacity = new(RationalNumberType)
-			if err := f.BatteryEnergyCapacity.decodeEXI(&r, &a); err != nil {
+			if err := f.BatteryEnergyCapacity.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 20:
@@ -1671,7 +1697,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CLReqControlMode twice")
 			}
 			f.CLReqControlMode = new(CLReqControlModeType)
-			if err := f.CLReqControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.CLReqControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 21:
@@ -1679,7 +1705,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CLResControlMode twice")
 			}
 			f.CLResControlMode = new(CLResControlModeType)
-			if err := f.CLResControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.CLResControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 22:
@@ -1687,7 +1713,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CPSCertificateChain twice")
 			}
 			f.CPSCertificateChain = new(CertificateChainType)
-			if err := f.CPSCertificateChain.decodeEXI(&r, &a); err != nil {
+			if err := f.CPSCertificateChain.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 23:
@@ -1695,7 +1721,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
 			f.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+			if err := f.CanonicalizationMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 24:
@@ -1706,7 +1732,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "CapacitiveEnergyReadingVARh")
 					if err != nil {
 						return 0, err
 					}
@@ -1726,7 +1752,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "CarbonDioxideEmission")
 					if err != nil {
 						return 0, err
 					}
@@ -1746,7 +1772,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(1600)
+					v, err := r.Binary(1600, "Certificate")
 					if err != nil {
 						return 0, err
 					}
@@ -1761,7 +1787,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationReq twice")
 			}
 			f.CertificateInstallationReq = new(CertificateInstallationReqType)
-			if err := f.CertificateInstallationReq.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 28:
@@ -1769,7 +1795,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CertificateInstallationRes twice")
 			}
 			f.CertificateInstallationRes = new(CertificateInstallationResType)
-			if err := f.CertificateInstallationRes.decodeEXI(&r, &a); err != nil {
+			if err := f.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 29:
@@ -1800,7 +1826,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 4)
+					v, err := r.Enum(2, 4, "ChargeProgress")
 					if err != nil {
 						return 0, err
 					}
@@ -1820,7 +1846,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "ChargedEnergyReadingWh")
 					if err != nil {
 						return 0, err
 					}
@@ -1857,7 +1883,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ChargingSchedule twice")
 			}
 			f.ChargingSchedule = new(ChargingScheduleType)
-			if err := f.ChargingSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.ChargingSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 34:
@@ -1868,7 +1894,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "ChargingSession")
 					if err != nil {
 						return 0, err
 					}
@@ -1888,7 +1914,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "CheckOutTime")
 					if err != nil {
 						return 0, err
 					}
@@ -1905,7 +1931,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ContractCertificateChain twice")
 			}
 			f.ContractCertificateChain = new(ContractCertificateChainType)
-			if err := f.ContractCertificateChain.decodeEXI(&r, &a); err != nil {
+			if err := f.ContractCertificateChain.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 37:
@@ -1913,7 +1939,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CostPerUnit twice")
 			}
 			f.CostPerUnit = new(RationalNumberType)
-			if err := f.CostPerUnit.decodeEXI(&r, &a); err != nil {
+			if err := f.CostPerUnit.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 38:
@@ -1924,7 +1950,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
 						return 0, err
 					}
@@ -1944,7 +1970,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(133)
+					v, err := r.Binary(133, "DHPublicKey")
 					if err != nil {
 						return 0, err
 					}
@@ -1959,7 +1985,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
 			f.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-			if err := f.DSAKeyValue.DecodeEXI(&r); err != nil {
+			if err := f.DSAKeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 41:
@@ -1970,7 +1996,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return 0, err
 					}
@@ -1990,7 +2016,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return 0, err
 					}
@@ -2010,7 +2036,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "DeviceLocation")
 					if err != nil {
 						return 0, err
 					}
@@ -2030,7 +2056,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "DeviceOffset")
 					if err != nil {
 						return 0, err
 					}
@@ -2047,7 +2073,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
 			f.DigestMethod = new(xmldsig.DigestMethodType)
-			if err := f.DigestMethod.DecodeEXI(&r); err != nil {
+			if err := f.DigestMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 46:
@@ -2058,7 +2084,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "DigestValue")
 					if err != nil {
 						return 0, err
 					}
@@ -2073,7 +2099,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DischargingSchedule twice")
 			}
 			f.DischargingSchedule = new(ChargingScheduleType)
-			if err := f.DischargingSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.DischargingSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 48:
@@ -2081,7 +2107,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DisplayParameters twice")
 			}
 			f.DisplayParameters = new(DisplayParametersType)
-			if err := f.DisplayParameters.decodeEXI(&r, &a); err != nil {
+			if err := f.DisplayParameters.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 49:
@@ -2092,7 +2118,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "Duration")
 					if err != nil {
 						return 0, err
 					}
@@ -2109,7 +2135,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_EVPPTControlMode twice")
 			}
 			f.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
-			if err := f.Dynamic_EVPPTControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Dynamic_EVPPTControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 51:
@@ -2117,7 +2143,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_SEReqControlMode twice")
 			}
 			f.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
-			if err := f.Dynamic_SEReqControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Dynamic_SEReqControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 52:
@@ -2125,7 +2151,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_SEResControlMode twice")
 			}
 			f.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
-			if err := f.Dynamic_SEResControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Dynamic_SEResControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 53:
@@ -2133,7 +2159,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Dynamic_SMDTControlMode twice")
 			}
 			f.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
-			if err := f.Dynamic_SMDTControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Dynamic_SMDTControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 54:
@@ -2144,7 +2170,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "ECDHCurve")
 					if err != nil {
 						return 0, err
 					}
@@ -2161,7 +2187,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EIM_AReqAuthorizationMode twice")
 			}
 			f.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
-			if err := f.EIM_AReqAuthorizationMode.decodeEXI(&r, &a); err != nil {
+			if err := f.EIM_AReqAuthorizationMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 56:
@@ -2169,7 +2195,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EIM_ASResAuthorizationMode twice")
 			}
 			f.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
-			if err := f.EIM_ASResAuthorizationMode.decodeEXI(&r, &a); err != nil {
+			if err := f.EIM_ASResAuthorizationMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 57:
@@ -2180,7 +2206,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
 					if err != nil {
 						return 0, err
 					}
@@ -2197,7 +2223,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVAbsolutePriceSchedule twice")
 			}
 			f.EVAbsolutePriceSchedule = new(EVAbsolutePriceScheduleType)
-			if err := f.EVAbsolutePriceSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.EVAbsolutePriceSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 59:
@@ -2208,7 +2234,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
 					if err != nil {
 						return 0, err
 					}
@@ -2228,7 +2254,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "EVCheckInStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -2248,7 +2274,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "EVCheckOutStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -2265,7 +2291,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVEnergyOffer twice")
 			}
 			f.EVEnergyOffer = new(EVEnergyOfferType)
-			if err := f.EVEnergyOffer.decodeEXI(&r, &a); err != nil {
+			if err := f.EVEnergyOffer.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 63:
@@ -2273,7 +2299,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumEnergyRequest twice")
 			}
 			f.EVMaximumEnergyRequest = new(RationalNumberType)
-			if err := f.EVMaximumEnergyRequest.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumEnergyRequest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 64:
@@ -2281,7 +2307,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumEnergyRequest twice")
 			}
 			f.EVMaximumEnergyRequest2 = new(RationalNumberType)
-			if err := f.EVMaximumEnergyRequest2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumEnergyRequest2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 65:
@@ -2289,7 +2315,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMaximumV2XEnergyRequest twice")
 			}
 			f.EVMaximumV2XEnergyRequest = new(RationalNumberType)
-			if err := f.EVMaximumV2XEnergyRequest.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMaximumV2XEnergyRequest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 66:
@@ -2297,7 +2323,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinimumEnergyRequest twice")
 			}
 			f.EVMinimumEnergyRequest = new(RationalNumberType)
-			if err := f.EVMinimumEnergyRequest.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMinimumEnergyRequest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 67:
@@ -2305,7 +2331,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinimumEnergyRequest twice")
 			}
 			f.EVMinimumEnergyRequest2 = new(RationalNumberType)
-			if err := f.EVMinimumEnergyRequest2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMinimumEnergyRequest2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 68:
@@ -2313,7 +2339,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVMinimumV2XEnergyRequest twice")
 			}
 			f.EVMinimumV2XEnergyRequest = new(RationalNumberType)
-			if err := f.EVMinimumV2XEnergyRequest.decodeEXI(&r, &a); err != nil {
+			if err := f.EVMinimumV2XEnergyRequest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 69:
@@ -2321,7 +2347,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerProfile twice")
 			}
 			f.EVPowerProfile = new(EVPowerProfileType)
-			if err := f.EVPowerProfile.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerProfile.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 70:
@@ -2329,7 +2355,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerProfileEntries twice")
 			}
 			f.EVPowerProfileEntries = new(EVPowerProfileEntryListType)
-			if err := f.EVPowerProfileEntries.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerProfileEntries.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 71:
@@ -2337,7 +2363,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerProfileEntry twice")
 			}
 			f.EVPowerProfileEntry = new(PowerScheduleEntryType)
-			if err := f.EVPowerProfileEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerProfileEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 72:
@@ -2345,7 +2371,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerSchedule twice")
 			}
 			f.EVPowerSchedule = new(EVPowerScheduleType)
-			if err := f.EVPowerSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 73:
@@ -2353,7 +2379,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerScheduleEntries twice")
 			}
 			f.EVPowerScheduleEntries = new(EVPowerScheduleEntryListType)
-			if err := f.EVPowerScheduleEntries.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerScheduleEntries.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 74:
@@ -2361,7 +2387,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPowerScheduleEntry twice")
 			}
 			f.EVPowerScheduleEntry = new(EVPowerScheduleEntryType)
-			if err := f.EVPowerScheduleEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPowerScheduleEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 75:
@@ -2369,7 +2395,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPriceRule twice")
 			}
 			f.EVPriceRule = new(EVPriceRuleType)
-			if err := f.EVPriceRule.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPriceRule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 76:
@@ -2377,7 +2403,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPriceRuleStack twice")
 			}
 			f.EVPriceRuleStack = new(EVPriceRuleStackType)
-			if err := f.EVPriceRuleStack.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPriceRuleStack.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 77:
@@ -2385,7 +2411,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVPriceRuleStacks twice")
 			}
 			f.EVPriceRuleStacks = new(EVPriceRuleStackListType)
-			if err := f.EVPriceRuleStacks.decodeEXI(&r, &a); err != nil {
+			if err := f.EVPriceRuleStacks.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 78:
@@ -2396,7 +2422,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "EVProcessing")
 					if err != nil {
 						return 0, err
 					}
@@ -2416,7 +2442,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "EVSECheckOutStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -2436,7 +2462,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
 					if err != nil {
 						return 0, err
 					}
@@ -2456,7 +2482,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(3, 6)
+					v, err := r.Enum(3, 6, "EVSENotification")
 					if err != nil {
 						return 0, err
 					}
@@ -2476,7 +2502,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "EVSEProcessing")
 					if err != nil {
 						return 0, err
 					}
@@ -2493,7 +2519,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus = new(EVSEStatusType)
-			if err := f.EVSEStatus.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEStatus.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 84:
@@ -2501,7 +2527,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVSEStatus twice")
 			}
 			f.EVSEStatus2 = new(EVSEStatusType)
-			if err := f.EVSEStatus2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVSEStatus2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 85:
@@ -2509,7 +2535,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetEnergyRequest twice")
 			}
 			f.EVTargetEnergyRequest = new(RationalNumberType)
-			if err := f.EVTargetEnergyRequest.decodeEXI(&r, &a); err != nil {
+			if err := f.EVTargetEnergyRequest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 86:
@@ -2517,7 +2543,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EVTargetEnergyRequest twice")
 			}
 			f.EVTargetEnergyRequest2 = new(RationalNumberType)
-			if err := f.EVTargetEnergyRequest2.decodeEXI(&r, &a); err != nil {
+			if err := f.EVTargetEnergyRequest2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 87:
@@ -2528,7 +2554,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
 					if err != nil {
 						return 0, err
 					}
@@ -2548,7 +2574,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
 					if err != nil {
 						return 0, err
 					}
@@ -2565,7 +2591,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EnergyCosts twice")
 			}
 			f.EnergyCosts = new(DetailedCostType)
-			if err := f.EnergyCosts.decodeEXI(&r, &a); err != nil {
+			if err := f.EnergyCosts.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 90:
@@ -2573,7 +2599,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EnergyFee twice")
 			}
 			f.EnergyFee = new(RationalNumberType)
-			if err := f.EnergyFee.decodeEXI(&r, &a); err != nil {
+			if err := f.EnergyFee.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 91:
@@ -2581,7 +2607,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds EnergyTransferServiceList twice")
 			}
 			f.EnergyTransferServiceList = new(ServiceListType)
-			if err := f.EnergyTransferServiceList.decodeEXI(&r, &a); err != nil {
+			if err := f.EnergyTransferServiceList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 92:
@@ -2592,7 +2618,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Exponent")
 					if err != nil {
 						return 0, err
 					}
@@ -2610,7 +2636,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, -128, 127)
+					v, err := r.NBit(8, -128, 127, "Exponent")
 					if err != nil {
 						return 0, err
 					}
@@ -2650,7 +2676,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "G")
 					if err != nil {
 						return 0, err
 					}
@@ -2668,7 +2694,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(16)
+					v, err := r.Binary(16, "GenChallenge")
 					if err != nil {
 						return 0, err
 					}
@@ -2706,7 +2732,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
 					if err != nil {
 						return 0, err
 					}
@@ -2723,7 +2749,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Header twice")
 			}
 			f.Header = new(MessageHeaderType)
-			if err := f.Header.decodeEXI(&r, &a); err != nil {
+			if err := f.Header.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 100:
@@ -2754,7 +2780,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "J")
 					if err != nil {
 						return 0, err
 					}
@@ -2769,7 +2795,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
 			f.KeyInfo = new(xmldsig.KeyInfoType)
-			if err := f.KeyInfo.DecodeEXI(&r); err != nil {
+			if err := f.KeyInfo.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 103:
@@ -2797,7 +2823,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
 			f.KeyValue = new(xmldsig.KeyValueType)
-			if err := f.KeyValue.DecodeEXI(&r); err != nil {
+			if err := f.KeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 105:
@@ -2808,7 +2834,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
 					if err != nil {
 						return 0, err
 					}
@@ -2825,7 +2851,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ListOfRootCertificateIDs twice")
 			}
 			f.ListOfRootCertificateIDs = new(ListOfRootCertificateIDsType)
-			if err := f.ListOfRootCertificateIDs.decodeEXI(&r, &a); err != nil {
+			if err := f.ListOfRootCertificateIDs.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 107:
@@ -2833,7 +2859,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
 			f.Manifest = new(xmldsig.ManifestType)
-			if err := f.Manifest.DecodeEXI(&r); err != nil {
+			if err := f.Manifest.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 108:
@@ -2844,7 +2870,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "MaximumContractCertificateChains")
 					if err != nil {
 						return 0, err
 					}
@@ -2861,7 +2887,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MaximumCost twice")
 			}
 			f.MaximumCost = new(RationalNumberType)
-			if err := f.MaximumCost.decodeEXI(&r, &a); err != nil {
+			if err := f.MaximumCost.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 110:
@@ -2872,7 +2898,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "MaximumSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -2892,7 +2918,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(10, 12, 1024)
+					v, err := r.NBit(10, 12, 1024, "MaximumSupportingPoints")
 					if err != nil {
 						return 0, err
 					}
@@ -2912,7 +2938,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -2929,7 +2955,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo = new(MeterInfoType)
-			if err := f.MeterInfo.decodeEXI(&r, &a); err != nil {
+			if err := f.MeterInfo.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 114:
@@ -2937,7 +2963,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeterInfo twice")
 			}
 			f.MeterInfo2 = new(MeterInfoType)
-			if err := f.MeterInfo2.decodeEXI(&r, &a); err != nil {
+			if err := f.MeterInfo2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 115:
@@ -2968,7 +2994,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(64)
+					v, err := r.Binary(64, "MeterSignature")
 					if err != nil {
 						return 0, err
 					}
@@ -2986,7 +3012,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "MeterStatus")
 					if err != nil {
 						return 0, err
 					}
@@ -3006,7 +3032,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "MeterTimestamp")
 					if err != nil {
 						return 0, err
 					}
@@ -3023,7 +3049,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringConfirmationReq twice")
 			}
 			f.MeteringConfirmationReq = new(MeteringConfirmationReqType)
-			if err := f.MeteringConfirmationReq.decodeEXI(&r, &a); err != nil {
+			if err := f.MeteringConfirmationReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 120:
@@ -3031,7 +3057,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MeteringConfirmationRes twice")
 			}
 			f.MeteringConfirmationRes = new(MeteringConfirmationResType)
-			if err := f.MeteringConfirmationRes.decodeEXI(&r, &a); err != nil {
+			if err := f.MeteringConfirmationRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 121:
@@ -3059,7 +3085,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds MinimumCost twice")
 			}
 			f.MinimumCost = new(RationalNumberType)
-			if err := f.MinimumCost.decodeEXI(&r, &a); err != nil {
+			if err := f.MinimumCost.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 123:
@@ -3070,7 +3096,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "MinimumSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3090,7 +3116,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "MinimumSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3110,7 +3136,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Modulus")
 					if err != nil {
 						return 0, err
 					}
@@ -3128,7 +3154,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NotificationMaxDelay")
 					if err != nil {
 						return 0, err
 					}
@@ -3148,7 +3174,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "NumberOfPriceLevels")
 					if err != nil {
 						return 0, err
 					}
@@ -3165,7 +3191,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OEMProvisioningCertificateChain twice")
 			}
 			f.OEMProvisioningCertificateChain = new(SignedCertificateChainType)
-			if err := f.OEMProvisioningCertificateChain.decodeEXI(&r, &a); err != nil {
+			if err := f.OEMProvisioningCertificateChain.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 129:
@@ -3173,7 +3199,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
 			f.Object = new(xmldsig.ObjectType)
-			if err := f.Object.DecodeEXI(&r); err != nil {
+			if err := f.Object.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 130:
@@ -3181,7 +3207,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OccupancyCosts twice")
 			}
 			f.OccupancyCosts = new(DetailedCostType)
-			if err := f.OccupancyCosts.decodeEXI(&r, &a); err != nil {
+			if err := f.OccupancyCosts.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 131:
@@ -3189,7 +3215,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayCosts twice")
 			}
 			f.OverstayCosts = new(DetailedCostType)
-			if err := f.OverstayCosts.decodeEXI(&r, &a); err != nil {
+			if err := f.OverstayCosts.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 132:
@@ -3197,7 +3223,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayFee twice")
 			}
 			f.OverstayFee = new(RationalNumberType)
-			if err := f.OverstayFee.decodeEXI(&r, &a); err != nil {
+			if err := f.OverstayFee.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 133:
@@ -3208,7 +3234,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "OverstayFeePeriod")
 					if err != nil {
 						return 0, err
 					}
@@ -3225,7 +3251,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayPowerThreshold twice")
 			}
 			f.OverstayPowerThreshold = new(RationalNumberType)
-			if err := f.OverstayPowerThreshold.decodeEXI(&r, &a); err != nil {
+			if err := f.OverstayPowerThreshold.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 135:
@@ -3233,7 +3259,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayRule twice")
 			}
 			f.OverstayRule = new(OverstayRuleType)
-			if err := f.OverstayRule.decodeEXI(&r, &a); err != nil {
+			if err := f.OverstayRule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 136:
@@ -3244,7 +3270,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -3261,7 +3287,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds OverstayRules twice")
 			}
 			f.OverstayRules = new(OverstayRuleListType)
-			if err := f.OverstayRules.decodeEXI(&r, &a); err != nil {
+			if err := f.OverstayRules.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 138:
@@ -3272,7 +3298,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "OverstayTimeThreshold")
 					if err != nil {
 						return 0, err
 					}
@@ -3292,7 +3318,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "P")
 					if err != nil {
 						return 0, err
 					}
@@ -3307,7 +3333,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
 			f.PGPData = new(xmldsig.PGPDataType)
-			if err := f.PGPData.DecodeEXI(&r); err != nil {
+			if err := f.PGPData.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 141:
@@ -3318,7 +3344,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyID")
 					if err != nil {
 						return 0, err
 					}
@@ -3336,7 +3362,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyPacket")
 					if err != nil {
 						return 0, err
 					}
@@ -3351,7 +3377,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Parameter twice")
 			}
 			f.Parameter = new(ParameterType)
-			if err := f.Parameter.decodeEXI(&r, &a); err != nil {
+			if err := f.Parameter.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 144:
@@ -3359,7 +3385,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParameterSet twice")
 			}
 			f.ParameterSet = new(ParameterSetType)
-			if err := f.ParameterSet.decodeEXI(&r, &a); err != nil {
+			if err := f.ParameterSet.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 145:
@@ -3370,7 +3396,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ParameterSetID")
 					if err != nil {
 						return 0, err
 					}
@@ -3387,7 +3413,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ParkingFee twice")
 			}
 			f.ParkingFee = new(RationalNumberType)
-			if err := f.ParkingFee.decodeEXI(&r, &a); err != nil {
+			if err := f.ParkingFee.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 147:
@@ -3398,7 +3424,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "ParkingFeePeriod")
 					if err != nil {
 						return 0, err
 					}
@@ -3418,7 +3444,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(2, 3)
+					v, err := r.Enum(2, 3, "ParkingMethod")
 					if err != nil {
 						return 0, err
 					}
@@ -3438,7 +3464,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParkingSpace")
 					if err != nil {
 						return 0, err
 					}
@@ -3458,7 +3484,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PgenCounter")
 					if err != nil {
 						return 0, err
 					}
@@ -3473,7 +3499,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PnC_AReqAuthorizationMode twice")
 			}
 			f.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
-			if err := f.PnC_AReqAuthorizationMode.decodeEXI(&r, &a); err != nil {
+			if err := f.PnC_AReqAuthorizationMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 152:
@@ -3481,7 +3507,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PnC_ASResAuthorizationMode twice")
 			}
 			f.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
-			if err := f.PnC_ASResAuthorizationMode.decodeEXI(&r, &a); err != nil {
+			if err := f.PnC_ASResAuthorizationMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 153:
@@ -3489,7 +3515,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Power twice")
 			}
 			f.Power = new(RationalNumberType)
-			if err := f.Power.decodeEXI(&r, &a); err != nil {
+			if err := f.Power.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 154:
@@ -3497,7 +3523,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryReq twice")
 			}
 			f.PowerDeliveryReq = new(PowerDeliveryReqType)
-			if err := f.PowerDeliveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 155:
@@ -3505,7 +3531,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerDeliveryRes twice")
 			}
 			f.PowerDeliveryRes = new(PowerDeliveryResType)
-			if err := f.PowerDeliveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 156:
@@ -3513,7 +3539,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerRangeStart twice")
 			}
 			f.PowerRangeStart = new(RationalNumberType)
-			if err := f.PowerRangeStart.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerRangeStart.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 157:
@@ -3521,7 +3547,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerSchedule twice")
 			}
 			f.PowerSchedule = new(PowerScheduleType)
-			if err := f.PowerSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 158:
@@ -3529,7 +3555,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerScheduleEntries twice")
 			}
 			f.PowerScheduleEntries = new(PowerScheduleEntryListType)
-			if err := f.PowerScheduleEntries.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerScheduleEntries.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 159:
@@ -3537,7 +3563,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerScheduleEntry twice")
 			}
 			f.PowerScheduleEntry = new(PowerScheduleEntryType)
-			if err := f.PowerScheduleEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerScheduleEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 160:
@@ -3545,7 +3571,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PowerTolerance twice")
 			}
 			f.PowerTolerance = new(RationalNumberType)
-			if err := f.PowerTolerance.decodeEXI(&r, &a); err != nil {
+			if err := f.PowerTolerance.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 161:
@@ -3556,7 +3582,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "PowerToleranceAcceptance")
 					if err != nil {
 						return 0, err
 					}
@@ -3573,7 +3599,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Power_L2 twice")
 			}
 			f.Power_L2 = new(RationalNumberType)
-			if err := f.Power_L2.decodeEXI(&r, &a); err != nil {
+			if err := f.Power_L2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 163:
@@ -3581,7 +3607,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Power_L3 twice")
 			}
 			f.Power_L3 = new(RationalNumberType)
-			if err := f.Power_L3.decodeEXI(&r, &a); err != nil {
+			if err := f.Power_L3.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 164:
@@ -3592,7 +3618,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "PresentSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3612,7 +3638,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
 						return 0, err
 					}
@@ -3632,7 +3658,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "PriceLevel")
 					if err != nil {
 						return 0, err
 					}
@@ -3649,7 +3675,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceLevelSchedule twice")
 			}
 			f.PriceLevelSchedule = new(PriceLevelScheduleType)
-			if err := f.PriceLevelSchedule.decodeEXI(&r, &a); err != nil {
+			if err := f.PriceLevelSchedule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 168:
@@ -3657,7 +3683,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceLevelScheduleEntries twice")
 			}
 			f.PriceLevelScheduleEntries = new(PriceLevelScheduleEntryListType)
-			if err := f.PriceLevelScheduleEntries.decodeEXI(&r, &a); err != nil {
+			if err := f.PriceLevelScheduleEntries.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 169:
@@ -3665,7 +3691,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceLevelScheduleEntry twice")
 			}
 			f.PriceLevelScheduleEntry = new(PriceLevelScheduleEntryType)
-			if err := f.PriceLevelScheduleEntry.decodeEXI(&r, &a); err != nil {
+			if err := f.PriceLevelScheduleEntry.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 170:
@@ -3673,7 +3699,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceRule twice")
 			}
 			f.PriceRule = new(PriceRuleType)
-			if err := f.PriceRule.decodeEXI(&r, &a); err != nil {
+			if err := f.PriceRule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 171:
@@ -3681,7 +3707,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceRuleStack twice")
 			}
 			f.PriceRuleStack = new(PriceRuleStackType)
-			if err := f.PriceRuleStack.decodeEXI(&r, &a); err != nil {
+			if err := f.PriceRuleStack.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 172:
@@ -3689,7 +3715,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PriceRuleStacks twice")
 			}
 			f.PriceRuleStacks = new(PriceRuleStackListType)
-			if err := f.PriceRuleStacks.decodeEXI(&r, &a); err != nil {
+			if err := f.PriceRuleStacks.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 173:
@@ -3700,7 +3726,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -3720,7 +3746,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "PriceScheduleID")
 					if err != nil {
 						return 0, err
 					}
@@ -3737,7 +3763,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PrioritizedEMAIDs twice")
 			}
 			f.PrioritizedEMAIDs = new(EMAIDListType)
-			if err := f.PrioritizedEMAIDs.decodeEXI(&r, &a); err != nil {
+			if err := f.PrioritizedEMAIDs.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 176:
@@ -3748,7 +3774,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
 					if err != nil {
 						return 0, err
 					}
@@ -3768,7 +3794,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Q")
 					if err != nil {
 						return 0, err
 					}
@@ -3783,7 +3809,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
 			f.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-			if err := f.RSAKeyValue.DecodeEXI(&r); err != nil {
+			if err := f.RSAKeyValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 179:
@@ -3791,7 +3817,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Receipt twice")
 			}
 			f.Receipt = new(ReceiptType)
-			if err := f.Receipt.decodeEXI(&r, &a); err != nil {
+			if err := f.Receipt.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 180:
@@ -3799,7 +3825,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Receipt twice")
 			}
 			f.Receipt2 = new(ReceiptType)
-			if err := f.Receipt2.decodeEXI(&r, &a); err != nil {
+			if err := f.Receipt2.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 181:
@@ -3807,7 +3833,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
 			f.Reference = new(xmldsig.ReferenceType)
-			if err := f.Reference.DecodeEXI(&r); err != nil {
+			if err := f.Reference.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 182:
@@ -3818,7 +3844,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "RemainingContractCertificateChains")
 					if err != nil {
 						return 0, err
 					}
@@ -3838,7 +3864,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "RemainingTimeToMaximumSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3858,7 +3884,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "RemainingTimeToMinimumSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3878,7 +3904,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "RemainingTimeToTargetSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -3898,7 +3924,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, 0, 255)
+					v, err := r.NBit(8, 0, 255, "RenewableGenerationPercentage")
 					if err != nil {
 						return 0, err
 					}
@@ -3918,7 +3944,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(6, 40)
+					v, err := r.Enum(6, 40, "ResponseCode")
 					if err != nil {
 						return 0, err
 					}
@@ -3935,7 +3961,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
 			f.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-			if err := f.RetrievalMethod.DecodeEXI(&r); err != nil {
+			if err := f.RetrievalMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 189:
@@ -3943,7 +3969,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RootCertificateID twice")
 			}
 			f.RootCertificateID = new(xmldsig.X509IssuerSerialType)
-			if err := f.RootCertificateID.DecodeEXI(&r); err != nil {
+			if err := f.RootCertificateID.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 190:
@@ -3954,7 +3980,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(94)
+					v, err := r.Binary(94, "SECP521_EncryptedPrivateKey")
 					if err != nil {
 						return 0, err
 					}
@@ -3969,7 +3995,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
 			f.SPKIData = new(xmldsig.SPKIDataType)
-			if err := f.SPKIData.DecodeEXI(&r); err != nil {
+			if err := f.SPKIData.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 192:
@@ -3980,7 +4006,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "SPKISexp")
 					if err != nil {
 						return 0, err
 					}
@@ -3995,7 +4021,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ScheduleExchangeReq twice")
 			}
 			f.ScheduleExchangeReq = new(ScheduleExchangeReqType)
-			if err := f.ScheduleExchangeReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ScheduleExchangeReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 194:
@@ -4003,7 +4029,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ScheduleExchangeRes twice")
 			}
 			f.ScheduleExchangeRes = new(ScheduleExchangeResType)
-			if err := f.ScheduleExchangeRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ScheduleExchangeRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 195:
@@ -4011,7 +4037,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ScheduleTuple twice")
 			}
 			f.ScheduleTuple = new(ScheduleTupleType)
-			if err := f.ScheduleTuple.decodeEXI(&r, &a); err != nil {
+			if err := f.ScheduleTuple.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 196:
@@ -4022,7 +4048,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "ScheduleTupleID")
 					if err != nil {
 						return 0, err
 					}
@@ -4039,7 +4065,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_EVPPTControlMode twice")
 			}
 			f.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
-			if err := f.Scheduled_EVPPTControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Scheduled_EVPPTControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 198:
@@ -4047,7 +4073,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_SEReqControlMode twice")
 			}
 			f.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
-			if err := f.Scheduled_SEReqControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Scheduled_SEReqControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 199:
@@ -4055,7 +4081,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_SEResControlMode twice")
 			}
 			f.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
-			if err := f.Scheduled_SEResControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Scheduled_SEResControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 200:
@@ -4063,7 +4089,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Scheduled_SMDTControlMode twice")
 			}
 			f.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
-			if err := f.Scheduled_SMDTControlMode.decodeEXI(&r, &a); err != nil {
+			if err := f.Scheduled_SMDTControlMode.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 201:
@@ -4074,7 +4100,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Seed")
 					if err != nil {
 						return 0, err
 					}
@@ -4092,7 +4118,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Enum(1, 2)
+					v, err := r.Enum(1, 2, "SelectedAuthorizationService")
 					if err != nil {
 						return 0, err
 					}
@@ -4109,7 +4135,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedEnergyTransferService twice")
 			}
 			f.SelectedEnergyTransferService = new(SelectedServiceType)
-			if err := f.SelectedEnergyTransferService.decodeEXI(&r, &a); err != nil {
+			if err := f.SelectedEnergyTransferService.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 204:
@@ -4120,7 +4146,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "SelectedScheduleTupleID")
 					if err != nil {
 						return 0, err
 					}
@@ -4137,7 +4163,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedService twice")
 			}
 			f.SelectedService = new(SelectedServiceType)
-			if err := f.SelectedService.decodeEXI(&r, &a); err != nil {
+			if err := f.SelectedService.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 206:
@@ -4145,7 +4171,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SelectedVASList twice")
 			}
 			f.SelectedVASList = new(SelectedServiceListType)
-			if err := f.SelectedVASList.decodeEXI(&r, &a); err != nil {
+			if err := f.SelectedVASList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 207:
@@ -4153,7 +4179,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Service twice")
 			}
 			f.Service = new(ServiceType)
-			if err := f.Service.decodeEXI(&r, &a); err != nil {
+			if err := f.Service.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 208:
@@ -4161,7 +4187,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailReq twice")
 			}
 			f.ServiceDetailReq = new(ServiceDetailReqType)
-			if err := f.ServiceDetailReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDetailReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 209:
@@ -4169,7 +4195,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDetailRes twice")
 			}
 			f.ServiceDetailRes = new(ServiceDetailResType)
-			if err := f.ServiceDetailRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDetailRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 210:
@@ -4177,7 +4203,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryReq twice")
 			}
 			f.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-			if err := f.ServiceDiscoveryReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 211:
@@ -4185,7 +4211,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceDiscoveryRes twice")
 			}
 			f.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-			if err := f.ServiceDiscoveryRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 212:
@@ -4193,7 +4219,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceFee twice")
 			}
 			f.ServiceFee = new(RationalNumberType)
-			if err := f.ServiceFee.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceFee.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 213:
@@ -4204,7 +4230,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return 0, err
 					}
@@ -4224,7 +4250,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4241,7 +4267,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceParameterList twice")
 			}
 			f.ServiceParameterList = new(ServiceParameterListType)
-			if err := f.ServiceParameterList.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceParameterList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 216:
@@ -4269,7 +4295,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceSelectionReq twice")
 			}
 			f.ServiceSelectionReq = new(ServiceSelectionReqType)
-			if err := f.ServiceSelectionReq.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceSelectionReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 218:
@@ -4277,7 +4303,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds ServiceSelectionRes twice")
 			}
 			f.ServiceSelectionRes = new(ServiceSelectionResType)
-			if err := f.ServiceSelectionRes.decodeEXI(&r, &a); err != nil {
+			if err := f.ServiceSelectionRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 219:
@@ -4288,7 +4314,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return 0, err
 					}
@@ -4306,7 +4332,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return 0, err
 					}
@@ -4321,7 +4347,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupReq twice")
 			}
 			f.SessionSetupReq = new(SessionSetupReqType)
-			if err := f.SessionSetupReq.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionSetupReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 222:
@@ -4329,7 +4355,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionSetupRes twice")
 			}
 			f.SessionSetupRes = new(SessionSetupResType)
-			if err := f.SessionSetupRes.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionSetupRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 223:
@@ -4337,7 +4363,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopReq twice")
 			}
 			f.SessionStopReq = new(SessionStopReqType)
-			if err := f.SessionStopReq.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionStopReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 224:
@@ -4345,7 +4371,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SessionStopRes twice")
 			}
 			f.SessionStopRes = new(SessionStopResType)
-			if err := f.SessionStopRes.decodeEXI(&r, &a); err != nil {
+			if err := f.SessionStopRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 225:
@@ -4353,7 +4379,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
 			f.Signature = new(xmldsig.SignatureType)
-			if err := f.Signature.DecodeEXI(&r); err != nil {
+			if err := f.Signature.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 226:
@@ -4361,7 +4387,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
 			f.SignatureMethod = new(xmldsig.SignatureMethodType)
-			if err := f.SignatureMethod.DecodeEXI(&r); err != nil {
+			if err := f.SignatureMethod.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 227:
@@ -4369,7 +4395,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
 			f.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-			if err := f.SignatureProperties.DecodeEXI(&r); err != nil {
+			if err := f.SignatureProperties.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 228:
@@ -4377,7 +4403,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
 			f.SignatureProperty = new(xmldsig.SignaturePropertyType)
-			if err := f.SignatureProperty.DecodeEXI(&r); err != nil {
+			if err := f.SignatureProperty.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 229:
@@ -4385,7 +4411,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
 			f.SignatureValue = new(xmldsig.SignatureValueType)
-			if err := f.SignatureValue.DecodeEXI(&r); err != nil {
+			if err := f.SignatureValue.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 230:
@@ -4393,7 +4419,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
 			f.SignedInfo = new(xmldsig.SignedInfoType)
-			if err := f.SignedInfo.DecodeEXI(&r); err != nil {
+			if err := f.SignedInfo.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 231:
@@ -4401,7 +4427,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInstallationData twice")
 			}
 			f.SignedInstallationData = new(SignedInstallationDataType)
-			if err := f.SignedInstallationData.decodeEXI(&r, &a); err != nil {
+			if err := f.SignedInstallationData.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 232:
@@ -4409,7 +4435,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedMeteringData twice")
 			}
 			f.SignedMeteringData = new(SignedMeteringDataType)
-			if err := f.SignedMeteringData.decodeEXI(&r, &a); err != nil {
+			if err := f.SignedMeteringData.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 233:
@@ -4420,7 +4446,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "StartTime")
 					if err != nil {
 						return 0, err
 					}
@@ -4437,7 +4463,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SubCertificates twice")
 			}
 			f.SubCertificates = new(SubCertificatesType)
-			if err := f.SubCertificates.decodeEXI(&r, &a); err != nil {
+			if err := f.SubCertificates.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 235:
@@ -4445,7 +4471,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SupportedProviders twice")
 			}
 			f.SupportedProviders = new(SupportedProvidersListType)
-			if err := f.SupportedProviders.decodeEXI(&r, &a); err != nil {
+			if err := f.SupportedProviders.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 236:
@@ -4453,7 +4479,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SupportedServiceIDs twice")
 			}
 			f.SupportedServiceIDs = new(ServiceIDListType)
-			if err := f.SupportedServiceIDs.decodeEXI(&r, &a); err != nil {
+			if err := f.SupportedServiceIDs.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 237:
@@ -4464,7 +4490,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(206)
+					v, err := r.Binary(206, "TPM_EncryptedPrivateKey")
 					if err != nil {
 						return 0, err
 					}
@@ -4482,7 +4508,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "TargetDistance")
 					if err != nil {
 						return 0, err
 					}
@@ -4502,7 +4528,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "TargetOffsetX")
 					if err != nil {
 						return 0, err
 					}
@@ -4522,7 +4548,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "TargetOffsetY")
 					if err != nil {
 						return 0, err
 					}
@@ -4542,7 +4568,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "TargetSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -4562,7 +4588,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(7, 0, 100)
+					v, err := r.NBit(7, 0, 100, "TargetSOC")
 					if err != nil {
 						return 0, err
 					}
@@ -4579,7 +4605,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxCosts twice")
 			}
 			f.TaxCosts = new(DetailedTaxType)
-			if err := f.TaxCosts.decodeEXI(&r, &a); err != nil {
+			if err := f.TaxCosts.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 244:
@@ -4607,7 +4633,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxRate twice")
 			}
 			f.TaxRate = new(RationalNumberType)
-			if err := f.TaxRate.decodeEXI(&r, &a); err != nil {
+			if err := f.TaxRate.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 246:
@@ -4615,7 +4641,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxRule twice")
 			}
 			f.TaxRule = new(TaxRuleType)
-			if err := f.TaxRule.decodeEXI(&r, &a); err != nil {
+			if err := f.TaxRule.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 247:
@@ -4626,7 +4652,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TaxRuleID")
 					if err != nil {
 						return 0, err
 					}
@@ -4646,7 +4672,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TaxRuleID")
 					if err != nil {
 						return 0, err
 					}
@@ -4666,7 +4692,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
 					if err != nil {
 						return 0, err
 					}
@@ -4683,7 +4709,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds TaxRules twice")
 			}
 			f.TaxRules = new(TaxRuleListType)
-			if err := f.TaxRules.decodeEXI(&r, &a); err != nil {
+			if err := f.TaxRules.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 251:
@@ -4694,7 +4720,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return 0, err
 					}
@@ -4714,7 +4740,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return 0, err
 					}
@@ -4734,7 +4760,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeStamp")
 					if err != nil {
 						return 0, err
 					}
@@ -4751,7 +4777,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
 			f.Transform = new(xmldsig.TransformType)
-			if err := f.Transform.DecodeEXI(&r); err != nil {
+			if err := f.Transform.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 255:
@@ -4759,7 +4785,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
 			f.Transforms = new(xmldsig.TransformsType)
-			if err := f.Transforms.DecodeEXI(&r); err != nil {
+			if err := f.Transforms.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 256:
@@ -4767,7 +4793,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VASList twice")
 			}
 			f.VASList = new(ServiceListType)
-			if err := f.VASList.decodeEXI(&r, &a); err != nil {
+			if err := f.VASList.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 257:
@@ -4778,7 +4804,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Value")
 					if err != nil {
 						return 0, err
 					}
@@ -4795,7 +4821,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckInReq twice")
 			}
 			f.VehicleCheckInReq = new(VehicleCheckInReqType)
-			if err := f.VehicleCheckInReq.decodeEXI(&r, &a); err != nil {
+			if err := f.VehicleCheckInReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 259:
@@ -4803,7 +4829,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckInRes twice")
 			}
 			f.VehicleCheckInRes = new(VehicleCheckInResType)
-			if err := f.VehicleCheckInRes.decodeEXI(&r, &a); err != nil {
+			if err := f.VehicleCheckInRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 260:
@@ -4811,7 +4837,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckOutReq twice")
 			}
 			f.VehicleCheckOutReq = new(VehicleCheckOutReqType)
-			if err := f.VehicleCheckOutReq.decodeEXI(&r, &a); err != nil {
+			if err := f.VehicleCheckOutReq.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 261:
@@ -4819,7 +4845,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds VehicleCheckOutRes twice")
 			}
 			f.VehicleCheckOutRes = new(VehicleCheckOutResType)
-			if err := f.VehicleCheckOutRes.decodeEXI(&r, &a); err != nil {
+			if err := f.VehicleCheckOutRes.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 262:
@@ -4830,7 +4856,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "VehicleFrame")
 					if err != nil {
 						return 0, err
 					}
@@ -4850,7 +4876,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "VehicleTravel")
 					if err != nil {
 						return 0, err
 					}
@@ -4870,7 +4896,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(84)
+					v, err := r.Binary(84, "X448_EncryptedPrivateKey")
 					if err != nil {
 						return 0, err
 					}
@@ -4888,7 +4914,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509CRL")
 					if err != nil {
 						return 0, err
 					}
@@ -4906,7 +4932,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509Certificate")
 					if err != nil {
 						return 0, err
 					}
@@ -4921,7 +4947,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
 			f.X509Data = new(xmldsig.X509DataType)
-			if err := f.X509Data.DecodeEXI(&r); err != nil {
+			if err := f.X509Data.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 268:
@@ -4949,7 +4975,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
 			f.X509IssuerSerial = new(xmldsig.X509IssuerSerialType)
-			if err := f.X509IssuerSerial.DecodeEXI(&r); err != nil {
+			if err := f.X509IssuerSerial.DecodeEXI(r); err != nil {
 				return 0, err
 			}
 		case 270:
@@ -4960,7 +4986,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509SKI")
 					if err != nil {
 						return 0, err
 					}
@@ -4978,7 +5004,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
 					if err != nil {
 						return 0, err
 					}
@@ -5038,7 +5064,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Y")
 					if err != nil {
 						return 0, err
 					}
@@ -5076,7 +5102,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.NBit(8, -128, 127)
+					v, err := r.NBit(8, -128, 127, "byteValue")
 					if err != nil {
 						return 0, err
 					}
@@ -5096,7 +5122,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
 					if err != nil {
 						return 0, err
 					}
@@ -5116,7 +5142,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-2147483648, 2147483647)
+					v, err := r.IntRange(-2147483648, 2147483647, -2147483648, 2147483647, "intValue")
 					if err != nil {
 						return 0, err
 					}
@@ -5133,7 +5159,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds rationalNumber twice")
 			}
 			f.RationalNumber = new(RationalNumberType)
-			if err := f.RationalNumber.decodeEXI(&r, &a); err != nil {
+			if err := f.RationalNumber.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 280:
@@ -5144,7 +5170,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "shortValue")
 					if err != nil {
 						return 0, err
 					}
@@ -5247,8 +5273,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.AuthorizationServices != nil {
 		w.Bits(12, 9)
 		w.Leaf()
-		if uint64(*f.AuthorizationServices) >= 2 {
-			return dst, fmt.Errorf("AuthorizationServices: invalid AuthorizationType value %d", *f.AuthorizationServices)
+		if err := exi.CheckEnum("AuthorizationServices", "AuthorizationType", uint64(*f.AuthorizationServices), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.AuthorizationServices), 1)
 		w.Leaf()
@@ -5274,8 +5300,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.BPT_ChannelSelection != nil {
 		w.Bits(16, 9)
 		w.Leaf()
-		if uint64(*f.BPT_ChannelSelection) >= 2 {
-			return dst, fmt.Errorf("BPT_ChannelSelection: invalid ChannelSelectionType value %d", *f.BPT_ChannelSelection)
+		if err := exi.CheckEnum("BPT_ChannelSelection", "ChannelSelectionType", uint64(*f.BPT_ChannelSelection), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.BPT_ChannelSelection), 1)
 		w.Leaf()
@@ -5373,8 +5399,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargeProgress != nil {
 		w.Bits(30, 9)
 		w.Leaf()
-		if uint64(*f.ChargeProgress) >= 4 {
-			return dst, fmt.Errorf("ChargeProgress: invalid ChargeProgressType value %d", *f.ChargeProgress)
+		if err := exi.CheckEnum("ChargeProgress", "ChargeProgressType", uint64(*f.ChargeProgress), 4); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ChargeProgress), 2)
 		w.Leaf()
@@ -5403,8 +5429,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ChargingSession != nil {
 		w.Bits(34, 9)
 		w.Leaf()
-		if uint64(*f.ChargingSession) >= 3 {
-			return dst, fmt.Errorf("ChargingSession: invalid ChargingSessionType value %d", *f.ChargingSession)
+		if err := exi.CheckEnum("ChargingSession", "ChargingSessionType", uint64(*f.ChargingSession), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ChargingSession), 2)
 		w.Leaf()
@@ -5535,8 +5561,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ECDHCurve != nil {
 		w.Bits(54, 9)
 		w.Leaf()
-		if uint64(*f.ECDHCurve) >= 2 {
-			return dst, fmt.Errorf("ECDHCurve: invalid EcdhCurveType value %d", *f.ECDHCurve)
+		if err := exi.CheckEnum("ECDHCurve", "EcdhCurveType", uint64(*f.ECDHCurve), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ECDHCurve), 1)
 		w.Leaf()
@@ -5580,8 +5606,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVCheckInStatus != nil {
 		w.Bits(60, 9)
 		w.Leaf()
-		if uint64(*f.EVCheckInStatus) >= 3 {
-			return dst, fmt.Errorf("EVCheckInStatus: invalid EvCheckInStatusType value %d", *f.EVCheckInStatus)
+		if err := exi.CheckEnum("EVCheckInStatus", "EvCheckInStatusType", uint64(*f.EVCheckInStatus), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVCheckInStatus), 2)
 		w.Leaf()
@@ -5589,8 +5615,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVCheckOutStatus != nil {
 		w.Bits(61, 9)
 		w.Leaf()
-		if uint64(*f.EVCheckOutStatus) >= 3 {
-			return dst, fmt.Errorf("EVCheckOutStatus: invalid EvCheckOutStatusType value %d", *f.EVCheckOutStatus)
+		if err := exi.CheckEnum("EVCheckOutStatus", "EvCheckOutStatusType", uint64(*f.EVCheckOutStatus), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVCheckOutStatus), 2)
 		w.Leaf()
@@ -5694,8 +5720,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVProcessing != nil {
 		w.Bits(78, 9)
 		w.Leaf()
-		if uint64(*f.EVProcessing) >= 3 {
-			return dst, fmt.Errorf("EVProcessing: invalid ProcessingType value %d", *f.EVProcessing)
+		if err := exi.CheckEnum("EVProcessing", "ProcessingType", uint64(*f.EVProcessing), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVProcessing), 2)
 		w.Leaf()
@@ -5703,8 +5729,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSECheckOutStatus != nil {
 		w.Bits(79, 9)
 		w.Leaf()
-		if uint64(*f.EVSECheckOutStatus) >= 2 {
-			return dst, fmt.Errorf("EVSECheckOutStatus: invalid EvseCheckOutStatusType value %d", *f.EVSECheckOutStatus)
+		if err := exi.CheckEnum("EVSECheckOutStatus", "EvseCheckOutStatusType", uint64(*f.EVSECheckOutStatus), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSECheckOutStatus), 1)
 		w.Leaf()
@@ -5721,8 +5747,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSENotification != nil {
 		w.Bits(81, 9)
 		w.Leaf()
-		if uint64(*f.EVSENotification) >= 6 {
-			return dst, fmt.Errorf("EVSENotification: invalid EvseNotificationType value %d", *f.EVSENotification)
+		if err := exi.CheckEnum("EVSENotification", "EvseNotificationType", uint64(*f.EVSENotification), 6); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSENotification), 3)
 		w.Leaf()
@@ -5730,8 +5756,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.EVSEProcessing != nil {
 		w.Bits(82, 9)
 		w.Leaf()
-		if uint64(*f.EVSEProcessing) >= 3 {
-			return dst, fmt.Errorf("EVSEProcessing: invalid ProcessingType value %d", *f.EVSEProcessing)
+		if err := exi.CheckEnum("EVSEProcessing", "ProcessingType", uint64(*f.EVSEProcessing), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.EVSEProcessing), 2)
 		w.Leaf()
@@ -6165,8 +6191,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ParkingMethod != nil {
 		w.Bits(148, 9)
 		w.Leaf()
-		if uint64(*f.ParkingMethod) >= 3 {
-			return dst, fmt.Errorf("ParkingMethod: invalid ParkingMethodType value %d", *f.ParkingMethod)
+		if err := exi.CheckEnum("ParkingMethod", "ParkingMethodType", uint64(*f.ParkingMethod), 3); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ParkingMethod), 2)
 		w.Leaf()
@@ -6246,8 +6272,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.PowerToleranceAcceptance != nil {
 		w.Bits(161, 9)
 		w.Leaf()
-		if uint64(*f.PowerToleranceAcceptance) >= 2 {
-			return dst, fmt.Errorf("PowerToleranceAcceptance: invalid PowerToleranceAcceptanceType value %d", *f.PowerToleranceAcceptance)
+		if err := exi.CheckEnum("PowerToleranceAcceptance", "PowerToleranceAcceptanceType", uint64(*f.PowerToleranceAcceptance), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.PowerToleranceAcceptance), 1)
 		w.Leaf()
@@ -6420,8 +6446,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.ResponseCode != nil {
 		w.Bits(187, 9)
 		w.Leaf()
-		if uint64(*f.ResponseCode) >= 40 {
-			return dst, fmt.Errorf("ResponseCode: invalid ResponseCodeType value %d", *f.ResponseCode)
+		if err := exi.CheckEnum("ResponseCode", "ResponseCodeType", uint64(*f.ResponseCode), 40); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.ResponseCode), 6)
 		w.Leaf()
@@ -6519,8 +6545,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.SelectedAuthorizationService != nil {
 		w.Bits(202, 9)
 		w.Leaf()
-		if uint64(*f.SelectedAuthorizationService) >= 2 {
-			return dst, fmt.Errorf("SelectedAuthorizationService: invalid AuthorizationType value %d", *f.SelectedAuthorizationService)
+		if err := exi.CheckEnum("SelectedAuthorizationService", "AuthorizationType", uint64(*f.SelectedAuthorizationService), 2); err != nil {
+			return dst, err
 		}
 		w.Bits(uint32(*f.SelectedAuthorizationService), 1)
 		w.Leaf()
@@ -7061,12 +7087,10 @@ func (v AuthorizationType) String() string {
 	return "AuthorizationType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "AuthorizationType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v AuthorizationType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesAuthorizationType) {
-		return nil, fmt.Errorf("invalid AuthorizationType value %d", int(v))
-	}
-	return []byte(namesAuthorizationType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7137,12 +7161,10 @@ func (v ResponseCodeType) String() string {
 	return "ResponseCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ResponseCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ResponseCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesResponseCodeType) {
-		return nil, fmt.Errorf("invalid ResponseCodeType value %d", int(v))
-	}
-	return []byte(namesResponseCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7176,12 +7198,10 @@ func (v ProcessingType) String() string {
 	return "ProcessingType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ProcessingType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ProcessingType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesProcessingType) {
-		return nil, fmt.Errorf("invalid ProcessingType value %d", int(v))
-	}
-	return []byte(namesProcessingType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7214,12 +7234,10 @@ func (v EcdhCurveType) String() string {
 	return "EcdhCurveType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EcdhCurveType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EcdhCurveType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEcdhCurveType) {
-		return nil, fmt.Errorf("invalid EcdhCurveType value %d", int(v))
-	}
-	return []byte(namesEcdhCurveType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7254,12 +7272,10 @@ func (v ChargeProgressType) String() string {
 	return "ChargeProgressType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ChargeProgressType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ChargeProgressType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesChargeProgressType) {
-		return nil, fmt.Errorf("invalid ChargeProgressType value %d", int(v))
-	}
-	return []byte(namesChargeProgressType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7292,12 +7308,10 @@ func (v PowerToleranceAcceptanceType) String() string {
 	return "PowerToleranceAcceptanceType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "PowerToleranceAcceptanceType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v PowerToleranceAcceptanceType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesPowerToleranceAcceptanceType) {
-		return nil, fmt.Errorf("invalid PowerToleranceAcceptanceType value %d", int(v))
-	}
-	return []byte(namesPowerToleranceAcceptanceType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7330,12 +7344,10 @@ func (v ChannelSelectionType) String() string {
 	return "ChannelSelectionType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ChannelSelectionType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ChannelSelectionType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesChannelSelectionType) {
-		return nil, fmt.Errorf("invalid ChannelSelectionType value %d", int(v))
-	}
-	return []byte(namesChannelSelectionType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7372,12 +7384,10 @@ func (v EvseNotificationType) String() string {
 	return "EvseNotificationType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EvseNotificationType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EvseNotificationType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEvseNotificationType) {
-		return nil, fmt.Errorf("invalid EvseNotificationType value %d", int(v))
-	}
-	return []byte(namesEvseNotificationType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7411,12 +7421,10 @@ func (v ChargingSessionType) String() string {
 	return "ChargingSessionType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ChargingSessionType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ChargingSessionType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesChargingSessionType) {
-		return nil, fmt.Errorf("invalid ChargingSessionType value %d", int(v))
-	}
-	return []byte(namesChargingSessionType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7450,12 +7458,10 @@ func (v EvCheckInStatusType) String() string {
 	return "EvCheckInStatusType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EvCheckInStatusType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EvCheckInStatusType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEvCheckInStatusType) {
-		return nil, fmt.Errorf("invalid EvCheckInStatusType value %d", int(v))
-	}
-	return []byte(namesEvCheckInStatusType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7489,12 +7495,10 @@ func (v ParkingMethodType) String() string {
 	return "ParkingMethodType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ParkingMethodType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ParkingMethodType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesParkingMethodType) {
-		return nil, fmt.Errorf("invalid ParkingMethodType value %d", int(v))
-	}
-	return []byte(namesParkingMethodType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7528,12 +7532,10 @@ func (v EvCheckOutStatusType) String() string {
 	return "EvCheckOutStatusType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EvCheckOutStatusType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EvCheckOutStatusType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEvCheckOutStatusType) {
-		return nil, fmt.Errorf("invalid EvCheckOutStatusType value %d", int(v))
-	}
-	return []byte(namesEvCheckOutStatusType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7566,12 +7568,10 @@ func (v EvseCheckOutStatusType) String() string {
 	return "EvseCheckOutStatusType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "EvseCheckOutStatusType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v EvseCheckOutStatusType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesEvseCheckOutStatusType) {
-		return nil, fmt.Errorf("invalid EvseCheckOutStatusType value %d", int(v))
-	}
-	return []byte(namesEvseCheckOutStatusType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -7668,7 +7668,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // SelectedAuthorizationService
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "SelectedAuthorizationService")
 				if err != nil {
 					return err
 				}
@@ -7708,8 +7708,8 @@ func (x *AuthorizationReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.SelectedAuthorizationService) >= 2 {
-		return fmt.Errorf("AuthorizationReqType.SelectedAuthorizationService: invalid AuthorizationType value %d", x.SelectedAuthorizationService)
+	if err := exi.CheckEnum("AuthorizationReqType.SelectedAuthorizationService", "AuthorizationType", uint64(x.SelectedAuthorizationService), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.SelectedAuthorizationService), 1)
 	w.Leaf()
@@ -7833,7 +7833,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return err
 					}
@@ -7855,7 +7855,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeStamp")
 					if err != nil {
 						return err
 					}
@@ -8069,7 +8069,7 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 			}
 			if !empty {
 				{
-					v, err := r.Binary(16)
+					v, err := r.Binary(16, "GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -8196,7 +8196,7 @@ func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			if !empty {
 				{
-					v, err := r.Binary(1600)
+					v, err := r.Binary(1600, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -8337,7 +8337,7 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(1600)
+					v, err := r.Binary(1600, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -8359,8 +8359,8 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SubCertificatesType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.Certificate) > 3 {
-		return fmt.Errorf("SubCertificatesType.Certificate: %d items, schema allows 3", len(x.Certificate))
+	if err := exi.CheckItems("SubCertificatesType.Certificate", len(x.Certificate), 3); err != nil {
+		return err
 	}
 	for i := range x.Certificate {
 		if err := w.Event(&grammarSubCertificatesType, &state, 1, counts[:]); err != nil {
@@ -8469,7 +8469,7 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -8479,7 +8479,7 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -8503,8 +8503,8 @@ func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("AuthorizationResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("AuthorizationResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -8512,8 +8512,8 @@ func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("AuthorizationResType.EVSEProcessing: invalid ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("AuthorizationResType.EVSEProcessing", "ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -8756,7 +8756,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -8766,7 +8766,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // AuthorizationServices
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "AuthorizationServices")
 				if err != nil {
 					return err
 				}
@@ -8820,21 +8820,21 @@ func (x *AuthorizationSetupResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("AuthorizationSetupResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("AuthorizationSetupResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
-	if len(x.AuthorizationServices) > 2 {
-		return fmt.Errorf("AuthorizationSetupResType.AuthorizationServices: %d items, schema allows 2", len(x.AuthorizationServices))
+	if err := exi.CheckItems("AuthorizationSetupResType.AuthorizationServices", len(x.AuthorizationServices), 2); err != nil {
+		return err
 	}
 	for i := range x.AuthorizationServices {
 		if err := w.Event(&grammarAuthorizationSetupResType, &state, 3, counts[:]); err != nil {
 			return err
 		}
 		w.Leaf()
-		if uint64(x.AuthorizationServices[i]) >= 2 {
-			return fmt.Errorf("AuthorizationSetupResType.AuthorizationServices: invalid AuthorizationType value %d", x.AuthorizationServices[i])
+		if err := exi.CheckEnum("AuthorizationSetupResType.AuthorizationServices", "AuthorizationType", uint64(x.AuthorizationServices[i]), 2); err != nil {
+			return err
 		}
 		w.Bits(uint32(x.AuthorizationServices[i]), 1)
 		w.Leaf()
@@ -9005,7 +9005,7 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.Binary(16)
+					v, err := r.Binary(16, "GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -9152,7 +9152,7 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
 					if err != nil {
 						return err
 					}
@@ -9174,8 +9174,8 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SupportedProvidersListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.ProviderID) > 128 {
-		return fmt.Errorf("SupportedProvidersListType.ProviderID: %d items, schema allows 128", len(x.ProviderID))
+	if err := exi.CheckItems("SupportedProvidersListType.ProviderID", len(x.ProviderID), 128); err != nil {
+		return err
 	}
 	for i := range x.ProviderID {
 		if err := w.Event(&grammarSupportedProvidersListType, &state, 1, counts[:]); err != nil {
@@ -9432,7 +9432,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 4: // MaximumContractCertificateChains
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "MaximumContractCertificateChains")
 				if err != nil {
 					return err
 				}
@@ -9598,7 +9598,7 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(1600)
+					v, err := r.Binary(1600, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -9754,8 +9754,8 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 func (x *ListOfRootCertificateIDsType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.RootCertificateID) > 20 {
-		return fmt.Errorf("ListOfRootCertificateIDsType.RootCertificateID: %d items, schema allows 20", len(x.RootCertificateID))
+	if err := exi.CheckItems("ListOfRootCertificateIDsType.RootCertificateID", len(x.RootCertificateID), 20); err != nil {
+		return err
 	}
 	for i := range x.RootCertificateID {
 		if err := w.Event(&grammarListOfRootCertificateIDsType, &state, 1, counts[:]); err != nil {
@@ -9869,7 +9869,7 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
 					if err != nil {
 						return err
 					}
@@ -9891,8 +9891,8 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EMAIDListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.EMAID) > 8 {
-		return fmt.Errorf("EMAIDListType.EMAID: %d items, schema allows 8", len(x.EMAID))
+	if err := exi.CheckItems("EMAIDListType.EMAID", len(x.EMAID), 8); err != nil {
+		return err
 	}
 	for i := range x.EMAID {
 		if err := w.Event(&grammarEMAIDListType, &state, 1, counts[:]); err != nil {
@@ -10043,7 +10043,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -10053,7 +10053,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -10071,7 +10071,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 6: // RemainingContractCertificateChains
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "RemainingContractCertificateChains")
 				if err != nil {
 					return err
 				}
@@ -10095,8 +10095,8 @@ func (x *CertificateInstallationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("CertificateInstallationResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("CertificateInstallationResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -10104,8 +10104,8 @@ func (x *CertificateInstallationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("CertificateInstallationResType.EVSEProcessing: invalid ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("CertificateInstallationResType.EVSEProcessing", "ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -10217,7 +10217,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(1600)
+					v, err := r.Binary(1600, "Certificate")
 					if err != nil {
 						return err
 					}
@@ -10400,7 +10400,7 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ECDHCurve
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "ECDHCurve")
 				if err != nil {
 					return err
 				}
@@ -10418,7 +10418,7 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(133)
+					v, err := r.Binary(133, "DHPublicKey")
 					if err != nil {
 						return err
 					}
@@ -10440,7 +10440,7 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(94)
+					v, err := r.Binary(94, "SECP521_EncryptedPrivateKey")
 					if err != nil {
 						return err
 					}
@@ -10462,7 +10462,7 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(84)
+					v, err := r.Binary(84, "X448_EncryptedPrivateKey")
 					if err != nil {
 						return err
 					}
@@ -10484,7 +10484,7 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(206)
+					v, err := r.Binary(206, "TPM_EncryptedPrivateKey")
 					if err != nil {
 						return err
 					}
@@ -10516,8 +10516,8 @@ func (x *SignedInstallationDataType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ECDHCurve) >= 2 {
-		return fmt.Errorf("SignedInstallationDataType.ECDHCurve: invalid EcdhCurveType value %d", x.ECDHCurve)
+	if err := exi.CheckEnum("SignedInstallationDataType.ECDHCurve", "EcdhCurveType", uint64(x.ECDHCurve), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ECDHCurve), 1)
 	w.Leaf()
@@ -10812,7 +10812,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(8)
+					v, err := r.Binary(8, "SessionID")
 					if err != nil {
 						return err
 					}
@@ -11125,7 +11125,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
 					if err != nil {
 						return err
 					}
@@ -11147,7 +11147,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "ChargedEnergyReadingWh")
 					if err != nil {
 						return err
 					}
@@ -11169,7 +11169,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "BPT_DischargedEnergyReadingWh")
 					if err != nil {
 						return err
 					}
@@ -11193,7 +11193,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "CapacitiveEnergyReadingVARh")
 					if err != nil {
 						return err
 					}
@@ -11217,7 +11217,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "BPT_InductiveEnergyReadingVARh")
 					if err != nil {
 						return err
 					}
@@ -11241,7 +11241,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(64)
+					v, err := r.Binary(64, "MeterSignature")
 					if err != nil {
 						return err
 					}
@@ -11263,7 +11263,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "MeterStatus")
 					if err != nil {
 						return err
 					}
@@ -11287,7 +11287,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "MeterTimestamp")
 					if err != nil {
 						return err
 					}
@@ -11601,7 +11601,7 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return err
 					}
@@ -11701,8 +11701,8 @@ func (x *ReceiptType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 	}
-	if len(x.TaxCosts) > 10 {
-		return fmt.Errorf("ReceiptType.TaxCosts: %d items, schema allows 10", len(x.TaxCosts))
+	if err := exi.CheckItems("ReceiptType.TaxCosts", len(x.TaxCosts), 10); err != nil {
+		return err
 	}
 	for i := range x.TaxCosts {
 		if err := w.Event(&grammarReceiptType, &state, 6, counts[:]); err != nil {
@@ -11892,7 +11892,7 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Exponent
 			{
-				v, empty, err := r.LeafNBit(8, -128, 127)
+				v, empty, err := r.LeafNBit(8, -128, 127, "Exponent")
 				if err != nil {
 					return err
 				}
@@ -11910,7 +11910,7 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Value")
 					if err != nil {
 						return err
 					}
@@ -12026,7 +12026,7 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TaxRuleID")
 					if err != nil {
 						return err
 					}
@@ -12189,7 +12189,7 @@ func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "SelectedScheduleTupleID")
 					if err != nil {
 						return err
 					}
@@ -12298,7 +12298,7 @@ func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -12322,8 +12322,8 @@ func (x *MeteringConfirmationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("MeteringConfirmationResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("MeteringConfirmationResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -12461,7 +12461,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVProcessing")
 				if err != nil {
 					return err
 				}
@@ -12471,7 +12471,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ChargeProgress
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "ChargeProgress")
 				if err != nil {
 					return err
 				}
@@ -12489,7 +12489,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // BPT_ChannelSelection
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "BPT_ChannelSelection")
 				if err != nil {
 					return err
 				}
@@ -12515,8 +12515,8 @@ func (x *PowerDeliveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("PowerDeliveryReqType.EVProcessing: invalid ProcessingType value %d", x.EVProcessing)
+	if err := exi.CheckEnum("PowerDeliveryReqType.EVProcessing", "ProcessingType", uint64(x.EVProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -12524,8 +12524,8 @@ func (x *PowerDeliveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ChargeProgress) >= 4 {
-		return fmt.Errorf("PowerDeliveryReqType.ChargeProgress: invalid ChargeProgressType value %d", x.ChargeProgress)
+	if err := exi.CheckEnum("PowerDeliveryReqType.ChargeProgress", "ChargeProgressType", uint64(x.ChargeProgress), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ChargeProgress), 2)
 	w.Leaf()
@@ -12542,8 +12542,8 @@ func (x *PowerDeliveryReqType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.BPT_ChannelSelection) >= 2 {
-			return fmt.Errorf("PowerDeliveryReqType.BPT_ChannelSelection: invalid ChannelSelectionType value %d", *x.BPT_ChannelSelection)
+		if err := exi.CheckEnum("PowerDeliveryReqType.BPT_ChannelSelection", "ChannelSelectionType", uint64(*x.BPT_ChannelSelection), 2); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.BPT_ChannelSelection), 1)
 		w.Leaf()
@@ -12653,7 +12653,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return err
 					}
@@ -12866,7 +12866,7 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "SelectedScheduleTupleID")
 					if err != nil {
 						return err
 					}
@@ -12880,7 +12880,7 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 2: // PowerToleranceAcceptance
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "PowerToleranceAcceptance")
 				if err != nil {
 					return err
 				}
@@ -12910,8 +12910,8 @@ func (x *Scheduled_EVPPTControlModeType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.PowerToleranceAcceptance) >= 2 {
-			return fmt.Errorf("Scheduled_EVPPTControlModeType.PowerToleranceAcceptance: invalid PowerToleranceAcceptanceType value %d", *x.PowerToleranceAcceptance)
+		if err := exi.CheckEnum("Scheduled_EVPPTControlModeType.PowerToleranceAcceptance", "PowerToleranceAcceptanceType", uint64(*x.PowerToleranceAcceptance), 2); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.PowerToleranceAcceptance), 1)
 		w.Leaf()
@@ -13025,8 +13025,8 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVPowerProfileEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.EVPowerProfileEntry) > 2048 {
-		return fmt.Errorf("EVPowerProfileEntryListType.EVPowerProfileEntry: %d items, schema allows 2048", len(x.EVPowerProfileEntry))
+	if err := exi.CheckItems("EVPowerProfileEntryListType.EVPowerProfileEntry", len(x.EVPowerProfileEntry), 2048); err != nil {
+		return err
 	}
 	for i := range x.EVPowerProfileEntry {
 		if err := w.Event(&grammarEVPowerProfileEntryListType, &state, 1, counts[:]); err != nil {
@@ -13160,7 +13160,7 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "Duration")
 					if err != nil {
 						return err
 					}
@@ -13326,7 +13326,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -13358,8 +13358,8 @@ func (x *PowerDeliveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("PowerDeliveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("PowerDeliveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -13457,7 +13457,7 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NotificationMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -13471,7 +13471,7 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVSENotification
 			{
-				v, empty, err := r.LeafEnum(3, 6)
+				v, empty, err := r.LeafEnum(3, 6, "EVSENotification")
 				if err != nil {
 					return err
 				}
@@ -13495,8 +13495,8 @@ func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSENotification) >= 6 {
-		return fmt.Errorf("EVSEStatusType.EVSENotification: invalid EvseNotificationType value %d", x.EVSENotification)
+	if err := exi.CheckEnum("EVSEStatusType.EVSENotification", "EvseNotificationType", uint64(x.EVSENotification), 6); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSENotification), 3)
 	w.Leaf()
@@ -13601,7 +13601,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // MaximumSupportingPoints
 			{
-				v, empty, err := r.LeafNBit(10, 12, 1024)
+				v, empty, err := r.LeafNBit(10, 12, 1024, "MaximumSupportingPoints")
 				if err != nil {
 					return err
 				}
@@ -13852,7 +13852,7 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -13866,7 +13866,7 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 		case 2: // MinimumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MinimumSOC")
 				if err != nil {
 					return err
 				}
@@ -13878,7 +13878,7 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 		case 3: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -14152,7 +14152,7 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -14432,7 +14432,7 @@ func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return err
 					}
@@ -14578,8 +14578,8 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 func (x *EVPowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.EVPowerScheduleEntry) > 1024 {
-		return fmt.Errorf("EVPowerScheduleEntryListType.EVPowerScheduleEntry: %d items, schema allows 1024", len(x.EVPowerScheduleEntry))
+	if err := exi.CheckItems("EVPowerScheduleEntryListType.EVPowerScheduleEntry", len(x.EVPowerScheduleEntry), 1024); err != nil {
+		return err
 	}
 	for i := range x.EVPowerScheduleEntry {
 		if err := w.Event(&grammarEVPowerScheduleEntryListType, &state, 1, counts[:]); err != nil {
@@ -14675,7 +14675,7 @@ func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "Duration")
 					if err != nil {
 						return err
 					}
@@ -14823,7 +14823,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return err
 					}
@@ -14845,7 +14845,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
 						return err
 					}
@@ -14867,7 +14867,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
 						return err
 					}
@@ -15031,8 +15031,8 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *EVPriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.EVPriceRuleStack) > 1024 {
-		return fmt.Errorf("EVPriceRuleStackListType.EVPriceRuleStack: %d items, schema allows 1024", len(x.EVPriceRuleStack))
+	if err := exi.CheckItems("EVPriceRuleStackListType.EVPriceRuleStack", len(x.EVPriceRuleStack), 1024); err != nil {
+		return err
 	}
 	for i := range x.EVPriceRuleStack {
 		if err := w.Event(&grammarEVPriceRuleStackListType, &state, 1, counts[:]); err != nil {
@@ -15160,7 +15160,7 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "Duration")
 					if err != nil {
 						return err
 					}
@@ -15193,8 +15193,8 @@ func (x *EVPriceRuleStackType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.Uint(uint64(x.Duration))
 	w.Leaf()
-	if len(x.EVPriceRule) > 8 {
-		return fmt.Errorf("EVPriceRuleStackType.EVPriceRule: %d items, schema allows 8", len(x.EVPriceRule))
+	if err := exi.CheckItems("EVPriceRuleStackType.EVPriceRule", len(x.EVPriceRule), 8); err != nil {
+		return err
 	}
 	for i := range x.EVPriceRule {
 		if err := w.Event(&grammarEVPriceRuleStackType, &state, 2, counts[:]); err != nil {
@@ -15441,7 +15441,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -15451,7 +15451,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -15503,8 +15503,8 @@ func (x *ScheduleExchangeResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("ScheduleExchangeResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ScheduleExchangeResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -15512,8 +15512,8 @@ func (x *ScheduleExchangeResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("ScheduleExchangeResType.EVSEProcessing: invalid ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("ScheduleExchangeResType.EVSEProcessing", "ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -15692,7 +15692,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -15708,7 +15708,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 		case 2: // MinimumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MinimumSOC")
 				if err != nil {
 					return err
 				}
@@ -15720,7 +15720,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 		case 3: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -16084,7 +16084,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return err
 					}
@@ -16106,7 +16106,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "PriceScheduleID")
 					if err != nil {
 						return err
 					}
@@ -16128,7 +16128,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
 						return err
 					}
@@ -16152,7 +16152,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
 					if err != nil {
 						return err
 					}
@@ -16174,7 +16174,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
 					if err != nil {
 						return err
 					}
@@ -16196,7 +16196,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
 					if err != nil {
 						return err
 					}
@@ -16475,8 +16475,8 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *TaxRuleListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.TaxRule) > 10 {
-		return fmt.Errorf("TaxRuleListType.TaxRule: %d items, schema allows 10", len(x.TaxRule))
+	if err := exi.CheckItems("TaxRuleListType.TaxRule", len(x.TaxRule), 10); err != nil {
+		return err
 	}
 	for i := range x.TaxRule {
 		if err := w.Event(&grammarTaxRuleListType, &state, 1, counts[:]); err != nil {
@@ -16664,7 +16664,7 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TaxRuleID")
 					if err != nil {
 						return err
 					}
@@ -16686,7 +16686,7 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
 					if err != nil {
 						return err
 					}
@@ -16929,8 +16929,8 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.PriceRuleStack) > 1024 {
-		return fmt.Errorf("PriceRuleStackListType.PriceRuleStack: %d items, schema allows 1024", len(x.PriceRuleStack))
+	if err := exi.CheckItems("PriceRuleStackListType.PriceRuleStack", len(x.PriceRuleStack), 1024); err != nil {
+		return err
 	}
 	for i := range x.PriceRuleStack {
 		if err := w.Event(&grammarPriceRuleStackListType, &state, 1, counts[:]); err != nil {
@@ -17058,7 +17058,7 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "Duration")
 					if err != nil {
 						return err
 					}
@@ -17091,8 +17091,8 @@ func (x *PriceRuleStackType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.Uint(uint64(x.Duration))
 	w.Leaf()
-	if len(x.PriceRule) > 8 {
-		return fmt.Errorf("PriceRuleStackType.PriceRule: %d items, schema allows 8", len(x.PriceRule))
+	if err := exi.CheckItems("PriceRuleStackType.PriceRule", len(x.PriceRule), 8); err != nil {
+		return err
 	}
 	for i := range x.PriceRule {
 		if err := w.Event(&grammarPriceRuleStackType, &state, 2, counts[:]); err != nil {
@@ -17284,7 +17284,7 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "ParkingFeePeriod")
 					if err != nil {
 						return err
 					}
@@ -17308,7 +17308,7 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "CarbonDioxideEmission")
 					if err != nil {
 						return err
 					}
@@ -17324,7 +17324,7 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // RenewableGenerationPercentage
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "RenewableGenerationPercentage")
 				if err != nil {
 					return err
 				}
@@ -17542,7 +17542,7 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "OverstayTimeThreshold")
 					if err != nil {
 						return err
 					}
@@ -17595,8 +17595,8 @@ func (x *OverstayRuleListType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 	}
-	if len(x.OverstayRule) > 5 {
-		return fmt.Errorf("OverstayRuleListType.OverstayRule: %d items, schema allows 5", len(x.OverstayRule))
+	if err := exi.CheckItems("OverstayRuleListType.OverstayRule", len(x.OverstayRule), 5); err != nil {
+		return err
 	}
 	for i := range x.OverstayRule {
 		if err := w.Event(&grammarOverstayRuleListType, &state, 3, counts[:]); err != nil {
@@ -17724,7 +17724,7 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
 					if err != nil {
 						return err
 					}
@@ -17748,7 +17748,7 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "StartTime")
 					if err != nil {
 						return err
 					}
@@ -17774,7 +17774,7 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "OverstayFeePeriod")
 					if err != nil {
 						return err
 					}
@@ -17930,8 +17930,8 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *AdditionalServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.AdditionalService) > 5 {
-		return fmt.Errorf("AdditionalServiceListType.AdditionalService: %d items, schema allows 5", len(x.AdditionalService))
+	if err := exi.CheckItems("AdditionalServiceListType.AdditionalService", len(x.AdditionalService), 5); err != nil {
+		return err
 	}
 	for i := range x.AdditionalService {
 		if err := w.Event(&grammarAdditionalServiceListType, &state, 1, counts[:]); err != nil {
@@ -18027,7 +18027,7 @@ func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
 					if err != nil {
 						return err
 					}
@@ -18224,7 +18224,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return err
 					}
@@ -18246,7 +18246,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "PriceScheduleID")
 					if err != nil {
 						return err
 					}
@@ -18268,7 +18268,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
 					if err != nil {
 						return err
 					}
@@ -18284,7 +18284,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // NumberOfPriceLevels
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "NumberOfPriceLevels")
 				if err != nil {
 					return err
 				}
@@ -18458,8 +18458,8 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 func (x *PriceLevelScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.PriceLevelScheduleEntry) > 1024 {
-		return fmt.Errorf("PriceLevelScheduleEntryListType.PriceLevelScheduleEntry: %d items, schema allows 1024", len(x.PriceLevelScheduleEntry))
+	if err := exi.CheckItems("PriceLevelScheduleEntryListType.PriceLevelScheduleEntry", len(x.PriceLevelScheduleEntry), 1024); err != nil {
+		return err
 	}
 	for i := range x.PriceLevelScheduleEntry {
 		if err := w.Event(&grammarPriceLevelScheduleEntryListType, &state, 1, counts[:]); err != nil {
@@ -18555,7 +18555,7 @@ func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "Duration")
 					if err != nil {
 						return err
 					}
@@ -18569,7 +18569,7 @@ func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // PriceLevel
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "PriceLevel")
 				if err != nil {
 					return err
 				}
@@ -18704,8 +18704,8 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 func (x *Scheduled_SEResControlModeType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.ScheduleTuple) > 3 {
-		return fmt.Errorf("Scheduled_SEResControlModeType.ScheduleTuple: %d items, schema allows 3", len(x.ScheduleTuple))
+	if err := exi.CheckItems("Scheduled_SEResControlModeType.ScheduleTuple", len(x.ScheduleTuple), 3); err != nil {
+		return err
 	}
 	for i := range x.ScheduleTuple {
 		if err := w.Event(&grammarScheduled_SEResControlModeType, &state, 1, counts[:]); err != nil {
@@ -18819,7 +18819,7 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "ScheduleTupleID")
 					if err != nil {
 						return err
 					}
@@ -19127,7 +19127,7 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "TimeAnchor")
 					if err != nil {
 						return err
 					}
@@ -19305,8 +19305,8 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *PowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.PowerScheduleEntry) > 1024 {
-		return fmt.Errorf("PowerScheduleEntryListType.PowerScheduleEntry: %d items, schema allows 1024", len(x.PowerScheduleEntry))
+	if err := exi.CheckItems("PowerScheduleEntryListType.PowerScheduleEntry", len(x.PowerScheduleEntry), 1024); err != nil {
+		return err
 	}
 	for i := range x.PowerScheduleEntry {
 		if err := w.Event(&grammarPowerScheduleEntryListType, &state, 1, counts[:]); err != nil {
@@ -19406,7 +19406,7 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -19546,7 +19546,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -19564,7 +19564,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -19596,8 +19596,8 @@ func (x *ServiceDetailResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("ServiceDetailResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServiceDetailResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -19722,8 +19722,8 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceParameterListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.ParameterSet) > 32 {
-		return fmt.Errorf("ServiceParameterListType.ParameterSet: %d items, schema allows 32", len(x.ParameterSet))
+	if err := exi.CheckItems("ServiceParameterListType.ParameterSet", len(x.ParameterSet), 32); err != nil {
+		return err
 	}
 	for i := range x.ParameterSet {
 		if err := w.Event(&grammarServiceParameterListType, &state, 1, counts[:]); err != nil {
@@ -19851,7 +19851,7 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ParameterSetID")
 					if err != nil {
 						return err
 					}
@@ -19884,8 +19884,8 @@ func (x *ParameterSetType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.Uint(uint64(x.ParameterSetID))
 	w.Leaf()
-	if len(x.Parameter) > 32 {
-		return fmt.Errorf("ParameterSetType.Parameter: %d items, schema allows 32", len(x.Parameter))
+	if err := exi.CheckItems("ParameterSetType.Parameter", len(x.Parameter), 32); err != nil {
+		return err
 	}
 	for i := range x.Parameter {
 		if err := w.Event(&grammarParameterSetType, &state, 2, counts[:]); err != nil {
@@ -19990,7 +19990,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Name
 			{
-				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Name")
+				v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}Name")
 				if err != nil {
 					return err
 				}
@@ -20010,7 +20010,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ByteValue
 			{
-				v, empty, err := r.LeafNBit(8, -128, 127)
+				v, empty, err := r.LeafNBit(8, -128, 127, "byteValue")
 				if err != nil {
 					return err
 				}
@@ -20030,7 +20030,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "shortValue")
 					if err != nil {
 						return err
 					}
@@ -20054,7 +20054,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-2147483648, 2147483647)
+					v, err := r.IntRange(-2147483648, 2147483647, -2147483648, 2147483647, "intValue")
 					if err != nil {
 						return err
 					}
@@ -20086,7 +20086,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
 					if err != nil {
 						return err
 					}
@@ -20380,7 +20380,7 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -20402,8 +20402,8 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceIDListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.ServiceID) > 16 {
-		return fmt.Errorf("ServiceIDListType.ServiceID: %d items, schema allows 16", len(x.ServiceID))
+	if err := exi.CheckItems("ServiceIDListType.ServiceID", len(x.ServiceID), 16); err != nil {
+		return err
 	}
 	for i := range x.ServiceID {
 		if err := w.Event(&grammarServiceIDListType, &state, 1, counts[:]); err != nil {
@@ -20541,7 +20541,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -20587,8 +20587,8 @@ func (x *ServiceDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("ServiceDiscoveryResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServiceDiscoveryResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -20721,8 +20721,8 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *ServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.Service) > 8 {
-		return fmt.Errorf("ServiceListType.Service: %d items, schema allows 8", len(x.Service))
+	if err := exi.CheckItems("ServiceListType.Service", len(x.Service), 8); err != nil {
+		return err
 	}
 	for i := range x.Service {
 		if err := w.Event(&grammarServiceListType, &state, 1, counts[:]); err != nil {
@@ -20818,7 +20818,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -21080,7 +21080,7 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ServiceID")
 					if err != nil {
 						return err
 					}
@@ -21102,7 +21102,7 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "ParameterSetID")
 					if err != nil {
 						return err
 					}
@@ -21241,8 +21241,8 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *SelectedServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.SelectedService) > 16 {
-		return fmt.Errorf("SelectedServiceListType.SelectedService: %d items, schema allows 16", len(x.SelectedService))
+	if err := exi.CheckItems("SelectedServiceListType.SelectedService", len(x.SelectedService), 16); err != nil {
+		return err
 	}
 	for i := range x.SelectedService {
 		if err := w.Event(&grammarSelectedServiceListType, &state, 1, counts[:]); err != nil {
@@ -21334,7 +21334,7 @@ func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -21358,8 +21358,8 @@ func (x *ServiceSelectionResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("ServiceSelectionResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ServiceSelectionResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -21453,7 +21453,7 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
 					if err != nil {
 						return err
 					}
@@ -21582,7 +21582,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -21600,7 +21600,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
 					if err != nil {
 						return err
 					}
@@ -21628,8 +21628,8 @@ func (x *SessionSetupResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("SessionSetupResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("SessionSetupResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -21762,7 +21762,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ChargingSession
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "ChargingSession")
 				if err != nil {
 					return err
 				}
@@ -21780,7 +21780,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
 					if err != nil {
 						return err
 					}
@@ -21804,7 +21804,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
 					if err != nil {
 						return err
 					}
@@ -21834,8 +21834,8 @@ func (x *SessionStopReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ChargingSession) >= 3 {
-		return fmt.Errorf("SessionStopReqType.ChargingSession: invalid ChargingSessionType value %d", x.ChargingSession)
+	if err := exi.CheckEnum("SessionStopReqType.ChargingSession", "ChargingSessionType", uint64(x.ChargingSession), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ChargingSession), 2)
 	w.Leaf()
@@ -21943,7 +21943,7 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -21967,8 +21967,8 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("SessionStopResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("SessionStopResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -22128,7 +22128,7 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVCheckInStatus
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVCheckInStatus")
 				if err != nil {
 					return err
 				}
@@ -22138,7 +22138,7 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // ParkingMethod
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "ParkingMethod")
 				if err != nil {
 					return err
 				}
@@ -22156,7 +22156,7 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "VehicleFrame")
 					if err != nil {
 						return err
 					}
@@ -22180,7 +22180,7 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "DeviceOffset")
 					if err != nil {
 						return err
 					}
@@ -22204,7 +22204,7 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "VehicleTravel")
 					if err != nil {
 						return err
 					}
@@ -22234,8 +22234,8 @@ func (x *VehicleCheckInReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVCheckInStatus) >= 3 {
-		return fmt.Errorf("VehicleCheckInReqType.EVCheckInStatus: invalid EvCheckInStatusType value %d", x.EVCheckInStatus)
+	if err := exi.CheckEnum("VehicleCheckInReqType.EVCheckInStatus", "EvCheckInStatusType", uint64(x.EVCheckInStatus), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVCheckInStatus), 2)
 	w.Leaf()
@@ -22243,8 +22243,8 @@ func (x *VehicleCheckInReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ParkingMethod) >= 3 {
-		return fmt.Errorf("VehicleCheckInReqType.ParkingMethod: invalid ParkingMethodType value %d", x.ParkingMethod)
+	if err := exi.CheckEnum("VehicleCheckInReqType.ParkingMethod", "ParkingMethodType", uint64(x.ParkingMethod), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ParkingMethod), 2)
 	w.Leaf()
@@ -22414,7 +22414,7 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -22432,7 +22432,7 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ParkingSpace")
 					if err != nil {
 						return err
 					}
@@ -22456,7 +22456,7 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "DeviceLocation")
 					if err != nil {
 						return err
 					}
@@ -22480,7 +22480,7 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "TargetDistance")
 					if err != nil {
 						return err
 					}
@@ -22510,8 +22510,8 @@ func (x *VehicleCheckInResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("VehicleCheckInResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("VehicleCheckInResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -22635,7 +22635,7 @@ func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVCheckOutStatus
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVCheckOutStatus")
 				if err != nil {
 					return err
 				}
@@ -22653,7 +22653,7 @@ func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 18446744073709551615)
+					v, err := r.UintRange(0, 18446744073709551615, 18446744073709551615, "CheckOutTime")
 					if err != nil {
 						return err
 					}
@@ -22681,8 +22681,8 @@ func (x *VehicleCheckOutReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVCheckOutStatus) >= 3 {
-		return fmt.Errorf("VehicleCheckOutReqType.EVCheckOutStatus: invalid EvCheckOutStatusType value %d", x.EVCheckOutStatus)
+	if err := exi.CheckEnum("VehicleCheckOutReqType.EVCheckOutStatus", "EvCheckOutStatusType", uint64(x.EVCheckOutStatus), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVCheckOutStatus), 2)
 	w.Leaf()
@@ -22791,7 +22791,7 @@ func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -22801,7 +22801,7 @@ func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSECheckOutStatus
 			{
-				v, empty, err := r.LeafEnum(1, 2)
+				v, empty, err := r.LeafEnum(1, 2, "EVSECheckOutStatus")
 				if err != nil {
 					return err
 				}
@@ -22825,8 +22825,8 @@ func (x *VehicleCheckOutResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("VehicleCheckOutResType.ResponseCode: invalid ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("VehicleCheckOutResType.ResponseCode", "ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -22834,8 +22834,8 @@ func (x *VehicleCheckOutResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSECheckOutStatus) >= 2 {
-		return fmt.Errorf("VehicleCheckOutResType.EVSECheckOutStatus: invalid EvseCheckOutStatusType value %d", x.EVSECheckOutStatus)
+	if err := exi.CheckEnum("VehicleCheckOutResType.EVSECheckOutStatus", "EvseCheckOutStatusType", uint64(x.EVSECheckOutStatus), 2); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSECheckOutStatus), 1)
 	w.Leaf()
@@ -23159,7 +23159,7 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // PresentSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "PresentSOC")
 				if err != nil {
 					return err
 				}
@@ -23171,7 +23171,7 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // MinimumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MinimumSOC")
 				if err != nil {
 					return err
 				}
@@ -23183,7 +23183,7 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -23195,7 +23195,7 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // MaximumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MaximumSOC")
 				if err != nil {
 					return err
 				}
@@ -23215,7 +23215,7 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "RemainingTimeToMinimumSOC")
 					if err != nil {
 						return err
 					}
@@ -23239,7 +23239,7 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "RemainingTimeToTargetSOC")
 					if err != nil {
 						return err
 					}
@@ -23263,7 +23263,7 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "RemainingTimeToMaximumSOC")
 					if err != nil {
 						return err
 					}

@@ -53,9 +53,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -140,17 +154,17 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+		if err := d.CanonicalizationMethod.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+		if err := d.DSAKeyValue.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(&r, &a); err != nil {
+		if err := d.DigestMethod.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
@@ -158,7 +172,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -169,7 +183,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 4:
 		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(&r, &a); err != nil {
+		if err := d.KeyInfo.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
@@ -190,12 +204,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 6:
 		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(&r, &a); err != nil {
+		if err := d.KeyValue.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(&r, &a); err != nil {
+		if err := d.Manifest.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
@@ -216,77 +230,77 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 9:
 		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(&r, &a); err != nil {
+		if err := d.Object.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(&r, &a); err != nil {
+		if err := d.PGPData.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+		if err := d.RSAKeyValue.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(&r, &a); err != nil {
+		if err := d.Reference.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+		if err := d.RetrievalMethod.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(&r, &a); err != nil {
+		if err := d.SPKIData.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(&r, &a); err != nil {
+		if err := d.Signature.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(&r, &a); err != nil {
+		if err := d.SignatureMethod.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(&r, &a); err != nil {
+		if err := d.SignatureProperties.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(&r, &a); err != nil {
+		if err := d.SignatureProperty.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(&r, &a); err != nil {
+		if err := d.SignatureValue.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(&r, &a); err != nil {
+		if err := d.SignedInfo.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(&r, &a); err != nil {
+		if err := d.Transform.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(&r, &a); err != nil {
+		if err := d.Transforms.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(&r, &a); err != nil {
+		if err := d.X509Data.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 24:
@@ -530,7 +544,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("xmldsig: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "xmldsig.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -587,9 +601,21 @@ type Fragment struct {
 }
 
 // UnmarshalFragment decodes the EXI fragment in b into f and returns the
-// bytes it takes.
+// bytes it takes. Values that break a facet are kept, as by Unmarshal.
 func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 	var r exi.Reader
+	return unmarshalFragment(&r, b, f)
+}
+
+// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the
+// values it kept although a facet of the schema forbids them.
+func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshalFragment(&r, b, f)
+	return n, r.Notes(), err
+}
+
+func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -607,7 +633,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds CanonicalizationMethod twice")
 			}
 			f.CanonicalizationMethod = new(CanonicalizationMethodType)
-			if err := f.CanonicalizationMethod.decodeEXI(&r, &a); err != nil {
+			if err := f.CanonicalizationMethod.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 1:
@@ -615,7 +641,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DSAKeyValue twice")
 			}
 			f.DSAKeyValue = new(DSAKeyValueType)
-			if err := f.DSAKeyValue.decodeEXI(&r, &a); err != nil {
+			if err := f.DSAKeyValue.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 2:
@@ -623,7 +649,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds DigestMethod twice")
 			}
 			f.DigestMethod = new(DigestMethodType)
-			if err := f.DigestMethod.decodeEXI(&r, &a); err != nil {
+			if err := f.DigestMethod.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 3:
@@ -634,7 +660,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "DigestValue")
 					if err != nil {
 						return 0, err
 					}
@@ -652,7 +678,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Exponent")
 					if err != nil {
 						return 0, err
 					}
@@ -670,7 +696,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "G")
 					if err != nil {
 						return 0, err
 					}
@@ -688,7 +714,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
 					if err != nil {
 						return 0, err
 					}
@@ -708,7 +734,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "J")
 					if err != nil {
 						return 0, err
 					}
@@ -723,7 +749,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyInfo twice")
 			}
 			f.KeyInfo = new(KeyInfoType)
-			if err := f.KeyInfo.decodeEXI(&r, &a); err != nil {
+			if err := f.KeyInfo.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 9:
@@ -751,7 +777,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds KeyValue twice")
 			}
 			f.KeyValue = new(KeyValueType)
-			if err := f.KeyValue.decodeEXI(&r, &a); err != nil {
+			if err := f.KeyValue.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 11:
@@ -759,7 +785,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Manifest twice")
 			}
 			f.Manifest = new(ManifestType)
-			if err := f.Manifest.decodeEXI(&r, &a); err != nil {
+			if err := f.Manifest.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 12:
@@ -790,7 +816,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Modulus")
 					if err != nil {
 						return 0, err
 					}
@@ -805,7 +831,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Object twice")
 			}
 			f.Object = new(ObjectType)
-			if err := f.Object.decodeEXI(&r, &a); err != nil {
+			if err := f.Object.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 15:
@@ -816,7 +842,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "P")
 					if err != nil {
 						return 0, err
 					}
@@ -831,7 +857,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds PGPData twice")
 			}
 			f.PGPData = new(PGPDataType)
-			if err := f.PGPData.decodeEXI(&r, &a); err != nil {
+			if err := f.PGPData.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 17:
@@ -842,7 +868,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyID")
 					if err != nil {
 						return 0, err
 					}
@@ -860,7 +886,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyPacket")
 					if err != nil {
 						return 0, err
 					}
@@ -878,7 +904,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PgenCounter")
 					if err != nil {
 						return 0, err
 					}
@@ -896,7 +922,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Q")
 					if err != nil {
 						return 0, err
 					}
@@ -911,7 +937,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RSAKeyValue twice")
 			}
 			f.RSAKeyValue = new(RSAKeyValueType)
-			if err := f.RSAKeyValue.decodeEXI(&r, &a); err != nil {
+			if err := f.RSAKeyValue.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 22:
@@ -919,7 +945,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Reference twice")
 			}
 			f.Reference = new(ReferenceType)
-			if err := f.Reference.decodeEXI(&r, &a); err != nil {
+			if err := f.Reference.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 23:
@@ -927,7 +953,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds RetrievalMethod twice")
 			}
 			f.RetrievalMethod = new(RetrievalMethodType)
-			if err := f.RetrievalMethod.decodeEXI(&r, &a); err != nil {
+			if err := f.RetrievalMethod.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 24:
@@ -935,7 +961,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SPKIData twice")
 			}
 			f.SPKIData = new(SPKIDataType)
-			if err := f.SPKIData.decodeEXI(&r, &a); err != nil {
+			if err := f.SPKIData.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 25:
@@ -946,7 +972,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "SPKISexp")
 					if err != nil {
 						return 0, err
 					}
@@ -964,7 +990,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Seed")
 					if err != nil {
 						return 0, err
 					}
@@ -979,7 +1005,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Signature twice")
 			}
 			f.Signature = new(SignatureType)
-			if err := f.Signature.decodeEXI(&r, &a); err != nil {
+			if err := f.Signature.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 28:
@@ -987,7 +1013,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureMethod twice")
 			}
 			f.SignatureMethod = new(SignatureMethodType)
-			if err := f.SignatureMethod.decodeEXI(&r, &a); err != nil {
+			if err := f.SignatureMethod.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 29:
@@ -995,7 +1021,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperties twice")
 			}
 			f.SignatureProperties = new(SignaturePropertiesType)
-			if err := f.SignatureProperties.decodeEXI(&r, &a); err != nil {
+			if err := f.SignatureProperties.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 30:
@@ -1003,7 +1029,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureProperty twice")
 			}
 			f.SignatureProperty = new(SignaturePropertyType)
-			if err := f.SignatureProperty.decodeEXI(&r, &a); err != nil {
+			if err := f.SignatureProperty.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 31:
@@ -1011,7 +1037,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignatureValue twice")
 			}
 			f.SignatureValue = new(SignatureValueType)
-			if err := f.SignatureValue.decodeEXI(&r, &a); err != nil {
+			if err := f.SignatureValue.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 32:
@@ -1019,7 +1045,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds SignedInfo twice")
 			}
 			f.SignedInfo = new(SignedInfoType)
-			if err := f.SignedInfo.decodeEXI(&r, &a); err != nil {
+			if err := f.SignedInfo.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 33:
@@ -1027,7 +1053,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transform twice")
 			}
 			f.Transform = new(TransformType)
-			if err := f.Transform.decodeEXI(&r, &a); err != nil {
+			if err := f.Transform.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 34:
@@ -1035,7 +1061,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds Transforms twice")
 			}
 			f.Transforms = new(TransformsType)
-			if err := f.Transforms.decodeEXI(&r, &a); err != nil {
+			if err := f.Transforms.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 35:
@@ -1046,7 +1072,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509CRL")
 					if err != nil {
 						return 0, err
 					}
@@ -1064,7 +1090,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509Certificate")
 					if err != nil {
 						return 0, err
 					}
@@ -1079,7 +1105,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509Data twice")
 			}
 			f.X509Data = new(X509DataType)
-			if err := f.X509Data.decodeEXI(&r, &a); err != nil {
+			if err := f.X509Data.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 38:
@@ -1107,7 +1133,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, r.Errorf("fragment holds X509IssuerSerial twice")
 			}
 			f.X509IssuerSerial = new(X509IssuerSerialType)
-			if err := f.X509IssuerSerial.decodeEXI(&r, &a); err != nil {
+			if err := f.X509IssuerSerial.decodeEXI(r, &a); err != nil {
 				return 0, err
 			}
 		case 40:
@@ -1118,7 +1144,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509SKI")
 					if err != nil {
 						return 0, err
 					}
@@ -1136,7 +1162,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
 					if err != nil {
 						return 0, err
 					}
@@ -1196,7 +1222,7 @@ func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Y")
 					if err != nil {
 						return 0, err
 					}
@@ -1741,7 +1767,7 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "P")
 					if err != nil {
 						return err
 					}
@@ -1763,7 +1789,7 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Q")
 					if err != nil {
 						return err
 					}
@@ -1785,7 +1811,7 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "G")
 					if err != nil {
 						return err
 					}
@@ -1807,7 +1833,7 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Y")
 					if err != nil {
 						return err
 					}
@@ -1829,7 +1855,7 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "J")
 					if err != nil {
 						return err
 					}
@@ -1851,7 +1877,7 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Seed")
 					if err != nil {
 						return err
 					}
@@ -1873,7 +1899,7 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PgenCounter")
 					if err != nil {
 						return err
 					}
@@ -2541,7 +2567,7 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Modulus")
 					if err != nil {
 						return err
 					}
@@ -2563,7 +2589,7 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "Exponent")
 					if err != nil {
 						return err
 					}
@@ -3078,7 +3104,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509SKI")
 					if err != nil {
 						return err
 					}
@@ -3128,7 +3154,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509Certificate")
 					if err != nil {
 						return err
 					}
@@ -3153,7 +3179,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "X509CRL")
 					if err != nil {
 						return err
 					}
@@ -3322,7 +3348,7 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
 					if err != nil {
 						return err
 					}
@@ -3470,7 +3496,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyID")
 					if err != nil {
 						return err
 					}
@@ -3492,7 +3518,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "PGPKeyPacket")
 					if err != nil {
 						return err
 					}
@@ -3641,7 +3667,7 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "SPKISexp")
 					if err != nil {
 						return err
 					}
@@ -4005,7 +4031,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(-1)
+					v, err := r.Binary(-1, "DigestValue")
 					if err != nil {
 						return err
 					}
@@ -4716,7 +4742,7 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 1<<63-1)
+					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
 					if err != nil {
 						return err
 					}
@@ -4840,7 +4866,7 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Value
 			{
-				v, err := r.Binary(-1)
+				v, err := r.Binary(-1, "SignatureValueType")
 				if err != nil {
 					return err
 				}

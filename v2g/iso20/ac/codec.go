@@ -72,9 +72,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -213,87 +227,87 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
-		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
-		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.AC_ChargeLoopReq = new(AC_ChargeLoopReqType)
-		if err := d.AC_ChargeLoopReq.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_ChargeLoopReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.AC_ChargeLoopRes = new(AC_ChargeLoopResType)
-		if err := d.AC_ChargeLoopRes.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_ChargeLoopRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.AC_ChargeParameterDiscoveryReq = new(AC_ChargeParameterDiscoveryReqType)
-		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.AC_ChargeParameterDiscoveryRes = new(AC_ChargeParameterDiscoveryResType)
-		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
-		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
-		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
-		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.CLReqControlMode = new(iso20.CLReqControlModeType)
-		if err := d.CLReqControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.CLResControlMode = new(iso20.CLResControlModeType)
-		if err := d.CLResControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.DigestMethod = new(xmldsig.DigestMethodType)
-		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
+		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 17:
@@ -301,7 +315,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -312,17 +326,17 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 18:
 		d.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
-		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
-		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.KeyInfo = new(xmldsig.KeyInfoType)
-		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
+		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 21:
@@ -343,12 +357,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 22:
 		d.KeyValue = new(xmldsig.KeyValueType)
-		if err := d.KeyValue.DecodeEXI(&r); err != nil {
+		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.Manifest = new(xmldsig.ManifestType)
-		if err := d.Manifest.DecodeEXI(&r); err != nil {
+		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 24:
@@ -369,87 +383,87 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 25:
 		d.Object = new(xmldsig.ObjectType)
-		if err := d.Object.DecodeEXI(&r); err != nil {
+		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.PGPData = new(xmldsig.PGPDataType)
-		if err := d.PGPData.DecodeEXI(&r); err != nil {
+		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 27:
 		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.Reference = new(xmldsig.ReferenceType)
-		if err := d.Reference.DecodeEXI(&r); err != nil {
+		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.SPKIData = new(xmldsig.SPKIDataType)
-		if err := d.SPKIData.DecodeEXI(&r); err != nil {
+		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
-		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
-		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.Signature = new(xmldsig.SignatureType)
-		if err := d.Signature.DecodeEXI(&r); err != nil {
+		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.SignatureMethod = new(xmldsig.SignatureMethodType)
-		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
-		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.SignatureValue = new(xmldsig.SignatureValueType)
-		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
+		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.SignedInfo = new(xmldsig.SignedInfoType)
-		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
+		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 39:
 		d.Transform = new(xmldsig.TransformType)
-		if err := d.Transform.DecodeEXI(&r); err != nil {
+		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 40:
 		d.Transforms = new(xmldsig.TransformsType)
-		if err := d.Transforms.DecodeEXI(&r); err != nil {
+		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.X509Data = new(xmldsig.X509DataType)
-		if err := d.X509Data.DecodeEXI(&r); err != nil {
+		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 42:
@@ -855,7 +869,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("ac: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "ac.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -2230,7 +2244,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -3814,7 +3828,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -4888,7 +4902,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -4984,8 +4998,8 @@ func (x *AC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("AC_ChargeLoopResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("AC_ChargeLoopResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -5405,7 +5419,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -5421,7 +5435,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 		case 2: // MinimumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MinimumSOC")
 				if err != nil {
 					return err
 				}
@@ -5433,7 +5447,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 		case 3: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -5453,7 +5467,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "AckMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -6413,7 +6427,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -6429,7 +6443,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 2: // MinimumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MinimumSOC")
 				if err != nil {
 					return err
 				}
@@ -6441,7 +6455,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 3: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -6461,7 +6475,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "AckMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -7701,7 +7715,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -7741,8 +7755,8 @@ func (x *AC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("AC_ChargeParameterDiscoveryResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("AC_ChargeParameterDiscoveryResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()

@@ -64,9 +64,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -181,67 +195,67 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.ACDP_ConnectReq = new(ACDP_ConnectReqType)
-		if err := d.ACDP_ConnectReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_ConnectReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.ACDP_ConnectRes = new(ACDP_ConnectResType)
-		if err := d.ACDP_ConnectRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_ConnectRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.ACDP_DisconnectReq = new(ACDP_ConnectReqType)
-		if err := d.ACDP_DisconnectReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_DisconnectReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.ACDP_DisconnectRes = new(ACDP_ConnectResType)
-		if err := d.ACDP_DisconnectRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_DisconnectRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.ACDP_SystemStatusReq = new(ACDP_SystemStatusReqType)
-		if err := d.ACDP_SystemStatusReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_SystemStatusReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.ACDP_SystemStatusRes = new(ACDP_SystemStatusResType)
-		if err := d.ACDP_SystemStatusRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_SystemStatusRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.ACDP_VehiclePositioningReq = new(ACDP_VehiclePositioningReqType)
-		if err := d.ACDP_VehiclePositioningReq.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_VehiclePositioningReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.ACDP_VehiclePositioningRes = new(ACDP_VehiclePositioningResType)
-		if err := d.ACDP_VehiclePositioningRes.decodeEXI(&r, &a); err != nil {
+		if err := d.ACDP_VehiclePositioningRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CLReqControlMode = new(iso20.CLReqControlModeType)
-		if err := d.CLReqControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.CLResControlMode = new(iso20.CLResControlModeType)
-		if err := d.CLResControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.DigestMethod = new(xmldsig.DigestMethodType)
-		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
+		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 13:
@@ -249,7 +263,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -260,7 +274,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 14:
 		d.KeyInfo = new(xmldsig.KeyInfoType)
-		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
+		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 15:
@@ -281,12 +295,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 16:
 		d.KeyValue = new(xmldsig.KeyValueType)
-		if err := d.KeyValue.DecodeEXI(&r); err != nil {
+		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.Manifest = new(xmldsig.ManifestType)
-		if err := d.Manifest.DecodeEXI(&r); err != nil {
+		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 18:
@@ -307,77 +321,77 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 19:
 		d.Object = new(xmldsig.ObjectType)
-		if err := d.Object.DecodeEXI(&r); err != nil {
+		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.PGPData = new(xmldsig.PGPDataType)
-		if err := d.PGPData.DecodeEXI(&r); err != nil {
+		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.Reference = new(xmldsig.ReferenceType)
-		if err := d.Reference.DecodeEXI(&r); err != nil {
+		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.SPKIData = new(xmldsig.SPKIDataType)
-		if err := d.SPKIData.DecodeEXI(&r); err != nil {
+		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.Signature = new(xmldsig.SignatureType)
-		if err := d.Signature.DecodeEXI(&r); err != nil {
+		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.SignatureMethod = new(xmldsig.SignatureMethodType)
-		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 27:
 		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
-		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.SignatureValue = new(xmldsig.SignatureValueType)
-		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
+		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.SignedInfo = new(xmldsig.SignedInfoType)
-		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
+		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.Transform = new(xmldsig.TransformType)
-		if err := d.Transform.DecodeEXI(&r); err != nil {
+		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.Transforms = new(xmldsig.TransformsType)
-		if err := d.Transforms.DecodeEXI(&r); err != nil {
+		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.X509Data = new(xmldsig.X509DataType)
-		if err := d.X509Data.DecodeEXI(&r); err != nil {
+		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 34:
@@ -711,7 +725,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("acdp: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "acdp.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -737,12 +751,10 @@ func (v ElectricalChargingDeviceStatusType) String() string {
 	return "ElectricalChargingDeviceStatusType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ElectricalChargingDeviceStatusType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ElectricalChargingDeviceStatusType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesElectricalChargingDeviceStatusType) {
-		return nil, fmt.Errorf("invalid ElectricalChargingDeviceStatusType value %d", int(v))
-	}
-	return []byte(namesElectricalChargingDeviceStatusType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -776,12 +788,10 @@ func (v MechanicalChargingDeviceStatusType) String() string {
 	return "MechanicalChargingDeviceStatusType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "MechanicalChargingDeviceStatusType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v MechanicalChargingDeviceStatusType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesMechanicalChargingDeviceStatusType) {
-		return nil, fmt.Errorf("invalid MechanicalChargingDeviceStatusType value %d", int(v))
-	}
-	return []byte(namesMechanicalChargingDeviceStatusType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -817,12 +827,10 @@ func (v CpStatusType) String() string {
 	return "CpStatusType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "CpStatusType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v CpStatusType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesCpStatusType) {
-		return nil, fmt.Errorf("invalid CpStatusType value %d", int(v))
-	}
-	return []byte(namesCpStatusType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -863,12 +871,10 @@ func (v ErrorCodeType) String() string {
 	return "ErrorCodeType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "ErrorCodeType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v ErrorCodeType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesErrorCodeType) {
-		return nil, fmt.Errorf("invalid ErrorCodeType value %d", int(v))
-	}
-	return []byte(namesErrorCodeType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -903,12 +909,10 @@ func (v IsolationStatusType) String() string {
 	return "IsolationStatusType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "IsolationStatusType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v IsolationStatusType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesIsolationStatusType) {
-		return nil, fmt.Errorf("invalid IsolationStatusType value %d", int(v))
-	}
-	return []byte(namesIsolationStatusType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -986,7 +990,7 @@ func (x *ACDP_ConnectReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVElectricalChargingDeviceStatus
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "EVElectricalChargingDeviceStatus")
 				if err != nil {
 					return err
 				}
@@ -1010,8 +1014,8 @@ func (x *ACDP_ConnectReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVElectricalChargingDeviceStatus) >= 4 {
-		return fmt.Errorf("ACDP_ConnectReqType.EVElectricalChargingDeviceStatus: invalid ElectricalChargingDeviceStatusType value %d", x.EVElectricalChargingDeviceStatus)
+	if err := exi.CheckEnum("ACDP_ConnectReqType.EVElectricalChargingDeviceStatus", "ElectricalChargingDeviceStatusType", uint64(x.EVElectricalChargingDeviceStatus), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVElectricalChargingDeviceStatus), 2)
 	w.Leaf()
@@ -1127,7 +1131,7 @@ func (x *ACDP_ConnectResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -1137,7 +1141,7 @@ func (x *ACDP_ConnectResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -1147,7 +1151,7 @@ func (x *ACDP_ConnectResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // EVSEElectricalChargingDeviceStatus
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "EVSEElectricalChargingDeviceStatus")
 				if err != nil {
 					return err
 				}
@@ -1157,7 +1161,7 @@ func (x *ACDP_ConnectResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // EVSEMechanicalChargingDeviceStatus
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEMechanicalChargingDeviceStatus")
 				if err != nil {
 					return err
 				}
@@ -1181,8 +1185,8 @@ func (x *ACDP_ConnectResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("ACDP_ConnectResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ACDP_ConnectResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -1190,8 +1194,8 @@ func (x *ACDP_ConnectResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("ACDP_ConnectResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("ACDP_ConnectResType.EVSEProcessing", "iso20.ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -1199,8 +1203,8 @@ func (x *ACDP_ConnectResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEElectricalChargingDeviceStatus) >= 4 {
-		return fmt.Errorf("ACDP_ConnectResType.EVSEElectricalChargingDeviceStatus: invalid ElectricalChargingDeviceStatusType value %d", x.EVSEElectricalChargingDeviceStatus)
+	if err := exi.CheckEnum("ACDP_ConnectResType.EVSEElectricalChargingDeviceStatus", "ElectricalChargingDeviceStatusType", uint64(x.EVSEElectricalChargingDeviceStatus), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEElectricalChargingDeviceStatus), 2)
 	w.Leaf()
@@ -1208,8 +1212,8 @@ func (x *ACDP_ConnectResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEMechanicalChargingDeviceStatus) >= 3 {
-		return fmt.Errorf("ACDP_ConnectResType.EVSEMechanicalChargingDeviceStatus: invalid MechanicalChargingDeviceStatusType value %d", x.EVSEMechanicalChargingDeviceStatus)
+	if err := exi.CheckEnum("ACDP_ConnectResType.EVSEMechanicalChargingDeviceStatus", "MechanicalChargingDeviceStatusType", uint64(x.EVSEMechanicalChargingDeviceStatus), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEMechanicalChargingDeviceStatus), 2)
 	w.Leaf()
@@ -1547,7 +1551,7 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // EVCPStatus
 			{
-				v, empty, err := r.LeafEnum(3, 5)
+				v, empty, err := r.LeafEnum(3, 5, "EVCPStatus")
 				if err != nil {
 					return err
 				}
@@ -1559,7 +1563,7 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 6: // EVSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "EVSOC")
 				if err != nil {
 					return err
 				}
@@ -1571,7 +1575,7 @@ func (x *EVTechnicalStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 7: // EVErrorCode
 			{
-				v, empty, err := r.LeafEnum(4, 10)
+				v, empty, err := r.LeafEnum(4, 10, "EVErrorCode")
 				if err != nil {
 					return err
 				}
@@ -1632,8 +1636,8 @@ func (x *EVTechnicalStatusType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.EVCPStatus) >= 5 {
-			return fmt.Errorf("EVTechnicalStatusType.EVCPStatus: invalid CpStatusType value %d", *x.EVCPStatus)
+		if err := exi.CheckEnum("EVTechnicalStatusType.EVCPStatus", "CpStatusType", uint64(*x.EVCPStatus), 5); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.EVCPStatus), 3)
 		w.Leaf()
@@ -1654,8 +1658,8 @@ func (x *EVTechnicalStatusType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		if uint64(*x.EVErrorCode) >= 10 {
-			return fmt.Errorf("EVTechnicalStatusType.EVErrorCode: invalid ErrorCodeType value %d", *x.EVErrorCode)
+		if err := exi.CheckEnum("EVTechnicalStatusType.EVErrorCode", "ErrorCodeType", uint64(*x.EVErrorCode), 10); err != nil {
+			return err
 		}
 		w.Bits(uint32(*x.EVErrorCode), 4)
 		w.Leaf()
@@ -1864,7 +1868,7 @@ func (x *ACDP_SystemStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -1874,7 +1878,7 @@ func (x *ACDP_SystemStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEMechanicalChargingDeviceStatus
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEMechanicalChargingDeviceStatus")
 				if err != nil {
 					return err
 				}
@@ -1894,7 +1898,7 @@ func (x *ACDP_SystemStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 5: // EVSEIsolationStatus
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "EVSEIsolationStatus")
 				if err != nil {
 					return err
 				}
@@ -1978,8 +1982,8 @@ func (x *ACDP_SystemStatusResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("ACDP_SystemStatusResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ACDP_SystemStatusResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -1987,8 +1991,8 @@ func (x *ACDP_SystemStatusResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEMechanicalChargingDeviceStatus) >= 3 {
-		return fmt.Errorf("ACDP_SystemStatusResType.EVSEMechanicalChargingDeviceStatus: invalid MechanicalChargingDeviceStatusType value %d", x.EVSEMechanicalChargingDeviceStatus)
+	if err := exi.CheckEnum("ACDP_SystemStatusResType.EVSEMechanicalChargingDeviceStatus", "MechanicalChargingDeviceStatusType", uint64(x.EVSEMechanicalChargingDeviceStatus), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEMechanicalChargingDeviceStatus), 2)
 	w.Leaf()
@@ -2002,8 +2006,8 @@ func (x *ACDP_SystemStatusResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEIsolationStatus) >= 4 {
-		return fmt.Errorf("ACDP_SystemStatusResType.EVSEIsolationStatus: invalid IsolationStatusType value %d", x.EVSEIsolationStatus)
+	if err := exi.CheckEnum("ACDP_SystemStatusResType.EVSEIsolationStatus", "IsolationStatusType", uint64(x.EVSEIsolationStatus), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEIsolationStatus), 2)
 	w.Leaf()
@@ -2337,7 +2341,7 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -2347,7 +2351,7 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -2375,7 +2379,7 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "EVRelativeXDeviation")
 					if err != nil {
 						return err
 					}
@@ -2397,7 +2401,7 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "EVRelativeYDeviation")
 					if err != nil {
 						return err
 					}
@@ -2419,7 +2423,7 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ContactWindowXc")
 					if err != nil {
 						return err
 					}
@@ -2441,7 +2445,7 @@ func (x *ACDP_VehiclePositioningResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "ContactWindowYc")
 					if err != nil {
 						return err
 					}
@@ -2479,8 +2483,8 @@ func (x *ACDP_VehiclePositioningResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("ACDP_VehiclePositioningResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("ACDP_VehiclePositioningResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -2488,8 +2492,8 @@ func (x *ACDP_VehiclePositioningResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("ACDP_VehiclePositioningResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("ACDP_VehiclePositioningResType.EVSEProcessing", "iso20.ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()

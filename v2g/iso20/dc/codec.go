@@ -78,9 +78,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -237,117 +251,117 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
-		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
-		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 5:
 		d.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
-		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 6:
 		d.CLReqControlMode = new(iso20.CLReqControlModeType)
-		if err := d.CLReqControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 7:
 		d.CLResControlMode = new(iso20.CLResControlModeType)
-		if err := d.CLResControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 8:
 		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
-		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 10:
 		d.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
-		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 11:
 		d.DC_CableCheckReq = new(DC_CableCheckReqType)
-		if err := d.DC_CableCheckReq.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_CableCheckReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.DC_CableCheckRes = new(DC_CableCheckResType)
-		if err := d.DC_CableCheckRes.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_CableCheckRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.DC_ChargeLoopReq = new(DC_ChargeLoopReqType)
-		if err := d.DC_ChargeLoopReq.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_ChargeLoopReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.DC_ChargeLoopRes = new(DC_ChargeLoopResType)
-		if err := d.DC_ChargeLoopRes.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_ChargeLoopRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.DC_ChargeParameterDiscoveryReq = new(DC_ChargeParameterDiscoveryReqType)
-		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.DC_ChargeParameterDiscoveryRes = new(DC_ChargeParameterDiscoveryResType)
-		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.DC_PreChargeReq = new(DC_PreChargeReqType)
-		if err := d.DC_PreChargeReq.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_PreChargeReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.DC_PreChargeRes = new(DC_PreChargeResType)
-		if err := d.DC_PreChargeRes.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_PreChargeRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.DC_WeldingDetectionReq = new(DC_WeldingDetectionReqType)
-		if err := d.DC_WeldingDetectionReq.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_WeldingDetectionReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.DC_WeldingDetectionRes = new(DC_WeldingDetectionResType)
-		if err := d.DC_WeldingDetectionRes.decodeEXI(&r, &a); err != nil {
+		if err := d.DC_WeldingDetectionRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.DigestMethod = new(xmldsig.DigestMethodType)
-		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
+		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 23:
@@ -355,7 +369,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -366,17 +380,17 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 24:
 		d.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
-		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
-		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.KeyInfo = new(xmldsig.KeyInfoType)
-		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
+		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 27:
@@ -397,12 +411,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 28:
 		d.KeyValue = new(xmldsig.KeyValueType)
-		if err := d.KeyValue.DecodeEXI(&r); err != nil {
+		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.Manifest = new(xmldsig.ManifestType)
-		if err := d.Manifest.DecodeEXI(&r); err != nil {
+		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 30:
@@ -423,87 +437,87 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 31:
 		d.Object = new(xmldsig.ObjectType)
-		if err := d.Object.DecodeEXI(&r); err != nil {
+		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.PGPData = new(xmldsig.PGPDataType)
-		if err := d.PGPData.DecodeEXI(&r); err != nil {
+		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.Reference = new(xmldsig.ReferenceType)
-		if err := d.Reference.DecodeEXI(&r); err != nil {
+		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.SPKIData = new(xmldsig.SPKIDataType)
-		if err := d.SPKIData.DecodeEXI(&r); err != nil {
+		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
-		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 38:
 		d.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
-		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(&r, &a); err != nil {
+		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 39:
 		d.Signature = new(xmldsig.SignatureType)
-		if err := d.Signature.DecodeEXI(&r); err != nil {
+		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 40:
 		d.SignatureMethod = new(xmldsig.SignatureMethodType)
-		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 41:
 		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 42:
 		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
-		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 43:
 		d.SignatureValue = new(xmldsig.SignatureValueType)
-		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
+		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 44:
 		d.SignedInfo = new(xmldsig.SignedInfoType)
-		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
+		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 45:
 		d.Transform = new(xmldsig.TransformType)
-		if err := d.Transform.DecodeEXI(&r); err != nil {
+		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 46:
 		d.Transforms = new(xmldsig.TransformsType)
-		if err := d.Transforms.DecodeEXI(&r); err != nil {
+		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 47:
 		d.X509Data = new(xmldsig.X509DataType)
-		if err := d.X509Data.DecodeEXI(&r); err != nil {
+		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 48:
@@ -963,7 +977,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("dc: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "dc.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -1182,7 +1196,7 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 		case 7: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -1857,7 +1871,7 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -2269,7 +2283,7 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -2285,7 +2299,7 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 		case 2: // MinimumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MinimumSOC")
 				if err != nil {
 					return err
 				}
@@ -2297,7 +2311,7 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 		case 3: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -2317,7 +2331,7 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "AckMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -3515,7 +3529,7 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 7: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -3948,7 +3962,7 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -3958,7 +3972,7 @@ func (x *DC_CableCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -3982,8 +3996,8 @@ func (x *DC_CableCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_CableCheckResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("DC_CableCheckResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -3991,8 +4005,8 @@ func (x *DC_CableCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("DC_CableCheckResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("DC_CableCheckResType.EVSEProcessing", "iso20.ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -4434,7 +4448,7 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -5158,7 +5172,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -5284,8 +5298,8 @@ func (x *DC_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_ChargeLoopResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("DC_ChargeLoopResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -5569,7 +5583,7 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 4294967295)
+					v, err := r.UintRange(0, 4294967295, 4294967295, "DepartureTime")
 					if err != nil {
 						return err
 					}
@@ -5585,7 +5599,7 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 2: // MinimumSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "MinimumSOC")
 				if err != nil {
 					return err
 				}
@@ -5597,7 +5611,7 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 3: // TargetSOC
 			{
-				v, empty, err := r.LeafNBit(7, 0, 100)
+				v, empty, err := r.LeafNBit(7, 0, 100, "TargetSOC")
 				if err != nil {
 					return err
 				}
@@ -5617,7 +5631,7 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "AckMaxDelay")
 					if err != nil {
 						return err
 					}
@@ -6111,7 +6125,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -6151,8 +6165,8 @@ func (x *DC_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_ChargeParameterDiscoveryResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("DC_ChargeParameterDiscoveryResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -6270,7 +6284,7 @@ func (x *DC_PreChargeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVProcessing")
 				if err != nil {
 					return err
 				}
@@ -6302,8 +6316,8 @@ func (x *DC_PreChargeReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("DC_PreChargeReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
+	if err := exi.CheckEnum("DC_PreChargeReqType.EVProcessing", "iso20.ProcessingType", uint64(x.EVProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -6403,7 +6417,7 @@ func (x *DC_PreChargeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -6431,8 +6445,8 @@ func (x *DC_PreChargeResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_PreChargeResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("DC_PreChargeResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -6512,7 +6526,7 @@ func (x *DC_WeldingDetectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVProcessing")
 				if err != nil {
 					return err
 				}
@@ -6536,8 +6550,8 @@ func (x *DC_WeldingDetectionReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("DC_WeldingDetectionReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
+	if err := exi.CheckEnum("DC_WeldingDetectionReqType.EVProcessing", "iso20.ProcessingType", uint64(x.EVProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -6625,7 +6639,7 @@ func (x *DC_WeldingDetectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -6653,8 +6667,8 @@ func (x *DC_WeldingDetectionResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("DC_WeldingDetectionResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("DC_WeldingDetectionResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()

@@ -68,9 +68,23 @@ type Document struct {
 
 // Unmarshal decodes the EXI document in b into d. It returns the number of
 // bytes the document takes; bytes after it (some cars send padding) are
-// left unread, so n < len(b) reports them.
+// left unread, so n < len(b) reports them. A value that breaks a facet of
+// the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
+	return unmarshal(&r, b, d)
+}
+
+// UnmarshalWithNotes is Unmarshal that also returns the values it kept
+// although a facet of the schema forbids them (at most exi.MaxNotes, nil
+// for a valid document); Append refuses a document holding one.
+func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
+	var r exi.Reader
+	n, err = unmarshal(&r, b, d)
+	return n, r.Notes(), err
+}
+
+func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
 	if err := r.Header(); err != nil {
@@ -197,27 +211,27 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	switch c {
 	case 0:
 		d.CLReqControlMode = new(iso20.CLReqControlModeType)
-		if err := d.CLReqControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 1:
 		d.CLResControlMode = new(iso20.CLResControlModeType)
-		if err := d.CLResControlMode.DecodeEXI(&r); err != nil {
+		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 2:
 		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.DecodeEXI(&r); err != nil {
+		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 3:
 		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
-		if err := d.DSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 4:
 		d.DigestMethod = new(xmldsig.DigestMethodType)
-		if err := d.DigestMethod.DecodeEXI(&r); err != nil {
+		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 5:
@@ -225,7 +239,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.Binary(-1)
+			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
 				return 0, err
 			}
@@ -236,7 +250,7 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 6:
 		d.KeyInfo = new(xmldsig.KeyInfoType)
-		if err := d.KeyInfo.DecodeEXI(&r); err != nil {
+		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 7:
@@ -257,12 +271,12 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 8:
 		d.KeyValue = new(xmldsig.KeyValueType)
-		if err := d.KeyValue.DecodeEXI(&r); err != nil {
+		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 9:
 		d.Manifest = new(xmldsig.ManifestType)
-		if err := d.Manifest.DecodeEXI(&r); err != nil {
+		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 10:
@@ -283,137 +297,137 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 		}
 	case 11:
 		d.Object = new(xmldsig.ObjectType)
-		if err := d.Object.DecodeEXI(&r); err != nil {
+		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 12:
 		d.PGPData = new(xmldsig.PGPDataType)
-		if err := d.PGPData.DecodeEXI(&r); err != nil {
+		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 13:
 		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
-		if err := d.RSAKeyValue.DecodeEXI(&r); err != nil {
+		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 14:
 		d.Reference = new(xmldsig.ReferenceType)
-		if err := d.Reference.DecodeEXI(&r); err != nil {
+		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 15:
 		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
-		if err := d.RetrievalMethod.DecodeEXI(&r); err != nil {
+		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 16:
 		d.SPKIData = new(xmldsig.SPKIDataType)
-		if err := d.SPKIData.DecodeEXI(&r); err != nil {
+		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 17:
 		d.Signature = new(xmldsig.SignatureType)
-		if err := d.Signature.DecodeEXI(&r); err != nil {
+		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 18:
 		d.SignatureMethod = new(xmldsig.SignatureMethodType)
-		if err := d.SignatureMethod.DecodeEXI(&r); err != nil {
+		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 19:
 		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
-		if err := d.SignatureProperties.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 20:
 		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
-		if err := d.SignatureProperty.DecodeEXI(&r); err != nil {
+		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 21:
 		d.SignatureValue = new(xmldsig.SignatureValueType)
-		if err := d.SignatureValue.DecodeEXI(&r); err != nil {
+		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 22:
 		d.SignedInfo = new(xmldsig.SignedInfoType)
-		if err := d.SignedInfo.DecodeEXI(&r); err != nil {
+		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 23:
 		d.Transform = new(xmldsig.TransformType)
-		if err := d.Transform.DecodeEXI(&r); err != nil {
+		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 24:
 		d.Transforms = new(xmldsig.TransformsType)
-		if err := d.Transforms.DecodeEXI(&r); err != nil {
+		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 25:
 		d.WPT_AlignmentCheckReq = new(WPT_AlignmentCheckReqType)
-		if err := d.WPT_AlignmentCheckReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_AlignmentCheckReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 26:
 		d.WPT_AlignmentCheckRes = new(WPT_AlignmentCheckResType)
-		if err := d.WPT_AlignmentCheckRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_AlignmentCheckRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 27:
 		d.WPT_ChargeLoopReq = new(WPT_ChargeLoopReqType)
-		if err := d.WPT_ChargeLoopReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_ChargeLoopReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 28:
 		d.WPT_ChargeLoopRes = new(WPT_ChargeLoopResType)
-		if err := d.WPT_ChargeLoopRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_ChargeLoopRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 29:
 		d.WPT_ChargeParameterDiscoveryReq = new(WPT_ChargeParameterDiscoveryReqType)
-		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 30:
 		d.WPT_ChargeParameterDiscoveryRes = new(WPT_ChargeParameterDiscoveryResType)
-		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 31:
 		d.WPT_FinePositioningReq = new(WPT_FinePositioningReqType)
-		if err := d.WPT_FinePositioningReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_FinePositioningReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 32:
 		d.WPT_FinePositioningRes = new(WPT_FinePositioningResType)
-		if err := d.WPT_FinePositioningRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_FinePositioningRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 33:
 		d.WPT_FinePositioningSetupReq = new(WPT_FinePositioningSetupReqType)
-		if err := d.WPT_FinePositioningSetupReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_FinePositioningSetupReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 34:
 		d.WPT_FinePositioningSetupRes = new(WPT_FinePositioningSetupResType)
-		if err := d.WPT_FinePositioningSetupRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_FinePositioningSetupRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 35:
 		d.WPT_PairingReq = new(WPT_PairingReqType)
-		if err := d.WPT_PairingReq.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_PairingReq.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 36:
 		d.WPT_PairingRes = new(WPT_PairingResType)
-		if err := d.WPT_PairingRes.decodeEXI(&r, &a); err != nil {
+		if err := d.WPT_PairingRes.decodeEXI(r, &a); err != nil {
 			return 0, err
 		}
 	case 37:
 		d.X509Data = new(xmldsig.X509DataType)
-		if err := d.X509Data.DecodeEXI(&r); err != nil {
+		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 38:
@@ -783,7 +797,7 @@ func Append(dst []byte, d *Document) ([]byte, error) {
 		}
 	}
 	if set != 1 {
-		return dst, fmt.Errorf("wpt: a document has exactly one root element, %d are set", set)
+		return dst, &exi.SchemaError{Field: "wpt.Document", Msg: fmt.Sprintf("a document has exactly one root element, %d are set", set)}
 	}
 	return w.Bytes(), nil
 }
@@ -808,12 +822,10 @@ func (v WPT_EVResultType) String() string {
 	return "WPT_EVResultType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "WPT_EVResultType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v WPT_EVResultType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesWPT_EVResultType) {
-		return nil, fmt.Errorf("invalid WPT_EVResultType value %d", int(v))
-	}
-	return []byte(namesWPT_EVResultType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -848,12 +860,10 @@ func (v WPT_EVPCChargeDiagnosticsType) String() string {
 	return "WPT_EVPCChargeDiagnosticsType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "WPT_EVPCChargeDiagnosticsType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v WPT_EVPCChargeDiagnosticsType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesWPT_EVPCChargeDiagnosticsType) {
-		return nil, fmt.Errorf("invalid WPT_EVPCChargeDiagnosticsType value %d", int(v))
-	}
-	return []byte(namesWPT_EVPCChargeDiagnosticsType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -890,12 +900,10 @@ func (v WPT_SPCChargeDiagnosticsType) String() string {
 	return "WPT_SPCChargeDiagnosticsType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "WPT_SPCChargeDiagnosticsType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v WPT_SPCChargeDiagnosticsType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesWPT_SPCChargeDiagnosticsType) {
-		return nil, fmt.Errorf("invalid WPT_SPCChargeDiagnosticsType value %d", int(v))
-	}
-	return []byte(namesWPT_SPCChargeDiagnosticsType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -930,12 +938,10 @@ func (v WPT_PowerClassType) String() string {
 	return "WPT_PowerClassType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "WPT_PowerClassType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v WPT_PowerClassType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesWPT_PowerClassType) {
-		return nil, fmt.Errorf("invalid WPT_PowerClassType value %d", int(v))
-	}
-	return []byte(namesWPT_PowerClassType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -971,12 +977,10 @@ func (v WPT_FinePositioningMethodType) String() string {
 	return "WPT_FinePositioningMethodType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "WPT_FinePositioningMethodType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v WPT_FinePositioningMethodType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesWPT_FinePositioningMethodType) {
-		return nil, fmt.Errorf("invalid WPT_FinePositioningMethodType value %d", int(v))
-	}
-	return []byte(namesWPT_FinePositioningMethodType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -1013,12 +1017,10 @@ func (v WPT_PairingMethodType) String() string {
 	return "WPT_PairingMethodType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "WPT_PairingMethodType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v WPT_PairingMethodType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesWPT_PairingMethodType) {
-		return nil, fmt.Errorf("invalid WPT_PairingMethodType value %d", int(v))
-	}
-	return []byte(namesWPT_PairingMethodType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -1052,12 +1054,10 @@ func (v WPT_AlignmentCheckMethodType) String() string {
 	return "WPT_AlignmentCheckMethodType(" + strconv.Itoa(int(v)) + ")"
 }
 
-// MarshalText returns the schema name of v.
+// MarshalText returns the schema name of v, or "WPT_AlignmentCheckMethodType(index)" for an
+// index past the last value (a decoder keeps what a peer sent).
 func (v WPT_AlignmentCheckMethodType) MarshalText() ([]byte, error) {
-	if int(v) >= len(namesWPT_AlignmentCheckMethodType) {
-		return nil, fmt.Errorf("invalid WPT_AlignmentCheckMethodType value %d", int(v))
-	}
-	return []byte(namesWPT_AlignmentCheckMethodType[v]), nil
+	return []byte(v.String()), nil
 }
 
 // UnmarshalText parses a schema name.
@@ -1192,7 +1192,7 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVProcessing")
 				if err != nil {
 					return err
 				}
@@ -1210,7 +1210,7 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // EVResultCode
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVResultCode")
 				if err != nil {
 					return err
 				}
@@ -1228,7 +1228,7 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -1260,8 +1260,8 @@ func (x *WPT_AlignmentCheckReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_AlignmentCheckReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
+	if err := exi.CheckEnum("WPT_AlignmentCheckReqType.EVProcessing", "iso20.ProcessingType", uint64(x.EVProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -1277,13 +1277,13 @@ func (x *WPT_AlignmentCheckReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVResultCode) >= 3 {
-		return fmt.Errorf("WPT_AlignmentCheckReqType.EVResultCode: invalid WPT_EVResultType value %d", x.EVResultCode)
+	if err := exi.CheckEnum("WPT_AlignmentCheckReqType.EVResultCode", "WPT_EVResultType", uint64(x.EVResultCode), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVResultCode), 2)
 	w.Leaf()
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_AlignmentCheckReqType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_AlignmentCheckReqType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_AlignmentCheckReqType, &state, 5, counts[:]); err != nil {
@@ -1459,7 +1459,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -1469,7 +1469,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -1503,7 +1503,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -1535,8 +1535,8 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_AlignmentCheckResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WPT_AlignmentCheckResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -1544,8 +1544,8 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("WPT_AlignmentCheckResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("WPT_AlignmentCheckResType.EVSEProcessing", "iso20.ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -1565,8 +1565,8 @@ func (x *WPT_AlignmentCheckResType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 	}
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_AlignmentCheckResType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_AlignmentCheckResType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_AlignmentCheckResType, &state, 6, counts[:]); err != nil {
@@ -1814,7 +1814,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 6: // EVPCChargeDiagnostics
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "EVPCChargeDiagnostics")
 				if err != nil {
 					return err
 				}
@@ -1848,7 +1848,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "ManufacturerSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -1906,8 +1906,8 @@ func (x *WPT_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVPCChargeDiagnostics) >= 4 {
-		return fmt.Errorf("WPT_ChargeLoopReqType.EVPCChargeDiagnostics: invalid WPT_EVPCChargeDiagnosticsType value %d", x.EVPCChargeDiagnostics)
+	if err := exi.CheckEnum("WPT_ChargeLoopReqType.EVPCChargeDiagnostics", "WPT_EVPCChargeDiagnosticsType", uint64(x.EVPCChargeDiagnostics), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVPCChargeDiagnostics), 2)
 	w.Leaf()
@@ -1927,8 +1927,8 @@ func (x *WPT_ChargeLoopReqType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 	}
-	if len(x.ManufacturerSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_ChargeLoopReqType.ManufacturerSpecificDataContainer: %d items, schema allows 16", len(x.ManufacturerSpecificDataContainer))
+	if err := exi.CheckItems("WPT_ChargeLoopReqType.ManufacturerSpecificDataContainer", len(x.ManufacturerSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.ManufacturerSpecificDataContainer {
 		if err := w.Event(&grammarWPT_ChargeLoopReqType, &state, 9, counts[:]); err != nil {
@@ -2362,7 +2362,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -2416,7 +2416,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 10: // SPCChargeDiagnostics
 			{
-				v, empty, err := r.LeafEnum(3, 6)
+				v, empty, err := r.LeafEnum(3, 6, "SPCChargeDiagnostics")
 				if err != nil {
 					return err
 				}
@@ -2450,7 +2450,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "ManufacturerSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -2482,8 +2482,8 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_ChargeLoopResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WPT_ChargeLoopResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -2541,8 +2541,8 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.SPCChargeDiagnostics) >= 6 {
-		return fmt.Errorf("WPT_ChargeLoopResType.SPCChargeDiagnostics: invalid WPT_SPCChargeDiagnosticsType value %d", x.SPCChargeDiagnostics)
+	if err := exi.CheckEnum("WPT_ChargeLoopResType.SPCChargeDiagnostics", "WPT_SPCChargeDiagnosticsType", uint64(x.SPCChargeDiagnostics), 6); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.SPCChargeDiagnostics), 3)
 	w.Leaf()
@@ -2562,8 +2562,8 @@ func (x *WPT_ChargeLoopResType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 	}
-	if len(x.ManufacturerSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_ChargeLoopResType.ManufacturerSpecificDataContainer: %d items, schema allows 16", len(x.ManufacturerSpecificDataContainer))
+	if err := exi.CheckItems("WPT_ChargeLoopResType.ManufacturerSpecificDataContainer", len(x.ManufacturerSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.ManufacturerSpecificDataContainer {
 		if err := w.Event(&grammarWPT_ChargeLoopResType, &state, 13, counts[:]); err != nil {
@@ -2805,7 +2805,7 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "SDMaxGroundClearence")
 					if err != nil {
 						return err
 					}
@@ -2827,7 +2827,7 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "SDMinGroundClearence")
 					if err != nil {
 						return err
 					}
@@ -2863,7 +2863,7 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -2921,8 +2921,8 @@ func (x *WPT_ChargeParameterDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.Bool(x.EVPCDeviceLocalControl)
 	w.Leaf()
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_ChargeParameterDiscoveryReqType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_ChargeParameterDiscoveryReqType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_ChargeParameterDiscoveryReqType, &state, 7, counts[:]); err != nil {
@@ -3128,7 +3128,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -3138,7 +3138,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 			}
 		case 3: // PDInputPowerClass
 			{
-				v, empty, err := r.LeafEnum(2, 4)
+				v, empty, err := r.LeafEnum(2, 4, "PDInputPowerClass")
 				if err != nil {
 					return err
 				}
@@ -3164,7 +3164,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "SDMaxGroundClearanceSupport")
 					if err != nil {
 						return err
 					}
@@ -3186,7 +3186,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "SDMinGroundClearanceSupport")
 					if err != nil {
 						return err
 					}
@@ -3216,7 +3216,7 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "SDManufacturerSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -3248,8 +3248,8 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_ChargeParameterDiscoveryResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WPT_ChargeParameterDiscoveryResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -3257,8 +3257,8 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.PDInputPowerClass) >= 4 {
-		return fmt.Errorf("WPT_ChargeParameterDiscoveryResType.PDInputPowerClass: invalid WPT_PowerClassType value %d", x.PDInputPowerClass)
+	if err := exi.CheckEnum("WPT_ChargeParameterDiscoveryResType.PDInputPowerClass", "WPT_PowerClassType", uint64(x.PDInputPowerClass), 4); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.PDInputPowerClass), 2)
 	w.Leaf()
@@ -3298,8 +3298,8 @@ func (x *WPT_ChargeParameterDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	if err := (&x.PDMaxCoilCurrent).EncodeEXI(w); err != nil {
 		return err
 	}
-	if len(x.SDManufacturerSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_ChargeParameterDiscoveryResType.SDManufacturerSpecificDataContainer: %d items, schema allows 16", len(x.SDManufacturerSpecificDataContainer))
+	if err := exi.CheckItems("WPT_ChargeParameterDiscoveryResType.SDManufacturerSpecificDataContainer", len(x.SDManufacturerSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.SDManufacturerSpecificDataContainer {
 		if err := w.Event(&grammarWPT_ChargeParameterDiscoveryResType, &state, 10, counts[:]); err != nil {
@@ -3441,7 +3441,7 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVProcessing")
 				if err != nil {
 					return err
 				}
@@ -3451,7 +3451,7 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVResultCode
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVResultCode")
 				if err != nil {
 					return err
 				}
@@ -3469,7 +3469,7 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -3509,8 +3509,8 @@ func (x *WPT_FinePositioningReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_FinePositioningReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
+	if err := exi.CheckEnum("WPT_FinePositioningReqType.EVProcessing", "iso20.ProcessingType", uint64(x.EVProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -3518,13 +3518,13 @@ func (x *WPT_FinePositioningReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVResultCode) >= 3 {
-		return fmt.Errorf("WPT_FinePositioningReqType.EVResultCode: invalid WPT_EVResultType value %d", x.EVResultCode)
+	if err := exi.CheckEnum("WPT_FinePositioningReqType.EVResultCode", "WPT_EVResultType", uint64(x.EVResultCode), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVResultCode), 2)
 	w.Leaf()
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_FinePositioningReqType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_FinePositioningReqType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_FinePositioningReqType, &state, 4, counts[:]); err != nil {
@@ -3611,7 +3611,7 @@ func (x *WPT_LF_DataPackageListType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // NumPackages
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "NumPackages")
 				if err != nil {
 					return err
 				}
@@ -3712,7 +3712,7 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // PackageIndex
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "PackageIndex")
 				if err != nil {
 					return err
 				}
@@ -3904,7 +3904,7 @@ func (x *WPT_LF_TxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TxIdentifier")
 					if err != nil {
 						return err
 					}
@@ -4081,7 +4081,7 @@ func (x *WPT_LF_RxDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "RxIdentifier")
 					if err != nil {
 						return err
 					}
@@ -4258,7 +4258,7 @@ func (x *WPT_LF_RxRSSIType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TxIdentifier")
 					if err != nil {
 						return err
 					}
@@ -4424,7 +4424,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -4434,7 +4434,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -4452,7 +4452,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -4492,8 +4492,8 @@ func (x *WPT_FinePositioningResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_FinePositioningResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WPT_FinePositioningResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -4501,13 +4501,13 @@ func (x *WPT_FinePositioningResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("WPT_FinePositioningResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("WPT_FinePositioningResType.EVSEProcessing", "iso20.ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_FinePositioningResType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_FinePositioningResType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_FinePositioningResType, &state, 4, counts[:]); err != nil {
@@ -4699,7 +4699,7 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 2: // EVProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVProcessing")
 				if err != nil {
 					return err
 				}
@@ -4729,7 +4729,7 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NaturalOffset")
 					if err != nil {
 						return err
 					}
@@ -4751,7 +4751,7 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -4791,8 +4791,8 @@ func (x *WPT_FinePositioningSetupReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_FinePositioningSetupReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
+	if err := exi.CheckEnum("WPT_FinePositioningSetupReqType.EVProcessing", "iso20.ProcessingType", uint64(x.EVProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -4820,8 +4820,8 @@ func (x *WPT_FinePositioningSetupReqType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.Uint(uint64(x.NaturalOffset))
 	w.Leaf()
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_FinePositioningSetupReqType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_FinePositioningSetupReqType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_FinePositioningSetupReqType, &state, 7, counts[:]); err != nil {
@@ -4926,7 +4926,7 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 		switch ev {
 		case 1: // WPT_FinePositioningMethod
 			{
-				v, empty, err := r.LeafEnum(3, 5)
+				v, empty, err := r.LeafEnum(3, 5, "WPT_FinePositioningMethod")
 				if err != nil {
 					return err
 				}
@@ -4944,16 +4944,16 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 func (x *WPT_FinePositioningMethodListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.WPT_FinePositioningMethod) > 8 {
-		return fmt.Errorf("WPT_FinePositioningMethodListType.WPT_FinePositioningMethod: %d items, schema allows 8", len(x.WPT_FinePositioningMethod))
+	if err := exi.CheckItems("WPT_FinePositioningMethodListType.WPT_FinePositioningMethod", len(x.WPT_FinePositioningMethod), 8); err != nil {
+		return err
 	}
 	for i := range x.WPT_FinePositioningMethod {
 		if err := w.Event(&grammarWPT_FinePositioningMethodListType, &state, 1, counts[:]); err != nil {
 			return err
 		}
 		w.Leaf()
-		if uint64(x.WPT_FinePositioningMethod[i]) >= 5 {
-			return fmt.Errorf("WPT_FinePositioningMethodListType.WPT_FinePositioningMethod: invalid WPT_FinePositioningMethodType value %d", x.WPT_FinePositioningMethod[i])
+		if err := exi.CheckEnum("WPT_FinePositioningMethodListType.WPT_FinePositioningMethod", "WPT_FinePositioningMethodType", uint64(x.WPT_FinePositioningMethod[i]), 5); err != nil {
+			return err
 		}
 		w.Bits(uint32(x.WPT_FinePositioningMethod[i]), 3)
 		w.Leaf()
@@ -5042,7 +5042,7 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // WPT_PairingMethod
 			{
-				v, empty, err := r.LeafEnum(3, 6)
+				v, empty, err := r.LeafEnum(3, 6, "WPT_PairingMethod")
 				if err != nil {
 					return err
 				}
@@ -5060,16 +5060,16 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *WPT_PairingMethodListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.WPT_PairingMethod) > 8 {
-		return fmt.Errorf("WPT_PairingMethodListType.WPT_PairingMethod: %d items, schema allows 8", len(x.WPT_PairingMethod))
+	if err := exi.CheckItems("WPT_PairingMethodListType.WPT_PairingMethod", len(x.WPT_PairingMethod), 8); err != nil {
+		return err
 	}
 	for i := range x.WPT_PairingMethod {
 		if err := w.Event(&grammarWPT_PairingMethodListType, &state, 1, counts[:]); err != nil {
 			return err
 		}
 		w.Leaf()
-		if uint64(x.WPT_PairingMethod[i]) >= 6 {
-			return fmt.Errorf("WPT_PairingMethodListType.WPT_PairingMethod: invalid WPT_PairingMethodType value %d", x.WPT_PairingMethod[i])
+		if err := exi.CheckEnum("WPT_PairingMethodListType.WPT_PairingMethod", "WPT_PairingMethodType", uint64(x.WPT_PairingMethod[i]), 6); err != nil {
+			return err
 		}
 		w.Bits(uint32(x.WPT_PairingMethod[i]), 3)
 		w.Leaf()
@@ -5158,7 +5158,7 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 		switch ev {
 		case 1: // WPT_AlignmentCheckMethod
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "WPT_AlignmentCheckMethod")
 				if err != nil {
 					return err
 				}
@@ -5176,16 +5176,16 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 func (x *WPT_AlignmentCheckMethodListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.WPT_AlignmentCheckMethod) > 8 {
-		return fmt.Errorf("WPT_AlignmentCheckMethodListType.WPT_AlignmentCheckMethod: %d items, schema allows 8", len(x.WPT_AlignmentCheckMethod))
+	if err := exi.CheckItems("WPT_AlignmentCheckMethodListType.WPT_AlignmentCheckMethod", len(x.WPT_AlignmentCheckMethod), 8); err != nil {
+		return err
 	}
 	for i := range x.WPT_AlignmentCheckMethod {
 		if err := w.Event(&grammarWPT_AlignmentCheckMethodListType, &state, 1, counts[:]); err != nil {
 			return err
 		}
 		w.Leaf()
-		if uint64(x.WPT_AlignmentCheckMethod[i]) >= 3 {
-			return fmt.Errorf("WPT_AlignmentCheckMethodListType.WPT_AlignmentCheckMethod: invalid WPT_AlignmentCheckMethodType value %d", x.WPT_AlignmentCheckMethod[i])
+		if err := exi.CheckEnum("WPT_AlignmentCheckMethodListType.WPT_AlignmentCheckMethod", "WPT_AlignmentCheckMethodType", uint64(x.WPT_AlignmentCheckMethod[i]), 3); err != nil {
+			return err
 		}
 		w.Bits(uint32(x.WPT_AlignmentCheckMethod[i]), 2)
 		w.Leaf()
@@ -5436,7 +5436,7 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // NumberOfTransmitters
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "NumberOfTransmitters")
 				if err != nil {
 					return err
 				}
@@ -5483,8 +5483,8 @@ func (x *WPT_LF_TransmitterDataType) encodeEXI(w *exi.Writer) error {
 	if err := (&x.SignalFrequency).EncodeEXI(w); err != nil {
 		return err
 	}
-	if len(x.TxSpecData) > 255 {
-		return fmt.Errorf("WPT_LF_TransmitterDataType.TxSpecData: %d items, schema allows 255", len(x.TxSpecData))
+	if err := exi.CheckItems("WPT_LF_TransmitterDataType.TxSpecData", len(x.TxSpecData), 255); err != nil {
+		return err
 	}
 	for i := range x.TxSpecData {
 		if err := w.Event(&grammarWPT_LF_TransmitterDataType, &state, 3, counts[:]); err != nil {
@@ -5590,7 +5590,7 @@ func (x *WPT_TxRxSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TxRxIdentifier")
 					if err != nil {
 						return err
 					}
@@ -5725,7 +5725,7 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Coord_X")
 					if err != nil {
 						return err
 					}
@@ -5747,7 +5747,7 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Coord_Y")
 					if err != nil {
 						return err
 					}
@@ -5769,7 +5769,7 @@ func (x *WPT_CoordinateXYZType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-32768, 32767)
+					v, err := r.IntRange(-32768, 32767, -32768, 32767, "Coord_Z")
 					if err != nil {
 						return err
 					}
@@ -5968,7 +5968,7 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "PulseSeparationTime")
 					if err != nil {
 						return err
 					}
@@ -5990,7 +5990,7 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "PulseDuration")
 					if err != nil {
 						return err
 					}
@@ -6012,7 +6012,7 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "PackageSeparationTime")
 					if err != nil {
 						return err
 					}
@@ -6031,8 +6031,8 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *WPT_TxRxPackageSpecDataType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.PulseSequenceOrder) > 255 {
-		return fmt.Errorf("WPT_TxRxPackageSpecDataType.PulseSequenceOrder: %d items, schema allows 255", len(x.PulseSequenceOrder))
+	if err := exi.CheckItems("WPT_TxRxPackageSpecDataType.PulseSequenceOrder", len(x.PulseSequenceOrder), 255); err != nil {
+		return err
 	}
 	for i := range x.PulseSequenceOrder {
 		if err := w.Event(&grammarWPT_TxRxPackageSpecDataType, &state, 1, counts[:]); err != nil {
@@ -6134,7 +6134,7 @@ func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "IndexNumber")
 					if err != nil {
 						return err
 					}
@@ -6156,7 +6156,7 @@ func (x *WPT_TxRxPulseOrderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "TxRxIdentifier")
 					if err != nil {
 						return err
 					}
@@ -6308,7 +6308,7 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // NumberOfReceivers
 			{
-				v, empty, err := r.LeafNBit(8, 0, 255)
+				v, empty, err := r.LeafNBit(8, 0, 255, "NumberOfReceivers")
 				if err != nil {
 					return err
 				}
@@ -6337,8 +6337,8 @@ func (x *WPT_LF_ReceiverDataType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.NBit(int64(x.NumberOfReceivers), 0, 8)
 	w.Leaf()
-	if len(x.RxSpecData) > 255 {
-		return fmt.Errorf("WPT_LF_ReceiverDataType.RxSpecData: %d items, schema allows 255", len(x.RxSpecData))
+	if err := exi.CheckItems("WPT_LF_ReceiverDataType.RxSpecData", len(x.RxSpecData), 255); err != nil {
+		return err
 	}
 	for i := range x.RxSpecData {
 		if err := w.Event(&grammarWPT_LF_ReceiverDataType, &state, 2, counts[:]); err != nil {
@@ -6519,7 +6519,7 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -6549,7 +6549,7 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "NaturalOffset")
 					if err != nil {
 						return err
 					}
@@ -6571,7 +6571,7 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -6611,8 +6611,8 @@ func (x *WPT_FinePositioningSetupResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_FinePositioningSetupResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WPT_FinePositioningSetupResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -6640,8 +6640,8 @@ func (x *WPT_FinePositioningSetupResType) encodeEXI(w *exi.Writer) error {
 	w.Leaf()
 	w.Uint(uint64(x.NaturalOffset))
 	w.Leaf()
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_FinePositioningSetupResType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_FinePositioningSetupResType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_FinePositioningSetupResType, &state, 7, counts[:]); err != nil {
@@ -6789,7 +6789,7 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // EVProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVProcessing")
 				if err != nil {
 					return err
 				}
@@ -6807,7 +6807,7 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "ObservedIDCode")
 					if err != nil {
 						return err
 					}
@@ -6823,7 +6823,7 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 4: // EVResultCode
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVResultCode")
 				if err != nil {
 					return err
 				}
@@ -6841,7 +6841,7 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -6873,8 +6873,8 @@ func (x *WPT_PairingReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVProcessing) >= 3 {
-		return fmt.Errorf("WPT_PairingReqType.EVProcessing: invalid iso20.ProcessingType value %d", x.EVProcessing)
+	if err := exi.CheckEnum("WPT_PairingReqType.EVProcessing", "iso20.ProcessingType", uint64(x.EVProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVProcessing), 2)
 	w.Leaf()
@@ -6893,13 +6893,13 @@ func (x *WPT_PairingReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVResultCode) >= 3 {
-		return fmt.Errorf("WPT_PairingReqType.EVResultCode: invalid WPT_EVResultType value %d", x.EVResultCode)
+	if err := exi.CheckEnum("WPT_PairingReqType.EVResultCode", "WPT_EVResultType", uint64(x.EVResultCode), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVResultCode), 2)
 	w.Leaf()
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_PairingReqType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_PairingReqType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_PairingReqType, &state, 5, counts[:]); err != nil {
@@ -7075,7 +7075,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // ResponseCode
 			{
-				v, empty, err := r.LeafEnum(6, 40)
+				v, empty, err := r.LeafEnum(6, 40, "ResponseCode")
 				if err != nil {
 					return err
 				}
@@ -7085,7 +7085,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // EVSEProcessing
 			{
-				v, empty, err := r.LeafEnum(2, 3)
+				v, empty, err := r.LeafEnum(2, 3, "EVSEProcessing")
 				if err != nil {
 					return err
 				}
@@ -7103,7 +7103,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(1, 4294967295)
+					v, err := r.UintRange(1, 4294967295, 4294967295, "ObservedIDCode")
 					if err != nil {
 						return err
 					}
@@ -7135,7 +7135,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.Binary(256)
+					v, err := r.Binary(256, "VendorSpecificDataContainer")
 					if err != nil {
 						return err
 					}
@@ -7167,8 +7167,8 @@ func (x *WPT_PairingResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.ResponseCode) >= 40 {
-		return fmt.Errorf("WPT_PairingResType.ResponseCode: invalid iso20.ResponseCodeType value %d", x.ResponseCode)
+	if err := exi.CheckEnum("WPT_PairingResType.ResponseCode", "iso20.ResponseCodeType", uint64(x.ResponseCode), 40); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.ResponseCode), 6)
 	w.Leaf()
@@ -7176,8 +7176,8 @@ func (x *WPT_PairingResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	if uint64(x.EVSEProcessing) >= 3 {
-		return fmt.Errorf("WPT_PairingResType.EVSEProcessing: invalid iso20.ProcessingType value %d", x.EVSEProcessing)
+	if err := exi.CheckEnum("WPT_PairingResType.EVSEProcessing", "iso20.ProcessingType", uint64(x.EVSEProcessing), 3); err != nil {
+		return err
 	}
 	w.Bits(uint32(x.EVSEProcessing), 2)
 	w.Leaf()
@@ -7200,8 +7200,8 @@ func (x *WPT_PairingResType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 	}
-	if len(x.VendorSpecificDataContainer) > 16 {
-		return fmt.Errorf("WPT_PairingResType.VendorSpecificDataContainer: %d items, schema allows 16", len(x.VendorSpecificDataContainer))
+	if err := exi.CheckItems("WPT_PairingResType.VendorSpecificDataContainer", len(x.VendorSpecificDataContainer), 16); err != nil {
+		return err
 	}
 	for i := range x.VendorSpecificDataContainer {
 		if err := w.Event(&grammarWPT_PairingResType, &state, 6, counts[:]); err != nil {
@@ -7311,8 +7311,8 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 func (x *AlternativeSECCListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
-	if len(x.AlternativeSECC) > 8 {
-		return fmt.Errorf("AlternativeSECCListType.AlternativeSECC: %d items, schema allows 8", len(x.AlternativeSECC))
+	if err := exi.CheckItems("AlternativeSECCListType.AlternativeSECC", len(x.AlternativeSECC), 8); err != nil {
+		return err
 	}
 	for i := range x.AlternativeSECC {
 		if err := w.Event(&grammarAlternativeSECCListType, &state, 1, counts[:]); err != nil {
@@ -7452,7 +7452,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}SSID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:WPT}SSID")
 					if err != nil {
 						return err
 					}
@@ -7476,7 +7476,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}BSSID")
+					v, err := r.String(12, "{urn:iso:std:iso:15118:-20:WPT}BSSID")
 					if err != nil {
 						return err
 					}
@@ -7500,7 +7500,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:WPT}IPAddress")
+					v, err := r.String(39, "{urn:iso:std:iso:15118:-20:WPT}IPAddress")
 					if err != nil {
 						return err
 					}
@@ -7524,7 +7524,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.UintRange(0, 65535)
+					v, err := r.UintRange(0, 65535, 65535, "Port")
 					if err != nil {
 						return err
 					}
