@@ -41,7 +41,7 @@ type seen struct {
 // start runs the charger on one end of a pipe and returns the car's end
 // and a channel that yields what the charger saw once the car's end is
 // closed.
-func (c charger) start(t *testing.T) (net.Conn, <-chan seen) {
+func (c charger) start(t testing.TB) (net.Conn, <-chan seen) {
 	t.Helper()
 	car, evse := net.Pipe()
 	done := make(chan seen, 1)

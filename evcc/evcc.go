@@ -106,6 +106,8 @@ func (f finish) Error() string { return End(f).String() }
 // charger, until it ends. It closes nothing: it returns once the car would
 // close TCP. The error is nil when the session ended by protocol (SessionStop,
 // FAILED, no protocol, the car's own stop); Result holds the steps either way.
+// On a conn without SetDeadline, a canceled ctx is noticed between
+// exchanges only.
 func Run(ctx context.Context, conn io.ReadWriter, cfg Config) (Result, error) {
 	s := &session{
 		ctx: ctx, conn: conn, rd: v2gtp.NewReader(conn), p: cfg.Profile,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -569,5 +570,28 @@ func TestTeslaHandshakeMatchesCapture(t *testing.T) {
 	}
 	if !bytes.Equal(got, sap) {
 		t.Errorf("got  %x\nwant %x", got, sap)
+	}
+}
+
+// The Ioniq follows the answers of a real charger (pyPLC's, from the frame
+// table, where repeated frames appear once) through CableCheck and PreCharge.
+func TestRealChargerAnswers(t *testing.T) {
+	stream := realAnswers(t, shared.Path(t, "vectors", "pyPLC_v2gtp_frames_labeled_dedup.tsv"), "2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng")
+	res, _ := Run(context.Background(), pipeReadWriter{bytes.NewReader(stream), io.Discard}, Config{Profile: mustLookup(t, "ioniq")})
+	want := []string{
+		"supportedAppProtocolReq=OK_SuccessfulNegotiation",
+		"SessionSetupReq=OK_NewSessionEstablished",
+		"ServiceDiscoveryReq=OK",
+		"ServicePaymentSelectionReq=OK",
+		"ContractAuthenticationReq=OK",
+		"ChargeParameterDiscoveryReq=OK",
+		"CableCheckReq=OK",
+		"PreChargeReq=OK",
+	}
+	if got := requests(res); len(got) < len(want) || !reflect.DeepEqual(got[:len(want)], want) {
+		t.Errorf("steps %q, want them to start with %q", got, want)
+	}
+	if !bytes.Equal(res.SessionID, []byte{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Errorf("SessionID %x, want pyPLC's 0102030405060708", res.SessionID)
 	}
 }
