@@ -27,10 +27,11 @@ const (
 	KindRequest                      // one request answered (Message, Code, Took)
 	KindSessionSetup                 // SessionSetupReq: EVCCID
 	KindValues                       // the car's values (Values, Message)
-	KindEnded                        // the plug-in ended (End, Detail)
+	KindEnded                        // the V2G session or the plug-in ended (End, Detail)
+	KindDelivered                    // an output delivered the car's values, or failed to (Delivery)
 )
 
-var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended"}
+var kindNames = [...]string{"", "slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup", "values", "ended", "delivered"}
 
 // String returns the kind's name as used in JSON.
 func (k Kind) String() string {
@@ -121,6 +122,7 @@ type Event struct {
 	Values    Values        // KindValues
 	End       End           // KindEnded
 	Detail    string        // KindEnded, KindRequest: words on what went wrong
+	Delivery  *Delivery     // KindDelivered
 }
 
 // Int is an integer value with where it came from; Known is false until a car sent it.
@@ -241,6 +243,16 @@ type Answer struct {
 	Took    time.Duration `json:"took_ns"`
 }
 
+// Delivery is one output's delivery of the car's values.
+type Delivery struct {
+	Output string        `json:"output"` // e.g. "smartevse"
+	What   string        `json:"what"`   // e.g. the query string posted
+	OK     bool          `json:"ok"`
+	Result string        `json:"result"` // e.g. "HTTP 200", or the error in words
+	At     time.Time     `json:"at"`
+	Took   time.Duration `json:"took_ns"`
+}
+
 // Session is the one authoritative record of a plug-in.
 type Session struct {
 	Protocol  string  `json:"protocol,omitempty"`
@@ -257,10 +269,11 @@ type Session struct {
 	MaxCurrentA      Num `json:"ev_max_current_a"`
 	MaxPowerW        Num `json:"ev_max_power_w"`
 
-	Phases  Phases   `json:"phases"`
-	Answers []Answer `json:"answers,omitempty"`
-	End     End      `json:"end"`
-	Detail  string   `json:"end_detail,omitempty"`
+	Phases     Phases     `json:"phases"`
+	Answers    []Answer   `json:"answers,omitempty"`
+	Deliveries []Delivery `json:"deliveries,omitempty"`
+	End        End        `json:"end"`
+	Detail     string     `json:"end_detail,omitempty"`
 }
 
 // MaxAnswers bounds the answers kept per plug-in: a car in a CurrentDemand
@@ -308,6 +321,16 @@ func (s *Session) Apply(e Event) (changed bool) {
 		s.MaxVoltageV.offer(v.MaxVoltageV, from, at)
 		s.MaxCurrentA.offer(v.MaxCurrentA, from, at)
 		s.MaxPowerW.offer(v.MaxPowerW, from, at)
+	case KindDelivered:
+		if e.Delivery == nil {
+			break
+		}
+		if e.Delivery.OK {
+			setOnce(&s.Phases.Delivered, e.Delivery.At)
+		}
+		if len(s.Deliveries) < MaxAnswers {
+			s.Deliveries = append(s.Deliveries, *e.Delivery)
+		}
 	case KindEnded:
 		// A car that reconnects ends its first connection and then its
 		// second: the last V2G end counts. The end of the plug-in itself
@@ -339,6 +362,7 @@ func (s *Session) EVCCIDHex() string {
 func (s *Session) Clone() *Session {
 	c := *s
 	c.Answers = append([]Answer(nil), s.Answers...)
+	c.Deliveries = append([]Delivery(nil), s.Deliveries...)
 	if s.EVCCID != nil {
 		id := *s.EVCCID
 		id.Raw = append([]byte(nil), id.Raw...)

@@ -50,6 +50,15 @@ func (s *Server) Reset() {
 	s.mu.Unlock()
 }
 
+// Drop closes the car's connection, if one is open: the car is gone.
+func (s *Server) Drop() {
+	s.mu.Lock()
+	if s.cur != nil {
+		s.cur.Close()
+	}
+	s.mu.Unlock()
+}
+
 // Serve accepts connections on ln until ctx ends or ln fails; it closes ln
 // and every connection before it returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {

@@ -1,0 +1,319 @@
+// Package charger is the daemon's core: one plug-in after another, it keys
+// the modem and matches the car (SLAC), answers its SDP request, runs its
+// V2G session (SECC) and watches the link until the car is gone, then gets
+// ready for the next car. Everything it learns reaches subscribers as
+// record events; it never imports an output, and the outputs never import
+// it.
+package charger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/sdp"
+	"github.com/ccslink/ccslink/secc"
+	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/v2gtp"
+)
+
+// SLAC is the charger's side of SLAC on one interface (slac.EVSE), reused
+// for plug-in after plug-in.
+type SLAC interface {
+	// Match keys the modem with a fresh key and waits for a car to match and join.
+	Match(ctx context.Context) (slac.Result, error)
+	// Watch blocks after a match until the car's link is lost.
+	Watch(ctx context.Context) error
+	// LinkEvidence tells SLAC the car is talking over the link (its SDP request).
+	LinkEvidence()
+}
+
+// DefaultSetupTimeout is how long after link-up the car has to open its
+// V2G session (V2G_SECC_CommunicationSetup_Performance_Time).
+const DefaultSetupTimeout = secc.V2G_SECC_CommunicationSetup_Performance_Time
+
+// Config wires a charger; SLAC, SDP and V2G are required.
+type Config struct {
+	SLAC SLAC
+	// SDP receives the cars' SDP requests (sdp.Listen on the PLC interface).
+	SDP net.PacketConn
+	// V2G is the SECC's TCP listener; Announce is the address SDP gives the
+	// cars for it (the interface's link-local address and the port).
+	V2G      net.Listener
+	Announce netip.AddrPort
+	SECC     secc.Config
+	Clock    clock.Clock // nil means clock.Real
+	// SetupTimeout overrides DefaultSetupTimeout.
+	SetupTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Subscriber receives what happens: every event with the plug-in's record
+// after it, and the final record when a plug-in ends. Calls come from the
+// charger's one goroutine, in order; a subscriber must not block (hand
+// slow work such as HTTP to a goroutine of its own).
+type Subscriber interface {
+	Event(e record.Event, s *record.Session)
+	PlugInEnded(s *record.Session)
+}
+
+// Charger runs plug-ins until its context ends.
+type Charger struct {
+	cfg    Config
+	log    *slog.Logger
+	server *secc.Server
+	events chan record.Event
+
+	mu   sync.Mutex
+	subs []Subscriber
+}
+
+// New checks cfg and returns a charger.
+func New(cfg Config) (*Charger, error) {
+	if cfg.SLAC == nil || cfg.SDP == nil || cfg.V2G == nil {
+		return nil, errors.New("charger: SLAC, SDP and V2G are required")
+	}
+	if !cfg.Announce.IsValid() || cfg.Announce.Port() == 0 {
+		return nil, fmt.Errorf("charger: the address to announce in SDP (%v) is not an address and port", cfg.Announce)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.SetupTimeout == 0 {
+		cfg.SetupTimeout = DefaultSetupTimeout
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SECC.Log == nil {
+		cfg.SECC.Log = cfg.Log
+	}
+	c := &Charger{cfg: cfg, log: cfg.Log, events: make(chan record.Event, 256)}
+	c.server = secc.NewServer(cfg.SECC, c.emit)
+	return c, nil
+}
+
+// Subscribe adds s; call it before Run.
+func (c *Charger) Subscribe(s Subscriber) {
+	c.mu.Lock()
+	c.subs = append(c.subs, s)
+	c.mu.Unlock()
+}
+
+// emit hands an event of the SDP or V2G goroutines to the plug-in loop. It
+// blocks only while the loop is busy with an earlier event, never on a subscriber.
+func (c *Charger) emit(e record.Event) { c.events <- e }
+
+// Run serves plug-ins until ctx ends; it returns nil then, or the error
+// that stopped the SDP or V2G server.
+func (c *Charger) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	failed := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		err := sdp.Serve(ctx, c.cfg.SDP, sdp.ServerConfig{
+			Addr: c.cfg.Announce.Addr(), Port: c.cfg.Announce.Port(), Log: c.log,
+			OnRequest: func(from netip.AddrPort, req v2gtp.SDPRequest) {
+				c.cfg.SLAC.LinkEvidence()
+				c.emit(record.Event{Kind: record.KindSDP, At: c.cfg.Clock.Now()})
+			},
+		})
+		if err != nil && ctx.Err() == nil {
+			failed <- fmt.Errorf("SDP server: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := c.server.Serve(ctx, c.cfg.V2G); err != nil && ctx.Err() == nil {
+			failed <- err
+		}
+	}()
+	// The servers' goroutines may still emit while they stop.
+	defer func() {
+		cancel()
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		for {
+			select {
+			case <-c.events:
+			case <-done:
+				return
+			}
+		}
+	}()
+	for ctx.Err() == nil {
+		if err := c.plugIn(ctx, failed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type matchResult struct {
+	r   slac.Result
+	err error
+}
+
+// plugIn runs one plug-in from keying the modem to the car leaving.
+func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	c.server.Reset()
+	rec := &record.Session{}
+	c.publish(rec, record.Event{Kind: record.KindSLACStarted, At: c.cfg.Clock.Now()})
+
+	matched := make(chan matchResult, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r, err := c.cfg.SLAC.Match(ctx)
+		matched <- matchResult{r, err}
+	}()
+	var (
+		linkLost <-chan error
+		setup    clock.Timer
+		setupC   <-chan time.Time
+		talking  bool // the car opened a V2G connection
+	)
+	defer func() {
+		if setup != nil {
+			setup.Stop()
+		}
+	}()
+	for {
+		select {
+		case err := <-failed:
+			return err
+		case <-ctx.Done():
+			c.end(rec, record.EndStopped, "")
+			return nil
+		case e := <-c.events:
+			if rec.Phases.Matched.IsZero() {
+				// A previous car's connection winding down.
+				continue
+			}
+			if e.Kind == record.KindConnected {
+				talking = true
+			}
+			c.publish(rec, e)
+		case m := <-matched:
+			if m.err != nil {
+				return c.noMatch(ctx, rec, m.err)
+			}
+			now := c.cfg.Clock.Now()
+			c.publish(rec, record.Event{Kind: record.KindMatched, At: now, EVMAC: m.r.EVMAC.String()})
+			if m.r.LinkUp {
+				c.publish(rec, record.Event{Kind: record.KindLinkUp, At: now})
+			}
+			lost := make(chan error, 1)
+			linkLost = lost
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lost <- c.cfg.SLAC.Watch(ctx)
+			}()
+			setup = c.cfg.Clock.NewTimer(c.cfg.SetupTimeout)
+			setupC = setup.C()
+		case <-setupC:
+			setupC = nil
+			if !talking {
+				c.log.Warn("the car matched but never opened a V2G session", "within", c.cfg.SetupTimeout)
+				c.publish(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: record.EndNoSession,
+					Detail: fmt.Sprintf("no V2G connection within %v of link-up", c.cfg.SetupTimeout)})
+			}
+		case err := <-linkLost:
+			if ctx.Err() != nil {
+				c.end(rec, record.EndStopped, "")
+				return nil
+			}
+			c.server.Drop()
+			c.drain(rec)
+			detail := ""
+			if err != nil {
+				detail = err.Error()
+			}
+			c.end(rec, record.EndLinkLost, detail)
+			return nil
+		}
+	}
+}
+
+// drain applies the events already queued, such as the end of the car's connection.
+func (c *Charger) drain(rec *record.Session) {
+	for {
+		select {
+		case e := <-c.events:
+			c.publish(rec, e)
+		default:
+			return
+		}
+	}
+}
+
+// noMatch ends a plug-in whose SLAC failed: no car (quietly, the daemon
+// just starts over) or a car that tried and failed.
+func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) error {
+	if ctx.Err() != nil {
+		c.end(rec, record.EndStopped, "")
+		return nil
+	}
+	end := record.EndSLACFailed
+	if errors.Is(err, slac.ErrNoCar) {
+		end = record.EndNoCar
+	}
+	c.end(rec, end, err.Error())
+	var perr *slac.PortError
+	switch {
+	case errors.As(err, &perr):
+		// The interface is down or gone: try again, but not in a tight loop.
+		c.log.Error("cannot use the modem's interface; retrying in 1s", "err", err)
+		t := c.cfg.Clock.NewTimer(PortRetry)
+		defer t.Stop()
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+		}
+	case end == record.EndSLACFailed:
+		c.log.Warn("a car tried to match and failed", "err", err)
+	default:
+		c.log.Debug("no car; keying the modem afresh", "err", err)
+	}
+	return nil
+}
+
+// PortRetry is the pause before SLAC starts again after the interface failed.
+const PortRetry = time.Second
+
+func (c *Charger) end(rec *record.Session, e record.End, detail string) {
+	c.publish(rec, record.Event{Kind: record.KindEnded, At: c.cfg.Clock.Now(), End: e, Detail: detail})
+	c.mu.Lock()
+	subs := c.subs
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.PlugInEnded(rec)
+	}
+}
+
+func (c *Charger) publish(rec *record.Session, e record.Event) {
+	rec.Apply(e)
+	c.mu.Lock()
+	subs := c.subs
+	c.mu.Unlock()
+	for _, s := range subs {
+		s.Event(e, rec)
+	}
+}

@@ -1,0 +1,60 @@
+package smartevse
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+// FromRecord returns what the SmartEVSE is told of a plug-in: the SoC,
+// FullSOC, capacity and energy request the car sent (-1 where it sent
+// none) and its EVCCID.
+func FromRecord(s *record.Session) State {
+	return State{
+		SoC:            s.SoC.OrMinus(),
+		FullSoC:        s.FullSOC.OrMinus(),
+		EnergyCapacity: s.EnergyCapacityWh.OrMinus(),
+		EnergyRequest:  s.EnergyRequestWh.OrMinus(),
+		EVCCID:         s.EVCCIDHex(),
+	}
+}
+
+// PlugIns feeds a Sender from the charger's plug-ins: it has the methods
+// of the charger's Subscriber. A new plug-in starts afresh; every value the
+// car sends is handed on at once; when the car's session ends without a
+// SoC, its EVCCID is sent alone.
+type PlugIns struct{ Sender *Sender }
+
+// Event hands the record on when one of the car's values arrived.
+func (p PlugIns) Event(e record.Event, s *record.Session) {
+	switch e.Kind {
+	case record.KindSLACStarted:
+		p.Sender.NewPlugIn()
+	case record.KindSessionSetup, record.KindValues:
+		p.Sender.Update(FromRecord(s))
+	case record.KindEnded:
+		p.Sender.Update(FromRecord(s))
+		p.Sender.Flush()
+	}
+}
+
+// PlugInEnded sends what is still held back.
+func (p PlugIns) PlugInEnded(s *record.Session) {
+	p.Sender.Update(FromRecord(s))
+	p.Sender.Flush()
+}
+
+// Record turns a delivery into the event that notes it in the plug-in's record.
+func Record(d Delivery) record.Event {
+	result := "delivered"
+	if d.Err != nil {
+		result = d.Err.Error()
+	} else if d.Status != 0 {
+		result = "HTTP " + strconv.Itoa(d.Status)
+	}
+	now := time.Now()
+	return record.Event{Kind: record.KindDelivered, At: now, Delivery: &record.Delivery{
+		Output: "smartevse", What: d.Query, OK: d.Err == nil, Result: result, At: now, Took: d.Latency,
+	}}
+}
