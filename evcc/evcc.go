@@ -55,6 +55,7 @@ const (
 var endNames = [...]string{"none", "complete", "EVSE shutdown", "car stopped", "charger said FAILED",
 	"no protocol negotiated", "no usable service", "timeout", "connection closed", "protocol error", "canceled"}
 
+// String returns the reason in words.
 func (e End) String() string {
 	if int(e) < len(endNames) {
 		return endNames[e]
@@ -126,9 +127,11 @@ func Run(ctx context.Context, conn io.ReadWriter, cfg Config) (Result, error) {
 	s.res.Sent = Sent{EVCCID: s.evccid, SoC: -1, FullSOC: -1, BulkSOC: -1, CapacityWh: -1, RequestWh: -1, EAmountWh: -1}
 	if d, ok := conn.(deadliner); ok {
 		s.dl = d
+		// Deferred in this order, the cancel hook is gone before the
+		// deadline is cleared, so the conn is left without one.
+		defer d.SetDeadline(time.Time{})
 		stop := context.AfterFunc(ctx, func() { d.SetDeadline(time.Unix(1, 0)) })
 		defer stop()
-		defer d.SetDeadline(time.Time{})
 	}
 	err := s.run()
 	var f finish

@@ -298,6 +298,11 @@ func TestProfilesRun(t *testing.T) {
 							t.Errorf("%d charging rounds, want %d", n, DefaultRounds)
 						}
 					}
+					for _, k := range sn.kinds {
+						if k == "WeldingDetectionReq" && p.Quirks.Has(QuirkNoWeldingDetection) {
+							t.Error("WeldingDetectionReq sent by a car that skips it")
+						}
+					}
 					last := sn.kinds[len(sn.kinds)-1]
 					if w, ok := lastReq[key{p.Name, pol}]; ok && last != w {
 						t.Errorf("last request %s, want %s", last, w)
@@ -593,5 +598,66 @@ func TestRealChargerAnswers(t *testing.T) {
 	}
 	if !bytes.Equal(res.SessionID, []byte{1, 2, 3, 4, 5, 6, 7, 8}) {
 		t.Errorf("SessionID %x, want pyPLC's 0102030405060708", res.SessionID)
+	}
+}
+
+// A shutdown while charging: PowerDelivery(stop), then SessionStop.
+func TestShutdownWhileCharging(t *testing.T) {
+	policy := dinPolicy(false)
+	rounds := 0
+	dc := func(req *din.BodyType) *din.BodyType {
+		b := policy(req)
+		if b.CurrentDemandRes != nil {
+			if rounds++; rounds == 2 {
+				b.CurrentDemandRes.DC_EVSEStatus.EVSEStatusCode = din.DC_EVSEStatusCodeEVSE_EmergencyShutdown
+			}
+		}
+		return b
+	}
+	car, done := charger{namespace: NamespaceDIN, din: dc}.start(t)
+	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "ev6")})
+	sn := finishRun(car, done)
+	if err != nil || res.End != EndShutdown {
+		t.Fatalf("err %v, End %v", err, res.End)
+	}
+	want := []string{"PowerDeliveryReq", "CurrentDemandReq", "CurrentDemandReq", "PowerDeliveryReq", "SessionStopReq"}
+	if got := sn.kinds[len(sn.kinds)-5:]; !reflect.DeepEqual(got, want) {
+		t.Errorf("last requests %q, want %q", got, want)
+	}
+	var doc din.Document
+	if _, err := din.Unmarshal(sn.payloads[len(sn.payloads)-2], &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.V2G_Message.Body.PowerDeliveryReq.ReadyToChargeState {
+		t.Error("PowerDeliveryReq after the shutdown asks for power")
+	}
+}
+
+// StopCharging in ISO-2 AC: PowerDelivery(stop), then SessionStop(Terminate).
+func TestStopChargingAC(t *testing.T) {
+	policy := isoPolicy("ac")
+	ac := func(req *iso2.BodyType) *iso2.BodyType {
+		b := policy(req)
+		if b.ChargingStatusRes != nil {
+			b.ChargingStatusRes.AC_EVSEStatus.EVSENotification = iso2.EVSENotificationStopCharging
+		}
+		return b
+	}
+	car, done := charger{namespace: NamespaceISO2, iso: ac}.start(t)
+	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "ac-only")})
+	sn := finishRun(car, done)
+	if err != nil || res.End != EndShutdown || res.Mode != "AC_three_phase_core" || res.Sent.EAmountWh != 73000 {
+		t.Fatalf("err %v, End %v, Mode %s, Sent %+v", err, res.End, res.Mode, res.Sent)
+	}
+	want := []string{"PowerDeliveryReq", "ChargingStatusReq", "PowerDeliveryReq", "SessionStopReq"}
+	if got := sn.kinds[len(sn.kinds)-4:]; !reflect.DeepEqual(got, want) {
+		t.Errorf("last requests %q, want %q", got, want)
+	}
+	var doc iso2.Document
+	if _, err := iso2.Unmarshal(sn.payloads[len(sn.payloads)-2], &doc); err != nil {
+		t.Fatal(err)
+	}
+	if pd := doc.V2G_Message.Body.PowerDeliveryReq; pd.ChargeProgress != iso2.ChargeProgressStop || pd.SAScheduleTupleID != 7 {
+		t.Errorf("PowerDeliveryReq %+v, want Stop with the charger's SAScheduleTupleID 7", pd)
 	}
 }

@@ -303,6 +303,7 @@ type UnknownCarError struct {
 	Known []string
 }
 
+// Error names the unknown car and lists the known ones.
 func (e *UnknownCarError) Error() string {
 	return fmt.Sprintf("evcc: unknown car %q; choose one of %s", e.Name, strings.Join(e.Known, ", "))
 }
