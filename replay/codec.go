@@ -1,0 +1,224 @@
+package replay
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/secc"
+	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2g/din"
+	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2gtp"
+)
+
+// codec reads the car's requests of one protocol and rewrites their
+// SessionID; it keeps the last decoded request.
+type codec interface {
+	// decode decodes a request of the car; ok is false when p is not a V2G_Message.
+	decode(p []byte) (name string, ok bool)
+	// reencode appends the last decoded request to dst with SessionID id.
+	reencode(dst, id []byte) ([]byte, error)
+	// evccid returns the EVCCID of the last request if it is a SessionSetupReq.
+	evccid() ([]byte, bool)
+	// cpd returns the car's values of the last request if it is a ChargeParameterDiscoveryReq.
+	cpd() (record.Values, bool)
+	// sessionID returns the SessionID of an answer p if it is a SessionSetupRes.
+	sessionID(p []byte) ([]byte, bool)
+}
+
+func newCodec(p secc.Protocol) codec {
+	switch p {
+	case secc.ProtocolDIN:
+		return &dinCodec{}
+	case secc.ProtocolISO2:
+		return &iso2Codec{}
+	}
+	return nil
+}
+
+type dinCodec struct{ req, res din.Document }
+
+func (c *dinCodec) decode(p []byte) (string, bool) {
+	c.req = din.Document{}
+	if _, err := din.Unmarshal(p, &c.req); err != nil || c.req.V2G_Message == nil {
+		c.req.V2G_Message = nil
+		return "", false
+	}
+	return c.req.V2G_Message.Body.Kind().String(), true
+}
+
+func (c *dinCodec) reencode(dst, id []byte) ([]byte, error) {
+	c.req.V2G_Message.Header.SessionID = id
+	return din.Append(dst, &c.req)
+}
+
+func (c *dinCodec) evccid() ([]byte, bool) {
+	if m := c.req.V2G_Message; m != nil && m.Body.SessionSetupReq != nil {
+		return m.Body.SessionSetupReq.EVCCID, true
+	}
+	return nil, false
+}
+
+func (c *dinCodec) cpd() (record.Values, bool) {
+	m := c.req.V2G_Message
+	if m == nil || m.Body.ChargeParameterDiscoveryReq == nil {
+		return record.Values{}, false
+	}
+	r := m.Body.ChargeParameterDiscoveryReq
+	var v record.Values
+	if p := r.DC_EVChargeParameter; p != nil {
+		v.SoC = ptr(int(p.DC_EVStatus.EVRESSSOC))
+		v.FullSOC, v.BulkSOC = socPtr(p.FullSOC), socPtr(p.BulkSOC)
+		v.EnergyCapacityWh = dinWh(p.EVEnergyCapacity)
+		v.EnergyRequestWh = dinWh(p.EVEnergyRequest)
+	} else if p := r.AC_EVChargeParameter; p != nil {
+		v.EnergyRequestWh = dinWh(&p.EAmount)
+	}
+	return v, true
+}
+
+func (c *dinCodec) sessionID(p []byte) ([]byte, bool) {
+	c.res = din.Document{}
+	_, body, _, err := v2gtp.Split(p)
+	if err != nil {
+		return nil, false
+	}
+	if _, err := din.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil || c.res.V2G_Message.Body.SessionSetupRes == nil {
+		return nil, false
+	}
+	return c.res.V2G_Message.Header.SessionID, true
+}
+
+func dinWh(p *din.PhysicalValueType) *float64 {
+	if p == nil {
+		return nil
+	}
+	return ptr(float64(p.Value) * math.Pow10(int(p.Multiplier)))
+}
+
+type iso2Codec struct{ req, res iso2.Document }
+
+func (c *iso2Codec) decode(p []byte) (string, bool) {
+	c.req = iso2.Document{}
+	if _, err := iso2.Unmarshal(p, &c.req); err != nil || c.req.V2G_Message == nil {
+		c.req.V2G_Message = nil
+		return "", false
+	}
+	return c.req.V2G_Message.Body.Kind().String(), true
+}
+
+func (c *iso2Codec) reencode(dst, id []byte) ([]byte, error) {
+	c.req.V2G_Message.Header.SessionID = id
+	return iso2.Append(dst, &c.req)
+}
+
+func (c *iso2Codec) evccid() ([]byte, bool) {
+	if m := c.req.V2G_Message; m != nil && m.Body.SessionSetupReq != nil {
+		return m.Body.SessionSetupReq.EVCCID, true
+	}
+	return nil, false
+}
+
+func (c *iso2Codec) cpd() (record.Values, bool) {
+	m := c.req.V2G_Message
+	if m == nil || m.Body.ChargeParameterDiscoveryReq == nil {
+		return record.Values{}, false
+	}
+	r := m.Body.ChargeParameterDiscoveryReq
+	var v record.Values
+	if p := r.DC_EVChargeParameter; p != nil {
+		v.SoC = ptr(int(p.DC_EVStatus.EVRESSSOC))
+		v.FullSOC, v.BulkSOC = socPtr(p.FullSOC), socPtr(p.BulkSOC)
+		v.EnergyCapacityWh = iso2Wh(p.EVEnergyCapacity)
+		v.EnergyRequestWh = iso2Wh(p.EVEnergyRequest)
+	} else if p := r.AC_EVChargeParameter; p != nil {
+		v.EnergyRequestWh = iso2Wh(&p.EAmount)
+	}
+	return v, true
+}
+
+func (c *iso2Codec) sessionID(p []byte) ([]byte, bool) {
+	c.res = iso2.Document{}
+	_, body, _, err := v2gtp.Split(p)
+	if err != nil {
+		return nil, false
+	}
+	if _, err := iso2.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil || c.res.V2G_Message.Body.SessionSetupRes == nil {
+		return nil, false
+	}
+	return c.res.V2G_Message.Header.SessionID, true
+}
+
+func iso2Wh(p *iso2.PhysicalValueType) *float64 {
+	if p == nil {
+		return nil
+	}
+	return ptr(float64(p.Value) * math.Pow10(int(p.Multiplier)))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func socPtr(p *int8) *int {
+	if p == nil {
+		return nil
+	}
+	return ptr(int(*p))
+}
+
+// appRequest decodes p as the car's SupportedAppProtocolReq; a whole
+// document with at least one protocol, so no other document passes for one.
+func appRequest(p []byte) (*apphand.SupportedAppProtocolReq, bool) {
+	var d apphand.Document
+	n, err := apphand.Unmarshal(p, &d)
+	if err != nil || n != len(p) || d.SupportedAppProtocolReq == nil || len(d.SupportedAppProtocolReq.AppProtocol) == 0 {
+		return nil, false
+	}
+	return d.SupportedAppProtocolReq, true
+}
+
+// appResponse decodes p as a charger's SupportedAppProtocolRes.
+func appResponse(p []byte) (*apphand.SupportedAppProtocolRes, bool) {
+	var d apphand.Document
+	n, err := apphand.Unmarshal(p, &d)
+	if err != nil || n != len(p) || d.SupportedAppProtocolRes == nil {
+		return nil, false
+	}
+	return d.SupportedAppProtocolRes, true
+}
+
+// chosen returns the protocol of the car's offer that a recorded answer
+// picked by its SchemaID; ProtocolNone when it picked nothing we speak.
+func chosen(req *apphand.SupportedAppProtocolReq, res *apphand.SupportedAppProtocolRes) secc.Protocol {
+	if res.SchemaID == nil {
+		return secc.ProtocolNone
+	}
+	for _, ap := range req.AppProtocol {
+		if ap.SchemaID == *res.SchemaID {
+			one := &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{ap}}
+			o, _ := secc.Negotiate(one, []secc.Protocol{secc.ProtocolDIN, secc.ProtocolISO2})
+			return o.Protocol
+		}
+	}
+	return secc.ProtocolNone
+}
+
+// offersISO20 reports whether the car offers an ISO 15118-20 namespace.
+func offersISO20(req *apphand.SupportedAppProtocolReq) bool {
+	for _, ap := range req.AppProtocol {
+		if strings.HasPrefix(ap.ProtocolNamespace, "urn:iso:std:iso:15118:-20") {
+			return true
+		}
+	}
+	return false
+}
+
+// offers lists the car's protocols in words, e.g. "urn:din:70121:2012:MsgDef 2.0".
+func offers(req *apphand.SupportedAppProtocolReq) []string {
+	var s []string
+	for _, ap := range req.AppProtocol {
+		s = append(s, fmt.Sprintf("%s %d.%d", ap.ProtocolNamespace, ap.VersionNumberMajor, ap.VersionNumberMinor))
+	}
+	return s
+}
