@@ -265,14 +265,14 @@ func isoPolicy(policy string) func(*iso2.BodyType) *iso2.BodyType {
 		case req.SessionSetupReq != nil:
 			b.SessionSetupRes = &iso2.SessionSetupResType{ResponseCode: iso2.ResponseCodeOK_NewSessionEstablished, EVSEID: "ZZ00000"}
 		case req.ServiceDiscoveryReq != nil:
-			mode := iso2.EnergyTransferModeDC_extended
-			if policy == "ac" {
-				mode = iso2.EnergyTransferModeAC_three_phase_core
+			modes := []iso2.EnergyTransferModeType{iso2.EnergyTransferModeDC_extended}
+			if policy == "ac" { // as EVerest offers AC
+				modes = []iso2.EnergyTransferModeType{iso2.EnergyTransferModeAC_three_phase_core, iso2.EnergyTransferModeAC_single_phase_core}
 			}
 			b.ServiceDiscoveryRes = &iso2.ServiceDiscoveryResType{
 				PaymentOptionList: iso2.PaymentOptionListType{PaymentOption: []iso2.PaymentOptionType{iso2.PaymentOptionExternalPayment}},
 				ChargeService: iso2.ChargeServiceType{ServiceID: 1, ServiceCategory: iso2.ServiceCategoryEVCharging, FreeService: true,
-					SupportedEnergyTransferMode: iso2.SupportedEnergyTransferModeType{EnergyTransferMode: []iso2.EnergyTransferModeType{mode}}},
+					SupportedEnergyTransferMode: iso2.SupportedEnergyTransferModeType{EnergyTransferMode: modes}},
 			}
 		case req.PaymentServiceSelectionReq != nil:
 			b.PaymentServiceSelectionRes = &iso2.PaymentServiceSelectionResType{}

@@ -7,12 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/capture"
 	"github.com/ccslink/ccslink/internal/shared"
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
@@ -659,5 +662,141 @@ func TestStopChargingAC(t *testing.T) {
 	}
 	if pd := doc.V2G_Message.Body.PowerDeliveryReq; pd.ChargeProgress != iso2.ChargeProgressStop || pd.SAScheduleTupleID != 7 {
 		t.Errorf("PowerDeliveryReq %+v, want Stop with the charger's SAScheduleTupleID 7", pd)
+	}
+}
+
+// carRequests reads the first session of an EVerest capture: the car's
+// first request of each kind (EXI payload), its handshake, and the
+// SessionID the charger handed out.
+func carRequests(t *testing.T, file string) (first map[string][]byte, sap, sid []byte) {
+	t.Helper()
+	c, err := capture.Open(shared.Path(t, "captures", "everest", file))
+	if c == nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Logf("%s is cut short, using the frames before: %v", file, err)
+	}
+	msgs, _ := capture.V2GTP(c.Frames())
+	first = map[string][]byte{}
+	var secc netip.AddrPort
+	proto := ""
+	for _, m := range msgs {
+		if m.Transport != "tcp" {
+			continue
+		}
+		if !secc.IsValid() {
+			secc = m.Dst
+		}
+		fromCar := m.Dst == secc
+		switch {
+		case proto == "" && fromCar:
+			sap = m.Payload
+			proto = "?"
+		case proto == "?":
+			var doc apphand.Document
+			if _, err := apphand.Unmarshal(m.Payload, &doc); err != nil || doc.SupportedAppProtocolRes == nil {
+				t.Fatalf("%s: no handshake answer: %v", file, err)
+			}
+			proto = "din"
+			if id := doc.SupportedAppProtocolRes.SchemaID; id != nil {
+				var req apphand.Document
+				apphand.Unmarshal(sap, &req)
+				for _, ap := range req.SupportedAppProtocolReq.AppProtocol {
+					if ap.SchemaID == *id && ap.ProtocolNamespace == NamespaceISO2 {
+						proto = "iso2"
+					}
+				}
+			}
+		default:
+			var kind string
+			var hdr []byte
+			if proto == "din" {
+				var doc din.Document
+				if _, err := din.Unmarshal(m.Payload, &doc); err != nil {
+					t.Fatal(err)
+				}
+				kind, hdr = doc.V2G_Message.Body.Kind().String(), doc.V2G_Message.Header.SessionID
+			} else {
+				var doc iso2.Document
+				if _, err := iso2.Unmarshal(m.Payload, &doc); err != nil {
+					t.Fatal(err)
+				}
+				kind, hdr = doc.V2G_Message.Body.Kind().String(), doc.V2G_Message.Header.SessionID
+			}
+			if kind == "SessionSetupRes" && sid == nil {
+				sid = bytes.Clone(hdr)
+			}
+			if fromCar && first[kind] == nil {
+				first[kind] = m.Payload
+			}
+			if kind == "SessionStopRes" {
+				return first, sap, sid
+			}
+		}
+	}
+	return first, sap, sid
+}
+
+// The ISO-2 and DIN requests of the profiles against EVerest's captures of
+// the same cars, byte for byte, for each message kind the car sends.
+func TestRequestsMatchEVerestCaptures(t *testing.T) {
+	for _, tc := range []struct {
+		car, file, policy string
+		evccid            [6]byte
+		other             []string // kinds whose values moved between the sessions of the profile and of this capture
+	}{
+		{"ev6", "kia-ev6_din-dc.pcap", "din", [6]byte{0x04, 0xe7, 0x7e, 0x00, 0xf3, 0x98}, nil},
+		{"ev6", "kia-ev6_iso2-dc.pcap", "dc", [6]byte{0x04, 0xe7, 0x7e, 0x00, 0xf3, 0x98}, []string{"PreChargeReq", "CurrentDemandReq"}},
+		{"id3", "vw-id3_iso2-dc.pcap", "dc", [6]byte{0x00, 0x7d, 0xfa, 0x07, 0x90, 0xaf}, nil},
+		{"id3", "vw-id3_iso2-ac.pcap", "ac", [6]byte{0x00, 0x7d, 0xfa, 0x07, 0xf6, 0x83}, nil},
+		{"polestar2", "polestar2_iso2-ac.pcap", "ac", [6]byte{0x48, 0xc5, 0x8d, 0xb8, 0xde, 0x5a}, nil},
+		{"tesla-model3", "tesla-model3_din-dc.pcap", "din", [6]byte{0xdc, 0x44, 0x27, 0x1d, 0xcd, 0x45}, nil},
+		{"no-capacity", "bmw-ix_din-dc.pcap", "din", [6]byte{0x00, 0x30, 0xab, 0x29, 0xc5, 0xbe}, nil},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			real, sap, sid := carRequests(t, tc.file)
+			ns := NamespaceISO2
+			if tc.policy == "din" {
+				ns = NamespaceDIN
+			}
+			iso := isoPolicy(tc.policy)
+			tuple1 := func(req *iso2.BodyType) *iso2.BodyType {
+				b := iso(req)
+				if r := b.ChargeParameterDiscoveryRes; r != nil {
+					r.SAScheduleList.SAScheduleTuple[0].SAScheduleTupleID = 1 // as EVerest
+				}
+				return b
+			}
+			c := charger{namespace: ns, din: dinPolicy(false), iso: tuple1, sid: sid}
+			car, done := c.start(t)
+			_, err := Run(context.Background(), car, Config{Profile: mustLookup(t, tc.car), EVCCID: tc.evccid})
+			sn := finishRun(car, done)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(sn.payloads[0], sap) {
+				t.Errorf("supportedAppProtocolReq\n got %x\nwant %x", sn.payloads[0], sap)
+			}
+			var same, differ []string
+			done2 := map[string]bool{}
+			for i, k := range sn.kinds {
+				want, ok := real[k]
+				if i == 0 || !ok || done2[k] || slices.Contains(tc.other, k) {
+					continue
+				}
+				done2[k] = true
+				if bytes.Equal(sn.payloads[i], want) {
+					same = append(same, k)
+				} else {
+					differ = append(differ, k)
+					t.Errorf("%s\n got %x\nwant %x", k, sn.payloads[i], want)
+				}
+			}
+			t.Logf("%d message kinds byte-equal to the capture", len(same)+1)
+			if len(same)+len(tc.other) != len(real) {
+				t.Errorf("compared %q, skipped %q, but the capture has %d kinds", same, tc.other, len(real))
+			}
+		})
 	}
 }

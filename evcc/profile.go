@@ -158,7 +158,7 @@ func Profiles() []Profile {
 			DC:         true,
 			MaxVoltage: Physical{4230, -1}, MaxCurrent: Physical{5490, -1}, MaxPower: pv(2320, 2),
 			PreChargeVoltage: Physical{3700, -1}, PreChargeCurrent: Physical{0, -1},
-			DemandVoltage: Physical{4230, -1}, DemandCurrent: Physical{220, -1},
+			DemandVoltage: Physical{4230, -1}, DemandCurrent: Physical{0, -1}, // the first CurrentDemandReq
 			Quirks: QuirkReadyEarly | QuirkPaddedAuthorization | QuirkNoWeldingDetection,
 		},
 		{
@@ -232,7 +232,7 @@ func Profiles() []Profile {
 			DC:         true,
 			MaxVoltage: Physical{3990, -1}, MaxCurrent: Physical{5000, -1}, MaxPower: pv(25000, 1),
 			PreChargeVoltage: Physical{3577, -1}, PreChargeCurrent: Physical{1000, -3},
-			DemandVoltage: Physical{3990, -1}, DemandCurrent: Physical{23781, -3},
+			DemandVoltage: Physical{3895, -1}, DemandCurrent: Physical{3000, -3}, // the first CurrentDemandReq
 			RemainingFull: pv(0, -3), RemainingBulk: pv(0, -3),
 			Quirks: QuirkShortSessionID | QuirkConditioning | QuirkBulkComplete,
 		},
