@@ -1,0 +1,288 @@
+package sdp
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ccslink/ccslink/v2gtp"
+)
+
+// Answer rate limit per source address: a car repeats every 250 ms, so a
+// burst of 5 and one answer per 100 ms never delay a real one, while a
+// flooding source gets at most 10 answers a second.
+const (
+	answerBurst = 5
+	answerEvery = 100 * time.Millisecond
+	maxSources  = 256 // sources the limiter remembers
+)
+
+// queueLen bounds the answers waiting to be sent; beyond it requests are
+// dropped rather than delaying the read loop.
+const queueLen = 16
+
+// ServerConfig configures an SDP server; Addr and Port are required.
+type ServerConfig struct {
+	Addr netip.Addr   // the address to announce, the PLC interface's link-local one; a zone is dropped
+	Port uint16       // the TCP port the SECC listens on
+	Log  *slog.Logger // nil discards
+	// OnRequest, if set, is called for each answered request, after its
+	// answer is sent: evidence that a car is on the link. It runs on the
+	// goroutine that sends answers, so it should return quickly.
+	OnRequest func(from netip.AddrPort, req v2gtp.SDPRequest)
+	// Now is the clock of the rate limit; nil means time.Now.
+	Now func() time.Time
+}
+
+// Stats counts what a Server did with the datagrams it read.
+type Stats struct {
+	Answered    uint64 // requests answered
+	TLSDeclined uint64 // answered requests that asked for TLS and were answered without
+	Malformed   uint64 // datagrams that are not a valid SDP request, ignored
+	Limited     uint64 // requests over their source's rate limit, ignored
+	Dropped     uint64 // requests ignored because too many answers were waiting
+	SendErrors  uint64 // answers the socket refused to send
+}
+
+// Server answers SDP requests with one charger's address. Its counters are
+// safe to read while it serves.
+type Server struct {
+	cfg    ServerConfig
+	log    *slog.Logger
+	answer []byte // the whole response datagram, the same for every car
+
+	answered, tlsDeclined, malformed, limited, dropped, sendErrors atomic.Uint64
+}
+
+// NewServer checks cfg and returns a server for it.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if !cfg.Addr.Is6() || cfg.Addr.Is4In6() || cfg.Addr.IsUnspecified() || cfg.Addr.IsMulticast() {
+		return nil, fmt.Errorf("%w: ServerConfig.Addr %v is not a unicast IPv6 address (use LinkLocal of the PLC interface)", ErrConfig, cfg.Addr)
+	}
+	if cfg.Port == 0 {
+		return nil, fmt.Errorf("%w: ServerConfig.Port is 0; give the SECC's TCP port", ErrConfig)
+	}
+	s := &Server{cfg: cfg, log: cfg.Log}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.cfg.Now == nil {
+		s.cfg.Now = time.Now
+	}
+	res := v2gtp.SDPResponse{IP: cfg.Addr, Port: cfg.Port, Security: v2gtp.SecurityNone, Transport: v2gtp.TransportTCP}
+	s.answer = v2gtp.AppendMessage(nil, v2gtp.TypeSDPResponse, res.Append(nil))
+	return s, nil
+}
+
+// Serve runs a server for cfg on conn; see [Server.Serve].
+func Serve(ctx context.Context, conn net.PacketConn, cfg ServerConfig) error {
+	s, err := NewServer(cfg)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, conn)
+}
+
+// Stats returns the server's counters so far.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Answered:    s.answered.Load(),
+		TLSDeclined: s.tlsDeclined.Load(),
+		Malformed:   s.malformed.Load(),
+		Limited:     s.limited.Load(),
+		Dropped:     s.dropped.Load(),
+		SendErrors:  s.sendErrors.Load(),
+	}
+}
+
+// job is one answer to send.
+type job struct {
+	to   netip.AddrPort
+	addr net.Addr // as read, for a conn without the AddrPort methods
+	req  v2gtp.SDPRequest
+}
+
+// udpConn is what *net.UDPConn offers beyond net.PacketConn: reads and
+// writes without allocating an address per datagram.
+type udpConn interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+}
+
+// Serve answers the requests arriving on conn until ctx ends, then returns
+// nil; it returns early, with ErrIO, if reading fails. Every valid request
+// gets the no-TLS answer (this charger offers no TLS), sent unicast to its
+// source; anything else is ignored and counted. Serve does not close conn;
+// it uses conn's read deadline to stop.
+//
+// One goroutine reads and one sends: per datagram the reader does a fixed,
+// small amount of work and never waits for the sender, so a flood delays
+// no one but itself.
+func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
+	if err := ctx.Err(); err != nil {
+		return nil
+	}
+	jobs := make(chan job, queueLen)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.send(conn, jobs) })
+	defer wg.Wait()
+	defer close(jobs)
+
+	quit := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		select {
+		case <-ctx.Done():
+			conn.SetReadDeadline(time.Unix(1, 0)) // unblocks the read
+		case <-quit:
+		}
+	}()
+	defer func() {
+		close(quit)
+		<-stopped
+		conn.SetReadDeadline(time.Time{})
+	}()
+
+	uc, _ := conn.(udpConn)
+	lim := limiter{seen: make(map[netip.Addr]time.Time)}
+	debug := s.log.Enabled(ctx, slog.LevelDebug)
+	var buf [64]byte // longer datagrams are malformed; a truncated one still is
+	for {
+		var (
+			n    int
+			from netip.AddrPort
+			addr net.Addr
+			err  error
+		)
+		if uc != nil {
+			n, from, err = uc.ReadFromUDPAddrPort(buf[:])
+		} else if n, addr, err = conn.ReadFrom(buf[:]); err == nil {
+			from = addrPort(addr)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("%w: reading: %w (someone else set the socket's read deadline)", ErrIO, err)
+			}
+			return fmt.Errorf("%w: reading: %w", ErrIO, err)
+		}
+		req, why := parseRequest(buf[:n])
+		if why != "" {
+			s.malformed.Add(1)
+			if debug {
+				s.log.Debug("SDP: ignored a datagram", "from", from, "reason", why, "len", n, "start", hex.EncodeToString(buf[:min(n, 12)]))
+			}
+			continue
+		}
+		if !lim.allow(from.Addr(), s.cfg.Now()) {
+			s.limited.Add(1)
+			if debug {
+				s.log.Debug("SDP: request over the rate limit ignored", "from", from)
+			}
+			continue
+		}
+		select {
+		case jobs <- job{to: from, addr: addr, req: req}:
+		default:
+			s.dropped.Add(1)
+			if debug {
+				s.log.Debug("SDP: request dropped, answers backed up", "from", from)
+			}
+		}
+	}
+}
+
+// send writes the answers queued in jobs until it is closed.
+func (s *Server) send(conn net.PacketConn, jobs <-chan job) {
+	uc, _ := conn.(udpConn)
+	for j := range jobs {
+		var err error
+		if j.addr == nil && uc != nil {
+			_, err = uc.WriteToUDPAddrPort(s.answer, j.to)
+		} else {
+			addr := j.addr
+			if addr == nil {
+				addr = net.UDPAddrFromAddrPort(j.to)
+			}
+			_, err = conn.WriteTo(s.answer, addr)
+		}
+		if err != nil {
+			s.sendErrors.Add(1)
+			s.log.Warn("SDP: cannot send the answer", "to", j.to, "err", err)
+			continue
+		}
+		s.answered.Add(1)
+		if j.req.Security == v2gtp.SecurityTLS {
+			s.tlsDeclined.Add(1)
+			s.log.Info("SDP: the car asked for TLS; answered without TLS, which is all this charger offers", "to", j.to)
+		} else {
+			s.log.Debug("SDP: answered", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.Port)
+		}
+		if j.req.Transport == v2gtp.TransportUDP {
+			s.log.Info("SDP: the car asked for UDP transport; answered with TCP", "to", j.to)
+		}
+		if s.cfg.OnRequest != nil {
+			s.cfg.OnRequest(j.to, j.req)
+		}
+	}
+}
+
+// addrPort converts a net.Addr from ReadFrom; anything but a UDP address
+// gives the zero AddrPort, which is fine for the limiter and the logs.
+func addrPort(a net.Addr) netip.AddrPort {
+	if u, ok := a.(*net.UDPAddr); ok {
+		return u.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// limiter allows answerBurst answers at once per source, then one per
+// answerEvery (a GCRA: seen holds each source's theoretical arrival time).
+// Its memory is bounded: beyond maxSources it forgets idle sources first.
+type limiter struct {
+	seen map[netip.Addr]time.Time
+}
+
+func (l *limiter) allow(src netip.Addr, now time.Time) bool {
+	tat, ok := l.seen[src]
+	if !ok && len(l.seen) >= maxSources {
+		l.evict(now)
+	}
+	if tat.Before(now) {
+		tat = now
+	}
+	if tat.Sub(now) > (answerBurst-1)*answerEvery {
+		return false
+	}
+	l.seen[src] = tat.Add(answerEvery)
+	return true
+}
+
+// evict forgets the sources whose allowance is full again, or one source
+// when none is: a flood from many addresses must not lock a car out.
+func (l *limiter) evict(now time.Time) {
+	for a, tat := range l.seen {
+		if !tat.After(now) {
+			delete(l.seen, a)
+		}
+	}
+	if len(l.seen) < maxSources {
+		return
+	}
+	for a := range l.seen {
+		delete(l.seen, a)
+		return
+	}
+}
