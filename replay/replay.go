@@ -33,7 +33,8 @@ type CaptureError struct {
 }
 
 func (e *CaptureError) Error() string {
-	return fmt.Sprintf("cannot read the capture %s: %v (a pcap or pcapng file is needed)", e.Path, e.Err)
+	// Err names the file already.
+	return fmt.Sprintf("cannot read the capture: %v (a pcap or pcapng file is needed)", e.Err)
 }
 
 func (e *CaptureError) Unwrap() error { return e.Err }
