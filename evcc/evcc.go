@@ -30,6 +30,9 @@ type Config struct {
 	// DefaultResponseTimeout. It needs a conn with SetDeadline (a
 	// net.Conn); on other conns the car waits as long as the conn does.
 	ResponseTimeout time.Duration
+	// Paced makes the car wait Profile.Think between an answer and its
+	// next request, as the real car does; unpaced, it asks at once.
+	Paced bool
 	// Log receives one debug line per exchange; nil means none.
 	Log *slog.Logger
 }
@@ -112,7 +115,7 @@ func (f finish) Error() string { return End(f).String() }
 func Run(ctx context.Context, conn io.ReadWriter, cfg Config) (Result, error) {
 	s := &session{
 		ctx: ctx, conn: conn, rd: v2gtp.NewReader(conn), p: cfg.Profile,
-		timeout: cfg.ResponseTimeout, log: cfg.Log, tupleID: 1,
+		timeout: cfg.ResponseTimeout, log: cfg.Log, tupleID: 1, paced: cfg.Paced,
 	}
 	if s.timeout <= 0 {
 		s.timeout = DefaultResponseTimeout
@@ -160,6 +163,7 @@ type session struct {
 	rd      *v2gtp.Reader
 	p       Profile
 	timeout time.Duration
+	paced   bool
 	log     *slog.Logger
 	evccid  [6]byte
 	sid     []byte
@@ -239,6 +243,15 @@ func (s *session) message() []byte {
 func (s *session) exchange(name string, msg []byte) ([]byte, time.Duration, error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, 0, err
+	}
+	if s.paced && s.p.Think > 0 && len(s.res.Steps) > 0 {
+		t := time.NewTimer(s.p.Think)
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
+			return nil, 0, s.ctx.Err()
+		}
 	}
 	s.buf = msg[:0]
 	v2gtp.AppendHeader(msg[:0], v2gtp.Header{Type: v2gtp.TypeEXI, Length: uint32(len(msg) - v2gtp.HeaderLen)})

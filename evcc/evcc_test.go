@@ -800,3 +800,24 @@ func TestRequestsMatchEVerestCaptures(t *testing.T) {
 		})
 	}
 }
+
+// A paced car thinks before each request after the first; cancel ends the wait.
+func TestPacedThinkCanceled(t *testing.T) {
+	got := make(chan struct{}, 2)
+	car, done := charger{namespace: NamespaceDIN, din: dinPolicy(true), got: got}.start(t)
+	p := mustLookup(t, "ioniq")
+	p.Think = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-got // the handshake: the next request waits an hour
+		cancel()
+	}()
+	res, err := Run(ctx, car, Config{Profile: p, Paced: true})
+	sn := finishRun(car, done)
+	if !errors.Is(err, context.Canceled) || res.End != EndCanceled {
+		t.Fatalf("err %v, End %v", err, res.End)
+	}
+	if len(sn.payloads) != 1 || len(res.Steps) != 1 {
+		t.Errorf("%d requests, %d steps; want the handshake only", len(sn.payloads), len(res.Steps))
+	}
+}

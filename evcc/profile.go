@@ -95,6 +95,7 @@ type Profile struct {
 	RunID        string        // SLAC RunID; "" = random per attempt
 	SLACRestarts int           // SLAC attempts abandoned midway before one completes
 	SDPDelay     time.Duration // from link-up to the first SDP request
+	Think        time.Duration // from an answer to the next request (median of the capture); see Config.Paced
 
 	SoC, FullSOC, BulkSOC int // percent; -1 = not sent (SoC is always sent in DC)
 
@@ -137,6 +138,7 @@ func Profiles() []Profile {
 			Name: "ioniq", Car: "Hyundai Ioniq (2018)",
 			Source:    "pyPLC 2023-05-24_pyPlc_with_Ioniq93prcSoc (every request value); SDP delay from cars.md",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 1)},
+			Think:     270 * time.Millisecond,
 			MAC:       [6]byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3},
 			SDPDelay:  4100 * time.Millisecond,
 			SoC:       93, FullSOC: 94, BulkSOC: 83,
@@ -152,6 +154,7 @@ func Profiles() []Profile {
 			Name: "tesla-model3", Car: "Tesla Model 3",
 			Source:    "EVerest tesla-model3_din-dc (SAP, EVCCID, values, padded ContractAuthenticationReq, no WeldingDetection); RunID from cars.md",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 2), {ProtocolNamespace: NamespaceTesla, VersionNumberMinor: 7, SchemaID: 2, Priority: 1}},
+			Think:     18 * time.Millisecond,
 			MAC:       [6]byte{0xdc, 0x44, 0x27, 0x1d, 0xcd, 0x45},
 			RunID:     "TESLA EV",
 			SoC:       57, FullSOC: -1, BulkSOC: -1,
@@ -166,6 +169,7 @@ func Profiles() []Profile {
 			Source: "EVerest vw-id3_iso2-dc and vw-id3_iso2-ac (SAP, values; EVCCIDs 00:7d:fa:xx:xx:xx differ per session: the OUI stays, the rest is random)",
 			// The ID.3 offers DIN as well but prefers ISO-2.
 			Protocols: []apphand.AppProtocolType{dinProto(1, 2), iso2Proto(0, 1)},
+			Think:     120 * time.Millisecond,
 			MAC:       [6]byte{0x00, 0x7d, 0xfa, 0x07, 0x90, 0xaf},
 			RandomMAC: true,
 			SoC:       74, FullSOC: -1, BulkSOC: -1,
@@ -184,6 +188,7 @@ func Profiles() []Profile {
 			Name: "ev6", Car: "Kia EV6",
 			Source:    "EVerest kia-ev6_din-dc and kia-ev6_iso2-dc (SAP, EVCCID, values; no EVEnergyCapacity/Request)",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 1), iso2Proto(2, 2)},
+			Think:     80 * time.Millisecond,
 			MAC:       [6]byte{0x04, 0xe7, 0x7e, 0x00, 0xf3, 0x98},
 			SoC:       35, FullSOC: 100, BulkSOC: 80,
 			DC:         true,
@@ -198,6 +203,7 @@ func Profiles() []Profile {
 			Name: "polestar2", Car: "Polestar 2",
 			Source:    "pyPLC 2024-06-18_Griffigroen_pyPLC_polestar2 (DIN values) and EVerest polestar2_iso2-ac (SAP, EVCCID, AC values, closes TCP after ChargeParameterDiscoveryRes)",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 1), iso2Proto(0, 2)},
+			Think:     18 * time.Millisecond,
 			MAC:       [6]byte{0x48, 0xc5, 0x8d, 0xb8, 0xde, 0x5a},
 			SoC:       75, FullSOC: 100, BulkSOC: 80,
 			DC:       true,
@@ -227,6 +233,7 @@ func Profiles() []Profile {
 			Name: "no-capacity", Car: "BMW iX (2022)",
 			Source:    "EVerest bmw-ix_din-dc (SAP, EVCCID, values: no EVEnergyCapacity, no EVEnergyRequest)",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 1), iso2Proto(0, 2)},
+			Think:     160 * time.Millisecond,
 			MAC:       [6]byte{0x00, 0x30, 0xab, 0x29, 0xc5, 0xbe},
 			SoC:       73, FullSOC: 80, BulkSOC: 80,
 			DC:         true,
@@ -242,6 +249,7 @@ func Profiles() []Profile {
 			Name: "full", Car: "Hyundai Ioniq at 100 %",
 			Source:    "the Ioniq's values with SoC 100 and EVEnergyRequest 0; the stop is a choice, not a capture",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 1)},
+			Think:     270 * time.Millisecond,
 			MAC:       [6]byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc4},
 			SoC:       100, FullSOC: 94, BulkSOC: 83,
 			DC:       true,
@@ -268,6 +276,7 @@ func Profiles() []Profile {
 			Name: "ignores-shutdown", Car: "VW ID.4 (MEB) that ignores EVSE_Shutdown",
 			Source:    "the ID.3's values; the behaviour from v2g.md (one VW model keeps asking after EVSE_Shutdown)",
 			Protocols: []apphand.AppProtocolType{dinProto(1, 2), iso2Proto(0, 1)},
+			Think:     120 * time.Millisecond,
 			MAC:       [6]byte{0x00, 0x7d, 0xfa, 0x0a, 0x11, 0x22},
 			RandomMAC: true,
 			SoC:       61, FullSOC: -1, BulkSOC: -1,
