@@ -22,7 +22,7 @@ import (
 	"github.com/ccslink/ccslink/v2g/iso2"
 )
 
-func mustLookup(t *testing.T, name string) Profile {
+func mustLookup(t testing.TB, name string) Profile {
 	t.Helper()
 	p, err := Lookup(name)
 	if err != nil {
@@ -819,5 +819,32 @@ func TestPacedThinkCanceled(t *testing.T) {
 	}
 	if len(sn.payloads) != 1 || len(res.Steps) != 1 {
 		t.Errorf("%d requests, %d steps; want the handshake only", len(sn.payloads), len(res.Steps))
+	}
+}
+
+// BenchmarkSessionDC is a whole DIN DC session of the Ioniq over net.Pipe
+// against the scripted charger (both sides' encoding and decoding).
+func BenchmarkSessionDC(b *testing.B) {
+	p := mustLookup(b, "ioniq")
+	for b.Loop() {
+		car, done := charger{namespace: NamespaceDIN, din: dinPolicy(false)}.start(b)
+		if _, err := Run(context.Background(), car, Config{Profile: p}); err != nil {
+			b.Fatal(err)
+		}
+		finishRun(car, done)
+	}
+}
+
+// BenchmarkCurrentDemandReq builds and encodes one CurrentDemandReq.
+func BenchmarkCurrentDemandReq(b *testing.B) {
+	s := &session{p: mustLookup(b, "ioniq"), sid: chargerSID}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		doc := din.Document{V2G_Message: &din.V2G_Message{Header: din.MessageHeaderType{SessionID: s.sid}, Body: *s.dinBody(din.KindCurrentDemandReq, false)}}
+		var err error
+		if buf, err = din.Append(buf[:0], &doc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
