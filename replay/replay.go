@@ -103,8 +103,10 @@ type Step struct {
 // Captured is what the car sent in the capture, decoded from its own
 // requests whatever our charger answered.
 type Captured struct {
-	Requests int    // the car's V2G messages in the connection, SupportedAppProtocolReq included
-	EVCCID   []byte // from its first SessionSetupReq; nil if it sent none
+	Requests int // the car's V2G messages in the connection, SupportedAppProtocolReq included
+	// EVCCID is from its first SessionSetupReq: nil if it sent none, empty
+	// (not nil) if it sent an empty one, as pyPLC does as a car.
+	EVCCID []byte
 	// CPD holds the values of its first ChargeParameterDiscoveryReq (SoC,
 	// FullSOC, BulkSOC, capacity and request; SoC only in DC); CPDFrame is 0 without one.
 	CPD      record.Values

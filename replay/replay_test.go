@@ -427,3 +427,20 @@ func TestDamaged(t *testing.T) {
 		t.Errorf("end %v %q, %d unsent", s.Record.End, s.Record.Detail, s.Unsent)
 	}
 }
+
+// BenchmarkRun replays a whole DIN DC session (605 requests) under the dc policy.
+func BenchmarkRun(b *testing.B) {
+	c, err := capture.Open(shared.Path(b, "captures", "everest", "kia-ev6_din-dc.pcap"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	msgs, _ := capture.V2GTP(c.Frames())
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := Run(context.Background(), msgs, Config{Policy: secc.PolicyDC})
+		if err != nil || len(r.Sessions[0].Steps) != 605 {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/605, "ns/request")
+}
