@@ -178,8 +178,9 @@ func (s *session) dinExchange(body *din.BodyType) (*din.BodyType, error) {
 		return nil, finish(EndFailed)
 	}
 	if kind == din.KindSessionSetupReq {
-		s.sid = bytes.Clone(doc.V2G_Message.Header.SessionID)
-		s.res.SessionID = s.sid
+		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
+			return nil, err
+		}
 	}
 	return rb, nil
 }

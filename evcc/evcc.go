@@ -1,6 +1,7 @@
 package evcc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +66,9 @@ func (e End) String() string {
 	}
 	return fmt.Sprintf("End(%d)", e)
 }
+
+// MarshalText returns the reason in words, for JSON reports.
+func (e End) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
 // Step is one request of the car and the charger's answer.
 type Step struct {
@@ -282,7 +286,7 @@ func (s *session) ioError(name, doing string, err, other error) error {
 	case s.ctx.Err() != nil:
 		return s.ctx.Err()
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("%w: no answer to %s within %v", ErrTimeout, name, s.timeout)
+		return fmt.Errorf("%w: no answer to %s within %v (a slow charger needs a longer ResponseTimeout)", ErrTimeout, name, s.timeout)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.ErrClosedPipe),
 		errors.Is(err, net.ErrClosed), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return fmt.Errorf("%w while %s %s: %w", ErrClosed, doing, name, err)
@@ -293,6 +297,16 @@ func (s *session) ioError(name, doing string, err, other error) error {
 func (s *session) step(req, code string, rtt time.Duration) {
 	s.res.Steps = append(s.res.Steps, Step{Request: req, Response: code, RTT: rtt})
 	s.log.Debug("evcc exchange", "car", s.p.Name, "request", req, "response", code, "rtt", rtt)
+}
+
+// setSessionID keeps the SessionID of SessionSetupRes for every later request.
+func (s *session) setSessionID(id []byte) error {
+	if len(id) == 0 || len(id) > 8 {
+		return fmt.Errorf("%w: SessionSetupRes carries a SessionID of %d bytes (1 to 8 allowed)", ErrBadResponse, len(id))
+	}
+	s.sid = bytes.Clone(id)
+	s.res.SessionID = s.sid
+	return nil
 }
 
 // wh applies the multiplier of an energy value.

@@ -848,3 +848,19 @@ func BenchmarkCurrentDemandReq(b *testing.B) {
 		}
 	}
 }
+
+func TestBadSessionID(t *testing.T) {
+	car, done := charger{namespace: NamespaceDIN, din: dinPolicy(true), sid: []byte{}}.start(t)
+	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "ioniq")})
+	finishRun(car, done)
+	if !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), "SessionID of 0 bytes") || res.End != EndError {
+		t.Fatalf("err %v, End %v", err, res.End)
+	}
+}
+
+func TestEndText(t *testing.T) {
+	b, err := EndShutdown.MarshalText()
+	if err != nil || string(b) != "EVSE shutdown" || End(99).String() != "End(99)" {
+		t.Errorf("%q %v %q", b, err, End(99))
+	}
+}

@@ -241,8 +241,9 @@ func (s *session) isoExchange(body *iso2.BodyType) (*iso2.BodyType, error) {
 		return nil, finish(EndFailed)
 	}
 	if kind == iso2.KindSessionSetupReq {
-		s.sid = bytes.Clone(doc.V2G_Message.Header.SessionID)
-		s.res.SessionID = s.sid
+		if err := s.setSessionID(doc.V2G_Message.Header.SessionID); err != nil {
+			return nil, err
+		}
 	}
 	return rb, nil
 }
