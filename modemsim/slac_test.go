@@ -222,14 +222,18 @@ func TestSLACUnplugMidway(t *testing.T) {
 	// Pull the plug once the EVSE's host has heard a few sounds.
 	w.run(func() bool { return b.line.Stats().Injected >= 3 })
 	ev.Unplug()
-	w.run(func() bool { return p1.Done() && m.Failure() != "" })
-	if err := p1.Err(); !errors.Is(err, slac.ErrNoMatch) {
+	w.run(func() bool { return p1.Done() && m.Failure() != nil })
+	var pf, mf *slac.FailureError
+	if err := p1.Err(); !errors.As(err, &pf) || pf.Reason != slac.ReasonNoAttenChar || !errors.Is(err, slac.ErrNoMatch) {
 		t.Fatalf("car after unplug: %v", err)
+	}
+	if err := m.Failure(); !errors.As(err, &mf) || mf.Reason != slac.ReasonNoMatchReq || mf.EV != ev.HostMAC() {
+		t.Fatalf("charger after unplug: %v", err)
 	}
 	if _, ok := m.Result(); ok || m.Done() {
 		t.Fatal("the charger matched an unplugged car")
 	}
-	t.Logf("car: %v; charger: %s", p1.Err(), m.Failure())
+	t.Logf("car: %v; charger: %v", p1.Err(), m.Failure())
 
 	// Plug in again: the car starts over with a new RunID and matches.
 	ev.Plug()

@@ -2,7 +2,6 @@ package slac
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -76,6 +75,7 @@ type attempt struct {
 	avg       [homeplug.NumAttenGroups]byte
 	plausible bool
 	attenDB   float64
+	refused   bool // a MATCH.REQ was refused as crosstalk
 	t         Timings
 }
 
@@ -102,7 +102,7 @@ type Matcher struct {
 	keyAt      time.Time
 	done       bool
 	err        error
-	lastFail   string
+	lastFail   FailureError // Reason 0: no attempt failed
 	res        Result
 	out        outbox
 
@@ -160,7 +160,7 @@ func (m *Matcher) Reset(now time.Time) {
 	}
 	m.match = nil
 	m.matchCnf = m.matchCnf[:0]
-	m.done, m.err, m.lastFail = false, nil, ""
+	m.done, m.err, m.lastFail = false, nil, FailureError{}
 	m.initEnd = now.Add(m.tm.SLACInit)
 	m.res = Result{EVSEMAC: m.cfg.MAC}
 	m.nmk = m.cfg.NewNMK()
@@ -172,8 +172,9 @@ func (m *Matcher) Reset(now time.Time) {
 // TT_match_join passed), or failed.
 func (m *Matcher) Done() bool { return m.done }
 
-// Err returns why the matcher failed (ErrNoCar: no car within
-// TT_EVSE_SLAC_init), or nil.
+// Err returns why the matcher failed, a *FailureError: no car within
+// TT_EVSE_SLAC_init (ErrNoCar), or no link within TT_match_join
+// (ErrLinkTimeout, with the Result still valid); nil otherwise.
 func (m *Matcher) Err() error { return m.err }
 
 // LinkUp tells the matcher that the link is up by evidence it cannot see
@@ -190,8 +191,40 @@ func (m *Matcher) LinkUp(now time.Time) {
 // Active returns the number of attempts in progress, at most Config.MaxAttempts.
 func (m *Matcher) Active() int { return len(m.attempts) }
 
-// Failure describes why the last attempt failed, or "" if none did.
-func (m *Matcher) Failure() string { return m.lastFail }
+// Failure returns why the last failed attempt failed, a *FailureError
+// wrapping ErrNoMatch, or nil if none did. Attempts fail while the matcher
+// goes on waiting for the car to retry.
+func (m *Matcher) Failure() error {
+	if m.lastFail.Reason == 0 {
+		return nil
+	}
+	f := m.lastFail
+	return &f
+}
+
+// interrupted returns why the matcher had not succeeded when its caller
+// stopped waiting with cause: the last failed attempt, or else the step an
+// attempt in progress waited for, or no car at all.
+func (m *Matcher) interrupted(now time.Time, cause error) error {
+	if m.err != nil {
+		return m.err
+	}
+	f := FailureError{Reason: ReasonNoCar, At: now, Err: cause}
+	switch {
+	case m.match != nil:
+		f.Reason, f.EV = ReasonLinkTimeout, m.match.ev
+	case m.lastFail.Reason != 0:
+		f = m.lastFail
+		f.Err = cause
+	case len(m.attempts) > 0:
+		a := m.attempts[len(m.attempts)-1]
+		f.Reason, f.EV = ReasonNoMatchReq, a.ev
+		if a.st == waitStartAttenChar {
+			f.Reason = ReasonNoStartAttenChar
+		}
+	}
+	return &f
+}
 
 // Result returns the matching's result; ok is false until CM_SLAC_MATCH.CNF is sent.
 func (m *Matcher) Result() (r Result, ok bool) { return m.res, m.match != nil }
@@ -450,7 +483,7 @@ func (m *Matcher) onAttenRsp(now time.Time, h homeplug.Header) {
 		return
 	}
 	if m.attenRsp.Result != 0 {
-		m.fail(m.index(a), fmt.Sprintf("car %v rejected CM_ATTEN_CHAR.IND (result %d)", a.ev, m.attenRsp.Result))
+		m.fail(now, m.index(a), ReasonAttenCharRejected)
 		return
 	}
 	a.t.AttenRsp = now.Sub(a.start)
@@ -488,6 +521,7 @@ func (m *Matcher) onMatchReq(now time.Time, h homeplug.Header) {
 	if m.crosstalk(a) {
 		return
 	}
+	a.refused = false
 	if a.st == waitAttenCharRsp {
 		a.t.AttenRsp = now.Sub(a.start) // the RSP was lost; the REQ implies it
 	}
@@ -560,6 +594,7 @@ func (m *Matcher) crosstalk(a *attempt) bool {
 					m.logf(slog.LevelWarn, "MATCH.REQ refused: crosstalk from a neighbour's car", "ev", a.ev,
 						"attenuation_db", a.attenDB, "closer", o.ev, "closer_db", o.attenDB)
 				}
+				a.refused = true
 				return true
 			}
 		}
@@ -579,6 +614,7 @@ func (m *Matcher) tick(now time.Time) {
 	if m.match != nil {
 		if !now.Before(m.joinEnd) {
 			m.done = true
+			m.err = &FailureError{Reason: ReasonLinkTimeout, EV: m.match.ev, At: now}
 			if m.cfg.Log != nil {
 				m.logf(slog.LevelWarn, "no link within TT_match_join", "ev", m.match.ev)
 			}
@@ -598,7 +634,7 @@ func (m *Matcher) tick(now time.Time) {
 		}
 		switch a.st {
 		case waitStartAttenChar:
-			m.fail(i, fmt.Sprintf("car %v sent no CM_START_ATTEN_CHAR.IND within TT_match_sequence", a.ev))
+			m.fail(now, i, ReasonNoStartAttenChar)
 			continue
 		case sounding:
 			m.endSounding(now, a)
@@ -614,14 +650,18 @@ func (m *Matcher) tick(now time.Time) {
 				a.deadline = now.Add(m.tm.MatchSession)
 			}
 		case waitMatchReq:
-			m.fail(i, fmt.Sprintf("car %v sent no CM_SLAC_MATCH.REQ within TT_EVSE_match_session", a.ev))
+			r := ReasonNoMatchReq
+			if a.refused {
+				r = ReasonCrosstalk
+			}
+			m.fail(now, i, r)
 			continue
 		}
 		i++
 	}
 	if m.res.Attempts == 0 && !now.Before(m.initEnd) {
 		m.done = true
-		m.err = ErrNoCar
+		m.err = &FailureError{Reason: ReasonNoCar, At: now}
 	}
 }
 
@@ -655,10 +695,10 @@ func (m *Matcher) evict() bool {
 	return false
 }
 
-func (m *Matcher) fail(i int, reason string) {
-	m.lastFail = reason
+func (m *Matcher) fail(now time.Time, i int, r Reason) {
+	m.lastFail = FailureError{Reason: r, EV: m.attempts[i].ev, At: now}
 	if m.cfg.Log != nil {
-		m.logf(slog.LevelWarn, "attempt failed", "reason", reason)
+		m.logf(slog.LevelWarn, "attempt failed", "ev", m.attempts[i].ev, "reason", r.String())
 	}
 	m.remove(i)
 }

@@ -353,7 +353,7 @@ func TestTimeouts(t *testing.T) {
 			t.Fatalf("deadline %v", dl)
 		}
 		m.Tick(t0.Add(20 * time.Second))
-		if !m.Done() || !errors.Is(m.Err(), slac.ErrNoCar) {
+		if !m.Done() || !errors.Is(m.Err(), slac.ErrNoCar) || m.Err().Error() != "slac: no car started matching" {
 			t.Fatalf("done %v err %v", m.Done(), m.Err())
 		}
 	})
@@ -361,8 +361,9 @@ func TestTimeouts(t *testing.T) {
 		m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC}, t0), t0)
 		m.Handle(t0, carA.parmReq())
 		m.Tick(t0.Add(slac.TTMatchSequence))
-		if m.Failure() == "" || m.Done() {
-			t.Fatalf("failure %q done %v", m.Failure(), m.Done())
+		wantFailure(t, m.Failure(), slac.ReasonNoStartAttenChar, carA.mac, t0.Add(slac.TTMatchSequence))
+		if m.Done() || m.Err() != nil {
+			t.Fatalf("done %v err %v", m.Done(), m.Err())
 		}
 		// The car tries again later, after the init time: still answered.
 		if _, ok := m.Deadline(); ok {
@@ -377,9 +378,7 @@ func TestTimeouts(t *testing.T) {
 		m.Tick(t0.Add(ms(700)))
 		m.Handle(t0.Add(ms(710)), carA.rsp(evseMAC))
 		m.Tick(t0.Add(ms(710) + slac.TTEVSEMatchSession))
-		if m.Failure() == "" {
-			t.Fatal("attempt still waiting")
-		}
+		wantFailure(t, m.Failure(), slac.ReasonNoMatchReq, carA.mac, t0.Add(ms(710)+slac.TTEVSEMatchSession))
 		if out := m.Handle(t0.Add(ms(720)+slac.TTEVSEMatchSession), carA.matchReq(evseMAC)); len(out) != 0 {
 			t.Fatal("late MATCH.REQ answered")
 		}
@@ -399,8 +398,12 @@ func TestTimeouts(t *testing.T) {
 			}
 		}
 		r, ok := m.Result()
-		if !ok || r.LinkUp || polls != 23 || m.Err() != nil {
+		if !ok || r.LinkUp || polls != 23 || r.EVMAC != carA.mac {
 			t.Fatalf("result %+v ok %v, %d polls", r, ok, polls)
+		}
+		wantFailure(t, m.Err(), slac.ReasonLinkTimeout, carA.mac, t0.Add(ms(800)+slac.TTMatchJoin))
+		if !errors.Is(m.Err(), slac.ErrLinkTimeout) || errors.Is(m.Err(), slac.ErrNoMatch) || m.Failure() != nil {
+			t.Fatalf("err %v, failure %v", m.Err(), m.Failure())
 		}
 	})
 }

@@ -3,7 +3,6 @@ package slac
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -87,7 +86,8 @@ func NewPEV(cfg PEVConfig, now time.Time) *PEV {
 // Done reports whether the car has matched and keyed its modem, or failed.
 func (p *PEV) Done() bool { return p.done }
 
-// Err returns why the car failed to match, or nil.
+// Err returns why the car failed to match, a *FailureError wrapping
+// ErrNoMatch, or nil.
 func (p *PEV) Err() error { return p.err }
 
 // Result returns the car's view of the matching; ok once CM_SLAC_MATCH.CNF arrived.
@@ -121,7 +121,7 @@ func (p *PEV) tick(now time.Time) {
 		switch p.st {
 		case pevParm:
 			if p.retries > p.tm.MatchRetry {
-				p.fail("no CM_SLAC_PARM.CNF with our RunID")
+				p.fail(now, ReasonNoParmCnf)
 				return
 			}
 			p.retries++
@@ -157,7 +157,7 @@ func (p *PEV) tick(now time.Time) {
 			}
 		case pevWaitAttenChar:
 			if !p.haveBest {
-				p.fail("no CM_ATTEN_CHAR.IND within TT_EV_atten_results")
+				p.fail(now, ReasonNoAttenChar)
 				return
 			}
 			p.st, p.retries = pevWaitMatchCnf, 0
@@ -167,7 +167,7 @@ func (p *PEV) tick(now time.Time) {
 			p.deadline = now.Add(p.tm.MatchResponse)
 		case pevWaitMatchCnf:
 			if p.retries >= p.tm.MatchRetry {
-				p.fail("no CM_SLAC_MATCH.CNF within TT_match_response")
+				p.fail(now, ReasonNoMatchCnf)
 				return
 			}
 			p.retries++
@@ -242,10 +242,34 @@ func (p *PEV) handle(now time.Time, frame []byte) {
 	}
 }
 
-func (p *PEV) fail(reason string) {
+func (p *PEV) fail(now time.Time, r Reason) {
 	p.st, p.done = pevDone, true
-	p.err = fmt.Errorf("%w: %s", ErrNoMatch, reason)
+	p.err = p.failure(now, r, nil)
 	if p.cfg.Log != nil {
-		p.cfg.Log.Log(context.Background(), slog.LevelWarn, "matching failed", "reason", reason)
+		p.cfg.Log.Log(context.Background(), slog.LevelWarn, "matching failed", "reason", r.String())
 	}
+}
+
+func (p *PEV) failure(now time.Time, r Reason, cause error) *FailureError {
+	f := &FailureError{Reason: r, EV: p.cfg.MAC, At: now, Err: cause}
+	if p.haveBest {
+		f.EVSE = p.best
+	}
+	return f
+}
+
+// interrupted returns why the car had not matched when its caller stopped
+// waiting with cause: the step it was waiting for.
+func (p *PEV) interrupted(now time.Time, cause error) error {
+	if p.err != nil {
+		return p.err
+	}
+	r := ReasonNoAttenChar
+	switch p.st {
+	case pevParm:
+		r = ReasonNoParmCnf
+	case pevWaitMatchCnf:
+		r = ReasonNoMatchCnf
+	}
+	return p.failure(now, r, cause)
 }

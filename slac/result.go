@@ -1,7 +1,6 @@
 package slac
 
 import (
-	"errors"
 	"time"
 
 	"github.com/ccslink/ccslink/homeplug"
@@ -49,11 +48,3 @@ type Timings struct {
 	MatchCnf  time.Duration // CM_SLAC_MATCH.CNF sent or received
 	LinkUp    time.Duration // VS_PL_LNK_STATUS.CNF reporting a link
 }
-
-// Errors a matching ends with; failures carry more detail wrapped around them.
-var (
-	// ErrNoCar means no car sent CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init.
-	ErrNoCar = errors.New("slac: no car started matching")
-	// ErrNoMatch means matching attempts were made but none completed.
-	ErrNoMatch = errors.New("slac: matching failed")
-)

@@ -2,7 +2,7 @@ package slac
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
@@ -32,7 +32,8 @@ type Machine interface {
 }
 
 // Run drives m with the frames of p and the timers of c until m is done, ctx
-// ends, or p fails. It returns nil when m is done; the outcome is m's.
+// ends, or p fails. It returns nil when m is done (the outcome is m's),
+// ctx.Err(), or a *PortError.
 func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 	ctx, cancel := context.WithCancel(ctx)
 	type read struct {
@@ -71,7 +72,7 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 	send := func(out [][]byte) error {
 		for _, f := range out {
 			if err := p.WriteFrame(ctx, f); err != nil {
-				return err
+				return portError(ctx, "send", err)
 			}
 		}
 		return nil
@@ -102,7 +103,7 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 				timer.Stop()
 			}
 			if r.err != nil {
-				return r.err
+				return portError(ctx, "receive", r.err)
 			}
 			out := m.Handle(c.Now(), r.frame)
 			processed <- struct{}{}
@@ -118,30 +119,60 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 	return nil
 }
 
-// MatchEVSE runs an EVSE matcher on p until a car has matched and joined (or
-// TT_match_join passed), no car came within TT_EVSE_SLAC_init, or ctx ends;
+// MatchEVSE runs an EVSE matcher on p until a car has matched and joined,
+// no car came within TT_EVSE_SLAC_init, TT_match_join passed, or ctx ends;
 // after a car's failed attempt it waits for the car to retry, so ctx should
-// carry a deadline.
+// carry a deadline. Failures are *FailureError: when ctx ends, it names the
+// last failed attempt (ErrNoMatch) or that no car came (ErrNoCar), with
+// ctx.Err() as its Err.
 func MatchEVSE(ctx context.Context, p Port, c clock.Clock, cfg Config) (Result, error) {
 	m := NewMatcher(cfg, c.Now())
-	if err := Run(ctx, p, c, m); err != nil {
-		r, ok := m.Result()
-		if !ok && m.Failure() != "" {
-			err = fmt.Errorf("%w: %s: %w", ErrNoMatch, m.Failure(), err)
-		}
-		return r, err
+	r, err := runMachine(ctx, p, c, m, m.interrupted)
+	if err == nil {
+		err = m.Err()
 	}
-	r, _ := m.Result()
-	return r, m.Err()
+	return r, err
 }
 
-// MatchPEV runs the car's side on p until it has matched and keyed its modem, or failed.
-func MatchPEV(ctx context.Context, p Port, c clock.Clock, cfg PEVConfig) (Result, error) {
-	m := NewPEV(cfg, c.Now())
-	if err := Run(ctx, p, c, m); err != nil {
-		r, _ := m.Result()
-		return r, err
+// portError returns the context's error when the port failed because ctx
+// ended (a socket deadline may expire a moment before the context's own
+// timer), and a *PortError otherwise.
+func portError(ctx context.Context, op string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return context.Canceled
+	}
+	return &PortError{Op: op, Err: err}
+}
+
+// machine is a Machine that reports a Result, as Matcher and PEV do.
+type machine interface {
+	Machine
+	Result() (Result, bool)
+}
+
+// runMachine runs m and turns the end of ctx into m's own account of it.
+func runMachine(ctx context.Context, p Port, c clock.Clock, m machine, interrupted func(time.Time, error) error) (Result, error) {
+	err := Run(ctx, p, c, m)
+	if err != nil && !errors.As(err, new(*PortError)) {
+		err = interrupted(c.Now(), err)
 	}
 	r, _ := m.Result()
-	return r, m.Err()
+	return r, err
+}
+
+// MatchPEV runs the car's side on p until it has matched and keyed its
+// modem, or failed; failures are *FailureError, with ctx.Err() as Err when
+// ctx ended the matching.
+func MatchPEV(ctx context.Context, p Port, c clock.Clock, cfg PEVConfig) (Result, error) {
+	m := NewPEV(cfg, c.Now())
+	r, err := runMachine(ctx, p, c, m, m.interrupted)
+	if err == nil {
+		err = m.Err()
+	}
+	return r, err
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
@@ -69,19 +68,9 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	defer cancel()
 	rep := slacReport{Role: *role}
 	res, err := matchOnce(ctx, *iface, *role, *emulate, log)
-	if errors.Is(err, context.DeadlineExceeded) {
-		// The time is up: say so in words, not as a context error.
-		who := "no car started matching"
-		if *role == "pev" {
-			who = "no charger answered"
-		}
-		var detail string
-		if i := strings.Index(err.Error(), "(last attempt: "); i >= 0 {
-			detail = " " + err.Error()[i:]
-		}
-		err = fmt.Errorf("%s within %v%s", who, *timeout, detail)
-	}
-	if err == nil {
+	// A car that matched but whose modem never joined is reported with its
+	// session, and as a failure.
+	if err == nil || errors.Is(err, slac.ErrLinkTimeout) {
 		rep.Matched = true
 		rep.EVMAC, rep.EVSEMAC = res.EVMAC.String(), res.EVSEMAC.String()
 		rep.RunID, rep.NID = hex.EncodeToString(res.RunID[:]), hex.EncodeToString(res.NID[:])
@@ -91,8 +80,9 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		rep.Sounds, rep.AttenuationDB, rep.Plausible = res.Sounds, res.AttenuationDB, res.Plausible
 		rep.LinkUp = res.LinkUp
 		rep.DurationMS = max(res.Timings.MatchCnf, res.Timings.LinkUp).Milliseconds()
-	} else {
-		rep.Error = err.Error()
+	}
+	if err != nil {
+		rep.Error = slacFailure(err, *role, *timeout)
 	}
 	switch {
 	case *asJSON:
@@ -103,10 +93,35 @@ func runSLAC(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			rep.EVMAC, rep.EVSEMAC, rep.RunID, rep.NID, rep.Sounds, rep.AttenuationDB, rep.DurationMS)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "ccslink slac: no match: %v\n", err)
+		fmt.Fprintf(stderr, "ccslink slac: no match: %s\n", rep.Error)
 		return 1
 	}
 	return 0
+}
+
+// slacFailure says in words why ccslink slac did not match, from the
+// error's type: when --timeout ended the wait, what happened before it.
+func slacFailure(err error, role string, timeout time.Duration) string {
+	var f *slac.FailureError
+	if !errors.As(err, &f) {
+		return err.Error()
+	}
+	timedOut := errors.Is(f.Err, context.DeadlineExceeded)
+	switch {
+	case !timedOut:
+	case f.Reason == slac.ReasonNoCar:
+		return fmt.Sprintf("no car started matching within %v", timeout)
+	case f.Reason == slac.ReasonNoParmCnf:
+		return fmt.Sprintf("no charger answered within %v", timeout)
+	case role == "evse":
+		return fmt.Sprintf("car %v did not match within %v (its last attempt failed: %v)", f.EV, timeout, f.Reason)
+	default:
+		return fmt.Sprintf("no match with charger %v within %v (last attempt: %v)", f.EVSE, timeout, f.Reason)
+	}
+	if role == "evse" && f.EV != (homeplug.MAC{}) && f.Reason != slac.ReasonNoCar {
+		return fmt.Sprintf("car %v: %v", f.EV, f.Reason)
+	}
+	return f.Reason.String()
 }
 
 func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.Logger) (slac.Result, error) {
@@ -138,19 +153,23 @@ func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.
 	// Like a real car, start again after a failed attempt (the charger may
 	// not listen yet) until the time is up.
 	var res slac.Result
-	var last error
+	var last *slac.FailureError
 	for {
 		res, err = slac.MatchPEV(ctx, port, clock.Real{}, slac.PEVConfig{MAC: mac, Log: log})
 		if err == nil {
 			break
 		}
-		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-			if last != nil {
-				err = fmt.Errorf("%w (last attempt: %v)", context.DeadlineExceeded, last)
+		var f *slac.FailureError
+		if ctx.Err() != nil || !errors.As(err, &f) {
+			if last != nil && ctx.Err() != nil {
+				// The attempt cut short says less than the last one that ended.
+				failed := *last
+				failed.Err = ctx.Err()
+				err = &failed
 			}
 			break
 		}
-		last = err
+		last = f
 		log.Info("matching failed, starting again", "err", err)
 	}
 	if err == nil && e != nil {

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/link"
 )
 
 // TestSLACOverVeth runs the real command twice, as charger and as car, in
@@ -126,6 +129,89 @@ func TestSLACNoCar(t *testing.T) {
 		t.Errorf("stdout %q, want %q", out.String(), want)
 	}
 	if !strings.Contains(errb.String(), "ccslink slac: no match: no car started matching within 300ms") {
+		t.Errorf("stderr %q", errb.String())
+	}
+}
+
+// TestSLACCarFailedThenTimeout is a car that starts matching and falls
+// silent: when --timeout ends the charger's wait, it reports the car's
+// failed attempt, not that no car came.
+func TestSLACCarFailedThenTimeout(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces; skipped")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip command (iproute2)")
+	}
+	id := fmt.Sprintf("%d", os.Getpid()%100000)
+	ns, evse, ev := "ccsF"+id, "cf"+id+"e", "cf"+id+"c"
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	// The car's end stays in this namespace, where the test plays the car.
+	ip("link", "add", ev, "type", "veth", "peer", "name", evse, "netns", ns)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", ev).Run() })
+	ip("-n", ns, "link", "set", evse, "address", "02:00:00:00:e5:01", "up")
+	ip("link", "set", ev, "address", "02:00:00:00:ca:01", "up")
+	conn, err := link.Listen(ev, homeplug.EtherType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	bin := filepath.Join(t.TempDir(), "ccslink")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, bin, "slac", "--iface", evse, "--timeout", "2s", "--json")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The charger's CM_SET_KEY.REQ shows it listens; then one PARM.REQ, answered, and silence.
+	expect := func(typ homeplug.MMType) {
+		t.Helper()
+		buf := make([]byte, link.MaxFrameSize)
+		for {
+			n, err := conn.ReadFrame(ctx, buf)
+			if err != nil {
+				t.Fatalf("waiting for %v: %v\n%s", typ, err, errb.String())
+			}
+			if h, _, err := homeplug.DecodeHeader(buf[:n]); err == nil && h.MMType == typ {
+				return
+			}
+		}
+	}
+	expect(homeplug.CMSetKeyReq)
+	car := homeplug.MAC{0x02, 0, 0, 0, 0xca, 0x01}
+	req, err := homeplug.AppendFrame(nil, homeplug.NewHeader(homeplug.BroadcastMAC, car, homeplug.CMSlacParmReq),
+		&homeplug.SlacParmReq{RunID: homeplug.RunID{1, 2, 3, 4, 5, 6, 7, 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.WriteFrame(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	expect(homeplug.CMSlacParmCnf)
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1\n%s", err, errb.String())
+	}
+	const words = "car 02:00:00:00:ca:01 did not match within 2s (its last attempt failed: the car sent no CM_START_ATTEN_CHAR.IND within TT_match_sequence)"
+	want := `{"matched":false,"role":"evse","sounds":0,"attenuation_db":0,"link_up":false,"duration_ms":0,"error":"` + words + `"}` + "\n"
+	if out.String() != want {
+		t.Errorf("stdout %q, want %q", out.String(), want)
+	}
+	if !strings.Contains(errb.String(), "ccslink slac: no match: "+words+"\n") {
 		t.Errorf("stderr %q", errb.String())
 	}
 }
