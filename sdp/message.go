@@ -43,13 +43,14 @@ const (
 // one: exactly a V2GTP header of type SDPRequest with length 2 and the two
 // payload bytes, each of a value ISO 15118-2 defines.
 func parseRequest(b []byte) (v2gtp.SDPRequest, string) {
-	if len(b) < v2gtp.HeaderLen {
-		return v2gtp.SDPRequest{}, badLength
-	}
-	h, err := v2gtp.ParseHeader(b)
 	switch {
-	case err != nil:
-		return v2gtp.SDPRequest{}, badHeader
+	case len(b) < v2gtp.HeaderLen:
+		return v2gtp.SDPRequest{}, badLength
+	case b[0] != v2gtp.Version || b[1] != ^byte(v2gtp.Version):
+		return v2gtp.SDPRequest{}, badHeader // checked here: ParseHeader's error allocates
+	}
+	h, _ := v2gtp.ParseHeader(b)
+	switch {
 	case h.Type != v2gtp.TypeSDPRequest:
 		return v2gtp.SDPRequest{}, badType
 	case h.Length != v2gtp.SDPRequestLen || len(b) != requestLen:
@@ -69,13 +70,14 @@ func parseRequest(b []byte) (v2gtp.SDPRequest, string) {
 // one a car could use: besides the framing, the address must be a unicast
 // IPv6 address and the port non-zero.
 func parseResponse(b []byte) (v2gtp.SDPResponse, string) {
-	if len(b) < v2gtp.HeaderLen {
-		return v2gtp.SDPResponse{}, badLength
-	}
-	h, err := v2gtp.ParseHeader(b)
 	switch {
-	case err != nil:
-		return v2gtp.SDPResponse{}, badHeader
+	case len(b) < v2gtp.HeaderLen:
+		return v2gtp.SDPResponse{}, badLength
+	case b[0] != v2gtp.Version || b[1] != ^byte(v2gtp.Version):
+		return v2gtp.SDPResponse{}, badHeader // checked here: ParseHeader's error allocates
+	}
+	h, _ := v2gtp.ParseHeader(b)
+	switch {
 	case h.Type != v2gtp.TypeSDPResponse:
 		return v2gtp.SDPResponse{}, badType
 	case h.Length != v2gtp.SDPResponseLen || len(b) != responseLen:

@@ -195,3 +195,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseAllocs: rejecting garbage and accepting a request allocate
+// nothing, so a flood costs the server no garbage collection.
+func TestParseAllocs(t *testing.T) {
+	in := [][]byte{unhex(t, reqNoTLS), unhex(t, resABB), unhex(t, "01fe9000000000021001"), unhex(t, "16030300c3010000bf03")}
+	if a := testing.AllocsPerRun(100, func() {
+		for _, b := range in {
+			parseRequest(b)
+			parseResponse(b)
+		}
+	}); a != 0 {
+		t.Errorf("%v allocations", a)
+	}
+}
+
+func BenchmarkParseRequest(b *testing.B) {
+	in := unhex(b, reqNoTLS)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, why := parseRequest(in); why != "" {
+			b.Fatal(why)
+		}
+	}
+}

@@ -206,6 +206,7 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 // send writes the answers queued in jobs until it is closed.
 func (s *Server) send(conn net.PacketConn, jobs <-chan job) {
 	uc, _ := conn.(udpConn)
+	debug := s.log.Enabled(context.Background(), slog.LevelDebug) // boxing the arguments allocates
 	for j := range jobs {
 		var err error
 		if j.addr == nil && uc != nil {
@@ -226,7 +227,7 @@ func (s *Server) send(conn net.PacketConn, jobs <-chan job) {
 		if j.req.Security == v2gtp.SecurityTLS {
 			s.tlsDeclined.Add(1)
 			s.log.Info("SDP: the car asked for TLS; answered without TLS, which is all this charger offers", "to", j.to)
-		} else {
+		} else if debug {
 			s.log.Debug("SDP: answered", "to", j.to, "addr", s.cfg.Addr, "port", s.cfg.Port)
 		}
 		if j.req.Transport == v2gtp.TransportUDP {

@@ -413,3 +413,30 @@ func TestServerConfig(t *testing.T) {
 		t.Errorf("zoned address: %x, %v", s.answer, err)
 	}
 }
+
+// TestServeAllocs: on a UDP socket the server allocates nothing per
+// datagram, garbage or request (AllocsPerRun counts every goroutine).
+func TestServeAllocs(t *testing.T) {
+	srv, car := loopback(t), loopback(t)
+	now := time.Unix(1e9, 0)
+	serve(t, srv, ServerConfig{Addr: pyplc, Port: 15118, Now: func() time.Time {
+		now = now.Add(time.Second)
+		return now
+	}})
+	dst := srv.LocalAddr().(*net.UDPAddr).AddrPort()
+	junk, req, buf := garbage(5), unhex(t, reqNoTLS), make([]byte, 64)
+	car.SetReadDeadline(time.Now().Add(30 * time.Second))
+	round := func() {
+		for range 10 {
+			car.WriteToUDPAddrPort(junk, dst)
+		}
+		car.WriteToUDPAddrPort(req, dst)
+		if n, _, err := car.ReadFromUDPAddrPort(buf); err != nil || n != responseLen {
+			t.Fatalf("answer: %d bytes, %v", n, err)
+		}
+	}
+	round() // the limiter learns the source
+	if a := testing.AllocsPerRun(200, round); a != 0 {
+		t.Errorf("%v allocations per 10 garbage datagrams and a request", a)
+	}
+}
