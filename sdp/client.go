@@ -111,7 +111,7 @@ func Discover(ctx context.Context, conn net.PacketConn, dst net.Addr, cfg Client
 		case err := <-readErr:
 			return Response{}, err
 		case <-ctx.Done():
-			return Response{}, fmt.Errorf("sdp: discovery stopped after %d requests: %w", i+1, ctx.Err())
+			return Response{}, fmt.Errorf("sdp: discovery stopped at request %d of %d: %w", i+1, tries, ctx.Err())
 		case <-after(interval):
 		}
 	}

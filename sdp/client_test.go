@@ -161,7 +161,7 @@ func TestDiscoverContext(t *testing.T) {
 	}()
 	<-conn.out
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) || err.Error() != "sdp: discovery stopped after 1 requests: context canceled" {
+	if err := <-done; !errors.Is(err, context.Canceled) || err.Error() != "sdp: discovery stopped at request 1 of 50: context canceled" {
 		t.Errorf("canceled: %v", err)
 	}
 	if _, err := Discover(ctx, conn, conn.local, ClientConfig{}); !errors.Is(err, context.Canceled) || len(conn.out) != 0 {
