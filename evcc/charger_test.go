@@ -91,7 +91,7 @@ func (c charger) start(t testing.TB) (net.Conn, <-chan seen) {
 					t.Errorf("charger: %v", err)
 					return
 				}
-			case proto == NamespaceDIN:
+			case proto == NamespaceDIN, proto == NamespaceTesla:
 				var doc din.Document
 				if _, err := din.Unmarshal(p, &doc); err != nil || doc.V2G_Message == nil {
 					t.Errorf("charger: DIN request does not decode: %v", err)

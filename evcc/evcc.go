@@ -186,7 +186,9 @@ func (s *session) run() error {
 		return err
 	}
 	switch proto.ProtocolNamespace {
-	case NamespaceDIN:
+	case NamespaceDIN, NamespaceTesla:
+		// No capture shows a charger choosing Tesla's namespace; the car
+		// then speaks DIN, as this project's charger expects.
 		s.res.Protocol = "din"
 		return s.runDIN()
 	case NamespaceISO2:

@@ -265,7 +265,7 @@ func TestProfilesRun(t *testing.T) {
 		for _, ap := range p.Protocols {
 			var policies []string
 			switch {
-			case ap.ProtocolNamespace == NamespaceDIN:
+			case ap.ProtocolNamespace == NamespaceDIN, ap.ProtocolNamespace == NamespaceTesla:
 				policies = []string{"din"}
 			case ap.ProtocolNamespace == NamespaceISO2:
 				policies = []string{"dc", "ac"}
@@ -862,5 +862,15 @@ func TestEndText(t *testing.T) {
 	b, err := EndShutdown.MarshalText()
 	if err != nil || string(b) != "EVSE shutdown" || End(99).String() != "End(99)" {
 		t.Errorf("%q %v %q", b, err, End(99))
+	}
+}
+
+// A charger that chooses Tesla's namespace gets DIN.
+func TestTeslaNamespace(t *testing.T) {
+	car, done := charger{namespace: NamespaceTesla, din: dinPolicy(true)}.start(t)
+	res, err := Run(context.Background(), car, Config{Profile: mustLookup(t, "tesla-model3")})
+	finishRun(car, done)
+	if err != nil || res.End != EndShutdown || res.Protocol != "din" || res.Namespace != NamespaceTesla {
+		t.Fatalf("err %v, End %v, Protocol %q, Namespace %q", err, res.End, res.Protocol, res.Namespace)
 	}
 }
