@@ -1,5 +1,5 @@
-// Package sdp implements the SECC Discovery Protocol of ISO 15118-2 §7.10
-// (also DIN SPEC 70121's): how a car finds the charger's TCP address on the
+// Package sdp implements the SECC Discovery Protocol of ISO 15118-2, which
+// DIN SPEC 70121 uses too: how a car finds the charger's TCP address on the
 // PLC link after SLAC.
 //
 // The car multicasts a request to ff02::1, UDP port 15118, every 250 ms;

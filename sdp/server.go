@@ -119,8 +119,9 @@ type udpConn interface {
 // Serve answers the requests arriving on conn until ctx ends, then returns
 // nil; it returns early, with ErrIO, if reading fails. Every valid request
 // gets the no-TLS answer (this charger offers no TLS), sent unicast to its
-// source; anything else is ignored and counted. Serve does not close conn;
-// it uses conn's read deadline to stop.
+// source, at most 5 at once and then one per 100 ms to each source address
+// (a car asks every 250 ms); anything else is ignored and counted. Serve
+// does not close conn; it uses conn's read deadline to stop.
 //
 // One goroutine reads and one sends: per datagram the reader does a fixed,
 // small amount of work and never waits for the sender, so a flood delays
