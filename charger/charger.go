@@ -317,3 +317,7 @@ func (c *Charger) publish(rec *record.Session, e record.Event) {
 		s.Event(e, rec)
 	}
 }
+
+// Report hands the charger an event from outside its sessions, such as an
+// output's delivery; it applies to the plug-in in progress. Safe from any goroutine.
+func (c *Charger) Report(e record.Event) { c.emit(e) }
