@@ -70,6 +70,7 @@ type Charger struct {
 	log    *slog.Logger
 	server *secc.Server
 	events chan record.Event
+	done   chan struct{} // closed when Run has returned: events are dropped then
 
 	mu   sync.Mutex
 	subs []Subscriber
@@ -95,7 +96,7 @@ func New(cfg Config) (*Charger, error) {
 	if cfg.SECC.Log == nil {
 		cfg.SECC.Log = cfg.Log
 	}
-	c := &Charger{cfg: cfg, log: cfg.Log, events: make(chan record.Event, 256)}
+	c := &Charger{cfg: cfg, log: cfg.Log, events: make(chan record.Event, 256), done: make(chan struct{})}
 	c.server = secc.NewServer(cfg.SECC, c.emit)
 	return c, nil
 }
@@ -109,13 +110,19 @@ func (c *Charger) Subscribe(s Subscriber) {
 
 // emit hands an event of the SDP or V2G goroutines to the plug-in loop. It
 // blocks only while the loop is busy with an earlier event, never on a subscriber.
-func (c *Charger) emit(e record.Event) { c.events <- e }
+func (c *Charger) emit(e record.Event) {
+	select {
+	case c.events <- e:
+	case <-c.done:
+	}
+}
 
 // Run serves plug-ins until ctx ends; it returns nil then, or the error
 // that stopped the SDP or V2G server.
 func (c *Charger) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer close(c.done)
 	var wg sync.WaitGroup
 	failed := make(chan error, 2)
 	wg.Add(2)
