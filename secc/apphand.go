@@ -31,7 +31,10 @@ func protocolOf(ns string, major uint32) Protocol {
 
 // Negotiate picks the protocol of a SupportedAppProtocolReq: the first of
 // pref the car offers (among the car's entries for it, its highest priority,
-// i.e. lowest Priority value). ok is false when nothing fits.
+// i.e. lowest Priority value). ok is false when nothing fits. DIN's own
+// namespace wins over Tesla's whatever their priorities, as every charger
+// in the captures answers a Tesla: Tesla's namespace (version 0.7 in real
+// cars) is taken as DIN only when a car offers nothing else.
 func Negotiate(req *apphand.SupportedAppProtocolReq, pref []Protocol) (o Offer, ok bool) {
 	if pref == nil {
 		pref = Config{}.withDefaults().Preference
@@ -42,18 +45,26 @@ func Negotiate(req *apphand.SupportedAppProtocolReq, pref []Protocol) (o Offer, 
 			if protocolOf(ap.ProtocolNamespace, ap.VersionNumberMajor) != want {
 				continue
 			}
-			// DIN's own namespace beats Tesla's at equal priority.
-			if best < 0 || ap.Priority < req.AppProtocol[best].Priority ||
-				ap.Priority == req.AppProtocol[best].Priority && ap.ProtocolNamespace == NamespaceDIN {
+			if best < 0 || rank(ap) < rank(req.AppProtocol[best]) {
 				best = i
 			}
 		}
 		if best >= 0 {
 			ap := req.AppProtocol[best]
-			return Offer{Protocol: want, Namespace: ap.ProtocolNamespace, SchemaID: ap.SchemaID, Minor: ap.VersionNumberMinor != 0}, true
+			minor := ap.VersionNumberMinor != 0 && ap.ProtocolNamespace != NamespaceTesla
+			return Offer{Protocol: want, Namespace: ap.ProtocolNamespace, SchemaID: ap.SchemaID, Minor: minor}, true
 		}
 	}
 	return Offer{}, false
+}
+
+// rank orders a car's entries for one protocol: Tesla's namespace last, then by Priority.
+func rank(ap apphand.AppProtocolType) int {
+	r := int(ap.Priority)
+	if ap.ProtocolNamespace == NamespaceTesla {
+		r += 1 << 8
+	}
+	return r
 }
 
 // answerAppHand builds the SupportedAppProtocolRes for an offer.

@@ -129,6 +129,10 @@ func TestNegotiate(t *testing.T) {
 		{"DIN preferred", []apphand.AppProtocolType{offerISO2, offerDIN}, nil, Offer{ProtocolDIN, NamespaceDIN, 1, false}, true},
 		{"ISO-2 preferred", []apphand.AppProtocolType{offerISO2, offerDIN}, []Protocol{ProtocolISO2, ProtocolDIN}, Offer{ProtocolISO2, NamespaceISO2, 2, false}, true},
 		{"Tesla and DIN at one priority", []apphand.AppProtocolType{offerTesla, din1}, nil, Offer{ProtocolDIN, NamespaceDIN, 1, false}, true},
+		// A Model Y's offer (pyPLC capture): Tesla's namespace 0.7 at a higher priority than DIN.
+		{"Model Y", []apphand.AppProtocolType{
+			{ProtocolNamespace: NamespaceDIN, VersionNumberMajor: 2, SchemaID: 1, Priority: 2},
+			{ProtocolNamespace: NamespaceTesla, VersionNumberMinor: 7, SchemaID: 2, Priority: 1}}, nil, Offer{ProtocolDIN, NamespaceDIN, 1, false}, true},
 		{"Tesla alone", []apphand.AppProtocolType{offerTesla}, nil, Offer{ProtocolDIN, NamespaceTesla, 2, false}, true},
 		{"ISO-2 only", []apphand.AppProtocolType{iso1}, nil, Offer{ProtocolISO2, NamespaceISO2, 2, false}, true},
 		{"minor deviation", []apphand.AppProtocolType{{ProtocolNamespace: NamespaceISO2, VersionNumberMajor: 2, VersionNumberMinor: 1, SchemaID: 0, Priority: 1}}, nil, Offer{ProtocolISO2, NamespaceISO2, 0, true}, true},
