@@ -24,8 +24,9 @@ type codec interface {
 	evccid() ([]byte, bool)
 	// cpd returns the car's values of the last request if it is a ChargeParameterDiscoveryReq.
 	cpd() (record.Values, bool)
-	// sessionID returns the SessionID of an answer p if it is a SessionSetupRes.
-	sessionID(p []byte) ([]byte, bool)
+	// answer decodes our framed answer p: the SessionID a SessionSetupRes
+	// gives (nil for other answers) and EVSEProcessing where the answer has one.
+	answer(p []byte) (setupID []byte, processing string)
 }
 
 func newCodec(p secc.Protocol) codec {
@@ -79,16 +80,28 @@ func (c *dinCodec) cpd() (record.Values, bool) {
 	return v, true
 }
 
-func (c *dinCodec) sessionID(p []byte) ([]byte, bool) {
+func (c *dinCodec) answer(p []byte) ([]byte, string) {
 	c.res = din.Document{}
 	_, body, _, err := v2gtp.Split(p)
 	if err != nil {
-		return nil, false
+		return nil, ""
 	}
-	if _, err := din.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil || c.res.V2G_Message.Body.SessionSetupRes == nil {
-		return nil, false
+	if _, err := din.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil {
+		return nil, ""
 	}
-	return c.res.V2G_Message.Header.SessionID, true
+	m := c.res.V2G_Message
+	b := &m.Body
+	switch {
+	case b.SessionSetupRes != nil:
+		return m.Header.SessionID, ""
+	case b.ChargeParameterDiscoveryRes != nil:
+		return nil, b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
+	case b.CableCheckRes != nil:
+		return nil, b.CableCheckRes.EVSEProcessing.String()
+	case b.ContractAuthenticationRes != nil:
+		return nil, b.ContractAuthenticationRes.EVSEProcessing.String()
+	}
+	return nil, ""
 }
 
 func dinWh(p *din.PhysicalValueType) *float64 {
@@ -139,16 +152,28 @@ func (c *iso2Codec) cpd() (record.Values, bool) {
 	return v, true
 }
 
-func (c *iso2Codec) sessionID(p []byte) ([]byte, bool) {
+func (c *iso2Codec) answer(p []byte) ([]byte, string) {
 	c.res = iso2.Document{}
 	_, body, _, err := v2gtp.Split(p)
 	if err != nil {
-		return nil, false
+		return nil, ""
 	}
-	if _, err := iso2.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil || c.res.V2G_Message.Body.SessionSetupRes == nil {
-		return nil, false
+	if _, err := iso2.Unmarshal(body, &c.res); err != nil || c.res.V2G_Message == nil {
+		return nil, ""
 	}
-	return c.res.V2G_Message.Header.SessionID, true
+	m := c.res.V2G_Message
+	b := &m.Body
+	switch {
+	case b.SessionSetupRes != nil:
+		return m.Header.SessionID, ""
+	case b.ChargeParameterDiscoveryRes != nil:
+		return nil, b.ChargeParameterDiscoveryRes.EVSEProcessing.String()
+	case b.CableCheckRes != nil:
+		return nil, b.CableCheckRes.EVSEProcessing.String()
+	case b.AuthorizationRes != nil:
+		return nil, b.AuthorizationRes.EVSEProcessing.String()
+	}
+	return nil, ""
 }
 
 func iso2Wh(p *iso2.PhysicalValueType) *float64 {

@@ -97,7 +97,9 @@ type Step struct {
 	Frame   int    // the capture frame of the car's request
 	Request string // e.g. "ChargeParameterDiscoveryReq"
 	Code    string // our answer's ResponseCode
-	Err     error  // the charger's *secc.RequestError, when the request failed
+	// Processing is our answer's EVSEProcessing (Finished, Ongoing) where it has one, else "".
+	Processing string
+	Err        error // the charger's *secc.RequestError, when the request failed
 }
 
 // Captured is what the car sent in the capture, decoded from its own
@@ -335,9 +337,13 @@ func play(ctx context.Context, c *conn, sdp *capture.Message, cfg Config) Sessio
 			cod = newCodec(sess.Protocol())
 			continue
 		}
-		if ourID == nil && len(out) > 0 {
-			if id, ok := cod.sessionID(out); ok {
+		if len(out) > 0 {
+			id, proc := cod.answer(out)
+			if id != nil && ourID == nil {
 				ourID = append([]byte(nil), id...)
+			}
+			if n := len(s.Steps); n > 0 && s.Steps[n-1].Frame == m.Frame {
+				s.Steps[n-1].Processing = proc
 			}
 		}
 		if err != nil && len(out) == 0 {

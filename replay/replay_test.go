@@ -212,13 +212,14 @@ func TestIoniq(t *testing.T) {
 		t.Errorf("summary %q, want %q", got, want)
 	}
 	want := []Step{
-		{105, "supportedAppProtocolReq", "OK_SuccessfulNegotiation", nil},
-		{114, "SessionSetupReq", "OK_NewSessionEstablished", nil},
-		{124, "ServiceDiscoveryReq", "OK", nil},
-		{132, "ServicePaymentSelectionReq", "OK", nil},
-		{140, "ContractAuthenticationReq", "OK", nil},
-		{148, "ChargeParameterDiscoveryReq", "OK", nil},
-		{157, "CableCheckReq", "FAILED", nil},
+		{Frame: 105, Request: "supportedAppProtocolReq", Code: "OK_SuccessfulNegotiation"},
+		{Frame: 114, Request: "SessionSetupReq", Code: "OK_NewSessionEstablished"},
+		{Frame: 124, Request: "ServiceDiscoveryReq", Code: "OK"},
+		{Frame: 132, Request: "ServicePaymentSelectionReq", Code: "OK"},
+		{Frame: 140, Request: "ContractAuthenticationReq", Code: "OK", Processing: "Finished"},
+		// The soc policy has the values and keeps the car waiting.
+		{Frame: 148, Request: "ChargeParameterDiscoveryReq", Code: "OK", Processing: "Ongoing"},
+		{Frame: 157, Request: "CableCheckReq", Code: "FAILED", Processing: "Finished"},
 	}
 	if !equalSteps(s.Steps, want) {
 		t.Errorf("steps\n%+v\nwant\n%+v", s.Steps, want)
@@ -252,7 +253,7 @@ func equalSteps(got, want []Step) bool {
 		return false
 	}
 	for i := range got {
-		if got[i].Frame != want[i].Frame || got[i].Request != want[i].Request || got[i].Code != want[i].Code || (got[i].Err == nil) != (want[i].Err == nil) {
+		if got[i].Frame != want[i].Frame || got[i].Request != want[i].Request || got[i].Code != want[i].Code || got[i].Processing != want[i].Processing || (got[i].Err == nil) != (want[i].Err == nil) {
 			return false
 		}
 	}
@@ -325,6 +326,16 @@ func TestPolicyDC(t *testing.T) {
 	if len(s.Steps) != 605 || s.Unsent != 0 || s.Record.End != record.EndSessionStop || s.Err != nil {
 		t.Errorf("%d steps, %d unsent, end %v %q, err %v", len(s.Steps), s.Unsent, s.Record.End, s.Record.Detail, s.Err)
 	}
+	// Our emulated cable check takes two requests; the car's recorded 132 all get answers.
+	var proc []string
+	for _, st := range s.Steps {
+		if st.Request == "CableCheckReq" && (len(proc) == 0 || proc[len(proc)-1] != st.Processing) {
+			proc = append(proc, st.Processing)
+		}
+	}
+	if strings.Join(proc, " ") != "Ongoing Finished" {
+		t.Errorf("CableCheck answers %q", proc)
+	}
 	if s.Record.SoC.Value != 35 || s.Record.EVCCIDHex() != "04e77e00f398" {
 		t.Errorf("SoC %+v, EVCCID %q", s.Record.SoC, s.Record.EVCCIDHex())
 	}
@@ -388,7 +399,7 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("ISO-20: %v", err)
 	}
 	s := r.Sessions[0]
-	if !equalSteps(s.Steps, []Step{{70, "supportedAppProtocolReq", "Failed_NoNegotiation", err}}) || s.Unsent != 22 || s.Record.End != record.EndError {
+	if !equalSteps(s.Steps, []Step{{Frame: 70, Request: "supportedAppProtocolReq", Code: "Failed_NoNegotiation", Err: err}}) || s.Unsent != 22 || s.Record.End != record.EndError {
 		t.Errorf("ISO-20: steps %+v, %d unsent, end %v", s.Steps, s.Unsent, s.Record.End)
 	}
 	if s.Offered[0] != "urn:iso:std:iso:15118:-20:AC 1.0" || s.Recorded != secc.ProtocolNone {

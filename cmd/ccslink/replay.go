@@ -120,13 +120,18 @@ func printReplay(w io.Writer, path string, pol secc.Policy, res *replay.Result) 
 		for j := 0; j < len(s.Steps); {
 			st := s.Steps[j]
 			k := j + 1
-			for k < len(s.Steps) && st.Err == nil && s.Steps[k].Err == nil && s.Steps[k].Request == st.Request && s.Steps[k].Code == st.Code {
+			for k < len(s.Steps) && st.Err == nil && s.Steps[k].Err == nil && s.Steps[k].Request == st.Request &&
+				s.Steps[k].Code == st.Code && s.Steps[k].Processing == st.Processing {
 				k++
 			}
+			answer := st.Code
+			if st.Processing != "" {
+				answer += ", " + st.Processing
+			}
 			if k-j > 1 {
-				fmt.Fprintf(w, "  %-28s -> %s (%d times, frames %d to %d)\n", st.Request, st.Code, k-j, st.Frame, s.Steps[k-1].Frame)
+				fmt.Fprintf(w, "  %-28s -> %s (%d times, frames %d to %d)\n", st.Request, answer, k-j, st.Frame, s.Steps[k-1].Frame)
 			} else {
-				fmt.Fprintf(w, "  %-28s -> %s (frame %d)\n", st.Request, st.Code, st.Frame)
+				fmt.Fprintf(w, "  %-28s -> %s (frame %d)\n", st.Request, answer, st.Frame)
 			}
 			if st.Err != nil {
 				fmt.Fprintf(w, "    %v\n", st.Err)

@@ -36,9 +36,9 @@ func TestReplayText(t *testing.T) {
 		"  SessionSetupReq              -> OK_NewSessionEstablished (frame 114)\n" +
 		"  ServiceDiscoveryReq          -> OK (frame 124)\n" +
 		"  ServicePaymentSelectionReq   -> OK (frame 132)\n" +
-		"  ContractAuthenticationReq    -> OK (frame 140)\n" +
-		"  ChargeParameterDiscoveryReq  -> OK (frame 148)\n" +
-		"  CableCheckReq                -> FAILED (frame 157)\n" +
+		"  ContractAuthenticationReq    -> OK, Finished (frame 140)\n" +
+		"  ChargeParameterDiscoveryReq  -> OK, Ongoing (frame 148)\n" +
+		"  CableCheckReq                -> FAILED, Finished (frame 157)\n" +
 		"  62 more requests of the car not sent: our session had ended\n" +
 		"  end: the car closed the connection (after CableCheckReq answered FAILED)\n" +
 		"  in the capture the car sent: EVCCID 0465650064c3, SoC 93 % (frame 148), 69 requests\n" +
@@ -56,7 +56,8 @@ func TestReplayDC(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	for _, line := range []string{
-		"  CableCheckReq                -> OK (132 times, frames 68 to 593)\n",
+		"  CableCheckReq                -> OK, Ongoing (frame 68)\n",
+		"  CableCheckReq                -> OK, Finished (131 times, frames 72 to 593)\n",
 		"  CurrentDemandReq             -> OK (435 times, frames 673 to 2416)\n",
 		"  SessionStopReq               -> OK (frame 2464)\n",
 		"  end: the car ended the session (SessionStop)\n",
