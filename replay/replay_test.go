@@ -455,3 +455,33 @@ func BenchmarkRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/605, "ns/request")
 }
+
+// TestSeveralConnections: pyPLC as a car reconnects four times to a
+// Supercharger; two connections end after the handshake. Each is its own
+// session, and the report speaks of the first with a SessionSetupReq.
+func TestSeveralConnections(t *testing.T) {
+	r, err := File(context.Background(), shared.Path(t, "captures", "pyplc", "2023-03-02_SuperCharger_CableCheck_error.pcapng"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Sessions) != 4 || r.Main() != &r.Sessions[0] {
+		t.Fatalf("%d sessions, main %p of %p", len(r.Sessions), r.Main(), &r.Sessions[0])
+	}
+	ports := []uint16{59218, 59219, 59271, 59272}
+	for i, s := range r.Sessions {
+		if s.Car.Port() != ports[i] || s.Charger.Port() != 30000 || s.SDP == nil {
+			t.Errorf("session %d: car %v, charger %v, SDP %v", i, s.Car, s.Charger, s.SDP)
+		}
+		onlySAP := i == 1 || i == 3
+		if onlySAP != (len(s.Steps) == 1) || onlySAP != (s.Captured.EVCCID == nil) {
+			t.Errorf("session %d: %d steps, EVCCID %v", i, len(s.Steps), s.Captured.EVCCID)
+		}
+		if onlySAP && (s.Record.End != record.EndCarClosed || s.Record.Detail != "the capture holds no further request" || s.Recorded != secc.ProtocolNone) {
+			t.Errorf("session %d: end %v %q, recorded %v", i, s.Record.End, s.Record.Detail, s.Recorded)
+		}
+		// pyPLC sends an empty EVCCID: sent, but nothing to record.
+		if !onlySAP && (len(s.Captured.EVCCID) != 0 || s.Record.EVCCID != nil || s.Record.SoC.Value != 20) {
+			t.Errorf("session %d: EVCCID %v / %v, SoC %+v", i, s.Captured.EVCCID, s.Record.EVCCID, s.Record.SoC)
+		}
+	}
+}
