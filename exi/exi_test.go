@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/ccslink/ccslink/exi"
 )
@@ -692,5 +693,85 @@ func TestGrammarEvents(t *testing.T) {
 	// In state 2 the escape then 0 is the second-level EE.
 	if ev, err := escape("80", 2, 1); err != nil || ev != exi.EventEE { // 1 000
 		t.Errorf("second-level EE = %d, %v", ev, err)
+	}
+}
+
+// stringHits is a stream of k literals "a" of one qname, then k local hits
+// on them (index i%k), and its length.
+func stringHits(k int) []byte {
+	var w exi.Writer
+	w.Reset(nil)
+	for range k {
+		w.String("a")
+	}
+	for i := range k {
+		w.Uint(0)
+		w.Bits(uint32(i%k), bitsFor(k))
+	}
+	return w.Bytes()
+}
+
+func bitsFor(n int) int {
+	w := 0
+	for 1<<w < n {
+		w++
+	}
+	return w
+}
+
+// TestStringHitsLinear: a local hit costs the same however many strings came
+// before, so decoding k literals and k hits allocates in proportion to k.
+func TestStringHitsLinear(t *testing.T) {
+	perByte := func(k int) float64 {
+		b := stringHits(k)
+		var r exi.Reader
+		decode := func() {
+			r.Reset(b)
+			for i := range 2 * k {
+				s, err := r.String(-1, "{urn:x}XPath")
+				if err != nil || s != "a" {
+					t.Fatalf("string %d: %q, %v", i, s, err)
+				}
+			}
+		}
+		decode() // the tables grow once; later runs reuse them
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		decode()
+		runtime.ReadMemStats(&after)
+		return float64(after.TotalAlloc-before.TotalAlloc) / float64(len(b))
+	}
+	small, large := perByte(100), perByte(1000)
+	t.Logf("allocated bytes per input byte: k=100 %.1f, k=1000 %.1f", small, large)
+	// Each literal allocates its string; a hit nothing.
+	if large > 2*small+1 || large > 16 {
+		t.Errorf("allocation per input byte grows with k: %.1f at k=100, %.1f at k=1000", small, large)
+	}
+}
+
+// TestStringTablesBudget: the tables count against the decoding budget, so
+// a document of many short strings cannot grow them past it.
+func TestStringTablesBudget(t *testing.T) {
+	// Without slack the budget is 64 bytes per input byte; a one-character
+	// literal takes 2 bytes and costs its byte plus a table entry.
+	b := stringHits(exi.AllocSlack) // 64Ki literals: 128 KiB
+	var r exi.Reader
+	r.Reset(b)
+	budget := exi.AllocFactor*len(b) + exi.AllocSlack
+	// Per literal its byte and a table entry (qname and value, and its
+	// index in the local table).
+	spent := 0
+	for i := range exi.AllocSlack {
+		if _, err := r.String(-1, "q"); err != nil {
+			t.Fatalf("literal %d: %v", i, err)
+		}
+		spent += 1 + int(2*unsafe.Sizeof("")+unsafe.Sizeof(0))
+	}
+	// What is left of the budget is exactly what the literals did not use.
+	if err := r.Alloc(uintptr(budget - spent)); err != nil {
+		t.Errorf("budget after %d literals: %v; want %d bytes left", exi.AllocSlack, err, budget-spent)
+	}
+	if err := r.Alloc(1); err == nil {
+		t.Errorf("string tables not charged: budget not exhausted after %d bytes", budget)
 	}
 }

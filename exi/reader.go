@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Reader reads EXI values from a bit-packed stream, most significant bit
@@ -14,9 +15,15 @@ type Reader struct {
 
 	// String value tables (EXI 1.0 §7.3.3), filled only when a string is
 	// decoded. Peers write literals, but a conformant stream may refer back.
-	// Every string value in order: the global table; those of one qname,
-	// in order, its local table. Documents hold few strings.
-	strs []strEntry
+	// strs, every literal in order, is the global table. The local tables,
+	// one partition per qname listing its indices in strs, are built only
+	// when a local hit needs them (real peers send none) and then kept up
+	// to date: a hit costs the same however many strings came before. A
+	// schema has few string qnames, so finding a partition is a short scan
+	// bounded by the schema, not the input.
+	strs    []strEntry
+	parts   []partition
+	indexed int // strs[:indexed] are entered in parts
 
 	sc scalars // storage of optional simple values, never reused
 
@@ -28,6 +35,18 @@ type Reader struct {
 }
 
 type strEntry struct{ q, s string }
+
+type partition struct {
+	qname string
+	ids   []int // indices into Reader.strs
+}
+
+// Budget charges of the string tables: a global entry with its local index,
+// and a partition.
+const (
+	strEntryCost  = unsafe.Sizeof(strEntry{}) + unsafe.Sizeof(0)
+	partitionCost = unsafe.Sizeof(partition{})
+)
 
 // AllocFactor and AllocSlack set the decoding memory budget of a document
 // of n bytes: AllocFactor*n + AllocSlack bytes of decoded values.
@@ -50,7 +69,7 @@ func (r *Reader) Reset(b []byte) {
 	r.buf, r.pos = b, 0
 	r.sc = scalars{} // handed-out storage belongs to earlier documents
 	r.budget = AllocFactor*len(b) + AllocSlack
-	r.strs = r.strs[:0]
+	r.strs, r.parts, r.indexed = r.strs[:0], r.parts[:0], 0
 	r.notes = nil // handed out with the earlier document
 }
 
@@ -313,11 +332,9 @@ func (r *Reader) String(max int, qname string) (string, error) {
 	}
 	switch n {
 	case 0:
-		var local []string
-		for _, e := range r.strs {
-			if e.q == qname {
-				local = append(local, e.s)
-			}
+		local, err := r.localTable(qname)
+		if err != nil {
+			return "", err
 		}
 		i, err := r.Bits(bitsFor(len(local)))
 		if err != nil {
@@ -326,7 +343,7 @@ func (r *Reader) String(max int, qname string) (string, error) {
 		if int(i) >= len(local) {
 			return "", &Error{Bit: start, Msg: fmt.Sprintf("local string table index %d out of %d", i, len(local))}
 		}
-		return local[i], nil
+		return r.strs[local[i]].s, nil
 	case 1:
 		i, err := r.Bits(bitsFor(len(r.strs)))
 		if err != nil {
@@ -365,9 +382,44 @@ func (r *Reader) String(max int, qname string) (string, error) {
 	}
 	s := string(b)
 	if n > 0 {
+		// The entry and its later local index count against the budget.
+		if err := r.Alloc(strEntryCost); err != nil {
+			return "", err
+		}
 		r.strs = append(r.strs, strEntry{qname, s})
 	}
 	return s, nil
+}
+
+// partition returns the local table of qname, or nil before its first value.
+func (r *Reader) partition(qname string) *partition {
+	for i := range r.parts {
+		if r.parts[i].qname == qname {
+			return &r.parts[i]
+		}
+	}
+	return nil
+}
+
+// localTable returns the indices in strs of qname's values, entering the
+// literals read since the last local hit in their partitions first.
+func (r *Reader) localTable(qname string) ([]int, error) {
+	for ; r.indexed < len(r.strs); r.indexed++ {
+		q := r.strs[r.indexed].q
+		p := r.partition(q)
+		if p == nil {
+			if err := r.Alloc(partitionCost); err != nil {
+				return nil, err
+			}
+			r.parts = append(r.parts, partition{qname: q})
+			p = &r.parts[len(r.parts)-1]
+		}
+		p.ids = append(p.ids, r.indexed)
+	}
+	if p := r.partition(qname); p != nil {
+		return p.ids, nil
+	}
+	return nil, nil
 }
 
 // localName returns the local part of "{namespace}local".
