@@ -44,7 +44,8 @@ func runReplay(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("replay", "replay [--json] [--policy soc|dc|ac] [-v] CAPTURE\n\n"+
 		"Plays the car's requests of a pcap or pcapng capture against this charger, in process,\n"+
 		"and tells what the charger answered and learnt. With several connections in the capture,\n"+
-		"each is replayed; the summary and --json speak of the first with a SessionSetupReq.", stderr)
+		"each is replayed; the summary and --json speak of the first with a SessionSetupReq.\n"+
+		"Exit status 1: the capture cannot be read, or its session cannot be replayed (TLS, ISO-20).", stderr)
 	asJSON := fs.Bool("json", false, "print the result as one JSON line (-1: a value the car did not send)")
 	policy := fs.String("policy", "soc", "the charger's policy: soc (end the DC attempt once the SoC is known), dc (a full DC session), ac (ISO 15118-2 AC)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
@@ -92,8 +93,8 @@ func runReplay(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	} else if len(res.Sessions) > 0 {
 		printReplay(stdout, path, pol, &res)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "ccslink replay: %v\n", err)
+	if !rep.OK {
+		fmt.Fprintf(stderr, "ccslink replay: %s\n", rep.Error)
 		return 1
 	}
 	return 0

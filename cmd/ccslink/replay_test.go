@@ -71,6 +71,7 @@ func TestReplayDC(t *testing.T) {
 func TestReplayErrors(t *testing.T) {
 	tls := shared.Path(t, "captures", "dsv2gshark", "ISO-2_DC_PnC_TLS_Contract_DS5366_RiseV2G.pcapng")
 	iso20 := shared.Path(t, "captures", "dsv2gshark", "ISO-20_BPT_AC_DS5366_Josev.pcapng")
+	polestar := shared.Path(t, "captures", "pyplc", "2024-06-11_Griffigroen_polestar2_stop_in_precharge.pcapng")
 	missing := filepath.Join(t.TempDir(), "none.pcap")
 	cases := []struct {
 		args   []string
@@ -87,6 +88,10 @@ func TestReplayErrors(t *testing.T) {
 		{[]string{"replay", tls}, 1, "", "ccslink replay: the V2G session is encrypted (TLS): nothing to replay\n"},
 		{[]string{"replay", "--json", tls}, 1, `{"capture":"` + tls + `","policy":"soc","ok":false,"soc":-1,"full_soc":-1,"energy_capacity_wh":-1,"energy_request_wh":-1,"steps":0,"sessions":0,"error":"the V2G session is encrypted (TLS): nothing to replay"}`, "encrypted"},
 		{[]string{"replay", iso20}, 1, "replay of " + iso20, "ccslink replay: ISO 15118-20 is not served by this charger: "},
+		// The car's recorded requests are DIN; the ac policy negotiates ISO-2.
+		{[]string{"replay", "--policy", "ac", "--json", polestar}, 1, `{"capture":"` + polestar + `","policy":"ac","ok":false,"protocol":"iso2","soc":-1,"full_soc":-1,` +
+			`"energy_capacity_wh":-1,"energy_request_wh":-1,"steps":1,"end":"error","sessions":1,"error":"our charger negotiated another protocol than the car's recorded requests speak: ours is ISO 15118-2, the car's requests are DIN 70121"}`,
+			"ccslink replay: our charger negotiated another protocol"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
