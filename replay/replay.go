@@ -28,8 +28,8 @@ var (
 
 // CaptureError reports a capture file that could not be read at all.
 type CaptureError struct {
-	Path string
-	Err  error
+	Path string // the file as given
+	Err  error  // capture.Open's error
 }
 
 func (e *CaptureError) Error() string {
@@ -82,7 +82,7 @@ type Session struct {
 	Record record.Session
 	// Steps are the car's requests our charger answered, in order.
 	Steps []Step
-	// Unsent counts the car's recorded requests not sent because our session had ended.
+	// Unsent counts the car's recorded requests not sent: our session had ended, or Err stopped the replay.
 	Unsent int
 	// Captured is what the car sent in the capture itself.
 	Captured Captured
