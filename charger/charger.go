@@ -209,10 +209,9 @@ func (c *Charger) plugIn(ctx context.Context, failed <-chan error) error {
 			c.end(rec, record.EndStopped, "")
 			return nil
 		case e := <-c.events:
-			if rec.Phases.Matched.IsZero() {
-				// A previous car's connection winding down.
-				continue
-			}
+			// A car may talk before Match returns (its SDP request is the
+			// link evidence that ends Match); a previous car's connection
+			// was dropped before this plug-in began.
 			if e.Kind == record.KindConnected {
 				talking = true
 			}

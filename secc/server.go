@@ -27,11 +27,12 @@ type Server struct {
 	cfg  Config
 	emit func(record.Event)
 
-	mu    sync.Mutex
-	ids   sessionIDs // the plug-in's SessionID, kept across reconnects
-	cur   net.Conn
-	curID uint64
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	ids     sessionIDs // the plug-in's SessionID, kept across reconnects
+	cur     net.Conn
+	curID   uint64
+	curDone chan struct{} // closed when the current connection's session has ended
+	wg      sync.WaitGroup
 }
 
 // NewServer returns a server for cfg; emit receives every event of every
@@ -50,13 +51,17 @@ func (s *Server) Reset() {
 	s.mu.Unlock()
 }
 
-// Drop closes the car's connection, if one is open: the car is gone.
+// Drop closes the car's connection, if one is open, and waits until its
+// session has ended (its KindEnded event emitted): the car is gone, and
+// nothing of it may reach the next plug-in.
 func (s *Server) Drop() {
 	s.mu.Lock()
-	if s.cur != nil {
-		s.cur.Close()
-	}
+	c, done := s.cur, s.curDone
 	s.mu.Unlock()
+	if c != nil {
+		c.Close()
+		<-done
+	}
 }
 
 // Serve accepts connections on ln until ctx ends or ln fails; it closes ln
@@ -111,15 +116,17 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 	}
 	s.curID++
 	id := s.curID
-	s.cur = c
+	done := make(chan struct{})
+	s.cur, s.curDone = c, done
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		if s.curID == id {
-			s.cur = nil
+			s.cur, s.curDone = nil, nil
 		}
 		s.mu.Unlock()
 		c.Close()
+		close(done)
 	}()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/link"
+	"github.com/ccslink/ccslink/modemsim"
+	"github.com/ccslink/ccslink/slac"
+)
+
+// homePlugPort opens the HomePlug side of iface: the raw socket, behind an
+// emulated modem when emulate is set. close releases both.
+func homePlugPort(ctx context.Context, iface string, emulate, evse bool) (port slac.Port, mac homeplug.MAC, emu *modemsim.Emulator, close func(), err error) {
+	conn, err := link.Listen(iface, homeplug.EtherType, nil)
+	if err != nil {
+		return nil, mac, nil, nil, interfaceError(iface, err)
+	}
+	mac, err = homeplug.MACFrom(conn.HardwareAddr())
+	if err != nil {
+		conn.Close()
+		return nil, mac, nil, nil, fmt.Errorf("interface %s has no Ethernet address: %w", iface, err)
+	}
+	if !emulate {
+		return conn, mac, nil, func() { conn.Close() }, nil
+	}
+	e, err := modemsim.Emulate(ctx, conn, modemsim.EmulateConfig{Modem: modemsim.ModemConfig{EVSE: evse}})
+	if err != nil {
+		conn.Close()
+		return nil, mac, nil, nil, err
+	}
+	return e.Host(), mac, e, func() { e.Close() }, nil
+}
+
+// interfaceError turns a failure to open iface into words a user can act on.
+func interfaceError(iface string, err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("opening %s needs CAP_NET_RAW: run as root, or once `sudo setcap cap_net_raw,cap_net_admin+ep $(which ccslink)`: %w", iface, err)
+	}
+	if _, ierr := net.InterfaceByName(iface); ierr != nil {
+		return fmt.Errorf("no interface %s; there are: %s", iface, interfaceNames())
+	}
+	return fmt.Errorf("opening %s: %w", iface, err)
+}
+
+func interfaceNames() string {
+	ifs, err := net.Interfaces()
+	if err != nil || len(ifs) == 0 {
+		return "none"
+	}
+	var n []string
+	for _, i := range ifs {
+		n = append(n, i.Name)
+	}
+	return strings.Join(n, ", ")
+}

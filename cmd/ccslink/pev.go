@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/evcc"
+	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/modemsim"
+	"github.com/ccslink/ccslink/sdp"
+	"github.com/ccslink/ccslink/slac"
+)
+
+func init() {
+	register(command{
+		name:    "pev",
+		summary: "play one simulated car on a real interface: SLAC, SDP and its V2G session",
+		run:     runPEV,
+	})
+}
+
+// pevReport is the --json line of ccslink pev.
+type pevReport struct {
+	OK         bool   `json:"ok"`
+	Car        string `json:"car"`
+	Protocol   string `json:"protocol,omitempty"`
+	EVCCID     string `json:"evccid,omitempty"`
+	SoC        int    `json:"soc"`
+	FullSoC    int    `json:"full_soc"`
+	CapacityWh int64  `json:"energy_capacity_wh"`
+	RequestWh  int64  `json:"energy_request_wh"`
+	Charger    string `json:"charger,omitempty"`
+	Steps      int    `json:"steps"`
+	End        string `json:"end,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error,omitempty"`
+}
+
+func runPEV(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("pev", "pev --iface IF [--car NAME] [--emulate-modem] [--json] [--timeout 60s]", stderr)
+	iface := fs.String("iface", "", "network interface of the car's HomePlug modem")
+	carName := fs.String("car", "ioniq", "the car: "+strings.Join(carNames(), ", "))
+	emulate := fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
+	asJSON := fs.Bool("json", false, "print the result as one JSON line")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	verbose := fs.Bool("v", false, "log every step to stderr")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *iface == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	p, err := evcc.Lookup(*carName)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink pev: --car: %v\n", err)
+		return 2
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	start := time.Now()
+	rep, err := playPEV(ctx, *iface, p, *emulate, log)
+	rep.Car, rep.DurationMS = p.Name, time.Since(start).Milliseconds()
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("the car's session did not finish within %v", *timeout)
+	}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	rep.OK = err == nil
+	if *asJSON {
+		b, _ := json.Marshal(rep)
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else if rep.OK {
+		fmt.Fprintf(stdout, "%s: %s session with the charger at %s, %d requests, ended: %s\n", p.Car, rep.Protocol, rep.Charger, rep.Steps, rep.End)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink pev: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, log *slog.Logger) (pevReport, error) {
+	rep := pevReport{SoC: -1, FullSoC: -1, CapacityWh: -1, RequestWh: -1}
+	hp, mac, emu, closeHP, err := homePlugPort(ctx, iface, emulate, false)
+	if err != nil {
+		return rep, err
+	}
+	defer closeHP()
+	// The car's EVCCID is its interface's MAC, unless the profile draws one per session.
+	evccid := [6]byte(mac)
+	if p.RandomMAC {
+		evccid = p.SessionMAC()
+	}
+	for {
+		_, err = slac.MatchPEV(ctx, hp, clock.Real{}, slac.PEVConfig{MAC: mac, RunID: homeplug.RunID(p.SLACRunID()), Log: log})
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		log.Info("matching failed, starting again", "err", err)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("SLAC: %w", err)
+	}
+	if emu != nil && !awaitEmulatedLink(ctx, emu) {
+		return rep, fmt.Errorf("SLAC matched, but the car's modem did not join the charger's network")
+	}
+	ll, err := sdp.LinkLocal(iface)
+	if err != nil {
+		return rep, err
+	}
+	udp, err := sdp.Listen(iface, 0)
+	if err != nil {
+		return rep, err
+	}
+	defer udp.Close()
+	resp, err := sdp.Discover(ctx, udp, nil, sdp.ClientConfig{Interface: iface, Log: log})
+	if err != nil {
+		return rep, err
+	}
+	rep.Charger = resp.Addr.String()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ll.AsSlice(), Zone: iface}}
+	conn, err := d.DialContext(ctx, "tcp6", resp.Addr.String())
+	if err != nil {
+		return rep, fmt.Errorf("connecting to the charger at %v: %w", resp.Addr, err)
+	}
+	defer conn.Close()
+	res, err := evcc.Run(ctx, conn, evcc.Config{Profile: p, EVCCID: evccid, Log: log})
+	rep.Protocol, rep.Steps, rep.End = res.Protocol, len(res.Steps), res.End.String()
+	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])
+	rep.SoC, rep.FullSoC, rep.CapacityWh, rep.RequestWh = res.Sent.SoC, res.Sent.FullSOC, res.Sent.CapacityWh, res.Sent.RequestWh
+	return rep, err
+}
+
+// awaitEmulatedLink waits until the emulated modem has joined the charger's network.
+func awaitEmulatedLink(ctx context.Context, e *modemsim.Emulator) bool {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !e.LinkUp() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
+}
