@@ -48,6 +48,10 @@ func lookup(name string, fragment bool, stderr io.Writer, cmd string) (v2g.Codec
 // maxLine bounds one input line (a certificate chain message is ~6 KiB of EXI).
 const maxLine = 1 << 20
 
+// errLineTooLong is the error of an input line over maxLine bytes; the rest
+// of the line is skipped unread into memory and the next line is read.
+var errLineTooLong = fmt.Errorf("longer than %d bytes (1 MiB), the limit for one line; skipped", maxLine)
+
 func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("decode", "decode --schema S [HEX...]  (or one hex document per line on stdin)", stderr)
 	schema := fs.String("schema", "", schemaHelp)
@@ -62,10 +66,14 @@ func runDecode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
 	failed := false
-	eachLine(fs.Args(), stdin, func(n int, line string) {
-		j, warns, err := decodeLine(c, line)
-		for _, w := range warns {
-			fmt.Fprintf(stderr, "line %d: %s\n", n, w)
+	eachLine(fs.Args(), stdin, func(n int, line string, err error) {
+		var j []byte
+		if err == nil {
+			var warns []string
+			j, warns, err = decodeLine(c, line)
+			for _, w := range warns {
+				fmt.Fprintf(stderr, "line %d: %s\n", n, w)
+			}
 		}
 		if err != nil {
 			failed = true
@@ -132,13 +140,15 @@ func runEncode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer out.Flush()
 	failed := false
 	var buf []byte
-	eachLine(fs.Args(), stdin, func(n int, line string) {
-		doc := c.New()
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
-		err := dec.Decode(doc)
+	eachLine(fs.Args(), stdin, func(n int, line string, err error) {
 		if err == nil {
-			buf, err = c.Append(buf[:0], doc)
+			doc := c.New()
+			dec := json.NewDecoder(strings.NewReader(line))
+			dec.DisallowUnknownFields()
+			err = dec.Decode(doc)
+			if err == nil {
+				buf, err = c.Append(buf[:0], doc)
+			}
 		}
 		if err != nil {
 			failed = true
@@ -159,22 +169,54 @@ func runEncode(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // eachLine calls fn for each argument, or else for each line of stdin
-// (numbered from 1); blank lines still produce an output line.
-func eachLine(args []string, stdin io.Reader, fn func(n int, line string), fail func(error)) {
+// (numbered from 1, without its line ending); blank lines still produce an
+// output line. A line over maxLine bytes comes with errLineTooLong instead
+// of its text, and reading goes on with the next; fail gets a read error,
+// which ends the input.
+func eachLine(args []string, stdin io.Reader, fn func(n int, line string, err error), fail func(error)) {
 	if len(args) > 0 {
 		for i, a := range args {
-			fn(i+1, a)
+			fn(i+1, a, nil)
 		}
 		return
 	}
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64*1024), maxLine)
-	n := 0
-	for sc.Scan() {
-		n++
-		fn(n, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		fail(err)
+	br := bufio.NewReaderSize(stdin, 64<<10)
+	var line []byte
+	for n := 1; ; n++ {
+		line = line[:0]
+		tooLong := false
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			if !tooLong && len(line)+len(chunk) > maxLine+len("\r\n") {
+				tooLong, line = true, line[:0] // discard the rest as it comes
+			}
+			if !tooLong {
+				line = append(line, chunk...)
+			}
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+		if err != nil && err != io.EOF {
+			fail(err)
+			return
+		}
+		if err == io.EOF && len(line) == 0 && !tooLong {
+			return // no last line after the final newline
+		}
+		text := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+		if !tooLong && len(text) > maxLine {
+			tooLong = true
+		}
+		if tooLong {
+			fn(n, "", errLineTooLong)
+		} else {
+			fn(n, text, nil)
+		}
+		if err == io.EOF {
+			return
+		}
 	}
 }

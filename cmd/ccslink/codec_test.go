@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -236,5 +238,89 @@ func TestDecodeNotesOutOfRange(t *testing.T) {
 	out, errs, code = runCLI(t, wantJSON+"\n", "encode", "--schema", "iso2")
 	if code != 1 || out != "\n" || errs != "line 1: exi: PowerDeliveryReqType.SAScheduleTupleID: value 256 outside [1, 255]\n" {
 		t.Errorf("encode: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// TestOverlongLines: a line over 1 MiB gets its own error naming the line
+// and the limit, and its output line ({} or empty); the lines after it are
+// read as usual, also when the overlong one is the last, without newline.
+func TestOverlongLines(t *testing.T) {
+	long := strings.Repeat("a", maxLine+1)
+	exact := strings.Repeat("0", maxLine) // at the limit: read, then fails as a document
+	wantErr := "longer than 1048576 bytes (1 MiB), the limit for one line; skipped"
+	t.Run("decode", func(t *testing.T) {
+		in := sessionSetupReqHex + "\n" + long + "\n" + serviceDiscoveryHex + "\r\n" + exact + "\n" + sessionSetupReqHex + "\n" + long
+		out, errs, code := runCLI(t, in, "decode", "--schema", "din")
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		want := []string{sessionSetupReqJSON, "{}", serviceDiscoveryJSON, "{}", sessionSetupReqJSON, "{}"}
+		if got := outLines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("stdout\n%s\nwant\n%s", out, strings.Join(want, "\n"))
+		}
+		e := outLines(errs)
+		if len(e) != 3 || e[0] != "line 2: "+wantErr || !strings.HasPrefix(e[1], "line 4: bit ") || e[2] != "line 6: "+wantErr {
+			t.Errorf("stderr:\n%s", errs)
+		}
+	})
+	t.Run("encode", func(t *testing.T) {
+		in := sessionSetupReqJSON + "\n" + long + "\n" + serviceDiscoveryJSON + "\n"
+		out, errs, code := runCLI(t, in, "encode", "--schema", "din")
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
+		}
+		if want := sessionSetupReqHex + "\n\n" + serviceDiscoveryHex + "\n"; out != want {
+			t.Errorf("stdout %q, want %q", out, want)
+		}
+		if errs != "line 2: "+wantErr+"\n" {
+			t.Errorf("stderr %q", errs)
+		}
+	})
+}
+
+// endlessLine yields n bytes of 'a' and then a newline and one document,
+// without holding them.
+type endlessLine struct {
+	n    int
+	tail string
+}
+
+func (r *endlessLine) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		if r.tail == "" {
+			return 0, io.EOF
+		}
+		k := copy(p, r.tail)
+		r.tail = r.tail[k:]
+		return k, nil
+	}
+	k := min(len(p), r.n)
+	for i := range k {
+		p[i] = 'a'
+	}
+	r.n -= k
+	return k, nil
+}
+
+// TestOverlongLineMemory: an overlong line is skipped without being held:
+// what decoding allocates does not grow with the line (up to 1 MiB of line
+// buffer, whatever the line's length).
+func TestOverlongLineMemory(t *testing.T) {
+	alloc := func(n int) uint64 {
+		in := &endlessLine{n: n, tail: "\n" + sessionSetupReqHex + "\n"}
+		var out, errb bytes.Buffer
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		code := run([]string{"decode", "--schema", "din"}, in, &out, &errb)
+		runtime.ReadMemStats(&after)
+		if code != 1 || out.String() != "{}\n"+sessionSetupReqJSON+"\n" || !strings.HasPrefix(errb.String(), "line 1: longer than") {
+			t.Errorf("%d-byte line: exit %d, stdout %q, stderr %q", n, code, out.String(), errb.String())
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := alloc(2<<20), alloc(64<<20)
+	t.Logf("allocated %d bytes for a 2 MiB line, %d for a 64 MiB one", small, large)
+	if large > small+256<<10 || large > 8<<20 {
+		t.Errorf("skipping a line allocates with its length: %d bytes for 2 MiB, %d for 64 MiB", small, large)
 	}
 }
