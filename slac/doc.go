@@ -27,6 +27,16 @@
 //   - once matched, other cars are ignored; the matcher polls
 //     VS_PL_LNK_STATUS until the modem reports the link, or TT_match_join ends.
 //
+// EVSE is the matcher inside a long-running charger: Match keys the modem
+// with a fresh key and waits for a car, Watch polls the modem's link status
+// until the car's link goes, CarGone and LinkEvidence carry what the charger
+// sees on the control pilot and in the car's IPv6; then Match again for the
+// next car, in the same process, with no goroutine left behind.
+//
+// Failures are *FailureError values whose Reason names the step; errors.Is
+// finds their sentinels (ErrNoCar, ErrNoMatch, ErrLinkTimeout, ErrLinkLost,
+// ErrCarGone). A failing interface is a *PortError.
+//
 // CM_VALIDATE.REQ is answered "not required": this charger does not toggle
 // the control pilot.
 package slac

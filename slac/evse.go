@@ -39,6 +39,9 @@ type Config struct {
 	// means DefaultLinkPoll, negative means no polling: the matcher is done
 	// once CM_SLAC_MATCH.CNF is sent.
 	LinkPoll time.Duration
+	// WatchPoll is the interval of VS_PL_LNK_STATUS.REQ during EVSE.Watch;
+	// zero means DefaultWatchPoll.
+	WatchPoll time.Duration
 	// NewNMK makes the key of each session; nil means homeplug.NewNMK.
 	NewNMK func() homeplug.NMK
 	// Log receives what happened; nil means silence.

@@ -3,6 +3,7 @@ package slac
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/ccslink/ccslink/clock"
@@ -35,14 +36,42 @@ type Machine interface {
 // ends, or p fails. It returns nil when m is done (the outcome is m's),
 // ctx.Err(), or a *PortError.
 func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
+	return drive(ctx, p, c, m, nil)
+}
+
+// loopHooks adds what a long-running EVSE needs to the loop of Run.
+type loopHooks struct {
+	// evidence and gone are the EVSE's signals; onEvidence handles the first.
+	evidence   <-chan struct{}
+	onEvidence func(now time.Time)
+	gone       <-chan struct{}
+	// carry holds a frame read but not handled when a loop ended; the next
+	// loop handles it first, so no frame is lost between Match and Watch.
+	carry []byte
+	// handled counts the frames handled, for idle.
+	handled uint64
+	// idle, if set, is called whenever the loop waits: tests learn from it
+	// that the frames so far are handled and when the loop wakes next.
+	idle func(handled uint64, next time.Time, ok bool)
+}
+
+// errGone ends a loop when the EVSE's CarGone is called.
+var errGone = errors.New("slac: car gone")
+
+func drive(ctx context.Context, p Port, c clock.Clock, m Machine, h *loopHooks) error {
+	if h == nil {
+		h = &loopHooks{}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	type read struct {
 		frame []byte
 		err   error
 	}
 	frames := make(chan read)
-	processed := make(chan struct{})
+	// Buffered: the reader may have left on ctx.Done when the loop hands back.
+	processed := make(chan struct{}, 1)
 	readerDone := make(chan struct{})
+	var left []byte // a frame the reader could not hand over
 	go func() {
 		defer close(readerDone)
 		buf := make([]byte, homeplug.MaxFrameLen)
@@ -51,6 +80,9 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 			select {
 			case frames <- read{buf[:n], err}:
 			case <-ctx.Done():
+				if err == nil {
+					left = slices.Clone(buf[:n])
+				}
 				return
 			}
 			if err != nil {
@@ -67,6 +99,7 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 	defer func() {
 		cancel()
 		<-readerDone
+		h.carry = left
 	}()
 
 	send := func(out [][]byte) error {
@@ -76,6 +109,14 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 			}
 		}
 		return nil
+	}
+	if len(h.carry) > 0 {
+		out := m.Handle(c.Now(), h.carry)
+		h.carry = h.carry[:0]
+		h.handled++
+		if err := send(out); err != nil {
+			return err
+		}
 	}
 	for !m.Done() {
 		now := c.Now()
@@ -92,12 +133,27 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 			timer = c.NewTimer(deadline.Sub(now))
 			fire = timer.C()
 		}
+		if h.idle != nil {
+			h.idle(h.handled, deadline, ok)
+		}
+		var out [][]byte
 		select {
 		case <-ctx.Done():
 			if timer != nil {
 				timer.Stop()
 			}
 			return ctx.Err()
+		case <-h.gone:
+			if timer != nil {
+				timer.Stop()
+			}
+			return errGone
+		case <-h.evidence:
+			if timer != nil {
+				timer.Stop()
+			}
+			h.onEvidence(c.Now())
+			continue
 		case r := <-frames:
 			if timer != nil {
 				timer.Stop()
@@ -105,15 +161,14 @@ func Run(ctx context.Context, p Port, c clock.Clock, m Machine) error {
 			if r.err != nil {
 				return portError(ctx, "receive", r.err)
 			}
-			out := m.Handle(c.Now(), r.frame)
+			out = m.Handle(c.Now(), r.frame)
+			h.handled++
 			processed <- struct{}{}
-			if err := send(out); err != nil {
-				return err
-			}
 		case <-fire:
-			if err := send(m.Tick(c.Now())); err != nil {
-				return err
-			}
+			out = m.Tick(c.Now())
+		}
+		if err := send(out); err != nil {
+			return err
 		}
 	}
 	return nil
