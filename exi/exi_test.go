@@ -399,7 +399,7 @@ func TestStringLiteral(t *testing.T) {
 	var r exi.Reader
 	r.Reset(b)
 	for _, want := range []string{"", "aé", "€", "😀", "DIN"} {
-		s, err := r.String(-1, "q1")
+		s, err := r.String(-1, "q1", "f")
 		if err != nil || s != want {
 			t.Fatalf("String = %q, %v; want %q", s, err, want)
 		}
@@ -412,18 +412,18 @@ func TestStringLiteral(t *testing.T) {
 
 	// Schema length limit: "DIN" with max 2, kept and noted.
 	r.Reset(mustHex(t, "0544494e"))
-	if s, err := r.String(2, "{urn:x}EVCCID"); err != nil || s != "DIN" {
+	if s, err := r.String(2, "{urn:x}EVCCID", "EVCCID"); err != nil || s != "DIN" {
 		t.Errorf("string over maxLength: %q, %v; want it kept", s, err)
 	}
 	wantNotes(t, &r, "0 EVCCID: string of 3 characters, schema allows 2")
 	// A surrogate code point is not a character.
 	r.Reset(mustHex(t, "0380b003")) // length 1, U+D800
-	if _, err := r.String(-1, "q1"); err == nil {
+	if _, err := r.String(-1, "q1", "f"); err == nil {
 		t.Error("surrogate code point: no error")
 	}
 	// A length beyond the input fails before allocating.
 	r.Reset(mustHex(t, "ffffffff0f41"))
-	if _, err := r.String(-1, "q1"); !errors.Is(err, exi.ErrEOF) {
+	if _, err := r.String(-1, "q1", "f"); !errors.Is(err, exi.ErrEOF) {
 		t.Errorf("string longer than the input: %v, want ErrEOF", err)
 	}
 }
@@ -450,13 +450,13 @@ func TestStringTable(t *testing.T) {
 		qname string
 		want  string
 	}{{"q5", "ab"}, {"q6", "cd"}, {"q5", "ef"}, {"q5", "ef"}, {"q6", "cd"}, {"q9", "ab"}, {"q9", "ef"}} {
-		s, err := r.String(-1, c.qname)
+		s, err := r.String(-1, c.qname, "f")
 		if err != nil || s != c.want {
 			t.Fatalf("string %d (qname %s) = %q, %v; want %q", i, c.qname, s, err, c.want)
 		}
 	}
 	start := r.Pos()
-	_, err := r.String(-1, "q7")
+	_, err := r.String(-1, "q7", "f")
 	if err == nil {
 		t.Fatal("local hit in an empty table: no error")
 	}
@@ -473,17 +473,17 @@ func TestStringTable(t *testing.T) {
 	w.Bits(3, 2)
 	r.Reset(w.Bytes())
 	for range 3 {
-		if _, err := r.String(-1, "q1"); err != nil {
+		if _, err := r.String(-1, "q1", "f"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.String(-1, "q1"); err == nil {
+	if _, err := r.String(-1, "q1", "f"); err == nil {
 		t.Error("global index out of range: no error")
 	}
 
 	// Reset empties the tables.
 	r.Reset(mustHex(t, "01"))
-	if _, err := r.String(-1, "q1"); err == nil {
+	if _, err := r.String(-1, "q1", "f"); err == nil {
 		t.Error("global hit after Reset: no error")
 	}
 }
@@ -728,7 +728,7 @@ func TestStringHitsLinear(t *testing.T) {
 		decode := func() {
 			r.Reset(b)
 			for i := range 2 * k {
-				s, err := r.String(-1, "{urn:x}XPath")
+				s, err := r.String(-1, "{urn:x}XPath", "f")
 				if err != nil || s != "a" {
 					t.Fatalf("string %d: %q, %v", i, s, err)
 				}
@@ -762,7 +762,7 @@ func TestStringTablesBudget(t *testing.T) {
 	// index in the local table).
 	spent := 0
 	for i := range exi.AllocSlack {
-		if _, err := r.String(-1, "q"); err != nil {
+		if _, err := r.String(-1, "q", "f"); err != nil {
 			t.Fatalf("literal %d: %v", i, err)
 		}
 		spent += 1 + int(2*unsafe.Sizeof("")+unsafe.Sizeof(0))

@@ -320,11 +320,11 @@ func (r *Reader) Binary(max int, field string) ([]byte, error) {
 	return b, nil
 }
 
-// String reads a string value; one longer than max characters (max < 0:
-// no schema limit) is noted. qname ("{namespace}local") names the element
-// or attribute whose local value table it uses. Length 0 and 1 refer to the
-// local and global value tables.
-func (r *Reader) String(max int, qname string) (string, error) {
+// String reads a string value of field; one longer than max characters
+// (max < 0: no schema limit) is noted. qname ("{namespace}local") names the
+// element or attribute whose local value table it uses. Length 0 and 1
+// refer to the local and global value tables.
+func (r *Reader) String(max int, qname, field string) (string, error) {
 	start := r.pos
 	n, err := r.Uint()
 	if err != nil {
@@ -360,7 +360,7 @@ func (r *Reader) String(max int, qname string) (string, error) {
 		return "", r.eof(fmt.Sprintf("string of %d characters", n))
 	}
 	if max >= 0 && n > uint64(max) {
-		r.note(start, localName(qname), "string of %d characters, schema allows %d", n, max)
+		r.note(start, field, "string of %d characters, schema allows %d", n, max)
 	}
 	if err := r.Alloc(uintptr(n)); err != nil {
 		return "", err
@@ -420,16 +420,6 @@ func (r *Reader) localTable(qname string) ([]int, error) {
 		return p.ids, nil
 	}
 	return nil, nil
-}
-
-// localName returns the local part of "{namespace}local".
-func localName(qname string) string {
-	for i := len(qname) - 1; i >= 0; i-- {
-		if qname[i] == '}' {
-			return qname[i+1:]
-		}
-	}
-	return qname
 }
 
 // bitsFor returns the width of a compact identifier over n values.

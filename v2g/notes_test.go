@@ -160,3 +160,34 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestDecodeNotesVectors: tux-evse's certificate responses carry an eMAID of
+// 23 characters (maxLength 15); they decode with a note and do not encode.
+func TestDecodeNotesVectors(t *testing.T) {
+	found := 0
+	for _, v := range readVectors(t) {
+		k := v.key()
+		if k != "iso2-test.rs: certificate_install_response" && k != "iso2-test.rs: certificate_update_response" {
+			continue
+		}
+		found++
+		_, b, _ := schemaOf(v)
+		var d iso2.Document
+		_, notes, err := iso2.UnmarshalWithNotes(b, &d)
+		if err != nil {
+			t.Errorf("%s: %v", k, err)
+			continue
+		}
+		if len(notes) != 1 || notes[0].Field != "EMAIDType" || notes[0].Msg != "string of 23 characters, schema allows 15" {
+			t.Errorf("%s: notes %+v", k, notes)
+		}
+		_, err = iso2.Marshal(&d)
+		var se *exi.SchemaError
+		if !errors.As(err, &se) || se.Field != "EMAIDType.Value" {
+			t.Errorf("%s: encoding: %v", k, err)
+		}
+	}
+	if found != 2 {
+		t.Errorf("found %d of the 2 vectors", found)
+	}
+}

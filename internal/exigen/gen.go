@@ -593,7 +593,7 @@ func (g *gen) decodeValue(t *Type, q QName, field string, assign func(string) st
 	case isString(st):
 		// A string over maxLength is kept and noted (peers send them; the
 		// input bounds the allocation); Append refuses it.
-		call, conv = fmt.Sprintf("r.String(%d, %q)", st.MaxLen, q.String()), "v"
+		call, conv = fmt.Sprintf("r.String(%d, %q, %q)", st.MaxLen, q.String(), field), "v"
 	default:
 		rep, lo, hi, width := intRepr(st)
 		conv = gt + "(v)"

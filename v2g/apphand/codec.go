@@ -376,7 +376,7 @@ func (x *AppProtocolType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(100, "ProtocolNamespace")
+					v, err := r.String(100, "ProtocolNamespace", "ProtocolNamespace")
 					if err != nil {
 						return err
 					}

@@ -594,7 +594,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -630,7 +630,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -2226,7 +2226,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID", "ContractID")
 					if err != nil {
 						return 0, err
 					}
@@ -3114,7 +3114,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(64, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:din:70121:2012:MsgDataTypes}FaultMsg", "FaultMsg")
 					if err != nil {
 						return 0, err
 					}
@@ -3192,7 +3192,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge", "GenChallenge")
 					if err != nil {
 						return 0, err
 					}
@@ -3266,7 +3266,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -3310,7 +3310,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}MeterID", "MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3382,7 +3382,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -3956,7 +3956,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(40, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
+					v, err := r.String(40, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID", "RootCertificateID")
 					if err != nil {
 						return 0, err
 					}
@@ -4074,7 +4074,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription", "SalesTariffDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -4312,7 +4312,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceName", "ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4356,7 +4356,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgBody}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgBody}ServiceScope", "ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4376,7 +4376,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceScope", "ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4698,7 +4698,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName", "X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -4764,7 +4764,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName", "X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -4784,7 +4784,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath", "XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -5030,7 +5030,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}stringValue")
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}stringValue", "stringValue")
 					if err != nil {
 						return 0, err
 					}
@@ -8611,7 +8611,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -8768,7 +8768,7 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			if !empty {
 				{
-					v, err := r.String(40, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID")
+					v, err := r.String(40, "{urn:din:70121:2012:MsgDataTypes}RootCertificateID", "RootCertificateID")
 					if err != nil {
 						return err
 					}
@@ -8922,7 +8922,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -8996,7 +8996,7 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			if !empty {
 				{
-					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID", "ContractID")
 					if err != nil {
 						return err
 					}
@@ -9390,7 +9390,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9412,7 +9412,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID", "ContractID")
 					if err != nil {
 						return err
 					}
@@ -9628,7 +9628,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9702,7 +9702,7 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID", "ContractID")
 					if err != nil {
 						return err
 					}
@@ -11286,7 +11286,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -11324,7 +11324,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}SalesTariffDescription", "SalesTariffDescription")
 					if err != nil {
 						return err
 					}
@@ -12650,7 +12650,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}MeterID", "MeterID")
 					if err != nil {
 						return err
 					}
@@ -12866,7 +12866,7 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -12884,7 +12884,7 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge", "GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -14192,7 +14192,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -14458,7 +14458,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID")
+					v, err := r.String(24, "{urn:din:70121:2012:MsgBody}ContractID", "ContractID")
 					if err != nil {
 						return err
 					}
@@ -14593,7 +14593,7 @@ func (x *PaymentDetailsResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge")
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgBody}GenChallenge", "GenChallenge")
 					if err != nil {
 						return err
 					}
@@ -15705,7 +15705,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceName", "ServiceName")
 					if err != nil {
 						return err
 					}
@@ -15739,7 +15739,7 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgDataTypes}ServiceScope", "ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -16324,7 +16324,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Name
 			{
-				v, err := r.String(-1, "Name")
+				v, err := r.String(-1, "Name", "Name")
 				if err != nil {
 					return err
 				}
@@ -16428,7 +16428,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}stringValue")
+					v, err := r.String(-1, "{urn:din:70121:2012:MsgDataTypes}stringValue", "stringValue")
 					if err != nil {
 						return err
 					}
@@ -16591,7 +16591,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:din:70121:2012:MsgBody}ServiceScope")
+					v, err := r.String(32, "{urn:din:70121:2012:MsgBody}ServiceScope", "ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -18154,7 +18154,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(64, "{urn:din:70121:2012:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:din:70121:2012:MsgDataTypes}FaultMsg", "FaultMsg")
 					if err != nil {
 						return err
 					}

@@ -590,7 +590,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -626,7 +626,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -2665,7 +2665,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID", "EVSEID")
 					if err != nil {
 						return 0, err
 					}
@@ -3035,7 +3035,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg", "FaultMsg")
 					if err != nil {
 						return 0, err
 					}
@@ -3185,7 +3185,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -3249,7 +3249,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID", "MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3333,7 +3333,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -3985,7 +3985,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription", "SalesTariffDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -4215,7 +4215,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName", "ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4243,7 +4243,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgBody}ServiceScope", "ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4263,7 +4263,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope", "ServiceScope")
 					if err != nil {
 						return 0, err
 					}
@@ -4585,7 +4585,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName", "X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -4651,7 +4651,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName", "X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -4671,7 +4671,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath", "XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -4907,7 +4907,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}stringValue")
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}stringValue", "stringValue")
 					if err != nil {
 						return 0, err
 					}
@@ -7756,7 +7756,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -8566,7 +8566,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9014,7 +9014,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9275,7 +9275,7 @@ func (x *ContractSignatureEncryptedPrivateKeyType) decodeEXI(r *exi.Reader, a *a
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9374,7 +9374,7 @@ func (x *DiffieHellmanPublickeyType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9473,7 +9473,7 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9481,7 +9481,7 @@ func (x *EMAIDType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Value
 			{
-				v, err := r.String(15, "")
+				v, err := r.String(15, "", "EMAIDType")
 				if err != nil {
 					return err
 				}
@@ -9598,7 +9598,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9618,7 +9618,7 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(15, "{urn:iso:15118:2:2013:MsgBody}eMAID")
+					v, err := r.String(15, "{urn:iso:15118:2:2013:MsgBody}eMAID", "eMAID")
 					if err != nil {
 						return err
 					}
@@ -11606,7 +11606,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -11634,7 +11634,7 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}SalesTariffDescription", "SalesTariffDescription")
 					if err != nil {
 						return err
 					}
@@ -12770,7 +12770,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID", "EVSEID")
 					if err != nil {
 						return err
 					}
@@ -13031,7 +13031,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}MeterID", "MeterID")
 					if err != nil {
 						return err
 					}
@@ -13902,7 +13902,7 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID", "EVSEID")
 					if err != nil {
 						return err
 					}
@@ -14583,7 +14583,7 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgBody}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -14886,7 +14886,7 @@ func (x *PaymentDetailsReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(15, "{urn:iso:15118:2:2013:MsgBody}eMAID")
+					v, err := r.String(15, "{urn:iso:15118:2:2013:MsgBody}eMAID", "eMAID")
 					if err != nil {
 						return err
 					}
@@ -16915,7 +16915,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Name
 			{
-				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Name")
+				v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}Name", "Name")
 				if err != nil {
 					return err
 				}
@@ -17011,7 +17011,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}stringValue")
+					v, err := r.String(-1, "{urn:iso:15118:2:2013:MsgDataTypes}stringValue", "stringValue")
 					if err != nil {
 						return err
 					}
@@ -17167,7 +17167,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgBody}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgBody}ServiceScope", "ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -17654,7 +17654,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName", "ServiceName")
 					if err != nil {
 						return err
 					}
@@ -17688,7 +17688,7 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope", "ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -18141,7 +18141,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName")
+					v, err := r.String(32, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceName", "ServiceName")
 					if err != nil {
 						return err
 					}
@@ -18175,7 +18175,7 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}ServiceScope", "ServiceScope")
 					if err != nil {
 						return err
 					}
@@ -18437,7 +18437,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID")
+					v, err := r.String(37, "{urn:iso:15118:2:2013:MsgBody}EVSEID", "EVSEID")
 					if err != nil {
 						return err
 					}
@@ -18990,7 +18990,7 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg")
+					v, err := r.String(64, "{urn:iso:15118:2:2013:MsgDataTypes}FaultMsg", "FaultMsg")
 					if err != nil {
 						return err
 					}

@@ -371,7 +371,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -407,7 +407,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -1950,7 +1950,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency", "Currency")
 					if err != nil {
 						return 0, err
 					}
@@ -2206,7 +2206,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID", "EMAID")
 					if err != nil {
 						return 0, err
 					}
@@ -2234,7 +2234,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID", "EVCCID")
 					if err != nil {
 						return 0, err
 					}
@@ -2462,7 +2462,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID", "EVSEID")
 					if err != nil {
 						return 0, err
 					}
@@ -2554,7 +2554,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode", "EVTerminationCode")
 					if err != nil {
 						return 0, err
 					}
@@ -2574,7 +2574,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation", "EVTerminationExplanation")
 					if err != nil {
 						return 0, err
 					}
@@ -2806,7 +2806,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -2834,7 +2834,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Language", "Language")
 					if err != nil {
 						return 0, err
 					}
@@ -2938,7 +2938,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID", "MeterID")
 					if err != nil {
 						return 0, err
 					}
@@ -3068,7 +3068,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -3270,7 +3270,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription", "OverstayRuleDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -3638,7 +3638,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm", "PriceAlgorithm")
 					if err != nil {
 						return 0, err
 					}
@@ -3726,7 +3726,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription", "PriceScheduleDescription")
 					if err != nil {
 						return 0, err
 					}
@@ -3774,7 +3774,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID", "ProviderID")
 					if err != nil {
 						return 0, err
 					}
@@ -4250,7 +4250,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName", "ServiceName")
 					if err != nil {
 						return 0, err
 					}
@@ -4692,7 +4692,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName", "TaxRuleName")
 					if err != nil {
 						return 0, err
 					}
@@ -4958,7 +4958,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName", "X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -5024,7 +5024,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName", "X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -5044,7 +5044,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath", "XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -5122,7 +5122,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString", "finiteString")
 					if err != nil {
 						return 0, err
 					}
@@ -8053,7 +8053,7 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9152,7 +9152,7 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ProviderID", "ProviderID")
 					if err != nil {
 						return err
 					}
@@ -9582,7 +9582,7 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -9869,7 +9869,7 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EMAID", "EMAID")
 					if err != nil {
 						return err
 					}
@@ -10388,7 +10388,7 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -10796,7 +10796,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -11125,7 +11125,7 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(32, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID")
+					v, err := r.String(32, "{urn:iso:std:iso:15118:-20:CommonTypes}MeterID", "MeterID")
 					if err != nil {
 						return err
 					}
@@ -14845,7 +14845,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency", "Currency")
 					if err != nil {
 						return err
 					}
@@ -14867,7 +14867,7 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm", "PriceAlgorithm")
 					if err != nil {
 						return err
 					}
@@ -16066,7 +16066,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -16128,7 +16128,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription", "PriceScheduleDescription")
 					if err != nil {
 						return err
 					}
@@ -16152,7 +16152,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Currency", "Currency")
 					if err != nil {
 						return err
 					}
@@ -16174,7 +16174,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Language")
+					v, err := r.String(3, "{urn:iso:std:iso:15118:-20:CommonMessages}Language", "Language")
 					if err != nil {
 						return err
 					}
@@ -16196,7 +16196,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceAlgorithm", "PriceAlgorithm")
 					if err != nil {
 						return err
 					}
@@ -16686,7 +16686,7 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}TaxRuleName", "TaxRuleName")
 					if err != nil {
 						return err
 					}
@@ -17724,7 +17724,7 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}OverstayRuleDescription", "OverstayRuleDescription")
 					if err != nil {
 						return err
 					}
@@ -18027,7 +18027,7 @@ func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}ServiceName", "ServiceName")
 					if err != nil {
 						return err
 					}
@@ -18206,7 +18206,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id")
+				v, err := r.String(-1, "{urn:iso:std:iso:15118:-20:CommonMessages}Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -18268,7 +18268,7 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}PriceScheduleDescription", "PriceScheduleDescription")
 					if err != nil {
 						return err
 					}
@@ -19990,7 +19990,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Name
 			{
-				v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}Name")
+				v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}Name", "Name")
 				if err != nil {
 					return err
 				}
@@ -20086,7 +20086,7 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}finiteString", "finiteString")
 					if err != nil {
 						return err
 					}
@@ -21453,7 +21453,7 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVCCID", "EVCCID")
 					if err != nil {
 						return err
 					}
@@ -21600,7 +21600,7 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:CommonMessages}EVSEID", "EVSEID")
 					if err != nil {
 						return err
 					}
@@ -21780,7 +21780,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode")
+					v, err := r.String(80, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationCode", "EVTerminationCode")
 					if err != nil {
 						return err
 					}
@@ -21804,7 +21804,7 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation")
+					v, err := r.String(160, "{urn:iso:std:iso:15118:-20:CommonMessages}EVTerminationExplanation", "EVTerminationExplanation")
 					if err != nil {
 						return err
 					}

@@ -191,7 +191,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -217,7 +217,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -760,7 +760,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 					if err != nil {
 						return 0, err
 					}
@@ -796,7 +796,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 					if err != nil {
 						return 0, err
 					}
@@ -1116,7 +1116,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName", "X509IssuerName")
 					if err != nil {
 						return 0, err
 					}
@@ -1182,7 +1182,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName", "X509SubjectName")
 					if err != nil {
 						return 0, err
 					}
@@ -1202,7 +1202,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath", "XPath")
 					if err != nil {
 						return 0, err
 					}
@@ -1575,7 +1575,7 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, "Algorithm")
+				v, err := r.String(-1, "Algorithm", "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -2042,7 +2042,7 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, "Algorithm")
+				v, err := r.String(-1, "Algorithm", "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -2201,7 +2201,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -2219,7 +2219,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 					if err != nil {
 						return err
 					}
@@ -2284,7 +2284,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 					if err != nil {
 						return err
 					}
@@ -2729,7 +2729,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Type
 			{
-				v, err := r.String(-1, "Type")
+				v, err := r.String(-1, "Type", "Type")
 				if err != nil {
 					return err
 				}
@@ -2739,7 +2739,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // URI
 			{
-				v, err := r.String(-1, "URI")
+				v, err := r.String(-1, "URI", "URI")
 				if err != nil {
 					return err
 				}
@@ -2944,7 +2944,7 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, "Algorithm")
+				v, err := r.String(-1, "Algorithm", "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -2960,7 +2960,7 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}XPath", "XPath")
 					if err != nil {
 						return err
 					}
@@ -3129,7 +3129,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509SubjectName", "X509SubjectName")
 					if err != nil {
 						return err
 					}
@@ -3326,7 +3326,7 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName")
+					v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}X509IssuerName", "X509IssuerName")
 					if err != nil {
 						return err
 					}
@@ -3783,7 +3783,7 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -3981,7 +3981,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -3991,7 +3991,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Type
 			{
-				v, err := r.String(-1, "Type")
+				v, err := r.String(-1, "Type", "Type")
 				if err != nil {
 					return err
 				}
@@ -4001,7 +4001,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // URI
 			{
-				v, err := r.String(-1, "URI")
+				v, err := r.String(-1, "URI", "URI")
 				if err != nil {
 					return err
 				}
@@ -4216,7 +4216,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Encoding
 			{
-				v, err := r.String(-1, "Encoding")
+				v, err := r.String(-1, "Encoding", "Encoding")
 				if err != nil {
 					return err
 				}
@@ -4226,7 +4226,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -4236,7 +4236,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 3: // MimeType
 			{
-				v, err := r.String(-1, "MimeType")
+				v, err := r.String(-1, "MimeType", "MimeType")
 				if err != nil {
 					return err
 				}
@@ -4390,7 +4390,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -4577,7 +4577,7 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -4726,7 +4726,7 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Algorithm
 			{
-				v, err := r.String(-1, "Algorithm")
+				v, err := r.String(-1, "Algorithm", "Algorithm")
 				if err != nil {
 					return err
 				}
@@ -4856,7 +4856,7 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -4977,7 +4977,7 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -5119,7 +5119,7 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 		switch ev {
 		case 1: // Id
 			{
-				v, err := r.String(-1, "Id")
+				v, err := r.String(-1, "Id", "Id")
 				if err != nil {
 					return err
 				}
@@ -5129,7 +5129,7 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		case 2: // Target
 			{
-				v, err := r.String(-1, "Target")
+				v, err := r.String(-1, "Target", "Target")
 				if err != nil {
 					return err
 				}

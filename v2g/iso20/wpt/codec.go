@@ -258,7 +258,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
 				return 0, err
 			}
@@ -284,7 +284,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return r.Len(), err
 		}
 		{
-			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData")
+			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
 				return 0, err
 			}
@@ -7452,7 +7452,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:WPT}SSID")
+					v, err := r.String(255, "{urn:iso:std:iso:15118:-20:WPT}SSID", "SSID")
 					if err != nil {
 						return err
 					}
@@ -7476,7 +7476,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(12, "{urn:iso:std:iso:15118:-20:WPT}BSSID")
+					v, err := r.String(12, "{urn:iso:std:iso:15118:-20:WPT}BSSID", "BSSID")
 					if err != nil {
 						return err
 					}
@@ -7500,7 +7500,7 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.String(39, "{urn:iso:std:iso:15118:-20:WPT}IPAddress")
+					v, err := r.String(39, "{urn:iso:std:iso:15118:-20:WPT}IPAddress", "IPAddress")
 					if err != nil {
 						return err
 					}
