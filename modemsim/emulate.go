@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"time"
 
@@ -74,7 +73,7 @@ type Emulator struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	in     chan emuFrame
+	loop   eventLoop[emuFrame]
 
 	mu        sync.Mutex
 	st        station
@@ -129,16 +128,33 @@ func Emulate(ctx context.Context, wire link.Conn, cfg EmulateConfig) (*Emulator,
 		return nil, err
 	}
 	e := &Emulator{cfg: cfg, clock: cfg.Clock, wire: wire, port: hp, modem: mp,
-		in: make(chan emuFrame), st: station{cfg: mc, plugged: true}}
+		st: station{cfg: mc, plugged: true}}
 	e.sched.clock = cfg.Clock
 	e.ctx, e.cancel = context.WithCancel(ctx)
 	e.mu.Lock()
 	e.announce(true)
 	e.mu.Unlock()
+	e.loop = newEventLoop(e.ctx, &e.mu, &e.sched, func(f emuFrame) {
+		if f.fromWire {
+			e.fromWire(f.frame)
+		} else {
+			e.fromHost(f.frame)
+		}
+	}, nil)
 	e.wg.Add(3)
-	go e.read(mp, false)
-	go e.read(wire, true)
-	go e.run()
+	for _, c := range []struct {
+		conn     link.Conn
+		fromWire bool
+	}{{mp, false}, {wire, true}} {
+		go func() {
+			defer e.wg.Done()
+			e.loop.read(c.conn, true, func(f []byte) emuFrame { return emuFrame{c.fromWire, f} })
+		}()
+	}
+	go func() {
+		defer e.wg.Done()
+		e.loop.run()
+	}()
 	return e, nil
 }
 
@@ -191,55 +207,6 @@ func (e *Emulator) Close() error {
 		err = nil
 	}
 	return err
-}
-
-func (e *Emulator) read(c link.Conn, fromWire bool) {
-	defer e.wg.Done()
-	buf := make([]byte, link.MaxFrameSize)
-	for {
-		n, err := c.ReadFrame(e.ctx, buf)
-		if err != nil {
-			if e.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // a transient socket error; the wire is still there
-		}
-		select {
-		case e.in <- emuFrame{fromWire, slices.Clone(buf[:n])}:
-		case <-e.ctx.Done():
-			return
-		}
-	}
-}
-
-func (e *Emulator) run() {
-	defer e.wg.Done()
-	defer func() {
-		e.mu.Lock()
-		e.sched.stop()
-		e.mu.Unlock()
-	}()
-	for {
-		e.mu.Lock()
-		fire := e.sched.C()
-		e.mu.Unlock()
-		select {
-		case <-e.ctx.Done():
-			return
-		case f := <-e.in:
-			e.mu.Lock()
-			if f.fromWire {
-				e.fromWire(f.frame)
-			} else {
-				e.fromHost(f.frame)
-			}
-			e.mu.Unlock()
-		case <-fire:
-			e.mu.Lock()
-			e.sched.fire()
-			e.mu.Unlock()
-		}
-	}
 }
 
 func (e *Emulator) emit(ev Event) {

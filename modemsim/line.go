@@ -40,7 +40,7 @@ type Line struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	in     chan hostFrame
+	loop   eventLoop[hostFrame]
 
 	mu     sync.Mutex
 	modems []*Modem
@@ -70,12 +70,18 @@ func NewLine(ctx context.Context, cfg LineConfig) *Line {
 	if cfg.ProfileDelay == 0 {
 		cfg.ProfileDelay = DefaultProfileDelay
 	}
-	l := &Line{cfg: cfg, clock: cfg.Clock, in: make(chan hostFrame), atten: make(map[[2]homeplug.MAC][]byte),
-		progress: make(chan struct{})}
+	l := &Line{cfg: cfg, clock: cfg.Clock, atten: make(map[[2]homeplug.MAC][]byte), progress: make(chan struct{})}
 	l.sched.clock = cfg.Clock
 	l.ctx, l.cancel = context.WithCancel(ctx)
+	l.loop = newEventLoop(l.ctx, &l.mu, &l.sched, func(hf hostFrame) {
+		l.fromHost(hf.m, hf.frame)
+		hf.m.handled++
+	}, l.signal)
 	l.wg.Add(1)
-	go l.run()
+	go func() {
+		defer l.wg.Done()
+		l.loop.run()
+	}()
 	return l
 }
 
@@ -142,7 +148,10 @@ func (l *Line) add(cfg ModemConfig, conn link.Conn) (*Modem, error) {
 	}
 	l.modems = append(l.modems, m)
 	l.wg.Add(1)
-	go l.read(m)
+	go func() {
+		defer l.wg.Done()
+		l.loop.read(m.host, false, func(f []byte) hostFrame { return hostFrame{m, f} })
+	}()
 	return m, nil
 }
 
@@ -227,52 +236,6 @@ func (l *Line) Close() error {
 	}
 	l.wg.Wait()
 	return nil
-}
-
-// read hands the host's frames to the line goroutine.
-func (l *Line) read(m *Modem) {
-	defer l.wg.Done()
-	buf := make([]byte, link.MaxFrameSize)
-	for {
-		n, err := m.host.ReadFrame(l.ctx, buf)
-		if err != nil {
-			return
-		}
-		select {
-		case l.in <- hostFrame{m, slices.Clone(buf[:n])}:
-		case <-l.ctx.Done():
-			return
-		}
-	}
-}
-
-func (l *Line) run() {
-	defer l.wg.Done()
-	defer func() {
-		l.mu.Lock()
-		l.sched.stop()
-		l.mu.Unlock()
-	}()
-	for {
-		l.mu.Lock()
-		fire := l.sched.C()
-		l.mu.Unlock()
-		select {
-		case <-l.ctx.Done():
-			return
-		case hf := <-l.in:
-			l.mu.Lock()
-			l.fromHost(hf.m, hf.frame)
-			hf.m.handled++
-			l.signal()
-			l.mu.Unlock()
-		case <-fire:
-			l.mu.Lock()
-			l.sched.fire()
-			l.signal()
-			l.mu.Unlock()
-		}
-	}
 }
 
 func (l *Line) signal() {
