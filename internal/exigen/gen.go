@@ -565,16 +565,6 @@ func intRepr(st *SimpleType) (rep intRep, lo, hi *big.Int, width int) {
 	return repInt, lo, hi, 0
 }
 
-func bigOr(b *big.Int, def string) string {
-	if b == nil {
-		return def
-	}
-	if b.IsInt64() && b.Int64() == math.MinInt64 {
-		return "math.MinInt64"
-	}
-	return b.String()
-}
-
 // decodeValue emits the decoding of a simple value; assign turns the value
 // expression into the statement that stores it. ret prefixes the error return.
 // field names the value in the notes of facet deviations.
