@@ -180,7 +180,16 @@ func eachLine(args []string, stdin io.Reader, fn func(n int, line string, err er
 		}
 		return
 	}
-	br := bufio.NewReaderSize(stdin, 64<<10)
+	if err := readLines(stdin, 64<<10, maxLine, fn); err != nil {
+		fail(err)
+	}
+}
+
+// readLines calls fn for each line of r as eachLine does, reading through a
+// buffer of bufSize bytes; a line over limit bytes comes with
+// errLineTooLong. It returns the first read error.
+func readLines(r io.Reader, bufSize, limit int, fn func(n int, line string, err error)) error {
+	br := bufio.NewReaderSize(r, bufSize)
 	var line []byte
 	for n := 1; ; n++ {
 		line = line[:0]
@@ -189,7 +198,7 @@ func eachLine(args []string, stdin io.Reader, fn func(n int, line string, err er
 		for {
 			var chunk []byte
 			chunk, err = br.ReadSlice('\n')
-			if !tooLong && len(line)+len(chunk) > maxLine+len("\r\n") {
+			if !tooLong && len(line)+len(chunk) > limit+len("\r\n") {
 				tooLong, line = true, line[:0] // discard the rest as it comes
 			}
 			if !tooLong {
@@ -200,14 +209,13 @@ func eachLine(args []string, stdin io.Reader, fn func(n int, line string, err er
 			}
 		}
 		if err != nil && err != io.EOF {
-			fail(err)
-			return
+			return err
 		}
 		if err == io.EOF && len(line) == 0 && !tooLong {
-			return // no last line after the final newline
+			return nil // no last line after the final newline
 		}
 		text := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
-		if !tooLong && len(text) > maxLine {
+		if !tooLong && len(text) > limit {
 			tooLong = true
 		}
 		if tooLong {
@@ -216,7 +224,7 @@ func eachLine(args []string, stdin io.Reader, fn func(n int, line string, err er
 			fn(n, text, nil)
 		}
 		if err == io.EOF {
-			return
+			return nil
 		}
 	}
 }

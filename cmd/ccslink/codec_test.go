@@ -324,3 +324,47 @@ func TestOverlongLineMemory(t *testing.T) {
 		t.Errorf("skipping a line allocates with its length: %d bytes for 2 MiB, %d for 64 MiB", small, large)
 	}
 }
+
+// FuzzLines checks the line reader against a plain split: one call per
+// line, in order, the text without its line ending, or errLineTooLong for
+// a line over the limit, wherever the lines cross the read buffer.
+func FuzzLines(f *testing.F) {
+	f.Add([]byte(sessionSetupReqHex+"\n"+serviceDiscoveryHex+"\r\n"), 16)
+	f.Add([]byte("abc\n\n"+strings.Repeat("x", 40)+"\ndef"), 8)
+	f.Add([]byte(strings.Repeat("y", 100)), 20)
+	f.Fuzz(func(t *testing.T, in []byte, limit int) {
+		if limit < 0 || limit > 64 {
+			return
+		}
+		var want []string
+		pieces := strings.Split(string(in), "\n")
+		if pieces[len(pieces)-1] == "" {
+			pieces = pieces[:len(pieces)-1]
+		}
+		for _, p := range pieces {
+			p = strings.TrimSuffix(p, "\r")
+			if len(p) > limit {
+				p = "too long"
+			}
+			want = append(want, p)
+		}
+		var got []string
+		err := readLines(bytes.NewReader(in), 16, limit, func(n int, line string, err error) {
+			if n != len(got)+1 {
+				t.Fatalf("line %d after %d lines", n, len(got))
+			}
+			if err == errLineTooLong {
+				line = "too long"
+			} else if err != nil {
+				t.Fatalf("line %d: %v", n, err)
+			}
+			got = append(got, line)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") || len(got) != len(want) {
+			t.Fatalf("lines %q, want %q", got, want)
+		}
+	})
+}
