@@ -8,142 +8,25 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/internal/netnstest"
 	"github.com/ccslink/ccslink/link"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
-
-// inNS runs fn with the calling goroutine's thread in namespace ns. Sockets
-// fn opens stay in ns. A thread that cannot go back is left locked, so the
-// runtime discards it instead of reusing it in the wrong namespace.
-func inNS(t *testing.T, ns netns.NsHandle, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	if err := netns.Set(ns); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			t.Errorf("back to the original namespace: %v", err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	fn()
-}
 
 // vethNamespaces creates two fresh network namespaces joined by a veth pair
 // ("ccs0" in the first with macA, "ccs1" in the second with macB), both up.
-// They disappear when the test's handles close.
-func vethNamespaces(t *testing.T) (nsA, nsB netns.NsHandle) {
+func vethNamespaces(t *testing.T) (nsA, nsB *netnstest.Namespace) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("raw-socket tests create network namespaces and need root; skipped")
-	}
-	var err error
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	// netns.New moves this thread into each new namespace; come back after.
-	nsA, errA := netns.New()
-	nsB, errB := netns.New()
-	if err := netns.Set(orig); err != nil {
-		t.Fatalf("back to the original namespace: %v", err) // thread stays locked
-	}
-	runtime.UnlockOSThread()
-	if errA != nil || errB != nil {
-		t.Fatalf("new namespaces: %v %v", errA, errB)
-	}
-	t.Cleanup(func() { nsA.Close(); nsB.Close() })
-
-	upA := waitUp(t, nsA, "ccs0")
-	upB := waitUp(t, nsB, "ccs1")
-	la := netlink.NewLinkAttrs()
-	la.Name = "ccs0"
-	la.HardwareAddr = macA
-	la.Namespace = netlink.NsFd(int(nsA))
-	veth := &netlink.Veth{LinkAttrs: la, PeerName: "ccs1", PeerHardwareAddr: macB, PeerNamespace: netlink.NsFd(int(nsB))}
-	if err := netlink.LinkAdd(veth); err != nil {
-		t.Fatalf("veth: %v", err)
-	}
-	for _, x := range []struct {
-		ns   netns.NsHandle
-		name string
-	}{{nsA, "ccs0"}, {nsB, "ccs1"}} {
-		h, err := netlink.NewHandleAt(x.ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := h.LinkByName(x.name)
-		if err == nil {
-			err = h.LinkSetUp(l)
-		}
-		h.Close()
-		if err != nil {
-			t.Fatalf("%s up: %v", x.name, err)
-		}
-	}
-	// The kernel activates a link's transmit queue a moment after it comes
-	// up; frames sent before are dropped. It announces operstate UP after.
-	if errA, errB := <-upA, <-upB; errA != nil || errB != nil {
-		t.Fatalf("links up: %v, %v", errA, errB)
-	}
-	return nsA, nsB
+	return netnstest.NewVethPair(t, netnstest.Config{IfaceA: "ccs0", IfaceB: "ccs1", MACA: macA, MACB: macB})
 }
 
-// waitUp subscribes to link changes in ns and reports on the returned
-// channel when name is operationally up (nil) or the wait failed.
-func waitUp(t *testing.T, ns netns.NsHandle, name string) <-chan error {
-	t.Helper()
-	updates := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	// The receive timeout ends the subscription's goroutine, which close(done)
-	// alone cannot wake, a few seconds after the last event.
-	timeout := unix.NsecToTimeval((5 * time.Second).Nanoseconds())
-	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{Namespace: &ns, ReceiveTimeout: &timeout})
-	if err != nil {
-		t.Fatalf("subscribe to link changes: %v", err)
-	}
-	result := make(chan error, 1)
-	go func() {
-		defer func() {
-			close(done)
-			for range updates { // until the subscription's goroutine ends
-			}
-		}()
-		for u := range updates {
-			if u.Attrs().Name == name && u.Attrs().OperState == netlink.OperUp {
-				result <- nil
-				return
-			}
-		}
-		result <- fmt.Errorf("%s: no operstate UP before the subscription ended", name)
-	}()
-	return result
-}
-
-func listen(t *testing.T, ns netns.NsHandle, ifname string, et uint16, cfg *link.Config) *link.RawConn {
+func listen(t *testing.T, ns *netnstest.Namespace, ifname string, et uint16, cfg *link.Config) *link.RawConn {
 	t.Helper()
 	var c *link.RawConn
 	var err error
-	inNS(t, ns, func() { c, err = link.Listen(ifname, et, cfg) })
+	ns.Do(t, func() { c, err = link.Listen(ifname, et, cfg) })
 	if err != nil {
 		t.Fatalf("Listen(%s, %#04x): %v", ifname, et, err)
 	}
@@ -308,12 +191,12 @@ func TestRawVeth(t *testing.T) {
 
 	t.Run("errors", func(t *testing.T) {
 		var err error
-		inNS(t, nsA, func() { _, err = link.Listen("nosuch0", etHomePlug, nil) })
+		nsA.Do(t, func() { _, err = link.Listen("nosuch0", etHomePlug, nil) })
 		var oe *net.OpError
 		if !errors.As(err, &oe) || oe.Op != "listen" {
 			t.Errorf("Listen on a missing interface: %v", err)
 		}
-		inNS(t, nsA, func() { _, err = link.Listen("lo", etHomePlug, nil) })
+		nsA.Do(t, func() { _, err = link.Listen("lo", etHomePlug, nil) })
 		if !errors.As(err, &oe) || oe.Op != "listen" {
 			t.Errorf("Listen on lo, which has no MAC: %v", err)
 		}

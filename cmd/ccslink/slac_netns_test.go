@@ -5,8 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,43 +13,37 @@ import (
 	"time"
 
 	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/internal/netnstest"
 	"github.com/ccslink/ccslink/link"
 )
+
+// The two ends of the cable in these tests: the charger's and the car's.
+var (
+	netnsEVSE = netnstest.Config{IfaceA: "evse0", MACA: net.HardwareAddr{2, 0, 0, 0, 0xe5, 1},
+		IfaceB: "ev0", MACB: net.HardwareAddr{2, 0, 0, 0, 0xca, 1}}
+)
+
+// buildCCSLink builds the command for a test that runs it in a namespace.
+func buildCCSLink(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ccslink")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
 
 // TestSLACOverVeth runs the real command twice, as charger and as car, in
 // two network namespaces joined by a veth pair, each with --emulate-modem:
 // raw sockets, real timers, two processes matching over the wire.
 func TestSLACOverVeth(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces; skipped")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2)")
-	}
-	bin := filepath.Join(t.TempDir(), "ccslink")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	id := fmt.Sprintf("%d", os.Getpid()%100000)
-	nsE, nsP := "ccsE"+id, "ccsP"+id
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("netns", "add", nsE)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsE).Run() })
-	ip("netns", "add", nsP)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", nsP).Run() })
-	ip("link", "add", "evse0", "netns", nsE, "type", "veth", "peer", "name", "ev0", "netns", nsP)
-	ip("-n", nsE, "link", "set", "evse0", "address", "02:00:00:00:e5:01", "up")
-	ip("-n", nsP, "link", "set", "ev0", "address", "02:00:00:00:ca:01", "up")
+	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
+	bin := buildCCSLink(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	start := func(ns, iface, role string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, bin, "slac", "--iface", iface, "--role", role,
+	start := func(ns *netnstest.Namespace, role string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+		cmd := ns.Command(ctx, bin, "slac", "--iface", ns.Iface, "--role", role,
 			"--emulate-modem", "--json", "--show-keys", "--timeout", "30s")
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
@@ -59,8 +52,8 @@ func TestSLACOverVeth(t *testing.T) {
 		}
 		return cmd, &out, &errb
 	}
-	evse, evseOut, evseErr := start(nsE, "evse0", "evse")
-	pev, pevOut, pevErr := start(nsP, "ev0", "pev")
+	evse, evseOut, evseErr := start(nsE, "evse")
+	pev, pevOut, pevErr := start(nsP, "pev")
 	if err := pev.Wait(); err != nil {
 		t.Fatalf("car: %v\n%s%s", err, pevOut, pevErr)
 	}
@@ -92,31 +85,9 @@ func TestSLACOverVeth(t *testing.T) {
 // TestSLACNoCar: a charger alone on its link gives up after --timeout and
 // says why in words, with exit status 1.
 func TestSLACNoCar(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces; skipped")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2)")
-	}
-	ns := fmt.Sprintf("ccsN%d", os.Getpid()%100000)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	for _, args := range [][]string{
-		{"-n", ns, "link", "add", "lone0", "type", "veth", "peer", "name", "lone1"},
-		{"-n", ns, "link", "set", "lone0", "up"},
-		{"-n", ns, "link", "set", "lone1", "up"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
-		}
-	}
-	bin := filepath.Join(t.TempDir(), "ccslink")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "slac", "--iface", "lone0", "--timeout", "300ms", "--json")
+	nsE, _ := netnstest.NewVethPair(t, netnsEVSE) // nobody on the car's end
+	bin := buildCCSLink(t)
+	cmd := nsE.Command(context.Background(), bin, "slac", "--iface", nsE.Iface, "--timeout", "300ms", "--json")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -137,40 +108,18 @@ func TestSLACNoCar(t *testing.T) {
 // silent: when --timeout ends the charger's wait, it reports the car's
 // failed attempt, not that no car came.
 func TestSLACCarFailedThenTimeout(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces; skipped")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2)")
-	}
-	id := fmt.Sprintf("%d", os.Getpid()%100000)
-	ns, evse, ev := "ccsF"+id, "cf"+id+"e", "cf"+id+"c"
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	ip("netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	// The car's end stays in this namespace, where the test plays the car.
-	ip("link", "add", ev, "type", "veth", "peer", "name", evse, "netns", ns)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", ev).Run() })
-	ip("-n", ns, "link", "set", evse, "address", "02:00:00:00:e5:01", "up")
-	ip("link", "set", ev, "address", "02:00:00:00:ca:01", "up")
-	conn, err := link.Listen(ev, homeplug.EtherType, nil)
+	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
+	var conn *link.RawConn
+	var err error
+	nsP.Do(t, func() { conn, err = link.Listen(nsP.Iface, homeplug.EtherType, nil) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-
-	bin := filepath.Join(t.TempDir(), "ccslink")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildCCSLink(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, bin, "slac", "--iface", evse, "--timeout", "2s", "--json")
+	cmd := nsE.Command(ctx, bin, "slac", "--iface", nsE.Iface, "--timeout", "2s", "--json")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
