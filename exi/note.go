@@ -12,6 +12,7 @@ type Note struct {
 	Msg   string // the deviation, e.g. "value 256 outside [1, 255]"
 }
 
+// String describes the note in the form of an Error.
 func (n Note) String() string {
 	return fmt.Sprintf("exi: bit %d: %s: %s (kept; the schema forbids it)", n.Bit, n.Field, n.Msg)
 }
