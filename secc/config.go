@@ -17,7 +17,8 @@ const (
 	PolicySoC Policy = iota
 	// PolicyDC runs a complete emulated DC session, for tests and benches.
 	PolicyDC
-	// PolicyAC runs a complete ISO 15118-2 AC session (EVCCID, no SoC).
+	// PolicyAC runs a complete ISO 15118-2 AC session (EVCCID, no SoC); a
+	// car that speaks only DIN gets the soc flow.
 	PolicyAC
 )
 
@@ -98,7 +99,7 @@ const DefaultMaxOngoing = 10
 type Config struct {
 	Policy Policy
 	// Preference lists the protocols in the order the charger prefers them;
-	// nil means DIN, then ISO-2 (the ac policy: ISO-2 only).
+	// nil means DIN, then ISO-2 (the ac policy: ISO-2, then DIN).
 	Preference []Protocol
 	// EVSEID identifies the charger: DIN sends it as bytes (a hex string
 	// here, e.g. "00"), ISO-2 as text such as "DE*ABC*E1234"; "" means ZZ00000.
@@ -118,7 +119,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Preference == nil {
 		if c.Policy == PolicyAC {
-			c.Preference = []Protocol{ProtocolISO2}
+			// DIN has no AC: a DIN-only car gets the soc flow, so that its
+			// EVCCID and SoC still reach the charger.
+			c.Preference = []Protocol{ProtocolISO2, ProtocolDIN}
 		} else {
 			c.Preference = []Protocol{ProtocolDIN, ProtocolISO2}
 		}

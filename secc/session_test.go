@@ -138,7 +138,8 @@ func TestNegotiate(t *testing.T) {
 		{"minor deviation", []apphand.AppProtocolType{{ProtocolNamespace: NamespaceISO2, VersionNumberMajor: 2, VersionNumberMinor: 1, SchemaID: 0, Priority: 1}}, nil, Offer{ProtocolISO2, NamespaceISO2, 0, true}, true},
 		{"ISO-20 only", []apphand.AppProtocolType{{ProtocolNamespace: "urn:iso:std:iso:15118:-20:DC", VersionNumberMajor: 1, SchemaID: 1, Priority: 1}}, nil, Offer{}, false},
 		{"old ISO-2 draft", []apphand.AppProtocolType{{ProtocolNamespace: "urn:iso:15118:2:2010:MsgDef", VersionNumberMajor: 1, SchemaID: 1, Priority: 1}}, nil, Offer{}, false},
-		{"DIN under ac preference", []apphand.AppProtocolType{offerDIN}, []Protocol{ProtocolISO2}, Offer{}, false},
+		{"DIN under an ISO-2-only preference", []apphand.AppProtocolType{offerDIN}, []Protocol{ProtocolISO2}, Offer{}, false},
+		{"DIN and ISO-2 under the ac policy", []apphand.AppProtocolType{offerDIN, offerISO2}, Config{Policy: PolicyAC}.withDefaults().Preference, Offer{ProtocolISO2, NamespaceISO2, 2, false}, true},
 	}
 	for _, tc := range tests {
 		got, ok := Negotiate(&apphand.SupportedAppProtocolReq{AppProtocol: tc.offers}, tc.pref)

@@ -1,0 +1,131 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/evcc"
+	"github.com/ccslink/ccslink/output/smartevse"
+	"github.com/ccslink/ccslink/secc"
+)
+
+// TestEveryCar plugs every car profile in under every policy: the charger
+// must record, and the SmartEVSE receive, exactly what the car sent. The
+// plug-ins wait on timers more than they compute, so they run side by side.
+func TestEveryCar(t *testing.T) {
+	type run struct {
+		name string
+		res  Result
+		err  error
+	}
+	var runs []*run
+	var cfgs []Config
+	for _, pol := range []secc.Policy{secc.PolicySoC, secc.PolicyDC, secc.PolicyAC} {
+		for _, p := range evcc.Profiles() {
+			if testing.Short() && (pol != secc.PolicySoC || p.Name != "ioniq") {
+				continue
+			}
+			runs = append(runs, &run{name: pol.String() + "/" + p.Name})
+			cfgs = append(cfgs, Config{Car: p, Policy: pol, SkipDelays: true})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, 12)
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			runs[i].res, runs[i].err = Run(ctx, cfgs[i])
+		}()
+	}
+	wg.Wait()
+	for _, r := range runs {
+		t.Run(r.name, func(t *testing.T) {
+			res := r.res
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if !res.OK || res.Error != "" {
+				t.Fatalf("not ok: %+v", res)
+			}
+			sent := res.CarResult.Sent
+			if res.EVCCID != hex.EncodeToString(sent.EVCCID[:]) {
+				t.Errorf("EVCCID %s, the car sent %x", res.EVCCID, sent.EVCCID)
+			}
+			if res.Protocol != res.CarResult.Protocol {
+				t.Errorf("protocol %s, the car spoke %s", res.Protocol, res.CarResult.Protocol)
+			}
+			want := smartevse.State{SoC: sent.SoC, FullSoC: sent.FullSOC, EnergyCapacity: int(sent.CapacityWh), EnergyRequest: int(sent.RequestWh), EVCCID: res.EVCCID}
+			switch {
+			case strings.HasPrefix(res.CarResult.Mode, "AC"):
+				// AC messages carry no SoC: only the energy the car asks for.
+				want = smartevse.State{SoC: -1, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: int(sent.EAmountWh), EVCCID: res.EVCCID}
+			case res.CarResult.Mode == "":
+				// The car stopped before ChargeParameterDiscovery (no usable service).
+				want = smartevse.State{SoC: -1, FullSoC: -1, EnergyCapacity: -1, EnergyRequest: -1, EVCCID: res.EVCCID}
+			}
+			got := smartevse.State{SoC: res.SoC, FullSoC: res.FullSoC, EnergyCapacity: res.EnergyCapacityWh, EnergyRequest: res.EnergyRequestWh, EVCCID: res.EVCCID}
+			if got != want {
+				t.Errorf("recorded %+v, the car sent %+v", got, want)
+			}
+			if q := smartevse.Query(want); res.SmartEVSEQuery != q {
+				t.Errorf("the SmartEVSE got %q, want %q", res.SmartEVSEQuery, q)
+			}
+			if res.SECCResponseUS.Max <= 0 || len(res.Record.Answers) != len(res.CarResult.Steps) {
+				t.Errorf("%d answers timed (max %d µs) for %d requests", len(res.Record.Answers), res.SECCResponseUS.Max, len(res.CarResult.Steps))
+			}
+		})
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	p, err := evcc.Lookup("ioniq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := Run(ctx, Config{Car: p, SkipDelays: true, Timeline: &out}); err != nil {
+		t.Fatal(err)
+	}
+	// Plain words, in order; no jargon without -v.
+	text := out.String()
+	want := []string{
+		"a Hyundai Ioniq (2018) is plugged in",
+		"the charger matched the car 04:65:65:00:64:c3",
+		"opened the V2G connection",
+		"agree to speak DIN 70121",
+		"EVCCID 0465650064c3",
+		"SoC 93 %, full at 94 %, capacity 28.0 kWh, wants 1.8 kWh",
+		"the car ended the session (SessionStop)",
+		"car unplugged",
+		"ok: car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %",
+	}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(text[at:], w)
+		if i < 0 {
+			t.Fatalf("timeline lacks %q after byte %d:\n%s", w, at, text)
+		}
+		at += i + len(w)
+	}
+	// The SmartEVSE's answer comes on its own goroutine, before or after the session's end.
+	if !strings.Contains(text, "the SmartEVSE got POST /ev_state?current_soc=93&full_soc=94&energy_capacity=28000&energy_request=1820&evccid=0465650064c3 (HTTP 200") {
+		t.Errorf("timeline lacks the SmartEVSE's POST:\n%s", text)
+	}
+	for _, jargon := range []string{"RunID", "NID", "NMK"} {
+		if strings.Contains(text, jargon) {
+			t.Errorf("timeline says %s without -v:\n%s", jargon, text)
+		}
+	}
+}
