@@ -95,7 +95,7 @@ func (e *EVSE) Watch(ctx context.Context) error {
 	if !e.matched {
 		return &FailureError{Reason: ReasonLinkLost, At: now}
 	}
-	e.w.reset(e, now)
+	e.w.reset(e.m, e.res.EVMAC, e.cfg.WatchPoll, now)
 	e.hooks.evidence = nil
 	err := drive(ctx, e.port, e.clock, &e.w, &e.hooks)
 	switch {
@@ -136,8 +136,10 @@ func drain(c chan struct{}) {
 // watcher is the Machine of Watch: it polls the modem's link status and
 // answers the matched car's repeated CM_SLAC_MATCH.REQ through the matcher.
 type watcher struct {
-	e          *EVSE
-	modem      homeplug.MAC
+	m          *Matcher
+	mac, modem homeplug.MAC
+	ev         homeplug.MAC
+	poll       time.Duration
 	pollAt     time.Time
 	unanswered int
 	done       bool
@@ -147,8 +149,9 @@ type watcher struct {
 	linkCnf    homeplug.PlLnkStatusCnf
 }
 
-func (w *watcher) reset(e *EVSE, now time.Time) {
-	w.e, w.modem = e, e.m.modem
+// reset starts watching the link of car ev, matched by m, at now.
+func (w *watcher) reset(m *Matcher, ev homeplug.MAC, poll time.Duration, now time.Time) {
+	w.m, w.mac, w.modem, w.ev, w.poll = m, m.cfg.MAC, m.modem, ev, poll
 	w.pollAt, w.unanswered, w.done, w.err = now, 0, false, nil
 }
 
@@ -170,9 +173,9 @@ func (w *watcher) tick(now time.Time) {
 		w.fail(now, "the modem stopped answering VS_PL_LNK_STATUS.REQ")
 		return
 	}
-	w.out.add(w.modem, w.e.cfg.MAC, &w.linkReq)
+	w.out.add(w.modem, w.mac, &w.linkReq)
 	w.unanswered++
-	w.pollAt = now.Add(w.e.cfg.WatchPoll)
+	w.pollAt = now.Add(w.poll)
 }
 
 func (w *watcher) Handle(now time.Time, frame []byte) [][]byte {
@@ -183,7 +186,7 @@ func (w *watcher) Handle(now time.Time, frame []byte) [][]byte {
 	}
 	h, p, err := homeplug.DecodeHeader(frame)
 	if err == nil && h.FMI == 0 && h.MMType == homeplug.VSPlLnkStatusCnf && h.OUI == homeplug.QualcommOUI &&
-		h.Dst == w.e.cfg.MAC && w.linkCnf.DecodePayload(p) == nil {
+		h.Dst == w.mac && w.linkCnf.DecodePayload(p) == nil {
 		w.unanswered = 0
 		if w.linkCnf.LinkStatus != homeplug.LinkUp {
 			w.fail(now, "the modem reports no powerline link")
@@ -191,7 +194,7 @@ func (w *watcher) Handle(now time.Time, frame []byte) [][]byte {
 		return w.out.result()
 	}
 	// The car may still repeat its MATCH.REQ; the matcher answers it.
-	for _, f := range w.e.m.Handle(now, frame) {
+	for _, f := range w.m.Handle(now, frame) {
 		w.out.addRaw(f)
 	}
 	return w.out.result()
@@ -199,8 +202,8 @@ func (w *watcher) Handle(now time.Time, frame []byte) [][]byte {
 
 func (w *watcher) fail(now time.Time, why string) {
 	w.done = true
-	w.err = &FailureError{Reason: ReasonLinkLost, EV: w.e.res.EVMAC, At: now}
-	if w.e.cfg.Log != nil {
-		w.e.m.logf(slog.LevelInfo, "link lost", "ev", w.e.res.EVMAC, "why", why)
+	w.err = &FailureError{Reason: ReasonLinkLost, EV: w.ev, At: now}
+	if w.m.cfg.Log != nil {
+		w.m.logf(slog.LevelInfo, "link lost", "ev", w.ev, "why", why)
 	}
 }

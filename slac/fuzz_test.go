@@ -2,6 +2,7 @@ package slac_test
 
 import (
 	"encoding/binary"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -107,6 +108,112 @@ func FuzzHandle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzWatch feeds arbitrary frames at arbitrary times to the watch of a
+// matched car's link: it must not panic, send only well-formed frames from
+// the charger's MAC (link polls, at most one a second, and the matched CNF
+// again), and end only with ErrLinkLost: at a link-status CNF that says
+// down, or three seconds or more after the modem last answered.
+func FuzzWatch(f *testing.F) {
+	up := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{LinkStatus: homeplug.LinkUp})
+	down := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{LinkStatus: homeplug.LinkDown})
+	seed := func(frames ...[]byte) []byte {
+		var b []byte
+		for _, fr := range frames {
+			b = binary.BigEndian.AppendUint16(b, uint16(len(fr)))
+			b = append(b, 250) // a second later
+			b = append(b, fr...)
+		}
+		return b
+	}
+	f.Add(seed(up, up, carA.matchReq(evseMAC), up, down))
+	f.Add(seed(up, carB.parmReq(), carA.parmReq(), up[:20], carA.sound(3), carA.sound(2)))
+
+	at, frames := matchingFrames(carA, evseMAC)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := keyed(slac.NewMatcher(slac.Config{MAC: evseMAC, LinkPoll: -1}, t0), t0)
+		for i, fr := range frames {
+			m.Handle(t0.Add(at[i]), fr)
+		}
+		if _, ok := m.Result(); !ok {
+			t.Fatal("no match to watch")
+		}
+		now := t0.Add(2 * time.Second)
+		w := slac.NewWatcher(m, carA.mac, time.Second, now)
+		lastAnswer, lastPoll := now, time.Time{}
+		check := func(at time.Time, out [][]byte) {
+			for _, o := range out {
+				fr, err := homeplug.Decode(o)
+				if err != nil || fr.Src != evseMAC {
+					t.Fatalf("sent %x: %v", o, err)
+				}
+				switch fr.Message.(type) {
+				case *homeplug.PlLnkStatusReq:
+					if !lastPoll.IsZero() && at.Sub(lastPoll) < time.Second {
+						t.Fatalf("polls %v apart", at.Sub(lastPoll))
+					}
+					lastPoll = at
+				case *homeplug.SlacMatchCnf:
+				default:
+					t.Fatalf("sent %v", fr.MMType)
+				}
+			}
+		}
+		var last []byte // the frame handled last, nil after a Tick
+		for len(data) >= 3 && !w.Done() {
+			n := min(int(binary.BigEndian.Uint16(data))%homeplug.MaxFrameLen, len(data)-3)
+			now = now.Add(time.Duration(data[2]) * 4 * time.Millisecond)
+			frame := slices.Clone(data[3 : 3+n])
+			data = data[3+n:]
+			if len(frame) >= 14 {
+				frame[12], frame[13] = 0x88, 0xe1 // reach the decoders
+			}
+			for !w.Done() {
+				dl, ok := w.Deadline()
+				if !ok || dl.After(now) {
+					break
+				}
+				last = nil
+				check(dl, w.Tick(dl))
+			}
+			if w.Done() {
+				break
+			}
+			last = frame
+			check(now, w.Handle(now, frame))
+			if cnf, ok := linkCnf(frame); ok && !w.Done() {
+				lastAnswer = now
+				if cnf.LinkStatus != homeplug.LinkUp {
+					t.Fatal("the watch goes on after the modem said down")
+				}
+			}
+		}
+		if !w.Done() {
+			return
+		}
+		var fe *slac.FailureError
+		if !errors.As(w.Err(), &fe) || fe.Reason != slac.ReasonLinkLost || fe.EV != carA.mac || !errors.Is(w.Err(), slac.ErrLinkLost) {
+			t.Fatalf("ended with %v", w.Err())
+		}
+		if last != nil {
+			if cnf, ok := linkCnf(last); !ok || cnf.LinkStatus == homeplug.LinkUp {
+				t.Fatalf("ended at frame %x", last)
+			}
+		} else if fe.At.Sub(lastAnswer) < 3*time.Second {
+			t.Fatalf("ended %v after the modem last answered", fe.At.Sub(lastAnswer))
+		}
+	})
+}
+
+// linkCnf decodes a VS_PL_LNK_STATUS.CNF from the modem to the charger.
+func linkCnf(frame []byte) (*homeplug.PlLnkStatusCnf, bool) {
+	fr, err := homeplug.Decode(frame)
+	if err != nil || fr.Dst != evseMAC || fr.FMI != 0 || fr.OUI != homeplug.QualcommOUI {
+		return nil, false
+	}
+	cnf, ok := fr.Message.(*homeplug.PlLnkStatusCnf)
+	return cnf, ok
 }
 
 // BenchmarkMatch measures one complete matching on the EVSE side, from
