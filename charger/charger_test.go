@@ -16,6 +16,8 @@ import (
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/slac"
+	"github.com/ccslink/ccslink/v2g/apphand"
+	"github.com/ccslink/ccslink/v2gtp"
 )
 
 // fakeSLAC matches a car whenever the test plugs one in and loses the link
@@ -67,7 +69,7 @@ func (s *sink) Event(e record.Event, r *record.Session) {
 	s.mu.Lock()
 	s.events = append(s.events, e)
 	s.mu.Unlock()
-	if e.Kind == record.KindEnded && e.End != record.EndLinkLost && e.End != record.EndStopped {
+	if e.Kind == record.KindEnded && e.End != record.EndLinkLost && e.End != record.EndStopped && e.End != record.EndNoCar {
 		s.v2gEnd <- struct{}{}
 	}
 }
@@ -75,14 +77,17 @@ func (s *sink) Event(e record.Event, r *record.Session) {
 func (s *sink) PlugInEnded(r *record.Session) { s.ended <- r.Clone() }
 
 type rig struct {
-	slac    *fakeSLAC
-	sdpAddr net.Addr
+	slac     *fakeSLAC
+	sdpAddr  net.Addr
+	announce netip.AddrPort
 	sink    *sink
 	cancel  context.CancelFunc
 	done    chan error
 }
 
-func newRig(t *testing.T, cfg secc.Config) *rig {
+func newRig(t *testing.T, cfg secc.Config) *rig { return newRigWith(t, cfg, 0) }
+
+func newRigWith(t *testing.T, cfg secc.Config, setup time.Duration) *rig {
 	t.Helper()
 	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
 	if err != nil {
@@ -93,8 +98,8 @@ func newRig(t *testing.T, cfg secc.Config) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}, done: make(chan error, 1)}
-	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln,
-		Announce: netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port)), SECC: cfg})
+	r.announce = netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
+	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln, Announce: r.announce, SECC: cfg, SetupTimeout: setup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,4 +213,86 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
+}
+
+// TestCarVanishes takes the car away at each step of its session: the
+// plug-in ends with the reason in its record, and the next car is served.
+func TestCarVanishes(t *testing.T) {
+	r := newRig(t, secc.Config{SequenceTimeout: 200 * time.Millisecond})
+	p, _ := evcc.Lookup("ioniq")
+	sap := func(t *testing.T) net.Conn {
+		r.slac.plug <- homeplug.MAC{2, 0, 0, 0, 0, 1}
+		conn, err := net.Dial("tcp6", r.announce.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	t.Run("link lost before V2G", func(t *testing.T) {
+		r.slac.plug <- homeplug.MAC{2, 0, 0, 0, 0, 1}
+		r.slac.unplug <- struct{}{}
+		if rec := <-r.sink.ended; rec.End != record.EndLinkLost || rec.Protocol != "" {
+			t.Fatalf("record: %+v", rec)
+		}
+	})
+	t.Run("link lost mid-session", func(t *testing.T) {
+		conn := sap(t)
+		defer conn.Close()
+		conn.Write(v2gtp.AppendMessage(nil, v2gtp.TypeEXI, ioniqSAP(t)))
+		v2gtp.NewReader(conn).Next()
+		r.slac.unplug <- struct{}{}
+		rec := <-r.sink.ended
+		if rec.End != record.EndLinkLost || rec.Protocol != "din" {
+			t.Fatalf("record: %+v", rec)
+		}
+		// The charger dropped the car's connection.
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Fatal("the connection of a car that is gone stays open")
+		}
+	})
+	t.Run("TCP reset", func(t *testing.T) {
+		conn := sap(t)
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+		<-r.sink.v2gEnd
+		r.slac.unplug <- struct{}{}
+		if rec := <-r.sink.ended; rec.End != record.EndLinkLost && rec.End != record.EndCarClosed {
+			t.Fatalf("record: %+v", rec)
+		}
+	})
+	t.Run("silence", func(t *testing.T) {
+		conn := sap(t)
+		defer conn.Close()
+		<-r.sink.v2gEnd // V2G_SECC_Sequence_Timeout, shortened here
+		r.slac.unplug <- struct{}{}
+		if rec := <-r.sink.ended; rec.End != record.EndTimeout {
+			t.Fatalf("record: %+v", rec)
+		}
+	})
+	t.Run("next car", func(t *testing.T) {
+		if rec, _ := r.car(t, p); rec.SoC.Value != 93 || rec.End != record.EndSessionStop {
+			t.Fatalf("record: %+v", rec)
+		}
+	})
+}
+
+func ioniqSAP(t *testing.T) []byte {
+	b, err := apphand.Marshal(&apphand.Document{SupportedAppProtocolReq: &apphand.SupportedAppProtocolReq{AppProtocol: []apphand.AppProtocolType{
+		{ProtocolNamespace: secc.NamespaceDIN, VersionNumberMajor: 2, SchemaID: 1, Priority: 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestNoSession: a car that matches but never opens V2G is recorded as such.
+func TestNoSession(t *testing.T) {
+	r := newRigWith(t, secc.Config{}, 50*time.Millisecond)
+	r.slac.plug <- homeplug.MAC{2, 0, 0, 0, 0, 1}
+	<-r.sink.v2gEnd
+	r.slac.unplug <- struct{}{}
+	if rec := <-r.sink.ended; rec.End != record.EndNoSession {
+		t.Fatalf("record: %+v", rec)
+	}
 }

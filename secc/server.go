@@ -32,6 +32,7 @@ type Server struct {
 	cur     net.Conn
 	curID   uint64
 	curDone chan struct{} // closed when the current connection's session has ended
+	dropped bool          // Drop closed the current connection
 	wg      sync.WaitGroup
 }
 
@@ -57,6 +58,7 @@ func (s *Server) Reset() {
 func (s *Server) Drop() {
 	s.mu.Lock()
 	c, done := s.cur, s.curDone
+	s.dropped = c != nil
 	s.mu.Unlock()
 	if c != nil {
 		c.Close()
@@ -117,7 +119,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 	s.curID++
 	id := s.curID
 	done := make(chan struct{})
-	s.cur, s.curDone = c, done
+	s.cur, s.curDone, s.dropped = c, done, false
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -132,6 +134,11 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) (record.End, string)
 	defer stop()
 
 	end, detail := s.run(ctx, c)
+	s.mu.Lock()
+	if s.curID == id && s.dropped {
+		end, detail = record.EndLinkLost, "the car left during its V2G session"
+	}
+	s.mu.Unlock()
 	s.emit(record.Event{Kind: record.KindEnded, At: time.Now(), End: end, Detail: detail})
 	return end, detail
 }
