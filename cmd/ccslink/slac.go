@@ -115,6 +115,8 @@ func slacFailure(err error, role string, timeout time.Duration) string {
 		return fmt.Sprintf("no charger answered within %v", timeout)
 	case role == "evse":
 		return fmt.Sprintf("car %v did not match within %v (its last attempt failed: %v)", f.EV, timeout, f.Reason)
+	case f.EVSE == (homeplug.MAC{}):
+		return fmt.Sprintf("no charger matched within %v (last attempt: %v)", timeout, f.Reason)
 	default:
 		return fmt.Sprintf("no match with charger %v within %v (last attempt: %v)", f.EVSE, timeout, f.Reason)
 	}

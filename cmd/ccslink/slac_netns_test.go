@@ -15,6 +15,7 @@ import (
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/internal/netnstest"
 	"github.com/ccslink/ccslink/link"
+	"github.com/ccslink/ccslink/slac"
 )
 
 // The two ends of the cable in these tests: the charger's and the car's.
@@ -162,5 +163,38 @@ func TestSLACCarFailedThenTimeout(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "ccslink slac: no match: "+words+"\n") {
 		t.Errorf("stderr %q", errb.String())
+	}
+}
+
+// TestSLACFailureWords: what ccslink slac says for each kind of failure,
+// from the error's type alone.
+func TestSLACFailureWords(t *testing.T) {
+	car := homeplug.MAC{2, 0, 0, 0, 0xca, 1}
+	charger := homeplug.MAC{2, 0, 0, 0, 0xe5, 1}
+	late := context.DeadlineExceeded
+	for _, c := range []struct {
+		role string
+		err  error
+		want string
+	}{
+		{"evse", &slac.FailureError{Reason: slac.ReasonNoCar, Err: late}, "no car started matching within 30s"},
+		{"evse", &slac.FailureError{Reason: slac.ReasonNoMatchReq, EV: car, Err: late},
+			"car 02:00:00:00:ca:01 did not match within 30s (its last attempt failed: the car sent no CM_SLAC_MATCH.REQ within TT_EVSE_match_session)"},
+		{"evse", &slac.FailureError{Reason: slac.ReasonLinkTimeout, EV: car},
+			"car 02:00:00:00:ca:01: the car matched, but its modem did not join the network within TT_match_join"},
+		{"evse", &slac.FailureError{Reason: slac.ReasonNoCar}, "no car started matching"},
+		{"pev", &slac.FailureError{Reason: slac.ReasonNoParmCnf, EV: car, Err: late}, "no charger answered within 30s"},
+		{"pev", &slac.FailureError{Reason: slac.ReasonNoAttenChar, EV: car, Err: late},
+			"no charger matched within 30s (last attempt: no charger sent CM_ATTEN_CHAR.IND within TT_EV_atten_results)"},
+		{"pev", &slac.FailureError{Reason: slac.ReasonNoMatchCnf, EV: car, EVSE: charger, Err: late},
+			"no match with charger 02:00:00:00:e5:01 within 30s (last attempt: the charger sent no CM_SLAC_MATCH.CNF within TT_match_response)"},
+		{"pev", &slac.FailureError{Reason: slac.ReasonNoMatchCnf, EV: car, EVSE: charger},
+			"the charger sent no CM_SLAC_MATCH.CNF within TT_match_response"},
+		{"evse", &slac.PortError{Op: "send", Err: errors.New("no such device")},
+			"slac: cannot send on the HomePlug interface: no such device (is the interface up?)"},
+	} {
+		if got := slacFailure(c.err, c.role, 30*time.Second); got != c.want {
+			t.Errorf("%s %v:\n got %q\nwant %q", c.role, c.err, got, c.want)
+		}
 	}
 }
