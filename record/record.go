@@ -44,6 +44,17 @@ func (k Kind) String() string {
 // MarshalText names the kind.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
+// UnmarshalText reads a kind's name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for i, n := range kindNames {
+		if n == string(b) && i > 0 {
+			*k = Kind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("record: unknown event kind %q", b)
+}
+
 // End says how a plug-in ended.
 type End uint8
 
@@ -94,6 +105,17 @@ func (e End) Words() string {
 
 // MarshalText names the end.
 func (e End) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
+
+// UnmarshalText reads an end's name, so that a record read back from JSON is the same.
+func (e *End) UnmarshalText(b []byte) error {
+	for i, n := range endNames {
+		if n == string(b) {
+			*e = End(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("record: unknown end %q", b)
+}
 
 // Values are the numbers a car sends in one message; a nil field was not sent.
 type Values struct {
@@ -219,6 +241,24 @@ func (e EVCCID) MarshalJSON() ([]byte, error) {
 		Raw    string `json:"raw"`
 		Random bool   `json:"random"`
 	}{e.Hex, hex.EncodeToString(e.Raw), e.Random})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (e *EVCCID) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Hex    string `json:"hex"`
+		Raw    string `json:"raw"`
+		Random bool   `json:"random"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	raw, err := hex.DecodeString(v.Raw)
+	if err != nil {
+		return fmt.Errorf("record: EVCCID raw bytes %q: %w", v.Raw, err)
+	}
+	*e = EVCCID{Raw: raw, Hex: v.Hex, Random: v.Random}
+	return nil
 }
 
 // Phases are the times a plug-in reached each step; zero when it did not.

@@ -34,7 +34,8 @@ func homePlugPort(ctx context.Context, iface string, emulate, evse bool) (port s
 		conn.Close()
 		return nil, mac, nil, nil, err
 	}
-	return e.Host(), mac, e, func() { e.Close() }, nil
+	// Leaving, the emulated modem tells its peer, as a real one stops beaconing.
+	return e.Host(), mac, e, func() { e.Unplug(); e.Close() }, nil
 }
 
 // interfaceError turns a failure to open iface into words a user can act on.

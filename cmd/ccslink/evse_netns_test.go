@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/internal/netnstest"
+	"github.com/ccslink/ccslink/record"
+)
+
+// syncBuffer is a bytes.Buffer a process may write while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// smartEVSEStub takes POST /ev_state as a SmartEVSE does and remembers when
+// each query arrived.
+type smartEVSEStub struct {
+	mu  sync.Mutex
+	got []stubPost
+	new chan struct{}
+}
+
+type stubPost struct {
+	query string
+	at    time.Time
+}
+
+func (s *smartEVSEStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/ev_state" {
+		http.NotFound(w, r)
+		return
+	}
+	s.mu.Lock()
+	s.got = append(s.got, stubPost{r.URL.RawQuery, time.Now()})
+	s.mu.Unlock()
+	select {
+	case s.new <- struct{}{}:
+	default:
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{}`))
+}
+
+// TestEVSEOverVeth is a plug-in with real sockets between two processes:
+// the daemon (ccslink evse) in one network namespace, a car (ccslink pev)
+// in another, a veth pair between them as the cable, both with
+// --emulate-modem. The SmartEVSE stub in the daemon's namespace must get
+// exactly what the car sent.
+func TestEVSEOverVeth(t *testing.T) {
+	nsE, nsP := netnstest.NewVethPair(t, netnsEVSE)
+	nsE.IP(t, "link", "set", "lo", "up")
+	bin := buildCCSLink(t)
+
+	stub := &smartEVSEStub{new: make(chan struct{}, 8)}
+	var ln net.Listener
+	nsE.Do(t, func() {
+		var err error
+		if ln, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	srv := &http.Server{Handler: stub}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json",
+		"--smartevse", "http://"+ln.Addr().String())
+	var dErr syncBuffer
+	daemon.Stderr = &dErr
+	stdout, err := daemon.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer daemon.Process.Kill()
+	records := make(chan []byte, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			records <- append([]byte(nil), sc.Bytes()...)
+		}
+		close(records)
+	}()
+
+	car := nsP.Command(ctx, bin, "pev", "--iface", nsP.Iface, "--emulate-modem", "--json", "--car", "ioniq", "--timeout", "40s")
+	var cOut, cErr bytes.Buffer
+	car.Stdout, car.Stderr = &cOut, &cErr
+	if err := car.Run(); err != nil {
+		t.Fatalf("car: %v\n%s%s\ndaemon:\n%s", err, cOut.String(), cErr.String(), dErr.String())
+	}
+	var rep pevReport
+	if err := json.Unmarshal(cOut.Bytes(), &rep); err != nil {
+		t.Fatalf("car output %q: %v", cOut.String(), err)
+	}
+	if !rep.OK || rep.Protocol != "din" || rep.EVCCID != "02000000ca01" || rep.SoC != 93 || rep.End != "EVSE shutdown" {
+		t.Fatalf("car: %+v", rep)
+	}
+	select {
+	case <-stub.new:
+	case <-ctx.Done():
+		t.Fatalf("nothing reached the SmartEVSE\ndaemon:\n%s", dErr.String())
+	}
+	const want = "current_soc=93&full_soc=94&energy_capacity=28000&energy_request=1820&evccid=02000000ca01"
+	stub.mu.Lock()
+	post := stub.got[0]
+	n := len(stub.got)
+	stub.mu.Unlock()
+	if post.query != want || n != 1 {
+		t.Fatalf("the SmartEVSE got %q (%d posts), want %q once", post.query, n, want)
+	}
+
+	// The car's emulated modem left the cable when its process ended: the
+	// daemon's plug-in ends and its record is printed; then SIGTERM stops it.
+	var rec record.Session
+	select {
+	case line, ok := <-records:
+		if !ok {
+			t.Fatalf("the daemon ended without a record\n%s", dErr.String())
+		}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("daemon record %q: %v", line, err)
+		}
+	case <-ctx.Done():
+		t.Fatalf("no record from the daemon after the car left\n%s", dErr.String())
+	}
+	if rec.SoC.Value != 93 || rec.EVCCIDHex() != "02000000ca01" || rec.EVMAC != "02:00:00:00:ca:01" || rec.End != record.EndSessionStop || rec.Phases.Delivered.IsZero() {
+		t.Fatalf("record: %+v", rec)
+	}
+	t.Logf("first ChargeParameterDiscoveryReq to the POST at the SmartEVSE: %v", post.at.Sub(rec.Phases.FirstCPD))
+	daemon.Process.Signal(syscall.SIGTERM)
+	if err := daemon.Wait(); err != nil {
+		t.Fatalf("daemon after SIGTERM: %v\n%s", err, dErr.String())
+	}
+}

@@ -1,0 +1,103 @@
+package record
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestParseEVCCID(t *testing.T) {
+	tests := []struct {
+		raw    []byte
+		hex    string
+		random bool
+	}{
+		{[]byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}, "0465650064c3", false},       // Ioniq, a vendor MAC
+		{[]byte{0x02, 0x00, 0x00, 0x00, 0xca, 0x01}, "02000000ca01", true},        // locally administered
+		{[]byte{0, 0, 0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}, "0465650064c3", false}, // DIN's 8-byte form
+		{[]byte{0, 0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}, "0465650064c3", false},    // 7 bytes
+		{[]byte{1, 2, 3}, "010203", false},                                        // not MAC-shaped: all of it
+		{[]byte{1, 2, 3, 4, 5, 6, 7, 8}, "0102030405060708", false},
+	}
+	for _, tc := range tests {
+		id := ParseEVCCID(tc.raw)
+		if id.Hex != tc.hex || id.Random != tc.random || !reflect.DeepEqual(id.Raw, tc.raw) {
+			t.Errorf("%x: %+v, want %s random=%v", tc.raw, id, tc.hex, tc.random)
+		}
+	}
+}
+
+func TestApplyKeepsRealValues(t *testing.T) {
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	i := func(v int) *int { return &v }
+	f := func(v float64) *float64 { return &v }
+	var s Session
+	if !s.Apply(Event{Kind: KindValues, At: at, Message: "ChargeParameterDiscoveryReq", Values: Values{SoC: i(93), EnergyCapacityWh: f(28000)}}) {
+		t.Fatal("first values not reported as a change")
+	}
+	// A later zero is no better than a real value; an out-of-range SoC is no value.
+	if s.Apply(Event{Kind: KindValues, At: at.Add(time.Second), Message: "CurrentDemandReq", Values: Values{SoC: i(0), EnergyCapacityWh: f(0)}}) {
+		t.Error("zeros reported as a change")
+	}
+	if s.Apply(Event{Kind: KindValues, At: at.Add(time.Second), Message: "CurrentDemandReq", Values: Values{SoC: i(101)}}) {
+		t.Error("SoC 101 taken")
+	}
+	if s.SoC != (Int{93, true, "ChargeParameterDiscoveryReq", at}) || s.EnergyCapacityWh.Value != 28000 {
+		t.Fatalf("record: %+v", s)
+	}
+	// A newer real value replaces it.
+	s.Apply(Event{Kind: KindValues, At: at.Add(2 * time.Second), Message: "CurrentDemandReq", Values: Values{SoC: i(94)}})
+	if s.SoC.Value != 94 || s.SoC.From != "CurrentDemandReq" || s.Phases.FirstCPD != at {
+		t.Fatalf("record: %+v", s)
+	}
+	if s.FullSOC.OrMinus() != -1 || s.SoC.OrMinus() != 94 {
+		t.Fatal("OrMinus")
+	}
+}
+
+func TestApplyEnds(t *testing.T) {
+	var s Session
+	s.Apply(Event{Kind: KindEnded, End: EndCarClosed})
+	s.Apply(Event{Kind: KindEnded, End: EndSessionStop}) // the car reconnected, then stopped
+	s.Apply(Event{Kind: KindEnded, End: EndLinkLost})    // then unplugged
+	if s.End != EndSessionStop {
+		t.Fatalf("end %v, want the V2G session's", s.End)
+	}
+	var n Session
+	n.Apply(Event{Kind: KindEnded, End: EndLinkLost})
+	if n.End != EndLinkLost {
+		t.Fatalf("end %v", n.End)
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var s Session
+	soc := 93
+	for _, e := range []Event{
+		{Kind: KindMatched, At: at, EVMAC: "04:65:65:00:64:c3"},
+		{Kind: KindHandshake, At: at, Protocol: "din", Namespace: "urn:din:70121:2012:MsgDef"},
+		{Kind: KindSessionSetup, At: at, EVCCID: []byte{4, 0x65, 0x65, 0, 0x64, 0xc3}},
+		{Kind: KindValues, At: at, Message: "ChargeParameterDiscoveryReq", Values: Values{SoC: &soc}},
+		{Kind: KindRequest, At: at, Message: "SessionStopReq", Code: "OK", Took: 20 * time.Microsecond},
+		{Kind: KindDelivered, Delivery: &Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200", At: at}},
+		{Kind: KindEnded, At: at, End: EndSessionStop},
+	} {
+		s.Apply(e)
+	}
+	b, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Session
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, &s) {
+		t.Fatalf("round trip:\n%+v\n%+v", back, s)
+	}
+	if got := s.Summary(); got != "car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, EVCCID 0465650064c3" {
+		t.Errorf("summary %q", got)
+	}
+}
