@@ -12,6 +12,7 @@ import (
 
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/modemsim"
+	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/sim"
 )
@@ -49,6 +50,12 @@ func runSim(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if *atten > 90 {
 		fmt.Fprintln(stderr, "ccslink sim: --attenuation above 90 dB: no link would form")
 		return 2
+	}
+	if *url != "" {
+		if _, err := smartevse.Endpoint(*url); err != nil {
+			fmt.Fprintf(stderr, "ccslink sim: --smartevse: %v\n", err)
+			return 2
+		}
 	}
 	var cars []evcc.Profile
 	if *carName == "all" {

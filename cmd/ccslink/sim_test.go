@@ -2,31 +2,69 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/ccslink/ccslink/sim"
 )
 
-// TestSim runs the simulated plug-in in process, on the real clock (about
-// 2 s: the modem restart and the ISO 15118-3 timers).
+// TestSim runs ccslink sim as a first-time user does, with no flags: the
+// Ioniq with its recorded pauses, about 6 s of real time.
 func TestSim(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs about 2 s of real time")
+		t.Skip("runs about 6 s of real time")
 	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"sim", "--attenuation", "17"}, nil, &out, &errb); code != 0 {
+	if code := run([]string{"sim"}, nil, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	for _, want := range []string{
-		"sim: charger 02:00:00:00:00:01 and car 02:00:00:00:00:02 on one cable, 17 dB apart\n",
-		"sim: SLAC matched: car 02:00:00:00:00:02, RunID ",
-		", 10 sounds, 17.0 dB, NID ",
-		"sim: link up after ",
+		"ccslink sim: a Hyundai Ioniq (2018) plugs into this charger (policy soc)\n",
+		"the charger matched the car 04:65:65:00:64:c3",
+		"the car told its battery state: SoC 93 %, full at 94 %, capacity 28.0 kWh, wants 1.8 kWh\n",
+		"the SmartEVSE got POST /ev_state?current_soc=93&full_soc=94&energy_capacity=28000&energy_request=1820&evccid=0465650064c3 (HTTP 200",
+		"ok: car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh, EVCCID 0465650064c3\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if code := run([]string{"sim", "--attenuation", "91"}, nil, &out, &errb); code != 2 {
-		t.Errorf("--attenuation 91: exit %d, want 2", code)
+	if errb.Len() != 0 {
+		t.Errorf("stderr: %s", errb.String())
+	}
+}
+
+func TestSimJSON(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"sim", "--json", "--fast", "--car", "tesla-model3", "--policy", "dc", "--attenuation", "17"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	var res sim.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if !res.OK || res.Car != "tesla-model3" || res.Policy != "dc" || res.Protocol != "din" || res.EVCCID != "dc44271dcd45" || res.SoC != 57 ||
+		res.SmartEVSEQuery != "current_soc=57&full_soc=-1&energy_capacity=-1&energy_request=-1&evccid=dc44271dcd45" || res.End != "session_stop" ||
+		res.SECCResponseUS.P50 <= 0 || res.SECCResponseUS.P99 < res.SECCResponseUS.P50 || res.DurationMS <= 0 {
+		t.Fatalf("result: %s", out.String())
+	}
+}
+
+func TestSimBadArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		say  string
+	}{
+		{[]string{"sim", "--car", "trabant"}, "ioniq"},
+		{[]string{"sim", "--policy", "fast"}, "use soc, dc or ac"},
+		{[]string{"sim", "--attenuation", "91"}, "no link would form"},
+		{[]string{"sim", "now"}, `unexpected argument "now"`},
+		{[]string{"sim", "--smartevse", "10.0.0.1"}, "write http://10.0.0.1"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(tc.args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), tc.say) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errb.String(), tc.say)
+		}
 	}
 }
