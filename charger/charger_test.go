@@ -80,9 +80,9 @@ type rig struct {
 	slac     *fakeSLAC
 	sdpAddr  net.Addr
 	announce netip.AddrPort
-	sink    *sink
-	cancel  context.CancelFunc
-	done    chan error
+	sink     *sink
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 func newRig(t *testing.T, cfg secc.Config) *rig { return newRigWith(t, cfg, 0) }
