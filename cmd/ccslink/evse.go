@@ -188,7 +188,11 @@ func (p *plugInLog) PlugInEnded(s *record.Session) {
 	switch {
 	case !p.smartEVSE:
 	case !s.Phases.Delivered.IsZero():
-		line += fmt.Sprintf(", sent to SmartEVSE in %d ms", s.Phases.Delivered.Sub(s.Phases.FirstCPD).Milliseconds())
+		from := s.Phases.FirstCPD // the SoC; or the EVCCID alone
+		if from.IsZero() {
+			from = s.Phases.SessionSetup
+		}
+		line += fmt.Sprintf(", sent to SmartEVSE in %d ms", s.Phases.Delivered.Sub(from).Milliseconds())
 	case len(s.Deliveries) > 0:
 		line += ", NOT delivered to SmartEVSE: " + s.Deliveries[len(s.Deliveries)-1].Result
 	default:

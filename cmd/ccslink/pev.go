@@ -15,7 +15,6 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/homeplug"
-	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -145,18 +144,4 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 	rep.EVCCID = hex.EncodeToString(res.Sent.EVCCID[:])
 	rep.SoC, rep.FullSoC, rep.CapacityWh, rep.RequestWh = res.Sent.SoC, res.Sent.FullSOC, res.Sent.CapacityWh, res.Sent.RequestWh
 	return rep, err
-}
-
-// awaitEmulatedLink waits until the emulated modem has joined the charger's network.
-func awaitEmulatedLink(ctx context.Context, e *modemsim.Emulator) bool {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !e.LinkUp() {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-tick.C:
-		}
-	}
-	return true
 }

@@ -184,14 +184,8 @@ func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.
 // then stays on the line long enough (two of the charger's link polls) for
 // the charger to see the link too.
 func awaitLink(ctx context.Context, e *modemsim.Emulator) bool {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !e.LinkUp() {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-tick.C:
-		}
+	if !awaitEmulatedLink(ctx, e) {
+		return false
 	}
 	hold := time.NewTimer(2 * slac.DefaultLinkPoll)
 	defer hold.Stop()
