@@ -188,7 +188,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.DurationMS = time.Since(start).Milliseconds()
 	res.Record = rec
-	fill(&res, rec, recv.last())
+	query := recv.last()
+	if cfg.SmartEVSE != "" {
+		// Another receiver: what it acknowledged, as the record has it.
+		query = ""
+		for _, d := range rec.Deliveries {
+			if d.OK {
+				query = d.What
+			}
+		}
+	}
+	fill(&res, rec, query)
 	res.OK = carErr == nil && res.EVCCID != "" && res.SmartEVSEQuery != "" && (res.SoC >= 0 || !cfg.Car.DC || cfg.Policy == secc.PolicyAC)
 	tl.summary(res, rec)
 	return res, nil

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/output/smartevse"
+	"github.com/ccslink/ccslink/record"
 	"github.com/ccslink/ccslink/secc"
 )
 
@@ -127,5 +131,65 @@ func TestTimeline(t *testing.T) {
 		if strings.Contains(text, jargon) {
 			t.Errorf("timeline says %s without -v:\n%s", jargon, text)
 		}
+	}
+}
+
+// TestSmartEVSEFaults: a SmartEVSE that is down, hangs or answers 500 never
+// slows the car's session; the failure is in the record, and the plug-in ends.
+func TestSmartEVSEFaults(t *testing.T) {
+	p, _ := evcc.Lookup("ioniq")
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downURL := "http://" + refused.Addr().String()
+	refused.Close()
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer ok.Close()
+	t.Run("another SmartEVSE", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		res, err := Run(ctx, Config{Car: p, SkipDelays: true, SmartEVSE: ok.URL})
+		if err != nil || !res.OK || res.SmartEVSEQuery != "current_soc=93&full_soc=94&energy_capacity=28000&energy_request=1820&evccid=0465650064c3" {
+			t.Fatalf("%+v %v", res, err)
+		}
+	})
+	for _, tc := range []struct{ name, url string }{{"down", downURL}, {"hangs", hang.URL}, {"500", broken.URL}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			res, err := Run(ctx, Config{Car: p, SkipDelays: true, SmartEVSE: tc.url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := res.Record
+			if rec.SoC.Value != 93 || rec.End != record.EndSessionStop || res.CarResult.End != evcc.EndShutdown {
+				t.Fatalf("the car's session: %+v", res)
+			}
+			// The car was answered as fast as ever: no answer waited for the SmartEVSE.
+			if res.SECCResponseUS.Max > 100_000 {
+				t.Errorf("slowest answer %d µs", res.SECCResponseUS.Max)
+			}
+			if !rec.Phases.Delivered.IsZero() || res.OK || res.SmartEVSEQuery != "" {
+				t.Errorf("delivered to a SmartEVSE that %s: %+v", tc.name, rec.Deliveries)
+			}
+			// A hanging one is still being tried when the car has gone; the others have failed for good.
+			if tc.name != "hangs" && (len(rec.Deliveries) == 0 || rec.Deliveries[0].OK) {
+				t.Errorf("no failed delivery in the record: %+v", rec.Deliveries)
+			}
+		})
 	}
 }
