@@ -52,7 +52,11 @@ type Config struct {
 	Clock    clock.Clock // nil means clock.Real
 	// SetupTimeout overrides DefaultSetupTimeout.
 	SetupTimeout time.Duration
-	Log          *slog.Logger
+	// CapacityFallback gives the battery capacity (Wh) of a car, by its
+	// EVCCID, for cars that send none; nil means none. The record then says
+	// the capacity came from the config.
+	CapacityFallback func(evccid string) (wh float64, ok bool)
+	Log              *slog.Logger
 }
 
 // Subscriber receives what happens: every event with the plug-in's record
@@ -301,6 +305,9 @@ func (c *Charger) noMatch(ctx context.Context, rec *record.Session, err error) e
 	return nil
 }
 
+// FromConfig is the source a value from the configuration has in the record.
+const FromConfig = "config"
+
 // PortRetry is the pause before SLAC starts again after the interface failed.
 const PortRetry = time.Second
 
@@ -316,6 +323,13 @@ func (c *Charger) end(rec *record.Session, e record.End, detail string) {
 
 func (c *Charger) publish(rec *record.Session, e record.Event) {
 	rec.Apply(e)
+	if e.Kind == record.KindValues && e.Message == "ChargeParameterDiscoveryReq" && !rec.EnergyCapacityWh.Known && c.cfg.CapacityFallback != nil {
+		if wh, ok := c.cfg.CapacityFallback(rec.EVCCIDHex()); ok {
+			// Before the subscribers hear of the car's values, so that the
+			// SmartEVSE gets the capacity with the first SoC.
+			rec.Apply(record.Event{Kind: record.KindValues, At: e.At, Message: FromConfig, Values: record.Values{EnergyCapacityWh: &wh}})
+		}
+	}
 	c.mu.Lock()
 	subs := c.subs
 	c.mu.Unlock()

@@ -296,3 +296,34 @@ func TestNoSession(t *testing.T) {
 		t.Fatalf("record: %+v", rec)
 	}
 }
+
+// TestCapacityFallback: a car that sends no capacity gets the configured
+// one, and the record says where it came from.
+func TestCapacityFallback(t *testing.T) {
+	sdpConn, err := net.ListenPacket("udp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer sdpConn.Close()
+	ln, _ := net.Listen("tcp6", "[::1]:0")
+	r := &rig{slac: newFakeSLAC(), sdpAddr: sdpConn.LocalAddr(), sink: &sink{ended: make(chan *record.Session, 1), v2gEnd: make(chan struct{}, 4)}, done: make(chan error, 1)}
+	r.announce = netip.AddrPortFrom(netip.IPv6Loopback(), uint16(ln.Addr().(*net.TCPAddr).Port))
+	ch, err := New(Config{SLAC: r.slac, SDP: sdpConn, V2G: ln, Announce: r.announce,
+		CapacityFallback: func(id string) (float64, bool) { return 80000, id == "0030ab29c5be" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Subscribe(r.sink)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { r.done <- ch.Run(ctx) }()
+	defer func() { cancel(); <-r.done }()
+	p, _ := evcc.Lookup("no-capacity")
+	rec, _ := r.car(t, p)
+	if rec.EnergyCapacityWh != (record.Num{Value: 80000, Known: true, From: FromConfig, At: rec.Phases.FirstCPD}) {
+		t.Fatalf("capacity %+v", rec.EnergyCapacityWh)
+	}
+	p, _ = evcc.Lookup("ioniq")
+	if rec, _ := r.car(t, p); rec.EnergyCapacityWh.Value != 28000 || rec.EnergyCapacityWh.From != "ChargeParameterDiscoveryReq" {
+		t.Fatalf("the car's own capacity: %+v", rec.EnergyCapacityWh)
+	}
+}
