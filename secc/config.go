@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 )
 
@@ -114,6 +115,9 @@ type Config struct {
 	NewSessionID func() [8]byte
 	// Log receives the sessions' details (at debug level every request).
 	Log *slog.Logger
+	// Tap, if set, sees every V2GTP message of the TCP sessions, header
+	// included, in each direction (recordings). It must not keep msg.
+	Tap func(at time.Time, fromCar bool, car, charger netip.AddrPort, msg []byte)
 }
 
 func (c Config) withDefaults() Config {

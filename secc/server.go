@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -152,6 +153,9 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 	s.mu.Unlock()
 	r := v2gtp.NewReader(c)
 	out := make([]byte, 0, 1024)
+	tap := s.cfg.Tap
+	var tapBuf []byte
+	car, charger := addrPort(c.RemoteAddr()), addrPort(c.LocalAddr())
 	var last Step
 	for {
 		deadline := sess.Deadline()
@@ -164,6 +168,10 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 			return s.readEnd(ctx, sess, last, err, log)
 		}
 		start := time.Now()
+		if tap != nil {
+			tapBuf = append(v2gtp.AppendHeader(tapBuf[:0], h), payload...)
+			tap(start, true, car, charger, tapBuf)
+		}
 		var step Step
 		out, step, err = sess.Handle(start, h, payload, out[:0])
 		if len(out) > 0 {
@@ -173,6 +181,9 @@ func (s *Server) run(ctx context.Context, c net.Conn) (record.End, string) {
 			}
 		}
 		took := time.Since(start)
+		if tap != nil && len(out) > 0 {
+			tap(start.Add(took), false, car, charger, out)
+		}
 		if step.Request != "" && len(out) > 0 {
 			last = step
 			s.emit(record.Event{Kind: record.KindRequest, At: start, Message: step.Request, Code: step.Code, Took: took})
@@ -218,6 +229,14 @@ func (s *Server) readEnd(ctx context.Context, sess *Session, last Step, err erro
 		return record.EndError, fmt.Sprintf("bad V2GTP message: %v", err)
 	}
 	return record.EndCarClosed, err.Error()
+}
+
+// addrPort is a TCP address as a netip.AddrPort (zero for other kinds of net.Addr).
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	return netip.AddrPort{}
 }
 
 func nonEmpty(s, alt string) string {

@@ -25,6 +25,7 @@ import (
 	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/recording"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/slac"
@@ -45,6 +46,8 @@ type Config struct {
 	// SkipDelays leaves out the car's recorded pauses (such as the Ioniq's
 	// 4 s between SLAC and SDP), for tests and --car all.
 	SkipDelays bool
+	// RecordDir, if set, gets the plug-in's pcap file, as the daemon writes it.
+	RecordDir string
 	// Log receives the daemon's own log; nil means none.
 	Log *slog.Logger
 }
@@ -124,11 +127,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		url = recv.URL()
 	}
 
-	evse := slac.NewEVSE(evseModem.Host(), clock.Real{}, slac.Config{MAC: evseModem.HostMAC(), Log: log})
-	ch, err := charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce,
-		SECC: secc.Config{Policy: cfg.Policy, Log: log}, Log: log})
+	var port slac.Port = evseModem.Host()
+	seccCfg := secc.Config{Policy: cfg.Policy, Log: log}
+	var recorder *recording.Recorder
+	if cfg.RecordDir != "" {
+		hostMAC := evseModem.HostMAC()
+		if recorder, err = recording.New(recording.Config{Dir: cfg.RecordDir, MAC: hostMAC[:], Log: log}); err != nil {
+			return res, err
+		}
+		defer recorder.Close() // the file is there when Run returns
+		port, seccCfg.Tap = recorder.Tap(port), recorder.V2G
+	}
+	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: evseModem.HostMAC(), Log: log})
+	ch, err := charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: log})
 	if err != nil {
 		return res, err
+	}
+	if recorder != nil {
+		ch.Subscribe(recorder)
 	}
 	sender, err := smartevse.New(smartevse.Config{URL: url, Log: log, OnResult: func(d smartevse.Delivery) {
 		tl.delivered(d)

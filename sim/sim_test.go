@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccslink/ccslink/capture"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/recording"
+	"github.com/ccslink/ccslink/replay"
 	"github.com/ccslink/ccslink/secc"
 )
 
@@ -191,5 +194,36 @@ func TestSmartEVSEFaults(t *testing.T) {
 				t.Errorf("no failed delivery in the record: %+v", rec.Deliveries)
 			}
 		})
+	}
+}
+
+// TestRecording: the plug-in's pcap, read back and replayed against the
+// charger, yields what the car sent.
+func TestRecording(t *testing.T) {
+	p, _ := evcc.Lookup("ioniq")
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := Run(ctx, Config{Car: p, SkipDelays: true, RecordDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := recording.Files(dir)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("recordings %v %v", files, err)
+	}
+	c, err := capture.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(capture.HomePlug(c.Frames())); n < 20 {
+		t.Errorf("%d HomePlug frames recorded; SLAC takes more", n)
+	}
+	res, err := replay.File(ctx, files[0], replay.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Main()
+	if s == nil || s.Record.SoC.Value != 93 || s.Record.EVCCIDHex() != "0465650064c3" || s.Record.EnergyCapacityWh.Value != 28000 {
+		t.Fatalf("replayed: %+v", s)
 	}
 }
