@@ -1,0 +1,167 @@
+// Package metrics exports the charger's plug-ins as Prometheus metrics on a
+// registry of its own: how plug-ins ended, how long SLAC and the V2G
+// session took, the charger's answer times per request, the outputs'
+// deliveries and the last SoC a car told.
+package metrics
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+// AnswerBuckets are the bounds of ccslink_answer_seconds: the charger
+// answers in tens of microseconds on a Pi 4 and must stay well under the
+// car's 2 s timeout, so 10 µs .. 100 ms covers both a fast and a sick charger.
+var AnswerBuckets = []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3}
+
+// SLACBuckets are the bounds of ccslink_slac_duration_seconds. The time
+// counts from keying the modem, so it includes the wait for the car.
+var SLACBuckets = []float64{0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60}
+
+// SessionBuckets are the bounds of ccslink_session_duration_seconds: a soc
+// session lasts about a second, a DC or AC session hours.
+var SessionBuckets = []float64{0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 4 * 3600}
+
+// maxMessages bounds the label values of ccslink_answer_seconds; the
+// charger names its requests from a fixed set, so this is only a guard.
+const maxMessages = 64
+
+// Exporter keeps the metrics; it has the methods of the charger's
+// subscriber and never blocks (its collectors only add atomically).
+type Exporter struct {
+	reg        *prometheus.Registry
+	plugins    *prometheus.CounterVec
+	slac       prometheus.Histogram
+	session    prometheus.Histogram
+	answers    *prometheus.HistogramVec
+	deliveries *prometheus.CounterVec
+	soc        prometheus.Gauge
+	socAt      prometheus.Gauge
+
+	mu       sync.Mutex
+	messages map[string]bool
+}
+
+// New returns an exporter with its collectors and the Go and process
+// collectors registered.
+func New() *Exporter {
+	m := &Exporter{
+		reg: prometheus.NewRegistry(),
+		plugins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ccslink_plugins_total",
+			Help: "Plug-ins of a car, by how they ended (the record's end: session_stop, car_closed, link_lost, ...).",
+		}, []string{"outcome"}),
+		slac: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ccslink_slac_duration_seconds",
+			Help:    "Time from keying the modem to SLAC matching a car.",
+			Buckets: SLACBuckets,
+		}),
+		session: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ccslink_session_duration_seconds",
+			Help:    "Time from the car's TCP connection to the end of its session.",
+			Buckets: SessionBuckets,
+		}),
+		answers: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ccslink_answer_seconds",
+			Help:    "The charger's answer time (decode, decide, encode) per request.",
+			Buckets: AnswerBuckets,
+		}, []string{"message"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ccslink_deliveries_total",
+			Help: "Deliveries of the car's values by an output, by outcome (ok or failed).",
+		}, []string{"output", "outcome"}),
+		soc: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ccslink_last_soc_percent",
+			Help: "The last state of charge a car told, in percent; -1 until a car told one.",
+		}),
+		socAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ccslink_last_soc_timestamp_seconds",
+			Help: "When the car told ccslink_last_soc_percent, in Unix seconds; 0 until then.",
+		}),
+		messages: map[string]bool{},
+	}
+	m.soc.Set(-1)
+	m.reg.MustRegister(m.plugins, m.slac, m.session, m.answers, m.deliveries, m.soc, m.socAt,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the exporter's registry, to add collectors or gather.
+func (m *Exporter) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Exporter) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Event counts what e reports.
+func (m *Exporter) Event(e record.Event, s *record.Session) {
+	switch e.Kind {
+	case record.KindMatched:
+		if !s.Phases.SLACStart.IsZero() && !s.Phases.Matched.Before(s.Phases.SLACStart) {
+			m.slac.Observe(s.Phases.Matched.Sub(s.Phases.SLACStart).Seconds())
+		}
+	case record.KindRequest:
+		if e.Message != "" {
+			m.answers.WithLabelValues(m.message(e.Message)).Observe(e.Took.Seconds())
+		}
+	case record.KindValues:
+		if s.SoC.Known {
+			m.soc.Set(float64(s.SoC.Value))
+			at := s.SoC.At
+			if at.IsZero() {
+				at = e.At
+			}
+			m.socAt.Set(float64(at.UnixNano()) / float64(time.Second))
+		}
+	case record.KindDelivered:
+		if d := e.Delivery; d != nil {
+			outcome := "failed"
+			if d.OK {
+				outcome = "ok"
+			}
+			m.deliveries.WithLabelValues(d.Output, outcome).Inc()
+		}
+	}
+}
+
+// PlugInEnded counts the plug-in and its session's length. The rounds in
+// which no car came (the charger keys its modem afresh every half minute
+// or so) are not plug-ins and are not counted.
+func (m *Exporter) PlugInEnded(s *record.Session) {
+	if !hadCar(s) {
+		return
+	}
+	m.plugins.WithLabelValues(s.End.String()).Inc()
+	p := s.Phases
+	if !p.TCP.IsZero() && !p.Ended.IsZero() && !p.Ended.Before(p.TCP) {
+		m.session.Observe(p.Ended.Sub(p.TCP).Seconds())
+	}
+}
+
+// message returns the label for a request name, "other" past maxMessages names.
+func (m *Exporter) message(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.messages[name] {
+		return name
+	}
+	if len(m.messages) >= maxMessages {
+		return "other"
+	}
+	m.messages[name] = true
+	return name
+}
+
+// hadCar reports whether a car took part in the plug-in: it matched, or it
+// tried to.
+func hadCar(s *record.Session) bool {
+	return !s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed
+}
