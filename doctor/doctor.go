@@ -119,7 +119,7 @@ func (d *run) all() {
 	ifi, c := d.checkInterface()
 	d.add(c)
 	if ifi == nil {
-		d.skip("not checked: no interface "+strings.TrimSpace(name), CheckDriver, CheckIPv6, CheckRawSocket, CheckModem, CheckPowerline, CheckSDPPort)
+		d.skip("not checked: no interface "+name, CheckDriver, CheckIPv6, CheckRawSocket, CheckModem, CheckPowerline, CheckSDPPort)
 		return
 	}
 	d.add(d.checkDriver(name))
@@ -161,6 +161,11 @@ func (d *run) checkInterface() (*net.Interface, Check) {
 			continue
 		}
 		ifi := &all[i]
+		if ifi.Flags&net.FlagLoopback != 0 {
+			c.Status, c.Found = Fail, name+" is the loopback interface, not a modem's"
+			c.Fix = "give the modem's interface with --iface, e.g. eth1"
+			return nil, c
+		}
 		if ifi.Flags&net.FlagUp == 0 {
 			c.Status, c.Found = Fail, name+" exists but is down"
 			c.Fix = "`ip link set " + name + " up`"
@@ -193,13 +198,13 @@ func (d *run) checkInterface() (*net.Interface, Check) {
 	if len(qca) > 0 {
 		c.Fix = "the QCA7000 is " + strings.Join(qca, ", ") + ": use --iface " + qca[0]
 	} else {
-		c.Fix = "give the modem's interface with --iface; a QCA7000 shows up once its driver is loaded (" + dtoverlayFix + ")"
+		c.Fix = "give the modem's interface with --iface; a QCA7000 shows up once its driver is loaded: " + dtoverlayFix
 	}
 	return nil, c
 }
 
 // dtoverlayFix says how to load the QCA7000's SPI driver on a Raspberry Pi.
-const dtoverlayFix = "add `dtoverlay=qca7000,int_pin=<GPIO>,speed=<Hz>` (your board's interrupt pin and SPI speed) to /boot/firmware/config.txt, reboot, and check `dmesg | grep qca`"
+const dtoverlayFix = "add `dtoverlay=qca7000,int_pin=<GPIO>,speed=<Hz>` to /boot/firmware/config.txt with your board's interrupt pin and SPI speed, reboot, and check `dmesg | grep qca`"
 
 // qcaDriver names the QCA7000 drivers of Linux, or returns "".
 func qcaDriver(driver string) string {
@@ -264,6 +269,10 @@ func (d *run) checkRawSocket(name string) (link.Conn, Check) {
 			c.Found = "not permitted to open a raw socket on " + name
 			c.Fix = capsFix
 			return nil, c
+		}
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err // the socket's words, without the op and address
 		}
 		c.Found = "cannot open a raw socket on " + name + ": " + err.Error()
 		c.Fix = "the charger needs an Ethernet interface for HomePlug frames; check `ip link show " + name + "`"

@@ -183,7 +183,7 @@ func TestMissingInterface(t *testing.T) {
 	}
 	sys.drivers["eth1"] = "r8152"
 	c := Run(context.Background(), Config{Iface: "eth7", System: sys})[0]
-	if c.Fix != "give the modem's interface with --iface; a QCA7000 shows up once its driver is loaded ("+dtoverlayFix+")" {
+	if c.Fix != "give the modem's interface with --iface; a QCA7000 shows up once its driver is loaded: "+dtoverlayFix {
 		t.Errorf("fix %q", c.Fix)
 	}
 	wantStatus := map[string]string{CheckInterface: Fail, CheckDriver: Skip, CheckIPv6: Skip, CheckRawSocket: Skip,
@@ -435,6 +435,22 @@ func TestSmartEVSETimeout(t *testing.T) {
 	want := Check{Name: CheckSmartEVSE, Status: Fail, Found: "no answer from " + l.Addr().String() + " within 100ms",
 		Fix: "is the SmartEVSE on, and this its address? try `ping 127.0.0.1`"}
 	if c := smartEVSECheck(t, "http://"+l.Addr().String(), 100*time.Millisecond); c != want {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestLoopbackAndNotEthernet(t *testing.T) {
+	sys := goodSystem()
+	c := Run(context.Background(), Config{Iface: "lo", System: sys})[0]
+	want := Check{Name: CheckInterface, Status: Fail, Found: "lo is the loopback interface, not a modem's", Fix: "give the modem's interface with --iface, e.g. eth1"}
+	if c != want {
+		t.Errorf("got %+v", c)
+	}
+	sys.openErr = &net.OpError{Op: "listen", Net: "packet", Err: errors.New("eth1 is not an Ethernet interface")}
+	c = find(t, Run(context.Background(), Config{Iface: "eth1", System: sys}), CheckRawSocket)
+	want = Check{Name: CheckRawSocket, Status: Fail, Found: "cannot open a raw socket on eth1: eth1 is not an Ethernet interface",
+		Fix: "the charger needs an Ethernet interface for HomePlug frames; check `ip link show eth1`"}
+	if c != want {
 		t.Errorf("got %+v", c)
 	}
 }
