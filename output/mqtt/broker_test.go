@@ -1,0 +1,231 @@
+package mqtt
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// bound is how long a test waits for something that takes milliseconds;
+// only a broken build reaches it.
+const bound = 20 * time.Second
+
+// broker is an embedded mochi broker on 127.0.0.1.
+type broker struct {
+	srv   *mochi.Server
+	addr  string
+	close func() // stops the broker; later calls do nothing
+}
+
+// startBroker starts a broker on addr ("127.0.0.1:0" for a free port).
+func startBroker(t *testing.T, addr string) *broker {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddListener(listeners.NewNet("test", ln)); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	b := &broker{srv: srv, addr: ln.Addr().String(), close: sync.OnceFunc(func() { srv.Close() })}
+	t.Cleanup(b.close)
+	return b
+}
+
+func (b *broker) url() string { return "tcp://" + b.addr }
+
+// message is one message a subscriber received.
+type message struct {
+	topic, payload string
+	retained       bool
+}
+
+// subscriber is a plain MQTT client that records everything it receives.
+type subscriber struct {
+	client paho.Client
+	mu     sync.Mutex
+	msgs   []message
+	more   chan struct{} // closed and replaced on every message
+}
+
+func subscribe(t *testing.T, b *broker, filters ...string) *subscriber {
+	t.Helper()
+	s := &subscriber{more: make(chan struct{})}
+	opts := paho.NewClientOptions().AddBroker(b.url()).SetClientID(fmt.Sprintf("test-%p", s)).SetAutoReconnect(false)
+	s.client = paho.NewClient(opts)
+	if tok := s.client.Connect(); !tok.WaitTimeout(bound) || tok.Error() != nil {
+		t.Fatalf("test subscriber cannot connect to %s: %v", b.url(), tok.Error())
+	}
+	for _, f := range filters {
+		tok := s.client.Subscribe(f, 1, func(_ paho.Client, m paho.Message) {
+			s.mu.Lock()
+			s.msgs = append(s.msgs, message{m.Topic(), string(m.Payload()), m.Retained()})
+			close(s.more)
+			s.more = make(chan struct{})
+			s.mu.Unlock()
+		})
+		if !tok.WaitTimeout(bound) || tok.Error() != nil {
+			t.Fatalf("test subscriber cannot subscribe to %s: %v", f, tok.Error())
+		}
+	}
+	t.Cleanup(func() { s.client.Disconnect(0) })
+	return s
+}
+
+// waitFrom returns the index just past the first message at or after from
+// on topic with payload want.
+func (s *subscriber) waitFrom(t *testing.T, from int, topic, want string) int {
+	t.Helper()
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		for i := from; i < len(s.msgs); i++ {
+			if m := s.msgs[i]; m.topic == topic && m.payload == want {
+				s.mu.Unlock()
+				return i + 1
+			}
+		}
+		more := s.more
+		s.mu.Unlock()
+		select {
+		case <-more:
+		case <-deadline.C:
+			t.Fatalf("no %s = %q within %v; last: %q", topic, want, bound, s.last(topic))
+		}
+	}
+}
+
+// wait waits until topic's newest payload is want.
+func (s *subscriber) wait(t *testing.T, topic, want string) {
+	t.Helper()
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		more := s.more
+		s.mu.Unlock()
+		if s.last(topic) == want {
+			return
+		}
+		select {
+		case <-more:
+		case <-deadline.C:
+			t.Fatalf("%s is %q, not %q, after %v", topic, s.last(topic), want, bound)
+		}
+	}
+}
+
+// waitCount waits until topic got n messages, and returns them.
+func (s *subscriber) waitCount(t *testing.T, topic string, n int) []message {
+	t.Helper()
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		var got []message
+		for _, m := range s.msgs {
+			if m.topic == topic {
+				got = append(got, m)
+			}
+		}
+		more := s.more
+		s.mu.Unlock()
+		if len(got) >= n {
+			return got
+		}
+		select {
+		case <-more:
+		case <-deadline.C:
+			t.Fatalf("%d messages on %s, want %d, after %v", len(got), topic, n, bound)
+		}
+	}
+}
+
+// last returns the newest payload on topic, or "<none>".
+func (s *subscriber) last(topic string) string {
+	m, ok := s.lastMessage(topic)
+	if !ok {
+		return "<none>"
+	}
+	return m.payload
+}
+
+func (s *subscriber) lastMessage(topic string) (message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.msgs) - 1; i >= 0; i-- {
+		if s.msgs[i].topic == topic {
+			return s.msgs[i], true
+		}
+	}
+	return message{}, false
+}
+
+func (s *subscriber) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
+}
+
+// logs is a slog handler that hands each record's text to a channel.
+type logs struct {
+	ch chan string
+}
+
+func newLogs() *logs { return &logs{ch: make(chan string, 1024)} }
+
+func (l *logs) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logs) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.Key + "=" + a.Value.String())
+		return true
+	})
+	select {
+	case l.ch <- b.String():
+	default:
+	}
+	return nil
+}
+func (l *logs) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logs) WithGroup(string) slog.Handler      { return l }
+
+// waitLog returns the first log line that holds every one of parts.
+func (l *logs) waitLog(t *testing.T, parts ...string) string {
+	t.Helper()
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	for {
+		select {
+		case line := <-l.ch:
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(line, p)
+			}
+			if ok {
+				return line
+			}
+		case <-deadline.C:
+			t.Fatalf("no log line with %q within %v", parts, bound)
+		}
+	}
+}

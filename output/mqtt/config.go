@@ -1,0 +1,238 @@
+package mqtt
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults of a Config's zero values.
+const (
+	DefaultDiscoveryPrefix = "homeassistant"
+	DefaultRetryInterval   = 10 * time.Second
+	// CloseTimeout bounds how long Close waits for the broker to take the offline status.
+	CloseTimeout = 2 * time.Second
+)
+
+// Config configures an Output; only Broker is required.
+type Config struct {
+	// Broker is the broker's URL: tcp://host:1883 (or mqtt://), and for
+	// TLS ssl://, tls:// or mqtts://host:8883. Without a port, 1883 or 8883.
+	Broker string
+	// Interface is the modem's interface; it names the defaults below.
+	Interface string
+	// ClientID is the MQTT client ID; empty means ccslink-<Interface>.
+	ClientID string
+	// Username and Password, if set, log in to the broker.
+	Username, Password string
+	// TLS configures a TLS broker; nil means the system's roots.
+	TLS *tls.Config
+	// Prefix starts every topic; empty means ccslink/<Interface>/. A
+	// missing final slash is added.
+	Prefix string
+	// NoDiscovery leaves the Home Assistant discovery configs out.
+	NoDiscovery bool
+	// DiscoveryPrefix is Home Assistant's discovery prefix; empty means "homeassistant".
+	DiscoveryPrefix string
+	// DeviceName is the device's name in Home Assistant; empty means "ccslink <Interface>".
+	DeviceName string
+	// DeviceID identifies the device in Home Assistant and names its
+	// discovery topics; empty means ccslink_<Interface>.
+	DeviceID string
+	// RetryInterval is the longest wait between connection attempts; zero means DefaultRetryInterval.
+	RetryInterval time.Duration
+	// Log receives the connection's ups and downs; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Errors of a Config that New refuses; they come wrapped in a *ConfigError.
+var (
+	// ErrBrokerURL means the broker's URL is not one the client can connect to.
+	ErrBrokerURL = errors.New("mqtt: bad broker URL")
+	// ErrTopic means the topic prefix or the discovery prefix is not a valid topic.
+	ErrTopic = errors.New("mqtt: bad topic prefix")
+)
+
+// ConfigError is a Config that New refuses.
+type ConfigError struct {
+	Field  string // "Broker", "Prefix", "DiscoveryPrefix", "DeviceID"
+	Value  string
+	Reason string // in plain words, with what to do
+	Err    error  // ErrBrokerURL or ErrTopic
+}
+
+func (e *ConfigError) Error() string {
+	return "mqtt: " + e.Field + " " + quote(e.Value) + ": " + e.Reason
+}
+
+// Unwrap returns ErrBrokerURL or ErrTopic.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func quote(s string) string { return "\"" + strings.ReplaceAll(s, "\"", "\\\"") + "\"" }
+
+// brokerURL checks a broker's URL and fills in the default port.
+func brokerURL(raw string) (*url.URL, error) {
+	bad := func(reason string) error {
+		return &ConfigError{Field: "Broker", Value: raw, Err: ErrBrokerURL, Reason: reason}
+	}
+	if strings.TrimSpace(raw) == "" {
+		return nil, bad("no broker given; use tcp://host:1883, or mqtts://host:8883 for TLS")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return nil, bad("not a URL; use tcp://host:1883, or mqtts://host:8883 for TLS")
+	}
+	port := ""
+	switch strings.ToLower(u.Scheme) {
+	case "tcp", "mqtt":
+		port = "1883"
+	case "ssl", "tls", "mqtts":
+		port = "8883"
+	case "":
+		return nil, bad("no scheme; use tcp://" + raw + ", or mqtts:// for TLS")
+	default:
+		return nil, bad("scheme " + u.Scheme + " is not supported; use tcp://, mqtt://, or ssl://, tls://, mqtts:// for TLS")
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Hostname() == "" {
+		return nil, bad("no host; use tcp://host:1883")
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, bad("a broker URL has no path or query; use tcp://host:1883")
+	}
+	if u.Port() == "" {
+		if strings.HasSuffix(u.Host, ":") {
+			return nil, bad("empty port; use tcp://host:1883")
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	} else if !isPort(u.Port()) {
+		return nil, bad("port " + u.Port() + " is not a number from 1 to 65535")
+	}
+	u.Path = ""
+	return u, nil
+}
+
+func isPort(s string) bool {
+	if len(s) == 0 || len(s) > 5 {
+		return false
+	}
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n >= 1 && n <= 65535
+}
+
+// topicPrefix checks a topic prefix; a valid one gets its final slash.
+func topicPrefix(field, p string) (string, error) {
+	bad := func(reason string) error {
+		return &ConfigError{Field: field, Value: p, Err: ErrTopic, Reason: reason}
+	}
+	switch {
+	case strings.ContainsAny(p, "+#"):
+		return "", bad("a topic must not hold the wildcards + or #")
+	case strings.ContainsRune(p, 0) || !utf8.ValidString(p):
+		return "", bad("a topic must be UTF-8 text without NUL")
+	case strings.HasPrefix(p, "$"):
+		return "", bad("topics starting with $ belong to the broker")
+	case strings.Trim(p, "/") == "":
+		return "", bad("empty; leave it unset for the default")
+	case len(p) > 1024:
+		return "", bad("longer than 1024 bytes")
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p, nil
+}
+
+// nodeID makes s usable as Home Assistant's node and object IDs: letters,
+// digits, _ and -.
+func nodeID(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// settings are a Config checked, with its defaults filled in.
+type settings struct {
+	broker                       *url.URL
+	clientID, username, password string
+	tls                          *tls.Config
+	prefix, discovery            string // discovery is "" without discovery
+	deviceName, deviceID         string
+	retry                        time.Duration
+	log                          *slog.Logger
+}
+
+func (c Config) settings() (settings, error) {
+	var s settings
+	var err error
+	if s.broker, err = brokerURL(c.Broker); err != nil {
+		return s, err
+	}
+	iface := c.Interface
+	s.clientID = c.ClientID
+	if s.clientID == "" {
+		s.clientID = join("ccslink", "-", iface)
+	}
+	s.username, s.password, s.tls = c.Username, c.Password, c.TLS
+	p := c.Prefix
+	if p == "" {
+		p = join("ccslink", "/", iface) + "/"
+	}
+	if s.prefix, err = topicPrefix("Prefix", p); err != nil {
+		return s, err
+	}
+	if !c.NoDiscovery {
+		d := c.DiscoveryPrefix
+		if d == "" {
+			d = DefaultDiscoveryPrefix
+		}
+		if d, err = topicPrefix("DiscoveryPrefix", d); err != nil {
+			return s, err
+		}
+		s.discovery = strings.TrimSuffix(d, "/")
+	}
+	s.deviceName = c.DeviceName
+	if s.deviceName == "" {
+		s.deviceName = join("ccslink", " ", iface)
+	}
+	s.deviceID = c.DeviceID
+	if s.deviceID == "" {
+		s.deviceID = join("ccslink", "_", iface)
+	}
+	if nodeID(s.deviceID) != s.deviceID && c.DeviceID != "" {
+		return s, &ConfigError{Field: "DeviceID", Value: c.DeviceID, Err: ErrTopic,
+			Reason: "Home Assistant takes only letters, digits, _ and - in a node ID"}
+	}
+	s.deviceID = nodeID(s.deviceID)
+	s.retry = c.RetryInterval
+	if s.retry <= 0 {
+		s.retry = DefaultRetryInterval
+	}
+	s.log = c.Log
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s, nil
+}
+
+func join(a, sep, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + sep + b
+}

@@ -1,0 +1,373 @@
+package mqtt
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+// Payloads of the status topic; Offline is also the client's last will.
+const (
+	Online  = "online"
+	Offline = "offline"
+)
+
+// publishTimeout bounds the wait for the broker to acknowledge one message.
+const publishTimeout = 10 * time.Second
+
+// Output publishes the charger's plug-ins to an MQTT broker. Its Event and
+// PlugInEnded are the charger's subscriber methods; they never block.
+type Output struct {
+	s        settings
+	client   paho.Client
+	order    []string          // keys, in the order they are published
+	topics   map[string]string // key -> topic
+	haStatus string            // Home Assistant's birth topic; "" without discovery
+
+	wake   chan struct{}
+	quit   chan struct{}
+	exited chan struct{}
+	once   sync.Once
+
+	mu       sync.Mutex
+	closed   bool
+	payloads map[string][]byte // the newest payload of every key but the session
+	session  *record.Session   // the last car's record, nil before the first car
+	dirty    map[string]bool   // keys not yet published since they changed
+	state    string
+	sub      bool // subscribe to haStatus before the next publication
+	failing  bool // the last connection attempt failed: log the next ones quietly
+}
+
+// New checks cfg and starts connecting in the background; Close stops the Output.
+func New(cfg Config) (*Output, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	o := &Output{
+		s:        s,
+		topics:   map[string]string{},
+		wake:     make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		payloads: map[string][]byte{},
+		dirty:    map[string]bool{},
+		state:    StateWaiting,
+	}
+	if s.discovery != "" {
+		o.haStatus = s.discovery + "/status"
+		topics, payloads := discoveryConfigs(s)
+		for i, t := range topics {
+			key := "config:" + sensors[i].topic
+			o.add(key, t, payloads[i])
+		}
+	}
+	o.add("status", s.prefix+"status", []byte(Online))
+	o.add("state", s.prefix+"state", []byte(o.state))
+	// No values before the first car: the broker keeps those of the last
+	// car it holds from before a restart, until the next car overwrites them.
+	for _, t := range valueTopics {
+		o.add(t, s.prefix+t, nil)
+	}
+	o.add("session", s.prefix+"session", nil)
+
+	opts := paho.NewClientOptions().
+		AddBroker(s.broker.String()).
+		SetClientID(s.clientID).
+		SetUsername(s.username).
+		SetPassword(s.password).
+		SetProtocolVersion(4).
+		SetCleanSession(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(s.retry).
+		SetMaxReconnectInterval(s.retry).
+		SetConnectTimeout(10*time.Second).
+		SetWriteTimeout(publishTimeout).
+		SetKeepAlive(30*time.Second).
+		SetOrderMatters(false).
+		SetWill(s.prefix+"status", Offline, 1, true).
+		SetOnConnectHandler(func(paho.Client) { o.connected() }).
+		SetConnectionNotificationHandler(o.notified)
+	if s.tls != nil {
+		opts.SetTLSConfig(s.tls)
+	}
+	o.client = paho.NewClient(opts)
+	o.client.Connect() // with ConnectRetry it completes only once connected: never waited on
+	go o.run()
+	return o, nil
+}
+
+func (o *Output) add(key, topic string, payload []byte) {
+	o.order = append(o.order, key)
+	o.topics[key] = topic
+	o.payloads[key] = payload
+	o.dirty[key] = payload != nil
+}
+
+// Topic returns the full topic of a name under the prefix, such as "soc".
+func (o *Output) Topic(name string) string { return o.s.prefix + name }
+
+// Event notes what e changed; the Output's goroutine publishes it.
+func (o *Output) Event(e record.Event, s *record.Session) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	o.setStateLocked(nextState(o.state, e))
+	// A request's answer changes none of the car's values; a car in a long
+	// CurrentDemand loop would otherwise republish its record ten times a second.
+	if e.Kind != record.KindRequest && hadCar(s) {
+		o.carLocked(s)
+	}
+	o.wakeLocked()
+}
+
+// PlugInEnded publishes the plug-in's final record and the state after it.
+func (o *Output) PlugInEnded(s *record.Session) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return
+	}
+	o.setStateLocked(stateAfter(o.state, s))
+	if hadCar(s) {
+		o.carLocked(s)
+	}
+	o.wakeLocked()
+}
+
+func (o *Output) setStateLocked(st string) {
+	o.state = st
+	o.setLocked("state", []byte(st))
+}
+
+func (o *Output) setLocked(key string, p []byte) {
+	if string(o.payloads[key]) != string(p) {
+		o.payloads[key] = p
+		o.dirty[key] = true
+	}
+}
+
+func (o *Output) carLocked(s *record.Session) {
+	for k, v := range values(s) {
+		o.setLocked(k, []byte(v))
+	}
+	o.session = s.Clone()
+	o.dirty["session"] = true
+}
+
+func (o *Output) wakeLocked() {
+	select {
+	case o.wake <- struct{}{}:
+	default: // awake already; it takes the newest payloads
+	}
+}
+
+// connected runs on paho's goroutine after each connection: everything is
+// published afresh, as the broker may have lost it.
+func (o *Output) connected() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failing = false
+	for _, k := range o.order {
+		if o.payloads[k] != nil || k == "session" && o.session != nil {
+			o.dirty[k] = true
+		}
+	}
+	o.sub = o.haStatus != ""
+	o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.String(), "prefix", o.s.prefix)
+	o.wakeLocked()
+}
+
+// notified logs the connection's failures in plain words.
+func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
+	switch n := n.(type) {
+	case paho.ConnectionNotificationFailed:
+		o.mu.Lock()
+		first := !o.failing
+		o.failing = true
+		o.mu.Unlock()
+		msg := "mqtt: cannot connect to the broker; retrying"
+		if first {
+			o.s.log.Warn(msg, "broker", o.s.broker.String(), "err", words(n.Reason), "retry_every", o.s.retry)
+		} else {
+			o.s.log.Debug(msg, "broker", o.s.broker.String(), "err", words(n.Reason))
+		}
+	case paho.ConnectionNotificationLost:
+		reason := "the broker closed the connection"
+		if n.Reason != nil {
+			reason = words(n.Reason)
+		}
+		o.s.log.Warn("mqtt: lost the connection to the broker; reconnecting", "broker", o.s.broker.String(), "err", reason)
+	}
+}
+
+// haAnnounced republishes everything when Home Assistant comes online, so
+// that a Home Assistant that started after the broker lost nothing.
+func (o *Output) haAnnounced(_ paho.Client, m paho.Message) {
+	if string(m.Payload()) != Online {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, k := range o.order {
+		if o.payloads[k] != nil || k == "session" && o.session != nil {
+			o.dirty[k] = true
+		}
+	}
+	o.wakeLocked()
+}
+
+func (o *Output) run() {
+	defer close(o.exited)
+	for {
+		select {
+		case <-o.quit:
+			return
+		case <-o.wake:
+		}
+		o.publish()
+	}
+}
+
+// publish sends what changed, in order, while the connection is up.
+// Anything not acknowledged stays to be published: the next connection
+// publishes it all.
+func (o *Output) publish() {
+	if !o.client.IsConnectionOpen() {
+		return // paho's connect handler wakes us
+	}
+	o.mu.Lock()
+	sub := o.sub
+	o.sub = false
+	o.mu.Unlock()
+	if sub {
+		// Before the configs, so that an announcement after them is not missed.
+		if err := o.wait(o.client.Subscribe(o.haStatus, 1, o.haAnnounced)); err != nil {
+			o.s.log.Warn("mqtt: cannot subscribe to Home Assistant's status; discovery is republished on the next connection only",
+				"broker", o.s.broker.String(), "topic", o.haStatus, "err", words(err))
+		}
+	}
+	for {
+		key, payload, ok := o.next()
+		if !ok {
+			return
+		}
+		if err := o.wait(o.client.Publish(o.topics[key], 1, true, payload)); err != nil {
+			o.mu.Lock()
+			o.dirty[key] = true
+			o.mu.Unlock()
+			o.s.log.Debug("mqtt: not published; again on the next connection", "topic", o.topics[key], "err", words(err))
+			return
+		}
+	}
+}
+
+// next takes the first key in order that changed, with its payload.
+func (o *Output) next() (string, []byte, bool) {
+	o.mu.Lock()
+	var s *record.Session
+	for _, k := range o.order {
+		if !o.dirty[k] {
+			continue
+		}
+		delete(o.dirty, k)
+		if k != "session" {
+			p := o.payloads[k]
+			o.mu.Unlock()
+			return k, p, true
+		}
+		s = o.session
+		break
+	}
+	o.mu.Unlock()
+	if s == nil {
+		return "", nil, false
+	}
+	b, err := json.Marshal(s) // s is a clone no one changes
+	if err != nil {
+		b = []byte(`{"error":"the record does not marshal"}`)
+	}
+	return "session", b, true
+}
+
+var (
+	errGaveUp  = errors.New("no acknowledgement from the broker in time")
+	errClosing = errors.New("the output is closing")
+)
+
+// wait waits for t, at most publishTimeout, and not past Close.
+func (o *Output) wait(t paho.Token) error {
+	timer := time.NewTimer(publishTimeout)
+	defer timer.Stop()
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-o.quit:
+		return errClosing
+	case <-timer.C:
+		return errGaveUp
+	}
+}
+
+// Close publishes the offline status and disconnects, waiting at most
+// about CloseTimeout for the broker; later calls do nothing. It returns nil.
+func (o *Output) Close() error {
+	first := false
+	o.once.Do(func() { first = true })
+	if !first {
+		return nil
+	}
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	close(o.quit)
+	<-o.exited
+	if o.client.IsConnectionOpen() {
+		t := o.client.Publish(o.s.prefix+"status", 1, true, Offline)
+		if !t.WaitTimeout(CloseTimeout) || t.Error() != nil {
+			o.s.log.Warn("mqtt: could not publish offline before closing; the broker sends the last will", "broker", o.s.broker.String())
+		}
+	}
+	o.client.Disconnect(250)
+	return nil
+}
+
+// words describes a connection or publication error in plain words.
+func words(err error) string {
+	var dns *net.DNSError
+	var ne net.Error
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case err == nil:
+		return "no error"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens there; check the broker's address and port"
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		return "the broker refused the username or password; check them"
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return "the broker rejected the client ID; set another"
+	case errors.Is(err, packets.ErrorRefusedServerUnavailable):
+		return "the broker says it is unavailable"
+	case errors.As(err, &dns):
+		return "unknown host " + dns.Name + ": check the broker's name"
+	case errors.As(err, &unknown), errors.As(err, &host):
+		return "the broker's TLS certificate is not trusted: " + err.Error()
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer in time: the broker is off, out of reach or busy"
+	}
+	return err.Error()
+}

@@ -1,0 +1,421 @@
+package mqtt
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+var t0 = time.Date(2023, 5, 24, 10, 0, 0, 0, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+// ioniq is the Ioniq's plug-in as the charger reports it (the values of
+// the pyPlc capture 2023-05-24_pyPlc_with_Ioniq93prcSoc): SLAC, SDP, DIN,
+// its EVCCID, one ChargeParameterDiscoveryReq and SessionStop.
+func ioniq() []record.Event {
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	return []record.Event{
+		{Kind: record.KindSLACStarted, At: at(0)},
+		{Kind: record.KindMatched, At: at(1738), EVMAC: "04:65:65:00:64:c3"},
+		{Kind: record.KindLinkUp, At: at(1738)},
+		{Kind: record.KindSDP, At: at(5347)},
+		{Kind: record.KindConnected, At: at(5347)},
+		{Kind: record.KindHandshake, At: at(5347), Protocol: "din", Namespace: "urn:din:70121:2012:MsgDef"},
+		{Kind: record.KindSessionSetup, At: at(5347), EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}},
+		{Kind: record.KindRequest, At: at(5347), Message: "SessionSetupReq", Code: "OK_NewSessionEstablished", Took: 80 * time.Microsecond},
+		{Kind: record.KindValues, At: at(5348), Message: "ChargeParameterDiscoveryReq", Values: record.Values{
+			SoC: ptr(93), FullSOC: ptr(94), EnergyCapacityWh: ptr(28000.0), EnergyRequestWh: ptr(1820.0)}},
+		{Kind: record.KindEnded, At: at(5350), End: record.EndSessionStop},
+	}
+}
+
+// quiet is a logger for tests that do not look at the log.
+var quiet = slog.New(slog.DiscardHandler)
+
+func newOutput(t *testing.T, cfg Config) *Output {
+	t.Helper()
+	if cfg.Interface == "" {
+		cfg.Interface = "eth1"
+	}
+	if cfg.RetryInterval == 0 {
+		cfg.RetryInterval = time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = quiet
+	}
+	o, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	return o
+}
+
+// TestPlugIn drives the Ioniq's plug-in event by event: the state follows
+// each step, and the values and the record are exactly what the car sent,
+// for a live subscriber and for one that comes late.
+func TestPlugIn(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	sub := subscribe(t, b, "ccslink/eth1/#")
+	o := newOutput(t, Config{Broker: b.url()})
+	sub.wait(t, "ccslink/eth1/status", "online")
+	sub.wait(t, "ccslink/eth1/state", "waiting")
+	if got := sub.last("ccslink/eth1/soc"); got != "<none>" {
+		t.Errorf("soc before any car = %q; want nothing published", got)
+	}
+
+	states := []string{"slac", "session", "session", "session", "session", "session", "session", "session", "reading", "done"}
+	rec := &record.Session{}
+	for i, e := range ioniq() {
+		rec.Apply(e)
+		o.Event(e, rec)
+		sub.wait(t, "ccslink/eth1/state", states[i])
+		if e.Kind == record.KindSessionSetup {
+			sub.wait(t, "ccslink/eth1/evccid", "0465650064c3")
+			sub.wait(t, "ccslink/eth1/soc", "-1")
+		}
+	}
+	want := map[string]string{
+		"ccslink/eth1/soc":             "93",
+		"ccslink/eth1/full_soc":        "94",
+		"ccslink/eth1/energy_capacity": "28000",
+		"ccslink/eth1/energy_request":  "1820",
+		"ccslink/eth1/evccid":          "0465650064c3",
+		"ccslink/eth1/protocol":        "din",
+		"ccslink/eth1/soc_timestamp":   "2023-05-24T10:00:05.348Z",
+		"ccslink/eth1/state":           "done",
+		"ccslink/eth1/status":          "online",
+	}
+	for topic, p := range want {
+		sub.wait(t, topic, p)
+	}
+
+	// The car leaves: the final record, and waiting.
+	end := record.Event{Kind: record.KindEnded, At: t0.Add(9 * time.Second), End: record.EndLinkLost}
+	rec.Apply(end)
+	o.Event(end, rec)
+	o.PlugInEnded(rec)
+	final, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want["ccslink/eth1/state"] = "waiting"
+	want["ccslink/eth1/session"] = string(final)
+	sub.wait(t, "ccslink/eth1/state", "waiting")
+	sub.wait(t, "ccslink/eth1/session", string(final))
+	var back record.Session
+	if err := json.Unmarshal([]byte(sub.last("ccslink/eth1/session")), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.SoC.Value != 93 || back.EVCCIDHex() != "0465650064c3" || back.End != record.EndSessionStop || len(back.Answers) != 1 {
+		t.Errorf("session read back: SoC %d, EVCCID %q, end %v, %d answers", back.SoC.Value, back.EVCCIDHex(), back.End, len(back.Answers))
+	}
+
+	// The next plug-in with no car keeps the last car's values.
+	o.Event(record.Event{Kind: record.KindSLACStarted, At: t0.Add(10 * time.Second)}, &record.Session{})
+	sub.wait(t, "ccslink/eth1/state", "slac")
+
+	late := subscribe(t, b, "ccslink/eth1/#")
+	want["ccslink/eth1/state"] = "slac"
+	for topic, p := range want {
+		late.wait(t, topic, p)
+		if m, _ := late.lastMessage(topic); !m.retained {
+			t.Errorf("%s reached the late subscriber unretained", topic)
+		}
+	}
+}
+
+// TestNextCar resets the values: the next car's unknown values are -1, not
+// the last car's.
+func TestNextCar(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	sub := subscribe(t, b, "ccslink/eth1/#")
+	o := newOutput(t, Config{Broker: b.url()})
+	rec := &record.Session{}
+	for _, e := range ioniq() {
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	o.PlugInEnded(rec)
+	sub.wait(t, "ccslink/eth1/soc", "93")
+
+	// A car that sends only its EVCCID (ISO-2 AC, no SoC).
+	rec = &record.Session{}
+	for _, e := range []record.Event{
+		{Kind: record.KindSLACStarted, At: t0},
+		{Kind: record.KindMatched, At: t0, EVMAC: "02:00:00:00:00:01"},
+		{Kind: record.KindHandshake, At: t0, Protocol: "iso2"},
+		{Kind: record.KindSessionSetup, At: t0, EVCCID: []byte{2, 0, 0, 0, 0, 1}},
+	} {
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	for topic, p := range map[string]string{
+		"soc": "-1", "full_soc": "-1", "energy_capacity": "-1", "energy_request": "-1",
+		"evccid": "020000000001", "protocol": "iso2", "soc_timestamp": "-1", "state": "session",
+	} {
+		sub.wait(t, "ccslink/eth1/"+topic, p)
+	}
+}
+
+// TestDiscovery reads every discovery config as Home Assistant would, and
+// Home Assistant's announcement brings them again.
+func TestDiscovery(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	sub := subscribe(t, b, "homeassistant/#")
+	newOutput(t, Config{Broker: b.url(), DeviceName: "Garage"})
+
+	objects := []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp"}
+	configs := map[string]map[string]any{}
+	for _, obj := range objects {
+		topic := "homeassistant/sensor/ccslink_eth1/" + obj + "/config"
+		m := sub.waitCount(t, topic, 1)[0]
+		var c map[string]any
+		if err := json.Unmarshal([]byte(m.payload), &c); err != nil {
+			t.Fatalf("%s: %v: %s", topic, err, m.payload)
+		}
+		configs[obj] = c
+	}
+	dev := map[string]any{"identifiers": []any{"ccslink_eth1"}, "name": "Garage", "manufacturer": "ccslink", "model": "ISO 15118 car reader"}
+	for obj, c := range configs {
+		check := map[string]any{
+			"unique_id":             "ccslink_eth1_" + obj,
+			"state_topic":           "ccslink/eth1/" + obj,
+			"availability_topic":    "ccslink/eth1/status",
+			"payload_available":     "online",
+			"payload_not_available": "offline",
+			"value_template":        "{{ None if value == '-1' else value }}",
+		}
+		for k, v := range check {
+			if c[k] != v {
+				t.Errorf("%s: %s = %v, want %v", obj, k, c[k], v)
+			}
+		}
+		if got, _ := json.Marshal(c["device"]); string(got) != mustJSON(dev) {
+			t.Errorf("%s: device %s, want %s", obj, got, mustJSON(dev))
+		}
+	}
+	classes := map[string][3]string{ // device_class, unit, state_class
+		"soc":             {"battery", "%", "measurement"},
+		"full_soc":        {"battery", "%", "measurement"},
+		"energy_capacity": {"energy", "Wh", ""},
+		"energy_request":  {"energy", "Wh", ""},
+		"evccid":          {"", "", ""},
+		"protocol":        {"", "", ""},
+		"state":           {"", "", ""},
+		"soc_timestamp":   {"timestamp", "", ""},
+	}
+	for obj, w := range classes {
+		c := configs[obj]
+		got := [3]string{str(c["device_class"]), str(c["unit_of_measurement"]), str(c["state_class"])}
+		if got != w {
+			t.Errorf("%s: device_class, unit, state_class = %q, want %q", obj, got, w)
+		}
+	}
+	if configs["soc"]["name"] != "State of charge" {
+		t.Errorf("soc's name = %v", configs["soc"]["name"])
+	}
+
+	// Home Assistant restarts and announces itself: every config again.
+	// The output subscribed before it published the configs, so it hears this.
+	if tok := sub.client.Publish("homeassistant/status", 1, false, "online"); !tok.WaitTimeout(bound) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	for _, obj := range objects {
+		sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/"+obj+"/config", 2)
+	}
+	// Its going offline brings nothing.
+	n := sub.len()
+	sub.client.Publish("homeassistant/status", 1, false, "offline").WaitTimeout(bound)
+	sub.client.Publish("homeassistant/status", 1, false, "online").WaitTimeout(bound)
+	sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/soc/config", 3)
+	if got := len(sub.waitCount(t, "homeassistant/sensor/ccslink_eth1/soc/config", 3)); got != 3 {
+		t.Errorf("%d soc configs after offline and online, want 3 (messages before: %d)", got, n)
+	}
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// TestNoDiscovery publishes no configs and does not listen to Home Assistant.
+func TestNoDiscovery(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	sub := subscribe(t, b, "#")
+	newOutput(t, Config{Broker: b.url(), NoDiscovery: true, Prefix: "car/garage"})
+	sub.wait(t, "car/garage/status", "online")
+	sub.wait(t, "car/garage/state", "waiting")
+	for _, m := range sub.waitCount(t, "car/garage/state", 1) {
+		_ = m
+	}
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	for _, m := range sub.msgs {
+		if strings.HasPrefix(m.topic, "homeassistant/") {
+			t.Errorf("published %s with discovery off", m.topic)
+		}
+	}
+}
+
+// TestLastWill: the broker drops the client's connection, publishes its
+// last will (offline), and the client comes back online by itself.
+func TestLastWill(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	sub := subscribe(t, b, "ccslink/eth1/status")
+	newOutput(t, Config{Broker: b.url()})
+	i := sub.waitFrom(t, 0, "ccslink/eth1/status", "online")
+	cl, ok := b.srv.Clients.Get("ccslink-eth1")
+	if !ok {
+		t.Fatal("the broker knows no client ccslink-eth1")
+	}
+	cl.Stop(errors.New("test: connection killed"))
+	i = sub.waitFrom(t, i, "ccslink/eth1/status", "offline")
+	sub.waitFrom(t, i, "ccslink/eth1/status", "online")
+}
+
+// TestClose publishes offline, retained, before disconnecting.
+func TestClose(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	sub := subscribe(t, b, "ccslink/eth1/status")
+	o := newOutput(t, Config{Broker: b.url()})
+	i := sub.waitFrom(t, 0, "ccslink/eth1/status", "online")
+	o.Close()
+	sub.waitFrom(t, i, "ccslink/eth1/status", "offline")
+	late := subscribe(t, b, "ccslink/eth1/status")
+	late.wait(t, "ccslink/eth1/status", "offline")
+	if err := o.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	o.Event(record.Event{Kind: record.KindSLACStarted}, &record.Session{}) // after Close: nothing, no panic
+}
+
+// drive runs plug-in after plug-in on another goroutine and reports when it is done.
+func drive(o *Output, plugIns int) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range plugIns {
+			rec := &record.Session{}
+			for _, e := range ioniq() {
+				rec.Apply(e)
+				o.Event(e, rec)
+			}
+			o.PlugInEnded(rec)
+		}
+	}()
+	return done
+}
+
+// TestBrokerDown: with nothing listening, Event and PlugInEnded return at
+// once, the failure is logged in plain words with the URL, and Close
+// returns within its bound.
+func TestBrokerDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "tcp://" + ln.Addr().String()
+	ln.Close()
+	l := newLogs()
+	o := newOutput(t, Config{Broker: url, Log: slog.New(l)})
+	select {
+	case <-drive(o, 1000):
+	case <-time.After(5 * time.Second): // 11000 calls take milliseconds
+		t.Fatal("Event blocked with the broker down")
+	}
+	line := l.waitLog(t, "cannot connect to the broker", url, "connection refused")
+	if !strings.HasPrefix(line, "WARN") {
+		t.Errorf("log line %q is not a warning", line)
+	}
+	closed := make(chan struct{})
+	go func() { o.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(CloseTimeout + 3*time.Second):
+		t.Fatal("Close did not return with the broker down")
+	}
+}
+
+// TestBrokerSilent: a broker that takes the connection but never answers
+// does not slow the car either.
+func TestBrokerSilent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	o := newOutput(t, Config{Broker: "tcp://" + ln.Addr().String()})
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+		defer conn.Close()
+	case <-time.After(bound):
+		t.Fatal("the output never dialled the broker")
+	}
+	select {
+	case <-drive(o, 1000):
+	case <-time.After(5 * time.Second):
+		t.Fatal("Event blocked with a silent broker")
+	}
+	closed := make(chan struct{})
+	go func() { o.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(CloseTimeout + 3*time.Second):
+		t.Fatal("Close did not return with a silent broker")
+	}
+}
+
+// TestReconnect: the broker stops (losing every retained message) and
+// starts again on the same port; the output reconnects and publishes
+// everything afresh, the car's values included.
+func TestReconnect(t *testing.T) {
+	b := startBroker(t, "127.0.0.1:0")
+	l := newLogs()
+	o := newOutput(t, Config{Broker: b.url(), Log: slog.New(l)})
+	<-drive(o, 1)
+	sub := subscribe(t, b, "ccslink/eth1/#")
+	sub.wait(t, "ccslink/eth1/soc", "93")
+	sub.client.Disconnect(0)
+
+	b.close()
+	l.waitLog(t, "lost the connection to the broker", b.url())
+	select {
+	case <-drive(o, 100):
+	case <-time.After(5 * time.Second):
+		t.Fatal("Event blocked while the broker was away")
+	}
+
+	b2 := startBroker(t, b.addr)
+	sub2 := subscribe(t, b2, "ccslink/eth1/#")
+	for topic, p := range map[string]string{"status": "online", "soc": "93", "evccid": "0465650064c3", "state": "waiting"} {
+		sub2.wait(t, "ccslink/eth1/"+topic, p)
+	}
+	l.waitLog(t, "connected to the broker", b.url())
+}
