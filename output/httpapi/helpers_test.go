@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+var t0 = time.Date(2026, 5, 24, 10, 0, 0, 0, time.UTC)
+
+func ms(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Millisecond))) }
+
+func ptr[T any](v T) *T { return &v }
+
+// ioniq is the Ioniq capture's plug-in under the soc policy (its values and
+// EVCCID), with round times, until the car's session ended.
+func ioniq() []record.Event {
+	return []record.Event{
+		{Kind: record.KindSLACStarted, At: t0},
+		{Kind: record.KindMatched, At: ms(1750), EVMAC: "04:65:65:00:64:c3"},
+		{Kind: record.KindLinkUp, At: ms(1750)},
+		{Kind: record.KindSDP, At: ms(5340)},
+		{Kind: record.KindConnected, At: ms(5345)},
+		{Kind: record.KindHandshake, At: ms(5346), Protocol: "din", Namespace: "urn:din:70121:2012:MsgDef"},
+		{Kind: record.KindRequest, At: ms(5346), Message: "supportedAppProtocolReq", Code: "OK_SuccessfulNegotiation", Took: 40 * time.Microsecond},
+		{Kind: record.KindSessionSetup, At: ms(5347), EVCCID: []byte{0x04, 0x65, 0x65, 0x00, 0x64, 0xc3}},
+		{Kind: record.KindRequest, At: ms(5347), Message: "SessionSetupReq", Code: "OK_NewSessionEstablished", Took: 30 * time.Microsecond},
+		{Kind: record.KindValues, At: ms(5348), Message: "ChargeParameterDiscoveryReq", Values: record.Values{
+			SoC: ptr(93), FullSOC: ptr(94), EnergyCapacityWh: ptr(28000.0), EnergyRequestWh: ptr(1820.0)}},
+		{Kind: record.KindRequest, At: ms(5348), Message: "ChargeParameterDiscoveryReq", Code: "OK", Took: 60 * time.Microsecond},
+		{Kind: record.KindDelivered, At: ms(5350), Delivery: &record.Delivery{Output: "smartevse", What: "current_soc=93", OK: true, Result: "HTTP 200", At: ms(5350), Took: time.Millisecond}},
+		{Kind: record.KindEnded, At: ms(5845), End: record.EndSessionStop},
+	}
+}
+
+// car is a short plug-in of a car with the given MAC and SoC.
+func car(mac string, soc int, at time.Time) []record.Event {
+	return []record.Event{
+		{Kind: record.KindSLACStarted, At: at},
+		{Kind: record.KindMatched, At: at.Add(time.Second), EVMAC: mac},
+		{Kind: record.KindConnected, At: at.Add(2 * time.Second)},
+		{Kind: record.KindValues, At: at.Add(3 * time.Second), Message: "ChargeParameterDiscoveryReq", Values: record.Values{SoC: ptr(soc)}},
+		{Kind: record.KindEnded, At: at.Add(4 * time.Second), End: record.EndCarClosed},
+	}
+}
+
+// noCar is a round of the charger in which no car came.
+func noCar(at time.Time) []record.Event {
+	return []record.Event{{Kind: record.KindSLACStarted, At: at}, {Kind: record.KindEnded, At: at.Add(30 * time.Second), End: record.EndNoCar}}
+}
+
+// player folds events into a record and hands them to a subscriber, as the charger does.
+type player struct {
+	s   *Server
+	rec *record.Session
+}
+
+func (p *player) play(events ...record.Event) {
+	for _, e := range events {
+		if e.Kind == record.KindSLACStarted {
+			p.rec = &record.Session{}
+		}
+		p.rec.Apply(e)
+		p.s.Event(e, p.rec)
+	}
+}
+
+func (p *player) end(at time.Time) {
+	e := record.Event{Kind: record.KindEnded, At: at, End: record.EndLinkLost}
+	p.rec.Apply(e)
+	p.s.Event(e, p.rec)
+	p.s.PlugInEnded(p.rec)
+}
+
+// plugIn plays a whole plug-in, the link lost a second after its last event.
+func (p *player) plugIn(events []record.Event) {
+	p.play(events...)
+	p.end(events[len(events)-1].At.Add(time.Second))
+}
+
+func get(t *testing.T, h http.Handler, target string, header ...string) (int, []byte) {
+	t.Helper()
+	req := httptest.NewRequest("GET", target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Body)
+	return rec.Code, b
+}
+
+func indent(t *testing.T, b []byte) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, b)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+// logBuf collects a logger's lines, from any goroutine.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newLog() (*slog.Logger, *logBuf) {
+	b := &logBuf{}
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+func newServer(t *testing.T, cfg Config) *Server {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}

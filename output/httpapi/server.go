@@ -1,0 +1,233 @@
+// Package httpapi serves the charger's plug-ins over HTTP on the local
+// network: the current plug-in as JSON (/api/state), the last ones
+// (/api/sessions, kept across restarts in a state directory), every event
+// as it happens (/api/events, server-sent events), the metrics (/metrics)
+// and a small live page (/).
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+// DefaultKeep is the number of plug-ins /api/sessions keeps when Config.Keep is 0.
+const DefaultKeep = 50
+
+// Config configures a Server; the zero value serves nothing but Handler.
+type Config struct {
+	// Listen is the address Serve listens on, e.g. 127.0.0.1:8080.
+	Listen string
+	// Token, when set, is required of every request, as
+	// "Authorization: Bearer <token>" or "?token=<token>".
+	Token string
+	// StateDir holds sessions.jsonl; empty keeps the sessions in memory only.
+	StateDir string
+	// Keep is how many plug-ins /api/sessions returns (DefaultKeep when 0).
+	Keep int
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+	// Log receives what goes wrong (nil discards).
+	Log *slog.Logger
+}
+
+// ErrExposed is what ExposedError matches with errors.Is.
+var ErrExposed = errors.New("httpapi: the API would be open to the network without a token")
+
+// ExposedError refuses an address other than loopback without a token.
+type ExposedError struct{ Listen string }
+
+func (e *ExposedError) Error() string {
+	return fmt.Sprintf("--http %s exposes the API to the network: set a token (http.token) or listen on 127.0.0.1", e.Listen)
+}
+
+// Is reports whether target is ErrExposed.
+func (e *ExposedError) Is(target error) bool { return target == ErrExposed }
+
+// AddressError reports a listen address that is not host:port, or one that cannot be listened on.
+type AddressError struct {
+	Listen string
+	Err    error
+}
+
+func (e *AddressError) Error() string {
+	return fmt.Sprintf("--http %s: cannot listen there (want host:port, e.g. 127.0.0.1:8080; is the port free?): %v", e.Listen, e.Err)
+}
+
+func (e *AddressError) Unwrap() error { return e.Err }
+
+// Server is the HTTP API and page, and the charger's subscriber that feeds
+// them. Its Event and PlugInEnded never block: events go to the clients'
+// bounded buffers and records to the state directory on a goroutine of its own.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	mux   *http.ServeMux
+	store *store
+
+	// Seams for tests.
+	now         func() time.Time
+	heartbeat   func() (<-chan time.Time, func())
+	onSubscribe func()
+
+	mu       sync.Mutex
+	cur      *record.Session // the plug-in in progress, nil before the first
+	ended    bool            // cur's plug-in is over
+	last     *record.Session // the last finished plug-in with a car
+	sessions []*record.Session
+	clients  map[*client]struct{}
+}
+
+// New checks cfg, reads the sessions kept in cfg.StateDir and returns a
+// server. An unreadable or unwritable state directory is logged, not
+// refused: the daemon's job is the car, not this list.
+func New(cfg Config) (*Server, error) {
+	if cfg.Listen != "" {
+		loop, err := loopback(cfg.Listen)
+		if err != nil {
+			return nil, &AddressError{Listen: cfg.Listen, Err: err}
+		}
+		if !loop && cfg.Token == "" {
+			return nil, &ExposedError{Listen: cfg.Listen}
+		}
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = DefaultKeep
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Log, now: time.Now, clients: map[*client]struct{}{},
+		heartbeat: func() (<-chan time.Time, func()) {
+			t := time.NewTicker(HeartbeatInterval)
+			return t.C, t.Stop
+		},
+	}
+	if cfg.StateDir != "" {
+		s.store = newStore(cfg.StateDir, cfg.Keep, cfg.Log)
+		s.sessions = s.store.load()
+		if n := len(s.sessions); n > 0 {
+			s.last = s.sessions[n-1]
+		}
+		go s.store.run()
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /api/state", s.serveState)
+	s.mux.HandleFunc("GET /api/sessions", s.serveSessions)
+	s.mux.HandleFunc("GET /api/events", s.serveEvents)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", cfg.Metrics)
+	}
+	s.mux.HandleFunc("GET /{$}", servePage)
+	return s, nil
+}
+
+// loopback reports whether addr (host:port) listens on loopback only.
+func loopback(addr string) (bool, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return false, err
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		// A name other than localhost may resolve to anything, and an
+		// empty host listens on every interface.
+		return false, nil
+	}
+	return ip.IsLoopback(), nil
+}
+
+// Handler returns the API and the page, with the token check.
+func (s *Server) Handler() http.Handler {
+	if s.cfg.Token == "" {
+		return s.mux
+	}
+	want := []byte(s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.URL.Query().Get("token")
+		if h, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			got = h
+		}
+		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ccslink"`)
+			http.Error(w, "this ccslink API needs its token: send Authorization: Bearer <token> or add ?token=<token> to the address", http.StatusUnauthorized)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// Serve listens on cfg.Listen and serves until ctx ends, then shuts down
+// gracefully.
+func (s *Server) Serve(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return &AddressError{Listen: s.cfg.Listen, Err: err}
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ShutdownTimeout bounds the wait for requests in progress when Serve stops.
+const ShutdownTimeout = 5 * time.Second
+
+// ServeListener serves on ln until ctx ends; it closes ln. Without a token
+// it refuses a listener that is not on loopback.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	if s.cfg.Token == "" {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+			ln.Close()
+			return &ExposedError{Listen: a.String()}
+		}
+	}
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	failed := make(chan error, 1)
+	go func() { failed <- srv.Serve(ln) }()
+	select {
+	case err := <-failed:
+		return fmt.Errorf("the HTTP API stopped: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // ends the event streams, which would hold Shutdown forever
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-failed
+	return nil
+}
+
+// Close waits until the records handed to the state directory are written.
+// Call it after the charger stopped; the subscriber keeps records in memory
+// only afterwards.
+func (s *Server) Close() error {
+	if s.store != nil {
+		s.store.close()
+	}
+	return nil
+}

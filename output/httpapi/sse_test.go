@@ -1,0 +1,260 @@
+package httpapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+type sse struct {
+	kind string
+	data eventJSON
+	raw  string
+}
+
+// stream reads server-sent events from r until it ends; a comment comes as kind ":".
+func stream(r io.Reader) <-chan sse {
+	out := make(chan sse, 1024)
+	go func() {
+		defer close(out)
+		br := bufio.NewReader(r)
+		var ev sse
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line = strings.TrimSuffix(line, "\n")
+			switch {
+			case strings.HasPrefix(line, ":"):
+				out <- sse{kind: ":", raw: line}
+			case strings.HasPrefix(line, "event: "):
+				ev.kind = line[len("event: "):]
+			case strings.HasPrefix(line, "data: "):
+				ev.raw = line[len("data: "):]
+				json.Unmarshal([]byte(ev.raw), &ev.data)
+			case line == "" && ev.kind != "":
+				out <- ev
+				ev = sse{}
+			}
+		}
+	}()
+	return out
+}
+
+func next(t *testing.T, c <-chan sse) sse {
+	t.Helper()
+	select {
+	case e, ok := <-c:
+		if !ok {
+			t.Fatal("the event stream ended")
+		}
+		return e
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10 s")
+	}
+	return sse{}
+}
+
+// within fails the test when fn does not return in time: the subscriber must never block.
+func within(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { fn(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s blocked", what)
+	}
+}
+
+// subscribe opens /api/events (url is the server, or the stream with its query) and returns its events, once the server counts the client.
+func subscribe(t *testing.T, url string, subscribed <-chan struct{}) <-chan sse {
+	t.Helper()
+	if !strings.Contains(url, "/api/events") {
+		url += "/api/events"
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("GET /api/events: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	<-subscribed
+	return stream(resp.Body)
+}
+
+func newHTTP(t *testing.T, cfg Config) (*Server, *httptest.Server, chan struct{}) {
+	t.Helper()
+	return newHTTPWith(t, newServer(t, cfg))
+}
+
+func newHTTPWith(t *testing.T, s *Server) (*Server, *httptest.Server, chan struct{}) {
+	t.Helper()
+	subscribed := make(chan struct{}, 8)
+	s.onSubscribe = func() { subscribed <- struct{}{} }
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+	return s, hs, subscribed
+}
+
+func TestEventsInOrderToTwoClients(t *testing.T) {
+	s, hs, subscribed := newHTTP(t, Config{})
+	p := &player{s: s}
+	p.plugIn(car(mac(9), 20, t0)) // an earlier plug-in, for the first state
+	a := subscribe(t, hs.URL, subscribed)
+	b := subscribe(t, hs.URL, subscribed)
+	for _, c := range []<-chan sse{a, b} {
+		e := next(t, c)
+		if e.kind != "state" || e.data.State.State != StateDone || e.data.State.SoC != 20 || e.data.State.Session == nil || e.data.State.Session.EVMAC != mac(9) {
+			t.Fatalf("first event %s: %s", e.kind, e.raw)
+		}
+	}
+	events := ioniq()
+	within(t, "the subscriber", func() { p.plugIn(events) })
+	want := []string{"slac_started", "matched", "link_up", "sdp", "connected", "handshake", "request", "session_setup",
+		"request", "values", "request", "delivered", "ended", "ended", "plugin_ended"}
+	for name, c := range map[string]<-chan sse{"a": a, "b": b} {
+		var kinds []string
+		var got []sse
+		for range want {
+			e := next(t, c)
+			kinds = append(kinds, e.kind)
+			got = append(got, e)
+		}
+		if strings.Join(kinds, " ") != strings.Join(want, " ") {
+			t.Errorf("client %s got %v, want %v", name, kinds, want)
+			continue
+		}
+		if g := got[1].data; g.EVMAC != "04:65:65:00:64:c3" || g.State.State != StateSLAC || !g.At.Equal(ms(1750)) {
+			t.Errorf("client %s matched: %s", name, got[1].raw)
+		}
+		if g := got[7].data; g.EVCCID != "0465650064c3" || g.State.EVCCID != "0465650064c3" {
+			t.Errorf("client %s session_setup: %s", name, got[7].raw)
+		}
+		if g := got[8].data; g.Message != "SessionSetupReq" || g.Code != "OK_NewSessionEstablished" || g.Took != 30*time.Microsecond {
+			t.Errorf("client %s request: %s", name, got[8].raw)
+		}
+		if g := got[9].data; g.Values == nil || *g.Values.SoC != 93 || *g.Values.EnergyRequestWh != 1820 || g.State.SoC != 93 || g.State.State != StateReading ||
+			g.Summary != "car 04:65:65:00:64:c3 (DIN 70121): SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh, EVCCID 0465650064c3" {
+			t.Errorf("client %s values: %s", name, got[9].raw)
+		}
+		if g := got[12].data; g.End != "session_stop" || g.State.State != StateDone {
+			t.Errorf("client %s ended: %s", name, got[12].raw)
+		}
+		if g := got[14].data; g.State.State != StateDone || g.State.SoC != 93 || g.State.Session != nil {
+			t.Errorf("client %s plugin_ended: %s", name, got[14].raw)
+		}
+	}
+}
+
+func TestEventsHeartbeat(t *testing.T) {
+	s, hs, subscribed := newHTTP(t, Config{})
+	tick := make(chan time.Time)
+	s.heartbeat = func() (<-chan time.Time, func()) { return tick, func() {} }
+	c := subscribe(t, hs.URL, subscribed)
+	if e := next(t, c); e.kind != "state" || e.data.State.State != StateStarting {
+		t.Fatalf("first event %s: %s", e.kind, e.raw)
+	}
+	tick <- time.Now()
+	if e := next(t, c); e.kind != ":" || e.raw != ": heartbeat" {
+		t.Errorf("got %s %q, want the heartbeat comment", e.kind, e.raw)
+	}
+}
+
+// A client that stops reading fills its buffer and is dropped; the
+// subscriber never waits for it and the other client gets every event.
+func TestEventsDropStuckClient(t *testing.T) {
+	log, buf := newLog()
+	s, hs, subscribed := newHTTP(t, Config{Log: log})
+	good := subscribe(t, hs.URL, subscribed)
+	next(t, good)
+
+	stuck, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	stuck.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(stuck, "GET /api/events HTTP/1.1\r\nHost: ccslink\r\n\r\n")
+	<-subscribed
+	clients := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.clients)
+	}
+	if n := clients(); n != 2 {
+		t.Fatalf("%d clients, want 2", n)
+	}
+
+	// Large events fill the stuck client's socket soon.
+	detail := strings.Repeat("x", 64<<10)
+	rec := &record.Session{}
+	sent := 0
+	for ; sent < 5000 && clients() == 2; sent++ {
+		e := record.Event{Kind: record.KindRequest, At: ms(float64(sent)), Message: fmt.Sprintf("Req%d", sent), Code: "OK", Detail: detail}
+		rec.Apply(e)
+		within(t, "the subscriber", func() { s.Event(e, rec) })
+		if got := next(t, good); got.data.Message != e.Message {
+			t.Fatalf("the reading client got %s, want %s", got.data.Message, e.Message)
+		}
+	}
+	if clients() != 1 {
+		t.Fatalf("the stuck client was not dropped after %d events", sent)
+	}
+	if sent < ClientBuffer {
+		t.Errorf("dropped after %d events, before its buffer of %d was full", sent, ClientBuffer)
+	}
+	if !strings.Contains(buf.String(), "dropped a client of /api/events that did not keep up") {
+		t.Errorf("log: %s", buf)
+	}
+	// The reading client goes on.
+	e := record.Event{Kind: record.KindEnded, At: ms(1e6), End: record.EndTimeout}
+	rec.Apply(e)
+	s.Event(e, rec)
+	if got := next(t, good); got.kind != "ended" || got.data.End != "timeout" {
+		t.Errorf("after the drop: %s %s", got.kind, got.raw)
+	}
+}
+
+func TestServeShutdown(t *testing.T) {
+	s := newServer(t, Config{Listen: "127.0.0.1:0"})
+	subscribed := make(chan struct{}, 1)
+	s.onSubscribe = func() { subscribed <- struct{}{} }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.ServeListener(ctx, ln) }()
+	c := subscribe(t, "http://"+ln.Addr().String(), subscribed)
+	next(t, c)
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("ServeListener: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ServeListener did not stop with an event stream open")
+	}
+	for e := range c {
+		t.Errorf("event after shutdown: %s", e.kind)
+	}
+	if _, err := http.Get("http://" + ln.Addr().String() + "/api/state"); err == nil {
+		t.Error("still serving after shutdown")
+	}
+}

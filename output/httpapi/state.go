@@ -1,0 +1,256 @@
+package httpapi
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/ccslink/ccslink/record"
+)
+
+// The states of /api/state, in the order a plug-in goes through them.
+const (
+	StateStarting = "starting" // the daemon has not keyed its modem yet
+	StateWaiting  = "waiting"  // no car: the values are the last plug-in's
+	StateSLAC     = "slac"     // a car matched; its modem is joining
+	StateLinked   = "linked"   // the car's modem joined; the car has not opened V2G yet
+	StateSession  = "session"  // the car opened its V2G session
+	StateReading  = "reading"  // the car told its values
+	StateCharging = "charging" // the car asks for energy (CurrentDemand, ChargingStatus)
+	StateDone     = "done"     // the session or the plug-in ended
+)
+
+// stateJSON is /api/state and the state in every event.
+type stateJSON struct {
+	State            string          `json:"state"`
+	Words            string          `json:"words"`
+	SoC              int             `json:"soc"`
+	FullSoC          int             `json:"full_soc"`
+	EnergyCapacityWh int             `json:"energy_capacity_wh"`
+	EnergyRequestWh  int             `json:"energy_request_wh"`
+	EVCCID           string          `json:"evccid"`
+	Protocol         string          `json:"protocol"`
+	EVMAC            string          `json:"ev_mac"`
+	Phases           record.Phases   `json:"phases"`
+	SoCAge           *float64        `json:"soc_age_s"`
+	End              string          `json:"end"`
+	EndWords         string          `json:"end_words"`
+	Summary          string          `json:"summary"`
+	Session          *record.Session `json:"session,omitempty"`
+}
+
+// hadCar reports whether a car took part in a plug-in: it matched, or it
+// tried to. The rounds without one (the charger keys its modem afresh every
+// half minute or so) are not kept.
+func hadCar(s *record.Session) bool {
+	return s != nil && (!s.Phases.Matched.IsZero() || s.End == record.EndSLACFailed)
+}
+
+// shown returns the record /api/state describes and its state: the plug-in
+// in progress when a car is in it, the last one otherwise.
+func (s *Server) shown() (*record.Session, string) {
+	switch {
+	case hadCar(s.cur):
+		return s.cur, stateOf(s.cur, s.ended)
+	case s.cur == nil && s.last == nil:
+		return nil, StateStarting
+	}
+	return s.last, StateWaiting
+}
+
+func stateOf(r *record.Session, ended bool) string {
+	p := r.Phases
+	switch {
+	case ended || r.End != record.EndNone:
+		return StateDone
+	case charging(r):
+		return StateCharging
+	case r.SoC.Known || r.EnergyCapacityWh.Known || r.EnergyRequestWh.Known || !p.FirstCPD.IsZero():
+		return StateReading
+	case !p.TCP.IsZero() || !p.Handshake.IsZero():
+		return StateSession
+	case !p.LinkUp.IsZero() || !p.SDP.IsZero():
+		return StateLinked
+	}
+	return StateSLAC
+}
+
+func charging(r *record.Session) bool {
+	for i := len(r.Answers) - 1; i >= 0; i-- {
+		switch r.Answers[i].Message {
+		case "CurrentDemandReq", "ChargingStatusReq":
+			return true
+		}
+	}
+	return false
+}
+
+func words(state string, r *record.Session) string {
+	switch state {
+	case StateStarting:
+		return "the charger is starting"
+	case StateWaiting:
+		return "waiting for a car"
+	case StateSLAC:
+		return "a car is plugged in; its modem is joining the charger's"
+	case StateLinked:
+		return "the car's modem joined; waiting for the car to talk"
+	case StateSession:
+		return "the car is talking to the charger"
+	case StateReading:
+		return "the car told its battery state"
+	case StateCharging:
+		return "the car is charging"
+	}
+	if r != nil && r.End != record.EndNone {
+		return "over: " + r.End.Words()
+	}
+	return "over"
+}
+
+// state builds the state JSON; withSession adds the full record.
+func (s *Server) state(withSession bool) stateJSON {
+	r, st := s.shown()
+	j := stateJSON{State: st, Words: words(st, r), SoC: -1, FullSoC: -1, EnergyCapacityWh: -1, EnergyRequestWh: -1}
+	if r == nil {
+		return j
+	}
+	j.SoC, j.FullSoC = r.SoC.OrMinus(), r.FullSOC.OrMinus()
+	j.EnergyCapacityWh, j.EnergyRequestWh = r.EnergyCapacityWh.OrMinus(), r.EnergyRequestWh.OrMinus()
+	j.EVCCID, j.Protocol, j.EVMAC, j.Phases = r.EVCCIDHex(), r.Protocol, r.EVMAC, r.Phases
+	if r.SoC.Known && !r.SoC.At.IsZero() {
+		age := math.Round(s.now().Sub(r.SoC.At).Seconds()*10) / 10
+		j.SoCAge = &age
+	}
+	if r.End != record.EndNone {
+		j.End, j.EndWords = r.End.String(), r.End.Words()
+	}
+	if hadCar(r) {
+		j.Summary = r.Summary()
+	}
+	if withSession {
+		j.Session = r
+	}
+	return j
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "cannot encode the answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
+
+func (s *Server) serveState(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	j := s.state(true)
+	b, err := json.Marshal(j) // under the lock: j.Session is shared
+	s.mu.Unlock()
+	if err != nil {
+		http.Error(w, "cannot encode the state: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
+
+func (s *Server) serveSessions(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	list := make([]*record.Session, 0, len(s.sessions))
+	for i := len(s.sessions) - 1; i >= 0; i-- {
+		list = append(list, s.sessions[i])
+	}
+	b, err := json.Marshal(list) // records are never changed once kept
+	s.mu.Unlock()
+	if err != nil {
+		http.Error(w, "cannot encode the sessions: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(append(b, '\n'))
+}
+
+// eventJSON is the data of one server-sent event.
+type eventJSON struct {
+	Kind      string           `json:"kind"`
+	At        time.Time        `json:"at,omitzero"`
+	EVMAC     string           `json:"ev_mac,omitempty"`
+	Protocol  string           `json:"protocol,omitempty"`
+	Namespace string           `json:"namespace,omitempty"`
+	EVCCID    string           `json:"evccid,omitempty"`
+	Message   string           `json:"message,omitempty"`
+	Code      string           `json:"code,omitempty"`
+	Took      time.Duration    `json:"took_ns,omitempty"`
+	Values    *valuesJSON      `json:"values,omitempty"`
+	End       string           `json:"end,omitempty"`
+	EndWords  string           `json:"end_words,omitempty"`
+	Detail    string           `json:"detail,omitempty"`
+	Delivery  *record.Delivery `json:"delivery,omitempty"`
+	Summary   string           `json:"summary"`
+	State     stateJSON        `json:"state"`
+}
+
+type valuesJSON struct {
+	SoC              *int     `json:"soc,omitempty"`
+	FullSOC          *int     `json:"full_soc,omitempty"`
+	BulkSOC          *int     `json:"bulk_soc,omitempty"`
+	EnergyCapacityWh *float64 `json:"energy_capacity_wh,omitempty"`
+	EnergyRequestWh  *float64 `json:"energy_request_wh,omitempty"`
+	MaxVoltageV      *float64 `json:"ev_max_voltage_v,omitempty"`
+	MaxCurrentA      *float64 `json:"ev_max_current_a,omitempty"`
+	MaxPowerW        *float64 `json:"ev_max_power_w,omitempty"`
+	TargetVoltageV   *float64 `json:"target_voltage_v,omitempty"`
+	TargetCurrentA   *float64 `json:"target_current_a,omitempty"`
+}
+
+// Event keeps the plug-in's record and hands the event to every client.
+func (s *Server) Event(e record.Event, rec *record.Session) {
+	j := eventJSON{Kind: e.Kind.String(), At: e.At, EVMAC: e.EVMAC, Protocol: e.Protocol, Namespace: e.Namespace,
+		Message: e.Message, Code: e.Code, Took: e.Took, Detail: e.Detail, Delivery: e.Delivery}
+	if len(e.EVCCID) > 0 {
+		j.EVCCID = hex.EncodeToString(e.EVCCID)
+	}
+	if e.Kind == record.KindValues {
+		v := e.Values
+		j.Values = &valuesJSON{v.SoC, v.FullSOC, v.BulkSOC, v.EnergyCapacityWh, v.EnergyRequestWh,
+			v.MaxVoltageV, v.MaxCurrentA, v.MaxPowerW, v.TargetVoltageV, v.TargetCurrentA}
+	}
+	if e.Kind == record.KindEnded {
+		j.End, j.EndWords = e.End.String(), e.End.Words()
+	}
+	c := rec.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.Kind == record.KindSLACStarted {
+		s.ended = false
+	}
+	s.cur = c
+	s.broadcast(e.Kind.String(), j)
+}
+
+// PlugInEnded keeps the record of a plug-in with a car and saves it.
+func (s *Server) PlugInEnded(rec *record.Session) {
+	c := rec.Clone()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur, s.ended = c, true
+	if hadCar(c) {
+		s.last = c
+		s.sessions = append(s.sessions, c)
+		if n := len(s.sessions) - s.cfg.Keep; n > 0 {
+			s.sessions = append(s.sessions[:0:0], s.sessions[n:]...)
+		}
+		if s.store != nil {
+			s.store.save(c)
+		}
+	}
+	s.broadcast("plugin_ended", eventJSON{Kind: "plugin_ended", At: c.Phases.Ended})
+}
