@@ -41,7 +41,9 @@ func macs(rows []row) string {
 	return strings.Join(m, " ")
 }
 
-func mac(i int) string { return "02:00:00:00:00:" + string("0123456789abcdef"[i/16]) + string("0123456789abcdef"[i%16]) }
+func mac(i int) string {
+	return "02:00:00:00:00:" + string("0123456789abcdef"[i/16]) + string("0123456789abcdef"[i%16])
+}
 
 func lines(t *testing.T, path string) []string {
 	t.Helper()
