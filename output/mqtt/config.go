@@ -83,6 +83,9 @@ func brokerURL(raw string) (*url.URL, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, bad("no broker given; use tcp://host:1883, or mqtts://host:8883 for TLS")
 	}
+	if !strings.Contains(raw, "://") {
+		return nil, bad("no scheme; use tcp://" + raw + ", or mqtts:// for TLS")
+	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" {
 		return nil, bad("not a URL; use tcp://host:1883, or mqtts://host:8883 for TLS")
@@ -93,14 +96,15 @@ func brokerURL(raw string) (*url.URL, error) {
 		port = "1883"
 	case "ssl", "tls", "mqtts":
 		port = "8883"
-	case "":
-		return nil, bad("no scheme; use tcp://" + raw + ", or mqtts:// for TLS")
 	default:
 		return nil, bad("scheme " + u.Scheme + " is not supported; use tcp://, mqtt://, or ssl://, tls://, mqtts:// for TLS")
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if u.Hostname() == "" {
 		return nil, bad("no host; use tcp://host:1883")
+	}
+	if !utf8.ValidString(raw) || strings.ContainsFunc(u.Host, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return nil, bad("the host is not printable text")
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return nil, bad("a broker URL has no path or query; use tcp://host:1883")
