@@ -66,6 +66,12 @@ func checkSmartEVSE(ctx context.Context, raw string, timeout time.Duration) Chec
 		case errors.Is(err, syscall.ECONNREFUSED):
 			c.Found = fmt.Sprintf("%s refused the connection: nothing listens there", u.Host)
 			c.Fix = "check the SmartEVSE's address and port (its web server listens on port 80)"
+		case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+			c.Found = fmt.Sprintf("no route to %s: this host is not on its network", u.Host)
+			c.Fix = "check this host's network: `ip route get " + u.Hostname() + "`"
+		case errors.As(err, new(*net.DNSError)):
+			c.Found = fmt.Sprintf("cannot resolve %s", u.Hostname())
+			c.Fix = "give the SmartEVSE's IP address, e.g. http://10.0.0.1"
 		default:
 			c.Found = fmt.Sprintf("cannot reach %s: %v", u.Host, err)
 			c.Fix = "check the SmartEVSE's address and the network between them"
