@@ -1,0 +1,205 @@
+// Package config reads ccslink's configuration: one YAML file (by default
+// /etc/ccslink/ccslink.yaml), or the pyPLC.ini of the Python tool it replaces.
+//
+// Every key has a default, so an empty file is a valid configuration.
+// Unknown keys, wrong types and wrong values are errors that name the file,
+// line and column.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// DefaultPath is where the daemon looks for its configuration.
+const DefaultPath = "/etc/ccslink/ccslink.yaml"
+
+// maxFileSize bounds what Load reads: a configuration is a few kilobytes.
+const maxFileSize = 1 << 20
+
+// Config is the daemon's configuration.
+type Config struct {
+	Interface        string // the modem's network interface
+	Policy           string // soc, dc or ac
+	EVSEID           string // the charger's EVSEID; "" = the charger's built-in one
+	EmulateModem     bool   // answer the modem's messages in software (veth pairs)
+	V2GPort          int    // TCP port of the V2G server; 0 = any free port
+	SmartEVSE        SmartEVSE
+	MQTT             MQTT
+	HTTP             HTTP
+	StateDir         string // where records are kept
+	Recordings       Recordings
+	Sessions         Sessions
+	CapacityFallback []Capacity // battery capacity for cars that send none
+	Log              Log
+}
+
+// SmartEVSE configures the delivery of the car's values to a SmartEVSE.
+type SmartEVSE struct {
+	URL     string        // base URL (/ev_state appended) or full URL; "" = none
+	Timeout time.Duration // for one delivery
+}
+
+// MQTT configures the MQTT output.
+type MQTT struct {
+	Broker        string // e.g. tcp://host:1883; "" = none
+	Prefix        string // topic prefix, ending in "/"
+	Username      string
+	Password      string // secret
+	HomeAssistant bool   // publish Home Assistant discovery messages
+}
+
+// HTTP configures the HTTP API and page.
+type HTTP struct {
+	Listen string // host:port; "" = off
+	Token  string // secret bearer token; required off loopback
+}
+
+// Recordings configures the kept packet recordings.
+type Recordings struct {
+	Keep int // how many to keep
+}
+
+// Sessions configures the kept plug-in records.
+type Sessions struct {
+	Keep int // how many to keep
+}
+
+// Capacity is the battery capacity assumed for a car that sends no EVEnergyCapacity.
+type Capacity struct {
+	EVCCID     string // lower-case hex, or "*" for any car
+	CapacityWh int
+}
+
+// Log configures the daemon's log.
+type Log struct {
+	Level string // debug, info, warn or error
+}
+
+// Default returns the configuration of an empty file.
+func Default() Config {
+	return Config{
+		Interface:  "eth1",
+		Policy:     "soc",
+		SmartEVSE:  SmartEVSE{Timeout: 2 * time.Second},
+		MQTT:       MQTT{Prefix: defaultPrefix("eth1"), HomeAssistant: true},
+		StateDir:   "/var/lib/ccslink",
+		Recordings: Recordings{Keep: 20},
+		Sessions:   Sessions{Keep: 100},
+		Log:        Log{Level: "info"},
+	}
+}
+
+// defaultPrefix is the MQTT topic prefix when the file sets none.
+func defaultPrefix(iface string) string { return "ccslink/" + iface + "/" }
+
+// Load reads the configuration file at path: YAML, or a pyPLC.ini when its
+// name ends in .ini or its content looks like one.
+func Load(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, &Error{File: path, Msg: fmt.Sprintf("cannot read the configuration (%v); write one with: ccslink config example > %s", err, path), Err: err}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return Config{}, &Error{File: path, Msg: fmt.Sprintf("cannot read the configuration: %v", err), Err: err}
+	}
+	if len(data) > maxFileSize {
+		return Config{}, &Error{File: path, Msg: fmt.Sprintf("the file is larger than %d bytes: is it the right file?", maxFileSize), Err: ErrValue}
+	}
+	return Parse(path, data)
+}
+
+// Parse parses data as the configuration file name: YAML, or a pyPLC.ini
+// when name ends in .ini or data looks like one. The result is validated.
+func Parse(name string, data []byte) (Config, error) {
+	if IsINI(name, data) {
+		c, _, err := FromPyPLC(data)
+		return c, withFile(err, name)
+	}
+	c, err := parseYAML(data)
+	return c, withFile(err, name)
+}
+
+// IsINI reports whether Parse reads data as a pyPLC.ini: the name ends in
+// .ini, or the first line that is not blank or a comment is a [section].
+func IsINI(name string, data []byte) bool {
+	if strings.HasSuffix(strings.ToLower(name), ".ini") {
+		return true
+	}
+	for line := range bytes.Lines(data) {
+		s := strings.TrimSpace(string(line))
+		if s == "" || s[0] == '#' || s[0] == ';' {
+			continue
+		}
+		if len(s) < 3 || s[0] != '[' || s[len(s)-1] != ']' {
+			return false
+		}
+		for _, r := range s[1 : len(s)-1] {
+			if !(r == '_' || r == '-' || r == '.' || r == ' ' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// Capacity returns the fallback battery capacity for the car with this
+// EVCCID (hex, any case): its own entry, else the "*" entry.
+func (c Config) Capacity(evccid string) (wh int, ok bool) {
+	evccid = strings.ToLower(evccid)
+	star := -1
+	for i, e := range c.CapacityFallback {
+		if e.EVCCID == "*" {
+			star = i
+		} else if evccid != "" && e.EVCCID == evccid {
+			return e.CapacityWh, true
+		}
+	}
+	if star >= 0 {
+		return c.CapacityFallback[star].CapacityWh, true
+	}
+	return 0, false
+}
+
+// Redacted is the text that replaces a secret in Redacted.
+const Redacted = "<redacted>"
+
+// Redacted returns c with its secrets (passwords, tokens, passwords in URLs)
+// replaced by "<redacted>", to be shown in a bug report.
+func (c Config) Redacted() Config {
+	c.CapacityFallback = append([]Capacity(nil), c.CapacityFallback...)
+	if c.MQTT.Password != "" {
+		c.MQTT.Password = Redacted
+	}
+	if c.HTTP.Token != "" {
+		c.HTTP.Token = Redacted
+	}
+	c.MQTT.Broker = redactURL(c.MQTT.Broker)
+	c.SmartEVSE.URL = redactURL(c.SmartEVSE.URL)
+	return c
+}
+
+// redactURL hides the user information of a URL (scheme://user:pass@host).
+func redactURL(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
+	}
+	return s[:i+3] + Redacted + rest[at:]
+}

@@ -1,0 +1,50 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+// FuzzParse feeds Parse hostile YAML and ini files: it never panics, its
+// errors are *Error values, and what it accepts is valid and survives a
+// round trip through YAML.
+func FuzzParse(f *testing.F) {
+	f.Add(Default().YAML(), false)
+	f.Add([]byte(fullYAML), false)
+	f.Add(full.YAML(), false)
+	f.Add([]byte("capacity_fallback:\n  - {evccid: \"*\", capacity_wh: 28000}\nhttp: {listen: \":80\"}\n"), false)
+	f.Add([]byte("a: &x [*x, *x]\n<<: *x\n"), false)
+	f.Add([]byte(pyplcINI), true)
+	f.Add([]byte("[DEFAULT]\nmqtt_topic = h\n[general]\nmode=EvseMode\ncharge_parameter_backend=mqtt\nmqtt_broker=b\neth_interface=%(mqtt_topic)s\n  x\n"), true)
+	f.Fuzz(func(t *testing.T, data []byte, ini bool) {
+		name := "f.yaml"
+		if ini {
+			name = "f.ini"
+		}
+		c, err := Parse(name, data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Msg == "" || e.File != name {
+				t.Fatalf("error %v (%T) is not an *Error naming the file", err, err)
+			}
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted what Validate refuses: %v", err)
+		}
+		back, err := Parse("back.yaml", c.YAML())
+		if err != nil {
+			t.Fatalf("YAML of an accepted file does not parse: %v\n%s", err, c.YAML())
+		}
+		if !reflect.DeepEqual(back, c) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", back, c)
+		}
+		if ini {
+			fc, _, err := FromPyPLC(data)
+			if err != nil || !reflect.DeepEqual(fc, c) {
+				t.Fatalf("FromPyPLC disagrees with Parse: %+v, %v", fc, err)
+			}
+		}
+	})
+}

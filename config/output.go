@@ -1,0 +1,81 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+)
+
+// YAML returns c as the commented configuration file a user can save;
+// Parse reads it back to c.
+func (c Config) YAML() []byte {
+	var b bytes.Buffer
+	q := strconv.Quote
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	p("# ccslink's configuration, by default %s.\n", DefaultPath)
+	p("# Every key may be left out: `ccslink config example` shows the defaults,\n")
+	p("# `ccslink config check FILE` checks a file, line by line.\n")
+	p("\n# The network interface of the HomePlug Green PHY modem (see `ip link`).\n")
+	p("interface: %s\n", q(c.Interface))
+	p("# soc: read the car's SoC, then end the DC attempt so that the car charges on AC;\n")
+	p("# dc: a full emulated DC session; ac: an ISO 15118-2 AC session.\n")
+	p("policy: %s\n", q(c.Policy))
+	p("# The charger's EVSEID (ISO 15118-2 text such as DE*ABC*E1234; DIN as hex); \"\" = ccslink's own.\n")
+	p("evse_id: %s\n", q(c.EVSEID))
+	p("# Answer the modem's own messages in software: for a veth pair, never with a real modem.\n")
+	p("emulate_modem: %v\n", c.EmulateModem)
+	p("# The TCP port of the V2G server, which SDP tells the car; 0 = any free port.\n")
+	p("v2g_port: %d\n", c.V2GPort)
+	p("\nsmartevse:\n")
+	p("  # Where the car's values are posted: the SmartEVSE's base URL, e.g. http://10.0.0.1\n")
+	p("  # (/ev_state is appended), or a URL with a path, used as given; \"\" = none.\n")
+	p("  url: %s\n", q(c.SmartEVSE.URL))
+	p("  # How long one delivery may take.\n")
+	p("  timeout: %s\n", c.SmartEVSE.Timeout)
+	p("\nmqtt:\n")
+	p("  # The broker, e.g. tcp://192.168.1.2:1883; \"\" = no MQTT.\n")
+	p("  broker: %s\n", q(c.MQTT.Broker))
+	p("  # The topics' prefix; by default ccslink/<interface>/.\n")
+	if c.MQTT.Prefix == defaultPrefix(c.Interface) {
+		p("  # prefix: %s\n", q(c.MQTT.Prefix))
+	} else {
+		p("  prefix: %s\n", q(c.MQTT.Prefix))
+	}
+	p("  username: %s\n", q(c.MQTT.Username))
+	p("  # A secret: `ccslink config show` hides it.\n")
+	p("  password: %s\n", q(c.MQTT.Password))
+	p("  # Announce the car's values to Home Assistant (MQTT discovery).\n")
+	p("  home_assistant: %v\n", c.MQTT.HomeAssistant)
+	p("\nhttp:\n")
+	p("  # The address of the HTTP API and page, e.g. 127.0.0.1:8080; \"\" = off.\n")
+	p("  # Any address but loopback needs the token.\n")
+	p("  listen: %s\n", q(c.HTTP.Listen))
+	p("  # A secret of at least 16 characters (e.g. from `openssl rand -hex 16`),\n")
+	p("  # sent by clients as \"Authorization: Bearer <token>\".\n")
+	p("  token: %s\n", q(c.HTTP.Token))
+	p("\n# Where ccslink keeps its records of plug-ins and recordings.\n")
+	p("state_dir: %s\n", q(c.StateDir))
+	p("recordings:\n")
+	p("  # How many packet recordings to keep (the oldest go first).\n")
+	p("  keep: %d\n", c.Recordings.Keep)
+	p("sessions:\n")
+	p("  # How many plug-in records to keep (the oldest go first).\n")
+	p("  keep: %d\n", c.Sessions.Keep)
+	p("\n# The battery capacity of cars that send none (no EVEnergyCapacity), by EVCCID\n")
+	p("# as `ccslink evse` prints it; \"*\" stands for any other car. For example:\n")
+	p("#   capacity_fallback:\n")
+	p("#     - evccid: \"0465650064c3\"\n")
+	p("#       capacity_wh: 28000\n")
+	if len(c.CapacityFallback) == 0 {
+		p("capacity_fallback: []\n")
+	} else {
+		p("capacity_fallback:\n")
+		for _, e := range c.CapacityFallback {
+			p("  - evccid: %s\n    capacity_wh: %d\n", q(e.EVCCID), e.CapacityWh)
+		}
+	}
+	p("\nlog:\n")
+	p("  # debug, info, warn or error.\n")
+	p("  level: %s\n", q(c.Log.Level))
+	return b.Bytes()
+}
