@@ -116,7 +116,8 @@ func Load(path string) (Config, error) {
 }
 
 // Parse parses data as the configuration file name: YAML, or a pyPLC.ini
-// when name ends in .ini or data looks like one. The result is validated.
+// when name ends in .ini or data looks like one (its notes are dropped:
+// FromPyPLC returns them). The result is validated.
 func Parse(name string, data []byte) (Config, error) {
 	if IsINI(name, data) {
 		c, _, err := FromPyPLC(data)

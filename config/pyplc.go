@@ -115,6 +115,11 @@ func parseINI(data []byte) (*ini, error) {
 // maxInterpolationDepth is configparser's MAX_INTERPOLATION_DEPTH.
 const maxInterpolationDepth = 10
 
+// maxInterpolation bounds the bytes and references one value may expand
+// to: ten levels of references could otherwise multiply a small file into
+// gigabytes.
+const maxInterpolation = 64 << 10
+
 // get returns a key of [general] (or [DEFAULT]) with configparser's
 // interpolation applied: "%%" is "%", "%(name)s" is the value of name.
 func (f *ini) get(key string) (*iniValue, string, error) {
@@ -122,7 +127,8 @@ func (f *ini) get(key string) (*iniValue, string, error) {
 	if v == nil {
 		return nil, "", nil
 	}
-	s, err := f.interpolate(v, key, v.raw, 1)
+	budget := maxInterpolation
+	s, err := f.interpolate(v, key, v.raw, 1, &budget)
 	return v, s, err
 }
 
@@ -133,12 +139,15 @@ func (f *ini) lookup(key string) *iniValue {
 	return f.sections["DEFAULT"][key]
 }
 
-func (f *ini) interpolate(at *iniValue, key, s string, depth int) (string, error) {
-	if !strings.Contains(s, "%") {
-		return s, nil
-	}
+func (f *ini) interpolate(at *iniValue, key, s string, depth int, budget *int) (string, error) {
 	fail := func(format string, args ...any) (string, error) {
 		return "", &Error{Line: at.line, Column: at.col, Key: key, Msg: fmt.Sprintf(format, args...), Err: ErrSyntax}
+	}
+	if *budget -= len(s) + 1; *budget < 0 {
+		return fail("%%(name)s references expand to more than %d bytes", maxInterpolation)
+	}
+	if !strings.Contains(s, "%") {
+		return s, nil
 	}
 	if depth > maxInterpolationDepth {
 		return fail("%%(name)s references nest deeper than %d (a loop?)", maxInterpolationDepth)
@@ -166,7 +175,7 @@ func (f *ini) interpolate(at *iniValue, key, s string, depth int) (string, error
 			if ref == nil {
 				return fail("%%(%s)s names no key of [general]", name)
 			}
-			v, err := f.interpolate(at, key, ref.raw, depth+1)
+			v, err := f.interpolate(at, key, ref.raw, depth+1, budget)
 			if err != nil {
 				return "", err
 			}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -179,6 +180,15 @@ func TestFromPyPLCInterpolation(t *testing.T) {
 	}
 }
 
+// bomb is an ini whose eth_interface would expand to 10^9 references.
+var bomb = "eth_interface = " + strings.Repeat("%(k1)s", 10) + "\n" + func() string {
+	var b strings.Builder
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&b, "k%d = %s\n", i, strings.Repeat(fmt.Sprintf("%%(k%d)s", i+1), 10))
+	}
+	return b.String() + "k10 =\n"
+}()
+
 func TestFromPyPLCErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
@@ -215,6 +225,8 @@ func TestFromPyPLCErrors(t *testing.T) {
 			`2:17: eth_interface: "eth%1": a % sign must be written %% (pyPLC's configparser refuses it otherwise)`},
 		{"interpolation loop", "[general]\na = %(b)s\nb = %(a)s\neth_interface = %(a)s\n", ErrSyntax,
 			"4:17: eth_interface: %(name)s references nest deeper than 10 (a loop?)"},
+		{"interpolation bomb", "[general]\n" + bomb, ErrSyntax,
+			"2:17: eth_interface: %(name)s references expand to more than 65536 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := FromPyPLC([]byte(tc.in))
