@@ -166,6 +166,8 @@ func TestErrors(t *testing.T) {
 			`f.yaml:2:11: mqtt.prefix: "car" must end in '/', e.g. "car/"`},
 		{"bad log level", "log:\n  level: verbose\n", ErrValue,
 			`f.yaml:2:10: log.level: "verbose" is not a log level: use debug, info, warn or error`},
+		{"prefix from the interface", "# a '+' is fine in a name, not in a topic\ninterface: ev+\n", ErrValue,
+			`f.yaml:2:12: mqtt.prefix: "ccslink/ev+/" holds an MQTT wildcard ('+' or '#'), which a topic cannot`},
 		{"empty interface", "interface:\n", ErrValue,
 			"f.yaml:1:1: interface: empty: name the modem's network interface, e.g. eth1 (see `ip link`)"},
 		{"relative state dir", "state_dir: var/lib\n", ErrValue,

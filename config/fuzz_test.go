@@ -28,6 +28,14 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &e) || e.Msg == "" || e.File != name {
 				t.Fatalf("error %v (%T) is not an *Error naming the file", err, err)
 			}
+			var l Errors
+			if errors.As(err, &l) {
+				for _, e := range l {
+					if e.Line == 0 && !errors.Is(e, ErrSyntax) {
+						t.Fatalf("error without a line: %v", e)
+					}
+				}
+			}
 			return
 		}
 		if err := c.Validate(); err != nil {

@@ -385,6 +385,9 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 	}
 	if _, set := at["mqtt.prefix"]; !set {
 		c.MQTT.Prefix = defaultPrefix(c.Interface)
+		if p, ok := at["interface"]; ok {
+			at["mqtt.prefix"] = p // the prefix comes from the interface's name
+		}
 	}
 
 	for _, section := range f.order {

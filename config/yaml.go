@@ -69,6 +69,9 @@ func parseYAML(data []byte) (Config, error) {
 	}
 	if _, set := p.at["mqtt.prefix"]; !set {
 		p.c.MQTT.Prefix = defaultPrefix(p.c.Interface)
+		if at, ok := p.at["interface"]; ok {
+			p.at["mqtt.prefix"] = at // the prefix comes from the interface's name
+		}
 	}
 	var v list
 	p.c.check(&v, p.at)
