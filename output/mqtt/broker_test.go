@@ -14,6 +14,7 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // bound is how long a test waits for something that takes milliseconds;
@@ -23,6 +24,7 @@ const bound = 20 * time.Second
 // broker is an embedded mochi broker on 127.0.0.1.
 type broker struct {
 	srv   *mochi.Server
+	pubs  *publishes
 	addr  string
 	close func() // stops the broker; later calls do nothing
 }
@@ -38,18 +40,48 @@ func startBroker(t *testing.T, addr string) *broker {
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
 	}
+	pubs := &publishes{}
+	if err := srv.AddHook(pubs, nil); err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.AddListener(listeners.NewNet("test", ln)); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	b := &broker{srv: srv, addr: ln.Addr().String(), close: sync.OnceFunc(func() { srv.Close() })}
+	b := &broker{srv: srv, pubs: pubs, addr: ln.Addr().String(), close: sync.OnceFunc(func() { srv.Close() })}
 	t.Cleanup(b.close)
 	return b
 }
 
 func (b *broker) url() string { return "tcp://" + b.addr }
+
+// publishes is a broker hook that notes the topic of every PUBLISH each client sends.
+type publishes struct {
+	mochi.HookBase
+	mu     sync.Mutex
+	topics map[string][]string // client ID -> topics
+}
+
+func (h *publishes) ID() string           { return "publishes" }
+func (h *publishes) Provides(b byte) bool { return b == mochi.OnPublish }
+func (h *publishes) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.topics == nil {
+		h.topics = map[string][]string{}
+	}
+	h.topics[cl.ID] = append(h.topics[cl.ID], pk.TopicName)
+	return pk, nil
+}
+
+// of returns the topics client id published, in order.
+func (h *publishes) of(id string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.topics[id]...)
+}
 
 // message is one message a subscriber received.
 type message struct {

@@ -128,7 +128,7 @@ func (o *Output) Event(e record.Event, s *record.Session) {
 	o.setStateLocked(nextState(o.state, e))
 	// A request's answer changes none of the car's values; a car in a long
 	// CurrentDemand loop would otherwise republish its record ten times a second.
-	if e.Kind != record.KindRequest && hadCar(s) {
+	if e.Kind != record.KindRequest && s != nil && hadCar(s) {
 		o.carLocked(s)
 	}
 	o.wakeLocked()
@@ -139,6 +139,9 @@ func (o *Output) PlugInEnded(s *record.Session) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
+		return
+	}
+	if s == nil {
 		return
 	}
 	o.setStateLocked(stateAfter(o.state, s))
@@ -187,7 +190,7 @@ func (o *Output) connected() {
 		}
 	}
 	o.sub = o.haStatus != ""
-	o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.String(), "prefix", o.s.prefix)
+	o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "prefix", o.s.prefix)
 	o.wakeLocked()
 }
 
@@ -201,16 +204,16 @@ func (o *Output) notified(_ paho.Client, n paho.ConnectionNotification) {
 		o.mu.Unlock()
 		msg := "mqtt: cannot connect to the broker; retrying"
 		if first {
-			o.s.log.Warn(msg, "broker", o.s.broker.String(), "err", words(n.Reason), "retry_every", o.s.retry)
+			o.s.log.Warn(msg, "broker", o.s.broker.Redacted(), "err", words(n.Reason), "retry_every", o.s.retry)
 		} else {
-			o.s.log.Debug(msg, "broker", o.s.broker.String(), "err", words(n.Reason))
+			o.s.log.Debug(msg, "broker", o.s.broker.Redacted(), "err", words(n.Reason))
 		}
 	case paho.ConnectionNotificationLost:
 		reason := "the broker closed the connection"
 		if n.Reason != nil {
 			reason = words(n.Reason)
 		}
-		o.s.log.Warn("mqtt: lost the connection to the broker; reconnecting", "broker", o.s.broker.String(), "err", reason)
+		o.s.log.Warn("mqtt: lost the connection to the broker; reconnecting", "broker", o.s.broker.Redacted(), "err", reason)
 	}
 }
 
@@ -257,7 +260,7 @@ func (o *Output) publish() {
 		// Before the configs, so that an announcement after them is not missed.
 		if err := o.wait(o.client.Subscribe(o.haStatus, 1, o.haAnnounced)); err != nil {
 			o.s.log.Warn("mqtt: cannot subscribe to Home Assistant's status; discovery is republished on the next connection only",
-				"broker", o.s.broker.String(), "topic", o.haStatus, "err", words(err))
+				"broker", o.s.broker.Redacted(), "topic", o.haStatus, "err", words(err))
 		}
 	}
 	for {
@@ -269,7 +272,14 @@ func (o *Output) publish() {
 			o.mu.Lock()
 			o.dirty[key] = true
 			o.mu.Unlock()
-			o.s.log.Debug("mqtt: not published; again on the next connection", "topic", o.topics[key], "err", words(err))
+			o.s.log.Debug("mqtt: not published; trying again", "topic", o.topics[key], "err", words(err))
+			// A new connection wakes us; a connection that stays up but
+			// did not acknowledge gets another try after a while.
+			time.AfterFunc(o.s.retry, func() {
+				o.mu.Lock()
+				defer o.mu.Unlock()
+				o.wakeLocked()
+			})
 			return
 		}
 	}
@@ -338,7 +348,7 @@ func (o *Output) Close() error {
 	if o.client.IsConnectionOpen() {
 		t := o.client.Publish(o.s.prefix+"status", 1, true, Offline)
 		if !t.WaitTimeout(CloseTimeout) || t.Error() != nil {
-			o.s.log.Warn("mqtt: could not publish offline before closing; the broker sends the last will", "broker", o.s.broker.String())
+			o.s.log.Warn("mqtt: could not publish offline before closing; the broker sends the last will", "broker", o.s.broker.Redacted())
 		}
 	}
 	o.client.Disconnect(250)

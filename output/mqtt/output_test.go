@@ -419,3 +419,50 @@ func TestReconnect(t *testing.T) {
 	}
 	l.waitLog(t, "connected to the broker", b.url())
 }
+
+// TestNewestWins: a thousand plug-ins while the broker is away leave one
+// value per topic; once the broker is there, each is published once, in
+// order: the discovery configs, status, state, the values, the record.
+func TestNewestWins(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	o := newOutput(t, Config{Broker: "tcp://" + addr})
+	<-drive(o, 1000)
+
+	b := startBroker(t, addr)
+	sub := subscribe(t, b, "ccslink/eth1/session")
+	sub.waitCount(t, "ccslink/eth1/session", 1)
+	var want []string
+	for _, obj := range []string{"soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "state", "soc_timestamp"} {
+		want = append(want, "homeassistant/sensor/ccslink_eth1/"+obj+"/config")
+	}
+	for _, name := range []string{"status", "state", "soc", "full_soc", "energy_capacity", "energy_request", "evccid", "protocol", "soc_timestamp", "session"} {
+		want = append(want, "ccslink/eth1/"+name)
+	}
+	if got := b.pubs.of("ccslink-eth1"); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("published\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// BenchmarkEvent is the cost of one Event on the charger's goroutine, with the broker down.
+func BenchmarkEvent(b *testing.B) {
+	o, err := New(Config{Broker: "tcp://127.0.0.1:1", Interface: "eth1", Log: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	rec := &record.Session{}
+	events := ioniq()
+	for _, e := range events {
+		rec.Apply(e)
+	}
+	v := events[8]
+	b.ReportAllocs()
+	for b.Loop() {
+		o.Event(v, rec)
+	}
+}
