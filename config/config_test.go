@@ -183,6 +183,8 @@ func TestErrors(t *testing.T) {
 			`f.yaml:1:1: the file must be keys and values, e.g. "interface: eth1", not a list`},
 		{"two documents", "policy: soc\n---\npolicy: dc\n", ErrSyntax,
 			"f.yaml:3:1: a second YAML document: the file holds one (remove the '---' line)"},
+		{"long value", "policy: " + strings.Repeat("x", 1000) + "\n", ErrValue,
+			`f.yaml:1:9: policy: "` + strings.Repeat("x", 80) + `..." is not a policy: use soc (read the SoC, then let the car charge on AC), dc (a full emulated DC session) or ac (an ISO 15118-2 AC session)`},
 		{"several", "policy: x\nv2g_port: 70000\nlog: {level: loud}\n", ErrValue,
 			`f.yaml:1:9: policy: "x" is not a policy: use soc (read the SoC, then let the car charge on AC), dc (a full emulated DC session) or ac (an ISO 15118-2 AC session)` + "\n" +
 				"f.yaml:2:11: v2g_port: 70000 is not a TCP port: use 1 to 65535, or 0 for any free port\n" +

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // The kinds of configuration error; an *Error wraps one of them (or the
@@ -42,7 +43,7 @@ func (e *Error) Error() string {
 		b.WriteString(" ")
 	}
 	if e.Key != "" {
-		b.WriteString(e.Key)
+		b.WriteString(brief(e.Key))
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
@@ -100,4 +101,18 @@ func withFile(err error, name string) error {
 		e.File = name
 	}
 	return err
+}
+
+// brief shortens a value quoted in a message: a wrong value of a megabyte
+// is recognised by its start.
+func brief(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -74,12 +74,12 @@ func parseINI(data []byte) (*ini, error) {
 		last = nil
 		if trimmed[0] == '[' {
 			if !strings.HasSuffix(trimmed, "]") || len(trimmed) < 3 {
-				l.add(n, 1, "", ErrSyntax, "%q is not a section line: write it as [general]", trimmed)
+				l.add(n, 1, "", ErrSyntax, "%q is not a section line: write it as [general]", brief(trimmed))
 				continue
 			}
 			section = trimmed[1 : len(trimmed)-1]
 			if _, dup := f.sections[section]; dup {
-				l.add(n, 1, "", ErrSyntax, "section [%s] appears twice: keep one", section)
+				l.add(n, 1, "", ErrSyntax, "section [%s] appears twice: keep one", brief(section))
 				continue
 			}
 			f.sections[section] = map[string]*iniValue{}
@@ -88,7 +88,7 @@ func parseINI(data []byte) (*ini, error) {
 		}
 		i := strings.IndexAny(line, "=:")
 		if i < 0 {
-			l.add(n, 1, "", ErrSyntax, "%q is not \"key = value\"", trimmed)
+			l.add(n, 1, "", ErrSyntax, "%q is not \"key = value\"", brief(trimmed))
 			continue
 		}
 		key := strings.ToLower(strings.TrimSpace(line[:i]))
@@ -101,7 +101,7 @@ func parseINI(data []byte) (*ini, error) {
 			continue
 		}
 		if _, dup := f.sections[section][key]; dup {
-			l.add(n, 1, key, ErrSyntax, "given twice in section [%s]: keep one", section)
+			l.add(n, 1, key, ErrSyntax, "given twice in section [%s]: keep one", brief(section))
 			continue
 		}
 		value := line[i+1:]
@@ -168,12 +168,12 @@ func (f *ini) interpolate(at *iniValue, key, s string, depth int, budget *int) (
 		case strings.HasPrefix(s, "%("):
 			end := strings.Index(s, ")s")
 			if end < 0 {
-				return fail("%q: a %%(name)s reference is not closed; write %%%% for a %% sign", at.raw)
+				return fail("%q: a %%(name)s reference is not closed; write %%%% for a %% sign", brief(at.raw))
 			}
 			name := strings.ToLower(s[2:end])
 			ref := f.lookup(name)
 			if ref == nil {
-				return fail("%%(%s)s names no key of [general]", name)
+				return fail("%%(%s)s names no key of [general]", brief(name))
 			}
 			v, err := f.interpolate(at, key, ref.raw, depth+1, budget)
 			if err != nil {
@@ -182,7 +182,7 @@ func (f *ini) interpolate(at *iniValue, key, s string, depth int, budget *int) (
 			b.WriteString(v)
 			s = s[end+2:]
 		default:
-			return fail("%q: a %% sign must be written %%%% (pyPLC's configparser refuses it otherwise)", at.raw)
+			return fail("%q: a %% sign must be written %%%% (pyPLC's configparser refuses it otherwise)", brief(at.raw))
 		}
 	}
 }
@@ -247,6 +247,9 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 	if err != nil {
 		return Config{}, nil, err
 	}
+	if f.sections["general"] == nil {
+		return Config{}, nil, Errors{{Line: 1, Column: 1, Msg: "no [general] section: pyPLC reads its keys below a [general] line", Err: ErrSyntax}}
+	}
 	c := Default()
 	var notes []Note
 	var l list
@@ -277,7 +280,7 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 		b, ok := parseBool(s)
 		if !ok {
 			done[key] = true
-			l.add(v.line, v.col, key, ErrValue, "%q is not a boolean: write yes or no (or true/false, on/off, 1/0)", s)
+			l.add(v.line, v.col, key, ErrValue, "%q is not a boolean: write yes or no (or true/false, on/off, 1/0)", brief(s))
 			return nil, false, false
 		}
 		return v, b, true
@@ -292,7 +295,7 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 			l.add(v.line, v.col, "mode", ErrMode, "%s is not imported: ccslink replaces pyPLC's charger mode (EvseMode) only; set mode = EvseMode, or keep pyPLC for %s", s, s)
 		default:
 			done["mode"] = true
-			l.add(v.line, v.col, "mode", ErrValue, "%q is not a pyPLC mode: ccslink imports EvseMode only", s)
+			l.add(v.line, v.col, "mode", ErrValue, "%q is not a pyPLC mode: ccslink imports EvseMode only", brief(s))
 		}
 	} else if !done["mode"] {
 		note("mode", "policy", "missing: taken as EvseMode (pyPLC's command line may have set it)")
@@ -339,7 +342,7 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 		switch {
 		case err != nil || n > 50000 || n < -50000:
 			done["soc_fallback_energy_capacity"] = true
-			l.add(v.line, v.col, "soc_fallback_energy_capacity", ErrValue, "%q is not a whole number (pyPLC's unit is 10 Wh: 2700 means 27 kWh)", s)
+			l.add(v.line, v.col, "soc_fallback_energy_capacity", ErrValue, "%q is not a whole number (pyPLC's unit is 10 Wh: 2700 means 27 kWh)", brief(s))
 		case n > 0:
 			c.CapacityFallback = []Capacity{{EVCCID: "*", CapacityWh: n * 10}}
 			at["capacity_fallback[0].capacity_wh"] = pos{v.line, v.col}
@@ -383,10 +386,12 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 		}
 		note("evse_printtrace", "log.level", "-> log.level: %s", c.Log.Level)
 	}
+	derived := false
 	if _, set := at["mqtt.prefix"]; !set {
 		c.MQTT.Prefix = defaultPrefix(c.Interface)
 		if p, ok := at["interface"]; ok {
 			at["mqtt.prefix"] = p // the prefix comes from the interface's name
+			derived = true
 		}
 	}
 
@@ -394,7 +399,7 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 		for key := range f.sections[section] {
 			if section != "general" && section != "DEFAULT" {
 				v := f.sections[section][key]
-				notes = append(notes, Note{Line: v.line, Key: key, Value: v.raw, Msg: fmt.Sprintf("no equivalent: pyPLC reads [general] only, not [%s]", section)})
+				notes = append(notes, Note{Line: v.line, Key: key, Value: v.raw, Msg: fmt.Sprintf("no equivalent: pyPLC reads [general] only, not [%s]", brief(section))})
 				continue
 			}
 			if done[key] || (section == "DEFAULT" && f.sections["general"][key] != nil) {
@@ -414,6 +419,9 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 	c.check(&v, at)
 	for _, e := range v.errs {
 		// name the key the user wrote
+		if derived && e.Key == "mqtt.prefix" {
+			e.Key = "eth_interface"
+		}
 		e.Key = cmp.Or(pyplcKey[strings.SplitN(e.Key, "[", 2)[0]], e.Key)
 	}
 	l.errs = append(l.errs, v.errs...)

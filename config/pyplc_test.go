@@ -225,6 +225,12 @@ func TestFromPyPLCErrors(t *testing.T) {
 			`2:17: eth_interface: "eth%1": a % sign must be written %% (pyPLC's configparser refuses it otherwise)`},
 		{"interpolation loop", "[general]\na = %(b)s\nb = %(a)s\neth_interface = %(a)s\n", ErrSyntax,
 			"4:17: eth_interface: %(name)s references nest deeper than 10 (a loop?)"},
+		{"no general", "[DEFAULT]\nmode = EvseMode\n", ErrSyntax,
+			"1:1: no [general] section: pyPLC reads its keys below a [general] line"},
+		{"empty", "", ErrSyntax,
+			"1:1: no [general] section: pyPLC reads its keys below a [general] line"},
+		{"prefix from the interface", "[general]\neth_interface = ev#1\n", ErrValue,
+			`2:17: eth_interface: "ccslink/ev#1/" holds an MQTT wildcard ('+' or '#'), which a topic cannot`},
 		{"interpolation bomb", "[general]\n" + bomb, ErrSyntax,
 			"2:17: eth_interface: %(name)s references expand to more than 65536 bytes"},
 	} {

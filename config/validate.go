@@ -27,6 +27,11 @@ type pos struct{ line, col int }
 // (when known).
 func (c Config) check(l *list, at map[string]pos) {
 	bad := func(key, format string, args ...any) {
+		for i, a := range args {
+			if s, ok := a.(string); ok {
+				args[i] = brief(s)
+			}
+		}
 		p := at[key]
 		l.add(p.line, p.col, key, ErrValue, format, args...)
 	}

@@ -268,9 +268,9 @@ func describe(n ast.Node) string {
 	case *ast.BoolNode:
 		return fmt.Sprintf("%v", n.Value)
 	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return "the number " + n.GetToken().Value
+		return "the number " + brief(n.GetToken().Value)
 	case *ast.StringNode:
-		return fmt.Sprintf("the text %q", n.Value)
+		return fmt.Sprintf("the text %q", brief(n.Value))
 	case *ast.LiteralNode:
 		return "a block of text"
 	case *ast.SequenceNode:
@@ -329,7 +329,7 @@ func (p *yamlParser) scalar(key string, n ast.Node, dst any) {
 		case !ok:
 			p.l.add(line, col, key, ErrType, "must be a whole number, not %s", describe(n))
 		case !inRange:
-			p.l.add(line, col, key, ErrValue, "%s is far out of range", i.GetToken().Value)
+			p.l.add(line, col, key, ErrValue, "%s is far out of range", brief(i.GetToken().Value))
 		default:
 			*dst = int(v)
 		}
@@ -337,7 +337,7 @@ func (p *yamlParser) scalar(key string, n ast.Node, dst any) {
 		s, ok := n.(*ast.StringNode)
 		if !ok {
 			if n.Type() == ast.IntegerType || n.Type() == ast.FloatType {
-				p.l.add(line, col, key, ErrType, "%s needs a unit: write e.g. 2s or 500ms", n.GetToken().Value)
+				p.l.add(line, col, key, ErrType, "%s needs a unit: write e.g. 2s or 500ms", brief(n.GetToken().Value))
 			} else {
 				p.l.add(line, col, key, ErrType, "must be a duration such as 2s or 500ms, not %s", describe(n))
 			}
@@ -345,7 +345,7 @@ func (p *yamlParser) scalar(key string, n ast.Node, dst any) {
 		}
 		d, err := time.ParseDuration(s.Value)
 		if err != nil {
-			p.l.add(line, col, key, ErrValue, "%q is not a duration: write e.g. 2s or 500ms", s.Value)
+			p.l.add(line, col, key, ErrValue, "%q is not a duration: write e.g. 2s or 500ms", brief(s.Value))
 			return
 		}
 		*dst = d
