@@ -29,15 +29,21 @@ type broker struct {
 	close func() // stops the broker; later calls do nothing
 }
 
-// startBroker starts a broker on addr ("127.0.0.1:0" for a free port).
+// startBroker starts a broker that lets anyone in on addr ("127.0.0.1:0" for a free port).
 func startBroker(t *testing.T, addr string) *broker {
+	t.Helper()
+	return startBrokerAuth(t, addr, new(auth.AllowHook), nil)
+}
+
+// startBrokerAuth starts a broker with the authentication hook given.
+func startBrokerAuth(t *testing.T, addr string, authHook mochi.Hook, authConfig any) *broker {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
+	if err := srv.AddHook(authHook, authConfig); err != nil {
 		t.Fatal(err)
 	}
 	pubs := &publishes{}

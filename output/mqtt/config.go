@@ -28,7 +28,8 @@ type Config struct {
 	Interface string
 	// ClientID is the MQTT client ID; empty means ccslink-<Interface>.
 	ClientID string
-	// Username and Password, if set, log in to the broker.
+	// Username and Password, if set, log in to the broker; a user and
+	// password in Broker's URL take their place.
 	Username, Password string
 	// TLS configures a TLS broker; nil means the system's roots.
 	TLS *tls.Config

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+
 	"github.com/ccslink/ccslink/record"
 )
 
@@ -339,7 +341,7 @@ func TestBrokerDown(t *testing.T) {
 	case <-time.After(5 * time.Second): // 11000 calls take milliseconds
 		t.Fatal("Event blocked with the broker down")
 	}
-	line := l.waitLog(t, "cannot connect to the broker", url, "connection refused")
+	line := l.waitLog(t, "cannot connect to the broker", url, "err=connection refused: nothing listens there; check the broker's address and port")
 	if !strings.HasPrefix(line, "WARN") {
 		t.Errorf("log line %q is not a warning", line)
 	}
@@ -464,5 +466,32 @@ func BenchmarkEvent(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		o.Event(v, rec)
+	}
+}
+
+// TestLogin: a wrong password is logged in plain words and retried; the
+// right one, in the config or in the URL, logs in.
+func TestLogin(t *testing.T) {
+	b := startBrokerAuth(t, "127.0.0.1:0", new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{
+		Users: auth.Users{"ccslink": {Username: "ccslink", Password: "secret"}},
+		ACL:   auth.ACLRules{{Filters: auth.Filters{"#": auth.ReadWrite}}},
+	}})
+	l := newLogs()
+	newOutput(t, Config{Broker: b.url(), Username: "ccslink", Password: "wrong", Log: slog.New(l)})
+	line := l.waitLog(t, "cannot connect to the broker", b.url(), "the broker refused the username or password; check them")
+	if strings.Contains(line, "wrong") {
+		t.Errorf("the log shows the password: %s", line)
+	}
+
+	l = newLogs()
+	newOutput(t, Config{Broker: b.url(), Interface: "eth2", Username: "ccslink", Password: "secret", Log: slog.New(l)})
+	l.waitLog(t, "connected to the broker", b.url())
+
+	l = newLogs()
+	withUser := "tcp://ccslink:secret@" + b.addr
+	newOutput(t, Config{Broker: withUser, Interface: "eth3", Log: slog.New(l)})
+	line = l.waitLog(t, "connected to the broker", "tcp://ccslink:xxxxx@"+b.addr)
+	if strings.Contains(line, "secret") {
+		t.Errorf("the log shows the password: %s", line)
 	}
 }
