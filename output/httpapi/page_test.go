@@ -1,0 +1,155 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+const chromium = "/usr/bin/chromium"
+
+// The page in a real headless Chromium, as a phone shows it: it loads the
+// last plug-in, then follows a new one live through /api/events.
+func TestPageInBrowser(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("no %s (bash .ci/browser installs it): the page is not tried in a browser", chromium)
+	}
+	s := newServer(t, Config{Token: "s3cret", StateDir: t.TempDir()})
+	subscribed := make(chan struct{}, 4)
+	s.onSubscribe = func() { subscribed <- struct{}{} }
+	p := &player{s: s}
+	p.plugIn(car(mac(9), 20, t0.Add(-time.Hour)))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.ServeListener(sctx, ln) }()
+	defer func() { stop(); <-served }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, acancel := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844),
+	)
+	defer acancel()
+	var mu sync.Mutex
+	var thrown []string
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
+			d := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				d += " " + e.ExceptionDetails.Exception.Description
+			}
+			mu.Lock()
+			thrown = append(thrown, d)
+			mu.Unlock()
+		}
+	}))
+	defer bcancel()
+
+	// text is what the element shows (innerText), content its text nodes joined.
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	content := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	waitFor := func(what, js string) {
+		t.Helper()
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatalf("the page never showed %s: %v (soc %q, words %q)", what, err, text("#soc"), text("#words"))
+		}
+	}
+	url := "http://" + ln.Addr().String() + "/?token=s3cret"
+	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	select {
+	case <-subscribed:
+	case <-ctx.Done():
+		t.Fatal("the page never opened /api/events")
+	}
+	waitFor("the last plug-in's SoC", `document.getElementById("soc").textContent === "20"`)
+	waitFor("the last plug-in in the table", `document.querySelectorAll("#sessions tr").length === 1 && document.getElementById("sessions").textContent.includes("02:00:00:00:00:09")`)
+	if got := text("#conn"); got != "live" {
+		t.Errorf("connection shown as %q", got)
+	}
+
+	// The Ioniq plugs in: everything below comes through the event stream.
+	p.play(ioniq()...)
+	waitFor("the Ioniq's SoC", `document.getElementById("soc").textContent === "93"`)
+	waitFor("the Ioniq's session end", `document.getElementById("steps").textContent.includes("ended: the car ended the session")`)
+	for sel, want := range map[string]string{
+		"#evccid":   "0465650064c3",
+		"#protocol": "DIN 70121",
+		"#evmac":    "04:65:65:00:64:c3",
+		"#fullsoc":  "94 %",
+		"#capacity": "28.0 kWh",
+		"#request":  "1.8 kWh",
+	} {
+		if got := text(sel); got != want {
+			t.Errorf("%s shows %q, want %q", sel, got, want)
+		}
+	}
+	steps := content("#steps")
+	for _, want := range []string{
+		"0.000 sSLAC matched the car 04:65:65:00:64:c3",
+		"3.595 sthe car opened the V2G connection",
+		"3.596 sprotocol DIN 70121",
+		"EVCCID 0465650064c3",
+		"SessionSetupReq → OK_NewSessionEstablished0.030 ms",
+		"the car told: SoC 93 %, capacity 28.0 kWh, wants 1.8 kWh",
+		"ChargeParameterDiscoveryReq → OK0.060 ms",
+		"smartevse: HTTP 2001.000 ms",
+	} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("the steps lack %q:\n%s", want, steps)
+		}
+	}
+
+	// The plug-in ends: the table gets it.
+	p.end(ms(9000))
+	waitFor("the Ioniq in the table", `document.querySelectorAll("#sessions tr").length === 2 && document.querySelector("#sessions tr").textContent.includes("0465650064c3")`)
+	if got := content("#sessions tr"); !strings.Contains(got, "93 %") || !strings.Contains(got, "the car ended the session") {
+		t.Errorf("the table's first row: %q", got)
+	}
+	if shot := os.Getenv("CCSLINK_PAGE_SHOT"); shot != "" {
+		if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
+			os.WriteFile(shot, png, 0o644)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range thrown {
+		t.Errorf("the page threw: %s", e)
+	}
+}
