@@ -17,6 +17,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &x [*x, *x]\n<<: *x\n"), false)
 	f.Add([]byte(pyplcINI), true)
 	f.Add([]byte("[DEFAULT]\nmqtt_topic = h\n[general]\nmode=EvseMode\ncharge_parameter_backend=mqtt\nmqtt_broker=b\neth_interface=%(mqtt_topic)s\n  x\n"), true)
+	f.Add([]byte("[general]\nsoc_callback_enabled = on\nsoc_callback_endpoint = http://%(h)s\nh = 10.0.0.1\nsoc_fallback_energy_capacity = 2700\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, ini bool) {
 		name := "f.yaml"
 		if ini {

@@ -321,8 +321,14 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 	enabledAt, enabled, haveEnabled := boolean("soc_callback_enabled")
 	ev, endpoint, haveEndpoint := value("soc_callback_endpoint")
 	switch {
-	case haveEnabled && enabled && !haveEndpoint && !done["soc_callback_endpoint"]:
+	case done["soc_callback_endpoint"]: // its value is refused already
+	case done["soc_callback_enabled"]:
+		done["soc_callback_endpoint"] = true // whether it is used is unknown
+	case haveEnabled && enabled && !haveEndpoint:
 		l.add(enabledAt.line, enabledAt.col, "soc_callback_enabled", ErrValue, "on, but soc_callback_endpoint is missing: add soc_callback_endpoint = http://<smartevse-address>/ev_state")
+	case haveEnabled && enabled && endpoint == "":
+		done["soc_callback_endpoint"] = true
+		l.add(ev.line, ev.col, "soc_callback_endpoint", ErrValue, "empty, but soc_callback_enabled is on: give the SmartEVSE's address, e.g. http://10.0.0.1/ev_state")
 	case haveEnabled && enabled:
 		note("soc_callback_enabled", "smartevse.url", "on: soc_callback_endpoint becomes smartevse.url")
 		c.SmartEVSE.URL = endpoint
@@ -336,6 +342,7 @@ func FromPyPLC(data []byte) (Config, []Note, error) {
 	case haveEndpoint:
 		note("soc_callback_endpoint", "", "not imported: soc_callback_enabled is missing, which pyPLC takes as an error")
 	}
+	done["soc_callback_enabled"], done["soc_callback_endpoint"] = true, true // noted or refused
 
 	if v, s, ok := value("soc_fallback_energy_capacity"); ok {
 		n, err := strconv.Atoi(strings.ReplaceAll(s, "_", ""))

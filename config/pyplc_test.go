@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -189,6 +190,11 @@ var bomb = "eth_interface = " + strings.Repeat("%(k1)s", 10) + "\n" + func() str
 	return b.String() + "k10 =\n"
 }()
 
+// mapped are the pyPLC keys FromPyPLC imports.
+var mapped = map[string]bool{"mode": true, "eth_interface": true, "is_simulation_without_modems": true,
+	"soc_callback_enabled": true, "soc_callback_endpoint": true, "soc_fallback_energy_capacity": true,
+	"mqtt_broker": true, "mqtt_topic": true, "evse_printtrace": true}
+
 func TestFromPyPLCErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in string
@@ -213,6 +219,10 @@ func TestFromPyPLCErrors(t *testing.T) {
 			`2:24: soc_callback_enabled: "maybe" is not a boolean: write yes or no (or true/false, on/off, 1/0)`},
 		{"endpoint missing", "[general]\nsoc_callback_enabled = True\n", ErrValue,
 			"2:24: soc_callback_enabled: on, but soc_callback_endpoint is missing: add soc_callback_endpoint = http://<smartevse-address>/ev_state"},
+		{"empty endpoint", "[general]\nsoc_callback_enabled = True\nsoc_callback_endpoint =\n", ErrValue,
+			"3:24: soc_callback_endpoint: empty, but soc_callback_enabled is on: give the SmartEVSE's address, e.g. http://10.0.0.1/ev_state"},
+		{"bad reference in endpoint", "[general]\nsoc_callback_enabled = True\nsoc_callback_endpoint = %(host)s\n", ErrSyntax,
+			"3:25: soc_callback_endpoint: %(host)s names no key of [general]"},
 		{"bad endpoint", "[general]\nsoc_callback_enabled = True\nsoc_callback_endpoint = 10.0.0.1\n", ErrValue,
 			`3:25: soc_callback_endpoint: "10.0.0.1" is not an http:// or https:// URL: give the SmartEVSE's address, e.g. http://10.0.0.1`},
 		{"bad capacity", "[general]\nsoc_fallback_energy_capacity = 27kWh\n", ErrValue,
@@ -244,6 +254,11 @@ func TestFromPyPLCErrors(t *testing.T) {
 			}
 			if !errors.Is(err, tc.kind) {
 				t.Fatalf("error is not %v", tc.kind)
+			}
+			if _, notes, _ := FromPyPLC([]byte(tc.in)); slices.ContainsFunc(notes, func(n Note) bool {
+				return strings.Contains(n.Msg, "not a key of") && (unmapped[n.Key] != "" || mapped[n.Key])
+			}) {
+				t.Fatalf("a known key noted as unknown: %q", notes)
 			}
 			if _, err := Parse("pyPlc.ini", []byte(tc.in)); err == nil || err.Error() != "pyPlc.ini:"+tc.want {
 				t.Fatalf("Parse names no file: %v", err)
