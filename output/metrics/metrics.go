@@ -47,6 +47,7 @@ type Exporter struct {
 
 	mu       sync.Mutex
 	messages map[string]bool
+	v2gEnd   time.Time // the last end of the car's V2G session in this plug-in
 }
 
 // New returns an exporter with its collectors and the Go and process
@@ -65,7 +66,7 @@ func New() *Exporter {
 		}),
 		session: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ccslink_session_duration_seconds",
-			Help:    "Time from the car's TCP connection to the end of its session.",
+			Help:    "Time from the car's TCP connection to the end of its V2G session (or of the plug-in, when the link went first).",
 			Buckets: SessionBuckets,
 		}),
 		answers: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -104,6 +105,18 @@ func (m *Exporter) Handler() http.Handler {
 // Event counts what e reports.
 func (m *Exporter) Event(e record.Event, s *record.Session) {
 	switch e.Kind {
+	case record.KindSLACStarted:
+		m.mu.Lock()
+		m.v2gEnd = time.Time{}
+		m.mu.Unlock()
+	case record.KindEnded:
+		// The session ends with the car's V2G connection, not when the
+		// link goes: under the soc policy the car may stay plugged for hours.
+		if e.End != record.EndLinkLost && e.End != record.EndStopped && e.End != record.EndNoSession {
+			m.mu.Lock()
+			m.v2gEnd = e.At
+			m.mu.Unlock()
+		}
 	case record.KindMatched:
 		if !s.Phases.SLACStart.IsZero() && !s.Phases.Matched.Before(s.Phases.SLACStart) {
 			m.slac.Observe(s.Phases.Matched.Sub(s.Phases.SLACStart).Seconds())
@@ -140,9 +153,14 @@ func (m *Exporter) PlugInEnded(s *record.Session) {
 		return
 	}
 	m.plugins.WithLabelValues(s.End.String()).Inc()
-	p := s.Phases
-	if !p.TCP.IsZero() && !p.Ended.IsZero() && !p.Ended.Before(p.TCP) {
-		m.session.Observe(p.Ended.Sub(p.TCP).Seconds())
+	m.mu.Lock()
+	end := m.v2gEnd
+	m.mu.Unlock()
+	if end.IsZero() {
+		end = s.Phases.Ended
+	}
+	if tcp := s.Phases.TCP; !tcp.IsZero() && !end.IsZero() && !end.Before(tcp) {
+		m.session.Observe(end.Sub(tcp).Seconds())
 	}
 }
 

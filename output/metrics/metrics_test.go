@@ -65,7 +65,7 @@ ccslink_last_soc_percent -1
 # HELP ccslink_last_soc_timestamp_seconds When the car told ccslink_last_soc_percent, in Unix seconds; 0 until then.
 # TYPE ccslink_last_soc_timestamp_seconds gauge
 ccslink_last_soc_timestamp_seconds 0
-# HELP ccslink_session_duration_seconds Time from the car's TCP connection to the end of its session.
+# HELP ccslink_session_duration_seconds Time from the car's TCP connection to the end of its V2G session (or of the plug-in, when the link went first).
 # TYPE ccslink_session_duration_seconds histogram
 ccslink_session_duration_seconds_bucket{le="0.1"} 0
 ccslink_session_duration_seconds_bucket{le="0.25"} 0
@@ -127,13 +127,13 @@ ccslink_slac_duration_seconds_bucket{le="60"} 2
 ccslink_slac_duration_seconds_bucket{le="+Inf"} 2
 ccslink_slac_duration_seconds_sum 3.75
 ccslink_slac_duration_seconds_count 2
-# HELP ccslink_session_duration_seconds Time from the car's TCP connection to the end of its session.
+# HELP ccslink_session_duration_seconds Time from the car's TCP connection to the end of its V2G session (or of the plug-in, when the link went first).
 # TYPE ccslink_session_duration_seconds histogram
 ccslink_session_duration_seconds_bucket{le="0.1"} 0
 ccslink_session_duration_seconds_bucket{le="0.25"} 0
-ccslink_session_duration_seconds_bucket{le="0.5"} 0
-ccslink_session_duration_seconds_bucket{le="1"} 0
-ccslink_session_duration_seconds_bucket{le="2"} 0
+ccslink_session_duration_seconds_bucket{le="0.5"} 1
+ccslink_session_duration_seconds_bucket{le="1"} 1
+ccslink_session_duration_seconds_bucket{le="2"} 1
 ccslink_session_duration_seconds_bucket{le="5"} 2
 ccslink_session_duration_seconds_bucket{le="10"} 2
 ccslink_session_duration_seconds_bucket{le="30"} 2
@@ -143,7 +143,7 @@ ccslink_session_duration_seconds_bucket{le="1800"} 2
 ccslink_session_duration_seconds_bucket{le="3600"} 2
 ccslink_session_duration_seconds_bucket{le="14400"} 2
 ccslink_session_duration_seconds_bucket{le="+Inf"} 2
-ccslink_session_duration_seconds_sum 6.655
+ccslink_session_duration_seconds_sum 3.5
 ccslink_session_duration_seconds_count 2
 # HELP ccslink_deliveries_total Deliveries of the car's values by an output, by outcome (ok or failed).
 # TYPE ccslink_deliveries_total counter
@@ -254,5 +254,41 @@ func TestHandler(t *testing.T) {
 		if !strings.Contains(string(body), line) {
 			t.Errorf("GET /metrics lacks %q", line)
 		}
+	}
+}
+
+// A car unplugged in the middle of its session: the session lasted until the link went.
+func TestSessionCutByLinkLoss(t *testing.T) {
+	m := New()
+	feed(m, []record.Event{
+		{Kind: record.KindSLACStarted, At: t0},
+		{Kind: record.KindMatched, At: ms(500), EVMAC: "02:00:00:00:00:01"},
+		{Kind: record.KindConnected, At: ms(1000)},
+		{Kind: record.KindEnded, At: ms(8000), End: record.EndLinkLost},
+	})
+	if got := testutil.ToFloat64(m.plugins.WithLabelValues("link_lost")); got != 1 {
+		t.Errorf("link_lost plug-ins: %v", got)
+	}
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(`
+# HELP ccslink_session_duration_seconds Time from the car's TCP connection to the end of its V2G session (or of the plug-in, when the link went first).
+# TYPE ccslink_session_duration_seconds histogram
+ccslink_session_duration_seconds_bucket{le="0.1"} 0
+ccslink_session_duration_seconds_bucket{le="0.25"} 0
+ccslink_session_duration_seconds_bucket{le="0.5"} 0
+ccslink_session_duration_seconds_bucket{le="1"} 0
+ccslink_session_duration_seconds_bucket{le="2"} 0
+ccslink_session_duration_seconds_bucket{le="5"} 0
+ccslink_session_duration_seconds_bucket{le="10"} 1
+ccslink_session_duration_seconds_bucket{le="30"} 1
+ccslink_session_duration_seconds_bucket{le="60"} 1
+ccslink_session_duration_seconds_bucket{le="300"} 1
+ccslink_session_duration_seconds_bucket{le="1800"} 1
+ccslink_session_duration_seconds_bucket{le="3600"} 1
+ccslink_session_duration_seconds_bucket{le="14400"} 1
+ccslink_session_duration_seconds_bucket{le="+Inf"} 1
+ccslink_session_duration_seconds_sum 7
+ccslink_session_duration_seconds_count 1
+`), "ccslink_session_duration_seconds"); err != nil {
+		t.Error(err)
 	}
 }
