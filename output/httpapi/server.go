@@ -47,6 +47,7 @@ var ErrExposed = errors.New("httpapi: the API would be open to the network witho
 // ExposedError refuses an address other than loopback without a token.
 type ExposedError struct{ Listen string }
 
+// Error says what to do: set a token or listen on loopback.
 func (e *ExposedError) Error() string {
 	return fmt.Sprintf("--http %s exposes the API to the network: set a token (http.token) or listen on 127.0.0.1", e.Listen)
 }
@@ -60,10 +61,12 @@ type AddressError struct {
 	Err    error
 }
 
+// Error names the address and why it cannot be used.
 func (e *AddressError) Error() string {
 	return fmt.Sprintf("--http %s: cannot listen there (want host:port, e.g. 127.0.0.1:8080; is the port free?): %v", e.Listen, e.Err)
 }
 
+// Unwrap returns the parse or listen error.
 func (e *AddressError) Unwrap() error { return e.Err }
 
 // Server is the HTTP API and page, and the charger's subscriber that feeds
@@ -177,6 +180,9 @@ func (s *Server) Handler() http.Handler {
 // Serve listens on cfg.Listen and serves until ctx ends, then shuts down
 // gracefully.
 func (s *Server) Serve(ctx context.Context) error {
+	if s.cfg.Listen == "" {
+		return &AddressError{Listen: s.cfg.Listen, Err: errors.New("no address given")}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return &AddressError{Listen: s.cfg.Listen, Err: err}

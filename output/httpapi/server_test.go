@@ -138,3 +138,11 @@ func TestNotFound(t *testing.T) {
 		}
 	}
 }
+
+func TestServeWithoutAddress(t *testing.T) {
+	s := newServer(t, Config{})
+	var ae *AddressError
+	if err := s.Serve(context.Background()); !errors.As(err, &ae) {
+		t.Errorf("Serve without an address: %v", err)
+	}
+}
