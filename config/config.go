@@ -169,18 +169,18 @@ func (c Config) Capacity(evccid string) (wh int, ok bool) {
 	return 0, false
 }
 
-// Redacted is the text that replaces a secret in Redacted.
-const Redacted = "<redacted>"
+// RedactedValue is the text that replaces a secret in Config.Redacted.
+const RedactedValue = "<redacted>"
 
 // Redacted returns c with its secrets (passwords, tokens, passwords in URLs)
 // replaced by "<redacted>", to be shown in a bug report.
 func (c Config) Redacted() Config {
 	c.CapacityFallback = append([]Capacity(nil), c.CapacityFallback...)
 	if c.MQTT.Password != "" {
-		c.MQTT.Password = Redacted
+		c.MQTT.Password = RedactedValue
 	}
 	if c.HTTP.Token != "" {
-		c.HTTP.Token = Redacted
+		c.HTTP.Token = RedactedValue
 	}
 	c.MQTT.Broker = redactURL(c.MQTT.Broker)
 	c.SmartEVSE.URL = redactURL(c.SmartEVSE.URL)
@@ -202,5 +202,5 @@ func redactURL(s string) string {
 	if at < 0 {
 		return s
 	}
-	return s[:i+3] + Redacted + rest[at:]
+	return s[:i+3] + RedactedValue + rest[at:]
 }
