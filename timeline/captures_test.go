@@ -278,7 +278,8 @@ func TestISO20AC(t *testing.T) {
 		t.Errorf("first session %+v, want SLAC not matched", s)
 	}
 	s := tl.Sessions[1]
-	if s.Protocol != "ISO 15118-20 AC" || s.EVCCID != "WMIV1234567890ABCDEX" || s.End != "the car ended the session (SessionStop)" {
+	if s.Protocol != "ISO 15118-20 AC" || s.EVCCID != "WMIV1234567890ABCDEX" || s.End != "the car ended the session (SessionStop)" ||
+		intp(s.SoC) != 10 || floatp(s.EnergyRequestWh) != 10000.0 || s.EnergyCapacityWh != nil {
 		t.Errorf("summary %+v", s)
 	}
 	names := map[string]bool{}
@@ -329,6 +330,16 @@ func TestTwoCars(t *testing.T) {
 	if a.CarMAC != "00:7d:fa:07:f6:83" || a.EVCCID != "007dfa07f683" || b.CarMAC != "00:7d:fa:06:65:a0" || b.EVCCID != "007dfa0665a0" ||
 		a.End != "the car ended the session (SessionStop)" || b.End != "the capture ends after PowerDeliveryRes" || a.Stop >= b.Start {
 		t.Errorf("sessions\n%+v\n%+v", a, b)
+	}
+}
+
+func TestUnreadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.pcap")
+	if err := os.WriteFile(path, []byte("not a capture"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tl, err := File(path); !errors.Is(err, ErrUnreadable) || tl != nil {
+		t.Errorf("File of a text file = %v, %v; want ErrUnreadable", tl, err)
 	}
 }
 

@@ -39,6 +39,8 @@ var (
 	ErrTruncated = errors.New("the capture is cut short")
 	// ErrGap: segments of a TCP stream are missing from the capture.
 	ErrGap = errors.New("segments of the TCP stream are missing from the capture")
+	// ErrUnreadable: File could not read the capture at all.
+	ErrUnreadable = errors.New("cannot read the capture (a pcap or pcapng file is needed)")
 	// ErrUndecodable: a message could not be decoded.
 	ErrUndecodable = errors.New("the message could not be decoded")
 )
@@ -62,7 +64,7 @@ func (f Field) String() string {
 // Event is one line of the timeline.
 type Event struct {
 	T      time.Duration // since the first frame of the capture
-	Frame  int           // index of its (first) frame in the capture
+	Frame  int           // index of its (first) frame; for a capture cut short, of the frame cut
 	Kind   Kind
 	Dir    Dir
 	Msg    string // e.g. "CM_SLAC_PARM.REQ", "ChargeParameterDiscoveryReq"
@@ -126,7 +128,7 @@ type Summary struct {
 func File(path string) (*Timeline, error) {
 	c, err := capture.Open(path)
 	if c == nil {
-		return nil, fmt.Errorf("cannot read the capture (a pcap or pcapng file is needed): %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	t := Read(c.Frames())
 	if err != nil {

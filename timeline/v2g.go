@@ -278,6 +278,12 @@ func (b *builder) values(s *session, e *Event) {
 	if e.Msg == "SessionSetupReq" && s.EVCCID == "" {
 		s.EVCCID, _ = e.Field("EVCCID").(string)
 	}
+	if e.Msg == "ScheduleExchangeReq" && s.EnergyRequestWh == nil {
+		// ISO-20 asks for energy here, not in its ChargeParameterDiscoveryReq.
+		if v, ok := e.Field("EVTargetEnergyRequest").(float64); ok {
+			s.EnergyRequestWh = &v
+		}
+	}
 	cpd := strings.Contains(e.Msg, "ChargeParameterDiscoveryReq")
 	if cpd && s.cpdSeen {
 		return
