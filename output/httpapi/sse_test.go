@@ -258,3 +258,29 @@ func TestServeShutdown(t *testing.T) {
 		t.Error("still serving after shutdown")
 	}
 }
+
+// BenchmarkEvent is the subscriber's cost per request answered, with a
+// record of 200 answers and one client reading.
+func BenchmarkEvent(b *testing.B) {
+	s, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := &player{s: s}
+	p.play(ioniq()...)
+	for i := range 200 {
+		p.play(record.Event{Kind: record.KindRequest, At: ms(float64(i)), Message: "CurrentDemandReq", Code: "OK", Took: 50 * time.Microsecond})
+	}
+	c := &client{ch: make(chan []byte, ClientBuffer), gone: make(chan struct{})}
+	s.clients[c] = struct{}{}
+	go func() {
+		for range c.ch {
+		}
+	}()
+	e := record.Event{Kind: record.KindRequest, At: ms(1e4), Message: "CurrentDemandReq", Code: "OK", Took: 50 * time.Microsecond}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.rec.Apply(e)
+		s.Event(e, p.rec)
+	}
+}

@@ -226,13 +226,15 @@ func (s *Server) Event(e record.Event, rec *record.Session) {
 	if e.Kind == record.KindEnded {
 		j.End, j.EndWords = e.End.String(), e.End.Words()
 	}
-	c := rec.Clone()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e.Kind == record.KindSLACStarted {
-		s.ended = false
+	// The server folds the events into a record of its own, as the charger
+	// does, rather than copying the charger's whole record on every event.
+	if e.Kind == record.KindSLACStarted || s.cur == nil || s.ended {
+		s.cur, s.ended = rec.Clone(), false
+	} else {
+		s.cur.Apply(e)
 	}
-	s.cur = c
 	s.broadcast(e.Kind.String(), j)
 }
 

@@ -64,6 +64,11 @@ func (st *store) load() []*record.Session {
 		return nil
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		// A device or a pipe in its place could be read forever.
+		st.log.Warn("the sessions list in the state directory is not a regular file; starting with an empty list", "file", st.path)
+		return nil
+	}
 	list, lines, count, needNL, bad := parse(f, st.keep)
 	st.lines, st.count, st.needNL = lines, count, needNL
 	if bad > 0 {

@@ -262,3 +262,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A full disk: the write fails, the log says so, the list stays in memory.
+func TestSessionsDiskFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full to stand for a full disk")
+	}
+	dir := t.TempDir()
+	if err := os.Symlink("/dev/full", filepath.Join(dir, SessionsFile)); err != nil {
+		t.Fatal(err)
+	}
+	log, buf := newLog()
+	s := newServer(t, Config{StateDir: dir, Keep: 2, Log: log})
+	p := &player{s: s}
+	p.plugIn(car(mac(1), 10, t0))
+	p.plugIn(car(mac(2), 20, ms(60000)))
+	if got := macs(sessions(t, s)); got != "02 01" {
+		t.Errorf("sessions %s, want 02 01", got)
+	}
+	s.Close()
+	out := buf.String()
+	if !strings.Contains(out, "the sessions list in the state directory is not a regular file") {
+		t.Errorf("log lacks the warning on reading: %s", out)
+	}
+	if got := strings.Count(out, "cannot save the plug-in's record in the state directory (is it writable, is the disk full?)"); got != 2 || !strings.Contains(out, "no space left on device") {
+		t.Errorf("%d warnings on writing, want 2 naming the full disk: %s", got, out)
+	}
+}
