@@ -1,9 +1,11 @@
 package timeline
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -366,5 +368,45 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Read(frames)
+	}
+}
+
+// A V2G message whose EXI is garbage gives one error event, and the
+// session goes on.
+func TestUndecodableMessage(t *testing.T) {
+	frames := framesOf(t, shared.Path(t, "captures", "pyplc", "2023-05-24_pyPlc_with_Ioniq93prcSoc.pcapng"))
+	var cpd Event
+	for _, e := range Read(frames).Events {
+		if e.Msg == "ChargeParameterDiscoveryReq" {
+			cpd = e
+			break
+		}
+	}
+	bad := slices.Clone(frames)
+	d := slices.Clone(bad[cpd.Frame].Data)
+	i := bytes.Index(d, []byte{0x01, 0xfe, 0x80, 0x01})
+	if i < 0 {
+		t.Fatal("no V2GTP header in the request's frame")
+	}
+	for j := i + 8; j < len(d); j++ {
+		d[j] = 0xff
+	}
+	bad[cpd.Frame].Data = d
+	tl := Read(bad)
+	var errs []Event
+	for _, e := range tl.Events {
+		if e.Err != nil {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) != 1 || errs[0].Frame != cpd.Frame || errs[0].Dir != CarToCharger || errs[0].Kind != KindV2G ||
+		!errors.Is(errs[0].Err, ErrUndecodable) || errs[0].Msg != "EXI" {
+		t.Fatalf("error events %+v, want one undecodable request", errs)
+	}
+	if msg := errs[0].Err.Error(); !strings.HasPrefix(msg, "the message could not be decoded: 45 bytes of EXI: ") {
+		t.Errorf("error %q", msg)
+	}
+	if s := tl.Sessions[0]; s.SoC == nil || *s.SoC != 93 || s.EnergyCapacityWh != nil || s.EVCCID != "0465650064c3" {
+		t.Errorf("summary %+v: want the SoC from a later request, no capacity", s)
 	}
 }
