@@ -1,8 +1,17 @@
 // Package httpapi serves the charger's plug-ins over HTTP on the local
-// network: the current plug-in as JSON (/api/state), the last ones
-// (/api/sessions, kept across restarts in a state directory), every event
-// as it happens (/api/events, server-sent events), the metrics (/metrics)
-// and a small live page (/).
+// network, and is the charger's subscriber that feeds them:
+//
+//   - GET /api/state: the plug-in in progress, or the last one while the
+//     charger waits: its state (starting, waiting, slac, linked, session,
+//     reading, charging, done), the car's values (-1 when unknown), EVCCID,
+//     protocol, EV MAC, phase times, soc_age_s and the whole record.
+//   - GET /api/sessions: the last Config.Keep plug-ins with a car, newest
+//     first, kept across restarts in StateDir/sessions.jsonl.
+//   - GET /api/events: server-sent events: first "state" (with the whole
+//     record), then one per record.Event named by its kind, and
+//     "plugin_ended"; each carries the state and the summary line.
+//   - GET /metrics: Config.Metrics, when set.
+//   - GET /: a live page, embedded; open it with ?token= when a token is set.
 package httpapi
 
 import (
