@@ -359,7 +359,7 @@ func (d *run) checkSDPPort(name string) Check {
 	c.Status = Fail
 	switch {
 	case errors.Is(err, sdp.ErrInUse):
-		c.Found = fmt.Sprintf("UDP port %d on %s is taken by another program (pyPLC?)", sdpPort, name)
+		c.Found = fmt.Sprintf("UDP port %d on %s is taken by another program (a running ccslink evse, or pyPLC?)", sdpPort, name)
 		c.Fix = "`ss -ulpn sport = :15118` names it; `systemctl stop pyplc` stops pyPLC"
 	case errors.Is(err, sdp.ErrPermission):
 		c.Found = fmt.Sprintf("not permitted to open UDP port %d on %s", sdpPort, name)

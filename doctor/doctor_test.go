@@ -272,7 +272,7 @@ func TestNoPermission(t *testing.T) {
 func TestPortInUse(t *testing.T) {
 	sys := goodSystem()
 	sys.sdpErr = fmt.Errorf("%w: UDP port 15118 on eth1: is another SDP server running there?", sdp.ErrInUse)
-	want := Check{Name: CheckSDPPort, Status: Fail, Found: "UDP port 15118 on eth1 is taken by another program (pyPLC?)",
+	want := Check{Name: CheckSDPPort, Status: Fail, Found: "UDP port 15118 on eth1 is taken by another program (a running ccslink evse, or pyPLC?)",
 		Fix: "`ss -ulpn sport = :15118` names it; `systemctl stop pyplc` stops pyPLC"}
 	if c := find(t, Run(context.Background(), Config{Iface: "eth1", System: sys}), CheckSDPPort); c != want {
 		t.Errorf("got %+v", c)

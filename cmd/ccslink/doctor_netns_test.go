@@ -113,7 +113,7 @@ func TestDoctorOverVeth(t *testing.T) {
 func TestDoctorPortTaken(t *testing.T) {
 	nsE, _ := netnstest.NewVethPair(t, netnsEVSE)
 	bin := buildCCSLink(t)
-	want := doctor.Check{Name: "sdp_port", Status: "FAIL", Found: "UDP port 15118 on evse0 is taken by another program (pyPLC?)",
+	want := doctor.Check{Name: "sdp_port", Status: "FAIL", Found: "UDP port 15118 on evse0 is taken by another program (a running ccslink evse, or pyPLC?)",
 		Fix: "`ss -ulpn sport = :15118` names it; `systemctl stop pyplc` stops pyPLC"}
 	for _, open := range []struct {
 		name string
