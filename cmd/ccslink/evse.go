@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -17,8 +20,13 @@ import (
 
 	"github.com/ccslink/ccslink/charger"
 	"github.com/ccslink/ccslink/clock"
+	"github.com/ccslink/ccslink/config"
+	"github.com/ccslink/ccslink/output/httpapi"
+	"github.com/ccslink/ccslink/output/metrics"
+	"github.com/ccslink/ccslink/output/mqtt"
 	"github.com/ccslink/ccslink/output/smartevse"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/recording"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/secc"
 	"github.com/ccslink/ccslink/slac"
@@ -36,49 +44,66 @@ func init() {
 // before it charges without it.
 const smartEVSEWait = 60 * time.Second
 
+// defaultConfig is where the daemon looks for its configuration when
+// --config is not given; a missing file there means the defaults.
+const defaultConfig = "/etc/ccslink/ccslink.yaml"
+
 func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("evse", "evse --iface IF [--smartevse URL] [--policy soc|dc|ac] [--emulate-modem] [--json] [-v]", stderr)
-	iface := fs.String("iface", "", "network interface of the HomePlug modem (e.g. eth1)")
-	url := fs.String("smartevse", "", "the SmartEVSE to post the car's SoC to: its base URL (http://10.0.0.1) or the full /ev_state URL")
-	policy := fs.String("policy", "soc", "soc (read the SoC, then end the DC attempt so the car charges on AC), dc (a full emulated DC session), ac (an ISO 15118-2 AC session)")
-	emulate := fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
-	port := fs.Int("v2g-port", 0, "TCP port of the V2G server, announced by SDP; 0 picks a free one")
+	fs := newFlagSet("evse", "evse [--config FILE] [--iface IF] [--smartevse URL] [--policy soc|dc|ac] [--http ADDR] [--mqtt URL] [--emulate-modem] [--json] [-v]", stderr)
+	cfgPath := fs.String("config", defaultConfig, "the configuration file (YAML, or a pyPLC.ini); flags override it")
+	fs.String("iface", "", "network interface of the HomePlug modem (default eth1)")
+	fs.String("smartevse", "", "the SmartEVSE to post the car's SoC to: its base URL (http://10.0.0.1) or the full /ev_state URL")
+	fs.String("policy", "", "soc (read the SoC, then end the DC attempt so the car charges on AC), dc (a full emulated DC session), ac (an ISO 15118-2 AC session); default soc")
+	fs.Bool("emulate-modem", false, "emulate the modem on the interface (a veth pair then acts as two modems on a cable)")
+	fs.Int("v2g-port", 0, "TCP port of the V2G server, announced by SDP; 0 picks a free one")
 	sdpPort := fs.Int("sdp-port", sdp.Port, "UDP port of SDP")
-	evseID := fs.String("evseid", "", "the charger's EVSEID (ISO 15118-2 text such as DE*ABC*E1234; DIN as hex)")
+	fs.String("evseid", "", "the charger's EVSEID (ISO 15118-2 text such as DE*ABC*E1234; DIN as hex)")
+	fs.String("http", "", "serve the API, the live page and /metrics on this address (e.g. 127.0.0.1:8080; elsewhere than loopback needs http.token in the config)")
+	fs.String("mqtt", "", "publish to this MQTT broker (tcp://host:1883), with Home Assistant discovery")
+	fs.String("state-dir", "", "where recordings and past sessions are kept (default /var/lib/ccslink)")
 	asJSON := fs.Bool("json", false, "print one JSON line per plug-in (the session record)")
 	verbose := fs.Bool("v", false, "log every step (SLAC, every V2G request) to stderr")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if *iface == "" || fs.NArg() > 0 {
-		fs.Usage()
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ccslink evse: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	pol, err := secc.ParsePolicy(*policy)
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	cfg, err := loadConfig(*cfgPath, explicit)
 	if err != nil {
-		fmt.Fprintf(stderr, "ccslink evse: --policy: %v\n", err)
+		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
 	}
-	if *port < 0 || *port > 65535 || *sdpPort <= 0 || *sdpPort > 65535 {
-		fmt.Fprintln(stderr, "ccslink evse: --v2g-port and --sdp-port take a port number")
+	if err := overlayFlags(&cfg, fs); err != nil {
+		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 2
 	}
-	if *url != "" {
-		if _, err := smartevse.Endpoint(*url); err != nil {
-			fmt.Fprintf(stderr, "ccslink evse: --smartevse: %v\n", err)
+	if *verbose {
+		cfg.Log.Level = "debug"
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
+		return 2
+	}
+	pol, err := secc.ParsePolicy(cfg.Policy)
+	if err != nil {
+		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
+		return 2
+	}
+	if cfg.SmartEVSE.URL != "" {
+		if _, err := smartevse.Endpoint(cfg.SmartEVSE.URL); err != nil {
+			fmt.Fprintf(stderr, "ccslink evse: smartevse.url: %v\n", err)
 			return 2
 		}
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := daemonConfig{iface: *iface, smartEVSE: *url, policy: pol, emulate: *emulate, v2gPort: *port, sdpPort: *sdpPort,
-		evseID: *evseID, json: *asJSON, log: log, out: stdout}
+	d := daemonConfig{Config: cfg, policy: pol, sdpPort: *sdpPort, json: *asJSON, log: log, out: stdout}
 	if err := runDaemon(ctx, d); err != nil {
 		fmt.Fprintf(stderr, "ccslink evse: %v\n", err)
 		return 1
@@ -86,65 +111,179 @@ func runEVSE(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// loadConfig reads the configuration: path, when it was asked for or
+// exists; the defaults otherwise.
+func loadConfig(path string, explicit bool) (config.Config, error) {
+	if !explicit {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return config.Default(), nil
+		}
+	}
+	return config.Load(path)
+}
+
+// overlayFlags puts the flags given on the command line over the file's values.
+func overlayFlags(c *config.Config, fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		switch f.Name {
+		case "iface":
+			if c.MQTT.Prefix == "ccslink/"+c.Interface+"/" {
+				c.MQTT.Prefix = "ccslink/" + v + "/"
+			}
+			c.Interface = v
+		case "smartevse":
+			c.SmartEVSE.URL = v
+		case "policy":
+			c.Policy = v
+		case "emulate-modem":
+			c.EmulateModem = v == "true"
+		case "v2g-port":
+			c.V2GPort, err = strconv.Atoi(v)
+		case "evseid":
+			c.EVSEID = v
+		case "http":
+			c.HTTP.Listen = v
+		case "mqtt":
+			c.MQTT.Broker = v
+		case "state-dir":
+			c.StateDir = v
+		}
+	})
+	return err
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
 type daemonConfig struct {
-	iface, smartEVSE string
-	policy           secc.Policy
-	emulate          bool
-	v2gPort, sdpPort int
-	evseID           string
-	json             bool
-	log              *slog.Logger
-	out              io.Writer
-	// ready, if set, is closed once the daemon listens (tests).
-	ready chan<- struct{}
+	config.Config
+	policy  secc.Policy
+	sdpPort int
+	json    bool
+	log     *slog.Logger
+	out     io.Writer
 }
 
 // runDaemon runs the charger on one interface until ctx ends.
 func runDaemon(ctx context.Context, d daemonConfig) error {
-	hp, mac, _, closeHP, err := homePlugPort(ctx, d.iface, d.emulate, true)
+	hp, mac, _, closeHP, err := homePlugPort(ctx, d.Interface, d.EmulateModem, true)
 	if err != nil {
 		return err
 	}
 	defer closeHP()
-	ll, err := sdp.LinkLocal(d.iface)
+	ll, err := sdp.LinkLocal(d.Interface)
 	if err != nil {
 		return err
 	}
-	sdpConn, err := sdp.Listen(d.iface, d.sdpPort)
+	sdpConn, err := sdp.Listen(d.Interface, d.sdpPort)
 	if err != nil {
 		return err
 	}
 	defer sdpConn.Close()
-	ln, err := secc.Listen(net.JoinHostPort(ll.WithZone(d.iface).String(), strconv.Itoa(d.v2gPort)))
+	ln, err := secc.Listen(net.JoinHostPort(ll.WithZone(d.Interface).String(), strconv.Itoa(d.V2GPort)))
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	announce := netip.AddrPortFrom(ll.WithZone(""), uint16(ln.Addr().(*net.TCPAddr).Port))
 
-	evse := slac.NewEVSE(hp, clock.Real{}, slac.Config{MAC: mac, Log: d.log})
-	ch, err := charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce,
-		SECC: secc.Config{Policy: d.policy, EVSEID: d.evseID, Log: d.log}, Log: d.log})
+	seccCfg := secc.Config{Policy: d.policy, EVSEID: d.EVSEID, Log: d.log}
+	var subs []charger.Subscriber
+	var port slac.Port = hp
+	// The state directory is for evidence (recordings, past sessions): a
+	// daemon that cannot write it still serves cars.
+	stateOK := d.StateDir != ""
+	if stateOK {
+		if err := os.MkdirAll(d.StateDir, 0o750); err != nil {
+			d.log.Warn("no recordings or session history: the state directory cannot be used", "dir", d.StateDir, "err", err)
+			stateOK = false
+		}
+	}
+	if stateOK && d.Recordings.Keep > 0 {
+		rec, err := recording.New(recording.Config{Dir: filepath.Join(d.StateDir, "recordings"), Keep: d.Recordings.Keep, MAC: mac[:], Log: d.log})
+		if err != nil {
+			d.log.Warn("no recordings", "err", err)
+		} else {
+			defer rec.Close()
+			port, seccCfg.Tap = rec.Tap(port), rec.V2G
+			subs = append(subs, rec)
+		}
+	}
+	evse := slac.NewEVSE(port, clock.Real{}, slac.Config{MAC: mac, Log: d.log})
+	ch, err := charger.New(charger.Config{SLAC: evse, SDP: sdpConn, V2G: ln, Announce: announce, SECC: seccCfg, Log: d.log,
+		CapacityFallback: func(id string) (float64, bool) { wh, ok := d.Capacity(id); return float64(wh), ok }})
 	if err != nil {
 		return err
 	}
 	var sender *smartevse.Sender
-	if d.smartEVSE != "" {
-		sender, err = smartevse.New(smartevse.Config{URL: d.smartEVSE, Log: d.log, OnResult: func(dl smartevse.Delivery) {
+	if d.SmartEVSE.URL != "" {
+		sender, err = smartevse.New(smartevse.Config{URL: d.SmartEVSE.URL, Timeout: d.SmartEVSE.Timeout, Log: d.log, OnResult: func(dl smartevse.Delivery) {
 			ch.Report(smartevse.Record(dl))
 		}})
 		if err != nil {
 			return err
 		}
 		defer sender.Close()
-		ch.Subscribe(smartevse.PlugIns{Sender: sender})
+		subs = append(subs, smartevse.PlugIns{Sender: sender})
 	}
-	ch.Subscribe(&plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
-	d.log.Info("ready: waiting for a car", "interface", d.iface, "policy", d.policy.String(), "v2g", announce.String(), "smartevse", d.smartEVSE)
-	if d.ready != nil {
-		close(d.ready)
+	if d.MQTT.Broker != "" {
+		m, err := mqtt.New(mqtt.Config{Broker: d.MQTT.Broker, Interface: d.Interface, Username: d.MQTT.Username, Password: d.MQTT.Password,
+			Prefix: d.MQTT.Prefix, NoDiscovery: !d.MQTT.HomeAssistant, Log: d.log})
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		subs = append(subs, m)
 	}
-	return ch.Run(ctx)
+	var web *httpapi.Server
+	if d.HTTP.Listen != "" {
+		exp := metrics.New()
+		subs = append(subs, exp)
+		dir := ""
+		if stateOK {
+			dir = d.StateDir
+		}
+		web, err = httpapi.New(httpapi.Config{Listen: d.HTTP.Listen, Token: d.HTTP.Token, StateDir: dir, Keep: d.Sessions.Keep, Metrics: exp.Handler(), Log: d.log})
+		if err != nil {
+			return err
+		}
+		subs = append(subs, web)
+	}
+	subs = append(subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
+	for _, s := range subs {
+		ch.Subscribe(s)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	webDone := make(chan error, 1)
+	if web != nil {
+		go func() { webDone <- web.Serve(ctx) }()
+	}
+	d.log.Info("ready: waiting for a car", "interface", d.Interface, "policy", d.policy.String(), "v2g", announce.String(),
+		"smartevse", d.SmartEVSE.URL, "http", d.HTTP.Listen, "mqtt", d.MQTT.Broker)
+	chDone := make(chan error, 1)
+	go func() { chDone <- ch.Run(ctx) }()
+	select {
+	case err = <-chDone:
+		cancel()
+		if web != nil {
+			<-webDone
+		}
+	case werr := <-webDone:
+		// The API stopped by itself (its port is taken): stop the daemon too.
+		cancel()
+		if err = <-chDone; err == nil && werr != nil {
+			err = werr
+		}
+	}
+	return err
 }
 
 // plugInLog tells the user what happened to their car: one summary line

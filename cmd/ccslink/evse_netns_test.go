@@ -5,15 +5,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+
 	"github.com/ccslink/ccslink/internal/netnstest"
 	"github.com/ccslink/ccslink/record"
+	"github.com/ccslink/ccslink/recording"
 )
 
 // syncBuffer is a bytes.Buffer a process may write while the test reads it.
@@ -32,6 +43,68 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// brokerPublishes keeps the last payload of every topic the broker got.
+type brokerPublishes struct {
+	mochi.HookBase
+	mu  sync.Mutex
+	got map[string]string
+}
+
+func (h *brokerPublishes) ID() string           { return "publishes" }
+func (h *brokerPublishes) Provides(b byte) bool { return b == mochi.OnPublish }
+func (h *brokerPublishes) OnPublish(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	h.mu.Lock()
+	h.got[pk.TopicName] = string(pk.Payload)
+	h.mu.Unlock()
+	return pk, nil
+}
+
+func (h *brokerPublishes) get(topic string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.got[topic]
+}
+
+func (h *brokerPublishes) count(prefix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for k := range h.got {
+		if strings.HasPrefix(k, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// nsGet fetches path from addr inside ns: the connection is made there.
+func nsGet(t *testing.T, ns *netnstest.Namespace, addr, path string) []byte {
+	t.Helper()
+	var c net.Conn
+	ns.Do(t, func() {
+		var err error
+		if c, err = net.Dial("tcp4", addr); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+	if err := req.Write(c); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", path, res.Status, b)
+	}
+	return b
 }
 
 // smartEVSEStub takes POST /ev_state as a SmartEVSE does and remembers when
@@ -85,10 +158,34 @@ func TestEVSEOverVeth(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
+	// An MQTT broker and a free port for the API, in the daemon's namespace.
+	pubs := &brokerPublishes{got: map[string]string{}}
+	var brokerLn, apiLn net.Listener
+	nsE.Do(t, func() {
+		var err error
+		if brokerLn, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if apiLn, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	apiAddr := apiLn.Addr().String()
+	apiLn.Close()
+	broker := mochi.New(&mochi.Options{Logger: slog.New(slog.DiscardHandler)})
+	broker.AddHook(new(auth.AllowHook), nil)
+	broker.AddHook(pubs, nil)
+	broker.AddListener(listeners.NewNet("test", brokerLn))
+	if err := broker.Serve(); err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	stateDir := t.TempDir()
+
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	daemon := nsE.Command(ctx, bin, "evse", "--iface", nsE.Iface, "--emulate-modem", "--json",
-		"--smartevse", "http://"+ln.Addr().String())
+		"--smartevse", "http://"+ln.Addr().String(), "--http", apiAddr, "--mqtt", "tcp://"+brokerLn.Addr().String(), "--state-dir", stateDir)
 	var dErr syncBuffer
 	daemon.Stderr = &dErr
 	stdout, err := daemon.StdoutPipe()
@@ -153,6 +250,30 @@ func TestEVSEOverVeth(t *testing.T) {
 		t.Fatalf("record: %+v", rec)
 	}
 	t.Logf("first ChargeParameterDiscoveryReq to the POST at the SmartEVSE: %v", post.at.Sub(rec.Phases.FirstCPD))
+
+	// The API, the metrics, MQTT with Home Assistant discovery, the evidence on disk.
+	var state struct {
+		SoC    int    `json:"soc"`
+		EVCCID string `json:"evccid"`
+	}
+	if err := json.Unmarshal(nsGet(t, nsE, apiAddr, "/api/state"), &state); err != nil || state.SoC != 93 || state.EVCCID != "02000000ca01" {
+		t.Errorf("/api/state: %+v %v", state, err)
+	}
+	if m := nsGet(t, nsE, apiAddr, "/metrics"); !bytes.Contains(m, []byte("ccslink_plugins_total")) || !bytes.Contains(m, []byte("ccslink_answer_seconds")) {
+		t.Errorf("/metrics lacks ccslink_ series:\n%.400s", m)
+	}
+	if soc, id := pubs.get("ccslink/evse0/soc"), pubs.get("ccslink/evse0/evccid"); soc != "93" || id != "02000000ca01" {
+		t.Errorf("MQTT soc %q evccid %q", soc, id)
+	}
+	if n := pubs.count("homeassistant/sensor/"); n < 3 {
+		t.Errorf("%d Home Assistant discovery configs", n)
+	}
+	if files, _ := recording.Files(filepath.Join(stateDir, "recordings")); len(files) != 1 {
+		t.Errorf("recordings: %v", files)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "sessions.jsonl")); err != nil {
+		t.Errorf("session history: %v", err)
+	}
 	daemon.Process.Signal(syscall.SIGTERM)
 	if err := daemon.Wait(); err != nil {
 		t.Fatalf("daemon after SIGTERM: %v\n%s", err, dErr.String())
