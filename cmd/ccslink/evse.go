@@ -254,6 +254,7 @@ func runDaemon(ctx context.Context, d daemonConfig) error {
 		if err != nil {
 			return err
 		}
+		defer web.Close() // runs once the charger has stopped: the last records are written
 		subs = append(subs, web)
 	}
 	subs = append(subs, &plugInLog{log: d.log, json: d.json, out: d.out, smartEVSE: sender != nil})
