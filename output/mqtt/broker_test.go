@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -266,4 +267,71 @@ func (l *logs) waitLog(t *testing.T, parts ...string) string {
 			t.Fatalf("no log line with %q within %v", parts, bound)
 		}
 	}
+}
+
+// proxy passes TCP connections to a broker, and cuts them on demand: the
+// broker then sees the client's connection break as on a network failure.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	open   bool
+	conns  []net.Conn
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target, open: true}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	return p
+}
+
+func (p *proxy) url() string { return "tcp://" + p.ln.Addr().String() }
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if !p.open {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		d, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, d)
+		p.mu.Unlock()
+		go func() { io.Copy(d, c); d.Close(); c.Close() }()
+		go func() { io.Copy(c, d); d.Close(); c.Close() }()
+	}
+}
+
+// cut closes every connection and refuses new ones until mend.
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.open = false
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// mend lets connections through again.
+func (p *proxy) mend() {
+	p.mu.Lock()
+	p.open = true
+	p.mu.Unlock()
 }

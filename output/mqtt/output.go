@@ -126,10 +126,18 @@ func (o *Output) Event(e record.Event, s *record.Session) {
 		return
 	}
 	o.setStateLocked(nextState(o.state, e))
-	// A request's answer changes none of the car's values; a car in a long
-	// CurrentDemand loop would otherwise republish its record ten times a second.
-	if e.Kind != record.KindRequest && s != nil && hadCar(s) {
-		o.carLocked(s)
+	switch {
+	case s == nil || !hadCar(s) || e.Kind == record.KindRequest:
+		// A request's answer changes none of the car's values.
+	case e.Kind == record.KindValues:
+		// The record only when a value changed: a car in a CurrentDemand
+		// loop sends its values ten times a second for hours.
+		if o.valuesLocked(s) {
+			o.sessionLocked(s)
+		}
+	default:
+		o.valuesLocked(s)
+		o.sessionLocked(s)
 	}
 	o.wakeLocked()
 }
@@ -146,7 +154,8 @@ func (o *Output) PlugInEnded(s *record.Session) {
 	}
 	o.setStateLocked(stateAfter(o.state, s))
 	if hadCar(s) {
-		o.carLocked(s)
+		o.valuesLocked(s)
+		o.sessionLocked(s)
 	}
 	o.wakeLocked()
 }
@@ -156,17 +165,26 @@ func (o *Output) setStateLocked(st string) {
 	o.setLocked("state", []byte(st))
 }
 
-func (o *Output) setLocked(key string, p []byte) {
-	if string(o.payloads[key]) != string(p) {
-		o.payloads[key] = p
-		o.dirty[key] = true
+// setLocked notes p as key's newest payload and reports whether it changed.
+func (o *Output) setLocked(key string, p []byte) bool {
+	if o.payloads[key] != nil && string(o.payloads[key]) == string(p) {
+		return false
 	}
+	o.payloads[key] = p
+	o.dirty[key] = true
+	return true
 }
 
-func (o *Output) carLocked(s *record.Session) {
+// valuesLocked notes the car's values and reports whether one changed.
+func (o *Output) valuesLocked(s *record.Session) bool {
+	changed := false
 	for k, v := range values(s) {
-		o.setLocked(k, []byte(v))
+		changed = o.setLocked(k, []byte(v)) || changed
 	}
+	return changed
+}
+
+func (o *Output) sessionLocked(s *record.Session) {
 	o.session = s.Clone()
 	o.dirty["session"] = true
 }

@@ -2,7 +2,6 @@ package mqtt
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"strings"
@@ -275,19 +274,20 @@ func TestNoDiscovery(t *testing.T) {
 	}
 }
 
-// TestLastWill: the broker drops the client's connection, publishes its
+// TestLastWill: the client's connection breaks; the broker publishes its
 // last will (offline), and the client comes back online by itself.
 func TestLastWill(t *testing.T) {
 	b := startBroker(t, "127.0.0.1:0")
+	p := startProxy(t, b.addr)
 	sub := subscribe(t, b, "ccslink/eth1/status")
-	newOutput(t, Config{Broker: b.url()})
+	newOutput(t, Config{Broker: p.url()})
 	i := sub.waitFrom(t, 0, "ccslink/eth1/status", "online")
-	cl, ok := b.srv.Clients.Get("ccslink-eth1")
-	if !ok {
-		t.Fatal("the broker knows no client ccslink-eth1")
-	}
-	cl.Stop(errors.New("test: connection killed"))
+	// Cut and kept cut until the will is out: a client back at once with
+	// the same ID would take the session over before the broker saw the
+	// old connection break.
+	p.cut()
 	i = sub.waitFrom(t, i, "ccslink/eth1/status", "offline")
+	p.mend()
 	sub.waitFrom(t, i, "ccslink/eth1/status", "online")
 }
 
@@ -493,5 +493,38 @@ func TestLogin(t *testing.T) {
 	line = l.waitLog(t, "connected to the broker", "tcp://ccslink:xxxxx@"+b.addr)
 	if strings.Contains(line, "secret") {
 		t.Errorf("the log shows the password: %s", line)
+	}
+}
+
+// TestValuesLoop: values the car repeats (a CurrentDemand loop) change no
+// topic and leave the record unpublished; a new SoC publishes both.
+func TestValuesLoop(t *testing.T) {
+	o := newOutput(t, Config{Broker: "tcp://127.0.0.1:1"}) // never connects: nothing is taken off dirty
+	rec := &record.Session{}
+	for _, e := range ioniq()[:9] { // up to the first values
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	o.mu.Lock()
+	o.dirty = map[string]bool{}
+	o.mu.Unlock()
+	demand := func(soc int) {
+		e := record.Event{Kind: record.KindValues, At: t0.Add(time.Minute), Message: "CurrentDemandReq", Values: record.Values{SoC: ptr(soc), TargetCurrentA: ptr(float64(soc))}}
+		rec.Apply(e)
+		o.Event(e, rec)
+	}
+	for range 100 {
+		demand(93)
+	}
+	o.mu.Lock()
+	if len(o.dirty) != 0 {
+		t.Errorf("repeated values left %v to publish", o.dirty)
+	}
+	o.mu.Unlock()
+	demand(94)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.dirty["soc"] || !o.dirty["session"] || !o.dirty["soc_timestamp"] || string(o.payloads["soc"]) != "94" || o.session.SoC.Value != 94 {
+		t.Errorf("after a new SoC: dirty %v, soc %q", o.dirty, o.payloads["soc"])
 	}
 }
