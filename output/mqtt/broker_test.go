@@ -36,8 +36,9 @@ func startBroker(t *testing.T, addr string) *broker {
 	return startBrokerAuth(t, addr, new(auth.AllowHook), nil)
 }
 
-// startBrokerAuth starts a broker with the authentication hook given.
-func startBrokerAuth(t *testing.T, addr string, authHook mochi.Hook, authConfig any) *broker {
+// startBrokerAuth starts a broker with the authentication hook given, and
+// any further listeners.
+func startBrokerAuth(t *testing.T, addr string, authHook mochi.Hook, authConfig any, more ...listeners.Listener) *broker {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -51,8 +52,10 @@ func startBrokerAuth(t *testing.T, addr string, authHook mochi.Hook, authConfig 
 	if err := srv.AddHook(pubs, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.AddListener(listeners.NewNet("test", ln)); err != nil {
-		t.Fatal(err)
+	for _, l := range append([]listeners.Listener{listeners.NewNet("test", ln)}, more...) {
+		if err := srv.AddListener(l); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
