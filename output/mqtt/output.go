@@ -189,6 +189,15 @@ func (o *Output) sessionLocked(s *record.Session) {
 	o.dirty["session"] = true
 }
 
+// allLocked marks everything there is to say for publication.
+func (o *Output) allLocked() {
+	for _, k := range o.order {
+		if o.payloads[k] != nil || k == "session" && o.session != nil {
+			o.dirty[k] = true
+		}
+	}
+}
+
 func (o *Output) wakeLocked() {
 	select {
 	case o.wake <- struct{}{}:
@@ -202,11 +211,7 @@ func (o *Output) connected() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.failing = false
-	for _, k := range o.order {
-		if o.payloads[k] != nil || k == "session" && o.session != nil {
-			o.dirty[k] = true
-		}
-	}
+	o.allLocked()
 	o.sub = o.haStatus != ""
 	o.s.log.Info("mqtt: connected to the broker", "broker", o.s.broker.Redacted(), "prefix", o.s.prefix)
 	o.wakeLocked()
@@ -243,11 +248,7 @@ func (o *Output) haAnnounced(_ paho.Client, m paho.Message) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, k := range o.order {
-		if o.payloads[k] != nil || k == "session" && o.session != nil {
-			o.dirty[k] = true
-		}
-	}
+	o.allLocked()
 	o.wakeLocked()
 }
 
