@@ -325,7 +325,12 @@ func (m *Matcher) handle(now time.Time, frame []byte) {
 			// QCA firmware answers 0x01 when the key was applied.
 			m.res.Keyed = m.setKeyCnf.Result <= 0x01
 			if m.cfg.Log != nil {
-				m.logf(slog.LevelInfo, "modem keyed", "result", m.setKeyCnf.Result)
+				// Every 50 s while no car comes: worth a line only when it failed.
+				level := slog.LevelDebug
+				if !m.res.Keyed {
+					level = slog.LevelWarn
+				}
+				m.logf(level, "modem keyed", "result", m.setKeyCnf.Result)
 			}
 		}
 	case homeplug.VSPlLnkStatusCnf:
