@@ -2,7 +2,6 @@ package replay
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/ccslink/ccslink/record"
@@ -63,21 +62,10 @@ func (c *dinCodec) evccid() ([]byte, bool) {
 }
 
 func (c *dinCodec) cpd() (record.Values, bool) {
-	m := c.req.V2G_Message
-	if m == nil || m.Body.ChargeParameterDiscoveryReq == nil {
-		return record.Values{}, false
+	if m := c.req.V2G_Message; m != nil && m.Body.ChargeParameterDiscoveryReq != nil {
+		return secc.DINValues(m.Body.ChargeParameterDiscoveryReq), true
 	}
-	r := m.Body.ChargeParameterDiscoveryReq
-	var v record.Values
-	if p := r.DC_EVChargeParameter; p != nil {
-		v.SoC = ptr(int(p.DC_EVStatus.EVRESSSOC))
-		v.FullSOC, v.BulkSOC = socPtr(p.FullSOC), socPtr(p.BulkSOC)
-		v.EnergyCapacityWh = dinWh(p.EVEnergyCapacity)
-		v.EnergyRequestWh = dinWh(p.EVEnergyRequest)
-	} else if p := r.AC_EVChargeParameter; p != nil {
-		v.EnergyRequestWh = dinWh(&p.EAmount)
-	}
-	return v, true
+	return record.Values{}, false
 }
 
 func (c *dinCodec) answer(p []byte) ([]byte, string) {
@@ -104,13 +92,6 @@ func (c *dinCodec) answer(p []byte) ([]byte, string) {
 	return nil, ""
 }
 
-func dinWh(p *din.PhysicalValueType) *float64 {
-	if p == nil {
-		return nil
-	}
-	return ptr(float64(p.Value) * math.Pow10(int(p.Multiplier)))
-}
-
 type iso2Codec struct{ req, res iso2.Document }
 
 func (c *iso2Codec) decode(p []byte) (string, bool) {
@@ -135,21 +116,10 @@ func (c *iso2Codec) evccid() ([]byte, bool) {
 }
 
 func (c *iso2Codec) cpd() (record.Values, bool) {
-	m := c.req.V2G_Message
-	if m == nil || m.Body.ChargeParameterDiscoveryReq == nil {
-		return record.Values{}, false
+	if m := c.req.V2G_Message; m != nil && m.Body.ChargeParameterDiscoveryReq != nil {
+		return secc.ISO2Values(m.Body.ChargeParameterDiscoveryReq), true
 	}
-	r := m.Body.ChargeParameterDiscoveryReq
-	var v record.Values
-	if p := r.DC_EVChargeParameter; p != nil {
-		v.SoC = ptr(int(p.DC_EVStatus.EVRESSSOC))
-		v.FullSOC, v.BulkSOC = socPtr(p.FullSOC), socPtr(p.BulkSOC)
-		v.EnergyCapacityWh = iso2Wh(p.EVEnergyCapacity)
-		v.EnergyRequestWh = iso2Wh(p.EVEnergyRequest)
-	} else if p := r.AC_EVChargeParameter; p != nil {
-		v.EnergyRequestWh = iso2Wh(&p.EAmount)
-	}
-	return v, true
+	return record.Values{}, false
 }
 
 func (c *iso2Codec) answer(p []byte) ([]byte, string) {
@@ -174,22 +144,6 @@ func (c *iso2Codec) answer(p []byte) ([]byte, string) {
 		return nil, b.AuthorizationRes.EVSEProcessing.String()
 	}
 	return nil, ""
-}
-
-func iso2Wh(p *iso2.PhysicalValueType) *float64 {
-	if p == nil {
-		return nil
-	}
-	return ptr(float64(p.Value) * math.Pow10(int(p.Multiplier)))
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func socPtr(p *int8) *int {
-	if p == nil {
-		return nil
-	}
-	return ptr(int(*p))
 }
 
 // appRequest decodes p as the car's SupportedAppProtocolReq; a whole

@@ -385,6 +385,19 @@ func dinEVSEID(s string) []byte {
 	return []byte(s)
 }
 
+// DINValues returns what a DIN ChargeParameterDiscoveryReq tells of the
+// car, the multipliers applied: its DC values, or the energy an AC request
+// asks for. The session records the DC ones; replay reads captures with it.
+func DINValues(r *din.ChargeParameterDiscoveryReqType) record.Values {
+	if p := r.DC_EVChargeParameter; p != nil {
+		return dinCPDValues(p)
+	}
+	if p := r.AC_EVChargeParameter; p != nil {
+		return record.Values{EnergyRequestWh: ptr(dinValue(p.EAmount))}
+	}
+	return record.Values{}
+}
+
 func dinCPDValues(p *din.DC_EVChargeParameterType) record.Values {
 	v := dinStatusValues(&p.DC_EVStatus)
 	v.MaxVoltageV = ptr(dinValue(p.EVMaximumVoltageLimit))

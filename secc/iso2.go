@@ -329,11 +329,7 @@ func (m *iso2Machine) chargeParameterDiscovery(now time.Time, r *iso2.ChargePara
 		SAScheduleList: iso2Schedule(m.cfg.Limits.MaxPowerW),
 	}
 	if p := r.AC_EVChargeParameter; p != nil {
-		m.values(now, "ChargeParameterDiscoveryReq", record.Values{
-			EnergyRequestWh: ptr(iso2Value(p.EAmount)),
-			MaxVoltageV:     ptr(iso2Value(p.EVMaxVoltage)),
-			MaxCurrentA:     ptr(iso2Value(p.EVMaxCurrent)),
-		})
+		m.values(now, "ChargeParameterDiscoveryReq", iso2ACValues(p))
 		if m.cfg.Policy != PolicyAC {
 			// AC asked of a DC-only offer: no SoC to be had; the car falls back to basic AC.
 			res.ResponseCode = iso2.ResponseCodeFAILED_WrongEnergyTransferMode
@@ -421,6 +417,28 @@ func iso2EVSEID(s string) string {
 		s += "0"
 	}
 	return s
+}
+
+// ISO2Values returns what an ISO 15118-2 ChargeParameterDiscoveryReq tells
+// of the car, the multipliers applied: its DC values (with the SoC), or its
+// AC ones (energy, maximum voltage and current). The session records them;
+// replay reads captures with it.
+func ISO2Values(r *iso2.ChargeParameterDiscoveryReqType) record.Values {
+	if p := r.DC_EVChargeParameter; p != nil {
+		return iso2CPDValues(p)
+	}
+	if p := r.AC_EVChargeParameter; p != nil {
+		return iso2ACValues(p)
+	}
+	return record.Values{}
+}
+
+func iso2ACValues(p *iso2.AC_EVChargeParameterType) record.Values {
+	return record.Values{
+		EnergyRequestWh: ptr(iso2Value(p.EAmount)),
+		MaxVoltageV:     ptr(iso2Value(p.EVMaxVoltage)),
+		MaxCurrentA:     ptr(iso2Value(p.EVMaxCurrent)),
+	}
 }
 
 func iso2CPDValues(p *iso2.DC_EVChargeParameterType) record.Values {
