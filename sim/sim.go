@@ -236,7 +236,7 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 	}
 	tl.carMatched(r)
 	// A car talks IP only once its modem has joined the charger's network.
-	if err := awaitLink(ctx, m); err != nil {
+	if err := modemsim.AwaitLink(ctx, m); err != nil {
 		return evcc.Result{}, err
 	}
 	if !cfg.SkipDelays && p.SDPDelay > 0 {
@@ -260,20 +260,6 @@ func playCar(ctx context.Context, cfg Config, m *modemsim.Modem, mac [6]byte, sd
 	}
 	defer tcp.Close() // the car closes the connection, never the charger first
 	return evcc.Run(ctx, tcp, evcc.Config{Profile: p, EVCCID: mac})
-}
-
-// awaitLink waits until the car's modem has joined the charger's network.
-func awaitLink(ctx context.Context, m *modemsim.Modem) error {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !m.LinkUp() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-	return nil
 }
 
 func fill(res *Result, rec *record.Session, query string) {

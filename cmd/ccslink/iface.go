@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/ccslink/ccslink/homeplug"
 	"github.com/ccslink/ccslink/link"
@@ -60,19 +59,4 @@ func interfaceNames() string {
 		n = append(n, i.Name)
 	}
 	return strings.Join(n, ", ")
-}
-
-// awaitEmulatedLink waits until the emulated modem has joined its peer's network;
-// the emulator has no event for it, so it looks every 20 ms (the car side only).
-func awaitEmulatedLink(ctx context.Context, e *modemsim.Emulator) bool {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !e.LinkUp() {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-tick.C:
-		}
-	}
-	return true
 }

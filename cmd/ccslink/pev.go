@@ -15,6 +15,7 @@ import (
 	"github.com/ccslink/ccslink/clock"
 	"github.com/ccslink/ccslink/evcc"
 	"github.com/ccslink/ccslink/homeplug"
+	"github.com/ccslink/ccslink/modemsim"
 	"github.com/ccslink/ccslink/sdp"
 	"github.com/ccslink/ccslink/slac"
 )
@@ -116,7 +117,7 @@ func playPEV(ctx context.Context, iface string, p evcc.Profile, emulate bool, lo
 	if err != nil {
 		return rep, fmt.Errorf("SLAC: %w", err)
 	}
-	if emu != nil && !awaitEmulatedLink(ctx, emu) {
+	if emu != nil && modemsim.AwaitLink(ctx, emu) != nil {
 		return rep, fmt.Errorf("SLAC matched, but the car's modem did not join the charger's network")
 	}
 	ll, err := sdp.LinkLocal(iface)

@@ -184,7 +184,7 @@ func matchOnce(ctx context.Context, iface, role string, emulate bool, log *slog.
 // then stays on the line long enough (two of the charger's link polls) for
 // the charger to see the link too.
 func awaitLink(ctx context.Context, e *modemsim.Emulator) bool {
-	if !awaitEmulatedLink(ctx, e) {
+	if modemsim.AwaitLink(ctx, e) != nil {
 		return false
 	}
 	hold := time.NewTimer(2 * slac.DefaultLinkPoll)
