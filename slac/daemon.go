@@ -142,17 +142,23 @@ type watcher struct {
 	poll       time.Duration
 	pollAt     time.Time
 	unanswered int
-	done       bool
-	err        error
-	out        outbox
-	linkReq    homeplug.PlLnkStatusReq
-	linkCnf    homeplug.PlLnkStatusCnf
+	// up is set once the modem has reported the link up. Match may have
+	// ended on the car's SDP request before the modem's own status caught
+	// up, and a link not yet up cannot be lost: until then a "no link"
+	// counts as a miss, so it ends the watch only after watchMisses polls.
+	up      bool
+	down    int // "no link" reports before up
+	done    bool
+	err     error
+	out     outbox
+	linkReq homeplug.PlLnkStatusReq
+	linkCnf homeplug.PlLnkStatusCnf
 }
 
 // reset starts watching the link of car ev, matched by m, at now.
 func (w *watcher) reset(m *Matcher, ev homeplug.MAC, poll time.Duration, now time.Time) {
 	w.m, w.mac, w.modem, w.ev, w.poll = m, m.cfg.MAC, m.modem, ev, poll
-	w.pollAt, w.unanswered, w.done, w.err = now, 0, false, nil
+	w.pollAt, w.unanswered, w.up, w.down, w.done, w.err = now, 0, false, 0, false, nil
 }
 
 func (w *watcher) Done() bool { return w.done }
@@ -188,8 +194,15 @@ func (w *watcher) Handle(now time.Time, frame []byte) [][]byte {
 	if err == nil && h.FMI == 0 && h.MMType == homeplug.VSPlLnkStatusCnf && h.OUI == homeplug.QualcommOUI &&
 		h.Dst == w.mac && w.linkCnf.DecodePayload(p) == nil {
 		w.unanswered = 0
-		if w.linkCnf.LinkStatus != homeplug.LinkUp {
+		switch {
+		case w.linkCnf.LinkStatus == homeplug.LinkUp:
+			w.up = true
+		case w.up:
 			w.fail(now, "the modem reports no powerline link")
+		default:
+			if w.down++; w.down >= watchMisses {
+				w.fail(now, "the modem never reported the car's link up")
+			}
 		}
 		return w.out.result()
 	}

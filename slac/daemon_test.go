@@ -374,6 +374,18 @@ func TestEVSELinkEvidence(t *testing.T) {
 	if o.err != nil || !o.r.LinkUp || o.r.Timings.Start.Add(o.r.Timings.LinkUp) != matched {
 		t.Fatalf("Match: %+v, %v", o.r, o.err)
 	}
+	// The evidence came before the modem's own status (its restart after
+	// CM_SET_KEY): Watch waits for the modem to report the link, then holds.
+	wdone, werr := s.watch(context.Background())
+	if s.advance(wdone, 5*time.Second) {
+		t.Fatalf("Watch ended before the modem reported the link: %v", *werr)
+	}
+	s.vm.Unplug()
+	s.run(wdone, 5*time.Second)
+	<-wdone
+	if !errors.Is(*werr, slac.ErrLinkLost) {
+		t.Fatalf("Watch after unplug: %v", *werr)
+	}
 }
 
 // TestEVSEWatchEnds: Watch without a match fails at once; with one, it ends
