@@ -114,7 +114,8 @@ func FuzzHandle(f *testing.F) {
 // matched car's link: it must not panic, send only well-formed frames from
 // the charger's MAC (link polls, at most one a second, and the matched CNF
 // again), and end only with ErrLinkLost: at a link-status CNF that says
-// down, or three seconds or more after the modem last answered.
+// down once the modem has said up (before that, at the third that says
+// down), or three seconds or more after the modem last answered.
 func FuzzWatch(f *testing.F) {
 	up := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{LinkStatus: homeplug.LinkUp})
 	down := encode(evseMAC, modemMAC, &homeplug.PlLnkStatusCnf{LinkStatus: homeplug.LinkDown})
@@ -142,6 +143,7 @@ func FuzzWatch(f *testing.F) {
 		now := t0.Add(2 * time.Second)
 		w := slac.NewWatcher(m, carA.mac, time.Second, now)
 		lastAnswer, lastPoll := now, time.Time{}
+		seenUp, downs := false, 0
 		check := func(at time.Time, out [][]byte) {
 			for _, o := range out {
 				fr, err := homeplug.Decode(o)
@@ -182,10 +184,17 @@ func FuzzWatch(f *testing.F) {
 			}
 			last = frame
 			check(now, w.Handle(now, frame))
-			if cnf, ok := linkCnf(frame); ok && !w.Done() {
+			if cnf, ok := linkCnf(frame); ok {
 				lastAnswer = now
-				if cnf.LinkStatus != homeplug.LinkUp {
+				switch {
+				case cnf.LinkStatus == homeplug.LinkUp:
+					seenUp = true
+				case seenUp && !w.Done():
 					t.Fatal("the watch goes on after the modem said down")
+				case !seenUp:
+					if downs++; (downs >= 3) != w.Done() {
+						t.Fatalf("before any 'up', the watch is done=%v after %d 'down'", w.Done(), downs)
+					}
 				}
 			}
 		}
