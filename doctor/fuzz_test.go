@@ -3,6 +3,7 @@ package doctor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -128,4 +129,22 @@ func FuzzModemAnswer(f *testing.F) {
 			t.Fatalf("answer %q from %v; Decode says %+v, %v", ver.Version, q.from, dec, derr)
 		}
 	})
+}
+
+// earlyDeadlineConn fails its reads as a raw socket whose deadline fired a
+// moment before the context's own timer.
+type earlyDeadlineConn struct{ scriptConn }
+
+func (c *earlyDeadlineConn) ReadFrame(context.Context, []byte) (int, error) {
+	return 0, fmt.Errorf("read packet: %w", context.DeadlineExceeded)
+}
+
+// TestAskEarlyDeadline: a socket deadline that beats the context's timer is
+// still "no answer", not a read failure.
+func TestAskEarlyDeadline(t *testing.T) {
+	q := querier{conn: &earlyDeadlineConn{}, host: homeplug.MAC(hostMAC), timeout: time.Hour}
+	var ver homeplug.SwVerCnf
+	if err := q.ask(context.Background(), &homeplug.SwVerReq{}, &ver); !errors.Is(err, errNoAnswer) {
+		t.Fatalf("err %v, want errNoAnswer", err)
+	}
 }

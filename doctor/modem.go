@@ -37,7 +37,8 @@ func (q *querier) ask(ctx context.Context, req, cnf homeplug.Message) error {
 	for {
 		n, err := q.conn.ReadFrame(ctx, q.buf[:])
 		if err != nil {
-			if ctx.Err() != nil {
+			// The socket's deadline can fire a moment before ctx's own timer.
+			if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
 				return errNoAnswer
 			}
 			return fmt.Errorf("reading the answer to %v: %w", req.MMType(), err)
