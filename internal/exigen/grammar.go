@@ -2,6 +2,7 @@ package exigen
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -46,6 +47,10 @@ type nfa struct {
 	elems    map[QName]*Element
 	attrs    map[QName]*Attribute
 	depth    int // nesting inside repeated particles
+
+	start      int          // the type's start state
+	content    int          // the content's start state, after the attributes
+	attrStates map[int]bool // the attribute uses' states
 }
 
 func (g *nfa) add() int { g.states = append(g.states, nstate{}); return len(g.states) - 1 }
@@ -56,7 +61,9 @@ func (g *nfa) prod(from int, ev event, to, ctr int) {
 
 func (g *nfa) eps(from, to int) { g.prod(from, event{kind: evEps}, to, -1) }
 
-// term builds the grammar of a particle's term continuing at next.
+// term builds the grammar of a particle's term continuing at next: an
+// element term, one SE per member of its substitution group (§8.5.4.1.6); a
+// wildcard, SE(*) (§8.5.4.1.7); a sequence or a choice (§8.5.4.1.8).
 func (g *nfa) term(p *Particle, next, ctr int) (int, error) {
 	switch {
 	case p.Elem != nil:
@@ -98,7 +105,7 @@ func (g *nfa) term(p *Particle, next, ctr int) (int, error) {
 	}
 }
 
-// particle builds minOccurs mandatory copies of the term, then either a
+// particle (§8.5.4.1.5) builds minOccurs mandatory copies of the term, then either a
 // loop (unbounded), a counted loop (a bounded list of one element term), or
 // optional copies (§8.5.4.1.5).
 func (g *nfa) particle(p *Particle, next int) (int, error) {
@@ -195,24 +202,52 @@ type GProd struct {
 	Label     string
 }
 
-// buildGrammar builds the grammar of complex type t (§8.5.4).
+// buildGrammar builds the grammar of complex type t in the four steps of
+// EXI 1.0 §8.5.4: proto-grammar, normalization, event codes, undeclared
+// productions.
 func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
-	g := &nfa{s: s, elems: map[QName]*Element{}, attrs: map[QName]*Attribute{}}
+	g, err := protoGrammar(s, t)
+	if err != nil {
+		return nil, err
+	}
+	out := &Grammar{NumCounters: len(g.counters)}
+	var ids eventIDs
+	out.Fields, ids = numberEvents(s, t, g)
+	n := newNormalizer(g)
+	n.intern([]int{g.start})
+	for i := 0; i < len(n.kernels); i++ {
+		prods := n.terminals(n.kernels[i])
+		sortByEventCode(prods)
+		st := GState{Width: bitsFor(len(prods) + 1)}
+		st.Level2, st.EE2 = undeclared(prods, i == 0, g.upToContent(n.kernels[i]))
+		if st.Prods, err = n.productions(prods, ids); err != nil {
+			return nil, err
+		}
+		out.States = append(out.States, st)
+	}
+	return out, nil
+}
+
+// protoGrammar builds the complex type grammar of t (§8.5.4.1.3.2): one
+// state per attribute use, sorted by qname and skippable when optional
+// (§8.5.4.1.4), then the content: the particle, simple content or EE for
+// empty content, with CH[untyped] in every content state when mixed.
+func protoGrammar(s *Schema, t *Type) (*nfa, error) {
+	g := &nfa{s: s, elems: map[QName]*Element{}, attrs: map[QName]*Attribute{}, attrStates: map[int]bool{}}
 	end := g.add()
 	g.prod(end, event{kind: evEE}, -1, -1)
 	first := len(g.states) // where the content's states begin
-	var start int
 	switch {
 	case t.SimpleContent != nil:
-		start = g.add()
-		g.prod(start, event{kind: evCH}, end, -1)
+		g.start = g.add()
+		g.prod(g.start, event{kind: evCH}, end, -1)
 	case t.Content != nil:
 		var err error
-		if start, err = g.particle(t.Content, end); err != nil {
+		if g.start, err = g.particle(t.Content, end); err != nil {
 			return nil, err
 		}
 	default:
-		start = end
+		g.start = end
 	}
 	if t.Mixed {
 		for i := first; i < len(g.states); i++ {
@@ -220,10 +255,8 @@ func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
 		}
 		g.prod(end, event{kind: evCHUntyped}, end, -1)
 	}
-	contentStart := start
-	attrStates := map[int]bool{}
-	attrs := append([]*Attribute(nil), t.Attrs...)
-	sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Name.less(attrs[j].Name) })
+	g.content = g.start
+	attrs := sortedAttrs(t)
 	for i := len(attrs) - 1; i >= 0; i-- {
 		a := attrs[i]
 		if _, dup := g.attrs[a.Name]; dup {
@@ -231,31 +264,73 @@ func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
 		}
 		g.attrs[a.Name] = a
 		st := g.add()
-		attrStates[st] = true
-		g.prod(st, event{kind: evAT, q: a.Name}, start, -1)
+		g.attrStates[st] = true
+		g.prod(st, event{kind: evAT, q: a.Name}, g.start, -1)
 		if !a.Required {
-			g.eps(st, start)
+			g.eps(st, g.start)
 		}
-		start = st
+		g.start = st
 	}
+	return g, nil
+}
 
-	out := &Grammar{NumCounters: len(g.counters)}
-	// Fields: attributes (sorted), simple content, then elements in schema order.
-	evOf := map[event]int{}
-	addField := func(f *Field, ev event) {
-		out.Fields = append(out.Fields, f)
-		f.Event = len(out.Fields)
-		evOf[ev] = f.Event
+// sortedAttrs returns t's attribute uses in EXI order: local name, then
+// namespace (§8.5.4.1.3.2).
+func sortedAttrs(t *Type) []*Attribute {
+	attrs := append([]*Attribute(nil), t.Attrs...)
+	sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Name.less(attrs[j].Name) })
+	return attrs
+}
+
+// upToContent reports whether a normalized state made of the proto-grammar
+// states in kernel is an attribute state or the content's start: the states
+// §8.5.4.4.1 calls j <= content.
+func (g *nfa) upToContent(kernel []int) bool {
+	for _, k := range kernel {
+		if g.attrStates[k] || k == g.content {
+			return true
+		}
 	}
-	for _, a := range attrs {
+	return false
+}
+
+// eventIDs maps a terminal to its event number: 0 for EE, the field's
+// number for AT, CH and SE, negative for content the codec does not support.
+type eventIDs map[event]int
+
+func (ids eventIDs) of(ev event) int {
+	switch ev.kind {
+	case evEE:
+		return 0
+	case evSEAny:
+		return -1
+	case evCHUntyped:
+		return -2
+	}
+	return ids[ev]
+}
+
+// numberEvents lists t's fields and numbers their events from 1 (EE is 0):
+// the attributes in EXI order, the simple content, then the child elements
+// in schema order. The numbers index exi.Grammar.Events; they are not EXI
+// event codes, which depend on the state.
+func numberEvents(s *Schema, t *Type, g *nfa) ([]*Field, eventIDs) {
+	var fields []*Field
+	ids := eventIDs{}
+	add := func(f *Field, ev event) {
+		fields = append(fields, f)
+		f.Event = len(fields)
+		ids[ev] = f.Event
+	}
+	for _, a := range sortedAttrs(t) {
 		lo := 0
 		if a.Required {
 			lo = 1
 		}
-		addField(&Field{Kind: evAT, Q: a.Name, Attr: a, Type: a.Type, Min: lo, Max: 1}, event{kind: evAT, q: a.Name})
+		add(&Field{Kind: evAT, Q: a.Name, Attr: a, Type: a.Type, Min: lo, Max: 1}, event{kind: evAT, q: a.Name})
 	}
 	if t.SimpleContent != nil {
-		addField(&Field{Kind: evCH, Type: t.SimpleContent, Min: 1, Max: 1}, event{kind: evCH})
+		add(&Field{Kind: evCH, Type: t.SimpleContent, Min: 1, Max: 1}, event{kind: evCH})
 	}
 	if t.Content != nil {
 		bounds := map[QName][2]int{}
@@ -264,176 +339,200 @@ func buildGrammar(s *Schema, t *Type) (*Grammar, error) {
 		for _, q := range order {
 			b := bounds[q]
 			e := g.elems[q]
-			addField(&Field{Kind: evSE, Q: q, Elem: e, Type: e.Type, Min: b[0], Max: b[1]}, event{kind: evSE, q: q})
+			add(&Field{Kind: evSE, Q: q, Elem: e, Type: e.Type, Min: b[0], Max: b[1]}, event{kind: evSE, q: q})
 		}
 	}
-	evID := func(ev event) int {
-		switch ev.kind {
-		case evEE:
-			return 0
-		case evSEAny:
-			return -1
-		case evCHUntyped:
-			return -2
-		}
-		return evOf[ev]
-	}
+	return fields, ids
+}
 
-	// Normalization: ε-elimination and merging (§8.5.4.2), as a subset
-	// construction over kernels whose order gives the schema order.
-	type dstate struct {
-		kernel []int
+// normalizer turns the proto-grammar into a normalized grammar (§8.5.4.2)
+// by a subset construction: a normalized state is the kernel of
+// proto-grammar states it stands for, numbered in the order first reached,
+// which keeps the schema order of the states.
+type normalizer struct {
+	g       *nfa
+	kernels [][]int
+	index   map[string]int // ε-closure of a kernel -> normalized state
+}
+
+func newNormalizer(g *nfa) *normalizer {
+	return &normalizer{g: g, index: map[string]int{}}
+}
+
+// intern returns the normalized state of kernel, adding it when no state
+// has the same ε-closure.
+func (n *normalizer) intern(kernel []int) int {
+	k := n.closureKey(kernel)
+	if i, ok := n.index[k]; ok {
+		return i
 	}
-	var dstates []dstate
-	index := map[string]int{}
-	closureKey := func(kernel []int) string {
-		seen := map[int]bool{}
-		var walk func(int)
-		walk = func(n int) {
-			if seen[n] {
-				return
+	n.index[k] = len(n.kernels)
+	n.kernels = append(n.kernels, kernel)
+	return len(n.kernels) - 1
+}
+
+// closureKey names the set of proto-grammar states reachable from kernel
+// through ε-productions.
+func (n *normalizer) closureKey(kernel []int) string {
+	seen := map[int]bool{}
+	todo := append([]int(nil), kernel...)
+	for len(todo) > 0 {
+		s := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		for _, p := range n.g.states[s].prods {
+			if p.ev.kind == evEps {
+				todo = append(todo, p.next)
 			}
-			seen[n] = true
-			for _, p := range g.states[n].prods {
-				if p.ev.kind == evEps {
-					walk(p.next)
-				}
-			}
 		}
-		for _, k := range kernel {
-			walk(k)
-		}
-		ids := make([]int, 0, len(seen))
-		for n := range seen {
-			ids = append(ids, n)
-		}
-		sort.Ints(ids)
-		var b strings.Builder
-		for _, n := range ids {
-			fmt.Fprintf(&b, "%d,", n)
-		}
-		return b.String()
 	}
-	intern := func(kernel []int) int {
-		k := closureKey(kernel)
-		if i, ok := index[k]; ok {
-			return i
-		}
-		index[k] = len(dstates)
-		dstates = append(dstates, dstate{kernel: kernel})
-		return len(dstates) - 1
+	ids := make([]int, 0, len(seen))
+	for s := range seen {
+		ids = append(ids, s)
 	}
-	intern([]int{start})
-	for i := 0; i < len(dstates); i++ {
-		// Expand ε-productions in place, depth first.
-		type merged struct {
-			ev      event
-			targets []int
-			ctr     int
+	sort.Ints(ids)
+	var b strings.Builder
+	for _, s := range ids {
+		fmt.Fprintf(&b, "%d,", s)
+	}
+	return b.String()
+}
+
+// terminal is one production of a normalized state: a terminal and the
+// proto-grammar states it leads to (their union is the next state).
+type terminal struct {
+	ev      event
+	targets []int
+	ctr     int // bounded-list counter, -1 none, -2 conflicting
+}
+
+// terminals eliminates the productions without a terminal symbol
+// (§8.5.4.2.1) by copying, depth first, the productions of the states they
+// jump to, and merges productions with the same terminal into one that leads
+// to the union of their targets (§8.5.4.2.2).
+func (n *normalizer) terminals(kernel []int) []*terminal {
+	ts := terminalSet{g: n.g, byEv: map[event]*terminal{}, seen: map[int]bool{}}
+	for _, k := range kernel {
+		ts.expand(k)
+	}
+	return ts.prods
+}
+
+// terminalSet collects the terminals of one normalized state.
+type terminalSet struct {
+	g     *nfa
+	prods []*terminal // in the order first reached
+	byEv  map[event]*terminal
+	seen  map[int]bool // proto-grammar states expanded
+}
+
+func (ts *terminalSet) expand(s int) {
+	if ts.seen[s] {
+		return
+	}
+	ts.seen[s] = true
+	for _, p := range ts.g.states[s].prods {
+		if p.ev.kind == evEps {
+			ts.expand(p.next)
+			continue
 		}
-		var prods []*merged
-		byEv := map[event]*merged{}
-		seen := map[int]bool{}
-		var expand func(int)
-		expand = func(n int) {
-			if seen[n] {
-				return
-			}
-			seen[n] = true
-			for _, p := range g.states[n].prods {
-				if p.ev.kind == evEps {
-					expand(p.next)
-					continue
+		m := ts.byEv[p.ev]
+		if m == nil {
+			m = &terminal{ev: p.ev, ctr: p.counter}
+			ts.byEv[p.ev] = m
+			ts.prods = append(ts.prods, m)
+		} else if m.ctr != p.counter {
+			m.ctr = -2
+		}
+		if !slices.Contains(m.targets, p.next) {
+			m.targets = append(m.targets, p.next)
+		}
+	}
+}
+
+// sortByEventCode orders a state's productions by event code (§8.5.4.3):
+// AT(qname) sorted by qname, SE(qname) in schema order, SE(*), EE, CH.
+func sortByEventCode(prods []*terminal) {
+	sort.SliceStable(prods, func(a, b int) bool {
+		ra, rb := codeRank(prods[a].ev.kind), codeRank(prods[b].ev.kind)
+		if ra != rb {
+			return ra < rb
+		}
+		if ra == 0 {
+			return prods[a].ev.q.less(prods[b].ev.q)
+		}
+		return false
+	})
+}
+
+// codeRank is the rank of a kind of terminal in the event code order.
+func codeRank(k evKind) int {
+	switch k {
+	case evAT:
+		return 0
+	case evSE:
+		return 1
+	case evSEAny:
+		return 2
+	case evEE:
+		return 3
+	}
+	return 4
+}
+
+// undeclared counts the second-level productions of a state in a
+// non-strict grammar without preserve options (§8.5.4.4.1): EE when it is
+// not first-level; AT(xsi:type) and AT(xsi:nil) in the start state; AT(*)
+// and the untyped-AT group in the states up to the content; then SE(*) and
+// CH[untyped]. ee2 reports that EE is second-level (code 0) while CH is
+// first-level, so simple content may be absent.
+func undeclared(prods []*terminal, start, upToContent bool) (level2 int, ee2 bool) {
+	hasEE, hasCH := false, false
+	for _, m := range prods {
+		hasEE = hasEE || m.ev.kind == evEE
+		hasCH = hasCH || m.ev.kind == evCH
+	}
+	if !hasEE {
+		level2++
+	}
+	if start {
+		level2 += 2
+	}
+	if upToContent {
+		level2 += 2
+	}
+	level2 += 2
+	return level2, !hasEE && hasCH
+}
+
+// productions turns a state's terminals into its productions, interning the
+// next states; a bounded list's production also gets its counter and the
+// state the Max-th item leads to.
+func (n *normalizer) productions(prods []*terminal, ids eventIDs) ([]GProd, error) {
+	var out []GProd
+	for _, m := range prods {
+		gp := GProd{Event: ids.of(m.ev), Next: -1, Counter: -1, Label: label(m.ev)}
+		if m.ev.kind != evEE {
+			gp.Next = n.intern(m.targets)
+		}
+		if m.ctr == -2 {
+			return nil, fmt.Errorf("%s: ambiguous bounded lists", m.ev.q)
+		}
+		if m.ctr >= 0 {
+			c := n.g.counters[m.ctr]
+			var exit []int
+			for _, t := range m.targets {
+				if t == c.loop {
+					t = c.next
 				}
-				m := byEv[p.ev]
-				if m == nil {
-					m = &merged{ev: p.ev, ctr: p.counter}
-					byEv[p.ev] = m
-					prods = append(prods, m)
-				} else if m.ctr != p.counter {
-					m.ctr = -2
-				}
-				dup := false
-				for _, t := range m.targets {
-					dup = dup || t == p.next
-				}
-				if !dup {
-					m.targets = append(m.targets, p.next)
-				}
+				exit = append(exit, t)
 			}
+			gp.Counter, gp.Max, gp.Exit = m.ctr, c.max, n.intern(exit)
 		}
-		for _, k := range dstates[i].kernel {
-			expand(k)
-		}
-		// Event code order (§8.5.4.3).
-		rank := func(m *merged) int {
-			switch m.ev.kind {
-			case evAT:
-				return 0
-			case evSE:
-				return 1
-			case evSEAny:
-				return 2
-			case evEE:
-				return 3
-			}
-			return 4
-		}
-		sort.SliceStable(prods, func(a, b int) bool {
-			ra, rb := rank(prods[a]), rank(prods[b])
-			if ra != rb {
-				return ra < rb
-			}
-			if ra == 0 {
-				return prods[a].ev.q.less(prods[b].ev.q)
-			}
-			return false
-		})
-		st := GState{Width: bitsFor(len(prods) + 1)}
-		// Second level (§8.5.4.4.1, no preserve options): EE if not first
-		// level; in states up to the content AT(xsi:type) and AT(xsi:nil) (start
-		// state only), AT(*) and the untyped-AT group; then SE(*), CH.
-		hasEE, hasCH, atContent := false, false, i == 0
-		for _, m := range prods {
-			hasEE = hasEE || m.ev.kind == evEE
-			hasCH = hasCH || m.ev.kind == evCH
-		}
-		for _, k := range dstates[i].kernel {
-			atContent = atContent || attrStates[k] || k == contentStart
-		}
-		if !hasEE {
-			st.Level2++
-		}
-		if i == 0 {
-			st.Level2 += 2
-		}
-		if atContent {
-			st.Level2 += 2
-		}
-		st.Level2 += 2
-		st.EE2 = !hasEE && hasCH
-		for _, m := range prods {
-			gp := GProd{Event: evID(m.ev), Next: -1, Counter: -1, Label: label(m.ev)}
-			if m.ev.kind != evEE {
-				gp.Next = intern(m.targets)
-			}
-			if m.ctr == -2 {
-				return nil, fmt.Errorf("%s: ambiguous bounded lists", m.ev.q)
-			}
-			if m.ctr >= 0 {
-				c := g.counters[m.ctr]
-				var exit []int
-				for _, t := range m.targets {
-					if t == c.loop {
-						t = c.next
-					}
-					exit = append(exit, t)
-				}
-				gp.Counter, gp.Max, gp.Exit = m.ctr, c.max, intern(exit)
-			}
-			st.Prods = append(st.Prods, gp)
-		}
-		out.States = append(out.States, st)
+		out = append(out, gp)
 	}
 	return out, nil
 }
