@@ -2,7 +2,9 @@ package exigen
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"os"
@@ -87,7 +89,7 @@ func parseFile(path string) (*schemaFile, error) {
 	for {
 		tok, err := d.Token()
 		if err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				break
 			}
 			return nil, fmt.Errorf("%s: %v", path, err)
@@ -139,7 +141,7 @@ type Schema struct {
 	Types     map[QName]*Type
 	anonTypes []*Type
 	substOf   map[QName][]*Element // head -> direct members
-	resolving map[*node]*Type
+	builtins  map[string]*Type     // the XSD built-in types used, by local name
 }
 
 // Element is an element declaration.
@@ -202,7 +204,7 @@ func Load(path string) (*Schema, error) {
 		Elements:  map[QName]*Element{},
 		Types:     map[QName]*Type{},
 		substOf:   map[QName][]*Element{},
-		resolving: map[*node]*Type{},
+		builtins:  map[string]*Type{},
 	}
 	seen := map[string]bool{}
 	var load func(p string) error
@@ -310,15 +312,15 @@ func (s *Schema) fillElement(e *Element, n *node) error {
 
 func (s *Schema) typeRef(q QName) (*Type, error) {
 	if q.NS == xsNS {
-		return builtinType(q.Local)
+		return s.builtinType(q.Local)
 	}
 	return s.namedType(q)
 }
 
-var builtins = map[string]*Type{}
-
-func builtinType(local string) (*Type, error) {
-	if t, ok := builtins[local]; ok {
+// builtinType returns the XSD built-in type named local, one *Type per
+// schema set.
+func (s *Schema) builtinType(local string) (*Type, error) {
+	if t, ok := s.builtins[local]; ok {
 		return t, nil
 	}
 	st := &SimpleType{Builtin: local, MaxLen: -1}
@@ -352,7 +354,7 @@ func builtinType(local string) (*Type, error) {
 		return nil, fmt.Errorf("built-in type xs:%s is not supported", local)
 	}
 	t := &Type{Name: QName{xsNS, local}, Simple: st}
-	builtins[local] = t
+	s.builtins[local] = t
 	return t, nil
 }
 
@@ -569,7 +571,7 @@ func (s *Schema) attribute(n *node) (*Attribute, error) {
 	} else if st := n.kids("simpleType"); len(st) == 1 {
 		a.Type, err = s.anonType(st[0], a.Name)
 	} else {
-		a.Type, err = builtinType("string")
+		a.Type, err = s.builtinType("string")
 	}
 	return a, err
 }
