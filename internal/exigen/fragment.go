@@ -67,10 +67,8 @@ func sortFrag(fs []*fragElem) {
 	}
 }
 
-func (g *gen) emitFragment() {
-	fs := g.frag
-	n := len(fs)
-	w := bitsFor(n + 2)
+// nameFragment gives each fragment element its Go field name and JSON key.
+func nameFragment(fs []*fragElem) {
 	used := map[string]bool{}
 	keys := map[string]int{}
 	for _, f := range fs {
@@ -89,63 +87,109 @@ func (g *gen) emitFragment() {
 			f.Key = name // one local name in several namespaces
 		}
 	}
-	g.p("// Fragment is an EXI fragment (EXI 1.0 §8.5.2) of this schema set, as\n")
-	g.p("// signatures digest them: any sequence of elements, here at most one of\n// each, encoded in code order.\ntype Fragment struct {\n")
-	for _, f := range fs {
-		if f.Type == nil {
-			continue
-		}
-		g.p("%s %s `json:\"%s,omitempty\"`\n", f.GoName, g.ptrType(f.Type), f.Key)
-	}
-	g.p("}\n\n")
-	g.p("// UnmarshalFragment decodes the EXI fragment in b into f and returns the\n// bytes it takes. Values that break a facet are kept, as by Unmarshal.\n")
-	g.p("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {\nvar r exi.Reader\nreturn unmarshalFragment(&r, b, f)\n}\n\n")
-	g.p("// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the\n// values it kept although a facet of the schema forbids them.\n")
-	g.p("func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshalFragment(&r, b, f)\nreturn n, r.Notes(), err\n}\n\n")
-	g.p("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
-	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
-	for i, f := range fs {
-		g.p("case %d:\n", i)
-		if f.Type == nil {
-			g.p("return 0, r.Errorf(\"fragment element %s has several types in the schema; not supported\")\n", f.Q.Local)
-			continue
-		}
-		g.p("if f.%s != nil {\nreturn 0, r.Errorf(\"fragment holds %s twice\")\n}\n", f.GoName, f.Q.Local)
-		if f.Type.Simple != nil {
-			g.p("if empty, err := r.LeafStart(); err != nil {\nreturn 0, err\n} else if !empty {\n")
-			if g.ptrType(f.Type) == "exi.Bytes" {
-				g.decodeValue(f.Type, f.Q, f.Q.Local, func(v string) string { return fmt.Sprintf("f.%s = %s", f.GoName, v) }, "0, ")
-			} else {
-				g.decodeValue(f.Type, f.Q, f.Q.Local, func(v string) string { return g.ptrAssign(f.Type, "f."+f.GoName, v) }, "0, ")
-			}
-			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n}\n")
-		} else {
-			g.p("f.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", f.GoName, g.goType(f.Type), g.decodeCall(f.Type, "f."+f.GoName, "r", "&a"))
-		}
-	}
-	g.p("case %d:\nreturn 0, r.Errorf(\"fragment element outside the schema (SE(*)) is not supported\")\n", n)
-	g.p("case %d:\nreturn r.Len(), nil\n", n+1)
-	g.p("default:\nreturn 0, r.Errorf(\"invalid fragment element code %%d\", c)\n}\n}\n}\n\n")
+}
 
-	g.p("// AppendFragment encodes f as an EXI fragment and appends it to dst. On\n// error it returns dst unchanged.\n")
-	g.p("func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.Header()\n")
-	for i, f := range fs {
+// emitFragment writes Fragment, the fragment grammar (§8.5.2) of the schema
+// set, with its decoder and encoder.
+func (g *gen) emitFragment() {
+	nameFragment(g.frag)
+	w := g.file(fileFragment)
+	w.line("// Fragment is an EXI fragment (EXI 1.0 §8.5.2) of this schema set, as")
+	w.line("// signatures digest them: any sequence of elements, here at most one of")
+	w.line("// each, encoded in code order.")
+	w.open("type Fragment struct")
+	for _, f := range g.frag {
+		if f.Type != nil {
+			w.line("%s %s `json:\"%s,omitempty\"`", f.GoName, g.ptrType(f.Type), f.Key)
+		}
+	}
+	w.closeDecl()
+	g.emitUnmarshalFragment()
+	g.emitAppendFragment()
+}
+
+// fragmentWidth is the width of a fragment's element codes: one per
+// element, SE(*) and ED.
+func (g *gen) fragmentWidth() int { return bitsFor(len(g.frag) + 2) }
+
+// emitUnmarshalFragment writes UnmarshalFragment and
+// UnmarshalFragmentWithNotes: element after element until ED.
+func (g *gen) emitUnmarshalFragment() {
+	w := g.file(fileFragment)
+	n := len(g.frag)
+	w.line("// UnmarshalFragment decodes the EXI fragment in b into f and returns the")
+	w.line("// bytes it takes. Values that break a facet are kept, as by Unmarshal.")
+	w.open("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error)")
+	w.line("var r exi.Reader")
+	w.line("return unmarshalFragment(&r, b, f)")
+	w.closeDecl()
+	w.line("// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the")
+	w.line("// values it kept although a facet of the schema forbids them.")
+	w.open("func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error)")
+	w.line("var r exi.Reader")
+	w.line("n, err = unmarshalFragment(&r, b, f)")
+	w.line("return n, r.Notes(), err")
+	w.closeDecl()
+	w.open("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error)")
+	w.line("var a arena")
+	w.line("r.Reset(b)")
+	w.check("0, ", "r.Header()")
+	w.line("*f = Fragment{}")
+	w.open("for")
+	w.assign("0, ", "c", fmt.Sprintf("r.Bits(%d)", g.fragmentWidth()))
+	w.open("switch c")
+	for i, f := range g.frag {
+		w.line("case %d:", i)
+		if f.Type == nil {
+			w.line("return 0, r.Errorf(\"fragment element %s has several types in the schema; not supported\")", f.Q.Local)
+			continue
+		}
+		w.ifReturn(fmt.Sprintf("0, r.Errorf(\"fragment holds %s twice\")", f.Q.Local), "f.%s != nil", f.GoName)
+		dst := "f." + f.GoName
+		if f.Type.Simple != nil {
+			w.open("if empty, err := r.LeafStart(); err != nil")
+			w.line("return 0, err")
+			w.open("} else if !empty")
+			g.decodeValue(w, f.Type, f.Q, f.Q.Local, g.storeRoot(f.Type, dst), "0, ")
+			w.check("0, ", "r.LeafEnd()")
+			w.close()
+		} else {
+			w.line("%s = new(%s)", dst, g.goType(f.Type))
+			w.check("0, ", "%s", g.decodeCall(f.Type, dst, "r", "&a"))
+		}
+	}
+	w.line("case %d:", n)
+	w.line("return 0, r.Errorf(\"fragment element outside the schema (SE(*)) is not supported\")")
+	w.line("case %d:", n+1)
+	w.line("return r.Len(), nil")
+	w.line("default:")
+	w.line("return 0, r.Errorf(\"invalid fragment element code %%d\", c)")
+	w.close()
+	w.close()
+	w.closeDecl()
+}
+
+// emitAppendFragment writes AppendFragment: the elements set, in code
+// order, then ED.
+func (g *gen) emitAppendFragment() {
+	w := g.file(fileFragment)
+	width := g.fragmentWidth()
+	w.line("// AppendFragment encodes f as an EXI fragment and appends it to dst. On")
+	w.line("// error it returns dst unchanged.")
+	w.open("func AppendFragment(dst []byte, f *Fragment) ([]byte, error)")
+	w.line("var w exi.Writer")
+	w.line("w.Reset(dst)")
+	w.line("w.Header()")
+	for i, f := range g.frag {
 		if f.Type == nil {
 			continue
 		}
-		g.p("if f.%s != nil {\nw.Bits(%d, %d)\n", f.GoName, i, w)
-		if f.Type.Simple != nil {
-			g.p("w.Leaf()\n")
-			v := "*f." + f.GoName
-			if g.ptrType(f.Type) == "exi.Bytes" {
-				v = "f." + f.GoName
-			}
-			g.encodeValue(f.Type, v, f.GoName, "dst, ")
-			g.p("w.Leaf()\n")
-		} else {
-			g.p("if err := %s; err != nil {\nreturn dst, err\n}\n", g.encodeCall(f.Type, "f."+f.GoName, "&w"))
-		}
-		g.p("}\n")
+		w.open("if f.%s != nil", f.GoName)
+		w.line("w.Bits(%d, %d)", i, width)
+		g.encodeRoot(w, f.Type, "f."+f.GoName, f.GoName)
+		w.close()
 	}
-	g.p("w.Bits(%d, %d)\nreturn w.Bytes(), nil\n}\n\n", n+1, w)
+	w.line("w.Bits(%d, %d)", len(g.frag)+1, width)
+	w.line("return w.Bytes(), nil")
+	w.closeDecl()
 }

@@ -188,6 +188,34 @@ type Type struct {
 	elemName      QName     // for anonymous types: the declaring element
 }
 
+// describe names t for doc comments and error messages: its qualified
+// name, or "anonymous type of" its element.
+func (t *Type) describe() string {
+	if t.Name.Local != "" {
+		return t.Name.String()
+	}
+	return "anonymous type of " + t.elemName.String()
+}
+
+// key identifies t within its schema set in a type's fingerprint, where a
+// named and an anonymous type must never compare equal.
+func (t *Type) key() string {
+	if t.Name.Local != "" {
+		return t.Name.String()
+	}
+	return "anon:" + t.elemName.String()
+}
+
+// localName is t's name without namespace, or its element's for an
+// anonymous type: the name a grammar table and the notes of its simple
+// content print.
+func (t *Type) localName() string {
+	if t.Name.Local != "" {
+		return t.Name.Local
+	}
+	return t.elemName.Local
+}
+
 // SimpleType holds what decides the EXI representation of a simple value.
 type SimpleType struct {
 	Builtin  string // nearest built-in ancestor (local name in the XSD namespace)

@@ -7696,6 +7696,13 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *AuthorizationReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarAuthorizationReqType, &state, 1, nil); err != nil {
@@ -7733,13 +7740,6 @@ func (x *AuthorizationReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *AuthorizationReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -7879,6 +7879,13 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MessageHeaderType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarMessageHeaderType, &state, 1, nil); err != nil {
@@ -7911,13 +7918,6 @@ func (x *MessageHeaderType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *MessageHeaderType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -7959,19 +7959,19 @@ func (x *EIM_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EIM_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EIM_AReqAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEIM_AReqAuthorizationModeType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EIM_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -8089,6 +8089,13 @@ func (x *PnC_AReqAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) error
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PnC_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PnC_AReqAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPnC_AReqAuthorizationModeType, &state, 1, nil); err != nil {
@@ -8114,13 +8121,6 @@ func (x *PnC_AReqAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PnC_AReqAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -8216,6 +8216,13 @@ func (x *ContractCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error 
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ContractCertificateChainType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ContractCertificateChainType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarContractCertificateChainType, &state, 1, nil); err != nil {
@@ -8237,13 +8244,6 @@ func (x *ContractCertificateChainType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ContractCertificateChainType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -8356,6 +8356,13 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SubCertificatesType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SubCertificatesType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -8377,13 +8384,6 @@ func (x *SubCertificatesType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SubCertificatesType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -8491,6 +8491,13 @@ func (x *AuthorizationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarAuthorizationResType, &state, 1, nil); err != nil {
@@ -8521,13 +8528,6 @@ func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *AuthorizationResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -8587,6 +8587,13 @@ func (x *AuthorizationSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationSetupReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *AuthorizationSetupReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarAuthorizationSetupReqType, &state, 1, nil); err != nil {
@@ -8599,13 +8606,6 @@ func (x *AuthorizationSetupReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *AuthorizationSetupReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -8807,6 +8807,13 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AuthorizationSetupResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *AuthorizationSetupResType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -8867,13 +8874,6 @@ func (x *AuthorizationSetupResType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *AuthorizationSetupResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
-}
-
 // EncodeEXI encodes the content of an element of this type.
 func (x *AuthorizationSetupResType) EncodeEXI(w *exi.Writer) error {
 	return x.encodeEXI(w)
@@ -8913,19 +8913,19 @@ func (x *EIM_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EIM_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EIM_ASResAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEIM_ASResAuthorizationModeType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EIM_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9029,6 +9029,13 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PnC_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PnC_ASResAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPnC_ASResAuthorizationModeType, &state, 1, nil); err != nil {
@@ -9052,13 +9059,6 @@ func (x *PnC_ASResAuthorizationModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PnC_ASResAuthorizationModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9171,6 +9171,13 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SupportedProvidersListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SupportedProvidersListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -9192,13 +9199,6 @@ func (x *SupportedProvidersListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SupportedProvidersListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9240,19 +9240,19 @@ func (x *CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CLReqControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *CLReqControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarCLReqControlModeType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *CLReqControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9294,19 +9294,19 @@ func (x *CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CLResControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *CLResControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarCLResControlModeType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *CLResControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9452,6 +9452,13 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CertificateInstallationReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *CertificateInstallationReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarCertificateInstallationReqType, &state, 1, nil); err != nil {
@@ -9490,13 +9497,6 @@ func (x *CertificateInstallationReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *CertificateInstallationReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9622,6 +9622,13 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedCertificateChainType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignedCertificateChainType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSignedCertificateChainType, &state, 1, nil); err != nil {
@@ -9649,13 +9656,6 @@ func (x *SignedCertificateChainType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignedCertificateChainType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9751,6 +9751,13 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ListOfRootCertificateIDsType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ListOfRootCertificateIDsType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -9769,13 +9776,6 @@ func (x *ListOfRootCertificateIDsType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ListOfRootCertificateIDsType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -9888,6 +9888,13 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EMAIDListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EMAIDListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -9909,13 +9916,6 @@ func (x *EMAIDListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EMAIDListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -10083,6 +10083,13 @@ func (x *CertificateInstallationResType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CertificateInstallationResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *CertificateInstallationResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarCertificateInstallationResType, &state, 1, nil); err != nil {
@@ -10131,13 +10138,6 @@ func (x *CertificateInstallationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *CertificateInstallationResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -10241,6 +10241,13 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CertificateChainType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *CertificateChainType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarCertificateChainType, &state, 1, nil); err != nil {
@@ -10264,13 +10271,6 @@ func (x *CertificateChainType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *CertificateChainType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -10500,6 +10500,13 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedInstallationDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignedInstallationDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSignedInstallationDataType, &state, 1, nil); err != nil {
@@ -10567,13 +10574,6 @@ func (x *SignedInstallationDataType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignedInstallationDataType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -10651,6 +10651,13 @@ func (x *MeteringConfirmationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MeteringConfirmationReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *MeteringConfirmationReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarMeteringConfirmationReqType, &state, 1, nil); err != nil {
@@ -10669,13 +10676,6 @@ func (x *MeteringConfirmationReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *MeteringConfirmationReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -10856,6 +10856,13 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedMeteringDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignedMeteringDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSignedMeteringDataType, &state, 1, nil); err != nil {
@@ -10905,13 +10912,6 @@ func (x *SignedMeteringDataType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignedMeteringDataType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -11305,6 +11305,13 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MeterInfoType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *MeterInfoType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarMeterInfoType, &state, 1, nil); err != nil {
@@ -11392,13 +11399,6 @@ func (x *MeterInfoType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *MeterInfoType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -11657,6 +11657,13 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ReceiptType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ReceiptType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -11716,13 +11723,6 @@ func (x *ReceiptType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ReceiptType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -11800,6 +11800,13 @@ func (x *DetailedCostType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DetailedCostType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *DetailedCostType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarDetailedCostType, &state, 1, nil); err != nil {
@@ -11818,13 +11825,6 @@ func (x *DetailedCostType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *DetailedCostType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -11926,6 +11926,13 @@ func (x *RationalNumberType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *RationalNumberType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *RationalNumberType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarRationalNumberType, &state, 1, nil); err != nil {
@@ -11944,13 +11951,6 @@ func (x *RationalNumberType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *RationalNumberType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12046,6 +12046,13 @@ func (x *DetailedTaxType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DetailedTaxType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *DetailedTaxType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarDetailedTaxType, &state, 1, nil); err != nil {
@@ -12067,13 +12074,6 @@ func (x *DetailedTaxType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *DetailedTaxType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12115,19 +12115,19 @@ func (x *Dynamic_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Dynamic_SMDTControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarDynamic_SMDTControlModeType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Dynamic_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12205,6 +12205,13 @@ func (x *Scheduled_SMDTControlModeType) decodeEXI(r *exi.Reader, a *arena) error
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Scheduled_SMDTControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarScheduled_SMDTControlModeType, &state, 1, nil); err != nil {
@@ -12220,13 +12227,6 @@ func (x *Scheduled_SMDTControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Scheduled_SMDTControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12310,6 +12310,13 @@ func (x *MeteringConfirmationResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *MeteringConfirmationResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *MeteringConfirmationResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarMeteringConfirmationResType, &state, 1, nil); err != nil {
@@ -12331,13 +12338,6 @@ func (x *MeteringConfirmationResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *MeteringConfirmationResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12503,6 +12503,13 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerDeliveryReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PowerDeliveryReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPowerDeliveryReqType, &state, 1, nil); err != nil {
@@ -12552,13 +12559,6 @@ func (x *PowerDeliveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PowerDeliveryReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12689,6 +12689,13 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerProfileType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPowerProfileType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEVPowerProfileType, &state, 1, nil); err != nil {
@@ -12726,13 +12733,6 @@ func (x *EVPowerProfileType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPowerProfileType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12774,19 +12774,19 @@ func (x *Dynamic_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Dynamic_EVPPTControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarDynamic_EVPPTControlModeType, &state, 0, nil); err != nil {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Dynamic_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -12894,6 +12894,13 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Scheduled_EVPPTControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarScheduled_EVPPTControlModeType, &state, 1, nil); err != nil {
@@ -12920,13 +12927,6 @@ func (x *Scheduled_EVPPTControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Scheduled_EVPPTControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -13022,6 +13022,13 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerProfileEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPowerProfileEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -13040,13 +13047,6 @@ func (x *EVPowerProfileEntryListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPowerProfileEntryListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -13196,6 +13196,13 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PowerScheduleEntryType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPowerScheduleEntryType, &state, 1, nil); err != nil {
@@ -13230,13 +13237,6 @@ func (x *PowerScheduleEntryType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -13346,6 +13346,13 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerDeliveryResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PowerDeliveryResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPowerDeliveryResType, &state, 1, nil); err != nil {
@@ -13375,13 +13382,6 @@ func (x *PowerDeliveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PowerDeliveryResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -13483,6 +13483,13 @@ func (x *EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVSEStatusType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEVSEStatusType, &state, 1, nil); err != nil {
@@ -13504,13 +13511,6 @@ func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVSEStatusType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -13629,6 +13629,13 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ScheduleExchangeReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ScheduleExchangeReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarScheduleExchangeReqType, &state, 1, nil); err != nil {
@@ -13666,13 +13673,6 @@ func (x *ScheduleExchangeReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ScheduleExchangeReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -13920,6 +13920,13 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Dynamic_SEReqControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarDynamic_SEReqControlModeType, &state, 1, nil); err != nil {
@@ -13988,13 +13995,6 @@ func (x *Dynamic_SEReqControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Dynamic_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -14202,6 +14202,13 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Scheduled_SEReqControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.DepartureTime != nil {
@@ -14248,13 +14255,6 @@ func (x *Scheduled_SEReqControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Scheduled_SEReqControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -14332,6 +14332,13 @@ func (x *EVEnergyOfferType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVEnergyOfferType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVEnergyOfferType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEVEnergyOfferType, &state, 1, nil); err != nil {
@@ -14350,13 +14357,6 @@ func (x *EVEnergyOfferType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVEnergyOfferType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -14452,6 +14452,13 @@ func (x *EVPowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPowerScheduleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEVPowerScheduleType, &state, 1, nil); err != nil {
@@ -14473,13 +14480,6 @@ func (x *EVPowerScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPowerScheduleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -14575,6 +14575,13 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -14593,13 +14600,6 @@ func (x *EVPowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -14695,6 +14695,13 @@ func (x *EVPowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPowerScheduleEntryType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEVPowerScheduleEntryType, &state, 1, nil); err != nil {
@@ -14713,13 +14720,6 @@ func (x *EVPowerScheduleEntryType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPowerScheduleEntryType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -14887,6 +14887,13 @@ func (x *EVAbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVAbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVAbsolutePriceScheduleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEVAbsolutePriceScheduleType, &state, 1, nil); err != nil {
@@ -14926,13 +14933,6 @@ func (x *EVAbsolutePriceScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVAbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -15028,6 +15028,13 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -15046,13 +15053,6 @@ func (x *EVPriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -15184,6 +15184,13 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPriceRuleStackType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPriceRuleStackType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -15208,13 +15215,6 @@ func (x *EVPriceRuleStackType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPriceRuleStackType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -15292,6 +15292,13 @@ func (x *EVPriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *EVPriceRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *EVPriceRuleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarEVPriceRuleType, &state, 1, nil); err != nil {
@@ -15310,13 +15317,6 @@ func (x *EVPriceRuleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *EVPriceRuleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -15491,6 +15491,13 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ScheduleExchangeResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ScheduleExchangeResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarScheduleExchangeResType, &state, 1, nil); err != nil {
@@ -15545,13 +15552,6 @@ func (x *ScheduleExchangeResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ScheduleExchangeResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -15750,6 +15750,13 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Dynamic_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Dynamic_SEResControlModeType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.DepartureTime != nil {
@@ -15802,13 +15809,6 @@ func (x *Dynamic_SEResControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Dynamic_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -16256,6 +16256,13 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *AbsolutePriceScheduleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -16372,13 +16379,6 @@ func (x *AbsolutePriceScheduleType) encodeEXI(w *exi.Writer) error {
 	return nil
 }
 
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *AbsolutePriceScheduleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
-}
-
 // EncodeEXI encodes the content of an element of this type.
 func (x *AbsolutePriceScheduleType) EncodeEXI(w *exi.Writer) error {
 	return x.encodeEXI(w)
@@ -16472,6 +16472,13 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TaxRuleListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *TaxRuleListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -16490,13 +16497,6 @@ func (x *TaxRuleListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *TaxRuleListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -16760,6 +16760,13 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TaxRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *TaxRuleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarTaxRuleType, &state, 1, nil); err != nil {
@@ -16824,13 +16831,6 @@ func (x *TaxRuleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *TaxRuleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -16926,6 +16926,13 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -16944,13 +16951,6 @@ func (x *PriceRuleStackListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PriceRuleStackListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -17082,6 +17082,13 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceRuleStackType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PriceRuleStackType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -17106,13 +17113,6 @@ func (x *PriceRuleStackType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PriceRuleStackType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -17342,6 +17342,13 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PriceRuleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPriceRuleType, &state, 1, nil); err != nil {
@@ -17392,13 +17399,6 @@ func (x *PriceRuleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PriceRuleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -17576,6 +17576,13 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *OverstayRuleListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *OverstayRuleListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -17610,13 +17617,6 @@ func (x *OverstayRuleListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *OverstayRuleListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -17790,6 +17790,13 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *OverstayRuleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *OverstayRuleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.OverstayRuleDescription != nil {
@@ -17825,13 +17832,6 @@ func (x *OverstayRuleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *OverstayRuleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -17927,6 +17927,13 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AdditionalServiceListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *AdditionalServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -17945,13 +17952,6 @@ func (x *AdditionalServiceListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *AdditionalServiceListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -18047,6 +18047,13 @@ func (x *AdditionalServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *AdditionalServiceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *AdditionalServiceType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarAdditionalServiceType, &state, 1, nil); err != nil {
@@ -18068,13 +18075,6 @@ func (x *AdditionalServiceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *AdditionalServiceType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -18300,6 +18300,13 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceLevelScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PriceLevelScheduleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -18353,13 +18360,6 @@ func (x *PriceLevelScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PriceLevelScheduleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -18455,6 +18455,13 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceLevelScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PriceLevelScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -18473,13 +18480,6 @@ func (x *PriceLevelScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PriceLevelScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -18581,6 +18581,13 @@ func (x *PriceLevelScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PriceLevelScheduleEntryType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PriceLevelScheduleEntryType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPriceLevelScheduleEntryType, &state, 1, nil); err != nil {
@@ -18599,13 +18606,6 @@ func (x *PriceLevelScheduleEntryType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PriceLevelScheduleEntryType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -18701,6 +18701,13 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *Scheduled_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *Scheduled_SEResControlModeType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -18719,13 +18726,6 @@ func (x *Scheduled_SEResControlModeType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *Scheduled_SEResControlModeType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -18847,6 +18847,13 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ScheduleTupleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ScheduleTupleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarScheduleTupleType, &state, 1, nil); err != nil {
@@ -18876,13 +18883,6 @@ func (x *ScheduleTupleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ScheduleTupleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -18979,6 +18979,13 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ChargingScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ChargingScheduleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarChargingScheduleType, &state, 1, nil); err != nil {
@@ -19007,13 +19014,6 @@ func (x *ChargingScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ChargingScheduleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -19163,6 +19163,13 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerScheduleType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PowerScheduleType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarPowerScheduleType, &state, 1, nil); err != nil {
@@ -19200,13 +19207,6 @@ func (x *PowerScheduleType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PowerScheduleType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -19302,6 +19302,13 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -19320,13 +19327,6 @@ func (x *PowerScheduleEntryListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PowerScheduleEntryListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -19422,6 +19422,13 @@ func (x *ServiceDetailReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDetailReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceDetailReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarServiceDetailReqType, &state, 1, nil); err != nil {
@@ -19440,13 +19447,6 @@ func (x *ServiceDetailReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceDetailReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -19584,6 +19584,13 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDetailResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceDetailResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarServiceDetailResType, &state, 1, nil); err != nil {
@@ -19617,13 +19624,6 @@ func (x *ServiceDetailResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceDetailResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -19719,6 +19719,13 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceParameterListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceParameterListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -19737,13 +19744,6 @@ func (x *ServiceParameterListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceParameterListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -19875,6 +19875,13 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ParameterSetType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ParameterSetType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -19899,13 +19906,6 @@ func (x *ParameterSetType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ParameterSetType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -20104,6 +20104,13 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ParameterType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ParameterType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarParameterType, &state, 1, nil); err != nil {
@@ -20168,13 +20175,6 @@ func (x *ParameterType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ParameterType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -20260,6 +20260,13 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDiscoveryReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarServiceDiscoveryReqType, &state, 1, nil); err != nil {
@@ -20280,13 +20287,6 @@ func (x *ServiceDiscoveryReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceDiscoveryReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -20399,6 +20399,13 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceIDListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceIDListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -20417,13 +20424,6 @@ func (x *ServiceIDListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceIDListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -20575,6 +20575,13 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceDiscoveryResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceDiscoveryResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarServiceDiscoveryResType, &state, 1, nil); err != nil {
@@ -20616,13 +20623,6 @@ func (x *ServiceDiscoveryResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceDiscoveryResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -20718,6 +20718,13 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -20736,13 +20743,6 @@ func (x *ServiceListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -20844,6 +20844,13 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarServiceType, &state, 1, nil); err != nil {
@@ -20862,13 +20869,6 @@ func (x *ServiceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -20972,6 +20972,13 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceSelectionReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceSelectionReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarServiceSelectionReqType, &state, 1, nil); err != nil {
@@ -20998,13 +21005,6 @@ func (x *ServiceSelectionReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceSelectionReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -21118,6 +21118,13 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SelectedServiceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SelectedServiceType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSelectedServiceType, &state, 1, nil); err != nil {
@@ -21136,13 +21143,6 @@ func (x *SelectedServiceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SelectedServiceType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -21238,6 +21238,13 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SelectedServiceListType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SelectedServiceListType) encodeEXI(w *exi.Writer) error {
 	var counts [1]int
 	state := 0
@@ -21256,13 +21263,6 @@ func (x *SelectedServiceListType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SelectedServiceListType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -21346,6 +21346,13 @@ func (x *ServiceSelectionResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ServiceSelectionResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ServiceSelectionResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarServiceSelectionResType, &state, 1, nil); err != nil {
@@ -21367,13 +21374,6 @@ func (x *ServiceSelectionResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ServiceSelectionResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -21469,6 +21469,13 @@ func (x *SessionSetupReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionSetupReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SessionSetupReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSessionSetupReqType, &state, 1, nil); err != nil {
@@ -21490,13 +21497,6 @@ func (x *SessionSetupReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SessionSetupReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -21616,6 +21616,13 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionSetupResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SessionSetupResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSessionSetupResType, &state, 1, nil); err != nil {
@@ -21646,13 +21653,6 @@ func (x *SessionSetupResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SessionSetupResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -21822,6 +21822,13 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionStopReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SessionStopReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSessionStopReqType, &state, 1, nil); err != nil {
@@ -21865,13 +21872,6 @@ func (x *SessionStopReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SessionStopReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -21955,6 +21955,13 @@ func (x *SessionStopResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SessionStopResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSessionStopResType, &state, 1, nil); err != nil {
@@ -21976,13 +21983,6 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SessionStopResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -22222,6 +22222,13 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckInReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *VehicleCheckInReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarVehicleCheckInReqType, &state, 1, nil); err != nil {
@@ -22276,13 +22283,6 @@ func (x *VehicleCheckInReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *VehicleCheckInReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -22498,6 +22498,13 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckInResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *VehicleCheckInResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarVehicleCheckInResType, &state, 1, nil); err != nil {
@@ -22543,13 +22550,6 @@ func (x *VehicleCheckInResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *VehicleCheckInResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -22669,6 +22669,13 @@ func (x *VehicleCheckOutReqType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckOutReqType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *VehicleCheckOutReqType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarVehicleCheckOutReqType, &state, 1, nil); err != nil {
@@ -22699,13 +22706,6 @@ func (x *VehicleCheckOutReqType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *VehicleCheckOutReqType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -22813,6 +22813,13 @@ func (x *VehicleCheckOutResType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *VehicleCheckOutResType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *VehicleCheckOutResType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarVehicleCheckOutResType, &state, 1, nil); err != nil {
@@ -22843,13 +22850,6 @@ func (x *VehicleCheckOutResType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *VehicleCheckOutResType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -23313,6 +23313,13 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DisplayParametersType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *DisplayParametersType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.PresentSOC != nil {
@@ -23411,13 +23418,6 @@ func (x *DisplayParametersType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *DisplayParametersType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.

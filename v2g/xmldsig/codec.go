@@ -1585,6 +1585,13 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *CanonicalizationMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
@@ -1595,13 +1602,6 @@ func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *CanonicalizationMethodType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -1915,6 +1915,13 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DSAKeyValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.P != nil {
@@ -1975,13 +1982,6 @@ func (x *DSAKeyValueType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *DSAKeyValueType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -2052,6 +2052,13 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *DigestMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
@@ -2062,13 +2069,6 @@ func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *DigestMethodType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -2303,6 +2303,13 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *KeyInfoType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -2371,13 +2378,6 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *KeyInfoType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -2463,6 +2463,13 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *KeyValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.DSAKeyValue != nil {
@@ -2485,13 +2492,6 @@ func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *KeyValueType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -2605,6 +2605,13 @@ func (x *RSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *RSAKeyValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarRSAKeyValueType, &state, 1, nil); err != nil {
@@ -2623,13 +2630,6 @@ func (x *RSAKeyValueType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *RSAKeyValueType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -2759,6 +2759,13 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *RetrievalMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Type != nil {
@@ -2785,13 +2792,6 @@ func (x *RetrievalMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *RetrievalMethodType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -2860,6 +2860,13 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TransformsType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *TransformsType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	for i := range x.Transform {
@@ -2874,13 +2881,6 @@ func (x *TransformsType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *TransformsType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -2979,6 +2979,13 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *TransformType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *TransformType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
@@ -2997,13 +3004,6 @@ func (x *TransformType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *TransformType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -3198,6 +3198,13 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *X509DataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	for i := range x.X509IssuerSerial {
@@ -3244,13 +3251,6 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *X509DataType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -3364,6 +3364,13 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *X509IssuerSerialType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarX509IssuerSerialType, &state, 1, nil); err != nil {
@@ -3382,13 +3389,6 @@ func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *X509IssuerSerialType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -3534,6 +3534,13 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *PGPDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.PGPKeyID != nil {
@@ -3556,13 +3563,6 @@ func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *PGPDataType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -3686,6 +3686,13 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SPKIDataType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	for i := range x.SPKISexp {
@@ -3700,13 +3707,6 @@ func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SPKIDataType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -3803,6 +3803,13 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ManifestType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ManifestType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -3823,13 +3830,6 @@ func (x *ManifestType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ManifestType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -4047,6 +4047,13 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ReferenceType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -4091,13 +4098,6 @@ func (x *ReferenceType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ReferenceType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -4248,6 +4248,13 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *ObjectType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Encoding != nil {
@@ -4272,13 +4279,6 @@ func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *ObjectType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -4426,6 +4426,13 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignatureType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignatureType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -4466,13 +4473,6 @@ func (x *SignatureType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignatureType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -4605,6 +4605,13 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignedInfoType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -4637,13 +4644,6 @@ func (x *SignedInfoType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignedInfoType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -4760,6 +4760,13 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignatureMethodType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
@@ -4778,13 +4785,6 @@ func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignatureMethodType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -4876,6 +4876,13 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignatureValueType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -4894,13 +4901,6 @@ func (x *SignatureValueType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignatureValueType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -4997,6 +4997,13 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignaturePropertiesType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -5017,13 +5024,6 @@ func (x *SignaturePropertiesType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignaturePropertiesType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
@@ -5139,6 +5139,13 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 	}
 }
 
+// DecodeEXI decodes the content of an element of this type; codecs of
+// other schema sets that reuse the type call it.
+func (x *SignaturePropertyType) DecodeEXI(r *exi.Reader) error {
+	var a arena
+	return x.decodeEXI(r, &a)
+}
+
 func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 	state := 0
 	if x.Id != nil {
@@ -5155,13 +5162,6 @@ func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	return nil
-}
-
-// DecodeEXI decodes the content of an element of this type; codecs of
-// other schema sets that reuse the type call it.
-func (x *SignaturePropertyType) DecodeEXI(r *exi.Reader) error {
-	var a arena
-	return x.decodeEXI(r, &a)
 }
 
 // EncodeEXI encodes the content of an element of this type.
