@@ -1,6 +1,7 @@
 package exigen
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -33,9 +34,11 @@ var Packages = []struct {
 }
 
 // GenerateAll writes every package under outDir from the schemas in
-// schemaDir and returns the files written.
+// schemaDir and returns the files written. It removes the files of an
+// earlier generation that the generator no longer writes (codec.go, which
+// held a whole package).
 func GenerateAll(schemaDir, outDir string) ([]string, error) {
-	var files []string
+	var written []string
 	reg := Registry{}
 	for _, p := range Packages {
 		cfg := p.Config
@@ -43,19 +46,56 @@ func GenerateAll(schemaDir, outDir string) ([]string, error) {
 		cfg.Root = filepath.Join(schemaDir, cfg.Root)
 		cfg.ImportPath = "github.com/ccslink/ccslink/v2g/" + p.Dir
 		cfg.dir = p.Dir
-		src, err := Generate(cfg, reg)
+		files, err := Generate(cfg, reg)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", p.Dir, err)
 		}
 		dir := filepath.Join(outDir, p.Dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-		f := filepath.Join(dir, "codec.go")
-		if err := os.WriteFile(f, src, 0o644); err != nil {
+		keep := map[string]bool{}
+		for _, f := range files {
+			path := filepath.Join(dir, f.Name)
+			if err := os.WriteFile(path, f.Data, 0o644); err != nil {
+				return nil, err
+			}
+			keep[f.Name] = true
+			written = append(written, path)
+		}
+		stale, err := generatedIn(dir)
+		if err != nil {
 			return nil, err
 		}
-		files = append(files, f)
+		for _, name := range stale {
+			if !keep[name] {
+				if err := os.Remove(filepath.Join(dir, name)); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
-	return files, nil
+	return written, nil
+}
+
+// generatedIn lists the Go files in dir that the generator wrote.
+func generatedIn(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".go" {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		if isGenerated(src) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
 }

@@ -2,35 +2,103 @@ package exigen
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/ccslink/ccslink/internal/shared"
 )
 
 // TestGeneratedUpToDate regenerates every codec package from the schemas
-// and compares it byte for byte with the committed code.
+// and compares each file byte for byte with the committed code; a committed
+// generated file that the generator no longer writes fails too.
 func TestGeneratedUpToDate(t *testing.T) {
 	schemas := shared.Path(t, "schemas")
 	out := t.TempDir()
-	files, err := GenerateAll(schemas, out)
+	if _, err := GenerateAll(schemas, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range Packages {
+		fresh, err := generatedIn(filepath.Join(out, p.Dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fresh) < 4 || !slices.Contains(fresh, "types.go") {
+			t.Errorf("v2g/%s: generated %v, want types.go, grammar.go, decode.go and encode.go at least", p.Dir, fresh)
+		}
+		committed, err := generatedIn(filepath.Join("..", "..", "v2g", p.Dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range committed {
+			if !slices.Contains(fresh, name) {
+				t.Errorf("v2g/%s/%s is a generated file the generator no longer writes: run go generate ./v2g", p.Dir, name)
+			}
+		}
+		for _, name := range fresh {
+			rel := filepath.Join(p.Dir, name)
+			got, err := os.ReadFile(filepath.Join(out, rel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join("..", "..", "v2g", rel))
+			if err != nil {
+				t.Errorf("committed v2g/%s: %v: run go generate ./v2g", rel, err)
+				continue
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("v2g/%s differs from what the generator writes: run go generate ./v2g", rel)
+			}
+		}
+	}
+}
+
+// TestGenerateAllRemovesStale checks that regenerating over an earlier
+// generation removes its generated files that are no longer written, and
+// keeps every file it did not generate.
+func TestGenerateAllRemovesStale(t *testing.T) {
+	schemas := shared.Path(t, "schemas")
+	out := t.TempDir()
+	dir := filepath.Join(out, "apphand")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"codec.go":    generatedHeader + " from shared/schemas/apphand/V2G_CI_AppProtocol.xsd; DO NOT EDIT.\n\npackage apphand\n",
+		"extra.go":    "package apphand\n",
+		"doc_test.go": "package apphand\n",
+		"notes.txt":   generatedHeader + "\n",
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	written, err := GenerateAll(schemas, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != len(Packages) {
-		t.Fatalf("wrote %d files for %d packages", len(files), len(Packages))
+	if _, err := os.Stat(filepath.Join(dir, "codec.go")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale codec.go: Stat = %v, want it removed", err)
 	}
-	for _, f := range files {
-		rel, _ := filepath.Rel(out, f)
-		want, err := os.ReadFile(filepath.Join("..", "..", "v2g", rel))
-		if err != nil {
-			t.Fatalf("committed %s: %v", rel, err)
+	for _, name := range []string{"extra.go", "doc_test.go", "notes.txt"} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != files[name] {
+			t.Errorf("%s: %q, %v; want it kept as it was", name, got, err)
 		}
-		got, _ := os.ReadFile(f)
-		if !bytes.Equal(got, want) {
-			t.Errorf("v2g/%s differs from what the generator writes: run go generate ./v2g", rel)
-		}
+	}
+	got, err := generatedIn(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"decode.go", "encode.go", "grammar.go", "json.go", "types.go"}
+	if !slices.Equal(got, want) {
+		t.Errorf("apphand holds generated files %v, want %v", got, want)
+	}
+	if !slices.Contains(written, filepath.Join(dir, "types.go")) {
+		t.Errorf("GenerateAll did not report %s among %d files written", filepath.Join(dir, "types.go"), len(written))
 	}
 }
 
