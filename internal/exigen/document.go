@@ -170,9 +170,14 @@ func (g *gen) encodeRoot(w *emitter, t *Type, dst, field string) {
 // emitKinds writes MessageKind, one constant per field of the Body type (the
 // members of its substitution group, in field order), and Body.Kind, so
 // that a session can dispatch on a message and index tables by it.
-func (g *gen) emitKinds(t *Type) {
-	w := g.file(fileTypes)
+func (g *gen) emitKinds(t *Type) error {
 	fs := g.gram[t].Fields
+	for _, f := range fs {
+		if ft := g.fieldType(f); !strings.HasPrefix(ft, "*") && !strings.HasPrefix(ft, "[]") && ft != "exi.Bytes" {
+			return fmt.Errorf("%s: field %s is not optional, so a body may hold several messages", t.describe(), f.GoName)
+		}
+	}
+	w := g.file(fileTypes)
 	w.line("// MessageKind names one message of the Body substitution group.")
 	w.line("type MessageKind uint8")
 	w.blank()
@@ -200,13 +205,11 @@ func (g *gen) emitKinds(t *Type) {
 	w.open("func (b *%s) Kind() MessageKind", t.GoName)
 	w.open("switch")
 	for _, f := range fs {
-		if ft := g.fieldType(f); !strings.HasPrefix(ft, "*") && !strings.HasPrefix(ft, "[]") && ft != "exi.Bytes" {
-			panic("exigen: Body field " + f.GoName + " is not optional")
-		}
 		w.line("case b.%s != nil:", f.GoName)
 		w.line("return Kind%s", f.GoName)
 	}
 	w.close()
 	w.line("return KindNone")
 	w.closeDecl()
+	return nil
 }

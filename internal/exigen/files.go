@@ -148,8 +148,8 @@ func wrap(text string, width int) string {
 // the standard library's first, each group sorted.
 func (g *gen) importsOf(body []byte) ([][]string, error) {
 	known := map[string]string{"fmt": "", "strconv": "", "unsafe": "", "exi": "github.com/ccslink/ccslink/exi"}
-	for name, path := range g.imports {
-		known[name] = path
+	for _, p := range g.ext {
+		known[p.pkg] = p.path
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "", append([]byte("package p\n"), body...), parser.SkipObjectResolution)
 	if err != nil {

@@ -75,12 +75,7 @@ func nameFragment(fs []*fragElem) {
 		keys[f.Q.Local]++
 	}
 	for _, f := range fs {
-		base := goIdent(f.Q.Local)
-		name := base
-		for i := 2; used[name]; i++ {
-			name = fmt.Sprintf("%s%d", base, i)
-		}
-		used[name] = true
+		name := uniqueName(used, goIdent(f.Q.Local))
 		f.GoName = name
 		f.Key = f.Q.Local
 		if keys[f.Q.Local] > 1 {

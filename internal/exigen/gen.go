@@ -51,7 +51,6 @@ type gen struct {
 	frag    []*fragElem
 	pooled  map[*Type]bool      // optional complex values allocated in blocks
 	ext     map[*Type]*provided // types reused from another package
-	imports map[string]string   // package name -> import path of the reused types
 	out     map[string]*emitter // file name -> its declarations
 	kinds   bool                // MessageKind written
 }
@@ -64,7 +63,7 @@ func Generate(cfg Config, reg Registry) ([]File, error) {
 		return nil, err
 	}
 	g := &gen{s: s, cfg: cfg, seen: map[*Type]bool{}, names: map[string]bool{}, gram: map[*Type]*Grammar{},
-		ext: map[*Type]*provided{}, imports: map[string]string{}, out: map[string]*emitter{}}
+		ext: map[*Type]*provided{}, out: map[string]*emitter{}}
 	for _, e := range s.Elements {
 		g.globals = append(g.globals, e)
 	}
@@ -87,7 +86,9 @@ func Generate(cfg Config, reg Registry) ([]File, error) {
 	}
 	g.name()
 	g.share(reg)
-	g.emit()
+	if err := g.emit(); err != nil {
+		return nil, err
+	}
 	return g.files()
 }
 
@@ -113,11 +114,11 @@ func (g *gen) visit(t *Type) error {
 		if err := g.visit(f.Type); err != nil {
 			return err
 		}
-
 	}
 	return nil
 }
 
+// goIdent turns an XML name into an exported Go identifier.
 func goIdent(s string) string {
 	var b strings.Builder
 	for i, r := range s {
@@ -138,12 +139,18 @@ func goIdent(s string) string {
 	return out
 }
 
-func (g *gen) unique(base string) string {
+// unique returns base, or base with the first number from 2 on that makes
+// it a package-level name not yet taken, and takes it.
+func (g *gen) unique(base string) string { return uniqueName(g.names, base) }
+
+// uniqueName returns base, or base with the first number from 2 on that is
+// not in used, and adds it to used.
+func uniqueName(used map[string]bool, base string) string {
 	n := base
-	for i := 2; g.names[n]; i++ {
+	for i := 2; used[n]; i++ {
 		n = fmt.Sprintf("%s%d", base, i)
 	}
-	g.names[n] = true
+	used[n] = true
 	return n
 }
 
@@ -176,18 +183,13 @@ func (g *gen) name() {
 			if f.Kind != evCH {
 				base = goIdent(f.Q.Local)
 			}
-			n := base
-			for i := 2; used[n]; i++ {
-				n = fmt.Sprintf("%s%d", base, i)
-			}
-			used[n] = true
-			f.GoName = n
+			f.GoName = uniqueName(used, base)
 		}
 	}
 }
 
 // emit writes the package's declarations into its files.
-func (g *gen) emit() {
+func (g *gen) emit() error {
 	g.emitArena()
 	g.emitDocument()
 	if g.cfg.Fragment {
@@ -202,11 +204,14 @@ func (g *gen) emit() {
 		if g.ext[t] == nil {
 			g.emitType(t)
 			if t.Name.Local == "BodyType" {
-				g.emitKinds(t)
+				if err := g.emitKinds(t); err != nil {
+					return err
+				}
 				g.kinds = true
 			}
 		}
 	}
+	return nil
 }
 
 // fingerprint describes what makes a type's Go form and codec: reusing a
@@ -267,18 +272,9 @@ func (g *gen) share(reg Registry) {
 	}
 }
 
-// ref notes that the emitted code names t, importing its package if it is
-// reused from another one.
-func (g *gen) ref(t *Type) {
-	if p := g.ext[t]; p != nil {
-		g.imports[p.pkg] = p.path
-	}
-}
-
 // decodeCall and encodeCall are the calls that code the content of an
 // element of complex type t held by expr.
 func (g *gen) decodeCall(t *Type, expr, r, a string) string {
-	g.ref(t)
 	if g.ext[t] != nil {
 		return fmt.Sprintf("%s.DecodeEXI(%s)", expr, r)
 	}
@@ -286,7 +282,6 @@ func (g *gen) decodeCall(t *Type, expr, r, a string) string {
 }
 
 func (g *gen) encodeCall(t *Type, expr, w string) string {
-	g.ref(t)
 	if g.ext[t] != nil {
 		return fmt.Sprintf("%s.EncodeEXI(%s)", expr, w)
 	}

@@ -8,13 +8,8 @@ import (
 
 // goType is the Go type of a value of t (simple or complex).
 func (g *gen) goType(t *Type) string {
-	if t.Simple == nil {
-		g.ref(t)
-		return t.GoName
-	}
 	st := t.Simple
-	if len(st.Enum) > 0 {
-		g.ref(t)
+	if st == nil || len(st.Enum) > 0 {
 		return t.GoName
 	}
 	switch {
