@@ -7,164 +7,6 @@ import (
 	"strings"
 )
 
-type evKind int
-
-const (
-	evAT evKind = iota
-	evSE
-	evSEAny
-	evEE
-	evCH
-	evCHUntyped
-	evEps
-)
-
-// event is a grammar terminal; SE and AT carry their qname.
-type event struct {
-	kind evKind
-	q    QName
-}
-
-type nprod struct {
-	ev      event
-	next    int
-	counter int // bounded-list counter, or -1
-}
-
-type nstate struct{ prods []nprod }
-
-type counter struct {
-	max  int
-	loop int // NFA loop state of the list
-	next int // NFA state after the list
-}
-
-// nfa is a proto-grammar (EXI 1.0 §8.5.4.1) with ε-productions.
-type nfa struct {
-	s        *Schema
-	states   []nstate
-	counters []counter
-	elems    map[QName]*Element
-	attrs    map[QName]*Attribute
-	depth    int // nesting inside repeated particles
-
-	start      int          // the type's start state
-	content    int          // the content's start state, after the attributes
-	attrStates map[int]bool // the attribute uses' states
-}
-
-func (g *nfa) add() int { g.states = append(g.states, nstate{}); return len(g.states) - 1 }
-
-func (g *nfa) prod(from int, ev event, to, ctr int) {
-	g.states[from].prods = append(g.states[from].prods, nprod{ev, to, ctr})
-}
-
-func (g *nfa) eps(from, to int) { g.prod(from, event{kind: evEps}, to, -1) }
-
-// term builds the grammar of a particle's term continuing at next: an
-// element term, one SE per member of its substitution group (§8.5.4.1.6); a
-// wildcard, SE(*) (§8.5.4.1.7); a sequence or a choice (§8.5.4.1.8).
-func (g *nfa) term(p *Particle, next, ctr int) (int, error) {
-	switch {
-	case p.Elem != nil:
-		s := g.add()
-		for _, m := range g.s.members(p.Elem) {
-			if old, ok := g.elems[m.Name]; ok && old.Type != m.Type {
-				return 0, fmt.Errorf("element %s declared twice with different types", m.Name)
-			}
-			g.elems[m.Name] = m
-			g.prod(s, event{kind: evSE, q: m.Name}, next, ctr)
-		}
-		return s, nil
-	case p.Wildcard:
-		s := g.add()
-		g.prod(s, event{kind: evSEAny}, next, ctr)
-		return s, nil
-	case p.Group.Choice:
-		s := g.add()
-		if len(p.Group.Particles) == 0 {
-			g.eps(s, next)
-		}
-		for _, c := range p.Group.Particles {
-			cs, err := g.particle(c, next)
-			if err != nil {
-				return 0, err
-			}
-			g.eps(s, cs)
-		}
-		return s, nil
-	default:
-		cur := next
-		for i := len(p.Group.Particles) - 1; i >= 0; i-- {
-			var err error
-			if cur, err = g.particle(p.Group.Particles[i], cur); err != nil {
-				return 0, err
-			}
-		}
-		return cur, nil
-	}
-}
-
-// particle (§8.5.4.1.5) builds minOccurs mandatory copies of the term, then either a
-// loop (unbounded), a counted loop (a bounded list of one element term), or
-// optional copies (§8.5.4.1.5).
-func (g *nfa) particle(p *Particle, next int) (int, error) {
-	if p.Max == 0 {
-		return next, nil
-	}
-	if p.Max != 1 {
-		g.depth++
-		defer func() { g.depth-- }()
-	}
-	ctr := -1
-	var tail int
-	switch {
-	case p.Max < 0:
-		tail = g.add()
-		start, err := g.term(p, tail, -1)
-		if err != nil {
-			return 0, err
-		}
-		g.eps(tail, start)
-		g.eps(tail, next)
-	case p.Max > p.Min && p.Max > 1 && p.Elem != nil && g.depth == 1:
-		// A list bounded at Max: the loop state counts, and the Max-th item
-		// leads to what follows the list (only EE-like productions there).
-		ctr = len(g.counters)
-		tail = g.add()
-		g.counters = append(g.counters, counter{max: p.Max, loop: tail, next: next})
-		start, err := g.term(p, tail, ctr)
-		if err != nil {
-			return 0, err
-		}
-		g.eps(tail, start)
-		g.eps(tail, next)
-	default:
-		if p.Max-p.Min > 64 {
-			return 0, fmt.Errorf("bounded repetition of a group (maxOccurs %d) is not supported", p.Max)
-		}
-		tail = next
-		for i := p.Min; i < p.Max; i++ {
-			s := g.add()
-			start, err := g.term(p, tail, -1)
-			if err != nil {
-				return 0, err
-			}
-			g.eps(s, start)
-			g.eps(s, next)
-			tail = s
-		}
-	}
-	cur := tail
-	for i := 0; i < p.Min; i++ {
-		var err error
-		if cur, err = g.term(p, cur, ctr); err != nil {
-			return 0, err
-		}
-	}
-	return cur, nil
-}
-
 // Field is one child element, attribute or simple content of a complex
 // type, with the occurrence bounds the content model allows.
 type Field struct {
@@ -292,6 +134,173 @@ func (g *nfa) upToContent(kernel []int) bool {
 		}
 	}
 	return false
+}
+
+// evKind is the kind of a grammar terminal; evEps marks an ε-production of
+// a proto-grammar, which normalization removes.
+type evKind int
+
+const (
+	evAT evKind = iota
+	evSE
+	evSEAny
+	evEE
+	evCH
+	evCHUntyped
+	evEps
+)
+
+// event is a grammar terminal; SE and AT carry their qname.
+type event struct {
+	kind evKind
+	q    QName
+}
+
+// nprod is a production of a proto-grammar state.
+type nprod struct {
+	ev      event
+	next    int
+	counter int // bounded-list counter, or -1
+}
+
+// nstate is a proto-grammar state.
+type nstate struct{ prods []nprod }
+
+// counter is a bounded list that counts its items instead of unrolling
+// maxOccurs states.
+type counter struct {
+	max  int
+	loop int // NFA loop state of the list
+	next int // NFA state after the list
+}
+
+// nfa is a proto-grammar (EXI 1.0 §8.5.4.1) with ε-productions.
+type nfa struct {
+	s        *Schema
+	states   []nstate
+	counters []counter
+	elems    map[QName]*Element
+	attrs    map[QName]*Attribute
+	depth    int // nesting inside repeated particles
+
+	start      int          // the type's start state
+	content    int          // the content's start state, after the attributes
+	attrStates map[int]bool // the attribute uses' states
+}
+
+// add adds a state without productions and returns it.
+func (g *nfa) add() int { g.states = append(g.states, nstate{}); return len(g.states) - 1 }
+
+// prod adds the production from -ev-> to, counting items of list ctr (-1: none).
+func (g *nfa) prod(from int, ev event, to, ctr int) {
+	g.states[from].prods = append(g.states[from].prods, nprod{ev, to, ctr})
+}
+
+// eps adds the ε-production from -> to.
+func (g *nfa) eps(from, to int) { g.prod(from, event{kind: evEps}, to, -1) }
+
+// term builds the grammar of a particle's term continuing at next: an
+// element term, one SE per member of its substitution group (§8.5.4.1.6); a
+// wildcard, SE(*) (§8.5.4.1.7); a sequence or a choice (§8.5.4.1.8).
+func (g *nfa) term(p *Particle, next, ctr int) (int, error) {
+	switch {
+	case p.Elem != nil:
+		s := g.add()
+		for _, m := range g.s.members(p.Elem) {
+			if old, ok := g.elems[m.Name]; ok && old.Type != m.Type {
+				return 0, fmt.Errorf("element %s declared twice with different types", m.Name)
+			}
+			g.elems[m.Name] = m
+			g.prod(s, event{kind: evSE, q: m.Name}, next, ctr)
+		}
+		return s, nil
+	case p.Wildcard:
+		s := g.add()
+		g.prod(s, event{kind: evSEAny}, next, ctr)
+		return s, nil
+	case p.Group.Choice:
+		s := g.add()
+		if len(p.Group.Particles) == 0 {
+			g.eps(s, next)
+		}
+		for _, c := range p.Group.Particles {
+			cs, err := g.particle(c, next)
+			if err != nil {
+				return 0, err
+			}
+			g.eps(s, cs)
+		}
+		return s, nil
+	default:
+		cur := next
+		for i := len(p.Group.Particles) - 1; i >= 0; i-- {
+			var err error
+			if cur, err = g.particle(p.Group.Particles[i], cur); err != nil {
+				return 0, err
+			}
+		}
+		return cur, nil
+	}
+}
+
+// particle builds a particle's grammar (§8.5.4.1.5): minOccurs mandatory
+// copies of the term, then a loop (unbounded), a counted loop (a bounded
+// list of one element term) or optional copies.
+func (g *nfa) particle(p *Particle, next int) (int, error) {
+	if p.Max == 0 {
+		return next, nil
+	}
+	if p.Max != 1 {
+		g.depth++
+		defer func() { g.depth-- }()
+	}
+	ctr := -1
+	var tail int
+	switch {
+	case p.Max < 0:
+		tail = g.add()
+		start, err := g.term(p, tail, -1)
+		if err != nil {
+			return 0, err
+		}
+		g.eps(tail, start)
+		g.eps(tail, next)
+	case p.Max > p.Min && p.Max > 1 && p.Elem != nil && g.depth == 1:
+		// A list bounded at Max: the loop state counts, and the Max-th item
+		// leads to what follows the list (only EE-like productions there).
+		ctr = len(g.counters)
+		tail = g.add()
+		g.counters = append(g.counters, counter{max: p.Max, loop: tail, next: next})
+		start, err := g.term(p, tail, ctr)
+		if err != nil {
+			return 0, err
+		}
+		g.eps(tail, start)
+		g.eps(tail, next)
+	default:
+		if p.Max-p.Min > 64 {
+			return 0, fmt.Errorf("bounded repetition of a group (maxOccurs %d) is not supported", p.Max)
+		}
+		tail = next
+		for i := p.Min; i < p.Max; i++ {
+			s := g.add()
+			start, err := g.term(p, tail, -1)
+			if err != nil {
+				return 0, err
+			}
+			g.eps(s, start)
+			g.eps(s, next)
+			tail = s
+		}
+	}
+	cur := tail
+	for i := 0; i < p.Min; i++ {
+		var err error
+		if cur, err = g.term(p, cur, ctr); err != nil {
+			return 0, err
+		}
+	}
+	return cur, nil
 }
 
 // eventIDs maps a terminal to its event number: 0 for EE, the field's
@@ -537,6 +546,7 @@ func (n *normalizer) productions(prods []*terminal, ids eventIDs) ([]GProd, erro
 	return out, nil
 }
 
+// label writes a terminal as the grammar comments and traces do.
 func label(ev event) string {
 	switch ev.kind {
 	case evAT:
@@ -607,6 +617,7 @@ func countElems(s *Schema, p *Particle, b map[QName][2]int, order *[]QName) {
 	}
 }
 
+// note appends q to order unless it is there.
 func note(order *[]QName, q QName) {
 	for _, o := range *order {
 		if o == q {
@@ -616,6 +627,7 @@ func note(order *[]QName, q QName) {
 	*order = append(*order, q)
 }
 
+// maxOcc, addOcc and mulOcc combine occurrence bounds, -1 being unbounded.
 func maxOcc(a, b int) int {
 	if a < 0 || b < 0 {
 		return -1
@@ -640,6 +652,7 @@ func mulOcc(a, b int) int {
 	return a * b
 }
 
+// bitsFor is the width of an n-bit code with n values: ⌈log2 n⌉.
 func bitsFor(n int) int {
 	w := 0
 	for 1<<w < n {
