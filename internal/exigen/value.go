@@ -17,15 +17,16 @@ func storeTo(dst string) store {
 // points dst at it, saving an allocation per optional value.
 func (g *gen) storePtr(t *Type, dst string) store {
 	gt := g.goType(t)
-	base := map[string]string{"bool": "Bool", "int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
-		"uint8": "Uint8", "uint16": "Uint16", "uint32": "Uint32", "uint64": "Uint64", "string": "String"}
+	block := map[string]string{"bool": "Bool", "int8": "Int8", "int16": "Int16", "int32": "Int32", "int64": "Int64",
+		"uint8": "Uint8", "uint16": "Uint16", "uint32": "Uint32", "uint64": "Uint64", "string": "String"}[gt]
+	enum := t.Simple != nil && len(t.Simple.Enum) > 0
 	return func(w *emitter, v string) {
-		switch m, ok := base[gt]; {
-		case ok:
-			w.line("p := r.New%s()", m)
-		case t.Simple != nil && len(t.Simple.Enum) > 0:
+		switch {
+		case block != "":
+			w.line("p := r.New%s()", block)
+		case enum:
 			w.line("p := (*%s)(r.NewUint8())", gt)
-		default:
+		default: // no block of its type
 			w.line("tmp := %s", v)
 			w.line("%s = &tmp", dst)
 			return
