@@ -8,21 +8,27 @@ import (
 	"github.com/ccslink/ccslink/v2g/apphand"
 	"github.com/ccslink/ccslink/v2g/din"
 	"github.com/ccslink/ccslink/v2g/iso2"
+	"github.com/ccslink/ccslink/v2g/iso20"
 	"github.com/ccslink/ccslink/v2g/iso20/dc"
 )
 
 // Real messages, embedded so the benchmarks run without ../shared:
 //
 //	SAP_Req                          Hyundai Ioniq's supportedAppProtocolReq (DIN only)
+//	SAP_Res                          the charger's answer, pyPLC capture 2023-05-24, frame 112
 //	DIN_SessionSetupReq              Hyundai Ioniq, pyPLC capture 2023-05-24
 //	DIN_ChargeParameterDiscoveryReq  the same session
 //	DIN_CurrentDemandReq/Res         Ioniq at an Alpitronic HYC150 (pyPLC capture
 //	                                 spi_ioniq_alpiHYC150_..._2024-04-03, frames 689/690)
-//	ISO2_ChargeParameterDiscoveryReq dSPACE reference session
+//	ISO2_ChargeParameterDiscoveryReq dSPACE reference session (dsV2Gshark ISO-2_AC_DS5366)
 //	ISO2_CurrentDemandReq            dsV2Gshark ISO-2_DC_DS5366, frame 376
+//	ISO2_ChargingStatusRes           dsV2Gshark ISO-2_AC_DS5366, frame 98
+//	ISO20_SessionSetupReq            dsV2Gshark ISO-20_BPT_AC_DS5366_Josev, frame 75
 //	ISO20_DC_ChargeLoopReq           EVerest libiso15118 test dc_charge_loop_req
 var benchCases = []benchCase{
 	mkBench("SAP_Req", "8000dbab9371d3234b71d1b981899189d191818991d26b9b3a232b30020000040040",
+		apphand.Unmarshal, apphand.Append),
+	mkBench("SAP_Res", "80400040",
 		apphand.Unmarshal, apphand.Append),
 	mkBench("DIN_SessionSetupReq", "809a02000000000000000011d01811959401930c00",
 		din.Unmarshal, din.Append),
@@ -36,6 +42,10 @@ var benchCases = []benchCase{
 		iso2.Unmarshal, iso2.Append),
 	mkBench("ISO2_CurrentDemandReq", "809802275de64d834b5d1f10d1000a0086141380201081f04600861413802041428270040003082694006107f1281081f04600",
 		iso2.Unmarshal, iso2.Append),
+	mkBench("ISO2_ChargingStatusRes", "809802022669991e4a686c10c000256968c0c0c0c0c00000030c8652000000",
+		iso2.Unmarshal, iso2.Append),
+	mkBench("ISO20_SessionSetupReq", "808c0400000000000000000b2f3f7c70620b2ba6a4ab1899199a1a9b1b9c1c9820a121a222ac00",
+		iso20.Unmarshal, iso20.Append),
 	mkBench("ISO20_DC_ChargeLoopReq", "8034041ea65fc99ba76c4d8cdbfe1b6062810012006464000a02002400ca",
 		dc.Unmarshal, dc.Append),
 }
