@@ -54,6 +54,8 @@ type gen struct {
 	gram    map[*Type]*Grammar
 	frag    []*fragElem
 	pooled  map[*Type]bool      // optional complex values allocated in blocks
+	kept    []*Type             // complex values a Decoder keeps in slabs
+	lists   map[*Type]bool      // types whose reset keeps list memory
 	ext     map[*Type]*provided // types reused from another package
 	imports map[string]bool
 	buf     bytes.Buffer
@@ -331,37 +333,6 @@ func (g *gen) encodeCall(t *Type, expr, w string) string {
 	return fmt.Sprintf("%s.encodeEXI(%s)", expr, w)
 }
 
-// emitArena writes the per-document block allocator of the complex types
-// that occur as optional values in three or more places (PhysicalValueType
-// and the like): one allocation then serves several of them.
-func (g *gen) emitArena() {
-	uses := map[*Type]int{}
-	for _, t := range g.types {
-		for _, f := range g.gram[t].Fields {
-			if f.Type.Simple == nil && strings.HasPrefix(g.fieldType(f), "*") {
-				uses[f.Type]++
-			}
-		}
-	}
-	g.pooled = map[*Type]bool{}
-	var pooled []*Type
-	for _, t := range g.types {
-		if uses[t] >= 3 && g.ext[t] == nil {
-			g.pooled[t] = true
-			pooled = append(pooled, t)
-		}
-	}
-	g.p("// arena hands out the optional values of one document in blocks.\ntype arena struct {\n")
-	for _, t := range pooled {
-		g.p("b%s []%s\n", t.GoName, t.GoName)
-	}
-	g.p("}\n\n")
-	for _, t := range pooled {
-		g.p("func (a *arena) new%s() *%s {\nif len(a.b%s) == 0 {\na.b%s = make([]%s, 4)\n}\np := &a.b%s[0]\na.b%s = a.b%s[1:]\nreturn p\n}\n\n",
-			t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName)
-	}
-}
-
 func (g *gen) emitDocument() {
 	n := len(g.globals)
 	g.p("// Document is an EXI document of this schema set: exactly one of its\n// fields, the root element, is set.\ntype Document struct {\n")
@@ -373,17 +344,13 @@ func (g *gen) emitDocument() {
 	g.p("// Unmarshal decodes the EXI document in b into d. It returns the number of\n")
 	g.p("// bytes the document takes; bytes after it (some cars send padding) are\n// left unread, so n < len(b) reports them. A value that breaks a facet of\n")
 	g.p("// the schema but fits its field is kept; UnmarshalWithNotes reports them.\n")
-	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nreturn unmarshal(&r, b, d)\n}\n\n")
+	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nreturn unmarshal(&r, &a, d)\n}\n\n")
 	g.p("// UnmarshalWithNotes is Unmarshal that also returns the values it kept\n// although a facet of the schema forbids them (at most exi.MaxNotes, nil\n")
 	g.p("// for a valid document); Append refuses a document holding one.\n")
-	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshal(&r, b, d)\nreturn n, r.Notes(), err\n}\n\n")
-	g.p("func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
-	// Clear what an earlier document left without storing every field: a
-	// store of a pointer costs a write barrier while the collector runs.
-	for _, e := range g.globals {
-		fn := goIdent(e.Name.Local)
-		g.p("if d.%s != nil {\nd.%s = nil\n}\n", fn, fn)
-	}
+	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nn, err = unmarshal(&r, &a, d)\nreturn n, r.Notes(), err\n}\n\n")
+	g.emitDecoder()
+	g.p("// unmarshal decodes the document r was reset to into d, taking its\n// complex values from a.\n")
+	g.p("func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*d = Document{}\n")
 	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
 	for i, e := range g.globals {
 		g.p("case %d:\n", i)
@@ -397,7 +364,7 @@ func (g *gen) emitDocument() {
 			}
 			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n")
 		} else {
-			g.p("d.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", fn, g.goType(e.Type), g.decodeCall(e.Type, "d."+fn, "r", "&a"))
+			g.p("d.%s = %s\nif err := %s; err != nil {\nreturn 0, err\n}\n", fn, g.newValue(e.Type), g.decodeCall(e.Type, "d."+fn, "r", "a"))
 		}
 	}
 	g.p("case %d:\nreturn 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
@@ -745,6 +712,7 @@ func (g *gen) emitType(t *Type) {
 		g.p("%s %s `json:\"%s%s\"`\n", f.GoName, ft, key, omit)
 	}
 	g.p("}\n\n")
+	g.emitReset(t)
 
 	// Grammar table.
 	g.p("var %s = exi.Grammar{\nName: %q,\nEvents: []string{\"EE\", ", gv, typeName(t))
@@ -853,14 +821,11 @@ func (g *gen) emitType(t *Type) {
 		switch {
 		case strings.HasPrefix(ft, "[]"):
 			g.p("if err := r.Alloc(unsafe.Sizeof(%s{})); err != nil {\nreturn err\n}\n", f.Type.GoName)
-			g.p("%s = append(%s, %s{})\nif err := %s; err != nil {\nreturn err\n}\n", dst, dst, g.goType(f.Type), g.decodeCall(f.Type, dst+"[len("+dst+")-1]", "r", "a"))
+			item := dst + "[len(" + dst + ")-1]"
+			g.p("%s = exi.Grow(%s)\n%s\nif err := %s; err != nil {\nreturn err\n}\n", dst, dst, g.clearValue(f.Type, item), g.decodeCall(f.Type, item, "r", "a"))
 		case strings.HasPrefix(ft, "*"):
 			g.p("if err := r.Alloc(unsafe.Sizeof(%s{})); err != nil {\nreturn err\n}\n", f.Type.GoName)
-			if g.pooled[f.Type] {
-				g.p("%s = a.new%s()\n", dst, f.Type.GoName)
-			} else {
-				g.p("%s = new(%s)\n", dst, g.goType(f.Type))
-			}
+			g.p("%s = %s\n", dst, g.newValue(f.Type))
 			g.p("if err := %s; err != nil {\nreturn err\n}\n", g.decodeCall(f.Type, dst, "r", "a"))
 		default:
 			g.p("if err := %s; err != nil {\nreturn err\n}\n", g.decodeCall(f.Type, dst, "r", "a"))

@@ -18,13 +18,449 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep                *slabs
+	gen                 uint32
 	bDetailedCostType   []DetailedCostType
 	bRationalNumberType []RationalNumberType
 }
 
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AuthorizationReqType               exi.Slab[AuthorizationReqType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	EIM_AReqAuthorizationModeType      exi.Slab[EIM_AReqAuthorizationModeType]
+	PnC_AReqAuthorizationModeType      exi.Slab[PnC_AReqAuthorizationModeType]
+	SubCertificatesType                exi.Slab[SubCertificatesType]
+	AuthorizationResType               exi.Slab[AuthorizationResType]
+	AuthorizationSetupReqType          exi.Slab[AuthorizationSetupReqType]
+	AuthorizationSetupResType          exi.Slab[AuthorizationSetupResType]
+	EIM_ASResAuthorizationModeType     exi.Slab[EIM_ASResAuthorizationModeType]
+	PnC_ASResAuthorizationModeType     exi.Slab[PnC_ASResAuthorizationModeType]
+	SupportedProvidersListType         exi.Slab[SupportedProvidersListType]
+	CLReqControlModeType               exi.Slab[CLReqControlModeType]
+	CLResControlModeType               exi.Slab[CLResControlModeType]
+	CertificateInstallationReqType     exi.Slab[CertificateInstallationReqType]
+	EMAIDListType                      exi.Slab[EMAIDListType]
+	CertificateInstallationResType     exi.Slab[CertificateInstallationResType]
+	SignedInstallationDataType         exi.Slab[SignedInstallationDataType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	MeteringConfirmationReqType        exi.Slab[MeteringConfirmationReqType]
+	SignedMeteringDataType             exi.Slab[SignedMeteringDataType]
+	ReceiptType                        exi.Slab[ReceiptType]
+	DetailedCostType                   exi.Slab[DetailedCostType]
+	RationalNumberType                 exi.Slab[RationalNumberType]
+	Dynamic_SMDTControlModeType        exi.Slab[Dynamic_SMDTControlModeType]
+	Scheduled_SMDTControlModeType      exi.Slab[Scheduled_SMDTControlModeType]
+	MeteringConfirmationResType        exi.Slab[MeteringConfirmationResType]
+	PowerDeliveryReqType               exi.Slab[PowerDeliveryReqType]
+	EVPowerProfileType                 exi.Slab[EVPowerProfileType]
+	Dynamic_EVPPTControlModeType       exi.Slab[Dynamic_EVPPTControlModeType]
+	Scheduled_EVPPTControlModeType     exi.Slab[Scheduled_EVPPTControlModeType]
+	PowerDeliveryResType               exi.Slab[PowerDeliveryResType]
+	EVSEStatusType                     exi.Slab[EVSEStatusType]
+	ScheduleExchangeReqType            exi.Slab[ScheduleExchangeReqType]
+	Dynamic_SEReqControlModeType       exi.Slab[Dynamic_SEReqControlModeType]
+	Scheduled_SEReqControlModeType     exi.Slab[Scheduled_SEReqControlModeType]
+	EVEnergyOfferType                  exi.Slab[EVEnergyOfferType]
+	ScheduleExchangeResType            exi.Slab[ScheduleExchangeResType]
+	Dynamic_SEResControlModeType       exi.Slab[Dynamic_SEResControlModeType]
+	AbsolutePriceScheduleType          exi.Slab[AbsolutePriceScheduleType]
+	TaxRuleListType                    exi.Slab[TaxRuleListType]
+	OverstayRuleListType               exi.Slab[OverstayRuleListType]
+	AdditionalServiceListType          exi.Slab[AdditionalServiceListType]
+	PriceLevelScheduleType             exi.Slab[PriceLevelScheduleType]
+	Scheduled_SEResControlModeType     exi.Slab[Scheduled_SEResControlModeType]
+	ChargingScheduleType               exi.Slab[ChargingScheduleType]
+	ServiceDetailReqType               exi.Slab[ServiceDetailReqType]
+	ServiceDetailResType               exi.Slab[ServiceDetailResType]
+	ServiceDiscoveryReqType            exi.Slab[ServiceDiscoveryReqType]
+	ServiceIDListType                  exi.Slab[ServiceIDListType]
+	ServiceDiscoveryResType            exi.Slab[ServiceDiscoveryResType]
+	ServiceListType                    exi.Slab[ServiceListType]
+	ServiceSelectionReqType            exi.Slab[ServiceSelectionReqType]
+	SelectedServiceListType            exi.Slab[SelectedServiceListType]
+	ServiceSelectionResType            exi.Slab[ServiceSelectionResType]
+	SessionSetupReqType                exi.Slab[SessionSetupReqType]
+	SessionSetupResType                exi.Slab[SessionSetupResType]
+	SessionStopReqType                 exi.Slab[SessionStopReqType]
+	SessionStopResType                 exi.Slab[SessionStopResType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+	VehicleCheckInReqType              exi.Slab[VehicleCheckInReqType]
+	VehicleCheckInResType              exi.Slab[VehicleCheckInResType]
+	VehicleCheckOutReqType             exi.Slab[VehicleCheckOutReqType]
+	VehicleCheckOutResType             exi.Slab[VehicleCheckOutResType]
+}
+
+func (a *arena) newAuthorizationReqType() *AuthorizationReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newEIM_AReqAuthorizationModeType() *EIM_AReqAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.EIM_AReqAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EIM_AReqAuthorizationModeType)
+}
+
+func (a *arena) newPnC_AReqAuthorizationModeType() *PnC_AReqAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.PnC_AReqAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PnC_AReqAuthorizationModeType)
+}
+
+func (a *arena) newSubCertificatesType() *SubCertificatesType {
+	if a.keep != nil {
+		p := a.keep.SubCertificatesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SubCertificatesType)
+}
+
+func (a *arena) newAuthorizationResType() *AuthorizationResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationResType)
+}
+
+func (a *arena) newAuthorizationSetupReqType() *AuthorizationSetupReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationSetupReqType)
+}
+
+func (a *arena) newAuthorizationSetupResType() *AuthorizationSetupResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationSetupResType)
+}
+
+func (a *arena) newEIM_ASResAuthorizationModeType() *EIM_ASResAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.EIM_ASResAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EIM_ASResAuthorizationModeType)
+}
+
+func (a *arena) newPnC_ASResAuthorizationModeType() *PnC_ASResAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.PnC_ASResAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PnC_ASResAuthorizationModeType)
+}
+
+func (a *arena) newSupportedProvidersListType() *SupportedProvidersListType {
+	if a.keep != nil {
+		p := a.keep.SupportedProvidersListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SupportedProvidersListType)
+}
+
+func (a *arena) newCLReqControlModeType() *CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CLReqControlModeType)
+}
+
+func (a *arena) newCLResControlModeType() *CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CLResControlModeType)
+}
+
+func (a *arena) newCertificateInstallationReqType() *CertificateInstallationReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationReqType)
+}
+
+func (a *arena) newEMAIDListType() *EMAIDListType {
+	if a.keep != nil {
+		p := a.keep.EMAIDListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EMAIDListType)
+}
+
+func (a *arena) newCertificateInstallationResType() *CertificateInstallationResType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationResType)
+}
+
+func (a *arena) newSignedInstallationDataType() *SignedInstallationDataType {
+	if a.keep != nil {
+		p := a.keep.SignedInstallationDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedInstallationDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newMeteringConfirmationReqType() *MeteringConfirmationReqType {
+	if a.keep != nil {
+		p := a.keep.MeteringConfirmationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringConfirmationReqType)
+}
+
+func (a *arena) newSignedMeteringDataType() *SignedMeteringDataType {
+	if a.keep != nil {
+		p := a.keep.SignedMeteringDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedMeteringDataType)
+}
+
+func (a *arena) newReceiptType() *ReceiptType {
+	if a.keep != nil {
+		p := a.keep.ReceiptType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ReceiptType)
+}
+
 func (a *arena) newDetailedCostType() *DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.DetailedCostType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bDetailedCostType) == 0 {
 		a.bDetailedCostType = make([]DetailedCostType, 4)
 	}
@@ -34,12 +470,386 @@ func (a *arena) newDetailedCostType() *DetailedCostType {
 }
 
 func (a *arena) newRationalNumberType() *RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.RationalNumberType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bRationalNumberType) == 0 {
 		a.bRationalNumberType = make([]RationalNumberType, 4)
 	}
 	p := &a.bRationalNumberType[0]
 	a.bRationalNumberType = a.bRationalNumberType[1:]
 	return p
+}
+
+func (a *arena) newDynamic_SMDTControlModeType() *Dynamic_SMDTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SMDTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SMDTControlModeType)
+}
+
+func (a *arena) newScheduled_SMDTControlModeType() *Scheduled_SMDTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SMDTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SMDTControlModeType)
+}
+
+func (a *arena) newMeteringConfirmationResType() *MeteringConfirmationResType {
+	if a.keep != nil {
+		p := a.keep.MeteringConfirmationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringConfirmationResType)
+}
+
+func (a *arena) newPowerDeliveryReqType() *PowerDeliveryReqType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryReqType)
+}
+
+func (a *arena) newEVPowerProfileType() *EVPowerProfileType {
+	if a.keep != nil {
+		p := a.keep.EVPowerProfileType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVPowerProfileType)
+}
+
+func (a *arena) newDynamic_EVPPTControlModeType() *Dynamic_EVPPTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_EVPPTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_EVPPTControlModeType)
+}
+
+func (a *arena) newScheduled_EVPPTControlModeType() *Scheduled_EVPPTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_EVPPTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_EVPPTControlModeType)
+}
+
+func (a *arena) newPowerDeliveryResType() *PowerDeliveryResType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryResType)
+}
+
+func (a *arena) newEVSEStatusType() *EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEStatusType)
+}
+
+func (a *arena) newScheduleExchangeReqType() *ScheduleExchangeReqType {
+	if a.keep != nil {
+		p := a.keep.ScheduleExchangeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ScheduleExchangeReqType)
+}
+
+func (a *arena) newDynamic_SEReqControlModeType() *Dynamic_SEReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SEReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SEReqControlModeType)
+}
+
+func (a *arena) newScheduled_SEReqControlModeType() *Scheduled_SEReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SEReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SEReqControlModeType)
+}
+
+func (a *arena) newEVEnergyOfferType() *EVEnergyOfferType {
+	if a.keep != nil {
+		p := a.keep.EVEnergyOfferType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVEnergyOfferType)
+}
+
+func (a *arena) newScheduleExchangeResType() *ScheduleExchangeResType {
+	if a.keep != nil {
+		p := a.keep.ScheduleExchangeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ScheduleExchangeResType)
+}
+
+func (a *arena) newDynamic_SEResControlModeType() *Dynamic_SEResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SEResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SEResControlModeType)
+}
+
+func (a *arena) newAbsolutePriceScheduleType() *AbsolutePriceScheduleType {
+	if a.keep != nil {
+		p := a.keep.AbsolutePriceScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AbsolutePriceScheduleType)
+}
+
+func (a *arena) newTaxRuleListType() *TaxRuleListType {
+	if a.keep != nil {
+		p := a.keep.TaxRuleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TaxRuleListType)
+}
+
+func (a *arena) newOverstayRuleListType() *OverstayRuleListType {
+	if a.keep != nil {
+		p := a.keep.OverstayRuleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(OverstayRuleListType)
+}
+
+func (a *arena) newAdditionalServiceListType() *AdditionalServiceListType {
+	if a.keep != nil {
+		p := a.keep.AdditionalServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AdditionalServiceListType)
+}
+
+func (a *arena) newPriceLevelScheduleType() *PriceLevelScheduleType {
+	if a.keep != nil {
+		p := a.keep.PriceLevelScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PriceLevelScheduleType)
+}
+
+func (a *arena) newScheduled_SEResControlModeType() *Scheduled_SEResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SEResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SEResControlModeType)
+}
+
+func (a *arena) newChargingScheduleType() *ChargingScheduleType {
+	if a.keep != nil {
+		p := a.keep.ChargingScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingScheduleType)
+}
+
+func (a *arena) newServiceDetailReqType() *ServiceDetailReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailReqType)
+}
+
+func (a *arena) newServiceDetailResType() *ServiceDetailResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailResType)
+}
+
+func (a *arena) newServiceDiscoveryReqType() *ServiceDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryReqType)
+}
+
+func (a *arena) newServiceIDListType() *ServiceIDListType {
+	if a.keep != nil {
+		p := a.keep.ServiceIDListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceIDListType)
+}
+
+func (a *arena) newServiceDiscoveryResType() *ServiceDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryResType)
+}
+
+func (a *arena) newServiceListType() *ServiceListType {
+	if a.keep != nil {
+		p := a.keep.ServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceListType)
+}
+
+func (a *arena) newServiceSelectionReqType() *ServiceSelectionReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceSelectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceSelectionReqType)
+}
+
+func (a *arena) newSelectedServiceListType() *SelectedServiceListType {
+	if a.keep != nil {
+		p := a.keep.SelectedServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SelectedServiceListType)
+}
+
+func (a *arena) newServiceSelectionResType() *ServiceSelectionResType {
+	if a.keep != nil {
+		p := a.keep.ServiceSelectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceSelectionResType)
+}
+
+func (a *arena) newSessionSetupReqType() *SessionSetupReqType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupReqType)
+}
+
+func (a *arena) newSessionSetupResType() *SessionSetupResType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupResType)
+}
+
+func (a *arena) newSessionStopReqType() *SessionStopReqType {
+	if a.keep != nil {
+		p := a.keep.SessionStopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopReqType)
+}
+
+func (a *arena) newSessionStopResType() *SessionStopResType {
+	if a.keep != nil {
+		p := a.keep.SessionStopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopResType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newVehicleCheckInReqType() *VehicleCheckInReqType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckInReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckInReqType)
+}
+
+func (a *arena) newVehicleCheckInResType() *VehicleCheckInResType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckInResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckInResType)
+}
+
+func (a *arena) newVehicleCheckOutReqType() *VehicleCheckOutReqType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckOutReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckOutReqType)
+}
+
+func (a *arena) newVehicleCheckOutResType() *VehicleCheckOutResType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckOutResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckOutResType)
 }
 
 // Document is an EXI document of this schema set: exactly one of its
@@ -107,7 +917,9 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	return unmarshal(&r, &a, d)
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -115,235 +927,107 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, taking its
+// complex values from a.
+func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
-	if d.AuthorizationReq != nil {
-		d.AuthorizationReq = nil
-	}
-	if d.AuthorizationRes != nil {
-		d.AuthorizationRes = nil
-	}
-	if d.AuthorizationSetupReq != nil {
-		d.AuthorizationSetupReq = nil
-	}
-	if d.AuthorizationSetupRes != nil {
-		d.AuthorizationSetupRes = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.CertificateInstallationReq != nil {
-		d.CertificateInstallationReq = nil
-	}
-	if d.CertificateInstallationRes != nil {
-		d.CertificateInstallationRes = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MeteringConfirmationReq != nil {
-		d.MeteringConfirmationReq = nil
-	}
-	if d.MeteringConfirmationRes != nil {
-		d.MeteringConfirmationRes = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.PowerDeliveryReq != nil {
-		d.PowerDeliveryReq = nil
-	}
-	if d.PowerDeliveryRes != nil {
-		d.PowerDeliveryRes = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.ScheduleExchangeReq != nil {
-		d.ScheduleExchangeReq = nil
-	}
-	if d.ScheduleExchangeRes != nil {
-		d.ScheduleExchangeRes = nil
-	}
-	if d.ServiceDetailReq != nil {
-		d.ServiceDetailReq = nil
-	}
-	if d.ServiceDetailRes != nil {
-		d.ServiceDetailRes = nil
-	}
-	if d.ServiceDiscoveryReq != nil {
-		d.ServiceDiscoveryReq = nil
-	}
-	if d.ServiceDiscoveryRes != nil {
-		d.ServiceDiscoveryRes = nil
-	}
-	if d.ServiceSelectionReq != nil {
-		d.ServiceSelectionReq = nil
-	}
-	if d.ServiceSelectionRes != nil {
-		d.ServiceSelectionRes = nil
-	}
-	if d.SessionSetupReq != nil {
-		d.SessionSetupReq = nil
-	}
-	if d.SessionSetupRes != nil {
-		d.SessionSetupRes = nil
-	}
-	if d.SessionStopReq != nil {
-		d.SessionStopReq = nil
-	}
-	if d.SessionStopRes != nil {
-		d.SessionStopRes = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.SignedInstallationData != nil {
-		d.SignedInstallationData = nil
-	}
-	if d.SignedMeteringData != nil {
-		d.SignedMeteringData = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.VehicleCheckInReq != nil {
-		d.VehicleCheckInReq = nil
-	}
-	if d.VehicleCheckInRes != nil {
-		d.VehicleCheckInRes = nil
-	}
-	if d.VehicleCheckOutReq != nil {
-		d.VehicleCheckOutReq = nil
-	}
-	if d.VehicleCheckOutRes != nil {
-		d.VehicleCheckOutRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
-	}
+	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
 		return 0, err
 	}
 	switch c {
 	case 0:
-		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(r, &a); err != nil {
+		d.AuthorizationReq = a.newAuthorizationReqType()
+		if err := d.AuthorizationReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 1:
-		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(r, &a); err != nil {
+		d.AuthorizationRes = a.newAuthorizationResType()
+		if err := d.AuthorizationRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 2:
-		d.AuthorizationSetupReq = new(AuthorizationSetupReqType)
-		if err := d.AuthorizationSetupReq.decodeEXI(r, &a); err != nil {
+		d.AuthorizationSetupReq = a.newAuthorizationSetupReqType()
+		if err := d.AuthorizationSetupReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 3:
-		d.AuthorizationSetupRes = new(AuthorizationSetupResType)
-		if err := d.AuthorizationSetupRes.decodeEXI(r, &a); err != nil {
+		d.AuthorizationSetupRes = a.newAuthorizationSetupResType()
+		if err := d.AuthorizationSetupRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 4:
-		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(r, &a); err != nil {
+		d.CLReqControlMode = a.newCLReqControlModeType()
+		if err := d.CLReqControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 5:
-		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(r, &a); err != nil {
+		d.CLResControlMode = a.newCLResControlModeType()
+		if err := d.CLResControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 6:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 7:
-		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
+		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
+		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 8:
-		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
+		d.CertificateInstallationRes = a.newCertificateInstallationResType()
+		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 9:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 10:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -362,7 +1046,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 12:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -383,23 +1067,23 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 14:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 15:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 16:
-		d.MeteringConfirmationReq = new(MeteringConfirmationReqType)
-		if err := d.MeteringConfirmationReq.decodeEXI(r, &a); err != nil {
+		d.MeteringConfirmationReq = a.newMeteringConfirmationReqType()
+		if err := d.MeteringConfirmationReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 17:
-		d.MeteringConfirmationRes = new(MeteringConfirmationResType)
-		if err := d.MeteringConfirmationRes.decodeEXI(r, &a); err != nil {
+		d.MeteringConfirmationRes = a.newMeteringConfirmationResType()
+		if err := d.MeteringConfirmationRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 18:
@@ -419,177 +1103,177 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 19:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 20:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 21:
-		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
+		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
+		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 22:
-		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
+		d.PowerDeliveryRes = a.newPowerDeliveryResType()
+		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 23:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 24:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 25:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 26:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 27:
-		d.ScheduleExchangeReq = new(ScheduleExchangeReqType)
-		if err := d.ScheduleExchangeReq.decodeEXI(r, &a); err != nil {
+		d.ScheduleExchangeReq = a.newScheduleExchangeReqType()
+		if err := d.ScheduleExchangeReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 28:
-		d.ScheduleExchangeRes = new(ScheduleExchangeResType)
-		if err := d.ScheduleExchangeRes.decodeEXI(r, &a); err != nil {
+		d.ScheduleExchangeRes = a.newScheduleExchangeResType()
+		if err := d.ScheduleExchangeRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 29:
-		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
+		d.ServiceDetailReq = a.newServiceDetailReqType()
+		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 30:
-		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
+		d.ServiceDetailRes = a.newServiceDetailResType()
+		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 31:
-		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
+		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 32:
-		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
+		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 33:
-		d.ServiceSelectionReq = new(ServiceSelectionReqType)
-		if err := d.ServiceSelectionReq.decodeEXI(r, &a); err != nil {
+		d.ServiceSelectionReq = a.newServiceSelectionReqType()
+		if err := d.ServiceSelectionReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 34:
-		d.ServiceSelectionRes = new(ServiceSelectionResType)
-		if err := d.ServiceSelectionRes.decodeEXI(r, &a); err != nil {
+		d.ServiceSelectionRes = a.newServiceSelectionResType()
+		if err := d.ServiceSelectionRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 35:
-		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
+		d.SessionSetupReq = a.newSessionSetupReqType()
+		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 36:
-		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
+		d.SessionSetupRes = a.newSessionSetupResType()
+		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 37:
-		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
+		d.SessionStopReq = a.newSessionStopReqType()
+		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 38:
-		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
+		d.SessionStopRes = a.newSessionStopResType()
+		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 39:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 40:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 41:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 42:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 43:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 44:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 45:
-		d.SignedInstallationData = new(SignedInstallationDataType)
-		if err := d.SignedInstallationData.decodeEXI(r, &a); err != nil {
+		d.SignedInstallationData = a.newSignedInstallationDataType()
+		if err := d.SignedInstallationData.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 46:
-		d.SignedMeteringData = new(SignedMeteringDataType)
-		if err := d.SignedMeteringData.decodeEXI(r, &a); err != nil {
+		d.SignedMeteringData = a.newSignedMeteringDataType()
+		if err := d.SignedMeteringData.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 47:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 48:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 49:
-		d.VehicleCheckInReq = new(VehicleCheckInReqType)
-		if err := d.VehicleCheckInReq.decodeEXI(r, &a); err != nil {
+		d.VehicleCheckInReq = a.newVehicleCheckInReqType()
+		if err := d.VehicleCheckInReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 50:
-		d.VehicleCheckInRes = new(VehicleCheckInResType)
-		if err := d.VehicleCheckInRes.decodeEXI(r, &a); err != nil {
+		d.VehicleCheckInRes = a.newVehicleCheckInResType()
+		if err := d.VehicleCheckInRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 51:
-		d.VehicleCheckOutReq = new(VehicleCheckOutReqType)
-		if err := d.VehicleCheckOutReq.decodeEXI(r, &a); err != nil {
+		d.VehicleCheckOutReq = a.newVehicleCheckOutReqType()
+		if err := d.VehicleCheckOutReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 52:
-		d.VehicleCheckOutRes = new(VehicleCheckOutResType)
-		if err := d.VehicleCheckOutRes.decodeEXI(r, &a); err != nil {
+		d.VehicleCheckOutRes = a.newVehicleCheckOutResType()
+		if err := d.VehicleCheckOutRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 53:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -7593,6 +8277,11 @@ type AuthorizationReqType struct {
 	PnC_AReqAuthorizationMode    *PnC_AReqAuthorizationModeType `json:"PnC_AReqAuthorizationMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationReqType) reset() {
+	*x = AuthorizationReqType{}
+}
+
 var grammarAuthorizationReqType = exi.Grammar{
 	Name:   "AuthorizationReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SelectedAuthorizationService)", "SE(EIM_AReqAuthorizationMode)", "SE(PnC_AReqAuthorizationMode)"},
@@ -7680,7 +8369,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EIM_AReqAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
+			x.EIM_AReqAuthorizationMode = a.newEIM_AReqAuthorizationModeType()
 			if err := x.EIM_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7688,7 +8377,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PnC_AReqAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
+			x.PnC_AReqAuthorizationMode = a.newPnC_AReqAuthorizationModeType()
 			if err := x.PnC_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7752,6 +8441,11 @@ type MessageHeaderType struct {
 	SessionID exi.Bytes              `json:"SessionID"`
 	TimeStamp uint64                 `json:"TimeStamp"`
 	Signature *xmldsig.SignatureType `json:"Signature,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MessageHeaderType) reset() {
+	*x = MessageHeaderType{}
 }
 
 var grammarMessageHeaderType = exi.Grammar{
@@ -7871,7 +8565,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(xmldsig.SignatureType)
+			x.Signature = a.newxmldsig_SignatureType()
 			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7929,6 +8623,11 @@ func (x *MessageHeaderType) EncodeEXI(w *exi.Writer) error {
 type EIM_AReqAuthorizationModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EIM_AReqAuthorizationModeType) reset() {
+	*x = EIM_AReqAuthorizationModeType{}
+}
+
 var grammarEIM_AReqAuthorizationModeType = exi.Grammar{
 	Name:   "EIM_AReqAuthorizationModeType",
 	Events: []string{"EE"},
@@ -7984,6 +8683,12 @@ type PnC_AReqAuthorizationModeType struct {
 	Id                       string                       `json:"Id"`
 	GenChallenge             exi.Bytes                    `json:"GenChallenge"`
 	ContractCertificateChain ContractCertificateChainType `json:"ContractCertificateChain"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PnC_AReqAuthorizationModeType) reset() {
+	*x = PnC_AReqAuthorizationModeType{ContractCertificateChain: x.ContractCertificateChain}
+	x.ContractCertificateChain.reset()
 }
 
 var grammarPnC_AReqAuthorizationModeType = exi.Grammar{
@@ -8134,6 +8839,12 @@ type ContractCertificateChainType struct {
 	SubCertificates SubCertificatesType `json:"SubCertificates"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractCertificateChainType) reset() {
+	*x = ContractCertificateChainType{SubCertificates: x.SubCertificates}
+	x.SubCertificates.reset()
+}
+
 var grammarContractCertificateChainType = exi.Grammar{
 	Name:   "ContractCertificateChainType",
 	Events: []string{"EE", "SE(Certificate)", "SE(SubCertificates)"},
@@ -8254,6 +8965,11 @@ func (x *ContractCertificateChainType) EncodeEXI(w *exi.Writer) error {
 // SubCertificatesType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SubCertificatesType.
 type SubCertificatesType struct {
 	Certificate []exi.Bytes `json:"Certificate,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SubCertificatesType) reset() {
+	*x = SubCertificatesType{Certificate: x.Certificate[:0]}
 }
 
 var grammarSubCertificatesType = exi.Grammar{
@@ -8398,6 +9114,11 @@ type AuthorizationResType struct {
 	EVSEProcessing ProcessingType    `json:"EVSEProcessing"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationResType) reset() {
+	*x = AuthorizationResType{}
+}
+
 var grammarAuthorizationResType = exi.Grammar{
 	Name:   "AuthorizationResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEProcessing)"},
@@ -8540,6 +9261,11 @@ type AuthorizationSetupReqType struct {
 	Header MessageHeaderType `json:"Header"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationSetupReqType) reset() {
+	*x = AuthorizationSetupReqType{}
+}
+
 var grammarAuthorizationSetupReqType = exi.Grammar{
 	Name:   "AuthorizationSetupReqType",
 	Events: []string{"EE", "SE(Header)"},
@@ -8621,6 +9347,11 @@ type AuthorizationSetupResType struct {
 	CertificateInstallationService bool                            `json:"CertificateInstallationService"`
 	EIM_ASResAuthorizationMode     *EIM_ASResAuthorizationModeType `json:"EIM_ASResAuthorizationMode,omitempty"`
 	PnC_ASResAuthorizationMode     *PnC_ASResAuthorizationModeType `json:"PnC_ASResAuthorizationMode,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationSetupResType) reset() {
+	*x = AuthorizationSetupResType{AuthorizationServices: x.AuthorizationServices[:0]}
 }
 
 var grammarAuthorizationSetupResType = exi.Grammar{
@@ -8791,7 +9522,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EIM_ASResAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
+			x.EIM_ASResAuthorizationMode = a.newEIM_ASResAuthorizationModeType()
 			if err := x.EIM_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8799,7 +9530,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PnC_ASResAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
+			x.PnC_ASResAuthorizationMode = a.newPnC_ASResAuthorizationModeType()
 			if err := x.PnC_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8883,6 +9614,11 @@ func (x *AuthorizationSetupResType) EncodeEXI(w *exi.Writer) error {
 type EIM_ASResAuthorizationModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EIM_ASResAuthorizationModeType) reset() {
+	*x = EIM_ASResAuthorizationModeType{}
+}
+
 var grammarEIM_ASResAuthorizationModeType = exi.Grammar{
 	Name:   "EIM_ASResAuthorizationModeType",
 	Events: []string{"EE"},
@@ -8937,6 +9673,11 @@ func (x *EIM_ASResAuthorizationModeType) EncodeEXI(w *exi.Writer) error {
 type PnC_ASResAuthorizationModeType struct {
 	GenChallenge       exi.Bytes                   `json:"GenChallenge"`
 	SupportedProviders *SupportedProvidersListType `json:"SupportedProviders,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PnC_ASResAuthorizationModeType) reset() {
+	*x = PnC_ASResAuthorizationModeType{}
 }
 
 var grammarPnC_ASResAuthorizationModeType = exi.Grammar{
@@ -9021,7 +9762,7 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(SupportedProvidersListType{})); err != nil {
 				return err
 			}
-			x.SupportedProviders = new(SupportedProvidersListType)
+			x.SupportedProviders = a.newSupportedProvidersListType()
 			if err := x.SupportedProviders.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9069,6 +9810,11 @@ func (x *PnC_ASResAuthorizationModeType) EncodeEXI(w *exi.Writer) error {
 // SupportedProvidersListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}SupportedProvidersListType.
 type SupportedProvidersListType struct {
 	ProviderID []string `json:"ProviderID,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SupportedProvidersListType) reset() {
+	*x = SupportedProvidersListType{ProviderID: x.ProviderID[:0]}
 }
 
 var grammarSupportedProvidersListType = exi.Grammar{
@@ -9210,6 +9956,11 @@ func (x *SupportedProvidersListType) EncodeEXI(w *exi.Writer) error {
 type CLReqControlModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CLReqControlModeType) reset() {
+	*x = CLReqControlModeType{}
+}
+
 var grammarCLReqControlModeType = exi.Grammar{
 	Name:   "CLReqControlModeType",
 	Events: []string{"EE"},
@@ -9262,6 +10013,11 @@ func (x *CLReqControlModeType) EncodeEXI(w *exi.Writer) error {
 
 // CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType.
 type CLResControlModeType struct {
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CLResControlModeType) reset() {
+	*x = CLResControlModeType{}
 }
 
 var grammarCLResControlModeType = exi.Grammar{
@@ -9321,6 +10077,12 @@ type CertificateInstallationReqType struct {
 	ListOfRootCertificateIDs         ListOfRootCertificateIDsType `json:"ListOfRootCertificateIDs"`
 	MaximumContractCertificateChains uint8                        `json:"MaximumContractCertificateChains"`
 	PrioritizedEMAIDs                *EMAIDListType               `json:"PrioritizedEMAIDs,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationReqType) reset() {
+	*x = CertificateInstallationReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
 }
 
 var grammarCertificateInstallationReqType = exi.Grammar{
@@ -9444,7 +10206,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(EMAIDListType{})); err != nil {
 				return err
 			}
-			x.PrioritizedEMAIDs = new(EMAIDListType)
+			x.PrioritizedEMAIDs = a.newEMAIDListType()
 			if err := x.PrioritizedEMAIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9509,6 +10271,11 @@ type SignedCertificateChainType struct {
 	Id              string               `json:"Id"`
 	Certificate     exi.Bytes            `json:"Certificate"`
 	SubCertificates *SubCertificatesType `json:"SubCertificates,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedCertificateChainType) reset() {
+	*x = SignedCertificateChainType{}
 }
 
 var grammarSignedCertificateChainType = exi.Grammar{
@@ -9614,7 +10381,7 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9666,6 +10433,11 @@ func (x *SignedCertificateChainType) EncodeEXI(w *exi.Writer) error {
 // ListOfRootCertificateIDsType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}ListOfRootCertificateIDsType.
 type ListOfRootCertificateIDsType struct {
 	RootCertificateID []xmldsig.X509IssuerSerialType `json:"RootCertificateID,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ListOfRootCertificateIDsType) reset() {
+	*x = ListOfRootCertificateIDsType{RootCertificateID: x.RootCertificateID[:0]}
 }
 
 var grammarListOfRootCertificateIDsType = exi.Grammar{
@@ -9743,7 +10515,8 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.RootCertificateID = append(x.RootCertificateID, xmldsig.X509IssuerSerialType{})
+			x.RootCertificateID = exi.Grow(x.RootCertificateID)
+			x.RootCertificateID[len(x.RootCertificateID)-1] = xmldsig.X509IssuerSerialType{}
 			if err := x.RootCertificateID[len(x.RootCertificateID)-1].DecodeEXI(r); err != nil {
 				return err
 			}
@@ -9786,6 +10559,11 @@ func (x *ListOfRootCertificateIDsType) EncodeEXI(w *exi.Writer) error {
 // EMAIDListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}EMAIDListType.
 type EMAIDListType struct {
 	EMAID []string `json:"EMAID,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EMAIDListType) reset() {
+	*x = EMAIDListType{EMAID: x.EMAID[:0]}
 }
 
 var grammarEMAIDListType = exi.Grammar{
@@ -9931,6 +10709,12 @@ type CertificateInstallationResType struct {
 	CPSCertificateChain                CertificateChainType       `json:"CPSCertificateChain"`
 	SignedInstallationData             SignedInstallationDataType `json:"SignedInstallationData"`
 	RemainingContractCertificateChains uint8                      `json:"RemainingContractCertificateChains"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationResType) reset() {
+	*x = CertificateInstallationResType{SignedInstallationData: x.SignedInstallationData}
+	x.SignedInstallationData.reset()
 }
 
 var grammarCertificateInstallationResType = exi.Grammar{
@@ -10151,6 +10935,11 @@ type CertificateChainType struct {
 	SubCertificates *SubCertificatesType `json:"SubCertificates,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateChainType) reset() {
+	*x = CertificateChainType{}
+}
+
 var grammarCertificateChainType = exi.Grammar{
 	Name:   "CertificateChainType",
 	Events: []string{"EE", "SE(Certificate)", "SE(SubCertificates)"},
@@ -10233,7 +11022,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10287,6 +11076,12 @@ type SignedInstallationDataType struct {
 	SECP521_EncryptedPrivateKey exi.Bytes                    `json:"SECP521_EncryptedPrivateKey,omitempty"`
 	X448_EncryptedPrivateKey    exi.Bytes                    `json:"X448_EncryptedPrivateKey,omitempty"`
 	TPM_EncryptedPrivateKey     exi.Bytes                    `json:"TPM_EncryptedPrivateKey,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedInstallationDataType) reset() {
+	*x = SignedInstallationDataType{ContractCertificateChain: x.ContractCertificateChain}
+	x.ContractCertificateChain.reset()
 }
 
 var grammarSignedInstallationDataType = exi.Grammar{
@@ -10587,6 +11382,11 @@ type MeteringConfirmationReqType struct {
 	SignedMeteringData SignedMeteringDataType `json:"SignedMeteringData"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringConfirmationReqType) reset() {
+	*x = MeteringConfirmationReqType{}
+}
+
 var grammarMeteringConfirmationReqType = exi.Grammar{
 	Name:   "MeteringConfirmationReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SignedMeteringData)"},
@@ -10691,6 +11491,11 @@ type SignedMeteringDataType struct {
 	Receipt                   *ReceiptType                   `json:"Receipt,omitempty"`
 	Dynamic_SMDTControlMode   *Dynamic_SMDTControlModeType   `json:"Dynamic_SMDTControlMode,omitempty"`
 	Scheduled_SMDTControlMode *Scheduled_SMDTControlModeType `json:"Scheduled_SMDTControlMode,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedMeteringDataType) reset() {
+	*x = SignedMeteringDataType{}
 }
 
 var grammarSignedMeteringDataType = exi.Grammar{
@@ -10832,7 +11637,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(ReceiptType)
+			x.Receipt = a.newReceiptType()
 			if err := x.Receipt.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10840,7 +11645,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SMDTControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
+			x.Dynamic_SMDTControlMode = a.newDynamic_SMDTControlModeType()
 			if err := x.Dynamic_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10848,7 +11653,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SMDTControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
+			x.Scheduled_SMDTControlMode = a.newScheduled_SMDTControlModeType()
 			if err := x.Scheduled_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10929,6 +11734,11 @@ type MeterInfoType struct {
 	MeterSignature                 exi.Bytes `json:"MeterSignature,omitempty"`
 	MeterStatus                    *int16    `json:"MeterStatus,omitempty"`
 	MeterTimestamp                 *uint64   `json:"MeterTimestamp,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeterInfoType) reset() {
+	*x = MeterInfoType{}
 }
 
 var grammarMeterInfoType = exi.Grammar{
@@ -11416,6 +12226,11 @@ type ReceiptType struct {
 	TaxCosts                []DetailedTaxType `json:"TaxCosts,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ReceiptType) reset() {
+	*x = ReceiptType{TaxCosts: x.TaxCosts[:0]}
+}
+
 var grammarReceiptType = exi.Grammar{
 	Name:   "ReceiptType",
 	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
@@ -11649,7 +12464,8 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
 				return err
 			}
-			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
+			x.TaxCosts = exi.Grow(x.TaxCosts)
+			x.TaxCosts[len(x.TaxCosts)-1].reset()
 			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11734,6 +12550,11 @@ func (x *ReceiptType) EncodeEXI(w *exi.Writer) error {
 type DetailedCostType struct {
 	Amount      RationalNumberType `json:"Amount"`
 	CostPerUnit RationalNumberType `json:"CostPerUnit"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DetailedCostType) reset() {
+	*x = DetailedCostType{}
 }
 
 var grammarDetailedCostType = exi.Grammar{
@@ -11836,6 +12657,11 @@ func (x *DetailedCostType) EncodeEXI(w *exi.Writer) error {
 type RationalNumberType struct {
 	Exponent int8  `json:"Exponent"`
 	Value    int16 `json:"Value"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RationalNumberType) reset() {
+	*x = RationalNumberType{}
 }
 
 var grammarRationalNumberType = exi.Grammar{
@@ -11964,6 +12790,11 @@ type DetailedTaxType struct {
 	Amount    RationalNumberType `json:"Amount"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DetailedTaxType) reset() {
+	*x = DetailedTaxType{}
+}
+
 var grammarDetailedTaxType = exi.Grammar{
 	Name:   "DetailedTaxType",
 	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
@@ -12085,6 +12916,11 @@ func (x *DetailedTaxType) EncodeEXI(w *exi.Writer) error {
 type Dynamic_SMDTControlModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SMDTControlModeType) reset() {
+	*x = Dynamic_SMDTControlModeType{}
+}
+
 var grammarDynamic_SMDTControlModeType = exi.Grammar{
 	Name:   "Dynamic_SMDTControlModeType",
 	Events: []string{"EE"},
@@ -12138,6 +12974,11 @@ func (x *Dynamic_SMDTControlModeType) EncodeEXI(w *exi.Writer) error {
 // Scheduled_SMDTControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SMDTControlModeType.
 type Scheduled_SMDTControlModeType struct {
 	SelectedScheduleTupleID uint32 `json:"SelectedScheduleTupleID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SMDTControlModeType) reset() {
+	*x = Scheduled_SMDTControlModeType{}
 }
 
 var grammarScheduled_SMDTControlModeType = exi.Grammar{
@@ -12238,6 +13079,11 @@ func (x *Scheduled_SMDTControlModeType) EncodeEXI(w *exi.Writer) error {
 type MeteringConfirmationResType struct {
 	Header       MessageHeaderType `json:"Header"`
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringConfirmationResType) reset() {
+	*x = MeteringConfirmationResType{}
 }
 
 var grammarMeteringConfirmationResType = exi.Grammar{
@@ -12352,6 +13198,11 @@ type PowerDeliveryReqType struct {
 	ChargeProgress       ChargeProgressType    `json:"ChargeProgress"`
 	EVPowerProfile       *EVPowerProfileType   `json:"EVPowerProfile,omitempty"`
 	BPT_ChannelSelection *ChannelSelectionType `json:"BPT_ChannelSelection,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryReqType) reset() {
+	*x = PowerDeliveryReqType{}
 }
 
 var grammarPowerDeliveryReqType = exi.Grammar{
@@ -12483,7 +13334,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPowerProfileType{})); err != nil {
 				return err
 			}
-			x.EVPowerProfile = new(EVPowerProfileType)
+			x.EVPowerProfile = a.newEVPowerProfileType()
 			if err := x.EVPowerProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12572,6 +13423,12 @@ type EVPowerProfileType struct {
 	Dynamic_EVPPTControlMode   *Dynamic_EVPPTControlModeType   `json:"Dynamic_EVPPTControlMode,omitempty"`
 	Scheduled_EVPPTControlMode *Scheduled_EVPPTControlModeType `json:"Scheduled_EVPPTControlMode,omitempty"`
 	EVPowerProfileEntries      EVPowerProfileEntryListType     `json:"EVPowerProfileEntries"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerProfileType) reset() {
+	*x = EVPowerProfileType{EVPowerProfileEntries: x.EVPowerProfileEntries}
+	x.EVPowerProfileEntries.reset()
 }
 
 var grammarEVPowerProfileType = exi.Grammar{
@@ -12669,7 +13526,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_EVPPTControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
+			x.Dynamic_EVPPTControlMode = a.newDynamic_EVPPTControlModeType()
 			if err := x.Dynamic_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12677,7 +13534,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_EVPPTControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
+			x.Scheduled_EVPPTControlMode = a.newScheduled_EVPPTControlModeType()
 			if err := x.Scheduled_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12744,6 +13601,11 @@ func (x *EVPowerProfileType) EncodeEXI(w *exi.Writer) error {
 type Dynamic_EVPPTControlModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_EVPPTControlModeType) reset() {
+	*x = Dynamic_EVPPTControlModeType{}
+}
+
 var grammarDynamic_EVPPTControlModeType = exi.Grammar{
 	Name:   "Dynamic_EVPPTControlModeType",
 	Events: []string{"EE"},
@@ -12798,6 +13660,11 @@ func (x *Dynamic_EVPPTControlModeType) EncodeEXI(w *exi.Writer) error {
 type Scheduled_EVPPTControlModeType struct {
 	SelectedScheduleTupleID  uint32                        `json:"SelectedScheduleTupleID"`
 	PowerToleranceAcceptance *PowerToleranceAcceptanceType `json:"PowerToleranceAcceptance,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_EVPPTControlModeType) reset() {
+	*x = Scheduled_EVPPTControlModeType{}
 }
 
 var grammarScheduled_EVPPTControlModeType = exi.Grammar{
@@ -12939,6 +13806,11 @@ type EVPowerProfileEntryListType struct {
 	EVPowerProfileEntry []PowerScheduleEntryType `json:"EVPowerProfileEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerProfileEntryListType) reset() {
+	*x = EVPowerProfileEntryListType{EVPowerProfileEntry: x.EVPowerProfileEntry[:0]}
+}
+
 var grammarEVPowerProfileEntryListType = exi.Grammar{
 	Name:   "EVPowerProfileEntryListType",
 	Events: []string{"EE", "SE(EVPowerProfileEntry)"},
@@ -13014,7 +13886,8 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.EVPowerProfileEntry = append(x.EVPowerProfileEntry, PowerScheduleEntryType{})
+			x.EVPowerProfileEntry = exi.Grow(x.EVPowerProfileEntry)
+			x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].reset()
 			if err := x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13060,6 +13933,11 @@ type PowerScheduleEntryType struct {
 	Power    RationalNumberType  `json:"Power"`
 	Power_L2 *RationalNumberType `json:"Power_L2,omitempty"`
 	Power_L3 *RationalNumberType `json:"Power_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleEntryType) reset() {
+	*x = PowerScheduleEntryType{}
 }
 
 var grammarPowerScheduleEntryType = exi.Grammar{
@@ -13251,6 +14129,11 @@ type PowerDeliveryResType struct {
 	EVSEStatus   *EVSEStatusType   `json:"EVSEStatus,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryResType) reset() {
+	*x = PowerDeliveryResType{}
+}
+
 var grammarPowerDeliveryResType = exi.Grammar{
 	Name:   "PowerDeliveryResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEStatus)"},
@@ -13338,7 +14221,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13393,6 +14276,11 @@ func (x *PowerDeliveryResType) EncodeEXI(w *exi.Writer) error {
 type EVSEStatusType struct {
 	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
 	EVSENotification     EvseNotificationType `json:"EVSENotification"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEStatusType) reset() {
+	*x = EVSEStatusType{}
 }
 
 var grammarEVSEStatusType = exi.Grammar{
@@ -13526,6 +14414,11 @@ type ScheduleExchangeReqType struct {
 	Scheduled_SEReqControlMode *Scheduled_SEReqControlModeType `json:"Scheduled_SEReqControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleExchangeReqType) reset() {
+	*x = ScheduleExchangeReqType{}
+}
+
 var grammarScheduleExchangeReqType = exi.Grammar{
 	Name:   "ScheduleExchangeReqType",
 	Events: []string{"EE", "SE(Header)", "SE(MaximumSupportingPoints)", "SE(Dynamic_SEReqControlMode)", "SE(Scheduled_SEReqControlMode)"},
@@ -13613,7 +14506,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
+			x.Dynamic_SEReqControlMode = a.newDynamic_SEReqControlModeType()
 			if err := x.Dynamic_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13621,7 +14514,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
+			x.Scheduled_SEReqControlMode = a.newScheduled_SEReqControlModeType()
 			if err := x.Scheduled_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13690,6 +14583,11 @@ type Dynamic_SEReqControlModeType struct {
 	EVMinimumEnergyRequest    RationalNumberType  `json:"EVMinimumEnergyRequest"`
 	EVMaximumV2XEnergyRequest *RationalNumberType `json:"EVMaximumV2XEnergyRequest,omitempty"`
 	EVMinimumV2XEnergyRequest *RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SEReqControlModeType) reset() {
+	*x = Dynamic_SEReqControlModeType{}
 }
 
 var grammarDynamic_SEReqControlModeType = exi.Grammar{
@@ -14011,6 +14909,11 @@ type Scheduled_SEReqControlModeType struct {
 	EVEnergyOffer          *EVEnergyOfferType  `json:"EVEnergyOffer,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SEReqControlModeType) reset() {
+	*x = Scheduled_SEReqControlModeType{}
+}
+
 var grammarScheduled_SEReqControlModeType = exi.Grammar{
 	Name:   "Scheduled_SEReqControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVEnergyOffer)"},
@@ -14194,7 +15097,7 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(EVEnergyOfferType{})); err != nil {
 				return err
 			}
-			x.EVEnergyOffer = new(EVEnergyOfferType)
+			x.EVEnergyOffer = a.newEVEnergyOfferType()
 			if err := x.EVEnergyOffer.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14266,6 +15169,13 @@ func (x *Scheduled_SEReqControlModeType) EncodeEXI(w *exi.Writer) error {
 type EVEnergyOfferType struct {
 	EVPowerSchedule         EVPowerScheduleType         `json:"EVPowerSchedule"`
 	EVAbsolutePriceSchedule EVAbsolutePriceScheduleType `json:"EVAbsolutePriceSchedule"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVEnergyOfferType) reset() {
+	*x = EVEnergyOfferType{EVPowerSchedule: x.EVPowerSchedule, EVAbsolutePriceSchedule: x.EVAbsolutePriceSchedule}
+	x.EVPowerSchedule.reset()
+	x.EVAbsolutePriceSchedule.reset()
 }
 
 var grammarEVEnergyOfferType = exi.Grammar{
@@ -14368,6 +15278,12 @@ func (x *EVEnergyOfferType) EncodeEXI(w *exi.Writer) error {
 type EVPowerScheduleType struct {
 	TimeAnchor             uint64                       `json:"TimeAnchor"`
 	EVPowerScheduleEntries EVPowerScheduleEntryListType `json:"EVPowerScheduleEntries"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleType) reset() {
+	*x = EVPowerScheduleType{EVPowerScheduleEntries: x.EVPowerScheduleEntries}
+	x.EVPowerScheduleEntries.reset()
 }
 
 var grammarEVPowerScheduleType = exi.Grammar{
@@ -14492,6 +15408,11 @@ type EVPowerScheduleEntryListType struct {
 	EVPowerScheduleEntry []EVPowerScheduleEntryType `json:"EVPowerScheduleEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleEntryListType) reset() {
+	*x = EVPowerScheduleEntryListType{EVPowerScheduleEntry: x.EVPowerScheduleEntry[:0]}
+}
+
 var grammarEVPowerScheduleEntryListType = exi.Grammar{
 	Name:   "EVPowerScheduleEntryListType",
 	Events: []string{"EE", "SE(EVPowerScheduleEntry)"},
@@ -14567,7 +15488,8 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(EVPowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.EVPowerScheduleEntry = append(x.EVPowerScheduleEntry, EVPowerScheduleEntryType{})
+			x.EVPowerScheduleEntry = exi.Grow(x.EVPowerScheduleEntry)
+			x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].reset()
 			if err := x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14611,6 +15533,11 @@ func (x *EVPowerScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
 type EVPowerScheduleEntryType struct {
 	Duration uint32             `json:"Duration"`
 	Power    RationalNumberType `json:"Power"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleEntryType) reset() {
+	*x = EVPowerScheduleEntryType{}
 }
 
 var grammarEVPowerScheduleEntryType = exi.Grammar{
@@ -14733,6 +15660,12 @@ type EVAbsolutePriceScheduleType struct {
 	Currency          string                   `json:"Currency"`
 	PriceAlgorithm    string                   `json:"PriceAlgorithm"`
 	EVPriceRuleStacks EVPriceRuleStackListType `json:"EVPriceRuleStacks"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVAbsolutePriceScheduleType) reset() {
+	*x = EVAbsolutePriceScheduleType{EVPriceRuleStacks: x.EVPriceRuleStacks}
+	x.EVPriceRuleStacks.reset()
 }
 
 var grammarEVAbsolutePriceScheduleType = exi.Grammar{
@@ -14945,6 +15878,11 @@ type EVPriceRuleStackListType struct {
 	EVPriceRuleStack []EVPriceRuleStackType `json:"EVPriceRuleStack,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleStackListType) reset() {
+	*x = EVPriceRuleStackListType{EVPriceRuleStack: x.EVPriceRuleStack[:0]}
+}
+
 var grammarEVPriceRuleStackListType = exi.Grammar{
 	Name:   "EVPriceRuleStackListType",
 	Events: []string{"EE", "SE(EVPriceRuleStack)"},
@@ -15020,7 +15958,8 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleStackType{})); err != nil {
 				return err
 			}
-			x.EVPriceRuleStack = append(x.EVPriceRuleStack, EVPriceRuleStackType{})
+			x.EVPriceRuleStack = exi.Grow(x.EVPriceRuleStack)
+			x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].reset()
 			if err := x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15064,6 +16003,11 @@ func (x *EVPriceRuleStackListType) EncodeEXI(w *exi.Writer) error {
 type EVPriceRuleStackType struct {
 	Duration    uint32            `json:"Duration"`
 	EVPriceRule []EVPriceRuleType `json:"EVPriceRule,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleStackType) reset() {
+	*x = EVPriceRuleStackType{EVPriceRule: x.EVPriceRule[:0]}
 }
 
 var grammarEVPriceRuleStackType = exi.Grammar{
@@ -15176,7 +16120,8 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleType{})); err != nil {
 				return err
 			}
-			x.EVPriceRule = append(x.EVPriceRule, EVPriceRuleType{})
+			x.EVPriceRule = exi.Grow(x.EVPriceRule)
+			x.EVPriceRule[len(x.EVPriceRule)-1].reset()
 			if err := x.EVPriceRule[len(x.EVPriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15226,6 +16171,11 @@ func (x *EVPriceRuleStackType) EncodeEXI(w *exi.Writer) error {
 type EVPriceRuleType struct {
 	EnergyFee       RationalNumberType `json:"EnergyFee"`
 	PowerRangeStart RationalNumberType `json:"PowerRangeStart"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleType) reset() {
+	*x = EVPriceRuleType{}
 }
 
 var grammarEVPriceRuleType = exi.Grammar{
@@ -15332,6 +16282,11 @@ type ScheduleExchangeResType struct {
 	GoToPause                  *bool                           `json:"GoToPause,omitempty"`
 	Dynamic_SEResControlMode   *Dynamic_SEResControlModeType   `json:"Dynamic_SEResControlMode,omitempty"`
 	Scheduled_SEResControlMode *Scheduled_SEResControlModeType `json:"Scheduled_SEResControlMode,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleExchangeResType) reset() {
+	*x = ScheduleExchangeResType{}
 }
 
 var grammarScheduleExchangeResType = exi.Grammar{
@@ -15475,7 +16430,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
+			x.Dynamic_SEResControlMode = a.newDynamic_SEResControlModeType()
 			if err := x.Dynamic_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15483,7 +16438,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
+			x.Scheduled_SEResControlMode = a.newScheduled_SEResControlModeType()
 			if err := x.Scheduled_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15566,6 +16521,11 @@ type Dynamic_SEResControlModeType struct {
 	TargetSOC             *int8                      `json:"TargetSOC,omitempty"`
 	AbsolutePriceSchedule *AbsolutePriceScheduleType `json:"AbsolutePriceSchedule,omitempty"`
 	PriceLevelSchedule    *PriceLevelScheduleType    `json:"PriceLevelSchedule,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SEResControlModeType) reset() {
+	*x = Dynamic_SEResControlModeType{}
 }
 
 var grammarDynamic_SEResControlModeType = exi.Grammar{
@@ -15734,7 +16694,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
 				return err
 			}
-			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
+			x.AbsolutePriceSchedule = a.newAbsolutePriceScheduleType()
 			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15742,7 +16702,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
 				return err
 			}
-			x.PriceLevelSchedule = new(PriceLevelScheduleType)
+			x.PriceLevelSchedule = a.newPriceLevelScheduleType()
 			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15831,6 +16791,12 @@ type AbsolutePriceScheduleType struct {
 	PriceRuleStacks            PriceRuleStackListType     `json:"PriceRuleStacks"`
 	OverstayRules              *OverstayRuleListType      `json:"OverstayRules,omitempty"`
 	AdditionalSelectedServices *AdditionalServiceListType `json:"AdditionalSelectedServices,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AbsolutePriceScheduleType) reset() {
+	*x = AbsolutePriceScheduleType{PriceRuleStacks: x.PriceRuleStacks}
+	x.PriceRuleStacks.reset()
 }
 
 var grammarAbsolutePriceScheduleType = exi.Grammar{
@@ -16228,7 +17194,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TaxRuleListType{})); err != nil {
 				return err
 			}
-			x.TaxRules = new(TaxRuleListType)
+			x.TaxRules = a.newTaxRuleListType()
 			if err := x.TaxRules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16240,7 +17206,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(OverstayRuleListType{})); err != nil {
 				return err
 			}
-			x.OverstayRules = new(OverstayRuleListType)
+			x.OverstayRules = a.newOverstayRuleListType()
 			if err := x.OverstayRules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16248,7 +17214,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceListType{})); err != nil {
 				return err
 			}
-			x.AdditionalSelectedServices = new(AdditionalServiceListType)
+			x.AdditionalSelectedServices = a.newAdditionalServiceListType()
 			if err := x.AdditionalSelectedServices.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16389,6 +17355,11 @@ type TaxRuleListType struct {
 	TaxRule []TaxRuleType `json:"TaxRule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TaxRuleListType) reset() {
+	*x = TaxRuleListType{TaxRule: x.TaxRule[:0]}
+}
+
 var grammarTaxRuleListType = exi.Grammar{
 	Name:   "TaxRuleListType",
 	Events: []string{"EE", "SE(TaxRule)"},
@@ -16464,7 +17435,8 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TaxRuleType{})); err != nil {
 				return err
 			}
-			x.TaxRule = append(x.TaxRule, TaxRuleType{})
+			x.TaxRule = exi.Grow(x.TaxRule)
+			x.TaxRule[len(x.TaxRule)-1].reset()
 			if err := x.TaxRule[len(x.TaxRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16514,6 +17486,11 @@ type TaxRuleType struct {
 	AppliesToParkingFee       bool               `json:"AppliesToParkingFee"`
 	AppliesToOverstayFee      bool               `json:"AppliesToOverstayFee"`
 	AppliesMinimumMaximumCost bool               `json:"AppliesMinimumMaximumCost"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TaxRuleType) reset() {
+	*x = TaxRuleType{}
 }
 
 var grammarTaxRuleType = exi.Grammar{
@@ -16843,6 +17820,11 @@ type PriceRuleStackListType struct {
 	PriceRuleStack []PriceRuleStackType `json:"PriceRuleStack,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleStackListType) reset() {
+	*x = PriceRuleStackListType{PriceRuleStack: x.PriceRuleStack[:0]}
+}
+
 var grammarPriceRuleStackListType = exi.Grammar{
 	Name:   "PriceRuleStackListType",
 	Events: []string{"EE", "SE(PriceRuleStack)"},
@@ -16918,7 +17900,8 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceRuleStackType{})); err != nil {
 				return err
 			}
-			x.PriceRuleStack = append(x.PriceRuleStack, PriceRuleStackType{})
+			x.PriceRuleStack = exi.Grow(x.PriceRuleStack)
+			x.PriceRuleStack[len(x.PriceRuleStack)-1].reset()
 			if err := x.PriceRuleStack[len(x.PriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16962,6 +17945,11 @@ func (x *PriceRuleStackListType) EncodeEXI(w *exi.Writer) error {
 type PriceRuleStackType struct {
 	Duration  uint32          `json:"Duration"`
 	PriceRule []PriceRuleType `json:"PriceRule,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleStackType) reset() {
+	*x = PriceRuleStackType{PriceRule: x.PriceRule[:0]}
 }
 
 var grammarPriceRuleStackType = exi.Grammar{
@@ -17074,7 +18062,8 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceRuleType{})); err != nil {
 				return err
 			}
-			x.PriceRule = append(x.PriceRule, PriceRuleType{})
+			x.PriceRule = exi.Grow(x.PriceRule)
+			x.PriceRule[len(x.PriceRule)-1].reset()
 			if err := x.PriceRule[len(x.PriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17128,6 +18117,11 @@ type PriceRuleType struct {
 	CarbonDioxideEmission         *uint16             `json:"CarbonDioxideEmission,omitempty"`
 	RenewableGenerationPercentage *uint8              `json:"RenewableGenerationPercentage,omitempty"`
 	PowerRangeStart               RationalNumberType  `json:"PowerRangeStart"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleType) reset() {
+	*x = PriceRuleType{}
 }
 
 var grammarPriceRuleType = exi.Grammar{
@@ -17413,6 +18407,11 @@ type OverstayRuleListType struct {
 	OverstayRule           []OverstayRuleType  `json:"OverstayRule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *OverstayRuleListType) reset() {
+	*x = OverstayRuleListType{OverstayRule: x.OverstayRule[:0]}
+}
+
 var grammarOverstayRuleListType = exi.Grammar{
 	Name:   "OverstayRuleListType",
 	Events: []string{"EE", "SE(OverstayTimeThreshold)", "SE(OverstayPowerThreshold)", "SE(OverstayRule)"},
@@ -17568,7 +18567,8 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(OverstayRuleType{})); err != nil {
 				return err
 			}
-			x.OverstayRule = append(x.OverstayRule, OverstayRuleType{})
+			x.OverstayRule = exi.Grow(x.OverstayRule)
+			x.OverstayRule[len(x.OverstayRule)-1].reset()
 			if err := x.OverstayRule[len(x.OverstayRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17630,6 +18630,11 @@ type OverstayRuleType struct {
 	StartTime               uint32             `json:"StartTime"`
 	OverstayFee             RationalNumberType `json:"OverstayFee"`
 	OverstayFeePeriod       uint32             `json:"OverstayFeePeriod"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *OverstayRuleType) reset() {
+	*x = OverstayRuleType{}
 }
 
 var grammarOverstayRuleType = exi.Grammar{
@@ -17844,6 +18849,11 @@ type AdditionalServiceListType struct {
 	AdditionalService []AdditionalServiceType `json:"AdditionalService,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AdditionalServiceListType) reset() {
+	*x = AdditionalServiceListType{AdditionalService: x.AdditionalService[:0]}
+}
+
 var grammarAdditionalServiceListType = exi.Grammar{
 	Name:   "AdditionalServiceListType",
 	Events: []string{"EE", "SE(AdditionalService)"},
@@ -17919,7 +18929,8 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceType{})); err != nil {
 				return err
 			}
-			x.AdditionalService = append(x.AdditionalService, AdditionalServiceType{})
+			x.AdditionalService = exi.Grow(x.AdditionalService)
+			x.AdditionalService[len(x.AdditionalService)-1].reset()
 			if err := x.AdditionalService[len(x.AdditionalService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17963,6 +18974,11 @@ func (x *AdditionalServiceListType) EncodeEXI(w *exi.Writer) error {
 type AdditionalServiceType struct {
 	ServiceName string             `json:"ServiceName"`
 	ServiceFee  RationalNumberType `json:"ServiceFee"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AdditionalServiceType) reset() {
+	*x = AdditionalServiceType{}
 }
 
 var grammarAdditionalServiceType = exi.Grammar{
@@ -18090,6 +19106,12 @@ type PriceLevelScheduleType struct {
 	PriceScheduleDescription  *string                         `json:"PriceScheduleDescription,omitempty"`
 	NumberOfPriceLevels       uint8                           `json:"NumberOfPriceLevels"`
 	PriceLevelScheduleEntries PriceLevelScheduleEntryListType `json:"PriceLevelScheduleEntries"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleType) reset() {
+	*x = PriceLevelScheduleType{PriceLevelScheduleEntries: x.PriceLevelScheduleEntries}
+	x.PriceLevelScheduleEntries.reset()
 }
 
 var grammarPriceLevelScheduleType = exi.Grammar{
@@ -18372,6 +19394,11 @@ type PriceLevelScheduleEntryListType struct {
 	PriceLevelScheduleEntry []PriceLevelScheduleEntryType `json:"PriceLevelScheduleEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleEntryListType) reset() {
+	*x = PriceLevelScheduleEntryListType{PriceLevelScheduleEntry: x.PriceLevelScheduleEntry[:0]}
+}
+
 var grammarPriceLevelScheduleEntryListType = exi.Grammar{
 	Name:   "PriceLevelScheduleEntryListType",
 	Events: []string{"EE", "SE(PriceLevelScheduleEntry)"},
@@ -18447,7 +19474,8 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PriceLevelScheduleEntry = append(x.PriceLevelScheduleEntry, PriceLevelScheduleEntryType{})
+			x.PriceLevelScheduleEntry = exi.Grow(x.PriceLevelScheduleEntry)
+			x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].reset()
 			if err := x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18491,6 +19519,11 @@ func (x *PriceLevelScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
 type PriceLevelScheduleEntryType struct {
 	Duration   uint32 `json:"Duration"`
 	PriceLevel uint8  `json:"PriceLevel"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleEntryType) reset() {
+	*x = PriceLevelScheduleEntryType{}
 }
 
 var grammarPriceLevelScheduleEntryType = exi.Grammar{
@@ -18618,6 +19651,11 @@ type Scheduled_SEResControlModeType struct {
 	ScheduleTuple []ScheduleTupleType `json:"ScheduleTuple,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SEResControlModeType) reset() {
+	*x = Scheduled_SEResControlModeType{ScheduleTuple: x.ScheduleTuple[:0]}
+}
+
 var grammarScheduled_SEResControlModeType = exi.Grammar{
 	Name:   "Scheduled_SEResControlModeType",
 	Events: []string{"EE", "SE(ScheduleTuple)"},
@@ -18693,7 +19731,8 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(ScheduleTupleType{})); err != nil {
 				return err
 			}
-			x.ScheduleTuple = append(x.ScheduleTuple, ScheduleTupleType{})
+			x.ScheduleTuple = exi.Grow(x.ScheduleTuple)
+			x.ScheduleTuple[len(x.ScheduleTuple)-1].reset()
 			if err := x.ScheduleTuple[len(x.ScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18738,6 +19777,12 @@ type ScheduleTupleType struct {
 	ScheduleTupleID     uint32                `json:"ScheduleTupleID"`
 	ChargingSchedule    ChargingScheduleType  `json:"ChargingSchedule"`
 	DischargingSchedule *ChargingScheduleType `json:"DischargingSchedule,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleTupleType) reset() {
+	*x = ScheduleTupleType{ChargingSchedule: x.ChargingSchedule}
+	x.ChargingSchedule.reset()
 }
 
 var grammarScheduleTupleType = exi.Grammar{
@@ -18839,7 +19884,7 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingScheduleType{})); err != nil {
 				return err
 			}
-			x.DischargingSchedule = new(ChargingScheduleType)
+			x.DischargingSchedule = a.newChargingScheduleType()
 			if err := x.DischargingSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18895,6 +19940,12 @@ type ChargingScheduleType struct {
 	PowerSchedule         PowerScheduleType          `json:"PowerSchedule"`
 	AbsolutePriceSchedule *AbsolutePriceScheduleType `json:"AbsolutePriceSchedule,omitempty"`
 	PriceLevelSchedule    *PriceLevelScheduleType    `json:"PriceLevelSchedule,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingScheduleType) reset() {
+	*x = ChargingScheduleType{PowerSchedule: x.PowerSchedule}
+	x.PowerSchedule.reset()
 }
 
 var grammarChargingScheduleType = exi.Grammar{
@@ -18963,7 +20014,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
 				return err
 			}
-			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
+			x.AbsolutePriceSchedule = a.newAbsolutePriceScheduleType()
 			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18971,7 +20022,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
 				return err
 			}
-			x.PriceLevelSchedule = new(PriceLevelScheduleType)
+			x.PriceLevelSchedule = a.newPriceLevelScheduleType()
 			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19027,6 +20078,12 @@ type PowerScheduleType struct {
 	AvailableEnergy      *RationalNumberType        `json:"AvailableEnergy,omitempty"`
 	PowerTolerance       *RationalNumberType        `json:"PowerTolerance,omitempty"`
 	PowerScheduleEntries PowerScheduleEntryListType `json:"PowerScheduleEntries"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleType) reset() {
+	*x = PowerScheduleType{PowerScheduleEntries: x.PowerScheduleEntries}
+	x.PowerScheduleEntries.reset()
 }
 
 var grammarPowerScheduleType = exi.Grammar{
@@ -19219,6 +20276,11 @@ type PowerScheduleEntryListType struct {
 	PowerScheduleEntry []PowerScheduleEntryType `json:"PowerScheduleEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleEntryListType) reset() {
+	*x = PowerScheduleEntryListType{PowerScheduleEntry: x.PowerScheduleEntry[:0]}
+}
+
 var grammarPowerScheduleEntryListType = exi.Grammar{
 	Name:   "PowerScheduleEntryListType",
 	Events: []string{"EE", "SE(PowerScheduleEntry)"},
@@ -19294,7 +20356,8 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PowerScheduleEntry = append(x.PowerScheduleEntry, PowerScheduleEntryType{})
+			x.PowerScheduleEntry = exi.Grow(x.PowerScheduleEntry)
+			x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].reset()
 			if err := x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19338,6 +20401,11 @@ func (x *PowerScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
 type ServiceDetailReqType struct {
 	Header    MessageHeaderType `json:"Header"`
 	ServiceID uint16            `json:"ServiceID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailReqType) reset() {
+	*x = ServiceDetailReqType{}
 }
 
 var grammarServiceDetailReqType = exi.Grammar{
@@ -19460,6 +20528,12 @@ type ServiceDetailResType struct {
 	ResponseCode         ResponseCodeType         `json:"ResponseCode"`
 	ServiceID            uint16                   `json:"ServiceID"`
 	ServiceParameterList ServiceParameterListType `json:"ServiceParameterList"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailResType) reset() {
+	*x = ServiceDetailResType{ServiceParameterList: x.ServiceParameterList}
+	x.ServiceParameterList.reset()
 }
 
 var grammarServiceDetailResType = exi.Grammar{
@@ -19636,6 +20710,11 @@ type ServiceParameterListType struct {
 	ParameterSet []ParameterSetType `json:"ParameterSet,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceParameterListType) reset() {
+	*x = ServiceParameterListType{ParameterSet: x.ParameterSet[:0]}
+}
+
 var grammarServiceParameterListType = exi.Grammar{
 	Name:   "ServiceParameterListType",
 	Events: []string{"EE", "SE(ParameterSet)"},
@@ -19711,7 +20790,8 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
 			}
-			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
+			x.ParameterSet = exi.Grow(x.ParameterSet)
+			x.ParameterSet[len(x.ParameterSet)-1].reset()
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19755,6 +20835,11 @@ func (x *ServiceParameterListType) EncodeEXI(w *exi.Writer) error {
 type ParameterSetType struct {
 	ParameterSetID uint16          `json:"ParameterSetID"`
 	Parameter      []ParameterType `json:"Parameter,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterSetType) reset() {
+	*x = ParameterSetType{Parameter: x.Parameter[:0]}
 }
 
 var grammarParameterSetType = exi.Grammar{
@@ -19867,7 +20952,8 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
 				return err
 			}
-			x.Parameter = append(x.Parameter, ParameterType{})
+			x.Parameter = exi.Grow(x.Parameter)
+			x.Parameter[len(x.Parameter)-1].reset()
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19922,6 +21008,11 @@ type ParameterType struct {
 	IntValue       *int32              `json:"intValue,omitempty"`
 	RationalNumber *RationalNumberType `json:"rationalNumber,omitempty"`
 	FiniteString   *string             `json:"finiteString,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterType) reset() {
+	*x = ParameterType{}
 }
 
 var grammarParameterType = exi.Grammar{
@@ -20188,6 +21279,11 @@ type ServiceDiscoveryReqType struct {
 	SupportedServiceIDs *ServiceIDListType `json:"SupportedServiceIDs,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryReqType) reset() {
+	*x = ServiceDiscoveryReqType{}
+}
+
 var grammarServiceDiscoveryReqType = exi.Grammar{
 	Name:   "ServiceDiscoveryReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SupportedServiceIDs)"},
@@ -20252,7 +21348,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceIDListType{})); err != nil {
 				return err
 			}
-			x.SupportedServiceIDs = new(ServiceIDListType)
+			x.SupportedServiceIDs = a.newServiceIDListType()
 			if err := x.SupportedServiceIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20297,6 +21393,11 @@ func (x *ServiceDiscoveryReqType) EncodeEXI(w *exi.Writer) error {
 // ServiceIDListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceIDListType.
 type ServiceIDListType struct {
 	ServiceID []uint16 `json:"ServiceID,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceIDListType) reset() {
+	*x = ServiceIDListType{ServiceID: x.ServiceID[:0]}
 }
 
 var grammarServiceIDListType = exi.Grammar{
@@ -20440,6 +21541,12 @@ type ServiceDiscoveryResType struct {
 	VASList                       *ServiceListType  `json:"VASList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryResType) reset() {
+	*x = ServiceDiscoveryResType{EnergyTransferServiceList: x.EnergyTransferServiceList}
+	x.EnergyTransferServiceList.reset()
+}
+
 var grammarServiceDiscoveryResType = exi.Grammar{
 	Name:   "ServiceDiscoveryResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(ServiceRenegotiationSupported)", "SE(EnergyTransferServiceList)", "SE(VASList)"},
@@ -20567,7 +21674,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceListType{})); err != nil {
 				return err
 			}
-			x.VASList = new(ServiceListType)
+			x.VASList = a.newServiceListType()
 			if err := x.VASList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20633,6 +21740,11 @@ func (x *ServiceDiscoveryResType) EncodeEXI(w *exi.Writer) error {
 // ServiceListType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}ServiceListType.
 type ServiceListType struct {
 	Service []ServiceType `json:"Service,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceListType) reset() {
+	*x = ServiceListType{Service: x.Service[:0]}
 }
 
 var grammarServiceListType = exi.Grammar{
@@ -20710,7 +21822,8 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
 			}
-			x.Service = append(x.Service, ServiceType{})
+			x.Service = exi.Grow(x.Service)
+			x.Service[len(x.Service)-1].reset()
 			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20754,6 +21867,11 @@ func (x *ServiceListType) EncodeEXI(w *exi.Writer) error {
 type ServiceType struct {
 	ServiceID   uint16 `json:"ServiceID"`
 	FreeService bool   `json:"FreeService"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceType) reset() {
+	*x = ServiceType{}
 }
 
 var grammarServiceType = exi.Grammar{
@@ -20883,6 +22001,11 @@ type ServiceSelectionReqType struct {
 	SelectedVASList               *SelectedServiceListType `json:"SelectedVASList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceSelectionReqType) reset() {
+	*x = ServiceSelectionReqType{}
+}
+
 var grammarServiceSelectionReqType = exi.Grammar{
 	Name:   "ServiceSelectionReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SelectedEnergyTransferService)", "SE(SelectedVASList)"},
@@ -20964,7 +22087,7 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceListType{})); err != nil {
 				return err
 			}
-			x.SelectedVASList = new(SelectedServiceListType)
+			x.SelectedVASList = a.newSelectedServiceListType()
 			if err := x.SelectedVASList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -21016,6 +22139,11 @@ func (x *ServiceSelectionReqType) EncodeEXI(w *exi.Writer) error {
 type SelectedServiceType struct {
 	ServiceID      uint16 `json:"ServiceID"`
 	ParameterSetID uint16 `json:"ParameterSetID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceType) reset() {
+	*x = SelectedServiceType{}
 }
 
 var grammarSelectedServiceType = exi.Grammar{
@@ -21155,6 +22283,11 @@ type SelectedServiceListType struct {
 	SelectedService []SelectedServiceType `json:"SelectedService,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceListType) reset() {
+	*x = SelectedServiceListType{SelectedService: x.SelectedService[:0]}
+}
+
 var grammarSelectedServiceListType = exi.Grammar{
 	Name:   "SelectedServiceListType",
 	Events: []string{"EE", "SE(SelectedService)"},
@@ -21230,7 +22363,8 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
 			}
-			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
+			x.SelectedService = exi.Grow(x.SelectedService)
+			x.SelectedService[len(x.SelectedService)-1].reset()
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -21274,6 +22408,11 @@ func (x *SelectedServiceListType) EncodeEXI(w *exi.Writer) error {
 type ServiceSelectionResType struct {
 	Header       MessageHeaderType `json:"Header"`
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceSelectionResType) reset() {
+	*x = ServiceSelectionResType{}
 }
 
 var grammarServiceSelectionResType = exi.Grammar{
@@ -21385,6 +22524,11 @@ func (x *ServiceSelectionResType) EncodeEXI(w *exi.Writer) error {
 type SessionSetupReqType struct {
 	Header MessageHeaderType `json:"Header"`
 	EVCCID string            `json:"EVCCID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupReqType) reset() {
+	*x = SessionSetupReqType{}
 }
 
 var grammarSessionSetupReqType = exi.Grammar{
@@ -21509,6 +22653,11 @@ type SessionSetupResType struct {
 	Header       MessageHeaderType `json:"Header"`
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
 	EVSEID       string            `json:"EVSEID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupResType) reset() {
+	*x = SessionSetupResType{}
 }
 
 var grammarSessionSetupResType = exi.Grammar{
@@ -21666,6 +22815,11 @@ type SessionStopReqType struct {
 	ChargingSession          ChargingSessionType `json:"ChargingSession"`
 	EVTerminationCode        *string             `json:"EVTerminationCode,omitempty"`
 	EVTerminationExplanation *string             `json:"EVTerminationExplanation,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopReqType) reset() {
+	*x = SessionStopReqType{}
 }
 
 var grammarSessionStopReqType = exi.Grammar{
@@ -21885,6 +23039,11 @@ type SessionStopResType struct {
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopResType) reset() {
+	*x = SessionStopResType{}
+}
+
 var grammarSessionStopResType = exi.Grammar{
 	Name:   "SessionStopResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)"},
@@ -21998,6 +23157,11 @@ type VehicleCheckInReqType struct {
 	VehicleFrame    *int16              `json:"VehicleFrame,omitempty"`
 	DeviceOffset    *int16              `json:"DeviceOffset,omitempty"`
 	VehicleTravel   *int16              `json:"VehicleTravel,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckInReqType) reset() {
+	*x = VehicleCheckInReqType{}
 }
 
 var grammarVehicleCheckInReqType = exi.Grammar{
@@ -22299,6 +23463,11 @@ type VehicleCheckInResType struct {
 	TargetDistance *int16            `json:"TargetDistance,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckInResType) reset() {
+	*x = VehicleCheckInResType{}
+}
+
 var grammarVehicleCheckInResType = exi.Grammar{
 	Name:   "VehicleCheckInResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(ParkingSpace)", "SE(DeviceLocation)", "SE(TargetDistance)"},
@@ -22564,6 +23733,11 @@ type VehicleCheckOutReqType struct {
 	CheckOutTime     uint64               `json:"CheckOutTime"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckOutReqType) reset() {
+	*x = VehicleCheckOutReqType{}
+}
+
 var grammarVehicleCheckOutReqType = exi.Grammar{
 	Name:   "VehicleCheckOutReqType",
 	Events: []string{"EE", "SE(Header)", "SE(EVCheckOutStatus)", "SE(CheckOutTime)"},
@@ -22720,6 +23894,11 @@ type VehicleCheckOutResType struct {
 	EVSECheckOutStatus EvseCheckOutStatusType `json:"EVSECheckOutStatus"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckOutResType) reset() {
+	*x = VehicleCheckOutResType{}
+}
+
 var grammarVehicleCheckOutResType = exi.Grammar{
 	Name:   "VehicleCheckOutResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSECheckOutStatus)"},
@@ -22869,6 +24048,11 @@ type DisplayParametersType struct {
 	ChargingComplete          *bool               `json:"ChargingComplete,omitempty"`
 	BatteryEnergyCapacity     *RationalNumberType `json:"BatteryEnergyCapacity,omitempty"`
 	InletHot                  *bool               `json:"InletHot,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DisplayParametersType) reset() {
+	*x = DisplayParametersType{}
 }
 
 var grammarDisplayParametersType = exi.Grammar{

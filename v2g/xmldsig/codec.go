@@ -18,8 +18,226 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	CanonicalizationMethodType exi.Slab[CanonicalizationMethodType]
+	DSAKeyValueType            exi.Slab[DSAKeyValueType]
+	DigestMethodType           exi.Slab[DigestMethodType]
+	KeyInfoType                exi.Slab[KeyInfoType]
+	KeyValueType               exi.Slab[KeyValueType]
+	RSAKeyValueType            exi.Slab[RSAKeyValueType]
+	RetrievalMethodType        exi.Slab[RetrievalMethodType]
+	TransformsType             exi.Slab[TransformsType]
+	TransformType              exi.Slab[TransformType]
+	X509DataType               exi.Slab[X509DataType]
+	PGPDataType                exi.Slab[PGPDataType]
+	SPKIDataType               exi.Slab[SPKIDataType]
+	ManifestType               exi.Slab[ManifestType]
+	ReferenceType              exi.Slab[ReferenceType]
+	ObjectType                 exi.Slab[ObjectType]
+	SignatureType              exi.Slab[SignatureType]
+	SignedInfoType             exi.Slab[SignedInfoType]
+	SignatureMethodType        exi.Slab[SignatureMethodType]
+	SignatureValueType         exi.Slab[SignatureValueType]
+	SignaturePropertiesType    exi.Slab[SignaturePropertiesType]
+	SignaturePropertyType      exi.Slab[SignaturePropertyType]
+}
+
+func (a *arena) newCanonicalizationMethodType() *CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.CanonicalizationMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CanonicalizationMethodType)
+}
+
+func (a *arena) newDSAKeyValueType() *DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.DSAKeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DSAKeyValueType)
+}
+
+func (a *arena) newDigestMethodType() *DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.DigestMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DigestMethodType)
+}
+
+func (a *arena) newKeyInfoType() *KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.KeyInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(KeyInfoType)
+}
+
+func (a *arena) newKeyValueType() *KeyValueType {
+	if a.keep != nil {
+		p := a.keep.KeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(KeyValueType)
+}
+
+func (a *arena) newRSAKeyValueType() *RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.RSAKeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(RSAKeyValueType)
+}
+
+func (a *arena) newRetrievalMethodType() *RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.RetrievalMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(RetrievalMethodType)
+}
+
+func (a *arena) newTransformsType() *TransformsType {
+	if a.keep != nil {
+		p := a.keep.TransformsType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TransformsType)
+}
+
+func (a *arena) newTransformType() *TransformType {
+	if a.keep != nil {
+		p := a.keep.TransformType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TransformType)
+}
+
+func (a *arena) newX509DataType() *X509DataType {
+	if a.keep != nil {
+		p := a.keep.X509DataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(X509DataType)
+}
+
+func (a *arena) newPGPDataType() *PGPDataType {
+	if a.keep != nil {
+		p := a.keep.PGPDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PGPDataType)
+}
+
+func (a *arena) newSPKIDataType() *SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.SPKIDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SPKIDataType)
+}
+
+func (a *arena) newManifestType() *ManifestType {
+	if a.keep != nil {
+		p := a.keep.ManifestType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ManifestType)
+}
+
+func (a *arena) newReferenceType() *ReferenceType {
+	if a.keep != nil {
+		p := a.keep.ReferenceType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ReferenceType)
+}
+
+func (a *arena) newObjectType() *ObjectType {
+	if a.keep != nil {
+		p := a.keep.ObjectType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ObjectType)
+}
+
+func (a *arena) newSignatureType() *SignatureType {
+	if a.keep != nil {
+		p := a.keep.SignatureType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureType)
+}
+
+func (a *arena) newSignedInfoType() *SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.SignedInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedInfoType)
+}
+
+func (a *arena) newSignatureMethodType() *SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.SignatureMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureMethodType)
+}
+
+func (a *arena) newSignatureValueType() *SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.SignatureValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureValueType)
+}
+
+func (a *arena) newSignaturePropertiesType() *SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.SignaturePropertiesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignaturePropertiesType)
+}
+
+func (a *arena) newSignaturePropertyType() *SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.SignaturePropertyType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignaturePropertyType)
 }
 
 // Document is an EXI document of this schema set: exactly one of its
@@ -57,7 +275,9 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	return unmarshal(&r, &a, d)
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -65,106 +285,68 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, taking its
+// complex values from a.
+func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
-	}
+	*d = Document{}
 	c, err := r.Bits(5)
 	if err != nil {
 		return 0, err
 	}
 	switch c {
 	case 0:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(r, &a); err != nil {
+		d.CanonicalizationMethod = a.newCanonicalizationMethodType()
+		if err := d.CanonicalizationMethod.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 1:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(r, &a); err != nil {
+		d.DSAKeyValue = a.newDSAKeyValueType()
+		if err := d.DSAKeyValue.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 2:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(r, &a); err != nil {
+		d.DigestMethod = a.newDigestMethodType()
+		if err := d.DigestMethod.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 3:
@@ -182,8 +364,8 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 4:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(r, &a); err != nil {
+		d.KeyInfo = a.newKeyInfoType()
+		if err := d.KeyInfo.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 5:
@@ -203,13 +385,13 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 6:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(r, &a); err != nil {
+		d.KeyValue = a.newKeyValueType()
+		if err := d.KeyValue.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 7:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(r, &a); err != nil {
+		d.Manifest = a.newManifestType()
+		if err := d.Manifest.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 8:
@@ -229,78 +411,78 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 9:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(r, &a); err != nil {
+		d.Object = a.newObjectType()
+		if err := d.Object.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 10:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(r, &a); err != nil {
+		d.PGPData = a.newPGPDataType()
+		if err := d.PGPData.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 11:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(r, &a); err != nil {
+		d.RSAKeyValue = a.newRSAKeyValueType()
+		if err := d.RSAKeyValue.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 12:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(r, &a); err != nil {
+		d.Reference = a.newReferenceType()
+		if err := d.Reference.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 13:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(r, &a); err != nil {
+		d.RetrievalMethod = a.newRetrievalMethodType()
+		if err := d.RetrievalMethod.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 14:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(r, &a); err != nil {
+		d.SPKIData = a.newSPKIDataType()
+		if err := d.SPKIData.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 15:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(r, &a); err != nil {
+		d.Signature = a.newSignatureType()
+		if err := d.Signature.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 16:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(r, &a); err != nil {
+		d.SignatureMethod = a.newSignatureMethodType()
+		if err := d.SignatureMethod.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 17:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(r, &a); err != nil {
+		d.SignatureProperties = a.newSignaturePropertiesType()
+		if err := d.SignatureProperties.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 18:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(r, &a); err != nil {
+		d.SignatureProperty = a.newSignaturePropertyType()
+		if err := d.SignatureProperty.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 19:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(r, &a); err != nil {
+		d.SignatureValue = a.newSignatureValueType()
+		if err := d.SignatureValue.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 20:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(r, &a); err != nil {
+		d.SignedInfo = a.newSignedInfoType()
+		if err := d.SignedInfo.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 21:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(r, &a); err != nil {
+		d.Transform = a.newTransformType()
+		if err := d.Transform.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 22:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(r, &a); err != nil {
+		d.Transforms = a.newTransformsType()
+		if err := d.Transforms.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 23:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(r, &a); err != nil {
+		d.X509Data = a.newX509DataType()
+		if err := d.X509Data.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 24:
@@ -1527,6 +1709,11 @@ type CanonicalizationMethodType struct {
 	Algorithm string `json:"Algorithm"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CanonicalizationMethodType) reset() {
+	*x = CanonicalizationMethodType{}
+}
+
 var grammarCanonicalizationMethodType = exi.Grammar{
 	Name:   "CanonicalizationMethodType",
 	Events: []string{"EE", "AT(Algorithm)"},
@@ -1618,6 +1805,11 @@ type DSAKeyValueType struct {
 	J           exi.Bytes `json:"J,omitempty"`
 	Seed        exi.Bytes `json:"Seed,omitempty"`
 	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DSAKeyValueType) reset() {
+	*x = DSAKeyValueType{}
 }
 
 var grammarDSAKeyValueType = exi.Grammar{
@@ -1994,6 +2186,11 @@ type DigestMethodType struct {
 	Algorithm string `json:"Algorithm"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DigestMethodType) reset() {
+	*x = DigestMethodType{}
+}
+
 var grammarDigestMethodType = exi.Grammar{
 	Name:   "DigestMethodType",
 	Events: []string{"EE", "AT(Algorithm)"},
@@ -2086,6 +2283,11 @@ type KeyInfoType struct {
 	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
 	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
 	MgmtData        []string              `json:"MgmtData,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *KeyInfoType) reset() {
+	*x = KeyInfoType{KeyName: x.KeyName[:0], KeyValue: x.KeyValue[:0], RetrievalMethod: x.RetrievalMethod[:0], X509Data: x.X509Data[:0], PGPData: x.PGPData[:0], SPKIData: x.SPKIData[:0], MgmtData: x.MgmtData[:0]}
 }
 
 var grammarKeyInfoType = exi.Grammar{
@@ -2238,7 +2440,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
 				return err
 			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
+			x.KeyValue = exi.Grow(x.KeyValue)
+			x.KeyValue[len(x.KeyValue)-1].reset()
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2246,7 +2449,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
 				return err
 			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
+			x.RetrievalMethod = exi.Grow(x.RetrievalMethod)
+			x.RetrievalMethod[len(x.RetrievalMethod)-1].reset()
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2254,7 +2458,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
 				return err
 			}
-			x.X509Data = append(x.X509Data, X509DataType{})
+			x.X509Data = exi.Grow(x.X509Data)
+			x.X509Data[len(x.X509Data)-1].reset()
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2262,7 +2467,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
 				return err
 			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
+			x.PGPData = exi.Grow(x.PGPData)
+			x.PGPData[len(x.PGPData)-1].reset()
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2270,7 +2476,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
 				return err
 			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
+			x.SPKIData = exi.Grow(x.SPKIData)
+			x.SPKIData[len(x.SPKIData)-1].reset()
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2391,6 +2598,11 @@ type KeyValueType struct {
 	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *KeyValueType) reset() {
+	*x = KeyValueType{}
+}
+
 var grammarKeyValueType = exi.Grammar{
 	Name:   "KeyValueType",
 	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
@@ -2447,7 +2659,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
 			}
-			x.DSAKeyValue = new(DSAKeyValueType)
+			x.DSAKeyValue = a.newDSAKeyValueType()
 			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2455,7 +2667,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
 				return err
 			}
-			x.RSAKeyValue = new(RSAKeyValueType)
+			x.RSAKeyValue = a.newRSAKeyValueType()
 			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2503,6 +2715,11 @@ func (x *KeyValueType) EncodeEXI(w *exi.Writer) error {
 type RSAKeyValueType struct {
 	Modulus  exi.Bytes `json:"Modulus"`
 	Exponent exi.Bytes `json:"Exponent"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RSAKeyValueType) reset() {
+	*x = RSAKeyValueType{}
 }
 
 var grammarRSAKeyValueType = exi.Grammar{
@@ -2644,6 +2861,11 @@ type RetrievalMethodType struct {
 	Transforms *TransformsType `json:"Transforms,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RetrievalMethodType) reset() {
+	*x = RetrievalMethodType{}
+}
+
 var grammarRetrievalMethodType = exi.Grammar{
 	Name:   "RetrievalMethodType",
 	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
@@ -2751,7 +2973,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
 				return err
 			}
-			x.Transforms = new(TransformsType)
+			x.Transforms = a.newTransformsType()
 			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2804,6 +3026,11 @@ type TransformsType struct {
 	Transform []TransformType `json:"Transform,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TransformsType) reset() {
+	*x = TransformsType{Transform: x.Transform[:0]}
+}
+
 var grammarTransformsType = exi.Grammar{
 	Name:   "TransformsType",
 	Events: []string{"EE", "SE(Transform)"},
@@ -2852,7 +3079,8 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
 			}
-			x.Transform = append(x.Transform, TransformType{})
+			x.Transform = exi.Grow(x.Transform)
+			x.Transform[len(x.Transform)-1].reset()
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2892,6 +3120,11 @@ func (x *TransformsType) EncodeEXI(w *exi.Writer) error {
 type TransformType struct {
 	Algorithm string   `json:"Algorithm"`
 	XPath     []string `json:"XPath,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TransformType) reset() {
+	*x = TransformType{XPath: x.XPath[:0]}
 }
 
 var grammarTransformType = exi.Grammar{
@@ -3020,6 +3253,11 @@ type X509DataType struct {
 	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *X509DataType) reset() {
+	*x = X509DataType{X509IssuerSerial: x.X509IssuerSerial[:0], X509SKI: x.X509SKI[:0], X509SubjectName: x.X509SubjectName[:0], X509Certificate: x.X509Certificate[:0], X509CRL: x.X509CRL[:0]}
+}
+
 var grammarX509DataType = exi.Grammar{
 	Name:   "X509DataType",
 	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
@@ -3090,7 +3328,8 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
+			x.X509IssuerSerial = exi.Grow(x.X509IssuerSerial)
+			x.X509IssuerSerial[len(x.X509IssuerSerial)-1].reset()
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3264,6 +3503,11 @@ type X509IssuerSerialType struct {
 	X509SerialNumber int64  `json:"X509SerialNumber"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *X509IssuerSerialType) reset() {
+	*x = X509IssuerSerialType{}
+}
+
 var grammarX509IssuerSerialType = exi.Grammar{
 	Name:   "X509IssuerSerialType",
 	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
@@ -3400,6 +3644,11 @@ func (x *X509IssuerSerialType) EncodeEXI(w *exi.Writer) error {
 type PGPDataType struct {
 	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
 	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PGPDataType) reset() {
+	*x = PGPDataType{}
 }
 
 var grammarPGPDataType = exi.Grammar{
@@ -3575,6 +3824,11 @@ type SPKIDataType struct {
 	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SPKIDataType) reset() {
+	*x = SPKIDataType{SPKISexp: x.SPKISexp[:0]}
+}
+
 var grammarSPKIDataType = exi.Grammar{
 	Name:   "SPKIDataType",
 	Events: []string{"EE", "SE(SPKISexp)"},
@@ -3720,6 +3974,11 @@ type ManifestType struct {
 	Reference []ReferenceType `json:"Reference,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ManifestType) reset() {
+	*x = ManifestType{Reference: x.Reference[:0]}
+}
+
 var grammarManifestType = exi.Grammar{
 	Name:   "ManifestType",
 	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
@@ -3795,7 +4054,8 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
 				return err
 			}
-			x.Reference = append(x.Reference, ReferenceType{})
+			x.Reference = exi.Grow(x.Reference)
+			x.Reference[len(x.Reference)-1].reset()
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3845,6 +4105,11 @@ type ReferenceType struct {
 	Transforms   *TransformsType  `json:"Transforms,omitempty"`
 	DigestMethod DigestMethodType `json:"DigestMethod"`
 	DigestValue  exi.Bytes        `json:"DigestValue"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ReferenceType) reset() {
+	*x = ReferenceType{}
 }
 
 var grammarReferenceType = exi.Grammar{
@@ -4013,7 +4278,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
 				return err
 			}
-			x.Transforms = new(TransformsType)
+			x.Transforms = a.newTransformsType()
 			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4110,6 +4375,11 @@ type ObjectType struct {
 	Encoding *string `json:"Encoding,omitempty"`
 	Id       *string `json:"Id,omitempty"`
 	MimeType *string `json:"MimeType,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ObjectType) reset() {
+	*x = ObjectType{}
 }
 
 var grammarObjectType = exi.Grammar{
@@ -4295,6 +4565,12 @@ type SignatureType struct {
 	Object         []ObjectType       `json:"Object,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureType) reset() {
+	*x = SignatureType{SignedInfo: x.SignedInfo, Object: x.Object[:0]}
+	x.SignedInfo.reset()
+}
+
 var grammarSignatureType = exi.Grammar{
 	Name:   "SignatureType",
 	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
@@ -4410,7 +4686,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
 				return err
 			}
-			x.KeyInfo = new(KeyInfoType)
+			x.KeyInfo = a.newKeyInfoType()
 			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4418,7 +4694,8 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
 				return err
 			}
-			x.Object = append(x.Object, ObjectType{})
+			x.Object = exi.Grow(x.Object)
+			x.Object[len(x.Object)-1].reset()
 			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4486,6 +4763,11 @@ type SignedInfoType struct {
 	CanonicalizationMethod CanonicalizationMethodType `json:"CanonicalizationMethod"`
 	SignatureMethod        SignatureMethodType        `json:"SignatureMethod"`
 	Reference              []ReferenceType            `json:"Reference,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedInfoType) reset() {
+	*x = SignedInfoType{Reference: x.Reference[:0]}
 }
 
 var grammarSignedInfoType = exi.Grammar{
@@ -4597,7 +4879,8 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
 				return err
 			}
-			x.Reference = append(x.Reference, ReferenceType{})
+			x.Reference = exi.Grow(x.Reference)
+			x.Reference[len(x.Reference)-1].reset()
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4655,6 +4938,11 @@ func (x *SignedInfoType) EncodeEXI(w *exi.Writer) error {
 type SignatureMethodType struct {
 	Algorithm        string `json:"Algorithm"`
 	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureMethodType) reset() {
+	*x = SignatureMethodType{}
 }
 
 var grammarSignatureMethodType = exi.Grammar{
@@ -4798,6 +5086,11 @@ type SignatureValueType struct {
 	Value exi.Bytes `json:"Value"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureValueType) reset() {
+	*x = SignatureValueType{}
+}
+
 var grammarSignatureValueType = exi.Grammar{
 	Name:   "SignatureValueType",
 	Events: []string{"EE", "AT(Id)", "CH"},
@@ -4914,6 +5207,11 @@ type SignaturePropertiesType struct {
 	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignaturePropertiesType) reset() {
+	*x = SignaturePropertiesType{SignatureProperty: x.SignatureProperty[:0]}
+}
+
 var grammarSignaturePropertiesType = exi.Grammar{
 	Name:   "SignaturePropertiesType",
 	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
@@ -4989,7 +5287,8 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
 				return err
 			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
+			x.SignatureProperty = exi.Grow(x.SignatureProperty)
+			x.SignatureProperty[len(x.SignatureProperty)-1].reset()
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5035,6 +5334,11 @@ func (x *SignaturePropertiesType) EncodeEXI(w *exi.Writer) error {
 type SignaturePropertyType struct {
 	Id     *string `json:"Id,omitempty"`
 	Target string  `json:"Target"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignaturePropertyType) reset() {
+	*x = SignaturePropertyType{}
 }
 
 var grammarSignaturePropertyType = exi.Grammar{

@@ -19,8 +19,466 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AC_CPDReqEnergyTransferModeType       exi.Slab[AC_CPDReqEnergyTransferModeType]
+	iso20_RationalNumberType              exi.Slab[iso20.RationalNumberType]
+	AC_CPDResEnergyTransferModeType       exi.Slab[AC_CPDResEnergyTransferModeType]
+	AC_ChargeLoopReqType                  exi.Slab[AC_ChargeLoopReqType]
+	xmldsig_SignatureType                 exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType                exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_CanonicalizationMethodType    exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_SignatureMethodType           exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType                 exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType                exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType                 exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType              exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType            exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                   exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType                  exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType               exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType               exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType           exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType                  exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                   exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType                  exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                    exi.Slab[xmldsig.ObjectType]
+	iso20_DisplayParametersType           exi.Slab[iso20.DisplayParametersType]
+	BPT_Dynamic_AC_CLReqControlModeType   exi.Slab[BPT_Dynamic_AC_CLReqControlModeType]
+	BPT_Scheduled_AC_CLReqControlModeType exi.Slab[BPT_Scheduled_AC_CLReqControlModeType]
+	iso20_CLReqControlModeType            exi.Slab[iso20.CLReqControlModeType]
+	Dynamic_AC_CLReqControlModeType       exi.Slab[Dynamic_AC_CLReqControlModeType]
+	Scheduled_AC_CLReqControlModeType     exi.Slab[Scheduled_AC_CLReqControlModeType]
+	AC_ChargeLoopResType                  exi.Slab[AC_ChargeLoopResType]
+	iso20_EVSEStatusType                  exi.Slab[iso20.EVSEStatusType]
+	iso20_MeterInfoType                   exi.Slab[iso20.MeterInfoType]
+	iso20_ReceiptType                     exi.Slab[iso20.ReceiptType]
+	iso20_DetailedCostType                exi.Slab[iso20.DetailedCostType]
+	BPT_Dynamic_AC_CLResControlModeType   exi.Slab[BPT_Dynamic_AC_CLResControlModeType]
+	BPT_Scheduled_AC_CLResControlModeType exi.Slab[BPT_Scheduled_AC_CLResControlModeType]
+	iso20_CLResControlModeType            exi.Slab[iso20.CLResControlModeType]
+	Dynamic_AC_CLResControlModeType       exi.Slab[Dynamic_AC_CLResControlModeType]
+	Scheduled_AC_CLResControlModeType     exi.Slab[Scheduled_AC_CLResControlModeType]
+	AC_ChargeParameterDiscoveryReqType    exi.Slab[AC_ChargeParameterDiscoveryReqType]
+	BPT_AC_CPDReqEnergyTransferModeType   exi.Slab[BPT_AC_CPDReqEnergyTransferModeType]
+	AC_ChargeParameterDiscoveryResType    exi.Slab[AC_ChargeParameterDiscoveryResType]
+	BPT_AC_CPDResEnergyTransferModeType   exi.Slab[BPT_AC_CPDResEnergyTransferModeType]
+	xmldsig_ManifestType                  exi.Slab[xmldsig.ManifestType]
+	xmldsig_SignaturePropertiesType       exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType         exi.Slab[xmldsig.SignaturePropertyType]
+}
+
+func (a *arena) newAC_CPDReqEnergyTransferModeType() *AC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.AC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newAC_CPDResEnergyTransferModeType() *AC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.AC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newAC_ChargeLoopReqType() *AC_ChargeLoopReqType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeLoopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeLoopReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newiso20_DisplayParametersType() *iso20.DisplayParametersType {
+	if a.keep != nil {
+		p := a.keep.iso20_DisplayParametersType.New(a.gen)
+		*p = iso20.DisplayParametersType{}
+		return p
+	}
+	return new(iso20.DisplayParametersType)
+}
+
+func (a *arena) newBPT_Dynamic_AC_CLReqControlModeType() *BPT_Dynamic_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_AC_CLReqControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_AC_CLReqControlModeType() *BPT_Scheduled_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_AC_CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newDynamic_AC_CLReqControlModeType() *Dynamic_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_AC_CLReqControlModeType)
+}
+
+func (a *arena) newScheduled_AC_CLReqControlModeType() *Scheduled_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_AC_CLReqControlModeType)
+}
+
+func (a *arena) newAC_ChargeLoopResType() *AC_ChargeLoopResType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeLoopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeLoopResType)
+}
+
+func (a *arena) newiso20_EVSEStatusType() *iso20.EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.iso20_EVSEStatusType.New(a.gen)
+		*p = iso20.EVSEStatusType{}
+		return p
+	}
+	return new(iso20.EVSEStatusType)
+}
+
+func (a *arena) newiso20_MeterInfoType() *iso20.MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.iso20_MeterInfoType.New(a.gen)
+		*p = iso20.MeterInfoType{}
+		return p
+	}
+	return new(iso20.MeterInfoType)
+}
+
+func (a *arena) newiso20_ReceiptType() *iso20.ReceiptType {
+	if a.keep != nil {
+		p := a.keep.iso20_ReceiptType.New(a.gen)
+		*p = iso20.ReceiptType{}
+		return p
+	}
+	return new(iso20.ReceiptType)
+}
+
+func (a *arena) newiso20_DetailedCostType() *iso20.DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.iso20_DetailedCostType.New(a.gen)
+		*p = iso20.DetailedCostType{}
+		return p
+	}
+	return new(iso20.DetailedCostType)
+}
+
+func (a *arena) newBPT_Dynamic_AC_CLResControlModeType() *BPT_Dynamic_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_AC_CLResControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_AC_CLResControlModeType() *BPT_Scheduled_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_AC_CLResControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newDynamic_AC_CLResControlModeType() *Dynamic_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_AC_CLResControlModeType)
+}
+
+func (a *arena) newScheduled_AC_CLResControlModeType() *Scheduled_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_AC_CLResControlModeType)
+}
+
+func (a *arena) newAC_ChargeParameterDiscoveryReqType() *AC_ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newBPT_AC_CPDReqEnergyTransferModeType() *BPT_AC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_AC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_AC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newAC_ChargeParameterDiscoveryResType() *AC_ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newBPT_AC_CPDResEnergyTransferModeType() *BPT_AC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_AC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_AC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
 }
 
 // Document is an EXI document of this schema set: exactly one of its
@@ -76,7 +534,9 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	return unmarshal(&r, &a, d)
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -84,229 +544,137 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, taking its
+// complex values from a.
+func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
-	if d.AC_CPDReqEnergyTransferMode != nil {
-		d.AC_CPDReqEnergyTransferMode = nil
-	}
-	if d.AC_CPDResEnergyTransferMode != nil {
-		d.AC_CPDResEnergyTransferMode = nil
-	}
-	if d.AC_ChargeLoopReq != nil {
-		d.AC_ChargeLoopReq = nil
-	}
-	if d.AC_ChargeLoopRes != nil {
-		d.AC_ChargeLoopRes = nil
-	}
-	if d.AC_ChargeParameterDiscoveryReq != nil {
-		d.AC_ChargeParameterDiscoveryReq = nil
-	}
-	if d.AC_ChargeParameterDiscoveryRes != nil {
-		d.AC_ChargeParameterDiscoveryRes = nil
-	}
-	if d.BPT_AC_CPDReqEnergyTransferMode != nil {
-		d.BPT_AC_CPDReqEnergyTransferMode = nil
-	}
-	if d.BPT_AC_CPDResEnergyTransferMode != nil {
-		d.BPT_AC_CPDResEnergyTransferMode = nil
-	}
-	if d.BPT_Dynamic_AC_CLReqControlMode != nil {
-		d.BPT_Dynamic_AC_CLReqControlMode = nil
-	}
-	if d.BPT_Dynamic_AC_CLResControlMode != nil {
-		d.BPT_Dynamic_AC_CLResControlMode = nil
-	}
-	if d.BPT_Scheduled_AC_CLReqControlMode != nil {
-		d.BPT_Scheduled_AC_CLReqControlMode = nil
-	}
-	if d.BPT_Scheduled_AC_CLResControlMode != nil {
-		d.BPT_Scheduled_AC_CLResControlMode = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.Dynamic_AC_CLReqControlMode != nil {
-		d.Dynamic_AC_CLReqControlMode = nil
-	}
-	if d.Dynamic_AC_CLResControlMode != nil {
-		d.Dynamic_AC_CLResControlMode = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Scheduled_AC_CLReqControlMode != nil {
-		d.Scheduled_AC_CLReqControlMode = nil
-	}
-	if d.Scheduled_AC_CLResControlMode != nil {
-		d.Scheduled_AC_CLResControlMode = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
-	}
+	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
 		return 0, err
 	}
 	switch c {
 	case 0:
-		d.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
-		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
+		d.AC_CPDReqEnergyTransferMode = a.newAC_CPDReqEnergyTransferModeType()
+		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 1:
-		d.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
-		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
+		d.AC_CPDResEnergyTransferMode = a.newAC_CPDResEnergyTransferModeType()
+		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 2:
-		d.AC_ChargeLoopReq = new(AC_ChargeLoopReqType)
-		if err := d.AC_ChargeLoopReq.decodeEXI(r, &a); err != nil {
+		d.AC_ChargeLoopReq = a.newAC_ChargeLoopReqType()
+		if err := d.AC_ChargeLoopReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 3:
-		d.AC_ChargeLoopRes = new(AC_ChargeLoopResType)
-		if err := d.AC_ChargeLoopRes.decodeEXI(r, &a); err != nil {
+		d.AC_ChargeLoopRes = a.newAC_ChargeLoopResType()
+		if err := d.AC_ChargeLoopRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 4:
-		d.AC_ChargeParameterDiscoveryReq = new(AC_ChargeParameterDiscoveryReqType)
-		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
+		d.AC_ChargeParameterDiscoveryReq = a.newAC_ChargeParameterDiscoveryReqType()
+		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 5:
-		d.AC_ChargeParameterDiscoveryRes = new(AC_ChargeParameterDiscoveryResType)
-		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
+		d.AC_ChargeParameterDiscoveryRes = a.newAC_ChargeParameterDiscoveryResType()
+		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 6:
-		d.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
+		d.BPT_AC_CPDReqEnergyTransferMode = a.newBPT_AC_CPDReqEnergyTransferModeType()
+		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 7:
-		d.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
-		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
+		d.BPT_AC_CPDResEnergyTransferMode = a.newBPT_AC_CPDResEnergyTransferModeType()
+		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 8:
-		d.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
+		d.BPT_Dynamic_AC_CLReqControlMode = a.newBPT_Dynamic_AC_CLReqControlModeType()
+		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 9:
-		d.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
-		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
+		d.BPT_Dynamic_AC_CLResControlMode = a.newBPT_Dynamic_AC_CLResControlModeType()
+		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 10:
-		d.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
+		d.BPT_Scheduled_AC_CLReqControlMode = a.newBPT_Scheduled_AC_CLReqControlModeType()
+		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 11:
-		d.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
-		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
+		d.BPT_Scheduled_AC_CLResControlMode = a.newBPT_Scheduled_AC_CLResControlModeType()
+		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 12:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 13:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 14:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 15:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 16:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -325,17 +693,17 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 18:
-		d.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
-		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
+		d.Dynamic_AC_CLReqControlMode = a.newDynamic_AC_CLReqControlModeType()
+		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 19:
-		d.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
-		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
+		d.Dynamic_AC_CLResControlMode = a.newDynamic_AC_CLResControlModeType()
+		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 20:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -356,12 +724,12 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 22:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 23:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -382,87 +750,87 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 25:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 26:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 27:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 28:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 29:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 30:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 31:
-		d.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
-		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
+		d.Scheduled_AC_CLReqControlMode = a.newScheduled_AC_CLReqControlModeType()
+		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 32:
-		d.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
-		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
+		d.Scheduled_AC_CLResControlMode = a.newScheduled_AC_CLResControlModeType()
+		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 33:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 34:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 35:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 36:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 37:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 38:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 39:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 40:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 41:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -884,6 +1252,11 @@ type AC_CPDReqEnergyTransferModeType struct {
 	EVMinimumChargePower_L3 *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_CPDReqEnergyTransferModeType) reset() {
+	*x = AC_CPDReqEnergyTransferModeType{}
+}
+
 var grammarAC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Name:   "AC_CPDReqEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)"},
@@ -1016,7 +1389,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1024,7 +1397,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1036,7 +1409,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1044,7 +1417,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1118,6 +1491,11 @@ type AC_CPDResEnergyTransferModeType struct {
 	EVSEPresentActivePower    *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
 	EVSEPresentActivePower_L2 *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
 	EVSEPresentActivePower_L3 *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_CPDResEnergyTransferModeType) reset() {
+	*x = AC_CPDResEnergyTransferModeType{}
 }
 
 var grammarAC_CPDResEnergyTransferModeType = exi.Grammar{
@@ -1370,7 +1748,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1378,7 +1756,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1390,7 +1768,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1398,7 +1776,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1410,7 +1788,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			x.MaximumPowerAsymmetry = a.newiso20_RationalNumberType()
 			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1418,7 +1796,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1426,7 +1804,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1434,7 +1812,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1442,7 +1820,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1560,6 +1938,11 @@ type AC_ChargeLoopReqType struct {
 	Scheduled_AC_CLReqControlMode     *Scheduled_AC_CLReqControlModeType     `json:"Scheduled_AC_CLReqControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeLoopReqType) reset() {
+	*x = AC_ChargeLoopReqType{}
+}
+
 var grammarAC_ChargeLoopReqType = exi.Grammar{
 	Name:   "AC_ChargeLoopReqType",
 	Events: []string{"EE", "SE(Header)", "SE(DisplayParameters)", "SE(MeterInfoRequested)", "SE(BPT_Dynamic_AC_CLReqControlMode)", "SE(BPT_Scheduled_AC_CLReqControlMode)", "SE(CLReqControlMode)", "SE(Dynamic_AC_CLReqControlMode)", "SE(Scheduled_AC_CLReqControlMode)"},
@@ -1660,7 +2043,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(iso20.DisplayParametersType)
+			x.DisplayParameters = a.newiso20_DisplayParametersType()
 			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1678,7 +2061,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
+			x.BPT_Dynamic_AC_CLReqControlMode = a.newBPT_Dynamic_AC_CLReqControlModeType()
 			if err := x.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1686,7 +2069,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
+			x.BPT_Scheduled_AC_CLReqControlMode = a.newBPT_Scheduled_AC_CLReqControlModeType()
 			if err := x.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1694,7 +2077,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.CLReqControlMode = new(iso20.CLReqControlModeType)
+			x.CLReqControlMode = a.newiso20_CLReqControlModeType()
 			if err := x.CLReqControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1702,7 +2085,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
+			x.Dynamic_AC_CLReqControlMode = a.newDynamic_AC_CLReqControlModeType()
 			if err := x.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1710,7 +2093,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
+			x.Scheduled_AC_CLReqControlMode = a.newScheduled_AC_CLReqControlModeType()
 			if err := x.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1812,6 +2195,11 @@ type BPT_Dynamic_AC_CLReqControlModeType struct {
 	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
 	EVMaximumV2XEnergyRequest  *iso20.RationalNumberType `json:"EVMaximumV2XEnergyRequest,omitempty"`
 	EVMinimumV2XEnergyRequest  *iso20.RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_AC_CLReqControlModeType) reset() {
+	*x = BPT_Dynamic_AC_CLReqControlModeType{}
 }
 
 var grammarBPT_Dynamic_AC_CLReqControlModeType = exi.Grammar{
@@ -2278,7 +2666,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2286,7 +2674,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2298,7 +2686,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2306,7 +2694,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2318,7 +2706,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2326,7 +2714,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2338,7 +2726,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2346,7 +2734,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2358,7 +2746,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2366,7 +2754,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2378,7 +2766,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2386,7 +2774,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2394,7 +2782,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2402,7 +2790,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2615,6 +3003,11 @@ type BPT_Scheduled_AC_CLReqControlModeType struct {
 	EVMinimumDischargePower    *iso20.RationalNumberType `json:"EVMinimumDischargePower,omitempty"`
 	EVMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
 	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_AC_CLReqControlModeType) reset() {
+	*x = BPT_Scheduled_AC_CLReqControlModeType{}
 }
 
 var grammarBPT_Scheduled_AC_CLReqControlModeType = exi.Grammar{
@@ -3182,7 +3575,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3190,7 +3583,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3198,7 +3591,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3206,7 +3599,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3214,7 +3607,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3222,7 +3615,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3230,7 +3623,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3238,7 +3631,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3246,7 +3639,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3258,7 +3651,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3266,7 +3659,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3274,7 +3667,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3282,7 +3675,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3290,7 +3683,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3298,7 +3691,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3306,7 +3699,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3314,7 +3707,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3322,7 +3715,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3330,7 +3723,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3338,7 +3731,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3538,6 +3931,11 @@ type Dynamic_AC_CLReqControlModeType struct {
 	EVPresentReactivePower    iso20.RationalNumberType  `json:"EVPresentReactivePower"`
 	EVPresentReactivePower_L2 *iso20.RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
 	EVPresentReactivePower_L3 *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_AC_CLReqControlModeType) reset() {
+	*x = Dynamic_AC_CLReqControlModeType{}
 }
 
 var grammarDynamic_AC_CLReqControlModeType = exi.Grammar{
@@ -3862,7 +4260,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3870,7 +4268,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3882,7 +4280,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3890,7 +4288,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3902,7 +4300,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3910,7 +4308,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3922,7 +4320,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3930,7 +4328,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4077,6 +4475,11 @@ type Scheduled_AC_CLReqControlModeType struct {
 	EVPresentReactivePower    *iso20.RationalNumberType `json:"EVPresentReactivePower,omitempty"`
 	EVPresentReactivePower_L2 *iso20.RationalNumberType `json:"EVPresentReactivePower_L2,omitempty"`
 	EVPresentReactivePower_L3 *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_AC_CLReqControlModeType) reset() {
+	*x = Scheduled_AC_CLReqControlModeType{}
 }
 
 var grammarScheduled_AC_CLReqControlModeType = exi.Grammar{
@@ -4452,7 +4855,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4460,7 +4863,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4468,7 +4871,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4476,7 +4879,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4484,7 +4887,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4492,7 +4895,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4500,7 +4903,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4508,7 +4911,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4516,7 +4919,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4528,7 +4931,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4536,7 +4939,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4544,7 +4947,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4552,7 +4955,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4560,7 +4963,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4707,6 +5110,11 @@ type AC_ChargeLoopResType struct {
 	CLResControlMode                  *iso20.CLResControlModeType            `json:"CLResControlMode,omitempty"`
 	Dynamic_AC_CLResControlMode       *Dynamic_AC_CLResControlModeType       `json:"Dynamic_AC_CLResControlMode,omitempty"`
 	Scheduled_AC_CLResControlMode     *Scheduled_AC_CLResControlModeType     `json:"Scheduled_AC_CLResControlMode,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeLoopResType) reset() {
+	*x = AC_ChargeLoopResType{}
 }
 
 var grammarAC_ChargeLoopResType = exi.Grammar{
@@ -4914,7 +5322,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(iso20.EVSEStatusType)
+			x.EVSEStatus = a.newiso20_EVSEStatusType()
 			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4922,7 +5330,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(iso20.MeterInfoType)
+			x.MeterInfo = a.newiso20_MeterInfoType()
 			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4930,7 +5338,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(iso20.ReceiptType)
+			x.Receipt = a.newiso20_ReceiptType()
 			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4938,7 +5346,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetFrequency = new(iso20.RationalNumberType)
+			x.EVSETargetFrequency = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4946,7 +5354,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
+			x.BPT_Dynamic_AC_CLResControlMode = a.newBPT_Dynamic_AC_CLResControlModeType()
 			if err := x.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4954,7 +5362,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
+			x.BPT_Scheduled_AC_CLResControlMode = a.newBPT_Scheduled_AC_CLResControlModeType()
 			if err := x.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4962,7 +5370,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.CLResControlMode = new(iso20.CLResControlModeType)
+			x.CLResControlMode = a.newiso20_CLResControlModeType()
 			if err := x.CLResControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4970,7 +5378,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
+			x.Dynamic_AC_CLResControlMode = a.newDynamic_AC_CLResControlModeType()
 			if err := x.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4978,7 +5386,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
+			x.Scheduled_AC_CLResControlMode = a.newScheduled_AC_CLResControlModeType()
 			if err := x.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5096,6 +5504,11 @@ type BPT_Dynamic_AC_CLResControlModeType struct {
 	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
 	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_AC_CLResControlModeType) reset() {
+	*x = BPT_Dynamic_AC_CLResControlModeType{}
 }
 
 var grammarBPT_Dynamic_AC_CLResControlModeType = exi.Grammar{
@@ -5489,7 +5902,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5497,7 +5910,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5505,7 +5918,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5513,7 +5926,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5521,7 +5934,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5529,7 +5942,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5537,7 +5950,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5545,7 +5958,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5680,6 +6093,11 @@ type BPT_Scheduled_AC_CLResControlModeType struct {
 	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
 	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_AC_CLResControlModeType) reset() {
+	*x = BPT_Scheduled_AC_CLResControlModeType{}
 }
 
 var grammarBPT_Scheduled_AC_CLResControlModeType = exi.Grammar{
@@ -5937,7 +6355,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5945,7 +6363,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5953,7 +6371,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5961,7 +6379,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5969,7 +6387,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5977,7 +6395,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5985,7 +6403,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5993,7 +6411,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6001,7 +6419,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6104,6 +6522,11 @@ type Dynamic_AC_CLResControlModeType struct {
 	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
 	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_AC_CLResControlModeType) reset() {
+	*x = Dynamic_AC_CLResControlModeType{}
 }
 
 var grammarDynamic_AC_CLResControlModeType = exi.Grammar{
@@ -6497,7 +6920,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6505,7 +6928,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6513,7 +6936,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6521,7 +6944,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6529,7 +6952,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6537,7 +6960,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6545,7 +6968,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6553,7 +6976,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6688,6 +7111,11 @@ type Scheduled_AC_CLResControlModeType struct {
 	EVSEPresentActivePower     *iso20.RationalNumberType `json:"EVSEPresentActivePower,omitempty"`
 	EVSEPresentActivePower_L2  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L2,omitempty"`
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_AC_CLResControlModeType) reset() {
+	*x = Scheduled_AC_CLResControlModeType{}
 }
 
 var grammarScheduled_AC_CLResControlModeType = exi.Grammar{
@@ -6945,7 +7373,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6953,7 +7381,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6961,7 +7389,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6969,7 +7397,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6977,7 +7405,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6985,7 +7413,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6993,7 +7421,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7001,7 +7429,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7009,7 +7437,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7104,6 +7532,11 @@ type AC_ChargeParameterDiscoveryReqType struct {
 	BPT_AC_CPDReqEnergyTransferMode *BPT_AC_CPDReqEnergyTransferModeType `json:"BPT_AC_CPDReqEnergyTransferMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeParameterDiscoveryReqType) reset() {
+	*x = AC_ChargeParameterDiscoveryReqType{}
+}
+
 var grammarAC_ChargeParameterDiscoveryReqType = exi.Grammar{
 	Name:   "AC_ChargeParameterDiscoveryReqType",
 	Events: []string{"EE", "SE(Header)", "SE(AC_CPDReqEnergyTransferMode)", "SE(BPT_AC_CPDReqEnergyTransferMode)"},
@@ -7168,7 +7601,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(AC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
+			x.AC_CPDReqEnergyTransferMode = a.newAC_CPDReqEnergyTransferModeType()
 			if err := x.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7176,7 +7609,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
+			x.BPT_AC_CPDReqEnergyTransferMode = a.newBPT_AC_CPDReqEnergyTransferModeType()
 			if err := x.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7228,6 +7661,11 @@ type BPT_AC_CPDReqEnergyTransferModeType struct {
 	EVMinimumDischargePower    iso20.RationalNumberType  `json:"EVMinimumDischargePower"`
 	EVMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L2,omitempty"`
 	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_AC_CPDReqEnergyTransferModeType) reset() {
+	*x = BPT_AC_CPDReqEnergyTransferModeType{}
 }
 
 var grammarBPT_AC_CPDReqEnergyTransferModeType = exi.Grammar{
@@ -7460,7 +7898,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7468,7 +7906,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7480,7 +7918,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7488,7 +7926,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7500,7 +7938,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7508,7 +7946,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7520,7 +7958,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7528,7 +7966,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7640,6 +8078,11 @@ type AC_ChargeParameterDiscoveryResType struct {
 	BPT_AC_CPDResEnergyTransferMode *BPT_AC_CPDResEnergyTransferModeType `json:"BPT_AC_CPDResEnergyTransferMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeParameterDiscoveryResType) reset() {
+	*x = AC_ChargeParameterDiscoveryResType{}
+}
+
 var grammarAC_ChargeParameterDiscoveryResType = exi.Grammar{
 	Name:   "AC_ChargeParameterDiscoveryResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(AC_CPDResEnergyTransferMode)", "SE(BPT_AC_CPDResEnergyTransferMode)"},
@@ -7727,7 +8170,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(AC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
+			x.AC_CPDResEnergyTransferMode = a.newAC_CPDResEnergyTransferModeType()
 			if err := x.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7735,7 +8178,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
+			x.BPT_AC_CPDResEnergyTransferMode = a.newBPT_AC_CPDResEnergyTransferModeType()
 			if err := x.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7802,6 +8245,11 @@ type BPT_AC_CPDResEnergyTransferModeType struct {
 	EVSEMinimumDischargePower    iso20.RationalNumberType  `json:"EVSEMinimumDischargePower"`
 	EVSEMinimumDischargePower_L2 *iso20.RationalNumberType `json:"EVSEMinimumDischargePower_L2,omitempty"`
 	EVSEMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVSEMinimumDischargePower_L3,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_AC_CPDResEnergyTransferModeType) reset() {
+	*x = BPT_AC_CPDResEnergyTransferModeType{}
 }
 
 var grammarBPT_AC_CPDResEnergyTransferModeType = exi.Grammar{
@@ -8152,7 +8600,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8160,7 +8608,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8172,7 +8620,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8180,7 +8628,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8192,7 +8640,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			x.MaximumPowerAsymmetry = a.newiso20_RationalNumberType()
 			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8200,7 +8648,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8208,7 +8656,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8216,7 +8664,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8224,7 +8672,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8236,7 +8684,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8244,7 +8692,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8256,7 +8704,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8264,7 +8712,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}

@@ -19,8 +19,526 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	iso20_CLReqControlModeType          exi.Slab[iso20.CLReqControlModeType]
+	iso20_CLResControlModeType          exi.Slab[iso20.CLResControlModeType]
+	xmldsig_CanonicalizationMethodType  exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_DSAKeyValueType             exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_DigestMethodType            exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_KeyInfoType                 exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType                exi.Slab[xmldsig.KeyValueType]
+	xmldsig_RSAKeyValueType             exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType         exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_TransformsType              exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType               exi.Slab[xmldsig.TransformType]
+	xmldsig_X509DataType                exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                 exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType                exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ManifestType                exi.Slab[xmldsig.ManifestType]
+	xmldsig_ReferenceType               exi.Slab[xmldsig.ReferenceType]
+	xmldsig_ObjectType                  exi.Slab[xmldsig.ObjectType]
+	xmldsig_SignatureType               exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType              exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType         exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_SignatureValueType          exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_SignaturePropertiesType     exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType       exi.Slab[xmldsig.SignaturePropertyType]
+	WPT_AlignmentCheckReqType           exi.Slab[WPT_AlignmentCheckReqType]
+	iso20_RationalNumberType            exi.Slab[iso20.RationalNumberType]
+	WPT_AlignmentCheckResType           exi.Slab[WPT_AlignmentCheckResType]
+	WPT_ChargeLoopReqType               exi.Slab[WPT_ChargeLoopReqType]
+	iso20_DisplayParametersType         exi.Slab[iso20.DisplayParametersType]
+	WPT_EVPCPowerControlParameterType   exi.Slab[WPT_EVPCPowerControlParameterType]
+	WPT_ChargeLoopResType               exi.Slab[WPT_ChargeLoopResType]
+	iso20_EVSEStatusType                exi.Slab[iso20.EVSEStatusType]
+	iso20_MeterInfoType                 exi.Slab[iso20.MeterInfoType]
+	iso20_ReceiptType                   exi.Slab[iso20.ReceiptType]
+	iso20_DetailedCostType              exi.Slab[iso20.DetailedCostType]
+	WPT_SPCPowerControlParameterType    exi.Slab[WPT_SPCPowerControlParameterType]
+	WPT_ChargeParameterDiscoveryReqType exi.Slab[WPT_ChargeParameterDiscoveryReqType]
+	WPT_ChargeParameterDiscoveryResType exi.Slab[WPT_ChargeParameterDiscoveryResType]
+	WPT_FinePositioningReqType          exi.Slab[WPT_FinePositioningReqType]
+	WPT_LF_DataPackageListType          exi.Slab[WPT_LF_DataPackageListType]
+	WPT_LF_TxDataListType               exi.Slab[WPT_LF_TxDataListType]
+	WPT_LF_RxDataListType               exi.Slab[WPT_LF_RxDataListType]
+	WPT_FinePositioningResType          exi.Slab[WPT_FinePositioningResType]
+	WPT_FinePositioningSetupReqType     exi.Slab[WPT_FinePositioningSetupReqType]
+	WPT_LF_SystemSetupDataType          exi.Slab[WPT_LF_SystemSetupDataType]
+	WPT_LF_TransmitterDataType          exi.Slab[WPT_LF_TransmitterDataType]
+	WPT_TxRxPackageSpecDataType         exi.Slab[WPT_TxRxPackageSpecDataType]
+	WPT_LF_ReceiverDataType             exi.Slab[WPT_LF_ReceiverDataType]
+	WPT_FinePositioningSetupResType     exi.Slab[WPT_FinePositioningSetupResType]
+	WPT_PairingReqType                  exi.Slab[WPT_PairingReqType]
+	WPT_PairingResType                  exi.Slab[WPT_PairingResType]
+	AlternativeSECCListType             exi.Slab[AlternativeSECCListType]
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newWPT_AlignmentCheckReqType() *WPT_AlignmentCheckReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_AlignmentCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_AlignmentCheckReqType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newWPT_AlignmentCheckResType() *WPT_AlignmentCheckResType {
+	if a.keep != nil {
+		p := a.keep.WPT_AlignmentCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_AlignmentCheckResType)
+}
+
+func (a *arena) newWPT_ChargeLoopReqType() *WPT_ChargeLoopReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeLoopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeLoopReqType)
+}
+
+func (a *arena) newiso20_DisplayParametersType() *iso20.DisplayParametersType {
+	if a.keep != nil {
+		p := a.keep.iso20_DisplayParametersType.New(a.gen)
+		*p = iso20.DisplayParametersType{}
+		return p
+	}
+	return new(iso20.DisplayParametersType)
+}
+
+func (a *arena) newWPT_EVPCPowerControlParameterType() *WPT_EVPCPowerControlParameterType {
+	if a.keep != nil {
+		p := a.keep.WPT_EVPCPowerControlParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_EVPCPowerControlParameterType)
+}
+
+func (a *arena) newWPT_ChargeLoopResType() *WPT_ChargeLoopResType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeLoopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeLoopResType)
+}
+
+func (a *arena) newiso20_EVSEStatusType() *iso20.EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.iso20_EVSEStatusType.New(a.gen)
+		*p = iso20.EVSEStatusType{}
+		return p
+	}
+	return new(iso20.EVSEStatusType)
+}
+
+func (a *arena) newiso20_MeterInfoType() *iso20.MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.iso20_MeterInfoType.New(a.gen)
+		*p = iso20.MeterInfoType{}
+		return p
+	}
+	return new(iso20.MeterInfoType)
+}
+
+func (a *arena) newiso20_ReceiptType() *iso20.ReceiptType {
+	if a.keep != nil {
+		p := a.keep.iso20_ReceiptType.New(a.gen)
+		*p = iso20.ReceiptType{}
+		return p
+	}
+	return new(iso20.ReceiptType)
+}
+
+func (a *arena) newiso20_DetailedCostType() *iso20.DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.iso20_DetailedCostType.New(a.gen)
+		*p = iso20.DetailedCostType{}
+		return p
+	}
+	return new(iso20.DetailedCostType)
+}
+
+func (a *arena) newWPT_SPCPowerControlParameterType() *WPT_SPCPowerControlParameterType {
+	if a.keep != nil {
+		p := a.keep.WPT_SPCPowerControlParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_SPCPowerControlParameterType)
+}
+
+func (a *arena) newWPT_ChargeParameterDiscoveryReqType() *WPT_ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newWPT_ChargeParameterDiscoveryResType() *WPT_ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.WPT_ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newWPT_FinePositioningReqType() *WPT_FinePositioningReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningReqType)
+}
+
+func (a *arena) newWPT_LF_DataPackageListType() *WPT_LF_DataPackageListType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_DataPackageListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_DataPackageListType)
+}
+
+func (a *arena) newWPT_LF_TxDataListType() *WPT_LF_TxDataListType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_TxDataListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_TxDataListType)
+}
+
+func (a *arena) newWPT_LF_RxDataListType() *WPT_LF_RxDataListType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_RxDataListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_RxDataListType)
+}
+
+func (a *arena) newWPT_FinePositioningResType() *WPT_FinePositioningResType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningResType)
+}
+
+func (a *arena) newWPT_FinePositioningSetupReqType() *WPT_FinePositioningSetupReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningSetupReqType)
+}
+
+func (a *arena) newWPT_LF_SystemSetupDataType() *WPT_LF_SystemSetupDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_SystemSetupDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_SystemSetupDataType)
+}
+
+func (a *arena) newWPT_LF_TransmitterDataType() *WPT_LF_TransmitterDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_TransmitterDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_TransmitterDataType)
+}
+
+func (a *arena) newWPT_TxRxPackageSpecDataType() *WPT_TxRxPackageSpecDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_TxRxPackageSpecDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_TxRxPackageSpecDataType)
+}
+
+func (a *arena) newWPT_LF_ReceiverDataType() *WPT_LF_ReceiverDataType {
+	if a.keep != nil {
+		p := a.keep.WPT_LF_ReceiverDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_LF_ReceiverDataType)
+}
+
+func (a *arena) newWPT_FinePositioningSetupResType() *WPT_FinePositioningSetupResType {
+	if a.keep != nil {
+		p := a.keep.WPT_FinePositioningSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_FinePositioningSetupResType)
+}
+
+func (a *arena) newWPT_PairingReqType() *WPT_PairingReqType {
+	if a.keep != nil {
+		p := a.keep.WPT_PairingReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_PairingReqType)
+}
+
+func (a *arena) newWPT_PairingResType() *WPT_PairingResType {
+	if a.keep != nil {
+		p := a.keep.WPT_PairingResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WPT_PairingResType)
+}
+
+func (a *arena) newAlternativeSECCListType() *AlternativeSECCListType {
+	if a.keep != nil {
+		p := a.keep.AlternativeSECCListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AlternativeSECCListType)
 }
 
 // Document is an EXI document of this schema set: exactly one of its
@@ -72,7 +590,9 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	return unmarshal(&r, &a, d)
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -80,157 +600,77 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, taking its
+// complex values from a.
+func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.WPT_AlignmentCheckReq != nil {
-		d.WPT_AlignmentCheckReq = nil
-	}
-	if d.WPT_AlignmentCheckRes != nil {
-		d.WPT_AlignmentCheckRes = nil
-	}
-	if d.WPT_ChargeLoopReq != nil {
-		d.WPT_ChargeLoopReq = nil
-	}
-	if d.WPT_ChargeLoopRes != nil {
-		d.WPT_ChargeLoopRes = nil
-	}
-	if d.WPT_ChargeParameterDiscoveryReq != nil {
-		d.WPT_ChargeParameterDiscoveryReq = nil
-	}
-	if d.WPT_ChargeParameterDiscoveryRes != nil {
-		d.WPT_ChargeParameterDiscoveryRes = nil
-	}
-	if d.WPT_FinePositioningReq != nil {
-		d.WPT_FinePositioningReq = nil
-	}
-	if d.WPT_FinePositioningRes != nil {
-		d.WPT_FinePositioningRes = nil
-	}
-	if d.WPT_FinePositioningSetupReq != nil {
-		d.WPT_FinePositioningSetupReq = nil
-	}
-	if d.WPT_FinePositioningSetupRes != nil {
-		d.WPT_FinePositioningSetupRes = nil
-	}
-	if d.WPT_PairingReq != nil {
-		d.WPT_PairingReq = nil
-	}
-	if d.WPT_PairingRes != nil {
-		d.WPT_PairingRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
-	}
+	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
 		return 0, err
 	}
 	switch c {
 	case 0:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 1:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 2:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 3:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 4:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -249,7 +689,7 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 6:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -270,12 +710,12 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 8:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 9:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -296,137 +736,137 @@ func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 			return 0, err
 		}
 	case 11:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 12:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 13:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 14:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 15:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 16:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 17:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 18:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 19:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 20:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 21:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 22:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 23:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 24:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
 			return 0, err
 		}
 	case 25:
-		d.WPT_AlignmentCheckReq = new(WPT_AlignmentCheckReqType)
-		if err := d.WPT_AlignmentCheckReq.decodeEXI(r, &a); err != nil {
+		d.WPT_AlignmentCheckReq = a.newWPT_AlignmentCheckReqType()
+		if err := d.WPT_AlignmentCheckReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 26:
-		d.WPT_AlignmentCheckRes = new(WPT_AlignmentCheckResType)
-		if err := d.WPT_AlignmentCheckRes.decodeEXI(r, &a); err != nil {
+		d.WPT_AlignmentCheckRes = a.newWPT_AlignmentCheckResType()
+		if err := d.WPT_AlignmentCheckRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 27:
-		d.WPT_ChargeLoopReq = new(WPT_ChargeLoopReqType)
-		if err := d.WPT_ChargeLoopReq.decodeEXI(r, &a); err != nil {
+		d.WPT_ChargeLoopReq = a.newWPT_ChargeLoopReqType()
+		if err := d.WPT_ChargeLoopReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 28:
-		d.WPT_ChargeLoopRes = new(WPT_ChargeLoopResType)
-		if err := d.WPT_ChargeLoopRes.decodeEXI(r, &a); err != nil {
+		d.WPT_ChargeLoopRes = a.newWPT_ChargeLoopResType()
+		if err := d.WPT_ChargeLoopRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 29:
-		d.WPT_ChargeParameterDiscoveryReq = new(WPT_ChargeParameterDiscoveryReqType)
-		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
+		d.WPT_ChargeParameterDiscoveryReq = a.newWPT_ChargeParameterDiscoveryReqType()
+		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 30:
-		d.WPT_ChargeParameterDiscoveryRes = new(WPT_ChargeParameterDiscoveryResType)
-		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
+		d.WPT_ChargeParameterDiscoveryRes = a.newWPT_ChargeParameterDiscoveryResType()
+		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 31:
-		d.WPT_FinePositioningReq = new(WPT_FinePositioningReqType)
-		if err := d.WPT_FinePositioningReq.decodeEXI(r, &a); err != nil {
+		d.WPT_FinePositioningReq = a.newWPT_FinePositioningReqType()
+		if err := d.WPT_FinePositioningReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 32:
-		d.WPT_FinePositioningRes = new(WPT_FinePositioningResType)
-		if err := d.WPT_FinePositioningRes.decodeEXI(r, &a); err != nil {
+		d.WPT_FinePositioningRes = a.newWPT_FinePositioningResType()
+		if err := d.WPT_FinePositioningRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 33:
-		d.WPT_FinePositioningSetupReq = new(WPT_FinePositioningSetupReqType)
-		if err := d.WPT_FinePositioningSetupReq.decodeEXI(r, &a); err != nil {
+		d.WPT_FinePositioningSetupReq = a.newWPT_FinePositioningSetupReqType()
+		if err := d.WPT_FinePositioningSetupReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 34:
-		d.WPT_FinePositioningSetupRes = new(WPT_FinePositioningSetupResType)
-		if err := d.WPT_FinePositioningSetupRes.decodeEXI(r, &a); err != nil {
+		d.WPT_FinePositioningSetupRes = a.newWPT_FinePositioningSetupResType()
+		if err := d.WPT_FinePositioningSetupRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 35:
-		d.WPT_PairingReq = new(WPT_PairingReqType)
-		if err := d.WPT_PairingReq.decodeEXI(r, &a); err != nil {
+		d.WPT_PairingReq = a.newWPT_PairingReqType()
+		if err := d.WPT_PairingReq.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 36:
-		d.WPT_PairingRes = new(WPT_PairingResType)
-		if err := d.WPT_PairingRes.decodeEXI(r, &a); err != nil {
+		d.WPT_PairingRes = a.newWPT_PairingResType()
+		if err := d.WPT_PairingRes.decodeEXI(r, a); err != nil {
 			return 0, err
 		}
 	case 37:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
 			return 0, err
 		}
@@ -1080,6 +1520,11 @@ type WPT_AlignmentCheckReqType struct {
 	VendorSpecificDataContainer []exi.Bytes               `json:"VendorSpecificDataContainer,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_AlignmentCheckReqType) reset() {
+	*x = WPT_AlignmentCheckReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+}
+
 var grammarWPT_AlignmentCheckReqType = exi.Grammar{
 	Name:   "WPT_AlignmentCheckReqType",
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(TargetCoilCurrent)", "SE(EVResultCode)", "SE(VendorSpecificDataContainer)"},
@@ -1204,7 +1649,7 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.TargetCoilCurrent = new(iso20.RationalNumberType)
+			x.TargetCoilCurrent = a.newiso20_RationalNumberType()
 			if err := x.TargetCoilCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1310,6 +1755,11 @@ type WPT_AlignmentCheckResType struct {
 	PowerTransmitted            *iso20.RationalNumberType `json:"PowerTransmitted,omitempty"`
 	SupplyDeviceCurrent         *iso20.RationalNumberType `json:"SupplyDeviceCurrent,omitempty"`
 	VendorSpecificDataContainer []exi.Bytes               `json:"VendorSpecificDataContainer,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_AlignmentCheckResType) reset() {
+	*x = WPT_AlignmentCheckResType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
 }
 
 var grammarWPT_AlignmentCheckResType = exi.Grammar{
@@ -1481,7 +1931,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.PowerTransmitted = new(iso20.RationalNumberType)
+			x.PowerTransmitted = a.newiso20_RationalNumberType()
 			if err := x.PowerTransmitted.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1489,7 +1939,7 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SupplyDeviceCurrent = new(iso20.RationalNumberType)
+			x.SupplyDeviceCurrent = a.newiso20_RationalNumberType()
 			if err := x.SupplyDeviceCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1596,6 +2046,11 @@ type WPT_ChargeLoopReqType struct {
 	EVPCOperatingFrequency            *iso20.RationalNumberType          `json:"EVPCOperatingFrequency,omitempty"`
 	EVPCPowerControlParameter         *WPT_EVPCPowerControlParameterType `json:"EVPCPowerControlParameter,omitempty"`
 	ManufacturerSpecificDataContainer []exi.Bytes                        `json:"ManufacturerSpecificDataContainer,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeLoopReqType) reset() {
+	*x = WPT_ChargeLoopReqType{ManufacturerSpecificDataContainer: x.ManufacturerSpecificDataContainer[:0]}
 }
 
 var grammarWPT_ChargeLoopReqType = exi.Grammar{
@@ -1790,7 +2245,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(iso20.DisplayParametersType)
+			x.DisplayParameters = a.newiso20_DisplayParametersType()
 			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1826,7 +2281,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPCOperatingFrequency = new(iso20.RationalNumberType)
+			x.EVPCOperatingFrequency = a.newiso20_RationalNumberType()
 			if err := x.EVPCOperatingFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1834,7 +2289,7 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_EVPCPowerControlParameterType{})); err != nil {
 				return err
 			}
-			x.EVPCPowerControlParameter = new(WPT_EVPCPowerControlParameterType)
+			x.EVPCPowerControlParameter = a.newWPT_EVPCPowerControlParameterType()
 			if err := x.EVPCPowerControlParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1953,6 +2408,11 @@ type WPT_EVPCPowerControlParameterType struct {
 	EVPCCoilCurrentInformation   iso20.RationalNumberType `json:"EVPCCoilCurrentInformation"`
 	EVPCCurrentOutputInformation iso20.RationalNumberType `json:"EVPCCurrentOutputInformation"`
 	EVPCVoltageOutputInformation iso20.RationalNumberType `json:"EVPCVoltageOutputInformation"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_EVPCPowerControlParameterType) reset() {
+	*x = WPT_EVPCPowerControlParameterType{}
 }
 
 var grammarWPT_EVPCPowerControlParameterType = exi.Grammar{
@@ -2100,6 +2560,11 @@ type WPT_ChargeLoopResType struct {
 	SPCOperatingFrequency             *iso20.RationalNumberType         `json:"SPCOperatingFrequency,omitempty"`
 	SPCPowerControlParameter          *WPT_SPCPowerControlParameterType `json:"SPCPowerControlParameter,omitempty"`
 	ManufacturerSpecificDataContainer []exi.Bytes                       `json:"ManufacturerSpecificDataContainer,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeLoopResType) reset() {
+	*x = WPT_ChargeLoopResType{ManufacturerSpecificDataContainer: x.ManufacturerSpecificDataContainer[:0]}
 }
 
 var grammarWPT_ChargeLoopResType = exi.Grammar{
@@ -2374,7 +2839,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(iso20.EVSEStatusType)
+			x.EVSEStatus = a.newiso20_EVSEStatusType()
 			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2382,7 +2847,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(iso20.MeterInfoType)
+			x.MeterInfo = a.newiso20_MeterInfoType()
 			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2390,7 +2855,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(iso20.ReceiptType)
+			x.Receipt = a.newiso20_ReceiptType()
 			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2402,7 +2867,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SDPowerInput = new(iso20.RationalNumberType)
+			x.SDPowerInput = a.newiso20_RationalNumberType()
 			if err := x.SDPowerInput.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2428,7 +2893,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.SPCOperatingFrequency = new(iso20.RationalNumberType)
+			x.SPCOperatingFrequency = a.newiso20_RationalNumberType()
 			if err := x.SPCOperatingFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2436,7 +2901,7 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_SPCPowerControlParameterType{})); err != nil {
 				return err
 			}
-			x.SPCPowerControlParameter = new(WPT_SPCPowerControlParameterType)
+			x.SPCPowerControlParameter = a.newWPT_SPCPowerControlParameterType()
 			if err := x.SPCPowerControlParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2587,6 +3052,11 @@ type WPT_SPCPowerControlParameterType struct {
 	SPCPrimaryDeviceCoilCurrentInformation iso20.RationalNumberType `json:"SPCPrimaryDeviceCoilCurrentInformation"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_SPCPowerControlParameterType) reset() {
+	*x = WPT_SPCPowerControlParameterType{}
+}
+
 var grammarWPT_SPCPowerControlParameterType = exi.Grammar{
 	Name:   "WPT_SPCPowerControlParameterType",
 	Events: []string{"EE", "SE(SPCPrimaryDeviceCoilCurrentInformation)"},
@@ -2657,6 +3127,11 @@ type WPT_ChargeParameterDiscoveryReqType struct {
 	EVPCNaturalFrequency        iso20.RationalNumberType `json:"EVPCNaturalFrequency"`
 	EVPCDeviceLocalControl      bool                     `json:"EVPCDeviceLocalControl"`
 	VendorSpecificDataContainer []exi.Bytes              `json:"VendorSpecificDataContainer,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeParameterDiscoveryReqType) reset() {
+	*x = WPT_ChargeParameterDiscoveryReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
 }
 
 var grammarWPT_ChargeParameterDiscoveryReqType = exi.Grammar{
@@ -2953,6 +3428,11 @@ type WPT_ChargeParameterDiscoveryResType struct {
 	PDMinCoilCurrent                    iso20.RationalNumberType `json:"PDMinCoilCurrent"`
 	PDMaxCoilCurrent                    iso20.RationalNumberType `json:"PDMaxCoilCurrent"`
 	SDManufacturerSpecificDataContainer []exi.Bytes              `json:"SDManufacturerSpecificDataContainer,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_ChargeParameterDiscoveryResType) reset() {
+	*x = WPT_ChargeParameterDiscoveryResType{SDManufacturerSpecificDataContainer: x.SDManufacturerSpecificDataContainer[:0]}
 }
 
 var grammarWPT_ChargeParameterDiscoveryResType = exi.Grammar{
@@ -3327,6 +3807,11 @@ type WPT_FinePositioningReqType struct {
 	WPT_LF_DataPackageList      *WPT_LF_DataPackageListType `json:"WPT_LF_DataPackageList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningReqType) reset() {
+	*x = WPT_FinePositioningReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+}
+
 var grammarWPT_FinePositioningReqType = exi.Grammar{
 	Name:   "WPT_FinePositioningReqType",
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(EVResultCode)", "SE(VendorSpecificDataContainer)", "SE(WPT_LF_DataPackageList)"},
@@ -3488,7 +3973,7 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_DataPackageListType{})); err != nil {
 				return err
 			}
-			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
+			x.WPT_LF_DataPackageList = a.newWPT_LF_DataPackageListType()
 			if err := x.WPT_LF_DataPackageList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3555,6 +4040,11 @@ func (x *WPT_FinePositioningReqType) encodeEXI(w *exi.Writer) error {
 type WPT_LF_DataPackageListType struct {
 	NumPackages        uint8                  `json:"NumPackages"`
 	WPT_LF_DataPackage WPT_LF_DataPackageType `json:"WPT_LF_DataPackage"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_DataPackageListType) reset() {
+	*x = WPT_LF_DataPackageListType{}
 }
 
 var grammarWPT_LF_DataPackageListType = exi.Grammar{
@@ -3654,6 +4144,11 @@ type WPT_LF_DataPackageType struct {
 	LF_RxData    *WPT_LF_RxDataListType `json:"LF_RxData,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_DataPackageType) reset() {
+	*x = WPT_LF_DataPackageType{}
+}
+
 var grammarWPT_LF_DataPackageType = exi.Grammar{
 	Name:   "WPT_LF_DataPackageType",
 	Events: []string{"EE", "SE(PackageIndex)", "SE(LF_TxData)", "SE(LF_RxData)"},
@@ -3724,7 +4219,7 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_TxDataListType{})); err != nil {
 				return err
 			}
-			x.LF_TxData = new(WPT_LF_TxDataListType)
+			x.LF_TxData = a.newWPT_LF_TxDataListType()
 			if err := x.LF_TxData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3732,7 +4227,7 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_RxDataListType{})); err != nil {
 				return err
 			}
-			x.LF_RxData = new(WPT_LF_RxDataListType)
+			x.LF_RxData = a.newWPT_LF_RxDataListType()
 			if err := x.LF_RxData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3773,6 +4268,11 @@ func (x *WPT_LF_DataPackageType) encodeEXI(w *exi.Writer) error {
 // WPT_LF_TxDataListType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_LF_TxDataListType.
 type WPT_LF_TxDataListType struct {
 	WPT_LF_TxDataList WPT_LF_TxDataType `json:"WPT_LF_TxDataList"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_TxDataListType) reset() {
+	*x = WPT_LF_TxDataListType{}
 }
 
 var grammarWPT_LF_TxDataListType = exi.Grammar{
@@ -3840,6 +4340,11 @@ func (x *WPT_LF_TxDataListType) encodeEXI(w *exi.Writer) error {
 type WPT_LF_TxDataType struct {
 	TxIdentifier uint32                   `json:"TxIdentifier"`
 	EIRP         iso20.RationalNumberType `json:"EIRP"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_TxDataType) reset() {
+	*x = WPT_LF_TxDataType{}
 }
 
 var grammarWPT_LF_TxDataType = exi.Grammar{
@@ -3952,6 +4457,11 @@ type WPT_LF_RxDataListType struct {
 	WPT_LF_RxDataList WPT_LF_RxDataType `json:"WPT_LF_RxDataList"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxDataListType) reset() {
+	*x = WPT_LF_RxDataListType{}
+}
+
 var grammarWPT_LF_RxDataListType = exi.Grammar{
 	Name:   "WPT_LF_RxDataListType",
 	Events: []string{"EE", "SE(WPT_LF_RxDataList)"},
@@ -4017,6 +4527,11 @@ func (x *WPT_LF_RxDataListType) encodeEXI(w *exi.Writer) error {
 type WPT_LF_RxDataType struct {
 	RxIdentifier uint32                `json:"RxIdentifier"`
 	RSSIData     WPT_LF_RxRSSIListType `json:"RSSIData"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxDataType) reset() {
+	*x = WPT_LF_RxDataType{}
 }
 
 var grammarWPT_LF_RxDataType = exi.Grammar{
@@ -4129,6 +4644,11 @@ type WPT_LF_RxRSSIListType struct {
 	RSSIDataList WPT_LF_RxRSSIType `json:"RSSIDataList"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxRSSIListType) reset() {
+	*x = WPT_LF_RxRSSIListType{}
+}
+
 var grammarWPT_LF_RxRSSIListType = exi.Grammar{
 	Name:   "WPT_LF_RxRSSIListType",
 	Events: []string{"EE", "SE(RSSIDataList)"},
@@ -4194,6 +4714,11 @@ func (x *WPT_LF_RxRSSIListType) encodeEXI(w *exi.Writer) error {
 type WPT_LF_RxRSSIType struct {
 	TxIdentifier uint32                   `json:"TxIdentifier"`
 	RSSI         iso20.RationalNumberType `json:"RSSI"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_RxRSSIType) reset() {
+	*x = WPT_LF_RxRSSIType{}
 }
 
 var grammarWPT_LF_RxRSSIType = exi.Grammar{
@@ -4308,6 +4833,11 @@ type WPT_FinePositioningResType struct {
 	EVSEProcessing              iso20.ProcessingType        `json:"EVSEProcessing"`
 	VendorSpecificDataContainer []exi.Bytes                 `json:"VendorSpecificDataContainer,omitempty"`
 	WPT_LF_DataPackageList      *WPT_LF_DataPackageListType `json:"WPT_LF_DataPackageList,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningResType) reset() {
+	*x = WPT_FinePositioningResType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
 }
 
 var grammarWPT_FinePositioningResType = exi.Grammar{
@@ -4471,7 +5001,7 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_DataPackageListType{})); err != nil {
 				return err
 			}
-			x.WPT_LF_DataPackageList = new(WPT_LF_DataPackageListType)
+			x.WPT_LF_DataPackageList = a.newWPT_LF_DataPackageListType()
 			if err := x.WPT_LF_DataPackageList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4544,6 +5074,14 @@ type WPT_FinePositioningSetupReqType struct {
 	NaturalOffset                     uint16                            `json:"NaturalOffset"`
 	VendorSpecificDataContainer       []exi.Bytes                       `json:"VendorSpecificDataContainer,omitempty"`
 	LF_SystemSetupData                *WPT_LF_SystemSetupDataType       `json:"LF_SystemSetupData,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningSetupReqType) reset() {
+	*x = WPT_FinePositioningSetupReqType{EVDeviceFinePositioningMethodList: x.EVDeviceFinePositioningMethodList, EVDevicePairingMethodList: x.EVDevicePairingMethodList, EVDeviceAlignmentCheckMethodList: x.EVDeviceAlignmentCheckMethodList, VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+	x.EVDeviceFinePositioningMethodList.reset()
+	x.EVDevicePairingMethodList.reset()
+	x.EVDeviceAlignmentCheckMethodList.reset()
 }
 
 var grammarWPT_FinePositioningSetupReqType = exi.Grammar{
@@ -4770,7 +5308,7 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_SystemSetupDataType{})); err != nil {
 				return err
 			}
-			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
+			x.LF_SystemSetupData = a.newWPT_LF_SystemSetupDataType()
 			if err := x.LF_SystemSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4851,6 +5389,11 @@ func (x *WPT_FinePositioningSetupReqType) encodeEXI(w *exi.Writer) error {
 // WPT_FinePositioningMethodListType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_FinePositioningMethodListType.
 type WPT_FinePositioningMethodListType struct {
 	WPT_FinePositioningMethod []WPT_FinePositioningMethodType `json:"WPT_FinePositioningMethod,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningMethodListType) reset() {
+	*x = WPT_FinePositioningMethodListType{WPT_FinePositioningMethod: x.WPT_FinePositioningMethod[:0]}
 }
 
 var grammarWPT_FinePositioningMethodListType = exi.Grammar{
@@ -4969,6 +5512,11 @@ type WPT_PairingMethodListType struct {
 	WPT_PairingMethod []WPT_PairingMethodType `json:"WPT_PairingMethod,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_PairingMethodListType) reset() {
+	*x = WPT_PairingMethodListType{WPT_PairingMethod: x.WPT_PairingMethod[:0]}
+}
+
 var grammarWPT_PairingMethodListType = exi.Grammar{
 	Name:   "WPT_PairingMethodListType",
 	Events: []string{"EE", "SE(WPT_PairingMethod)"},
@@ -5083,6 +5631,11 @@ func (x *WPT_PairingMethodListType) encodeEXI(w *exi.Writer) error {
 // WPT_AlignmentCheckMethodListType is the schema type {urn:iso:std:iso:15118:-20:WPT}WPT_AlignmentCheckMethodListType.
 type WPT_AlignmentCheckMethodListType struct {
 	WPT_AlignmentCheckMethod []WPT_AlignmentCheckMethodType `json:"WPT_AlignmentCheckMethod,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_AlignmentCheckMethodListType) reset() {
+	*x = WPT_AlignmentCheckMethodListType{WPT_AlignmentCheckMethod: x.WPT_AlignmentCheckMethod[:0]}
 }
 
 var grammarWPT_AlignmentCheckMethodListType = exi.Grammar{
@@ -5202,6 +5755,11 @@ type WPT_LF_SystemSetupDataType struct {
 	LF_ReceiverSetupData    *WPT_LF_ReceiverDataType    `json:"LF_ReceiverSetupData,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_SystemSetupDataType) reset() {
+	*x = WPT_LF_SystemSetupDataType{}
+}
+
 var grammarWPT_LF_SystemSetupDataType = exi.Grammar{
 	Name:   "WPT_LF_SystemSetupDataType",
 	Events: []string{"EE", "SE(LF_TransmitterSetupData)", "SE(LF_ReceiverSetupData)"},
@@ -5249,7 +5807,7 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_TransmitterDataType{})); err != nil {
 				return err
 			}
-			x.LF_TransmitterSetupData = new(WPT_LF_TransmitterDataType)
+			x.LF_TransmitterSetupData = a.newWPT_LF_TransmitterDataType()
 			if err := x.LF_TransmitterSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5257,7 +5815,7 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_ReceiverDataType{})); err != nil {
 				return err
 			}
-			x.LF_ReceiverSetupData = new(WPT_LF_ReceiverDataType)
+			x.LF_ReceiverSetupData = a.newWPT_LF_ReceiverDataType()
 			if err := x.LF_ReceiverSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5295,6 +5853,11 @@ type WPT_LF_TransmitterDataType struct {
 	SignalFrequency      iso20.RationalNumberType     `json:"SignalFrequency"`
 	TxSpecData           []WPT_TxRxSpecDataType       `json:"TxSpecData,omitempty"`
 	TxPackageSpecData    *WPT_TxRxPackageSpecDataType `json:"TxPackageSpecData,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_TransmitterDataType) reset() {
+	*x = WPT_LF_TransmitterDataType{TxSpecData: x.TxSpecData[:0]}
 }
 
 var grammarWPT_LF_TransmitterDataType = exi.Grammar{
@@ -5452,7 +6015,8 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxSpecDataType{})); err != nil {
 				return err
 			}
-			x.TxSpecData = append(x.TxSpecData, WPT_TxRxSpecDataType{})
+			x.TxSpecData = exi.Grow(x.TxSpecData)
+			x.TxSpecData[len(x.TxSpecData)-1].reset()
 			if err := x.TxSpecData[len(x.TxSpecData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5460,7 +6024,7 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxPackageSpecDataType{})); err != nil {
 				return err
 			}
-			x.TxPackageSpecData = new(WPT_TxRxPackageSpecDataType)
+			x.TxPackageSpecData = a.newWPT_TxRxPackageSpecDataType()
 			if err := x.TxPackageSpecData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5513,6 +6077,11 @@ type WPT_TxRxSpecDataType struct {
 	TxRxIdentifier  uint32                `json:"TxRxIdentifier"`
 	TxRxPosition    WPT_CoordinateXYZType `json:"TxRxPosition"`
 	TxRxOrientation WPT_CoordinateXYZType `json:"TxRxOrientation"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_TxRxSpecDataType) reset() {
+	*x = WPT_TxRxSpecDataType{}
 }
 
 var grammarWPT_TxRxSpecDataType = exi.Grammar{
@@ -5648,6 +6217,11 @@ type WPT_CoordinateXYZType struct {
 	Coord_X int16 `json:"Coord_X"`
 	Coord_Y int16 `json:"Coord_Y"`
 	Coord_Z int16 `json:"Coord_Z"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_CoordinateXYZType) reset() {
+	*x = WPT_CoordinateXYZType{}
 }
 
 var grammarWPT_CoordinateXYZType = exi.Grammar{
@@ -5819,6 +6393,11 @@ type WPT_TxRxPackageSpecDataType struct {
 	PackageSeparationTime uint16                   `json:"PackageSeparationTime"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_TxRxPackageSpecDataType) reset() {
+	*x = WPT_TxRxPackageSpecDataType{PulseSequenceOrder: x.PulseSequenceOrder[:0]}
+}
+
 var grammarWPT_TxRxPackageSpecDataType = exi.Grammar{
 	Name:   "WPT_TxRxPackageSpecDataType",
 	Events: []string{"EE", "SE(PulseSequenceOrder)", "SE(PulseSeparationTime)", "SE(PulseDuration)", "SE(PackageSeparationTime)"},
@@ -5954,7 +6533,8 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxPulseOrderType{})); err != nil {
 				return err
 			}
-			x.PulseSequenceOrder = append(x.PulseSequenceOrder, WPT_TxRxPulseOrderType{})
+			x.PulseSequenceOrder = exi.Grow(x.PulseSequenceOrder)
+			x.PulseSequenceOrder[len(x.PulseSequenceOrder)-1].reset()
 			if err := x.PulseSequenceOrder[len(x.PulseSequenceOrder)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6070,6 +6650,11 @@ func (x *WPT_TxRxPackageSpecDataType) encodeEXI(w *exi.Writer) error {
 type WPT_TxRxPulseOrderType struct {
 	IndexNumber    uint16 `json:"IndexNumber"`
 	TxRxIdentifier uint32 `json:"TxRxIdentifier"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_TxRxPulseOrderType) reset() {
+	*x = WPT_TxRxPulseOrderType{}
 }
 
 var grammarWPT_TxRxPulseOrderType = exi.Grammar{
@@ -6201,6 +6786,11 @@ type WPT_LF_ReceiverDataType struct {
 	RxSpecData        []WPT_TxRxSpecDataType `json:"RxSpecData,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_LF_ReceiverDataType) reset() {
+	*x = WPT_LF_ReceiverDataType{RxSpecData: x.RxSpecData[:0]}
+}
+
 var grammarWPT_LF_ReceiverDataType = exi.Grammar{
 	Name:   "WPT_LF_ReceiverDataType",
 	Events: []string{"EE", "SE(NumberOfReceivers)", "SE(RxSpecData)"},
@@ -6320,7 +6910,8 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WPT_TxRxSpecDataType{})); err != nil {
 				return err
 			}
-			x.RxSpecData = append(x.RxSpecData, WPT_TxRxSpecDataType{})
+			x.RxSpecData = exi.Grow(x.RxSpecData)
+			x.RxSpecData[len(x.RxSpecData)-1].reset()
 			if err := x.RxSpecData[len(x.RxSpecData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6364,6 +6955,14 @@ type WPT_FinePositioningSetupResType struct {
 	NaturalOffset                          uint16                            `json:"NaturalOffset"`
 	VendorSpecificDataContainer            []exi.Bytes                       `json:"VendorSpecificDataContainer,omitempty"`
 	LF_SystemSetupData                     *WPT_LF_SystemSetupDataType       `json:"LF_SystemSetupData,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_FinePositioningSetupResType) reset() {
+	*x = WPT_FinePositioningSetupResType{PrimaryDeviceFinePositioningMethodList: x.PrimaryDeviceFinePositioningMethodList, PrimaryDevicePairingMethodList: x.PrimaryDevicePairingMethodList, PrimaryDeviceAlignmentCheckMethodList: x.PrimaryDeviceAlignmentCheckMethodList, VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+	x.PrimaryDeviceFinePositioningMethodList.reset()
+	x.PrimaryDevicePairingMethodList.reset()
+	x.PrimaryDeviceAlignmentCheckMethodList.reset()
 }
 
 var grammarWPT_FinePositioningSetupResType = exi.Grammar{
@@ -6590,7 +7189,7 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(WPT_LF_SystemSetupDataType{})); err != nil {
 				return err
 			}
-			x.LF_SystemSetupData = new(WPT_LF_SystemSetupDataType)
+			x.LF_SystemSetupData = a.newWPT_LF_SystemSetupDataType()
 			if err := x.LF_SystemSetupData.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6675,6 +7274,11 @@ type WPT_PairingReqType struct {
 	ObservedIDCode              *uint32                 `json:"ObservedIDCode,omitempty"`
 	EVResultCode                WPT_EVResultType        `json:"EVResultCode"`
 	VendorSpecificDataContainer []exi.Bytes             `json:"VendorSpecificDataContainer,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_PairingReqType) reset() {
+	*x = WPT_PairingReqType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
 }
 
 var grammarWPT_PairingReqType = exi.Grammar{
@@ -6928,6 +7532,11 @@ type WPT_PairingResType struct {
 	VendorSpecificDataContainer []exi.Bytes              `json:"VendorSpecificDataContainer,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WPT_PairingResType) reset() {
+	*x = WPT_PairingResType{VendorSpecificDataContainer: x.VendorSpecificDataContainer[:0]}
+}
+
 var grammarWPT_PairingResType = exi.Grammar{
 	Name:   "WPT_PairingResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(ObservedIDCode)", "SE(AlternativeSECCList)", "SE(VendorSpecificDataContainer)"},
@@ -7121,7 +7730,7 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AlternativeSECCListType{})); err != nil {
 				return err
 			}
-			x.AlternativeSECCList = new(AlternativeSECCListType)
+			x.AlternativeSECCList = a.newAlternativeSECCListType()
 			if err := x.AlternativeSECCList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7225,6 +7834,11 @@ type AlternativeSECCListType struct {
 	AlternativeSECC []AlternativeSECCType `json:"AlternativeSECC,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AlternativeSECCListType) reset() {
+	*x = AlternativeSECCListType{AlternativeSECC: x.AlternativeSECC[:0]}
+}
+
 var grammarAlternativeSECCListType = exi.Grammar{
 	Name:   "AlternativeSECCListType",
 	Events: []string{"EE", "SE(AlternativeSECC)"},
@@ -7300,7 +7914,8 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AlternativeSECCType{})); err != nil {
 				return err
 			}
-			x.AlternativeSECC = append(x.AlternativeSECC, AlternativeSECCType{})
+			x.AlternativeSECC = exi.Grow(x.AlternativeSECC)
+			x.AlternativeSECC[len(x.AlternativeSECC)-1].reset()
 			if err := x.AlternativeSECC[len(x.AlternativeSECC)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7334,6 +7949,11 @@ type AlternativeSECCType struct {
 	BSSID     *string `json:"BSSID,omitempty"`
 	IPAddress *string `json:"IPAddress,omitempty"`
 	Port      *uint16 `json:"Port,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AlternativeSECCType) reset() {
+	*x = AlternativeSECCType{}
 }
 
 var grammarAlternativeSECCType = exi.Grammar{
