@@ -1,7 +1,6 @@
 package exi
 
 import (
-	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
 	"unsafe"
@@ -154,8 +153,7 @@ func (r *Reader) Bits(n int) (uint32, error) {
 // window returns the 64 bits from bit p on; p <= lim. lim guarantees the
 // 8 bytes at p>>3 exist, which spares the bounds checks.
 func (r *Reader) window(p int) uint64 {
-	w := (*[8]byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.buf)), p>>3))
-	return binary.BigEndian.Uint64(w[:]) << uint(p&7)
+	return load64(unsafe.Add(unsafe.Pointer(unsafe.SliceData(r.buf)), p>>3)) << uint(p&7)
 }
 
 // bitsTail reads bits near the end of the input, where no full 64-bit
