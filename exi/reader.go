@@ -93,7 +93,7 @@ func (r *Reader) Reuse(b []byte) {
 	}
 	r.pad = r.pad[:len(b)+8]
 	copy(r.pad, b)
-	clear(r.pad[len(b):])
+	*(*[8]byte)(r.pad[len(b):]) = [8]byte{}
 	r.start(r.pad[:len(b)])
 	r.lim = 8 * len(b)
 	r.gen++
@@ -150,6 +150,17 @@ func (r *Reader) Bits(n int) (uint32, error) {
 	return r.bitsTail(n)
 }
 
+// TryBits reads an n-bit unsigned integer, 0 <= n <= 32, when the fast
+// path can: small enough to inline, it leaves the rest (the end of the
+// input) to Bits, reading nothing and returning false.
+func (r *Reader) TryBits(n int) (uint32, bool) {
+	if p := r.pos; p+n <= r.lim {
+		r.pos = p + n
+		return uint32(r.window(p) >> (64 - uint(n))), true
+	}
+	return 0, false
+}
+
 // window returns the 64 bits from bit p on; p <= lim. lim guarantees the
 // 8 bytes at p>>3 exist, which spares the bounds checks.
 func (r *Reader) window(p int) uint64 {
@@ -188,6 +199,10 @@ func (r *Reader) Zero() bool {
 // Header reads the EXI header. V2G uses exactly 0x80: no cookie, no
 // options (they are agreed out of band), format version 1.
 func (r *Reader) Header() error {
+	if r.pos == 0 && len(r.buf) > 0 && r.buf[0] == 0x80 {
+		r.pos = 8
+		return nil
+	}
 	b, err := r.Bits(8)
 	if err != nil {
 		return err
@@ -257,9 +272,15 @@ func (r *Reader) uintSlow() (uint64, error) {
 // Unsigned Integer; negative values store |v|-1.
 func (r *Reader) Int() (int64, error) {
 	start := r.pos
-	neg, err := r.Bool()
-	if err != nil {
-		return 0, err
+	var neg bool
+	if p := r.pos; p+1 <= r.lim {
+		neg = r.window(p)>>63 != 0
+		r.pos++
+	} else {
+		var err error
+		if neg, err = r.Bool(); err != nil {
+			return 0, err
+		}
 	}
 	u, err := r.Uint()
 	if err != nil {
@@ -370,6 +391,11 @@ func (r *Reader) Binary(max int, field string) ([]byte, error) {
 		return b, nil
 	}
 	for i := range b {
+		if p := r.pos; p+8 <= r.lim {
+			b[i] = byte(r.window(p) >> 56)
+			r.pos = p + 8
+			continue
+		}
 		v, _ := r.Bits(8)
 		b[i] = byte(v)
 	}
@@ -573,7 +599,12 @@ func (r *Reader) escape(g *Grammar, s *State, c int) (int, error) {
 // goes the long way through LeafStart and LeafEnd.
 func (r *Reader) leafBits(n int) (v uint32, empty bool, err error) {
 	start := r.pos
-	if x, err := r.Bits(n + 2); err == nil && x>>uint(n+1) == 0 && x&1 == 0 {
+	if p := start; p+n+2 <= r.lim {
+		if x := uint32(r.window(p) >> (62 - uint(n))); x>>uint(n+1) == 0 && x&1 == 0 {
+			r.pos = p + n + 2
+			return x >> 1, false, nil
+		}
+	} else if x, err := r.Bits(n + 2); err == nil && x>>uint(n+1) == 0 && x&1 == 0 {
 		return x >> 1, false, nil
 	}
 	r.pos = start

@@ -6,23 +6,23 @@ package exi
 // messages allocates nothing once its blocks have grown (the caller clears
 // what it takes). The zero Slab is ready to use.
 type Slab[T any] struct {
-	cur    []T // what is left of the block in use
-	blocks [][]T
-	next   int // index of the block after cur
+	cur    []T // the block in use
+	i      int // cur[:i] are handed out
 	gen    uint32
+	next   int // index of the block after cur
+	blocks [][]T
 }
 
 // New returns storage for one T of generation gen.
 func (s *Slab[T]) New(gen uint32) *T {
-	if s.gen != gen || len(s.cur) == 0 {
-		s.refill(gen)
+	if i := s.i; s.gen == gen && i < len(s.cur) {
+		s.i = i + 1
+		return &s.cur[i]
 	}
-	p := &s.cur[0]
-	s.cur = s.cur[1:]
-	return p
+	return s.refill(gen)
 }
 
-func (s *Slab[T]) refill(gen uint32) {
+func (s *Slab[T]) refill(gen uint32) *T {
 	if s.gen != gen {
 		s.gen, s.next = gen, 0
 	}
@@ -31,8 +31,9 @@ func (s *Slab[T]) refill(gen uint32) {
 		// document costs few allocations.
 		s.blocks = append(s.blocks, make([]T, 4<<min(len(s.blocks), 4)))
 	}
-	s.cur = s.blocks[s.next]
+	s.cur, s.i = s.blocks[s.next], 1
 	s.next++
+	return &s.cur[0]
 }
 
 // scalars is the storage of a document's optional simple values, which

@@ -769,7 +769,8 @@ func (g *gen) emitType(t *Type) {
 			g.p("_, err = r.Escape(&%s, %d, int(c))\nreturn err\n", gv, i)
 			continue
 		}
-		g.p("case %d:\nc, err := r.Bits(%d)\nif err != nil {\nreturn err\n}\nswitch c {\n", i, st.Width)
+		// TryBits inlines; Bits, a call, only near the end of the input.
+		g.p("case %d:\nc, ok := r.TryBits(%d)\nif !ok {\nvar err error\nif c, err = r.Bits(%d); err != nil {\nreturn err\n}\n}\nswitch c {\n", i, st.Width, st.Width)
 		for c, pr := range st.Prods {
 			g.p("case %d: // %s\n", c, pr.Label)
 			switch {

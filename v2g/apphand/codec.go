@@ -246,9 +246,12 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AppProtocol)
@@ -265,9 +268,12 @@ func (x *SupportedAppProtocolReq) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AppProtocol)
@@ -610,9 +616,12 @@ func (x *SupportedAppProtocolRes) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SchemaID)

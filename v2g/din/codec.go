@@ -8097,9 +8097,12 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Unit)
@@ -8709,9 +8712,12 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVCabinConditioning)
@@ -8726,9 +8732,12 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVRESSConditioning)
@@ -9053,9 +9062,12 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEIsolationStatus)
@@ -9250,9 +9262,12 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -9447,9 +9462,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -9817,9 +9835,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -9940,9 +9961,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -10044,9 +10068,12 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -10574,9 +10601,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVChargeParameter)
@@ -10751,9 +10781,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -10777,9 +10810,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyCapacity)
@@ -10798,9 +10834,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyRequest)
@@ -10817,9 +10856,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FullSOC)
@@ -10834,9 +10876,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkSOC)
@@ -11104,9 +11149,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleList)
@@ -11119,9 +11167,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEChargeParameter)
@@ -11315,9 +11366,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -11416,9 +11470,12 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariff)
@@ -11560,9 +11617,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -11664,9 +11724,12 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -11814,9 +11877,12 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(duration)
@@ -12020,9 +12086,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffDescription)
@@ -12057,9 +12126,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -12225,9 +12297,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -12251,9 +12326,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ConsumptionCost)
@@ -12383,9 +12461,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -12511,9 +12592,12 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(amountMultiplier)
@@ -12739,9 +12823,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -12787,9 +12874,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSECurrentRegulationTolerance)
@@ -12813,9 +12903,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEEnergyToBeDelivered)
@@ -13131,9 +13224,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaxCurrent)
@@ -13148,9 +13244,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -13394,9 +13493,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterReading)
@@ -13415,9 +13517,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SigMeterReading)
@@ -13434,9 +13539,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -13451,9 +13559,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TMeter)
@@ -13663,9 +13774,12 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -13680,9 +13794,12 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GenChallenge)
@@ -13955,9 +14072,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltageLimit)
@@ -13976,9 +14096,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumCurrentLimit)
@@ -13995,9 +14118,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -14012,9 +14138,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -14038,9 +14167,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToFullSoC)
@@ -14055,9 +14187,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToBulkSoC)
@@ -14381,9 +14516,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltageLimit)
@@ -14400,9 +14538,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumCurrentLimit)
@@ -14417,9 +14558,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -14644,9 +14788,12 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -14908,9 +15055,12 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -15014,9 +15164,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -15040,9 +15193,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTupleID)
@@ -15607,9 +15763,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfile)
@@ -15626,9 +15785,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DC_EVPowerDeliveryParameter)
@@ -15782,9 +15944,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -16029,9 +16194,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -16564,9 +16732,12 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -16590,9 +16761,12 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -16889,9 +17063,12 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceParameterList)
@@ -17028,9 +17205,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -17125,9 +17305,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -17258,9 +17441,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -17513,9 +17699,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -17530,9 +17719,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceCategory)
@@ -17696,9 +17888,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceList)
@@ -17827,9 +18022,12 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -17917,9 +18115,12 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -18206,9 +18407,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -18292,9 +18496,12 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSetID)
@@ -18617,9 +18824,12 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DateTimeNow)
@@ -19003,9 +19213,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Notification)
@@ -19020,9 +19233,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -19162,9 +19378,12 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FaultMsg)
@@ -19315,9 +19534,12 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(6)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(6)
+			if !ok {
+				var err error
+				if c, err = r.Bits(6); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BodyElement)

@@ -7768,9 +7768,12 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -8378,9 +8381,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -8395,9 +8401,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GenChallenge)
@@ -9051,9 +9060,12 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEIsolationStatus)
@@ -9362,9 +9374,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -9381,9 +9396,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -9679,9 +9697,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -9705,9 +9726,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -9836,9 +9860,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -9855,9 +9882,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -10527,9 +10557,12 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RetryCounter)
@@ -10701,9 +10734,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaxEntriesSAScheduleTuple)
@@ -10727,9 +10763,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVChargeParameter)
@@ -10917,9 +10956,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -10954,9 +10996,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -10980,9 +11025,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyCapacity)
@@ -11001,9 +11049,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyRequest)
@@ -11020,9 +11071,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FullSOC)
@@ -11037,9 +11091,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkSOC)
@@ -11258,9 +11315,12 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -11389,9 +11449,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleList)
@@ -11410,9 +11473,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEChargeParameter)
@@ -11598,9 +11664,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -11617,9 +11686,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -11738,9 +11810,12 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariff)
@@ -11851,9 +11926,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -11870,9 +11948,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -11966,9 +12047,12 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -12098,9 +12182,12 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(duration)
@@ -12291,9 +12378,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -12317,9 +12407,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffDescription)
@@ -12340,9 +12433,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(NumEPriceLevels)
@@ -12361,9 +12457,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -12380,9 +12479,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -12570,9 +12672,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -12585,9 +12690,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EPriceLevel)
@@ -12608,9 +12716,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ConsumptionCost)
@@ -12769,9 +12880,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -12788,9 +12902,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -12918,9 +13035,12 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(amountMultiplier)
@@ -13190,9 +13310,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSECurrentRegulationTolerance)
@@ -13216,9 +13339,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEEnergyToBeDelivered)
@@ -13528,9 +13654,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaxCurrent)
@@ -13547,9 +13676,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -13564,9 +13696,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ReceiptRequired)
@@ -13794,9 +13929,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterReading)
@@ -13815,9 +13953,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SigMeterReading)
@@ -13834,9 +13975,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -13851,9 +13995,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TMeter)
@@ -14128,9 +14275,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltageLimit)
@@ -14149,9 +14299,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumCurrentLimit)
@@ -14168,9 +14321,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -14185,9 +14341,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -14211,9 +14370,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToFullSoC)
@@ -14228,9 +14390,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToBulkSoC)
@@ -14566,9 +14731,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltageLimit)
@@ -14585,9 +14753,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumCurrentLimit)
@@ -14602,9 +14773,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -14639,9 +14813,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 12, 12
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -14656,9 +14833,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ReceiptRequired)
@@ -14969,9 +15149,12 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -15308,9 +15491,12 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -15414,9 +15600,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -15440,9 +15629,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTupleID)
@@ -15612,9 +15804,12 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -16137,9 +16332,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -16156,9 +16354,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -16262,9 +16463,12 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSetID)
@@ -16499,9 +16703,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfile)
@@ -16518,9 +16725,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DC_EVPowerDeliveryParameter)
@@ -16674,9 +16884,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -16693,9 +16906,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -16813,9 +17029,12 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfileEntryMaxNumberOfPhasesInUse)
@@ -16955,9 +17174,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -17453,9 +17675,12 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceParameterList)
@@ -17584,9 +17809,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -17603,9 +17831,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -17712,9 +17943,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -17731,9 +17965,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -17870,9 +18107,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -18110,9 +18350,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -18127,9 +18370,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceCategory)
@@ -18294,9 +18540,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceList)
@@ -18417,9 +18666,12 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -18436,9 +18688,12 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -18562,9 +18817,12 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -18588,9 +18846,12 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -18821,9 +19082,12 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyTransferMode)
@@ -18840,9 +19104,12 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyTransferMode)
@@ -18942,9 +19209,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -18961,9 +19231,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -19076,9 +19349,12 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -19102,9 +19378,12 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -19431,9 +19710,12 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETimeStamp)
@@ -19850,9 +20132,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Notification)
@@ -19867,9 +20152,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -20009,9 +20297,12 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FaultMsg)
@@ -20162,9 +20453,12 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(6)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(6)
+			if !ok {
+				var err error
+				if c, err = r.Bits(6); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationReq)

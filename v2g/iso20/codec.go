@@ -8325,9 +8325,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EIM_AReqAuthorizationMode)
@@ -8491,9 +8494,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -8992,9 +8998,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -9011,9 +9020,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -9404,9 +9416,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationServices)
@@ -9423,9 +9438,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationServices)
@@ -9455,9 +9473,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EIM_ASResAuthorizationMode)
@@ -9710,9 +9731,12 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupportedProviders)
@@ -9837,9 +9861,12 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProviderID)
@@ -9856,9 +9883,12 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProviderID)
@@ -10154,9 +10184,12 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PrioritizedEMAIDs)
@@ -10321,9 +10354,12 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -10460,9 +10496,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -10479,9 +10518,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -10586,9 +10628,12 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EMAID)
@@ -10605,9 +10650,12 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EMAID)
@@ -10970,9 +11018,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -11153,9 +11204,12 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SECP521_EncryptedPrivateKey)
@@ -11556,9 +11610,12 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -11573,9 +11630,12 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SMDTControlMode)
@@ -11794,9 +11854,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DischargedEnergyReadingWh)
@@ -11819,9 +11882,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(CapacitiveEnergyReadingVARh)
@@ -11842,9 +11908,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_InductiveEnergyReadingVARh)
@@ -11863,9 +11932,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterSignature)
@@ -11882,9 +11954,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -11899,9 +11974,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterTimestamp)
@@ -12270,9 +12348,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyCosts)
@@ -12299,9 +12380,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OccupancyCosts)
@@ -12326,9 +12410,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalServicesCosts)
@@ -12351,9 +12438,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayCosts)
@@ -12374,9 +12464,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxCosts)
@@ -13263,9 +13356,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfile)
@@ -13280,9 +13376,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_ChannelSelection)
@@ -13463,9 +13562,12 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_EVPPTControlMode)
@@ -13697,9 +13799,12 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerToleranceAcceptance)
@@ -13831,9 +13936,12 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfileEntry)
@@ -13850,9 +13958,12 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfileEntry)
@@ -13985,9 +14096,12 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Power_L2)
@@ -14002,9 +14116,12 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Power_L3)
@@ -14177,9 +14294,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -14462,9 +14582,12 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SEReqControlMode)
@@ -14632,9 +14755,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -14649,9 +14775,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -14697,9 +14826,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -14714,9 +14846,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -14939,9 +15074,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -14962,9 +15100,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -14983,9 +15124,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -15002,9 +15146,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -15019,9 +15166,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyOffer)
@@ -15433,9 +15583,12 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerScheduleEntry)
@@ -15452,9 +15605,12 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerScheduleEntry)
@@ -15903,9 +16059,12 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRuleStack)
@@ -15922,9 +16081,12 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRuleStack)
@@ -16043,9 +16205,12 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRule)
@@ -16062,9 +16227,12 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRule)
@@ -16347,9 +16515,12 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GoToPause)
@@ -16364,9 +16535,12 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SEResControlMode)
@@ -16551,9 +16725,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -16574,9 +16751,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -16595,9 +16775,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -16614,9 +16797,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AbsolutePriceSchedule)
@@ -16840,9 +17026,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -16877,9 +17066,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceScheduleDescription)
@@ -16925,9 +17117,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumCost)
@@ -16944,9 +17139,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumCost)
@@ -16961,9 +17159,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRules)
@@ -16987,9 +17188,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRules)
@@ -17004,9 +17208,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalSelectedServices)
@@ -17380,9 +17587,12 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRule)
@@ -17399,9 +17609,12 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRule)
@@ -17535,9 +17748,12 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRuleName)
@@ -17561,9 +17777,12 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxIncludedInPrice)
@@ -17845,9 +18064,12 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRuleStack)
@@ -17864,9 +18086,12 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRuleStack)
@@ -17985,9 +18210,12 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRule)
@@ -18004,9 +18232,12 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRule)
@@ -18162,9 +18393,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingFee)
@@ -18183,9 +18417,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingFeePeriod)
@@ -18202,9 +18439,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(CarbonDioxideEmission)
@@ -18219,9 +18459,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RenewableGenerationPercentage)
@@ -18436,9 +18679,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayTimeThreshold)
@@ -18459,9 +18705,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayPowerThreshold)
@@ -18480,9 +18729,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRule)
@@ -18499,9 +18751,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRule)
@@ -18660,9 +18915,12 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRuleDescription)
@@ -18874,9 +19132,12 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalService)
@@ -18893,9 +19154,12 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalService)
@@ -19141,9 +19405,12 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -19178,9 +19445,12 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceScheduleDescription)
@@ -19419,9 +19689,12 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceLevelScheduleEntry)
@@ -19438,9 +19711,12 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceLevelScheduleEntry)
@@ -19676,9 +19952,12 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ScheduleTuple)
@@ -19695,9 +19974,12 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ScheduleTuple)
@@ -19828,9 +20110,12 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DischargingSchedule)
@@ -19978,9 +20263,12 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AbsolutePriceSchedule)
@@ -20120,9 +20408,12 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AvailableEnergy)
@@ -20137,9 +20428,12 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerTolerance)
@@ -20301,9 +20595,12 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerScheduleEntry)
@@ -20320,9 +20617,12 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerScheduleEntry)
@@ -20735,9 +21035,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -20754,9 +21057,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -20875,9 +21181,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -20894,9 +21203,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -21045,9 +21357,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -21314,9 +21629,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupportedServiceIDs)
@@ -21420,9 +21738,12 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceID)
@@ -21439,9 +21760,12 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceID)
@@ -21616,9 +21940,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VASList)
@@ -21767,9 +22094,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -21786,9 +22116,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -22049,9 +22382,12 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedVASList)
@@ -22308,9 +22644,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -22327,9 +22666,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -22867,9 +23209,12 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTerminationCode)
@@ -22884,9 +23229,12 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTerminationExplanation)
@@ -23224,9 +23572,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VehicleFrame)
@@ -23243,9 +23594,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DeviceOffset)
@@ -23260,9 +23614,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VehicleTravel)
@@ -23515,9 +23872,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingSpace)
@@ -23534,9 +23894,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DeviceLocation)
@@ -23551,9 +23914,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetDistance)
@@ -24090,9 +24456,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PresentSOC)
@@ -24123,9 +24492,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -24154,9 +24526,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -24183,9 +24558,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumSOC)
@@ -24210,9 +24588,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToMinimumSOC)
@@ -24235,9 +24616,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToTargetSOC)
@@ -24258,9 +24642,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToMaximumSOC)
@@ -24279,9 +24666,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingComplete)
@@ -24298,9 +24688,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BatteryEnergyCapacity)
@@ -24315,9 +24708,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(InletHot)

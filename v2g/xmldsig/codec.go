@@ -1742,9 +1742,12 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -1841,9 +1844,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(P)
@@ -1880,9 +1886,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(J)
@@ -1897,9 +1906,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(G)
@@ -1912,9 +1924,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Seed)
@@ -2219,9 +2234,12 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -2309,9 +2327,12 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2340,9 +2361,12 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyName)
@@ -2369,9 +2393,12 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyName)
@@ -2620,9 +2647,12 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DSAKeyValue)
@@ -2639,9 +2669,12 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // EE
@@ -2887,9 +2920,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Type)
@@ -2906,9 +2942,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(URI)
@@ -2923,9 +2962,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transforms)
@@ -3059,9 +3101,12 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transform)
@@ -3155,9 +3200,12 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(XPath)
@@ -3275,9 +3323,12 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(X509IssuerSerial)
@@ -3298,9 +3349,12 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(X509IssuerSerial)
@@ -3672,9 +3726,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PGPKeyID)
@@ -3687,9 +3744,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PGPKeyPacket)
@@ -3704,9 +3764,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -3719,9 +3782,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -3861,9 +3927,12 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
@@ -3878,9 +3947,12 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
@@ -3895,9 +3967,12 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
@@ -3998,9 +4073,12 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4024,9 +4102,12 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Reference)
@@ -4139,9 +4220,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4160,9 +4244,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Type)
@@ -4179,9 +4266,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(URI)
@@ -4196,9 +4286,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transforms)
@@ -4403,9 +4496,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Encoding)
@@ -4426,9 +4522,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4447,9 +4546,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(MimeType)
@@ -4466,9 +4568,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -4594,9 +4699,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4631,9 +4739,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyInfo)
@@ -4648,9 +4759,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Object)
@@ -4793,9 +4907,12 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4841,9 +4958,12 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Reference)
@@ -4975,9 +5095,12 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(HMACOutputLength)
@@ -4994,9 +5117,12 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -5110,9 +5236,12 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5231,9 +5360,12 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5257,9 +5389,12 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SignatureProperty)
@@ -5362,9 +5497,12 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5388,9 +5526,12 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -5403,9 +5544,12 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)

@@ -1295,9 +1295,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -1312,9 +1315,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -1338,9 +1344,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -1355,9 +1364,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -1548,9 +1560,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L2)
@@ -1565,9 +1580,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L3)
@@ -1591,9 +1609,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L2)
@@ -1608,9 +1629,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L3)
@@ -1634,9 +1658,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumPowerAsymmetry)
@@ -1657,9 +1684,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -1678,9 +1708,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -1697,9 +1730,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -1714,9 +1750,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -1977,9 +2016,12 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -2003,9 +2045,12 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_AC_CLReqControlMode)
@@ -2265,9 +2310,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2324,9 +2372,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -2341,9 +2392,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -2367,9 +2421,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -2384,9 +2441,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -2410,9 +2470,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -2427,9 +2490,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -2453,9 +2519,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 14, 14
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -2470,9 +2539,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 15:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -2496,9 +2568,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 17, 17
 		case 17:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -2513,9 +2588,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 18:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -2539,9 +2617,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 20, 20
 		case 20:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -2560,9 +2641,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 21:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -2579,9 +2663,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 22:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -2596,9 +2683,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 23:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -3067,9 +3157,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -3098,9 +3191,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -3127,9 +3223,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -3154,9 +3253,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -3179,9 +3281,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -3202,9 +3307,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -3223,9 +3331,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -3242,9 +3353,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -3259,9 +3373,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -3285,9 +3402,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -3320,9 +3440,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 11:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -3353,9 +3476,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 12:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower)
@@ -3384,9 +3510,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 13:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -3413,9 +3542,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 14:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -3440,9 +3572,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 15:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower)
@@ -3465,9 +3600,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 16:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -3488,9 +3626,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 17:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -3509,9 +3650,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 18:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower)
@@ -3528,9 +3672,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 19:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -3545,9 +3692,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 20:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -3985,9 +4135,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -4044,9 +4197,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -4061,9 +4217,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -4087,9 +4246,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -4104,9 +4266,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -4130,9 +4295,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -4147,9 +4315,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -4173,9 +4344,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 14, 14
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -4190,9 +4364,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 15:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -4527,9 +4704,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -4558,9 +4738,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -4587,9 +4770,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -4614,9 +4800,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -4639,9 +4828,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -4662,9 +4854,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -4683,9 +4878,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -4702,9 +4900,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -4719,9 +4920,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -4745,9 +4949,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -4768,9 +4975,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 11:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -4789,9 +4999,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 12:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower)
@@ -4808,9 +5021,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -4825,9 +5041,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -5168,9 +5387,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -5197,9 +5419,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -5224,9 +5449,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -5249,9 +5477,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetFrequency)
@@ -5272,9 +5503,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_AC_CLResControlMode)
@@ -5552,9 +5786,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -5573,9 +5810,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -5592,9 +5832,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -5609,9 +5852,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -5635,9 +5881,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -5664,9 +5913,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -5691,9 +5943,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -5716,9 +5971,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -5739,9 +5997,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -5760,9 +6021,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -5779,9 +6043,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -5796,9 +6063,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -6133,9 +6403,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower)
@@ -6164,9 +6437,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -6193,9 +6469,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -6220,9 +6499,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -6245,9 +6527,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -6268,9 +6553,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -6289,9 +6577,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -6308,9 +6599,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -6325,9 +6619,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -6570,9 +6867,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -6591,9 +6891,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -6610,9 +6913,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -6627,9 +6933,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -6653,9 +6962,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -6682,9 +6994,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -6709,9 +7024,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -6734,9 +7052,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -6757,9 +7078,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -6778,9 +7102,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -6797,9 +7124,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -6814,9 +7144,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -7151,9 +7484,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower)
@@ -7182,9 +7518,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -7211,9 +7550,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -7238,9 +7580,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -7263,9 +7608,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -7286,9 +7634,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -7307,9 +7658,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -7326,9 +7680,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -7343,9 +7700,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -7567,9 +7927,12 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_CPDReqEnergyTransferMode)
@@ -7718,9 +8081,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -7735,9 +8101,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -7761,9 +8130,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -7778,9 +8150,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -7804,9 +8179,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -7821,9 +8199,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -7847,9 +8228,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -7864,9 +8248,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -8126,9 +8513,12 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_CPDResEnergyTransferMode)
@@ -8314,9 +8704,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L2)
@@ -8331,9 +8724,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L3)
@@ -8357,9 +8753,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L2)
@@ -8374,9 +8773,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L3)
@@ -8400,9 +8802,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumPowerAsymmetry)
@@ -8423,9 +8828,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -8444,9 +8852,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -8463,9 +8874,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -8480,9 +8894,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -8506,9 +8923,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 13, 13
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower_L2)
@@ -8523,9 +8943,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower_L3)
@@ -8549,9 +8972,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 16, 16
 		case 16:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower_L2)
@@ -8566,9 +8992,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 17:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower_L3)

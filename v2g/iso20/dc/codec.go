@@ -1515,9 +1515,12 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -1843,9 +1846,12 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -2107,9 +2113,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2243,9 +2252,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 12, 12
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -2260,9 +2272,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -2532,9 +2547,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2553,9 +2571,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -2572,9 +2593,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -2589,9 +2613,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -2968,9 +2995,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -2987,9 +3017,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -3004,9 +3037,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -3041,9 +3077,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -3070,9 +3109,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -3097,9 +3139,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargeCurrent)
@@ -3122,9 +3167,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltage)
@@ -3145,9 +3193,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumVoltage)
@@ -3166,9 +3217,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower)
@@ -3185,9 +3239,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower)
@@ -3202,9 +3259,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargeCurrent)
@@ -3484,9 +3544,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower)
@@ -3513,9 +3576,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower)
@@ -3540,9 +3606,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargeCurrent)
@@ -3565,9 +3634,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltage)
@@ -3588,9 +3660,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower)
@@ -3609,9 +3684,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower)
@@ -3628,9 +3706,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargeCurrent)
@@ -3645,9 +3726,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumVoltage)
@@ -3922,9 +4006,12 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -4154,9 +4241,12 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -4530,9 +4620,12 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -4567,9 +4660,12 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_DC_CLReqControlMode)
@@ -4794,9 +4890,12 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -5086,9 +5185,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -5105,9 +5207,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -5122,9 +5227,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -5159,9 +5267,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -5182,9 +5293,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -5203,9 +5317,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargeCurrent)
@@ -5222,9 +5339,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltage)
@@ -5239,9 +5359,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumVoltage)
@@ -5508,9 +5631,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -5527,9 +5653,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -5544,9 +5673,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -5614,9 +5746,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_DC_CLResControlMode)
@@ -5931,9 +6066,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -5952,9 +6090,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -5971,9 +6112,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -5988,9 +6132,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -6256,9 +6403,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower)
@@ -6277,9 +6427,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower)
@@ -6296,9 +6449,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargeCurrent)
@@ -6313,9 +6469,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltage)
@@ -6457,9 +6616,12 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DC_CPDReqEnergyTransferMode)
@@ -6593,9 +6755,12 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DC_CPDResEnergyTransferMode)

@@ -1573,9 +1573,12 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetCoilCurrent)
@@ -1599,9 +1602,12 @@ func (x *WPT_AlignmentCheckReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -1823,9 +1829,12 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerTransmitted)
@@ -1848,9 +1857,12 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupplyDeviceCurrent)
@@ -1871,9 +1883,12 @@ func (x *WPT_AlignmentCheckResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -2098,9 +2113,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -2157,9 +2175,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPCOperatingFrequency)
@@ -2182,9 +2203,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPCPowerControlParameter)
@@ -2205,9 +2229,12 @@ func (x *WPT_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ManufacturerSpecificDataContainer)
@@ -2631,9 +2658,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -2650,9 +2680,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -2667,9 +2700,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -2693,9 +2729,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SDPowerInput)
@@ -2741,9 +2780,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPCOperatingFrequency)
@@ -2766,9 +2808,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPCPowerControlParameter)
@@ -2789,9 +2834,12 @@ func (x *WPT_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ManufacturerSpecificDataContainer)
@@ -3230,9 +3278,12 @@ func (x *WPT_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -3570,9 +3621,12 @@ func (x *WPT_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 9, 9
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SDManufacturerSpecificDataContainer)
@@ -3871,9 +3925,12 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -3894,9 +3951,12 @@ func (x *WPT_FinePositioningReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_LF_DataPackageList)
@@ -4179,9 +4239,12 @@ func (x *WPT_LF_DataPackageType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_TxData)
@@ -4899,9 +4962,12 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -4922,9 +4988,12 @@ func (x *WPT_FinePositioningResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_LF_DataPackageList)
@@ -5182,9 +5251,12 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -5205,9 +5277,12 @@ func (x *WPT_FinePositioningSetupReqType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_SystemSetupData)
@@ -5416,9 +5491,12 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_FinePositioningMethod)
@@ -5435,9 +5513,12 @@ func (x *WPT_FinePositioningMethodListType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_FinePositioningMethod)
@@ -5537,9 +5618,12 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_PairingMethod)
@@ -5556,9 +5640,12 @@ func (x *WPT_PairingMethodListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_PairingMethod)
@@ -5658,9 +5745,12 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_AlignmentCheckMethod)
@@ -5677,9 +5767,12 @@ func (x *WPT_AlignmentCheckMethodListType) decodeEXI(r *exi.Reader, a *arena) er
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(WPT_AlignmentCheckMethod)
@@ -5777,9 +5870,12 @@ func (x *WPT_LF_SystemSetupDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_TransmitterSetupData)
@@ -5910,9 +6006,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxSpecData)
@@ -5929,9 +6028,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxSpecData)
@@ -5948,9 +6050,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxSpecData)
@@ -5971,9 +6076,12 @@ func (x *WPT_LF_TransmitterDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TxPackageSpecData)
@@ -6426,9 +6534,12 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PulseSequenceOrder)
@@ -6445,9 +6556,12 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PulseSequenceOrder)
@@ -6464,9 +6578,12 @@ func (x *WPT_TxRxPackageSpecDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PulseSequenceOrder)
@@ -6826,9 +6943,12 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RxSpecData)
@@ -6845,9 +6965,12 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RxSpecData)
@@ -6864,9 +6987,12 @@ func (x *WPT_LF_ReceiverDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RxSpecData)
@@ -7063,9 +7189,12 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -7086,9 +7215,12 @@ func (x *WPT_FinePositioningSetupResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(LF_SystemSetupData)
@@ -7329,9 +7461,12 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ObservedIDCode)
@@ -7355,9 +7490,12 @@ func (x *WPT_PairingReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -7598,9 +7736,12 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ObservedIDCode)
@@ -7623,9 +7764,12 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AlternativeSECCList)
@@ -7646,9 +7790,12 @@ func (x *WPT_PairingResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VendorSpecificDataContainer)
@@ -7859,9 +8006,12 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AlternativeSECC)
@@ -7878,9 +8028,12 @@ func (x *AlternativeSECCListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AlternativeSECC)
@@ -7979,9 +8132,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SSID)
@@ -8000,9 +8156,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BSSID)
@@ -8019,9 +8178,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(IPAddress)
@@ -8036,9 +8198,12 @@ func (x *AlternativeSECCType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Port)
