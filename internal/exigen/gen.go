@@ -344,31 +344,36 @@ func (g *gen) emitDocument() {
 	g.p("// Unmarshal decodes the EXI document in b into d. It returns the number of\n")
 	g.p("// bytes the document takes; bytes after it (some cars send padding) are\n// left unread, so n < len(b) reports them. A value that breaks a facet of\n")
 	g.p("// the schema but fits its field is kept; UnmarshalWithNotes reports them.\n")
-	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nreturn unmarshal(&r, &a, d)\n}\n\n")
+	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\n*d = Document{}\n_, n, err = unmarshal(&r, &a, d)\nreturn n, err\n}\n\n")
 	g.p("// UnmarshalWithNotes is Unmarshal that also returns the values it kept\n// although a facet of the schema forbids them (at most exi.MaxNotes, nil\n")
 	g.p("// for a valid document); Append refuses a document holding one.\n")
-	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\nn, err = unmarshal(&r, &a, d)\nreturn n, r.Notes(), err\n}\n\n")
+	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\n*d = Document{}\n_, n, err = unmarshal(&r, &a, d)\nreturn n, r.Notes(), err\n}\n\n")
 	g.emitDecoder()
-	g.p("// unmarshal decodes the document r was reset to into d, taking its\n// complex values from a.\n")
-	g.p("func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*d = Document{}\n")
-	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
+	g.p("// unmarshal decodes the document r was reset to into d, whose fields are\n// nil, taking its complex values from a. root is the code of the root\n// element, set in d also on error (-1: none).\n")
+	g.p("func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {\nif err := r.Header(); err != nil {\nreturn -1, 0, err\n}\n")
+	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn -1, 0, err\n}\nroot = int(c)\nswitch c {\n", w)
 	for i, e := range g.globals {
 		g.p("case %d:\n", i)
 		fn := goIdent(e.Name.Local)
 		if e.Type.Simple != nil {
-			g.p("if empty, err := r.LeafStart(); err != nil || empty {\nreturn r.Len(), err\n}\n")
+			g.p("if empty, err := r.LeafStart(); err != nil || empty {\nreturn root, r.Len(), err\n}\n")
 			if g.ptrType(e.Type) == "exi.Bytes" {
-				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "0, ")
+				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "root, 0, ")
 			} else {
-				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return g.ptrAssign(e.Type, "d."+fn, v) }, "0, ")
+				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return g.ptrAssign(e.Type, "d."+fn, v) }, "root, 0, ")
 			}
-			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n")
+			g.p("if err := r.LeafEnd(); err != nil {\nreturn root, 0, err\n}\n")
 		} else {
-			g.p("d.%s = %s\nif err := %s; err != nil {\nreturn 0, err\n}\n", fn, g.newValue(e.Type), g.decodeCall(e.Type, "d."+fn, "r", "a"))
+			g.p("d.%s = %s\nif err := %s; err != nil {\nreturn root, 0, err\n}\n", fn, g.newValue(e.Type), g.decodeCall(e.Type, "d."+fn, "r", "a"))
 		}
 	}
-	g.p("case %d:\nreturn 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
-	g.p("default:\nreturn 0, r.Errorf(\"invalid root element code %%d\", c)\n}\nreturn r.Len(), nil\n}\n\n")
+	g.p("case %d:\nreturn -1, 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
+	g.p("default:\nreturn -1, 0, r.Errorf(\"invalid root element code %%d\", c)\n}\nreturn root, r.Len(), nil\n}\n\n")
+	g.p("// clearRoot sets the root element field of code c to nil (-1: none).\nfunc (d *Document) clearRoot(c int) {\nswitch c {\n")
+	for i, e := range g.globals {
+		g.p("case %d:\nd.%s = nil\n", i, goIdent(e.Name.Local))
+	}
+	g.p("}\n}\n\n")
 
 	g.p("// Marshal encodes d as an EXI document into a new slice.\nfunc Marshal(d *Document) ([]byte, error) {\nb, err := Append(make([]byte, 0, 256), d)\nif err != nil {\nreturn nil, err\n}\nreturn b, nil\n}\n\n")
 	g.p("// Append encodes d as an EXI document and appends it to dst; it does not\n// allocate when dst has room. On error it returns dst unchanged.\n")

@@ -146,6 +146,7 @@ type Decoder struct {
 r exi.Reader
 keep slabs
 doc Document
+root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -154,7 +155,10 @@ doc Document
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 dec.r.Reuse(b)
 a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+dec.doc.clearRoot(dec.root - 1)
+root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+dec.root = root + 1
+if err != nil {
 return nil, 0, err
 }
 return &dec.doc, n, nil

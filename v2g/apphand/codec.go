@@ -64,7 +64,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -74,7 +76,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -90,6 +93,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -98,7 +102,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -109,34 +116,45 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(2)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.SupportedAppProtocolReq = a.newSupportedAppProtocolReq()
 		if err := d.SupportedAppProtocolReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.SupportedAppProtocolRes = a.newSupportedAppProtocolRes()
 		if err := d.SupportedAppProtocolRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.SupportedAppProtocolReq = nil
+	case 1:
+		d.SupportedAppProtocolRes = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.

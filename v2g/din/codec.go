@@ -1002,7 +1002,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -1012,7 +1014,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -1028,6 +1031,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -1036,7 +1040,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -1047,460 +1054,629 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(7)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
 		if err := d.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
 		if err := d.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
 		d.AC_EVSEStatus = a.newAC_EVSEStatusType()
 		if err := d.AC_EVSEStatus.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
 		d.BodyElement = a.newBodyBaseType()
 		if err := d.BodyElement.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
 		d.CableCheckReq = a.newCableCheckReqType()
 		if err := d.CableCheckReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		d.CableCheckRes = a.newCableCheckResType()
 		if err := d.CableCheckRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
 		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
 		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
 		d.CertificateInstallationRes = a.newCertificateInstallationResType()
 		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
 		d.CertificateUpdateReq = a.newCertificateUpdateReqType()
 		if err := d.CertificateUpdateReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		d.CertificateUpdateRes = a.newCertificateUpdateResType()
 		if err := d.CertificateUpdateRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		d.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
 		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
 		d.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
 		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		d.ChargingStatusReq = a.newChargingStatusReqType()
 		if err := d.ChargingStatusReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
 		d.ChargingStatusRes = a.newChargingStatusResType()
 		if err := d.ChargingStatusRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		d.ContractAuthenticationReq = a.newContractAuthenticationReqType()
 		if err := d.ContractAuthenticationReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
 		d.ContractAuthenticationRes = a.newContractAuthenticationResType()
 		if err := d.ContractAuthenticationRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		d.CurrentDemandReq = a.newCurrentDemandReqType()
 		if err := d.CurrentDemandReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		d.CurrentDemandRes = a.newCurrentDemandResType()
 		if err := d.CurrentDemandRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
 		d.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
 		if err := d.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
 		d.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
 		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		d.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
 		if err := d.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
 		d.DC_EVSEStatus = a.newDC_EVSEStatusType()
 		if err := d.DC_EVSEStatus.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		d.DC_EVStatus = a.newDC_EVStatusType()
 		if err := d.DC_EVStatus.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
 		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		d.EVChargeParameter = a.newEVChargeParameterType()
 		if err := d.EVChargeParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
 		d.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
 		if err := d.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
 		d.EVSEChargeParameter = a.newEVSEChargeParameterType()
 		if err := d.EVSEChargeParameter.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		d.EVSEStatus = a.newEVSEStatusType()
 		if err := d.EVSEStatus.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
 		d.EVStatus = a.newEVStatusType()
 		if err := d.EVStatus.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
 		d.Entry = a.newEntryType()
 		if err := d.Entry.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
 		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
 		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
 		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
 		d.MeteringReceiptReq = a.newMeteringReceiptReqType()
 		if err := d.MeteringReceiptReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
 		d.MeteringReceiptRes = a.newMeteringReceiptResType()
 		if err := d.MeteringReceiptRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 39:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
 		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
 		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
 		d.PMaxScheduleEntry = a.newPMaxScheduleEntryType()
 		if err := d.PMaxScheduleEntry.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 43:
 		d.PaymentDetailsReq = a.newPaymentDetailsReqType()
 		if err := d.PaymentDetailsReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 44:
 		d.PaymentDetailsRes = a.newPaymentDetailsResType()
 		if err := d.PaymentDetailsRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 45:
 		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
 		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 46:
 		d.PowerDeliveryRes = a.newPowerDeliveryResType()
 		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 47:
 		d.PreChargeReq = a.newPreChargeReqType()
 		if err := d.PreChargeReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 48:
 		d.PreChargeRes = a.newPreChargeResType()
 		if err := d.PreChargeRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 49:
 		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 50:
 		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 51:
 		d.RelativeTimeInterval = a.newRelativeTimeIntervalType()
 		if err := d.RelativeTimeInterval.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 52:
 		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 53:
 		d.SAScheduleList = a.newSAScheduleListType()
 		if err := d.SAScheduleList.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 54:
 		d.SASchedules = a.newSASchedulesType()
 		if err := d.SASchedules.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 55:
 		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 56:
 		d.SalesTariffEntry = a.newSalesTariffEntryType()
 		if err := d.SalesTariffEntry.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 57:
 		d.ServiceCharge = a.newServiceChargeType()
 		if err := d.ServiceCharge.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 58:
 		d.ServiceDetailReq = a.newServiceDetailReqType()
 		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 59:
 		d.ServiceDetailRes = a.newServiceDetailResType()
 		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 60:
 		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
 		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 61:
 		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
 		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 62:
 		d.ServicePaymentSelectionReq = a.newServicePaymentSelectionReqType()
 		if err := d.ServicePaymentSelectionReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 63:
 		d.ServicePaymentSelectionRes = a.newServicePaymentSelectionResType()
 		if err := d.ServicePaymentSelectionRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 64:
 		d.SessionSetupReq = a.newSessionSetupReqType()
 		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 65:
 		d.SessionSetupRes = a.newSessionSetupResType()
 		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 66:
 		d.SessionStopReq = a.newSessionStopType()
 		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 67:
 		d.SessionStopRes = a.newSessionStopResType()
 		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 68:
 		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 69:
 		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 70:
 		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 71:
 		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 72:
 		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 73:
 		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 74:
 		d.TimeInterval = a.newIntervalType()
 		if err := d.TimeInterval.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 75:
 		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 76:
 		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 77:
 		d.V2G_Message = a.newV2G_Message()
 		if err := d.V2G_Message.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 78:
 		d.WeldingDetectionReq = a.newWeldingDetectionReqType()
 		if err := d.WeldingDetectionReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 79:
 		d.WeldingDetectionRes = a.newWeldingDetectionResType()
 		if err := d.WeldingDetectionRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 80:
 		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 81:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_EVChargeParameter = nil
+	case 1:
+		d.AC_EVSEChargeParameter = nil
+	case 2:
+		d.AC_EVSEStatus = nil
+	case 3:
+		d.BodyElement = nil
+	case 4:
+		d.CableCheckReq = nil
+	case 5:
+		d.CableCheckRes = nil
+	case 6:
+		d.CanonicalizationMethod = nil
+	case 7:
+		d.CertificateInstallationReq = nil
+	case 8:
+		d.CertificateInstallationRes = nil
+	case 9:
+		d.CertificateUpdateReq = nil
+	case 10:
+		d.CertificateUpdateRes = nil
+	case 11:
+		d.ChargeParameterDiscoveryReq = nil
+	case 12:
+		d.ChargeParameterDiscoveryRes = nil
+	case 13:
+		d.ChargingStatusReq = nil
+	case 14:
+		d.ChargingStatusRes = nil
+	case 15:
+		d.ContractAuthenticationReq = nil
+	case 16:
+		d.ContractAuthenticationRes = nil
+	case 17:
+		d.CurrentDemandReq = nil
+	case 18:
+		d.CurrentDemandRes = nil
+	case 19:
+		d.DC_EVChargeParameter = nil
+	case 20:
+		d.DC_EVPowerDeliveryParameter = nil
+	case 21:
+		d.DC_EVSEChargeParameter = nil
+	case 22:
+		d.DC_EVSEStatus = nil
+	case 23:
+		d.DC_EVStatus = nil
+	case 24:
+		d.DSAKeyValue = nil
+	case 25:
+		d.DigestMethod = nil
+	case 26:
+		d.DigestValue = nil
+	case 27:
+		d.EVChargeParameter = nil
+	case 28:
+		d.EVPowerDeliveryParameter = nil
+	case 29:
+		d.EVSEChargeParameter = nil
+	case 30:
+		d.EVSEStatus = nil
+	case 31:
+		d.EVStatus = nil
+	case 32:
+		d.Entry = nil
+	case 33:
+		d.KeyInfo = nil
+	case 34:
+		d.KeyName = nil
+	case 35:
+		d.KeyValue = nil
+	case 36:
+		d.Manifest = nil
+	case 37:
+		d.MeteringReceiptReq = nil
+	case 38:
+		d.MeteringReceiptRes = nil
+	case 39:
+		d.MgmtData = nil
+	case 40:
+		d.Object = nil
+	case 41:
+		d.PGPData = nil
+	case 42:
+		d.PMaxScheduleEntry = nil
+	case 43:
+		d.PaymentDetailsReq = nil
+	case 44:
+		d.PaymentDetailsRes = nil
+	case 45:
+		d.PowerDeliveryReq = nil
+	case 46:
+		d.PowerDeliveryRes = nil
+	case 47:
+		d.PreChargeReq = nil
+	case 48:
+		d.PreChargeRes = nil
+	case 49:
+		d.RSAKeyValue = nil
+	case 50:
+		d.Reference = nil
+	case 51:
+		d.RelativeTimeInterval = nil
+	case 52:
+		d.RetrievalMethod = nil
+	case 53:
+		d.SAScheduleList = nil
+	case 54:
+		d.SASchedules = nil
+	case 55:
+		d.SPKIData = nil
+	case 56:
+		d.SalesTariffEntry = nil
+	case 57:
+		d.ServiceCharge = nil
+	case 58:
+		d.ServiceDetailReq = nil
+	case 59:
+		d.ServiceDetailRes = nil
+	case 60:
+		d.ServiceDiscoveryReq = nil
+	case 61:
+		d.ServiceDiscoveryRes = nil
+	case 62:
+		d.ServicePaymentSelectionReq = nil
+	case 63:
+		d.ServicePaymentSelectionRes = nil
+	case 64:
+		d.SessionSetupReq = nil
+	case 65:
+		d.SessionSetupRes = nil
+	case 66:
+		d.SessionStopReq = nil
+	case 67:
+		d.SessionStopRes = nil
+	case 68:
+		d.Signature = nil
+	case 69:
+		d.SignatureMethod = nil
+	case 70:
+		d.SignatureProperties = nil
+	case 71:
+		d.SignatureProperty = nil
+	case 72:
+		d.SignatureValue = nil
+	case 73:
+		d.SignedInfo = nil
+	case 74:
+		d.TimeInterval = nil
+	case 75:
+		d.Transform = nil
+	case 76:
+		d.Transforms = nil
+	case 77:
+		d.V2G_Message = nil
+	case 78:
+		d.WeldingDetectionReq = nil
+	case 79:
+		d.WeldingDetectionRes = nil
+	case 80:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.

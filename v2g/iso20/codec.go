@@ -919,7 +919,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -929,7 +931,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -945,6 +948,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -953,7 +957,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -964,325 +971,440 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.AuthorizationReq = a.newAuthorizationReqType()
 		if err := d.AuthorizationReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.AuthorizationRes = a.newAuthorizationResType()
 		if err := d.AuthorizationRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
 		d.AuthorizationSetupReq = a.newAuthorizationSetupReqType()
 		if err := d.AuthorizationSetupReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
 		d.AuthorizationSetupRes = a.newAuthorizationSetupResType()
 		if err := d.AuthorizationSetupRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
 		d.CLReqControlMode = a.newCLReqControlModeType()
 		if err := d.CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		d.CLResControlMode = a.newCLResControlModeType()
 		if err := d.CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
 		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
 		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
 		d.CertificateInstallationRes = a.newCertificateInstallationResType()
 		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
 		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
 		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
 		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
 		d.MeteringConfirmationReq = a.newMeteringConfirmationReqType()
 		if err := d.MeteringConfirmationReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		d.MeteringConfirmationRes = a.newMeteringConfirmationResType()
 		if err := d.MeteringConfirmationRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
 		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
 		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
 		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
 		d.PowerDeliveryRes = a.newPowerDeliveryResType()
 		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
 		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		d.ScheduleExchangeReq = a.newScheduleExchangeReqType()
 		if err := d.ScheduleExchangeReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
 		d.ScheduleExchangeRes = a.newScheduleExchangeResType()
 		if err := d.ScheduleExchangeRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
 		d.ServiceDetailReq = a.newServiceDetailReqType()
 		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		d.ServiceDetailRes = a.newServiceDetailResType()
 		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
 		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
 		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
 		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
 		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
 		d.ServiceSelectionReq = a.newServiceSelectionReqType()
 		if err := d.ServiceSelectionReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		d.ServiceSelectionRes = a.newServiceSelectionResType()
 		if err := d.ServiceSelectionRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
 		d.SessionSetupReq = a.newSessionSetupReqType()
 		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
 		d.SessionSetupRes = a.newSessionSetupResType()
 		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
 		d.SessionStopReq = a.newSessionStopReqType()
 		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
 		d.SessionStopRes = a.newSessionStopResType()
 		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 39:
 		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
 		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
 		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
 		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 43:
 		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 44:
 		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 45:
 		d.SignedInstallationData = a.newSignedInstallationDataType()
 		if err := d.SignedInstallationData.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 46:
 		d.SignedMeteringData = a.newSignedMeteringDataType()
 		if err := d.SignedMeteringData.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 47:
 		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 48:
 		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 49:
 		d.VehicleCheckInReq = a.newVehicleCheckInReqType()
 		if err := d.VehicleCheckInReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 50:
 		d.VehicleCheckInRes = a.newVehicleCheckInResType()
 		if err := d.VehicleCheckInRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 51:
 		d.VehicleCheckOutReq = a.newVehicleCheckOutReqType()
 		if err := d.VehicleCheckOutReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 52:
 		d.VehicleCheckOutRes = a.newVehicleCheckOutResType()
 		if err := d.VehicleCheckOutRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 53:
 		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 54:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AuthorizationReq = nil
+	case 1:
+		d.AuthorizationRes = nil
+	case 2:
+		d.AuthorizationSetupReq = nil
+	case 3:
+		d.AuthorizationSetupRes = nil
+	case 4:
+		d.CLReqControlMode = nil
+	case 5:
+		d.CLResControlMode = nil
+	case 6:
+		d.CanonicalizationMethod = nil
+	case 7:
+		d.CertificateInstallationReq = nil
+	case 8:
+		d.CertificateInstallationRes = nil
+	case 9:
+		d.DSAKeyValue = nil
+	case 10:
+		d.DigestMethod = nil
+	case 11:
+		d.DigestValue = nil
+	case 12:
+		d.KeyInfo = nil
+	case 13:
+		d.KeyName = nil
+	case 14:
+		d.KeyValue = nil
+	case 15:
+		d.Manifest = nil
+	case 16:
+		d.MeteringConfirmationReq = nil
+	case 17:
+		d.MeteringConfirmationRes = nil
+	case 18:
+		d.MgmtData = nil
+	case 19:
+		d.Object = nil
+	case 20:
+		d.PGPData = nil
+	case 21:
+		d.PowerDeliveryReq = nil
+	case 22:
+		d.PowerDeliveryRes = nil
+	case 23:
+		d.RSAKeyValue = nil
+	case 24:
+		d.Reference = nil
+	case 25:
+		d.RetrievalMethod = nil
+	case 26:
+		d.SPKIData = nil
+	case 27:
+		d.ScheduleExchangeReq = nil
+	case 28:
+		d.ScheduleExchangeRes = nil
+	case 29:
+		d.ServiceDetailReq = nil
+	case 30:
+		d.ServiceDetailRes = nil
+	case 31:
+		d.ServiceDiscoveryReq = nil
+	case 32:
+		d.ServiceDiscoveryRes = nil
+	case 33:
+		d.ServiceSelectionReq = nil
+	case 34:
+		d.ServiceSelectionRes = nil
+	case 35:
+		d.SessionSetupReq = nil
+	case 36:
+		d.SessionSetupRes = nil
+	case 37:
+		d.SessionStopReq = nil
+	case 38:
+		d.SessionStopRes = nil
+	case 39:
+		d.Signature = nil
+	case 40:
+		d.SignatureMethod = nil
+	case 41:
+		d.SignatureProperties = nil
+	case 42:
+		d.SignatureProperty = nil
+	case 43:
+		d.SignatureValue = nil
+	case 44:
+		d.SignedInfo = nil
+	case 45:
+		d.SignedInstallationData = nil
+	case 46:
+		d.SignedMeteringData = nil
+	case 47:
+		d.Transform = nil
+	case 48:
+		d.Transforms = nil
+	case 49:
+		d.VehicleCheckInReq = nil
+	case 50:
+		d.VehicleCheckInRes = nil
+	case 51:
+		d.VehicleCheckOutReq = nil
+	case 52:
+		d.VehicleCheckOutRes = nil
+	case 53:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.

@@ -277,7 +277,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -287,7 +289,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -303,6 +306,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -311,7 +315,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -322,175 +329,230 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(5)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.CanonicalizationMethod = a.newCanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.DSAKeyValue = a.newDSAKeyValueType()
 		if err := d.DSAKeyValue.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
 		d.DigestMethod = a.newDigestMethodType()
 		if err := d.DigestMethod.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
 		d.KeyInfo = a.newKeyInfoType()
 		if err := d.KeyInfo.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
 		d.KeyValue = a.newKeyValueType()
 		if err := d.KeyValue.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		d.Manifest = a.newManifestType()
 		if err := d.Manifest.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
 		d.Object = a.newObjectType()
 		if err := d.Object.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		d.PGPData = a.newPGPDataType()
 		if err := d.PGPData.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		d.RSAKeyValue = a.newRSAKeyValueType()
 		if err := d.RSAKeyValue.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
 		d.Reference = a.newReferenceType()
 		if err := d.Reference.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		d.RetrievalMethod = a.newRetrievalMethodType()
 		if err := d.RetrievalMethod.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
 		d.SPKIData = a.newSPKIDataType()
 		if err := d.SPKIData.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		d.Signature = a.newSignatureType()
 		if err := d.Signature.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
 		d.SignatureMethod = a.newSignatureMethodType()
 		if err := d.SignatureMethod.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		d.SignatureProperties = a.newSignaturePropertiesType()
 		if err := d.SignatureProperties.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		d.SignatureProperty = a.newSignaturePropertyType()
 		if err := d.SignatureProperty.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
 		d.SignatureValue = a.newSignatureValueType()
 		if err := d.SignatureValue.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
 		d.SignedInfo = a.newSignedInfoType()
 		if err := d.SignedInfo.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		d.Transform = a.newTransformType()
 		if err := d.Transform.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
 		d.Transforms = a.newTransformsType()
 		if err := d.Transforms.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		d.X509Data = a.newX509DataType()
 		if err := d.X509Data.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.CanonicalizationMethod = nil
+	case 1:
+		d.DSAKeyValue = nil
+	case 2:
+		d.DigestMethod = nil
+	case 3:
+		d.DigestValue = nil
+	case 4:
+		d.KeyInfo = nil
+	case 5:
+		d.KeyName = nil
+	case 6:
+		d.KeyValue = nil
+	case 7:
+		d.Manifest = nil
+	case 8:
+		d.MgmtData = nil
+	case 9:
+		d.Object = nil
+	case 10:
+		d.PGPData = nil
+	case 11:
+		d.RSAKeyValue = nil
+	case 12:
+		d.Reference = nil
+	case 13:
+		d.RetrievalMethod = nil
+	case 14:
+		d.SPKIData = nil
+	case 15:
+		d.Signature = nil
+	case 16:
+		d.SignatureMethod = nil
+	case 17:
+		d.SignatureProperties = nil
+	case 18:
+		d.SignatureProperty = nil
+	case 19:
+		d.SignatureValue = nil
+	case 20:
+		d.SignedInfo = nil
+	case 21:
+		d.Transform = nil
+	case 22:
+		d.Transforms = nil
+	case 23:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.

@@ -536,7 +536,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -546,7 +548,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -562,6 +565,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -570,7 +574,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -581,265 +588,356 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.AC_CPDReqEnergyTransferMode = a.newAC_CPDReqEnergyTransferModeType()
 		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.AC_CPDResEnergyTransferMode = a.newAC_CPDResEnergyTransferModeType()
 		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
 		d.AC_ChargeLoopReq = a.newAC_ChargeLoopReqType()
 		if err := d.AC_ChargeLoopReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
 		d.AC_ChargeLoopRes = a.newAC_ChargeLoopResType()
 		if err := d.AC_ChargeLoopRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
 		d.AC_ChargeParameterDiscoveryReq = a.newAC_ChargeParameterDiscoveryReqType()
 		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		d.AC_ChargeParameterDiscoveryRes = a.newAC_ChargeParameterDiscoveryResType()
 		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
 		d.BPT_AC_CPDReqEnergyTransferMode = a.newBPT_AC_CPDReqEnergyTransferModeType()
 		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		d.BPT_AC_CPDResEnergyTransferMode = a.newBPT_AC_CPDResEnergyTransferModeType()
 		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
 		d.BPT_Dynamic_AC_CLReqControlMode = a.newBPT_Dynamic_AC_CLReqControlModeType()
 		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
 		d.BPT_Dynamic_AC_CLResControlMode = a.newBPT_Dynamic_AC_CLResControlModeType()
 		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		d.BPT_Scheduled_AC_CLReqControlMode = a.newBPT_Scheduled_AC_CLReqControlModeType()
 		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		d.BPT_Scheduled_AC_CLResControlMode = a.newBPT_Scheduled_AC_CLResControlModeType()
 		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
 		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
 		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
 		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		d.Dynamic_AC_CLReqControlMode = a.newDynamic_AC_CLReqControlModeType()
 		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
 		d.Dynamic_AC_CLResControlMode = a.newDynamic_AC_CLResControlModeType()
 		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
 		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
 		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
 		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
 		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
 		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
 		d.Scheduled_AC_CLReqControlMode = a.newScheduled_AC_CLReqControlModeType()
 		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
 		d.Scheduled_AC_CLResControlMode = a.newScheduled_AC_CLResControlModeType()
 		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
 		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
 		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
 		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
 		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
 		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 39:
 		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
 		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
 		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_CPDReqEnergyTransferMode = nil
+	case 1:
+		d.AC_CPDResEnergyTransferMode = nil
+	case 2:
+		d.AC_ChargeLoopReq = nil
+	case 3:
+		d.AC_ChargeLoopRes = nil
+	case 4:
+		d.AC_ChargeParameterDiscoveryReq = nil
+	case 5:
+		d.AC_ChargeParameterDiscoveryRes = nil
+	case 6:
+		d.BPT_AC_CPDReqEnergyTransferMode = nil
+	case 7:
+		d.BPT_AC_CPDResEnergyTransferMode = nil
+	case 8:
+		d.BPT_Dynamic_AC_CLReqControlMode = nil
+	case 9:
+		d.BPT_Dynamic_AC_CLResControlMode = nil
+	case 10:
+		d.BPT_Scheduled_AC_CLReqControlMode = nil
+	case 11:
+		d.BPT_Scheduled_AC_CLResControlMode = nil
+	case 12:
+		d.CLReqControlMode = nil
+	case 13:
+		d.CLResControlMode = nil
+	case 14:
+		d.CanonicalizationMethod = nil
+	case 15:
+		d.DSAKeyValue = nil
+	case 16:
+		d.DigestMethod = nil
+	case 17:
+		d.DigestValue = nil
+	case 18:
+		d.Dynamic_AC_CLReqControlMode = nil
+	case 19:
+		d.Dynamic_AC_CLResControlMode = nil
+	case 20:
+		d.KeyInfo = nil
+	case 21:
+		d.KeyName = nil
+	case 22:
+		d.KeyValue = nil
+	case 23:
+		d.Manifest = nil
+	case 24:
+		d.MgmtData = nil
+	case 25:
+		d.Object = nil
+	case 26:
+		d.PGPData = nil
+	case 27:
+		d.RSAKeyValue = nil
+	case 28:
+		d.Reference = nil
+	case 29:
+		d.RetrievalMethod = nil
+	case 30:
+		d.SPKIData = nil
+	case 31:
+		d.Scheduled_AC_CLReqControlMode = nil
+	case 32:
+		d.Scheduled_AC_CLResControlMode = nil
+	case 33:
+		d.Signature = nil
+	case 34:
+		d.SignatureMethod = nil
+	case 35:
+		d.SignatureProperties = nil
+	case 36:
+		d.SignatureProperty = nil
+	case 37:
+		d.SignatureValue = nil
+	case 38:
+		d.SignedInfo = nil
+	case 39:
+		d.Transform = nil
+	case 40:
+		d.Transforms = nil
+	case 41:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.

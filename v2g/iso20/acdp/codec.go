@@ -378,7 +378,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -388,7 +390,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -404,6 +407,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -412,7 +416,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -423,225 +430,300 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.ACDP_ConnectReq = a.newACDP_ConnectReqType()
 		if err := d.ACDP_ConnectReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.ACDP_ConnectRes = a.newACDP_ConnectResType()
 		if err := d.ACDP_ConnectRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
 		d.ACDP_DisconnectReq = a.newACDP_ConnectReqType()
 		if err := d.ACDP_DisconnectReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
 		d.ACDP_DisconnectRes = a.newACDP_ConnectResType()
 		if err := d.ACDP_DisconnectRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
 		d.ACDP_SystemStatusReq = a.newACDP_SystemStatusReqType()
 		if err := d.ACDP_SystemStatusReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		d.ACDP_SystemStatusRes = a.newACDP_SystemStatusResType()
 		if err := d.ACDP_SystemStatusRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
 		d.ACDP_VehiclePositioningReq = a.newACDP_VehiclePositioningReqType()
 		if err := d.ACDP_VehiclePositioningReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		d.ACDP_VehiclePositioningRes = a.newACDP_VehiclePositioningResType()
 		if err := d.ACDP_VehiclePositioningRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
 		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
 		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
 		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
 		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
 		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
 		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
 		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
 		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
 		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
 		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
 		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
 		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
 		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
 		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.ACDP_ConnectReq = nil
+	case 1:
+		d.ACDP_ConnectRes = nil
+	case 2:
+		d.ACDP_DisconnectReq = nil
+	case 3:
+		d.ACDP_DisconnectRes = nil
+	case 4:
+		d.ACDP_SystemStatusReq = nil
+	case 5:
+		d.ACDP_SystemStatusRes = nil
+	case 6:
+		d.ACDP_VehiclePositioningReq = nil
+	case 7:
+		d.ACDP_VehiclePositioningRes = nil
+	case 8:
+		d.CLReqControlMode = nil
+	case 9:
+		d.CLResControlMode = nil
+	case 10:
+		d.CanonicalizationMethod = nil
+	case 11:
+		d.DSAKeyValue = nil
+	case 12:
+		d.DigestMethod = nil
+	case 13:
+		d.DigestValue = nil
+	case 14:
+		d.KeyInfo = nil
+	case 15:
+		d.KeyName = nil
+	case 16:
+		d.KeyValue = nil
+	case 17:
+		d.Manifest = nil
+	case 18:
+		d.MgmtData = nil
+	case 19:
+		d.Object = nil
+	case 20:
+		d.PGPData = nil
+	case 21:
+		d.RSAKeyValue = nil
+	case 22:
+		d.Reference = nil
+	case 23:
+		d.RetrievalMethod = nil
+	case 24:
+		d.SPKIData = nil
+	case 25:
+		d.Signature = nil
+	case 26:
+		d.SignatureMethod = nil
+	case 27:
+		d.SignatureProperties = nil
+	case 28:
+		d.SignatureProperty = nil
+	case 29:
+		d.SignatureValue = nil
+	case 30:
+		d.SignedInfo = nil
+	case 31:
+		d.Transform = nil
+	case 32:
+		d.Transforms = nil
+	case 33:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.

@@ -602,7 +602,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -612,7 +614,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -628,6 +631,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -636,7 +640,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -647,295 +654,398 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.BPT_DC_CPDReqEnergyTransferMode = a.newBPT_DC_CPDReqEnergyTransferModeType()
 		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.BPT_DC_CPDResEnergyTransferMode = a.newBPT_DC_CPDResEnergyTransferModeType()
 		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
 		d.BPT_Dynamic_DC_CLReqControlMode = a.newBPT_Dynamic_DC_CLReqControlModeType()
 		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
 		d.BPT_Dynamic_DC_CLResControlMode = a.newBPT_Dynamic_DC_CLResControlModeType()
 		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
 		d.BPT_Scheduled_DC_CLReqControlMode = a.newBPT_Scheduled_DC_CLReqControlModeType()
 		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		d.BPT_Scheduled_DC_CLResControlMode = a.newBPT_Scheduled_DC_CLResControlModeType()
 		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
 		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
 		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
 		d.DC_CPDReqEnergyTransferMode = a.newDC_CPDReqEnergyTransferModeType()
 		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		d.DC_CPDResEnergyTransferMode = a.newDC_CPDResEnergyTransferModeType()
 		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		d.DC_CableCheckReq = a.newDC_CableCheckReqType()
 		if err := d.DC_CableCheckReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
 		d.DC_CableCheckRes = a.newDC_CableCheckResType()
 		if err := d.DC_CableCheckRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		d.DC_ChargeLoopReq = a.newDC_ChargeLoopReqType()
 		if err := d.DC_ChargeLoopReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
 		d.DC_ChargeLoopRes = a.newDC_ChargeLoopResType()
 		if err := d.DC_ChargeLoopRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		d.DC_ChargeParameterDiscoveryReq = a.newDC_ChargeParameterDiscoveryReqType()
 		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
 		d.DC_ChargeParameterDiscoveryRes = a.newDC_ChargeParameterDiscoveryResType()
 		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		d.DC_PreChargeReq = a.newDC_PreChargeReqType()
 		if err := d.DC_PreChargeReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		d.DC_PreChargeRes = a.newDC_PreChargeResType()
 		if err := d.DC_PreChargeRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
 		d.DC_WeldingDetectionReq = a.newDC_WeldingDetectionReqType()
 		if err := d.DC_WeldingDetectionReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
 		d.DC_WeldingDetectionRes = a.newDC_WeldingDetectionResType()
 		if err := d.DC_WeldingDetectionRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
 		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		d.Dynamic_DC_CLReqControlMode = a.newDynamic_DC_CLReqControlModeType()
 		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
 		d.Dynamic_DC_CLResControlMode = a.newDynamic_DC_CLResControlModeType()
 		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
 		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
 		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
 		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
 		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
 		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
 		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
 		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
 		d.Scheduled_DC_CLReqControlMode = a.newScheduled_DC_CLReqControlModeType()
 		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
 		d.Scheduled_DC_CLResControlMode = a.newScheduled_DC_CLResControlModeType()
 		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 39:
 		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
 		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
 		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
 		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 43:
 		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 44:
 		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 45:
 		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 46:
 		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 47:
 		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 48:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.BPT_DC_CPDReqEnergyTransferMode = nil
+	case 1:
+		d.BPT_DC_CPDResEnergyTransferMode = nil
+	case 2:
+		d.BPT_Dynamic_DC_CLReqControlMode = nil
+	case 3:
+		d.BPT_Dynamic_DC_CLResControlMode = nil
+	case 4:
+		d.BPT_Scheduled_DC_CLReqControlMode = nil
+	case 5:
+		d.BPT_Scheduled_DC_CLResControlMode = nil
+	case 6:
+		d.CLReqControlMode = nil
+	case 7:
+		d.CLResControlMode = nil
+	case 8:
+		d.CanonicalizationMethod = nil
+	case 9:
+		d.DC_CPDReqEnergyTransferMode = nil
+	case 10:
+		d.DC_CPDResEnergyTransferMode = nil
+	case 11:
+		d.DC_CableCheckReq = nil
+	case 12:
+		d.DC_CableCheckRes = nil
+	case 13:
+		d.DC_ChargeLoopReq = nil
+	case 14:
+		d.DC_ChargeLoopRes = nil
+	case 15:
+		d.DC_ChargeParameterDiscoveryReq = nil
+	case 16:
+		d.DC_ChargeParameterDiscoveryRes = nil
+	case 17:
+		d.DC_PreChargeReq = nil
+	case 18:
+		d.DC_PreChargeRes = nil
+	case 19:
+		d.DC_WeldingDetectionReq = nil
+	case 20:
+		d.DC_WeldingDetectionRes = nil
+	case 21:
+		d.DSAKeyValue = nil
+	case 22:
+		d.DigestMethod = nil
+	case 23:
+		d.DigestValue = nil
+	case 24:
+		d.Dynamic_DC_CLReqControlMode = nil
+	case 25:
+		d.Dynamic_DC_CLResControlMode = nil
+	case 26:
+		d.KeyInfo = nil
+	case 27:
+		d.KeyName = nil
+	case 28:
+		d.KeyValue = nil
+	case 29:
+		d.Manifest = nil
+	case 30:
+		d.MgmtData = nil
+	case 31:
+		d.Object = nil
+	case 32:
+		d.PGPData = nil
+	case 33:
+		d.RSAKeyValue = nil
+	case 34:
+		d.Reference = nil
+	case 35:
+		d.RetrievalMethod = nil
+	case 36:
+		d.SPKIData = nil
+	case 37:
+		d.Scheduled_DC_CLReqControlMode = nil
+	case 38:
+		d.Scheduled_DC_CLResControlMode = nil
+	case 39:
+		d.Signature = nil
+	case 40:
+		d.SignatureMethod = nil
+	case 41:
+		d.SignatureProperties = nil
+	case 42:
+		d.SignatureProperty = nil
+	case 43:
+		d.SignatureValue = nil
+	case 44:
+		d.SignedInfo = nil
+	case 45:
+		d.Transform = nil
+	case 46:
+		d.Transforms = nil
+	case 47:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.

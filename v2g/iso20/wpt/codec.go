@@ -592,7 +592,9 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	return unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -602,7 +604,8 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 	var r exi.Reader
 	var a arena
 	r.Reset(b)
-	n, err = unmarshal(&r, &a, d)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
@@ -618,6 +621,7 @@ type Decoder struct {
 	r    exi.Reader
 	keep slabs
 	doc  Document
+	root int // code of doc's root element, plus one (0: none)
 }
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
@@ -626,7 +630,10 @@ type Decoder struct {
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
-	if n, err = unmarshal(&dec.r, &a, &dec.doc); err != nil {
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
 		return nil, 0, err
 	}
 	return &dec.doc, n, nil
@@ -637,245 +644,328 @@ func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 // Decode.
 func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 
-// unmarshal decodes the document r was reset to into d, taking its
-// complex values from a.
-func unmarshal(r *exi.Reader, a *arena, d *Document) (n int, err error) {
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	if err := r.Header(); err != nil {
-		return 0, err
+		return -1, 0, err
 	}
-	*d = Document{}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
 		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 1:
 		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 2:
 		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 3:
 		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
 		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 5:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
 		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
 		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
 		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
 		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
 		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
 		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
 		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
 		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
 		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
 		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
 		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
 		d.WPT_AlignmentCheckReq = a.newWPT_AlignmentCheckReqType()
 		if err := d.WPT_AlignmentCheckReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		d.WPT_AlignmentCheckRes = a.newWPT_AlignmentCheckResType()
 		if err := d.WPT_AlignmentCheckRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		d.WPT_ChargeLoopReq = a.newWPT_ChargeLoopReqType()
 		if err := d.WPT_ChargeLoopReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
 		d.WPT_ChargeLoopRes = a.newWPT_ChargeLoopResType()
 		if err := d.WPT_ChargeLoopRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
 		d.WPT_ChargeParameterDiscoveryReq = a.newWPT_ChargeParameterDiscoveryReqType()
 		if err := d.WPT_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		d.WPT_ChargeParameterDiscoveryRes = a.newWPT_ChargeParameterDiscoveryResType()
 		if err := d.WPT_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
 		d.WPT_FinePositioningReq = a.newWPT_FinePositioningReqType()
 		if err := d.WPT_FinePositioningReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
 		d.WPT_FinePositioningRes = a.newWPT_FinePositioningResType()
 		if err := d.WPT_FinePositioningRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
 		d.WPT_FinePositioningSetupReq = a.newWPT_FinePositioningSetupReqType()
 		if err := d.WPT_FinePositioningSetupReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		d.WPT_FinePositioningSetupRes = a.newWPT_FinePositioningSetupResType()
 		if err := d.WPT_FinePositioningSetupRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
 		d.WPT_PairingReq = a.newWPT_PairingReqType()
 		if err := d.WPT_PairingReq.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
 		d.WPT_PairingRes = a.newWPT_PairingResType()
 		if err := d.WPT_PairingRes.decodeEXI(r, a); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
 		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.CLReqControlMode = nil
+	case 1:
+		d.CLResControlMode = nil
+	case 2:
+		d.CanonicalizationMethod = nil
+	case 3:
+		d.DSAKeyValue = nil
+	case 4:
+		d.DigestMethod = nil
+	case 5:
+		d.DigestValue = nil
+	case 6:
+		d.KeyInfo = nil
+	case 7:
+		d.KeyName = nil
+	case 8:
+		d.KeyValue = nil
+	case 9:
+		d.Manifest = nil
+	case 10:
+		d.MgmtData = nil
+	case 11:
+		d.Object = nil
+	case 12:
+		d.PGPData = nil
+	case 13:
+		d.RSAKeyValue = nil
+	case 14:
+		d.Reference = nil
+	case 15:
+		d.RetrievalMethod = nil
+	case 16:
+		d.SPKIData = nil
+	case 17:
+		d.Signature = nil
+	case 18:
+		d.SignatureMethod = nil
+	case 19:
+		d.SignatureProperties = nil
+	case 20:
+		d.SignatureProperty = nil
+	case 21:
+		d.SignatureValue = nil
+	case 22:
+		d.SignedInfo = nil
+	case 23:
+		d.Transform = nil
+	case 24:
+		d.Transforms = nil
+	case 25:
+		d.WPT_AlignmentCheckReq = nil
+	case 26:
+		d.WPT_AlignmentCheckRes = nil
+	case 27:
+		d.WPT_ChargeLoopReq = nil
+	case 28:
+		d.WPT_ChargeLoopRes = nil
+	case 29:
+		d.WPT_ChargeParameterDiscoveryReq = nil
+	case 30:
+		d.WPT_ChargeParameterDiscoveryRes = nil
+	case 31:
+		d.WPT_FinePositioningReq = nil
+	case 32:
+		d.WPT_FinePositioningRes = nil
+	case 33:
+		d.WPT_FinePositioningSetupReq = nil
+	case 34:
+		d.WPT_FinePositioningSetupRes = nil
+	case 35:
+		d.WPT_PairingReq = nil
+	case 36:
+		d.WPT_PairingRes = nil
+	case 37:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.
