@@ -79,7 +79,7 @@ func (r *Reader) Alloc(n uintptr) error {
 func (r *Reader) Reset(b []byte) {
 	r.start(b)
 	r.lim = 8 * (len(b) - 8) // the last 8 bytes go the slow way
-	r.sc, r.bb, r.intern = scalars{}, nil, nil
+	r.sc, r.bb, r.intern, r.gen = scalars{}, nil, nil, 0
 }
 
 // Reuse is Reset for a Reader that decodes one document after another:
@@ -96,7 +96,9 @@ func (r *Reader) Reuse(b []byte) {
 	*(*[8]byte)(r.pad[len(b):]) = [8]byte{}
 	r.start(r.pad[:len(b)])
 	r.lim = 8 * len(b)
-	r.gen++
+	if r.gen++; r.gen == 0 {
+		r.gen = 1 // 0 is Reset's: new storage
+	}
 	r.bb = r.bb[:0]
 	if r.intern == nil || len(r.intern) > maxInterned {
 		r.intern = make(map[string]string)
@@ -446,6 +448,9 @@ func (r *Reader) String(max int, qname, field string) (string, error) {
 	}
 	if err := r.Alloc(uintptr(n)); err != nil {
 		return "", err
+	}
+	if cap(r.chars) < int(n) {
+		r.chars = make([]byte, 0, int(n)+32) // more only for multi-byte characters
 	}
 	b := r.chars[:0]
 	for i := uint64(0); i < n; i++ {

@@ -160,6 +160,22 @@ func TestSlab(t *testing.T) {
 	}
 }
 
+// TestSlabGenerationZero: generation 0 never hands storage out again.
+func TestSlabGenerationZero(t *testing.T) {
+	var s exi.Slab[int16]
+	seen := map[*int16]bool{}
+	for range 200 {
+		p := s.New(0)
+		if seen[p] {
+			t.Fatal("generation 0 handed storage out twice")
+		}
+		seen[p] = true
+	}
+	if p := s.New(1); seen[p] {
+		t.Fatal("generation 1 took generation 0's storage")
+	}
+}
+
 // TestGrow: Grow keeps the memory past the length.
 func TestGrow(t *testing.T) {
 	s := make([]int, 1, 4)

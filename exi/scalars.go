@@ -1,10 +1,13 @@
 package exi
 
+import "unsafe"
+
 // Slab hands out values of T from blocks it keeps. Within one generation
 // every value is new storage; a later generation hands the same memory out
 // again without clearing it, so a decoder reusing a document across
 // messages allocates nothing once its blocks have grown (the caller clears
-// what it takes). The zero Slab is ready to use.
+// what it takes). Generation 0 keeps nothing: its values are never handed
+// out again. The zero Slab is ready to use.
 type Slab[T any] struct {
 	cur    []T // the block in use
 	i      int // cur[:i] are handed out
@@ -26,12 +29,20 @@ func (s *Slab[T]) refill(gen uint32) *T {
 	if s.gen != gen {
 		s.gen, s.next = gen, 0
 	}
-	if s.next == len(s.blocks) {
-		// 4, 8, ... 64 values: a session's messages need a few; a large
-		// document costs few allocations.
-		s.blocks = append(s.blocks, make([]T, 4<<min(len(s.blocks), 4)))
+	// A first block of 64 bytes or 4 values, then twice as many each time
+	// up to 16 times: a message needs a few, a large document costs few
+	// allocations.
+	var zero T
+	n := max(4, 64/max(int(unsafe.Sizeof(zero)), 1)) << min(s.next, 4)
+	if gen == 0 {
+		s.cur = make([]T, n) // generation 0 is never handed out again
+	} else {
+		if s.next == len(s.blocks) {
+			s.blocks = append(s.blocks, make([]T, n))
+		}
+		s.cur = s.blocks[s.next]
 	}
-	s.cur, s.i = s.blocks[s.next], 1
+	s.i = 1
 	s.next++
 	return &s.cur[0]
 }
