@@ -60,6 +60,8 @@ var fuzzFallback = map[string][]string{
 	},
 	"iso2": {
 		"809802022669991e4a686c109442418200c80840a01f000c203e804003000000", // ChargeParameterDiscoveryReq
+		// CertificateInstallationReq, the second root certificate's serial -(20 octets)
+		"809802004080c1014181c2105053a3abc16b2bb39b280c020406080a0c009496f542e627a680d2090035499591c195cdacb989e9a06ef6febf222ba62a70fa252c7c6038af3aa5ae7a7079c5c400",
 	},
 	"iso20": {
 		"808c0400000000000000000c0bfe1b606209aba6a4ab1818181818181818181818181880", // SessionSetupReq

@@ -443,6 +443,8 @@ func (g *gen) goType(t *Type) string {
 		return "exi.Bytes"
 	case isString(st):
 		return "string"
+	case isBigInteger(st): // see bigint.go
+		return "exi.Integer"
 	}
 	gt := "uint64"
 	switch st.Builtin {
@@ -584,6 +586,8 @@ func (g *gen) decodeValue(t *Type, q QName, field string, assign func(string) st
 		// A string over maxLength is kept and noted (peers send them; the
 		// input bounds the allocation); Append refuses it.
 		call, conv = fmt.Sprintf("r.String(%d, %q, %q)", st.MaxLen, q.String(), field), "v"
+	case isBigInteger(st): // see bigint.go
+		call, conv = "r.Integer()", "v"
 	default:
 		rep, lo, hi, width := intRepr(st)
 		conv = gt + "(v)"
@@ -653,6 +657,8 @@ func (g *gen) encodeValue(t *Type, v, field, ret string) {
 			g.p("if err := exi.CheckString(%q, %s, %d); err != nil {\nreturn %serr\n}\n", field, v, st.MaxLen, ret)
 		}
 		g.p("w.String(%s)\n", v)
+	case isBigInteger(st): // see bigint.go
+		g.p("w.Integer(%s)\n", v)
 	default:
 		rep, lo, hi, width := intRepr(st)
 		gt := g.goType(t)

@@ -1211,7 +1211,7 @@ type Fragment struct {
 	G                                  exi.Bytes                           `json:"G,omitempty"`
 	GenChallenge                       exi.Bytes                           `json:"GenChallenge,omitempty"`
 	GoToPause                          *bool                               `json:"GoToPause,omitempty"`
-	HMACOutputLength                   *int64                              `json:"HMACOutputLength,omitempty"`
+	HMACOutputLength                   *exi.Integer                        `json:"HMACOutputLength,omitempty"`
 	Header                             *MessageHeaderType                  `json:"Header,omitempty"`
 	InletHot                           *bool                               `json:"InletHot,omitempty"`
 	J                                  exi.Bytes                           `json:"J,omitempty"`
@@ -1384,7 +1384,7 @@ type Fragment struct {
 	X509IssuerName                     *string                             `json:"X509IssuerName,omitempty"`
 	X509IssuerSerial                   *xmldsig.X509IssuerSerialType       `json:"X509IssuerSerial,omitempty"`
 	X509SKI                            exi.Bytes                           `json:"X509SKI,omitempty"`
-	X509SerialNumber                   *int64                              `json:"X509SerialNumber,omitempty"`
+	X509SerialNumber                   *exi.Integer                        `json:"X509SerialNumber,omitempty"`
 	X509SubjectName                    *string                             `json:"X509SubjectName,omitempty"`
 	XPath                              *string                             `json:"XPath,omitempty"`
 	Y                                  exi.Bytes                           `json:"Y,omitempty"`
@@ -2732,13 +2732,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.HMACOutputLength = p
+					tmp := v
+					f.HMACOutputLength = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -5004,13 +5003,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.X509SerialNumber = p
+					tmp := v
+					f.X509SerialNumber = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -5864,7 +5862,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.HMACOutputLength != nil {
 		w.Bits(98, 9)
 		w.Leaf()
-		w.Int(int64(*f.HMACOutputLength))
+		w.Integer(*f.HMACOutputLength)
 		w.Leaf()
 	}
 	if f.Header != nil {
@@ -7004,7 +7002,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509SerialNumber != nil {
 		w.Bits(271, 9)
 		w.Leaf()
-		w.Int(int64(*f.X509SerialNumber))
+		w.Integer(*f.X509SerialNumber)
 		w.Leaf()
 	}
 	if f.X509SubjectName != nil {

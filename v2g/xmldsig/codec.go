@@ -559,7 +559,7 @@ type Fragment struct {
 	DigestValue            exi.Bytes                   `json:"DigestValue,omitempty"`
 	Exponent               exi.Bytes                   `json:"Exponent,omitempty"`
 	G                      exi.Bytes                   `json:"G,omitempty"`
-	HMACOutputLength       *int64                      `json:"HMACOutputLength,omitempty"`
+	HMACOutputLength       *exi.Integer                `json:"HMACOutputLength,omitempty"`
 	J                      exi.Bytes                   `json:"J,omitempty"`
 	KeyInfo                *KeyInfoType                `json:"KeyInfo,omitempty"`
 	KeyName                *string                     `json:"KeyName,omitempty"`
@@ -594,7 +594,7 @@ type Fragment struct {
 	X509IssuerName         *string                     `json:"X509IssuerName,omitempty"`
 	X509IssuerSerial       *X509IssuerSerialType       `json:"X509IssuerSerial,omitempty"`
 	X509SKI                exi.Bytes                   `json:"X509SKI,omitempty"`
-	X509SerialNumber       *int64                      `json:"X509SerialNumber,omitempty"`
+	X509SerialNumber       *exi.Integer                `json:"X509SerialNumber,omitempty"`
 	X509SubjectName        *string                     `json:"X509SubjectName,omitempty"`
 	XPath                  *string                     `json:"XPath,omitempty"`
 	Y                      exi.Bytes                   `json:"Y,omitempty"`
@@ -714,13 +714,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.HMACOutputLength = p
+					tmp := v
+					f.HMACOutputLength = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1162,13 +1161,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.X509SerialNumber = p
+					tmp := v
+					f.X509SerialNumber = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1287,7 +1285,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.HMACOutputLength != nil {
 		w.Bits(6, 6)
 		w.Leaf()
-		w.Int(int64(*f.HMACOutputLength))
+		w.Integer(*f.HMACOutputLength)
 		w.Leaf()
 	}
 	if f.J != nil {
@@ -1497,7 +1495,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509SerialNumber != nil {
 		w.Bits(41, 6)
 		w.Leaf()
-		w.Int(int64(*f.X509SerialNumber))
+		w.Integer(*f.X509SerialNumber)
 		w.Leaf()
 	}
 	if f.X509SubjectName != nil {
@@ -3260,8 +3258,8 @@ func (x *X509DataType) EncodeEXI(w *exi.Writer) error {
 
 // X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
 type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
+	X509IssuerName   string      `json:"X509IssuerName"`
+	X509SerialNumber exi.Integer `json:"X509SerialNumber"`
 }
 
 var grammarX509IssuerSerialType = exi.Grammar{
@@ -3348,11 +3346,11 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return err
 					}
-					x.X509SerialNumber = int64(v)
+					x.X509SerialNumber = v
 				}
 				if !r.Zero() {
 					if err := r.LeafEnd(); err != nil {
@@ -3376,7 +3374,7 @@ func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
+	w.Integer(x.X509SerialNumber)
 	w.Leaf()
 	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
 		return err
@@ -4653,8 +4651,8 @@ func (x *SignedInfoType) EncodeEXI(w *exi.Writer) error {
 
 // SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
 type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
+	Algorithm        string       `json:"Algorithm"`
+	HMACOutputLength *exi.Integer `json:"HMACOutputLength,omitempty"`
 }
 
 var grammarSignatureMethodType = exi.Grammar{
@@ -4742,13 +4740,12 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
+					tmp := v
+					x.HMACOutputLength = &tmp
 				}
 				if !r.Zero() {
 					if err := r.LeafEnd(); err != nil {
@@ -4771,7 +4768,7 @@ func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
+		w.Integer(*x.HMACOutputLength)
 		w.Leaf()
 	}
 	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
