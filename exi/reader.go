@@ -32,6 +32,8 @@ type Reader struct {
 	// budget bounds the memory a document may make the decoder allocate,
 	// so that a few hostile bytes cannot ask for megabytes.
 	budget int
+
+	wild wildState // wildcard content, see any.go
 }
 
 type strEntry struct{ q, s string }

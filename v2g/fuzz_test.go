@@ -63,6 +63,10 @@ var fuzzFallback = map[string][]string{
 		// CertificateInstallationReq, the second root certificate's serial -(20 octets)
 		"809802004080c1014181c2105053a3abc16b2bb39b280c020406080a0c009496f542e627a680d2090035499591c195cdacb989e9a06ef6febf222ba62a70fa252c7c6038af3aa5ae7a7079c5c400",
 	},
+	"xmldsig": {
+		// Transform with two XPath Filter 2.0 elements (wildcard content), see TestWildcardTransformBits
+		"80a8ada1d1d1c0e8bcbddddddcb9dcccb9bdc99cbcc8c0c0c8bcc0d8bde1b5b191cda59cb599a5b1d195c8c8829687474703a2f2f7777772e77332e6f72672f323030322f30362f786d6c647369672d66696c74657232065850617468483a334b63a32b905b4b73a32b939b2b1ba70e2f2f546f42655369676e65641c008539bab13a3930b1ba01a5e5ea6d2cedcc2e8eae4ca40",
+	},
 	"iso20": {
 		"808c0400000000000000000c0bfe1b606209aba6a4ab1818181818181818181818181880", // SessionSetupReq
 		"80900400810182028303840c1bfe1b6062040391114a90d0d4ca914c0c0c0c40",         // SessionSetupRes

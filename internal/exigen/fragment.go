@@ -102,7 +102,7 @@ func (g *gen) emitFragment() {
 	g.p("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {\nvar r exi.Reader\nreturn unmarshalFragment(&r, b, f)\n}\n\n")
 	g.p("// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the\n// values it kept although a facet of the schema forbids them.\n")
 	g.p("func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshalFragment(&r, b, f)\nreturn n, r.Notes(), err\n}\n\n")
-	g.p("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
+	g.p("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {\nvar a arena\nr.Reset(b)\nr.UseNames(&exiNames)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
 	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
 	for i, f := range fs {
 		g.p("case %d:\n", i)
@@ -128,7 +128,7 @@ func (g *gen) emitFragment() {
 	g.p("default:\nreturn 0, r.Errorf(\"invalid fragment element code %%d\", c)\n}\n}\n}\n\n")
 
 	g.p("// AppendFragment encodes f as an EXI fragment and appends it to dst. On\n// error it returns dst unchanged.\n")
-	g.p("func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.Header()\n")
+	g.p("func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.UseNames(&exiNames)\nw.Header()\n")
 	for i, f := range fs {
 		if f.Type == nil {
 			continue

@@ -204,6 +204,7 @@ func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.buf, format, args..
 
 func (g *gen) emit() {
 	g.emitArena()
+	g.emitNames() // wildcard.go
 	g.emitDocument()
 	if g.cfg.Fragment {
 		g.emitFragment()
@@ -377,7 +378,7 @@ func (g *gen) emitDocument() {
 	g.p("// UnmarshalWithNotes is Unmarshal that also returns the values it kept\n// although a facet of the schema forbids them (at most exi.MaxNotes, nil\n")
 	g.p("// for a valid document); Append refuses a document holding one.\n")
 	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshal(&r, b, d)\nreturn n, r.Notes(), err\n}\n\n")
-	g.p("func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
+	g.p("func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {\nvar a arena\nr.Reset(b)\nr.UseNames(&exiNames)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
 	// Clear what an earlier document left without storing every field: a
 	// store of a pointer costs a write barrier while the collector runs.
 	for _, e := range g.globals {
@@ -405,7 +406,7 @@ func (g *gen) emitDocument() {
 
 	g.p("// Marshal encodes d as an EXI document into a new slice.\nfunc Marshal(d *Document) ([]byte, error) {\nb, err := Append(make([]byte, 0, 256), d)\nif err != nil {\nreturn nil, err\n}\nreturn b, nil\n}\n\n")
 	g.p("// Append encodes d as an EXI document and appends it to dst; it does not\n// allocate when dst has room. On error it returns dst unchanged.\n")
-	g.p("func Append(dst []byte, d *Document) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.Header()\nset := 0\n")
+	g.p("func Append(dst []byte, d *Document) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.UseNames(&exiNames)\nw.Header()\nset := 0\n")
 	for i, e := range g.globals {
 		fn := goIdent(e.Name.Local)
 		g.p("if d.%s != nil {\nset++\nif set == 1 {\nw.Bits(%d, %d)\n", fn, i, w)
@@ -750,6 +751,10 @@ func (g *gen) emitType(t *Type) {
 		}
 		g.p("%s %s `json:\"%s%s\"`\n", f.GoName, ft, key, omit)
 	}
+	open := isOpen(gr) // wildcard.go
+	if open {
+		g.p("Any []exi.Mixed `json:\"Any,omitempty\"` // wildcard and mixed content\n")
+	}
 	g.p("}\n\n")
 
 	// Grammar table.
@@ -793,6 +798,9 @@ func (g *gen) emitType(t *Type) {
 	}
 	// The grammar's states as code: constant widths and productions, no
 	// table walk per event (the encoder walks the table; it is fast enough).
+	if open {
+		g.p("kids := 0\n")
+	}
 	g.p("state := 0\nfor {\nvar ev int\nswitch state {\n")
 	for i, st := range gr.States {
 		if pr := st.Prods[0]; st.Width == 1 && len(st.Prods) == 1 && pr.Event > 0 && pr.Counter < 0 {
@@ -811,8 +819,8 @@ func (g *gen) emitType(t *Type) {
 		for c, pr := range st.Prods {
 			g.p("case %d: // %s\n", c, pr.Label)
 			switch {
-			case pr.Event < 0:
-				g.p("return r.Unsupported(&%s, %d, %d)\n", gv, st.Width, pr.Event)
+			case pr.Event < 0: // wildcard.go: openDecodeCases
+				g.p("ev, state = %d, %d\n", pr.Event, pr.Next)
 			case pr.Counter >= 0:
 				g.p("ev = %d\ncounts[%d]++\nif counts[%d] >= %d {\nstate = %d\n} else {\nstate = %d\n}\n", pr.Event, pr.Counter, pr.Counter, pr.Max, pr.Exit, pr.Next)
 			case pr.Event == 0:
@@ -824,8 +832,14 @@ func (g *gen) emitType(t *Type) {
 		g.p("default:\nif ev, err := r.Escape(&%s, %d, int(c)); err != nil || ev == exi.EventEE {\nreturn err\n}\n}\n", gv, i)
 	}
 	g.p("}\nswitch ev {\n")
+	if open {
+		g.openDecodeCases()
+	}
 	for _, f := range gr.Fields {
 		g.p("case %d: // %s\n", f.Event, f.GoName)
+		if open && f.Kind == evSE {
+			g.p("kids++\n")
+		}
 		ft := g.fieldType(f)
 		dst := "x." + f.GoName
 		if f.Type.Simple != nil {
@@ -880,6 +894,9 @@ func (g *gen) emitType(t *Type) {
 		g.p("var counts [%d]int\n", gr.NumCounters)
 	}
 	g.p("state := 0\n")
+	if open {
+		g.p("ai, kids := 0, 0\n")
+	}
 	ev := func(n int) {
 		g.p("if err := w.Event(&%s, &state, %d, %s); err != nil {\nreturn err\n}\n", gv, n, counts)
 	}
@@ -888,6 +905,9 @@ func (g *gen) emitType(t *Type) {
 		dst := "x." + f.GoName
 		field := t.GoName + "." + f.GoName
 		body := func(v string) {
+			if open && f.Kind == evSE {
+				g.openFlush(gv, counts, false)
+			}
 			ev(f.Event)
 			if f.Type.Simple != nil {
 				if f.Kind == evSE {
@@ -937,6 +957,9 @@ func (g *gen) emitType(t *Type) {
 				body("(&" + dst + ")")
 			}
 		}
+	}
+	if open {
+		g.openFlush(gv, counts, true)
 	}
 	ev(0)
 	g.p("return nil\n}\n\n")

@@ -21,6 +21,28 @@ var (
 type arena struct {
 }
 
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "urn:iso:15118:2:2010:AppProtocol"},
+	Locals: [][]string{
+		// 0:
+		{"AppProtocol", "Priority", "ProtocolNamespace", "ResponseCode", "SchemaID", "VersionNumberMajor", "VersionNumberMinor"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: urn:iso:15118:2:2010:AppProtocol
+		{"AppProtocolType", "idType", "priorityType", "protocolNameType", "protocolNamespaceType", "responseCodeType", "supportedAppProtocolReq", "supportedAppProtocolRes"},
+	},
+	Globals: []string{
+		"{urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq",
+		"{urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolRes",
+	},
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -49,6 +71,7 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
@@ -95,6 +118,7 @@ func Marshal(d *Document) ([]byte, error) {
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	set := 0
 	if d.SupportedAppProtocolReq != nil {

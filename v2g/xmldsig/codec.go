@@ -22,6 +22,50 @@ var (
 type arena struct {
 }
 
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+	},
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -72,6 +116,7 @@ func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err err
 func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
 	var a arena
 	r.Reset(b)
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
@@ -325,6 +370,7 @@ func Marshal(d *Document) ([]byte, error) {
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	set := 0
 	if d.CanonicalizationMethod != nil {
@@ -618,6 +664,7 @@ func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note,
 func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
@@ -1245,6 +1292,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	if f.CanonicalizationMethod != nil {
 		w.Bits(0, 6)
@@ -1522,7 +1570,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 
 // CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
 type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
+	Algorithm string      `json:"Algorithm"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarCanonicalizationMethodType = exi.Grammar{
@@ -1537,6 +1586,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 }
 
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -1559,11 +1609,11 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+				ev, state = -1, 1
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -1571,6 +1621,14 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -1585,10 +1643,14 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
+	if err := w.Mixed(&grammarCanonicalizationMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -1989,7 +2051,8 @@ func (x *DSAKeyValueType) EncodeEXI(w *exi.Writer) error {
 
 // DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
 type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
+	Algorithm string      `json:"Algorithm"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarDigestMethodType = exi.Grammar{
@@ -2004,6 +2067,7 @@ var grammarDigestMethodType = exi.Grammar{
 }
 
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2026,11 +2090,11 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+				ev, state = -1, 1
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2038,6 +2102,14 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -2052,10 +2124,14 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
+	if err := w.Mixed(&grammarDigestMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -2084,6 +2160,7 @@ type KeyInfoType struct {
 	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
 	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
 	MgmtData        []string              `json:"MgmtData,omitempty"`
+	Any             []exi.Mixed           `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarKeyInfoType = exi.Grammar{
@@ -2100,6 +2177,7 @@ var grammarKeyInfoType = exi.Grammar{
 }
 
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2127,9 +2205,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 7: // SE(MgmtData)
 				ev, state = 8, 2
 			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2156,9 +2234,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 6: // SE(MgmtData)
 				ev, state = 8, 2
 			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2185,11 +2263,11 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 6: // SE(MgmtData)
 				ev, state = 8, 2
 			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 8: // EE
 				return nil
 			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2197,6 +2275,14 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Id
 			{
 				v, err := r.String(-1, "Id", "Id")
@@ -2208,6 +2294,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // KeyName
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -2233,6 +2320,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // KeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
 				return err
 			}
@@ -2241,6 +2329,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 4: // RetrievalMethod
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
 				return err
 			}
@@ -2249,6 +2338,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 5: // X509Data
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
 				return err
 			}
@@ -2257,6 +2347,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 6: // PGPData
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
 				return err
 			}
@@ -2265,6 +2356,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 7: // SPKIData
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
 				return err
 			}
@@ -2273,6 +2365,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 8: // MgmtData
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -2303,6 +2396,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Id != nil {
 		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
 			return err
@@ -2310,6 +2404,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		w.String(*x.Id)
 	}
 	for i := range x.KeyName {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
 			return err
 		}
@@ -2318,6 +2416,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.KeyValue {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
 			return err
 		}
@@ -2326,6 +2428,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.RetrievalMethod {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
 			return err
 		}
@@ -2334,6 +2440,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.X509Data {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
 			return err
 		}
@@ -2342,6 +2452,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.PGPData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
 			return err
 		}
@@ -2350,6 +2464,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.SPKIData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
 			return err
 		}
@@ -2358,12 +2476,19 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.MgmtData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.String(x.MgmtData[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
 		return err
@@ -2387,6 +2512,7 @@ func (x *KeyInfoType) EncodeEXI(w *exi.Writer) error {
 type KeyValueType struct {
 	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
 	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
+	Any         []exi.Mixed      `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarKeyValueType = exi.Grammar{
@@ -2401,6 +2527,7 @@ var grammarKeyValueType = exi.Grammar{
 }
 
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2416,9 +2543,9 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 1: // SE(RSAKeyValue)
 				ev, state = 2, 1
 			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
+				ev, state = -1, 1
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
+				ev, state = -2, 0
 			default:
 				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2433,7 +2560,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // EE
 				return nil
 			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2441,7 +2568,16 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // DSAKeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
 			}
@@ -2450,6 +2586,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // RSAKeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
 				return err
 			}
@@ -2463,7 +2600,12 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.DSAKeyValue != nil {
+		if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -2472,12 +2614,19 @@ func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	if x.RSAKeyValue != nil {
+		if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
 			return err
 		}
 		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
 			return err
 		}
+	}
+	if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
 		return err
@@ -2888,8 +3037,9 @@ func (x *TransformsType) EncodeEXI(w *exi.Writer) error {
 
 // TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
 type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
+	Algorithm string      `json:"Algorithm"`
+	XPath     []string    `json:"XPath,omitempty"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarTransformType = exi.Grammar{
@@ -2904,6 +3054,7 @@ var grammarTransformType = exi.Grammar{
 }
 
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2928,11 +3079,11 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(XPath)
 				ev, state = 2, 1
 			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
+				ev, state = -1, 1
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2940,6 +3091,14 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -2949,6 +3108,7 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -2979,17 +3139,25 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *TransformType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
 	for i := range x.XPath {
+		if err := w.Mixed(&grammarTransformType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.String(x.XPath[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarTransformType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
 		return err
@@ -3016,6 +3184,7 @@ type X509DataType struct {
 	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
 	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
 	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
+	Any              []exi.Mixed            `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarX509DataType = exi.Grammar{
@@ -3030,6 +3199,7 @@ var grammarX509DataType = exi.Grammar{
 }
 
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -3051,7 +3221,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 4: // SE(X509CRL)
 				ev, state = 5, 1
 			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
+				ev, state = -1, 1
 			default:
 				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -3074,7 +3244,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 4: // SE(X509CRL)
 				ev, state = 5, 1
 			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
+				ev, state = -1, 1
 			case 6: // EE
 				return nil
 			default:
@@ -3084,7 +3254,16 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // X509IssuerSerial
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
 			}
@@ -3093,6 +3272,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // X509SKI
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3118,6 +3298,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // X509SubjectName
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3143,6 +3324,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // X509Certificate
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3168,6 +3350,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5: // X509CRL
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3198,7 +3381,12 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	for i := range x.X509IssuerSerial {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -3207,6 +3395,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.X509SKI {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
 			return err
 		}
@@ -3215,6 +3407,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509SubjectName {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
 			return err
 		}
@@ -3223,6 +3419,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509Certificate {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
 			return err
 		}
@@ -3231,12 +3431,19 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509CRL {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.X509CRL[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
 		return err
@@ -3396,8 +3603,9 @@ func (x *X509IssuerSerialType) EncodeEXI(w *exi.Writer) error {
 
 // PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
 type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
+	PGPKeyID     exi.Bytes   `json:"PGPKeyID,omitempty"`
+	PGPKeyPacket exi.Bytes   `json:"PGPKeyPacket,omitempty"`
+	Any          []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarPGPDataType = exi.Grammar{
@@ -3416,6 +3624,7 @@ var grammarPGPDataType = exi.Grammar{
 }
 
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -3444,7 +3653,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(PGPKeyPacket)
 				ev, state = 2, 3
 			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -3459,7 +3668,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 2
 			case 1: // EE
 				return nil
 			default:
@@ -3474,7 +3683,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			default:
@@ -3484,7 +3693,16 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // PGPKeyID
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3507,6 +3725,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // PGPKeyPacket
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3534,7 +3753,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.PGPKeyID != nil {
+		if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -3543,12 +3767,19 @@ func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	if x.PGPKeyPacket != nil {
+		if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.PGPKeyPacket)
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
 		return err
@@ -3571,6 +3802,7 @@ func (x *PGPDataType) EncodeEXI(w *exi.Writer) error {
 // SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
 type SPKIDataType struct {
 	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
+	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarSPKIDataType = exi.Grammar{
@@ -3589,6 +3821,7 @@ var grammarSPKIDataType = exi.Grammar{
 }
 
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -3613,7 +3846,7 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(SPKISexp)
 				ev, state = 1, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -3630,7 +3863,7 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(SPKISexp)
 				ev, state = 1, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -3655,7 +3888,16 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // SPKISexp
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3686,13 +3928,21 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	for i := range x.SPKISexp {
+		if err := w.Mixed(&grammarSPKIDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.SPKISexp[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarSPKIDataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
 		return err
@@ -4105,9 +4355,10 @@ func (x *ReferenceType) EncodeEXI(w *exi.Writer) error {
 
 // ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
 type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
+	Encoding *string     `json:"Encoding,omitempty"`
+	Id       *string     `json:"Id,omitempty"`
+	MimeType *string     `json:"MimeType,omitempty"`
+	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarObjectType = exi.Grammar{
@@ -4126,6 +4377,7 @@ var grammarObjectType = exi.Grammar{
 }
 
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -4143,11 +4395,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 2: // AT(MimeType)
 				ev, state = 3, 3
 			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 4: // EE
 				return nil
 			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4164,11 +4416,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 1: // AT(MimeType)
 				ev, state = 3, 3
 			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 3: // EE
 				return nil
 			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4183,11 +4435,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // AT(MimeType)
 				ev, state = 3, 3
 			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4200,11 +4452,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4212,6 +4464,14 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, "Encoding", "Encoding")
@@ -4248,6 +4508,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Encoding != nil {
 		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
 			return err
@@ -4265,6 +4526,9 @@ func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.String(*x.MimeType)
+	}
+	if err := w.Mixed(&grammarObjectType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
 		return err
@@ -4653,6 +4917,7 @@ func (x *SignedInfoType) EncodeEXI(w *exi.Writer) error {
 type SignatureMethodType struct {
 	Algorithm        string       `json:"Algorithm"`
 	HMACOutputLength *exi.Integer `json:"HMACOutputLength,omitempty"`
+	Any              []exi.Mixed  `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarSignatureMethodType = exi.Grammar{
@@ -4669,6 +4934,7 @@ var grammarSignatureMethodType = exi.Grammar{
 }
 
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -4693,11 +4959,11 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(HMACOutputLength)
 				ev, state = 2, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+				ev, state = -1, 2
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4710,11 +4976,11 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+				ev, state = -1, 2
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4722,6 +4988,14 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -4731,6 +5005,7 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -4759,17 +5034,25 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
 	if x.HMACOutputLength != nil {
+		if err := w.Mixed(&grammarSignatureMethodType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Integer(*x.HMACOutputLength)
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarSignatureMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
 		return err
@@ -5030,8 +5313,9 @@ func (x *SignaturePropertiesType) EncodeEXI(w *exi.Writer) error {
 
 // SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
 type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
+	Id     *string     `json:"Id,omitempty"`
+	Target string      `json:"Target"`
+	Any    []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 var grammarSignaturePropertyType = exi.Grammar{
@@ -5050,6 +5334,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 }
 
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -5087,9 +5372,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+				ev, state = -1, 3
 			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -5102,11 +5387,11 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -5114,6 +5399,14 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Id
 			{
 				v, err := r.String(-1, "Id", "Id")
@@ -5138,6 +5431,7 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Id != nil {
 		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
 			return err
@@ -5148,6 +5442,9 @@ func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.String(x.Target)
+	if err := w.Mixed(&grammarSignaturePropertyType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
 		return err
 	}
