@@ -60,6 +60,8 @@ var fuzzFallback = map[string][]string{
 	},
 	"iso2": {
 		"809802022669991e4a686c109442418200c80840a01f000c203e804003000000", // ChargeParameterDiscoveryReq
+		// SessionStopReq signed with wildcard and mixed content in its Transform
+		"809800400a80d860320403624601b1900575726e3a7802794409e80cc781ba54010801bc181baa403644010012020087c000",
 		// CertificateInstallationReq, the second root certificate's serial -(20 octets)
 		"809802004080c1014181c2105053a3abc16b2bb39b280c020406080a0c009496f542e627a680d2090035499591c195cdacb989e9a06ef6febf222ba62a70fa252c7c6038af3aa5ae7a7079c5c400",
 	},
