@@ -347,7 +347,7 @@ func (r *Reader) qname() (Name, error) {
 		if err != nil {
 			return Name{}, err
 		}
-		v, err := r.chars(l)
+		v, err := r.nameChars(l)
 		if err != nil {
 			return Name{}, err
 		}
@@ -376,7 +376,7 @@ func (r *Reader) qname() (Name, error) {
 		}
 		return Name{Space: s.uris[uri], Local: part[i]}, nil
 	}
-	v, err := r.chars(l - 1)
+	v, err := r.nameChars(l - 1)
 	if err != nil {
 		return Name{}, err
 	}
@@ -387,8 +387,8 @@ func (r *Reader) qname() (Name, error) {
 	return Name{Space: s.uris[uri], Local: v}, nil
 }
 
-// chars reads n characters of a string literal.
-func (r *Reader) chars(n uint64) (string, error) {
+// nameChars reads n characters of a name literal.
+func (r *Reader) nameChars(n uint64) (string, error) {
 	if n > uint64(r.left()/8) {
 		return "", r.eof(fmt.Sprintf("name of %d characters", n))
 	}

@@ -54,6 +54,8 @@ type gen struct {
 	gram    map[*Type]*Grammar
 	frag    []*fragElem
 	pooled  map[*Type]bool      // optional complex values allocated in blocks
+	kept    []*Type             // complex values a Decoder keeps in slabs
+	lists   map[*Type]bool      // types whose reset keeps list memory
 	ext     map[*Type]*provided // types reused from another package
 	imports map[string]bool
 	buf     bytes.Buffer
@@ -332,37 +334,6 @@ func (g *gen) encodeCall(t *Type, expr, w string) string {
 	return fmt.Sprintf("%s.encodeEXI(%s)", expr, w)
 }
 
-// emitArena writes the per-document block allocator of the complex types
-// that occur as optional values in three or more places (PhysicalValueType
-// and the like): one allocation then serves several of them.
-func (g *gen) emitArena() {
-	uses := map[*Type]int{}
-	for _, t := range g.types {
-		for _, f := range g.gram[t].Fields {
-			if f.Type.Simple == nil && strings.HasPrefix(g.fieldType(f), "*") {
-				uses[f.Type]++
-			}
-		}
-	}
-	g.pooled = map[*Type]bool{}
-	var pooled []*Type
-	for _, t := range g.types {
-		if uses[t] >= 3 && g.ext[t] == nil {
-			g.pooled[t] = true
-			pooled = append(pooled, t)
-		}
-	}
-	g.p("// arena hands out the optional values of one document in blocks.\ntype arena struct {\n")
-	for _, t := range pooled {
-		g.p("b%s []%s\n", t.GoName, t.GoName)
-	}
-	g.p("}\n\n")
-	for _, t := range pooled {
-		g.p("func (a *arena) new%s() *%s {\nif len(a.b%s) == 0 {\na.b%s = make([]%s, 4)\n}\np := &a.b%s[0]\na.b%s = a.b%s[1:]\nreturn p\n}\n\n",
-			t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName, t.GoName)
-	}
-}
-
 func (g *gen) emitDocument() {
 	n := len(g.globals)
 	g.p("// Document is an EXI document of this schema set: exactly one of its\n// fields, the root element, is set.\ntype Document struct {\n")
@@ -374,35 +345,36 @@ func (g *gen) emitDocument() {
 	g.p("// Unmarshal decodes the EXI document in b into d. It returns the number of\n")
 	g.p("// bytes the document takes; bytes after it (some cars send padding) are\n// left unread, so n < len(b) reports them. A value that breaks a facet of\n")
 	g.p("// the schema but fits its field is kept; UnmarshalWithNotes reports them.\n")
-	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nreturn unmarshal(&r, b, d)\n}\n\n")
+	g.p("func Unmarshal(b []byte, d *Document) (n int, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\n*d = Document{}\n_, n, err = unmarshal(&r, &a, d)\nreturn n, err\n}\n\n")
 	g.p("// UnmarshalWithNotes is Unmarshal that also returns the values it kept\n// although a facet of the schema forbids them (at most exi.MaxNotes, nil\n")
 	g.p("// for a valid document); Append refuses a document holding one.\n")
-	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshal(&r, b, d)\nreturn n, r.Notes(), err\n}\n\n")
-	g.p("func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {\nvar a arena\nr.Reset(b)\nr.UseNames(&exiNames)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n")
-	// Clear what an earlier document left without storing every field: a
-	// store of a pointer costs a write barrier while the collector runs.
-	for _, e := range g.globals {
-		fn := goIdent(e.Name.Local)
-		g.p("if d.%s != nil {\nd.%s = nil\n}\n", fn, fn)
-	}
-	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
+	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\n*d = Document{}\n_, n, err = unmarshal(&r, &a, d)\nreturn n, r.Notes(), err\n}\n\n")
+	g.emitDecoder()
+	g.p("// unmarshal decodes the document r was reset to into d, whose fields are\n// nil, taking its complex values from a. root is the code of the root\n// element, set in d also on error (-1: none).\n")
+	g.p("func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {\nr.UseNames(&exiNames)\nif err := r.Header(); err != nil {\nreturn -1, 0, err\n}\n")
+	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn -1, 0, err\n}\nroot = int(c)\nswitch c {\n", w)
 	for i, e := range g.globals {
 		g.p("case %d:\n", i)
 		fn := goIdent(e.Name.Local)
 		if e.Type.Simple != nil {
-			g.p("if empty, err := r.LeafStart(); err != nil || empty {\nreturn r.Len(), err\n}\n")
+			g.p("if empty, err := r.LeafStart(); err != nil || empty {\nreturn root, r.Len(), err\n}\n")
 			if g.ptrType(e.Type) == "exi.Bytes" {
-				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "0, ")
+				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return fmt.Sprintf("d.%s = %s", fn, v) }, "root, 0, ")
 			} else {
-				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return g.ptrAssign(e.Type, "d."+fn, v) }, "0, ")
+				g.decodeValue(e.Type, e.Name, e.Name.Local, func(v string) string { return g.ptrAssign(e.Type, "d."+fn, v) }, "root, 0, ")
 			}
-			g.p("if err := r.LeafEnd(); err != nil {\nreturn 0, err\n}\n")
+			g.p("if err := r.LeafEnd(); err != nil {\nreturn root, 0, err\n}\n")
 		} else {
-			g.p("d.%s = new(%s)\nif err := %s; err != nil {\nreturn 0, err\n}\n", fn, g.goType(e.Type), g.decodeCall(e.Type, "d."+fn, "r", "&a"))
+			g.p("d.%s = %s\nif err := %s; err != nil {\nreturn root, 0, err\n}\n", fn, g.newValue(e.Type), g.decodeCall(e.Type, "d."+fn, "r", "a"))
 		}
 	}
-	g.p("case %d:\nreturn 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
-	g.p("default:\nreturn 0, r.Errorf(\"invalid root element code %%d\", c)\n}\nreturn r.Len(), nil\n}\n\n")
+	g.p("case %d:\nreturn -1, 0, r.Errorf(\"root element outside the schema (SE(*)) is not supported\")\n", n)
+	g.p("default:\nreturn -1, 0, r.Errorf(\"invalid root element code %%d\", c)\n}\nreturn root, r.Len(), nil\n}\n\n")
+	g.p("// clearRoot sets the root element field of code c to nil (-1: none).\nfunc (d *Document) clearRoot(c int) {\nswitch c {\n")
+	for i, e := range g.globals {
+		g.p("case %d:\nd.%s = nil\n", i, goIdent(e.Name.Local))
+	}
+	g.p("}\n}\n\n")
 
 	g.p("// Marshal encodes d as an EXI document into a new slice.\nfunc Marshal(d *Document) ([]byte, error) {\nb, err := Append(make([]byte, 0, 256), d)\nif err != nil {\nreturn nil, err\n}\nreturn b, nil\n}\n\n")
 	g.p("// Append encodes d as an EXI document and appends it to dst; it does not\n// allocate when dst has room. On error it returns dst unchanged.\n")
@@ -756,6 +728,7 @@ func (g *gen) emitType(t *Type) {
 		g.p("Any []exi.Mixed `json:\"Any,omitempty\"` // wildcard and mixed content\n")
 	}
 	g.p("}\n\n")
+	g.emitReset(t)
 
 	// Grammar table.
 	g.p("var %s = exi.Grammar{\nName: %q,\nEvents: []string{\"EE\", ", gv, typeName(t))
@@ -815,7 +788,8 @@ func (g *gen) emitType(t *Type) {
 			g.p("_, err = r.Escape(&%s, %d, int(c))\nreturn err\n", gv, i)
 			continue
 		}
-		g.p("case %d:\nc, err := r.Bits(%d)\nif err != nil {\nreturn err\n}\nswitch c {\n", i, st.Width)
+		// TryBits inlines; Bits, a call, only near the end of the input.
+		g.p("case %d:\nc, ok := r.TryBits(%d)\nif !ok {\nvar err error\nif c, err = r.Bits(%d); err != nil {\nreturn err\n}\n}\nswitch c {\n", i, st.Width, st.Width)
 		for c, pr := range st.Prods {
 			g.p("case %d: // %s\n", c, pr.Label)
 			switch {
@@ -873,14 +847,11 @@ func (g *gen) emitType(t *Type) {
 		switch {
 		case strings.HasPrefix(ft, "[]"):
 			g.p("if err := r.Alloc(unsafe.Sizeof(%s{})); err != nil {\nreturn err\n}\n", f.Type.GoName)
-			g.p("%s = append(%s, %s{})\nif err := %s; err != nil {\nreturn err\n}\n", dst, dst, g.goType(f.Type), g.decodeCall(f.Type, dst+"[len("+dst+")-1]", "r", "a"))
+			item := dst + "[len(" + dst + ")-1]"
+			g.p("%s = exi.Grow(%s)\n%s\nif err := %s; err != nil {\nreturn err\n}\n", dst, dst, g.clearValue(f.Type, item), g.decodeCall(f.Type, item, "r", "a"))
 		case strings.HasPrefix(ft, "*"):
 			g.p("if err := r.Alloc(unsafe.Sizeof(%s{})); err != nil {\nreturn err\n}\n", f.Type.GoName)
-			if g.pooled[f.Type] {
-				g.p("%s = a.new%s()\n", dst, f.Type.GoName)
-			} else {
-				g.p("%s = new(%s)\n", dst, g.goType(f.Type))
-			}
+			g.p("%s = %s\n", dst, g.newValue(f.Type))
 			g.p("if err := %s; err != nil {\nreturn err\n}\n", g.decodeCall(f.Type, dst, "r", "a"))
 		default:
 			g.p("if err := %s; err != nil {\nreturn err\n}\n", g.decodeCall(f.Type, dst, "r", "a"))

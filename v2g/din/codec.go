@@ -18,14 +18,122 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep                      *slabs
+	gen                       uint32
 	bPhysicalValueType        []PhysicalValueType
 	bRelativeTimeIntervalType []RelativeTimeIntervalType
 	bIntervalType             []IntervalType
 }
 
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AC_EVChargeParameterType           exi.Slab[AC_EVChargeParameterType]
+	PhysicalValueType                  exi.Slab[PhysicalValueType]
+	AC_EVSEChargeParameterType         exi.Slab[AC_EVSEChargeParameterType]
+	AC_EVSEStatusType                  exi.Slab[AC_EVSEStatusType]
+	BodyBaseType                       exi.Slab[BodyBaseType]
+	CableCheckReqType                  exi.Slab[CableCheckReqType]
+	DC_EVStatusType                    exi.Slab[DC_EVStatusType]
+	CableCheckResType                  exi.Slab[CableCheckResType]
+	DC_EVSEStatusType                  exi.Slab[DC_EVSEStatusType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	CertificateInstallationReqType     exi.Slab[CertificateInstallationReqType]
+	CertificateInstallationResType     exi.Slab[CertificateInstallationResType]
+	SubCertificatesType                exi.Slab[SubCertificatesType]
+	CertificateUpdateReqType           exi.Slab[CertificateUpdateReqType]
+	CertificateUpdateResType           exi.Slab[CertificateUpdateResType]
+	ChargeParameterDiscoveryReqType    exi.Slab[ChargeParameterDiscoveryReqType]
+	DC_EVChargeParameterType           exi.Slab[DC_EVChargeParameterType]
+	EVChargeParameterType              exi.Slab[EVChargeParameterType]
+	ChargeParameterDiscoveryResType    exi.Slab[ChargeParameterDiscoveryResType]
+	SAScheduleListType                 exi.Slab[SAScheduleListType]
+	PMaxScheduleEntryType              exi.Slab[PMaxScheduleEntryType]
+	RelativeTimeIntervalType           exi.Slab[RelativeTimeIntervalType]
+	IntervalType                       exi.Slab[IntervalType]
+	SalesTariffType                    exi.Slab[SalesTariffType]
+	SalesTariffEntryType               exi.Slab[SalesTariffEntryType]
+	SASchedulesType                    exi.Slab[SASchedulesType]
+	DC_EVSEChargeParameterType         exi.Slab[DC_EVSEChargeParameterType]
+	EVSEChargeParameterType            exi.Slab[EVSEChargeParameterType]
+	ChargingStatusReqType              exi.Slab[ChargingStatusReqType]
+	ChargingStatusResType              exi.Slab[ChargingStatusResType]
+	MeterInfoType                      exi.Slab[MeterInfoType]
+	ContractAuthenticationReqType      exi.Slab[ContractAuthenticationReqType]
+	ContractAuthenticationResType      exi.Slab[ContractAuthenticationResType]
+	CurrentDemandReqType               exi.Slab[CurrentDemandReqType]
+	CurrentDemandResType               exi.Slab[CurrentDemandResType]
+	DC_EVPowerDeliveryParameterType    exi.Slab[DC_EVPowerDeliveryParameterType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	EVPowerDeliveryParameterType       exi.Slab[EVPowerDeliveryParameterType]
+	EVSEStatusType                     exi.Slab[EVSEStatusType]
+	EVStatusType                       exi.Slab[EVStatusType]
+	EntryType                          exi.Slab[EntryType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	MeteringReceiptReqType             exi.Slab[MeteringReceiptReqType]
+	MeteringReceiptResType             exi.Slab[MeteringReceiptResType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	PaymentDetailsReqType              exi.Slab[PaymentDetailsReqType]
+	PaymentDetailsResType              exi.Slab[PaymentDetailsResType]
+	PowerDeliveryReqType               exi.Slab[PowerDeliveryReqType]
+	ChargingProfileType                exi.Slab[ChargingProfileType]
+	PowerDeliveryResType               exi.Slab[PowerDeliveryResType]
+	PreChargeReqType                   exi.Slab[PreChargeReqType]
+	PreChargeResType                   exi.Slab[PreChargeResType]
+	ServiceChargeType                  exi.Slab[ServiceChargeType]
+	ServiceDetailReqType               exi.Slab[ServiceDetailReqType]
+	ServiceDetailResType               exi.Slab[ServiceDetailResType]
+	ServiceParameterListType           exi.Slab[ServiceParameterListType]
+	ServiceDiscoveryReqType            exi.Slab[ServiceDiscoveryReqType]
+	ServiceDiscoveryResType            exi.Slab[ServiceDiscoveryResType]
+	ServiceTagListType                 exi.Slab[ServiceTagListType]
+	ServicePaymentSelectionReqType     exi.Slab[ServicePaymentSelectionReqType]
+	ServicePaymentSelectionResType     exi.Slab[ServicePaymentSelectionResType]
+	SessionSetupReqType                exi.Slab[SessionSetupReqType]
+	SessionSetupResType                exi.Slab[SessionSetupResType]
+	SessionStopType                    exi.Slab[SessionStopType]
+	SessionStopResType                 exi.Slab[SessionStopResType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+	V2G_Message                        exi.Slab[V2G_Message]
+	NotificationType                   exi.Slab[NotificationType]
+	WeldingDetectionReqType            exi.Slab[WeldingDetectionReqType]
+	WeldingDetectionResType            exi.Slab[WeldingDetectionResType]
+}
+
+func (a *arena) newAC_EVChargeParameterType() *AC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVChargeParameterType)
+}
+
 func (a *arena) newPhysicalValueType() *PhysicalValueType {
+	if a.keep != nil {
+		p := a.keep.PhysicalValueType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bPhysicalValueType) == 0 {
 		a.bPhysicalValueType = make([]PhysicalValueType, 4)
 	}
@@ -34,7 +142,183 @@ func (a *arena) newPhysicalValueType() *PhysicalValueType {
 	return p
 }
 
+func (a *arena) newAC_EVSEChargeParameterType() *AC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEChargeParameterType)
+}
+
+func (a *arena) newAC_EVSEStatusType() *AC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEStatusType)
+}
+
+func (a *arena) newBodyBaseType() *BodyBaseType {
+	if a.keep != nil {
+		p := a.keep.BodyBaseType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BodyBaseType)
+}
+
+func (a *arena) newCableCheckReqType() *CableCheckReqType {
+	if a.keep != nil {
+		p := a.keep.CableCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckReqType)
+}
+
+func (a *arena) newDC_EVStatusType() *DC_EVStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVStatusType)
+}
+
+func (a *arena) newCableCheckResType() *CableCheckResType {
+	if a.keep != nil {
+		p := a.keep.CableCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckResType)
+}
+
+func (a *arena) newDC_EVSEStatusType() *DC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEStatusType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newCertificateInstallationReqType() *CertificateInstallationReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationReqType)
+}
+
+func (a *arena) newCertificateInstallationResType() *CertificateInstallationResType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationResType)
+}
+
+func (a *arena) newSubCertificatesType() *SubCertificatesType {
+	if a.keep != nil {
+		p := a.keep.SubCertificatesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SubCertificatesType)
+}
+
+func (a *arena) newCertificateUpdateReqType() *CertificateUpdateReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateReqType)
+}
+
+func (a *arena) newCertificateUpdateResType() *CertificateUpdateResType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateResType)
+}
+
+func (a *arena) newChargeParameterDiscoveryReqType() *ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newDC_EVChargeParameterType() *DC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVChargeParameterType)
+}
+
+func (a *arena) newEVChargeParameterType() *EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVChargeParameterType)
+}
+
+func (a *arena) newChargeParameterDiscoveryResType() *ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newSAScheduleListType() *SAScheduleListType {
+	if a.keep != nil {
+		p := a.keep.SAScheduleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SAScheduleListType)
+}
+
+func (a *arena) newPMaxScheduleEntryType() *PMaxScheduleEntryType {
+	if a.keep != nil {
+		p := a.keep.PMaxScheduleEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PMaxScheduleEntryType)
+}
+
 func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
+	if a.keep != nil {
+		p := a.keep.RelativeTimeIntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bRelativeTimeIntervalType) == 0 {
 		a.bRelativeTimeIntervalType = make([]RelativeTimeIntervalType, 4)
 	}
@@ -44,12 +328,584 @@ func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
 }
 
 func (a *arena) newIntervalType() *IntervalType {
+	if a.keep != nil {
+		p := a.keep.IntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bIntervalType) == 0 {
 		a.bIntervalType = make([]IntervalType, 4)
 	}
 	p := &a.bIntervalType[0]
 	a.bIntervalType = a.bIntervalType[1:]
 	return p
+}
+
+func (a *arena) newSalesTariffType() *SalesTariffType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffType)
+}
+
+func (a *arena) newSalesTariffEntryType() *SalesTariffEntryType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffEntryType)
+}
+
+func (a *arena) newSASchedulesType() *SASchedulesType {
+	if a.keep != nil {
+		p := a.keep.SASchedulesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SASchedulesType)
+}
+
+func (a *arena) newDC_EVSEChargeParameterType() *DC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEChargeParameterType)
+}
+
+func (a *arena) newEVSEChargeParameterType() *EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEChargeParameterType)
+}
+
+func (a *arena) newChargingStatusReqType() *ChargingStatusReqType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusReqType)
+}
+
+func (a *arena) newChargingStatusResType() *ChargingStatusResType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusResType)
+}
+
+func (a *arena) newMeterInfoType() *MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.MeterInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeterInfoType)
+}
+
+func (a *arena) newContractAuthenticationReqType() *ContractAuthenticationReqType {
+	if a.keep != nil {
+		p := a.keep.ContractAuthenticationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ContractAuthenticationReqType)
+}
+
+func (a *arena) newContractAuthenticationResType() *ContractAuthenticationResType {
+	if a.keep != nil {
+		p := a.keep.ContractAuthenticationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ContractAuthenticationResType)
+}
+
+func (a *arena) newCurrentDemandReqType() *CurrentDemandReqType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandReqType)
+}
+
+func (a *arena) newCurrentDemandResType() *CurrentDemandResType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandResType)
+}
+
+func (a *arena) newDC_EVPowerDeliveryParameterType() *DC_EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newEVPowerDeliveryParameterType() *EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newEVSEStatusType() *EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEStatusType)
+}
+
+func (a *arena) newEVStatusType() *EVStatusType {
+	if a.keep != nil {
+		p := a.keep.EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVStatusType)
+}
+
+func (a *arena) newEntryType() *EntryType {
+	if a.keep != nil {
+		p := a.keep.EntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EntryType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newMeteringReceiptReqType() *MeteringReceiptReqType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptReqType)
+}
+
+func (a *arena) newMeteringReceiptResType() *MeteringReceiptResType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptResType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newPaymentDetailsReqType() *PaymentDetailsReqType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsReqType)
+}
+
+func (a *arena) newPaymentDetailsResType() *PaymentDetailsResType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsResType)
+}
+
+func (a *arena) newPowerDeliveryReqType() *PowerDeliveryReqType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryReqType)
+}
+
+func (a *arena) newChargingProfileType() *ChargingProfileType {
+	if a.keep != nil {
+		p := a.keep.ChargingProfileType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingProfileType)
+}
+
+func (a *arena) newPowerDeliveryResType() *PowerDeliveryResType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryResType)
+}
+
+func (a *arena) newPreChargeReqType() *PreChargeReqType {
+	if a.keep != nil {
+		p := a.keep.PreChargeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeReqType)
+}
+
+func (a *arena) newPreChargeResType() *PreChargeResType {
+	if a.keep != nil {
+		p := a.keep.PreChargeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeResType)
+}
+
+func (a *arena) newServiceChargeType() *ServiceChargeType {
+	if a.keep != nil {
+		p := a.keep.ServiceChargeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceChargeType)
+}
+
+func (a *arena) newServiceDetailReqType() *ServiceDetailReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailReqType)
+}
+
+func (a *arena) newServiceDetailResType() *ServiceDetailResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailResType)
+}
+
+func (a *arena) newServiceParameterListType() *ServiceParameterListType {
+	if a.keep != nil {
+		p := a.keep.ServiceParameterListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceParameterListType)
+}
+
+func (a *arena) newServiceDiscoveryReqType() *ServiceDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryReqType)
+}
+
+func (a *arena) newServiceDiscoveryResType() *ServiceDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryResType)
+}
+
+func (a *arena) newServiceTagListType() *ServiceTagListType {
+	if a.keep != nil {
+		p := a.keep.ServiceTagListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceTagListType)
+}
+
+func (a *arena) newServicePaymentSelectionReqType() *ServicePaymentSelectionReqType {
+	if a.keep != nil {
+		p := a.keep.ServicePaymentSelectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServicePaymentSelectionReqType)
+}
+
+func (a *arena) newServicePaymentSelectionResType() *ServicePaymentSelectionResType {
+	if a.keep != nil {
+		p := a.keep.ServicePaymentSelectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServicePaymentSelectionResType)
+}
+
+func (a *arena) newSessionSetupReqType() *SessionSetupReqType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupReqType)
+}
+
+func (a *arena) newSessionSetupResType() *SessionSetupResType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupResType)
+}
+
+func (a *arena) newSessionStopType() *SessionStopType {
+	if a.keep != nil {
+		p := a.keep.SessionStopType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopType)
+}
+
+func (a *arena) newSessionStopResType() *SessionStopResType {
+	if a.keep != nil {
+		p := a.keep.SessionStopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopResType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newV2G_Message() *V2G_Message {
+	if a.keep != nil {
+		p := a.keep.V2G_Message.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(V2G_Message)
+}
+
+func (a *arena) newNotificationType() *NotificationType {
+	if a.keep != nil {
+		p := a.keep.NotificationType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(NotificationType)
+}
+
+func (a *arena) newWeldingDetectionReqType() *WeldingDetectionReqType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionReqType)
+}
+
+func (a *arena) newWeldingDetectionResType() *WeldingDetectionResType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionResType)
 }
 
 // exiNames are the string table entries the schema set pre-populates
@@ -253,7 +1109,11 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -261,707 +1121,672 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AC_EVChargeParameter != nil {
-		d.AC_EVChargeParameter = nil
-	}
-	if d.AC_EVSEChargeParameter != nil {
-		d.AC_EVSEChargeParameter = nil
-	}
-	if d.AC_EVSEStatus != nil {
-		d.AC_EVSEStatus = nil
-	}
-	if d.BodyElement != nil {
-		d.BodyElement = nil
-	}
-	if d.CableCheckReq != nil {
-		d.CableCheckReq = nil
-	}
-	if d.CableCheckRes != nil {
-		d.CableCheckRes = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.CertificateInstallationReq != nil {
-		d.CertificateInstallationReq = nil
-	}
-	if d.CertificateInstallationRes != nil {
-		d.CertificateInstallationRes = nil
-	}
-	if d.CertificateUpdateReq != nil {
-		d.CertificateUpdateReq = nil
-	}
-	if d.CertificateUpdateRes != nil {
-		d.CertificateUpdateRes = nil
-	}
-	if d.ChargeParameterDiscoveryReq != nil {
-		d.ChargeParameterDiscoveryReq = nil
-	}
-	if d.ChargeParameterDiscoveryRes != nil {
-		d.ChargeParameterDiscoveryRes = nil
-	}
-	if d.ChargingStatusReq != nil {
-		d.ChargingStatusReq = nil
-	}
-	if d.ChargingStatusRes != nil {
-		d.ChargingStatusRes = nil
-	}
-	if d.ContractAuthenticationReq != nil {
-		d.ContractAuthenticationReq = nil
-	}
-	if d.ContractAuthenticationRes != nil {
-		d.ContractAuthenticationRes = nil
-	}
-	if d.CurrentDemandReq != nil {
-		d.CurrentDemandReq = nil
-	}
-	if d.CurrentDemandRes != nil {
-		d.CurrentDemandRes = nil
-	}
-	if d.DC_EVChargeParameter != nil {
-		d.DC_EVChargeParameter = nil
-	}
-	if d.DC_EVPowerDeliveryParameter != nil {
-		d.DC_EVPowerDeliveryParameter = nil
-	}
-	if d.DC_EVSEChargeParameter != nil {
-		d.DC_EVSEChargeParameter = nil
-	}
-	if d.DC_EVSEStatus != nil {
-		d.DC_EVSEStatus = nil
-	}
-	if d.DC_EVStatus != nil {
-		d.DC_EVStatus = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.EVChargeParameter != nil {
-		d.EVChargeParameter = nil
-	}
-	if d.EVPowerDeliveryParameter != nil {
-		d.EVPowerDeliveryParameter = nil
-	}
-	if d.EVSEChargeParameter != nil {
-		d.EVSEChargeParameter = nil
-	}
-	if d.EVSEStatus != nil {
-		d.EVSEStatus = nil
-	}
-	if d.EVStatus != nil {
-		d.EVStatus = nil
-	}
-	if d.Entry != nil {
-		d.Entry = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MeteringReceiptReq != nil {
-		d.MeteringReceiptReq = nil
-	}
-	if d.MeteringReceiptRes != nil {
-		d.MeteringReceiptRes = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.PMaxScheduleEntry != nil {
-		d.PMaxScheduleEntry = nil
-	}
-	if d.PaymentDetailsReq != nil {
-		d.PaymentDetailsReq = nil
-	}
-	if d.PaymentDetailsRes != nil {
-		d.PaymentDetailsRes = nil
-	}
-	if d.PowerDeliveryReq != nil {
-		d.PowerDeliveryReq = nil
-	}
-	if d.PowerDeliveryRes != nil {
-		d.PowerDeliveryRes = nil
-	}
-	if d.PreChargeReq != nil {
-		d.PreChargeReq = nil
-	}
-	if d.PreChargeRes != nil {
-		d.PreChargeRes = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RelativeTimeInterval != nil {
-		d.RelativeTimeInterval = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SAScheduleList != nil {
-		d.SAScheduleList = nil
-	}
-	if d.SASchedules != nil {
-		d.SASchedules = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.SalesTariffEntry != nil {
-		d.SalesTariffEntry = nil
-	}
-	if d.ServiceCharge != nil {
-		d.ServiceCharge = nil
-	}
-	if d.ServiceDetailReq != nil {
-		d.ServiceDetailReq = nil
-	}
-	if d.ServiceDetailRes != nil {
-		d.ServiceDetailRes = nil
-	}
-	if d.ServiceDiscoveryReq != nil {
-		d.ServiceDiscoveryReq = nil
-	}
-	if d.ServiceDiscoveryRes != nil {
-		d.ServiceDiscoveryRes = nil
-	}
-	if d.ServicePaymentSelectionReq != nil {
-		d.ServicePaymentSelectionReq = nil
-	}
-	if d.ServicePaymentSelectionRes != nil {
-		d.ServicePaymentSelectionRes = nil
-	}
-	if d.SessionSetupReq != nil {
-		d.SessionSetupReq = nil
-	}
-	if d.SessionSetupRes != nil {
-		d.SessionSetupRes = nil
-	}
-	if d.SessionStopReq != nil {
-		d.SessionStopReq = nil
-	}
-	if d.SessionStopRes != nil {
-		d.SessionStopRes = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.TimeInterval != nil {
-		d.TimeInterval = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.V2G_Message != nil {
-		d.V2G_Message = nil
-	}
-	if d.WeldingDetectionReq != nil {
-		d.WeldingDetectionReq = nil
-	}
-	if d.WeldingDetectionRes != nil {
-		d.WeldingDetectionRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(7)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
+		if err := d.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
+		if err := d.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEStatus = a.newAC_EVSEStatusType()
+		if err := d.AC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BodyElement = a.newBodyBaseType()
+		if err := d.BodyElement.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckReq = a.newCableCheckReqType()
+		if err := d.CableCheckReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckRes = a.newCableCheckResType()
+		if err := d.CableCheckRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
-		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
+		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationRes = a.newCertificateInstallationResType()
+		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 9:
-		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateReq = a.newCertificateUpdateReqType()
+		if err := d.CertificateUpdateReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateRes = a.newCertificateUpdateResType()
+		if err := d.CertificateUpdateRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusReq = a.newChargingStatusReqType()
+		if err := d.ChargingStatusReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusRes = a.newChargingStatusResType()
+		if err := d.ChargingStatusRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.ContractAuthenticationReq = new(ContractAuthenticationReqType)
-		if err := d.ContractAuthenticationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ContractAuthenticationReq = a.newContractAuthenticationReqType()
+		if err := d.ContractAuthenticationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.ContractAuthenticationRes = new(ContractAuthenticationResType)
-		if err := d.ContractAuthenticationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ContractAuthenticationRes = a.newContractAuthenticationResType()
+		if err := d.ContractAuthenticationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandReq = a.newCurrentDemandReqType()
+		if err := d.CurrentDemandReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandRes = a.newCurrentDemandResType()
+		if err := d.CurrentDemandRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
+		if err := d.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
+		if err := d.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEStatus = a.newDC_EVSEStatusType()
+		if err := d.DC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVStatus = a.newDC_EVStatusType()
+		if err := d.DC_EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 24:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVChargeParameter = a.newEVChargeParameterType()
+		if err := d.EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 28:
-		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
+		if err := d.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 29:
-		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEChargeParameter = a.newEVSEChargeParameterType()
+		if err := d.EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 30:
-		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEStatus = a.newEVSEStatusType()
+		if err := d.EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 31:
-		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVStatus = a.newEVStatusType()
+		if err := d.EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Entry = a.newEntryType()
+		if err := d.Entry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptReq = a.newMeteringReceiptReqType()
+		if err := d.MeteringReceiptReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptRes = a.newMeteringReceiptResType()
+		if err := d.MeteringReceiptRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PMaxScheduleEntry = a.newPMaxScheduleEntryType()
+		if err := d.PMaxScheduleEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 43:
-		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsReq = a.newPaymentDetailsReqType()
+		if err := d.PaymentDetailsReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 44:
-		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsRes = a.newPaymentDetailsResType()
+		if err := d.PaymentDetailsRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 45:
-		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
+		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 46:
-		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryRes = a.newPowerDeliveryResType()
+		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 47:
-		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeReq = a.newPreChargeReqType()
+		if err := d.PreChargeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 48:
-		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeRes = a.newPreChargeResType()
+		if err := d.PreChargeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 49:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 50:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 51:
-		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+		if err := d.RelativeTimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 52:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 53:
-		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SAScheduleList = a.newSAScheduleListType()
+		if err := d.SAScheduleList.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 54:
-		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SASchedules = a.newSASchedulesType()
+		if err := d.SASchedules.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 55:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 56:
-		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SalesTariffEntry = a.newSalesTariffEntryType()
+		if err := d.SalesTariffEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 57:
-		d.ServiceCharge = new(ServiceChargeType)
-		if err := d.ServiceCharge.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceCharge = a.newServiceChargeType()
+		if err := d.ServiceCharge.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 58:
-		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailReq = a.newServiceDetailReqType()
+		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 59:
-		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailRes = a.newServiceDetailResType()
+		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 60:
-		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 61:
-		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 62:
-		d.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
-		if err := d.ServicePaymentSelectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServicePaymentSelectionReq = a.newServicePaymentSelectionReqType()
+		if err := d.ServicePaymentSelectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 63:
-		d.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
-		if err := d.ServicePaymentSelectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServicePaymentSelectionRes = a.newServicePaymentSelectionResType()
+		if err := d.ServicePaymentSelectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 64:
-		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupReq = a.newSessionSetupReqType()
+		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 65:
-		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupRes = a.newSessionSetupResType()
+		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 66:
-		d.SessionStopReq = new(SessionStopType)
-		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopReq = a.newSessionStopType()
+		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 67:
-		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopRes = a.newSessionStopResType()
+		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 68:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 69:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 70:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 71:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 72:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 73:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 74:
-		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.TimeInterval = a.newIntervalType()
+		if err := d.TimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 75:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 76:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 77:
-		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.V2G_Message = a.newV2G_Message()
+		if err := d.V2G_Message.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 78:
-		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionReq = a.newWeldingDetectionReqType()
+		if err := d.WeldingDetectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 79:
-		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionRes = a.newWeldingDetectionResType()
+		if err := d.WeldingDetectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 80:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 81:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_EVChargeParameter = nil
+	case 1:
+		d.AC_EVSEChargeParameter = nil
+	case 2:
+		d.AC_EVSEStatus = nil
+	case 3:
+		d.BodyElement = nil
+	case 4:
+		d.CableCheckReq = nil
+	case 5:
+		d.CableCheckRes = nil
+	case 6:
+		d.CanonicalizationMethod = nil
+	case 7:
+		d.CertificateInstallationReq = nil
+	case 8:
+		d.CertificateInstallationRes = nil
+	case 9:
+		d.CertificateUpdateReq = nil
+	case 10:
+		d.CertificateUpdateRes = nil
+	case 11:
+		d.ChargeParameterDiscoveryReq = nil
+	case 12:
+		d.ChargeParameterDiscoveryRes = nil
+	case 13:
+		d.ChargingStatusReq = nil
+	case 14:
+		d.ChargingStatusRes = nil
+	case 15:
+		d.ContractAuthenticationReq = nil
+	case 16:
+		d.ContractAuthenticationRes = nil
+	case 17:
+		d.CurrentDemandReq = nil
+	case 18:
+		d.CurrentDemandRes = nil
+	case 19:
+		d.DC_EVChargeParameter = nil
+	case 20:
+		d.DC_EVPowerDeliveryParameter = nil
+	case 21:
+		d.DC_EVSEChargeParameter = nil
+	case 22:
+		d.DC_EVSEStatus = nil
+	case 23:
+		d.DC_EVStatus = nil
+	case 24:
+		d.DSAKeyValue = nil
+	case 25:
+		d.DigestMethod = nil
+	case 26:
+		d.DigestValue = nil
+	case 27:
+		d.EVChargeParameter = nil
+	case 28:
+		d.EVPowerDeliveryParameter = nil
+	case 29:
+		d.EVSEChargeParameter = nil
+	case 30:
+		d.EVSEStatus = nil
+	case 31:
+		d.EVStatus = nil
+	case 32:
+		d.Entry = nil
+	case 33:
+		d.KeyInfo = nil
+	case 34:
+		d.KeyName = nil
+	case 35:
+		d.KeyValue = nil
+	case 36:
+		d.Manifest = nil
+	case 37:
+		d.MeteringReceiptReq = nil
+	case 38:
+		d.MeteringReceiptRes = nil
+	case 39:
+		d.MgmtData = nil
+	case 40:
+		d.Object = nil
+	case 41:
+		d.PGPData = nil
+	case 42:
+		d.PMaxScheduleEntry = nil
+	case 43:
+		d.PaymentDetailsReq = nil
+	case 44:
+		d.PaymentDetailsRes = nil
+	case 45:
+		d.PowerDeliveryReq = nil
+	case 46:
+		d.PowerDeliveryRes = nil
+	case 47:
+		d.PreChargeReq = nil
+	case 48:
+		d.PreChargeRes = nil
+	case 49:
+		d.RSAKeyValue = nil
+	case 50:
+		d.Reference = nil
+	case 51:
+		d.RelativeTimeInterval = nil
+	case 52:
+		d.RetrievalMethod = nil
+	case 53:
+		d.SAScheduleList = nil
+	case 54:
+		d.SASchedules = nil
+	case 55:
+		d.SPKIData = nil
+	case 56:
+		d.SalesTariffEntry = nil
+	case 57:
+		d.ServiceCharge = nil
+	case 58:
+		d.ServiceDetailReq = nil
+	case 59:
+		d.ServiceDetailRes = nil
+	case 60:
+		d.ServiceDiscoveryReq = nil
+	case 61:
+		d.ServiceDiscoveryRes = nil
+	case 62:
+		d.ServicePaymentSelectionReq = nil
+	case 63:
+		d.ServicePaymentSelectionRes = nil
+	case 64:
+		d.SessionSetupReq = nil
+	case 65:
+		d.SessionSetupRes = nil
+	case 66:
+		d.SessionStopReq = nil
+	case 67:
+		d.SessionStopRes = nil
+	case 68:
+		d.Signature = nil
+	case 69:
+		d.SignatureMethod = nil
+	case 70:
+		d.SignatureProperties = nil
+	case 71:
+		d.SignatureProperty = nil
+	case 72:
+		d.SignatureValue = nil
+	case 73:
+		d.SignedInfo = nil
+	case 74:
+		d.TimeInterval = nil
+	case 75:
+		d.Transform = nil
+	case 76:
+		d.Transforms = nil
+	case 77:
+		d.V2G_Message = nil
+	case 78:
+		d.WeldingDetectionReq = nil
+	case 79:
+		d.WeldingDetectionRes = nil
+	case 80:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.
@@ -7339,6 +8164,11 @@ type AC_EVChargeParameterType struct {
 	EVMinCurrent  PhysicalValueType `json:"EVMinCurrent"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVChargeParameterType) reset() {
+	*x = AC_EVChargeParameterType{}
+}
+
 var grammarAC_EVChargeParameterType = exi.Grammar{
 	Name:   "AC_EVChargeParameterType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EAmount)", "SE(EVMaxVoltage)", "SE(EVMaxCurrent)", "SE(EVMinCurrent)"},
@@ -7517,6 +8347,11 @@ type PhysicalValueType struct {
 	Value      int16           `json:"Value"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PhysicalValueType) reset() {
+	*x = PhysicalValueType{}
+}
+
 var grammarPhysicalValueType = exi.Grammar{
 	Name:   "PhysicalValueType",
 	Events: []string{"EE", "SE(Multiplier)", "SE(Unit)", "SE(Value)"},
@@ -7549,9 +8384,12 @@ func (x *PhysicalValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Unit)
@@ -7674,6 +8512,11 @@ type AC_EVSEChargeParameterType struct {
 	EVSEMaxVoltage PhysicalValueType `json:"EVSEMaxVoltage"`
 	EVSEMaxCurrent PhysicalValueType `json:"EVSEMaxCurrent"`
 	EVSEMinCurrent PhysicalValueType `json:"EVSEMinCurrent"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEChargeParameterType) reset() {
+	*x = AC_EVSEChargeParameterType{}
 }
 
 var grammarAC_EVSEChargeParameterType = exi.Grammar{
@@ -7812,6 +8655,11 @@ type AC_EVSEStatusType struct {
 	RCD                  bool                 `json:"RCD"`
 	NotificationMaxDelay uint32               `json:"NotificationMaxDelay"`
 	EVSENotification     EVSENotificationType `json:"EVSENotification"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEStatusType) reset() {
+	*x = AC_EVSEStatusType{}
 }
 
 var grammarAC_EVSEStatusType = exi.Grammar{
@@ -7987,6 +8835,11 @@ func (x *AC_EVSEStatusType) encodeEXI(w *exi.Writer) error {
 type BodyBaseType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyBaseType) reset() {
+	*x = BodyBaseType{}
+}
+
 var grammarBodyBaseType = exi.Grammar{
 	Name:   "BodyBaseType",
 	Events: []string{"EE"},
@@ -8028,6 +8881,11 @@ func (x *BodyBaseType) encodeEXI(w *exi.Writer) error {
 // CableCheckReqType is the schema type {urn:din:70121:2012:MsgBody}CableCheckReqType.
 type CableCheckReqType struct {
 	DC_EVStatus DC_EVStatusType `json:"DC_EVStatus"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckReqType) reset() {
+	*x = CableCheckReqType{}
 }
 
 var grammarCableCheckReqType = exi.Grammar{
@@ -8100,6 +8958,11 @@ type DC_EVStatusType struct {
 	EVRESSSOC           int8               `json:"EVRESSSOC"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVStatusType) reset() {
+	*x = DC_EVStatusType{}
+}
+
 var grammarDC_EVStatusType = exi.Grammar{
 	Name:   "DC_EVStatusType",
 	Events: []string{"EE", "SE(EVReady)", "SE(EVCabinConditioning)", "SE(EVRESSConditioning)", "SE(EVErrorCode)", "SE(EVRESSSOC)"},
@@ -8136,9 +8999,12 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVCabinConditioning)
@@ -8153,9 +9019,12 @@ func (x *DC_EVStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVRESSConditioning)
@@ -8314,6 +9183,11 @@ type CableCheckResType struct {
 	EVSEProcessing EVSEProcessingType `json:"EVSEProcessing"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckResType) reset() {
+	*x = CableCheckResType{}
+}
+
 var grammarCableCheckResType = exi.Grammar{
 	Name:   "CableCheckResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEProcessing)"},
@@ -8447,6 +9321,11 @@ type DC_EVSEStatusType struct {
 	EVSENotification     EVSENotificationType  `json:"EVSENotification"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEStatusType) reset() {
+	*x = DC_EVSEStatusType{}
+}
+
 var grammarDC_EVSEStatusType = exi.Grammar{
 	Name:   "DC_EVSEStatusType",
 	Events: []string{"EE", "SE(EVSEIsolationStatus)", "SE(EVSEStatusCode)", "SE(NotificationMaxDelay)", "SE(EVSENotification)"},
@@ -8470,9 +9349,12 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEIsolationStatus)
@@ -8638,6 +9520,12 @@ type CertificateInstallationReqType struct {
 	DHParams                 exi.Bytes                    `json:"DHParams"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationReqType) reset() {
+	*x = CertificateInstallationReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
+}
+
 var grammarCertificateInstallationReqType = exi.Grammar{
 	Name:   "CertificateInstallationReqType",
 	Events: []string{"EE", "AT(Id)", "SE(OEMProvisioningCert)", "SE(ListOfRootCertificateIDs)", "SE(DHParams)"},
@@ -8661,9 +9549,12 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -8825,6 +9716,11 @@ type ListOfRootCertificateIDsType struct {
 	RootCertificateID []string `json:"RootCertificateID,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ListOfRootCertificateIDsType) reset() {
+	*x = ListOfRootCertificateIDsType{RootCertificateID: x.RootCertificateID[:0]}
+}
+
 var grammarListOfRootCertificateIDsType = exi.Grammar{
 	Name:   "ListOfRootCertificateIDsType",
 	Events: []string{"EE", "SE(RootCertificateID)"},
@@ -8853,9 +9749,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -8925,6 +9824,11 @@ type CertificateInstallationResType struct {
 	ContractSignatureEncryptedPrivateKey exi.Bytes            `json:"ContractSignatureEncryptedPrivateKey"`
 	DHParams                             exi.Bytes            `json:"DHParams"`
 	ContractID                           string               `json:"ContractID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationResType) reset() {
+	*x = CertificateInstallationResType{}
 }
 
 var grammarCertificateInstallationResType = exi.Grammar{
@@ -9183,6 +10087,11 @@ type CertificateChainType struct {
 	SubCertificates *SubCertificatesType `json:"SubCertificates,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateChainType) reset() {
+	*x = CertificateChainType{}
+}
+
 var grammarCertificateChainType = exi.Grammar{
 	Name:   "CertificateChainType",
 	Events: []string{"EE", "SE(Certificate)", "SE(SubCertificates)"},
@@ -9213,9 +10122,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -9265,7 +10177,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9303,6 +10215,11 @@ type SubCertificatesType struct {
 	Certificate []exi.Bytes `json:"Certificate,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SubCertificatesType) reset() {
+	*x = SubCertificatesType{Certificate: x.Certificate[:0]}
+}
+
 var grammarSubCertificatesType = exi.Grammar{
 	Name:   "SubCertificatesType",
 	Events: []string{"EE", "SE(Certificate)"},
@@ -9331,9 +10248,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -9404,6 +10324,12 @@ type CertificateUpdateReqType struct {
 	DHParams                   exi.Bytes                    `json:"DHParams"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateReqType) reset() {
+	*x = CertificateUpdateReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
+}
+
 var grammarCertificateUpdateReqType = exi.Grammar{
 	Name:   "CertificateUpdateReqType",
 	Events: []string{"EE", "AT(Id)", "SE(ContractSignatureCertChain)", "SE(ContractID)", "SE(ListOfRootCertificateIDs)", "SE(DHParams)"},
@@ -9429,9 +10355,12 @@ func (x *CertificateUpdateReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -9618,6 +10547,11 @@ type CertificateUpdateResType struct {
 	DHParams                             exi.Bytes            `json:"DHParams"`
 	ContractID                           string               `json:"ContractID"`
 	RetryCounter                         int16                `json:"RetryCounter"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateResType) reset() {
+	*x = CertificateUpdateResType{}
 }
 
 var grammarCertificateUpdateResType = exi.Grammar{
@@ -9919,6 +10853,11 @@ type ChargeParameterDiscoveryReqType struct {
 	EVChargeParameter             *EVChargeParameterType        `json:"EVChargeParameter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryReqType) reset() {
+	*x = ChargeParameterDiscoveryReqType{}
+}
+
 var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 	Name:   "ChargeParameterDiscoveryReqType",
 	Events: []string{"EE", "SE(EVRequestedEnergyTransferType)", "SE(AC_EVChargeParameter)", "SE(DC_EVChargeParameter)", "SE(EVChargeParameter)"},
@@ -9949,9 +10888,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVChargeParameter)
@@ -9991,7 +10933,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
+			x.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
 			if err := x.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9999,7 +10941,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVChargeParameter = new(DC_EVChargeParameterType)
+			x.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
 			if err := x.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10007,7 +10949,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVChargeParameter = new(EVChargeParameterType)
+			x.EVChargeParameter = a.newEVChargeParameterType()
 			if err := x.EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10068,6 +11010,11 @@ type DC_EVChargeParameterType struct {
 	BulkSOC               *int8              `json:"BulkSOC,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVChargeParameterType) reset() {
+	*x = DC_EVChargeParameterType{}
+}
+
 var grammarDC_EVChargeParameterType = exi.Grammar{
 	Name:   "DC_EVChargeParameterType",
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(EVMaximumVoltageLimit)", "SE(EVEnergyCapacity)", "SE(EVEnergyRequest)", "SE(FullSOC)", "SE(BulkSOC)"},
@@ -10121,9 +11068,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -10147,9 +11097,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyCapacity)
@@ -10168,9 +11121,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyRequest)
@@ -10187,9 +11143,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FullSOC)
@@ -10204,9 +11163,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkSOC)
@@ -10370,6 +11332,11 @@ func (x *DC_EVChargeParameterType) encodeEXI(w *exi.Writer) error {
 type EVChargeParameterType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVChargeParameterType) reset() {
+	*x = EVChargeParameterType{}
+}
+
 var grammarEVChargeParameterType = exi.Grammar{
 	Name:   "EVChargeParameterType",
 	Events: []string{"EE"},
@@ -10419,6 +11386,11 @@ type ChargeParameterDiscoveryResType struct {
 	EVSEChargeParameter    *EVSEChargeParameterType    `json:"EVSEChargeParameter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryResType) reset() {
+	*x = ChargeParameterDiscoveryResType{}
+}
+
 var grammarChargeParameterDiscoveryResType = exi.Grammar{
 	Name:   "ChargeParameterDiscoveryResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(SAScheduleList)", "SE(SASchedules)", "SE(AC_EVSEChargeParameter)", "SE(DC_EVSEChargeParameter)", "SE(EVSEChargeParameter)"},
@@ -10464,9 +11436,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleList)
@@ -10479,9 +11454,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEChargeParameter)
@@ -10531,7 +11509,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleListType{})); err != nil {
 				return err
 			}
-			x.SAScheduleList = new(SAScheduleListType)
+			x.SAScheduleList = a.newSAScheduleListType()
 			if err := x.SAScheduleList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10539,7 +11517,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SASchedulesType{})); err != nil {
 				return err
 			}
-			x.SASchedules = new(SASchedulesType)
+			x.SASchedules = a.newSASchedulesType()
 			if err := x.SASchedules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10547,7 +11525,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
+			x.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
 			if err := x.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10555,7 +11533,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
+			x.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
 			if err := x.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10563,7 +11541,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVSEChargeParameter = new(EVSEChargeParameterType)
+			x.EVSEChargeParameter = a.newEVSEChargeParameterType()
 			if err := x.EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10642,6 +11620,11 @@ type SAScheduleListType struct {
 	SAScheduleTuple []SAScheduleTupleType `json:"SAScheduleTuple,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleListType) reset() {
+	*x = SAScheduleListType{SAScheduleTuple: x.SAScheduleTuple[:0]}
+}
+
 var grammarSAScheduleListType = exi.Grammar{
 	Name:   "SAScheduleListType",
 	Events: []string{"EE", "SE(SAScheduleTuple)"},
@@ -10670,9 +11653,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -10690,7 +11676,8 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleTupleType{})); err != nil {
 				return err
 			}
-			x.SAScheduleTuple = append(x.SAScheduleTuple, SAScheduleTupleType{})
+			x.SAScheduleTuple = exi.Grow(x.SAScheduleTuple)
+			x.SAScheduleTuple[len(x.SAScheduleTuple)-1].reset()
 			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10719,6 +11706,12 @@ type SAScheduleTupleType struct {
 	SAScheduleTupleID int16            `json:"SAScheduleTupleID"`
 	PMaxSchedule      PMaxScheduleType `json:"PMaxSchedule"`
 	SalesTariff       *SalesTariffType `json:"SalesTariff,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleTupleType) reset() {
+	*x = SAScheduleTupleType{PMaxSchedule: x.PMaxSchedule}
+	x.PMaxSchedule.reset()
 }
 
 var grammarSAScheduleTupleType = exi.Grammar{
@@ -10764,9 +11757,12 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariff)
@@ -10820,7 +11816,7 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffType{})); err != nil {
 				return err
 			}
-			x.SalesTariff = new(SalesTariffType)
+			x.SalesTariff = a.newSalesTariffType()
 			if err := x.SalesTariff.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10860,6 +11856,11 @@ func (x *SAScheduleTupleType) encodeEXI(w *exi.Writer) error {
 type PMaxScheduleType struct {
 	PMaxScheduleID    int16                   `json:"PMaxScheduleID"`
 	PMaxScheduleEntry []PMaxScheduleEntryType `json:"PMaxScheduleEntry,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleType) reset() {
+	*x = PMaxScheduleType{PMaxScheduleEntry: x.PMaxScheduleEntry[:0]}
 }
 
 var grammarPMaxScheduleType = exi.Grammar{
@@ -10903,9 +11904,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -10945,7 +11949,8 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PMaxScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
+			x.PMaxScheduleEntry = exi.Grow(x.PMaxScheduleEntry)
+			x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].reset()
 			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10982,6 +11987,11 @@ type PMaxScheduleEntryType struct {
 	PMax                 int16                     `json:"PMax"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleEntryType) reset() {
+	*x = PMaxScheduleEntryType{}
+}
+
 var grammarPMaxScheduleEntryType = exi.Grammar{
 	Name:   "PMaxScheduleEntryType",
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(PMax)"},
@@ -11001,9 +12011,12 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -11116,6 +12129,11 @@ type RelativeTimeIntervalType struct {
 	Duration *uint32 `json:"duration,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RelativeTimeIntervalType) reset() {
+	*x = RelativeTimeIntervalType{}
+}
+
 var grammarRelativeTimeIntervalType = exi.Grammar{
 	Name:   "RelativeTimeIntervalType",
 	Events: []string{"EE", "SE(start)", "SE(duration)"},
@@ -11146,9 +12164,12 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(duration)
@@ -11248,6 +12269,11 @@ func (x *RelativeTimeIntervalType) encodeEXI(w *exi.Writer) error {
 type IntervalType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *IntervalType) reset() {
+	*x = IntervalType{}
+}
+
 var grammarIntervalType = exi.Grammar{
 	Name:   "IntervalType",
 	Events: []string{"EE"},
@@ -11293,6 +12319,11 @@ type SalesTariffType struct {
 	SalesTariffDescription *string                `json:"SalesTariffDescription,omitempty"`
 	NumEPriceLevels        uint8                  `json:"NumEPriceLevels"`
 	SalesTariffEntry       []SalesTariffEntryType `json:"SalesTariffEntry,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffType) reset() {
+	*x = SalesTariffType{SalesTariffEntry: x.SalesTariffEntry[:0]}
 }
 
 var grammarSalesTariffType = exi.Grammar{
@@ -11342,9 +12373,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffDescription)
@@ -11379,9 +12413,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -11463,7 +12500,8 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffEntryType{})); err != nil {
 				return err
 			}
-			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
+			x.SalesTariffEntry = exi.Grow(x.SalesTariffEntry)
+			x.SalesTariffEntry[len(x.SalesTariffEntry)-1].reset()
 			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11522,6 +12560,11 @@ type SalesTariffEntryType struct {
 	ConsumptionCost      []ConsumptionCostType     `json:"ConsumptionCost,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffEntryType) reset() {
+	*x = SalesTariffEntryType{ConsumptionCost: x.ConsumptionCost[:0]}
+}
+
 var grammarSalesTariffEntryType = exi.Grammar{
 	Name:   "SalesTariffEntryType",
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(EPriceLevel)", "SE(ConsumptionCost)"},
@@ -11541,9 +12584,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -11567,9 +12613,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ConsumptionCost)
@@ -11613,7 +12662,8 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ConsumptionCostType{})); err != nil {
 				return err
 			}
-			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
+			x.ConsumptionCost = exi.Grow(x.ConsumptionCost)
+			x.ConsumptionCost[len(x.ConsumptionCost)-1].reset()
 			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11665,6 +12715,11 @@ type ConsumptionCostType struct {
 	Cost       []CostType `json:"Cost,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ConsumptionCostType) reset() {
+	*x = ConsumptionCostType{Cost: x.Cost[:0]}
+}
+
 var grammarConsumptionCostType = exi.Grammar{
 	Name:   "ConsumptionCostType",
 	Events: []string{"EE", "SE(startValue)", "SE(Cost)"},
@@ -11693,9 +12748,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -11735,7 +12793,8 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CostType{})); err != nil {
 				return err
 			}
-			x.Cost = append(x.Cost, CostType{})
+			x.Cost = exi.Grow(x.Cost)
+			x.Cost[len(x.Cost)-1].reset()
 			if err := x.Cost[len(x.Cost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11770,6 +12829,11 @@ type CostType struct {
 	CostKind         CostKindType `json:"costKind"`
 	Amount           uint32       `json:"amount"`
 	AmountMultiplier *int8        `json:"amountMultiplier,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CostType) reset() {
+	*x = CostType{}
 }
 
 var grammarCostType = exi.Grammar{
@@ -11815,9 +12879,12 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(amountMultiplier)
@@ -11927,6 +12994,11 @@ func (x *CostType) encodeEXI(w *exi.Writer) error {
 type SASchedulesType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SASchedulesType) reset() {
+	*x = SASchedulesType{}
+}
+
 var grammarSASchedulesType = exi.Grammar{
 	Name:   "SASchedulesType",
 	Events: []string{"EE"},
@@ -11976,6 +13048,11 @@ type DC_EVSEChargeParameterType struct {
 	EVSECurrentRegulationTolerance *PhysicalValueType `json:"EVSECurrentRegulationTolerance,omitempty"`
 	EVSEPeakCurrentRipple          PhysicalValueType  `json:"EVSEPeakCurrentRipple"`
 	EVSEEnergyToBeDelivered        *PhysicalValueType `json:"EVSEEnergyToBeDelivered,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEChargeParameterType) reset() {
+	*x = DC_EVSEChargeParameterType{}
 }
 
 var grammarDC_EVSEChargeParameterType = exi.Grammar{
@@ -12033,9 +13110,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -12081,9 +13161,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSECurrentRegulationTolerance)
@@ -12107,9 +13190,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEEnergyToBeDelivered)
@@ -12257,6 +13343,11 @@ func (x *DC_EVSEChargeParameterType) encodeEXI(w *exi.Writer) error {
 type EVSEChargeParameterType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEChargeParameterType) reset() {
+	*x = EVSEChargeParameterType{}
+}
+
 var grammarEVSEChargeParameterType = exi.Grammar{
 	Name:   "EVSEChargeParameterType",
 	Events: []string{"EE"},
@@ -12297,6 +13388,11 @@ func (x *EVSEChargeParameterType) encodeEXI(w *exi.Writer) error {
 
 // ChargingStatusReqType is the schema type {urn:din:70121:2012:MsgBody}ChargingStatusReqType.
 type ChargingStatusReqType struct {
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusReqType) reset() {
+	*x = ChargingStatusReqType{}
 }
 
 var grammarChargingStatusReqType = exi.Grammar{
@@ -12346,6 +13442,11 @@ type ChargingStatusResType struct {
 	MeterInfo         *MeterInfoType     `json:"MeterInfo,omitempty"`
 	ReceiptRequired   bool               `json:"ReceiptRequired"`
 	AC_EVSEStatus     AC_EVSEStatusType  `json:"AC_EVSEStatus"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusResType) reset() {
+	*x = ChargingStatusResType{}
 }
 
 var grammarChargingStatusResType = exi.Grammar{
@@ -12410,9 +13511,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaxCurrent)
@@ -12427,9 +13531,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -12541,7 +13648,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
+			x.MeterInfo = a.newMeterInfoType()
 			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12632,6 +13739,11 @@ type MeterInfoType struct {
 	TMeter          *int64             `json:"TMeter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeterInfoType) reset() {
+	*x = MeterInfoType{}
+}
+
 var grammarMeterInfoType = exi.Grammar{
 	Name:   "MeterInfoType",
 	Events: []string{"EE", "SE(MeterID)", "SE(MeterReading)", "SE(SigMeterReading)", "SE(MeterStatus)", "SE(TMeter)"},
@@ -12668,9 +13780,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterReading)
@@ -12689,9 +13804,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SigMeterReading)
@@ -12708,9 +13826,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -12725,9 +13846,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TMeter)
@@ -12913,6 +14037,11 @@ type ContractAuthenticationReqType struct {
 	GenChallenge *string `json:"GenChallenge,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractAuthenticationReqType) reset() {
+	*x = ContractAuthenticationReqType{}
+}
+
 var grammarContractAuthenticationReqType = exi.Grammar{
 	Name:   "ContractAuthenticationReqType",
 	Events: []string{"EE", "AT(Id)", "SE(GenChallenge)"},
@@ -12932,9 +14061,12 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -12949,9 +14081,12 @@ func (x *ContractAuthenticationReqType) decodeEXI(r *exi.Reader, a *arena) error
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GenChallenge)
@@ -13039,6 +14174,11 @@ func (x *ContractAuthenticationReqType) encodeEXI(w *exi.Writer) error {
 type ContractAuthenticationResType struct {
 	ResponseCode   ResponseCodeType   `json:"ResponseCode"`
 	EVSEProcessing EVSEProcessingType `json:"EVSEProcessing"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractAuthenticationResType) reset() {
+	*x = ContractAuthenticationResType{}
 }
 
 var grammarContractAuthenticationResType = exi.Grammar{
@@ -13157,6 +14297,11 @@ type CurrentDemandReqType struct {
 	EVTargetVoltage        PhysicalValueType  `json:"EVTargetVoltage"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandReqType) reset() {
+	*x = CurrentDemandReqType{}
+}
+
 var grammarCurrentDemandReqType = exi.Grammar{
 	Name:   "CurrentDemandReqType",
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVTargetCurrent)", "SE(EVMaximumVoltageLimit)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(BulkChargingComplete)", "SE(ChargingComplete)", "SE(RemainingTimeToFullSoC)", "SE(RemainingTimeToBulkSoC)", "SE(EVTargetVoltage)"},
@@ -13214,9 +14359,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltageLimit)
@@ -13235,9 +14383,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumCurrentLimit)
@@ -13254,9 +14405,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -13271,9 +14425,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -13297,9 +14454,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToFullSoC)
@@ -13314,9 +14474,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToBulkSoC)
@@ -13523,6 +14686,11 @@ type CurrentDemandResType struct {
 	EVSEMaximumPowerLimit    *PhysicalValueType `json:"EVSEMaximumPowerLimit,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandResType) reset() {
+	*x = CurrentDemandResType{}
+}
+
 var grammarCurrentDemandResType = exi.Grammar{
 	Name:   "CurrentDemandResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)", "SE(EVSEPresentCurrent)", "SE(EVSECurrentLimitAchieved)", "SE(EVSEVoltageLimitAchieved)", "SE(EVSEPowerLimitAchieved)", "SE(EVSEMaximumVoltageLimit)", "SE(EVSEMaximumCurrentLimit)", "SE(EVSEMaximumPowerLimit)"},
@@ -13635,9 +14803,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltageLimit)
@@ -13654,9 +14825,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumCurrentLimit)
@@ -13671,9 +14845,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -13861,6 +15038,11 @@ type DC_EVPowerDeliveryParameterType struct {
 	ChargingComplete     bool            `json:"ChargingComplete"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVPowerDeliveryParameterType) reset() {
+	*x = DC_EVPowerDeliveryParameterType{}
+}
+
 var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 	Name:   "DC_EVPowerDeliveryParameterType",
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(BulkChargingComplete)", "SE(ChargingComplete)"},
@@ -13893,9 +15075,12 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -13992,6 +15177,11 @@ func (x *DC_EVPowerDeliveryParameterType) encodeEXI(w *exi.Writer) error {
 type EVPowerDeliveryParameterType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerDeliveryParameterType) reset() {
+	*x = EVPowerDeliveryParameterType{}
+}
+
 var grammarEVPowerDeliveryParameterType = exi.Grammar{
 	Name:   "EVPowerDeliveryParameterType",
 	Events: []string{"EE"},
@@ -14034,6 +15224,11 @@ func (x *EVPowerDeliveryParameterType) encodeEXI(w *exi.Writer) error {
 type EVSEStatusType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEStatusType) reset() {
+	*x = EVSEStatusType{}
+}
+
 var grammarEVSEStatusType = exi.Grammar{
 	Name:   "EVSEStatusType",
 	Events: []string{"EE"},
@@ -14074,6 +15269,11 @@ func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
 
 // EVStatusType is the schema type {urn:din:70121:2012:MsgDataTypes}EVStatusType.
 type EVStatusType struct {
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVStatusType) reset() {
+	*x = EVStatusType{}
 }
 
 var grammarEVStatusType = exi.Grammar{
@@ -14120,6 +15320,11 @@ type EntryType struct {
 	TimeInterval         *IntervalType             `json:"TimeInterval,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EntryType) reset() {
+	*x = EntryType{}
+}
+
 var grammarEntryType = exi.Grammar{
 	Name:   "EntryType",
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)"},
@@ -14137,9 +15342,12 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -14215,6 +15423,11 @@ type MeteringReceiptReqType struct {
 	MeterInfo         MeterInfoType `json:"MeterInfo"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptReqType) reset() {
+	*x = MeteringReceiptReqType{}
+}
+
 var grammarMeteringReceiptReqType = exi.Grammar{
 	Name:   "MeteringReceiptReqType",
 	Events: []string{"EE", "AT(Id)", "SE(SessionID)", "SE(SAScheduleTupleID)", "SE(MeterInfo)"},
@@ -14238,9 +15451,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -14264,9 +15480,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTupleID)
@@ -14408,6 +15627,11 @@ type MeteringReceiptResType struct {
 	AC_EVSEStatus AC_EVSEStatusType `json:"AC_EVSEStatus"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptResType) reset() {
+	*x = MeteringReceiptResType{}
+}
+
 var grammarMeteringReceiptResType = exi.Grammar{
 	Name:   "MeteringReceiptResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)"},
@@ -14505,6 +15729,11 @@ func (x *MeteringReceiptResType) encodeEXI(w *exi.Writer) error {
 type PaymentDetailsReqType struct {
 	ContractID                 string               `json:"ContractID"`
 	ContractSignatureCertChain CertificateChainType `json:"ContractSignatureCertChain"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsReqType) reset() {
+	*x = PaymentDetailsReqType{}
 }
 
 var grammarPaymentDetailsReqType = exi.Grammar{
@@ -14617,6 +15846,11 @@ type PaymentDetailsResType struct {
 	ResponseCode ResponseCodeType `json:"ResponseCode"`
 	GenChallenge string           `json:"GenChallenge"`
 	DateTimeNow  int64            `json:"DateTimeNow"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsResType) reset() {
+	*x = PaymentDetailsResType{}
 }
 
 var grammarPaymentDetailsResType = exi.Grammar{
@@ -14779,6 +16013,11 @@ type PowerDeliveryReqType struct {
 	EVPowerDeliveryParameter    *EVPowerDeliveryParameterType    `json:"EVPowerDeliveryParameter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryReqType) reset() {
+	*x = PowerDeliveryReqType{}
+}
+
 var grammarPowerDeliveryReqType = exi.Grammar{
 	Name:   "PowerDeliveryReqType",
 	Events: []string{"EE", "SE(ReadyToChargeState)", "SE(ChargingProfile)", "SE(DC_EVPowerDeliveryParameter)", "SE(EVPowerDeliveryParameter)"},
@@ -14811,9 +16050,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfile)
@@ -14830,9 +16072,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DC_EVPowerDeliveryParameter)
@@ -14872,7 +16117,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingProfileType{})); err != nil {
 				return err
 			}
-			x.ChargingProfile = new(ChargingProfileType)
+			x.ChargingProfile = a.newChargingProfileType()
 			if err := x.ChargingProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14880,7 +16125,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
+			x.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
 			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14888,7 +16133,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
+			x.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
 			if err := x.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14940,6 +16185,11 @@ type ChargingProfileType struct {
 	ProfileEntry      []ProfileEntryType `json:"ProfileEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingProfileType) reset() {
+	*x = ChargingProfileType{ProfileEntry: x.ProfileEntry[:0]}
+}
+
 var grammarChargingProfileType = exi.Grammar{
 	Name:   "ChargingProfileType",
 	Events: []string{"EE", "SE(SAScheduleTupleID)", "SE(ProfileEntry)"},
@@ -14981,9 +16231,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -15023,7 +16276,8 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ProfileEntryType{})); err != nil {
 				return err
 			}
-			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
+			x.ProfileEntry = exi.Grow(x.ProfileEntry)
+			x.ProfileEntry[len(x.ProfileEntry)-1].reset()
 			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15057,6 +16311,11 @@ func (x *ChargingProfileType) encodeEXI(w *exi.Writer) error {
 type ProfileEntryType struct {
 	ChargingProfileEntryStart    uint32 `json:"ChargingProfileEntryStart"`
 	ChargingProfileEntryMaxPower int16  `json:"ChargingProfileEntryMaxPower"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ProfileEntryType) reset() {
+	*x = ProfileEntryType{}
 }
 
 var grammarProfileEntryType = exi.Grammar{
@@ -15187,6 +16446,11 @@ type PowerDeliveryResType struct {
 	EVSEStatus    *EVSEStatusType    `json:"EVSEStatus,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryResType) reset() {
+	*x = PowerDeliveryResType{}
+}
+
 var grammarPowerDeliveryResType = exi.Grammar{
 	Name:   "PowerDeliveryResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)", "SE(DC_EVSEStatus)", "SE(EVSEStatus)"},
@@ -15217,9 +16481,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -15259,7 +16526,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEStatus = new(AC_EVSEStatusType)
+			x.AC_EVSEStatus = a.newAC_EVSEStatusType()
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15267,7 +16534,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEStatus = new(DC_EVSEStatusType)
+			x.DC_EVSEStatus = a.newDC_EVSEStatusType()
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15275,7 +16542,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15329,6 +16596,11 @@ type PreChargeReqType struct {
 	DC_EVStatus     DC_EVStatusType   `json:"DC_EVStatus"`
 	EVTargetVoltage PhysicalValueType `json:"EVTargetVoltage"`
 	EVTargetCurrent PhysicalValueType `json:"EVTargetCurrent"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeReqType) reset() {
+	*x = PreChargeReqType{}
 }
 
 var grammarPreChargeReqType = exi.Grammar{
@@ -15443,6 +16715,11 @@ type PreChargeResType struct {
 	ResponseCode       ResponseCodeType  `json:"ResponseCode"`
 	DC_EVSEStatus      DC_EVSEStatusType `json:"DC_EVSEStatus"`
 	EVSEPresentVoltage PhysicalValueType `json:"EVSEPresentVoltage"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeResType) reset() {
+	*x = PreChargeResType{}
 }
 
 var grammarPreChargeResType = exi.Grammar{
@@ -15566,6 +16843,11 @@ type ServiceChargeType struct {
 	ServiceTag         ServiceTagType                  `json:"ServiceTag"`
 	FreeService        bool                            `json:"FreeService"`
 	EnergyTransferType EVSESupportedEnergyTransferType `json:"EnergyTransferType"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceChargeType) reset() {
+	*x = ServiceChargeType{}
 }
 
 var grammarServiceChargeType = exi.Grammar{
@@ -15698,6 +16980,11 @@ type ServiceTagType struct {
 	ServiceScope    *string             `json:"ServiceScope,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceTagType) reset() {
+	*x = ServiceTagType{}
+}
+
 var grammarServiceTagType = exi.Grammar{
 	Name:   "ServiceTagType",
 	Events: []string{"EE", "SE(ServiceID)", "SE(ServiceName)", "SE(ServiceCategory)", "SE(ServiceScope)"},
@@ -15732,9 +17019,12 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -15758,9 +17048,12 @@ func (x *ServiceTagType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -15918,6 +17211,11 @@ type ServiceDetailReqType struct {
 	ServiceID uint16 `json:"ServiceID"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailReqType) reset() {
+	*x = ServiceDetailReqType{}
+}
+
 var grammarServiceDetailReqType = exi.Grammar{
 	Name:   "ServiceDetailReqType",
 	Events: []string{"EE", "SE(ServiceID)"},
@@ -16004,6 +17302,11 @@ type ServiceDetailResType struct {
 	ServiceParameterList *ServiceParameterListType `json:"ServiceParameterList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailResType) reset() {
+	*x = ServiceDetailResType{}
+}
+
 var grammarServiceDetailResType = exi.Grammar{
 	Name:   "ServiceDetailResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(ServiceID)", "SE(ServiceParameterList)"},
@@ -16047,9 +17350,12 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceParameterList)
@@ -16109,7 +17415,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceParameterListType{})); err != nil {
 				return err
 			}
-			x.ServiceParameterList = new(ServiceParameterListType)
+			x.ServiceParameterList = a.newServiceParameterListType()
 			if err := x.ServiceParameterList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16153,6 +17459,11 @@ type ServiceParameterListType struct {
 	ParameterSet []ParameterSetType `json:"ParameterSet,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceParameterListType) reset() {
+	*x = ServiceParameterListType{ParameterSet: x.ParameterSet[:0]}
+}
+
 var grammarServiceParameterListType = exi.Grammar{
 	Name:   "ServiceParameterListType",
 	Events: []string{"EE", "SE(ParameterSet)"},
@@ -16181,9 +17492,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -16201,7 +17515,8 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
 			}
-			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
+			x.ParameterSet = exi.Grow(x.ParameterSet)
+			x.ParameterSet[len(x.ParameterSet)-1].reset()
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16229,6 +17544,11 @@ func (x *ServiceParameterListType) encodeEXI(w *exi.Writer) error {
 type ParameterSetType struct {
 	ParameterSetID int16           `json:"ParameterSetID"`
 	Parameter      []ParameterType `json:"Parameter,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterSetType) reset() {
+	*x = ParameterSetType{Parameter: x.Parameter[:0]}
 }
 
 var grammarParameterSetType = exi.Grammar{
@@ -16272,9 +17592,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -16314,7 +17637,8 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
 				return err
 			}
-			x.Parameter = append(x.Parameter, ParameterType{})
+			x.Parameter = exi.Grow(x.Parameter)
+			x.Parameter[len(x.Parameter)-1].reset()
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16354,6 +17678,11 @@ type ParameterType struct {
 	IntValue      *int32             `json:"intValue,omitempty"`
 	PhysicalValue *PhysicalValueType `json:"physicalValue,omitempty"`
 	StringValue   *string            `json:"stringValue,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterType) reset() {
+	*x = ParameterType{}
 }
 
 var grammarParameterType = exi.Grammar{
@@ -16399,9 +17728,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -16630,6 +17962,11 @@ type ServiceDiscoveryReqType struct {
 	ServiceCategory *ServiceCategoryType `json:"ServiceCategory,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryReqType) reset() {
+	*x = ServiceDiscoveryReqType{}
+}
+
 var grammarServiceDiscoveryReqType = exi.Grammar{
 	Name:   "ServiceDiscoveryReqType",
 	Events: []string{"EE", "SE(ServiceScope)", "SE(ServiceCategory)"},
@@ -16649,9 +17986,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -16666,9 +18006,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceCategory)
@@ -16770,6 +18113,12 @@ type ServiceDiscoveryResType struct {
 	ServiceList    *ServiceTagListType `json:"ServiceList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryResType) reset() {
+	*x = ServiceDiscoveryResType{PaymentOptions: x.PaymentOptions}
+	x.PaymentOptions.reset()
+}
+
 var grammarServiceDiscoveryResType = exi.Grammar{
 	Name:   "ServiceDiscoveryResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(PaymentOptions)", "SE(ChargeService)", "SE(ServiceList)"},
@@ -16826,9 +18175,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceList)
@@ -16874,7 +18226,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceTagListType{})); err != nil {
 				return err
 			}
-			x.ServiceList = new(ServiceTagListType)
+			x.ServiceList = a.newServiceTagListType()
 			if err := x.ServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16924,6 +18276,11 @@ type PaymentOptionsType struct {
 	PaymentOption []PaymentOptionType `json:"PaymentOption,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentOptionsType) reset() {
+	*x = PaymentOptionsType{PaymentOption: x.PaymentOption[:0]}
+}
+
 var grammarPaymentOptionsType = exi.Grammar{
 	Name:   "PaymentOptionsType",
 	Events: []string{"EE", "SE(PaymentOption)"},
@@ -16952,9 +18309,12 @@ func (x *PaymentOptionsType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -17009,6 +18369,11 @@ type ServiceTagListType struct {
 	Service []ServiceType `json:"Service,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceTagListType) reset() {
+	*x = ServiceTagListType{Service: x.Service[:0]}
+}
+
 var grammarServiceTagListType = exi.Grammar{
 	Name:   "ServiceTagListType",
 	Events: []string{"EE", "SE(Service)"},
@@ -17037,9 +18402,12 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -17057,7 +18425,8 @@ func (x *ServiceTagListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
 			}
-			x.Service = append(x.Service, ServiceType{})
+			x.Service = exi.Grow(x.Service)
+			x.Service[len(x.Service)-1].reset()
 			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17085,6 +18454,11 @@ func (x *ServiceTagListType) encodeEXI(w *exi.Writer) error {
 type ServiceType struct {
 	ServiceTag  ServiceTagType `json:"ServiceTag"`
 	FreeService bool           `json:"FreeService"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceType) reset() {
+	*x = ServiceType{}
 }
 
 var grammarServiceType = exi.Grammar{
@@ -17181,6 +18555,12 @@ func (x *ServiceType) encodeEXI(w *exi.Writer) error {
 type ServicePaymentSelectionReqType struct {
 	SelectedPaymentOption PaymentOptionType       `json:"SelectedPaymentOption"`
 	SelectedServiceList   SelectedServiceListType `json:"SelectedServiceList"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServicePaymentSelectionReqType) reset() {
+	*x = ServicePaymentSelectionReqType{SelectedServiceList: x.SelectedServiceList}
+	x.SelectedServiceList.reset()
 }
 
 var grammarServicePaymentSelectionReqType = exi.Grammar{
@@ -17281,6 +18661,11 @@ type SelectedServiceListType struct {
 	SelectedService []SelectedServiceType `json:"SelectedService,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceListType) reset() {
+	*x = SelectedServiceListType{SelectedService: x.SelectedService[:0]}
+}
+
 var grammarSelectedServiceListType = exi.Grammar{
 	Name:   "SelectedServiceListType",
 	Events: []string{"EE", "SE(SelectedService)"},
@@ -17309,9 +18694,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -17329,7 +18717,8 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
 			}
-			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
+			x.SelectedService = exi.Grow(x.SelectedService)
+			x.SelectedService[len(x.SelectedService)-1].reset()
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17357,6 +18746,11 @@ func (x *SelectedServiceListType) encodeEXI(w *exi.Writer) error {
 type SelectedServiceType struct {
 	ServiceID      uint16 `json:"ServiceID"`
 	ParameterSetID *int16 `json:"ParameterSetID,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceType) reset() {
+	*x = SelectedServiceType{}
 }
 
 var grammarSelectedServiceType = exi.Grammar{
@@ -17389,9 +18783,12 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSetID)
@@ -17492,6 +18889,11 @@ type ServicePaymentSelectionResType struct {
 	ResponseCode ResponseCodeType `json:"ResponseCode"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServicePaymentSelectionResType) reset() {
+	*x = ServicePaymentSelectionResType{}
+}
+
 var grammarServicePaymentSelectionResType = exi.Grammar{
 	Name:   "ServicePaymentSelectionResType",
 	Events: []string{"EE", "SE(ResponseCode)"},
@@ -17565,6 +18967,11 @@ func (x *ServicePaymentSelectionResType) encodeEXI(w *exi.Writer) error {
 // SessionSetupReqType is the schema type {urn:din:70121:2012:MsgBody}SessionSetupReqType.
 type SessionSetupReqType struct {
 	EVCCID exi.Bytes `json:"EVCCID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupReqType) reset() {
+	*x = SessionSetupReqType{}
 }
 
 var grammarSessionSetupReqType = exi.Grammar{
@@ -17656,6 +19063,11 @@ type SessionSetupResType struct {
 	DateTimeNow  *int64           `json:"DateTimeNow,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupResType) reset() {
+	*x = SessionSetupResType{}
+}
+
 var grammarSessionSetupResType = exi.Grammar{
 	Name:   "SessionSetupResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEID)", "SE(DateTimeNow)"},
@@ -17699,9 +19111,12 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DateTimeNow)
@@ -17823,6 +19238,11 @@ func (x *SessionSetupResType) encodeEXI(w *exi.Writer) error {
 type SessionStopType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopType) reset() {
+	*x = SessionStopType{}
+}
+
 var grammarSessionStopType = exi.Grammar{
 	Name:   "SessionStopType",
 	Events: []string{"EE"},
@@ -17864,6 +19284,11 @@ func (x *SessionStopType) encodeEXI(w *exi.Writer) error {
 // SessionStopResType is the schema type {urn:din:70121:2012:MsgBody}SessionStopResType.
 type SessionStopResType struct {
 	ResponseCode ResponseCodeType `json:"ResponseCode"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopResType) reset() {
+	*x = SessionStopResType{}
 }
 
 var grammarSessionStopResType = exi.Grammar{
@@ -17940,6 +19365,11 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 type V2G_Message struct {
 	Header MessageHeaderType `json:"Header"`
 	Body   BodyType          `json:"Body"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *V2G_Message) reset() {
+	*x = V2G_Message{}
 }
 
 var grammarV2G_Message = exi.Grammar{
@@ -18033,6 +19463,11 @@ type MessageHeaderType struct {
 	Signature    *xmldsig.SignatureType `json:"Signature,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MessageHeaderType) reset() {
+	*x = MessageHeaderType{}
+}
+
 var grammarMessageHeaderType = exi.Grammar{
 	Name:   "MessageHeaderType",
 	Events: []string{"EE", "SE(SessionID)", "SE(Notification)", "SE(Signature)"},
@@ -18065,9 +19500,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Notification)
@@ -18082,9 +19520,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -18134,7 +19575,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(NotificationType{})); err != nil {
 				return err
 			}
-			x.Notification = new(NotificationType)
+			x.Notification = a.newNotificationType()
 			if err := x.Notification.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18142,7 +19583,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(xmldsig.SignatureType)
+			x.Signature = a.newxmldsig_SignatureType()
 			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -18189,6 +19630,11 @@ type NotificationType struct {
 	FaultMsg  *string       `json:"FaultMsg,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *NotificationType) reset() {
+	*x = NotificationType{}
+}
+
 var grammarNotificationType = exi.Grammar{
 	Name:   "NotificationType",
 	Events: []string{"EE", "SE(FaultCode)", "SE(FaultMsg)"},
@@ -18219,9 +19665,12 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FaultMsg)
@@ -18350,6 +19799,11 @@ type BodyType struct {
 	WeldingDetectionRes         *WeldingDetectionResType         `json:"WeldingDetectionRes,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyType) reset() {
+	*x = BodyType{}
+}
+
 var grammarBodyType = exi.Grammar{
 	Name:   "BodyType",
 	Events: []string{"EE", "SE(BodyElement)", "SE(CableCheckReq)", "SE(CableCheckRes)", "SE(CertificateInstallationReq)", "SE(CertificateInstallationRes)", "SE(CertificateUpdateReq)", "SE(CertificateUpdateRes)", "SE(ChargeParameterDiscoveryReq)", "SE(ChargeParameterDiscoveryRes)", "SE(ChargingStatusReq)", "SE(ChargingStatusRes)", "SE(ContractAuthenticationReq)", "SE(ContractAuthenticationRes)", "SE(CurrentDemandReq)", "SE(CurrentDemandRes)", "SE(MeteringReceiptReq)", "SE(MeteringReceiptRes)", "SE(PaymentDetailsReq)", "SE(PaymentDetailsRes)", "SE(PowerDeliveryReq)", "SE(PowerDeliveryRes)", "SE(PreChargeReq)", "SE(PreChargeRes)", "SE(ServiceDetailReq)", "SE(ServiceDetailRes)", "SE(ServiceDiscoveryReq)", "SE(ServiceDiscoveryRes)", "SE(ServicePaymentSelectionReq)", "SE(ServicePaymentSelectionRes)", "SE(SessionSetupReq)", "SE(SessionSetupRes)", "SE(SessionStopReq)", "SE(SessionStopRes)", "SE(WeldingDetectionReq)", "SE(WeldingDetectionRes)"},
@@ -18367,9 +19821,12 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(6)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(6)
+			if !ok {
+				var err error
+				if c, err = r.Bits(6); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BodyElement)
@@ -18465,7 +19922,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BodyBaseType{})); err != nil {
 				return err
 			}
-			x.BodyElement = new(BodyBaseType)
+			x.BodyElement = a.newBodyBaseType()
 			if err := x.BodyElement.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18473,7 +19930,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckReqType{})); err != nil {
 				return err
 			}
-			x.CableCheckReq = new(CableCheckReqType)
+			x.CableCheckReq = a.newCableCheckReqType()
 			if err := x.CableCheckReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18481,7 +19938,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckResType{})); err != nil {
 				return err
 			}
-			x.CableCheckRes = new(CableCheckResType)
+			x.CableCheckRes = a.newCableCheckResType()
 			if err := x.CableCheckRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18489,7 +19946,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationReqType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationReq = new(CertificateInstallationReqType)
+			x.CertificateInstallationReq = a.newCertificateInstallationReqType()
 			if err := x.CertificateInstallationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18497,7 +19954,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationResType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationRes = new(CertificateInstallationResType)
+			x.CertificateInstallationRes = a.newCertificateInstallationResType()
 			if err := x.CertificateInstallationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18505,7 +19962,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateReqType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateReq = new(CertificateUpdateReqType)
+			x.CertificateUpdateReq = a.newCertificateUpdateReqType()
 			if err := x.CertificateUpdateReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18513,7 +19970,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateResType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateRes = new(CertificateUpdateResType)
+			x.CertificateUpdateRes = a.newCertificateUpdateResType()
 			if err := x.CertificateUpdateRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18521,7 +19978,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
+			x.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
 			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18529,7 +19986,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
+			x.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
 			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18537,7 +19994,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusReqType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusReq = new(ChargingStatusReqType)
+			x.ChargingStatusReq = a.newChargingStatusReqType()
 			if err := x.ChargingStatusReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18545,7 +20002,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusResType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusRes = new(ChargingStatusResType)
+			x.ChargingStatusRes = a.newChargingStatusResType()
 			if err := x.ChargingStatusRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18553,7 +20010,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ContractAuthenticationReqType{})); err != nil {
 				return err
 			}
-			x.ContractAuthenticationReq = new(ContractAuthenticationReqType)
+			x.ContractAuthenticationReq = a.newContractAuthenticationReqType()
 			if err := x.ContractAuthenticationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18561,7 +20018,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ContractAuthenticationResType{})); err != nil {
 				return err
 			}
-			x.ContractAuthenticationRes = new(ContractAuthenticationResType)
+			x.ContractAuthenticationRes = a.newContractAuthenticationResType()
 			if err := x.ContractAuthenticationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18569,7 +20026,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandReqType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandReq = new(CurrentDemandReqType)
+			x.CurrentDemandReq = a.newCurrentDemandReqType()
 			if err := x.CurrentDemandReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18577,7 +20034,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandResType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandRes = new(CurrentDemandResType)
+			x.CurrentDemandRes = a.newCurrentDemandResType()
 			if err := x.CurrentDemandRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18585,7 +20042,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptReqType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptReq = new(MeteringReceiptReqType)
+			x.MeteringReceiptReq = a.newMeteringReceiptReqType()
 			if err := x.MeteringReceiptReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18593,7 +20050,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptResType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptRes = new(MeteringReceiptResType)
+			x.MeteringReceiptRes = a.newMeteringReceiptResType()
 			if err := x.MeteringReceiptRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18601,7 +20058,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsReqType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsReq = new(PaymentDetailsReqType)
+			x.PaymentDetailsReq = a.newPaymentDetailsReqType()
 			if err := x.PaymentDetailsReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18609,7 +20066,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsResType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsRes = new(PaymentDetailsResType)
+			x.PaymentDetailsRes = a.newPaymentDetailsResType()
 			if err := x.PaymentDetailsRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18617,7 +20074,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryReqType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryReq = new(PowerDeliveryReqType)
+			x.PowerDeliveryReq = a.newPowerDeliveryReqType()
 			if err := x.PowerDeliveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18625,7 +20082,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryResType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryRes = new(PowerDeliveryResType)
+			x.PowerDeliveryRes = a.newPowerDeliveryResType()
 			if err := x.PowerDeliveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18633,7 +20090,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeReqType{})); err != nil {
 				return err
 			}
-			x.PreChargeReq = new(PreChargeReqType)
+			x.PreChargeReq = a.newPreChargeReqType()
 			if err := x.PreChargeReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18641,7 +20098,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeResType{})); err != nil {
 				return err
 			}
-			x.PreChargeRes = new(PreChargeResType)
+			x.PreChargeRes = a.newPreChargeResType()
 			if err := x.PreChargeRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18649,7 +20106,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailReq = new(ServiceDetailReqType)
+			x.ServiceDetailReq = a.newServiceDetailReqType()
 			if err := x.ServiceDetailReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18657,7 +20114,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailResType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailRes = new(ServiceDetailResType)
+			x.ServiceDetailRes = a.newServiceDetailResType()
 			if err := x.ServiceDetailRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18665,7 +20122,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
+			x.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
 			if err := x.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18673,7 +20130,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
+			x.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
 			if err := x.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18681,7 +20138,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServicePaymentSelectionReqType{})); err != nil {
 				return err
 			}
-			x.ServicePaymentSelectionReq = new(ServicePaymentSelectionReqType)
+			x.ServicePaymentSelectionReq = a.newServicePaymentSelectionReqType()
 			if err := x.ServicePaymentSelectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18689,7 +20146,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServicePaymentSelectionResType{})); err != nil {
 				return err
 			}
-			x.ServicePaymentSelectionRes = new(ServicePaymentSelectionResType)
+			x.ServicePaymentSelectionRes = a.newServicePaymentSelectionResType()
 			if err := x.ServicePaymentSelectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18697,7 +20154,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupReqType{})); err != nil {
 				return err
 			}
-			x.SessionSetupReq = new(SessionSetupReqType)
+			x.SessionSetupReq = a.newSessionSetupReqType()
 			if err := x.SessionSetupReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18705,7 +20162,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupResType{})); err != nil {
 				return err
 			}
-			x.SessionSetupRes = new(SessionSetupResType)
+			x.SessionSetupRes = a.newSessionSetupResType()
 			if err := x.SessionSetupRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18713,7 +20170,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopType{})); err != nil {
 				return err
 			}
-			x.SessionStopReq = new(SessionStopType)
+			x.SessionStopReq = a.newSessionStopType()
 			if err := x.SessionStopReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18721,7 +20178,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopResType{})); err != nil {
 				return err
 			}
-			x.SessionStopRes = new(SessionStopResType)
+			x.SessionStopRes = a.newSessionStopResType()
 			if err := x.SessionStopRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18729,7 +20186,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionReqType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionReq = new(WeldingDetectionReqType)
+			x.WeldingDetectionReq = a.newWeldingDetectionReqType()
 			if err := x.WeldingDetectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18737,7 +20194,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionResType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionRes = new(WeldingDetectionResType)
+			x.WeldingDetectionRes = a.newWeldingDetectionResType()
 			if err := x.WeldingDetectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19169,6 +20626,11 @@ type WeldingDetectionReqType struct {
 	DC_EVStatus DC_EVStatusType `json:"DC_EVStatus"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionReqType) reset() {
+	*x = WeldingDetectionReqType{}
+}
+
 var grammarWeldingDetectionReqType = exi.Grammar{
 	Name:   "WeldingDetectionReqType",
 	Events: []string{"EE", "SE(DC_EVStatus)"},
@@ -19235,6 +20697,11 @@ type WeldingDetectionResType struct {
 	ResponseCode       ResponseCodeType  `json:"ResponseCode"`
 	DC_EVSEStatus      DC_EVSEStatusType `json:"DC_EVSEStatus"`
 	EVSEPresentVoltage PhysicalValueType `json:"EVSEPresentVoltage"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionResType) reset() {
+	*x = WeldingDetectionResType{}
 }
 
 var grammarWeldingDetectionResType = exi.Grammar{

@@ -18,14 +18,121 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep                      *slabs
+	gen                       uint32
 	bPhysicalValueType        []PhysicalValueType
 	bRelativeTimeIntervalType []RelativeTimeIntervalType
 	bIntervalType             []IntervalType
 }
 
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AC_EVChargeParameterType           exi.Slab[AC_EVChargeParameterType]
+	PhysicalValueType                  exi.Slab[PhysicalValueType]
+	AC_EVSEChargeParameterType         exi.Slab[AC_EVSEChargeParameterType]
+	AC_EVSEStatusType                  exi.Slab[AC_EVSEStatusType]
+	AuthorizationReqType               exi.Slab[AuthorizationReqType]
+	AuthorizationResType               exi.Slab[AuthorizationResType]
+	BodyBaseType                       exi.Slab[BodyBaseType]
+	CableCheckReqType                  exi.Slab[CableCheckReqType]
+	DC_EVStatusType                    exi.Slab[DC_EVStatusType]
+	CableCheckResType                  exi.Slab[CableCheckResType]
+	DC_EVSEStatusType                  exi.Slab[DC_EVSEStatusType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	CertificateInstallationReqType     exi.Slab[CertificateInstallationReqType]
+	CertificateInstallationResType     exi.Slab[CertificateInstallationResType]
+	SubCertificatesType                exi.Slab[SubCertificatesType]
+	CertificateUpdateReqType           exi.Slab[CertificateUpdateReqType]
+	CertificateUpdateResType           exi.Slab[CertificateUpdateResType]
+	ChargeParameterDiscoveryReqType    exi.Slab[ChargeParameterDiscoveryReqType]
+	DC_EVChargeParameterType           exi.Slab[DC_EVChargeParameterType]
+	EVChargeParameterType              exi.Slab[EVChargeParameterType]
+	ChargeParameterDiscoveryResType    exi.Slab[ChargeParameterDiscoveryResType]
+	SAScheduleListType                 exi.Slab[SAScheduleListType]
+	PMaxScheduleEntryType              exi.Slab[PMaxScheduleEntryType]
+	RelativeTimeIntervalType           exi.Slab[RelativeTimeIntervalType]
+	IntervalType                       exi.Slab[IntervalType]
+	SalesTariffType                    exi.Slab[SalesTariffType]
+	SalesTariffEntryType               exi.Slab[SalesTariffEntryType]
+	SASchedulesType                    exi.Slab[SASchedulesType]
+	DC_EVSEChargeParameterType         exi.Slab[DC_EVSEChargeParameterType]
+	EVSEChargeParameterType            exi.Slab[EVSEChargeParameterType]
+	ChargingStatusReqType              exi.Slab[ChargingStatusReqType]
+	ChargingStatusResType              exi.Slab[ChargingStatusResType]
+	MeterInfoType                      exi.Slab[MeterInfoType]
+	CurrentDemandReqType               exi.Slab[CurrentDemandReqType]
+	CurrentDemandResType               exi.Slab[CurrentDemandResType]
+	DC_EVPowerDeliveryParameterType    exi.Slab[DC_EVPowerDeliveryParameterType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	EVPowerDeliveryParameterType       exi.Slab[EVPowerDeliveryParameterType]
+	EVSEStatusType                     exi.Slab[EVSEStatusType]
+	EVStatusType                       exi.Slab[EVStatusType]
+	EntryType                          exi.Slab[EntryType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	MeteringReceiptReqType             exi.Slab[MeteringReceiptReqType]
+	MeteringReceiptResType             exi.Slab[MeteringReceiptResType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	PaymentDetailsReqType              exi.Slab[PaymentDetailsReqType]
+	PaymentDetailsResType              exi.Slab[PaymentDetailsResType]
+	PaymentServiceSelectionReqType     exi.Slab[PaymentServiceSelectionReqType]
+	PaymentServiceSelectionResType     exi.Slab[PaymentServiceSelectionResType]
+	PowerDeliveryReqType               exi.Slab[PowerDeliveryReqType]
+	ChargingProfileType                exi.Slab[ChargingProfileType]
+	PowerDeliveryResType               exi.Slab[PowerDeliveryResType]
+	PreChargeReqType                   exi.Slab[PreChargeReqType]
+	PreChargeResType                   exi.Slab[PreChargeResType]
+	ServiceDetailReqType               exi.Slab[ServiceDetailReqType]
+	ServiceDetailResType               exi.Slab[ServiceDetailResType]
+	ServiceParameterListType           exi.Slab[ServiceParameterListType]
+	ServiceDiscoveryReqType            exi.Slab[ServiceDiscoveryReqType]
+	ServiceDiscoveryResType            exi.Slab[ServiceDiscoveryResType]
+	ServiceListType                    exi.Slab[ServiceListType]
+	SessionSetupReqType                exi.Slab[SessionSetupReqType]
+	SessionSetupResType                exi.Slab[SessionSetupResType]
+	SessionStopReqType                 exi.Slab[SessionStopReqType]
+	SessionStopResType                 exi.Slab[SessionStopResType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+	V2G_Message                        exi.Slab[V2G_Message]
+	NotificationType                   exi.Slab[NotificationType]
+	WeldingDetectionReqType            exi.Slab[WeldingDetectionReqType]
+	WeldingDetectionResType            exi.Slab[WeldingDetectionResType]
+}
+
+func (a *arena) newAC_EVChargeParameterType() *AC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVChargeParameterType)
+}
+
 func (a *arena) newPhysicalValueType() *PhysicalValueType {
+	if a.keep != nil {
+		p := a.keep.PhysicalValueType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bPhysicalValueType) == 0 {
 		a.bPhysicalValueType = make([]PhysicalValueType, 4)
 	}
@@ -34,7 +141,201 @@ func (a *arena) newPhysicalValueType() *PhysicalValueType {
 	return p
 }
 
+func (a *arena) newAC_EVSEChargeParameterType() *AC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEChargeParameterType)
+}
+
+func (a *arena) newAC_EVSEStatusType() *AC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.AC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_EVSEStatusType)
+}
+
+func (a *arena) newAuthorizationReqType() *AuthorizationReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationReqType)
+}
+
+func (a *arena) newAuthorizationResType() *AuthorizationResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationResType)
+}
+
+func (a *arena) newBodyBaseType() *BodyBaseType {
+	if a.keep != nil {
+		p := a.keep.BodyBaseType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BodyBaseType)
+}
+
+func (a *arena) newCableCheckReqType() *CableCheckReqType {
+	if a.keep != nil {
+		p := a.keep.CableCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckReqType)
+}
+
+func (a *arena) newDC_EVStatusType() *DC_EVStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVStatusType)
+}
+
+func (a *arena) newCableCheckResType() *CableCheckResType {
+	if a.keep != nil {
+		p := a.keep.CableCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CableCheckResType)
+}
+
+func (a *arena) newDC_EVSEStatusType() *DC_EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEStatusType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newCertificateInstallationReqType() *CertificateInstallationReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationReqType)
+}
+
+func (a *arena) newCertificateInstallationResType() *CertificateInstallationResType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationResType)
+}
+
+func (a *arena) newSubCertificatesType() *SubCertificatesType {
+	if a.keep != nil {
+		p := a.keep.SubCertificatesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SubCertificatesType)
+}
+
+func (a *arena) newCertificateUpdateReqType() *CertificateUpdateReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateReqType)
+}
+
+func (a *arena) newCertificateUpdateResType() *CertificateUpdateResType {
+	if a.keep != nil {
+		p := a.keep.CertificateUpdateResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateUpdateResType)
+}
+
+func (a *arena) newChargeParameterDiscoveryReqType() *ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newDC_EVChargeParameterType() *DC_EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVChargeParameterType)
+}
+
+func (a *arena) newEVChargeParameterType() *EVChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVChargeParameterType)
+}
+
+func (a *arena) newChargeParameterDiscoveryResType() *ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newSAScheduleListType() *SAScheduleListType {
+	if a.keep != nil {
+		p := a.keep.SAScheduleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SAScheduleListType)
+}
+
+func (a *arena) newPMaxScheduleEntryType() *PMaxScheduleEntryType {
+	if a.keep != nil {
+		p := a.keep.PMaxScheduleEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PMaxScheduleEntryType)
+}
+
 func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
+	if a.keep != nil {
+		p := a.keep.RelativeTimeIntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bRelativeTimeIntervalType) == 0 {
 		a.bRelativeTimeIntervalType = make([]RelativeTimeIntervalType, 4)
 	}
@@ -44,12 +345,557 @@ func (a *arena) newRelativeTimeIntervalType() *RelativeTimeIntervalType {
 }
 
 func (a *arena) newIntervalType() *IntervalType {
+	if a.keep != nil {
+		p := a.keep.IntervalType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bIntervalType) == 0 {
 		a.bIntervalType = make([]IntervalType, 4)
 	}
 	p := &a.bIntervalType[0]
 	a.bIntervalType = a.bIntervalType[1:]
 	return p
+}
+
+func (a *arena) newSalesTariffType() *SalesTariffType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffType)
+}
+
+func (a *arena) newSalesTariffEntryType() *SalesTariffEntryType {
+	if a.keep != nil {
+		p := a.keep.SalesTariffEntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SalesTariffEntryType)
+}
+
+func (a *arena) newSASchedulesType() *SASchedulesType {
+	if a.keep != nil {
+		p := a.keep.SASchedulesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SASchedulesType)
+}
+
+func (a *arena) newDC_EVSEChargeParameterType() *DC_EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVSEChargeParameterType)
+}
+
+func (a *arena) newEVSEChargeParameterType() *EVSEChargeParameterType {
+	if a.keep != nil {
+		p := a.keep.EVSEChargeParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEChargeParameterType)
+}
+
+func (a *arena) newChargingStatusReqType() *ChargingStatusReqType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusReqType)
+}
+
+func (a *arena) newChargingStatusResType() *ChargingStatusResType {
+	if a.keep != nil {
+		p := a.keep.ChargingStatusResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingStatusResType)
+}
+
+func (a *arena) newMeterInfoType() *MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.MeterInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeterInfoType)
+}
+
+func (a *arena) newCurrentDemandReqType() *CurrentDemandReqType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandReqType)
+}
+
+func (a *arena) newCurrentDemandResType() *CurrentDemandResType {
+	if a.keep != nil {
+		p := a.keep.CurrentDemandResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CurrentDemandResType)
+}
+
+func (a *arena) newDC_EVPowerDeliveryParameterType() *DC_EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.DC_EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newEVPowerDeliveryParameterType() *EVPowerDeliveryParameterType {
+	if a.keep != nil {
+		p := a.keep.EVPowerDeliveryParameterType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVPowerDeliveryParameterType)
+}
+
+func (a *arena) newEVSEStatusType() *EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEStatusType)
+}
+
+func (a *arena) newEVStatusType() *EVStatusType {
+	if a.keep != nil {
+		p := a.keep.EVStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVStatusType)
+}
+
+func (a *arena) newEntryType() *EntryType {
+	if a.keep != nil {
+		p := a.keep.EntryType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EntryType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newMeteringReceiptReqType() *MeteringReceiptReqType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptReqType)
+}
+
+func (a *arena) newMeteringReceiptResType() *MeteringReceiptResType {
+	if a.keep != nil {
+		p := a.keep.MeteringReceiptResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringReceiptResType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newPaymentDetailsReqType() *PaymentDetailsReqType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsReqType)
+}
+
+func (a *arena) newPaymentDetailsResType() *PaymentDetailsResType {
+	if a.keep != nil {
+		p := a.keep.PaymentDetailsResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentDetailsResType)
+}
+
+func (a *arena) newPaymentServiceSelectionReqType() *PaymentServiceSelectionReqType {
+	if a.keep != nil {
+		p := a.keep.PaymentServiceSelectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentServiceSelectionReqType)
+}
+
+func (a *arena) newPaymentServiceSelectionResType() *PaymentServiceSelectionResType {
+	if a.keep != nil {
+		p := a.keep.PaymentServiceSelectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PaymentServiceSelectionResType)
+}
+
+func (a *arena) newPowerDeliveryReqType() *PowerDeliveryReqType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryReqType)
+}
+
+func (a *arena) newChargingProfileType() *ChargingProfileType {
+	if a.keep != nil {
+		p := a.keep.ChargingProfileType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingProfileType)
+}
+
+func (a *arena) newPowerDeliveryResType() *PowerDeliveryResType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryResType)
+}
+
+func (a *arena) newPreChargeReqType() *PreChargeReqType {
+	if a.keep != nil {
+		p := a.keep.PreChargeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeReqType)
+}
+
+func (a *arena) newPreChargeResType() *PreChargeResType {
+	if a.keep != nil {
+		p := a.keep.PreChargeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PreChargeResType)
+}
+
+func (a *arena) newServiceDetailReqType() *ServiceDetailReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailReqType)
+}
+
+func (a *arena) newServiceDetailResType() *ServiceDetailResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailResType)
+}
+
+func (a *arena) newServiceParameterListType() *ServiceParameterListType {
+	if a.keep != nil {
+		p := a.keep.ServiceParameterListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceParameterListType)
+}
+
+func (a *arena) newServiceDiscoveryReqType() *ServiceDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryReqType)
+}
+
+func (a *arena) newServiceDiscoveryResType() *ServiceDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryResType)
+}
+
+func (a *arena) newServiceListType() *ServiceListType {
+	if a.keep != nil {
+		p := a.keep.ServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceListType)
+}
+
+func (a *arena) newSessionSetupReqType() *SessionSetupReqType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupReqType)
+}
+
+func (a *arena) newSessionSetupResType() *SessionSetupResType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupResType)
+}
+
+func (a *arena) newSessionStopReqType() *SessionStopReqType {
+	if a.keep != nil {
+		p := a.keep.SessionStopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopReqType)
+}
+
+func (a *arena) newSessionStopResType() *SessionStopResType {
+	if a.keep != nil {
+		p := a.keep.SessionStopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopResType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newV2G_Message() *V2G_Message {
+	if a.keep != nil {
+		p := a.keep.V2G_Message.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(V2G_Message)
+}
+
+func (a *arena) newNotificationType() *NotificationType {
+	if a.keep != nil {
+		p := a.keep.NotificationType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(NotificationType)
+}
+
+func (a *arena) newWeldingDetectionReqType() *WeldingDetectionReqType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionReqType)
+}
+
+func (a *arena) newWeldingDetectionResType() *WeldingDetectionResType {
+	if a.keep != nil {
+		p := a.keep.WeldingDetectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(WeldingDetectionResType)
 }
 
 // exiNames are the string table entries the schema set pre-populates
@@ -251,7 +1097,11 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -259,699 +1109,665 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AC_EVChargeParameter != nil {
-		d.AC_EVChargeParameter = nil
-	}
-	if d.AC_EVSEChargeParameter != nil {
-		d.AC_EVSEChargeParameter = nil
-	}
-	if d.AC_EVSEStatus != nil {
-		d.AC_EVSEStatus = nil
-	}
-	if d.AuthorizationReq != nil {
-		d.AuthorizationReq = nil
-	}
-	if d.AuthorizationRes != nil {
-		d.AuthorizationRes = nil
-	}
-	if d.BodyElement != nil {
-		d.BodyElement = nil
-	}
-	if d.CableCheckReq != nil {
-		d.CableCheckReq = nil
-	}
-	if d.CableCheckRes != nil {
-		d.CableCheckRes = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.CertificateInstallationReq != nil {
-		d.CertificateInstallationReq = nil
-	}
-	if d.CertificateInstallationRes != nil {
-		d.CertificateInstallationRes = nil
-	}
-	if d.CertificateUpdateReq != nil {
-		d.CertificateUpdateReq = nil
-	}
-	if d.CertificateUpdateRes != nil {
-		d.CertificateUpdateRes = nil
-	}
-	if d.ChargeParameterDiscoveryReq != nil {
-		d.ChargeParameterDiscoveryReq = nil
-	}
-	if d.ChargeParameterDiscoveryRes != nil {
-		d.ChargeParameterDiscoveryRes = nil
-	}
-	if d.ChargingStatusReq != nil {
-		d.ChargingStatusReq = nil
-	}
-	if d.ChargingStatusRes != nil {
-		d.ChargingStatusRes = nil
-	}
-	if d.CurrentDemandReq != nil {
-		d.CurrentDemandReq = nil
-	}
-	if d.CurrentDemandRes != nil {
-		d.CurrentDemandRes = nil
-	}
-	if d.DC_EVChargeParameter != nil {
-		d.DC_EVChargeParameter = nil
-	}
-	if d.DC_EVPowerDeliveryParameter != nil {
-		d.DC_EVPowerDeliveryParameter = nil
-	}
-	if d.DC_EVSEChargeParameter != nil {
-		d.DC_EVSEChargeParameter = nil
-	}
-	if d.DC_EVSEStatus != nil {
-		d.DC_EVSEStatus = nil
-	}
-	if d.DC_EVStatus != nil {
-		d.DC_EVStatus = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.EVChargeParameter != nil {
-		d.EVChargeParameter = nil
-	}
-	if d.EVPowerDeliveryParameter != nil {
-		d.EVPowerDeliveryParameter = nil
-	}
-	if d.EVSEChargeParameter != nil {
-		d.EVSEChargeParameter = nil
-	}
-	if d.EVSEStatus != nil {
-		d.EVSEStatus = nil
-	}
-	if d.EVStatus != nil {
-		d.EVStatus = nil
-	}
-	if d.Entry != nil {
-		d.Entry = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MeteringReceiptReq != nil {
-		d.MeteringReceiptReq = nil
-	}
-	if d.MeteringReceiptRes != nil {
-		d.MeteringReceiptRes = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.PMaxScheduleEntry != nil {
-		d.PMaxScheduleEntry = nil
-	}
-	if d.PaymentDetailsReq != nil {
-		d.PaymentDetailsReq = nil
-	}
-	if d.PaymentDetailsRes != nil {
-		d.PaymentDetailsRes = nil
-	}
-	if d.PaymentServiceSelectionReq != nil {
-		d.PaymentServiceSelectionReq = nil
-	}
-	if d.PaymentServiceSelectionRes != nil {
-		d.PaymentServiceSelectionRes = nil
-	}
-	if d.PowerDeliveryReq != nil {
-		d.PowerDeliveryReq = nil
-	}
-	if d.PowerDeliveryRes != nil {
-		d.PowerDeliveryRes = nil
-	}
-	if d.PreChargeReq != nil {
-		d.PreChargeReq = nil
-	}
-	if d.PreChargeRes != nil {
-		d.PreChargeRes = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RelativeTimeInterval != nil {
-		d.RelativeTimeInterval = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SAScheduleList != nil {
-		d.SAScheduleList = nil
-	}
-	if d.SASchedules != nil {
-		d.SASchedules = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.SalesTariffEntry != nil {
-		d.SalesTariffEntry = nil
-	}
-	if d.ServiceDetailReq != nil {
-		d.ServiceDetailReq = nil
-	}
-	if d.ServiceDetailRes != nil {
-		d.ServiceDetailRes = nil
-	}
-	if d.ServiceDiscoveryReq != nil {
-		d.ServiceDiscoveryReq = nil
-	}
-	if d.ServiceDiscoveryRes != nil {
-		d.ServiceDiscoveryRes = nil
-	}
-	if d.SessionSetupReq != nil {
-		d.SessionSetupReq = nil
-	}
-	if d.SessionSetupRes != nil {
-		d.SessionSetupRes = nil
-	}
-	if d.SessionStopReq != nil {
-		d.SessionStopReq = nil
-	}
-	if d.SessionStopRes != nil {
-		d.SessionStopRes = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.TimeInterval != nil {
-		d.TimeInterval = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.V2G_Message != nil {
-		d.V2G_Message = nil
-	}
-	if d.WeldingDetectionReq != nil {
-		d.WeldingDetectionReq = nil
-	}
-	if d.WeldingDetectionRes != nil {
-		d.WeldingDetectionRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(7)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AC_EVChargeParameter = new(AC_EVChargeParameterType)
-		if err := d.AC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
+		if err := d.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
-		if err := d.AC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
+		if err := d.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AC_EVSEStatus = new(AC_EVSEStatusType)
-		if err := d.AC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_EVSEStatus = a.newAC_EVSEStatusType()
+		if err := d.AC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationReq = a.newAuthorizationReqType()
+		if err := d.AuthorizationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationRes = a.newAuthorizationResType()
+		if err := d.AuthorizationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.BodyElement = new(BodyBaseType)
-		if err := d.BodyElement.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BodyElement = a.newBodyBaseType()
+		if err := d.BodyElement.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CableCheckReq = new(CableCheckReqType)
-		if err := d.CableCheckReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckReq = a.newCableCheckReqType()
+		if err := d.CableCheckReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 7:
-		d.CableCheckRes = new(CableCheckResType)
-		if err := d.CableCheckRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CableCheckRes = a.newCableCheckResType()
+		if err := d.CableCheckRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
+		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationRes = a.newCertificateInstallationResType()
+		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.CertificateUpdateReq = new(CertificateUpdateReqType)
-		if err := d.CertificateUpdateReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateReq = a.newCertificateUpdateReqType()
+		if err := d.CertificateUpdateReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.CertificateUpdateRes = new(CertificateUpdateResType)
-		if err := d.CertificateUpdateRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateUpdateRes = a.newCertificateUpdateResType()
+		if err := d.CertificateUpdateRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
-		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
+		if err := d.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
-		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
+		if err := d.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.ChargingStatusReq = new(ChargingStatusReqType)
-		if err := d.ChargingStatusReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusReq = a.newChargingStatusReqType()
+		if err := d.ChargingStatusReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.ChargingStatusRes = new(ChargingStatusResType)
-		if err := d.ChargingStatusRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ChargingStatusRes = a.newChargingStatusResType()
+		if err := d.ChargingStatusRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.CurrentDemandReq = new(CurrentDemandReqType)
-		if err := d.CurrentDemandReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandReq = a.newCurrentDemandReqType()
+		if err := d.CurrentDemandReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.CurrentDemandRes = new(CurrentDemandResType)
-		if err := d.CurrentDemandRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CurrentDemandRes = a.newCurrentDemandResType()
+		if err := d.CurrentDemandRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.DC_EVChargeParameter = new(DC_EVChargeParameterType)
-		if err := d.DC_EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
+		if err := d.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
-		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
+		if err := d.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
-		if err := d.DC_EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
+		if err := d.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.DC_EVSEStatus = new(DC_EVSEStatusType)
-		if err := d.DC_EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVSEStatus = a.newDC_EVSEStatusType()
+		if err := d.DC_EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.DC_EVStatus = new(DC_EVStatusType)
-		if err := d.DC_EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_EVStatus = a.newDC_EVStatusType()
+		if err := d.DC_EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 24:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.EVChargeParameter = new(EVChargeParameterType)
-		if err := d.EVChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVChargeParameter = a.newEVChargeParameterType()
+		if err := d.EVChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 28:
-		d.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
-		if err := d.EVPowerDeliveryParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
+		if err := d.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 29:
-		d.EVSEChargeParameter = new(EVSEChargeParameterType)
-		if err := d.EVSEChargeParameter.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEChargeParameter = a.newEVSEChargeParameterType()
+		if err := d.EVSEChargeParameter.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 30:
-		d.EVSEStatus = new(EVSEStatusType)
-		if err := d.EVSEStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVSEStatus = a.newEVSEStatusType()
+		if err := d.EVSEStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 31:
-		d.EVStatus = new(EVStatusType)
-		if err := d.EVStatus.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.EVStatus = a.newEVStatusType()
+		if err := d.EVStatus.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.Entry = new(EntryType)
-		if err := d.Entry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Entry = a.newEntryType()
+		if err := d.Entry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.MeteringReceiptReq = new(MeteringReceiptReqType)
-		if err := d.MeteringReceiptReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptReq = a.newMeteringReceiptReqType()
+		if err := d.MeteringReceiptReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.MeteringReceiptRes = new(MeteringReceiptResType)
-		if err := d.MeteringReceiptRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringReceiptRes = a.newMeteringReceiptResType()
+		if err := d.MeteringReceiptRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.PMaxScheduleEntry = new(PMaxScheduleEntryType)
-		if err := d.PMaxScheduleEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PMaxScheduleEntry = a.newPMaxScheduleEntryType()
+		if err := d.PMaxScheduleEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 43:
-		d.PaymentDetailsReq = new(PaymentDetailsReqType)
-		if err := d.PaymentDetailsReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsReq = a.newPaymentDetailsReqType()
+		if err := d.PaymentDetailsReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 44:
-		d.PaymentDetailsRes = new(PaymentDetailsResType)
-		if err := d.PaymentDetailsRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentDetailsRes = a.newPaymentDetailsResType()
+		if err := d.PaymentDetailsRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 45:
-		d.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
-		if err := d.PaymentServiceSelectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentServiceSelectionReq = a.newPaymentServiceSelectionReqType()
+		if err := d.PaymentServiceSelectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 46:
-		d.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
-		if err := d.PaymentServiceSelectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PaymentServiceSelectionRes = a.newPaymentServiceSelectionResType()
+		if err := d.PaymentServiceSelectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 47:
-		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
+		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 48:
-		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryRes = a.newPowerDeliveryResType()
+		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 49:
-		d.PreChargeReq = new(PreChargeReqType)
-		if err := d.PreChargeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeReq = a.newPreChargeReqType()
+		if err := d.PreChargeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 50:
-		d.PreChargeRes = new(PreChargeResType)
-		if err := d.PreChargeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PreChargeRes = a.newPreChargeResType()
+		if err := d.PreChargeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 51:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 52:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 53:
-		d.RelativeTimeInterval = new(RelativeTimeIntervalType)
-		if err := d.RelativeTimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RelativeTimeInterval = a.newRelativeTimeIntervalType()
+		if err := d.RelativeTimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 54:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 55:
-		d.SAScheduleList = new(SAScheduleListType)
-		if err := d.SAScheduleList.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SAScheduleList = a.newSAScheduleListType()
+		if err := d.SAScheduleList.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 56:
-		d.SASchedules = new(SASchedulesType)
-		if err := d.SASchedules.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SASchedules = a.newSASchedulesType()
+		if err := d.SASchedules.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 57:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 58:
-		d.SalesTariffEntry = new(SalesTariffEntryType)
-		if err := d.SalesTariffEntry.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SalesTariffEntry = a.newSalesTariffEntryType()
+		if err := d.SalesTariffEntry.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 59:
-		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailReq = a.newServiceDetailReqType()
+		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 60:
-		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailRes = a.newServiceDetailResType()
+		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 61:
-		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 62:
-		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 63:
-		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupReq = a.newSessionSetupReqType()
+		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 64:
-		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupRes = a.newSessionSetupResType()
+		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 65:
-		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopReq = a.newSessionStopReqType()
+		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 66:
-		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopRes = a.newSessionStopResType()
+		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 67:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 68:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 69:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 70:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 71:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 72:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 73:
-		d.TimeInterval = new(IntervalType)
-		if err := d.TimeInterval.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.TimeInterval = a.newIntervalType()
+		if err := d.TimeInterval.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 74:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 75:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 76:
-		d.V2G_Message = new(V2G_Message)
-		if err := d.V2G_Message.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.V2G_Message = a.newV2G_Message()
+		if err := d.V2G_Message.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 77:
-		d.WeldingDetectionReq = new(WeldingDetectionReqType)
-		if err := d.WeldingDetectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionReq = a.newWeldingDetectionReqType()
+		if err := d.WeldingDetectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 78:
-		d.WeldingDetectionRes = new(WeldingDetectionResType)
-		if err := d.WeldingDetectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.WeldingDetectionRes = a.newWeldingDetectionResType()
+		if err := d.WeldingDetectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 79:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 80:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_EVChargeParameter = nil
+	case 1:
+		d.AC_EVSEChargeParameter = nil
+	case 2:
+		d.AC_EVSEStatus = nil
+	case 3:
+		d.AuthorizationReq = nil
+	case 4:
+		d.AuthorizationRes = nil
+	case 5:
+		d.BodyElement = nil
+	case 6:
+		d.CableCheckReq = nil
+	case 7:
+		d.CableCheckRes = nil
+	case 8:
+		d.CanonicalizationMethod = nil
+	case 9:
+		d.CertificateInstallationReq = nil
+	case 10:
+		d.CertificateInstallationRes = nil
+	case 11:
+		d.CertificateUpdateReq = nil
+	case 12:
+		d.CertificateUpdateRes = nil
+	case 13:
+		d.ChargeParameterDiscoveryReq = nil
+	case 14:
+		d.ChargeParameterDiscoveryRes = nil
+	case 15:
+		d.ChargingStatusReq = nil
+	case 16:
+		d.ChargingStatusRes = nil
+	case 17:
+		d.CurrentDemandReq = nil
+	case 18:
+		d.CurrentDemandRes = nil
+	case 19:
+		d.DC_EVChargeParameter = nil
+	case 20:
+		d.DC_EVPowerDeliveryParameter = nil
+	case 21:
+		d.DC_EVSEChargeParameter = nil
+	case 22:
+		d.DC_EVSEStatus = nil
+	case 23:
+		d.DC_EVStatus = nil
+	case 24:
+		d.DSAKeyValue = nil
+	case 25:
+		d.DigestMethod = nil
+	case 26:
+		d.DigestValue = nil
+	case 27:
+		d.EVChargeParameter = nil
+	case 28:
+		d.EVPowerDeliveryParameter = nil
+	case 29:
+		d.EVSEChargeParameter = nil
+	case 30:
+		d.EVSEStatus = nil
+	case 31:
+		d.EVStatus = nil
+	case 32:
+		d.Entry = nil
+	case 33:
+		d.KeyInfo = nil
+	case 34:
+		d.KeyName = nil
+	case 35:
+		d.KeyValue = nil
+	case 36:
+		d.Manifest = nil
+	case 37:
+		d.MeteringReceiptReq = nil
+	case 38:
+		d.MeteringReceiptRes = nil
+	case 39:
+		d.MgmtData = nil
+	case 40:
+		d.Object = nil
+	case 41:
+		d.PGPData = nil
+	case 42:
+		d.PMaxScheduleEntry = nil
+	case 43:
+		d.PaymentDetailsReq = nil
+	case 44:
+		d.PaymentDetailsRes = nil
+	case 45:
+		d.PaymentServiceSelectionReq = nil
+	case 46:
+		d.PaymentServiceSelectionRes = nil
+	case 47:
+		d.PowerDeliveryReq = nil
+	case 48:
+		d.PowerDeliveryRes = nil
+	case 49:
+		d.PreChargeReq = nil
+	case 50:
+		d.PreChargeRes = nil
+	case 51:
+		d.RSAKeyValue = nil
+	case 52:
+		d.Reference = nil
+	case 53:
+		d.RelativeTimeInterval = nil
+	case 54:
+		d.RetrievalMethod = nil
+	case 55:
+		d.SAScheduleList = nil
+	case 56:
+		d.SASchedules = nil
+	case 57:
+		d.SPKIData = nil
+	case 58:
+		d.SalesTariffEntry = nil
+	case 59:
+		d.ServiceDetailReq = nil
+	case 60:
+		d.ServiceDetailRes = nil
+	case 61:
+		d.ServiceDiscoveryReq = nil
+	case 62:
+		d.ServiceDiscoveryRes = nil
+	case 63:
+		d.SessionSetupReq = nil
+	case 64:
+		d.SessionSetupRes = nil
+	case 65:
+		d.SessionStopReq = nil
+	case 66:
+		d.SessionStopRes = nil
+	case 67:
+		d.Signature = nil
+	case 68:
+		d.SignatureMethod = nil
+	case 69:
+		d.SignatureProperties = nil
+	case 70:
+		d.SignatureProperty = nil
+	case 71:
+		d.SignatureValue = nil
+	case 72:
+		d.SignedInfo = nil
+	case 73:
+		d.TimeInterval = nil
+	case 74:
+		d.Transform = nil
+	case 75:
+		d.Transforms = nil
+	case 76:
+		d.V2G_Message = nil
+	case 77:
+		d.WeldingDetectionReq = nil
+	case 78:
+		d.WeldingDetectionRes = nil
+	case 79:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.
@@ -7206,6 +8022,11 @@ type AC_EVChargeParameterType struct {
 	EVMinCurrent  PhysicalValueType `json:"EVMinCurrent"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVChargeParameterType) reset() {
+	*x = AC_EVChargeParameterType{}
+}
+
 var grammarAC_EVChargeParameterType = exi.Grammar{
 	Name:   "AC_EVChargeParameterType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EAmount)", "SE(EVMaxVoltage)", "SE(EVMaxCurrent)", "SE(EVMinCurrent)"},
@@ -7231,9 +8052,12 @@ func (x *AC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -7392,6 +8216,11 @@ type PhysicalValueType struct {
 	Value      int16          `json:"Value"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PhysicalValueType) reset() {
+	*x = PhysicalValueType{}
+}
+
 var grammarPhysicalValueType = exi.Grammar{
 	Name:   "PhysicalValueType",
 	Events: []string{"EE", "SE(Multiplier)", "SE(Unit)", "SE(Value)"},
@@ -7542,6 +8371,11 @@ type AC_EVSEChargeParameterType struct {
 	EVSEMaxCurrent     PhysicalValueType `json:"EVSEMaxCurrent"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEChargeParameterType) reset() {
+	*x = AC_EVSEChargeParameterType{}
+}
+
 var grammarAC_EVSEChargeParameterType = exi.Grammar{
 	Name:   "AC_EVSEChargeParameterType",
 	Events: []string{"EE", "SE(AC_EVSEStatus)", "SE(EVSENominalVoltage)", "SE(EVSEMaxCurrent)"},
@@ -7654,6 +8488,11 @@ type AC_EVSEStatusType struct {
 	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
 	EVSENotification     EVSENotificationType `json:"EVSENotification"`
 	RCD                  bool                 `json:"RCD"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_EVSEStatusType) reset() {
+	*x = AC_EVSEStatusType{}
 }
 
 var grammarAC_EVSEStatusType = exi.Grammar{
@@ -7802,6 +8641,11 @@ type AuthorizationReqType struct {
 	GenChallenge exi.Bytes `json:"GenChallenge,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationReqType) reset() {
+	*x = AuthorizationReqType{}
+}
+
 var grammarAuthorizationReqType = exi.Grammar{
 	Name:   "AuthorizationReqType",
 	Events: []string{"EE", "AT(Id)", "SE(GenChallenge)"},
@@ -7821,9 +8665,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -7838,9 +8685,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GenChallenge)
@@ -7929,6 +8779,11 @@ func (x *AuthorizationReqType) encodeEXI(w *exi.Writer) error {
 type AuthorizationResType struct {
 	ResponseCode   ResponseCodeType   `json:"ResponseCode"`
 	EVSEProcessing EVSEProcessingType `json:"EVSEProcessing"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationResType) reset() {
+	*x = AuthorizationResType{}
 }
 
 var grammarAuthorizationResType = exi.Grammar{
@@ -8037,6 +8892,11 @@ func (x *AuthorizationResType) encodeEXI(w *exi.Writer) error {
 type BodyBaseType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyBaseType) reset() {
+	*x = BodyBaseType{}
+}
+
 var grammarBodyBaseType = exi.Grammar{
 	Name:   "BodyBaseType",
 	Events: []string{"EE"},
@@ -8078,6 +8938,11 @@ func (x *BodyBaseType) encodeEXI(w *exi.Writer) error {
 // CableCheckReqType is the schema type {urn:iso:15118:2:2013:MsgBody}CableCheckReqType.
 type CableCheckReqType struct {
 	DC_EVStatus DC_EVStatusType `json:"DC_EVStatus"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckReqType) reset() {
+	*x = CableCheckReqType{}
 }
 
 var grammarCableCheckReqType = exi.Grammar{
@@ -8146,6 +9011,11 @@ type DC_EVStatusType struct {
 	EVReady     bool               `json:"EVReady"`
 	EVErrorCode DC_EVErrorCodeType `json:"EVErrorCode"`
 	EVRESSSOC   int8               `json:"EVRESSSOC"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVStatusType) reset() {
+	*x = DC_EVStatusType{}
 }
 
 var grammarDC_EVStatusType = exi.Grammar{
@@ -8286,6 +9156,11 @@ type CableCheckResType struct {
 	EVSEProcessing EVSEProcessingType `json:"EVSEProcessing"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CableCheckResType) reset() {
+	*x = CableCheckResType{}
+}
+
 var grammarCableCheckResType = exi.Grammar{
 	Name:   "CableCheckResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEProcessing)"},
@@ -8419,6 +9294,11 @@ type DC_EVSEStatusType struct {
 	EVSEStatusCode       DC_EVSEStatusCodeType `json:"EVSEStatusCode"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEStatusType) reset() {
+	*x = DC_EVSEStatusType{}
+}
+
 var grammarDC_EVSEStatusType = exi.Grammar{
 	Name:   "DC_EVSEStatusType",
 	Events: []string{"EE", "SE(NotificationMaxDelay)", "SE(EVSENotification)", "SE(EVSEIsolationStatus)", "SE(EVSEStatusCode)"},
@@ -8464,9 +9344,12 @@ func (x *DC_EVSEStatusType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEIsolationStatus)
@@ -8609,6 +9492,12 @@ type CertificateInstallationReqType struct {
 	ListOfRootCertificateIDs ListOfRootCertificateIDsType `json:"ListOfRootCertificateIDs"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationReqType) reset() {
+	*x = CertificateInstallationReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
+}
+
 var grammarCertificateInstallationReqType = exi.Grammar{
 	Name:   "CertificateInstallationReqType",
 	Events: []string{"EE", "AT(Id)", "SE(OEMProvisioningCert)", "SE(ListOfRootCertificateIDs)"},
@@ -8744,6 +9633,11 @@ type ListOfRootCertificateIDsType struct {
 	RootCertificateID []xmldsig.X509IssuerSerialType `json:"RootCertificateID,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ListOfRootCertificateIDsType) reset() {
+	*x = ListOfRootCertificateIDsType{RootCertificateID: x.RootCertificateID[:0]}
+}
+
 var grammarListOfRootCertificateIDsType = exi.Grammar{
 	Name:   "ListOfRootCertificateIDsType",
 	Events: []string{"EE", "SE(RootCertificateID)"},
@@ -8764,9 +9658,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -8783,9 +9680,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -8819,7 +9719,8 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.RootCertificateID = append(x.RootCertificateID, xmldsig.X509IssuerSerialType{})
+			x.RootCertificateID = exi.Grow(x.RootCertificateID)
+			x.RootCertificateID[len(x.RootCertificateID)-1] = xmldsig.X509IssuerSerialType{}
 			if err := x.RootCertificateID[len(x.RootCertificateID)-1].DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8855,6 +9756,11 @@ type CertificateInstallationResType struct {
 	ContractSignatureEncryptedPrivateKey ContractSignatureEncryptedPrivateKeyType `json:"ContractSignatureEncryptedPrivateKey"`
 	DHpublickey                          DiffieHellmanPublickeyType               `json:"DHpublickey"`
 	EMAID                                EMAIDType                                `json:"eMAID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationResType) reset() {
+	*x = CertificateInstallationResType{}
 }
 
 var grammarCertificateInstallationResType = exi.Grammar{
@@ -9049,6 +9955,11 @@ type CertificateChainType struct {
 	SubCertificates *SubCertificatesType `json:"SubCertificates,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateChainType) reset() {
+	*x = CertificateChainType{}
+}
+
 var grammarCertificateChainType = exi.Grammar{
 	Name:   "CertificateChainType",
 	Events: []string{"EE", "AT(Id)", "SE(Certificate)", "SE(SubCertificates)"},
@@ -9070,9 +9981,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -9096,9 +10010,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -9158,7 +10075,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9202,6 +10119,11 @@ type SubCertificatesType struct {
 	Certificate []exi.Bytes `json:"Certificate,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SubCertificatesType) reset() {
+	*x = SubCertificatesType{Certificate: x.Certificate[:0]}
+}
+
 var grammarSubCertificatesType = exi.Grammar{
 	Name:   "SubCertificatesType",
 	Events: []string{"EE", "SE(Certificate)"},
@@ -9222,9 +10144,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -9241,9 +10166,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -9329,6 +10257,11 @@ func (x *SubCertificatesType) encodeEXI(w *exi.Writer) error {
 type ContractSignatureEncryptedPrivateKeyType struct {
 	Id    string    `json:"Id"`
 	Value exi.Bytes `json:"Value"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractSignatureEncryptedPrivateKeyType) reset() {
+	*x = ContractSignatureEncryptedPrivateKeyType{}
 }
 
 var grammarContractSignatureEncryptedPrivateKeyType = exi.Grammar{
@@ -9430,6 +10363,11 @@ type DiffieHellmanPublickeyType struct {
 	Value exi.Bytes `json:"Value"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DiffieHellmanPublickeyType) reset() {
+	*x = DiffieHellmanPublickeyType{}
+}
+
 var grammarDiffieHellmanPublickeyType = exi.Grammar{
 	Name:   "DiffieHellmanPublickeyType",
 	Events: []string{"EE", "AT(Id)", "CH"},
@@ -9529,6 +10467,11 @@ type EMAIDType struct {
 	Value string `json:"Value"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EMAIDType) reset() {
+	*x = EMAIDType{}
+}
+
 var grammarEMAIDType = exi.Grammar{
 	Name:   "EMAIDType",
 	Events: []string{"EE", "AT(Id)", "CH"},
@@ -9626,6 +10569,12 @@ type CertificateUpdateReqType struct {
 	ContractSignatureCertChain CertificateChainType         `json:"ContractSignatureCertChain"`
 	EMAID                      string                       `json:"eMAID"`
 	ListOfRootCertificateIDs   ListOfRootCertificateIDsType `json:"ListOfRootCertificateIDs"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateReqType) reset() {
+	*x = CertificateUpdateReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
 }
 
 var grammarCertificateUpdateReqType = exi.Grammar{
@@ -9792,6 +10741,11 @@ type CertificateUpdateResType struct {
 	RetryCounter                         *int16                                   `json:"RetryCounter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateUpdateResType) reset() {
+	*x = CertificateUpdateResType{}
+}
+
 var grammarCertificateUpdateResType = exi.Grammar{
 	Name:   "CertificateUpdateResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(SAProvisioningCertificateChain)", "SE(ContractSignatureCertChain)", "SE(ContractSignatureEncryptedPrivateKey)", "SE(DHpublickey)", "SE(eMAID)", "SE(RetryCounter)"},
@@ -9887,9 +10841,12 @@ func (x *CertificateUpdateResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RetryCounter)
@@ -10035,6 +10992,11 @@ type ChargeParameterDiscoveryReqType struct {
 	EVChargeParameter           *EVChargeParameterType    `json:"EVChargeParameter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryReqType) reset() {
+	*x = ChargeParameterDiscoveryReqType{}
+}
+
 var grammarChargeParameterDiscoveryReqType = exi.Grammar{
 	Name:   "ChargeParameterDiscoveryReqType",
 	Events: []string{"EE", "SE(MaxEntriesSAScheduleTuple)", "SE(RequestedEnergyTransferMode)", "SE(AC_EVChargeParameter)", "SE(DC_EVChargeParameter)", "SE(EVChargeParameter)"},
@@ -10056,9 +11018,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaxEntriesSAScheduleTuple)
@@ -10082,9 +11047,12 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVChargeParameter)
@@ -10148,7 +11116,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVChargeParameter = new(AC_EVChargeParameterType)
+			x.AC_EVChargeParameter = a.newAC_EVChargeParameterType()
 			if err := x.AC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10156,7 +11124,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVChargeParameter = new(DC_EVChargeParameterType)
+			x.DC_EVChargeParameter = a.newDC_EVChargeParameterType()
 			if err := x.DC_EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10164,7 +11132,7 @@ func (x *ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVChargeParameter = new(EVChargeParameterType)
+			x.EVChargeParameter = a.newEVChargeParameterType()
 			if err := x.EVChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10234,6 +11202,11 @@ type DC_EVChargeParameterType struct {
 	BulkSOC               *int8              `json:"BulkSOC,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVChargeParameterType) reset() {
+	*x = DC_EVChargeParameterType{}
+}
+
 var grammarDC_EVChargeParameterType = exi.Grammar{
 	Name:   "DC_EVChargeParameterType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(DC_EVStatus)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(EVMaximumVoltageLimit)", "SE(EVEnergyCapacity)", "SE(EVEnergyRequest)", "SE(FullSOC)", "SE(BulkSOC)"},
@@ -10267,9 +11240,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -10304,9 +11280,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -10330,9 +11309,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyCapacity)
@@ -10351,9 +11333,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyRequest)
@@ -10370,9 +11355,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FullSOC)
@@ -10387,9 +11375,12 @@ func (x *DC_EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkSOC)
@@ -10586,6 +11577,11 @@ type EVChargeParameterType struct {
 	DepartureTime *uint32 `json:"DepartureTime,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVChargeParameterType) reset() {
+	*x = EVChargeParameterType{}
+}
+
 var grammarEVChargeParameterType = exi.Grammar{
 	Name:   "EVChargeParameterType",
 	Events: []string{"EE", "SE(DepartureTime)"},
@@ -10603,9 +11599,12 @@ func (x *EVChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -10684,6 +11683,11 @@ type ChargeParameterDiscoveryResType struct {
 	EVSEChargeParameter    *EVSEChargeParameterType    `json:"EVSEChargeParameter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeParameterDiscoveryResType) reset() {
+	*x = ChargeParameterDiscoveryResType{}
+}
+
 var grammarChargeParameterDiscoveryResType = exi.Grammar{
 	Name:   "ChargeParameterDiscoveryResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(SAScheduleList)", "SE(SASchedules)", "SE(AC_EVSEChargeParameter)", "SE(DC_EVSEChargeParameter)", "SE(EVSEChargeParameter)"},
@@ -10729,9 +11733,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleList)
@@ -10750,9 +11757,12 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEChargeParameter)
@@ -10802,7 +11812,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleListType{})); err != nil {
 				return err
 			}
-			x.SAScheduleList = new(SAScheduleListType)
+			x.SAScheduleList = a.newSAScheduleListType()
 			if err := x.SAScheduleList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10810,7 +11820,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(SASchedulesType{})); err != nil {
 				return err
 			}
-			x.SASchedules = new(SASchedulesType)
+			x.SASchedules = a.newSASchedulesType()
 			if err := x.SASchedules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10818,7 +11828,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEChargeParameter = new(AC_EVSEChargeParameterType)
+			x.AC_EVSEChargeParameter = a.newAC_EVSEChargeParameterType()
 			if err := x.AC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10826,7 +11836,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEChargeParameter = new(DC_EVSEChargeParameterType)
+			x.DC_EVSEChargeParameter = a.newDC_EVSEChargeParameterType()
 			if err := x.DC_EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10834,7 +11844,7 @@ func (x *ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(EVSEChargeParameterType{})); err != nil {
 				return err
 			}
-			x.EVSEChargeParameter = new(EVSEChargeParameterType)
+			x.EVSEChargeParameter = a.newEVSEChargeParameterType()
 			if err := x.EVSEChargeParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10913,6 +11923,11 @@ type SAScheduleListType struct {
 	SAScheduleTuple []SAScheduleTupleType `json:"SAScheduleTuple,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleListType) reset() {
+	*x = SAScheduleListType{SAScheduleTuple: x.SAScheduleTuple[:0]}
+}
+
 var grammarSAScheduleListType = exi.Grammar{
 	Name:   "SAScheduleListType",
 	Events: []string{"EE", "SE(SAScheduleTuple)"},
@@ -10933,9 +11948,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -10952,9 +11970,12 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTuple)
@@ -10988,7 +12009,8 @@ func (x *SAScheduleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SAScheduleTupleType{})); err != nil {
 				return err
 			}
-			x.SAScheduleTuple = append(x.SAScheduleTuple, SAScheduleTupleType{})
+			x.SAScheduleTuple = exi.Grow(x.SAScheduleTuple)
+			x.SAScheduleTuple[len(x.SAScheduleTuple)-1].reset()
 			if err := x.SAScheduleTuple[len(x.SAScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11021,6 +12043,12 @@ type SAScheduleTupleType struct {
 	SAScheduleTupleID uint16           `json:"SAScheduleTupleID"`
 	PMaxSchedule      PMaxScheduleType `json:"PMaxSchedule"`
 	SalesTariff       *SalesTariffType `json:"SalesTariff,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SAScheduleTupleType) reset() {
+	*x = SAScheduleTupleType{PMaxSchedule: x.PMaxSchedule}
+	x.PMaxSchedule.reset()
 }
 
 var grammarSAScheduleTupleType = exi.Grammar{
@@ -11066,9 +12094,12 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariff)
@@ -11110,7 +12141,7 @@ func (x *SAScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffType{})); err != nil {
 				return err
 			}
-			x.SalesTariff = new(SalesTariffType)
+			x.SalesTariff = a.newSalesTariffType()
 			if err := x.SalesTariff.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11154,6 +12185,11 @@ type PMaxScheduleType struct {
 	PMaxScheduleEntry []PMaxScheduleEntryType `json:"PMaxScheduleEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleType) reset() {
+	*x = PMaxScheduleType{PMaxScheduleEntry: x.PMaxScheduleEntry[:0]}
+}
+
 var grammarPMaxScheduleType = exi.Grammar{
 	Name:   "PMaxScheduleType",
 	Events: []string{"EE", "SE(PMaxScheduleEntry)"},
@@ -11174,9 +12210,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -11193,9 +12232,12 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PMaxScheduleEntry)
@@ -11229,7 +12271,8 @@ func (x *PMaxScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PMaxScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PMaxScheduleEntry = append(x.PMaxScheduleEntry, PMaxScheduleEntryType{})
+			x.PMaxScheduleEntry = exi.Grow(x.PMaxScheduleEntry)
+			x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].reset()
 			if err := x.PMaxScheduleEntry[len(x.PMaxScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11264,6 +12307,11 @@ type PMaxScheduleEntryType struct {
 	PMax                 PhysicalValueType         `json:"PMax"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PMaxScheduleEntryType) reset() {
+	*x = PMaxScheduleEntryType{}
+}
+
 var grammarPMaxScheduleEntryType = exi.Grammar{
 	Name:   "PMaxScheduleEntryType",
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(PMax)"},
@@ -11283,9 +12331,12 @@ func (x *PMaxScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -11380,6 +12431,11 @@ type RelativeTimeIntervalType struct {
 	Duration *uint32 `json:"duration,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RelativeTimeIntervalType) reset() {
+	*x = RelativeTimeIntervalType{}
+}
+
 var grammarRelativeTimeIntervalType = exi.Grammar{
 	Name:   "RelativeTimeIntervalType",
 	Events: []string{"EE", "SE(start)", "SE(duration)"},
@@ -11410,9 +12466,12 @@ func (x *RelativeTimeIntervalType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(duration)
@@ -11518,6 +12577,11 @@ func (x *RelativeTimeIntervalType) encodeEXI(w *exi.Writer) error {
 type IntervalType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *IntervalType) reset() {
+	*x = IntervalType{}
+}
+
 var grammarIntervalType = exi.Grammar{
 	Name:   "IntervalType",
 	Events: []string{"EE"},
@@ -11565,6 +12629,11 @@ type SalesTariffType struct {
 	SalesTariffEntry       []SalesTariffEntryType `json:"SalesTariffEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffType) reset() {
+	*x = SalesTariffType{SalesTariffEntry: x.SalesTariffEntry[:0]}
+}
+
 var grammarSalesTariffType = exi.Grammar{
 	Name:   "SalesTariffType",
 	Events: []string{"EE", "AT(Id)", "SE(SalesTariffID)", "SE(SalesTariffDescription)", "SE(NumEPriceLevels)", "SE(SalesTariffEntry)"},
@@ -11593,9 +12662,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -11619,9 +12691,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffDescription)
@@ -11642,9 +12717,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(NumEPriceLevels)
@@ -11663,9 +12741,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -11682,9 +12763,12 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SalesTariffEntry)
@@ -11774,7 +12858,8 @@ func (x *SalesTariffType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SalesTariffEntryType{})); err != nil {
 				return err
 			}
-			x.SalesTariffEntry = append(x.SalesTariffEntry, SalesTariffEntryType{})
+			x.SalesTariffEntry = exi.Grow(x.SalesTariffEntry)
+			x.SalesTariffEntry[len(x.SalesTariffEntry)-1].reset()
 			if err := x.SalesTariffEntry[len(x.SalesTariffEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11844,6 +12929,11 @@ type SalesTariffEntryType struct {
 	ConsumptionCost      []ConsumptionCostType     `json:"ConsumptionCost,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SalesTariffEntryType) reset() {
+	*x = SalesTariffEntryType{ConsumptionCost: x.ConsumptionCost[:0]}
+}
+
 var grammarSalesTariffEntryType = exi.Grammar{
 	Name:   "SalesTariffEntryType",
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)", "SE(EPriceLevel)", "SE(ConsumptionCost)"},
@@ -11866,9 +12956,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -11881,9 +12974,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EPriceLevel)
@@ -11904,9 +13000,12 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ConsumptionCost)
@@ -11968,7 +13067,8 @@ func (x *SalesTariffEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ConsumptionCostType{})); err != nil {
 				return err
 			}
-			x.ConsumptionCost = append(x.ConsumptionCost, ConsumptionCostType{})
+			x.ConsumptionCost = exi.Grow(x.ConsumptionCost)
+			x.ConsumptionCost[len(x.ConsumptionCost)-1].reset()
 			if err := x.ConsumptionCost[len(x.ConsumptionCost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12026,6 +13126,11 @@ type ConsumptionCostType struct {
 	Cost       []CostType        `json:"Cost,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ConsumptionCostType) reset() {
+	*x = ConsumptionCostType{Cost: x.Cost[:0]}
+}
+
 var grammarConsumptionCostType = exi.Grammar{
 	Name:   "ConsumptionCostType",
 	Events: []string{"EE", "SE(startValue)", "SE(Cost)"},
@@ -12059,9 +13164,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -12078,9 +13186,12 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Cost)
@@ -12118,7 +13229,8 @@ func (x *ConsumptionCostType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CostType{})); err != nil {
 				return err
 			}
-			x.Cost = append(x.Cost, CostType{})
+			x.Cost = exi.Grow(x.Cost)
+			x.Cost[len(x.Cost)-1].reset()
 			if err := x.Cost[len(x.Cost)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12157,6 +13269,11 @@ type CostType struct {
 	CostKind         CostKindType `json:"costKind"`
 	Amount           uint32       `json:"amount"`
 	AmountMultiplier *int8        `json:"amountMultiplier,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CostType) reset() {
+	*x = CostType{}
 }
 
 var grammarCostType = exi.Grammar{
@@ -12202,9 +13319,12 @@ func (x *CostType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(amountMultiplier)
@@ -12314,6 +13434,11 @@ func (x *CostType) encodeEXI(w *exi.Writer) error {
 type SASchedulesType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SASchedulesType) reset() {
+	*x = SASchedulesType{}
+}
+
 var grammarSASchedulesType = exi.Grammar{
 	Name:   "SASchedulesType",
 	Events: []string{"EE"},
@@ -12363,6 +13488,11 @@ type DC_EVSEChargeParameterType struct {
 	EVSECurrentRegulationTolerance *PhysicalValueType `json:"EVSECurrentRegulationTolerance,omitempty"`
 	EVSEPeakCurrentRipple          PhysicalValueType  `json:"EVSEPeakCurrentRipple"`
 	EVSEEnergyToBeDelivered        *PhysicalValueType `json:"EVSEEnergyToBeDelivered,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVSEChargeParameterType) reset() {
+	*x = DC_EVSEChargeParameterType{}
 }
 
 var grammarDC_EVSEChargeParameterType = exi.Grammar{
@@ -12464,9 +13594,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSECurrentRegulationTolerance)
@@ -12490,9 +13623,12 @@ func (x *DC_EVSEChargeParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEEnergyToBeDelivered)
@@ -12634,6 +13770,11 @@ func (x *DC_EVSEChargeParameterType) encodeEXI(w *exi.Writer) error {
 type EVSEChargeParameterType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEChargeParameterType) reset() {
+	*x = EVSEChargeParameterType{}
+}
+
 var grammarEVSEChargeParameterType = exi.Grammar{
 	Name:   "EVSEChargeParameterType",
 	Events: []string{"EE"},
@@ -12674,6 +13815,11 @@ func (x *EVSEChargeParameterType) encodeEXI(w *exi.Writer) error {
 
 // ChargingStatusReqType is the schema type {urn:iso:15118:2:2013:MsgBody}ChargingStatusReqType.
 type ChargingStatusReqType struct {
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusReqType) reset() {
+	*x = ChargingStatusReqType{}
 }
 
 var grammarChargingStatusReqType = exi.Grammar{
@@ -12723,6 +13869,11 @@ type ChargingStatusResType struct {
 	MeterInfo         *MeterInfoType     `json:"MeterInfo,omitempty"`
 	ReceiptRequired   *bool              `json:"ReceiptRequired,omitempty"`
 	AC_EVSEStatus     AC_EVSEStatusType  `json:"AC_EVSEStatus"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingStatusResType) reset() {
+	*x = ChargingStatusResType{}
 }
 
 var grammarChargingStatusResType = exi.Grammar{
@@ -12787,9 +13938,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaxCurrent)
@@ -12806,9 +13960,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -12823,9 +13980,12 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ReceiptRequired)
@@ -12914,7 +14074,7 @@ func (x *ChargingStatusResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
+			x.MeterInfo = a.newMeterInfoType()
 			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13012,6 +14172,11 @@ type MeterInfoType struct {
 	TMeter          *int64    `json:"TMeter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeterInfoType) reset() {
+	*x = MeterInfoType{}
+}
+
 var grammarMeterInfoType = exi.Grammar{
 	Name:   "MeterInfoType",
 	Events: []string{"EE", "SE(MeterID)", "SE(MeterReading)", "SE(SigMeterReading)", "SE(MeterStatus)", "SE(TMeter)"},
@@ -13048,9 +14213,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterReading)
@@ -13069,9 +14237,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SigMeterReading)
@@ -13088,9 +14259,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -13105,9 +14279,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TMeter)
@@ -13320,6 +14497,11 @@ type CurrentDemandReqType struct {
 	EVTargetVoltage        PhysicalValueType  `json:"EVTargetVoltage"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandReqType) reset() {
+	*x = CurrentDemandReqType{}
+}
+
 var grammarCurrentDemandReqType = exi.Grammar{
 	Name:   "CurrentDemandReqType",
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(EVTargetCurrent)", "SE(EVMaximumVoltageLimit)", "SE(EVMaximumCurrentLimit)", "SE(EVMaximumPowerLimit)", "SE(BulkChargingComplete)", "SE(ChargingComplete)", "SE(RemainingTimeToFullSoC)", "SE(RemainingTimeToBulkSoC)", "SE(EVTargetVoltage)"},
@@ -13377,9 +14559,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltageLimit)
@@ -13398,9 +14583,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumCurrentLimit)
@@ -13417,9 +14605,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumPowerLimit)
@@ -13434,9 +14625,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -13460,9 +14654,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToFullSoC)
@@ -13477,9 +14674,12 @@ func (x *CurrentDemandReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToBulkSoC)
@@ -13690,6 +14890,11 @@ type CurrentDemandResType struct {
 	ReceiptRequired          *bool              `json:"ReceiptRequired,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CurrentDemandResType) reset() {
+	*x = CurrentDemandResType{}
+}
+
 var grammarCurrentDemandResType = exi.Grammar{
 	Name:   "CurrentDemandResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(DC_EVSEStatus)", "SE(EVSEPresentVoltage)", "SE(EVSEPresentCurrent)", "SE(EVSECurrentLimitAchieved)", "SE(EVSEVoltageLimitAchieved)", "SE(EVSEPowerLimitAchieved)", "SE(EVSEMaximumVoltageLimit)", "SE(EVSEMaximumCurrentLimit)", "SE(EVSEMaximumPowerLimit)", "SE(EVSEID)", "SE(SAScheduleTupleID)", "SE(MeterInfo)", "SE(ReceiptRequired)"},
@@ -13810,9 +15015,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltageLimit)
@@ -13829,9 +15037,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumCurrentLimit)
@@ -13846,9 +15057,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumPowerLimit)
@@ -13883,9 +15097,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 12, 12
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -13900,9 +15117,12 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ReceiptRequired)
@@ -14038,7 +15258,7 @@ func (x *CurrentDemandResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(MeterInfoType)
+			x.MeterInfo = a.newMeterInfoType()
 			if err := x.MeterInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14176,6 +15396,11 @@ type DC_EVPowerDeliveryParameterType struct {
 	ChargingComplete     bool            `json:"ChargingComplete"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_EVPowerDeliveryParameterType) reset() {
+	*x = DC_EVPowerDeliveryParameterType{}
+}
+
 var grammarDC_EVPowerDeliveryParameterType = exi.Grammar{
 	Name:   "DC_EVPowerDeliveryParameterType",
 	Events: []string{"EE", "SE(DC_EVStatus)", "SE(BulkChargingComplete)", "SE(ChargingComplete)"},
@@ -14208,9 +15433,12 @@ func (x *DC_EVPowerDeliveryParameterType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BulkChargingComplete)
@@ -14307,6 +15535,11 @@ func (x *DC_EVPowerDeliveryParameterType) encodeEXI(w *exi.Writer) error {
 type EVPowerDeliveryParameterType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerDeliveryParameterType) reset() {
+	*x = EVPowerDeliveryParameterType{}
+}
+
 var grammarEVPowerDeliveryParameterType = exi.Grammar{
 	Name:   "EVPowerDeliveryParameterType",
 	Events: []string{"EE"},
@@ -14349,6 +15582,11 @@ func (x *EVPowerDeliveryParameterType) encodeEXI(w *exi.Writer) error {
 type EVSEStatusType struct {
 	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
 	EVSENotification     EVSENotificationType `json:"EVSENotification"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEStatusType) reset() {
+	*x = EVSEStatusType{}
 }
 
 var grammarEVSEStatusType = exi.Grammar{
@@ -14466,6 +15704,11 @@ func (x *EVSEStatusType) encodeEXI(w *exi.Writer) error {
 type EVStatusType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVStatusType) reset() {
+	*x = EVStatusType{}
+}
+
 var grammarEVStatusType = exi.Grammar{
 	Name:   "EVStatusType",
 	Events: []string{"EE"},
@@ -14510,6 +15753,11 @@ type EntryType struct {
 	TimeInterval         *IntervalType             `json:"TimeInterval,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EntryType) reset() {
+	*x = EntryType{}
+}
+
 var grammarEntryType = exi.Grammar{
 	Name:   "EntryType",
 	Events: []string{"EE", "SE(RelativeTimeInterval)", "SE(TimeInterval)"},
@@ -14527,9 +15775,12 @@ func (x *EntryType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RelativeTimeInterval)
@@ -14605,6 +15856,11 @@ type MeteringReceiptReqType struct {
 	MeterInfo         MeterInfoType `json:"MeterInfo"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptReqType) reset() {
+	*x = MeteringReceiptReqType{}
+}
+
 var grammarMeteringReceiptReqType = exi.Grammar{
 	Name:   "MeteringReceiptReqType",
 	Events: []string{"EE", "AT(Id)", "SE(SessionID)", "SE(SAScheduleTupleID)", "SE(MeterInfo)"},
@@ -14628,9 +15884,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -14654,9 +15913,12 @@ func (x *MeteringReceiptReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SAScheduleTupleID)
@@ -14791,6 +16053,11 @@ type MeteringReceiptResType struct {
 	EVSEStatus    *EVSEStatusType    `json:"EVSEStatus,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringReceiptResType) reset() {
+	*x = MeteringReceiptResType{}
+}
+
 var grammarMeteringReceiptResType = exi.Grammar{
 	Name:   "MeteringReceiptResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)", "SE(DC_EVSEStatus)", "SE(EVSEStatus)"},
@@ -14821,9 +16088,12 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -14863,7 +16133,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEStatus = new(AC_EVSEStatusType)
+			x.AC_EVSEStatus = a.newAC_EVSEStatusType()
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14871,7 +16141,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEStatus = new(DC_EVSEStatusType)
+			x.DC_EVSEStatus = a.newDC_EVSEStatusType()
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14879,7 +16149,7 @@ func (x *MeteringReceiptResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14932,6 +16202,11 @@ func (x *MeteringReceiptResType) encodeEXI(w *exi.Writer) error {
 type PaymentDetailsReqType struct {
 	EMAID                      string               `json:"eMAID"`
 	ContractSignatureCertChain CertificateChainType `json:"ContractSignatureCertChain"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsReqType) reset() {
+	*x = PaymentDetailsReqType{}
 }
 
 var grammarPaymentDetailsReqType = exi.Grammar{
@@ -15044,6 +16319,11 @@ type PaymentDetailsResType struct {
 	ResponseCode  ResponseCodeType `json:"ResponseCode"`
 	GenChallenge  exi.Bytes        `json:"GenChallenge"`
 	EVSETimeStamp int64            `json:"EVSETimeStamp"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentDetailsResType) reset() {
+	*x = PaymentDetailsResType{}
 }
 
 var grammarPaymentDetailsResType = exi.Grammar{
@@ -15207,6 +16487,12 @@ type PaymentServiceSelectionReqType struct {
 	SelectedServiceList   SelectedServiceListType `json:"SelectedServiceList"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentServiceSelectionReqType) reset() {
+	*x = PaymentServiceSelectionReqType{SelectedServiceList: x.SelectedServiceList}
+	x.SelectedServiceList.reset()
+}
+
 var grammarPaymentServiceSelectionReqType = exi.Grammar{
 	Name:   "PaymentServiceSelectionReqType",
 	Events: []string{"EE", "SE(SelectedPaymentOption)", "SE(SelectedServiceList)"},
@@ -15305,6 +16591,11 @@ type SelectedServiceListType struct {
 	SelectedService []SelectedServiceType `json:"SelectedService,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceListType) reset() {
+	*x = SelectedServiceListType{SelectedService: x.SelectedService[:0]}
+}
+
 var grammarSelectedServiceListType = exi.Grammar{
 	Name:   "SelectedServiceListType",
 	Events: []string{"EE", "SE(SelectedService)"},
@@ -15325,9 +16616,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -15344,9 +16638,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -15380,7 +16677,8 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
 			}
-			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
+			x.SelectedService = exi.Grow(x.SelectedService)
+			x.SelectedService[len(x.SelectedService)-1].reset()
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15414,6 +16712,11 @@ type SelectedServiceType struct {
 	ParameterSetID *int16 `json:"ParameterSetID,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceType) reset() {
+	*x = SelectedServiceType{}
+}
+
 var grammarSelectedServiceType = exi.Grammar{
 	Name:   "SelectedServiceType",
 	Events: []string{"EE", "SE(ServiceID)", "SE(ParameterSetID)"},
@@ -15444,9 +16747,12 @@ func (x *SelectedServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSetID)
@@ -15547,6 +16853,11 @@ type PaymentServiceSelectionResType struct {
 	ResponseCode ResponseCodeType `json:"ResponseCode"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentServiceSelectionResType) reset() {
+	*x = PaymentServiceSelectionResType{}
+}
+
 var grammarPaymentServiceSelectionResType = exi.Grammar{
 	Name:   "PaymentServiceSelectionResType",
 	Events: []string{"EE", "SE(ResponseCode)"},
@@ -15626,6 +16937,11 @@ type PowerDeliveryReqType struct {
 	EVPowerDeliveryParameter    *EVPowerDeliveryParameterType    `json:"EVPowerDeliveryParameter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryReqType) reset() {
+	*x = PowerDeliveryReqType{}
+}
+
 var grammarPowerDeliveryReqType = exi.Grammar{
 	Name:   "PowerDeliveryReqType",
 	Events: []string{"EE", "SE(ChargeProgress)", "SE(SAScheduleTupleID)", "SE(ChargingProfile)", "SE(DC_EVPowerDeliveryParameter)", "SE(EVPowerDeliveryParameter)"},
@@ -15671,9 +16987,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfile)
@@ -15690,9 +17009,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DC_EVPowerDeliveryParameter)
@@ -15742,7 +17064,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingProfileType{})); err != nil {
 				return err
 			}
-			x.ChargingProfile = new(ChargingProfileType)
+			x.ChargingProfile = a.newChargingProfileType()
 			if err := x.ChargingProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15750,7 +17072,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.DC_EVPowerDeliveryParameter = new(DC_EVPowerDeliveryParameterType)
+			x.DC_EVPowerDeliveryParameter = a.newDC_EVPowerDeliveryParameterType()
 			if err := x.DC_EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15758,7 +17080,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPowerDeliveryParameterType{})); err != nil {
 				return err
 			}
-			x.EVPowerDeliveryParameter = new(EVPowerDeliveryParameterType)
+			x.EVPowerDeliveryParameter = a.newEVPowerDeliveryParameterType()
 			if err := x.EVPowerDeliveryParameter.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15821,6 +17143,11 @@ type ChargingProfileType struct {
 	ProfileEntry []ProfileEntryType `json:"ProfileEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingProfileType) reset() {
+	*x = ChargingProfileType{ProfileEntry: x.ProfileEntry[:0]}
+}
+
 var grammarChargingProfileType = exi.Grammar{
 	Name:   "ChargingProfileType",
 	Events: []string{"EE", "SE(ProfileEntry)"},
@@ -15841,9 +17168,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -15860,9 +17190,12 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProfileEntry)
@@ -15896,7 +17229,8 @@ func (x *ChargingProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ProfileEntryType{})); err != nil {
 				return err
 			}
-			x.ProfileEntry = append(x.ProfileEntry, ProfileEntryType{})
+			x.ProfileEntry = exi.Grow(x.ProfileEntry)
+			x.ProfileEntry[len(x.ProfileEntry)-1].reset()
 			if err := x.ProfileEntry[len(x.ProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15929,6 +17263,11 @@ type ProfileEntryType struct {
 	ChargingProfileEntryStart                  uint32            `json:"ChargingProfileEntryStart"`
 	ChargingProfileEntryMaxPower               PhysicalValueType `json:"ChargingProfileEntryMaxPower"`
 	ChargingProfileEntryMaxNumberOfPhasesInUse *int8             `json:"ChargingProfileEntryMaxNumberOfPhasesInUse,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ProfileEntryType) reset() {
+	*x = ProfileEntryType{}
 }
 
 var grammarProfileEntryType = exi.Grammar{
@@ -15974,9 +17313,12 @@ func (x *ProfileEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingProfileEntryMaxNumberOfPhasesInUse)
@@ -16081,6 +17423,11 @@ type PowerDeliveryResType struct {
 	EVSEStatus    *EVSEStatusType    `json:"EVSEStatus,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryResType) reset() {
+	*x = PowerDeliveryResType{}
+}
+
 var grammarPowerDeliveryResType = exi.Grammar{
 	Name:   "PowerDeliveryResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(AC_EVSEStatus)", "SE(DC_EVSEStatus)", "SE(EVSEStatus)"},
@@ -16111,9 +17458,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_EVSEStatus)
@@ -16153,7 +17503,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.AC_EVSEStatus = new(AC_EVSEStatusType)
+			x.AC_EVSEStatus = a.newAC_EVSEStatusType()
 			if err := x.AC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16161,7 +17511,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DC_EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.DC_EVSEStatus = new(DC_EVSEStatusType)
+			x.DC_EVSEStatus = a.newDC_EVSEStatusType()
 			if err := x.DC_EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16169,7 +17519,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16223,6 +17573,11 @@ type PreChargeReqType struct {
 	DC_EVStatus     DC_EVStatusType   `json:"DC_EVStatus"`
 	EVTargetVoltage PhysicalValueType `json:"EVTargetVoltage"`
 	EVTargetCurrent PhysicalValueType `json:"EVTargetCurrent"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeReqType) reset() {
+	*x = PreChargeReqType{}
 }
 
 var grammarPreChargeReqType = exi.Grammar{
@@ -16337,6 +17692,11 @@ type PreChargeResType struct {
 	ResponseCode       ResponseCodeType  `json:"ResponseCode"`
 	DC_EVSEStatus      DC_EVSEStatusType `json:"DC_EVSEStatus"`
 	EVSEPresentVoltage PhysicalValueType `json:"EVSEPresentVoltage"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PreChargeResType) reset() {
+	*x = PreChargeResType{}
 }
 
 var grammarPreChargeResType = exi.Grammar{
@@ -16460,6 +17820,11 @@ type ServiceDetailReqType struct {
 	ServiceID uint16 `json:"ServiceID"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailReqType) reset() {
+	*x = ServiceDetailReqType{}
+}
+
 var grammarServiceDetailReqType = exi.Grammar{
 	Name:   "ServiceDetailReqType",
 	Events: []string{"EE", "SE(ServiceID)"},
@@ -16546,6 +17911,11 @@ type ServiceDetailResType struct {
 	ServiceParameterList *ServiceParameterListType `json:"ServiceParameterList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailResType) reset() {
+	*x = ServiceDetailResType{}
+}
+
 var grammarServiceDetailResType = exi.Grammar{
 	Name:   "ServiceDetailResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(ServiceID)", "SE(ServiceParameterList)"},
@@ -16589,9 +17959,12 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceParameterList)
@@ -16651,7 +18024,7 @@ func (x *ServiceDetailResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceParameterListType{})); err != nil {
 				return err
 			}
-			x.ServiceParameterList = new(ServiceParameterListType)
+			x.ServiceParameterList = a.newServiceParameterListType()
 			if err := x.ServiceParameterList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16695,6 +18068,11 @@ type ServiceParameterListType struct {
 	ParameterSet []ParameterSetType `json:"ParameterSet,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceParameterListType) reset() {
+	*x = ServiceParameterListType{ParameterSet: x.ParameterSet[:0]}
+}
+
 var grammarServiceParameterListType = exi.Grammar{
 	Name:   "ServiceParameterListType",
 	Events: []string{"EE", "SE(ParameterSet)"},
@@ -16715,9 +18093,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -16734,9 +18115,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -16770,7 +18154,8 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
 			}
-			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
+			x.ParameterSet = exi.Grow(x.ParameterSet)
+			x.ParameterSet[len(x.ParameterSet)-1].reset()
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16802,6 +18187,11 @@ func (x *ServiceParameterListType) encodeEXI(w *exi.Writer) error {
 type ParameterSetType struct {
 	ParameterSetID int16           `json:"ParameterSetID"`
 	Parameter      []ParameterType `json:"Parameter,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterSetType) reset() {
+	*x = ParameterSetType{Parameter: x.Parameter[:0]}
 }
 
 var grammarParameterSetType = exi.Grammar{
@@ -16837,9 +18227,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -16856,9 +18249,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -16914,7 +18310,8 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
 				return err
 			}
-			x.Parameter = append(x.Parameter, ParameterType{})
+			x.Parameter = exi.Grow(x.Parameter)
+			x.Parameter[len(x.Parameter)-1].reset()
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16959,6 +18356,11 @@ type ParameterType struct {
 	StringValue   *string            `json:"stringValue,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterType) reset() {
+	*x = ParameterType{}
+}
+
 var grammarParameterType = exi.Grammar{
 	Name:   "ParameterType",
 	Events: []string{"EE", "AT(Name)", "SE(boolValue)", "SE(byteValue)", "SE(shortValue)", "SE(intValue)", "SE(physicalValue)", "SE(stringValue)"},
@@ -16989,9 +18391,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -17205,6 +18610,11 @@ type ServiceDiscoveryReqType struct {
 	ServiceCategory *ServiceCategoryType `json:"ServiceCategory,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryReqType) reset() {
+	*x = ServiceDiscoveryReqType{}
+}
+
 var grammarServiceDiscoveryReqType = exi.Grammar{
 	Name:   "ServiceDiscoveryReqType",
 	Events: []string{"EE", "SE(ServiceScope)", "SE(ServiceCategory)"},
@@ -17224,9 +18634,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -17241,9 +18654,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceCategory)
@@ -17345,6 +18761,13 @@ type ServiceDiscoveryResType struct {
 	ServiceList       *ServiceListType      `json:"ServiceList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryResType) reset() {
+	*x = ServiceDiscoveryResType{PaymentOptionList: x.PaymentOptionList, ChargeService: x.ChargeService}
+	x.PaymentOptionList.reset()
+	x.ChargeService.reset()
+}
+
 var grammarServiceDiscoveryResType = exi.Grammar{
 	Name:   "ServiceDiscoveryResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(PaymentOptionList)", "SE(ChargeService)", "SE(ServiceList)"},
@@ -17401,9 +18824,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceList)
@@ -17449,7 +18875,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceListType{})); err != nil {
 				return err
 			}
-			x.ServiceList = new(ServiceListType)
+			x.ServiceList = a.newServiceListType()
 			if err := x.ServiceList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17499,6 +18925,11 @@ type PaymentOptionListType struct {
 	PaymentOption []PaymentOptionType `json:"PaymentOption,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PaymentOptionListType) reset() {
+	*x = PaymentOptionListType{PaymentOption: x.PaymentOption[:0]}
+}
+
 var grammarPaymentOptionListType = exi.Grammar{
 	Name:   "PaymentOptionListType",
 	Events: []string{"EE", "SE(PaymentOption)"},
@@ -17519,9 +18950,12 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -17538,9 +18972,12 @@ func (x *PaymentOptionListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PaymentOption)
@@ -17620,6 +19057,12 @@ type ChargeServiceType struct {
 	SupportedEnergyTransferMode SupportedEnergyTransferModeType `json:"SupportedEnergyTransferMode"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargeServiceType) reset() {
+	*x = ChargeServiceType{SupportedEnergyTransferMode: x.SupportedEnergyTransferMode}
+	x.SupportedEnergyTransferMode.reset()
+}
+
 var grammarChargeServiceType = exi.Grammar{
 	Name:   "ChargeServiceType",
 	Events: []string{"EE", "SE(ServiceID)", "SE(ServiceName)", "SE(ServiceCategory)", "SE(ServiceScope)", "SE(FreeService)", "SE(SupportedEnergyTransferMode)"},
@@ -17658,9 +19101,12 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -17684,9 +19130,12 @@ func (x *ChargeServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -17892,6 +19341,11 @@ type SupportedEnergyTransferModeType struct {
 	EnergyTransferMode []EnergyTransferModeType `json:"EnergyTransferMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SupportedEnergyTransferModeType) reset() {
+	*x = SupportedEnergyTransferModeType{EnergyTransferMode: x.EnergyTransferMode[:0]}
+}
+
 var grammarSupportedEnergyTransferModeType = exi.Grammar{
 	Name:   "SupportedEnergyTransferModeType",
 	Events: []string{"EE", "SE(EnergyTransferMode)"},
@@ -17912,9 +19366,12 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyTransferMode)
@@ -17931,9 +19388,12 @@ func (x *SupportedEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyTransferMode)
@@ -18008,6 +19468,11 @@ type ServiceListType struct {
 	Service []ServiceType `json:"Service,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceListType) reset() {
+	*x = ServiceListType{Service: x.Service[:0]}
+}
+
 var grammarServiceListType = exi.Grammar{
 	Name:   "ServiceListType",
 	Events: []string{"EE", "SE(Service)"},
@@ -18028,9 +19493,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -18047,9 +19515,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -18083,7 +19554,8 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
 			}
-			x.Service = append(x.Service, ServiceType{})
+			x.Service = exi.Grow(x.Service)
+			x.Service[len(x.Service)-1].reset()
 			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18118,6 +19590,11 @@ type ServiceType struct {
 	ServiceCategory ServiceCategoryType `json:"ServiceCategory"`
 	ServiceScope    *string             `json:"ServiceScope,omitempty"`
 	FreeService     bool                `json:"FreeService"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceType) reset() {
+	*x = ServiceType{}
 }
 
 var grammarServiceType = exi.Grammar{
@@ -18156,9 +19633,12 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceName)
@@ -18182,9 +19662,12 @@ func (x *ServiceType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceScope)
@@ -18369,6 +19852,11 @@ type SessionSetupReqType struct {
 	EVCCID exi.Bytes `json:"EVCCID"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupReqType) reset() {
+	*x = SessionSetupReqType{}
+}
+
 var grammarSessionSetupReqType = exi.Grammar{
 	Name:   "SessionSetupReqType",
 	Events: []string{"EE", "SE(EVCCID)"},
@@ -18458,6 +19946,11 @@ type SessionSetupResType struct {
 	EVSETimeStamp *int64           `json:"EVSETimeStamp,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupResType) reset() {
+	*x = SessionSetupResType{}
+}
+
 var grammarSessionSetupResType = exi.Grammar{
 	Name:   "SessionSetupResType",
 	Events: []string{"EE", "SE(ResponseCode)", "SE(EVSEID)", "SE(EVSETimeStamp)"},
@@ -18501,9 +19994,12 @@ func (x *SessionSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETimeStamp)
@@ -18626,6 +20122,11 @@ type SessionStopReqType struct {
 	ChargingSession ChargingSessionType `json:"ChargingSession"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopReqType) reset() {
+	*x = SessionStopReqType{}
+}
+
 var grammarSessionStopReqType = exi.Grammar{
 	Name:   "SessionStopReqType",
 	Events: []string{"EE", "SE(ChargingSession)"},
@@ -18699,6 +20200,11 @@ func (x *SessionStopReqType) encodeEXI(w *exi.Writer) error {
 // SessionStopResType is the schema type {urn:iso:15118:2:2013:MsgBody}SessionStopResType.
 type SessionStopResType struct {
 	ResponseCode ResponseCodeType `json:"ResponseCode"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopResType) reset() {
+	*x = SessionStopResType{}
 }
 
 var grammarSessionStopResType = exi.Grammar{
@@ -18775,6 +20281,11 @@ func (x *SessionStopResType) encodeEXI(w *exi.Writer) error {
 type V2G_Message struct {
 	Header MessageHeaderType `json:"Header"`
 	Body   BodyType          `json:"Body"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *V2G_Message) reset() {
+	*x = V2G_Message{}
 }
 
 var grammarV2G_Message = exi.Grammar{
@@ -18868,6 +20379,11 @@ type MessageHeaderType struct {
 	Signature    *xmldsig.SignatureType `json:"Signature,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MessageHeaderType) reset() {
+	*x = MessageHeaderType{}
+}
+
 var grammarMessageHeaderType = exi.Grammar{
 	Name:   "MessageHeaderType",
 	Events: []string{"EE", "SE(SessionID)", "SE(Notification)", "SE(Signature)"},
@@ -18900,9 +20416,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Notification)
@@ -18917,9 +20436,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -18969,7 +20491,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(NotificationType{})); err != nil {
 				return err
 			}
-			x.Notification = new(NotificationType)
+			x.Notification = a.newNotificationType()
 			if err := x.Notification.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18977,7 +20499,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(xmldsig.SignatureType)
+			x.Signature = a.newxmldsig_SignatureType()
 			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -19024,6 +20546,11 @@ type NotificationType struct {
 	FaultMsg  *string       `json:"FaultMsg,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *NotificationType) reset() {
+	*x = NotificationType{}
+}
+
 var grammarNotificationType = exi.Grammar{
 	Name:   "NotificationType",
 	Events: []string{"EE", "SE(FaultCode)", "SE(FaultMsg)"},
@@ -19054,9 +20581,12 @@ func (x *NotificationType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(FaultMsg)
@@ -19185,6 +20715,11 @@ type BodyType struct {
 	WeldingDetectionRes         *WeldingDetectionResType         `json:"WeldingDetectionRes,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BodyType) reset() {
+	*x = BodyType{}
+}
+
 var grammarBodyType = exi.Grammar{
 	Name:   "BodyType",
 	Events: []string{"EE", "SE(AuthorizationReq)", "SE(AuthorizationRes)", "SE(BodyElement)", "SE(CableCheckReq)", "SE(CableCheckRes)", "SE(CertificateInstallationReq)", "SE(CertificateInstallationRes)", "SE(CertificateUpdateReq)", "SE(CertificateUpdateRes)", "SE(ChargeParameterDiscoveryReq)", "SE(ChargeParameterDiscoveryRes)", "SE(ChargingStatusReq)", "SE(ChargingStatusRes)", "SE(CurrentDemandReq)", "SE(CurrentDemandRes)", "SE(MeteringReceiptReq)", "SE(MeteringReceiptRes)", "SE(PaymentDetailsReq)", "SE(PaymentDetailsRes)", "SE(PaymentServiceSelectionReq)", "SE(PaymentServiceSelectionRes)", "SE(PowerDeliveryReq)", "SE(PowerDeliveryRes)", "SE(PreChargeReq)", "SE(PreChargeRes)", "SE(ServiceDetailReq)", "SE(ServiceDetailRes)", "SE(ServiceDiscoveryReq)", "SE(ServiceDiscoveryRes)", "SE(SessionSetupReq)", "SE(SessionSetupRes)", "SE(SessionStopReq)", "SE(SessionStopRes)", "SE(WeldingDetectionReq)", "SE(WeldingDetectionRes)"},
@@ -19202,9 +20737,12 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(6)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(6)
+			if !ok {
+				var err error
+				if c, err = r.Bits(6); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationReq)
@@ -19300,7 +20838,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AuthorizationReqType{})); err != nil {
 				return err
 			}
-			x.AuthorizationReq = new(AuthorizationReqType)
+			x.AuthorizationReq = a.newAuthorizationReqType()
 			if err := x.AuthorizationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19308,7 +20846,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AuthorizationResType{})); err != nil {
 				return err
 			}
-			x.AuthorizationRes = new(AuthorizationResType)
+			x.AuthorizationRes = a.newAuthorizationResType()
 			if err := x.AuthorizationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19316,7 +20854,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BodyBaseType{})); err != nil {
 				return err
 			}
-			x.BodyElement = new(BodyBaseType)
+			x.BodyElement = a.newBodyBaseType()
 			if err := x.BodyElement.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19324,7 +20862,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckReqType{})); err != nil {
 				return err
 			}
-			x.CableCheckReq = new(CableCheckReqType)
+			x.CableCheckReq = a.newCableCheckReqType()
 			if err := x.CableCheckReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19332,7 +20870,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CableCheckResType{})); err != nil {
 				return err
 			}
-			x.CableCheckRes = new(CableCheckResType)
+			x.CableCheckRes = a.newCableCheckResType()
 			if err := x.CableCheckRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19340,7 +20878,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationReqType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationReq = new(CertificateInstallationReqType)
+			x.CertificateInstallationReq = a.newCertificateInstallationReqType()
 			if err := x.CertificateInstallationReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19348,7 +20886,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateInstallationResType{})); err != nil {
 				return err
 			}
-			x.CertificateInstallationRes = new(CertificateInstallationResType)
+			x.CertificateInstallationRes = a.newCertificateInstallationResType()
 			if err := x.CertificateInstallationRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19356,7 +20894,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateReqType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateReq = new(CertificateUpdateReqType)
+			x.CertificateUpdateReq = a.newCertificateUpdateReqType()
 			if err := x.CertificateUpdateReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19364,7 +20902,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CertificateUpdateResType{})); err != nil {
 				return err
 			}
-			x.CertificateUpdateRes = new(CertificateUpdateResType)
+			x.CertificateUpdateRes = a.newCertificateUpdateResType()
 			if err := x.CertificateUpdateRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19372,7 +20910,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryReq = new(ChargeParameterDiscoveryReqType)
+			x.ChargeParameterDiscoveryReq = a.newChargeParameterDiscoveryReqType()
 			if err := x.ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19380,7 +20918,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargeParameterDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ChargeParameterDiscoveryRes = new(ChargeParameterDiscoveryResType)
+			x.ChargeParameterDiscoveryRes = a.newChargeParameterDiscoveryResType()
 			if err := x.ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19388,7 +20926,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusReqType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusReq = new(ChargingStatusReqType)
+			x.ChargingStatusReq = a.newChargingStatusReqType()
 			if err := x.ChargingStatusReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19396,7 +20934,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingStatusResType{})); err != nil {
 				return err
 			}
-			x.ChargingStatusRes = new(ChargingStatusResType)
+			x.ChargingStatusRes = a.newChargingStatusResType()
 			if err := x.ChargingStatusRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19404,7 +20942,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandReqType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandReq = new(CurrentDemandReqType)
+			x.CurrentDemandReq = a.newCurrentDemandReqType()
 			if err := x.CurrentDemandReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19412,7 +20950,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(CurrentDemandResType{})); err != nil {
 				return err
 			}
-			x.CurrentDemandRes = new(CurrentDemandResType)
+			x.CurrentDemandRes = a.newCurrentDemandResType()
 			if err := x.CurrentDemandRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19420,7 +20958,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptReqType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptReq = new(MeteringReceiptReqType)
+			x.MeteringReceiptReq = a.newMeteringReceiptReqType()
 			if err := x.MeteringReceiptReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19428,7 +20966,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(MeteringReceiptResType{})); err != nil {
 				return err
 			}
-			x.MeteringReceiptRes = new(MeteringReceiptResType)
+			x.MeteringReceiptRes = a.newMeteringReceiptResType()
 			if err := x.MeteringReceiptRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19436,7 +20974,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsReqType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsReq = new(PaymentDetailsReqType)
+			x.PaymentDetailsReq = a.newPaymentDetailsReqType()
 			if err := x.PaymentDetailsReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19444,7 +20982,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentDetailsResType{})); err != nil {
 				return err
 			}
-			x.PaymentDetailsRes = new(PaymentDetailsResType)
+			x.PaymentDetailsRes = a.newPaymentDetailsResType()
 			if err := x.PaymentDetailsRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19452,7 +20990,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentServiceSelectionReqType{})); err != nil {
 				return err
 			}
-			x.PaymentServiceSelectionReq = new(PaymentServiceSelectionReqType)
+			x.PaymentServiceSelectionReq = a.newPaymentServiceSelectionReqType()
 			if err := x.PaymentServiceSelectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19460,7 +20998,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PaymentServiceSelectionResType{})); err != nil {
 				return err
 			}
-			x.PaymentServiceSelectionRes = new(PaymentServiceSelectionResType)
+			x.PaymentServiceSelectionRes = a.newPaymentServiceSelectionResType()
 			if err := x.PaymentServiceSelectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19468,7 +21006,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryReqType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryReq = new(PowerDeliveryReqType)
+			x.PowerDeliveryReq = a.newPowerDeliveryReqType()
 			if err := x.PowerDeliveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19476,7 +21014,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerDeliveryResType{})); err != nil {
 				return err
 			}
-			x.PowerDeliveryRes = new(PowerDeliveryResType)
+			x.PowerDeliveryRes = a.newPowerDeliveryResType()
 			if err := x.PowerDeliveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19484,7 +21022,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeReqType{})); err != nil {
 				return err
 			}
-			x.PreChargeReq = new(PreChargeReqType)
+			x.PreChargeReq = a.newPreChargeReqType()
 			if err := x.PreChargeReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19492,7 +21030,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PreChargeResType{})); err != nil {
 				return err
 			}
-			x.PreChargeRes = new(PreChargeResType)
+			x.PreChargeRes = a.newPreChargeResType()
 			if err := x.PreChargeRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19500,7 +21038,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailReq = new(ServiceDetailReqType)
+			x.ServiceDetailReq = a.newServiceDetailReqType()
 			if err := x.ServiceDetailReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19508,7 +21046,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDetailResType{})); err != nil {
 				return err
 			}
-			x.ServiceDetailRes = new(ServiceDetailResType)
+			x.ServiceDetailRes = a.newServiceDetailResType()
 			if err := x.ServiceDetailRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19516,7 +21054,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryReqType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
+			x.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
 			if err := x.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19524,7 +21062,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceDiscoveryResType{})); err != nil {
 				return err
 			}
-			x.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
+			x.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
 			if err := x.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19532,7 +21070,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupReqType{})); err != nil {
 				return err
 			}
-			x.SessionSetupReq = new(SessionSetupReqType)
+			x.SessionSetupReq = a.newSessionSetupReqType()
 			if err := x.SessionSetupReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19540,7 +21078,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionSetupResType{})); err != nil {
 				return err
 			}
-			x.SessionSetupRes = new(SessionSetupResType)
+			x.SessionSetupRes = a.newSessionSetupResType()
 			if err := x.SessionSetupRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19548,7 +21086,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopReqType{})); err != nil {
 				return err
 			}
-			x.SessionStopReq = new(SessionStopReqType)
+			x.SessionStopReq = a.newSessionStopReqType()
 			if err := x.SessionStopReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19556,7 +21094,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SessionStopResType{})); err != nil {
 				return err
 			}
-			x.SessionStopRes = new(SessionStopResType)
+			x.SessionStopRes = a.newSessionStopResType()
 			if err := x.SessionStopRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19564,7 +21102,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionReqType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionReq = new(WeldingDetectionReqType)
+			x.WeldingDetectionReq = a.newWeldingDetectionReqType()
 			if err := x.WeldingDetectionReq.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19572,7 +21110,7 @@ func (x *BodyType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(WeldingDetectionResType{})); err != nil {
 				return err
 			}
-			x.WeldingDetectionRes = new(WeldingDetectionResType)
+			x.WeldingDetectionRes = a.newWeldingDetectionResType()
 			if err := x.WeldingDetectionRes.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20004,6 +21542,11 @@ type WeldingDetectionReqType struct {
 	DC_EVStatus DC_EVStatusType `json:"DC_EVStatus"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionReqType) reset() {
+	*x = WeldingDetectionReqType{}
+}
+
 var grammarWeldingDetectionReqType = exi.Grammar{
 	Name:   "WeldingDetectionReqType",
 	Events: []string{"EE", "SE(DC_EVStatus)"},
@@ -20070,6 +21613,11 @@ type WeldingDetectionResType struct {
 	ResponseCode       ResponseCodeType  `json:"ResponseCode"`
 	DC_EVSEStatus      DC_EVSEStatusType `json:"DC_EVSEStatus"`
 	EVSEPresentVoltage PhysicalValueType `json:"EVSEPresentVoltage"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *WeldingDetectionResType) reset() {
+	*x = WeldingDetectionResType{}
 }
 
 var grammarWeldingDetectionResType = exi.Grammar{

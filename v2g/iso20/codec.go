@@ -18,13 +18,449 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep                *slabs
+	gen                 uint32
 	bDetailedCostType   []DetailedCostType
 	bRationalNumberType []RationalNumberType
 }
 
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AuthorizationReqType               exi.Slab[AuthorizationReqType]
+	xmldsig_SignatureType              exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType             exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_CanonicalizationMethodType exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_SignatureMethodType        exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType              exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType             exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType              exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType           exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType         exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType               exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType            exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType            exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType        exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType               exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType               exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                 exi.Slab[xmldsig.ObjectType]
+	EIM_AReqAuthorizationModeType      exi.Slab[EIM_AReqAuthorizationModeType]
+	PnC_AReqAuthorizationModeType      exi.Slab[PnC_AReqAuthorizationModeType]
+	SubCertificatesType                exi.Slab[SubCertificatesType]
+	AuthorizationResType               exi.Slab[AuthorizationResType]
+	AuthorizationSetupReqType          exi.Slab[AuthorizationSetupReqType]
+	AuthorizationSetupResType          exi.Slab[AuthorizationSetupResType]
+	EIM_ASResAuthorizationModeType     exi.Slab[EIM_ASResAuthorizationModeType]
+	PnC_ASResAuthorizationModeType     exi.Slab[PnC_ASResAuthorizationModeType]
+	SupportedProvidersListType         exi.Slab[SupportedProvidersListType]
+	CLReqControlModeType               exi.Slab[CLReqControlModeType]
+	CLResControlModeType               exi.Slab[CLResControlModeType]
+	CertificateInstallationReqType     exi.Slab[CertificateInstallationReqType]
+	EMAIDListType                      exi.Slab[EMAIDListType]
+	CertificateInstallationResType     exi.Slab[CertificateInstallationResType]
+	SignedInstallationDataType         exi.Slab[SignedInstallationDataType]
+	xmldsig_ManifestType               exi.Slab[xmldsig.ManifestType]
+	MeteringConfirmationReqType        exi.Slab[MeteringConfirmationReqType]
+	SignedMeteringDataType             exi.Slab[SignedMeteringDataType]
+	ReceiptType                        exi.Slab[ReceiptType]
+	DetailedCostType                   exi.Slab[DetailedCostType]
+	RationalNumberType                 exi.Slab[RationalNumberType]
+	Dynamic_SMDTControlModeType        exi.Slab[Dynamic_SMDTControlModeType]
+	Scheduled_SMDTControlModeType      exi.Slab[Scheduled_SMDTControlModeType]
+	MeteringConfirmationResType        exi.Slab[MeteringConfirmationResType]
+	PowerDeliveryReqType               exi.Slab[PowerDeliveryReqType]
+	EVPowerProfileType                 exi.Slab[EVPowerProfileType]
+	Dynamic_EVPPTControlModeType       exi.Slab[Dynamic_EVPPTControlModeType]
+	Scheduled_EVPPTControlModeType     exi.Slab[Scheduled_EVPPTControlModeType]
+	PowerDeliveryResType               exi.Slab[PowerDeliveryResType]
+	EVSEStatusType                     exi.Slab[EVSEStatusType]
+	ScheduleExchangeReqType            exi.Slab[ScheduleExchangeReqType]
+	Dynamic_SEReqControlModeType       exi.Slab[Dynamic_SEReqControlModeType]
+	Scheduled_SEReqControlModeType     exi.Slab[Scheduled_SEReqControlModeType]
+	EVEnergyOfferType                  exi.Slab[EVEnergyOfferType]
+	ScheduleExchangeResType            exi.Slab[ScheduleExchangeResType]
+	Dynamic_SEResControlModeType       exi.Slab[Dynamic_SEResControlModeType]
+	AbsolutePriceScheduleType          exi.Slab[AbsolutePriceScheduleType]
+	TaxRuleListType                    exi.Slab[TaxRuleListType]
+	OverstayRuleListType               exi.Slab[OverstayRuleListType]
+	AdditionalServiceListType          exi.Slab[AdditionalServiceListType]
+	PriceLevelScheduleType             exi.Slab[PriceLevelScheduleType]
+	Scheduled_SEResControlModeType     exi.Slab[Scheduled_SEResControlModeType]
+	ChargingScheduleType               exi.Slab[ChargingScheduleType]
+	ServiceDetailReqType               exi.Slab[ServiceDetailReqType]
+	ServiceDetailResType               exi.Slab[ServiceDetailResType]
+	ServiceDiscoveryReqType            exi.Slab[ServiceDiscoveryReqType]
+	ServiceIDListType                  exi.Slab[ServiceIDListType]
+	ServiceDiscoveryResType            exi.Slab[ServiceDiscoveryResType]
+	ServiceListType                    exi.Slab[ServiceListType]
+	ServiceSelectionReqType            exi.Slab[ServiceSelectionReqType]
+	SelectedServiceListType            exi.Slab[SelectedServiceListType]
+	ServiceSelectionResType            exi.Slab[ServiceSelectionResType]
+	SessionSetupReqType                exi.Slab[SessionSetupReqType]
+	SessionSetupResType                exi.Slab[SessionSetupResType]
+	SessionStopReqType                 exi.Slab[SessionStopReqType]
+	SessionStopResType                 exi.Slab[SessionStopResType]
+	xmldsig_SignaturePropertiesType    exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType      exi.Slab[xmldsig.SignaturePropertyType]
+	VehicleCheckInReqType              exi.Slab[VehicleCheckInReqType]
+	VehicleCheckInResType              exi.Slab[VehicleCheckInResType]
+	VehicleCheckOutReqType             exi.Slab[VehicleCheckOutReqType]
+	VehicleCheckOutResType             exi.Slab[VehicleCheckOutResType]
+}
+
+func (a *arena) newAuthorizationReqType() *AuthorizationReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newEIM_AReqAuthorizationModeType() *EIM_AReqAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.EIM_AReqAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EIM_AReqAuthorizationModeType)
+}
+
+func (a *arena) newPnC_AReqAuthorizationModeType() *PnC_AReqAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.PnC_AReqAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PnC_AReqAuthorizationModeType)
+}
+
+func (a *arena) newSubCertificatesType() *SubCertificatesType {
+	if a.keep != nil {
+		p := a.keep.SubCertificatesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SubCertificatesType)
+}
+
+func (a *arena) newAuthorizationResType() *AuthorizationResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationResType)
+}
+
+func (a *arena) newAuthorizationSetupReqType() *AuthorizationSetupReqType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationSetupReqType)
+}
+
+func (a *arena) newAuthorizationSetupResType() *AuthorizationSetupResType {
+	if a.keep != nil {
+		p := a.keep.AuthorizationSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AuthorizationSetupResType)
+}
+
+func (a *arena) newEIM_ASResAuthorizationModeType() *EIM_ASResAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.EIM_ASResAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EIM_ASResAuthorizationModeType)
+}
+
+func (a *arena) newPnC_ASResAuthorizationModeType() *PnC_ASResAuthorizationModeType {
+	if a.keep != nil {
+		p := a.keep.PnC_ASResAuthorizationModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PnC_ASResAuthorizationModeType)
+}
+
+func (a *arena) newSupportedProvidersListType() *SupportedProvidersListType {
+	if a.keep != nil {
+		p := a.keep.SupportedProvidersListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SupportedProvidersListType)
+}
+
+func (a *arena) newCLReqControlModeType() *CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CLReqControlModeType)
+}
+
+func (a *arena) newCLResControlModeType() *CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CLResControlModeType)
+}
+
+func (a *arena) newCertificateInstallationReqType() *CertificateInstallationReqType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationReqType)
+}
+
+func (a *arena) newEMAIDListType() *EMAIDListType {
+	if a.keep != nil {
+		p := a.keep.EMAIDListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EMAIDListType)
+}
+
+func (a *arena) newCertificateInstallationResType() *CertificateInstallationResType {
+	if a.keep != nil {
+		p := a.keep.CertificateInstallationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CertificateInstallationResType)
+}
+
+func (a *arena) newSignedInstallationDataType() *SignedInstallationDataType {
+	if a.keep != nil {
+		p := a.keep.SignedInstallationDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedInstallationDataType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newMeteringConfirmationReqType() *MeteringConfirmationReqType {
+	if a.keep != nil {
+		p := a.keep.MeteringConfirmationReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringConfirmationReqType)
+}
+
+func (a *arena) newSignedMeteringDataType() *SignedMeteringDataType {
+	if a.keep != nil {
+		p := a.keep.SignedMeteringDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedMeteringDataType)
+}
+
+func (a *arena) newReceiptType() *ReceiptType {
+	if a.keep != nil {
+		p := a.keep.ReceiptType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ReceiptType)
+}
+
 func (a *arena) newDetailedCostType() *DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.DetailedCostType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bDetailedCostType) == 0 {
 		a.bDetailedCostType = make([]DetailedCostType, 4)
 	}
@@ -34,12 +470,386 @@ func (a *arena) newDetailedCostType() *DetailedCostType {
 }
 
 func (a *arena) newRationalNumberType() *RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.RationalNumberType.New(a.gen)
+		p.reset()
+		return p
+	}
 	if len(a.bRationalNumberType) == 0 {
 		a.bRationalNumberType = make([]RationalNumberType, 4)
 	}
 	p := &a.bRationalNumberType[0]
 	a.bRationalNumberType = a.bRationalNumberType[1:]
 	return p
+}
+
+func (a *arena) newDynamic_SMDTControlModeType() *Dynamic_SMDTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SMDTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SMDTControlModeType)
+}
+
+func (a *arena) newScheduled_SMDTControlModeType() *Scheduled_SMDTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SMDTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SMDTControlModeType)
+}
+
+func (a *arena) newMeteringConfirmationResType() *MeteringConfirmationResType {
+	if a.keep != nil {
+		p := a.keep.MeteringConfirmationResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(MeteringConfirmationResType)
+}
+
+func (a *arena) newPowerDeliveryReqType() *PowerDeliveryReqType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryReqType)
+}
+
+func (a *arena) newEVPowerProfileType() *EVPowerProfileType {
+	if a.keep != nil {
+		p := a.keep.EVPowerProfileType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVPowerProfileType)
+}
+
+func (a *arena) newDynamic_EVPPTControlModeType() *Dynamic_EVPPTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_EVPPTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_EVPPTControlModeType)
+}
+
+func (a *arena) newScheduled_EVPPTControlModeType() *Scheduled_EVPPTControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_EVPPTControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_EVPPTControlModeType)
+}
+
+func (a *arena) newPowerDeliveryResType() *PowerDeliveryResType {
+	if a.keep != nil {
+		p := a.keep.PowerDeliveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PowerDeliveryResType)
+}
+
+func (a *arena) newEVSEStatusType() *EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.EVSEStatusType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVSEStatusType)
+}
+
+func (a *arena) newScheduleExchangeReqType() *ScheduleExchangeReqType {
+	if a.keep != nil {
+		p := a.keep.ScheduleExchangeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ScheduleExchangeReqType)
+}
+
+func (a *arena) newDynamic_SEReqControlModeType() *Dynamic_SEReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SEReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SEReqControlModeType)
+}
+
+func (a *arena) newScheduled_SEReqControlModeType() *Scheduled_SEReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SEReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SEReqControlModeType)
+}
+
+func (a *arena) newEVEnergyOfferType() *EVEnergyOfferType {
+	if a.keep != nil {
+		p := a.keep.EVEnergyOfferType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(EVEnergyOfferType)
+}
+
+func (a *arena) newScheduleExchangeResType() *ScheduleExchangeResType {
+	if a.keep != nil {
+		p := a.keep.ScheduleExchangeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ScheduleExchangeResType)
+}
+
+func (a *arena) newDynamic_SEResControlModeType() *Dynamic_SEResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_SEResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_SEResControlModeType)
+}
+
+func (a *arena) newAbsolutePriceScheduleType() *AbsolutePriceScheduleType {
+	if a.keep != nil {
+		p := a.keep.AbsolutePriceScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AbsolutePriceScheduleType)
+}
+
+func (a *arena) newTaxRuleListType() *TaxRuleListType {
+	if a.keep != nil {
+		p := a.keep.TaxRuleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TaxRuleListType)
+}
+
+func (a *arena) newOverstayRuleListType() *OverstayRuleListType {
+	if a.keep != nil {
+		p := a.keep.OverstayRuleListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(OverstayRuleListType)
+}
+
+func (a *arena) newAdditionalServiceListType() *AdditionalServiceListType {
+	if a.keep != nil {
+		p := a.keep.AdditionalServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AdditionalServiceListType)
+}
+
+func (a *arena) newPriceLevelScheduleType() *PriceLevelScheduleType {
+	if a.keep != nil {
+		p := a.keep.PriceLevelScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PriceLevelScheduleType)
+}
+
+func (a *arena) newScheduled_SEResControlModeType() *Scheduled_SEResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_SEResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_SEResControlModeType)
+}
+
+func (a *arena) newChargingScheduleType() *ChargingScheduleType {
+	if a.keep != nil {
+		p := a.keep.ChargingScheduleType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ChargingScheduleType)
+}
+
+func (a *arena) newServiceDetailReqType() *ServiceDetailReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailReqType)
+}
+
+func (a *arena) newServiceDetailResType() *ServiceDetailResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDetailResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDetailResType)
+}
+
+func (a *arena) newServiceDiscoveryReqType() *ServiceDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryReqType)
+}
+
+func (a *arena) newServiceIDListType() *ServiceIDListType {
+	if a.keep != nil {
+		p := a.keep.ServiceIDListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceIDListType)
+}
+
+func (a *arena) newServiceDiscoveryResType() *ServiceDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.ServiceDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceDiscoveryResType)
+}
+
+func (a *arena) newServiceListType() *ServiceListType {
+	if a.keep != nil {
+		p := a.keep.ServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceListType)
+}
+
+func (a *arena) newServiceSelectionReqType() *ServiceSelectionReqType {
+	if a.keep != nil {
+		p := a.keep.ServiceSelectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceSelectionReqType)
+}
+
+func (a *arena) newSelectedServiceListType() *SelectedServiceListType {
+	if a.keep != nil {
+		p := a.keep.SelectedServiceListType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SelectedServiceListType)
+}
+
+func (a *arena) newServiceSelectionResType() *ServiceSelectionResType {
+	if a.keep != nil {
+		p := a.keep.ServiceSelectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ServiceSelectionResType)
+}
+
+func (a *arena) newSessionSetupReqType() *SessionSetupReqType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupReqType)
+}
+
+func (a *arena) newSessionSetupResType() *SessionSetupResType {
+	if a.keep != nil {
+		p := a.keep.SessionSetupResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionSetupResType)
+}
+
+func (a *arena) newSessionStopReqType() *SessionStopReqType {
+	if a.keep != nil {
+		p := a.keep.SessionStopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopReqType)
+}
+
+func (a *arena) newSessionStopResType() *SessionStopResType {
+	if a.keep != nil {
+		p := a.keep.SessionStopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SessionStopResType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
+}
+
+func (a *arena) newVehicleCheckInReqType() *VehicleCheckInReqType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckInReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckInReqType)
+}
+
+func (a *arena) newVehicleCheckInResType() *VehicleCheckInResType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckInResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckInResType)
+}
+
+func (a *arena) newVehicleCheckOutReqType() *VehicleCheckOutReqType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckOutReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckOutReqType)
+}
+
+func (a *arena) newVehicleCheckOutResType() *VehicleCheckOutResType {
+	if a.keep != nil {
+		p := a.keep.VehicleCheckOutResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(VehicleCheckOutResType)
 }
 
 // exiNames are the string table entries the schema set pre-populates
@@ -185,7 +995,11 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -193,491 +1007,483 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AuthorizationReq != nil {
-		d.AuthorizationReq = nil
-	}
-	if d.AuthorizationRes != nil {
-		d.AuthorizationRes = nil
-	}
-	if d.AuthorizationSetupReq != nil {
-		d.AuthorizationSetupReq = nil
-	}
-	if d.AuthorizationSetupRes != nil {
-		d.AuthorizationSetupRes = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.CertificateInstallationReq != nil {
-		d.CertificateInstallationReq = nil
-	}
-	if d.CertificateInstallationRes != nil {
-		d.CertificateInstallationRes = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MeteringConfirmationReq != nil {
-		d.MeteringConfirmationReq = nil
-	}
-	if d.MeteringConfirmationRes != nil {
-		d.MeteringConfirmationRes = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.PowerDeliveryReq != nil {
-		d.PowerDeliveryReq = nil
-	}
-	if d.PowerDeliveryRes != nil {
-		d.PowerDeliveryRes = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.ScheduleExchangeReq != nil {
-		d.ScheduleExchangeReq = nil
-	}
-	if d.ScheduleExchangeRes != nil {
-		d.ScheduleExchangeRes = nil
-	}
-	if d.ServiceDetailReq != nil {
-		d.ServiceDetailReq = nil
-	}
-	if d.ServiceDetailRes != nil {
-		d.ServiceDetailRes = nil
-	}
-	if d.ServiceDiscoveryReq != nil {
-		d.ServiceDiscoveryReq = nil
-	}
-	if d.ServiceDiscoveryRes != nil {
-		d.ServiceDiscoveryRes = nil
-	}
-	if d.ServiceSelectionReq != nil {
-		d.ServiceSelectionReq = nil
-	}
-	if d.ServiceSelectionRes != nil {
-		d.ServiceSelectionRes = nil
-	}
-	if d.SessionSetupReq != nil {
-		d.SessionSetupReq = nil
-	}
-	if d.SessionSetupRes != nil {
-		d.SessionSetupRes = nil
-	}
-	if d.SessionStopReq != nil {
-		d.SessionStopReq = nil
-	}
-	if d.SessionStopRes != nil {
-		d.SessionStopRes = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.SignedInstallationData != nil {
-		d.SignedInstallationData = nil
-	}
-	if d.SignedMeteringData != nil {
-		d.SignedMeteringData = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.VehicleCheckInReq != nil {
-		d.VehicleCheckInReq = nil
-	}
-	if d.VehicleCheckInRes != nil {
-		d.VehicleCheckInRes = nil
-	}
-	if d.VehicleCheckOutReq != nil {
-		d.VehicleCheckOutReq = nil
-	}
-	if d.VehicleCheckOutRes != nil {
-		d.VehicleCheckOutRes = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AuthorizationReq = new(AuthorizationReqType)
-		if err := d.AuthorizationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationReq = a.newAuthorizationReqType()
+		if err := d.AuthorizationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AuthorizationRes = new(AuthorizationResType)
-		if err := d.AuthorizationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationRes = a.newAuthorizationResType()
+		if err := d.AuthorizationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AuthorizationSetupReq = new(AuthorizationSetupReqType)
-		if err := d.AuthorizationSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationSetupReq = a.newAuthorizationSetupReqType()
+		if err := d.AuthorizationSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.AuthorizationSetupRes = new(AuthorizationSetupResType)
-		if err := d.AuthorizationSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AuthorizationSetupRes = a.newAuthorizationSetupResType()
+		if err := d.AuthorizationSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.CLReqControlMode = new(CLReqControlModeType)
-		if err := d.CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CLReqControlMode = a.newCLReqControlModeType()
+		if err := d.CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.CLResControlMode = new(CLResControlModeType)
-		if err := d.CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CLResControlMode = a.newCLResControlModeType()
+		if err := d.CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
-		d.CertificateInstallationReq = new(CertificateInstallationReqType)
-		if err := d.CertificateInstallationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationReq = a.newCertificateInstallationReqType()
+		if err := d.CertificateInstallationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.CertificateInstallationRes = new(CertificateInstallationResType)
-		if err := d.CertificateInstallationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CertificateInstallationRes = a.newCertificateInstallationResType()
+		if err := d.CertificateInstallationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 9:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 10:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 11:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 12:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
-		d.MeteringConfirmationReq = new(MeteringConfirmationReqType)
-		if err := d.MeteringConfirmationReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringConfirmationReq = a.newMeteringConfirmationReqType()
+		if err := d.MeteringConfirmationReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.MeteringConfirmationRes = new(MeteringConfirmationResType)
-		if err := d.MeteringConfirmationRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.MeteringConfirmationRes = a.newMeteringConfirmationResType()
+		if err := d.MeteringConfirmationRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 19:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 20:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
-		d.PowerDeliveryReq = new(PowerDeliveryReqType)
-		if err := d.PowerDeliveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryReq = a.newPowerDeliveryReqType()
+		if err := d.PowerDeliveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.PowerDeliveryRes = new(PowerDeliveryResType)
-		if err := d.PowerDeliveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PowerDeliveryRes = a.newPowerDeliveryResType()
+		if err := d.PowerDeliveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.ScheduleExchangeReq = new(ScheduleExchangeReqType)
-		if err := d.ScheduleExchangeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ScheduleExchangeReq = a.newScheduleExchangeReqType()
+		if err := d.ScheduleExchangeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 28:
-		d.ScheduleExchangeRes = new(ScheduleExchangeResType)
-		if err := d.ScheduleExchangeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ScheduleExchangeRes = a.newScheduleExchangeResType()
+		if err := d.ScheduleExchangeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 29:
-		d.ServiceDetailReq = new(ServiceDetailReqType)
-		if err := d.ServiceDetailReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailReq = a.newServiceDetailReqType()
+		if err := d.ServiceDetailReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 30:
-		d.ServiceDetailRes = new(ServiceDetailResType)
-		if err := d.ServiceDetailRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDetailRes = a.newServiceDetailResType()
+		if err := d.ServiceDetailRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 31:
-		d.ServiceDiscoveryReq = new(ServiceDiscoveryReqType)
-		if err := d.ServiceDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryReq = a.newServiceDiscoveryReqType()
+		if err := d.ServiceDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.ServiceDiscoveryRes = new(ServiceDiscoveryResType)
-		if err := d.ServiceDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceDiscoveryRes = a.newServiceDiscoveryResType()
+		if err := d.ServiceDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.ServiceSelectionReq = new(ServiceSelectionReqType)
-		if err := d.ServiceSelectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceSelectionReq = a.newServiceSelectionReqType()
+		if err := d.ServiceSelectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 34:
-		d.ServiceSelectionRes = new(ServiceSelectionResType)
-		if err := d.ServiceSelectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.ServiceSelectionRes = a.newServiceSelectionResType()
+		if err := d.ServiceSelectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 35:
-		d.SessionSetupReq = new(SessionSetupReqType)
-		if err := d.SessionSetupReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupReq = a.newSessionSetupReqType()
+		if err := d.SessionSetupReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 36:
-		d.SessionSetupRes = new(SessionSetupResType)
-		if err := d.SessionSetupRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionSetupRes = a.newSessionSetupResType()
+		if err := d.SessionSetupRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 37:
-		d.SessionStopReq = new(SessionStopReqType)
-		if err := d.SessionStopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopReq = a.newSessionStopReqType()
+		if err := d.SessionStopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.SessionStopRes = new(SessionStopResType)
-		if err := d.SessionStopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SessionStopRes = a.newSessionStopResType()
+		if err := d.SessionStopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 43:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 44:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 45:
-		d.SignedInstallationData = new(SignedInstallationDataType)
-		if err := d.SignedInstallationData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignedInstallationData = a.newSignedInstallationDataType()
+		if err := d.SignedInstallationData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 46:
-		d.SignedMeteringData = new(SignedMeteringDataType)
-		if err := d.SignedMeteringData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignedMeteringData = a.newSignedMeteringDataType()
+		if err := d.SignedMeteringData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 47:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 48:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 49:
-		d.VehicleCheckInReq = new(VehicleCheckInReqType)
-		if err := d.VehicleCheckInReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckInReq = a.newVehicleCheckInReqType()
+		if err := d.VehicleCheckInReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 50:
-		d.VehicleCheckInRes = new(VehicleCheckInResType)
-		if err := d.VehicleCheckInRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckInRes = a.newVehicleCheckInResType()
+		if err := d.VehicleCheckInRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 51:
-		d.VehicleCheckOutReq = new(VehicleCheckOutReqType)
-		if err := d.VehicleCheckOutReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckOutReq = a.newVehicleCheckOutReqType()
+		if err := d.VehicleCheckOutReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 52:
-		d.VehicleCheckOutRes = new(VehicleCheckOutResType)
-		if err := d.VehicleCheckOutRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.VehicleCheckOutRes = a.newVehicleCheckOutResType()
+		if err := d.VehicleCheckOutRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 53:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 54:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AuthorizationReq = nil
+	case 1:
+		d.AuthorizationRes = nil
+	case 2:
+		d.AuthorizationSetupReq = nil
+	case 3:
+		d.AuthorizationSetupRes = nil
+	case 4:
+		d.CLReqControlMode = nil
+	case 5:
+		d.CLResControlMode = nil
+	case 6:
+		d.CanonicalizationMethod = nil
+	case 7:
+		d.CertificateInstallationReq = nil
+	case 8:
+		d.CertificateInstallationRes = nil
+	case 9:
+		d.DSAKeyValue = nil
+	case 10:
+		d.DigestMethod = nil
+	case 11:
+		d.DigestValue = nil
+	case 12:
+		d.KeyInfo = nil
+	case 13:
+		d.KeyName = nil
+	case 14:
+		d.KeyValue = nil
+	case 15:
+		d.Manifest = nil
+	case 16:
+		d.MeteringConfirmationReq = nil
+	case 17:
+		d.MeteringConfirmationRes = nil
+	case 18:
+		d.MgmtData = nil
+	case 19:
+		d.Object = nil
+	case 20:
+		d.PGPData = nil
+	case 21:
+		d.PowerDeliveryReq = nil
+	case 22:
+		d.PowerDeliveryRes = nil
+	case 23:
+		d.RSAKeyValue = nil
+	case 24:
+		d.Reference = nil
+	case 25:
+		d.RetrievalMethod = nil
+	case 26:
+		d.SPKIData = nil
+	case 27:
+		d.ScheduleExchangeReq = nil
+	case 28:
+		d.ScheduleExchangeRes = nil
+	case 29:
+		d.ServiceDetailReq = nil
+	case 30:
+		d.ServiceDetailRes = nil
+	case 31:
+		d.ServiceDiscoveryReq = nil
+	case 32:
+		d.ServiceDiscoveryRes = nil
+	case 33:
+		d.ServiceSelectionReq = nil
+	case 34:
+		d.ServiceSelectionRes = nil
+	case 35:
+		d.SessionSetupReq = nil
+	case 36:
+		d.SessionSetupRes = nil
+	case 37:
+		d.SessionStopReq = nil
+	case 38:
+		d.SessionStopRes = nil
+	case 39:
+		d.Signature = nil
+	case 40:
+		d.SignatureMethod = nil
+	case 41:
+		d.SignatureProperties = nil
+	case 42:
+		d.SignatureProperty = nil
+	case 43:
+		d.SignatureValue = nil
+	case 44:
+		d.SignedInfo = nil
+	case 45:
+		d.SignedInstallationData = nil
+	case 46:
+		d.SignedMeteringData = nil
+	case 47:
+		d.Transform = nil
+	case 48:
+		d.Transforms = nil
+	case 49:
+		d.VehicleCheckInReq = nil
+	case 50:
+		d.VehicleCheckInRes = nil
+	case 51:
+		d.VehicleCheckOutReq = nil
+	case 52:
+		d.VehicleCheckOutRes = nil
+	case 53:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.
@@ -7673,6 +8479,11 @@ type AuthorizationReqType struct {
 	PnC_AReqAuthorizationMode    *PnC_AReqAuthorizationModeType `json:"PnC_AReqAuthorizationMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationReqType) reset() {
+	*x = AuthorizationReqType{}
+}
+
 var grammarAuthorizationReqType = exi.Grammar{
 	Name:   "AuthorizationReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SelectedAuthorizationService)", "SE(EIM_AReqAuthorizationMode)", "SE(PnC_AReqAuthorizationMode)"},
@@ -7716,9 +8527,12 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EIM_AReqAuthorizationMode)
@@ -7760,7 +8574,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EIM_AReqAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.EIM_AReqAuthorizationMode = new(EIM_AReqAuthorizationModeType)
+			x.EIM_AReqAuthorizationMode = a.newEIM_AReqAuthorizationModeType()
 			if err := x.EIM_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7768,7 +8582,7 @@ func (x *AuthorizationReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PnC_AReqAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.PnC_AReqAuthorizationMode = new(PnC_AReqAuthorizationModeType)
+			x.PnC_AReqAuthorizationMode = a.newPnC_AReqAuthorizationModeType()
 			if err := x.PnC_AReqAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7834,6 +8648,11 @@ type MessageHeaderType struct {
 	Signature *xmldsig.SignatureType `json:"Signature,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MessageHeaderType) reset() {
+	*x = MessageHeaderType{}
+}
+
 var grammarMessageHeaderType = exi.Grammar{
 	Name:   "MessageHeaderType",
 	Events: []string{"EE", "SE(SessionID)", "SE(TimeStamp)", "SE(Signature)"},
@@ -7877,9 +8696,12 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Signature)
@@ -7951,7 +8773,7 @@ func (x *MessageHeaderType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.SignatureType{})); err != nil {
 				return err
 			}
-			x.Signature = new(xmldsig.SignatureType)
+			x.Signature = a.newxmldsig_SignatureType()
 			if err := x.Signature.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8009,6 +8831,11 @@ func (x *MessageHeaderType) EncodeEXI(w *exi.Writer) error {
 type EIM_AReqAuthorizationModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EIM_AReqAuthorizationModeType) reset() {
+	*x = EIM_AReqAuthorizationModeType{}
+}
+
 var grammarEIM_AReqAuthorizationModeType = exi.Grammar{
 	Name:   "EIM_AReqAuthorizationModeType",
 	Events: []string{"EE"},
@@ -8064,6 +8891,12 @@ type PnC_AReqAuthorizationModeType struct {
 	Id                       string                       `json:"Id"`
 	GenChallenge             exi.Bytes                    `json:"GenChallenge"`
 	ContractCertificateChain ContractCertificateChainType `json:"ContractCertificateChain"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PnC_AReqAuthorizationModeType) reset() {
+	*x = PnC_AReqAuthorizationModeType{ContractCertificateChain: x.ContractCertificateChain}
+	x.ContractCertificateChain.reset()
 }
 
 var grammarPnC_AReqAuthorizationModeType = exi.Grammar{
@@ -8214,6 +9047,12 @@ type ContractCertificateChainType struct {
 	SubCertificates SubCertificatesType `json:"SubCertificates"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ContractCertificateChainType) reset() {
+	*x = ContractCertificateChainType{SubCertificates: x.SubCertificates}
+	x.SubCertificates.reset()
+}
+
 var grammarContractCertificateChainType = exi.Grammar{
 	Name:   "ContractCertificateChainType",
 	Events: []string{"EE", "SE(Certificate)", "SE(SubCertificates)"},
@@ -8336,6 +9175,11 @@ type SubCertificatesType struct {
 	Certificate []exi.Bytes `json:"Certificate,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SubCertificatesType) reset() {
+	*x = SubCertificatesType{Certificate: x.Certificate[:0]}
+}
+
 var grammarSubCertificatesType = exi.Grammar{
 	Name:   "SubCertificatesType",
 	Events: []string{"EE", "SE(Certificate)"},
@@ -8356,9 +9200,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -8375,9 +9222,12 @@ func (x *SubCertificatesType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Certificate)
@@ -8476,6 +9326,11 @@ type AuthorizationResType struct {
 	Header         MessageHeaderType `json:"Header"`
 	ResponseCode   ResponseCodeType  `json:"ResponseCode"`
 	EVSEProcessing ProcessingType    `json:"EVSEProcessing"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationResType) reset() {
+	*x = AuthorizationResType{}
 }
 
 var grammarAuthorizationResType = exi.Grammar{
@@ -8620,6 +9475,11 @@ type AuthorizationSetupReqType struct {
 	Header MessageHeaderType `json:"Header"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationSetupReqType) reset() {
+	*x = AuthorizationSetupReqType{}
+}
+
 var grammarAuthorizationSetupReqType = exi.Grammar{
 	Name:   "AuthorizationSetupReqType",
 	Events: []string{"EE", "SE(Header)"},
@@ -8703,6 +9563,11 @@ type AuthorizationSetupResType struct {
 	PnC_ASResAuthorizationMode     *PnC_ASResAuthorizationModeType `json:"PnC_ASResAuthorizationMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AuthorizationSetupResType) reset() {
+	*x = AuthorizationSetupResType{AuthorizationServices: x.AuthorizationServices[:0]}
+}
+
 var grammarAuthorizationSetupResType = exi.Grammar{
 	Name:   "AuthorizationSetupResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(AuthorizationServices)", "SE(CertificateInstallationService)", "SE(EIM_ASResAuthorizationMode)", "SE(PnC_ASResAuthorizationMode)"},
@@ -8753,9 +9618,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationServices)
@@ -8772,9 +9640,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AuthorizationServices)
@@ -8804,9 +9675,12 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EIM_ASResAuthorizationMode)
@@ -8871,7 +9745,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EIM_ASResAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.EIM_ASResAuthorizationMode = new(EIM_ASResAuthorizationModeType)
+			x.EIM_ASResAuthorizationMode = a.newEIM_ASResAuthorizationModeType()
 			if err := x.EIM_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8879,7 +9753,7 @@ func (x *AuthorizationSetupResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PnC_ASResAuthorizationModeType{})); err != nil {
 				return err
 			}
-			x.PnC_ASResAuthorizationMode = new(PnC_ASResAuthorizationModeType)
+			x.PnC_ASResAuthorizationMode = a.newPnC_ASResAuthorizationModeType()
 			if err := x.PnC_ASResAuthorizationMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -8963,6 +9837,11 @@ func (x *AuthorizationSetupResType) EncodeEXI(w *exi.Writer) error {
 type EIM_ASResAuthorizationModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EIM_ASResAuthorizationModeType) reset() {
+	*x = EIM_ASResAuthorizationModeType{}
+}
+
 var grammarEIM_ASResAuthorizationModeType = exi.Grammar{
 	Name:   "EIM_ASResAuthorizationModeType",
 	Events: []string{"EE"},
@@ -9019,6 +9898,11 @@ type PnC_ASResAuthorizationModeType struct {
 	SupportedProviders *SupportedProvidersListType `json:"SupportedProviders,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PnC_ASResAuthorizationModeType) reset() {
+	*x = PnC_ASResAuthorizationModeType{}
+}
+
 var grammarPnC_ASResAuthorizationModeType = exi.Grammar{
 	Name:   "PnC_ASResAuthorizationModeType",
 	Events: []string{"EE", "SE(GenChallenge)", "SE(SupportedProviders)"},
@@ -9049,9 +9933,12 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupportedProviders)
@@ -9101,7 +9988,7 @@ func (x *PnC_ASResAuthorizationModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(SupportedProvidersListType{})); err != nil {
 				return err
 			}
-			x.SupportedProviders = new(SupportedProvidersListType)
+			x.SupportedProviders = a.newSupportedProvidersListType()
 			if err := x.SupportedProviders.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9151,6 +10038,11 @@ type SupportedProvidersListType struct {
 	ProviderID []string `json:"ProviderID,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SupportedProvidersListType) reset() {
+	*x = SupportedProvidersListType{ProviderID: x.ProviderID[:0]}
+}
+
 var grammarSupportedProvidersListType = exi.Grammar{
 	Name:   "SupportedProvidersListType",
 	Events: []string{"EE", "SE(ProviderID)"},
@@ -9171,9 +10063,12 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProviderID)
@@ -9190,9 +10085,12 @@ func (x *SupportedProvidersListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ProviderID)
@@ -9290,6 +10188,11 @@ func (x *SupportedProvidersListType) EncodeEXI(w *exi.Writer) error {
 type CLReqControlModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CLReqControlModeType) reset() {
+	*x = CLReqControlModeType{}
+}
+
 var grammarCLReqControlModeType = exi.Grammar{
 	Name:   "CLReqControlModeType",
 	Events: []string{"EE"},
@@ -9342,6 +10245,11 @@ func (x *CLReqControlModeType) EncodeEXI(w *exi.Writer) error {
 
 // CLResControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonTypes}CLResControlModeType.
 type CLResControlModeType struct {
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CLResControlModeType) reset() {
+	*x = CLResControlModeType{}
 }
 
 var grammarCLResControlModeType = exi.Grammar{
@@ -9401,6 +10309,12 @@ type CertificateInstallationReqType struct {
 	ListOfRootCertificateIDs         ListOfRootCertificateIDsType `json:"ListOfRootCertificateIDs"`
 	MaximumContractCertificateChains uint8                        `json:"MaximumContractCertificateChains"`
 	PrioritizedEMAIDs                *EMAIDListType               `json:"PrioritizedEMAIDs,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationReqType) reset() {
+	*x = CertificateInstallationReqType{ListOfRootCertificateIDs: x.ListOfRootCertificateIDs}
+	x.ListOfRootCertificateIDs.reset()
 }
 
 var grammarCertificateInstallationReqType = exi.Grammar{
@@ -9472,9 +10386,12 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PrioritizedEMAIDs)
@@ -9524,7 +10441,7 @@ func (x *CertificateInstallationReqType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(EMAIDListType{})); err != nil {
 				return err
 			}
-			x.PrioritizedEMAIDs = new(EMAIDListType)
+			x.PrioritizedEMAIDs = a.newEMAIDListType()
 			if err := x.PrioritizedEMAIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9591,6 +10508,11 @@ type SignedCertificateChainType struct {
 	SubCertificates *SubCertificatesType `json:"SubCertificates,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedCertificateChainType) reset() {
+	*x = SignedCertificateChainType{}
+}
+
 var grammarSignedCertificateChainType = exi.Grammar{
 	Name:   "SignedCertificateChainType",
 	Events: []string{"EE", "AT(Id)", "SE(Certificate)", "SE(SubCertificates)"},
@@ -9634,9 +10556,12 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -9694,7 +10619,7 @@ func (x *SignedCertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -9748,6 +10673,11 @@ type ListOfRootCertificateIDsType struct {
 	RootCertificateID []xmldsig.X509IssuerSerialType `json:"RootCertificateID,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ListOfRootCertificateIDsType) reset() {
+	*x = ListOfRootCertificateIDsType{RootCertificateID: x.RootCertificateID[:0]}
+}
+
 var grammarListOfRootCertificateIDsType = exi.Grammar{
 	Name:   "ListOfRootCertificateIDsType",
 	Events: []string{"EE", "SE(RootCertificateID)"},
@@ -9768,9 +10698,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -9787,9 +10720,12 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RootCertificateID)
@@ -9823,7 +10759,8 @@ func (x *ListOfRootCertificateIDsType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(xmldsig.X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.RootCertificateID = append(x.RootCertificateID, xmldsig.X509IssuerSerialType{})
+			x.RootCertificateID = exi.Grow(x.RootCertificateID)
+			x.RootCertificateID[len(x.RootCertificateID)-1] = xmldsig.X509IssuerSerialType{}
 			if err := x.RootCertificateID[len(x.RootCertificateID)-1].DecodeEXI(r); err != nil {
 				return err
 			}
@@ -9868,6 +10805,11 @@ type EMAIDListType struct {
 	EMAID []string `json:"EMAID,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EMAIDListType) reset() {
+	*x = EMAIDListType{EMAID: x.EMAID[:0]}
+}
+
 var grammarEMAIDListType = exi.Grammar{
 	Name:   "EMAIDListType",
 	Events: []string{"EE", "SE(EMAID)"},
@@ -9888,9 +10830,12 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EMAID)
@@ -9907,9 +10852,12 @@ func (x *EMAIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EMAID)
@@ -10011,6 +10959,12 @@ type CertificateInstallationResType struct {
 	CPSCertificateChain                CertificateChainType       `json:"CPSCertificateChain"`
 	SignedInstallationData             SignedInstallationDataType `json:"SignedInstallationData"`
 	RemainingContractCertificateChains uint8                      `json:"RemainingContractCertificateChains"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateInstallationResType) reset() {
+	*x = CertificateInstallationResType{SignedInstallationData: x.SignedInstallationData}
+	x.SignedInstallationData.reset()
 }
 
 var grammarCertificateInstallationResType = exi.Grammar{
@@ -10231,6 +11185,11 @@ type CertificateChainType struct {
 	SubCertificates *SubCertificatesType `json:"SubCertificates,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CertificateChainType) reset() {
+	*x = CertificateChainType{}
+}
+
 var grammarCertificateChainType = exi.Grammar{
 	Name:   "CertificateChainType",
 	Events: []string{"EE", "SE(Certificate)", "SE(SubCertificates)"},
@@ -10261,9 +11220,12 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SubCertificates)
@@ -10313,7 +11275,7 @@ func (x *CertificateChainType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SubCertificatesType{})); err != nil {
 				return err
 			}
-			x.SubCertificates = new(SubCertificatesType)
+			x.SubCertificates = a.newSubCertificatesType()
 			if err := x.SubCertificates.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10367,6 +11329,12 @@ type SignedInstallationDataType struct {
 	SECP521_EncryptedPrivateKey exi.Bytes                    `json:"SECP521_EncryptedPrivateKey,omitempty"`
 	X448_EncryptedPrivateKey    exi.Bytes                    `json:"X448_EncryptedPrivateKey,omitempty"`
 	TPM_EncryptedPrivateKey     exi.Bytes                    `json:"TPM_EncryptedPrivateKey,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedInstallationDataType) reset() {
+	*x = SignedInstallationDataType{ContractCertificateChain: x.ContractCertificateChain}
+	x.ContractCertificateChain.reset()
 }
 
 var grammarSignedInstallationDataType = exi.Grammar{
@@ -10438,9 +11406,12 @@ func (x *SignedInstallationDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SECP521_EncryptedPrivateKey)
@@ -10667,6 +11638,11 @@ type MeteringConfirmationReqType struct {
 	SignedMeteringData SignedMeteringDataType `json:"SignedMeteringData"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringConfirmationReqType) reset() {
+	*x = MeteringConfirmationReqType{}
+}
+
 var grammarMeteringConfirmationReqType = exi.Grammar{
 	Name:   "MeteringConfirmationReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SignedMeteringData)"},
@@ -10773,6 +11749,11 @@ type SignedMeteringDataType struct {
 	Scheduled_SMDTControlMode *Scheduled_SMDTControlModeType `json:"Scheduled_SMDTControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedMeteringDataType) reset() {
+	*x = SignedMeteringDataType{}
+}
+
 var grammarSignedMeteringDataType = exi.Grammar{
 	Name:   "SignedMeteringDataType",
 	Events: []string{"EE", "AT(Id)", "SE(SessionID)", "SE(MeterInfo)", "SE(Receipt)", "SE(Dynamic_SMDTControlMode)", "SE(Scheduled_SMDTControlMode)"},
@@ -10831,9 +11812,12 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -10848,9 +11832,12 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SMDTControlMode)
@@ -10912,7 +11899,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(ReceiptType)
+			x.Receipt = a.newReceiptType()
 			if err := x.Receipt.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10920,7 +11907,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SMDTControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SMDTControlMode = new(Dynamic_SMDTControlModeType)
+			x.Dynamic_SMDTControlMode = a.newDynamic_SMDTControlModeType()
 			if err := x.Dynamic_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -10928,7 +11915,7 @@ func (x *SignedMeteringDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SMDTControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SMDTControlMode = new(Scheduled_SMDTControlModeType)
+			x.Scheduled_SMDTControlMode = a.newScheduled_SMDTControlModeType()
 			if err := x.Scheduled_SMDTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11011,6 +11998,11 @@ type MeterInfoType struct {
 	MeterTimestamp                 *uint64   `json:"MeterTimestamp,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeterInfoType) reset() {
+	*x = MeterInfoType{}
+}
+
 var grammarMeterInfoType = exi.Grammar{
 	Name:   "MeterInfoType",
 	Events: []string{"EE", "SE(MeterID)", "SE(ChargedEnergyReadingWh)", "SE(BPT_DischargedEnergyReadingWh)", "SE(CapacitiveEnergyReadingVARh)", "SE(BPT_InductiveEnergyReadingVARh)", "SE(MeterSignature)", "SE(MeterStatus)", "SE(MeterTimestamp)"},
@@ -11064,9 +12056,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DischargedEnergyReadingWh)
@@ -11089,9 +12084,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(CapacitiveEnergyReadingVARh)
@@ -11112,9 +12110,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_InductiveEnergyReadingVARh)
@@ -11133,9 +12134,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterSignature)
@@ -11152,9 +12156,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterStatus)
@@ -11169,9 +12176,12 @@ func (x *MeterInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterTimestamp)
@@ -11496,6 +12506,11 @@ type ReceiptType struct {
 	TaxCosts                []DetailedTaxType `json:"TaxCosts,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ReceiptType) reset() {
+	*x = ReceiptType{TaxCosts: x.TaxCosts[:0]}
+}
+
 var grammarReceiptType = exi.Grammar{
 	Name:   "ReceiptType",
 	Events: []string{"EE", "SE(TimeAnchor)", "SE(EnergyCosts)", "SE(OccupancyCosts)", "SE(AdditionalServicesCosts)", "SE(OverstayCosts)", "SE(TaxCosts)"},
@@ -11535,9 +12550,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EnergyCosts)
@@ -11564,9 +12582,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OccupancyCosts)
@@ -11591,9 +12612,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalServicesCosts)
@@ -11616,9 +12640,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayCosts)
@@ -11639,9 +12666,12 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxCosts)
@@ -11729,7 +12759,8 @@ func (x *ReceiptType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DetailedTaxType{})); err != nil {
 				return err
 			}
-			x.TaxCosts = append(x.TaxCosts, DetailedTaxType{})
+			x.TaxCosts = exi.Grow(x.TaxCosts)
+			x.TaxCosts[len(x.TaxCosts)-1].reset()
 			if err := x.TaxCosts[len(x.TaxCosts)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -11814,6 +12845,11 @@ func (x *ReceiptType) EncodeEXI(w *exi.Writer) error {
 type DetailedCostType struct {
 	Amount      RationalNumberType `json:"Amount"`
 	CostPerUnit RationalNumberType `json:"CostPerUnit"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DetailedCostType) reset() {
+	*x = DetailedCostType{}
 }
 
 var grammarDetailedCostType = exi.Grammar{
@@ -11916,6 +12952,11 @@ func (x *DetailedCostType) EncodeEXI(w *exi.Writer) error {
 type RationalNumberType struct {
 	Exponent int8  `json:"Exponent"`
 	Value    int16 `json:"Value"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RationalNumberType) reset() {
+	*x = RationalNumberType{}
 }
 
 var grammarRationalNumberType = exi.Grammar{
@@ -12044,6 +13085,11 @@ type DetailedTaxType struct {
 	Amount    RationalNumberType `json:"Amount"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DetailedTaxType) reset() {
+	*x = DetailedTaxType{}
+}
+
 var grammarDetailedTaxType = exi.Grammar{
 	Name:   "DetailedTaxType",
 	Events: []string{"EE", "SE(TaxRuleID)", "SE(Amount)"},
@@ -12165,6 +13211,11 @@ func (x *DetailedTaxType) EncodeEXI(w *exi.Writer) error {
 type Dynamic_SMDTControlModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SMDTControlModeType) reset() {
+	*x = Dynamic_SMDTControlModeType{}
+}
+
 var grammarDynamic_SMDTControlModeType = exi.Grammar{
 	Name:   "Dynamic_SMDTControlModeType",
 	Events: []string{"EE"},
@@ -12218,6 +13269,11 @@ func (x *Dynamic_SMDTControlModeType) EncodeEXI(w *exi.Writer) error {
 // Scheduled_SMDTControlModeType is the schema type {urn:iso:std:iso:15118:-20:CommonMessages}Scheduled_SMDTControlModeType.
 type Scheduled_SMDTControlModeType struct {
 	SelectedScheduleTupleID uint32 `json:"SelectedScheduleTupleID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SMDTControlModeType) reset() {
+	*x = Scheduled_SMDTControlModeType{}
 }
 
 var grammarScheduled_SMDTControlModeType = exi.Grammar{
@@ -12318,6 +13374,11 @@ func (x *Scheduled_SMDTControlModeType) EncodeEXI(w *exi.Writer) error {
 type MeteringConfirmationResType struct {
 	Header       MessageHeaderType `json:"Header"`
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *MeteringConfirmationResType) reset() {
+	*x = MeteringConfirmationResType{}
 }
 
 var grammarMeteringConfirmationResType = exi.Grammar{
@@ -12434,6 +13495,11 @@ type PowerDeliveryReqType struct {
 	BPT_ChannelSelection *ChannelSelectionType `json:"BPT_ChannelSelection,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryReqType) reset() {
+	*x = PowerDeliveryReqType{}
+}
+
 var grammarPowerDeliveryReqType = exi.Grammar{
 	Name:   "PowerDeliveryReqType",
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)", "SE(ChargeProgress)", "SE(EVPowerProfile)", "SE(BPT_ChannelSelection)"},
@@ -12492,9 +13558,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfile)
@@ -12509,9 +13578,12 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_ChannelSelection)
@@ -12563,7 +13635,7 @@ func (x *PowerDeliveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPowerProfileType{})); err != nil {
 				return err
 			}
-			x.EVPowerProfile = new(EVPowerProfileType)
+			x.EVPowerProfile = a.newEVPowerProfileType()
 			if err := x.EVPowerProfile.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12654,6 +13726,12 @@ type EVPowerProfileType struct {
 	EVPowerProfileEntries      EVPowerProfileEntryListType     `json:"EVPowerProfileEntries"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerProfileType) reset() {
+	*x = EVPowerProfileType{EVPowerProfileEntries: x.EVPowerProfileEntries}
+	x.EVPowerProfileEntries.reset()
+}
+
 var grammarEVPowerProfileType = exi.Grammar{
 	Name:   "EVPowerProfileType",
 	Events: []string{"EE", "SE(TimeAnchor)", "SE(Dynamic_EVPPTControlMode)", "SE(Scheduled_EVPPTControlMode)", "SE(EVPowerProfileEntries)"},
@@ -12686,9 +13764,12 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_EVPPTControlMode)
@@ -12749,7 +13830,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_EVPPTControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_EVPPTControlMode = new(Dynamic_EVPPTControlModeType)
+			x.Dynamic_EVPPTControlMode = a.newDynamic_EVPPTControlModeType()
 			if err := x.Dynamic_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12757,7 +13838,7 @@ func (x *EVPowerProfileType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_EVPPTControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_EVPPTControlMode = new(Scheduled_EVPPTControlModeType)
+			x.Scheduled_EVPPTControlMode = a.newScheduled_EVPPTControlModeType()
 			if err := x.Scheduled_EVPPTControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -12824,6 +13905,11 @@ func (x *EVPowerProfileType) EncodeEXI(w *exi.Writer) error {
 type Dynamic_EVPPTControlModeType struct {
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_EVPPTControlModeType) reset() {
+	*x = Dynamic_EVPPTControlModeType{}
+}
+
 var grammarDynamic_EVPPTControlModeType = exi.Grammar{
 	Name:   "Dynamic_EVPPTControlModeType",
 	Events: []string{"EE"},
@@ -12880,6 +13966,11 @@ type Scheduled_EVPPTControlModeType struct {
 	PowerToleranceAcceptance *PowerToleranceAcceptanceType `json:"PowerToleranceAcceptance,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_EVPPTControlModeType) reset() {
+	*x = Scheduled_EVPPTControlModeType{}
+}
+
 var grammarScheduled_EVPPTControlModeType = exi.Grammar{
 	Name:   "Scheduled_EVPPTControlModeType",
 	Events: []string{"EE", "SE(SelectedScheduleTupleID)", "SE(PowerToleranceAcceptance)"},
@@ -12910,9 +14001,12 @@ func (x *Scheduled_EVPPTControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerToleranceAcceptance)
@@ -13019,6 +14113,11 @@ type EVPowerProfileEntryListType struct {
 	EVPowerProfileEntry []PowerScheduleEntryType `json:"EVPowerProfileEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerProfileEntryListType) reset() {
+	*x = EVPowerProfileEntryListType{EVPowerProfileEntry: x.EVPowerProfileEntry[:0]}
+}
+
 var grammarEVPowerProfileEntryListType = exi.Grammar{
 	Name:   "EVPowerProfileEntryListType",
 	Events: []string{"EE", "SE(EVPowerProfileEntry)"},
@@ -13039,9 +14138,12 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfileEntry)
@@ -13058,9 +14160,12 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerProfileEntry)
@@ -13094,7 +14199,8 @@ func (x *EVPowerProfileEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.EVPowerProfileEntry = append(x.EVPowerProfileEntry, PowerScheduleEntryType{})
+			x.EVPowerProfileEntry = exi.Grow(x.EVPowerProfileEntry)
+			x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].reset()
 			if err := x.EVPowerProfileEntry[len(x.EVPowerProfileEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13142,6 +14248,11 @@ type PowerScheduleEntryType struct {
 	Power_L3 *RationalNumberType `json:"Power_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleEntryType) reset() {
+	*x = PowerScheduleEntryType{}
+}
+
 var grammarPowerScheduleEntryType = exi.Grammar{
 	Name:   "PowerScheduleEntryType",
 	Events: []string{"EE", "SE(Duration)", "SE(Power)", "SE(Power_L2)", "SE(Power_L3)"},
@@ -13187,9 +14298,12 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Power_L2)
@@ -13204,9 +14318,12 @@ func (x *PowerScheduleEntryType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Power_L3)
@@ -13331,6 +14448,11 @@ type PowerDeliveryResType struct {
 	EVSEStatus   *EVSEStatusType   `json:"EVSEStatus,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerDeliveryResType) reset() {
+	*x = PowerDeliveryResType{}
+}
+
 var grammarPowerDeliveryResType = exi.Grammar{
 	Name:   "PowerDeliveryResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEStatus)"},
@@ -13374,9 +14496,12 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -13418,7 +14543,7 @@ func (x *PowerDeliveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(EVSEStatusType)
+			x.EVSEStatus = a.newEVSEStatusType()
 			if err := x.EVSEStatus.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13473,6 +14598,11 @@ func (x *PowerDeliveryResType) EncodeEXI(w *exi.Writer) error {
 type EVSEStatusType struct {
 	NotificationMaxDelay uint16               `json:"NotificationMaxDelay"`
 	EVSENotification     EvseNotificationType `json:"EVSENotification"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVSEStatusType) reset() {
+	*x = EVSEStatusType{}
 }
 
 var grammarEVSEStatusType = exi.Grammar{
@@ -13606,6 +14736,11 @@ type ScheduleExchangeReqType struct {
 	Scheduled_SEReqControlMode *Scheduled_SEReqControlModeType `json:"Scheduled_SEReqControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleExchangeReqType) reset() {
+	*x = ScheduleExchangeReqType{}
+}
+
 var grammarScheduleExchangeReqType = exi.Grammar{
 	Name:   "ScheduleExchangeReqType",
 	Events: []string{"EE", "SE(Header)", "SE(MaximumSupportingPoints)", "SE(Dynamic_SEReqControlMode)", "SE(Scheduled_SEReqControlMode)"},
@@ -13649,9 +14784,12 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SEReqControlMode)
@@ -13693,7 +14831,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SEReqControlMode = new(Dynamic_SEReqControlModeType)
+			x.Dynamic_SEReqControlMode = a.newDynamic_SEReqControlModeType()
 			if err := x.Dynamic_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13701,7 +14839,7 @@ func (x *ScheduleExchangeReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SEReqControlMode = new(Scheduled_SEReqControlModeType)
+			x.Scheduled_SEReqControlMode = a.newScheduled_SEReqControlModeType()
 			if err := x.Scheduled_SEReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -13772,6 +14910,11 @@ type Dynamic_SEReqControlModeType struct {
 	EVMinimumV2XEnergyRequest *RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SEReqControlModeType) reset() {
+	*x = Dynamic_SEReqControlModeType{}
+}
+
 var grammarDynamic_SEReqControlModeType = exi.Grammar{
 	Name:   "Dynamic_SEReqControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumV2XEnergyRequest)", "SE(EVMinimumV2XEnergyRequest)"},
@@ -13814,9 +14957,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -13831,9 +14977,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -13879,9 +15028,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -13896,9 +15048,12 @@ func (x *Dynamic_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -14091,6 +15246,11 @@ type Scheduled_SEReqControlModeType struct {
 	EVEnergyOffer          *EVEnergyOfferType  `json:"EVEnergyOffer,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SEReqControlModeType) reset() {
+	*x = Scheduled_SEReqControlModeType{}
+}
+
 var grammarScheduled_SEReqControlModeType = exi.Grammar{
 	Name:   "Scheduled_SEReqControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVEnergyOffer)"},
@@ -14116,9 +15276,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -14139,9 +15302,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -14160,9 +15326,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -14179,9 +15348,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -14196,9 +15368,12 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVEnergyOffer)
@@ -14274,7 +15449,7 @@ func (x *Scheduled_SEReqControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(EVEnergyOfferType{})); err != nil {
 				return err
 			}
-			x.EVEnergyOffer = new(EVEnergyOfferType)
+			x.EVEnergyOffer = a.newEVEnergyOfferType()
 			if err := x.EVEnergyOffer.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14346,6 +15521,13 @@ func (x *Scheduled_SEReqControlModeType) EncodeEXI(w *exi.Writer) error {
 type EVEnergyOfferType struct {
 	EVPowerSchedule         EVPowerScheduleType         `json:"EVPowerSchedule"`
 	EVAbsolutePriceSchedule EVAbsolutePriceScheduleType `json:"EVAbsolutePriceSchedule"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVEnergyOfferType) reset() {
+	*x = EVEnergyOfferType{EVPowerSchedule: x.EVPowerSchedule, EVAbsolutePriceSchedule: x.EVAbsolutePriceSchedule}
+	x.EVPowerSchedule.reset()
+	x.EVAbsolutePriceSchedule.reset()
 }
 
 var grammarEVEnergyOfferType = exi.Grammar{
@@ -14448,6 +15630,12 @@ func (x *EVEnergyOfferType) EncodeEXI(w *exi.Writer) error {
 type EVPowerScheduleType struct {
 	TimeAnchor             uint64                       `json:"TimeAnchor"`
 	EVPowerScheduleEntries EVPowerScheduleEntryListType `json:"EVPowerScheduleEntries"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleType) reset() {
+	*x = EVPowerScheduleType{EVPowerScheduleEntries: x.EVPowerScheduleEntries}
+	x.EVPowerScheduleEntries.reset()
 }
 
 var grammarEVPowerScheduleType = exi.Grammar{
@@ -14572,6 +15760,11 @@ type EVPowerScheduleEntryListType struct {
 	EVPowerScheduleEntry []EVPowerScheduleEntryType `json:"EVPowerScheduleEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleEntryListType) reset() {
+	*x = EVPowerScheduleEntryListType{EVPowerScheduleEntry: x.EVPowerScheduleEntry[:0]}
+}
+
 var grammarEVPowerScheduleEntryListType = exi.Grammar{
 	Name:   "EVPowerScheduleEntryListType",
 	Events: []string{"EE", "SE(EVPowerScheduleEntry)"},
@@ -14592,9 +15785,12 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerScheduleEntry)
@@ -14611,9 +15807,12 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPowerScheduleEntry)
@@ -14647,7 +15846,8 @@ func (x *EVPowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(EVPowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.EVPowerScheduleEntry = append(x.EVPowerScheduleEntry, EVPowerScheduleEntryType{})
+			x.EVPowerScheduleEntry = exi.Grow(x.EVPowerScheduleEntry)
+			x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].reset()
 			if err := x.EVPowerScheduleEntry[len(x.EVPowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -14691,6 +15891,11 @@ func (x *EVPowerScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
 type EVPowerScheduleEntryType struct {
 	Duration uint32             `json:"Duration"`
 	Power    RationalNumberType `json:"Power"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPowerScheduleEntryType) reset() {
+	*x = EVPowerScheduleEntryType{}
 }
 
 var grammarEVPowerScheduleEntryType = exi.Grammar{
@@ -14813,6 +16018,12 @@ type EVAbsolutePriceScheduleType struct {
 	Currency          string                   `json:"Currency"`
 	PriceAlgorithm    string                   `json:"PriceAlgorithm"`
 	EVPriceRuleStacks EVPriceRuleStackListType `json:"EVPriceRuleStacks"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVAbsolutePriceScheduleType) reset() {
+	*x = EVAbsolutePriceScheduleType{EVPriceRuleStacks: x.EVPriceRuleStacks}
+	x.EVPriceRuleStacks.reset()
 }
 
 var grammarEVAbsolutePriceScheduleType = exi.Grammar{
@@ -15025,6 +16236,11 @@ type EVPriceRuleStackListType struct {
 	EVPriceRuleStack []EVPriceRuleStackType `json:"EVPriceRuleStack,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleStackListType) reset() {
+	*x = EVPriceRuleStackListType{EVPriceRuleStack: x.EVPriceRuleStack[:0]}
+}
+
 var grammarEVPriceRuleStackListType = exi.Grammar{
 	Name:   "EVPriceRuleStackListType",
 	Events: []string{"EE", "SE(EVPriceRuleStack)"},
@@ -15045,9 +16261,12 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRuleStack)
@@ -15064,9 +16283,12 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRuleStack)
@@ -15100,7 +16322,8 @@ func (x *EVPriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleStackType{})); err != nil {
 				return err
 			}
-			x.EVPriceRuleStack = append(x.EVPriceRuleStack, EVPriceRuleStackType{})
+			x.EVPriceRuleStack = exi.Grow(x.EVPriceRuleStack)
+			x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].reset()
 			if err := x.EVPriceRuleStack[len(x.EVPriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15146,6 +16369,11 @@ type EVPriceRuleStackType struct {
 	EVPriceRule []EVPriceRuleType `json:"EVPriceRule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleStackType) reset() {
+	*x = EVPriceRuleStackType{EVPriceRule: x.EVPriceRule[:0]}
+}
+
 var grammarEVPriceRuleStackType = exi.Grammar{
 	Name:   "EVPriceRuleStackType",
 	Events: []string{"EE", "SE(Duration)", "SE(EVPriceRule)"},
@@ -15179,9 +16407,12 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRule)
@@ -15198,9 +16429,12 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPriceRule)
@@ -15256,7 +16490,8 @@ func (x *EVPriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(EVPriceRuleType{})); err != nil {
 				return err
 			}
-			x.EVPriceRule = append(x.EVPriceRule, EVPriceRuleType{})
+			x.EVPriceRule = exi.Grow(x.EVPriceRule)
+			x.EVPriceRule[len(x.EVPriceRule)-1].reset()
 			if err := x.EVPriceRule[len(x.EVPriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15306,6 +16541,11 @@ func (x *EVPriceRuleStackType) EncodeEXI(w *exi.Writer) error {
 type EVPriceRuleType struct {
 	EnergyFee       RationalNumberType `json:"EnergyFee"`
 	PowerRangeStart RationalNumberType `json:"PowerRangeStart"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *EVPriceRuleType) reset() {
+	*x = EVPriceRuleType{}
 }
 
 var grammarEVPriceRuleType = exi.Grammar{
@@ -15414,6 +16654,11 @@ type ScheduleExchangeResType struct {
 	Scheduled_SEResControlMode *Scheduled_SEResControlModeType `json:"Scheduled_SEResControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleExchangeResType) reset() {
+	*x = ScheduleExchangeResType{}
+}
+
 var grammarScheduleExchangeResType = exi.Grammar{
 	Name:   "ScheduleExchangeResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEProcessing)", "SE(GoToPause)", "SE(Dynamic_SEResControlMode)", "SE(Scheduled_SEResControlMode)"},
@@ -15472,9 +16717,12 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(GoToPause)
@@ -15489,9 +16737,12 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Dynamic_SEResControlMode)
@@ -15555,7 +16806,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_SEResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_SEResControlMode = new(Dynamic_SEResControlModeType)
+			x.Dynamic_SEResControlMode = a.newDynamic_SEResControlModeType()
 			if err := x.Dynamic_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15563,7 +16814,7 @@ func (x *ScheduleExchangeResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_SEResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_SEResControlMode = new(Scheduled_SEResControlModeType)
+			x.Scheduled_SEResControlMode = a.newScheduled_SEResControlModeType()
 			if err := x.Scheduled_SEResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15648,6 +16899,11 @@ type Dynamic_SEResControlModeType struct {
 	PriceLevelSchedule    *PriceLevelScheduleType    `json:"PriceLevelSchedule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_SEResControlModeType) reset() {
+	*x = Dynamic_SEResControlModeType{}
+}
+
 var grammarDynamic_SEResControlModeType = exi.Grammar{
 	Name:   "Dynamic_SEResControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AbsolutePriceSchedule)", "SE(PriceLevelSchedule)"},
@@ -15671,9 +16927,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -15694,9 +16953,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -15715,9 +16977,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -15734,9 +16999,12 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AbsolutePriceSchedule)
@@ -15814,7 +17082,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
 				return err
 			}
-			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
+			x.AbsolutePriceSchedule = a.newAbsolutePriceScheduleType()
 			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15822,7 +17090,7 @@ func (x *Dynamic_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) error 
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
 				return err
 			}
-			x.PriceLevelSchedule = new(PriceLevelScheduleType)
+			x.PriceLevelSchedule = a.newPriceLevelScheduleType()
 			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -15913,6 +17181,12 @@ type AbsolutePriceScheduleType struct {
 	AdditionalSelectedServices *AdditionalServiceListType `json:"AdditionalSelectedServices,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AbsolutePriceScheduleType) reset() {
+	*x = AbsolutePriceScheduleType{PriceRuleStacks: x.PriceRuleStacks}
+	x.PriceRuleStacks.reset()
+}
+
 var grammarAbsolutePriceScheduleType = exi.Grammar{
 	Name:   "AbsolutePriceScheduleType",
 	Events: []string{"EE", "AT(Id)", "SE(TimeAnchor)", "SE(PriceScheduleID)", "SE(PriceScheduleDescription)", "SE(Currency)", "SE(Language)", "SE(PriceAlgorithm)", "SE(MinimumCost)", "SE(MaximumCost)", "SE(TaxRules)", "SE(PriceRuleStacks)", "SE(OverstayRules)", "SE(AdditionalSelectedServices)"},
@@ -15954,9 +17228,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -15991,9 +17268,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceScheduleDescription)
@@ -16039,9 +17319,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumCost)
@@ -16058,9 +17341,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumCost)
@@ -16075,9 +17361,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRules)
@@ -16101,9 +17390,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRules)
@@ -16118,9 +17410,12 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalSelectedServices)
@@ -16308,7 +17603,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TaxRuleListType{})); err != nil {
 				return err
 			}
-			x.TaxRules = new(TaxRuleListType)
+			x.TaxRules = a.newTaxRuleListType()
 			if err := x.TaxRules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16320,7 +17615,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(OverstayRuleListType{})); err != nil {
 				return err
 			}
-			x.OverstayRules = new(OverstayRuleListType)
+			x.OverstayRules = a.newOverstayRuleListType()
 			if err := x.OverstayRules.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16328,7 +17623,7 @@ func (x *AbsolutePriceScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceListType{})); err != nil {
 				return err
 			}
-			x.AdditionalSelectedServices = new(AdditionalServiceListType)
+			x.AdditionalSelectedServices = a.newAdditionalServiceListType()
 			if err := x.AdditionalSelectedServices.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16469,6 +17764,11 @@ type TaxRuleListType struct {
 	TaxRule []TaxRuleType `json:"TaxRule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TaxRuleListType) reset() {
+	*x = TaxRuleListType{TaxRule: x.TaxRule[:0]}
+}
+
 var grammarTaxRuleListType = exi.Grammar{
 	Name:   "TaxRuleListType",
 	Events: []string{"EE", "SE(TaxRule)"},
@@ -16489,9 +17789,12 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRule)
@@ -16508,9 +17811,12 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRule)
@@ -16544,7 +17850,8 @@ func (x *TaxRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TaxRuleType{})); err != nil {
 				return err
 			}
-			x.TaxRule = append(x.TaxRule, TaxRuleType{})
+			x.TaxRule = exi.Grow(x.TaxRule)
+			x.TaxRule[len(x.TaxRule)-1].reset()
 			if err := x.TaxRule[len(x.TaxRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -16596,6 +17903,11 @@ type TaxRuleType struct {
 	AppliesMinimumMaximumCost bool               `json:"AppliesMinimumMaximumCost"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TaxRuleType) reset() {
+	*x = TaxRuleType{}
+}
+
 var grammarTaxRuleType = exi.Grammar{
 	Name:   "TaxRuleType",
 	Events: []string{"EE", "SE(TaxRuleID)", "SE(TaxRuleName)", "SE(TaxRate)", "SE(TaxIncludedInPrice)", "SE(AppliesToEnergyFee)", "SE(AppliesToParkingFee)", "SE(AppliesToOverstayFee)", "SE(AppliesMinimumMaximumCost)"},
@@ -16638,9 +17950,12 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxRuleName)
@@ -16664,9 +17979,12 @@ func (x *TaxRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TaxIncludedInPrice)
@@ -16923,6 +18241,11 @@ type PriceRuleStackListType struct {
 	PriceRuleStack []PriceRuleStackType `json:"PriceRuleStack,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleStackListType) reset() {
+	*x = PriceRuleStackListType{PriceRuleStack: x.PriceRuleStack[:0]}
+}
+
 var grammarPriceRuleStackListType = exi.Grammar{
 	Name:   "PriceRuleStackListType",
 	Events: []string{"EE", "SE(PriceRuleStack)"},
@@ -16943,9 +18266,12 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRuleStack)
@@ -16962,9 +18288,12 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRuleStack)
@@ -16998,7 +18327,8 @@ func (x *PriceRuleStackListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceRuleStackType{})); err != nil {
 				return err
 			}
-			x.PriceRuleStack = append(x.PriceRuleStack, PriceRuleStackType{})
+			x.PriceRuleStack = exi.Grow(x.PriceRuleStack)
+			x.PriceRuleStack[len(x.PriceRuleStack)-1].reset()
 			if err := x.PriceRuleStack[len(x.PriceRuleStack)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17044,6 +18374,11 @@ type PriceRuleStackType struct {
 	PriceRule []PriceRuleType `json:"PriceRule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleStackType) reset() {
+	*x = PriceRuleStackType{PriceRule: x.PriceRule[:0]}
+}
+
 var grammarPriceRuleStackType = exi.Grammar{
 	Name:   "PriceRuleStackType",
 	Events: []string{"EE", "SE(Duration)", "SE(PriceRule)"},
@@ -17077,9 +18412,12 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRule)
@@ -17096,9 +18434,12 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceRule)
@@ -17154,7 +18495,8 @@ func (x *PriceRuleStackType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceRuleType{})); err != nil {
 				return err
 			}
-			x.PriceRule = append(x.PriceRule, PriceRuleType{})
+			x.PriceRule = exi.Grow(x.PriceRule)
+			x.PriceRule[len(x.PriceRule)-1].reset()
 			if err := x.PriceRule[len(x.PriceRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17210,6 +18552,11 @@ type PriceRuleType struct {
 	PowerRangeStart               RationalNumberType  `json:"PowerRangeStart"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceRuleType) reset() {
+	*x = PriceRuleType{}
+}
+
 var grammarPriceRuleType = exi.Grammar{
 	Name:   "PriceRuleType",
 	Events: []string{"EE", "SE(EnergyFee)", "SE(ParkingFee)", "SE(ParkingFeePeriod)", "SE(CarbonDioxideEmission)", "SE(RenewableGenerationPercentage)", "SE(PowerRangeStart)"},
@@ -17248,9 +18595,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingFee)
@@ -17269,9 +18619,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingFeePeriod)
@@ -17288,9 +18641,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(CarbonDioxideEmission)
@@ -17305,9 +18661,12 @@ func (x *PriceRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RenewableGenerationPercentage)
@@ -17493,6 +18852,11 @@ type OverstayRuleListType struct {
 	OverstayRule           []OverstayRuleType  `json:"OverstayRule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *OverstayRuleListType) reset() {
+	*x = OverstayRuleListType{OverstayRule: x.OverstayRule[:0]}
+}
+
 var grammarOverstayRuleListType = exi.Grammar{
 	Name:   "OverstayRuleListType",
 	Events: []string{"EE", "SE(OverstayTimeThreshold)", "SE(OverstayPowerThreshold)", "SE(OverstayRule)"},
@@ -17517,9 +18881,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayTimeThreshold)
@@ -17540,9 +18907,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayPowerThreshold)
@@ -17561,9 +18931,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRule)
@@ -17580,9 +18953,12 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRule)
@@ -17648,7 +19024,8 @@ func (x *OverstayRuleListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(OverstayRuleType{})); err != nil {
 				return err
 			}
-			x.OverstayRule = append(x.OverstayRule, OverstayRuleType{})
+			x.OverstayRule = exi.Grow(x.OverstayRule)
+			x.OverstayRule[len(x.OverstayRule)-1].reset()
 			if err := x.OverstayRule[len(x.OverstayRule)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -17712,6 +19089,11 @@ type OverstayRuleType struct {
 	OverstayFeePeriod       uint32             `json:"OverstayFeePeriod"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *OverstayRuleType) reset() {
+	*x = OverstayRuleType{}
+}
+
 var grammarOverstayRuleType = exi.Grammar{
 	Name:   "OverstayRuleType",
 	Events: []string{"EE", "SE(OverstayRuleDescription)", "SE(StartTime)", "SE(OverstayFee)", "SE(OverstayFeePeriod)"},
@@ -17735,9 +19117,12 @@ func (x *OverstayRuleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(OverstayRuleDescription)
@@ -17924,6 +19309,11 @@ type AdditionalServiceListType struct {
 	AdditionalService []AdditionalServiceType `json:"AdditionalService,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AdditionalServiceListType) reset() {
+	*x = AdditionalServiceListType{AdditionalService: x.AdditionalService[:0]}
+}
+
 var grammarAdditionalServiceListType = exi.Grammar{
 	Name:   "AdditionalServiceListType",
 	Events: []string{"EE", "SE(AdditionalService)"},
@@ -17944,9 +19334,12 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalService)
@@ -17963,9 +19356,12 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AdditionalService)
@@ -17999,7 +19395,8 @@ func (x *AdditionalServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AdditionalServiceType{})); err != nil {
 				return err
 			}
-			x.AdditionalService = append(x.AdditionalService, AdditionalServiceType{})
+			x.AdditionalService = exi.Grow(x.AdditionalService)
+			x.AdditionalService[len(x.AdditionalService)-1].reset()
 			if err := x.AdditionalService[len(x.AdditionalService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18043,6 +19440,11 @@ func (x *AdditionalServiceListType) EncodeEXI(w *exi.Writer) error {
 type AdditionalServiceType struct {
 	ServiceName string             `json:"ServiceName"`
 	ServiceFee  RationalNumberType `json:"ServiceFee"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AdditionalServiceType) reset() {
+	*x = AdditionalServiceType{}
 }
 
 var grammarAdditionalServiceType = exi.Grammar{
@@ -18172,6 +19574,12 @@ type PriceLevelScheduleType struct {
 	PriceLevelScheduleEntries PriceLevelScheduleEntryListType `json:"PriceLevelScheduleEntries"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleType) reset() {
+	*x = PriceLevelScheduleType{PriceLevelScheduleEntries: x.PriceLevelScheduleEntries}
+	x.PriceLevelScheduleEntries.reset()
+}
+
 var grammarPriceLevelScheduleType = exi.Grammar{
 	Name:   "PriceLevelScheduleType",
 	Events: []string{"EE", "AT(Id)", "SE(TimeAnchor)", "SE(PriceScheduleID)", "SE(PriceScheduleDescription)", "SE(NumberOfPriceLevels)", "SE(PriceLevelScheduleEntries)"},
@@ -18199,9 +19607,12 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -18236,9 +19647,12 @@ func (x *PriceLevelScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceScheduleDescription)
@@ -18452,6 +19866,11 @@ type PriceLevelScheduleEntryListType struct {
 	PriceLevelScheduleEntry []PriceLevelScheduleEntryType `json:"PriceLevelScheduleEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleEntryListType) reset() {
+	*x = PriceLevelScheduleEntryListType{PriceLevelScheduleEntry: x.PriceLevelScheduleEntry[:0]}
+}
+
 var grammarPriceLevelScheduleEntryListType = exi.Grammar{
 	Name:   "PriceLevelScheduleEntryListType",
 	Events: []string{"EE", "SE(PriceLevelScheduleEntry)"},
@@ -18472,9 +19891,12 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceLevelScheduleEntry)
@@ -18491,9 +19913,12 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PriceLevelScheduleEntry)
@@ -18527,7 +19952,8 @@ func (x *PriceLevelScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PriceLevelScheduleEntry = append(x.PriceLevelScheduleEntry, PriceLevelScheduleEntryType{})
+			x.PriceLevelScheduleEntry = exi.Grow(x.PriceLevelScheduleEntry)
+			x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].reset()
 			if err := x.PriceLevelScheduleEntry[len(x.PriceLevelScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18571,6 +19997,11 @@ func (x *PriceLevelScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
 type PriceLevelScheduleEntryType struct {
 	Duration   uint32 `json:"Duration"`
 	PriceLevel uint8  `json:"PriceLevel"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PriceLevelScheduleEntryType) reset() {
+	*x = PriceLevelScheduleEntryType{}
 }
 
 var grammarPriceLevelScheduleEntryType = exi.Grammar{
@@ -18698,6 +20129,11 @@ type Scheduled_SEResControlModeType struct {
 	ScheduleTuple []ScheduleTupleType `json:"ScheduleTuple,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_SEResControlModeType) reset() {
+	*x = Scheduled_SEResControlModeType{ScheduleTuple: x.ScheduleTuple[:0]}
+}
+
 var grammarScheduled_SEResControlModeType = exi.Grammar{
 	Name:   "Scheduled_SEResControlModeType",
 	Events: []string{"EE", "SE(ScheduleTuple)"},
@@ -18718,9 +20154,12 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ScheduleTuple)
@@ -18737,9 +20176,12 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ScheduleTuple)
@@ -18773,7 +20215,8 @@ func (x *Scheduled_SEResControlModeType) decodeEXI(r *exi.Reader, a *arena) erro
 			if err := r.Alloc(unsafe.Sizeof(ScheduleTupleType{})); err != nil {
 				return err
 			}
-			x.ScheduleTuple = append(x.ScheduleTuple, ScheduleTupleType{})
+			x.ScheduleTuple = exi.Grow(x.ScheduleTuple)
+			x.ScheduleTuple[len(x.ScheduleTuple)-1].reset()
 			if err := x.ScheduleTuple[len(x.ScheduleTuple)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18820,6 +20263,12 @@ type ScheduleTupleType struct {
 	DischargingSchedule *ChargingScheduleType `json:"DischargingSchedule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ScheduleTupleType) reset() {
+	*x = ScheduleTupleType{ChargingSchedule: x.ChargingSchedule}
+	x.ChargingSchedule.reset()
+}
+
 var grammarScheduleTupleType = exi.Grammar{
 	Name:   "ScheduleTupleType",
 	Events: []string{"EE", "SE(ScheduleTupleID)", "SE(ChargingSchedule)", "SE(DischargingSchedule)"},
@@ -18863,9 +20312,12 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DischargingSchedule)
@@ -18919,7 +20371,7 @@ func (x *ScheduleTupleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ChargingScheduleType{})); err != nil {
 				return err
 			}
-			x.DischargingSchedule = new(ChargingScheduleType)
+			x.DischargingSchedule = a.newChargingScheduleType()
 			if err := x.DischargingSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -18977,6 +20429,12 @@ type ChargingScheduleType struct {
 	PriceLevelSchedule    *PriceLevelScheduleType    `json:"PriceLevelSchedule,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ChargingScheduleType) reset() {
+	*x = ChargingScheduleType{PowerSchedule: x.PowerSchedule}
+	x.PowerSchedule.reset()
+}
+
 var grammarChargingScheduleType = exi.Grammar{
 	Name:   "ChargingScheduleType",
 	Events: []string{"EE", "SE(PowerSchedule)", "SE(AbsolutePriceSchedule)", "SE(PriceLevelSchedule)"},
@@ -19007,9 +20465,12 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AbsolutePriceSchedule)
@@ -19043,7 +20504,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(AbsolutePriceScheduleType{})); err != nil {
 				return err
 			}
-			x.AbsolutePriceSchedule = new(AbsolutePriceScheduleType)
+			x.AbsolutePriceSchedule = a.newAbsolutePriceScheduleType()
 			if err := x.AbsolutePriceSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19051,7 +20512,7 @@ func (x *ChargingScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PriceLevelScheduleType{})); err != nil {
 				return err
 			}
-			x.PriceLevelSchedule = new(PriceLevelScheduleType)
+			x.PriceLevelSchedule = a.newPriceLevelScheduleType()
 			if err := x.PriceLevelSchedule.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19109,6 +20570,12 @@ type PowerScheduleType struct {
 	PowerScheduleEntries PowerScheduleEntryListType `json:"PowerScheduleEntries"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleType) reset() {
+	*x = PowerScheduleType{PowerScheduleEntries: x.PowerScheduleEntries}
+	x.PowerScheduleEntries.reset()
+}
+
 var grammarPowerScheduleType = exi.Grammar{
 	Name:   "PowerScheduleType",
 	Events: []string{"EE", "SE(TimeAnchor)", "SE(AvailableEnergy)", "SE(PowerTolerance)", "SE(PowerScheduleEntries)"},
@@ -19143,9 +20610,12 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AvailableEnergy)
@@ -19160,9 +20630,12 @@ func (x *PowerScheduleType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerTolerance)
@@ -19299,6 +20772,11 @@ type PowerScheduleEntryListType struct {
 	PowerScheduleEntry []PowerScheduleEntryType `json:"PowerScheduleEntry,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PowerScheduleEntryListType) reset() {
+	*x = PowerScheduleEntryListType{PowerScheduleEntry: x.PowerScheduleEntry[:0]}
+}
+
 var grammarPowerScheduleEntryListType = exi.Grammar{
 	Name:   "PowerScheduleEntryListType",
 	Events: []string{"EE", "SE(PowerScheduleEntry)"},
@@ -19319,9 +20797,12 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerScheduleEntry)
@@ -19338,9 +20819,12 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PowerScheduleEntry)
@@ -19374,7 +20858,8 @@ func (x *PowerScheduleEntryListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PowerScheduleEntryType{})); err != nil {
 				return err
 			}
-			x.PowerScheduleEntry = append(x.PowerScheduleEntry, PowerScheduleEntryType{})
+			x.PowerScheduleEntry = exi.Grow(x.PowerScheduleEntry)
+			x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].reset()
 			if err := x.PowerScheduleEntry[len(x.PowerScheduleEntry)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19418,6 +20903,11 @@ func (x *PowerScheduleEntryListType) EncodeEXI(w *exi.Writer) error {
 type ServiceDetailReqType struct {
 	Header    MessageHeaderType `json:"Header"`
 	ServiceID uint16            `json:"ServiceID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailReqType) reset() {
+	*x = ServiceDetailReqType{}
 }
 
 var grammarServiceDetailReqType = exi.Grammar{
@@ -19540,6 +21030,12 @@ type ServiceDetailResType struct {
 	ResponseCode         ResponseCodeType         `json:"ResponseCode"`
 	ServiceID            uint16                   `json:"ServiceID"`
 	ServiceParameterList ServiceParameterListType `json:"ServiceParameterList"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDetailResType) reset() {
+	*x = ServiceDetailResType{ServiceParameterList: x.ServiceParameterList}
+	x.ServiceParameterList.reset()
 }
 
 var grammarServiceDetailResType = exi.Grammar{
@@ -19716,6 +21212,11 @@ type ServiceParameterListType struct {
 	ParameterSet []ParameterSetType `json:"ParameterSet,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceParameterListType) reset() {
+	*x = ServiceParameterListType{ParameterSet: x.ParameterSet[:0]}
+}
+
 var grammarServiceParameterListType = exi.Grammar{
 	Name:   "ServiceParameterListType",
 	Events: []string{"EE", "SE(ParameterSet)"},
@@ -19736,9 +21237,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -19755,9 +21259,12 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParameterSet)
@@ -19791,7 +21298,8 @@ func (x *ServiceParameterListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterSetType{})); err != nil {
 				return err
 			}
-			x.ParameterSet = append(x.ParameterSet, ParameterSetType{})
+			x.ParameterSet = exi.Grow(x.ParameterSet)
+			x.ParameterSet[len(x.ParameterSet)-1].reset()
 			if err := x.ParameterSet[len(x.ParameterSet)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -19837,6 +21345,11 @@ type ParameterSetType struct {
 	Parameter      []ParameterType `json:"Parameter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterSetType) reset() {
+	*x = ParameterSetType{Parameter: x.Parameter[:0]}
+}
+
 var grammarParameterSetType = exi.Grammar{
 	Name:   "ParameterSetType",
 	Events: []string{"EE", "SE(ParameterSetID)", "SE(Parameter)"},
@@ -19870,9 +21383,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -19889,9 +21405,12 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Parameter)
@@ -19947,7 +21466,8 @@ func (x *ParameterSetType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ParameterType{})); err != nil {
 				return err
 			}
-			x.Parameter = append(x.Parameter, ParameterType{})
+			x.Parameter = exi.Grow(x.Parameter)
+			x.Parameter[len(x.Parameter)-1].reset()
 			if err := x.Parameter[len(x.Parameter)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20004,6 +21524,11 @@ type ParameterType struct {
 	FiniteString   *string             `json:"finiteString,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ParameterType) reset() {
+	*x = ParameterType{}
+}
+
 var grammarParameterType = exi.Grammar{
 	Name:   "ParameterType",
 	Events: []string{"EE", "AT(Name)", "SE(boolValue)", "SE(byteValue)", "SE(shortValue)", "SE(intValue)", "SE(rationalNumber)", "SE(finiteString)"},
@@ -20034,9 +21559,12 @@ func (x *ParameterType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(boolValue)
@@ -20268,6 +21796,11 @@ type ServiceDiscoveryReqType struct {
 	SupportedServiceIDs *ServiceIDListType `json:"SupportedServiceIDs,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryReqType) reset() {
+	*x = ServiceDiscoveryReqType{}
+}
+
 var grammarServiceDiscoveryReqType = exi.Grammar{
 	Name:   "ServiceDiscoveryReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SupportedServiceIDs)"},
@@ -20298,9 +21831,12 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SupportedServiceIDs)
@@ -20332,7 +21868,7 @@ func (x *ServiceDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceIDListType{})); err != nil {
 				return err
 			}
-			x.SupportedServiceIDs = new(ServiceIDListType)
+			x.SupportedServiceIDs = a.newServiceIDListType()
 			if err := x.SupportedServiceIDs.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20379,6 +21915,11 @@ type ServiceIDListType struct {
 	ServiceID []uint16 `json:"ServiceID,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceIDListType) reset() {
+	*x = ServiceIDListType{ServiceID: x.ServiceID[:0]}
+}
+
 var grammarServiceIDListType = exi.Grammar{
 	Name:   "ServiceIDListType",
 	Events: []string{"EE", "SE(ServiceID)"},
@@ -20399,9 +21940,12 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceID)
@@ -20418,9 +21962,12 @@ func (x *ServiceIDListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ServiceID)
@@ -20520,6 +22067,12 @@ type ServiceDiscoveryResType struct {
 	VASList                       *ServiceListType  `json:"VASList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceDiscoveryResType) reset() {
+	*x = ServiceDiscoveryResType{EnergyTransferServiceList: x.EnergyTransferServiceList}
+	x.EnergyTransferServiceList.reset()
+}
+
 var grammarServiceDiscoveryResType = exi.Grammar{
 	Name:   "ServiceDiscoveryResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(ServiceRenegotiationSupported)", "SE(EnergyTransferServiceList)", "SE(VASList)"},
@@ -20589,9 +22142,12 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VASList)
@@ -20647,7 +22203,7 @@ func (x *ServiceDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceListType{})); err != nil {
 				return err
 			}
-			x.VASList = new(ServiceListType)
+			x.VASList = a.newServiceListType()
 			if err := x.VASList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20715,6 +22271,11 @@ type ServiceListType struct {
 	Service []ServiceType `json:"Service,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceListType) reset() {
+	*x = ServiceListType{Service: x.Service[:0]}
+}
+
 var grammarServiceListType = exi.Grammar{
 	Name:   "ServiceListType",
 	Events: []string{"EE", "SE(Service)"},
@@ -20735,9 +22296,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -20754,9 +22318,12 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Service)
@@ -20790,7 +22357,8 @@ func (x *ServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ServiceType{})); err != nil {
 				return err
 			}
-			x.Service = append(x.Service, ServiceType{})
+			x.Service = exi.Grow(x.Service)
+			x.Service[len(x.Service)-1].reset()
 			if err := x.Service[len(x.Service)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -20834,6 +22402,11 @@ func (x *ServiceListType) EncodeEXI(w *exi.Writer) error {
 type ServiceType struct {
 	ServiceID   uint16 `json:"ServiceID"`
 	FreeService bool   `json:"FreeService"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceType) reset() {
+	*x = ServiceType{}
 }
 
 var grammarServiceType = exi.Grammar{
@@ -20963,6 +22536,11 @@ type ServiceSelectionReqType struct {
 	SelectedVASList               *SelectedServiceListType `json:"SelectedVASList,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceSelectionReqType) reset() {
+	*x = ServiceSelectionReqType{}
+}
+
 var grammarServiceSelectionReqType = exi.Grammar{
 	Name:   "ServiceSelectionReqType",
 	Events: []string{"EE", "SE(Header)", "SE(SelectedEnergyTransferService)", "SE(SelectedVASList)"},
@@ -21006,9 +22584,12 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedVASList)
@@ -21044,7 +22625,7 @@ func (x *ServiceSelectionReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceListType{})); err != nil {
 				return err
 			}
-			x.SelectedVASList = new(SelectedServiceListType)
+			x.SelectedVASList = a.newSelectedServiceListType()
 			if err := x.SelectedVASList.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -21096,6 +22677,11 @@ func (x *ServiceSelectionReqType) EncodeEXI(w *exi.Writer) error {
 type SelectedServiceType struct {
 	ServiceID      uint16 `json:"ServiceID"`
 	ParameterSetID uint16 `json:"ParameterSetID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceType) reset() {
+	*x = SelectedServiceType{}
 }
 
 var grammarSelectedServiceType = exi.Grammar{
@@ -21235,6 +22821,11 @@ type SelectedServiceListType struct {
 	SelectedService []SelectedServiceType `json:"SelectedService,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SelectedServiceListType) reset() {
+	*x = SelectedServiceListType{SelectedService: x.SelectedService[:0]}
+}
+
 var grammarSelectedServiceListType = exi.Grammar{
 	Name:   "SelectedServiceListType",
 	Events: []string{"EE", "SE(SelectedService)"},
@@ -21255,9 +22846,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(1)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(1)
+			if !ok {
+				var err error
+				if c, err = r.Bits(1); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -21274,9 +22868,12 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SelectedService)
@@ -21310,7 +22907,8 @@ func (x *SelectedServiceListType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SelectedServiceType{})); err != nil {
 				return err
 			}
-			x.SelectedService = append(x.SelectedService, SelectedServiceType{})
+			x.SelectedService = exi.Grow(x.SelectedService)
+			x.SelectedService[len(x.SelectedService)-1].reset()
 			if err := x.SelectedService[len(x.SelectedService)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -21354,6 +22952,11 @@ func (x *SelectedServiceListType) EncodeEXI(w *exi.Writer) error {
 type ServiceSelectionResType struct {
 	Header       MessageHeaderType `json:"Header"`
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ServiceSelectionResType) reset() {
+	*x = ServiceSelectionResType{}
 }
 
 var grammarServiceSelectionResType = exi.Grammar{
@@ -21465,6 +23068,11 @@ func (x *ServiceSelectionResType) EncodeEXI(w *exi.Writer) error {
 type SessionSetupReqType struct {
 	Header MessageHeaderType `json:"Header"`
 	EVCCID string            `json:"EVCCID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupReqType) reset() {
+	*x = SessionSetupReqType{}
 }
 
 var grammarSessionSetupReqType = exi.Grammar{
@@ -21589,6 +23197,11 @@ type SessionSetupResType struct {
 	Header       MessageHeaderType `json:"Header"`
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
 	EVSEID       string            `json:"EVSEID"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionSetupResType) reset() {
+	*x = SessionSetupResType{}
 }
 
 var grammarSessionSetupResType = exi.Grammar{
@@ -21748,6 +23361,11 @@ type SessionStopReqType struct {
 	EVTerminationExplanation *string             `json:"EVTerminationExplanation,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopReqType) reset() {
+	*x = SessionStopReqType{}
+}
+
 var grammarSessionStopReqType = exi.Grammar{
 	Name:   "SessionStopReqType",
 	Events: []string{"EE", "SE(Header)", "SE(ChargingSession)", "SE(EVTerminationCode)", "SE(EVTerminationExplanation)"},
@@ -21793,9 +23411,12 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTerminationCode)
@@ -21810,9 +23431,12 @@ func (x *SessionStopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTerminationExplanation)
@@ -21965,6 +23589,11 @@ type SessionStopResType struct {
 	ResponseCode ResponseCodeType  `json:"ResponseCode"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SessionStopResType) reset() {
+	*x = SessionStopResType{}
+}
+
 var grammarSessionStopResType = exi.Grammar{
 	Name:   "SessionStopResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)"},
@@ -22080,6 +23709,11 @@ type VehicleCheckInReqType struct {
 	VehicleTravel   *int16              `json:"VehicleTravel,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckInReqType) reset() {
+	*x = VehicleCheckInReqType{}
+}
+
 var grammarVehicleCheckInReqType = exi.Grammar{
 	Name:   "VehicleCheckInReqType",
 	Events: []string{"EE", "SE(Header)", "SE(EVCheckInStatus)", "SE(ParkingMethod)", "SE(VehicleFrame)", "SE(DeviceOffset)", "SE(VehicleTravel)"},
@@ -22140,9 +23774,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VehicleFrame)
@@ -22159,9 +23796,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DeviceOffset)
@@ -22176,9 +23816,12 @@ func (x *VehicleCheckInReqType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(VehicleTravel)
@@ -22379,6 +24022,11 @@ type VehicleCheckInResType struct {
 	TargetDistance *int16            `json:"TargetDistance,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckInResType) reset() {
+	*x = VehicleCheckInResType{}
+}
+
 var grammarVehicleCheckInResType = exi.Grammar{
 	Name:   "VehicleCheckInResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(ParkingSpace)", "SE(DeviceLocation)", "SE(TargetDistance)"},
@@ -22426,9 +24074,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ParkingSpace)
@@ -22445,9 +24096,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DeviceLocation)
@@ -22462,9 +24116,12 @@ func (x *VehicleCheckInResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetDistance)
@@ -22644,6 +24301,11 @@ type VehicleCheckOutReqType struct {
 	CheckOutTime     uint64               `json:"CheckOutTime"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckOutReqType) reset() {
+	*x = VehicleCheckOutReqType{}
+}
+
 var grammarVehicleCheckOutReqType = exi.Grammar{
 	Name:   "VehicleCheckOutReqType",
 	Events: []string{"EE", "SE(Header)", "SE(EVCheckOutStatus)", "SE(CheckOutTime)"},
@@ -22800,6 +24462,11 @@ type VehicleCheckOutResType struct {
 	EVSECheckOutStatus EvseCheckOutStatusType `json:"EVSECheckOutStatus"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *VehicleCheckOutResType) reset() {
+	*x = VehicleCheckOutResType{}
+}
+
 var grammarVehicleCheckOutResType = exi.Grammar{
 	Name:   "VehicleCheckOutResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSECheckOutStatus)"},
@@ -22951,6 +24618,11 @@ type DisplayParametersType struct {
 	InletHot                  *bool               `json:"InletHot,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DisplayParametersType) reset() {
+	*x = DisplayParametersType{}
+}
+
 var grammarDisplayParametersType = exi.Grammar{
 	Name:   "DisplayParametersType",
 	Events: []string{"EE", "SE(PresentSOC)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(MaximumSOC)", "SE(RemainingTimeToMinimumSOC)", "SE(RemainingTimeToTargetSOC)", "SE(RemainingTimeToMaximumSOC)", "SE(ChargingComplete)", "SE(BatteryEnergyCapacity)", "SE(InletHot)"},
@@ -22986,9 +24658,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PresentSOC)
@@ -23019,9 +24694,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -23050,9 +24728,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -23079,9 +24760,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumSOC)
@@ -23106,9 +24790,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToMinimumSOC)
@@ -23131,9 +24818,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToTargetSOC)
@@ -23154,9 +24844,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(RemainingTimeToMaximumSOC)
@@ -23175,9 +24868,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(ChargingComplete)
@@ -23194,9 +24890,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BatteryEnergyCapacity)
@@ -23211,9 +24910,12 @@ func (x *DisplayParametersType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(InletHot)

@@ -18,8 +18,226 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	CanonicalizationMethodType exi.Slab[CanonicalizationMethodType]
+	DSAKeyValueType            exi.Slab[DSAKeyValueType]
+	DigestMethodType           exi.Slab[DigestMethodType]
+	KeyInfoType                exi.Slab[KeyInfoType]
+	KeyValueType               exi.Slab[KeyValueType]
+	RSAKeyValueType            exi.Slab[RSAKeyValueType]
+	RetrievalMethodType        exi.Slab[RetrievalMethodType]
+	TransformsType             exi.Slab[TransformsType]
+	TransformType              exi.Slab[TransformType]
+	X509DataType               exi.Slab[X509DataType]
+	PGPDataType                exi.Slab[PGPDataType]
+	SPKIDataType               exi.Slab[SPKIDataType]
+	ManifestType               exi.Slab[ManifestType]
+	ReferenceType              exi.Slab[ReferenceType]
+	ObjectType                 exi.Slab[ObjectType]
+	SignatureType              exi.Slab[SignatureType]
+	SignedInfoType             exi.Slab[SignedInfoType]
+	SignatureMethodType        exi.Slab[SignatureMethodType]
+	SignatureValueType         exi.Slab[SignatureValueType]
+	SignaturePropertiesType    exi.Slab[SignaturePropertiesType]
+	SignaturePropertyType      exi.Slab[SignaturePropertyType]
+}
+
+func (a *arena) newCanonicalizationMethodType() *CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.CanonicalizationMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(CanonicalizationMethodType)
+}
+
+func (a *arena) newDSAKeyValueType() *DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.DSAKeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DSAKeyValueType)
+}
+
+func (a *arena) newDigestMethodType() *DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.DigestMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DigestMethodType)
+}
+
+func (a *arena) newKeyInfoType() *KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.KeyInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(KeyInfoType)
+}
+
+func (a *arena) newKeyValueType() *KeyValueType {
+	if a.keep != nil {
+		p := a.keep.KeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(KeyValueType)
+}
+
+func (a *arena) newRSAKeyValueType() *RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.RSAKeyValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(RSAKeyValueType)
+}
+
+func (a *arena) newRetrievalMethodType() *RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.RetrievalMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(RetrievalMethodType)
+}
+
+func (a *arena) newTransformsType() *TransformsType {
+	if a.keep != nil {
+		p := a.keep.TransformsType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TransformsType)
+}
+
+func (a *arena) newTransformType() *TransformType {
+	if a.keep != nil {
+		p := a.keep.TransformType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(TransformType)
+}
+
+func (a *arena) newX509DataType() *X509DataType {
+	if a.keep != nil {
+		p := a.keep.X509DataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(X509DataType)
+}
+
+func (a *arena) newPGPDataType() *PGPDataType {
+	if a.keep != nil {
+		p := a.keep.PGPDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(PGPDataType)
+}
+
+func (a *arena) newSPKIDataType() *SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.SPKIDataType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SPKIDataType)
+}
+
+func (a *arena) newManifestType() *ManifestType {
+	if a.keep != nil {
+		p := a.keep.ManifestType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ManifestType)
+}
+
+func (a *arena) newReferenceType() *ReferenceType {
+	if a.keep != nil {
+		p := a.keep.ReferenceType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ReferenceType)
+}
+
+func (a *arena) newObjectType() *ObjectType {
+	if a.keep != nil {
+		p := a.keep.ObjectType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(ObjectType)
+}
+
+func (a *arena) newSignatureType() *SignatureType {
+	if a.keep != nil {
+		p := a.keep.SignatureType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureType)
+}
+
+func (a *arena) newSignedInfoType() *SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.SignedInfoType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignedInfoType)
+}
+
+func (a *arena) newSignatureMethodType() *SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.SignatureMethodType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureMethodType)
+}
+
+func (a *arena) newSignatureValueType() *SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.SignatureValueType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignatureValueType)
+}
+
+func (a *arena) newSignaturePropertiesType() *SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.SignaturePropertiesType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignaturePropertiesType)
+}
+
+func (a *arena) newSignaturePropertyType() *SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.SignaturePropertyType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(SignaturePropertyType)
 }
 
 // exiNames are the string table entries the schema set pre-populates
@@ -101,7 +319,11 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -109,251 +331,273 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(5)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.CanonicalizationMethod = new(CanonicalizationMethodType)
-		if err := d.CanonicalizationMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.CanonicalizationMethod = a.newCanonicalizationMethodType()
+		if err := d.CanonicalizationMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.DSAKeyValue = new(DSAKeyValueType)
-		if err := d.DSAKeyValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DSAKeyValue = a.newDSAKeyValueType()
+		if err := d.DSAKeyValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.DigestMethod = new(DigestMethodType)
-		if err := d.DigestMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DigestMethod = a.newDigestMethodType()
+		if err := d.DigestMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 4:
-		d.KeyInfo = new(KeyInfoType)
-		if err := d.KeyInfo.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.KeyInfo = a.newKeyInfoType()
+		if err := d.KeyInfo.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 6:
-		d.KeyValue = new(KeyValueType)
-		if err := d.KeyValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.KeyValue = a.newKeyValueType()
+		if err := d.KeyValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 7:
-		d.Manifest = new(ManifestType)
-		if err := d.Manifest.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Manifest = a.newManifestType()
+		if err := d.Manifest.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.Object = new(ObjectType)
-		if err := d.Object.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Object = a.newObjectType()
+		if err := d.Object.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.PGPData = new(PGPDataType)
-		if err := d.PGPData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.PGPData = a.newPGPDataType()
+		if err := d.PGPData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.RSAKeyValue = new(RSAKeyValueType)
-		if err := d.RSAKeyValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RSAKeyValue = a.newRSAKeyValueType()
+		if err := d.RSAKeyValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.Reference = new(ReferenceType)
-		if err := d.Reference.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Reference = a.newReferenceType()
+		if err := d.Reference.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.RetrievalMethod = new(RetrievalMethodType)
-		if err := d.RetrievalMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.RetrievalMethod = a.newRetrievalMethodType()
+		if err := d.RetrievalMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.SPKIData = new(SPKIDataType)
-		if err := d.SPKIData.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SPKIData = a.newSPKIDataType()
+		if err := d.SPKIData.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.Signature = new(SignatureType)
-		if err := d.Signature.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Signature = a.newSignatureType()
+		if err := d.Signature.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.SignatureMethod = new(SignatureMethodType)
-		if err := d.SignatureMethod.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureMethod = a.newSignatureMethodType()
+		if err := d.SignatureMethod.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.SignatureProperties = new(SignaturePropertiesType)
-		if err := d.SignatureProperties.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureProperties = a.newSignaturePropertiesType()
+		if err := d.SignatureProperties.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.SignatureProperty = new(SignaturePropertyType)
-		if err := d.SignatureProperty.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureProperty = a.newSignaturePropertyType()
+		if err := d.SignatureProperty.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.SignatureValue = new(SignatureValueType)
-		if err := d.SignatureValue.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignatureValue = a.newSignatureValueType()
+		if err := d.SignatureValue.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.SignedInfo = new(SignedInfoType)
-		if err := d.SignedInfo.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.SignedInfo = a.newSignedInfoType()
+		if err := d.SignedInfo.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.Transform = new(TransformType)
-		if err := d.Transform.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Transform = a.newTransformType()
+		if err := d.Transform.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 22:
-		d.Transforms = new(TransformsType)
-		if err := d.Transforms.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Transforms = a.newTransformsType()
+		if err := d.Transforms.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 23:
-		d.X509Data = new(X509DataType)
-		if err := d.X509Data.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.X509Data = a.newX509DataType()
+		if err := d.X509Data.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 24:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.CanonicalizationMethod = nil
+	case 1:
+		d.DSAKeyValue = nil
+	case 2:
+		d.DigestMethod = nil
+	case 3:
+		d.DigestValue = nil
+	case 4:
+		d.KeyInfo = nil
+	case 5:
+		d.KeyName = nil
+	case 6:
+		d.KeyValue = nil
+	case 7:
+		d.Manifest = nil
+	case 8:
+		d.MgmtData = nil
+	case 9:
+		d.Object = nil
+	case 10:
+		d.PGPData = nil
+	case 11:
+		d.RSAKeyValue = nil
+	case 12:
+		d.Reference = nil
+	case 13:
+		d.RetrievalMethod = nil
+	case 14:
+		d.SPKIData = nil
+	case 15:
+		d.Signature = nil
+	case 16:
+		d.SignatureMethod = nil
+	case 17:
+		d.SignatureProperties = nil
+	case 18:
+		d.SignatureProperty = nil
+	case 19:
+		d.SignatureValue = nil
+	case 20:
+		d.SignedInfo = nil
+	case 21:
+		d.Transform = nil
+	case 22:
+		d.Transforms = nil
+	case 23:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.
@@ -1574,6 +1818,11 @@ type CanonicalizationMethodType struct {
 	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *CanonicalizationMethodType) reset() {
+	*x = CanonicalizationMethodType{}
+}
+
 var grammarCanonicalizationMethodType = exi.Grammar{
 	Name:   "CanonicalizationMethodType",
 	Events: []string{"EE", "AT(Algorithm)"},
@@ -1603,9 +1852,12 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -1680,6 +1932,11 @@ type DSAKeyValueType struct {
 	PgenCounter exi.Bytes `json:"PgenCounter,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DSAKeyValueType) reset() {
+	*x = DSAKeyValueType{}
+}
+
 var grammarDSAKeyValueType = exi.Grammar{
 	Name:   "DSAKeyValueType",
 	Events: []string{"EE", "SE(P)", "SE(Q)", "SE(G)", "SE(Y)", "SE(J)", "SE(Seed)", "SE(PgenCounter)"},
@@ -1709,9 +1966,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(P)
@@ -1748,9 +2008,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(J)
@@ -1765,9 +2028,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(G)
@@ -1780,9 +2046,12 @@ func (x *DSAKeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Seed)
@@ -2055,6 +2324,11 @@ type DigestMethodType struct {
 	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DigestMethodType) reset() {
+	*x = DigestMethodType{}
+}
+
 var grammarDigestMethodType = exi.Grammar{
 	Name:   "DigestMethodType",
 	Events: []string{"EE", "AT(Algorithm)"},
@@ -2084,9 +2358,12 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -2163,6 +2440,11 @@ type KeyInfoType struct {
 	Any             []exi.Mixed           `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *KeyInfoType) reset() {
+	*x = KeyInfoType{KeyName: x.KeyName[:0], KeyValue: x.KeyValue[:0], RetrievalMethod: x.RetrievalMethod[:0], X509Data: x.X509Data[:0], PGPData: x.PGPData[:0], SPKIData: x.SPKIData[:0], MgmtData: x.MgmtData[:0]}
+}
+
 var grammarKeyInfoType = exi.Grammar{
 	Name:   "KeyInfoType",
 	Events: []string{"EE", "AT(Id)", "SE(KeyName)", "SE(KeyValue)", "SE(RetrievalMethod)", "SE(X509Data)", "SE(PGPData)", "SE(SPKIData)", "SE(MgmtData)"},
@@ -2183,9 +2465,12 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -2214,9 +2499,12 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyName)
@@ -2243,9 +2531,12 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyName)
@@ -2324,7 +2615,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
 				return err
 			}
-			x.KeyValue = append(x.KeyValue, KeyValueType{})
+			x.KeyValue = exi.Grow(x.KeyValue)
+			x.KeyValue[len(x.KeyValue)-1].reset()
 			if err := x.KeyValue[len(x.KeyValue)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2333,7 +2625,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
 				return err
 			}
-			x.RetrievalMethod = append(x.RetrievalMethod, RetrievalMethodType{})
+			x.RetrievalMethod = exi.Grow(x.RetrievalMethod)
+			x.RetrievalMethod[len(x.RetrievalMethod)-1].reset()
 			if err := x.RetrievalMethod[len(x.RetrievalMethod)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2342,7 +2635,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
 				return err
 			}
-			x.X509Data = append(x.X509Data, X509DataType{})
+			x.X509Data = exi.Grow(x.X509Data)
+			x.X509Data[len(x.X509Data)-1].reset()
 			if err := x.X509Data[len(x.X509Data)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2351,7 +2645,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
 				return err
 			}
-			x.PGPData = append(x.PGPData, PGPDataType{})
+			x.PGPData = exi.Grow(x.PGPData)
+			x.PGPData[len(x.PGPData)-1].reset()
 			if err := x.PGPData[len(x.PGPData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2360,7 +2655,8 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
 				return err
 			}
-			x.SPKIData = append(x.SPKIData, SPKIDataType{})
+			x.SPKIData = exi.Grow(x.SPKIData)
+			x.SPKIData[len(x.SPKIData)-1].reset()
 			if err := x.SPKIData[len(x.SPKIData)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2515,6 +2811,11 @@ type KeyValueType struct {
 	Any         []exi.Mixed      `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *KeyValueType) reset() {
+	*x = KeyValueType{}
+}
+
 var grammarKeyValueType = exi.Grammar{
 	Name:   "KeyValueType",
 	Events: []string{"EE", "SE(DSAKeyValue)", "SE(RSAKeyValue)"},
@@ -2533,9 +2834,12 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DSAKeyValue)
@@ -2552,9 +2856,12 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // EE
@@ -2581,7 +2888,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
 			}
-			x.DSAKeyValue = new(DSAKeyValueType)
+			x.DSAKeyValue = a.newDSAKeyValueType()
 			if err := x.DSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2590,7 +2897,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
 				return err
 			}
-			x.RSAKeyValue = new(RSAKeyValueType)
+			x.RSAKeyValue = a.newRSAKeyValueType()
 			if err := x.RSAKeyValue.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2650,6 +2957,11 @@ func (x *KeyValueType) EncodeEXI(w *exi.Writer) error {
 type RSAKeyValueType struct {
 	Modulus  exi.Bytes `json:"Modulus"`
 	Exponent exi.Bytes `json:"Exponent"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RSAKeyValueType) reset() {
+	*x = RSAKeyValueType{}
 }
 
 var grammarRSAKeyValueType = exi.Grammar{
@@ -2791,6 +3103,11 @@ type RetrievalMethodType struct {
 	Transforms *TransformsType `json:"Transforms,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *RetrievalMethodType) reset() {
+	*x = RetrievalMethodType{}
+}
+
 var grammarRetrievalMethodType = exi.Grammar{
 	Name:   "RetrievalMethodType",
 	Events: []string{"EE", "AT(Type)", "AT(URI)", "SE(Transforms)"},
@@ -2812,9 +3129,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Type)
@@ -2831,9 +3151,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(URI)
@@ -2848,9 +3171,12 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transforms)
@@ -2898,7 +3224,7 @@ func (x *RetrievalMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
 				return err
 			}
-			x.Transforms = new(TransformsType)
+			x.Transforms = a.newTransformsType()
 			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -2951,6 +3277,11 @@ type TransformsType struct {
 	Transform []TransformType `json:"Transform,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TransformsType) reset() {
+	*x = TransformsType{Transform: x.Transform[:0]}
+}
+
 var grammarTransformsType = exi.Grammar{
 	Name:   "TransformsType",
 	Events: []string{"EE", "SE(Transform)"},
@@ -2979,9 +3310,12 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transform)
@@ -2999,7 +3333,8 @@ func (x *TransformsType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformType{})); err != nil {
 				return err
 			}
-			x.Transform = append(x.Transform, TransformType{})
+			x.Transform = exi.Grow(x.Transform)
+			x.Transform[len(x.Transform)-1].reset()
 			if err := x.Transform[len(x.Transform)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3042,6 +3377,11 @@ type TransformType struct {
 	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *TransformType) reset() {
+	*x = TransformType{XPath: x.XPath[:0]}
+}
+
 var grammarTransformType = exi.Grammar{
 	Name:   "TransformType",
 	Events: []string{"EE", "AT(Algorithm)", "SE(XPath)"},
@@ -3071,9 +3411,12 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(XPath)
@@ -3187,6 +3530,11 @@ type X509DataType struct {
 	Any              []exi.Mixed            `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *X509DataType) reset() {
+	*x = X509DataType{X509IssuerSerial: x.X509IssuerSerial[:0], X509SKI: x.X509SKI[:0], X509SubjectName: x.X509SubjectName[:0], X509Certificate: x.X509Certificate[:0], X509CRL: x.X509CRL[:0]}
+}
+
 var grammarX509DataType = exi.Grammar{
 	Name:   "X509DataType",
 	Events: []string{"EE", "SE(X509IssuerSerial)", "SE(X509SKI)", "SE(X509SubjectName)", "SE(X509Certificate)", "SE(X509CRL)"},
@@ -3205,9 +3553,12 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(X509IssuerSerial)
@@ -3228,9 +3579,12 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(X509IssuerSerial)
@@ -3267,7 +3621,8 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
 			}
-			x.X509IssuerSerial = append(x.X509IssuerSerial, X509IssuerSerialType{})
+			x.X509IssuerSerial = exi.Grow(x.X509IssuerSerial)
+			x.X509IssuerSerial[len(x.X509IssuerSerial)-1].reset()
 			if err := x.X509IssuerSerial[len(x.X509IssuerSerial)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -3469,6 +3824,11 @@ type X509IssuerSerialType struct {
 	X509SerialNumber exi.Integer `json:"X509SerialNumber"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *X509IssuerSerialType) reset() {
+	*x = X509IssuerSerialType{}
+}
+
 var grammarX509IssuerSerialType = exi.Grammar{
 	Name:   "X509IssuerSerialType",
 	Events: []string{"EE", "SE(X509IssuerName)", "SE(X509SerialNumber)"},
@@ -3608,6 +3968,11 @@ type PGPDataType struct {
 	Any          []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *PGPDataType) reset() {
+	*x = PGPDataType{}
+}
+
 var grammarPGPDataType = exi.Grammar{
 	Name:   "PGPDataType",
 	Events: []string{"EE", "SE(PGPKeyID)", "SE(PGPKeyPacket)"},
@@ -3630,9 +3995,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PGPKeyID)
@@ -3645,9 +4013,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(PGPKeyPacket)
@@ -3662,9 +4033,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -3677,9 +4051,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -3805,6 +4182,11 @@ type SPKIDataType struct {
 	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SPKIDataType) reset() {
+	*x = SPKIDataType{SPKISexp: x.SPKISexp[:0]}
+}
+
 var grammarSPKIDataType = exi.Grammar{
 	Name:   "SPKIDataType",
 	Events: []string{"EE", "SE(SPKISexp)"},
@@ -3838,9 +4220,12 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
@@ -3855,9 +4240,12 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
@@ -3872,9 +4260,12 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SPKISexp)
@@ -3968,6 +4359,11 @@ type ManifestType struct {
 	Reference []ReferenceType `json:"Reference,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ManifestType) reset() {
+	*x = ManifestType{Reference: x.Reference[:0]}
+}
+
 var grammarManifestType = exi.Grammar{
 	Name:   "ManifestType",
 	Events: []string{"EE", "AT(Id)", "SE(Reference)"},
@@ -3987,9 +4383,12 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4013,9 +4412,12 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Reference)
@@ -4043,7 +4445,8 @@ func (x *ManifestType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
 				return err
 			}
-			x.Reference = append(x.Reference, ReferenceType{})
+			x.Reference = exi.Grow(x.Reference)
+			x.Reference[len(x.Reference)-1].reset()
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4095,6 +4498,11 @@ type ReferenceType struct {
 	DigestValue  exi.Bytes        `json:"DigestValue"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ReferenceType) reset() {
+	*x = ReferenceType{}
+}
+
 var grammarReferenceType = exi.Grammar{
 	Name:   "ReferenceType",
 	Events: []string{"EE", "AT(Id)", "AT(Type)", "AT(URI)", "SE(Transforms)", "SE(DigestMethod)", "SE(DigestValue)"},
@@ -4122,9 +4530,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4143,9 +4554,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Type)
@@ -4162,9 +4576,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(URI)
@@ -4179,9 +4596,12 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Transforms)
@@ -4261,7 +4681,7 @@ func (x *ReferenceType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(TransformsType{})); err != nil {
 				return err
 			}
-			x.Transforms = new(TransformsType)
+			x.Transforms = a.newTransformsType()
 			if err := x.Transforms.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4361,6 +4781,11 @@ type ObjectType struct {
 	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *ObjectType) reset() {
+	*x = ObjectType{}
+}
+
 var grammarObjectType = exi.Grammar{
 	Name:   "ObjectType",
 	Events: []string{"EE", "AT(Encoding)", "AT(Id)", "AT(MimeType)"},
@@ -4383,9 +4808,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Encoding)
@@ -4406,9 +4834,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4427,9 +4858,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(MimeType)
@@ -4446,9 +4880,12 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -4557,6 +4994,12 @@ type SignatureType struct {
 	Object         []ObjectType       `json:"Object,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureType) reset() {
+	*x = SignatureType{SignedInfo: x.SignedInfo, Object: x.Object[:0]}
+	x.SignedInfo.reset()
+}
+
 var grammarSignatureType = exi.Grammar{
 	Name:   "SignatureType",
 	Events: []string{"EE", "AT(Id)", "SE(SignedInfo)", "SE(SignatureValue)", "SE(KeyInfo)", "SE(Object)"},
@@ -4580,9 +5023,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4617,9 +5063,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(KeyInfo)
@@ -4634,9 +5083,12 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Object)
@@ -4672,7 +5124,7 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(KeyInfoType{})); err != nil {
 				return err
 			}
-			x.KeyInfo = new(KeyInfoType)
+			x.KeyInfo = a.newKeyInfoType()
 			if err := x.KeyInfo.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4680,7 +5132,8 @@ func (x *SignatureType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ObjectType{})); err != nil {
 				return err
 			}
-			x.Object = append(x.Object, ObjectType{})
+			x.Object = exi.Grow(x.Object)
+			x.Object[len(x.Object)-1].reset()
 			if err := x.Object[len(x.Object)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4750,6 +5203,11 @@ type SignedInfoType struct {
 	Reference              []ReferenceType            `json:"Reference,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignedInfoType) reset() {
+	*x = SignedInfoType{Reference: x.Reference[:0]}
+}
+
 var grammarSignedInfoType = exi.Grammar{
 	Name:   "SignedInfoType",
 	Events: []string{"EE", "AT(Id)", "SE(CanonicalizationMethod)", "SE(SignatureMethod)", "SE(Reference)"},
@@ -4773,9 +5231,12 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -4821,9 +5282,12 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Reference)
@@ -4859,7 +5323,8 @@ func (x *SignedInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(ReferenceType{})); err != nil {
 				return err
 			}
-			x.Reference = append(x.Reference, ReferenceType{})
+			x.Reference = exi.Grow(x.Reference)
+			x.Reference[len(x.Reference)-1].reset()
 			if err := x.Reference[len(x.Reference)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4920,6 +5385,11 @@ type SignatureMethodType struct {
 	Any              []exi.Mixed  `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureMethodType) reset() {
+	*x = SignatureMethodType{}
+}
+
 var grammarSignatureMethodType = exi.Grammar{
 	Name:   "SignatureMethodType",
 	Events: []string{"EE", "AT(Algorithm)", "SE(HMACOutputLength)"},
@@ -4951,9 +5421,12 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(HMACOutputLength)
@@ -4970,9 +5443,12 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -5078,6 +5554,11 @@ type SignatureValueType struct {
 	Value exi.Bytes `json:"Value"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignatureValueType) reset() {
+	*x = SignatureValueType{}
+}
+
 var grammarSignatureValueType = exi.Grammar{
 	Name:   "SignatureValueType",
 	Events: []string{"EE", "AT(Id)", "CH"},
@@ -5097,9 +5578,12 @@ func (x *SignatureValueType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5194,6 +5678,11 @@ type SignaturePropertiesType struct {
 	SignatureProperty []SignaturePropertyType `json:"SignatureProperty,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignaturePropertiesType) reset() {
+	*x = SignaturePropertiesType{SignatureProperty: x.SignatureProperty[:0]}
+}
+
 var grammarSignaturePropertiesType = exi.Grammar{
 	Name:   "SignaturePropertiesType",
 	Events: []string{"EE", "AT(Id)", "SE(SignatureProperty)"},
@@ -5213,9 +5702,12 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5239,9 +5731,12 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(SignatureProperty)
@@ -5269,7 +5764,8 @@ func (x *SignaturePropertiesType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(SignaturePropertyType{})); err != nil {
 				return err
 			}
-			x.SignatureProperty = append(x.SignatureProperty, SignaturePropertyType{})
+			x.SignatureProperty = exi.Grow(x.SignatureProperty)
+			x.SignatureProperty[len(x.SignatureProperty)-1].reset()
 			if err := x.SignatureProperty[len(x.SignatureProperty)-1].decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5318,6 +5814,11 @@ type SignaturePropertyType struct {
 	Any    []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *SignaturePropertyType) reset() {
+	*x = SignaturePropertyType{}
+}
+
 var grammarSignaturePropertyType = exi.Grammar{
 	Name:   "SignaturePropertyType",
 	Events: []string{"EE", "AT(Id)", "AT(Target)"},
@@ -5340,9 +5841,12 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // AT(Id)
@@ -5366,9 +5870,12 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)
@@ -5381,9 +5888,12 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(*)

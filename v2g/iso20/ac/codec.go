@@ -19,8 +19,466 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	AC_CPDReqEnergyTransferModeType       exi.Slab[AC_CPDReqEnergyTransferModeType]
+	iso20_RationalNumberType              exi.Slab[iso20.RationalNumberType]
+	AC_CPDResEnergyTransferModeType       exi.Slab[AC_CPDResEnergyTransferModeType]
+	AC_ChargeLoopReqType                  exi.Slab[AC_ChargeLoopReqType]
+	xmldsig_SignatureType                 exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType                exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_CanonicalizationMethodType    exi.Slab[xmldsig.CanonicalizationMethodType]
+	xmldsig_SignatureMethodType           exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType                 exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType                exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType                 exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType              exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType            exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                   exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType                  exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType               exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType               exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType           exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType                  exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                   exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType                  exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                    exi.Slab[xmldsig.ObjectType]
+	iso20_DisplayParametersType           exi.Slab[iso20.DisplayParametersType]
+	BPT_Dynamic_AC_CLReqControlModeType   exi.Slab[BPT_Dynamic_AC_CLReqControlModeType]
+	BPT_Scheduled_AC_CLReqControlModeType exi.Slab[BPT_Scheduled_AC_CLReqControlModeType]
+	iso20_CLReqControlModeType            exi.Slab[iso20.CLReqControlModeType]
+	Dynamic_AC_CLReqControlModeType       exi.Slab[Dynamic_AC_CLReqControlModeType]
+	Scheduled_AC_CLReqControlModeType     exi.Slab[Scheduled_AC_CLReqControlModeType]
+	AC_ChargeLoopResType                  exi.Slab[AC_ChargeLoopResType]
+	iso20_EVSEStatusType                  exi.Slab[iso20.EVSEStatusType]
+	iso20_MeterInfoType                   exi.Slab[iso20.MeterInfoType]
+	iso20_ReceiptType                     exi.Slab[iso20.ReceiptType]
+	iso20_DetailedCostType                exi.Slab[iso20.DetailedCostType]
+	BPT_Dynamic_AC_CLResControlModeType   exi.Slab[BPT_Dynamic_AC_CLResControlModeType]
+	BPT_Scheduled_AC_CLResControlModeType exi.Slab[BPT_Scheduled_AC_CLResControlModeType]
+	iso20_CLResControlModeType            exi.Slab[iso20.CLResControlModeType]
+	Dynamic_AC_CLResControlModeType       exi.Slab[Dynamic_AC_CLResControlModeType]
+	Scheduled_AC_CLResControlModeType     exi.Slab[Scheduled_AC_CLResControlModeType]
+	AC_ChargeParameterDiscoveryReqType    exi.Slab[AC_ChargeParameterDiscoveryReqType]
+	BPT_AC_CPDReqEnergyTransferModeType   exi.Slab[BPT_AC_CPDReqEnergyTransferModeType]
+	AC_ChargeParameterDiscoveryResType    exi.Slab[AC_ChargeParameterDiscoveryResType]
+	BPT_AC_CPDResEnergyTransferModeType   exi.Slab[BPT_AC_CPDResEnergyTransferModeType]
+	xmldsig_ManifestType                  exi.Slab[xmldsig.ManifestType]
+	xmldsig_SignaturePropertiesType       exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType         exi.Slab[xmldsig.SignaturePropertyType]
+}
+
+func (a *arena) newAC_CPDReqEnergyTransferModeType() *AC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.AC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newAC_CPDResEnergyTransferModeType() *AC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.AC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newAC_ChargeLoopReqType() *AC_ChargeLoopReqType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeLoopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeLoopReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newiso20_DisplayParametersType() *iso20.DisplayParametersType {
+	if a.keep != nil {
+		p := a.keep.iso20_DisplayParametersType.New(a.gen)
+		*p = iso20.DisplayParametersType{}
+		return p
+	}
+	return new(iso20.DisplayParametersType)
+}
+
+func (a *arena) newBPT_Dynamic_AC_CLReqControlModeType() *BPT_Dynamic_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_AC_CLReqControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_AC_CLReqControlModeType() *BPT_Scheduled_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_AC_CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newDynamic_AC_CLReqControlModeType() *Dynamic_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_AC_CLReqControlModeType)
+}
+
+func (a *arena) newScheduled_AC_CLReqControlModeType() *Scheduled_AC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_AC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_AC_CLReqControlModeType)
+}
+
+func (a *arena) newAC_ChargeLoopResType() *AC_ChargeLoopResType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeLoopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeLoopResType)
+}
+
+func (a *arena) newiso20_EVSEStatusType() *iso20.EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.iso20_EVSEStatusType.New(a.gen)
+		*p = iso20.EVSEStatusType{}
+		return p
+	}
+	return new(iso20.EVSEStatusType)
+}
+
+func (a *arena) newiso20_MeterInfoType() *iso20.MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.iso20_MeterInfoType.New(a.gen)
+		*p = iso20.MeterInfoType{}
+		return p
+	}
+	return new(iso20.MeterInfoType)
+}
+
+func (a *arena) newiso20_ReceiptType() *iso20.ReceiptType {
+	if a.keep != nil {
+		p := a.keep.iso20_ReceiptType.New(a.gen)
+		*p = iso20.ReceiptType{}
+		return p
+	}
+	return new(iso20.ReceiptType)
+}
+
+func (a *arena) newiso20_DetailedCostType() *iso20.DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.iso20_DetailedCostType.New(a.gen)
+		*p = iso20.DetailedCostType{}
+		return p
+	}
+	return new(iso20.DetailedCostType)
+}
+
+func (a *arena) newBPT_Dynamic_AC_CLResControlModeType() *BPT_Dynamic_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_AC_CLResControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_AC_CLResControlModeType() *BPT_Scheduled_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_AC_CLResControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newDynamic_AC_CLResControlModeType() *Dynamic_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_AC_CLResControlModeType)
+}
+
+func (a *arena) newScheduled_AC_CLResControlModeType() *Scheduled_AC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_AC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_AC_CLResControlModeType)
+}
+
+func (a *arena) newAC_ChargeParameterDiscoveryReqType() *AC_ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newBPT_AC_CPDReqEnergyTransferModeType() *BPT_AC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_AC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_AC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newAC_ChargeParameterDiscoveryResType() *AC_ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.AC_ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(AC_ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newBPT_AC_CPDResEnergyTransferModeType() *BPT_AC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_AC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_AC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
 }
 
 // exiNames are the string table entries the schema set pre-populates
@@ -142,7 +600,11 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -150,395 +612,399 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.AC_CPDReqEnergyTransferMode != nil {
-		d.AC_CPDReqEnergyTransferMode = nil
-	}
-	if d.AC_CPDResEnergyTransferMode != nil {
-		d.AC_CPDResEnergyTransferMode = nil
-	}
-	if d.AC_ChargeLoopReq != nil {
-		d.AC_ChargeLoopReq = nil
-	}
-	if d.AC_ChargeLoopRes != nil {
-		d.AC_ChargeLoopRes = nil
-	}
-	if d.AC_ChargeParameterDiscoveryReq != nil {
-		d.AC_ChargeParameterDiscoveryReq = nil
-	}
-	if d.AC_ChargeParameterDiscoveryRes != nil {
-		d.AC_ChargeParameterDiscoveryRes = nil
-	}
-	if d.BPT_AC_CPDReqEnergyTransferMode != nil {
-		d.BPT_AC_CPDReqEnergyTransferMode = nil
-	}
-	if d.BPT_AC_CPDResEnergyTransferMode != nil {
-		d.BPT_AC_CPDResEnergyTransferMode = nil
-	}
-	if d.BPT_Dynamic_AC_CLReqControlMode != nil {
-		d.BPT_Dynamic_AC_CLReqControlMode = nil
-	}
-	if d.BPT_Dynamic_AC_CLResControlMode != nil {
-		d.BPT_Dynamic_AC_CLResControlMode = nil
-	}
-	if d.BPT_Scheduled_AC_CLReqControlMode != nil {
-		d.BPT_Scheduled_AC_CLReqControlMode = nil
-	}
-	if d.BPT_Scheduled_AC_CLResControlMode != nil {
-		d.BPT_Scheduled_AC_CLResControlMode = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.Dynamic_AC_CLReqControlMode != nil {
-		d.Dynamic_AC_CLReqControlMode = nil
-	}
-	if d.Dynamic_AC_CLResControlMode != nil {
-		d.Dynamic_AC_CLResControlMode = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Scheduled_AC_CLReqControlMode != nil {
-		d.Scheduled_AC_CLReqControlMode = nil
-	}
-	if d.Scheduled_AC_CLResControlMode != nil {
-		d.Scheduled_AC_CLResControlMode = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
-		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_CPDReqEnergyTransferMode = a.newAC_CPDReqEnergyTransferModeType()
+		if err := d.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
-		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_CPDResEnergyTransferMode = a.newAC_CPDResEnergyTransferModeType()
+		if err := d.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.AC_ChargeLoopReq = new(AC_ChargeLoopReqType)
-		if err := d.AC_ChargeLoopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeLoopReq = a.newAC_ChargeLoopReqType()
+		if err := d.AC_ChargeLoopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.AC_ChargeLoopRes = new(AC_ChargeLoopResType)
-		if err := d.AC_ChargeLoopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeLoopRes = a.newAC_ChargeLoopResType()
+		if err := d.AC_ChargeLoopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.AC_ChargeParameterDiscoveryReq = new(AC_ChargeParameterDiscoveryReqType)
-		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeParameterDiscoveryReq = a.newAC_ChargeParameterDiscoveryReqType()
+		if err := d.AC_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.AC_ChargeParameterDiscoveryRes = new(AC_ChargeParameterDiscoveryResType)
-		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.AC_ChargeParameterDiscoveryRes = a.newAC_ChargeParameterDiscoveryResType()
+		if err := d.AC_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_AC_CPDReqEnergyTransferMode = a.newBPT_AC_CPDReqEnergyTransferModeType()
+		if err := d.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 7:
-		d.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
-		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_AC_CPDResEnergyTransferMode = a.newBPT_AC_CPDResEnergyTransferModeType()
+		if err := d.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 8:
-		d.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_AC_CLReqControlMode = a.newBPT_Dynamic_AC_CLReqControlModeType()
+		if err := d.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 9:
-		d.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
-		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_AC_CLResControlMode = a.newBPT_Dynamic_AC_CLResControlModeType()
+		if err := d.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_AC_CLReqControlMode = a.newBPT_Scheduled_AC_CLReqControlModeType()
+		if err := d.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
-		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_AC_CLResControlMode = a.newBPT_Scheduled_AC_CLResControlModeType()
+		if err := d.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 13:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 14:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 15:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 16:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 17:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 18:
-		d.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
-		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_AC_CLReqControlMode = a.newDynamic_AC_CLReqControlModeType()
+		if err := d.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
-		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_AC_CLResControlMode = a.newDynamic_AC_CLResControlModeType()
+		if err := d.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 21:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 25:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 26:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
-		d.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
-		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_AC_CLReqControlMode = a.newScheduled_AC_CLReqControlModeType()
+		if err := d.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 32:
-		d.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
-		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_AC_CLResControlMode = a.newScheduled_AC_CLResControlModeType()
+		if err := d.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 33:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 38:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 39:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.AC_CPDReqEnergyTransferMode = nil
+	case 1:
+		d.AC_CPDResEnergyTransferMode = nil
+	case 2:
+		d.AC_ChargeLoopReq = nil
+	case 3:
+		d.AC_ChargeLoopRes = nil
+	case 4:
+		d.AC_ChargeParameterDiscoveryReq = nil
+	case 5:
+		d.AC_ChargeParameterDiscoveryRes = nil
+	case 6:
+		d.BPT_AC_CPDReqEnergyTransferMode = nil
+	case 7:
+		d.BPT_AC_CPDResEnergyTransferMode = nil
+	case 8:
+		d.BPT_Dynamic_AC_CLReqControlMode = nil
+	case 9:
+		d.BPT_Dynamic_AC_CLResControlMode = nil
+	case 10:
+		d.BPT_Scheduled_AC_CLReqControlMode = nil
+	case 11:
+		d.BPT_Scheduled_AC_CLResControlMode = nil
+	case 12:
+		d.CLReqControlMode = nil
+	case 13:
+		d.CLResControlMode = nil
+	case 14:
+		d.CanonicalizationMethod = nil
+	case 15:
+		d.DSAKeyValue = nil
+	case 16:
+		d.DigestMethod = nil
+	case 17:
+		d.DigestValue = nil
+	case 18:
+		d.Dynamic_AC_CLReqControlMode = nil
+	case 19:
+		d.Dynamic_AC_CLResControlMode = nil
+	case 20:
+		d.KeyInfo = nil
+	case 21:
+		d.KeyName = nil
+	case 22:
+		d.KeyValue = nil
+	case 23:
+		d.Manifest = nil
+	case 24:
+		d.MgmtData = nil
+	case 25:
+		d.Object = nil
+	case 26:
+		d.PGPData = nil
+	case 27:
+		d.RSAKeyValue = nil
+	case 28:
+		d.Reference = nil
+	case 29:
+		d.RetrievalMethod = nil
+	case 30:
+		d.SPKIData = nil
+	case 31:
+		d.Scheduled_AC_CLReqControlMode = nil
+	case 32:
+		d.Scheduled_AC_CLResControlMode = nil
+	case 33:
+		d.Signature = nil
+	case 34:
+		d.SignatureMethod = nil
+	case 35:
+		d.SignatureProperties = nil
+	case 36:
+		d.SignatureProperty = nil
+	case 37:
+		d.SignatureValue = nil
+	case 38:
+		d.SignedInfo = nil
+	case 39:
+		d.Transform = nil
+	case 40:
+		d.Transforms = nil
+	case 41:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.
@@ -952,6 +1418,11 @@ type AC_CPDReqEnergyTransferModeType struct {
 	EVMinimumChargePower_L3 *iso20.RationalNumberType `json:"EVMinimumChargePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_CPDReqEnergyTransferModeType) reset() {
+	*x = AC_CPDReqEnergyTransferModeType{}
+}
+
 var grammarAC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Name:   "AC_CPDReqEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)"},
@@ -990,9 +1461,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -1007,9 +1481,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -1033,9 +1510,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -1050,9 +1530,12 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -1084,7 +1567,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1092,7 +1575,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1104,7 +1587,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1112,7 +1595,7 @@ func (x *AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1188,6 +1671,11 @@ type AC_CPDResEnergyTransferModeType struct {
 	EVSEPresentActivePower_L3 *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_CPDResEnergyTransferModeType) reset() {
+	*x = AC_CPDResEnergyTransferModeType{}
+}
+
 var grammarAC_CPDResEnergyTransferModeType = exi.Grammar{
 	Name:   "AC_CPDResEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMaximumChargePower_L2)", "SE(EVSEMaximumChargePower_L3)", "SE(EVSEMinimumChargePower)", "SE(EVSEMinimumChargePower_L2)", "SE(EVSEMinimumChargePower_L3)", "SE(EVSENominalFrequency)", "SE(MaximumPowerAsymmetry)", "SE(EVSEPowerRampLimitation)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
@@ -1238,9 +1726,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L2)
@@ -1255,9 +1746,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L3)
@@ -1281,9 +1775,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L2)
@@ -1298,9 +1795,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L3)
@@ -1324,9 +1824,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumPowerAsymmetry)
@@ -1347,9 +1850,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -1368,9 +1874,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -1387,9 +1896,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -1404,9 +1916,12 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -1438,7 +1953,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1446,7 +1961,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1458,7 +1973,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1466,7 +1981,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1478,7 +1993,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			x.MaximumPowerAsymmetry = a.newiso20_RationalNumberType()
 			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1486,7 +2001,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1494,7 +2009,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1502,7 +2017,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1510,7 +2025,7 @@ func (x *AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1628,6 +2143,11 @@ type AC_ChargeLoopReqType struct {
 	Scheduled_AC_CLReqControlMode     *Scheduled_AC_CLReqControlModeType     `json:"Scheduled_AC_CLReqControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeLoopReqType) reset() {
+	*x = AC_ChargeLoopReqType{}
+}
+
 var grammarAC_ChargeLoopReqType = exi.Grammar{
 	Name:   "AC_ChargeLoopReqType",
 	Events: []string{"EE", "SE(Header)", "SE(DisplayParameters)", "SE(MeterInfoRequested)", "SE(BPT_Dynamic_AC_CLReqControlMode)", "SE(BPT_Scheduled_AC_CLReqControlMode)", "SE(CLReqControlMode)", "SE(Dynamic_AC_CLReqControlMode)", "SE(Scheduled_AC_CLReqControlMode)"},
@@ -1662,9 +2182,12 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -1688,9 +2211,12 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 3, 3
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_AC_CLReqControlMode)
@@ -1728,7 +2254,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(iso20.DisplayParametersType)
+			x.DisplayParameters = a.newiso20_DisplayParametersType()
 			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1746,7 +2272,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_AC_CLReqControlMode = new(BPT_Dynamic_AC_CLReqControlModeType)
+			x.BPT_Dynamic_AC_CLReqControlMode = a.newBPT_Dynamic_AC_CLReqControlModeType()
 			if err := x.BPT_Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1754,7 +2280,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_AC_CLReqControlMode = new(BPT_Scheduled_AC_CLReqControlModeType)
+			x.BPT_Scheduled_AC_CLReqControlMode = a.newBPT_Scheduled_AC_CLReqControlModeType()
 			if err := x.BPT_Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1762,7 +2288,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.CLReqControlMode = new(iso20.CLReqControlModeType)
+			x.CLReqControlMode = a.newiso20_CLReqControlModeType()
 			if err := x.CLReqControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1770,7 +2296,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_AC_CLReqControlMode = new(Dynamic_AC_CLReqControlModeType)
+			x.Dynamic_AC_CLReqControlMode = a.newDynamic_AC_CLReqControlModeType()
 			if err := x.Dynamic_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1778,7 +2304,7 @@ func (x *AC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_AC_CLReqControlMode = new(Scheduled_AC_CLReqControlModeType)
+			x.Scheduled_AC_CLReqControlMode = a.newScheduled_AC_CLReqControlModeType()
 			if err := x.Scheduled_AC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -1882,6 +2408,11 @@ type BPT_Dynamic_AC_CLReqControlModeType struct {
 	EVMinimumV2XEnergyRequest  *iso20.RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_AC_CLReqControlModeType) reset() {
+	*x = BPT_Dynamic_AC_CLReqControlModeType{}
+}
+
 var grammarBPT_Dynamic_AC_CLReqControlModeType = exi.Grammar{
 	Name:   "BPT_Dynamic_AC_CLReqControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)", "SE(EVMaximumDischargePower)", "SE(EVMaximumDischargePower_L2)", "SE(EVMaximumDischargePower_L3)", "SE(EVMinimumDischargePower)", "SE(EVMinimumDischargePower_L2)", "SE(EVMinimumDischargePower_L3)", "SE(EVMaximumV2XEnergyRequest)", "SE(EVMinimumV2XEnergyRequest)"},
@@ -1945,9 +2476,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2004,9 +2538,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -2021,9 +2558,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -2047,9 +2587,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -2064,9 +2607,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -2090,9 +2636,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -2107,9 +2656,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -2133,9 +2685,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 14, 14
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -2150,9 +2705,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 15:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -2176,9 +2734,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 17, 17
 		case 17:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -2193,9 +2754,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 18:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -2219,9 +2783,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 20, 20
 		case 20:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -2240,9 +2807,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 21:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -2259,9 +2829,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 22:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -2276,9 +2849,12 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 23:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -2346,7 +2922,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2354,7 +2930,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2366,7 +2942,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2374,7 +2950,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2386,7 +2962,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2394,7 +2970,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2406,7 +2982,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2414,7 +2990,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2426,7 +3002,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2434,7 +3010,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2446,7 +3022,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2454,7 +3030,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2462,7 +3038,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2470,7 +3046,7 @@ func (x *BPT_Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2685,6 +3261,11 @@ type BPT_Scheduled_AC_CLReqControlModeType struct {
 	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_AC_CLReqControlModeType) reset() {
+	*x = BPT_Scheduled_AC_CLReqControlModeType{}
+}
+
 var grammarBPT_Scheduled_AC_CLReqControlModeType = exi.Grammar{
 	Name:   "BPT_Scheduled_AC_CLReqControlModeType",
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)", "SE(EVMaximumDischargePower)", "SE(EVMaximumDischargePower_L2)", "SE(EVMaximumDischargePower_L3)", "SE(EVMinimumDischargePower)", "SE(EVMinimumDischargePower_L2)", "SE(EVMinimumDischargePower_L3)"},
@@ -2742,9 +3323,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -2773,9 +3357,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -2802,9 +3389,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -2829,9 +3419,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -2854,9 +3447,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -2877,9 +3473,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -2898,9 +3497,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -2917,9 +3519,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -2934,9 +3539,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -2960,9 +3568,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -2995,9 +3606,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 11:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -3028,9 +3642,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 12:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower)
@@ -3059,9 +3676,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 13:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -3088,9 +3708,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 14:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -3115,9 +3738,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 15:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower)
@@ -3140,9 +3766,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 16:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -3163,9 +3792,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 17:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -3184,9 +3816,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 18:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower)
@@ -3203,9 +3838,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 19:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -3220,9 +3858,12 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 20:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -3250,7 +3891,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3258,7 +3899,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3266,7 +3907,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3274,7 +3915,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3282,7 +3923,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3290,7 +3931,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3298,7 +3939,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3306,7 +3947,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3314,7 +3955,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3326,7 +3967,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3334,7 +3975,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3342,7 +3983,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3350,7 +3991,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3358,7 +3999,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3366,7 +4007,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3374,7 +4015,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3382,7 +4023,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3390,7 +4031,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3398,7 +4039,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3406,7 +4047,7 @@ func (x *BPT_Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3608,6 +4249,11 @@ type Dynamic_AC_CLReqControlModeType struct {
 	EVPresentReactivePower_L3 *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_AC_CLReqControlModeType) reset() {
+	*x = Dynamic_AC_CLReqControlModeType{}
+}
+
 var grammarDynamic_AC_CLReqControlModeType = exi.Grammar{
 	Name:   "Dynamic_AC_CLReqControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)"},
@@ -3655,9 +4301,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -3714,9 +4363,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -3731,9 +4383,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -3757,9 +4412,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 8, 8
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -3774,9 +4432,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -3800,9 +4461,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 11, 11
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -3817,9 +4481,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -3843,9 +4510,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 14, 14
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -3860,9 +4530,12 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 15:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -3930,7 +4603,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3938,7 +4611,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3950,7 +4623,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3958,7 +4631,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3970,7 +4643,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3978,7 +4651,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3990,7 +4663,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3998,7 +4671,7 @@ func (x *Dynamic_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4147,6 +4820,11 @@ type Scheduled_AC_CLReqControlModeType struct {
 	EVPresentReactivePower_L3 *iso20.RationalNumberType `json:"EVPresentReactivePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_AC_CLReqControlModeType) reset() {
+	*x = Scheduled_AC_CLReqControlModeType{}
+}
+
 var grammarScheduled_AC_CLReqControlModeType = exi.Grammar{
 	Name:   "Scheduled_AC_CLReqControlModeType",
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVPresentActivePower)", "SE(EVPresentActivePower_L2)", "SE(EVPresentActivePower_L3)", "SE(EVPresentReactivePower)", "SE(EVPresentReactivePower_L2)", "SE(EVPresentReactivePower_L3)"},
@@ -4192,9 +4870,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -4223,9 +4904,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -4252,9 +4936,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -4279,9 +4966,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -4304,9 +4994,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -4327,9 +5020,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -4348,9 +5044,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -4367,9 +5066,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -4384,9 +5086,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -4410,9 +5115,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L2)
@@ -4433,9 +5141,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 11:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentActivePower_L3)
@@ -4454,9 +5165,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 12:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower)
@@ -4473,9 +5187,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L2)
@@ -4490,9 +5207,12 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVPresentReactivePower_L3)
@@ -4520,7 +5240,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4528,7 +5248,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4536,7 +5256,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4544,7 +5264,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4552,7 +5272,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4560,7 +5280,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4568,7 +5288,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4576,7 +5296,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4584,7 +5304,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4596,7 +5316,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4604,7 +5324,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4612,7 +5332,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4620,7 +5340,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4628,7 +5348,7 @@ func (x *Scheduled_AC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVPresentReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVPresentReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVPresentReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4777,6 +5497,11 @@ type AC_ChargeLoopResType struct {
 	Scheduled_AC_CLResControlMode     *Scheduled_AC_CLResControlModeType     `json:"Scheduled_AC_CLResControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeLoopResType) reset() {
+	*x = AC_ChargeLoopResType{}
+}
+
 var grammarAC_ChargeLoopResType = exi.Grammar{
 	Name:   "AC_ChargeLoopResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEStatus)", "SE(MeterInfo)", "SE(Receipt)", "SE(EVSETargetFrequency)", "SE(BPT_Dynamic_AC_CLResControlMode)", "SE(BPT_Scheduled_AC_CLResControlMode)", "SE(CLResControlMode)", "SE(Dynamic_AC_CLResControlMode)", "SE(Scheduled_AC_CLResControlMode)"},
@@ -4828,9 +5553,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -4857,9 +5585,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -4884,9 +5615,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -4909,9 +5643,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetFrequency)
@@ -4932,9 +5669,12 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_AC_CLResControlMode)
@@ -4982,7 +5722,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(iso20.EVSEStatusType)
+			x.EVSEStatus = a.newiso20_EVSEStatusType()
 			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4990,7 +5730,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(iso20.MeterInfoType)
+			x.MeterInfo = a.newiso20_MeterInfoType()
 			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4998,7 +5738,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(iso20.ReceiptType)
+			x.Receipt = a.newiso20_ReceiptType()
 			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5006,7 +5746,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetFrequency = new(iso20.RationalNumberType)
+			x.EVSETargetFrequency = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetFrequency.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5014,7 +5754,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_AC_CLResControlMode = new(BPT_Dynamic_AC_CLResControlModeType)
+			x.BPT_Dynamic_AC_CLResControlMode = a.newBPT_Dynamic_AC_CLResControlModeType()
 			if err := x.BPT_Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5022,7 +5762,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_AC_CLResControlMode = new(BPT_Scheduled_AC_CLResControlModeType)
+			x.BPT_Scheduled_AC_CLResControlMode = a.newBPT_Scheduled_AC_CLResControlModeType()
 			if err := x.BPT_Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5030,7 +5770,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.CLResControlMode = new(iso20.CLResControlModeType)
+			x.CLResControlMode = a.newiso20_CLResControlModeType()
 			if err := x.CLResControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5038,7 +5778,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_AC_CLResControlMode = new(Dynamic_AC_CLResControlModeType)
+			x.Dynamic_AC_CLResControlMode = a.newDynamic_AC_CLResControlModeType()
 			if err := x.Dynamic_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5046,7 +5786,7 @@ func (x *AC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_AC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_AC_CLResControlMode = new(Scheduled_AC_CLResControlModeType)
+			x.Scheduled_AC_CLResControlMode = a.newScheduled_AC_CLResControlModeType()
 			if err := x.Scheduled_AC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5166,6 +5906,11 @@ type BPT_Dynamic_AC_CLResControlModeType struct {
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_AC_CLResControlModeType) reset() {
+	*x = BPT_Dynamic_AC_CLResControlModeType{}
+}
+
 var grammarBPT_Dynamic_AC_CLResControlModeType = exi.Grammar{
 	Name:   "BPT_Dynamic_AC_CLResControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
@@ -5207,9 +5952,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -5228,9 +5976,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -5247,9 +5998,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -5264,9 +6018,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -5290,9 +6047,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -5319,9 +6079,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -5346,9 +6109,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -5371,9 +6137,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -5394,9 +6163,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -5415,9 +6187,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -5434,9 +6209,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -5451,9 +6229,12 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -5557,7 +6338,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5565,7 +6346,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5573,7 +6354,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5581,7 +6362,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5589,7 +6370,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5597,7 +6378,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5605,7 +6386,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5613,7 +6394,7 @@ func (x *BPT_Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5750,6 +6531,11 @@ type BPT_Scheduled_AC_CLResControlModeType struct {
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_AC_CLResControlModeType) reset() {
+	*x = BPT_Scheduled_AC_CLResControlModeType{}
+}
+
 var grammarBPT_Scheduled_AC_CLResControlModeType = exi.Grammar{
 	Name:   "BPT_Scheduled_AC_CLResControlModeType",
 	Events: []string{"EE", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
@@ -5783,9 +6569,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower)
@@ -5814,9 +6603,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -5843,9 +6635,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -5870,9 +6665,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -5895,9 +6693,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -5918,9 +6719,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -5939,9 +6743,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -5958,9 +6765,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -5975,9 +6785,12 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -6005,7 +6818,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6013,7 +6826,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6021,7 +6834,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6029,7 +6842,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6037,7 +6850,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6045,7 +6858,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6053,7 +6866,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6061,7 +6874,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6069,7 +6882,7 @@ func (x *BPT_Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6174,6 +6987,11 @@ type Dynamic_AC_CLResControlModeType struct {
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_AC_CLResControlModeType) reset() {
+	*x = Dynamic_AC_CLResControlModeType{}
+}
+
 var grammarDynamic_AC_CLResControlModeType = exi.Grammar{
 	Name:   "Dynamic_AC_CLResControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
@@ -6215,9 +7033,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -6236,9 +7057,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -6255,9 +7079,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -6272,9 +7099,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -6298,9 +7128,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -6327,9 +7160,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -6354,9 +7190,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -6379,9 +7218,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -6402,9 +7244,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -6423,9 +7268,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -6442,9 +7290,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -6459,9 +7310,12 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -6565,7 +7419,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6573,7 +7427,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6581,7 +7435,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6589,7 +7443,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6597,7 +7451,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6605,7 +7459,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6613,7 +7467,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6621,7 +7475,7 @@ func (x *Dynamic_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6758,6 +7612,11 @@ type Scheduled_AC_CLResControlModeType struct {
 	EVSEPresentActivePower_L3  *iso20.RationalNumberType `json:"EVSEPresentActivePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_AC_CLResControlModeType) reset() {
+	*x = Scheduled_AC_CLResControlModeType{}
+}
+
 var grammarScheduled_AC_CLResControlModeType = exi.Grammar{
 	Name:   "Scheduled_AC_CLResControlModeType",
 	Events: []string{"EE", "SE(EVSETargetActivePower)", "SE(EVSETargetActivePower_L2)", "SE(EVSETargetActivePower_L3)", "SE(EVSETargetReactivePower)", "SE(EVSETargetReactivePower_L2)", "SE(EVSETargetReactivePower_L3)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)"},
@@ -6791,9 +7650,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower)
@@ -6822,9 +7684,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L2)
@@ -6851,9 +7716,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetActivePower_L3)
@@ -6878,9 +7746,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower)
@@ -6903,9 +7774,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L2)
@@ -6926,9 +7800,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSETargetReactivePower_L3)
@@ -6947,9 +7824,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -6966,9 +7846,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -6983,9 +7866,12 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -7013,7 +7899,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7021,7 +7907,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7029,7 +7915,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7037,7 +7923,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7045,7 +7931,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7053,7 +7939,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSETargetReactivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSETargetReactivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSETargetReactivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7061,7 +7947,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7069,7 +7955,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7077,7 +7963,7 @@ func (x *Scheduled_AC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7172,6 +8058,11 @@ type AC_ChargeParameterDiscoveryReqType struct {
 	BPT_AC_CPDReqEnergyTransferMode *BPT_AC_CPDReqEnergyTransferModeType `json:"BPT_AC_CPDReqEnergyTransferMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeParameterDiscoveryReqType) reset() {
+	*x = AC_ChargeParameterDiscoveryReqType{}
+}
+
 var grammarAC_ChargeParameterDiscoveryReqType = exi.Grammar{
 	Name:   "AC_ChargeParameterDiscoveryReqType",
 	Events: []string{"EE", "SE(Header)", "SE(AC_CPDReqEnergyTransferMode)", "SE(BPT_AC_CPDReqEnergyTransferMode)"},
@@ -7202,9 +8093,12 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_CPDReqEnergyTransferMode)
@@ -7236,7 +8130,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(AC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.AC_CPDReqEnergyTransferMode = new(AC_CPDReqEnergyTransferModeType)
+			x.AC_CPDReqEnergyTransferMode = a.newAC_CPDReqEnergyTransferModeType()
 			if err := x.AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7244,7 +8138,7 @@ func (x *AC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_AC_CPDReqEnergyTransferMode = new(BPT_AC_CPDReqEnergyTransferModeType)
+			x.BPT_AC_CPDReqEnergyTransferMode = a.newBPT_AC_CPDReqEnergyTransferModeType()
 			if err := x.BPT_AC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7298,6 +8192,11 @@ type BPT_AC_CPDReqEnergyTransferModeType struct {
 	EVMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVMinimumDischargePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_AC_CPDReqEnergyTransferModeType) reset() {
+	*x = BPT_AC_CPDReqEnergyTransferModeType{}
+}
+
 var grammarBPT_AC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Name:   "BPT_AC_CPDReqEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMaximumChargePower_L2)", "SE(EVMaximumChargePower_L3)", "SE(EVMinimumChargePower)", "SE(EVMinimumChargePower_L2)", "SE(EVMinimumChargePower_L3)", "SE(EVMaximumDischargePower)", "SE(EVMaximumDischargePower_L2)", "SE(EVMaximumDischargePower_L3)", "SE(EVMinimumDischargePower)", "SE(EVMinimumDischargePower_L2)", "SE(EVMinimumDischargePower_L3)"},
@@ -7348,9 +8247,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L2)
@@ -7365,9 +8267,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower_L3)
@@ -7391,9 +8296,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L2)
@@ -7408,9 +8316,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower_L3)
@@ -7434,9 +8345,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L2)
@@ -7451,9 +8365,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower_L3)
@@ -7477,9 +8394,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L2)
@@ -7494,9 +8414,12 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower_L3)
@@ -7528,7 +8451,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7536,7 +8459,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7548,7 +8471,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7556,7 +8479,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7568,7 +8491,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7576,7 +8499,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7588,7 +8511,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7596,7 +8519,7 @@ func (x *BPT_AC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -7708,6 +8631,11 @@ type AC_ChargeParameterDiscoveryResType struct {
 	BPT_AC_CPDResEnergyTransferMode *BPT_AC_CPDResEnergyTransferModeType `json:"BPT_AC_CPDResEnergyTransferMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *AC_ChargeParameterDiscoveryResType) reset() {
+	*x = AC_ChargeParameterDiscoveryResType{}
+}
+
 var grammarAC_ChargeParameterDiscoveryResType = exi.Grammar{
 	Name:   "AC_ChargeParameterDiscoveryResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(AC_CPDResEnergyTransferMode)", "SE(BPT_AC_CPDResEnergyTransferMode)"},
@@ -7751,9 +8679,12 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AC_CPDResEnergyTransferMode)
@@ -7795,7 +8726,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(AC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.AC_CPDResEnergyTransferMode = new(AC_CPDResEnergyTransferModeType)
+			x.AC_CPDResEnergyTransferMode = a.newAC_CPDResEnergyTransferModeType()
 			if err := x.AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7803,7 +8734,7 @@ func (x *AC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_AC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_AC_CPDResEnergyTransferMode = new(BPT_AC_CPDResEnergyTransferModeType)
+			x.BPT_AC_CPDResEnergyTransferMode = a.newBPT_AC_CPDResEnergyTransferModeType()
 			if err := x.BPT_AC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -7872,6 +8803,11 @@ type BPT_AC_CPDResEnergyTransferModeType struct {
 	EVSEMinimumDischargePower_L3 *iso20.RationalNumberType `json:"EVSEMinimumDischargePower_L3,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_AC_CPDResEnergyTransferModeType) reset() {
+	*x = BPT_AC_CPDResEnergyTransferModeType{}
+}
+
 var grammarBPT_AC_CPDResEnergyTransferModeType = exi.Grammar{
 	Name:   "BPT_AC_CPDResEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMaximumChargePower_L2)", "SE(EVSEMaximumChargePower_L3)", "SE(EVSEMinimumChargePower)", "SE(EVSEMinimumChargePower_L2)", "SE(EVSEMinimumChargePower_L3)", "SE(EVSENominalFrequency)", "SE(MaximumPowerAsymmetry)", "SE(EVSEPowerRampLimitation)", "SE(EVSEPresentActivePower)", "SE(EVSEPresentActivePower_L2)", "SE(EVSEPresentActivePower_L3)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMaximumDischargePower_L2)", "SE(EVSEMaximumDischargePower_L3)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMinimumDischargePower_L2)", "SE(EVSEMinimumDischargePower_L3)"},
@@ -7934,9 +8870,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L2)
@@ -7951,9 +8890,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower_L3)
@@ -7977,9 +8919,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L2)
@@ -7994,9 +8939,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 5:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower_L3)
@@ -8020,9 +8968,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 7, 7
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MaximumPowerAsymmetry)
@@ -8043,9 +8994,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -8064,9 +9018,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower)
@@ -8083,9 +9040,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 10:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L2)
@@ -8100,9 +9060,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPresentActivePower_L3)
@@ -8126,9 +9089,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 13, 13
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower_L2)
@@ -8143,9 +9109,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 14:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower_L3)
@@ -8169,9 +9138,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 16, 16
 		case 16:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower_L2)
@@ -8186,9 +9158,12 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 17:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower_L3)
@@ -8220,7 +9195,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8228,7 +9203,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8240,7 +9215,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8248,7 +9223,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8260,7 +9235,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.MaximumPowerAsymmetry = new(iso20.RationalNumberType)
+			x.MaximumPowerAsymmetry = a.newiso20_RationalNumberType()
 			if err := x.MaximumPowerAsymmetry.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8268,7 +9243,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8276,7 +9251,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8284,7 +9259,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8292,7 +9267,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPresentActivePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEPresentActivePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEPresentActivePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8304,7 +9279,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8312,7 +9287,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8324,7 +9299,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L2 = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower_L2 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower_L2.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -8332,7 +9307,7 @@ func (x *BPT_AC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower_L3 = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower_L3 = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower_L3.DecodeEXI(r); err != nil {
 				return err
 			}

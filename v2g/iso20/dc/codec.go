@@ -19,8 +19,526 @@ var (
 	_ = unsafe.Sizeof(0)
 )
 
-// arena hands out the optional values of one document in blocks.
+// arena hands out the complex values of one document: new memory for
+// Unmarshal (the common optional values in blocks), a Decoder's slabs
+// again for each of its documents.
 type arena struct {
+	keep *slabs
+	gen  uint32
+}
+
+// slabs is the storage of complex values a Decoder keeps.
+type slabs struct {
+	BPT_DC_CPDReqEnergyTransferModeType   exi.Slab[BPT_DC_CPDReqEnergyTransferModeType]
+	iso20_RationalNumberType              exi.Slab[iso20.RationalNumberType]
+	BPT_DC_CPDResEnergyTransferModeType   exi.Slab[BPT_DC_CPDResEnergyTransferModeType]
+	BPT_Dynamic_DC_CLReqControlModeType   exi.Slab[BPT_Dynamic_DC_CLReqControlModeType]
+	BPT_Dynamic_DC_CLResControlModeType   exi.Slab[BPT_Dynamic_DC_CLResControlModeType]
+	BPT_Scheduled_DC_CLReqControlModeType exi.Slab[BPT_Scheduled_DC_CLReqControlModeType]
+	BPT_Scheduled_DC_CLResControlModeType exi.Slab[BPT_Scheduled_DC_CLResControlModeType]
+	iso20_CLReqControlModeType            exi.Slab[iso20.CLReqControlModeType]
+	iso20_CLResControlModeType            exi.Slab[iso20.CLResControlModeType]
+	xmldsig_CanonicalizationMethodType    exi.Slab[xmldsig.CanonicalizationMethodType]
+	DC_CPDReqEnergyTransferModeType       exi.Slab[DC_CPDReqEnergyTransferModeType]
+	DC_CPDResEnergyTransferModeType       exi.Slab[DC_CPDResEnergyTransferModeType]
+	DC_CableCheckReqType                  exi.Slab[DC_CableCheckReqType]
+	xmldsig_SignatureType                 exi.Slab[xmldsig.SignatureType]
+	xmldsig_SignedInfoType                exi.Slab[xmldsig.SignedInfoType]
+	xmldsig_SignatureMethodType           exi.Slab[xmldsig.SignatureMethodType]
+	xmldsig_ReferenceType                 exi.Slab[xmldsig.ReferenceType]
+	xmldsig_TransformsType                exi.Slab[xmldsig.TransformsType]
+	xmldsig_TransformType                 exi.Slab[xmldsig.TransformType]
+	xmldsig_DigestMethodType              exi.Slab[xmldsig.DigestMethodType]
+	xmldsig_SignatureValueType            exi.Slab[xmldsig.SignatureValueType]
+	xmldsig_KeyInfoType                   exi.Slab[xmldsig.KeyInfoType]
+	xmldsig_KeyValueType                  exi.Slab[xmldsig.KeyValueType]
+	xmldsig_DSAKeyValueType               exi.Slab[xmldsig.DSAKeyValueType]
+	xmldsig_RSAKeyValueType               exi.Slab[xmldsig.RSAKeyValueType]
+	xmldsig_RetrievalMethodType           exi.Slab[xmldsig.RetrievalMethodType]
+	xmldsig_X509DataType                  exi.Slab[xmldsig.X509DataType]
+	xmldsig_PGPDataType                   exi.Slab[xmldsig.PGPDataType]
+	xmldsig_SPKIDataType                  exi.Slab[xmldsig.SPKIDataType]
+	xmldsig_ObjectType                    exi.Slab[xmldsig.ObjectType]
+	DC_CableCheckResType                  exi.Slab[DC_CableCheckResType]
+	DC_ChargeLoopReqType                  exi.Slab[DC_ChargeLoopReqType]
+	iso20_DisplayParametersType           exi.Slab[iso20.DisplayParametersType]
+	Dynamic_DC_CLReqControlModeType       exi.Slab[Dynamic_DC_CLReqControlModeType]
+	Scheduled_DC_CLReqControlModeType     exi.Slab[Scheduled_DC_CLReqControlModeType]
+	DC_ChargeLoopResType                  exi.Slab[DC_ChargeLoopResType]
+	iso20_EVSEStatusType                  exi.Slab[iso20.EVSEStatusType]
+	iso20_MeterInfoType                   exi.Slab[iso20.MeterInfoType]
+	iso20_ReceiptType                     exi.Slab[iso20.ReceiptType]
+	iso20_DetailedCostType                exi.Slab[iso20.DetailedCostType]
+	Dynamic_DC_CLResControlModeType       exi.Slab[Dynamic_DC_CLResControlModeType]
+	Scheduled_DC_CLResControlModeType     exi.Slab[Scheduled_DC_CLResControlModeType]
+	DC_ChargeParameterDiscoveryReqType    exi.Slab[DC_ChargeParameterDiscoveryReqType]
+	DC_ChargeParameterDiscoveryResType    exi.Slab[DC_ChargeParameterDiscoveryResType]
+	DC_PreChargeReqType                   exi.Slab[DC_PreChargeReqType]
+	DC_PreChargeResType                   exi.Slab[DC_PreChargeResType]
+	DC_WeldingDetectionReqType            exi.Slab[DC_WeldingDetectionReqType]
+	DC_WeldingDetectionResType            exi.Slab[DC_WeldingDetectionResType]
+	xmldsig_ManifestType                  exi.Slab[xmldsig.ManifestType]
+	xmldsig_SignaturePropertiesType       exi.Slab[xmldsig.SignaturePropertiesType]
+	xmldsig_SignaturePropertyType         exi.Slab[xmldsig.SignaturePropertyType]
+}
+
+func (a *arena) newBPT_DC_CPDReqEnergyTransferModeType() *BPT_DC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_DC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_DC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newiso20_RationalNumberType() *iso20.RationalNumberType {
+	if a.keep != nil {
+		p := a.keep.iso20_RationalNumberType.New(a.gen)
+		*p = iso20.RationalNumberType{}
+		return p
+	}
+	return new(iso20.RationalNumberType)
+}
+
+func (a *arena) newBPT_DC_CPDResEnergyTransferModeType() *BPT_DC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_DC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_DC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newBPT_Dynamic_DC_CLReqControlModeType() *BPT_Dynamic_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_DC_CLReqControlModeType)
+}
+
+func (a *arena) newBPT_Dynamic_DC_CLResControlModeType() *BPT_Dynamic_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Dynamic_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Dynamic_DC_CLResControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_DC_CLReqControlModeType() *BPT_Scheduled_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_DC_CLReqControlModeType)
+}
+
+func (a *arena) newBPT_Scheduled_DC_CLResControlModeType() *BPT_Scheduled_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.BPT_Scheduled_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(BPT_Scheduled_DC_CLResControlModeType)
+}
+
+func (a *arena) newiso20_CLReqControlModeType() *iso20.CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLReqControlModeType.New(a.gen)
+		*p = iso20.CLReqControlModeType{}
+		return p
+	}
+	return new(iso20.CLReqControlModeType)
+}
+
+func (a *arena) newiso20_CLResControlModeType() *iso20.CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.iso20_CLResControlModeType.New(a.gen)
+		*p = iso20.CLResControlModeType{}
+		return p
+	}
+	return new(iso20.CLResControlModeType)
+}
+
+func (a *arena) newxmldsig_CanonicalizationMethodType() *xmldsig.CanonicalizationMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_CanonicalizationMethodType.New(a.gen)
+		*p = xmldsig.CanonicalizationMethodType{}
+		return p
+	}
+	return new(xmldsig.CanonicalizationMethodType)
+}
+
+func (a *arena) newDC_CPDReqEnergyTransferModeType() *DC_CPDReqEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.DC_CPDReqEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CPDReqEnergyTransferModeType)
+}
+
+func (a *arena) newDC_CPDResEnergyTransferModeType() *DC_CPDResEnergyTransferModeType {
+	if a.keep != nil {
+		p := a.keep.DC_CPDResEnergyTransferModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CPDResEnergyTransferModeType)
+}
+
+func (a *arena) newDC_CableCheckReqType() *DC_CableCheckReqType {
+	if a.keep != nil {
+		p := a.keep.DC_CableCheckReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CableCheckReqType)
+}
+
+func (a *arena) newxmldsig_SignatureType() *xmldsig.SignatureType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureType.New(a.gen)
+		*p = xmldsig.SignatureType{}
+		return p
+	}
+	return new(xmldsig.SignatureType)
+}
+
+func (a *arena) newxmldsig_SignedInfoType() *xmldsig.SignedInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignedInfoType.New(a.gen)
+		*p = xmldsig.SignedInfoType{}
+		return p
+	}
+	return new(xmldsig.SignedInfoType)
+}
+
+func (a *arena) newxmldsig_SignatureMethodType() *xmldsig.SignatureMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureMethodType.New(a.gen)
+		*p = xmldsig.SignatureMethodType{}
+		return p
+	}
+	return new(xmldsig.SignatureMethodType)
+}
+
+func (a *arena) newxmldsig_ReferenceType() *xmldsig.ReferenceType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ReferenceType.New(a.gen)
+		*p = xmldsig.ReferenceType{}
+		return p
+	}
+	return new(xmldsig.ReferenceType)
+}
+
+func (a *arena) newxmldsig_TransformsType() *xmldsig.TransformsType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformsType.New(a.gen)
+		*p = xmldsig.TransformsType{}
+		return p
+	}
+	return new(xmldsig.TransformsType)
+}
+
+func (a *arena) newxmldsig_TransformType() *xmldsig.TransformType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_TransformType.New(a.gen)
+		*p = xmldsig.TransformType{}
+		return p
+	}
+	return new(xmldsig.TransformType)
+}
+
+func (a *arena) newxmldsig_DigestMethodType() *xmldsig.DigestMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DigestMethodType.New(a.gen)
+		*p = xmldsig.DigestMethodType{}
+		return p
+	}
+	return new(xmldsig.DigestMethodType)
+}
+
+func (a *arena) newxmldsig_SignatureValueType() *xmldsig.SignatureValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignatureValueType.New(a.gen)
+		*p = xmldsig.SignatureValueType{}
+		return p
+	}
+	return new(xmldsig.SignatureValueType)
+}
+
+func (a *arena) newxmldsig_KeyInfoType() *xmldsig.KeyInfoType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyInfoType.New(a.gen)
+		*p = xmldsig.KeyInfoType{}
+		return p
+	}
+	return new(xmldsig.KeyInfoType)
+}
+
+func (a *arena) newxmldsig_KeyValueType() *xmldsig.KeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_KeyValueType.New(a.gen)
+		*p = xmldsig.KeyValueType{}
+		return p
+	}
+	return new(xmldsig.KeyValueType)
+}
+
+func (a *arena) newxmldsig_DSAKeyValueType() *xmldsig.DSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_DSAKeyValueType.New(a.gen)
+		*p = xmldsig.DSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.DSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RSAKeyValueType() *xmldsig.RSAKeyValueType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RSAKeyValueType.New(a.gen)
+		*p = xmldsig.RSAKeyValueType{}
+		return p
+	}
+	return new(xmldsig.RSAKeyValueType)
+}
+
+func (a *arena) newxmldsig_RetrievalMethodType() *xmldsig.RetrievalMethodType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_RetrievalMethodType.New(a.gen)
+		*p = xmldsig.RetrievalMethodType{}
+		return p
+	}
+	return new(xmldsig.RetrievalMethodType)
+}
+
+func (a *arena) newxmldsig_X509DataType() *xmldsig.X509DataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_X509DataType.New(a.gen)
+		*p = xmldsig.X509DataType{}
+		return p
+	}
+	return new(xmldsig.X509DataType)
+}
+
+func (a *arena) newxmldsig_PGPDataType() *xmldsig.PGPDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_PGPDataType.New(a.gen)
+		*p = xmldsig.PGPDataType{}
+		return p
+	}
+	return new(xmldsig.PGPDataType)
+}
+
+func (a *arena) newxmldsig_SPKIDataType() *xmldsig.SPKIDataType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SPKIDataType.New(a.gen)
+		*p = xmldsig.SPKIDataType{}
+		return p
+	}
+	return new(xmldsig.SPKIDataType)
+}
+
+func (a *arena) newxmldsig_ObjectType() *xmldsig.ObjectType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ObjectType.New(a.gen)
+		*p = xmldsig.ObjectType{}
+		return p
+	}
+	return new(xmldsig.ObjectType)
+}
+
+func (a *arena) newDC_CableCheckResType() *DC_CableCheckResType {
+	if a.keep != nil {
+		p := a.keep.DC_CableCheckResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_CableCheckResType)
+}
+
+func (a *arena) newDC_ChargeLoopReqType() *DC_ChargeLoopReqType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeLoopReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeLoopReqType)
+}
+
+func (a *arena) newiso20_DisplayParametersType() *iso20.DisplayParametersType {
+	if a.keep != nil {
+		p := a.keep.iso20_DisplayParametersType.New(a.gen)
+		*p = iso20.DisplayParametersType{}
+		return p
+	}
+	return new(iso20.DisplayParametersType)
+}
+
+func (a *arena) newDynamic_DC_CLReqControlModeType() *Dynamic_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_DC_CLReqControlModeType)
+}
+
+func (a *arena) newScheduled_DC_CLReqControlModeType() *Scheduled_DC_CLReqControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_DC_CLReqControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_DC_CLReqControlModeType)
+}
+
+func (a *arena) newDC_ChargeLoopResType() *DC_ChargeLoopResType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeLoopResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeLoopResType)
+}
+
+func (a *arena) newiso20_EVSEStatusType() *iso20.EVSEStatusType {
+	if a.keep != nil {
+		p := a.keep.iso20_EVSEStatusType.New(a.gen)
+		*p = iso20.EVSEStatusType{}
+		return p
+	}
+	return new(iso20.EVSEStatusType)
+}
+
+func (a *arena) newiso20_MeterInfoType() *iso20.MeterInfoType {
+	if a.keep != nil {
+		p := a.keep.iso20_MeterInfoType.New(a.gen)
+		*p = iso20.MeterInfoType{}
+		return p
+	}
+	return new(iso20.MeterInfoType)
+}
+
+func (a *arena) newiso20_ReceiptType() *iso20.ReceiptType {
+	if a.keep != nil {
+		p := a.keep.iso20_ReceiptType.New(a.gen)
+		*p = iso20.ReceiptType{}
+		return p
+	}
+	return new(iso20.ReceiptType)
+}
+
+func (a *arena) newiso20_DetailedCostType() *iso20.DetailedCostType {
+	if a.keep != nil {
+		p := a.keep.iso20_DetailedCostType.New(a.gen)
+		*p = iso20.DetailedCostType{}
+		return p
+	}
+	return new(iso20.DetailedCostType)
+}
+
+func (a *arena) newDynamic_DC_CLResControlModeType() *Dynamic_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Dynamic_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Dynamic_DC_CLResControlModeType)
+}
+
+func (a *arena) newScheduled_DC_CLResControlModeType() *Scheduled_DC_CLResControlModeType {
+	if a.keep != nil {
+		p := a.keep.Scheduled_DC_CLResControlModeType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(Scheduled_DC_CLResControlModeType)
+}
+
+func (a *arena) newDC_ChargeParameterDiscoveryReqType() *DC_ChargeParameterDiscoveryReqType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeParameterDiscoveryReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeParameterDiscoveryReqType)
+}
+
+func (a *arena) newDC_ChargeParameterDiscoveryResType() *DC_ChargeParameterDiscoveryResType {
+	if a.keep != nil {
+		p := a.keep.DC_ChargeParameterDiscoveryResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_ChargeParameterDiscoveryResType)
+}
+
+func (a *arena) newDC_PreChargeReqType() *DC_PreChargeReqType {
+	if a.keep != nil {
+		p := a.keep.DC_PreChargeReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_PreChargeReqType)
+}
+
+func (a *arena) newDC_PreChargeResType() *DC_PreChargeResType {
+	if a.keep != nil {
+		p := a.keep.DC_PreChargeResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_PreChargeResType)
+}
+
+func (a *arena) newDC_WeldingDetectionReqType() *DC_WeldingDetectionReqType {
+	if a.keep != nil {
+		p := a.keep.DC_WeldingDetectionReqType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_WeldingDetectionReqType)
+}
+
+func (a *arena) newDC_WeldingDetectionResType() *DC_WeldingDetectionResType {
+	if a.keep != nil {
+		p := a.keep.DC_WeldingDetectionResType.New(a.gen)
+		p.reset()
+		return p
+	}
+	return new(DC_WeldingDetectionResType)
+}
+
+func (a *arena) newxmldsig_ManifestType() *xmldsig.ManifestType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_ManifestType.New(a.gen)
+		*p = xmldsig.ManifestType{}
+		return p
+	}
+	return new(xmldsig.ManifestType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertiesType() *xmldsig.SignaturePropertiesType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertiesType.New(a.gen)
+		*p = xmldsig.SignaturePropertiesType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertiesType)
+}
+
+func (a *arena) newxmldsig_SignaturePropertyType() *xmldsig.SignaturePropertyType {
+	if a.keep != nil {
+		p := a.keep.xmldsig_SignaturePropertyType.New(a.gen)
+		*p = xmldsig.SignaturePropertyType{}
+		return p
+	}
+	return new(xmldsig.SignaturePropertyType)
 }
 
 // exiNames are the string table entries the schema set pre-populates
@@ -154,7 +672,11 @@ type Document struct {
 // the schema but fits its field is kept; UnmarshalWithNotes reports them.
 func Unmarshal(b []byte, d *Document) (n int, err error) {
 	var r exi.Reader
-	return unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
+	return n, err
 }
 
 // UnmarshalWithNotes is Unmarshal that also returns the values it kept
@@ -162,443 +684,441 @@ func Unmarshal(b []byte, d *Document) (n int, err error) {
 // for a valid document); Append refuses a document holding one.
 func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {
 	var r exi.Reader
-	n, err = unmarshal(&r, b, d)
+	var a arena
+	r.Reset(b)
+	*d = Document{}
+	_, n, err = unmarshal(&r, &a, d)
 	return n, r.Notes(), err
 }
 
-func unmarshal(r *exi.Reader, b []byte, d *Document) (n int, err error) {
-	var a arena
-	r.Reset(b)
+// Decoder decodes one document after another, as a session's messages
+// arrive, into memory it keeps: once it has seen a kind of message,
+// decoding another allocates nothing. The Document that Decode returns and
+// everything it points to (structs, lists, byte slices, optional values)
+// belong to the Decoder and stay valid only until its next Decode, which
+// overwrites them: copy what must outlive it. Strings are never
+// overwritten. The zero Decoder is ready to use; it is not safe for
+// concurrent use.
+type Decoder struct {
+	r    exi.Reader
+	keep slabs
+	doc  Document
+	root int // code of doc's root element, plus one (0: none)
+}
+
+// Decode decodes the EXI document in b as Unmarshal does, into the
+// Decoder's Document; n is the number of bytes the document takes. On
+// error the Document is nil.
+func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
+	dec.r.Reuse(b)
+	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
+	dec.doc.clearRoot(dec.root - 1)
+	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
+	dec.root = root + 1
+	if err != nil {
+		return nil, 0, err
+	}
+	return &dec.doc, n, nil
+}
+
+// Notes returns the values the last Decode kept although a facet of the
+// schema forbids them, as UnmarshalWithNotes does; valid until the next
+// Decode.
+func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
+
+// unmarshal decodes the document r was reset to into d, whose fields are
+// nil, taking its complex values from a. root is the code of the root
+// element, set in d also on error (-1: none).
+func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
 	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
-		return 0, err
-	}
-	if d.BPT_DC_CPDReqEnergyTransferMode != nil {
-		d.BPT_DC_CPDReqEnergyTransferMode = nil
-	}
-	if d.BPT_DC_CPDResEnergyTransferMode != nil {
-		d.BPT_DC_CPDResEnergyTransferMode = nil
-	}
-	if d.BPT_Dynamic_DC_CLReqControlMode != nil {
-		d.BPT_Dynamic_DC_CLReqControlMode = nil
-	}
-	if d.BPT_Dynamic_DC_CLResControlMode != nil {
-		d.BPT_Dynamic_DC_CLResControlMode = nil
-	}
-	if d.BPT_Scheduled_DC_CLReqControlMode != nil {
-		d.BPT_Scheduled_DC_CLReqControlMode = nil
-	}
-	if d.BPT_Scheduled_DC_CLResControlMode != nil {
-		d.BPT_Scheduled_DC_CLResControlMode = nil
-	}
-	if d.CLReqControlMode != nil {
-		d.CLReqControlMode = nil
-	}
-	if d.CLResControlMode != nil {
-		d.CLResControlMode = nil
-	}
-	if d.CanonicalizationMethod != nil {
-		d.CanonicalizationMethod = nil
-	}
-	if d.DC_CPDReqEnergyTransferMode != nil {
-		d.DC_CPDReqEnergyTransferMode = nil
-	}
-	if d.DC_CPDResEnergyTransferMode != nil {
-		d.DC_CPDResEnergyTransferMode = nil
-	}
-	if d.DC_CableCheckReq != nil {
-		d.DC_CableCheckReq = nil
-	}
-	if d.DC_CableCheckRes != nil {
-		d.DC_CableCheckRes = nil
-	}
-	if d.DC_ChargeLoopReq != nil {
-		d.DC_ChargeLoopReq = nil
-	}
-	if d.DC_ChargeLoopRes != nil {
-		d.DC_ChargeLoopRes = nil
-	}
-	if d.DC_ChargeParameterDiscoveryReq != nil {
-		d.DC_ChargeParameterDiscoveryReq = nil
-	}
-	if d.DC_ChargeParameterDiscoveryRes != nil {
-		d.DC_ChargeParameterDiscoveryRes = nil
-	}
-	if d.DC_PreChargeReq != nil {
-		d.DC_PreChargeReq = nil
-	}
-	if d.DC_PreChargeRes != nil {
-		d.DC_PreChargeRes = nil
-	}
-	if d.DC_WeldingDetectionReq != nil {
-		d.DC_WeldingDetectionReq = nil
-	}
-	if d.DC_WeldingDetectionRes != nil {
-		d.DC_WeldingDetectionRes = nil
-	}
-	if d.DSAKeyValue != nil {
-		d.DSAKeyValue = nil
-	}
-	if d.DigestMethod != nil {
-		d.DigestMethod = nil
-	}
-	if d.DigestValue != nil {
-		d.DigestValue = nil
-	}
-	if d.Dynamic_DC_CLReqControlMode != nil {
-		d.Dynamic_DC_CLReqControlMode = nil
-	}
-	if d.Dynamic_DC_CLResControlMode != nil {
-		d.Dynamic_DC_CLResControlMode = nil
-	}
-	if d.KeyInfo != nil {
-		d.KeyInfo = nil
-	}
-	if d.KeyName != nil {
-		d.KeyName = nil
-	}
-	if d.KeyValue != nil {
-		d.KeyValue = nil
-	}
-	if d.Manifest != nil {
-		d.Manifest = nil
-	}
-	if d.MgmtData != nil {
-		d.MgmtData = nil
-	}
-	if d.Object != nil {
-		d.Object = nil
-	}
-	if d.PGPData != nil {
-		d.PGPData = nil
-	}
-	if d.RSAKeyValue != nil {
-		d.RSAKeyValue = nil
-	}
-	if d.Reference != nil {
-		d.Reference = nil
-	}
-	if d.RetrievalMethod != nil {
-		d.RetrievalMethod = nil
-	}
-	if d.SPKIData != nil {
-		d.SPKIData = nil
-	}
-	if d.Scheduled_DC_CLReqControlMode != nil {
-		d.Scheduled_DC_CLReqControlMode = nil
-	}
-	if d.Scheduled_DC_CLResControlMode != nil {
-		d.Scheduled_DC_CLResControlMode = nil
-	}
-	if d.Signature != nil {
-		d.Signature = nil
-	}
-	if d.SignatureMethod != nil {
-		d.SignatureMethod = nil
-	}
-	if d.SignatureProperties != nil {
-		d.SignatureProperties = nil
-	}
-	if d.SignatureProperty != nil {
-		d.SignatureProperty = nil
-	}
-	if d.SignatureValue != nil {
-		d.SignatureValue = nil
-	}
-	if d.SignedInfo != nil {
-		d.SignedInfo = nil
-	}
-	if d.Transform != nil {
-		d.Transform = nil
-	}
-	if d.Transforms != nil {
-		d.Transforms = nil
-	}
-	if d.X509Data != nil {
-		d.X509Data = nil
+		return -1, 0, err
 	}
 	c, err := r.Bits(6)
 	if err != nil {
-		return 0, err
+		return -1, 0, err
 	}
+	root = int(c)
 	switch c {
 	case 0:
-		d.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
-		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_DC_CPDReqEnergyTransferMode = a.newBPT_DC_CPDReqEnergyTransferModeType()
+		if err := d.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 1:
-		d.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
-		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_DC_CPDResEnergyTransferMode = a.newBPT_DC_CPDResEnergyTransferModeType()
+		if err := d.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 2:
-		d.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
-		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_DC_CLReqControlMode = a.newBPT_Dynamic_DC_CLReqControlModeType()
+		if err := d.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 3:
-		d.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
-		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Dynamic_DC_CLResControlMode = a.newBPT_Dynamic_DC_CLResControlModeType()
+		if err := d.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 4:
-		d.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
-		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_DC_CLReqControlMode = a.newBPT_Scheduled_DC_CLReqControlModeType()
+		if err := d.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 5:
-		d.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
-		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.BPT_Scheduled_DC_CLResControlMode = a.newBPT_Scheduled_DC_CLResControlModeType()
+		if err := d.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 6:
-		d.CLReqControlMode = new(iso20.CLReqControlModeType)
+		d.CLReqControlMode = a.newiso20_CLReqControlModeType()
 		if err := d.CLReqControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 7:
-		d.CLResControlMode = new(iso20.CLResControlModeType)
+		d.CLResControlMode = a.newiso20_CLResControlModeType()
 		if err := d.CLResControlMode.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 8:
-		d.CanonicalizationMethod = new(xmldsig.CanonicalizationMethodType)
+		d.CanonicalizationMethod = a.newxmldsig_CanonicalizationMethodType()
 		if err := d.CanonicalizationMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 9:
-		d.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
-		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CPDReqEnergyTransferMode = a.newDC_CPDReqEnergyTransferModeType()
+		if err := d.DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 10:
-		d.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
-		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CPDResEnergyTransferMode = a.newDC_CPDResEnergyTransferModeType()
+		if err := d.DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 11:
-		d.DC_CableCheckReq = new(DC_CableCheckReqType)
-		if err := d.DC_CableCheckReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CableCheckReq = a.newDC_CableCheckReqType()
+		if err := d.DC_CableCheckReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 12:
-		d.DC_CableCheckRes = new(DC_CableCheckResType)
-		if err := d.DC_CableCheckRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_CableCheckRes = a.newDC_CableCheckResType()
+		if err := d.DC_CableCheckRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 13:
-		d.DC_ChargeLoopReq = new(DC_ChargeLoopReqType)
-		if err := d.DC_ChargeLoopReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeLoopReq = a.newDC_ChargeLoopReqType()
+		if err := d.DC_ChargeLoopReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 14:
-		d.DC_ChargeLoopRes = new(DC_ChargeLoopResType)
-		if err := d.DC_ChargeLoopRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeLoopRes = a.newDC_ChargeLoopResType()
+		if err := d.DC_ChargeLoopRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 15:
-		d.DC_ChargeParameterDiscoveryReq = new(DC_ChargeParameterDiscoveryReqType)
-		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeParameterDiscoveryReq = a.newDC_ChargeParameterDiscoveryReqType()
+		if err := d.DC_ChargeParameterDiscoveryReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 16:
-		d.DC_ChargeParameterDiscoveryRes = new(DC_ChargeParameterDiscoveryResType)
-		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_ChargeParameterDiscoveryRes = a.newDC_ChargeParameterDiscoveryResType()
+		if err := d.DC_ChargeParameterDiscoveryRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 17:
-		d.DC_PreChargeReq = new(DC_PreChargeReqType)
-		if err := d.DC_PreChargeReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_PreChargeReq = a.newDC_PreChargeReqType()
+		if err := d.DC_PreChargeReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 18:
-		d.DC_PreChargeRes = new(DC_PreChargeResType)
-		if err := d.DC_PreChargeRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_PreChargeRes = a.newDC_PreChargeResType()
+		if err := d.DC_PreChargeRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 19:
-		d.DC_WeldingDetectionReq = new(DC_WeldingDetectionReqType)
-		if err := d.DC_WeldingDetectionReq.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_WeldingDetectionReq = a.newDC_WeldingDetectionReqType()
+		if err := d.DC_WeldingDetectionReq.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 20:
-		d.DC_WeldingDetectionRes = new(DC_WeldingDetectionResType)
-		if err := d.DC_WeldingDetectionRes.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.DC_WeldingDetectionRes = a.newDC_WeldingDetectionResType()
+		if err := d.DC_WeldingDetectionRes.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 21:
-		d.DSAKeyValue = new(xmldsig.DSAKeyValueType)
+		d.DSAKeyValue = a.newxmldsig_DSAKeyValueType()
 		if err := d.DSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 22:
-		d.DigestMethod = new(xmldsig.DigestMethodType)
+		d.DigestMethod = a.newxmldsig_DigestMethodType()
 		if err := d.DigestMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 23:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.Binary(-1, "DigestValue")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			d.DigestValue = exi.Bytes(v)
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 24:
-		d.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
-		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_DC_CLReqControlMode = a.newDynamic_DC_CLReqControlModeType()
+		if err := d.Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 25:
-		d.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
-		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Dynamic_DC_CLResControlMode = a.newDynamic_DC_CLResControlModeType()
+		if err := d.Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 26:
-		d.KeyInfo = new(xmldsig.KeyInfoType)
+		d.KeyInfo = a.newxmldsig_KeyInfoType()
 		if err := d.KeyInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 27:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}KeyName", "KeyName")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.KeyName = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 28:
-		d.KeyValue = new(xmldsig.KeyValueType)
+		d.KeyValue = a.newxmldsig_KeyValueType()
 		if err := d.KeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 29:
-		d.Manifest = new(xmldsig.ManifestType)
+		d.Manifest = a.newxmldsig_ManifestType()
 		if err := d.Manifest.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 30:
 		if empty, err := r.LeafStart(); err != nil || empty {
-			return r.Len(), err
+			return root, r.Len(), err
 		}
 		{
 			v, err := r.String(-1, "{http://www.w3.org/2000/09/xmldsig#}MgmtData", "MgmtData")
 			if err != nil {
-				return 0, err
+				return root, 0, err
 			}
 			p := r.NewString()
 			*p = v
 			d.MgmtData = p
 		}
 		if err := r.LeafEnd(); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 31:
-		d.Object = new(xmldsig.ObjectType)
+		d.Object = a.newxmldsig_ObjectType()
 		if err := d.Object.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 32:
-		d.PGPData = new(xmldsig.PGPDataType)
+		d.PGPData = a.newxmldsig_PGPDataType()
 		if err := d.PGPData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 33:
-		d.RSAKeyValue = new(xmldsig.RSAKeyValueType)
+		d.RSAKeyValue = a.newxmldsig_RSAKeyValueType()
 		if err := d.RSAKeyValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 34:
-		d.Reference = new(xmldsig.ReferenceType)
+		d.Reference = a.newxmldsig_ReferenceType()
 		if err := d.Reference.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 35:
-		d.RetrievalMethod = new(xmldsig.RetrievalMethodType)
+		d.RetrievalMethod = a.newxmldsig_RetrievalMethodType()
 		if err := d.RetrievalMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 36:
-		d.SPKIData = new(xmldsig.SPKIDataType)
+		d.SPKIData = a.newxmldsig_SPKIDataType()
 		if err := d.SPKIData.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 37:
-		d.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
-		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_DC_CLReqControlMode = a.newScheduled_DC_CLReqControlModeType()
+		if err := d.Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 38:
-		d.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
-		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(r, &a); err != nil {
-			return 0, err
+		d.Scheduled_DC_CLResControlMode = a.newScheduled_DC_CLResControlModeType()
+		if err := d.Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
+			return root, 0, err
 		}
 	case 39:
-		d.Signature = new(xmldsig.SignatureType)
+		d.Signature = a.newxmldsig_SignatureType()
 		if err := d.Signature.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 40:
-		d.SignatureMethod = new(xmldsig.SignatureMethodType)
+		d.SignatureMethod = a.newxmldsig_SignatureMethodType()
 		if err := d.SignatureMethod.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 41:
-		d.SignatureProperties = new(xmldsig.SignaturePropertiesType)
+		d.SignatureProperties = a.newxmldsig_SignaturePropertiesType()
 		if err := d.SignatureProperties.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 42:
-		d.SignatureProperty = new(xmldsig.SignaturePropertyType)
+		d.SignatureProperty = a.newxmldsig_SignaturePropertyType()
 		if err := d.SignatureProperty.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 43:
-		d.SignatureValue = new(xmldsig.SignatureValueType)
+		d.SignatureValue = a.newxmldsig_SignatureValueType()
 		if err := d.SignatureValue.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 44:
-		d.SignedInfo = new(xmldsig.SignedInfoType)
+		d.SignedInfo = a.newxmldsig_SignedInfoType()
 		if err := d.SignedInfo.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 45:
-		d.Transform = new(xmldsig.TransformType)
+		d.Transform = a.newxmldsig_TransformType()
 		if err := d.Transform.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 46:
-		d.Transforms = new(xmldsig.TransformsType)
+		d.Transforms = a.newxmldsig_TransformsType()
 		if err := d.Transforms.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 47:
-		d.X509Data = new(xmldsig.X509DataType)
+		d.X509Data = a.newxmldsig_X509DataType()
 		if err := d.X509Data.DecodeEXI(r); err != nil {
-			return 0, err
+			return root, 0, err
 		}
 	case 48:
-		return 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
+		return -1, 0, r.Errorf("root element outside the schema (SE(*)) is not supported")
 	default:
-		return 0, r.Errorf("invalid root element code %d", c)
+		return -1, 0, r.Errorf("invalid root element code %d", c)
 	}
-	return r.Len(), nil
+	return root, r.Len(), nil
+}
+
+// clearRoot sets the root element field of code c to nil (-1: none).
+func (d *Document) clearRoot(c int) {
+	switch c {
+	case 0:
+		d.BPT_DC_CPDReqEnergyTransferMode = nil
+	case 1:
+		d.BPT_DC_CPDResEnergyTransferMode = nil
+	case 2:
+		d.BPT_Dynamic_DC_CLReqControlMode = nil
+	case 3:
+		d.BPT_Dynamic_DC_CLResControlMode = nil
+	case 4:
+		d.BPT_Scheduled_DC_CLReqControlMode = nil
+	case 5:
+		d.BPT_Scheduled_DC_CLResControlMode = nil
+	case 6:
+		d.CLReqControlMode = nil
+	case 7:
+		d.CLResControlMode = nil
+	case 8:
+		d.CanonicalizationMethod = nil
+	case 9:
+		d.DC_CPDReqEnergyTransferMode = nil
+	case 10:
+		d.DC_CPDResEnergyTransferMode = nil
+	case 11:
+		d.DC_CableCheckReq = nil
+	case 12:
+		d.DC_CableCheckRes = nil
+	case 13:
+		d.DC_ChargeLoopReq = nil
+	case 14:
+		d.DC_ChargeLoopRes = nil
+	case 15:
+		d.DC_ChargeParameterDiscoveryReq = nil
+	case 16:
+		d.DC_ChargeParameterDiscoveryRes = nil
+	case 17:
+		d.DC_PreChargeReq = nil
+	case 18:
+		d.DC_PreChargeRes = nil
+	case 19:
+		d.DC_WeldingDetectionReq = nil
+	case 20:
+		d.DC_WeldingDetectionRes = nil
+	case 21:
+		d.DSAKeyValue = nil
+	case 22:
+		d.DigestMethod = nil
+	case 23:
+		d.DigestValue = nil
+	case 24:
+		d.Dynamic_DC_CLReqControlMode = nil
+	case 25:
+		d.Dynamic_DC_CLResControlMode = nil
+	case 26:
+		d.KeyInfo = nil
+	case 27:
+		d.KeyName = nil
+	case 28:
+		d.KeyValue = nil
+	case 29:
+		d.Manifest = nil
+	case 30:
+		d.MgmtData = nil
+	case 31:
+		d.Object = nil
+	case 32:
+		d.PGPData = nil
+	case 33:
+		d.RSAKeyValue = nil
+	case 34:
+		d.Reference = nil
+	case 35:
+		d.RetrievalMethod = nil
+	case 36:
+		d.SPKIData = nil
+	case 37:
+		d.Scheduled_DC_CLReqControlMode = nil
+	case 38:
+		d.Scheduled_DC_CLResControlMode = nil
+	case 39:
+		d.Signature = nil
+	case 40:
+		d.SignatureMethod = nil
+	case 41:
+		d.SignatureProperties = nil
+	case 42:
+		d.SignatureProperty = nil
+	case 43:
+		d.SignatureValue = nil
+	case 44:
+		d.SignedInfo = nil
+	case 45:
+		d.Transform = nil
+	case 46:
+		d.Transforms = nil
+	case 47:
+		d.X509Data = nil
+	}
 }
 
 // Marshal encodes d as an EXI document into a new slice.
@@ -1071,6 +1591,11 @@ type BPT_DC_CPDReqEnergyTransferModeType struct {
 	EVMinimumDischargeCurrent iso20.RationalNumberType `json:"EVMinimumDischargeCurrent"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_DC_CPDReqEnergyTransferModeType) reset() {
+	*x = BPT_DC_CPDReqEnergyTransferModeType{}
+}
+
 var grammarBPT_DC_CPDReqEnergyTransferModeType = exi.Grammar{
 	Name:   "BPT_DC_CPDReqEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMinimumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)", "SE(TargetSOC)", "SE(EVMaximumDischargePower)", "SE(EVMinimumDischargePower)", "SE(EVMaximumDischargeCurrent)", "SE(EVMinimumDischargeCurrent)"},
@@ -1174,9 +1699,12 @@ func (x *BPT_DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -1394,6 +1922,11 @@ type BPT_DC_CPDResEnergyTransferModeType struct {
 	EVSEMinimumDischargeCurrent iso20.RationalNumberType  `json:"EVSEMinimumDischargeCurrent"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_DC_CPDResEnergyTransferModeType) reset() {
+	*x = BPT_DC_CPDResEnergyTransferModeType{}
+}
+
 var grammarBPT_DC_CPDResEnergyTransferModeType = exi.Grammar{
 	Name:   "BPT_DC_CPDResEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMinimumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMinimumVoltage)", "SE(EVSEPowerRampLimitation)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMaximumDischargeCurrent)", "SE(EVSEMinimumDischargeCurrent)"},
@@ -1497,9 +2030,12 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -1595,7 +2131,7 @@ func (x *BPT_DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -1713,6 +2249,11 @@ type BPT_Dynamic_DC_CLReqControlModeType struct {
 	EVMinimumV2XEnergyRequest *iso20.RationalNumberType `json:"EVMinimumV2XEnergyRequest,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_DC_CLReqControlModeType) reset() {
+	*x = BPT_Dynamic_DC_CLReqControlModeType{}
+}
+
 var grammarBPT_Dynamic_DC_CLReqControlModeType = exi.Grammar{
 	Name:   "BPT_Dynamic_DC_CLReqControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)", "SE(EVMaximumDischargePower)", "SE(EVMinimumDischargePower)", "SE(EVMaximumDischargeCurrent)", "SE(EVMaximumV2XEnergyRequest)", "SE(EVMinimumV2XEnergyRequest)"},
@@ -1756,9 +2297,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -1892,9 +2436,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			}
 			ev, state = 12, 12
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumV2XEnergyRequest)
@@ -1909,9 +2456,12 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 13:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumV2XEnergyRequest)
@@ -2007,7 +2557,7 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2015,7 +2565,7 @@ func (x *BPT_Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena)
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumV2XEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumV2XEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumV2XEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2137,6 +2687,11 @@ type BPT_Dynamic_DC_CLResControlModeType struct {
 	EVSEMinimumVoltage          iso20.RationalNumberType `json:"EVSEMinimumVoltage"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Dynamic_DC_CLResControlModeType) reset() {
+	*x = BPT_Dynamic_DC_CLResControlModeType{}
+}
+
 var grammarBPT_Dynamic_DC_CLResControlModeType = exi.Grammar{
 	Name:   "BPT_Dynamic_DC_CLResControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMaximumDischargeCurrent)", "SE(EVSEMinimumVoltage)"},
@@ -2176,9 +2731,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -2197,9 +2755,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -2216,9 +2777,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -2233,9 +2797,12 @@ func (x *BPT_Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena)
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -2566,6 +3133,11 @@ type BPT_Scheduled_DC_CLReqControlModeType struct {
 	EVMaximumDischargeCurrent *iso20.RationalNumberType `json:"EVMaximumDischargeCurrent,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_DC_CLReqControlModeType) reset() {
+	*x = BPT_Scheduled_DC_CLReqControlModeType{}
+}
+
 var grammarBPT_Scheduled_DC_CLReqControlModeType = exi.Grammar{
 	Name:   "BPT_Scheduled_DC_CLReqControlModeType",
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVTargetCurrent)", "SE(EVTargetVoltage)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)", "SE(EVMaximumDischargePower)", "SE(EVMinimumDischargePower)", "SE(EVMaximumDischargeCurrent)"},
@@ -2607,9 +3179,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -2626,9 +3201,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -2643,9 +3221,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -2680,9 +3261,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -2709,9 +3293,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -2736,9 +3323,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargeCurrent)
@@ -2761,9 +3351,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 8:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltage)
@@ -2784,9 +3377,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 9:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumVoltage)
@@ -2805,9 +3401,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargePower)
@@ -2824,9 +3423,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 11:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumDischargePower)
@@ -2841,9 +3443,12 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 12:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumDischargeCurrent)
@@ -2871,7 +3476,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2879,7 +3484,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2887,7 +3492,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2903,7 +3508,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2911,7 +3516,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2919,7 +3524,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2927,7 +3532,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2935,7 +3540,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = new(iso20.RationalNumberType)
+			x.EVMinimumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2943,7 +3548,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargePower = new(iso20.RationalNumberType)
+			x.EVMaximumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2951,7 +3556,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumDischargePower = new(iso20.RationalNumberType)
+			x.EVMinimumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -2959,7 +3564,7 @@ func (x *BPT_Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumDischargeCurrent = new(iso20.RationalNumberType)
+			x.EVMaximumDischargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3087,6 +3692,11 @@ type BPT_Scheduled_DC_CLResControlModeType struct {
 	EVSEMinimumVoltage          *iso20.RationalNumberType `json:"EVSEMinimumVoltage,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *BPT_Scheduled_DC_CLResControlModeType) reset() {
+	*x = BPT_Scheduled_DC_CLResControlModeType{}
+}
+
 var grammarBPT_Scheduled_DC_CLResControlModeType = exi.Grammar{
 	Name:   "BPT_Scheduled_DC_CLResControlModeType",
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMaximumDischargePower)", "SE(EVSEMinimumDischargePower)", "SE(EVSEMaximumDischargeCurrent)", "SE(EVSEMinimumVoltage)"},
@@ -3118,9 +3728,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower)
@@ -3147,9 +3760,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 1:
-			c, err := r.Bits(4)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(4)
+			if !ok {
+				var err error
+				if c, err = r.Bits(4); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower)
@@ -3174,9 +3790,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargeCurrent)
@@ -3199,9 +3818,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 3:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltage)
@@ -3222,9 +3844,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargePower)
@@ -3243,9 +3868,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumDischargePower)
@@ -3262,9 +3890,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumDischargeCurrent)
@@ -3279,9 +3910,12 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 				}
 			}
 		case 7:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumVoltage)
@@ -3309,7 +3943,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3317,7 +3951,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3325,7 +3959,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3333,7 +3967,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVSEMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3341,7 +3975,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargePower = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3349,7 +3983,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumDischargePower = new(iso20.RationalNumberType)
+			x.EVSEMinimumDischargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumDischargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3357,7 +3991,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumDischargeCurrent = new(iso20.RationalNumberType)
+			x.EVSEMaximumDischargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumDischargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3365,7 +3999,7 @@ func (x *BPT_Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *aren
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumVoltage = new(iso20.RationalNumberType)
+			x.EVSEMinimumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3454,6 +4088,11 @@ type DC_CPDReqEnergyTransferModeType struct {
 	EVMaximumVoltage       iso20.RationalNumberType `json:"EVMaximumVoltage"`
 	EVMinimumVoltage       iso20.RationalNumberType `json:"EVMinimumVoltage"`
 	TargetSOC              *int8                    `json:"TargetSOC,omitempty"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CPDReqEnergyTransferModeType) reset() {
+	*x = DC_CPDReqEnergyTransferModeType{}
 }
 
 var grammarDC_CPDReqEnergyTransferModeType = exi.Grammar{
@@ -3551,9 +4190,12 @@ func (x *DC_CPDReqEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -3683,6 +4325,11 @@ type DC_CPDResEnergyTransferModeType struct {
 	EVSEPowerRampLimitation  *iso20.RationalNumberType `json:"EVSEPowerRampLimitation,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CPDResEnergyTransferModeType) reset() {
+	*x = DC_CPDResEnergyTransferModeType{}
+}
+
 var grammarDC_CPDResEnergyTransferModeType = exi.Grammar{
 	Name:   "DC_CPDResEnergyTransferModeType",
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMinimumChargeCurrent)", "SE(EVSEMaximumVoltage)", "SE(EVSEMinimumVoltage)", "SE(EVSEPowerRampLimitation)"},
@@ -3778,9 +4425,12 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			}
 			ev, state = 6, 6
 		case 6:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEPowerRampLimitation)
@@ -3832,7 +4482,7 @@ func (x *DC_CPDResEnergyTransferModeType) decodeEXI(r *exi.Reader, a *arena) err
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEPowerRampLimitation = new(iso20.RationalNumberType)
+			x.EVSEPowerRampLimitation = a.newiso20_RationalNumberType()
 			if err := x.EVSEPowerRampLimitation.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -3895,6 +4545,11 @@ func (x *DC_CPDResEnergyTransferModeType) encodeEXI(w *exi.Writer) error {
 // DC_CableCheckReqType is the schema type {urn:iso:std:iso:15118:-20:DC}DC_CableCheckReqType.
 type DC_CableCheckReqType struct {
 	Header iso20.MessageHeaderType `json:"Header"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CableCheckReqType) reset() {
+	*x = DC_CableCheckReqType{}
 }
 
 var grammarDC_CableCheckReqType = exi.Grammar{
@@ -3963,6 +4618,11 @@ type DC_CableCheckResType struct {
 	Header         iso20.MessageHeaderType `json:"Header"`
 	ResponseCode   iso20.ResponseCodeType  `json:"ResponseCode"`
 	EVSEProcessing iso20.ProcessingType    `json:"EVSEProcessing"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_CableCheckResType) reset() {
+	*x = DC_CableCheckResType{}
 }
 
 var grammarDC_CableCheckResType = exi.Grammar{
@@ -4103,6 +4763,11 @@ type DC_ChargeLoopReqType struct {
 	Scheduled_DC_CLReqControlMode     *Scheduled_DC_CLReqControlModeType     `json:"Scheduled_DC_CLReqControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeLoopReqType) reset() {
+	*x = DC_ChargeLoopReqType{}
+}
+
 var grammarDC_ChargeLoopReqType = exi.Grammar{
 	Name:   "DC_ChargeLoopReqType",
 	Events: []string{"EE", "SE(Header)", "SE(DisplayParameters)", "SE(MeterInfoRequested)", "SE(EVPresentVoltage)", "SE(BPT_Dynamic_DC_CLReqControlMode)", "SE(BPT_Scheduled_DC_CLReqControlMode)", "SE(CLReqControlMode)", "SE(Dynamic_DC_CLReqControlMode)", "SE(Scheduled_DC_CLReqControlMode)"},
@@ -4139,9 +4804,12 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DisplayParameters)
@@ -4176,9 +4844,12 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 4, 4
 		case 4:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_DC_CLReqControlMode)
@@ -4216,7 +4887,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.DisplayParametersType{})); err != nil {
 				return err
 			}
-			x.DisplayParameters = new(iso20.DisplayParametersType)
+			x.DisplayParameters = a.newiso20_DisplayParametersType()
 			if err := x.DisplayParameters.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4238,7 +4909,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_DC_CLReqControlMode = new(BPT_Dynamic_DC_CLReqControlModeType)
+			x.BPT_Dynamic_DC_CLReqControlMode = a.newBPT_Dynamic_DC_CLReqControlModeType()
 			if err := x.BPT_Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4246,7 +4917,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_DC_CLReqControlMode = new(BPT_Scheduled_DC_CLReqControlModeType)
+			x.BPT_Scheduled_DC_CLReqControlMode = a.newBPT_Scheduled_DC_CLReqControlModeType()
 			if err := x.BPT_Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4254,7 +4925,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.CLReqControlMode = new(iso20.CLReqControlModeType)
+			x.CLReqControlMode = a.newiso20_CLReqControlModeType()
 			if err := x.CLReqControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4262,7 +4933,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_DC_CLReqControlMode = new(Dynamic_DC_CLReqControlModeType)
+			x.Dynamic_DC_CLReqControlMode = a.newDynamic_DC_CLReqControlModeType()
 			if err := x.Dynamic_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4270,7 +4941,7 @@ func (x *DC_ChargeLoopReqType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_DC_CLReqControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_DC_CLReqControlMode = new(Scheduled_DC_CLReqControlModeType)
+			x.Scheduled_DC_CLReqControlMode = a.newScheduled_DC_CLReqControlModeType()
 			if err := x.Scheduled_DC_CLReqControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -4365,6 +5036,11 @@ type Dynamic_DC_CLReqControlModeType struct {
 	EVMinimumVoltage       iso20.RationalNumberType `json:"EVMinimumVoltage"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_DC_CLReqControlModeType) reset() {
+	*x = Dynamic_DC_CLReqControlModeType{}
+}
+
 var grammarDynamic_DC_CLReqControlModeType = exi.Grammar{
 	Name:   "Dynamic_DC_CLReqControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)"},
@@ -4398,9 +5074,12 @@ func (x *Dynamic_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -4650,6 +5329,11 @@ type Scheduled_DC_CLReqControlModeType struct {
 	EVMinimumVoltage       *iso20.RationalNumberType `json:"EVMinimumVoltage,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_DC_CLReqControlModeType) reset() {
+	*x = Scheduled_DC_CLReqControlModeType{}
+}
+
 var grammarScheduled_DC_CLReqControlModeType = exi.Grammar{
 	Name:   "Scheduled_DC_CLReqControlModeType",
 	Events: []string{"EE", "SE(EVTargetEnergyRequest)", "SE(EVMaximumEnergyRequest)", "SE(EVMinimumEnergyRequest)", "SE(EVTargetCurrent)", "SE(EVTargetVoltage)", "SE(EVMaximumChargePower)", "SE(EVMinimumChargePower)", "SE(EVMaximumChargeCurrent)", "SE(EVMaximumVoltage)", "SE(EVMinimumVoltage)"},
@@ -4685,9 +5369,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVTargetEnergyRequest)
@@ -4704,9 +5391,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumEnergyRequest)
@@ -4721,9 +5411,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumEnergyRequest)
@@ -4758,9 +5451,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			}
 			ev, state = 5, 5
 		case 5:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargePower)
@@ -4781,9 +5477,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 6:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumChargePower)
@@ -4802,9 +5501,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 7:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumChargeCurrent)
@@ -4821,9 +5523,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 8:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMaximumVoltage)
@@ -4838,9 +5543,12 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 9:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVMinimumVoltage)
@@ -4868,7 +5576,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVTargetEnergyRequest = new(iso20.RationalNumberType)
+			x.EVTargetEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVTargetEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4876,7 +5584,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMaximumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4884,7 +5592,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumEnergyRequest = new(iso20.RationalNumberType)
+			x.EVMinimumEnergyRequest = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumEnergyRequest.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4900,7 +5608,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4908,7 +5616,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4916,7 +5624,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4924,7 +5632,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -4932,7 +5640,7 @@ func (x *Scheduled_DC_CLReqControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVMinimumVoltage = new(iso20.RationalNumberType)
+			x.EVMinimumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVMinimumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5043,6 +5751,11 @@ type DC_ChargeLoopResType struct {
 	Scheduled_DC_CLResControlMode     *Scheduled_DC_CLResControlModeType     `json:"Scheduled_DC_CLResControlMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeLoopResType) reset() {
+	*x = DC_ChargeLoopResType{}
+}
+
 var grammarDC_ChargeLoopResType = exi.Grammar{
 	Name:   "DC_ChargeLoopResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEStatus)", "SE(MeterInfo)", "SE(Receipt)", "SE(EVSEPresentCurrent)", "SE(EVSEPresentVoltage)", "SE(EVSEPowerLimitAchieved)", "SE(EVSECurrentLimitAchieved)", "SE(EVSEVoltageLimitAchieved)", "SE(BPT_Dynamic_DC_CLResControlMode)", "SE(BPT_Scheduled_DC_CLResControlMode)", "SE(CLResControlMode)", "SE(Dynamic_DC_CLResControlMode)", "SE(Scheduled_DC_CLResControlMode)"},
@@ -5102,9 +5815,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEStatus)
@@ -5121,9 +5837,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MeterInfo)
@@ -5138,9 +5857,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(Receipt)
@@ -5208,9 +5930,12 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			ev, state = 10, 10
 		case 10:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_Dynamic_DC_CLResControlMode)
@@ -5258,7 +5983,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.EVSEStatusType{})); err != nil {
 				return err
 			}
-			x.EVSEStatus = new(iso20.EVSEStatusType)
+			x.EVSEStatus = a.newiso20_EVSEStatusType()
 			if err := x.EVSEStatus.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5266,7 +5991,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.MeterInfoType{})); err != nil {
 				return err
 			}
-			x.MeterInfo = new(iso20.MeterInfoType)
+			x.MeterInfo = a.newiso20_MeterInfoType()
 			if err := x.MeterInfo.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5274,7 +5999,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.ReceiptType{})); err != nil {
 				return err
 			}
-			x.Receipt = new(iso20.ReceiptType)
+			x.Receipt = a.newiso20_ReceiptType()
 			if err := x.Receipt.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5320,7 +6045,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Dynamic_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Dynamic_DC_CLResControlMode = new(BPT_Dynamic_DC_CLResControlModeType)
+			x.BPT_Dynamic_DC_CLResControlMode = a.newBPT_Dynamic_DC_CLResControlModeType()
 			if err := x.BPT_Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5328,7 +6053,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(BPT_Scheduled_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.BPT_Scheduled_DC_CLResControlMode = new(BPT_Scheduled_DC_CLResControlModeType)
+			x.BPT_Scheduled_DC_CLResControlMode = a.newBPT_Scheduled_DC_CLResControlModeType()
 			if err := x.BPT_Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5336,7 +6061,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(iso20.CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.CLResControlMode = new(iso20.CLResControlModeType)
+			x.CLResControlMode = a.newiso20_CLResControlModeType()
 			if err := x.CLResControlMode.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5344,7 +6069,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Dynamic_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Dynamic_DC_CLResControlMode = new(Dynamic_DC_CLResControlModeType)
+			x.Dynamic_DC_CLResControlMode = a.newDynamic_DC_CLResControlModeType()
 			if err := x.Dynamic_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5352,7 +6077,7 @@ func (x *DC_ChargeLoopResType) decodeEXI(r *exi.Reader, a *arena) error {
 			if err := r.Alloc(unsafe.Sizeof(Scheduled_DC_CLResControlModeType{})); err != nil {
 				return err
 			}
-			x.Scheduled_DC_CLResControlMode = new(Scheduled_DC_CLResControlModeType)
+			x.Scheduled_DC_CLResControlMode = a.newScheduled_DC_CLResControlModeType()
 			if err := x.Scheduled_DC_CLResControlMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -5489,6 +6214,11 @@ type Dynamic_DC_CLResControlModeType struct {
 	EVSEMaximumVoltage       iso20.RationalNumberType `json:"EVSEMaximumVoltage"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Dynamic_DC_CLResControlModeType) reset() {
+	*x = Dynamic_DC_CLResControlModeType{}
+}
+
 var grammarDynamic_DC_CLResControlModeType = exi.Grammar{
 	Name:   "Dynamic_DC_CLResControlModeType",
 	Events: []string{"EE", "SE(DepartureTime)", "SE(MinimumSOC)", "SE(TargetSOC)", "SE(AckMaxDelay)", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)"},
@@ -5520,9 +6250,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(DepartureTime)
@@ -5541,9 +6274,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(MinimumSOC)
@@ -5560,9 +6296,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(TargetSOC)
@@ -5577,9 +6316,12 @@ func (x *Dynamic_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) err
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(AckMaxDelay)
@@ -5817,6 +6559,11 @@ type Scheduled_DC_CLResControlModeType struct {
 	EVSEMaximumVoltage       *iso20.RationalNumberType `json:"EVSEMaximumVoltage,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *Scheduled_DC_CLResControlModeType) reset() {
+	*x = Scheduled_DC_CLResControlModeType{}
+}
+
 var grammarScheduled_DC_CLResControlModeType = exi.Grammar{
 	Name:   "Scheduled_DC_CLResControlModeType",
 	Events: []string{"EE", "SE(EVSEMaximumChargePower)", "SE(EVSEMinimumChargePower)", "SE(EVSEMaximumChargeCurrent)", "SE(EVSEMaximumVoltage)"},
@@ -5840,9 +6587,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 		var ev int
 		switch state {
 		case 0:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargePower)
@@ -5861,9 +6611,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 1:
-			c, err := r.Bits(3)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(3)
+			if !ok {
+				var err error
+				if c, err = r.Bits(3); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMinimumChargePower)
@@ -5880,9 +6633,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumChargeCurrent)
@@ -5897,9 +6653,12 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 				}
 			}
 		case 3:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(EVSEMaximumVoltage)
@@ -5927,7 +6686,7 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5935,7 +6694,7 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMinimumChargePower = new(iso20.RationalNumberType)
+			x.EVSEMinimumChargePower = a.newiso20_RationalNumberType()
 			if err := x.EVSEMinimumChargePower.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5943,7 +6702,7 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumChargeCurrent = new(iso20.RationalNumberType)
+			x.EVSEMaximumChargeCurrent = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumChargeCurrent.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -5951,7 +6710,7 @@ func (x *Scheduled_DC_CLResControlModeType) decodeEXI(r *exi.Reader, a *arena) e
 			if err := r.Alloc(unsafe.Sizeof(iso20.RationalNumberType{})); err != nil {
 				return err
 			}
-			x.EVSEMaximumVoltage = new(iso20.RationalNumberType)
+			x.EVSEMaximumVoltage = a.newiso20_RationalNumberType()
 			if err := x.EVSEMaximumVoltage.DecodeEXI(r); err != nil {
 				return err
 			}
@@ -6006,6 +6765,11 @@ type DC_ChargeParameterDiscoveryReqType struct {
 	DC_CPDReqEnergyTransferMode     *DC_CPDReqEnergyTransferModeType     `json:"DC_CPDReqEnergyTransferMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeParameterDiscoveryReqType) reset() {
+	*x = DC_ChargeParameterDiscoveryReqType{}
+}
+
 var grammarDC_ChargeParameterDiscoveryReqType = exi.Grammar{
 	Name:   "DC_ChargeParameterDiscoveryReqType",
 	Events: []string{"EE", "SE(Header)", "SE(BPT_DC_CPDReqEnergyTransferMode)", "SE(DC_CPDReqEnergyTransferMode)"},
@@ -6036,9 +6800,12 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 1, 1
 		case 1:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DC_CPDReqEnergyTransferMode)
@@ -6070,7 +6837,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_DC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_DC_CPDReqEnergyTransferMode = new(BPT_DC_CPDReqEnergyTransferModeType)
+			x.BPT_DC_CPDReqEnergyTransferMode = a.newBPT_DC_CPDReqEnergyTransferModeType()
 			if err := x.BPT_DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6078,7 +6845,7 @@ func (x *DC_ChargeParameterDiscoveryReqType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(DC_CPDReqEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.DC_CPDReqEnergyTransferMode = new(DC_CPDReqEnergyTransferModeType)
+			x.DC_CPDReqEnergyTransferMode = a.newDC_CPDReqEnergyTransferModeType()
 			if err := x.DC_CPDReqEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6124,6 +6891,11 @@ type DC_ChargeParameterDiscoveryResType struct {
 	DC_CPDResEnergyTransferMode     *DC_CPDResEnergyTransferModeType     `json:"DC_CPDResEnergyTransferMode,omitempty"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_ChargeParameterDiscoveryResType) reset() {
+	*x = DC_ChargeParameterDiscoveryResType{}
+}
+
 var grammarDC_ChargeParameterDiscoveryResType = exi.Grammar{
 	Name:   "DC_ChargeParameterDiscoveryResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(BPT_DC_CPDResEnergyTransferMode)", "SE(DC_CPDResEnergyTransferMode)"},
@@ -6167,9 +6939,12 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			}
 			ev, state = 2, 2
 		case 2:
-			c, err := r.Bits(2)
-			if err != nil {
-				return err
+			c, ok := r.TryBits(2)
+			if !ok {
+				var err error
+				if c, err = r.Bits(2); err != nil {
+					return err
+				}
 			}
 			switch c {
 			case 0: // SE(BPT_DC_CPDResEnergyTransferMode)
@@ -6211,7 +6986,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(BPT_DC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.BPT_DC_CPDResEnergyTransferMode = new(BPT_DC_CPDResEnergyTransferModeType)
+			x.BPT_DC_CPDResEnergyTransferMode = a.newBPT_DC_CPDResEnergyTransferModeType()
 			if err := x.BPT_DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6219,7 +6994,7 @@ func (x *DC_ChargeParameterDiscoveryResType) decodeEXI(r *exi.Reader, a *arena) 
 			if err := r.Alloc(unsafe.Sizeof(DC_CPDResEnergyTransferModeType{})); err != nil {
 				return err
 			}
-			x.DC_CPDResEnergyTransferMode = new(DC_CPDResEnergyTransferModeType)
+			x.DC_CPDResEnergyTransferMode = a.newDC_CPDResEnergyTransferModeType()
 			if err := x.DC_CPDResEnergyTransferMode.decodeEXI(r, a); err != nil {
 				return err
 			}
@@ -6272,6 +7047,11 @@ type DC_PreChargeReqType struct {
 	EVProcessing     iso20.ProcessingType     `json:"EVProcessing"`
 	EVPresentVoltage iso20.RationalNumberType `json:"EVPresentVoltage"`
 	EVTargetVoltage  iso20.RationalNumberType `json:"EVTargetVoltage"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_PreChargeReqType) reset() {
+	*x = DC_PreChargeReqType{}
 }
 
 var grammarDC_PreChargeReqType = exi.Grammar{
@@ -6420,6 +7200,11 @@ type DC_PreChargeResType struct {
 	EVSEPresentVoltage iso20.RationalNumberType `json:"EVSEPresentVoltage"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_PreChargeResType) reset() {
+	*x = DC_PreChargeResType{}
+}
+
 var grammarDC_PreChargeResType = exi.Grammar{
 	Name:   "DC_PreChargeResType",
 	Events: []string{"EE", "SE(Header)", "SE(ResponseCode)", "SE(EVSEPresentVoltage)"},
@@ -6542,6 +7327,11 @@ type DC_WeldingDetectionReqType struct {
 	EVProcessing iso20.ProcessingType    `json:"EVProcessing"`
 }
 
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_WeldingDetectionReqType) reset() {
+	*x = DC_WeldingDetectionReqType{}
+}
+
 var grammarDC_WeldingDetectionReqType = exi.Grammar{
 	Name:   "DC_WeldingDetectionReqType",
 	Events: []string{"EE", "SE(Header)", "SE(EVProcessing)"},
@@ -6640,6 +7430,11 @@ type DC_WeldingDetectionResType struct {
 	Header             iso20.MessageHeaderType  `json:"Header"`
 	ResponseCode       iso20.ResponseCodeType   `json:"ResponseCode"`
 	EVSEPresentVoltage iso20.RationalNumberType `json:"EVSEPresentVoltage"`
+}
+
+// reset clears x for another document, keeping the memory of its lists.
+func (x *DC_WeldingDetectionResType) reset() {
+	*x = DC_WeldingDetectionResType{}
 }
 
 var grammarDC_WeldingDetectionResType = exi.Grammar{
