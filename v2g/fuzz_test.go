@@ -69,6 +69,10 @@ var fuzzFallback = map[string][]string{
 		// Transform with two XPath Filter 2.0 elements (wildcard content), see TestWildcardTransformBits
 		"80a8ada1d1d1c0e8bcbddddddcb9dcccb9bdc99cbcc8c0c0c8bcc0d8bde1b5b191cda59cb599a5b1d195c8c8829687474703a2f2f7777772e77332e6f72672f323030322f30362f786d6c647369672d66696c74657232065850617468483a334b63a32b905b4b73a32b939b2b1ba70e2f2f546f42655369676e65641c008539bab13a3930b1ba01a5e5ea6d2cedcc2e8eae4ca40",
 	},
+	"iso2 fragment": {
+		"80040152510c40829b7b6b2902930b73237b6902230ba309e8",       // ISO 15118-2 Annex J AuthorizationReq fragment
+		"80ec0202b4b219c00491114e10504c504c908cd0cd110d514dbd3d00", // eMAID, relaxed grammar, see TestRelaxedEMAIDFragment
+	},
 	"iso20": {
 		"808c0400000000000000000c0bfe1b606209aba6a4ab1818181818181818181818181880", // SessionSetupReq
 		"80900400810182028303840c1bfe1b6062040391114a90d0d4ca914c0c0c0c40",         // SessionSetupRes
@@ -140,6 +144,20 @@ func fuzzCodec(f *testing.F, schema string) {
 	if !ok {
 		f.Fatalf("no codec %q", schema)
 	}
+	fuzzWith(f, c)
+}
+
+// fuzzFragment fuzzes the fragment codec of a schema set.
+func fuzzFragment(f *testing.F, schema string) {
+	c, ok := Lookup(schema)
+	if !ok || c.Fragment == nil {
+		f.Fatalf("no fragment codec %q", schema)
+	}
+	fuzzWith(f, *c.Fragment)
+}
+
+func fuzzWith(f *testing.F, c Codec) {
+	schema := c.Name
 	seen := map[string]bool{}
 	addSeed := func(b []byte) {
 		if !seen[string(b)] {
@@ -219,11 +237,21 @@ func FuzzISO20DC(f *testing.F)   { fuzzCodec(f, "iso20dc") }
 func FuzzISO20ACDP(f *testing.F) { fuzzCodec(f, "iso20acdp") }
 func FuzzISO20WPT(f *testing.F)  { fuzzCodec(f, "iso20wpt") }
 
+// FuzzISO2Fragment decodes hostile ISO-2 fragments, what signatures digest
+// (the relaxed element fragment grammar of eMAID among them).
+func FuzzISO2Fragment(f *testing.F) { fuzzFragment(f, "iso2") }
+
 // TestFuzzFallbackSeeds: the built-in seed documents decode and re-encode
 // byte for byte, so the targets start from valid documents without ../shared.
 func TestFuzzFallbackSeeds(t *testing.T) {
 	for schema, list := range fuzzFallback {
-		c, ok := Lookup(schema)
+		c, ok := Lookup(strings.TrimSuffix(schema, " fragment"))
+		if ok && strings.HasSuffix(schema, " fragment") {
+			ok = c.Fragment != nil
+			if ok {
+				c = *c.Fragment
+			}
+		}
 		if !ok {
 			t.Fatalf("no codec %q", schema)
 		}

@@ -81,6 +81,9 @@ func Generate(cfg Config, reg Registry) ([]byte, error) {
 	}
 	if cfg.Fragment {
 		g.frag = fragmentElements(s)
+		if err := g.checkRelaxed(); err != nil { // relaxed.go
+			return nil, err
+		}
 		for _, f := range g.frag {
 			if f.Type == nil {
 				continue

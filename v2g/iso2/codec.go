@@ -2753,12 +2753,20 @@ type Fragment struct {
 	ByteValue                                  *int8                                     `json:"byteValue,omitempty"`
 	CostKind                                   *CostKindType                             `json:"costKind,omitempty"`
 	Duration                                   *uint32                                   `json:"duration,omitempty"`
+	EMAID                                      *exi.RelaxedElement                       `json:"eMAID,omitempty"`
 	IntValue                                   *int32                                    `json:"intValue,omitempty"`
 	PhysicalValue                              *PhysicalValueType                        `json:"physicalValue,omitempty"`
 	ShortValue                                 *int16                                    `json:"shortValue,omitempty"`
 	Start                                      *uint32                                   `json:"start,omitempty"`
 	StartValue                                 *PhysicalValueType                        `json:"startValue,omitempty"`
 	StringValue                                *string                                   `json:"stringValue,omitempty"`
+}
+
+// exiRelaxed is the relaxed element fragment grammar (EXI 1.0 §8.5.3) of
+// the fragment elements declared with several types.
+var exiRelaxed = exi.Relaxed{
+	Attrs: []exi.Name{{Space: "", Local: "Algorithm"}, {Space: "", Local: "Encoding"}, {Space: "", Local: "Id"}, {Space: "urn:iso:15118:2:2013:MsgBody", Local: "Id"}, {Space: "urn:iso:15118:2:2013:MsgDataTypes", Local: "Id"}, {Space: "", Local: "MimeType"}, {Space: "urn:iso:15118:2:2013:MsgDataTypes", Local: "Name"}, {Space: "", Local: "Target"}, {Space: "", Local: "Type"}, {Space: "", Local: "URI"}},
+	Elems: 243,
 }
 
 // UnmarshalFragment decodes the EXI fragment in b into f and returns the
@@ -5747,7 +5755,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				}
 			}
 		case 236:
-			return 0, r.Errorf("fragment element eMAID has several types in the schema; not supported")
+			if f.EMAID != nil {
+				return 0, r.Errorf("fragment holds eMAID twice")
+			}
+			if f.EMAID, err = r.Relaxed(&exiRelaxed, "{urn:iso:15118:2:2013:MsgBody}eMAID"); err != nil {
+				return 0, err
+			}
 		case 237:
 			if f.IntValue != nil {
 				return 0, r.Errorf("fragment holds intValue twice")
@@ -7402,6 +7415,12 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 		}
 		w.Uint(uint64(*f.Duration))
 		w.Leaf()
+	}
+	if f.EMAID != nil {
+		w.Bits(236, 8)
+		if err := w.Relaxed(&exiRelaxed, "{urn:iso:15118:2:2013:MsgBody}eMAID", f.EMAID); err != nil {
+			return dst, err
+		}
 	}
 	if f.IntValue != nil {
 		w.Bits(237, 8)
