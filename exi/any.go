@@ -73,7 +73,8 @@ const MaxAnyDepth = 64
 
 const xsiNS = "http://www.w3.org/2001/XMLSchema-instance"
 
-// Built-in grammar productions (EXI 1.0 §8.4.3), as learned.
+// Built-in grammar productions (EXI 1.0 §8.4.3); the values are also
+// their second-level codes in StartTagContent.
 const (
 	bEE = iota
 	bAT
@@ -246,7 +247,7 @@ func (r *Reader) anyElement(name Name, bit int) (*AnyElement, error) {
 				if err != nil {
 					return nil, err
 				}
-				p.kind = [4]uint8{bEE, bAT, bSE, bCH}[c2]
+				p.kind = uint8(c2) // EE 0, AT(*) 1, SE(*) 2, CH 3: bEE..bCH
 			default:
 				return nil, &Error{Bit: at, Msg: fmt.Sprintf("%s: invalid event code %d", key, c)}
 			}
@@ -542,7 +543,7 @@ func (w *Writer) anyContent(e *AnyElement) error {
 				return false
 			}
 			w.Bits(uint32(k), bitsFor(k+1))
-			w.Bits(uint32([4]uint8{bEE: 0, bAT: 1, bSE: 2, bCH: 3}[p.kind]), 2)
+			w.Bits(uint32(p.kind), 2) // EE 0, AT(*) 1, SE(*) 2, CH 3: bEE..bCH
 			g.startIdx[p] = k
 			g.start = append(g.start, p)
 			return true
