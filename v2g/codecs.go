@@ -32,7 +32,8 @@ type Codec struct {
 	Append func(dst []byte, doc any) ([]byte, error)
 	// NewDecoder returns a decoder that reuses its memory from call to call,
 	// as a session decodes its messages (see din.Decoder): what a call
-	// returns is valid until the next call. Nil for fragments.
+	// returns is valid until the next call; on error the document holds
+	// what was decoded before it. Nil for fragments.
 	NewDecoder func() func(b []byte) (doc any, n int, err error)
 	// Fragment is the codec of the schema set's EXI fragments (what
 	// signatures digest), or nil when the set has no fragment grammar.
@@ -74,10 +75,7 @@ func reusing[T, D any](decode func(*T, []byte) (*D, int, error)) func() func([]b
 		t := new(T)
 		return func(b []byte) (any, int, error) {
 			d, n, err := decode(t, b)
-			if err != nil {
-				return nil, 0, err
-			}
-			return d, n, nil
+			return d, n, err
 		}
 	}
 }

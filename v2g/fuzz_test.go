@@ -175,6 +175,9 @@ func fuzzWith(f *testing.F, c Codec) {
 	for _, b := range fuzzSeeds(f, c.Name) {
 		addSeed(b)
 	}
+	// One Decoder for all the inputs of a run: each decodes over what the
+	// inputs before it left, as a session's messages do.
+	reused := c.NewDecoder()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		watchdog := time.AfterFunc(fuzzHang, func() {
 			panic(fmt.Sprintf("%s: an iteration on %x has run for %v", schema, data, fuzzHang))
@@ -188,6 +191,13 @@ func fuzzWith(f *testing.F, c Codec) {
 		if a := after.TotalAlloc - before.TotalAlloc; a > uint64(fuzzAllocPerByte*len(data)+fuzzAllocSlack) {
 			t.Fatalf("decoding %d bytes allocated %d bytes (bound %d per input byte + %d)",
 				len(data), a, fuzzAllocPerByte, fuzzAllocSlack)
+		}
+		rdoc, rn, rerr := reused(data)
+		if rn != n || fmt.Sprint(rerr) != fmt.Sprint(err) {
+			t.Fatalf("reused Decoder: %d, %v; Unmarshal: %d, %v", rn, rerr, n, err)
+		}
+		if jr, jf := mustJSON(t, rdoc), mustJSON(t, doc); jr != jf {
+			t.Fatalf("reused Decoder decoded %x as\n%s\nUnmarshal as\n%s", data, jr, jf)
 		}
 		if err != nil {
 			var xe *exi.Error

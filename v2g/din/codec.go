@@ -1145,17 +1145,15 @@ type Decoder struct {
 
 // Decode decodes the EXI document in b as Unmarshal does, into the
 // Decoder's Document; n is the number of bytes the document takes. On
-// error the Document is nil.
+// error the Document holds what was decoded before it (a charger answers
+// a request it cannot read with the failure of its kind).
 func (dec *Decoder) Decode(b []byte) (d *Document, n int, err error) {
 	dec.r.Reuse(b)
 	a := arena{keep: &dec.keep, gen: dec.r.Gen()}
 	dec.doc.clearRoot(dec.root - 1)
 	root, n, err := unmarshal(&dec.r, &a, &dec.doc)
 	dec.root = root + 1
-	if err != nil {
-		return nil, 0, err
-	}
-	return &dec.doc, n, nil
+	return &dec.doc, n, err
 }
 
 // Notes returns the values the last Decode kept although a facet of the
