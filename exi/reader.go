@@ -42,6 +42,8 @@ type Reader struct {
 	// budget bounds the memory a document may make the decoder allocate,
 	// so that a few hostile bytes cannot ask for megabytes.
 	budget int
+
+	wild wildState // wildcard content, see any.go
 }
 
 type strEntry struct{ q, s string }
@@ -550,7 +552,7 @@ func (r *Reader) leafStartSlow() (bool, error) {
 	if c2 == 0 {
 		return true, nil
 	}
-	return false, &Error{Bit: start, Msg: fmt.Sprintf("second-level event %d in a simple element (xsi:type, xsi:nil or undeclared content) is not supported", c2)}
+	return false, r.secondLevel(nil, nil, true, start, c2) // xsi.go
 }
 
 // LeafEnd reads the EE code closing a simple-typed element (one bit, 0).
@@ -596,7 +598,7 @@ func (r *Reader) escape(g *Grammar, s *State, c int) (int, error) {
 	if c2 == 0 && s.EE2 {
 		return EventEE, nil
 	}
-	return 0, &Error{Bit: start, Msg: fmt.Sprintf("%s: second-level event %d (xsi:type, xsi:nil or undeclared content) is not supported", g.Name, c2)}
+	return 0, r.secondLevel(g, s, s == &g.States[0], start, c2) // xsi.go
 }
 
 // leafBits reads a simple element holding an n-bit value: the CH code (0),

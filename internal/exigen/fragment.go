@@ -4,7 +4,7 @@ import "fmt"
 
 // fragElem is one entry of the fragment grammar (§8.5.2): a unique element
 // qname of the schema set; Type is nil when declarations disagree on the
-// type (the relaxed element fragment grammar, not supported).
+// type (the relaxed element fragment grammar, see relaxed.go).
 type fragElem struct {
 	Q      QName
 	Type   *Type
@@ -92,22 +92,25 @@ func (g *gen) emitFragment() {
 	g.p("// Fragment is an EXI fragment (EXI 1.0 §8.5.2) of this schema set, as\n")
 	g.p("// signatures digest them: any sequence of elements, here at most one of\n// each, encoded in code order.\ntype Fragment struct {\n")
 	for _, f := range fs {
-		if f.Type == nil {
+		if f.Type == nil { // relaxed.go
+			g.p("%s *exi.RelaxedElement `json:\"%s,omitempty\"`\n", f.GoName, f.Key)
 			continue
 		}
 		g.p("%s %s `json:\"%s,omitempty\"`\n", f.GoName, g.ptrType(f.Type), f.Key)
 	}
 	g.p("}\n\n")
+	g.emitRelaxed()
 	g.p("// UnmarshalFragment decodes the EXI fragment in b into f and returns the\n// bytes it takes. Values that break a facet are kept, as by Unmarshal.\n")
 	g.p("func UnmarshalFragment(b []byte, f *Fragment) (n int, err error) {\nvar r exi.Reader\nreturn unmarshalFragment(&r, b, f)\n}\n\n")
 	g.p("// UnmarshalFragmentWithNotes is UnmarshalFragment that also returns the\n// values it kept although a facet of the schema forbids them.\n")
 	g.p("func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nn, err = unmarshalFragment(&r, b, f)\nreturn n, r.Notes(), err\n}\n\n")
-	g.p("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {\nvar a arena\nr.Reset(b)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
+	g.p("func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {\nvar a arena\nr.Reset(b)\nr.UseNames(&exiNames)\nif err := r.Header(); err != nil {\nreturn 0, err\n}\n*f = Fragment{}\nfor {\n")
 	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn 0, err\n}\nswitch c {\n", w)
 	for i, f := range fs {
 		g.p("case %d:\n", i)
-		if f.Type == nil {
-			g.p("return 0, r.Errorf(\"fragment element %s has several types in the schema; not supported\")\n", f.Q.Local)
+		if f.Type == nil { // relaxed.go
+			g.p("if f.%s != nil {\nreturn 0, r.Errorf(\"fragment holds %s twice\")\n}\n", f.GoName, f.Q.Local)
+			g.p("if f.%s, err = r.Relaxed(&exiRelaxed, %q); err != nil {\nreturn 0, err\n}\n", f.GoName, f.Q.String())
 			continue
 		}
 		g.p("if f.%s != nil {\nreturn 0, r.Errorf(\"fragment holds %s twice\")\n}\n", f.GoName, f.Q.Local)
@@ -128,9 +131,10 @@ func (g *gen) emitFragment() {
 	g.p("default:\nreturn 0, r.Errorf(\"invalid fragment element code %%d\", c)\n}\n}\n}\n\n")
 
 	g.p("// AppendFragment encodes f as an EXI fragment and appends it to dst. On\n// error it returns dst unchanged.\n")
-	g.p("func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.Header()\n")
+	g.p("func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.UseNames(&exiNames)\nw.Header()\n")
 	for i, f := range fs {
-		if f.Type == nil {
+		if f.Type == nil { // relaxed.go
+			g.p("if f.%s != nil {\nw.Bits(%d, %d)\nif err := w.Relaxed(&exiRelaxed, %q, f.%s); err != nil {\nreturn dst, err\n}\n}\n", f.GoName, i, w, f.Q.String(), f.GoName)
 			continue
 		}
 		g.p("if f.%s != nil {\nw.Bits(%d, %d)\n", f.GoName, i, w)

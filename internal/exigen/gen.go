@@ -81,6 +81,9 @@ func Generate(cfg Config, reg Registry) ([]byte, error) {
 	}
 	if cfg.Fragment {
 		g.frag = fragmentElements(s)
+		if err := g.checkRelaxed(); err != nil { // relaxed.go
+			return nil, err
+		}
 		for _, f := range g.frag {
 			if f.Type == nil {
 				continue
@@ -206,6 +209,7 @@ func (g *gen) p(format string, args ...any) { fmt.Fprintf(&g.buf, format, args..
 
 func (g *gen) emit() {
 	g.emitArena()
+	g.emitNames() // wildcard.go
 	g.emitDocument()
 	if g.cfg.Fragment {
 		g.emitFragment()
@@ -350,7 +354,7 @@ func (g *gen) emitDocument() {
 	g.p("func UnmarshalWithNotes(b []byte, d *Document) (n int, notes []exi.Note, err error) {\nvar r exi.Reader\nvar a arena\nr.Reset(b)\n*d = Document{}\n_, n, err = unmarshal(&r, &a, d)\nreturn n, r.Notes(), err\n}\n\n")
 	g.emitDecoder()
 	g.p("// unmarshal decodes the document r was reset to into d, whose fields are\n// nil, taking its complex values from a. root is the code of the root\n// element, set in d also on error (-1: none).\n")
-	g.p("func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {\nif err := r.Header(); err != nil {\nreturn -1, 0, err\n}\n")
+	g.p("func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {\nr.UseNames(&exiNames)\nif err := r.Header(); err != nil {\nreturn -1, 0, err\n}\n")
 	g.p("c, err := r.Bits(%d)\nif err != nil {\nreturn -1, 0, err\n}\nroot = int(c)\nswitch c {\n", w)
 	for i, e := range g.globals {
 		g.p("case %d:\n", i)
@@ -377,7 +381,7 @@ func (g *gen) emitDocument() {
 
 	g.p("// Marshal encodes d as an EXI document into a new slice.\nfunc Marshal(d *Document) ([]byte, error) {\nb, err := Append(make([]byte, 0, 256), d)\nif err != nil {\nreturn nil, err\n}\nreturn b, nil\n}\n\n")
 	g.p("// Append encodes d as an EXI document and appends it to dst; it does not\n// allocate when dst has room. On error it returns dst unchanged.\n")
-	g.p("func Append(dst []byte, d *Document) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.Header()\nset := 0\n")
+	g.p("func Append(dst []byte, d *Document) ([]byte, error) {\nvar w exi.Writer\nw.Reset(dst)\nw.UseNames(&exiNames)\nw.Header()\nset := 0\n")
 	for i, e := range g.globals {
 		fn := goIdent(e.Name.Local)
 		g.p("if d.%s != nil {\nset++\nif set == 1 {\nw.Bits(%d, %d)\n", fn, i, w)
@@ -415,6 +419,8 @@ func (g *gen) goType(t *Type) string {
 		return "exi.Bytes"
 	case isString(st):
 		return "string"
+	case isBigInteger(st): // see bigint.go
+		return "exi.Integer"
 	}
 	gt := "uint64"
 	switch st.Builtin {
@@ -556,6 +562,8 @@ func (g *gen) decodeValue(t *Type, q QName, field string, assign func(string) st
 		// A string over maxLength is kept and noted (peers send them; the
 		// input bounds the allocation); Append refuses it.
 		call, conv = fmt.Sprintf("r.String(%d, %q, %q)", st.MaxLen, q.String(), field), "v"
+	case isBigInteger(st): // see bigint.go
+		call, conv = "r.Integer()", "v"
 	default:
 		rep, lo, hi, width := intRepr(st)
 		conv = gt + "(v)"
@@ -625,6 +633,8 @@ func (g *gen) encodeValue(t *Type, v, field, ret string) {
 			g.p("if err := exi.CheckString(%q, %s, %d); err != nil {\nreturn %serr\n}\n", field, v, st.MaxLen, ret)
 		}
 		g.p("w.String(%s)\n", v)
+	case isBigInteger(st): // see bigint.go
+		g.p("w.Integer(%s)\n", v)
 	default:
 		rep, lo, hi, width := intRepr(st)
 		gt := g.goType(t)
@@ -716,6 +726,10 @@ func (g *gen) emitType(t *Type) {
 		}
 		g.p("%s %s `json:\"%s%s\"`\n", f.GoName, ft, key, omit)
 	}
+	open := isOpen(gr) // wildcard.go
+	if open {
+		g.p("Any []exi.Mixed `json:\"Any,omitempty\"` // wildcard and mixed content\n")
+	}
 	g.p("}\n\n")
 	g.emitReset(t)
 
@@ -760,6 +774,9 @@ func (g *gen) emitType(t *Type) {
 	}
 	// The grammar's states as code: constant widths and productions, no
 	// table walk per event (the encoder walks the table; it is fast enough).
+	if open {
+		g.p("kids := 0\n")
+	}
 	g.p("state := 0\nfor {\nvar ev int\nswitch state {\n")
 	for i, st := range gr.States {
 		if pr := st.Prods[0]; st.Width == 1 && len(st.Prods) == 1 && pr.Event > 0 && pr.Counter < 0 {
@@ -779,8 +796,8 @@ func (g *gen) emitType(t *Type) {
 		for c, pr := range st.Prods {
 			g.p("case %d: // %s\n", c, pr.Label)
 			switch {
-			case pr.Event < 0:
-				g.p("return r.Unsupported(&%s, %d, %d)\n", gv, st.Width, pr.Event)
+			case pr.Event < 0: // wildcard.go: openDecodeCases
+				g.p("ev, state = %d, %d\n", pr.Event, pr.Next)
 			case pr.Counter >= 0:
 				g.p("ev = %d\ncounts[%d]++\nif counts[%d] >= %d {\nstate = %d\n} else {\nstate = %d\n}\n", pr.Event, pr.Counter, pr.Counter, pr.Max, pr.Exit, pr.Next)
 			case pr.Event == 0:
@@ -792,8 +809,14 @@ func (g *gen) emitType(t *Type) {
 		g.p("default:\nif ev, err := r.Escape(&%s, %d, int(c)); err != nil || ev == exi.EventEE {\nreturn err\n}\n}\n", gv, i)
 	}
 	g.p("}\nswitch ev {\n")
+	if open {
+		g.openDecodeCases()
+	}
 	for _, f := range gr.Fields {
 		g.p("case %d: // %s\n", f.Event, f.GoName)
+		if open && f.Kind == evSE {
+			g.p("kids++\n")
+		}
 		ft := g.fieldType(f)
 		dst := "x." + f.GoName
 		if f.Type.Simple != nil {
@@ -845,6 +868,9 @@ func (g *gen) emitType(t *Type) {
 		g.p("var counts [%d]int\n", gr.NumCounters)
 	}
 	g.p("state := 0\n")
+	if open {
+		g.p("ai, kids := 0, 0\n")
+	}
 	ev := func(n int) {
 		g.p("if err := w.Event(&%s, &state, %d, %s); err != nil {\nreturn err\n}\n", gv, n, counts)
 	}
@@ -853,6 +879,9 @@ func (g *gen) emitType(t *Type) {
 		dst := "x." + f.GoName
 		field := t.GoName + "." + f.GoName
 		body := func(v string) {
+			if open && f.Kind == evSE {
+				g.openFlush(gv, counts, false)
+			}
 			ev(f.Event)
 			if f.Type.Simple != nil {
 				if f.Kind == evSE {
@@ -902,6 +931,9 @@ func (g *gen) emitType(t *Type) {
 				body("(&" + dst + ")")
 			}
 		}
+	}
+	if open {
+		g.openFlush(gv, counts, true)
 	}
 	ev(0)
 	g.p("return nil\n}\n\n")

@@ -49,6 +49,28 @@ func (a *arena) newSupportedAppProtocolRes() *SupportedAppProtocolRes {
 	return new(SupportedAppProtocolRes)
 }
 
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "urn:iso:15118:2:2010:AppProtocol"},
+	Locals: [][]string{
+		// 0:
+		{"AppProtocol", "Priority", "ProtocolNamespace", "ResponseCode", "SchemaID", "VersionNumberMajor", "VersionNumberMinor"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: urn:iso:15118:2:2010:AppProtocol
+		{"AppProtocolType", "idType", "priorityType", "protocolNameType", "protocolNamespaceType", "responseCodeType", "supportedAppProtocolReq", "supportedAppProtocolRes"},
+	},
+	Globals: []string{
+		"{urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolReq",
+		"{urn:iso:15118:2:2010:AppProtocol}supportedAppProtocolRes",
+	},
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -118,6 +140,7 @@ func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 // nil, taking its complex values from a. root is the code of the root
 // element, set in d also on error (-1: none).
 func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return -1, 0, err
 	}
@@ -169,6 +192,7 @@ func Marshal(d *Document) ([]byte, error) {
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	set := 0
 	if d.SupportedAppProtocolReq != nil {

@@ -240,6 +240,50 @@ func (a *arena) newSignaturePropertyType() *SignaturePropertyType {
 	return new(SignaturePropertyType)
 }
 
+// exiNames are the string table entries the schema set pre-populates
+// (EXI 1.0 §7.3.1), for wildcard content.
+var exiNames = exi.Names{
+	URIs: []string{"", "http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2001/XMLSchema-instance", "http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2000/09/xmldsig#"},
+	Locals: [][]string{
+		// 0:
+		{"Algorithm", "Encoding", "Id", "MimeType", "Target", "Type", "URI"},
+		// 1: http://www.w3.org/XML/1998/namespace
+		{"base", "id", "lang", "space"},
+		// 2: http://www.w3.org/2001/XMLSchema-instance
+		{"nil", "type"},
+		// 3: http://www.w3.org/2001/XMLSchema
+		{"ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS", "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary", "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float", "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer", "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger", "normalizedString", "positiveInteger", "short", "string", "time", "token", "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort"},
+		// 4: http://www.w3.org/2000/09/xmldsig#
+		{"CanonicalizationMethod", "CanonicalizationMethodType", "CryptoBinary", "DSAKeyValue", "DSAKeyValueType", "DigestMethod", "DigestMethodType", "DigestValue", "DigestValueType", "Exponent", "G", "HMACOutputLength", "HMACOutputLengthType", "J", "KeyInfo", "KeyInfoType", "KeyName", "KeyValue", "KeyValueType", "Manifest", "ManifestType", "MgmtData", "Modulus", "Object", "ObjectType", "P", "PGPData", "PGPDataType", "PGPKeyID", "PGPKeyPacket", "PgenCounter", "Q", "RSAKeyValue", "RSAKeyValueType", "Reference", "ReferenceType", "RetrievalMethod", "RetrievalMethodType", "SPKIData", "SPKIDataType", "SPKISexp", "Seed", "Signature", "SignatureMethod", "SignatureMethodType", "SignatureProperties", "SignaturePropertiesType", "SignatureProperty", "SignaturePropertyType", "SignatureType", "SignatureValue", "SignatureValueType", "SignedInfo", "SignedInfoType", "Transform", "TransformType", "Transforms", "TransformsType", "X509CRL", "X509Certificate", "X509Data", "X509DataType", "X509IssuerName", "X509IssuerSerial", "X509IssuerSerialType", "X509SKI", "X509SerialNumber", "X509SubjectName", "XPath", "Y"},
+	},
+	Globals: []string{
+		"{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}DigestValue",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyName",
+		"{http://www.w3.org/2000/09/xmldsig#}KeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Manifest",
+		"{http://www.w3.org/2000/09/xmldsig#}MgmtData",
+		"{http://www.w3.org/2000/09/xmldsig#}Object",
+		"{http://www.w3.org/2000/09/xmldsig#}PGPData",
+		"{http://www.w3.org/2000/09/xmldsig#}RSAKeyValue",
+		"{http://www.w3.org/2000/09/xmldsig#}Reference",
+		"{http://www.w3.org/2000/09/xmldsig#}RetrievalMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SPKIData",
+		"{http://www.w3.org/2000/09/xmldsig#}Signature",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureMethod",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperties",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureProperty",
+		"{http://www.w3.org/2000/09/xmldsig#}SignatureValue",
+		"{http://www.w3.org/2000/09/xmldsig#}SignedInfo",
+		"{http://www.w3.org/2000/09/xmldsig#}Transform",
+		"{http://www.w3.org/2000/09/xmldsig#}Transforms",
+		"{http://www.w3.org/2000/09/xmldsig#}X509Data",
+	},
+}
+
 // Document is an EXI document of this schema set: exactly one of its
 // fields, the root element, is set.
 type Document struct {
@@ -331,6 +375,7 @@ func (dec *Decoder) Notes() []exi.Note { return dec.r.Notes() }
 // nil, taking its complex values from a. root is the code of the root
 // element, set in d also on error (-1: none).
 func unmarshal(r *exi.Reader, a *arena, d *Document) (root, n int, err error) {
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return -1, 0, err
 	}
@@ -567,6 +612,7 @@ func Marshal(d *Document) ([]byte, error) {
 func Append(dst []byte, d *Document) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	set := 0
 	if d.CanonicalizationMethod != nil {
@@ -801,7 +847,7 @@ type Fragment struct {
 	DigestValue            exi.Bytes                   `json:"DigestValue,omitempty"`
 	Exponent               exi.Bytes                   `json:"Exponent,omitempty"`
 	G                      exi.Bytes                   `json:"G,omitempty"`
-	HMACOutputLength       *int64                      `json:"HMACOutputLength,omitempty"`
+	HMACOutputLength       *exi.Integer                `json:"HMACOutputLength,omitempty"`
 	J                      exi.Bytes                   `json:"J,omitempty"`
 	KeyInfo                *KeyInfoType                `json:"KeyInfo,omitempty"`
 	KeyName                *string                     `json:"KeyName,omitempty"`
@@ -836,7 +882,7 @@ type Fragment struct {
 	X509IssuerName         *string                     `json:"X509IssuerName,omitempty"`
 	X509IssuerSerial       *X509IssuerSerialType       `json:"X509IssuerSerial,omitempty"`
 	X509SKI                exi.Bytes                   `json:"X509SKI,omitempty"`
-	X509SerialNumber       *int64                      `json:"X509SerialNumber,omitempty"`
+	X509SerialNumber       *exi.Integer                `json:"X509SerialNumber,omitempty"`
 	X509SubjectName        *string                     `json:"X509SubjectName,omitempty"`
 	XPath                  *string                     `json:"XPath,omitempty"`
 	Y                      exi.Bytes                   `json:"Y,omitempty"`
@@ -860,6 +906,7 @@ func UnmarshalFragmentWithNotes(b []byte, f *Fragment) (n int, notes []exi.Note,
 func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) {
 	var a arena
 	r.Reset(b)
+	r.UseNames(&exiNames)
 	if err := r.Header(); err != nil {
 		return 0, err
 	}
@@ -956,13 +1003,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.HMACOutputLength = p
+					tmp := v
+					f.HMACOutputLength = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1404,13 +1450,12 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 				return 0, err
 			} else if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return 0, err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					f.X509SerialNumber = p
+					tmp := v
+					f.X509SerialNumber = &tmp
 				}
 				if err := r.LeafEnd(); err != nil {
 					return 0, err
@@ -1489,6 +1534,7 @@ func unmarshalFragment(r *exi.Reader, b []byte, f *Fragment) (n int, err error) 
 func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	var w exi.Writer
 	w.Reset(dst)
+	w.UseNames(&exiNames)
 	w.Header()
 	if f.CanonicalizationMethod != nil {
 		w.Bits(0, 6)
@@ -1529,7 +1575,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.HMACOutputLength != nil {
 		w.Bits(6, 6)
 		w.Leaf()
-		w.Int(int64(*f.HMACOutputLength))
+		w.Integer(*f.HMACOutputLength)
 		w.Leaf()
 	}
 	if f.J != nil {
@@ -1739,7 +1785,7 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 	if f.X509SerialNumber != nil {
 		w.Bits(41, 6)
 		w.Leaf()
-		w.Int(int64(*f.X509SerialNumber))
+		w.Integer(*f.X509SerialNumber)
 		w.Leaf()
 	}
 	if f.X509SubjectName != nil {
@@ -1766,7 +1812,8 @@ func AppendFragment(dst []byte, f *Fragment) ([]byte, error) {
 
 // CanonicalizationMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethodType.
 type CanonicalizationMethodType struct {
-	Algorithm string `json:"Algorithm"`
+	Algorithm string      `json:"Algorithm"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -1786,6 +1833,7 @@ var grammarCanonicalizationMethodType = exi.Grammar{
 }
 
 func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -1811,11 +1859,11 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -1)
+				ev, state = -1, 1
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarCanonicalizationMethodType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarCanonicalizationMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -1823,6 +1871,14 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -1837,10 +1893,14 @@ func (x *CanonicalizationMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *CanonicalizationMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarCanonicalizationMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
+	if err := w.Mixed(&grammarCanonicalizationMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarCanonicalizationMethodType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -2258,7 +2318,8 @@ func (x *DSAKeyValueType) EncodeEXI(w *exi.Writer) error {
 
 // DigestMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}DigestMethodType.
 type DigestMethodType struct {
-	Algorithm string `json:"Algorithm"`
+	Algorithm string      `json:"Algorithm"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -2278,6 +2339,7 @@ var grammarDigestMethodType = exi.Grammar{
 }
 
 func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2303,11 +2365,11 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarDigestMethodType, 2, -1)
+				ev, state = -1, 1
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarDigestMethodType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarDigestMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2315,6 +2377,14 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -2329,10 +2399,14 @@ func (x *DigestMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *DigestMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarDigestMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
+	if err := w.Mixed(&grammarDigestMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarDigestMethodType, &state, 0, nil); err != nil {
 		return err
 	}
@@ -2361,6 +2435,7 @@ type KeyInfoType struct {
 	PGPData         []PGPDataType         `json:"PGPData,omitempty"`
 	SPKIData        []SPKIDataType        `json:"SPKIData,omitempty"`
 	MgmtData        []string              `json:"MgmtData,omitempty"`
+	Any             []exi.Mixed           `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -2382,6 +2457,7 @@ var grammarKeyInfoType = exi.Grammar{
 }
 
 func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2412,9 +2488,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 7: // SE(MgmtData)
 				ev, state = 8, 2
 			case 8: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2444,9 +2520,9 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 6: // SE(MgmtData)
 				ev, state = 8, 2
 			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 8: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2476,11 +2552,11 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 6: // SE(MgmtData)
 				ev, state = 8, 2
 			case 7: // SE(*)
-				return r.Unsupported(&grammarKeyInfoType, 4, -1)
+				ev, state = -1, 2
 			case 8: // EE
 				return nil
 			case 9: // CH[untyped]
-				return r.Unsupported(&grammarKeyInfoType, 4, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarKeyInfoType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2488,6 +2564,14 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Id
 			{
 				v, err := r.String(-1, "Id", "Id")
@@ -2499,6 +2583,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Id = p
 			}
 		case 2: // KeyName
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -2524,6 +2609,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // KeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(KeyValueType{})); err != nil {
 				return err
 			}
@@ -2533,6 +2619,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 4: // RetrievalMethod
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(RetrievalMethodType{})); err != nil {
 				return err
 			}
@@ -2542,6 +2629,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 5: // X509Data
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(X509DataType{})); err != nil {
 				return err
 			}
@@ -2551,6 +2639,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 6: // PGPData
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(PGPDataType{})); err != nil {
 				return err
 			}
@@ -2560,6 +2649,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 7: // SPKIData
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(SPKIDataType{})); err != nil {
 				return err
 			}
@@ -2569,6 +2659,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 8: // MgmtData
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -2599,6 +2690,7 @@ func (x *KeyInfoType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Id != nil {
 		if err := w.Event(&grammarKeyInfoType, &state, 1, nil); err != nil {
 			return err
@@ -2606,6 +2698,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		w.String(*x.Id)
 	}
 	for i := range x.KeyName {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 2, nil); err != nil {
 			return err
 		}
@@ -2614,6 +2710,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.KeyValue {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 3, nil); err != nil {
 			return err
 		}
@@ -2622,6 +2722,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.RetrievalMethod {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 4, nil); err != nil {
 			return err
 		}
@@ -2630,6 +2734,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.X509Data {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 5, nil); err != nil {
 			return err
 		}
@@ -2638,6 +2746,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.PGPData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 6, nil); err != nil {
 			return err
 		}
@@ -2646,6 +2758,10 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.SPKIData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 7, nil); err != nil {
 			return err
 		}
@@ -2654,12 +2770,19 @@ func (x *KeyInfoType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.MgmtData {
+		if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyInfoType, &state, 8, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.String(x.MgmtData[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarKeyInfoType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarKeyInfoType, &state, 0, nil); err != nil {
 		return err
@@ -2683,6 +2806,7 @@ func (x *KeyInfoType) EncodeEXI(w *exi.Writer) error {
 type KeyValueType struct {
 	DSAKeyValue *DSAKeyValueType `json:"DSAKeyValue,omitempty"`
 	RSAKeyValue *RSAKeyValueType `json:"RSAKeyValue,omitempty"`
+	Any         []exi.Mixed      `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -2702,6 +2826,7 @@ var grammarKeyValueType = exi.Grammar{
 }
 
 func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -2720,9 +2845,9 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 1: // SE(RSAKeyValue)
 				ev, state = 2, 1
 			case 2: // SE(*)
-				return r.Unsupported(&grammarKeyValueType, 3, -1)
+				ev, state = -1, 1
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 3, -2)
+				ev, state = -2, 0
 			default:
 				if ev, err := r.Escape(&grammarKeyValueType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2740,7 +2865,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // EE
 				return nil
 			case 1: // CH[untyped]
-				return r.Unsupported(&grammarKeyValueType, 2, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarKeyValueType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -2748,7 +2873,16 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // DSAKeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(DSAKeyValueType{})); err != nil {
 				return err
 			}
@@ -2757,6 +2891,7 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // RSAKeyValue
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(RSAKeyValueType{})); err != nil {
 				return err
 			}
@@ -2770,7 +2905,12 @@ func (x *KeyValueType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.DSAKeyValue != nil {
+		if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyValueType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -2779,12 +2919,19 @@ func (x *KeyValueType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	if x.RSAKeyValue != nil {
+		if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarKeyValueType, &state, 2, nil); err != nil {
 			return err
 		}
 		if err := x.RSAKeyValue.encodeEXI(w); err != nil {
 			return err
 		}
+	}
+	if err := w.Mixed(&grammarKeyValueType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarKeyValueType, &state, 0, nil); err != nil {
 		return err
@@ -3223,8 +3370,9 @@ func (x *TransformsType) EncodeEXI(w *exi.Writer) error {
 
 // TransformType is the schema type {http://www.w3.org/2000/09/xmldsig#}TransformType.
 type TransformType struct {
-	Algorithm string   `json:"Algorithm"`
-	XPath     []string `json:"XPath,omitempty"`
+	Algorithm string      `json:"Algorithm"`
+	XPath     []string    `json:"XPath,omitempty"`
+	Any       []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -3244,6 +3392,7 @@ var grammarTransformType = exi.Grammar{
 }
 
 func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -3271,11 +3420,11 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(XPath)
 				ev, state = 2, 1
 			case 1: // SE(*)
-				return r.Unsupported(&grammarTransformType, 3, -1)
+				ev, state = -1, 1
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarTransformType, 3, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarTransformType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -3283,6 +3432,14 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -3292,6 +3449,7 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // XPath
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3322,17 +3480,25 @@ func (x *TransformType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *TransformType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarTransformType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
 	for i := range x.XPath {
+		if err := w.Mixed(&grammarTransformType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarTransformType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.String(x.XPath[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarTransformType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarTransformType, &state, 0, nil); err != nil {
 		return err
@@ -3359,6 +3525,7 @@ type X509DataType struct {
 	X509SubjectName  []string               `json:"X509SubjectName,omitempty"`
 	X509Certificate  []exi.Bytes            `json:"X509Certificate,omitempty"`
 	X509CRL          []exi.Bytes            `json:"X509CRL,omitempty"`
+	Any              []exi.Mixed            `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -3378,6 +3545,7 @@ var grammarX509DataType = exi.Grammar{
 }
 
 func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -3402,7 +3570,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 4: // SE(X509CRL)
 				ev, state = 5, 1
 			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
+				ev, state = -1, 1
 			default:
 				if ev, err := r.Escape(&grammarX509DataType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -3428,7 +3596,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 4: // SE(X509CRL)
 				ev, state = 5, 1
 			case 5: // SE(*)
-				return r.Unsupported(&grammarX509DataType, 3, -1)
+				ev, state = -1, 1
 			case 6: // EE
 				return nil
 			default:
@@ -3438,7 +3606,16 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // X509IssuerSerial
+			kids++
 			if err := r.Alloc(unsafe.Sizeof(X509IssuerSerialType{})); err != nil {
 				return err
 			}
@@ -3448,6 +3625,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				return err
 			}
 		case 2: // X509SKI
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3473,6 +3651,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 3: // X509SubjectName
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3498,6 +3677,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 4: // X509Certificate
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3523,6 +3703,7 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 5: // X509CRL
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3553,7 +3734,12 @@ func (x *X509DataType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	for i := range x.X509IssuerSerial {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -3562,6 +3748,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		}
 	}
 	for i := range x.X509SKI {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 2, nil); err != nil {
 			return err
 		}
@@ -3570,6 +3760,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509SubjectName {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 3, nil); err != nil {
 			return err
 		}
@@ -3578,6 +3772,10 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509Certificate {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 4, nil); err != nil {
 			return err
 		}
@@ -3586,12 +3784,19 @@ func (x *X509DataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	for i := range x.X509CRL {
+		if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarX509DataType, &state, 5, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.X509CRL[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarX509DataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarX509DataType, &state, 0, nil); err != nil {
 		return err
@@ -3613,8 +3818,8 @@ func (x *X509DataType) EncodeEXI(w *exi.Writer) error {
 
 // X509IssuerSerialType is the schema type {http://www.w3.org/2000/09/xmldsig#}X509IssuerSerialType.
 type X509IssuerSerialType struct {
-	X509IssuerName   string `json:"X509IssuerName"`
-	X509SerialNumber int64  `json:"X509SerialNumber"`
+	X509IssuerName   string      `json:"X509IssuerName"`
+	X509SerialNumber exi.Integer `json:"X509SerialNumber"`
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -3706,11 +3911,11 @@ func (x *X509IssuerSerialType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "X509SerialNumber")
+					v, err := r.Integer()
 					if err != nil {
 						return err
 					}
-					x.X509SerialNumber = int64(v)
+					x.X509SerialNumber = v
 				}
 				if !r.Zero() {
 					if err := r.LeafEnd(); err != nil {
@@ -3734,7 +3939,7 @@ func (x *X509IssuerSerialType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.Leaf()
-	w.Int(int64(x.X509SerialNumber))
+	w.Integer(x.X509SerialNumber)
 	w.Leaf()
 	if err := w.Event(&grammarX509IssuerSerialType, &state, 0, nil); err != nil {
 		return err
@@ -3756,8 +3961,9 @@ func (x *X509IssuerSerialType) EncodeEXI(w *exi.Writer) error {
 
 // PGPDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}PGPDataType.
 type PGPDataType struct {
-	PGPKeyID     exi.Bytes `json:"PGPKeyID,omitempty"`
-	PGPKeyPacket exi.Bytes `json:"PGPKeyPacket,omitempty"`
+	PGPKeyID     exi.Bytes   `json:"PGPKeyID,omitempty"`
+	PGPKeyPacket exi.Bytes   `json:"PGPKeyPacket,omitempty"`
+	Any          []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -3781,6 +3987,7 @@ var grammarPGPDataType = exi.Grammar{
 }
 
 func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -3815,7 +4022,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(PGPKeyPacket)
 				ev, state = 2, 3
 			case 1: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -3833,7 +4040,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 2
 			case 1: // EE
 				return nil
 			default:
@@ -3851,7 +4058,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarPGPDataType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			default:
@@ -3861,7 +4068,16 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // PGPKeyID
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3884,6 +4100,7 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 				}
 			}
 		case 2: // PGPKeyPacket
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -3911,7 +4128,12 @@ func (x *PGPDataType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.PGPKeyID != nil {
+		if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarPGPDataType, &state, 1, nil); err != nil {
 			return err
 		}
@@ -3920,12 +4142,19 @@ func (x *PGPDataType) encodeEXI(w *exi.Writer) error {
 		w.Leaf()
 	}
 	if x.PGPKeyPacket != nil {
+		if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarPGPDataType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.PGPKeyPacket)
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarPGPDataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarPGPDataType, &state, 0, nil); err != nil {
 		return err
@@ -3948,6 +4177,7 @@ func (x *PGPDataType) EncodeEXI(w *exi.Writer) error {
 // SPKIDataType is the schema type {http://www.w3.org/2000/09/xmldsig#}SPKIDataType.
 type SPKIDataType struct {
 	SPKISexp []exi.Bytes `json:"SPKISexp,omitempty"`
+	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -3971,6 +4201,7 @@ var grammarSPKIDataType = exi.Grammar{
 }
 
 func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -3998,7 +4229,7 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(SPKISexp)
 				ev, state = 1, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -4018,7 +4249,7 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(SPKISexp)
 				ev, state = 1, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSPKIDataType, 2, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			default:
@@ -4046,7 +4277,16 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // SPKISexp
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -4077,13 +4317,21 @@ func (x *SPKIDataType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *SPKIDataType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	for i := range x.SPKISexp {
+		if err := w.Mixed(&grammarSPKIDataType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarSPKIDataType, &state, 1, nil); err != nil {
 			return err
 		}
 		w.Leaf()
 		w.Binary(x.SPKISexp[i])
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarSPKIDataType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarSPKIDataType, &state, 0, nil); err != nil {
 		return err
@@ -4525,9 +4773,10 @@ func (x *ReferenceType) EncodeEXI(w *exi.Writer) error {
 
 // ObjectType is the schema type {http://www.w3.org/2000/09/xmldsig#}ObjectType.
 type ObjectType struct {
-	Encoding *string `json:"Encoding,omitempty"`
-	Id       *string `json:"Id,omitempty"`
-	MimeType *string `json:"MimeType,omitempty"`
+	Encoding *string     `json:"Encoding,omitempty"`
+	Id       *string     `json:"Id,omitempty"`
+	MimeType *string     `json:"MimeType,omitempty"`
+	Any      []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -4551,6 +4800,7 @@ var grammarObjectType = exi.Grammar{
 }
 
 func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -4571,11 +4821,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 2: // AT(MimeType)
 				ev, state = 3, 3
 			case 3: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 4: // EE
 				return nil
 			case 5: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 0, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4595,11 +4845,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 1: // AT(MimeType)
 				ev, state = 3, 3
 			case 2: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 3: // EE
 				return nil
 			case 4: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4617,11 +4867,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // AT(MimeType)
 				ev, state = 3, 3
 			case 1: // SE(*)
-				return r.Unsupported(&grammarObjectType, 3, -1)
+				ev, state = -1, 3
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 3, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4637,11 +4887,11 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarObjectType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarObjectType, 2, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarObjectType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -4649,6 +4899,14 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Encoding
 			{
 				v, err := r.String(-1, "Encoding", "Encoding")
@@ -4685,6 +4943,7 @@ func (x *ObjectType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Encoding != nil {
 		if err := w.Event(&grammarObjectType, &state, 1, nil); err != nil {
 			return err
@@ -4702,6 +4961,9 @@ func (x *ObjectType) encodeEXI(w *exi.Writer) error {
 			return err
 		}
 		w.String(*x.MimeType)
+	}
+	if err := w.Mixed(&grammarObjectType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarObjectType, &state, 0, nil); err != nil {
 		return err
@@ -5116,8 +5378,9 @@ func (x *SignedInfoType) EncodeEXI(w *exi.Writer) error {
 
 // SignatureMethodType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignatureMethodType.
 type SignatureMethodType struct {
-	Algorithm        string `json:"Algorithm"`
-	HMACOutputLength *int64 `json:"HMACOutputLength,omitempty"`
+	Algorithm        string       `json:"Algorithm"`
+	HMACOutputLength *exi.Integer `json:"HMACOutputLength,omitempty"`
+	Any              []exi.Mixed  `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -5139,6 +5402,7 @@ var grammarSignatureMethodType = exi.Grammar{
 }
 
 func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -5166,11 +5430,11 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			case 0: // SE(HMACOutputLength)
 				ev, state = 2, 2
 			case 1: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 3, -1)
+				ev, state = -1, 2
 			case 2: // EE
 				return nil
 			case 3: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 3, -2)
+				ev, state = -2, 1
 			default:
 				if ev, err := r.Escape(&grammarSignatureMethodType, 1, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -5186,11 +5450,11 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignatureMethodType, 2, -1)
+				ev, state = -1, 2
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignatureMethodType, 2, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarSignatureMethodType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -5198,6 +5462,14 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Algorithm
 			{
 				v, err := r.String(-1, "Algorithm", "Algorithm")
@@ -5207,6 +5479,7 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 				x.Algorithm = v
 			}
 		case 2: // HMACOutputLength
+			kids++
 			empty := false
 			if !r.Zero() {
 				var err error
@@ -5216,13 +5489,12 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			if !empty {
 				{
-					v, err := r.IntRange(-1<<63, 9223372036854775807, -1<<63, 9223372036854775807, "HMACOutputLength")
+					v, err := r.Integer()
 					if err != nil {
 						return err
 					}
-					p := r.NewInt64()
-					*p = int64(v)
-					x.HMACOutputLength = p
+					tmp := v
+					x.HMACOutputLength = &tmp
 				}
 				if !r.Zero() {
 					if err := r.LeafEnd(); err != nil {
@@ -5236,17 +5508,25 @@ func (x *SignatureMethodType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *SignatureMethodType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if err := w.Event(&grammarSignatureMethodType, &state, 1, nil); err != nil {
 		return err
 	}
 	w.String(x.Algorithm)
 	if x.HMACOutputLength != nil {
+		if err := w.Mixed(&grammarSignatureMethodType, &state, nil, x.Any, &ai, kids, false); err != nil {
+			return err
+		}
+		kids++
 		if err := w.Event(&grammarSignatureMethodType, &state, 2, nil); err != nil {
 			return err
 		}
 		w.Leaf()
-		w.Int(int64(*x.HMACOutputLength))
+		w.Integer(*x.HMACOutputLength)
 		w.Leaf()
+	}
+	if err := w.Mixed(&grammarSignatureMethodType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
 	}
 	if err := w.Event(&grammarSignatureMethodType, &state, 0, nil); err != nil {
 		return err
@@ -5527,8 +5807,9 @@ func (x *SignaturePropertiesType) EncodeEXI(w *exi.Writer) error {
 
 // SignaturePropertyType is the schema type {http://www.w3.org/2000/09/xmldsig#}SignaturePropertyType.
 type SignaturePropertyType struct {
-	Id     *string `json:"Id,omitempty"`
-	Target string  `json:"Target"`
+	Id     *string     `json:"Id,omitempty"`
+	Target string      `json:"Target"`
+	Any    []exi.Mixed `json:"Any,omitempty"` // wildcard and mixed content
 }
 
 // reset clears x for another document, keeping the memory of its lists.
@@ -5552,6 +5833,7 @@ var grammarSignaturePropertyType = exi.Grammar{
 }
 
 func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
+	kids := 0
 	state := 0
 	for {
 		var ev int
@@ -5595,9 +5877,9 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+				ev, state = -1, 3
 			case 1: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+				ev, state = -2, 2
 			default:
 				if ev, err := r.Escape(&grammarSignaturePropertyType, 2, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -5613,11 +5895,11 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 			switch c {
 			case 0: // SE(*)
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -1)
+				ev, state = -1, 3
 			case 1: // EE
 				return nil
 			case 2: // CH[untyped]
-				return r.Unsupported(&grammarSignaturePropertyType, 2, -2)
+				ev, state = -2, 3
 			default:
 				if ev, err := r.Escape(&grammarSignaturePropertyType, 3, int(c)); err != nil || ev == exi.EventEE {
 					return err
@@ -5625,6 +5907,14 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 			}
 		}
 		switch ev {
+		case -1: // SE(*)
+			if err := r.Wildcard(&x.Any, kids); err != nil {
+				return err
+			}
+		case -2: // CH[untyped]
+			if err := r.Untyped(&x.Any, kids); err != nil {
+				return err
+			}
 		case 1: // Id
 			{
 				v, err := r.String(-1, "Id", "Id")
@@ -5649,6 +5939,7 @@ func (x *SignaturePropertyType) decodeEXI(r *exi.Reader, a *arena) error {
 
 func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 	state := 0
+	ai, kids := 0, 0
 	if x.Id != nil {
 		if err := w.Event(&grammarSignaturePropertyType, &state, 1, nil); err != nil {
 			return err
@@ -5659,6 +5950,9 @@ func (x *SignaturePropertyType) encodeEXI(w *exi.Writer) error {
 		return err
 	}
 	w.String(x.Target)
+	if err := w.Mixed(&grammarSignaturePropertyType, &state, nil, x.Any, &ai, kids, true); err != nil {
+		return err
+	}
 	if err := w.Event(&grammarSignaturePropertyType, &state, 0, nil); err != nil {
 		return err
 	}
